@@ -1,0 +1,1323 @@
+//! The contract every store must pass, written once and run against the in-memory store, a
+//! SQLite file and PostgreSQL. Each check drives the real services over a fresh store.
+//!
+//! Use [`crate::contract_tests!`] to instantiate the suite for a store factory.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::HashSet;
+
+use chat_threads_domain::{Limits, MessageId, Owner, Role, ThreadStatus};
+use serde_json::json;
+
+use crate::ports::{DeletedFilter, ForkMode, MessageStore, SummaryStore, SystemClock, ThreadStore};
+use crate::services::{AppendMessage, CreateThread, ListThreads, UpdateThread};
+use crate::{AppError, MessageService, SummaryService, ThreadService};
+
+/// A store implementing every port.
+pub trait Store: ThreadStore + MessageStore + SummaryStore {}
+impl<T: ThreadStore + MessageStore + SummaryStore> Store for T {}
+
+/// The three services over one store.
+#[derive(Debug)]
+pub struct Services<S> {
+    pub threads: ThreadService<S, SystemClock>,
+    pub messages: MessageService<S, SystemClock>,
+    pub summaries: SummaryService<S, SystemClock>,
+}
+
+pub fn services<S: Store>(store: S) -> Services<S> {
+    Services {
+        threads: ThreadService::new(store.clone(), SystemClock, Limits::default()),
+        messages: MessageService::new(store.clone(), SystemClock, Limits::default()),
+        summaries: SummaryService::new(store, SystemClock, Limits::default()),
+    }
+}
+
+fn alice() -> Owner {
+    Owner::parse("alice").unwrap()
+}
+fn bob() -> Owner {
+    Owner::parse("bob").unwrap()
+}
+
+fn user(text: &str) -> AppendMessage {
+    AppendMessage {
+        content: text.into(),
+        ..AppendMessage::default()
+    }
+}
+
+fn assistant(text: &str) -> AppendMessage {
+    AppendMessage {
+        role: Some("assistant".into()),
+        content: text.into(),
+        ..AppendMessage::default()
+    }
+}
+
+fn texts(messages: &[chat_threads_domain::Message]) -> Vec<&str> {
+    messages.iter().map(|m| m.content.as_str()).collect()
+}
+
+/// Create, read, update, archive a thread; external ids are unique per owner.
+pub async fn thread_lifecycle<S: Store>(store: S) {
+    let s = services(store);
+    let (t, created) = s
+        .threads
+        .create(
+            &alice(),
+            CreateThread {
+                title: Some("  Planning  ".into()),
+                product: Some("co_pilot".into()),
+                org_id: Some("acme".into()),
+                document_id: Some("doc-1".into()),
+                external_id: Some("ext-1".into()),
+                metadata: Some(json!({"source": "web", "n": 1})),
+                system_prompt: Some("Be brief.".into()),
+                model: Some("echo".into()),
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(t.title.as_str(), "Planning");
+    let got = s.threads.get(&alice(), t.id, false).await.unwrap();
+    assert_eq!(got, t, "a thread reads back exactly as created");
+
+    let (again, created) = s
+        .threads
+        .create(
+            &alice(),
+            CreateThread {
+                external_id: Some("ext-1".into()),
+                ..CreateThread::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(
+        again.id, t.id,
+        "an existing external id returns the existing thread"
+    );
+    let (bobs, created) = s
+        .threads
+        .create(
+            &bob(),
+            CreateThread {
+                external_id: Some("ext-1".into()),
+                ..CreateThread::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        created && bobs.id != t.id,
+        "external ids are unique per owner only"
+    );
+
+    let updated = s
+        .threads
+        .update(
+            &alice(),
+            t.id,
+            UpdateThread {
+                title: Some("Renamed".into()),
+                metadata: Some(json!({"k": "v"})),
+                system_prompt: Some(None),
+                model: Some(Some("gpt-4o".into())),
+                status: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.title.as_str(), "Renamed");
+    assert_eq!(updated.metadata.to_value(), json!({"k": "v"}));
+    assert_eq!(updated.system_prompt, None);
+    assert_eq!(updated.model.as_ref().map(|m| m.as_str()), Some("gpt-4o"));
+    assert!(updated.updated_at >= t.updated_at);
+
+    let archived = s.threads.archive(&alice(), t.id).await.unwrap();
+    assert_eq!(archived.status, ThreadStatus::Archived);
+    let bad = s
+        .threads
+        .update(
+            &alice(),
+            t.id,
+            UpdateThread {
+                status: Some("gone".into()),
+                ..UpdateThread::default()
+            },
+        )
+        .await;
+    assert_eq!(bad.unwrap_err().code(), "validation_failed");
+    let too_long = s
+        .threads
+        .create(
+            &alice(),
+            CreateThread {
+                title: Some("x".repeat(201)),
+                ..CreateThread::default()
+            },
+        )
+        .await;
+    assert_eq!(too_long.unwrap_err().code(), "limit_exceeded");
+}
+
+/// Another owner's thread does not exist for them, for reads and writes alike.
+pub async fn owners_are_isolated<S: Store>(store: S) {
+    let s = services(store);
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let m = s
+        .messages
+        .append(&alice(), t.id, user("secret"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.threads.get(&bob(), t.id, true).await,
+        Err(AppError::ThreadNotFound)
+    ));
+    assert!(matches!(
+        s.messages.append(&bob(), t.id, user("x")).await,
+        Err(AppError::ThreadNotFound)
+    ));
+    assert!(matches!(
+        s.messages.get(&bob(), t.id, m.id).await,
+        Err(AppError::ThreadNotFound)
+    ));
+    assert!(matches!(
+        s.threads.delete(&bob(), t.id).await,
+        Err(AppError::ThreadNotFound)
+    ));
+    assert!(matches!(
+        s.threads.purge(&bob(), t.id).await,
+        Err(AppError::ThreadNotFound)
+    ));
+    let page = s
+        .threads
+        .list(&bob(), ListThreads::default())
+        .await
+        .unwrap();
+    assert!(page.data.is_empty());
+    assert!(
+        s.threads
+            .search(&bob(), "secret", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Bob cannot hang a message under Alice's message either.
+    let (bt, _) = s
+        .threads
+        .create(&bob(), CreateThread::default())
+        .await
+        .unwrap();
+    let err = s
+        .messages
+        .append(
+            &bob(),
+            bt.id,
+            AppendMessage {
+                parent_id: Some(m.id),
+                ..user("x")
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        "parent_not_found",
+        "another owner's message is unknown, not foreign"
+    );
+    // Alice's data is unchanged.
+    assert_eq!(
+        s.threads
+            .get(&alice(), t.id, false)
+            .await
+            .unwrap()
+            .message_count,
+        1
+    );
+}
+
+/// Soft delete hides, restore brings back, purge removes everything.
+pub async fn delete_restore_purge<S: Store>(store: S) {
+    let s = services(store);
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let m = s.messages.append(&alice(), t.id, user("hi")).await.unwrap();
+    s.summaries
+        .add(&alice(), t.id, m.id, "greeting".into(), None)
+        .await
+        .unwrap();
+
+    let deleted = s.threads.delete(&alice(), t.id).await.unwrap();
+    assert!(deleted.deleted_at.is_some());
+    assert!(matches!(
+        s.threads.get(&alice(), t.id, false).await,
+        Err(AppError::ThreadNotFound)
+    ));
+    assert!(s.threads.get(&alice(), t.id, true).await.is_ok());
+    assert!(matches!(
+        s.messages.append(&alice(), t.id, user("x")).await,
+        Err(AppError::ThreadNotFound)
+    ));
+    let live = s
+        .threads
+        .list(&alice(), ListThreads::default())
+        .await
+        .unwrap();
+    assert!(live.data.is_empty());
+    let trash = s
+        .threads
+        .list(
+            &alice(),
+            ListThreads {
+                deleted: DeletedFilter::Only,
+                ..ListThreads::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(trash.data.len(), 1);
+
+    let restored = s.threads.restore(&alice(), t.id).await.unwrap();
+    assert!(restored.deleted_at.is_none());
+    assert_eq!(restored.message_count, 1);
+    assert_eq!(
+        s.messages
+            .get(&alice(), t.id, m.id)
+            .await
+            .unwrap()
+            .content
+            .as_str(),
+        "hi"
+    );
+
+    s.threads.purge(&alice(), t.id).await.unwrap();
+    assert!(matches!(
+        s.threads.get(&alice(), t.id, true).await,
+        Err(AppError::ThreadNotFound)
+    ));
+    assert!(matches!(
+        s.threads.purge(&alice(), t.id).await,
+        Err(AppError::ThreadNotFound)
+    ));
+    assert!(
+        s.threads
+            .search(&alice(), "hi", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Appends chain under the active leaf; the active path pages backwards by cursor.
+pub async fn append_and_read_active_path<S: Store>(store: S) {
+    let s = services(store);
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let input = if i % 2 == 0 {
+            user(&format!("m{i}"))
+        } else {
+            assistant(&format!("m{i}"))
+        };
+        let m = s.messages.append(&alice(), t.id, input).await.unwrap();
+        assert_eq!(m.depth, i);
+        assert_eq!(m.parent_id, ids.last().copied());
+        ids.push(m.id);
+    }
+    let thread = s.threads.get(&alice(), t.id, false).await.unwrap();
+    assert_eq!(thread.message_count, 7);
+    assert_eq!(thread.active_leaf_id, ids.last().copied());
+    assert!(thread.last_message_at.is_some());
+
+    let all = s
+        .messages
+        .active_path(&alice(), t.id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(texts(&all.data), ["m0", "m1", "m2", "m3", "m4", "m5", "m6"]);
+    assert!(!all.has_more);
+
+    let last3 = s
+        .messages
+        .active_path(&alice(), t.id, None, Some(3))
+        .await
+        .unwrap();
+    assert_eq!(texts(&last3.data), ["m4", "m5", "m6"]);
+    assert!(last3.has_more);
+    let prev = s
+        .messages
+        .active_path(&alice(), t.id, last3.next_cursor, Some(3))
+        .await
+        .unwrap();
+    assert_eq!(texts(&prev.data), ["m1", "m2", "m3"]);
+    let first = s
+        .messages
+        .active_path(&alice(), t.id, prev.next_cursor, Some(3))
+        .await
+        .unwrap();
+    assert_eq!(texts(&first.data), ["m0"]);
+    assert!(!first.has_more && first.next_cursor.is_none());
+
+    let roles: Vec<Role> = all.data.iter().map(|m| m.role).collect();
+    assert_eq!(roles[0], Role::User);
+    assert_eq!(roles[1], Role::Assistant);
+    let bad = s
+        .messages
+        .active_path(&alice(), t.id, Some("garbage".into()), Some(3))
+        .await;
+    assert!(matches!(bad, Err(AppError::InvalidCursor)));
+    let bad = s.messages.active_path(&alice(), t.id, None, Some(0)).await;
+    assert_eq!(bad.unwrap_err().code(), "validation_failed");
+}
+
+/// An explicit parent must exist, be in the same thread and be live.
+pub async fn parent_rules<S: Store>(store: S) {
+    let s = services(store);
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let (other, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let a = s.messages.append(&alice(), t.id, user("a")).await.unwrap();
+    let b = s
+        .messages
+        .append(&alice(), t.id, assistant("b"))
+        .await
+        .unwrap();
+    let foreign = s
+        .messages
+        .append(&alice(), other.id, user("f"))
+        .await
+        .unwrap();
+
+    let under_a = s
+        .messages
+        .append(
+            &alice(),
+            t.id,
+            AppendMessage {
+                parent_id: Some(a.id),
+                ..user("a2")
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((under_a.parent_id, under_a.depth), (Some(a.id), 1));
+    let thread = s.threads.get(&alice(), t.id, false).await.unwrap();
+    assert_eq!(
+        thread.active_leaf_id,
+        Some(under_a.id),
+        "an explicit parent starts a branch"
+    );
+
+    let unknown = MessageId::new();
+    let err = s
+        .messages
+        .append(
+            &alice(),
+            t.id,
+            AppendMessage {
+                parent_id: Some(unknown),
+                ..user("x")
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "parent_not_found");
+    let err = s
+        .messages
+        .append(
+            &alice(),
+            t.id,
+            AppendMessage {
+                parent_id: Some(foreign.id),
+                ..user("x")
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "parent_in_other_thread");
+    s.messages.delete(&alice(), t.id, b.id).await.unwrap();
+    let err = s
+        .messages
+        .append(
+            &alice(),
+            t.id,
+            AppendMessage {
+                parent_id: Some(b.id),
+                ..user("x")
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "parent_deleted");
+    let count = s
+        .threads
+        .get(&alice(), t.id, false)
+        .await
+        .unwrap()
+        .message_count;
+    assert_eq!(count, 2, "refused appends write nothing");
+
+    let err = s
+        .messages
+        .append(
+            &alice(),
+            t.id,
+            AppendMessage {
+                role: Some("robot".into()),
+                ..user("x")
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "validation_failed");
+    let err = s
+        .messages
+        .append(
+            &alice(),
+            t.id,
+            AppendMessage {
+                content_type: Some("json".into()),
+                ..user("{not json")
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "validation_failed");
+}
+
+/// Editing adds a sibling that becomes the active leaf; branches and switching between them.
+pub async fn edit_branches_and_switch<S: Store>(store: S) {
+    let s = services(store);
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let q = s
+        .messages
+        .append(&alice(), t.id, user("question"))
+        .await
+        .unwrap();
+    let a1 = s
+        .messages
+        .append(&alice(), t.id, assistant("answer 1"))
+        .await
+        .unwrap();
+    let q2 = s
+        .messages
+        .append(&alice(), t.id, user("follow-up"))
+        .await
+        .unwrap();
+
+    let edited = s
+        .messages
+        .edit(&alice(), t.id, q2.id, "better follow-up".into(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(edited.parent_id, Some(a1.id));
+    assert_eq!(edited.depth, q2.depth);
+    assert_eq!(edited.role, Role::User);
+    assert!(edited.edited_at.is_some());
+    let path = s
+        .messages
+        .active_path(&alice(), t.id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&path.data),
+        ["question", "answer 1", "better follow-up"]
+    );
+
+    let branches = s.messages.branches(&alice(), t.id).await.unwrap();
+    let leaves: Vec<_> = branches.iter().map(|b| (b.leaf.id, b.active)).collect();
+    assert_eq!(
+        leaves,
+        vec![(edited.id, true), (q2.id, false)],
+        "newest first, active marked"
+    );
+
+    let thread = s
+        .messages
+        .set_active_leaf(&alice(), t.id, q2.id)
+        .await
+        .unwrap();
+    assert_eq!(thread.active_leaf_id, Some(q2.id));
+    let path = s
+        .messages
+        .active_path(&alice(), t.id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(texts(&path.data), ["question", "answer 1", "follow-up"]);
+
+    // Editing the root adds a second root.
+    let root2 = s
+        .messages
+        .edit(&alice(), t.id, q.id, "question v2".into(), None, None)
+        .await
+        .unwrap();
+    assert_eq!((root2.parent_id, root2.depth), (None, 0));
+    let path = s
+        .messages
+        .active_path(&alice(), t.id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(texts(&path.data), ["question v2"]);
+    assert_eq!(
+        s.threads
+            .get(&alice(), t.id, false)
+            .await
+            .unwrap()
+            .message_count,
+        5
+    );
+
+    let (other, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let err = s
+        .messages
+        .set_active_leaf(&alice(), other.id, q.id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "message_unusable");
+    let err = s
+        .messages
+        .edit(&alice(), t.id, MessageId::new(), "x".into(), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "message_not_found");
+}
+
+/// Deleting a message removes its subtree and moves the active leaf to its parent.
+pub async fn delete_message_subtree<S: Store>(store: S) {
+    let s = services(store);
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let a = s.messages.append(&alice(), t.id, user("a")).await.unwrap();
+    let b = s
+        .messages
+        .append(&alice(), t.id, assistant("b"))
+        .await
+        .unwrap();
+    let c = s.messages.append(&alice(), t.id, user("c")).await.unwrap();
+    let b2 = s
+        .messages
+        .append(
+            &alice(),
+            t.id,
+            AppendMessage {
+                parent_id: Some(a.id),
+                ..assistant("b2")
+            },
+        )
+        .await
+        .unwrap();
+    s.messages
+        .set_active_leaf(&alice(), t.id, c.id)
+        .await
+        .unwrap();
+
+    let out = s.messages.delete(&alice(), t.id, b.id).await.unwrap();
+    assert_eq!(out.deleted, 2, "b and its child c");
+    assert_eq!(out.active_leaf_id, Some(a.id));
+    let thread = s.threads.get(&alice(), t.id, false).await.unwrap();
+    assert_eq!(thread.message_count, 2);
+    assert_eq!(thread.active_leaf_id, Some(a.id));
+    assert!(matches!(
+        s.messages.get(&alice(), t.id, c.id).await,
+        Err(AppError::MessageNotFound)
+    ));
+    let branches = s.messages.branches(&alice(), t.id).await.unwrap();
+    assert_eq!(
+        branches.iter().map(|b| b.leaf.id).collect::<Vec<_>>(),
+        vec![b2.id]
+    );
+    // Deleted messages stay visible in the tree view, marked.
+    let tree = s.messages.tree(&alice(), t.id, None, None).await.unwrap();
+    assert_eq!(tree.data.len(), 4);
+    assert_eq!(
+        tree.data.iter().filter(|m| m.deleted_at.is_some()).count(),
+        2
+    );
+    assert!(matches!(
+        s.messages.delete(&alice(), t.id, b.id).await,
+        Err(AppError::MessageNotFound)
+    ));
+
+    let out = s.messages.delete(&alice(), t.id, a.id).await.unwrap();
+    assert_eq!(
+        out,
+        crate::DeleteOutcome {
+            deleted: 2,
+            active_leaf_id: None
+        }
+    );
+    assert_eq!(
+        s.threads
+            .get(&alice(), t.id, false)
+            .await
+            .unwrap()
+            .message_count,
+        0
+    );
+    let fresh = s
+        .messages
+        .append(&alice(), t.id, user("again"))
+        .await
+        .unwrap();
+    assert_eq!((fresh.parent_id, fresh.depth), (None, 0));
+}
+
+/// The whole tree pages forward by cursor with no gap or repeat.
+pub async fn tree_pages<S: Store>(store: S) {
+    let s = services(store);
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let root = s
+        .messages
+        .append(&alice(), t.id, user("root"))
+        .await
+        .unwrap();
+    let mut expected = vec![root.id];
+    for i in 0..11 {
+        let m = s
+            .messages
+            .append(
+                &alice(),
+                t.id,
+                AppendMessage {
+                    parent_id: Some(root.id),
+                    ..assistant(&format!("r{i}"))
+                },
+            )
+            .await
+            .unwrap();
+        expected.push(m.id);
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = s
+            .messages
+            .tree(&alice(), t.id, cursor, Some(5))
+            .await
+            .unwrap();
+        seen.extend(page.data.iter().map(|m| m.id));
+        if !page.has_more {
+            break;
+        }
+        cursor = page.next_cursor;
+    }
+    assert_eq!(seen, expected);
+    assert_eq!(s.messages.branches(&alice(), t.id).await.unwrap().len(), 11);
+}
+
+/// Forking copies the path (optionally with the branches below) into a new thread.
+pub async fn fork_thread<S: Store>(store: S) {
+    let s = services(store);
+    let (t, _) = s
+        .threads
+        .create(
+            &alice(),
+            CreateThread {
+                title: Some("Origin".into()),
+                product: Some("docs".into()),
+                ..CreateThread::default()
+            },
+        )
+        .await
+        .unwrap();
+    let a = s.messages.append(&alice(), t.id, user("a")).await.unwrap();
+    let b = s
+        .messages
+        .append(&alice(), t.id, assistant("b"))
+        .await
+        .unwrap();
+    s.messages
+        .feedback(&alice(), t.id, b.id, Some(("up".into(), None)))
+        .await
+        .unwrap();
+    s.messages.append(&alice(), t.id, user("c")).await.unwrap();
+    s.messages
+        .append(
+            &alice(),
+            t.id,
+            AppendMessage {
+                parent_id: Some(b.id),
+                ..user("c-alt")
+            },
+        )
+        .await
+        .unwrap();
+
+    let fork = s
+        .messages
+        .fork(&alice(), t.id, b.id, ForkMode::Path, None)
+        .await
+        .unwrap();
+    assert_ne!(fork.id, t.id);
+    assert_eq!(fork.title.as_str(), "Origin");
+    assert_eq!(fork.product.as_ref().map(|p| p.as_str()), Some("docs"));
+    let origin = fork.forked_from.unwrap();
+    assert_eq!((origin.thread_id, origin.message_id), (t.id, b.id));
+    assert_eq!(fork.message_count, 2);
+    let path = s
+        .messages
+        .active_path(&alice(), fork.id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(texts(&path.data), ["a", "b"]);
+    assert!(
+        path.data
+            .iter()
+            .all(|m| m.thread_id == fork.id && m.id != a.id && m.id != b.id)
+    );
+    assert!(path.data[1].feedback.is_none(), "judgements are not copied");
+    assert_eq!(s.threads.get(&alice(), fork.id, false).await.unwrap(), fork);
+
+    let wide = s
+        .messages
+        .fork(
+            &alice(),
+            t.id,
+            b.id,
+            ForkMode::PathAndBranches,
+            Some("Wide".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(wide.message_count, 4);
+    assert_eq!(wide.title.as_str(), "Wide");
+    let leaves: HashSet<String> = s
+        .messages
+        .branches(&alice(), wide.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.leaf.content.into_inner())
+        .collect();
+    assert_eq!(
+        leaves,
+        HashSet::from(["c".to_string(), "c-alt".to_string()])
+    );
+    let path = s
+        .messages
+        .active_path(&alice(), wide.id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&path.data),
+        ["a", "b"],
+        "the copy of the fork point is the active leaf"
+    );
+
+    let err = s
+        .messages
+        .fork(&bob(), t.id, b.id, ForkMode::Path, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::ThreadNotFound));
+    let err = s
+        .messages
+        .fork(&alice(), t.id, MessageId::new(), ForkMode::Path, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "message_unusable");
+}
+
+/// Feedback and reactions are set, replaced and cleared; bad ones are refused.
+pub async fn feedback_and_reactions<S: Store>(store: S) {
+    let s = services(store);
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let m = s
+        .messages
+        .append(&alice(), t.id, assistant("answer"))
+        .await
+        .unwrap();
+    let m1 = s
+        .messages
+        .feedback(
+            &alice(),
+            t.id,
+            m.id,
+            Some(("down".into(), Some("wrong year".into()))),
+        )
+        .await
+        .unwrap();
+    let fb = m1.feedback.clone().unwrap();
+    assert_eq!(fb.rating.as_str(), "down");
+    assert_eq!(fb.text.unwrap().as_str(), "wrong year");
+    let m2 = s
+        .messages
+        .reaction(&alice(), t.id, m.id, Some("👍".into()))
+        .await
+        .unwrap();
+    assert_eq!(m2.reaction.unwrap().as_str(), "👍");
+    let back = s.messages.get(&alice(), t.id, m.id).await.unwrap();
+    assert_eq!(back.feedback, m1.feedback);
+    assert_eq!(back.reaction.as_ref().map(|r| r.as_str()), Some("👍"));
+
+    let cleared = s
+        .messages
+        .feedback(&alice(), t.id, m.id, None)
+        .await
+        .unwrap();
+    assert!(cleared.feedback.is_none());
+    let cleared = s
+        .messages
+        .reaction(&alice(), t.id, m.id, None)
+        .await
+        .unwrap();
+    assert!(cleared.reaction.is_none());
+    let err = s
+        .messages
+        .reaction(&alice(), t.id, m.id, Some("nope".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "validation_failed");
+    let err = s
+        .messages
+        .feedback(&alice(), t.id, m.id, Some(("meh".into(), None)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "validation_failed");
+    let err = s
+        .messages
+        .reaction(&alice(), t.id, MessageId::new(), Some("👍".into()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::MessageNotFound));
+}
+
+/// Summaries are stored per thread, newest first, and must cover a message of that thread.
+pub async fn summaries<S: Store>(store: S) {
+    let s = services(store);
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let (other, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let m1 = s
+        .messages
+        .append(&alice(), t.id, user("one"))
+        .await
+        .unwrap();
+    let m2 = s
+        .messages
+        .append(&alice(), t.id, assistant("two"))
+        .await
+        .unwrap();
+    let foreign = s
+        .messages
+        .append(&alice(), other.id, user("x"))
+        .await
+        .unwrap();
+    let first = s
+        .summaries
+        .add(&alice(), t.id, m1.id, "first".into(), Some("echo".into()))
+        .await
+        .unwrap();
+    let second = s
+        .summaries
+        .add(&alice(), t.id, m2.id, "second".into(), None)
+        .await
+        .unwrap();
+    let list = s.summaries.list(&alice(), t.id).await.unwrap();
+    assert_eq!(list, vec![second.clone(), first]);
+    assert_eq!(
+        s.summaries.latest(&alice(), t.id).await.unwrap(),
+        Some(second)
+    );
+    let err = s
+        .summaries
+        .add(&alice(), t.id, foreign.id, "x".into(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::MessageNotFound));
+    assert!(matches!(
+        s.summaries.list(&bob(), t.id).await,
+        Err(AppError::ThreadNotFound)
+    ));
+}
+
+/// Thread lists page by keyset with no gap or repeat, and every filter applies.
+pub async fn list_filters_and_pages<S: Store>(store: S) {
+    let s = services(store);
+    let mut created = Vec::new();
+    for i in 0..23 {
+        let input = CreateThread {
+            title: Some(format!("thread {i}")),
+            product: Some(
+                if i % 2 == 0 {
+                    "co_pilot"
+                } else {
+                    "doc_creator"
+                }
+                .into(),
+            ),
+            org_id: Some(if i % 3 == 0 { "acme" } else { "globex" }.into()),
+            document_id: (i == 5).then(|| "doc-5".to_string()),
+            external_id: Some(format!("ext-{i}")),
+            ..CreateThread::default()
+        };
+        created.push(s.threads.create(&alice(), input).await.unwrap().0);
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = s
+            .threads
+            .list(
+                &alice(),
+                ListThreads {
+                    cursor,
+                    limit: Some(7),
+                    ..ListThreads::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.data.len() <= 7);
+        seen.extend(page.data.iter().map(|t| t.id));
+        if !page.has_more {
+            assert!(page.next_cursor.is_none());
+            break;
+        }
+        cursor = page.next_cursor;
+    }
+    let expected: Vec<_> = created.iter().rev().map(|t| t.id).collect();
+    assert_eq!(seen, expected, "newest first, every thread once");
+
+    let count = |f: ListThreads| {
+        let threads = &s.threads;
+        async move {
+            threads
+                .list(
+                    &alice(),
+                    ListThreads {
+                        limit: Some(100),
+                        ..f
+                    },
+                )
+                .await
+                .unwrap()
+                .data
+                .len()
+        }
+    };
+    assert_eq!(
+        count(ListThreads {
+            product: Some("co_pilot".into()),
+            ..ListThreads::default()
+        })
+        .await,
+        12
+    );
+    assert_eq!(
+        count(ListThreads {
+            org_id: Some("acme".into()),
+            ..ListThreads::default()
+        })
+        .await,
+        8
+    );
+    assert_eq!(
+        count(ListThreads {
+            document_id: Some("doc-5".into()),
+            ..ListThreads::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(ListThreads {
+            external_id: Some("ext-7".into()),
+            ..ListThreads::default()
+        })
+        .await,
+        1
+    );
+    s.threads.archive(&alice(), created[0].id).await.unwrap();
+    s.threads.delete(&alice(), created[1].id).await.unwrap();
+    assert_eq!(
+        count(ListThreads {
+            status: Some("archived".into()),
+            ..ListThreads::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(count(ListThreads::default()).await, 22);
+    assert_eq!(
+        count(ListThreads {
+            deleted: DeletedFilter::Include,
+            ..ListThreads::default()
+        })
+        .await,
+        23
+    );
+    assert_eq!(
+        count(ListThreads {
+            deleted: DeletedFilter::Only,
+            ..ListThreads::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(ListThreads {
+            product: Some("co_pilot".into()),
+            org_id: Some("acme".into()),
+            ..ListThreads::default()
+        })
+        .await,
+        4
+    );
+    let bad = s
+        .threads
+        .list(
+            &alice(),
+            ListThreads {
+                limit: Some(101),
+                ..ListThreads::default()
+            },
+        )
+        .await;
+    assert_eq!(bad.unwrap_err().code(), "validation_failed");
+    let bad = s
+        .threads
+        .list(
+            &alice(),
+            ListThreads {
+                cursor: Some("x".into()),
+                ..ListThreads::default()
+            },
+        )
+        .await;
+    assert!(matches!(bad, Err(AppError::InvalidCursor)));
+}
+
+/// Titles and message content are searchable by word.
+pub async fn text_search<S: Store>(store: S) {
+    let s = services(store);
+    let (t1, _) = s
+        .threads
+        .create(
+            &alice(),
+            CreateThread {
+                title: Some("Quarterly budget review".into()),
+                ..CreateThread::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (t2, _) = s
+        .threads
+        .create(
+            &alice(),
+            CreateThread {
+                title: Some("Holiday plans".into()),
+                ..CreateThread::default()
+            },
+        )
+        .await
+        .unwrap();
+    s.messages
+        .append(&alice(), t1.id, user("What is the marketing budget?"))
+        .await
+        .unwrap();
+    let hit = s
+        .messages
+        .append(
+            &alice(),
+            t2.id,
+            assistant("Book the flights to Lisbon early"),
+        )
+        .await
+        .unwrap();
+    let gone = s
+        .messages
+        .append(&alice(), t2.id, user("Lisbon hotels please"))
+        .await
+        .unwrap();
+    s.messages.delete(&alice(), t2.id, gone.id).await.unwrap();
+
+    let by_title = s
+        .threads
+        .list(
+            &alice(),
+            ListThreads {
+                text: Some("budget".into()),
+                ..ListThreads::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        by_title.data.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![t1.id]
+    );
+    let by_title = s
+        .threads
+        .list(
+            &alice(),
+            ListThreads {
+                text: Some("holiday plans".into()),
+                ..ListThreads::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        by_title.data.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![t2.id]
+    );
+
+    let hits = s.threads.search(&alice(), "lisbon", None).await.unwrap();
+    assert_eq!(hits.len(), 1, "deleted messages are not found: {hits:?}");
+    assert_eq!((hits[0].thread_id, hits[0].message_id), (t2.id, hit.id));
+    assert_eq!(hits[0].thread_title, "Holiday plans");
+    assert!(hits[0].snippet.contains("[Lisbon]"), "{}", hits[0].snippet);
+    assert!(
+        s.threads
+            .search(&alice(), "nothing-matches-this", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Search syntax characters are taken literally, never as an error.
+    assert!(
+        s.threads
+            .search(&alice(), "\"budget* OR (", None)
+            .await
+            .is_ok()
+    );
+    let err = s.threads.search(&alice(), "   ", None).await.unwrap_err();
+    assert_eq!(err.code(), "validation_failed");
+}
+
+/// Sixteen concurrent appends to one thread all land, in one chain, with an exact count.
+pub async fn concurrent_appends<S: Store>(store: S) {
+    let s = std::sync::Arc::new(services(store));
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.messages
+                .append(&alice(), t.id, user(&format!("c{i}")))
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let thread = s.threads.get(&alice(), t.id, false).await.unwrap();
+    assert_eq!(thread.message_count, 16);
+    let path = s
+        .messages
+        .active_path(&alice(), t.id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        path.data.len(),
+        16,
+        "every append went under the previous leaf"
+    );
+    let depths: Vec<i32> = path.data.iter().map(|m| m.depth).collect();
+    assert_eq!(depths, (0..16).collect::<Vec<_>>());
+}
+
+/// A deep chain reads its last messages by walking parent links.
+pub async fn deep_chain<S: Store>(store: S) {
+    let s = services(store);
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    for i in 0..120 {
+        s.messages
+            .append(&alice(), t.id, user(&format!("n{i}")))
+            .await
+            .unwrap();
+    }
+    let last = s
+        .messages
+        .active_path(&alice(), t.id, None, Some(50))
+        .await
+        .unwrap();
+    assert_eq!(last.data.len(), 50);
+    assert_eq!(last.data.first().unwrap().content.as_str(), "n70");
+    assert_eq!(last.data.last().unwrap().content.as_str(), "n119");
+    assert_eq!(last.data.last().unwrap().depth, 119);
+}
+
+/// Instantiates every contract check as a `#[tokio::test]` for a store factory.
+///
+/// `$make` is an async expression yielding `Option<store>`; `None` skips (a backend that is not
+/// configured for this run).
+#[macro_export]
+macro_rules! contract_tests {
+    ($make:expr) => {
+        $crate::contract_tests!(@each $make;
+            thread_lifecycle, owners_are_isolated, delete_restore_purge,
+            append_and_read_active_path, parent_rules, edit_branches_and_switch,
+            delete_message_subtree, tree_pages, fork_thread, feedback_and_reactions, summaries,
+            list_filters_and_pages, text_search, concurrent_appends, deep_chain);
+    };
+    (@each $make:expr; $($name:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(store) = $make.await {
+                    $crate::contract::$name(store).await;
+                }
+            }
+        )+
+    };
+}

@@ -1,0 +1,27 @@
+//! Use cases of chat-threads and the ports they need.
+//!
+//! Services ([`ThreadService`], [`MessageService`], [`SummaryService`]) parse raw input into
+//! domain values, check the rules, and call the storage ports ([`ThreadStore`], [`MessageStore`],
+//! [`SummaryStore`]). Adapters implement the ports; [`memory::MemoryStore`] is the in-memory one
+//! used by unit tests, and the `contract` module (feature `contract-tests`) is the suite every
+//! store must pass.
+
+pub mod cursor;
+pub mod error;
+pub mod memory;
+pub mod ports;
+pub mod services;
+
+#[cfg(feature = "contract-tests")]
+pub mod contract;
+
+pub use error::AppError;
+pub use ports::{
+    Branch, Clock, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageStore, NewMessage,
+    Page, SearchHit, SummaryStore, SystemClock, ThreadCursor, ThreadPatch, ThreadQuery,
+    ThreadStore,
+};
+pub use services::{
+    AppendMessage, CreateThread, ListThreads, MessageService, SummaryService, ThreadService,
+    UpdateThread,
+};

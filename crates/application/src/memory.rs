@@ -1,0 +1,555 @@
+//! An in-memory implementation of the storage ports, for unit tests and as the reference the
+//! contract suite is checked against. It applies the same domain tree rules as the SQL stores.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chat_threads_domain::tree;
+use chat_threads_domain::{
+    Feedback, Message, MessageId, Owner, Reaction, Summary, Thread, ThreadId, Timestamp,
+};
+
+use crate::error::AppError;
+use crate::ports::{
+    Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageStore, NewMessage,
+    SearchHit, SummaryStore, ThreadPatch, ThreadQuery, ThreadStore,
+};
+
+#[derive(Debug, Default)]
+struct State {
+    threads: HashMap<ThreadId, Thread>,
+    messages: HashMap<MessageId, Message>,
+    summaries: Vec<Summary>,
+}
+
+impl State {
+    fn thread(
+        &self,
+        owner: &Owner,
+        id: ThreadId,
+        include_deleted: bool,
+    ) -> Result<&Thread, AppError> {
+        self.threads
+            .get(&id)
+            .filter(|t| &t.owner == owner && (include_deleted || !t.is_deleted()))
+            .ok_or(AppError::ThreadNotFound)
+    }
+
+    fn thread_mut(&mut self, owner: &Owner, id: ThreadId) -> Result<&mut Thread, AppError> {
+        self.threads
+            .get_mut(&id)
+            .filter(|t| &t.owner == owner && !t.is_deleted())
+            .ok_or(AppError::ThreadNotFound)
+    }
+
+    /// A message of any of the owner's threads (how a parent is looked up).
+    fn owned_message(&self, owner: &Owner, id: MessageId) -> Option<&Message> {
+        self.messages.get(&id).filter(|m| {
+            self.threads
+                .get(&m.thread_id)
+                .is_some_and(|t| &t.owner == owner)
+        })
+    }
+
+    fn thread_messages(&self, thread_id: ThreadId) -> Vec<Message> {
+        let mut v: Vec<Message> = self
+            .messages
+            .values()
+            .filter(|m| m.thread_id == thread_id)
+            .cloned()
+            .collect();
+        v.sort_by_key(|m| (m.created_at, m.id));
+        v
+    }
+
+    fn insert_placed(&mut self, thread_id: ThreadId, msg: Message) -> Message {
+        let at = msg.created_at;
+        self.messages.insert(msg.id, msg.clone());
+        if let Some(t) = self.threads.get_mut(&thread_id) {
+            t.active_leaf_id = Some(msg.id);
+            t.message_count += 1;
+            t.last_message_at = Some(at);
+            t.updated_at = at;
+        }
+        msg
+    }
+
+    fn live_message_mut(
+        &mut self,
+        thread_id: ThreadId,
+        id: MessageId,
+    ) -> Result<&mut Message, AppError> {
+        self.messages
+            .get_mut(&id)
+            .filter(|m| m.thread_id == thread_id && !m.is_deleted())
+            .ok_or(AppError::MessageNotFound)
+    }
+}
+
+/// The in-memory store. Cloning shares the same data.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>, AppError> {
+        self.state
+            .lock()
+            .map_err(|_| AppError::Storage("memory store poisoned".into()))
+    }
+}
+
+fn matches_terms(haystack: &str, text: &str) -> bool {
+    let hay = haystack.to_lowercase();
+    text.split_whitespace()
+        .all(|term| hay.contains(&term.to_lowercase()))
+}
+
+fn snippet(content: &str, text: &str) -> String {
+    let lower = content.to_lowercase();
+    let Some(term) = text.split_whitespace().next().map(str::to_lowercase) else {
+        return content.chars().take(64).collect();
+    };
+    match lower.find(&term) {
+        // Lowercasing can change byte lengths; fall back to a plain excerpt when it does.
+        Some(pos) if lower.len() == content.len() && content.is_char_boundary(pos + term.len()) => {
+            let end = pos + term.len();
+            format!(
+                "{}[{}]{}",
+                &content[..pos],
+                &content[pos..end],
+                &content[end..]
+            )
+        }
+        _ => content.chars().take(64).collect(),
+    }
+}
+
+impl ThreadStore for MemoryStore {
+    async fn insert_thread(&self, thread: Thread) -> Result<Thread, AppError> {
+        let mut s = self.lock()?;
+        if let Some(ext) = &thread.external_id {
+            let taken = s
+                .threads
+                .values()
+                .any(|t| t.owner == thread.owner && t.external_id.as_ref() == Some(ext));
+            if taken {
+                return Err(AppError::Conflict(
+                    "external_id already used by this owner".into(),
+                ));
+            }
+        }
+        s.threads.insert(thread.id, thread.clone());
+        Ok(thread)
+    }
+
+    async fn get_thread(
+        &self,
+        owner: &Owner,
+        id: ThreadId,
+        include_deleted: bool,
+    ) -> Result<Thread, AppError> {
+        self.lock()?.thread(owner, id, include_deleted).cloned()
+    }
+
+    async fn list_threads(&self, q: &ThreadQuery) -> Result<Vec<Thread>, AppError> {
+        let s = self.lock()?;
+        let mut v: Vec<Thread> = s
+            .threads
+            .values()
+            .filter(|t| t.owner == q.owner)
+            .filter(|t| q.org_id.is_none() || t.org_id == q.org_id)
+            .filter(|t| q.product.is_none() || t.product == q.product)
+            .filter(|t| q.status.is_none_or(|st| t.status == st))
+            .filter(|t| q.document_id.is_none() || t.document_id == q.document_id)
+            .filter(|t| q.external_id.is_none() || t.external_id == q.external_id)
+            .filter(|t| match q.deleted {
+                DeletedFilter::Exclude => !t.is_deleted(),
+                DeletedFilter::Include => true,
+                DeletedFilter::Only => t.is_deleted(),
+            })
+            .filter(|t| {
+                q.text
+                    .as_deref()
+                    .is_none_or(|text| matches_terms(t.title.as_str(), text))
+            })
+            .filter(|t| {
+                q.after
+                    .is_none_or(|c| (t.updated_at, t.id) < (c.updated_at, c.id))
+            })
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (b.updated_at, b.id).cmp(&(a.updated_at, a.id)));
+        v.truncate(q.limit as usize);
+        Ok(v)
+    }
+
+    async fn update_thread(
+        &self,
+        owner: &Owner,
+        id: ThreadId,
+        patch: ThreadPatch,
+        now: Timestamp,
+    ) -> Result<Thread, AppError> {
+        let mut s = self.lock()?;
+        let t = s.thread_mut(owner, id)?;
+        if let Some(title) = patch.title {
+            t.title = title;
+        }
+        if let Some(status) = patch.status {
+            t.status = status;
+        }
+        if let Some(metadata) = patch.metadata {
+            t.metadata = metadata;
+        }
+        if let Some(p) = patch.system_prompt {
+            t.system_prompt = p;
+        }
+        if let Some(m) = patch.model {
+            t.model = m;
+        }
+        t.updated_at = now;
+        Ok(t.clone())
+    }
+
+    async fn set_thread_deleted(
+        &self,
+        owner: &Owner,
+        id: ThreadId,
+        deleted_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Thread, AppError> {
+        let mut s = self.lock()?;
+        let t = s
+            .threads
+            .get_mut(&id)
+            .filter(|t| &t.owner == owner)
+            .ok_or(AppError::ThreadNotFound)?;
+        t.deleted_at = deleted_at;
+        t.updated_at = now;
+        Ok(t.clone())
+    }
+
+    async fn purge_thread(&self, owner: &Owner, id: ThreadId) -> Result<(), AppError> {
+        let mut s = self.lock()?;
+        s.thread(owner, id, true)?;
+        s.threads.remove(&id);
+        s.messages.retain(|_, m| m.thread_id != id);
+        s.summaries.retain(|x| x.thread_id != id);
+        Ok(())
+    }
+
+    async fn search_messages(
+        &self,
+        owner: &Owner,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>, AppError> {
+        let s = self.lock()?;
+        let mut hits: Vec<SearchHit> = s
+            .messages
+            .values()
+            .filter(|m| !m.is_deleted() && matches_terms(m.content.as_str(), text))
+            .filter_map(|m| {
+                let t = s
+                    .threads
+                    .get(&m.thread_id)
+                    .filter(|t| &t.owner == owner && !t.is_deleted())?;
+                Some(SearchHit {
+                    thread_id: t.id,
+                    thread_title: t.title.to_string(),
+                    message_id: m.id,
+                    role: m.role,
+                    snippet: snippet(m.content.as_str(), text),
+                    created_at: m.created_at,
+                })
+            })
+            .collect();
+        hits.sort_by(|a, b| (b.created_at, b.message_id).cmp(&(a.created_at, a.message_id)));
+        hits.truncate(limit as usize);
+        Ok(hits)
+    }
+}
+
+impl MessageStore for MemoryStore {
+    async fn append_message(
+        &self,
+        owner: &Owner,
+        thread_id: ThreadId,
+        parent: Option<MessageId>,
+        message: NewMessage,
+    ) -> Result<Message, AppError> {
+        let mut s = self.lock()?;
+        let thread = s.thread(owner, thread_id, true)?.clone();
+        if thread.is_deleted() {
+            return Err(AppError::ThreadNotFound);
+        }
+        let lookup = parent.or(thread.active_leaf_id);
+        let found = lookup.and_then(|id| s.owned_message(owner, id)).cloned();
+        let placement = tree::place_append(&thread, parent, found.as_ref())?;
+        let msg = message.into_message(thread_id, placement.parent_id, placement.depth);
+        Ok(s.insert_placed(thread_id, msg))
+    }
+
+    async fn add_sibling(
+        &self,
+        owner: &Owner,
+        thread_id: ThreadId,
+        of: MessageId,
+        message: NewMessage,
+    ) -> Result<Message, AppError> {
+        let mut s = self.lock()?;
+        let thread = s.thread(owner, thread_id, false)?.clone();
+        let original = s.owned_message(owner, of).cloned();
+        let placement = tree::place_sibling(&thread, of, original.as_ref())?;
+        let msg = message.into_message(thread_id, placement.parent_id, placement.depth);
+        Ok(s.insert_placed(thread_id, msg))
+    }
+
+    async fn get_message(
+        &self,
+        owner: &Owner,
+        thread_id: ThreadId,
+        id: MessageId,
+    ) -> Result<Message, AppError> {
+        let s = self.lock()?;
+        s.thread(owner, thread_id, false)?;
+        s.messages
+            .get(&id)
+            .filter(|m| m.thread_id == thread_id)
+            .cloned()
+            .ok_or(AppError::MessageNotFound)
+    }
+
+    async fn delete_message(
+        &self,
+        owner: &Owner,
+        thread_id: ThreadId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> Result<DeleteOutcome, AppError> {
+        let mut s = self.lock()?;
+        let thread = s.thread(owner, thread_id, false)?.clone();
+        let target = s.live_message_mut(thread_id, id)?.clone();
+        let all = s.thread_messages(thread_id);
+        let removed: HashSet<MessageId> = tree::subtree(id, &all)
+            .into_iter()
+            .filter(|m| s.messages.get(m).is_some_and(|m| !m.is_deleted()))
+            .collect();
+        for m in &removed {
+            if let Some(msg) = s.messages.get_mut(m) {
+                msg.deleted_at = Some(now);
+                msg.updated_at = now;
+            }
+        }
+        let remaining = s.thread_messages(thread_id);
+        let newest_leaf = tree::leaves(&remaining).first().map(|m| m.id);
+        let leaf =
+            tree::active_leaf_after_delete(thread.active_leaf_id, &target, &removed, newest_leaf);
+        let t = s.thread_mut(owner, thread_id)?;
+        t.active_leaf_id = leaf;
+        t.message_count -= removed.len() as i64;
+        t.updated_at = now;
+        Ok(DeleteOutcome {
+            deleted: removed.len() as u64,
+            active_leaf_id: leaf,
+        })
+    }
+
+    async fn active_path(
+        &self,
+        owner: &Owner,
+        thread_id: ThreadId,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<Message>, AppError> {
+        let s = self.lock()?;
+        let thread = s.thread(owner, thread_id, false)?;
+        let start = match before {
+            Some(b) => {
+                let m = s
+                    .messages
+                    .get(&b)
+                    .filter(|m| m.thread_id == thread_id)
+                    .ok_or(AppError::InvalidCursor)?;
+                m.parent_id
+            }
+            None => thread.active_leaf_id,
+        };
+        let Some(start) = start else {
+            return Ok(Vec::new());
+        };
+        let by_id: HashMap<MessageId, Message> = s
+            .thread_messages(thread_id)
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        let mut path = tree::path_to(start, &by_id);
+        let skip = path.len().saturating_sub(limit as usize);
+        path.drain(..skip);
+        Ok(path)
+    }
+
+    async fn list_tree(
+        &self,
+        owner: &Owner,
+        thread_id: ThreadId,
+        after: Option<MessageCursor>,
+        limit: u32,
+    ) -> Result<Vec<Message>, AppError> {
+        let s = self.lock()?;
+        s.thread(owner, thread_id, false)?;
+        let mut v: Vec<Message> = s
+            .thread_messages(thread_id)
+            .into_iter()
+            .filter(|m| after.is_none_or(|c| (m.created_at, m.id) > (c.created_at, c.id)))
+            .collect();
+        v.truncate(limit as usize);
+        Ok(v)
+    }
+
+    async fn branches(&self, owner: &Owner, thread_id: ThreadId) -> Result<Vec<Branch>, AppError> {
+        let s = self.lock()?;
+        let active = s.thread(owner, thread_id, false)?.active_leaf_id;
+        let all = s.thread_messages(thread_id);
+        Ok(tree::leaves(&all)
+            .into_iter()
+            .map(|m| Branch {
+                leaf: m.clone(),
+                active: Some(m.id) == active,
+            })
+            .collect())
+    }
+
+    async fn set_active_leaf(
+        &self,
+        owner: &Owner,
+        thread_id: ThreadId,
+        leaf: MessageId,
+        now: Timestamp,
+    ) -> Result<Thread, AppError> {
+        let mut s = self.lock()?;
+        let thread = s.thread(owner, thread_id, false)?.clone();
+        let target = s.owned_message(owner, leaf).cloned();
+        tree::check_active_leaf(&thread, leaf, target.as_ref())?;
+        let t = s.thread_mut(owner, thread_id)?;
+        t.active_leaf_id = Some(leaf);
+        t.updated_at = now;
+        Ok(t.clone())
+    }
+
+    async fn fork(
+        &self,
+        owner: &Owner,
+        thread_id: ThreadId,
+        at: MessageId,
+        mode: ForkMode,
+        mut new_thread: Thread,
+    ) -> Result<Thread, AppError> {
+        let mut s = self.lock()?;
+        let thread = s.thread(owner, thread_id, false)?.clone();
+        let target = s.owned_message(owner, at).cloned();
+        tree::check_fork_point(&thread, at, target.as_ref())?;
+        let all = s.thread_messages(thread_id);
+        let by_id: HashMap<MessageId, Message> = all.iter().map(|m| (m.id, m.clone())).collect();
+        let mut source = tree::path_to(at, &by_id);
+        if mode == ForkMode::PathAndBranches {
+            let below = tree::subtree(at, &all);
+            let mut extra: Vec<Message> = all
+                .iter()
+                .filter(|m| m.id != at && below.contains(&m.id) && !m.is_deleted())
+                .cloned()
+                .collect();
+            extra.sort_by_key(|m| (m.depth, m.created_at, m.id));
+            source.extend(extra);
+        }
+        let (copies, map) = tree::copy_messages(&source, new_thread.id, new_thread.created_at);
+        new_thread.active_leaf_id = map.get(&at).copied();
+        new_thread.message_count = copies.len() as i64;
+        new_thread.last_message_at = copies.last().map(|m| m.created_at);
+        s.threads.insert(new_thread.id, new_thread.clone());
+        for m in copies {
+            s.messages.insert(m.id, m);
+        }
+        Ok(new_thread)
+    }
+
+    async fn set_feedback(
+        &self,
+        owner: &Owner,
+        thread_id: ThreadId,
+        id: MessageId,
+        feedback: Option<Feedback>,
+        now: Timestamp,
+    ) -> Result<Message, AppError> {
+        let mut s = self.lock()?;
+        s.thread(owner, thread_id, false)?;
+        let m = s.live_message_mut(thread_id, id)?;
+        m.feedback = feedback;
+        m.updated_at = now;
+        Ok(m.clone())
+    }
+
+    async fn set_reaction(
+        &self,
+        owner: &Owner,
+        thread_id: ThreadId,
+        id: MessageId,
+        reaction: Option<Reaction>,
+        now: Timestamp,
+    ) -> Result<Message, AppError> {
+        let mut s = self.lock()?;
+        s.thread(owner, thread_id, false)?;
+        let m = s.live_message_mut(thread_id, id)?;
+        m.reaction = reaction;
+        m.updated_at = now;
+        Ok(m.clone())
+    }
+}
+
+impl SummaryStore for MemoryStore {
+    async fn add_summary(&self, owner: &Owner, summary: Summary) -> Result<Summary, AppError> {
+        let mut s = self.lock()?;
+        s.thread(owner, summary.thread_id, false)?;
+        let covered = s.messages.get(&summary.covers_message_id);
+        if covered.is_none_or(|m| m.thread_id != summary.thread_id) {
+            return Err(AppError::MessageNotFound);
+        }
+        s.summaries.push(summary.clone());
+        Ok(summary)
+    }
+
+    async fn list_summaries(
+        &self,
+        owner: &Owner,
+        thread_id: ThreadId,
+    ) -> Result<Vec<Summary>, AppError> {
+        let s = self.lock()?;
+        s.thread(owner, thread_id, false)?;
+        let mut v: Vec<Summary> = s
+            .summaries
+            .iter()
+            .filter(|x| x.thread_id == thread_id)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_marks_the_first_term() {
+        assert_eq!(snippet("Hello World", "world"), "Hello [World]");
+        assert_eq!(snippet("no match here", "zebra"), "no match here");
+    }
+}

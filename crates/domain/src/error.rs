@@ -1,0 +1,51 @@
+//! Refusals raised by the domain rules.
+
+use crate::ids::MessageId;
+
+/// Why a value or a tree operation was refused. Each variant maps to a stable error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// A value failed validation; `field` names the input, `reason` says what is wrong.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// The input that failed.
+        field: &'static str,
+        /// A human-readable reason.
+        reason: String,
+    },
+    /// A value exceeded a configured limit.
+    #[error("{field} is too large: {actual} exceeds the limit of {limit}")]
+    TooLarge {
+        /// The input that is too large.
+        field: &'static str,
+        /// The configured limit.
+        limit: usize,
+        /// The measured size.
+        actual: usize,
+    },
+    /// The requested parent message does not exist in this thread.
+    #[error("parent message {0} does not exist")]
+    UnknownParent(MessageId),
+    /// The requested parent message belongs to another thread.
+    #[error("parent message {0} belongs to another thread")]
+    ParentInOtherThread(MessageId),
+    /// The requested parent message is deleted.
+    #[error("parent message {0} is deleted")]
+    DeletedParent(MessageId),
+    /// The message cannot be used as the target of this operation (deleted, other thread).
+    #[error("message {0} cannot be used here: {1}")]
+    UnusableMessage(MessageId, &'static str),
+    /// The thread is deleted or archived and refuses the change.
+    #[error("thread does not accept this change: {0}")]
+    ThreadNotWritable(&'static str),
+}
+
+impl DomainError {
+    /// Shorthand for an [`DomainError::Invalid`].
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The pure model of chat-threads: identifiers, threads, messages arranged as a tree, the rules
+//! that keep that tree consistent, and validated value types. No I/O and no async runtime live
+//! here, so every rule is unit-tested in isolation.
+
+pub mod error;
+pub mod ids;
+pub mod message;
+pub mod thread;
+pub mod tree;
+pub mod values;
+
+pub use error::DomainError;
+pub use ids::{MessageId, SummaryId, ThreadId};
+pub use message::{ContentType, Feedback, Message, MessageStatus, Rating, Role, Summary};
+pub use thread::{ForkOrigin, Thread, ThreadStatus};
+pub use values::{
+    Content, DocumentId, ExternalId, FeedbackText, Limits, Metadata, ModelName, OrgId, Owner,
+    ProductName, Reaction, SystemPrompt, Title,
+};
+
+/// A point in time, always UTC and truncated to microseconds so both backends store it exactly.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// Truncates a timestamp to whole microseconds, the precision PostgreSQL keeps.
+pub fn to_micros(ts: Timestamp) -> Timestamp {
+    use chrono::{DurationRound, TimeDelta};
+    ts.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(ts)
+}

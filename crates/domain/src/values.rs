@@ -1,0 +1,446 @@
+//! Validated value types ("parse, don't validate"): once built, a value is known to be valid.
+
+use serde::{Deserialize, Serialize};
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::error::DomainError;
+
+/// Size limits applied when values are parsed. Configurable; the defaults suit most deployments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Maximum title length, in characters.
+    pub title_chars: usize,
+    /// Maximum message content size, in bytes.
+    pub content_bytes: usize,
+    /// Maximum size of a metadata object serialized as JSON, in bytes.
+    pub metadata_bytes: usize,
+    /// Maximum system prompt size, in bytes.
+    pub system_prompt_bytes: usize,
+    /// Maximum feedback text length, in characters.
+    pub feedback_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            title_chars: 200,
+            content_bytes: 256 * 1024,
+            metadata_bytes: 16 * 1024,
+            system_prompt_bytes: 32 * 1024,
+            feedback_chars: 2000,
+        }
+    }
+}
+
+fn reject_controls(field: &'static str, s: &str, allow_newlines: bool) -> Result<(), DomainError> {
+    let bad = s
+        .chars()
+        .any(|c| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\r' | '\t')));
+    if bad {
+        return Err(DomainError::invalid(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+fn check_bytes(field: &'static str, s: &str, limit: usize) -> Result<(), DomainError> {
+    if s.len() > limit {
+        return Err(DomainError::TooLarge {
+            field,
+            limit,
+            actual: s.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Declares a string newtype with `as_str`, `into_inner`, `Display` and transparent serde.
+macro_rules! string_value {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The value as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+            /// The owned string.
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+/// Parses a short identifier-like string: 1..=max chars, no whitespace at the ends, no controls.
+fn parse_identifier(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(DomainError::invalid(field, "must not be empty"));
+    }
+    let chars = s.chars().count();
+    if chars > max {
+        return Err(DomainError::TooLarge {
+            field,
+            limit: max,
+            actual: chars,
+        });
+    }
+    reject_controls(field, s, false)?;
+    Ok(s.to_owned())
+}
+
+string_value!(
+    /// The principal that owns a thread: a JWT subject or an anonymous session.
+    Owner
+);
+impl Owner {
+    /// Parses an owner (1..=255 characters).
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        parse_identifier("owner", raw, 255).map(Self)
+    }
+}
+
+string_value!(
+    /// An organization id (1..=255 characters).
+    OrgId
+);
+impl OrgId {
+    /// Parses an org id.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        parse_identifier("org_id", raw, 255).map(Self)
+    }
+}
+
+string_value!(
+    /// A client-chosen thread id, unique per owner (1..=255 characters).
+    ExternalId
+);
+impl ExternalId {
+    /// Parses an external id.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        parse_identifier("external_id", raw, 255).map(Self)
+    }
+}
+
+string_value!(
+    /// Identifies a document a thread is about (1..=255 characters).
+    DocumentId
+);
+impl DocumentId {
+    /// Parses a document id.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        parse_identifier("document_id", raw, 255).map(Self)
+    }
+}
+
+string_value!(
+    /// A model name as the model server knows it (1..=200 characters).
+    ModelName
+);
+impl ModelName {
+    /// Parses a model name.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        parse_identifier("model", raw, 200).map(Self)
+    }
+}
+
+string_value!(
+    /// Which product or assistant a thread belongs to: lowercase `[a-z0-9][a-z0-9_.-]{0,63}`.
+    ProductName
+);
+impl ProductName {
+    /// Parses a product name.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 64
+            && raw.bytes().enumerate().all(|(i, b)| {
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || (i > 0 && matches!(b, b'_' | b'.' | b'-'))
+            });
+        if !ok {
+            return Err(DomainError::invalid(
+                "product",
+                "must be 1-64 characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+string_value!(
+    /// A thread title: trimmed, no control characters, at most `Limits::title_chars`.
+    Title
+);
+impl Title {
+    /// Parses a title. An empty title is allowed (untitled threads are common).
+    pub fn parse(raw: &str, limits: &Limits) -> Result<Self, DomainError> {
+        let s = raw.trim();
+        let chars = s.chars().count();
+        if chars > limits.title_chars {
+            return Err(DomainError::TooLarge {
+                field: "title",
+                limit: limits.title_chars,
+                actual: chars,
+            });
+        }
+        reject_controls("title", s, false)?;
+        Ok(Self(s.to_owned()))
+    }
+}
+
+string_value!(
+    /// Message content, at most `Limits::content_bytes`. May be empty (a reply that failed at once).
+    Content
+);
+impl Content {
+    /// Parses message content.
+    pub fn parse(raw: String, limits: &Limits) -> Result<Self, DomainError> {
+        check_bytes("content", &raw, limits.content_bytes)?;
+        if raw.contains('\0') {
+            return Err(DomainError::invalid("content", "contains a NUL character"));
+        }
+        Ok(Self(raw))
+    }
+}
+
+string_value!(
+    /// A system prompt, at most `Limits::system_prompt_bytes`.
+    SystemPrompt
+);
+impl SystemPrompt {
+    /// Parses a system prompt.
+    pub fn parse(raw: String, limits: &Limits) -> Result<Self, DomainError> {
+        check_bytes("system_prompt", &raw, limits.system_prompt_bytes)?;
+        reject_controls("system_prompt", &raw, true)?;
+        Ok(Self(raw))
+    }
+}
+
+string_value!(
+    /// Free text attached to a thumbs up/down, at most `Limits::feedback_chars`.
+    FeedbackText
+);
+impl FeedbackText {
+    /// Parses feedback text.
+    pub fn parse(raw: &str, limits: &Limits) -> Result<Self, DomainError> {
+        let chars = raw.chars().count();
+        if chars > limits.feedback_chars {
+            return Err(DomainError::TooLarge {
+                field: "feedback_text",
+                limit: limits.feedback_chars,
+                actual: chars,
+            });
+        }
+        reject_controls("feedback_text", raw, true)?;
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+string_value!(
+    /// An emoji reaction: exactly one grapheme cluster that is an emoji.
+    Reaction
+);
+impl Reaction {
+    /// Parses a reaction such as "👍", "❤️" or "👩‍💻".
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let mut graphemes = raw.graphemes(true);
+        let (Some(g), None) = (graphemes.next(), graphemes.next()) else {
+            return Err(DomainError::invalid(
+                "reaction",
+                "must be exactly one emoji",
+            ));
+        };
+        if g.len() > 32 || !g.chars().any(is_emoji_char) {
+            return Err(DomainError::invalid(
+                "reaction",
+                "must be exactly one emoji",
+            ));
+        }
+        let allowed = g.chars().all(|c| {
+            is_emoji_char(c)
+                || matches!(c, '\u{200D}' | '\u{FE0F}' | '\u{20E3}')
+                || ('\u{1F3FB}'..='\u{1F3FF}').contains(&c)
+                || ('\u{E0020}'..='\u{E007F}').contains(&c)
+                || c.is_ascii_digit()
+                || matches!(c, '#' | '*')
+        });
+        if !allowed {
+            return Err(DomainError::invalid(
+                "reaction",
+                "must be exactly one emoji",
+            ));
+        }
+        Ok(Self(g.to_owned()))
+    }
+}
+
+/// Code points in the Unicode blocks that hold pictographic emoji.
+fn is_emoji_char(c: char) -> bool {
+    matches!(c,
+        '\u{1F000}'..='\u{1FAFF}'   // mahjong .. symbols and pictographs extended-A
+        | '\u{2600}'..='\u{27BF}'   // misc symbols, dingbats
+        | '\u{2300}'..='\u{23FF}'   // misc technical (⌚, ⏰)
+        | '\u{2B00}'..='\u{2BFF}'   // arrows, ⭐
+        | '\u{2190}'..='\u{21FF}'   // arrows
+        | '\u{3030}' | '\u{303D}' | '\u{3297}' | '\u{3299}' | '\u{00A9}' | '\u{00AE}'
+        | '\u{2122}' | '\u{2139}' | '\u{24C2}' | '\u{2934}' | '\u{2935}' | '\u{203C}' | '\u{2049}'
+    )
+}
+
+/// A JSON object of free-form metadata (RAG sources, prompt details ...), size-limited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Metadata(serde_json::Map<String, serde_json::Value>);
+
+impl Metadata {
+    /// Parses metadata: must be a JSON object (or null, meaning empty) within the size limit.
+    pub fn parse(raw: serde_json::Value, limits: &Limits) -> Result<Self, DomainError> {
+        let map = match raw {
+            serde_json::Value::Object(map) => map,
+            serde_json::Value::Null => serde_json::Map::new(),
+            _ => return Err(DomainError::invalid("metadata", "must be a JSON object")),
+        };
+        let size = serde_json::to_string(&map)
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX);
+        if size > limits.metadata_bytes {
+            return Err(DomainError::TooLarge {
+                field: "metadata",
+                limit: limits.metadata_bytes,
+                actual: size,
+            });
+        }
+        Ok(Self(map))
+    }
+
+    /// Wraps an object read back from storage, which was validated when written.
+    pub fn from_stored(map: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self(map)
+    }
+
+    /// The object.
+    pub fn as_map(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.0
+    }
+
+    /// The object as a JSON value.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.0.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn title_is_trimmed_and_limited() {
+        let limits = Limits {
+            title_chars: 5,
+            ..Limits::default()
+        };
+        assert_eq!(Title::parse("  hello ", &limits).unwrap().as_str(), "hello");
+        assert!(matches!(
+            Title::parse("toolong", &limits),
+            Err(DomainError::TooLarge {
+                field: "title",
+                limit: 5,
+                actual: 7
+            })
+        ));
+        assert!(Title::parse("a\u{7}b", &limits).is_err());
+        // Characters, not bytes, are counted.
+        assert!(Title::parse("ééééé", &limits).is_ok());
+    }
+
+    #[test]
+    fn content_is_limited_in_bytes() {
+        let limits = Limits {
+            content_bytes: 4,
+            ..Limits::default()
+        };
+        assert!(Content::parse("abcd".into(), &limits).is_ok());
+        assert!(matches!(
+            Content::parse("ééé".into(), &limits),
+            Err(DomainError::TooLarge {
+                field: "content",
+                ..
+            })
+        ));
+        assert!(Content::parse("a\0".into(), &limits).is_err());
+        assert!(Content::parse("line\nbreak".into(), &Limits::default()).is_ok());
+    }
+
+    #[test]
+    fn metadata_must_be_a_small_object() {
+        let limits = Limits {
+            metadata_bytes: 20,
+            ..Limits::default()
+        };
+        assert!(Metadata::parse(json!({"a": 1}), &limits).is_ok());
+        assert_eq!(
+            Metadata::parse(json!(null), &limits).unwrap(),
+            Metadata::default()
+        );
+        assert!(Metadata::parse(json!([1, 2]), &limits).is_err());
+        assert!(Metadata::parse(json!("x"), &limits).is_err());
+        assert!(matches!(
+            Metadata::parse(json!({"key": "a value that is far too long"}), &limits),
+            Err(DomainError::TooLarge {
+                field: "metadata",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn product_names_are_slugs() {
+        for ok in ["co_pilot", "doc-creator", "a", "v1.2"] {
+            assert!(ProductName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Co_Pilot", "_x", "with space", &"x".repeat(65), "ü"] {
+            assert!(ProductName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reactions_are_single_emoji() {
+        for ok in ["👍", "❤️", "👩‍💻", "🇫🇷", "👍🏽", "🔥", "⭐"] {
+            assert!(Reaction::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a", "👍👍", ":+1:", "👍 ", "ok"] {
+            assert!(Reaction::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn identifiers_refuse_empty_and_controls() {
+        assert!(Owner::parse("alice").is_ok());
+        assert!(Owner::parse("  ").is_err());
+        assert!(OrgId::parse("a\nb").is_err());
+        assert!(ExternalId::parse(&"x".repeat(256)).is_err());
+        assert_eq!(DocumentId::parse(" doc-1 ").unwrap().as_str(), "doc-1");
+    }
+
+    #[test]
+    fn feedback_text_is_limited() {
+        let limits = Limits {
+            feedback_chars: 3,
+            ..Limits::default()
+        };
+        assert!(FeedbackText::parse("abc", &limits).is_ok());
+        assert!(FeedbackText::parse("abcd", &limits).is_err());
+    }
+}
