@@ -71,6 +71,11 @@ macro_rules! string_value {
             pub fn into_inner(self) -> String {
                 self.0
             }
+            /// Wraps a value read back from storage, which was validated when it was written
+            /// (limits may have changed since, and stored data must stay readable).
+            pub fn from_stored(raw: String) -> Self {
+                Self(raw)
+            }
         }
 
         impl std::fmt::Display for $name {

@@ -1,1 +1,8 @@
+//! Adapters of chat-threads: persistence on SQLite and PostgreSQL (diesel + diesel-async),
+//! and configuration loading.
 
+pub mod config;
+pub mod db;
+
+pub use config::Settings;
+pub use db::{Database, SqlStore};

@@ -1,0 +1,4 @@
+//! Configuration (in progress).
+/// Settings.
+#[derive(Debug)]
+pub struct Settings;

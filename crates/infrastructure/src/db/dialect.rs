@@ -1,0 +1,123 @@
+//! The few places where the two SQL dialects differ: bind placeholders and full-text search.
+
+use std::borrow::Cow;
+
+/// Which SQL dialect a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite 3.35+ (bundled).
+    Sqlite,
+    /// PostgreSQL 13+.
+    Postgres,
+}
+
+impl Dialect {
+    /// Rewrites `?` placeholders as `$1, $2, ...` for PostgreSQL. Raw queries are written with
+    /// `?` and never contain a literal question mark.
+    pub fn sql(self, query: &str) -> Cow<'_, str> {
+        match self {
+            Self::Sqlite => Cow::Borrowed(query),
+            Self::Postgres => {
+                let mut out = String::with_capacity(query.len() + 8);
+                let mut n = 0;
+                for ch in query.chars() {
+                    if ch == '?' {
+                        n += 1;
+                        out.push('$');
+                        out.push_str(&n.to_string());
+                    } else {
+                        out.push(ch);
+                    }
+                }
+                Cow::Owned(out)
+            }
+        }
+    }
+
+    /// A condition matching threads whose title contains every word of the query bound
+    /// between the two halves returned.
+    pub fn title_match(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Sqlite => (
+                "threads.seq IN (SELECT rowid FROM threads_fts WHERE threads_fts MATCH ",
+                ")",
+            ),
+            Self::Postgres => ("(threads.title_tsv @@ plainto_tsquery('simple', ", "))"),
+        }
+    }
+
+    /// Full-text search over live messages of an owner's live threads: binds owner, query,
+    /// (query again for PostgreSQL's headline), limit.
+    pub fn message_search(self) -> &'static str {
+        match self {
+            Self::Sqlite => {
+                "SELECT m.id AS message_id, m.thread_id AS thread_id, t.title AS thread_title, \
+                 m.role AS role, m.created_at AS created_at, \
+                 snippet(messages_fts, 0, '[', ']', '…', 16) AS snippet \
+                 FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid \
+                 JOIN threads t ON t.id = m.thread_id \
+                 WHERE t.owner = ? AND messages_fts MATCH ? \
+                 AND m.deleted_at IS NULL AND t.deleted_at IS NULL \
+                 ORDER BY bm25(messages_fts), m.created_at DESC LIMIT ?"
+            }
+            Self::Postgres => {
+                "SELECT m.id AS message_id, m.thread_id AS thread_id, t.title AS thread_title, \
+                 m.role AS role, m.created_at AS created_at, \
+                 ts_headline('simple', m.content, plainto_tsquery('simple', ?), \
+                 'StartSel=[, StopSel=], MaxWords=24, MinWords=8') AS snippet \
+                 FROM messages m JOIN threads t ON t.id = m.thread_id \
+                 WHERE t.owner = ? AND m.content_tsv @@ plainto_tsquery('simple', ?) \
+                 AND m.deleted_at IS NULL AND t.deleted_at IS NULL \
+                 ORDER BY ts_rank(m.content_tsv, plainto_tsquery('simple', ?)) DESC, m.created_at DESC LIMIT ?"
+            }
+        }
+    }
+
+    /// Turns free text into this dialect's full-text query. For SQLite every word becomes a
+    /// quoted FTS5 string (so operators and punctuation are literal); PostgreSQL's
+    /// `plainto_tsquery` already treats the text as plain words. `None` when no word is left.
+    pub fn fts_query(self, text: &str) -> Option<String> {
+        let words: Vec<&str> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if words.is_empty() {
+            return None;
+        }
+        Some(match self {
+            Self::Sqlite => words
+                .iter()
+                .map(|w| format!("\"{w}\""))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Self::Postgres => words.join(" "),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        assert_eq!(
+            Dialect::Postgres.sql("a = ? AND b = ?"),
+            "a = $1 AND b = $2"
+        );
+        assert_eq!(Dialect::Sqlite.sql("a = ?"), "a = ?");
+    }
+
+    #[test]
+    fn fts_queries_quote_words_and_drop_operators() {
+        assert_eq!(
+            Dialect::Sqlite.fts_query("budget* OR (x").as_deref(),
+            Some("\"budget\" \"OR\" \"x\"")
+        );
+        assert_eq!(
+            Dialect::Postgres.fts_query("hello, world").as_deref(),
+            Some("hello world")
+        );
+        assert_eq!(Dialect::Sqlite.fts_query("\"(*"), None);
+    }
+}

@@ -1,0 +1,59 @@
+//! Mapping database failures onto the application's errors.
+
+use chat_threads_application::AppError;
+use chat_threads_domain::DomainError;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// The error type inside store code: an [`AppError`] that diesel errors convert into.
+#[derive(Debug)]
+pub struct DbError(pub AppError);
+
+impl From<DieselError> for DbError {
+    fn from(e: DieselError) -> Self {
+        Self(classify(e))
+    }
+}
+
+impl From<AppError> for DbError {
+    fn from(e: AppError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<DomainError> for DbError {
+    fn from(e: DomainError) -> Self {
+        Self(AppError::Domain(e))
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        e.0
+    }
+}
+
+/// Sorts a diesel error into conflict, unavailable (worth a retry) or an internal failure.
+pub fn classify(e: DieselError) -> AppError {
+    match &e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            AppError::Conflict(info.message().to_owned())
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+            AppError::Unavailable(info.message().to_owned())
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+            AppError::Unavailable(info.message().to_owned())
+        }
+        DieselError::DatabaseError(_, info)
+            if info.message().contains("database is locked") || info.message().contains("busy") =>
+        {
+            AppError::Unavailable(info.message().to_owned())
+        }
+        _ => AppError::Storage(e.to_string()),
+    }
+}
+
+/// A corrupt stored value (it passed validation when written, so this is a storage fault).
+pub fn corrupt(what: &str, e: impl std::fmt::Display) -> DbError {
+    DbError(AppError::Storage(format!("stored {what} is invalid: {e}")))
+}

@@ -1,0 +1,323 @@
+//! Connection pools for both backends, chosen from the database URL scheme.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chat_threads_application::AppError;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionError};
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::{Pool, PoolError};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use futures_util::FutureExt;
+
+use super::dialect::Dialect;
+use super::migrations::{self, Direction, MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE};
+
+/// The SQLite connection type used by the pool.
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+/// Which database engine a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// Why the database could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The URL is not a usable `sqlite://` or `postgres://` URL.
+    #[error("invalid database URL: {0}")]
+    BadUrl(String),
+    /// The database could not be reached or opened.
+    #[error("cannot connect to the database: {0}")]
+    Unreachable(String),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+/// A database URL. Its `Debug` and `Display` hide the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    raw: String,
+    backend: Backend,
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://path/to/file.db` (relative or, with a third slash, absolute) or
+    /// `postgres://user:password@host:port/db` (also `postgresql://`).
+    pub fn parse(raw: &str) -> Result<Self, SetupError> {
+        let raw = raw.trim();
+        if let Some(path) = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err(SetupError::BadUrl(
+                    "sqlite URL has no file path (sqlite://./data/chat.db)".into(),
+                ));
+            }
+            return Ok(Self {
+                raw: raw.to_owned(),
+                backend: Backend::Sqlite,
+            });
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            let parsed = url::Url::parse(raw)
+                .map_err(|e| SetupError::BadUrl(format!("{e} in {}", redact(raw))))?;
+            if parsed.host_str().is_none_or(str::is_empty) {
+                return Err(SetupError::BadUrl(format!("no host in {}", redact(raw))));
+            }
+            return Ok(Self {
+                raw: raw.to_owned(),
+                backend: Backend::Postgres,
+            });
+        }
+        Err(SetupError::BadUrl(format!(
+            "unsupported scheme in {}: use sqlite://FILE or postgres://USER@HOST/DB",
+            redact(raw)
+        )))
+    }
+
+    /// The engine.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL with its secret, for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+
+    /// The SQLite file path (SQLite URLs only).
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let path = self
+            .raw
+            .strip_prefix("sqlite://")
+            .or_else(|| self.raw.strip_prefix("sqlite:"))?;
+        Some(PathBuf::from(path.split('?').next().unwrap_or(path)))
+    }
+}
+
+/// Replaces the password of a URL with `***`.
+pub fn redact(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", redact(&self.raw))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.raw))
+    }
+}
+
+/// Pool sizing and timeouts.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    /// Maximum open connections.
+    pub max_connections: usize,
+    /// How long a request waits for a free connection before failing as unavailable.
+    pub acquire_timeout: Duration,
+    /// How long SQLite waits on a lock before giving up (PRAGMA busy_timeout).
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(10),
+            sqlite_busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum Pools {
+    Sqlite(Pool<SqliteConn>),
+    Postgres(Pool<AsyncPgConnection>),
+}
+
+/// The database: a pool for the backend the URL names. Cloning shares the pool.
+#[derive(Clone)]
+pub struct Database {
+    pub(crate) pools: Pools,
+    url: DatabaseUrl,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn pool_error(e: PoolError) -> AppError {
+    AppError::Unavailable(format!("no database connection: {e}"))
+}
+
+impl Database {
+    /// Opens a pool (creating the SQLite file and its folder if needed) and checks that one
+    /// connection can be made, so a bad URL or a down server fails at start-up.
+    pub async fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Self, SetupError> {
+        let pools = match url.backend() {
+            Backend::Sqlite => {
+                if let Some(dir) = url.sqlite_path().as_deref().and_then(|p| p.parent()) {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(dir).map_err(|e| {
+                            SetupError::Unreachable(format!("cannot create {}: {e}", dir.display()))
+                        })?;
+                    }
+                }
+                let busy_ms = options.sqlite_busy_timeout.as_millis();
+                let mut config = ManagerConfig::<SqliteConn>::default();
+                config.custom_setup = Box::new(move |url: &str| {
+                    let url = url.to_owned();
+                    async move {
+                        let mut conn = SqliteConn::establish(&url).await?;
+                        // Every pooled connection gets the same settings: WAL lets readers run
+                        // beside the writer, busy_timeout makes writers queue instead of failing,
+                        // and foreign keys are off by default in SQLite.
+                        conn.batch_execute(&format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {busy_ms}; \
+                             PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+                        ))
+                        .await
+                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let path = url.sqlite_path().unwrap_or_default();
+                let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(
+                    path.to_string_lossy(),
+                    config,
+                );
+                Pools::Sqlite(build_pool(manager, options)?)
+            }
+            Backend::Postgres => {
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.expose());
+                Pools::Postgres(build_pool(manager, options)?)
+            }
+        };
+        let db = Self {
+            pools,
+            url: url.clone(),
+        };
+        db.ping()
+            .await
+            .map_err(|e| SetupError::Unreachable(format!("{url}: {e}")))?;
+        Ok(db)
+    }
+
+    /// The engine in use.
+    pub fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+
+    /// The SQL dialect in use.
+    pub fn dialect(&self) -> Dialect {
+        match self.pools {
+            Pools::Sqlite(_) => Dialect::Sqlite,
+            Pools::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The URL (redacted when printed).
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// Runs a trivial query; used by `/readyz`.
+    pub async fn ping(&self) -> Result<(), AppError> {
+        let q = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"));
+        let one: i32 = match &self.pools {
+            Pools::Sqlite(p) => q.get_result(&mut *p.get().await.map_err(pool_error)?).await,
+            Pools::Postgres(p) => q.get_result(&mut *p.get().await.map_err(pool_error)?).await,
+        }
+        .map_err(super::error::classify)?;
+        if one == 1 {
+            Ok(())
+        } else {
+            Err(AppError::Storage("SELECT 1 returned something else".into()))
+        }
+    }
+
+    /// Applies every pending migration. Returns the versions applied.
+    pub async fn migrate(&self) -> Result<Vec<String>, SetupError> {
+        self.run_migrations(Direction::Up).await
+    }
+
+    /// Reverts every applied migration (used by tests and `chat-threads migrate --revert-all`).
+    pub async fn revert_all(&self) -> Result<Vec<String>, SetupError> {
+        self.run_migrations(Direction::DownAll).await
+    }
+
+    async fn run_migrations(&self, direction: Direction) -> Result<Vec<String>, SetupError> {
+        let url = self.url.clone();
+        // diesel_migrations is synchronous: run it on a blocking thread with its own connection.
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || match url.backend() {
+            Backend::Sqlite => {
+                let path = url.sqlite_path().unwrap_or_default();
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(|e| SetupError::Unreachable(e.to_string()))?;
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut conn,
+                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(|e| SetupError::Unreachable(e.to_string()))?;
+                migrations::run(&mut conn, MIGRATIONS_SQLITE, direction)
+                    .map_err(SetupError::Migration)
+            }
+            Backend::Postgres => {
+                let _guard = handle.enter();
+                let mut conn =
+                    <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(
+                        url.expose(),
+                    )
+                    .map_err(|e| SetupError::Unreachable(e.to_string()))?;
+                migrations::run(&mut conn, MIGRATIONS_POSTGRES, direction)
+                    .map_err(SetupError::Migration)
+            }
+        })
+        .await
+        .map_err(|e| SetupError::Migration(format!("migration task failed: {e}")))?
+    }
+}
+
+fn build_pool<C>(
+    manager: AsyncDieselConnectionManager<C>,
+    options: PoolOptions,
+) -> Result<Pool<C>, SetupError>
+where
+    AsyncDieselConnectionManager<C>:
+        deadpool::managed::Manager<Type = C, Error = diesel_async::pooled_connection::PoolError>,
+{
+    Pool::builder(manager)
+        .max_size(options.max_connections.max(1))
+        .wait_timeout(Some(options.acquire_timeout))
+        .create_timeout(Some(options.acquire_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| SetupError::Unreachable(e.to_string()))
+}

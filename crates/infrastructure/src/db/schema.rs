@@ -1,0 +1,76 @@
+//! The one schema for both backends, in portable column types (see [`super::types`]).
+//! Columns used only by the search indexes (`seq`, `*_tsv`) are left out on purpose.
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    threads (id) {
+        id -> PUuid,
+        owner -> Text,
+        org_id -> Nullable<Text>,
+        title -> Text,
+        product -> Nullable<Text>,
+        status -> Text,
+        document_id -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        metadata -> PJson,
+        system_prompt -> Nullable<Text>,
+        model -> Nullable<Text>,
+        active_leaf_id -> Nullable<PUuid>,
+        forked_from_thread_id -> Nullable<PUuid>,
+        forked_from_message_id -> Nullable<PUuid>,
+        message_count -> BigInt,
+        last_message_at -> Nullable<PTime>,
+        created_at -> PTime,
+        updated_at -> PTime,
+        deleted_at -> Nullable<PTime>,
+        expires_at -> Nullable<PTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    messages (id) {
+        id -> PUuid,
+        thread_id -> PUuid,
+        parent_id -> Nullable<PUuid>,
+        depth -> Integer,
+        role -> Text,
+        content -> Text,
+        content_type -> Text,
+        display_text -> Nullable<Text>,
+        status -> Text,
+        model -> Nullable<Text>,
+        prompt_tokens -> Nullable<Integer>,
+        completion_tokens -> Nullable<Integer>,
+        feedback_rating -> Nullable<Text>,
+        feedback_text -> Nullable<Text>,
+        reaction -> Nullable<Text>,
+        metadata -> PJson,
+        edited_at -> Nullable<PTime>,
+        created_at -> PTime,
+        updated_at -> PTime,
+        deleted_at -> Nullable<PTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    summaries (id) {
+        id -> PUuid,
+        thread_id -> PUuid,
+        covers_message_id -> PUuid,
+        text -> Text,
+        model -> Nullable<Text>,
+        created_at -> PTime,
+    }
+}
+
+diesel::joinable!(messages -> threads (thread_id));
+diesel::joinable!(summaries -> threads (thread_id));
+diesel::allow_tables_to_appear_in_same_query!(threads, messages, summaries);

@@ -1,0 +1,6 @@
+//! The store contract on a real PostgreSQL database (skipped unless `TEST_DATABASE_URL` is set;
+//! required when `CI=true`).
+
+mod support;
+
+chat_threads_application::contract_tests!(support::pg_store());

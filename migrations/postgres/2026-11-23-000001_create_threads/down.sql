@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS summaries;
+DROP TABLE IF EXISTS messages;
+DROP TABLE IF EXISTS threads;

@@ -1,0 +1,11 @@
+DROP TRIGGER IF EXISTS messages_fts_update;
+DROP TRIGGER IF EXISTS messages_fts_delete;
+DROP TRIGGER IF EXISTS messages_fts_insert;
+DROP TABLE IF EXISTS messages_fts;
+DROP TRIGGER IF EXISTS threads_fts_update;
+DROP TRIGGER IF EXISTS threads_fts_delete;
+DROP TRIGGER IF EXISTS threads_fts_insert;
+DROP TABLE IF EXISTS threads_fts;
+DROP TABLE IF EXISTS summaries;
+DROP TABLE IF EXISTS messages;
+DROP TABLE IF EXISTS threads;
