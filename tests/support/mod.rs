@@ -1,1 +1,157 @@
+//! Runs the built `chat-threads` binary on a free port with a fresh database, and talks to it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Path of the binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_chat-threads"))
+}
+
+/// The admin URL of the test PostgreSQL server, if configured (required when `CI=true`).
+pub fn pg_admin_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but TEST_DATABASE_URL is not set: PostgreSQL tests must run in CI")
+        }
+        _ => None,
+    }
+}
+
+/// Runs one SQL statement on the admin database.
+pub async fn pg_admin(sql: &str) {
+    let admin = pg_admin_url().unwrap();
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let task = tokio::spawn(conn);
+    client.batch_execute(sql).await.unwrap();
+    drop(client);
+    let _ = task.await;
+}
+
+/// A new empty PostgreSQL database: `(name, url)`.
+pub async fn pg_database() -> Option<(String, String)> {
+    let admin = pg_admin_url()?;
+    let name = format!("ct_test_{}", uuid::Uuid::now_v7().simple());
+    pg_admin(&format!("CREATE DATABASE {name}")).await;
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    Some((name, url.to_string()))
+}
+
+/// A running server, killed on drop.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub workdir: tempfile::TempDir,
+    output: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts `chat-threads serve` in a fresh working directory with `env` overrides, on a free
+    /// port, and waits until it says where it listens.
+    pub fn start(env: &[(&str, &str)]) -> Server {
+        let workdir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(binary());
+        cmd.current_dir(workdir.path())
+            .env("CHAT_THREADS__SERVER__PORT", "0")
+            .env("CHAT_THREADS__SERVER__WORKERS", "1")
+            .env("CHAT_THREADS__SERVER__SHUTDOWN_TIMEOUT_SECS", "5")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let (tx, rx) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let mut seen = Vec::new();
+        let base = loop {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    if let Some(addr) = line.strip_prefix("listening on ") {
+                        break addr.trim().to_owned();
+                    }
+                    seen.push(line);
+                }
+                Err(_) => panic!("server did not start; output:\n{}", seen.join("\n")),
+            }
+        };
+        Server {
+            child,
+            base,
+            workdir,
+            output: rx,
+        }
+    }
+
+    /// GET a path; returns status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let resp = reqwest::get(format!("{}{path}", self.base)).await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server ignored SIGTERM for 10 s");
+    }
+
+    /// Every output line so far.
+    pub fn output(&self) -> Vec<String> {
+        self.output.try_iter().collect()
+    }
+
+    /// The working directory.
+    pub fn dir(&self) -> &Path {
+        self.workdir.path()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the binary to completion: `(exit code, stdout + stderr)`.
+pub fn run(args: &[&str], env: &[(&str, &str)], dir: &Path) -> (i32, String) {
+    let mut cmd = Command::new(binary());
+    cmd.args(args).current_dir(dir).env_remove("RUST_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}

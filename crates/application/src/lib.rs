@@ -18,7 +18,7 @@ pub mod contract;
 pub use error::AppError;
 pub use ports::{
     Branch, Clock, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageStore, NewMessage,
-    Page, SearchHit, SummaryStore, SystemClock, ThreadCursor, ThreadPatch, ThreadQuery,
+    Page, Readiness, SearchHit, SummaryStore, SystemClock, ThreadCursor, ThreadPatch, ThreadQuery,
     ThreadStore,
 };
 pub use services::{

@@ -185,7 +185,7 @@ impl ThreadStore for MemoryStore {
             })
             .cloned()
             .collect();
-        v.sort_by(|a, b| (b.updated_at, b.id).cmp(&(a.updated_at, a.id)));
+        v.sort_by_key(|t| std::cmp::Reverse((t.updated_at, t.id)));
         v.truncate(q.limit as usize);
         Ok(v)
     }
@@ -271,7 +271,7 @@ impl ThreadStore for MemoryStore {
                 })
             })
             .collect();
-        hits.sort_by(|a, b| (b.created_at, b.message_id).cmp(&(a.created_at, a.message_id)));
+        hits.sort_by_key(|h| std::cmp::Reverse((h.created_at, h.message_id)));
         hits.truncate(limit as usize);
         Ok(hits)
     }
@@ -538,7 +538,7 @@ impl SummaryStore for MemoryStore {
             .filter(|x| x.thread_id == thread_id)
             .cloned()
             .collect();
-        v.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        v.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.id)));
         Ok(v)
     }
 }

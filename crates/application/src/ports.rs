@@ -395,3 +395,9 @@ pub trait SummaryStore: Clone + Send + Sync + 'static {
         thread_id: ThreadId,
     ) -> impl Future<Output = Result<Vec<Summary>, AppError>> + Send;
 }
+
+/// Whether the service's dependencies (the database) can serve requests; backs `/readyz`.
+pub trait Readiness: Clone + Send + Sync + 'static {
+    /// `Ok` when ready, else why not.
+    fn check(&self) -> impl Future<Output = Result<(), AppError>> + Send;
+}

@@ -1,4 +1,5 @@
 //! The store contract, run against the in-memory store.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use chat_threads_application::memory::MemoryStore;
 

@@ -178,7 +178,7 @@ pub fn leaves<'m>(messages: impl IntoIterator<Item = &'m Message> + Clone) -> Ve
         .into_iter()
         .filter(|m| !m.is_deleted() && !with_children.contains(&m.id))
         .collect();
-    out.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+    out.sort_by_key(|m| std::cmp::Reverse((m.created_at, m.id)));
     out
 }
 

@@ -1,4 +1,5 @@
 //! Every migration applies, reverts and applies again, on both backends.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod support;
 

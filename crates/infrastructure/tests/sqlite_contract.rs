@@ -1,4 +1,5 @@
 //! The store contract on a real SQLite file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod support;
 

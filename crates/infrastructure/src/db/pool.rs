@@ -172,7 +172,15 @@ impl fmt::Debug for Database {
 }
 
 pub(crate) fn pool_error(e: PoolError) -> AppError {
-    AppError::Unavailable(format!("no database connection: {e}"))
+    // Name the root cause ("Connection refused", "unable to open database file"), not just
+    // the pool's wrapper.
+    let mut message = format!("no database connection: {e}");
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    AppError::Unavailable(message)
 }
 
 impl Database {
@@ -181,8 +189,10 @@ impl Database {
     pub async fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Self, SetupError> {
         let pools = match url.backend() {
             Backend::Sqlite => {
-                if let Some(dir) = url.sqlite_path().as_deref().and_then(|p| p.parent()) {
-                    if !dir.as_os_str().is_empty() {
+                if let Some(dir) = url.sqlite_path().as_deref().and_then(|p| p.parent())
+                    && !dir.as_os_str().is_empty()
+                {
+                    {
                         std::fs::create_dir_all(dir).map_err(|e| {
                             SetupError::Unreachable(format!("cannot create {}: {e}", dir.display()))
                         })?;

@@ -368,9 +368,7 @@ impl ThreadStore for SqlStore {
             .get_result(conn)
             .await
             .optional()?;
-            Ok(Thread::try_from(
-                row.ok_or(DbError(AppError::ThreadNotFound))?,
-            )?)
+            Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)
         });
         Ok(r?)
     }
@@ -396,9 +394,7 @@ impl ThreadStore for SqlStore {
             .get_result(conn)
             .await
             .optional()?;
-            Ok(Thread::try_from(
-                row.ok_or(DbError(AppError::ThreadNotFound))?,
-            )?)
+            Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)
         });
         Ok(r?)
     }
@@ -524,9 +520,7 @@ impl MessageStore for SqlStore {
                 .first(conn)
                 .await
                 .optional()?;
-            Ok(Message::try_from(
-                row.ok_or(DbError(AppError::MessageNotFound))?,
-            )?)
+            Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)
         });
         Ok(r?)
     }
@@ -710,7 +704,7 @@ impl MessageStore for SqlStore {
                     .returning(ThreadRow::as_returning())
                     .get_result(conn)
                     .await?;
-            Ok(Thread::try_from(row)?)
+            Thread::try_from(row)
         });
         Ok(r?)
     }
@@ -793,9 +787,7 @@ impl MessageStore for SqlStore {
             .get_result(conn)
             .await
             .optional()?;
-            Ok(Message::try_from(
-                row.ok_or(DbError(AppError::MessageNotFound))?,
-            )?)
+            Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)
         });
         Ok(r?)
     }
@@ -825,9 +817,7 @@ impl MessageStore for SqlStore {
             .get_result(conn)
             .await
             .optional()?;
-            Ok(Message::try_from(
-                row.ok_or(DbError(AppError::MessageNotFound))?,
-            )?)
+            Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)
         });
         Ok(r?)
     }
@@ -871,5 +861,11 @@ impl SummaryStore for SqlStore {
             Ok(rows.into_iter().map(Summary::from).collect())
         });
         Ok(r?)
+    }
+}
+
+impl chat_threads_application::Readiness for SqlStore {
+    async fn check(&self) -> Result<(), AppError> {
+        self.db.ping().await
     }
 }
