@@ -869,3 +869,54 @@ impl chat_threads_application::Readiness for SqlStore {
         self.db.ping().await
     }
 }
+
+#[derive(QueryableByName)]
+struct SqlitePlanRow {
+    #[diesel(sql_type = Text)]
+    detail: String,
+}
+
+#[derive(QueryableByName)]
+struct PgPlanRow {
+    #[diesel(sql_type = Text)]
+    #[diesel(column_name = "QUERY PLAN")]
+    plan: String,
+}
+
+impl SqlStore {
+    /// The query plan of reading `limit` messages of the path ending at `leaf` (EXPLAIN QUERY
+    /// PLAN on SQLite, EXPLAIN ANALYZE on PostgreSQL). For benchmarks and operators.
+    pub async fn explain_active_path(
+        &self,
+        thread_id: ThreadId,
+        leaf: MessageId,
+        limit: u32,
+    ) -> Result<Vec<String>, AppError> {
+        let r: Result<Vec<String>, DbError> = with_conn!(self, |conn, dialect| {
+            let sql = dialect.sql(&with_cols(PATH_SQL)).into_owned();
+            Ok(match dialect {
+                Dialect::Sqlite => {
+                    let rows: Vec<SqlitePlanRow> =
+                        diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                            .bind::<PUuid, _>(db_id(leaf))
+                            .bind::<PUuid, _>(db_id(thread_id))
+                            .bind::<BigInt, _>(i64::from(limit))
+                            .load(conn)
+                            .await?;
+                    rows.into_iter().map(|r| r.detail).collect()
+                }
+                Dialect::Postgres => {
+                    let rows: Vec<PgPlanRow> =
+                        diesel::sql_query(format!("EXPLAIN (ANALYZE, COSTS OFF) {sql}"))
+                            .bind::<PUuid, _>(db_id(leaf))
+                            .bind::<PUuid, _>(db_id(thread_id))
+                            .bind::<BigInt, _>(i64::from(limit))
+                            .load(conn)
+                            .await?;
+                    rows.into_iter().map(|r| r.plan).collect()
+                }
+            })
+        });
+        Ok(r?)
+    }
+}
