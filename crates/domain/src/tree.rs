@@ -45,6 +45,23 @@ fn usable<'m>(
     Ok(msg)
 }
 
+/// Checks a message an operation acts on (edit, switch, fork): a live message of this thread.
+/// A message of another thread is reported like a missing one.
+fn target<'m>(
+    thread: &Thread,
+    requested: MessageId,
+    found: Option<&'m Message>,
+) -> Result<&'m Message, DomainError> {
+    usable(
+        thread,
+        requested,
+        found,
+        |id| DomainError::UnusableMessage(id, "no such message in this thread"),
+        |id| DomainError::UnusableMessage(id, "no such message in this thread"),
+        |id| DomainError::UnusableMessage(id, "the message is deleted"),
+    )
+}
+
 /// Decides where an appended message goes.
 ///
 /// With `requested_parent`, the message goes under that parent, which must exist, belong to this
@@ -92,14 +109,7 @@ pub fn place_sibling(
     original: Option<&Message>,
 ) -> Result<Placement, DomainError> {
     thread.ensure_writable()?;
-    let original = usable(
-        thread,
-        requested,
-        original,
-        |id| DomainError::UnusableMessage(id, "no such message in this thread"),
-        |id| DomainError::UnusableMessage(id, "no such message in this thread"),
-        |id| DomainError::UnusableMessage(id, "the message is deleted"),
-    )?;
+    let original = target(thread, requested, original)?;
     Ok(Placement {
         parent_id: original.parent_id,
         depth: original.depth,
@@ -111,18 +121,10 @@ pub fn place_sibling(
 pub fn check_active_leaf(
     thread: &Thread,
     requested: MessageId,
-    target: Option<&Message>,
+    found: Option<&Message>,
 ) -> Result<(), DomainError> {
     thread.ensure_writable()?;
-    usable(
-        thread,
-        requested,
-        target,
-        |id| DomainError::UnusableMessage(id, "no such message in this thread"),
-        |id| DomainError::UnusableMessage(id, "no such message in this thread"),
-        |id| DomainError::UnusableMessage(id, "the message is deleted"),
-    )
-    .map(|_| ())
+    target(thread, requested, found).map(|_| ())
 }
 
 /// Checks that `at` can be the end of a forked path: live, in the thread, and not still streaming.
@@ -131,14 +133,7 @@ pub fn check_fork_point(
     requested: MessageId,
     at: Option<&Message>,
 ) -> Result<(), DomainError> {
-    let msg = usable(
-        thread,
-        requested,
-        at,
-        |id| DomainError::UnusableMessage(id, "no such message in this thread"),
-        |id| DomainError::UnusableMessage(id, "no such message in this thread"),
-        |id| DomainError::UnusableMessage(id, "the message is deleted"),
-    )?;
+    let msg = target(thread, requested, at)?;
     if msg.status == MessageStatus::Streaming {
         return Err(DomainError::UnusableMessage(
             requested,

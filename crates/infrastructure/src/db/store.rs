@@ -144,6 +144,26 @@ macro_rules! find_owned_message {
     }};
 }
 
+/// Applies `$changes` to a live message of the owner's live thread and returns it, or
+/// `MessageNotFound`.
+macro_rules! update_live_message {
+    ($conn:ident, $owner:expr, $thread_id:expr, $id:expr, $changes:expr) => {{
+        let _thread = find_thread!($conn, $owner, $thread_id, false);
+        let row: Option<MessageRow> = diesel::update(
+            messages::table
+                .filter(messages::id.eq(db_id($id)))
+                .filter(messages::thread_id.eq(db_id($thread_id)))
+                .filter(messages::deleted_at.is_null()),
+        )
+        .set($changes)
+        .returning(MessageRow::as_returning())
+        .get_result($conn)
+        .await
+        .optional()?;
+        Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)
+    }};
+}
+
 /// Records a message just placed in the thread: it becomes the active leaf.
 macro_rules! record_append {
     ($conn:ident, $msg:expr) => {{
@@ -771,23 +791,17 @@ impl MessageStore for SqlStore {
         let rating = feedback.as_ref().map(|f| f.rating.as_str().to_owned());
         let text = feedback.and_then(|f| f.text.map(|t| t.into_inner()));
         let r: Result<Message, DbError> = with_conn!(self, |conn, _d| {
-            let _thread = find_thread!(conn, owner, thread_id, false);
-            let row: Option<MessageRow> = diesel::update(
-                messages::table
-                    .filter(messages::id.eq(db_id(id)))
-                    .filter(messages::thread_id.eq(db_id(thread_id)))
-                    .filter(messages::deleted_at.is_null()),
+            update_live_message!(
+                conn,
+                owner,
+                thread_id,
+                id,
+                (
+                    messages::feedback_rating.eq(&rating),
+                    messages::feedback_text.eq(&text),
+                    messages::updated_at.eq(DbTime(now)),
+                )
             )
-            .set((
-                messages::feedback_rating.eq(&rating),
-                messages::feedback_text.eq(&text),
-                messages::updated_at.eq(DbTime(now)),
-            ))
-            .returning(MessageRow::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-            Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)
         });
         Ok(r?)
     }
@@ -802,22 +816,16 @@ impl MessageStore for SqlStore {
     ) -> Result<Message, AppError> {
         let reaction = reaction.map(|r| r.into_inner());
         let r: Result<Message, DbError> = with_conn!(self, |conn, _d| {
-            let _thread = find_thread!(conn, owner, thread_id, false);
-            let row: Option<MessageRow> = diesel::update(
-                messages::table
-                    .filter(messages::id.eq(db_id(id)))
-                    .filter(messages::thread_id.eq(db_id(thread_id)))
-                    .filter(messages::deleted_at.is_null()),
+            update_live_message!(
+                conn,
+                owner,
+                thread_id,
+                id,
+                (
+                    messages::reaction.eq(&reaction),
+                    messages::updated_at.eq(DbTime(now))
+                )
             )
-            .set((
-                messages::reaction.eq(&reaction),
-                messages::updated_at.eq(DbTime(now)),
-            ))
-            .returning(MessageRow::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-            Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)
         });
         Ok(r?)
     }
