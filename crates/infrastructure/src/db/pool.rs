@@ -272,6 +272,33 @@ impl Database {
         }
     }
 
+    /// The effective settings of one pooled SQLite connection: `(journal_mode, foreign_keys,
+    /// busy_timeout_ms)`. `None` on PostgreSQL. For diagnostics and tests.
+    pub async fn sqlite_settings(&self) -> Result<Option<(String, i64, i64)>, AppError> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            journal_mode: String,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            foreign_keys: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            busy_timeout: i64,
+        }
+        let Pools::Sqlite(pool) = &self.pools else {
+            return Ok(None);
+        };
+        let mut conn = pool.get().await.map_err(pool_error)?;
+        let row: Row = diesel::sql_query(
+            "SELECT (SELECT journal_mode FROM pragma_journal_mode) AS journal_mode, \
+             (SELECT foreign_keys FROM pragma_foreign_keys) AS foreign_keys, \
+             (SELECT timeout FROM pragma_busy_timeout) AS busy_timeout",
+        )
+        .get_result(&mut *conn)
+        .await
+        .map_err(super::error::classify)?;
+        Ok(Some((row.journal_mode, row.foreign_keys, row.busy_timeout)))
+    }
+
     /// Applies every pending migration. Returns the versions applied.
     pub async fn migrate(&self) -> Result<Vec<String>, SetupError> {
         self.run_migrations(Direction::Up).await
