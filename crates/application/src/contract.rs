@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use chat_threads_domain::{Limits, MessageId, Owner, Role, ThreadStatus};
+use chat_threads_domain::{Limits, MessageId, Principal, Role, SCOPE_ORG_ADMIN, ThreadStatus};
 use serde_json::json;
 
 use crate::ports::{DeletedFilter, ForkMode, MessageStore, SummaryStore, SystemClock, ThreadStore};
@@ -33,11 +33,11 @@ pub fn services<S: Store>(store: S) -> Services<S> {
     }
 }
 
-fn alice() -> Owner {
-    Owner::parse("alice").unwrap()
+fn alice() -> Principal {
+    Principal::user("alice", None)
 }
-fn bob() -> Owner {
-    Owner::parse("bob").unwrap()
+fn bob() -> Principal {
+    Principal::user("bob", None)
 }
 
 fn user(text: &str) -> AppendMessage {
@@ -1297,6 +1297,93 @@ pub async fn deep_chain<S: Store>(store: S) {
     assert_eq!(last.data.last().unwrap().depth, 119);
 }
 
+/// An org admin reads the org's threads but cannot change them; members file threads under
+/// their own org only.
+pub async fn org_admin_reads_the_org<S: Store>(store: S) {
+    let s = services(store);
+    let dave = Principal::user("dave", Some("acme"));
+    let mut carol = Principal::user("carol", Some("acme"));
+    carol.scopes.push(SCOPE_ORG_ADMIN.into());
+    let outsider = {
+        let mut p = Principal::user("erin", Some("globex"));
+        p.scopes.push(SCOPE_ORG_ADMIN.into());
+        p
+    };
+    let (t, _) = s
+        .threads
+        .create(&dave, CreateThread::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        t.org_id.as_ref().map(|o| o.as_str()),
+        Some("acme"),
+        "defaults to the member's org"
+    );
+    let m = s.messages.append(&dave, t.id, user("plan")).await.unwrap();
+    let err = s
+        .threads
+        .create(
+            &dave,
+            CreateThread {
+                org_id: Some("globex".into()),
+                ..CreateThread::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "validation_failed");
+
+    assert_eq!(s.threads.get(&carol, t.id, false).await.unwrap().id, t.id);
+    let listed = s
+        .threads
+        .list(&carol, ListThreads::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.data.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![t.id]
+    );
+    let path = s
+        .messages
+        .active_path(&carol, t.id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(texts(&path.data), ["plan"]);
+    assert!(s.messages.get(&carol, t.id, m.id).await.is_ok());
+
+    assert!(matches!(
+        s.messages.append(&carol, t.id, user("x")).await,
+        Err(AppError::ThreadNotFound)
+    ));
+    assert!(matches!(
+        s.threads.delete(&carol, t.id).await,
+        Err(AppError::ThreadNotFound)
+    ));
+    assert!(matches!(
+        s.messages
+            .reaction(&carol, t.id, m.id, Some("👍".into()))
+            .await,
+        Err(AppError::ThreadNotFound)
+    ));
+    assert!(matches!(
+        s.threads.get(&outsider, t.id, false).await,
+        Err(AppError::ThreadNotFound)
+    ));
+    let plain = Principal::user("carol", Some("acme"));
+    assert!(matches!(
+        s.threads.get(&plain, t.id, false).await,
+        Err(AppError::ThreadNotFound)
+    ));
+    assert_eq!(
+        s.threads
+            .get(&dave, t.id, false)
+            .await
+            .unwrap()
+            .message_count,
+        1
+    );
+}
+
 /// Instantiates every contract check as a `#[tokio::test]` for a store factory.
 ///
 /// `$make` is an async expression yielding `Option<store>`; `None` skips (a backend that is not
@@ -1308,7 +1395,8 @@ macro_rules! contract_tests {
             thread_lifecycle, owners_are_isolated, delete_restore_purge,
             append_and_read_active_path, parent_rules, edit_branches_and_switch,
             delete_message_subtree, tree_pages, fork_thread, feedback_and_reactions, summaries,
-            list_filters_and_pages, text_search, concurrent_appends, deep_chain);
+            list_filters_and_pages, text_search, concurrent_appends, deep_chain,
+            org_admin_reads_the_org);
     };
     (@each $make:expr; $($name:ident),+) => {
         $(

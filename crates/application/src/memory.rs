@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chat_threads_domain::tree;
 use chat_threads_domain::{
-    Feedback, Message, MessageId, Owner, Reaction, Summary, Thread, ThreadId, Timestamp,
+    Feedback, Message, MessageId, Owner, Reaction, Scope, Summary, Thread, ThreadId, Timestamp,
 };
 
 use crate::error::AppError;
@@ -23,22 +23,31 @@ struct State {
 }
 
 impl State {
+    /// A thread the scope may read.
     fn thread(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         id: ThreadId,
         include_deleted: bool,
     ) -> Result<&Thread, AppError> {
         self.threads
             .get(&id)
-            .filter(|t| &t.owner == owner && (include_deleted || !t.is_deleted()))
+            .filter(|t| scope.can_read(t) && (include_deleted || !t.is_deleted()))
             .ok_or(AppError::ThreadNotFound)
     }
 
-    fn thread_mut(&mut self, owner: &Owner, id: ThreadId) -> Result<&mut Thread, AppError> {
+    /// A live thread the scope may change.
+    fn own_thread(&self, scope: &Scope, id: ThreadId) -> Result<&Thread, AppError> {
+        self.threads
+            .get(&id)
+            .filter(|t| scope.can_write(t) && !t.is_deleted())
+            .ok_or(AppError::ThreadNotFound)
+    }
+
+    fn thread_mut(&mut self, scope: &Scope, id: ThreadId) -> Result<&mut Thread, AppError> {
         self.threads
             .get_mut(&id)
-            .filter(|t| &t.owner == owner && !t.is_deleted())
+            .filter(|t| scope.can_write(t) && !t.is_deleted())
             .ok_or(AppError::ThreadNotFound)
     }
 
@@ -151,11 +160,11 @@ impl ThreadStore for MemoryStore {
 
     async fn get_thread(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         id: ThreadId,
         include_deleted: bool,
     ) -> Result<Thread, AppError> {
-        self.lock()?.thread(owner, id, include_deleted).cloned()
+        self.lock()?.thread(scope, id, include_deleted).cloned()
     }
 
     async fn list_threads(&self, q: &ThreadQuery) -> Result<Vec<Thread>, AppError> {
@@ -163,7 +172,7 @@ impl ThreadStore for MemoryStore {
         let mut v: Vec<Thread> = s
             .threads
             .values()
-            .filter(|t| t.owner == q.owner)
+            .filter(|t| q.scope.can_read(t))
             .filter(|t| q.org_id.is_none() || t.org_id == q.org_id)
             .filter(|t| q.product.is_none() || t.product == q.product)
             .filter(|t| q.status.is_none_or(|st| t.status == st))
@@ -192,13 +201,13 @@ impl ThreadStore for MemoryStore {
 
     async fn update_thread(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         id: ThreadId,
         patch: ThreadPatch,
         now: Timestamp,
     ) -> Result<Thread, AppError> {
         let mut s = self.lock()?;
-        let t = s.thread_mut(owner, id)?;
+        let t = s.thread_mut(scope, id)?;
         if let Some(title) = patch.title {
             t.title = title;
         }
@@ -220,7 +229,7 @@ impl ThreadStore for MemoryStore {
 
     async fn set_thread_deleted(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         id: ThreadId,
         deleted_at: Option<Timestamp>,
         now: Timestamp,
@@ -229,16 +238,19 @@ impl ThreadStore for MemoryStore {
         let t = s
             .threads
             .get_mut(&id)
-            .filter(|t| &t.owner == owner)
+            .filter(|t| scope.can_write(t))
             .ok_or(AppError::ThreadNotFound)?;
         t.deleted_at = deleted_at;
         t.updated_at = now;
         Ok(t.clone())
     }
 
-    async fn purge_thread(&self, owner: &Owner, id: ThreadId) -> Result<(), AppError> {
+    async fn purge_thread(&self, scope: &Scope, id: ThreadId) -> Result<(), AppError> {
         let mut s = self.lock()?;
-        s.thread(owner, id, true)?;
+        s.threads
+            .get(&id)
+            .filter(|t| scope.can_write(t))
+            .ok_or(AppError::ThreadNotFound)?;
         s.threads.remove(&id);
         s.messages.retain(|_, m| m.thread_id != id);
         s.summaries.retain(|x| x.thread_id != id);
@@ -247,7 +259,7 @@ impl ThreadStore for MemoryStore {
 
     async fn search_messages(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         text: &str,
         limit: u32,
     ) -> Result<Vec<SearchHit>, AppError> {
@@ -260,7 +272,7 @@ impl ThreadStore for MemoryStore {
                 let t = s
                     .threads
                     .get(&m.thread_id)
-                    .filter(|t| &t.owner == owner && !t.is_deleted())?;
+                    .filter(|t| t.owner == scope.owner && !t.is_deleted())?;
                 Some(SearchHit {
                     thread_id: t.id,
                     thread_title: t.title.to_string(),
@@ -280,15 +292,17 @@ impl ThreadStore for MemoryStore {
 impl MessageStore for MemoryStore {
     async fn append_message(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         parent: Option<MessageId>,
         message: NewMessage,
     ) -> Result<Message, AppError> {
         let mut s = self.lock()?;
-        let thread = s.thread(owner, thread_id, false)?.clone();
+        let thread = s.own_thread(scope, thread_id)?.clone();
         let lookup = parent.or(thread.active_leaf_id);
-        let found = lookup.and_then(|id| s.owned_message(owner, id)).cloned();
+        let found = lookup
+            .and_then(|id| s.owned_message(&scope.owner, id))
+            .cloned();
         let placement = tree::place_append(&thread, parent, found.as_ref())?;
         let msg = message.into_message(thread_id, placement.parent_id, placement.depth);
         Ok(s.insert_placed(thread_id, msg))
@@ -296,14 +310,14 @@ impl MessageStore for MemoryStore {
 
     async fn add_sibling(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         of: MessageId,
         message: NewMessage,
     ) -> Result<Message, AppError> {
         let mut s = self.lock()?;
-        let thread = s.thread(owner, thread_id, false)?.clone();
-        let original = s.owned_message(owner, of).cloned();
+        let thread = s.own_thread(scope, thread_id)?.clone();
+        let original = s.owned_message(&scope.owner, of).cloned();
         let placement = tree::place_sibling(&thread, of, original.as_ref())?;
         let msg = message.into_message(thread_id, placement.parent_id, placement.depth);
         Ok(s.insert_placed(thread_id, msg))
@@ -311,12 +325,12 @@ impl MessageStore for MemoryStore {
 
     async fn get_message(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         id: MessageId,
     ) -> Result<Message, AppError> {
         let s = self.lock()?;
-        s.thread(owner, thread_id, false)?;
+        s.thread(scope, thread_id, false)?;
         s.messages
             .get(&id)
             .filter(|m| m.thread_id == thread_id)
@@ -326,13 +340,13 @@ impl MessageStore for MemoryStore {
 
     async fn delete_message(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
     ) -> Result<DeleteOutcome, AppError> {
         let mut s = self.lock()?;
-        let thread = s.thread(owner, thread_id, false)?.clone();
+        let thread = s.own_thread(scope, thread_id)?.clone();
         let target = s.live_message_mut(thread_id, id)?.clone();
         let all = s.thread_messages(thread_id);
         let removed: HashSet<MessageId> = tree::subtree(id, &all)
@@ -349,7 +363,7 @@ impl MessageStore for MemoryStore {
         let newest_leaf = tree::leaves(&remaining).first().map(|m| m.id);
         let leaf =
             tree::active_leaf_after_delete(thread.active_leaf_id, &target, &removed, newest_leaf);
-        let t = s.thread_mut(owner, thread_id)?;
+        let t = s.thread_mut(scope, thread_id)?;
         t.active_leaf_id = leaf;
         t.message_count -= removed.len() as i64;
         t.updated_at = now;
@@ -361,13 +375,13 @@ impl MessageStore for MemoryStore {
 
     async fn active_path(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         before: Option<MessageId>,
         limit: u32,
     ) -> Result<Vec<Message>, AppError> {
         let s = self.lock()?;
-        let thread = s.thread(owner, thread_id, false)?;
+        let thread = s.thread(scope, thread_id, false)?;
         let start = match before {
             Some(b) => {
                 let m = s
@@ -395,13 +409,13 @@ impl MessageStore for MemoryStore {
 
     async fn list_tree(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         after: Option<MessageCursor>,
         limit: u32,
     ) -> Result<Vec<Message>, AppError> {
         let s = self.lock()?;
-        s.thread(owner, thread_id, false)?;
+        s.thread(scope, thread_id, false)?;
         let mut v: Vec<Message> = s
             .thread_messages(thread_id)
             .into_iter()
@@ -411,9 +425,9 @@ impl MessageStore for MemoryStore {
         Ok(v)
     }
 
-    async fn branches(&self, owner: &Owner, thread_id: ThreadId) -> Result<Vec<Branch>, AppError> {
+    async fn branches(&self, scope: &Scope, thread_id: ThreadId) -> Result<Vec<Branch>, AppError> {
         let s = self.lock()?;
-        let active = s.thread(owner, thread_id, false)?.active_leaf_id;
+        let active = s.thread(scope, thread_id, false)?.active_leaf_id;
         let all = s.thread_messages(thread_id);
         Ok(tree::leaves(&all)
             .into_iter()
@@ -426,16 +440,16 @@ impl MessageStore for MemoryStore {
 
     async fn set_active_leaf(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         leaf: MessageId,
         now: Timestamp,
     ) -> Result<Thread, AppError> {
         let mut s = self.lock()?;
-        let thread = s.thread(owner, thread_id, false)?.clone();
-        let target = s.owned_message(owner, leaf).cloned();
+        let thread = s.own_thread(scope, thread_id)?.clone();
+        let target = s.owned_message(&scope.owner, leaf).cloned();
         tree::check_active_leaf(&thread, leaf, target.as_ref())?;
-        let t = s.thread_mut(owner, thread_id)?;
+        let t = s.thread_mut(scope, thread_id)?;
         t.active_leaf_id = Some(leaf);
         t.updated_at = now;
         Ok(t.clone())
@@ -443,15 +457,15 @@ impl MessageStore for MemoryStore {
 
     async fn fork(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         at: MessageId,
         mode: ForkMode,
         mut new_thread: Thread,
     ) -> Result<Thread, AppError> {
         let mut s = self.lock()?;
-        let thread = s.thread(owner, thread_id, false)?.clone();
-        let target = s.owned_message(owner, at).cloned();
+        let thread = s.own_thread(scope, thread_id)?.clone();
+        let target = s.owned_message(&scope.owner, at).cloned();
         tree::check_fork_point(&thread, at, target.as_ref())?;
         let all = s.thread_messages(thread_id);
         let by_id: HashMap<MessageId, Message> = all.iter().map(|m| (m.id, m.clone())).collect();
@@ -479,14 +493,14 @@ impl MessageStore for MemoryStore {
 
     async fn set_feedback(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         id: MessageId,
         feedback: Option<Feedback>,
         now: Timestamp,
     ) -> Result<Message, AppError> {
         let mut s = self.lock()?;
-        s.thread(owner, thread_id, false)?;
+        s.own_thread(scope, thread_id)?;
         let m = s.live_message_mut(thread_id, id)?;
         m.feedback = feedback;
         m.updated_at = now;
@@ -495,14 +509,14 @@ impl MessageStore for MemoryStore {
 
     async fn set_reaction(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         id: MessageId,
         reaction: Option<Reaction>,
         now: Timestamp,
     ) -> Result<Message, AppError> {
         let mut s = self.lock()?;
-        s.thread(owner, thread_id, false)?;
+        s.own_thread(scope, thread_id)?;
         let m = s.live_message_mut(thread_id, id)?;
         m.reaction = reaction;
         m.updated_at = now;
@@ -511,9 +525,9 @@ impl MessageStore for MemoryStore {
 }
 
 impl SummaryStore for MemoryStore {
-    async fn add_summary(&self, owner: &Owner, summary: Summary) -> Result<Summary, AppError> {
+    async fn add_summary(&self, scope: &Scope, summary: Summary) -> Result<Summary, AppError> {
         let mut s = self.lock()?;
-        s.thread(owner, summary.thread_id, false)?;
+        s.own_thread(scope, summary.thread_id)?;
         let covered = s.messages.get(&summary.covers_message_id);
         if covered.is_none_or(|m| m.thread_id != summary.thread_id) {
             return Err(AppError::MessageNotFound);
@@ -524,11 +538,11 @@ impl SummaryStore for MemoryStore {
 
     async fn list_summaries(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
     ) -> Result<Vec<Summary>, AppError> {
         let s = self.lock()?;
-        s.thread(owner, thread_id, false)?;
+        s.thread(scope, thread_id, false)?;
         let mut v: Vec<Summary> = s
             .summaries
             .iter()

@@ -1,13 +1,14 @@
 //! Ports: what the use cases need from the outside world, as plain traits.
 //!
-//! Every store method takes the owner and only ever sees that owner's threads: another owner's
-//! thread is reported as not found, so ids cannot be probed.
+//! Every store method takes a [`Scope`] and only ever sees the threads it reaches: the owner's
+//! threads for everything, the org's threads for reading when the caller is an org admin.
+//! Anything else is reported as not found, so ids cannot be probed.
 
 use std::future::Future;
 
 use chat_threads_domain::{
     Content, ContentType, DocumentId, ExternalId, Feedback, Message, MessageId, MessageStatus,
-    Metadata, ModelName, OrgId, Owner, ProductName, Reaction, Role, Summary, SystemPrompt, Thread,
+    Metadata, ModelName, OrgId, ProductName, Reaction, Role, Scope, Summary, SystemPrompt, Thread,
     ThreadId, ThreadStatus, Timestamp, Title,
 };
 use serde::{Deserialize, Serialize};
@@ -75,8 +76,8 @@ pub enum DeletedFilter {
 /// A thread list query. All filters are ANDed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThreadQuery {
-    /// Whose threads.
-    pub owner: Owner,
+    /// Whose threads: the owner's, plus the org's for an org admin.
+    pub scope: Scope,
     /// Only this org's threads.
     pub org_id: Option<OrgId>,
     /// Only this product's threads.
@@ -230,7 +231,7 @@ pub trait ThreadStore: Clone + Send + Sync + 'static {
     /// The owner's thread; a deleted one only when `include_deleted`.
     fn get_thread(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         id: ThreadId,
         include_deleted: bool,
     ) -> impl Future<Output = Result<Thread, AppError>> + Send;
@@ -244,7 +245,7 @@ pub trait ThreadStore: Clone + Send + Sync + 'static {
     /// Applies a patch to a live thread.
     fn update_thread(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         id: ThreadId,
         patch: ThreadPatch,
         now: Timestamp,
@@ -253,7 +254,7 @@ pub trait ThreadStore: Clone + Send + Sync + 'static {
     /// Soft-deletes (`Some(time)`) or restores (`None`) a thread.
     fn set_thread_deleted(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         id: ThreadId,
         deleted_at: Option<Timestamp>,
         now: Timestamp,
@@ -262,14 +263,14 @@ pub trait ThreadStore: Clone + Send + Sync + 'static {
     /// Removes a thread and everything in it for good.
     fn purge_thread(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         id: ThreadId,
     ) -> impl Future<Output = Result<(), AppError>> + Send;
 
     /// Full-text search over the content of the owner's live messages, best matches first.
     fn search_messages(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         text: &str,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<SearchHit>, AppError>> + Send;
@@ -280,7 +281,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
     /// Appends under `parent`, or under the active leaf; the message becomes the active leaf.
     fn append_message(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         parent: Option<MessageId>,
         message: NewMessage,
@@ -289,7 +290,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
     /// Adds a sibling of `of` (edit or regenerate); the sibling becomes the active leaf.
     fn add_sibling(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         of: MessageId,
         message: NewMessage,
@@ -298,7 +299,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
     /// A message of the thread (deleted ones too; callers decide).
     fn get_message(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         id: MessageId,
     ) -> impl Future<Output = Result<Message, AppError>> + Send;
@@ -306,7 +307,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
     /// Soft-deletes a message and its subtree; the active leaf moves by the tree rules.
     fn delete_message(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
@@ -316,7 +317,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
     /// leaf), root first. Walks parent links, so the cost depends on `limit`, not the thread size.
     fn active_path(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         before: Option<MessageId>,
         limit: u32,
@@ -325,7 +326,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
     /// The whole tree, oldest first, after `after`, at most `limit`.
     fn list_tree(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         after: Option<MessageCursor>,
         limit: u32,
@@ -334,14 +335,14 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
     /// The thread's branches (live leaves), newest first.
     fn branches(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
     ) -> impl Future<Output = Result<Vec<Branch>, AppError>> + Send;
 
     /// Moves the active leaf to a live message of the thread.
     fn set_active_leaf(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         leaf: MessageId,
         now: Timestamp,
@@ -351,7 +352,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
     /// `forked_from` the caller has set; the copy of `at` becomes its active leaf.
     fn fork(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         at: MessageId,
         mode: ForkMode,
@@ -361,7 +362,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
     /// Sets or clears feedback on a live message.
     fn set_feedback(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         id: MessageId,
         feedback: Option<Feedback>,
@@ -371,7 +372,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
     /// Sets or clears the reaction on a live message.
     fn set_reaction(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         id: MessageId,
         reaction: Option<Reaction>,
@@ -384,14 +385,14 @@ pub trait SummaryStore: Clone + Send + Sync + 'static {
     /// Stores a summary; the covered message must be a message of the thread.
     fn add_summary(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         summary: Summary,
     ) -> impl Future<Output = Result<Summary, AppError>> + Send;
 
     /// The thread's summaries, newest first.
     fn list_summaries(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
     ) -> impl Future<Output = Result<Vec<Summary>, AppError>> + Send;
 }

@@ -2,8 +2,8 @@
 
 use chat_threads_domain::{
     Content, ContentType, DocumentId, ExternalId, Feedback, FeedbackText, ForkOrigin, Limits,
-    Message, MessageId, MessageStatus, Metadata, ModelName, OrgId, Owner, ProductName, Rating,
-    Reaction, Role, Summary, SummaryId, SystemPrompt, Thread, ThreadId, ThreadStatus, Title,
+    Message, MessageId, MessageStatus, Metadata, ModelName, OrgId, Principal, ProductName, Rating,
+    Reaction, Role, Scope, Summary, SummaryId, SystemPrompt, Thread, ThreadId, ThreadStatus, Title,
 };
 
 use crate::cursor;
@@ -121,15 +121,26 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
     /// already had a thread with this external id, which is returned instead).
     pub async fn create(
         &self,
-        owner: &Owner,
+        who: &Principal,
         input: CreateThread,
     ) -> Result<(Thread, bool), AppError> {
         let now = self.clock.now();
         let external_id = opt(input.external_id, ExternalId::parse)?;
+        let org_id = match (opt(input.org_id, OrgId::parse)?, &who.org) {
+            // A member of an organization files threads under it, never under another one.
+            (Some(asked), Some(own)) if &asked != own => {
+                return Err(chat_threads_domain::DomainError::invalid(
+                    "org_id",
+                    "must be your own organization (or left out)",
+                )
+                .into());
+            }
+            (asked, own) => asked.or_else(|| own.clone()),
+        };
         let thread = Thread {
             id: ThreadId::new(),
-            owner: owner.clone(),
-            org_id: opt(input.org_id, OrgId::parse)?,
+            owner: who.owner(),
+            org_id,
             title: Title::parse(input.title.as_deref().unwrap_or(""), &self.limits)?,
             product: opt(input.product, ProductName::parse)?,
             status: ThreadStatus::Active,
@@ -156,7 +167,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 let Some(external_id) = external_id else {
                     return Err(AppError::Conflict(reason));
                 };
-                let found = self.find_by_external_id(owner, external_id).await?;
+                let found = self.find_by_external_id(who, external_id).await?;
                 found.map(|t| (t, false)).ok_or(AppError::Conflict(reason))
             }
             Err(e) => Err(e),
@@ -165,11 +176,11 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
 
     async fn find_by_external_id(
         &self,
-        owner: &Owner,
+        who: &Principal,
         external_id: ExternalId,
     ) -> Result<Option<Thread>, AppError> {
         let query = ThreadQuery {
-            owner: owner.clone(),
+            scope: Scope::of(who.owner()),
             org_id: None,
             product: None,
             status: None,
@@ -186,22 +197,28 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
     /// One of the owner's threads.
     pub async fn get(
         &self,
-        owner: &Owner,
+        who: &Principal,
         id: ThreadId,
         include_deleted: bool,
     ) -> Result<Thread, AppError> {
-        self.store.get_thread(owner, id, include_deleted).await
+        self.store
+            .get_thread(&who.scope(), id, include_deleted)
+            .await
     }
 
     /// A page of the owner's threads, newest activity first.
-    pub async fn list(&self, owner: &Owner, input: ListThreads) -> Result<Page<Thread>, AppError> {
+    pub async fn list(
+        &self,
+        who: &Principal,
+        input: ListThreads,
+    ) -> Result<Page<Thread>, AppError> {
         let limit = page_size(input.limit)?;
         let text = input
             .text
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty());
         let query = ThreadQuery {
-            owner: owner.clone(),
+            scope: who.scope(),
             org_id: opt(input.org_id, OrgId::parse)?,
             product: opt(input.product, ProductName::parse)?,
             status: opt(input.status, ThreadStatus::parse)?,
@@ -239,7 +256,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
     /// Changes a live thread's title, status, metadata, system prompt or model.
     pub async fn update(
         &self,
-        owner: &Owner,
+        who: &Principal,
         id: ThreadId,
         input: UpdateThread,
     ) -> Result<Thread, AppError> {
@@ -263,45 +280,45 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 .transpose()?,
         };
         self.store
-            .update_thread(owner, id, patch, self.clock.now())
+            .update_thread(&who.scope(), id, patch, self.clock.now())
             .await
     }
 
     /// Archives a thread (it stays readable and writable).
-    pub async fn archive(&self, owner: &Owner, id: ThreadId) -> Result<Thread, AppError> {
+    pub async fn archive(&self, who: &Principal, id: ThreadId) -> Result<Thread, AppError> {
         let patch = ThreadPatch {
             status: Some(ThreadStatus::Archived),
             ..ThreadPatch::default()
         };
         self.store
-            .update_thread(owner, id, patch, self.clock.now())
+            .update_thread(&who.scope(), id, patch, self.clock.now())
             .await
     }
 
     /// Soft-deletes a thread: hidden from lists and reads until restored.
-    pub async fn delete(&self, owner: &Owner, id: ThreadId) -> Result<Thread, AppError> {
+    pub async fn delete(&self, who: &Principal, id: ThreadId) -> Result<Thread, AppError> {
         let now = self.clock.now();
         self.store
-            .set_thread_deleted(owner, id, Some(now), now)
+            .set_thread_deleted(&who.scope(), id, Some(now), now)
             .await
     }
 
     /// Restores a soft-deleted thread.
-    pub async fn restore(&self, owner: &Owner, id: ThreadId) -> Result<Thread, AppError> {
+    pub async fn restore(&self, who: &Principal, id: ThreadId) -> Result<Thread, AppError> {
         self.store
-            .set_thread_deleted(owner, id, None, self.clock.now())
+            .set_thread_deleted(&who.scope(), id, None, self.clock.now())
             .await
     }
 
     /// Deletes a thread and all its messages and summaries for good.
-    pub async fn purge(&self, owner: &Owner, id: ThreadId) -> Result<(), AppError> {
-        self.store.purge_thread(owner, id).await
+    pub async fn purge(&self, who: &Principal, id: ThreadId) -> Result<(), AppError> {
+        self.store.purge_thread(&who.scope(), id).await
     }
 
     /// Full-text search over the owner's messages.
     pub async fn search(
         &self,
-        owner: &Owner,
+        who: &Principal,
         text: &str,
         limit: Option<u32>,
     ) -> Result<Vec<SearchHit>, AppError> {
@@ -312,7 +329,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 chat_threads_domain::DomainError::invalid("q", "must be 1-500 bytes").into(),
             );
         }
-        self.store.search_messages(owner, text, limit).await
+        self.store.search_messages(&who.scope(), text, limit).await
     }
 }
 
@@ -395,38 +412,38 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
     /// Appends a message under the active leaf (or the given parent); it becomes the active leaf.
     pub async fn append(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
         input: AppendMessage,
     ) -> Result<Message, AppError> {
         let parent = input.parent_id;
         let msg = self.new_message(input)?;
         self.store
-            .append_message(owner, thread_id, parent, msg)
+            .append_message(&who.scope(), thread_id, parent, msg)
             .await
     }
 
     /// Appends an already-built message (used by generation, which sets status and tokens).
     pub async fn append_prepared(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
         parent: Option<MessageId>,
         msg: NewMessage,
     ) -> Result<Message, AppError> {
         self.store
-            .append_message(owner, thread_id, parent, msg)
+            .append_message(&who.scope(), thread_id, parent, msg)
             .await
     }
 
     /// A live message.
     pub async fn get(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
         id: MessageId,
     ) -> Result<Message, AppError> {
-        let m = self.store.get_message(owner, thread_id, id).await?;
+        let m = self.store.get_message(&who.scope(), thread_id, id).await?;
         if m.is_deleted() {
             return Err(AppError::MessageNotFound);
         }
@@ -437,14 +454,14 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
     /// as another branch and the sibling becomes the active leaf.
     pub async fn edit(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
         id: MessageId,
         content: String,
         display_text: Option<String>,
         metadata: Option<serde_json::Value>,
     ) -> Result<Message, AppError> {
-        let original = self.get(owner, thread_id, id).await?;
+        let original = self.get(who, thread_id, id).await?;
         let mut msg = self.new_message(AppendMessage {
             role: Some(original.role.as_str().to_owned()),
             content,
@@ -455,30 +472,34 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             model: None,
         })?;
         msg.edited_at = Some(msg.created_at);
-        self.store.add_sibling(owner, thread_id, id, msg).await
+        self.store
+            .add_sibling(&who.scope(), thread_id, id, msg)
+            .await
     }
 
     /// Adds a prepared sibling of `of` (regenerate: a new reply beside the old one).
     pub async fn add_sibling(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
         of: MessageId,
         msg: NewMessage,
     ) -> Result<Message, AppError> {
-        self.store.add_sibling(owner, thread_id, of, msg).await
+        self.store
+            .add_sibling(&who.scope(), thread_id, of, msg)
+            .await
     }
 
     /// Soft-deletes a message and everything below it. If the active leaf was removed, it moves
     /// to the deleted message's parent (for a root: the newest surviving leaf, or none).
     pub async fn delete(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
         id: MessageId,
     ) -> Result<DeleteOutcome, AppError> {
         self.store
-            .delete_message(owner, thread_id, id, self.clock.now())
+            .delete_message(&who.scope(), thread_id, id, self.clock.now())
             .await
     }
 
@@ -486,7 +507,7 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
     /// pages through the cursor.
     pub async fn active_path(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
         cursor: Option<String>,
         limit: Option<u32>,
@@ -501,7 +522,7 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         };
         let mut rows = self
             .store
-            .active_path(owner, thread_id, before, want + 1)
+            .active_path(&who.scope(), thread_id, before, want + 1)
             .await?;
         let has_more = rows.len() > want as usize;
         if has_more {
@@ -520,7 +541,7 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
     /// Every message of the thread (deleted ones included, marked), oldest first.
     pub async fn tree(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
         cursor: Option<String>,
         limit: Option<u32>,
@@ -532,7 +553,7 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             .transpose()?;
         let mut rows = self
             .store
-            .list_tree(owner, thread_id, after, limit + 1)
+            .list_tree(&who.scope(), thread_id, after, limit + 1)
             .await?;
         let has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
@@ -556,34 +577,37 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
     /// The thread's branches with their last message.
     pub async fn branches(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
     ) -> Result<Vec<Branch>, AppError> {
-        self.store.branches(owner, thread_id).await
+        self.store.branches(&who.scope(), thread_id).await
     }
 
     /// Switches the active branch.
     pub async fn set_active_leaf(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
         leaf: MessageId,
     ) -> Result<Thread, AppError> {
         self.store
-            .set_active_leaf(owner, thread_id, leaf, self.clock.now())
+            .set_active_leaf(&who.scope(), thread_id, leaf, self.clock.now())
             .await
     }
 
     /// Forks the path ending at `at` into a new thread that remembers its origin.
     pub async fn fork(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
         at: MessageId,
         mode: ForkMode,
         title: Option<String>,
     ) -> Result<Thread, AppError> {
-        let source = self.store.get_thread(owner, thread_id, false).await?;
+        let source = self
+            .store
+            .get_thread(&who.scope(), thread_id, false)
+            .await?;
         let now = self.clock.now();
         let title = match title {
             Some(t) => Title::parse(&t, &self.limits)?,
@@ -591,6 +615,7 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         };
         let new_thread = Thread {
             id: ThreadId::new(),
+            owner: who.owner(),
             title,
             status: ThreadStatus::Active,
             external_id: None,
@@ -607,14 +632,14 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             ..source
         };
         self.store
-            .fork(owner, thread_id, at, mode, new_thread)
+            .fork(&who.scope(), thread_id, at, mode, new_thread)
             .await
     }
 
     /// Sets (`Some((rating, text))`) or clears (`None`) feedback on a message.
     pub async fn feedback(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
         id: MessageId,
         feedback: Option<(String, Option<String>)>,
@@ -630,21 +655,21 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             })
             .transpose()?;
         self.store
-            .set_feedback(owner, thread_id, id, feedback, self.clock.now())
+            .set_feedback(&who.scope(), thread_id, id, feedback, self.clock.now())
             .await
     }
 
     /// Sets (`Some(emoji)`) or clears (`None`) the reaction on a message.
     pub async fn reaction(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
         id: MessageId,
         reaction: Option<String>,
     ) -> Result<Message, AppError> {
         let reaction = reaction.map(|r| Reaction::parse(&r)).transpose()?;
         self.store
-            .set_reaction(owner, thread_id, id, reaction, self.clock.now())
+            .set_reaction(&who.scope(), thread_id, id, reaction, self.clock.now())
             .await
     }
 }
@@ -670,7 +695,7 @@ impl<S: SummaryStore, C: Clock> SummaryService<S, C> {
     /// Stores a summary of the path up to `covers_message_id`.
     pub async fn add(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
         covers_message_id: MessageId,
         text: String,
@@ -684,23 +709,27 @@ impl<S: SummaryStore, C: Clock> SummaryService<S, C> {
             model: opt(model, ModelName::parse)?,
             created_at: self.clock.now(),
         };
-        self.store.add_summary(owner, summary).await
+        self.store.add_summary(&who.scope(), summary).await
     }
 
     /// The thread's summaries, newest first.
-    pub async fn list(&self, owner: &Owner, thread_id: ThreadId) -> Result<Vec<Summary>, AppError> {
-        self.store.list_summaries(owner, thread_id).await
+    pub async fn list(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+    ) -> Result<Vec<Summary>, AppError> {
+        self.store.list_summaries(&who.scope(), thread_id).await
     }
 
     /// The newest summary, if any.
     pub async fn latest(
         &self,
-        owner: &Owner,
+        who: &Principal,
         thread_id: ThreadId,
     ) -> Result<Option<Summary>, AppError> {
         Ok(self
             .store
-            .list_summaries(owner, thread_id)
+            .list_summaries(&who.scope(), thread_id)
             .await?
             .into_iter()
             .next())

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod ids;
 pub mod message;
+pub mod principal;
 pub mod thread;
 pub mod tree;
 pub mod values;
@@ -12,6 +13,7 @@ pub mod values;
 pub use error::DomainError;
 pub use ids::{MessageId, SummaryId, ThreadId};
 pub use message::{ContentType, Feedback, Message, MessageStatus, Rating, Role, Summary};
+pub use principal::{Principal, PrincipalKind, SCOPE_ORG_ADMIN, Scope};
 pub use thread::{ForkOrigin, Thread, ThreadStatus};
 pub use values::{
     Content, DocumentId, ExternalId, FeedbackText, Limits, Metadata, ModelName, OrgId, Owner,

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use chat_threads_application::{MessageStore, NewMessage, ThreadStore};
 use chat_threads_domain::{
-    Content, ContentType, Limits, Message, MessageId, MessageStatus, Metadata, Owner, Role, Thread,
-    ThreadId, ThreadStatus, Title,
+    Content, ContentType, Limits, Message, MessageId, MessageStatus, Metadata, Owner, Role, Scope,
+    Thread, ThreadId, ThreadStatus, Title,
 };
 use chat_threads_infrastructure::SqlStore;
 use chat_threads_infrastructure::db::{Database, DatabaseUrl, PoolOptions};
@@ -82,6 +82,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 async fn bench_backend(label: &str, store: SqlStore) {
     let owner = Owner::parse("bench").unwrap();
+    let scope = Scope::of(owner.clone());
     println!("\n== {label} ==");
     let mut baseline: Option<f64> = None;
     let mut deepest: Option<(ThreadId, MessageId)> = None;
@@ -94,19 +95,19 @@ async fn bench_backend(label: &str, store: SqlStore) {
         let mut leaf = None;
         for i in 0..depth {
             let m: Message = store
-                .append_message(&owner, t.id, None, message(i))
+                .append_message(&scope, t.id, None, message(i))
                 .await
                 .unwrap();
             leaf = Some(m.id);
         }
         // Warm the connection pool and statement caches so the baseline is not penalised.
         for _ in 0..30 {
-            store.active_path(&owner, t.id, None, WINDOW).await.unwrap();
+            store.active_path(&scope, t.id, None, WINDOW).await.unwrap();
         }
         let mut samples = Vec::with_capacity(READS);
         for _ in 0..READS {
             let start = Instant::now();
-            let path = store.active_path(&owner, t.id, None, WINDOW).await.unwrap();
+            let path = store.active_path(&scope, t.id, None, WINDOW).await.unwrap();
             samples.push(start.elapsed());
             assert_eq!(path.len(), WINDOW as usize);
         }
@@ -115,7 +116,7 @@ async fn bench_backend(label: &str, store: SqlStore) {
         for _ in 0..10 {
             let start = Instant::now();
             let path = store
-                .active_path(&owner, t.id, None, u32::MAX)
+                .active_path(&scope, t.id, None, u32::MAX)
                 .await
                 .unwrap();
             whole.push(start.elapsed());

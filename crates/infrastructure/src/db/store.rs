@@ -12,7 +12,7 @@ use chat_threads_application::{
     NewMessage, SearchHit, SummaryStore, ThreadPatch, ThreadQuery, ThreadStore,
 };
 use chat_threads_domain::{
-    Feedback, Message, MessageId, Owner, Reaction, Role, Summary, Thread, ThreadId, Timestamp, tree,
+    Feedback, Message, MessageId, Reaction, Role, Scope, Summary, Thread, ThreadId, Timestamp, tree,
 };
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
@@ -91,13 +91,21 @@ macro_rules! write_tx {
     }};
 }
 
-/// The owner's thread (live only unless `$include_deleted`), or `ThreadNotFound`.
+/// A thread the scope may read (live only unless `$include_deleted`), or `ThreadNotFound`.
 macro_rules! find_thread {
-    ($conn:ident, $owner:expr, $id:expr, $include_deleted:expr) => {{
+    ($conn:ident, $scope:expr, $id:expr, $include_deleted:expr) => {{
+        let scope: &Scope = $scope;
         let mut q = threads::table
             .filter(threads::id.eq(DbUuid($id.as_uuid())))
-            .filter(threads::owner.eq($owner.as_str()))
             .into_boxed();
+        q = match &scope.org_reader {
+            Some(org) => q.filter(
+                threads::owner
+                    .eq(scope.owner.as_str())
+                    .or(threads::org_id.eq(org.as_str())),
+            ),
+            None => q.filter(threads::owner.eq(scope.owner.as_str())),
+        };
         if !$include_deleted {
             q = q.filter(threads::deleted_at.is_null());
         }
@@ -110,13 +118,28 @@ macro_rules! find_thread {
     }};
 }
 
+/// A live thread the scope may change, or `ThreadNotFound`.
+macro_rules! find_own_thread {
+    ($conn:ident, $scope:expr, $id:expr) => {{
+        let row: Option<ThreadRow> = threads::table
+            .filter(threads::id.eq(DbUuid($id.as_uuid())))
+            .filter(threads::owner.eq($scope.owner.as_str()))
+            .filter(threads::deleted_at.is_null())
+            .select(ThreadRow::as_select())
+            .first($conn)
+            .await
+            .optional()?;
+        Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)?
+    }};
+}
+
 /// Locks the owner's live thread row for the rest of the transaction and returns it.
 macro_rules! lock_thread {
-    ($conn:ident, $owner:expr, $id:expr) => {{
+    ($conn:ident, $scope:expr, $id:expr) => {{
         let row: Option<ThreadRow> = diesel::update(
             threads::table
                 .filter(threads::id.eq(DbUuid($id.as_uuid())))
-                .filter(threads::owner.eq($owner.as_str()))
+                .filter(threads::owner.eq($scope.owner.as_str()))
                 .filter(threads::deleted_at.is_null()),
         )
         .set(threads::message_count.eq(threads::message_count))
@@ -147,8 +170,8 @@ macro_rules! find_owned_message {
 /// Applies `$changes` to a live message of the owner's live thread and returns it, or
 /// `MessageNotFound`.
 macro_rules! update_live_message {
-    ($conn:ident, $owner:expr, $thread_id:expr, $id:expr, $changes:expr) => {{
-        let _thread = find_thread!($conn, $owner, $thread_id, false);
+    ($conn:ident, $scope:expr, $thread_id:expr, $id:expr, $changes:expr) => {{
+        let _thread = find_own_thread!($conn, $scope, $thread_id);
         let row: Option<MessageRow> = diesel::update(
             messages::table
                 .filter(messages::id.eq(db_id($id)))
@@ -280,10 +303,15 @@ impl From<MessageId> for IdLike {
 impl SqlStore {
     async fn list_threads_inner(&self, q: &ThreadQuery) -> Result<Vec<Thread>, DbError> {
         with_conn!(self, |conn, dialect| {
-            let mut query = threads::table
-                .filter(threads::owner.eq(q.owner.as_str()))
-                .select(ThreadRow::as_select())
-                .into_boxed();
+            let mut query = threads::table.select(ThreadRow::as_select()).into_boxed();
+            query = match &q.scope.org_reader {
+                Some(org) => query.filter(
+                    threads::owner
+                        .eq(q.scope.owner.as_str())
+                        .or(threads::org_id.eq(org.as_str())),
+                ),
+                None => query.filter(threads::owner.eq(q.scope.owner.as_str())),
+            };
             if let Some(org) = &q.org_id {
                 query = query.filter(threads::org_id.eq(org.as_str()));
             }
@@ -347,12 +375,12 @@ impl ThreadStore for SqlStore {
 
     async fn get_thread(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         id: ThreadId,
         include_deleted: bool,
     ) -> Result<Thread, AppError> {
         let r: Result<Thread, DbError> = with_conn!(self, |conn, _d| {
-            Ok(find_thread!(conn, owner, id, include_deleted))
+            Ok(find_thread!(conn, scope, id, include_deleted))
         });
         Ok(r?)
     }
@@ -363,7 +391,7 @@ impl ThreadStore for SqlStore {
 
     async fn update_thread(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         id: ThreadId,
         patch: ThreadPatch,
         now: Timestamp,
@@ -380,7 +408,7 @@ impl ThreadStore for SqlStore {
             let row: Option<ThreadRow> = diesel::update(
                 threads::table
                     .filter(threads::id.eq(db_id(id)))
-                    .filter(threads::owner.eq(owner.as_str()))
+                    .filter(threads::owner.eq(scope.owner.as_str()))
                     .filter(threads::deleted_at.is_null()),
             )
             .set(&changes)
@@ -395,7 +423,7 @@ impl ThreadStore for SqlStore {
 
     async fn set_thread_deleted(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         id: ThreadId,
         deleted_at: Option<Timestamp>,
         now: Timestamp,
@@ -404,7 +432,7 @@ impl ThreadStore for SqlStore {
             let row: Option<ThreadRow> = diesel::update(
                 threads::table
                     .filter(threads::id.eq(db_id(id)))
-                    .filter(threads::owner.eq(owner.as_str())),
+                    .filter(threads::owner.eq(scope.owner.as_str())),
             )
             .set((
                 threads::deleted_at.eq(deleted_at.map(DbTime)),
@@ -419,13 +447,13 @@ impl ThreadStore for SqlStore {
         Ok(r?)
     }
 
-    async fn purge_thread(&self, owner: &Owner, id: ThreadId) -> Result<(), AppError> {
+    async fn purge_thread(&self, scope: &Scope, id: ThreadId) -> Result<(), AppError> {
         let r: Result<(), DbError> = write_tx!(self, |conn, _d| {
             // Summaries and messages go with the thread through ON DELETE CASCADE.
             let n = diesel::delete(
                 threads::table
                     .filter(threads::id.eq(db_id(id)))
-                    .filter(threads::owner.eq(owner.as_str())),
+                    .filter(threads::owner.eq(scope.owner.as_str())),
             )
             .execute(conn)
             .await?;
@@ -439,7 +467,7 @@ impl ThreadStore for SqlStore {
 
     async fn search_messages(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         text: &str,
         limit: u32,
     ) -> Result<Vec<SearchHit>, AppError> {
@@ -451,7 +479,7 @@ impl ThreadStore for SqlStore {
             let rows: Vec<SearchRow> = match dialect {
                 Dialect::Sqlite => {
                     diesel::sql_query(sql)
-                        .bind::<Text, _>(owner.as_str())
+                        .bind::<Text, _>(scope.owner.as_str())
                         .bind::<Text, _>(&fts)
                         .bind::<BigInt, _>(i64::from(limit))
                         .load(conn)
@@ -460,7 +488,7 @@ impl ThreadStore for SqlStore {
                 Dialect::Postgres => {
                     diesel::sql_query(sql)
                         .bind::<Text, _>(&fts)
-                        .bind::<Text, _>(owner.as_str())
+                        .bind::<Text, _>(scope.owner.as_str())
                         .bind::<Text, _>(&fts)
                         .bind::<Text, _>(&fts)
                         .bind::<BigInt, _>(i64::from(limit))
@@ -488,15 +516,15 @@ impl ThreadStore for SqlStore {
 impl MessageStore for SqlStore {
     async fn append_message(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         parent: Option<MessageId>,
         message: NewMessage,
     ) -> Result<Message, AppError> {
         let r: Result<Message, DbError> = write_tx!(self, |conn, _d| {
-            let thread = lock_thread!(conn, owner, thread_id);
+            let thread = lock_thread!(conn, scope, thread_id);
             let found = match parent.or(thread.active_leaf_id) {
-                Some(id) => find_owned_message!(conn, owner, id),
+                Some(id) => find_owned_message!(conn, &scope.owner, id),
                 None => None,
             };
             let placement = tree::place_append(&thread, parent, found.as_ref())?;
@@ -509,14 +537,14 @@ impl MessageStore for SqlStore {
 
     async fn add_sibling(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         of: MessageId,
         message: NewMessage,
     ) -> Result<Message, AppError> {
         let r: Result<Message, DbError> = write_tx!(self, |conn, _d| {
-            let thread = lock_thread!(conn, owner, thread_id);
-            let original = find_owned_message!(conn, owner, of);
+            let thread = lock_thread!(conn, scope, thread_id);
+            let original = find_owned_message!(conn, &scope.owner, of);
             let placement = tree::place_sibling(&thread, of, original.as_ref())?;
             let msg = message.into_message(thread_id, placement.parent_id, placement.depth);
             record_append!(conn, msg);
@@ -527,12 +555,12 @@ impl MessageStore for SqlStore {
 
     async fn get_message(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         id: MessageId,
     ) -> Result<Message, AppError> {
         let r: Result<Message, DbError> = with_conn!(self, |conn, _d| {
-            let _thread = find_thread!(conn, owner, thread_id, false);
+            let _thread = find_thread!(conn, scope, thread_id, false);
             let row: Option<MessageRow> = messages::table
                 .filter(messages::id.eq(db_id(id)))
                 .filter(messages::thread_id.eq(db_id(thread_id)))
@@ -547,13 +575,13 @@ impl MessageStore for SqlStore {
 
     async fn delete_message(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
     ) -> Result<DeleteOutcome, AppError> {
         let r: Result<DeleteOutcome, DbError> = write_tx!(self, |conn, dialect| {
-            let thread = lock_thread!(conn, owner, thread_id);
+            let thread = lock_thread!(conn, scope, thread_id);
             let row: Option<MessageRow> = messages::table
                 .filter(messages::id.eq(db_id(id)))
                 .filter(messages::thread_id.eq(db_id(thread_id)))
@@ -619,13 +647,13 @@ impl MessageStore for SqlStore {
 
     async fn active_path(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         before: Option<MessageId>,
         limit: u32,
     ) -> Result<Vec<Message>, AppError> {
         let r: Result<Vec<Message>, DbError> = with_conn!(self, |conn, dialect| {
-            let thread = find_thread!(conn, owner, thread_id, false);
+            let thread = find_thread!(conn, scope, thread_id, false);
             let start = match before {
                 Some(b) => {
                     let parent: Option<Option<DbUuid>> = messages::table
@@ -657,13 +685,13 @@ impl MessageStore for SqlStore {
 
     async fn list_tree(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         after: Option<MessageCursor>,
         limit: u32,
     ) -> Result<Vec<Message>, AppError> {
         let r: Result<Vec<Message>, DbError> = with_conn!(self, |conn, _d| {
-            let _thread = find_thread!(conn, owner, thread_id, false);
+            let _thread = find_thread!(conn, scope, thread_id, false);
             let mut query = messages::table
                 .filter(messages::thread_id.eq(db_id(thread_id)))
                 .select(MessageRow::as_select())
@@ -686,9 +714,9 @@ impl MessageStore for SqlStore {
         Ok(r?)
     }
 
-    async fn branches(&self, owner: &Owner, thread_id: ThreadId) -> Result<Vec<Branch>, AppError> {
+    async fn branches(&self, scope: &Scope, thread_id: ThreadId) -> Result<Vec<Branch>, AppError> {
         let r: Result<Vec<Branch>, DbError> = with_conn!(self, |conn, dialect| {
-            let thread = find_thread!(conn, owner, thread_id, false);
+            let thread = find_thread!(conn, scope, thread_id, false);
             let rows: Vec<MessageRow> = diesel::sql_query(dialect.sql(&with_cols(LEAVES_SQL)))
                 .bind::<PUuid, _>(db_id(thread_id))
                 .load(conn)
@@ -706,14 +734,14 @@ impl MessageStore for SqlStore {
 
     async fn set_active_leaf(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         leaf: MessageId,
         now: Timestamp,
     ) -> Result<Thread, AppError> {
         let r: Result<Thread, DbError> = write_tx!(self, |conn, _d| {
-            let thread = lock_thread!(conn, owner, thread_id);
-            let target = find_owned_message!(conn, owner, leaf);
+            let thread = lock_thread!(conn, scope, thread_id);
+            let target = find_owned_message!(conn, &scope.owner, leaf);
             tree::check_active_leaf(&thread, leaf, target.as_ref())?;
             let row: ThreadRow =
                 diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
@@ -731,15 +759,15 @@ impl MessageStore for SqlStore {
 
     async fn fork(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         at: MessageId,
         mode: ForkMode,
         new_thread: Thread,
     ) -> Result<Thread, AppError> {
         let r: Result<Thread, DbError> = write_tx!(self, |conn, dialect| {
-            let thread = find_thread!(conn, owner, thread_id, false);
-            let target = find_owned_message!(conn, owner, at);
+            let thread = find_own_thread!(conn, scope, thread_id);
+            let target = find_owned_message!(conn, &scope.owner, at);
             tree::check_fork_point(&thread, at, target.as_ref())?;
             let path: Vec<MessageRow> = diesel::sql_query(dialect.sql(&with_cols(PATH_SQL)))
                 .bind::<PUuid, _>(db_id(at))
@@ -782,7 +810,7 @@ impl MessageStore for SqlStore {
 
     async fn set_feedback(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         id: MessageId,
         feedback: Option<Feedback>,
@@ -793,7 +821,7 @@ impl MessageStore for SqlStore {
         let r: Result<Message, DbError> = with_conn!(self, |conn, _d| {
             update_live_message!(
                 conn,
-                owner,
+                scope,
                 thread_id,
                 id,
                 (
@@ -808,7 +836,7 @@ impl MessageStore for SqlStore {
 
     async fn set_reaction(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
         id: MessageId,
         reaction: Option<Reaction>,
@@ -818,7 +846,7 @@ impl MessageStore for SqlStore {
         let r: Result<Message, DbError> = with_conn!(self, |conn, _d| {
             update_live_message!(
                 conn,
-                owner,
+                scope,
                 thread_id,
                 id,
                 (
@@ -832,9 +860,9 @@ impl MessageStore for SqlStore {
 }
 
 impl SummaryStore for SqlStore {
-    async fn add_summary(&self, owner: &Owner, summary: Summary) -> Result<Summary, AppError> {
+    async fn add_summary(&self, scope: &Scope, summary: Summary) -> Result<Summary, AppError> {
         let r: Result<Summary, DbError> = with_conn!(self, |conn, _d| {
-            let _thread = find_thread!(conn, owner, summary.thread_id, false);
+            let _thread = find_own_thread!(conn, scope, summary.thread_id);
             let covered: i64 = messages::table
                 .filter(messages::id.eq(db_id(summary.covers_message_id)))
                 .filter(messages::thread_id.eq(db_id(summary.thread_id)))
@@ -855,11 +883,11 @@ impl SummaryStore for SqlStore {
 
     async fn list_summaries(
         &self,
-        owner: &Owner,
+        scope: &Scope,
         thread_id: ThreadId,
     ) -> Result<Vec<Summary>, AppError> {
         let r: Result<Vec<Summary>, DbError> = with_conn!(self, |conn, _d| {
-            let _thread = find_thread!(conn, owner, thread_id, false);
+            let _thread = find_thread!(conn, scope, thread_id, false);
             let rows: Vec<SummaryRow> = summaries::table
                 .filter(summaries::thread_id.eq(db_id(thread_id)))
                 .order((summaries::created_at.desc(), summaries::id.desc()))
