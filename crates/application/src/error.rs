@@ -14,6 +14,12 @@ pub enum AppError {
     /// Input or a tree rule was refused.
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// The caller is not authenticated.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    /// The caller is authenticated but the server refuses the operation (a disabled feature).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// A pagination cursor could not be decoded.
     #[error("invalid cursor")]
     InvalidCursor,
@@ -43,6 +49,8 @@ impl AppError {
                 DomainError::UnusableMessage(..) => "message_unusable",
                 DomainError::ThreadNotWritable(_) => "thread_not_writable",
             },
+            Self::Auth(a) => a.code(),
+            Self::Forbidden(_) => "forbidden",
             Self::InvalidCursor => "invalid_cursor",
             Self::Conflict(_) => "conflict",
             Self::Unavailable(_) => "storage_unavailable",

@@ -6,6 +6,7 @@
 //! used by unit tests, and the `contract` module (feature `contract-tests`) is the suite every
 //! store must pass.
 
+pub mod auth;
 pub mod cursor;
 pub mod error;
 pub mod memory;

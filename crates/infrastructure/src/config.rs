@@ -28,8 +28,141 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Input size limits.
     pub limits: Limits,
+    /// Authentication.
+    pub auth: AuthSettings,
+    /// Rate limits.
+    pub rate_limit: RateLimitSettings,
     /// Logging.
     pub log: LogSettings,
+}
+
+/// A secret string: never printed.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the code that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Authentication settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `iss`/`aud` of own tokens.
+    pub self_issuer: String,
+    /// Clock skew tolerance, seconds.
+    pub leeway_secs: u64,
+    /// Configured HS256 secret; generated and stored in the database when absent.
+    pub hs256_secret: Option<Secret>,
+    /// The identity provider.
+    pub provider: ProviderSettings,
+    /// Claim names in provider tokens.
+    pub claims: crate::auth::ClaimNames,
+    /// Built-in accounts.
+    pub accounts: AccountSettings,
+    /// Anonymous sessions.
+    pub sessions: SessionSettings,
+}
+
+/// Identity provider settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// HS256, RS256 or ES256.
+    pub algorithm: crate::auth::ProviderAlgorithm,
+    /// PEM public key file.
+    pub public_key_file: Option<std::path::PathBuf>,
+    /// JWKS file.
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// Required issuer.
+    pub issuer: Option<String>,
+    /// Required audience.
+    pub audience: Option<String>,
+}
+
+/// Built-in account settings.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSettings {
+    /// On or off.
+    pub enabled: bool,
+    /// Access token lifetime, seconds.
+    pub access_ttl_secs: i64,
+    /// Refresh token lifetime, seconds.
+    pub refresh_ttl_secs: i64,
+}
+
+/// Anonymous session settings.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    /// On or off.
+    pub enabled: bool,
+    /// Default lifetime, seconds.
+    pub default_ttl_secs: i64,
+    /// Maximum lifetime, seconds.
+    pub max_ttl_secs: i64,
+    /// Purge interval, seconds.
+    pub purge_interval_secs: u64,
+}
+
+/// Rate limit settings.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// On or off.
+    pub enabled: bool,
+    /// Sustained requests per minute per principal.
+    pub per_principal_per_minute: u32,
+    /// Burst per principal.
+    pub per_principal_burst: u32,
+    /// Sustained requests per minute per IP.
+    pub per_ip_per_minute: u32,
+    /// Burst per IP.
+    pub per_ip_burst: u32,
+    /// Use X-Forwarded-For for the client IP.
+    pub trust_forwarded_for: bool,
+}
+
+impl AuthSettings {
+    /// The provider's key source.
+    pub fn key_source(&self) -> Result<crate::auth::KeySource, ConfigError> {
+        use crate::auth::KeySource;
+        match (&self.provider.public_key_file, &self.provider.jwks_file) {
+            (Some(_), Some(_)) => Err(ConfigError(
+                "auth.provider: set public_key_file or jwks_file, not both".into(),
+            )),
+            (Some(pem), None) => Ok(KeySource::PemFile(pem.clone())),
+            (None, Some(jwks)) => Ok(KeySource::JwksFile(jwks.clone())),
+            (None, None) => Ok(KeySource::SharedSecret),
+        }
+    }
+
+    /// The JWT configuration, given the secret to use.
+    pub fn jwt_config(&self, secret: Vec<u8>) -> Result<crate::auth::JwtConfig, ConfigError> {
+        Ok(crate::auth::JwtConfig {
+            self_issuer: self.self_issuer.clone(),
+            secret,
+            leeway_secs: self.leeway_secs,
+            provider: crate::auth::ProviderConfig {
+                algorithm: self.provider.algorithm,
+                keys: self.key_source()?,
+                issuer: self.provider.issuer.clone(),
+                audience: self.provider.audience.clone(),
+                claims: self.claims.clone(),
+            },
+        })
+    }
 }
 
 /// HTTP server settings.
@@ -263,6 +396,17 @@ mod tests {
         let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
         let shown = format!("{s:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            f,
+            "[auth]\nhs256_secret = \"0123456789abcdef0123456789abcdef-top\"\n"
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
+        assert!(
+            !format!("{s:?}").contains("top"),
+            "the JWT secret never shows"
+        );
         assert!(shown.contains("app:***@db"), "{shown}");
     }
 }

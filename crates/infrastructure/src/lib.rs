@@ -1,6 +1,7 @@
 //! Adapters of chat-threads: persistence on SQLite and PostgreSQL (diesel + diesel-async),
 //! and configuration loading.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 

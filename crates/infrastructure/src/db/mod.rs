@@ -4,6 +4,9 @@
 //! expanded per backend by the [`with_conn!`] and [`write_tx!`] macros, which type-check the same
 //! body against each connection type.
 
+#[macro_use]
+mod macros;
+mod auth_store;
 mod dialect;
 mod error;
 mod migrations;

@@ -73,4 +73,64 @@ diesel::table! {
 
 diesel::joinable!(messages -> threads (thread_id));
 diesel::joinable!(summaries -> threads (thread_id));
-diesel::allow_tables_to_appear_in_same_query!(threads, messages, summaries);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    accounts (id) {
+        id -> PUuid,
+        email -> Text,
+        password_hash -> Text,
+        created_at -> PTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    refresh_tokens (id) {
+        id -> PUuid,
+        account_id -> PUuid,
+        family_id -> PUuid,
+        token_hash -> Text,
+        expires_at -> PTime,
+        revoked_at -> Nullable<PTime>,
+        created_at -> PTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    sessions (id) {
+        id -> Text,
+        external_user_id -> Nullable<Text>,
+        metadata -> PJson,
+        created_at -> PTime,
+        expires_at -> PTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    server_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> PTime,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    threads,
+    messages,
+    summaries,
+    accounts,
+    refresh_tokens,
+    sessions,
+    server_secrets
+);

@@ -21,75 +21,10 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use super::dialect::Dialect;
 use super::error::{DbError, corrupt};
 use super::models::{MESSAGE_COLUMNS, MessageRow, SummaryRow, ThreadRow, messages_from};
-use super::pool::{Database, Pools, pool_error};
+use super::pool::Database;
 use super::schema::{messages, summaries, threads};
 use super::types::sql::{PTime, PUuid};
 use super::types::{DbJson, DbTime, DbUuid};
-
-/// Runs `$body` with a pooled connection `$conn` of whichever backend is configured.
-macro_rules! with_conn {
-    ($store:expr, |$conn:ident, $dialect:ident| $body:block) => {{
-        match &$store.db.pools {
-            Pools::Sqlite(pool) => {
-                scoped(async {
-                    let mut pooled = pool.get().await.map_err(|e| DbError(pool_error(e)))?;
-                    let $conn = &mut *pooled;
-                    let $dialect = Dialect::Sqlite;
-                    let _ = $dialect;
-                    $body
-                })
-                .await
-            }
-            Pools::Postgres(pool) => {
-                scoped(async {
-                    let mut pooled = pool.get().await.map_err(|e| DbError(pool_error(e)))?;
-                    let $conn = &mut *pooled;
-                    let $dialect = Dialect::Postgres;
-                    let _ = $dialect;
-                    $body
-                })
-                .await
-            }
-        }
-    }};
-}
-
-/// Pins the error type of a store block to [`DbError`], so `?` inside it stops there.
-fn scoped<T>(
-    f: impl Future<Output = Result<T, DbError>>,
-) -> impl Future<Output = Result<T, DbError>> {
-    f
-}
-
-/// Runs `$body` in a write transaction: `BEGIN IMMEDIATE` on SQLite (a deferred transaction
-/// would fail with "database is locked" when it upgrades to a write under load), an ordinary
-/// transaction on PostgreSQL. Any error rolls everything back, so nothing is half-written.
-macro_rules! write_tx {
-    ($store:expr, |$conn:ident, $dialect:ident| $body:block) => {{
-        match &$store.db.pools {
-            Pools::Sqlite(pool) => {
-                let mut pooled = pool.get().await.map_err(|e| DbError(pool_error(e)))?;
-                pooled
-                    .immediate_transaction(async move |$conn| -> Result<_, DbError> {
-                        let $dialect = Dialect::Sqlite;
-                        let _ = $dialect;
-                        $body
-                    })
-                    .await
-            }
-            Pools::Postgres(pool) => {
-                let mut pooled = pool.get().await.map_err(|e| DbError(pool_error(e)))?;
-                pooled
-                    .transaction(async move |$conn| -> Result<_, DbError> {
-                        let $dialect = Dialect::Postgres;
-                        let _ = $dialect;
-                        $body
-                    })
-                    .await
-            }
-        }
-    }};
-}
 
 /// A thread the scope may read (live only unless `$include_deleted`), or `ThreadNotFound`.
 macro_rules! find_thread {

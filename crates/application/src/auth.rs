@@ -1,0 +1,584 @@
+//! Authentication use cases: verifying bearer tokens, built-in accounts with rotating refresh
+//! tokens, and anonymous sessions for public widgets.
+
+use std::future::Future;
+
+use chat_threads_domain::{Metadata, Principal, PrincipalKind, Timestamp};
+use serde::Serialize;
+
+use crate::error::AppError;
+use crate::ports::Clock;
+
+/// Why a request was not authenticated. Every variant is a 401 with its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization: Bearer` header.
+    #[error("a bearer token is required")]
+    Missing,
+    /// Not a JWT, or its claims cannot be read.
+    #[error("the token is malformed")]
+    Malformed,
+    /// The token declares `alg: none`.
+    #[error("unsigned tokens are not accepted")]
+    Unsigned,
+    /// The token's algorithm is not the one configured for its issuer (e.g. HS256 where RS256
+    /// is expected: the HS/RS confusion attack).
+    #[error("the token's algorithm is not allowed")]
+    AlgorithmNotAllowed,
+    /// The signature does not verify.
+    #[error("the token's signature is invalid")]
+    SignatureInvalid,
+    /// Past `exp` (beyond the leeway).
+    #[error("the token has expired")]
+    Expired,
+    /// Before `nbf` (beyond the leeway).
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// `iss` is not the configured issuer.
+    #[error("the token's issuer is not accepted")]
+    IssuerInvalid,
+    /// `aud` does not include the configured audience.
+    #[error("the token's audience is not accepted")]
+    AudienceInvalid,
+    /// The token lacks a subject (under the configured claim name).
+    #[error("the token has no subject")]
+    SubjectMissing,
+    /// Login failed. Deliberately says nothing about which part was wrong.
+    #[error("invalid e-mail or password")]
+    InvalidCredentials,
+    /// A refresh token that is unknown, expired or revoked.
+    #[error("the refresh token is invalid")]
+    InvalidRefreshToken,
+}
+
+impl AuthError {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Missing => "token_missing",
+            Self::Malformed => "token_malformed",
+            Self::Unsigned => "token_unsigned",
+            Self::AlgorithmNotAllowed => "token_algorithm_not_allowed",
+            Self::SignatureInvalid => "token_signature_invalid",
+            Self::Expired => "token_expired",
+            Self::NotYetValid => "token_not_yet_valid",
+            Self::IssuerInvalid => "token_issuer_invalid",
+            Self::AudienceInvalid => "token_audience_invalid",
+            Self::SubjectMissing => "token_subject_missing",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidRefreshToken => "invalid_refresh_token",
+        }
+    }
+}
+
+/// Verifies bearer tokens. Synchronous and object-safe: verification needs keys, not I/O.
+pub trait TokenVerifier: Send + Sync + 'static {
+    /// The principal a token stands for.
+    fn verify(&self, token: &str) -> Result<Principal, AuthError>;
+}
+
+/// Signs tokens for principals this service vouches for (accounts, sessions, dev tokens).
+pub trait TokenIssuer: Clone + Send + Sync + 'static {
+    /// A signed access token for `principal`, valid until `expires_at`.
+    fn issue(&self, principal: &Principal, expires_at: Timestamp) -> Result<String, AppError>;
+}
+
+/// Hashes and checks passwords (argon2id in production).
+pub trait PasswordHasher: Clone + Send + Sync + 'static {
+    /// A self-describing hash (PHC string) of the password.
+    fn hash(&self, password: &str) -> Result<String, AppError>;
+    /// Whether the password matches the hash. Takes the same time for a wrong password.
+    fn verify(&self, password: &str, hash: &str) -> bool;
+    /// A hash of some password nobody knows, to spend the same time on unknown accounts.
+    fn dummy_hash(&self) -> &str;
+}
+
+/// A built-in account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Identity (the principal's subject).
+    pub id: uuid::Uuid,
+    /// Lowercased e-mail, unique.
+    pub email: String,
+    /// PHC string.
+    pub password_hash: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// A stored refresh token (only its hash is kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    /// Identity.
+    pub id: uuid::Uuid,
+    /// Whose.
+    pub account_id: uuid::Uuid,
+    /// Tokens rotated from one login share a family; reuse of a spent one revokes the family.
+    pub family_id: uuid::Uuid,
+    /// SHA-256 of the token, hex.
+    pub token_hash: String,
+    /// Expiry.
+    pub expires_at: Timestamp,
+    /// Set once used (rotated) or logged out.
+    pub revoked_at: Option<Timestamp>,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// An anonymous session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Session {
+    /// The session id (client-chosen or generated).
+    pub id: String,
+    /// The embedding site's own user id, if it has one.
+    pub external_user_id: Option<String>,
+    /// Free-form metadata.
+    pub metadata: Metadata,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// When the session and its threads stop working and get purged.
+    pub expires_at: Timestamp,
+}
+
+/// Storage of accounts, refresh tokens, sessions and the service's own signing secret.
+pub trait AuthStore: Clone + Send + Sync + 'static {
+    /// Inserts an account; an e-mail already registered is [`AppError::Conflict`].
+    fn insert_account(&self, account: Account)
+    -> impl Future<Output = Result<(), AppError>> + Send;
+    /// The account with this (lowercased) e-mail.
+    fn find_account(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<Account>, AppError>> + Send;
+    /// Stores a refresh token.
+    fn insert_refresh(
+        &self,
+        token: RefreshToken,
+    ) -> impl Future<Output = Result<(), AppError>> + Send;
+    /// Atomically marks the live token with this hash as used and returns it; `None` when no
+    /// such token exists. A token already revoked is returned with `revoked_at` set (reuse).
+    fn spend_refresh(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<RefreshToken>, AppError>> + Send;
+    /// Revokes every token of a family.
+    fn revoke_family(
+        &self,
+        family_id: uuid::Uuid,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), AppError>> + Send;
+    /// Inserts a session; an id already in use is [`AppError::Conflict`].
+    fn insert_session(&self, session: Session)
+    -> impl Future<Output = Result<(), AppError>> + Send;
+    /// Deletes expired sessions with their threads, and threads past their own expiry.
+    /// Returns (sessions, threads) deleted.
+    fn purge_expired(
+        &self,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(u64, u64), AppError>> + Send;
+    /// The stored value of a named secret, creating it from `generate` if absent (the first
+    /// writer wins when several instances start at once).
+    fn secret_or_insert(
+        &self,
+        name: &str,
+        generate: String,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<String, AppError>> + Send;
+}
+
+/// Tokens handed out at login or refresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenPair {
+    /// Short-lived bearer token.
+    pub access_token: String,
+    /// Always "Bearer".
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Single-use token that buys the next pair.
+    pub refresh_token: String,
+}
+
+/// Account and session settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthPolicy {
+    /// Built-in accounts on or off.
+    pub accounts_enabled: bool,
+    /// Access token lifetime, seconds.
+    pub access_ttl_secs: i64,
+    /// Refresh token lifetime, seconds.
+    pub refresh_ttl_secs: i64,
+    /// Anonymous sessions on or off.
+    pub sessions_enabled: bool,
+    /// Session lifetime when the client names none, seconds.
+    pub session_default_ttl_secs: i64,
+    /// Longest session lifetime a client may ask for, seconds.
+    pub session_max_ttl_secs: i64,
+}
+
+/// Password rules: 10 to 128 characters, not only one repeated character, not the e-mail.
+pub fn check_password(email: &str, password: &str) -> Result<(), AppError> {
+    let n = password.chars().count();
+    let bad =
+        |reason: &str| Err(chat_threads_domain::DomainError::invalid("password", reason).into());
+    if n < 10 {
+        return bad("must be at least 10 characters");
+    }
+    if n > 128 {
+        return bad("must be at most 128 characters");
+    }
+    let mut chars = password.chars();
+    let first = chars.next();
+    if chars.all(|c| Some(c) == first) {
+        return bad("must not be one repeated character");
+    }
+    if password.eq_ignore_ascii_case(email) {
+        return bad("must not be the e-mail address");
+    }
+    Ok(())
+}
+
+/// Normalizes and checks an e-mail address (one `@`, a dot in the domain, no spaces, ≤ 254).
+pub fn normalize_email(raw: &str) -> Result<String, AppError> {
+    let email = raw.trim().to_lowercase();
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        });
+    if !ok {
+        return Err(chat_threads_domain::DomainError::invalid(
+            "email",
+            "is not a valid e-mail address",
+        )
+        .into());
+    }
+    Ok(email)
+}
+
+/// SHA-256 of a refresh token, hex — what is stored instead of the token.
+pub fn hash_refresh_token(token: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 32 random bytes, base64url: refresh tokens, generated secrets, session ids.
+pub fn random_token() -> Result<String, AppError> {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AppError::Storage(format!("no randomness: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Built-in accounts and anonymous sessions.
+#[derive(Debug, Clone)]
+pub struct AuthService<S, H, I, C> {
+    store: S,
+    hasher: H,
+    issuer: I,
+    clock: C,
+    policy: AuthPolicy,
+    limits: chat_threads_domain::Limits,
+}
+
+/// Input to open an anonymous session.
+#[derive(Debug, Clone, Default)]
+pub struct NewSession {
+    /// Client-chosen id (1-128 of `A-Za-z0-9_-.`); generated when absent.
+    pub session_id: Option<String>,
+    /// The embedding site's user id.
+    pub external_user_id: Option<String>,
+    /// Metadata object.
+    pub metadata: Option<serde_json::Value>,
+    /// Lifetime in seconds (default and maximum from the policy).
+    pub ttl_secs: Option<i64>,
+}
+
+/// A new session and the token that reaches its threads.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionGrant {
+    /// The session.
+    pub session: Session,
+    /// Bearer token for the session, expiring with it.
+    pub token: String,
+}
+
+fn disabled(what: &str) -> AppError {
+    AppError::Forbidden(format!("{what} are disabled on this server"))
+}
+
+impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H, I, C> {
+    /// A service.
+    pub fn new(
+        store: S,
+        hasher: H,
+        issuer: I,
+        clock: C,
+        policy: AuthPolicy,
+        limits: chat_threads_domain::Limits,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            issuer,
+            clock,
+            policy,
+            limits,
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> AuthPolicy {
+        self.policy
+    }
+
+    /// Registers an account. Succeeds the same way whether or not the e-mail was already
+    /// registered, so registration cannot be used to discover accounts; a taken e-mail simply
+    /// cannot log in with the new password.
+    pub async fn register(&self, email: &str, password: &str) -> Result<(), AppError> {
+        if !self.policy.accounts_enabled {
+            return Err(disabled("built-in accounts"));
+        }
+        let email = normalize_email(email)?;
+        check_password(&email, password)?;
+        let hash = self.hasher.hash(password)?;
+        let account = Account {
+            id: uuid::Uuid::now_v7(),
+            email,
+            password_hash: hash,
+            created_at: self.clock.now(),
+        };
+        match self.store.insert_account(account).await {
+            Ok(()) | Err(AppError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Logs in: a short-lived access token and a refresh token.
+    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair, AppError> {
+        if !self.policy.accounts_enabled {
+            return Err(disabled("built-in accounts"));
+        }
+        let account = match normalize_email(email) {
+            Ok(email) => self.store.find_account(&email).await?,
+            Err(_) => None,
+        };
+        // Spend the same argon2 time whether or not the account exists.
+        let hash = account
+            .as_ref()
+            .map_or(self.hasher.dummy_hash(), |a| a.password_hash.as_str());
+        let matches = self.hasher.verify(password, hash);
+        match account {
+            Some(account) if matches => {
+                self.grant(
+                    &account_principal(&account),
+                    account.id,
+                    uuid::Uuid::now_v7(),
+                )
+                .await
+            }
+            _ => Err(AuthError::InvalidCredentials.into()),
+        }
+    }
+
+    /// Trades a refresh token for a new pair. The old token is spent; presenting a spent token
+    /// again (a sign it was stolen) revokes every token of its login.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AppError> {
+        let now = self.clock.now();
+        let Some(token) = self
+            .store
+            .spend_refresh(&hash_refresh_token(refresh_token), now)
+            .await?
+        else {
+            return Err(AuthError::InvalidRefreshToken.into());
+        };
+        if token.revoked_at.is_some() {
+            self.store.revoke_family(token.family_id, now).await?;
+            return Err(AuthError::InvalidRefreshToken.into());
+        }
+        if token.expires_at <= now {
+            return Err(AuthError::InvalidRefreshToken.into());
+        }
+        let principal = Principal {
+            subject: token.account_id.to_string(),
+            org: None,
+            kind: PrincipalKind::User,
+            scopes: Vec::new(),
+            email: None,
+        };
+        self.grant(&principal, token.account_id, token.family_id)
+            .await
+    }
+
+    /// Logs out: revokes the refresh token's whole family. Unknown tokens are ignored.
+    pub async fn logout(&self, refresh_token: &str) -> Result<(), AppError> {
+        let now = self.clock.now();
+        if let Some(token) = self
+            .store
+            .spend_refresh(&hash_refresh_token(refresh_token), now)
+            .await?
+        {
+            self.store.revoke_family(token.family_id, now).await?;
+        }
+        Ok(())
+    }
+
+    async fn grant(
+        &self,
+        principal: &Principal,
+        account_id: uuid::Uuid,
+        family_id: uuid::Uuid,
+    ) -> Result<TokenPair, AppError> {
+        let now = self.clock.now();
+        let access_expires = now + chrono::TimeDelta::seconds(self.policy.access_ttl_secs);
+        let access_token = self.issuer.issue(principal, access_expires)?;
+        let refresh_token = random_token()?;
+        self.store
+            .insert_refresh(RefreshToken {
+                id: uuid::Uuid::now_v7(),
+                account_id,
+                family_id,
+                token_hash: hash_refresh_token(&refresh_token),
+                expires_at: now + chrono::TimeDelta::seconds(self.policy.refresh_ttl_secs),
+                revoked_at: None,
+                created_at: now,
+            })
+            .await?;
+        Ok(TokenPair {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.policy.access_ttl_secs,
+            refresh_token,
+        })
+    }
+
+    /// Opens an anonymous session and returns a token reaching only its threads.
+    pub async fn open_session(&self, input: NewSession) -> Result<SessionGrant, AppError> {
+        if !self.policy.sessions_enabled {
+            return Err(disabled("anonymous sessions"));
+        }
+        let id = match input.session_id {
+            Some(id) => {
+                let ok = (1..=128).contains(&id.len())
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+                if !ok {
+                    return Err(chat_threads_domain::DomainError::invalid(
+                        "session_id",
+                        "must be 1-128 characters of A-Z, a-z, 0-9, '_', '-', '.'",
+                    )
+                    .into());
+                }
+                id
+            }
+            None => random_token()?,
+        };
+        let ttl = input
+            .ttl_secs
+            .unwrap_or(self.policy.session_default_ttl_secs);
+        if !(60..=self.policy.session_max_ttl_secs).contains(&ttl) {
+            return Err(chat_threads_domain::DomainError::invalid(
+                "ttl_seconds",
+                format!(
+                    "must be between 60 and {}",
+                    self.policy.session_max_ttl_secs
+                ),
+            )
+            .into());
+        }
+        let external_user_id = match input.external_user_id {
+            Some(e) => Some(chat_threads_domain::ExternalId::parse(&e)?.into_inner()),
+            None => None,
+        };
+        let now = self.clock.now();
+        let session = Session {
+            id,
+            external_user_id,
+            metadata: Metadata::parse(input.metadata.unwrap_or_default(), &self.limits)?,
+            created_at: now,
+            expires_at: now + chrono::TimeDelta::seconds(ttl),
+        };
+        self.store
+            .insert_session(session.clone())
+            .await
+            .map_err(|e| match e {
+                AppError::Conflict(_) => AppError::Conflict("session_id is already in use".into()),
+                other => other,
+            })?;
+        let principal = Principal {
+            subject: session.id.clone(),
+            org: None,
+            kind: PrincipalKind::Anonymous,
+            scopes: Vec::new(),
+            email: None,
+        };
+        let token = self.issuer.issue(&principal, session.expires_at)?;
+        Ok(SessionGrant { session, token })
+    }
+
+    /// Deletes expired sessions with their threads, and expired threads.
+    pub async fn purge_expired(&self) -> Result<(u64, u64), AppError> {
+        self.store.purge_expired(self.clock.now()).await
+    }
+}
+
+fn account_principal(account: &Account) -> Principal {
+    Principal {
+        subject: account.id.to_string(),
+        org: None,
+        kind: PrincipalKind::User,
+        scopes: Vec::new(),
+        email: Some(account.email.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_rules() {
+        assert!(check_password("a@b.co", "correct horse").is_ok());
+        assert!(check_password("a@b.co", "short").is_err());
+        assert!(check_password("a@b.co", &"x".repeat(129)).is_err());
+        assert!(check_password("a@b.co", "aaaaaaaaaaaa").is_err());
+        assert!(check_password("longer@mail.example", "LONGER@mail.example").is_err());
+    }
+
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        assert_eq!(
+            normalize_email("  Ann@Example.COM ").unwrap(),
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.io",
+            "ann@localhost",
+            "a b@x.io",
+            "a@@x.io",
+            "a@x.",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn refresh_tokens_are_stored_hashed() {
+        let t = random_token().unwrap();
+        assert_eq!(t.len(), 43);
+        let h = hash_refresh_token(&t);
+        assert_eq!(h.len(), 64);
+        assert_ne!(h, t);
+        assert_eq!(h, hash_refresh_token(&t));
+    }
+}
