@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, middleware};
+use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
 use chat_threads_infrastructure::config::{LogFormat, LogSettings};
 use chat_threads_infrastructure::db::Database;
@@ -49,6 +49,61 @@ pub async fn migrate(settings: Settings, revert_all: bool) -> anyhow::Result<()>
     Ok(())
 }
 
+/// Purges expired sessions (with their threads) and expired threads, now and then.
+fn spawn_purge_job<S, H, I>(
+    auth: chat_threads_application::auth::AuthService<
+        S,
+        H,
+        I,
+        chat_threads_application::SystemClock,
+    >,
+    every_secs: u64,
+) where
+    S: chat_threads_application::auth::AuthStore,
+    H: chat_threads_application::auth::PasswordHasher,
+    I: chat_threads_application::auth::TokenIssuer,
+{
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(every_secs.max(1)));
+        loop {
+            tick.tick().await;
+            match auth.purge_expired().await {
+                Ok((0, 0)) => {}
+                Ok((sessions, threads)) => tracing::info!(sessions, threads, "purged expired data"),
+                Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+            }
+        }
+    });
+}
+
+/// `chat-threads token`: prints a token signed with the service secret.
+pub async fn token(settings: Settings, args: crate::cli::TokenArgs) -> anyhow::Result<()> {
+    use chat_threads_application::auth::TokenIssuer;
+    let db = open_database(&settings).await?;
+    db.migrate().await?;
+    let store = SqlStore::new(db);
+    let authority = crate::wiring::authority(&settings, &store).await?;
+    let ttl = crate::cli::parse_duration(&args.ttl)?;
+    let principal = chat_threads_domain::Principal {
+        subject: args.sub,
+        org: args
+            .org
+            .as_deref()
+            .map(chat_threads_domain::OrgId::parse)
+            .transpose()?,
+        kind: if args.service {
+            chat_threads_domain::PrincipalKind::Service
+        } else {
+            chat_threads_domain::PrincipalKind::User
+        },
+        scopes: args.scope,
+        email: args.email,
+    };
+    let expires = chrono::Utc::now() + ttl;
+    println!("{}", authority.issue(&principal, expires)?);
+    Ok(())
+}
+
 /// `chat-threads serve`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let db = open_database(&settings).await?;
@@ -58,11 +113,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     }
     let store = SqlStore::new(db);
+    let api = crate::wiring::api_config(&settings, store).await?;
+    spawn_purge_job(
+        api.state.auth.clone(),
+        settings.auth.sessions.purge_interval_secs,
+    );
     let server = &settings.server;
     let mut http = HttpServer::new(move || {
         App::new()
+            .wrap(middleware::from_fn(chat_threads_api::rate_limit::per_ip))
             .wrap(middleware::Logger::default().exclude("/healthz"))
-            .configure(chat_threads_api::configure(store.clone()))
+            .configure(chat_threads_api::configure(api.clone()))
+            .default_service(web::to(chat_threads_api::extractors::not_found))
     })
     .shutdown_timeout(server.shutdown_timeout_secs)
     .client_request_timeout(Duration::from_secs(30));

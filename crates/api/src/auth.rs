@@ -1,0 +1,55 @@
+//! The `Auth` extractor: a verified principal from `Authorization: Bearer <token>`, rate-limited
+//! per principal.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use chat_threads_application::AppError;
+use chat_threads_application::auth::AuthError;
+use chat_threads_domain::Principal;
+
+use crate::error::ApiError;
+use crate::rate_limit::RateLimits;
+use crate::state::Verifier;
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Auth(pub Principal);
+
+fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let verifier = req
+        .app_data::<web::Data<Verifier>>()
+        .ok_or_else(|| ApiError::App(AppError::Storage("no token verifier configured".into())))?;
+    let header = req.headers().get(AUTHORIZATION).ok_or(AuthError::Missing)?;
+    let value = header.to_str().map_err(|_| AuthError::Malformed)?.trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => return Err(AuthError::Missing.into()),
+    };
+    if token.is_empty() {
+        return Err(AuthError::Missing.into());
+    }
+    let principal = verifier.0.verify(token)?;
+    if let Some(limiter) = req
+        .app_data::<web::Data<RateLimits>>()
+        .and_then(|l| l.principal.clone())
+    {
+        let key = principal.owner();
+        let verdict = limiter.check(key.as_str());
+        if !verdict.allowed {
+            return Err(ApiError::RateLimited(verdict));
+        }
+    }
+    Ok(principal)
+}
+
+impl FromRequest for Auth {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).map(Auth))
+    }
+}

@@ -1,0 +1,262 @@
+//! Request and response bodies, with their OpenAPI schemas.
+
+use chat_threads_application::ports::{Branch, DeleteOutcome, Page, SearchHit};
+use chat_threads_domain::{Message, Summary, Thread};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// A thread.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThreadDto {
+    pub id: uuid::Uuid,
+    /// Who owns it (`user:<subject>`, `anon:<session>`, `service:<subject>`).
+    pub owner: String,
+    pub org_id: Option<String>,
+    pub title: String,
+    pub product: Option<String>,
+    /// `active` or `archived`.
+    pub status: String,
+    pub document_id: Option<String>,
+    /// The client's own id for the thread, unique per owner.
+    pub external_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    pub system_prompt: Option<String>,
+    pub model: Option<String>,
+    /// Leaf of the active branch.
+    pub active_leaf_id: Option<uuid::Uuid>,
+    /// Set on forks: the thread and message the fork was taken from.
+    pub forked_from: Option<ForkOriginDto>,
+    pub message_count: i64,
+    pub last_message_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Set while the thread is soft-deleted.
+    pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Where a fork came from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForkOriginDto {
+    pub thread_id: uuid::Uuid,
+    pub message_id: uuid::Uuid,
+}
+
+impl From<Thread> for ThreadDto {
+    fn from(t: Thread) -> Self {
+        Self {
+            id: t.id.as_uuid(),
+            owner: t.owner.into_inner(),
+            org_id: t.org_id.map(|o| o.into_inner()),
+            title: t.title.into_inner(),
+            product: t.product.map(|p| p.into_inner()),
+            status: t.status.as_str().to_owned(),
+            document_id: t.document_id.map(|d| d.into_inner()),
+            external_id: t.external_id.map(|e| e.into_inner()),
+            metadata: t.metadata.to_value(),
+            system_prompt: t.system_prompt.map(|p| p.into_inner()),
+            model: t.model.map(|m| m.into_inner()),
+            active_leaf_id: t.active_leaf_id.map(|m| m.as_uuid()),
+            forked_from: t.forked_from.map(|f| ForkOriginDto {
+                thread_id: f.thread_id.as_uuid(),
+                message_id: f.message_id.as_uuid(),
+            }),
+            message_count: t.message_count,
+            last_message_at: t.last_message_at,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            deleted_at: t.deleted_at,
+            expires_at: t.expires_at,
+        }
+    }
+}
+
+/// Thumbs up/down with optional text.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FeedbackDto {
+    /// `up` or `down`.
+    pub rating: String,
+    pub text: Option<String>,
+}
+
+/// A message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageDto {
+    pub id: uuid::Uuid,
+    pub thread_id: uuid::Uuid,
+    /// `null` for a root.
+    pub parent_id: Option<uuid::Uuid>,
+    /// Distance from the root (0 for a root).
+    pub depth: i32,
+    /// `user`, `assistant`, `system` or `tool`.
+    pub role: String,
+    pub content: String,
+    /// `text`, `json`, `image` or `file`.
+    pub content_type: String,
+    pub display_text: Option<String>,
+    /// `complete`, `streaming`, `cancelled` or `failed`.
+    pub status: String,
+    pub model: Option<String>,
+    pub prompt_tokens: Option<i32>,
+    pub completion_tokens: Option<i32>,
+    pub feedback: Option<FeedbackDto>,
+    pub reaction: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    /// Set when this message is an edit of a sibling.
+    pub edited_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Set on soft-deleted messages (visible in the tree view only).
+    pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<Message> for MessageDto {
+    fn from(m: Message) -> Self {
+        Self {
+            id: m.id.as_uuid(),
+            thread_id: m.thread_id.as_uuid(),
+            parent_id: m.parent_id.map(|p| p.as_uuid()),
+            depth: m.depth,
+            role: m.role.as_str().to_owned(),
+            content: m.content.into_inner(),
+            content_type: m.content_type.as_str().to_owned(),
+            display_text: m.display_text,
+            status: m.status.as_str().to_owned(),
+            model: m.model.map(|x| x.into_inner()),
+            prompt_tokens: m.prompt_tokens,
+            completion_tokens: m.completion_tokens,
+            feedback: m.feedback.map(|f| FeedbackDto {
+                rating: f.rating.as_str().to_owned(),
+                text: f.text.map(|t| t.into_inner()),
+            }),
+            reaction: m.reaction.map(|r| r.into_inner()),
+            metadata: m.metadata.to_value(),
+            edited_at: m.edited_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            deleted_at: m.deleted_at,
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageDto<T> {
+    pub data: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+impl<T, D: From<T>> From<Page<T>> for PageDto<D> {
+    fn from(p: Page<T>) -> Self {
+        Self {
+            data: p.data.into_iter().map(D::from).collect(),
+            next_cursor: p.next_cursor,
+            has_more: p.has_more,
+        }
+    }
+}
+
+/// A branch: its last message, and whether it is the active one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BranchDto {
+    pub leaf: MessageDto,
+    pub active: bool,
+}
+
+impl From<Branch> for BranchDto {
+    fn from(b: Branch) -> Self {
+        Self {
+            leaf: b.leaf.into(),
+            active: b.active,
+        }
+    }
+}
+
+/// A summary of the active path up to a message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SummaryDto {
+    pub id: uuid::Uuid,
+    pub thread_id: uuid::Uuid,
+    pub covers_message_id: uuid::Uuid,
+    pub text: String,
+    pub model: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Summary> for SummaryDto {
+    fn from(s: Summary) -> Self {
+        Self {
+            id: s.id.as_uuid(),
+            thread_id: s.thread_id.as_uuid(),
+            covers_message_id: s.covers_message_id.as_uuid(),
+            text: s.text.into_inner(),
+            model: s.model.map(|m| m.into_inner()),
+            created_at: s.created_at,
+        }
+    }
+}
+
+/// A search hit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchHitDto {
+    pub thread_id: uuid::Uuid,
+    pub thread_title: String,
+    pub message_id: uuid::Uuid,
+    pub role: String,
+    /// Excerpt with the match between `[` and `]`.
+    pub snippet: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<SearchHit> for SearchHitDto {
+    fn from(h: SearchHit) -> Self {
+        Self {
+            thread_id: h.thread_id.as_uuid(),
+            thread_title: h.thread_title,
+            message_id: h.message_id.as_uuid(),
+            role: h.role.as_str().to_owned(),
+            snippet: h.snippet,
+            created_at: h.created_at,
+        }
+    }
+}
+
+/// The result of deleting a message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeleteOutcomeDto {
+    /// Messages deleted: the message and its live descendants.
+    pub deleted: u64,
+    /// The thread's active leaf afterwards.
+    pub active_leaf_id: Option<uuid::Uuid>,
+}
+
+impl From<DeleteOutcome> for DeleteOutcomeDto {
+    fn from(d: DeleteOutcome) -> Self {
+        Self {
+            deleted: d.deleted,
+            active_leaf_id: d.active_leaf_id.map(|m| m.as_uuid()),
+        }
+    }
+}
+
+/// Path parameters of a thread.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ThreadPath {
+    /// The thread id.
+    pub thread_id: uuid::Uuid,
+}
+
+/// Path parameters of a message.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct MessagePath {
+    /// The thread id.
+    pub thread_id: uuid::Uuid,
+    /// The message id.
+    pub message_id: uuid::Uuid,
+}

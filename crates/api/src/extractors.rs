@@ -1,0 +1,88 @@
+//! Errors that actix raises on its own (bad JSON, wrong content type, a body too large, a path
+//! id that is not a UUID, an unknown route) in the one error shape.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::error::ApiError;
+
+fn request_error(status: StatusCode, code: &'static str, message: String) -> actix_web::Error {
+    ApiError::Request {
+        status,
+        code,
+        message,
+    }
+    .into()
+}
+
+/// JSON bodies: size limit, content type and syntax errors.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| match &err {
+            JsonPayloadError::OverflowKnownLength { length, limit } => request_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is {length} bytes; the limit is {limit}"),
+            ),
+            JsonPayloadError::Overflow { limit } => request_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body exceeds the limit of {limit} bytes"),
+            ),
+            JsonPayloadError::ContentType => request_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json".into(),
+            ),
+            JsonPayloadError::Deserialize(e) if e.is_data() => request_error(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                format!("invalid body: {e}"),
+            ),
+            other => request_error(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("malformed JSON body: {other}"),
+            ),
+        })
+}
+
+/// Path parameters: ids that are not UUIDs.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _req| {
+        request_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+            format!("invalid path parameter: {err}"),
+        )
+    })
+}
+
+/// Query strings: unknown or badly typed parameters.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
+        request_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("invalid query string: {err}"),
+        )
+    })
+}
+
+/// Anything no route matches.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::Request {
+        status: StatusCode::NOT_FOUND,
+        code: "route_not_found",
+        message: format!("no route for {} {}", req.method(), req.path()),
+    })
+}
+
+/// `/docs` → `/docs/` (Swagger UI).
+pub async fn docs_redirect() -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header(("Location", "/docs/"))
+        .finish()
+}

@@ -1,0 +1,185 @@
+//! Token-bucket rate limits, per principal and per client IP, kept in this instance's memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// A bucket's verdict.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    /// Whether the request may proceed.
+    pub allowed: bool,
+    /// The bucket size (x-ratelimit-limit).
+    pub limit: u32,
+    /// Whole tokens left (x-ratelimit-remaining).
+    pub remaining: u32,
+    /// Seconds until the bucket is full again (x-ratelimit-reset).
+    pub reset_secs: u64,
+    /// Seconds until one request is allowed (Retry-After), when refused.
+    pub retry_after_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// One family of buckets (per principal, or per IP).
+#[derive(Debug)]
+pub struct Limiter {
+    per_sec: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+/// Buckets beyond which full (idle) ones are dropped, bounding memory.
+const MAX_BUCKETS: usize = 100_000;
+
+impl Limiter {
+    /// `per_minute` sustained, up to `burst` at once.
+    pub fn new(per_minute: u32, burst: u32) -> Self {
+        Self {
+            per_sec: f64::from(per_minute.max(1)) / 60.0,
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `key`.
+    pub fn check(&self, key: &str) -> Verdict {
+        self.check_at(key, Instant::now())
+    }
+
+    fn check_at(&self, key: &str, now: Instant) -> Verdict {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            // A poisoned lock means a panic elsewhere; fail open rather than refuse everyone.
+            return Verdict {
+                allowed: true,
+                limit: 0,
+                remaining: 0,
+                reset_secs: 0,
+                retry_after_secs: 0,
+            };
+        };
+        if buckets.len() >= MAX_BUCKETS {
+            let (per_sec, burst) = (self.per_sec, self.burst);
+            buckets
+                .retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * per_sec < burst);
+        }
+        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * self.per_sec).min(self.burst);
+        bucket.at = now;
+        let allowed = bucket.tokens >= 1.0;
+        if allowed {
+            bucket.tokens -= 1.0;
+        }
+        let missing = self.burst - bucket.tokens;
+        Verdict {
+            allowed,
+            limit: self.burst as u32,
+            remaining: bucket.tokens.floor().max(0.0) as u32,
+            reset_secs: (missing / self.per_sec).ceil() as u64,
+            retry_after_secs: if allowed {
+                0
+            } else {
+                ((1.0 - bucket.tokens) / self.per_sec).ceil().max(1.0) as u64
+            },
+        }
+    }
+}
+
+/// Both families, or none when rate limiting is off.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    /// Per principal.
+    pub principal: Option<Arc<Limiter>>,
+    /// Per client IP.
+    pub ip: Option<Arc<Limiter>>,
+    /// Take the IP from X-Forwarded-For.
+    pub trust_forwarded_for: bool,
+}
+
+impl RateLimits {
+    /// No limits.
+    pub fn off() -> Self {
+        Self {
+            principal: None,
+            ip: None,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// Middleware: the per-IP bucket for every /v1 request, with x-ratelimit-* headers on the answer.
+pub async fn per_ip(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let limits = req.app_data::<actix_web::web::Data<RateLimits>>().cloned();
+    let verdict = match (&limits, req.path().starts_with("/v1/")) {
+        (Some(l), true) => l.ip.as_ref().map(|limiter| {
+            let info = req.connection_info();
+            let ip = if l.trust_forwarded_for {
+                info.realip_remote_addr().unwrap_or("unknown").to_owned()
+            } else {
+                info.peer_addr().unwrap_or("unknown").to_owned()
+            };
+            limiter.check(&ip)
+        }),
+        _ => None,
+    };
+    if let Some(v) = verdict.filter(|v| !v.allowed) {
+        let response =
+            actix_web::ResponseError::error_response(&crate::error::ApiError::RateLimited(v));
+        return Ok(req.into_response(response));
+    }
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if let Some(v) = verdict {
+        let headers = res.headers_mut();
+        for (name, value) in [
+            ("x-ratelimit-limit", v.limit.to_string()),
+            ("x-ratelimit-remaining", v.remaining.to_string()),
+            ("x-ratelimit-reset", v.reset_secs.to_string()),
+        ] {
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&value) {
+                headers.insert(
+                    actix_web::http::header::HeaderName::from_static(name),
+                    value,
+                );
+            }
+        }
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_refills_at_the_rate() {
+        let l = Limiter::new(60, 3);
+        let t0 = Instant::now();
+        for left in [2, 1, 0] {
+            let v = l.check_at("k", t0);
+            assert!(v.allowed);
+            assert_eq!(v.remaining, left);
+        }
+        let refused = l.check_at("k", t0);
+        assert!(!refused.allowed);
+        assert_eq!(refused.retry_after_secs, 1);
+        assert_eq!(refused.limit, 3);
+        assert!(l.check_at("other", t0).allowed, "keys are independent");
+        assert!(
+            l.check_at("k", t0 + Duration::from_millis(1100)).allowed,
+            "one token per second"
+        );
+        assert!(!l.check_at("k", t0 + Duration::from_millis(1200)).allowed);
+    }
+}

@@ -1,0 +1,191 @@
+//! Built-in accounts, anonymous sessions, and who the caller is.
+
+use actix_web::{HttpResponse, web};
+use chat_threads_application::auth::NewSession;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::{AppState, Deps};
+
+/// E-mail and password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub email: String,
+    /// 10 to 128 characters, not one repeated character, not the e-mail.
+    pub password: String,
+}
+
+/// Access and refresh tokens.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPairDto {
+    /// Send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Single-use: trade it at /v1/auth/refresh for the next pair.
+    pub refresh_token: String,
+}
+
+impl From<chat_threads_application::auth::TokenPair> for TokenPairDto {
+    fn from(p: chat_threads_application::auth::TokenPair) -> Self {
+        Self {
+            access_token: p.access_token,
+            token_type: p.token_type.to_owned(),
+            expires_in: p.expires_in,
+            refresh_token: p.refresh_token,
+        }
+    }
+}
+
+/// A refresh token.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    pub refresh_token: String,
+}
+
+/// Register a built-in account. Answers 202 whether or not the e-mail was already registered,
+/// so the endpoint cannot be used to find out who has an account; log in to use it.
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = Credentials,
+    responses((status = 202, description = "Accepted; log in next"), (status = 400, body = ErrorBody),
+              (status = 403, description = "Built-in accounts are disabled", body = ErrorBody)))]
+pub async fn register<D: Deps>(
+    state: web::Data<AppState<D>>,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    state.auth.register(&body.email, &body.password).await?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({"status": "accepted"})))
+}
+
+/// Log in with e-mail and password.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Credentials,
+    responses((status = 200, body = TokenPairDto),
+              (status = 401, description = "invalid_credentials, whatever was wrong", body = ErrorBody)))]
+pub async fn login<D: Deps>(
+    state: web::Data<AppState<D>>,
+    body: web::Json<Credentials>,
+) -> Result<web::Json<TokenPairDto>, ApiError> {
+    Ok(web::Json(
+        state.auth.login(&body.email, &body.password).await?.into(),
+    ))
+}
+
+/// Trade a refresh token for a new pair (the old one stops working; reusing it revokes the login).
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshBody,
+    responses((status = 200, body = TokenPairDto), (status = 401, body = ErrorBody)))]
+pub async fn refresh<D: Deps>(
+    state: web::Data<AppState<D>>,
+    body: web::Json<RefreshBody>,
+) -> Result<web::Json<TokenPairDto>, ApiError> {
+    Ok(web::Json(
+        state.auth.refresh(&body.refresh_token).await?.into(),
+    ))
+}
+
+/// Log out: revokes the refresh token and every token rotated from the same login.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshBody,
+    responses((status = 204, description = "Logged out")))]
+pub async fn logout<D: Deps>(
+    state: web::Data<AppState<D>>,
+    body: web::Json<RefreshBody>,
+) -> Result<HttpResponse, ApiError> {
+    state.auth.logout(&body.refresh_token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The authenticated caller.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhoAmI {
+    pub subject: String,
+    /// `user`, `anonymous` or `service`.
+    pub kind: String,
+    pub org: Option<String>,
+    pub email: Option<String>,
+    pub scopes: Vec<String>,
+    /// The owner recorded on your threads.
+    pub owner: String,
+}
+
+/// Who the token stands for.
+#[utoipa::path(get, path = "/v1/whoami", tag = "auth",
+    responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn whoami(auth: Auth) -> web::Json<WhoAmI> {
+    let p = auth.0;
+    let kind = match p.kind {
+        chat_threads_domain::PrincipalKind::User => "user",
+        chat_threads_domain::PrincipalKind::Anonymous => "anonymous",
+        chat_threads_domain::PrincipalKind::Service => "service",
+    };
+    web::Json(WhoAmI {
+        owner: p.owner().into_inner(),
+        subject: p.subject,
+        kind: kind.to_owned(),
+        org: p.org.map(|o| o.into_inner()),
+        email: p.email,
+        scopes: p.scopes,
+    })
+}
+
+/// A new anonymous session.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSessionBody {
+    /// Your own session id (1-128 of `A-Za-z0-9_-.`); generated when absent. 409 if taken.
+    pub session_id: Option<String>,
+    /// The embedding site's own user id.
+    pub external_user_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    /// Lifetime in seconds (default 24 h, configurable; at least 60).
+    pub ttl_seconds: Option<i64>,
+}
+
+/// An opened session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionDto {
+    pub session_id: String,
+    /// Send as `Authorization: Bearer <token>`; reaches only this session's threads.
+    pub token: String,
+    pub external_user_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The token and the session's threads stop working then, and are purged.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Open an anonymous session (for public widgets; no sign-in).
+#[utoipa::path(post, path = "/v1/sessions", tag = "auth", request_body = NewSessionBody,
+    responses((status = 201, body = SessionDto), (status = 400, body = ErrorBody),
+              (status = 403, description = "Anonymous sessions are disabled", body = ErrorBody),
+              (status = 409, description = "session_id already in use", body = ErrorBody)))]
+pub async fn open_session<D: Deps>(
+    state: web::Data<AppState<D>>,
+    body: Option<web::Json<NewSessionBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.map(web::Json::into_inner).unwrap_or_default();
+    let grant = state
+        .auth
+        .open_session(NewSession {
+            session_id: b.session_id,
+            external_user_id: b.external_user_id,
+            metadata: b.metadata,
+            ttl_secs: b.ttl_seconds,
+        })
+        .await?;
+    let s = grant.session;
+    Ok(HttpResponse::Created().json(SessionDto {
+        session_id: s.id,
+        token: grant.token,
+        external_user_id: s.external_user_id,
+        metadata: s.metadata.to_value(),
+        created_at: s.created_at,
+        expires_at: s.expires_at,
+    }))
+}

@@ -1,0 +1,301 @@
+//! Messages: append, list (active path or whole tree), read, edit as a sibling, delete,
+//! feedback and reactions.
+
+use actix_web::{HttpResponse, web};
+use chat_threads_application::services::AppendMessage;
+use chat_threads_domain::{MessageId, ThreadId};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Auth;
+use crate::dto::{DeleteOutcomeDto, FeedbackDto, MessageDto, MessagePath, PageDto, ThreadPath};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::{AppState, Deps};
+
+/// A new message.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppendMessageBody {
+    /// `user` (default), `assistant`, `system` or `tool`.
+    pub role: Option<String>,
+    /// The text (or JSON document, for content_type `json`).
+    pub content: String,
+    /// `text` (default), `json`, `image` or `file`.
+    pub content_type: Option<String>,
+    /// What a UI shows instead of the content.
+    pub display_text: Option<String>,
+    /// Parent message; default the thread's active leaf. Giving one starts a branch.
+    pub parent_id: Option<uuid::Uuid>,
+    /// Free-form JSON object (RAG sources, question config, prompt details ...).
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    /// The model that wrote it, for assistant messages you store yourself.
+    pub model: Option<String>,
+}
+
+/// A new version of a message.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditMessageBody {
+    /// The new content.
+    pub content: String,
+    pub display_text: Option<String>,
+    /// Replaces the metadata; absent keeps the original's.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Which messages to list.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum View {
+    /// The active path, root first, paging backwards from the leaf.
+    #[default]
+    Path,
+    /// Every message (deleted ones marked), oldest first.
+    Tree,
+}
+
+/// Message list parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListMessagesQuery {
+    /// `path` (default) or `tree`.
+    #[param(value_type = Option<String>)]
+    pub view: Option<View>,
+    /// Page size, 1-100. For `path`, omit it to get the whole path.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page (for `path`, it pages towards the root).
+    pub cursor: Option<String>,
+}
+
+/// Append a message under the active leaf (or a given parent); it becomes the active leaf.
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages", tag = "messages", params(ThreadPath),
+    request_body = AppendMessageBody,
+    responses((status = 201, body = MessageDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn append<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<ThreadPath>,
+    body: web::Json<AppendMessageBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let input = AppendMessage {
+        role: b.role,
+        content: b.content,
+        content_type: b.content_type,
+        display_text: b.display_text,
+        parent_id: b.parent_id.map(MessageId::from_uuid),
+        metadata: b.metadata,
+        model: b.model,
+    };
+    let m = state
+        .messages
+        .append(&auth.0, ThreadId::from_uuid(path.thread_id), input)
+        .await?;
+    Ok(HttpResponse::Created().json(MessageDto::from(m)))
+}
+
+/// List messages: the active path (default) or the whole tree.
+#[utoipa::path(get, path = "/v1/threads/{thread_id}/messages", tag = "messages",
+    params(ThreadPath, ListMessagesQuery),
+    responses((status = 200, body = PageDto<MessageDto>), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<ThreadPath>,
+    query: web::Query<ListMessagesQuery>,
+) -> Result<web::Json<PageDto<MessageDto>>, ApiError> {
+    let q = query.into_inner();
+    let thread = ThreadId::from_uuid(path.thread_id);
+    let page = match q.view.unwrap_or_default() {
+        View::Path => {
+            state
+                .messages
+                .active_path(&auth.0, thread, q.cursor, q.limit)
+                .await?
+        }
+        View::Tree => {
+            state
+                .messages
+                .tree(&auth.0, thread, q.cursor, q.limit)
+                .await?
+        }
+    };
+    Ok(web::Json(page.into()))
+}
+
+/// Get a message.
+#[utoipa::path(get, path = "/v1/threads/{thread_id}/messages/{message_id}", tag = "messages", params(MessagePath),
+    responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<MessagePath>,
+) -> Result<web::Json<MessageDto>, ApiError> {
+    let m = state
+        .messages
+        .get(
+            &auth.0,
+            ThreadId::from_uuid(path.thread_id),
+            MessageId::from_uuid(path.message_id),
+        )
+        .await?;
+    Ok(web::Json(m.into()))
+}
+
+/// Edit a message: adds a sibling with the new content, which becomes the active leaf. The
+/// original stays as another branch.
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/edits", tag = "messages",
+    params(MessagePath), request_body = EditMessageBody,
+    responses((status = 201, body = MessageDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn edit<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<MessagePath>,
+    body: web::Json<EditMessageBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let m = state
+        .messages
+        .edit(
+            &auth.0,
+            ThreadId::from_uuid(path.thread_id),
+            MessageId::from_uuid(path.message_id),
+            b.content,
+            b.display_text,
+            b.metadata,
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(MessageDto::from(m)))
+}
+
+/// Soft-delete a message and everything below it; the active leaf moves to its parent.
+#[utoipa::path(delete, path = "/v1/threads/{thread_id}/messages/{message_id}", tag = "messages",
+    params(MessagePath),
+    responses((status = 200, body = DeleteOutcomeDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<MessagePath>,
+) -> Result<web::Json<DeleteOutcomeDto>, ApiError> {
+    let out = state
+        .messages
+        .delete(
+            &auth.0,
+            ThreadId::from_uuid(path.thread_id),
+            MessageId::from_uuid(path.message_id),
+        )
+        .await?;
+    Ok(web::Json(out.into()))
+}
+
+/// Set thumbs up/down (with optional text) on a message.
+#[utoipa::path(put, path = "/v1/threads/{thread_id}/messages/{message_id}/feedback", tag = "messages",
+    params(MessagePath), request_body = FeedbackDto,
+    responses((status = 200, body = MessageDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn set_feedback<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<MessagePath>,
+    body: web::Json<FeedbackDto>,
+) -> Result<web::Json<MessageDto>, ApiError> {
+    let b = body.into_inner();
+    let m = state
+        .messages
+        .feedback(
+            &auth.0,
+            ThreadId::from_uuid(path.thread_id),
+            MessageId::from_uuid(path.message_id),
+            Some((b.rating, b.text)),
+        )
+        .await?;
+    Ok(web::Json(m.into()))
+}
+
+/// Remove the feedback from a message.
+#[utoipa::path(delete, path = "/v1/threads/{thread_id}/messages/{message_id}/feedback", tag = "messages",
+    params(MessagePath),
+    responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn clear_feedback<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<MessagePath>,
+) -> Result<web::Json<MessageDto>, ApiError> {
+    let m = state
+        .messages
+        .feedback(
+            &auth.0,
+            ThreadId::from_uuid(path.thread_id),
+            MessageId::from_uuid(path.message_id),
+            None,
+        )
+        .await?;
+    Ok(web::Json(m.into()))
+}
+
+/// An emoji reaction.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReactionBody {
+    /// Exactly one emoji.
+    pub emoji: String,
+}
+
+/// Set the reaction on a message.
+#[utoipa::path(put, path = "/v1/threads/{thread_id}/messages/{message_id}/reaction", tag = "messages",
+    params(MessagePath), request_body = ReactionBody,
+    responses((status = 200, body = MessageDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn set_reaction<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<MessagePath>,
+    body: web::Json<ReactionBody>,
+) -> Result<web::Json<MessageDto>, ApiError> {
+    let m = state
+        .messages
+        .reaction(
+            &auth.0,
+            ThreadId::from_uuid(path.thread_id),
+            MessageId::from_uuid(path.message_id),
+            Some(body.into_inner().emoji),
+        )
+        .await?;
+    Ok(web::Json(m.into()))
+}
+
+/// Remove the reaction from a message.
+#[utoipa::path(delete, path = "/v1/threads/{thread_id}/messages/{message_id}/reaction", tag = "messages",
+    params(MessagePath),
+    responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn clear_reaction<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<MessagePath>,
+) -> Result<web::Json<MessageDto>, ApiError> {
+    let m = state
+        .messages
+        .reaction(
+            &auth.0,
+            ThreadId::from_uuid(path.thread_id),
+            MessageId::from_uuid(path.message_id),
+            None,
+        )
+        .await?;
+    Ok(web::Json(m.into()))
+}

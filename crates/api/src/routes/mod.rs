@@ -1,0 +1,7 @@
+//! Handlers, one module per resource, and the route table.
+
+pub mod accounts;
+pub mod branches;
+pub mod messages;
+pub mod summaries;
+pub mod threads;

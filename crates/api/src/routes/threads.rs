@@ -1,0 +1,222 @@
+//! Threads: create, list, read, change, archive, delete, restore, purge.
+
+use actix_web::{HttpResponse, web};
+use chat_threads_application::DeletedFilter;
+use chat_threads_application::services::{CreateThread, ListThreads, UpdateThread};
+use chat_threads_domain::ThreadId;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Auth;
+use crate::dto::{PageDto, ThreadDto, ThreadPath};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::{AppState, Deps};
+
+/// A new thread.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateThreadBody {
+    /// Title (may be empty).
+    pub title: Option<String>,
+    /// Product or assistant the thread belongs to (`[a-z0-9][a-z0-9_.-]*`).
+    pub product: Option<String>,
+    /// Organization; defaults to the caller's, and must be the caller's if it has one.
+    pub org_id: Option<String>,
+    /// Document the conversation is about.
+    pub document_id: Option<String>,
+    /// Your own id for the thread. If you already have a thread with it, that thread is
+    /// returned (200) instead of creating another (201).
+    pub external_id: Option<String>,
+    /// Free-form JSON object.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    /// System prompt for replies.
+    pub system_prompt: Option<String>,
+    /// Default model for replies.
+    pub model: Option<String>,
+    /// When the thread may be purged automatically.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Changes to a thread; absent fields stay as they are, `null` clears `system_prompt`/`model`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateThreadBody {
+    pub title: Option<String>,
+    /// `active` or `archived`.
+    pub status: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub system_prompt: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub model: Option<Option<String>>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Thread list filters and paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListThreadsQuery {
+    /// Page size, 1-100 (default 20).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    pub product: Option<String>,
+    /// `active` or `archived`.
+    pub status: Option<String>,
+    pub org_id: Option<String>,
+    pub document_id: Option<String>,
+    pub external_id: Option<String>,
+    /// Words that must all appear in the title.
+    pub q: Option<String>,
+    /// `exclude` (default), `include` or `only` soft-deleted threads.
+    #[param(value_type = Option<String>)]
+    pub deleted: Option<DeletedFilter>,
+}
+
+/// Create a thread.
+#[utoipa::path(post, path = "/v1/threads", tag = "threads", request_body = CreateThreadBody,
+    responses((status = 201, description = "Created", body = ThreadDto),
+              (status = 200, description = "A thread with this external_id already existed", body = ThreadDto),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    body: web::Json<CreateThreadBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let input = CreateThread {
+        title: b.title,
+        product: b.product,
+        org_id: b.org_id,
+        document_id: b.document_id,
+        external_id: b.external_id,
+        metadata: b.metadata,
+        system_prompt: b.system_prompt,
+        model: b.model,
+        expires_at: b.expires_at,
+    };
+    let (thread, created) = state.threads.create(&auth.0, input).await?;
+    let mut response = if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(response.json(ThreadDto::from(thread)))
+}
+
+/// List your threads, newest activity first.
+#[utoipa::path(get, path = "/v1/threads", tag = "threads", params(ListThreadsQuery),
+    responses((status = 200, body = PageDto<ThreadDto>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    query: web::Query<ListThreadsQuery>,
+) -> Result<web::Json<PageDto<ThreadDto>>, ApiError> {
+    let q = query.into_inner();
+    let input = ListThreads {
+        org_id: q.org_id,
+        product: q.product,
+        status: q.status,
+        document_id: q.document_id,
+        external_id: q.external_id,
+        deleted: q.deleted.unwrap_or_default(),
+        text: q.q,
+        cursor: q.cursor,
+        limit: q.limit,
+    };
+    Ok(web::Json(state.threads.list(&auth.0, input).await?.into()))
+}
+
+/// Get a thread.
+#[utoipa::path(get, path = "/v1/threads/{thread_id}", tag = "threads", params(ThreadPath),
+    responses((status = 200, body = ThreadDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<ThreadPath>,
+) -> Result<web::Json<ThreadDto>, ApiError> {
+    let id = ThreadId::from_uuid(path.thread_id);
+    Ok(web::Json(
+        state.threads.get(&auth.0, id, false).await?.into(),
+    ))
+}
+
+/// Change a thread's title, status (archive), metadata, system prompt or model.
+#[utoipa::path(patch, path = "/v1/threads/{thread_id}", tag = "threads", params(ThreadPath),
+    request_body = UpdateThreadBody,
+    responses((status = 200, body = ThreadDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<ThreadPath>,
+    body: web::Json<UpdateThreadBody>,
+) -> Result<web::Json<ThreadDto>, ApiError> {
+    let b = body.into_inner();
+    let input = UpdateThread {
+        title: b.title,
+        status: b.status,
+        metadata: b.metadata,
+        system_prompt: b.system_prompt,
+        model: b.model,
+    };
+    let id = ThreadId::from_uuid(path.thread_id);
+    Ok(web::Json(
+        state.threads.update(&auth.0, id, input).await?.into(),
+    ))
+}
+
+/// Soft-delete a thread (restorable).
+#[utoipa::path(delete, path = "/v1/threads/{thread_id}", tag = "threads", params(ThreadPath),
+    responses((status = 200, body = ThreadDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<ThreadPath>,
+) -> Result<web::Json<ThreadDto>, ApiError> {
+    let id = ThreadId::from_uuid(path.thread_id);
+    Ok(web::Json(state.threads.delete(&auth.0, id).await?.into()))
+}
+
+/// Restore a soft-deleted thread.
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/restore", tag = "threads", params(ThreadPath),
+    responses((status = 200, body = ThreadDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn restore<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<ThreadPath>,
+) -> Result<web::Json<ThreadDto>, ApiError> {
+    let id = ThreadId::from_uuid(path.thread_id);
+    Ok(web::Json(state.threads.restore(&auth.0, id).await?.into()))
+}
+
+/// Delete a thread for good, with its messages and summaries.
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/purge", tag = "threads", params(ThreadPath),
+    responses((status = 204, description = "Purged"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn purge<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<ThreadPath>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ThreadId::from_uuid(path.thread_id);
+    state.threads.purge(&auth.0, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

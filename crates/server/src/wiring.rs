@@ -1,0 +1,94 @@
+//! Builds the API's dependencies from settings: the store, the signing secret, the services.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use chat_threads_api::rate_limit::{Limiter, RateLimits};
+use chat_threads_api::{ApiConfig, AppState, Deps, Verifier};
+use chat_threads_application::auth::{AuthPolicy, AuthService, AuthStore, random_token};
+use chat_threads_application::{Clock, MessageService, SummaryService, SystemClock, ThreadService};
+use chat_threads_infrastructure::auth::{Argon2Hasher, JwtAuthority};
+use chat_threads_infrastructure::{Settings, SqlStore};
+
+/// The production adapters.
+#[derive(Debug)]
+pub struct Prod;
+
+impl Deps for Prod {
+    type Store = SqlStore;
+    type Hasher = Argon2Hasher;
+    type Issuer = JwtAuthority;
+}
+
+/// Name of the generated secret in the database.
+const SECRET_NAME: &str = "jwt_hs256_secret";
+
+/// The configured HS256 secret, or the one stored in the database (generated on first use, so
+/// every instance and the `token` command agree).
+pub async fn signing_secret(settings: &Settings, store: &SqlStore) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &settings.auth.hs256_secret {
+        return Ok(secret.expose().as_bytes().to_vec());
+    }
+    let generated = random_token()?;
+    let stored = store
+        .secret_or_insert(SECRET_NAME, generated, SystemClock.now())
+        .await
+        .context("cannot read or store the generated signing secret")?;
+    Ok(stored.into_bytes())
+}
+
+/// The token authority.
+pub async fn authority(settings: &Settings, store: &SqlStore) -> anyhow::Result<JwtAuthority> {
+    let secret = signing_secret(settings, store).await?;
+    Ok(JwtAuthority::new(settings.auth.jwt_config(secret)?)?)
+}
+
+/// Everything the API needs.
+pub async fn api_config(settings: &Settings, store: SqlStore) -> anyhow::Result<ApiConfig<Prod>> {
+    let authority = authority(settings, &store).await?;
+    let limits = settings.limits;
+    let a = &settings.auth;
+    let policy = AuthPolicy {
+        accounts_enabled: a.accounts.enabled,
+        access_ttl_secs: a.accounts.access_ttl_secs,
+        refresh_ttl_secs: a.accounts.refresh_ttl_secs,
+        sessions_enabled: a.sessions.enabled,
+        session_default_ttl_secs: a.sessions.default_ttl_secs,
+        session_max_ttl_secs: a.sessions.max_ttl_secs,
+    };
+    let state = AppState::<Prod> {
+        threads: ThreadService::new(store.clone(), SystemClock, limits),
+        messages: MessageService::new(store.clone(), SystemClock, limits),
+        summaries: SummaryService::new(store.clone(), SystemClock, limits),
+        auth: AuthService::new(
+            store.clone(),
+            Argon2Hasher::new()?,
+            authority.clone(),
+            SystemClock,
+            policy,
+            limits,
+        ),
+        readiness: store,
+    };
+    let r = &settings.rate_limit;
+    let rate_limits = if r.enabled {
+        RateLimits {
+            principal: Some(Arc::new(Limiter::new(
+                r.per_principal_per_minute,
+                r.per_principal_burst,
+            ))),
+            ip: Some(Arc::new(Limiter::new(r.per_ip_per_minute, r.per_ip_burst))),
+            trust_forwarded_for: r.trust_forwarded_for,
+        }
+    } else {
+        RateLimits::off()
+    };
+    // The body may hold content, metadata and a display text at their limits, plus JSON quoting.
+    let json_limit = (limits.content_bytes * 2 + limits.metadata_bytes + 64 * 1024).max(256 * 1024);
+    Ok(ApiConfig {
+        state,
+        verifier: Verifier(Arc::new(authority)),
+        rate_limits,
+        json_limit,
+    })
+}
