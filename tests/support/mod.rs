@@ -48,6 +48,7 @@ pub async fn pg_database() -> Option<(String, String)> {
 /// A running server, killed on drop.
 pub struct Server {
     child: Child,
+    env: Vec<(String, String)>,
     pub base: String,
     pub workdir: tempfile::TempDir,
     output: mpsc::Receiver<String>,
@@ -94,8 +95,13 @@ impl Server {
                 Err(_) => panic!("server did not start; output:\n{}", seen.join("\n")),
             }
         };
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Server {
             child,
+            env,
             base,
             workdir,
             output: rx,
@@ -107,6 +113,48 @@ impl Server {
         let resp = reqwest::get(format!("{}{path}", self.base)).await.unwrap();
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Any request: `(status, headers, JSON body or Null)`.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+        let client = reqwest::Client::new();
+        let method = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+        let mut req = client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// A token from `chat-threads token`, signed with this server's secret (same database).
+    pub fn token(&self, args: &[&str]) -> String {
+        let mut full = vec!["token"];
+        full.extend_from_slice(args);
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (code, out) = run(&full, &env, self.dir());
+        assert_eq!(code, 0, "{out}");
+        out.lines().last().unwrap().trim().to_owned()
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -143,7 +191,10 @@ impl Drop for Server {
 /// Runs the binary to completion: `(exit code, stdout + stderr)`.
 pub fn run(args: &[&str], env: &[(&str, &str)], dir: &Path) -> (i32, String) {
     let mut cmd = Command::new(binary());
-    cmd.args(args).current_dir(dir).env_remove("RUST_LOG");
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("CHAT_THREADS__LOG__LEVEL", "warn");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -154,4 +205,13 @@ pub fn run(args: &[&str], env: &[(&str, &str)], dir: &Path) -> (i32, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.code().unwrap_or(-1), text)
+}
+
+/// The database settings for a backend: SQLite (the default file) or a fresh PostgreSQL database.
+pub async fn backend_env(postgres: bool) -> Option<Vec<(String, String)>> {
+    if !postgres {
+        return Some(Vec::new());
+    }
+    let (_, url) = pg_database().await?;
+    Some(vec![("CHAT_THREADS__DATABASE__URL".to_string(), url)])
 }

@@ -146,11 +146,12 @@ pub async fn per_ip(
             ("x-ratelimit-remaining", v.remaining.to_string()),
             ("x-ratelimit-reset", v.reset_secs.to_string()),
         ] {
-            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&value) {
-                headers.insert(
-                    actix_web::http::header::HeaderName::from_static(name),
-                    value,
-                );
+            // A principal's 429 already carries its own (tighter) bucket's numbers.
+            let name = actix_web::http::header::HeaderName::from_static(name);
+            if !headers.contains_key(&name)
+                && let Ok(value) = actix_web::http::header::HeaderValue::from_str(&value)
+            {
+                headers.insert(name, value);
             }
         }
     }

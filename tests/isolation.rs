@@ -1,0 +1,222 @@
+//! The isolation matrix, generated from the OpenAPI document (so a new endpoint cannot escape
+//! it): for every operation that takes a thread or message id, another user, an anonymous
+//! session and an org admin of another org each get 404, a request without a token gets 401,
+//! and the owner's data is unchanged afterwards. Runs on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Server, backend_env};
+
+/// Operations that need no token.
+const PUBLIC: &[(&str, &str)] = &[
+    ("post", "/v1/auth/register"),
+    ("post", "/v1/auth/login"),
+    ("post", "/v1/auth/refresh"),
+    ("post", "/v1/auth/logout"),
+    ("post", "/v1/sessions"),
+];
+
+/// A body valid enough to reach the handler's ownership check. An operation with a body but no
+/// entry here fails the matrix (its request would be refused for the body, not the owner).
+fn body_for(method: &str, path: &str, message_id: &str) -> Option<Value> {
+    let body = match (method, path) {
+        ("patch", "/v1/threads/{thread_id}") => json!({"title": "hijacked"}),
+        ("post", "/v1/threads/{thread_id}/messages") => json!({"content": "intruder"}),
+        ("post", "/v1/threads/{thread_id}/messages/{message_id}/edits") => {
+            json!({"content": "intruder"})
+        }
+        ("put", "/v1/threads/{thread_id}/messages/{message_id}/feedback") => {
+            json!({"rating": "down"})
+        }
+        ("put", "/v1/threads/{thread_id}/messages/{message_id}/reaction") => json!({"emoji": "💩"}),
+        ("put", "/v1/threads/{thread_id}/active-leaf") => json!({"message_id": message_id}),
+        ("post", "/v1/threads/{thread_id}/fork") => json!({"message_id": message_id}),
+        ("post", "/v1/threads/{thread_id}/summaries") => {
+            json!({"covers_message_id": message_id, "text": "x"})
+        }
+        ("post", "/v1/threads") => json!({"title": "t"}),
+        _ => return None,
+    };
+    Some(body)
+}
+
+fn operations(openapi: &Value) -> Vec<(String, String, Value)> {
+    let mut ops = Vec::new();
+    for (path, item) in openapi["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                ops.push((method.clone(), path.clone(), op.clone()));
+            }
+        }
+    }
+    ops
+}
+
+async fn snapshot(server: &Server, token: &str, thread: &str) -> Value {
+    let (_, _, t) = server
+        .call("GET", &format!("/v1/threads/{thread}"), Some(token), None)
+        .await;
+    let (_, _, tree) = server
+        .call(
+            "GET",
+            &format!("/v1/threads/{thread}/messages?view=tree&limit=100"),
+            Some(token),
+            None,
+        )
+        .await;
+    let (_, _, branches) = server
+        .call(
+            "GET",
+            &format!("/v1/threads/{thread}/branches"),
+            Some(token),
+            None,
+        )
+        .await;
+    let (_, _, summaries) = server
+        .call(
+            "GET",
+            &format!("/v1/threads/{thread}/summaries"),
+            Some(token),
+            None,
+        )
+        .await;
+    json!({"thread": t, "tree": tree, "branches": branches, "summaries": summaries})
+}
+
+async fn matrix(postgres: bool) {
+    let Some(env) = backend_env(postgres).await else {
+        return;
+    };
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"));
+    let server = Server::start(&env);
+
+    let alice = server.token(&["--sub", "alice", "--org", "acme"]);
+    let bob = server.token(&["--sub", "bob", "--org", "acme"]);
+    let outsider = server.token(&["--sub", "erin", "--org", "globex", "--scope", "org:admin"]);
+    let (status, _, session) = server
+        .call("POST", "/v1/sessions", None, Some(&json!({})))
+        .await;
+    assert_eq!(status, 201);
+    let anon = session["token"].as_str().unwrap().to_owned();
+
+    let (_, _, thread) = server
+        .call(
+            "POST",
+            "/v1/threads",
+            Some(&alice),
+            Some(&json!({"title": "private"})),
+        )
+        .await;
+    let tid = thread["id"].as_str().unwrap().to_owned();
+    let (_, _, m1) = server
+        .call(
+            "POST",
+            &format!("/v1/threads/{tid}/messages"),
+            Some(&alice),
+            Some(&json!({"content": "secret plans"})),
+        )
+        .await;
+    let mid = m1["id"].as_str().unwrap().to_owned();
+    server
+        .call(
+            "POST",
+            &format!("/v1/threads/{tid}/messages"),
+            Some(&alice),
+            Some(&json!({"role": "assistant", "content": "reply"})),
+        )
+        .await;
+    let (status, _, _) = server
+        .call(
+            "POST",
+            &format!("/v1/threads/{tid}/summaries"),
+            Some(&alice),
+            Some(&json!({"covers_message_id": mid, "text": "s"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let before = snapshot(&server, &alice, &tid).await;
+
+    let (_, _, openapi) = server.call("GET", "/openapi.json", None, None).await;
+    let ops = operations(&openapi);
+    assert!(
+        ops.len() >= 25,
+        "the OpenAPI document lists the API ({} operations)",
+        ops.len()
+    );
+    let mut id_ops = 0;
+    for (method, path, op) in &ops {
+        let public = PUBLIC.contains(&(method.as_str(), path.as_str()));
+        let secured = op
+            .get("security")
+            .is_some_and(|s| s.to_string().contains("bearer"));
+        assert_eq!(
+            secured, !public,
+            "{method} {path}: bearer security declared on every protected operation"
+        );
+        let url = path
+            .replace("{thread_id}", &tid)
+            .replace("{message_id}", &mid);
+        let body = body_for(method, path, &mid);
+        let needs_body = op.get("requestBody").is_some();
+        assert!(
+            !needs_body || body.is_some() || public,
+            "{method} {path}: add a body to the matrix"
+        );
+
+        if !public {
+            let (status, _, err) = server.call(method, &url, None, body.as_ref()).await;
+            assert_eq!(status, 401, "{method} {path} without a token: {err}");
+            assert_eq!(err["error"]["code"], "token_missing");
+        }
+        if !path.contains("{thread_id}") {
+            continue;
+        }
+        id_ops += 1;
+        for (who, token) in [
+            ("another user", &bob),
+            ("an anonymous session", &anon),
+            ("another org's admin", &outsider),
+        ] {
+            let (status, _, err) = server.call(method, &url, Some(token), body.as_ref()).await;
+            assert_eq!(status, 404, "{method} {path} as {who}: {err}");
+            assert_eq!(
+                err["error"]["code"], "thread_not_found",
+                "{method} {path} as {who}"
+            );
+        }
+    }
+    assert!(
+        id_ops >= 18,
+        "every id-taking operation was exercised ({id_ops})"
+    );
+    assert_eq!(
+        snapshot(&server, &alice, &tid).await,
+        before,
+        "nothing changed for the owner"
+    );
+
+    // An org admin of the same org reads (but cannot change) the thread.
+    let admin = server.token(&["--sub", "carol", "--org", "acme", "--scope", "org:admin"]);
+    let (status, _, _) = server
+        .call("GET", &format!("/v1/threads/{tid}"), Some(&admin), None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = server
+        .call("DELETE", &format!("/v1/threads/{tid}"), Some(&admin), None)
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(snapshot(&server, &alice, &tid).await, before);
+}
+
+#[tokio::test]
+async fn isolation_matrix_on_sqlite() {
+    matrix(false).await;
+}
+
+#[tokio::test]
+async fn isolation_matrix_on_postgres() {
+    matrix(true).await;
+}
