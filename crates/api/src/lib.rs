@@ -47,90 +47,72 @@ pub fn configure<D: Deps>(config: ApiConfig<D>) -> impl FnOnce(&mut web::Service
     }
 }
 
-/// Every /v1 route. The OpenAPI document ([`openapi::ApiDoc`]) lists the same operations; a
-/// test checks the two agree.
-fn routes_v1<D: Deps>(cfg: &mut web::ServiceConfig) {
-    use routes::{accounts, branches, messages, summaries, threads};
-    cfg.route("/auth/register", web::post().to(accounts::register::<D>))
-        .route("/auth/login", web::post().to(accounts::login::<D>))
-        .route("/auth/refresh", web::post().to(accounts::refresh::<D>))
-        .route("/auth/logout", web::post().to(accounts::logout::<D>))
-        .route("/sessions", web::post().to(accounts::open_session::<D>))
-        .route("/whoami", web::get().to(accounts::whoami))
-        .route("/threads", web::post().to(threads::create::<D>))
-        .route("/threads", web::get().to(threads::list::<D>))
-        .route("/threads/{thread_id}", web::get().to(threads::get::<D>))
-        .route(
-            "/threads/{thread_id}",
-            web::patch().to(threads::update::<D>),
-        )
-        .route(
-            "/threads/{thread_id}",
-            web::delete().to(threads::delete::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/restore",
-            web::post().to(threads::restore::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/purge",
-            web::post().to(threads::purge::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/messages",
-            web::post().to(messages::append::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/messages",
-            web::get().to(messages::list::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/messages/{message_id}",
-            web::get().to(messages::get::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/messages/{message_id}",
-            web::delete().to(messages::delete::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/messages/{message_id}/edits",
-            web::post().to(messages::edit::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/messages/{message_id}/feedback",
-            web::put().to(messages::set_feedback::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/messages/{message_id}/feedback",
-            web::delete().to(messages::clear_feedback::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/messages/{message_id}/reaction",
-            web::put().to(messages::set_reaction::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/messages/{message_id}/reaction",
-            web::delete().to(messages::clear_reaction::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/branches",
-            web::get().to(branches::list::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/active-leaf",
-            web::put().to(branches::set_active_leaf::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/fork",
-            web::post().to(branches::fork::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/summaries",
-            web::get().to(summaries::list::<D>),
-        )
-        .route(
-            "/threads/{thread_id}/summaries",
-            web::post().to(summaries::add::<D>),
-        )
-        .route("/search", web::get().to(summaries::search::<D>));
+/// Declares the /v1 route table once: [`ROUTE_TABLE`] lists it (a test checks it against the
+/// OpenAPI document, both ways) and `routes_v1` registers it.
+macro_rules! v1_routes {
+    ($($method:ident $path:literal => $($handler:ident)::+),* $(,)?) => {
+        /// Every /v1 route as (method, path).
+        pub const ROUTE_TABLE: &[(&str, &str)] = &[$((stringify!($method), concat!("/v1", $path))),*];
+
+        fn routes_v1<D: Deps>(cfg: &mut web::ServiceConfig) {
+            use routes::{accounts, branches, messages, summaries, threads};
+            $(cfg.route($path, web::$method().to($($handler)::+::<D>));)*
+        }
+    };
+}
+
+v1_routes! {
+    post "/auth/register" => accounts::register,
+    post "/auth/login" => accounts::login,
+    post "/auth/refresh" => accounts::refresh,
+    post "/auth/logout" => accounts::logout,
+    post "/sessions" => accounts::open_session,
+    get "/whoami" => accounts::whoami,
+    post "/threads" => threads::create,
+    get "/threads" => threads::list,
+    get "/threads/{thread_id}" => threads::get,
+    patch "/threads/{thread_id}" => threads::update,
+    delete "/threads/{thread_id}" => threads::delete,
+    post "/threads/{thread_id}/restore" => threads::restore,
+    post "/threads/{thread_id}/purge" => threads::purge,
+    post "/threads/{thread_id}/messages" => messages::append,
+    get "/threads/{thread_id}/messages" => messages::list,
+    get "/threads/{thread_id}/messages/{message_id}" => messages::get,
+    delete "/threads/{thread_id}/messages/{message_id}" => messages::delete,
+    post "/threads/{thread_id}/messages/{message_id}/edits" => messages::edit,
+    put "/threads/{thread_id}/messages/{message_id}/feedback" => messages::set_feedback,
+    delete "/threads/{thread_id}/messages/{message_id}/feedback" => messages::clear_feedback,
+    put "/threads/{thread_id}/messages/{message_id}/reaction" => messages::set_reaction,
+    delete "/threads/{thread_id}/messages/{message_id}/reaction" => messages::clear_reaction,
+    get "/threads/{thread_id}/branches" => branches::list,
+    put "/threads/{thread_id}/active-leaf" => branches::set_active_leaf,
+    post "/threads/{thread_id}/fork" => branches::fork,
+    get "/threads/{thread_id}/summaries" => summaries::list,
+    post "/threads/{thread_id}/summaries" => summaries::add,
+    get "/search" => summaries::search,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_route_table_and_the_openapi_document_agree() {
+        let doc = <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi();
+        let json = serde_json::to_value(&doc).unwrap();
+        let mut documented = BTreeSet::new();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.insert((method.clone(), path.clone()));
+            }
+        }
+        let routed: BTreeSet<(String, String)> = super::ROUTE_TABLE
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(
+            routed, documented,
+            "every route is documented and every documented operation is routed"
+        );
+    }
 }

@@ -115,7 +115,7 @@ pub struct WhoAmI {
 #[utoipa::path(get, path = "/v1/whoami", tag = "auth",
     responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn whoami(auth: Auth) -> web::Json<WhoAmI> {
+pub async fn whoami<D: Deps>(auth: Auth) -> web::Json<WhoAmI> {
     let p = auth.0;
     let kind = match p.kind {
         chat_threads_domain::PrincipalKind::User => "user",
