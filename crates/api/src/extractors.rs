@@ -71,13 +71,64 @@ pub fn query_config() -> web::QueryConfig {
     })
 }
 
-/// Anything no route matches.
+/// Whether a concrete path matches a route pattern like `/v1/threads/{thread_id}`.
+fn matches(pattern: &str, path: &str) -> bool {
+    let mut p = pattern.trim_end_matches('/').split('/');
+    let mut q = path.trim_end_matches('/').split('/');
+    loop {
+        match (p.next(), q.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a.starts_with('{') || a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Anything no route matches: 405 with `Allow` when the path exists under other methods, else
+/// 404.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let allowed: Vec<String> = crate::ROUTE_TABLE
+        .iter()
+        .filter(|(_, pattern)| matches(pattern, req.path()))
+        .map(|(method, _)| method.to_uppercase())
+        .collect();
+    if !allowed.is_empty() {
+        let mut response = actix_web::ResponseError::error_response(&ApiError::Request {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "method_not_allowed",
+            message: format!(
+                "{} is not allowed on {}; use {}",
+                req.method(),
+                req.path(),
+                allowed.join(", ")
+            ),
+        });
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allowed.join(", ")) {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::ALLOW, value);
+        }
+        return Ok(response);
+    }
     Err(ApiError::Request {
         status: StatusCode::NOT_FOUND,
         code: "route_not_found",
         message: format!("no route for {} {}", req.method(), req.path()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn route_patterns_match_concrete_paths() {
+        assert!(super::matches("/v1/threads/{thread_id}", "/v1/threads/abc"));
+        assert!(super::matches("/v1/threads", "/v1/threads/"));
+        assert!(!super::matches("/v1/threads/{thread_id}", "/v1/threads"));
+        assert!(!super::matches(
+            "/v1/threads/{thread_id}/messages",
+            "/v1/threads/a/branches"
+        ));
+    }
 }
 
 /// `/docs` → `/docs/` (Swagger UI).

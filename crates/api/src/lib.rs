@@ -6,6 +6,7 @@ pub mod dto;
 pub mod error;
 pub mod extractors;
 pub mod health;
+pub mod observe;
 pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
@@ -36,6 +37,8 @@ pub fn configure<D: Deps>(config: ApiConfig<D>) -> impl FnOnce(&mut web::Service
             .app_data(web::Data::new(config.state))
             .app_data(web::Data::new(config.verifier))
             .app_data(web::Data::new(config.rate_limits))
+            .app_data(web::Data::new(observe::Metrics::default()))
+            .route("/metrics", web::get().to(observe::metrics))
             .route("/healthz", web::get().to(health::healthz))
             .app_data(web::Data::new(readiness))
             .route("/readyz", web::get().to(health::readyz::<D::Store>))

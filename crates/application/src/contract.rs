@@ -9,7 +9,9 @@ use std::collections::HashSet;
 use chat_threads_domain::{Limits, MessageId, Principal, Role, SCOPE_ORG_ADMIN, ThreadStatus};
 use serde_json::json;
 
-use crate::ports::{DeletedFilter, ForkMode, MessageStore, SummaryStore, SystemClock, ThreadStore};
+use crate::ports::{
+    DeletedFilter, ForkMode, MessageFilter, MessageStore, SummaryStore, SystemClock, ThreadStore,
+};
 use crate::services::{AppendMessage, CreateThread, ListThreads, UpdateThread};
 use crate::{AppError, MessageService, SummaryService, ThreadService};
 
@@ -347,7 +349,7 @@ pub async fn append_and_read_active_path<S: Store>(store: S) {
 
     let all = s
         .messages
-        .active_path(&alice(), t.id, None, None)
+        .active_path(&alice(), t.id, None, None, MessageFilter::default())
         .await
         .unwrap();
     assert_eq!(texts(&all.data), ["m0", "m1", "m2", "m3", "m4", "m5", "m6"]);
@@ -355,20 +357,32 @@ pub async fn append_and_read_active_path<S: Store>(store: S) {
 
     let last3 = s
         .messages
-        .active_path(&alice(), t.id, None, Some(3))
+        .active_path(&alice(), t.id, None, Some(3), MessageFilter::default())
         .await
         .unwrap();
     assert_eq!(texts(&last3.data), ["m4", "m5", "m6"]);
     assert!(last3.has_more);
     let prev = s
         .messages
-        .active_path(&alice(), t.id, last3.next_cursor, Some(3))
+        .active_path(
+            &alice(),
+            t.id,
+            last3.next_cursor,
+            Some(3),
+            MessageFilter::default(),
+        )
         .await
         .unwrap();
     assert_eq!(texts(&prev.data), ["m1", "m2", "m3"]);
     let first = s
         .messages
-        .active_path(&alice(), t.id, prev.next_cursor, Some(3))
+        .active_path(
+            &alice(),
+            t.id,
+            prev.next_cursor,
+            Some(3),
+            MessageFilter::default(),
+        )
         .await
         .unwrap();
     assert_eq!(texts(&first.data), ["m0"]);
@@ -379,10 +393,19 @@ pub async fn append_and_read_active_path<S: Store>(store: S) {
     assert_eq!(roles[1], Role::Assistant);
     let bad = s
         .messages
-        .active_path(&alice(), t.id, Some("garbage".into()), Some(3))
+        .active_path(
+            &alice(),
+            t.id,
+            Some("garbage".into()),
+            Some(3),
+            MessageFilter::default(),
+        )
         .await;
     assert!(matches!(bad, Err(AppError::InvalidCursor)));
-    let bad = s.messages.active_path(&alice(), t.id, None, Some(0)).await;
+    let bad = s
+        .messages
+        .active_path(&alice(), t.id, None, Some(0), MessageFilter::default())
+        .await;
     assert_eq!(bad.unwrap_err().code(), "validation_failed");
 }
 
@@ -543,7 +566,7 @@ pub async fn edit_branches_and_switch<S: Store>(store: S) {
     assert!(edited.edited_at.is_some());
     let path = s
         .messages
-        .active_path(&alice(), t.id, None, None)
+        .active_path(&alice(), t.id, None, None, MessageFilter::default())
         .await
         .unwrap();
     assert_eq!(
@@ -567,7 +590,7 @@ pub async fn edit_branches_and_switch<S: Store>(store: S) {
     assert_eq!(thread.active_leaf_id, Some(q2.id));
     let path = s
         .messages
-        .active_path(&alice(), t.id, None, None)
+        .active_path(&alice(), t.id, None, None, MessageFilter::default())
         .await
         .unwrap();
     assert_eq!(texts(&path.data), ["question", "answer 1", "follow-up"]);
@@ -581,7 +604,7 @@ pub async fn edit_branches_and_switch<S: Store>(store: S) {
     assert_eq!((root2.parent_id, root2.depth), (None, 0));
     let path = s
         .messages
-        .active_path(&alice(), t.id, None, None)
+        .active_path(&alice(), t.id, None, None, MessageFilter::default())
         .await
         .unwrap();
     assert_eq!(texts(&path.data), ["question v2"]);
@@ -661,7 +684,11 @@ pub async fn delete_message_subtree<S: Store>(store: S) {
         vec![b2.id]
     );
     // Deleted messages stay visible in the tree view, marked.
-    let tree = s.messages.tree(&alice(), t.id, None, None).await.unwrap();
+    let tree = s
+        .messages
+        .tree(&alice(), t.id, None, None, MessageFilter::default())
+        .await
+        .unwrap();
     assert_eq!(tree.data.len(), 4);
     assert_eq!(
         tree.data.iter().filter(|m| m.deleted_at.is_some()).count(),
@@ -730,7 +757,7 @@ pub async fn tree_pages<S: Store>(store: S) {
     loop {
         let page = s
             .messages
-            .tree(&alice(), t.id, cursor, Some(5))
+            .tree(&alice(), t.id, cursor, Some(5), MessageFilter::default())
             .await
             .unwrap();
         seen.extend(page.data.iter().map(|m| m.id));
@@ -794,7 +821,7 @@ pub async fn fork_thread<S: Store>(store: S) {
     assert_eq!(fork.message_count, 2);
     let path = s
         .messages
-        .active_path(&alice(), fork.id, None, None)
+        .active_path(&alice(), fork.id, None, None, MessageFilter::default())
         .await
         .unwrap();
     assert_eq!(texts(&path.data), ["a", "b"]);
@@ -833,7 +860,7 @@ pub async fn fork_thread<S: Store>(store: S) {
     );
     let path = s
         .messages
-        .active_path(&alice(), wide.id, None, None)
+        .active_path(&alice(), wide.id, None, None, MessageFilter::default())
         .await
         .unwrap();
     assert_eq!(
@@ -1260,7 +1287,7 @@ pub async fn concurrent_appends<S: Store>(store: S) {
     assert_eq!(thread.message_count, 16);
     let path = s
         .messages
-        .active_path(&alice(), t.id, None, None)
+        .active_path(&alice(), t.id, None, None, MessageFilter::default())
         .await
         .unwrap();
     assert_eq!(
@@ -1288,7 +1315,7 @@ pub async fn deep_chain<S: Store>(store: S) {
     }
     let last = s
         .messages
-        .active_path(&alice(), t.id, None, Some(50))
+        .active_path(&alice(), t.id, None, Some(50), MessageFilter::default())
         .await
         .unwrap();
     assert_eq!(last.data.len(), 50);
@@ -1345,7 +1372,7 @@ pub async fn org_admin_reads_the_org<S: Store>(store: S) {
     );
     let path = s
         .messages
-        .active_path(&carol, t.id, None, None)
+        .active_path(&carol, t.id, None, None, MessageFilter::default())
         .await
         .unwrap();
     assert_eq!(texts(&path.data), ["plan"]);
@@ -1384,6 +1411,92 @@ pub async fn org_admin_reads_the_org<S: Store>(store: S) {
     );
 }
 
+/// Message lists narrow by role and by words, in both views.
+pub async fn message_filters<S: Store>(store: S) {
+    let s = services(store);
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    for (i, text) in [
+        "Plan the Lisbon trip",
+        "Lisbon in May is lovely",
+        "Book flights",
+        "Flights booked to Lisbon",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let input = if i % 2 == 0 {
+            user(text)
+        } else {
+            assistant(text)
+        };
+        s.messages.append(&alice(), t.id, input).await.unwrap();
+    }
+    let f = |role: Option<&str>, text: Option<&str>| {
+        crate::services::message_filter(role, text).unwrap()
+    };
+    let tree = s
+        .messages
+        .tree(&alice(), t.id, None, None, f(Some("assistant"), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&tree.data),
+        ["Lisbon in May is lovely", "Flights booked to Lisbon"]
+    );
+    let tree = s
+        .messages
+        .tree(&alice(), t.id, None, None, f(None, Some("lisbon")))
+        .await
+        .unwrap();
+    assert_eq!(tree.data.len(), 3);
+    let tree = s
+        .messages
+        .tree(
+            &alice(),
+            t.id,
+            None,
+            Some(1),
+            f(Some("user"), Some("LISBON")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(texts(&tree.data), ["Plan the Lisbon trip"]);
+    assert!(!tree.has_more);
+    let path = s
+        .messages
+        .active_path(&alice(), t.id, None, Some(1), f(None, Some("lisbon")))
+        .await
+        .unwrap();
+    assert_eq!(texts(&path.data), ["Flights booked to Lisbon"]);
+    assert!(path.has_more);
+    let earlier = s
+        .messages
+        .active_path(
+            &alice(),
+            t.id,
+            path.next_cursor,
+            Some(5),
+            f(None, Some("lisbon")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&earlier.data),
+        ["Plan the Lisbon trip", "Lisbon in May is lovely"]
+    );
+    assert!(!earlier.has_more);
+    let err = s
+        .messages
+        .tree(&alice(), t.id, None, None, MessageFilter::default())
+        .await;
+    assert!(err.is_ok());
+    assert!(crate::services::message_filter(Some("robot"), None).is_err());
+}
+
 /// Instantiates every contract check as a `#[tokio::test]` for a store factory.
 ///
 /// `$make` is an async expression yielding `Option<store>`; `None` skips (a backend that is not
@@ -1396,7 +1509,7 @@ macro_rules! contract_tests {
             append_and_read_active_path, parent_rules, edit_branches_and_switch,
             delete_message_subtree, tree_pages, fork_thread, feedback_and_reactions, summaries,
             list_filters_and_pages, text_search, concurrent_appends, deep_chain,
-            org_admin_reads_the_org);
+            org_admin_reads_the_org, message_filters);
     };
     (@each $make:expr; $($name:ident),+) => {
         $(

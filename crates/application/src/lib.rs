@@ -18,9 +18,9 @@ pub mod contract;
 
 pub use error::AppError;
 pub use ports::{
-    Branch, Clock, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageStore, NewMessage,
-    Page, Readiness, SearchHit, SummaryStore, SystemClock, ThreadCursor, ThreadPatch, ThreadQuery,
-    ThreadStore,
+    Branch, Clock, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter,
+    MessageStore, NewMessage, Page, Readiness, SearchHit, SummaryStore, SystemClock, ThreadCursor,
+    ThreadPatch, ThreadQuery, ThreadStore,
 };
 pub use services::{
     AppendMessage, CreateThread, ListThreads, MessageService, SummaryService, ThreadService,

@@ -11,8 +11,8 @@ use chat_threads_domain::{
 
 use crate::error::AppError;
 use crate::ports::{
-    Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageStore, NewMessage,
-    SearchHit, SummaryStore, ThreadPatch, ThreadQuery, ThreadStore,
+    Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter, MessageStore,
+    NewMessage, SearchHit, SummaryStore, ThreadPatch, ThreadQuery, ThreadStore,
 };
 
 #[derive(Debug, Default)]
@@ -115,9 +115,7 @@ impl MemoryStore {
 }
 
 fn matches_terms(haystack: &str, text: &str) -> bool {
-    let hay = haystack.to_lowercase();
-    text.split_whitespace()
-        .all(|term| hay.contains(&term.to_lowercase()))
+    crate::services::contains_words(haystack, text)
 }
 
 fn snippet(content: &str, text: &str) -> String {
@@ -413,6 +411,7 @@ impl MessageStore for MemoryStore {
         thread_id: ThreadId,
         after: Option<MessageCursor>,
         limit: u32,
+        filter: &MessageFilter,
     ) -> Result<Vec<Message>, AppError> {
         let s = self.lock()?;
         s.thread(scope, thread_id, false)?;
@@ -420,6 +419,13 @@ impl MessageStore for MemoryStore {
             .thread_messages(thread_id)
             .into_iter()
             .filter(|m| after.is_none_or(|c| (m.created_at, m.id) > (c.created_at, c.id)))
+            .filter(|m| filter.role.is_none_or(|r| m.role == r))
+            .filter(|m| {
+                filter
+                    .text
+                    .as_deref()
+                    .is_none_or(|t| matches_terms(m.content.as_str(), t))
+            })
             .collect();
         v.truncate(limit as usize);
         Ok(v)

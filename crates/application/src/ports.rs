@@ -60,6 +60,22 @@ pub struct MessageCursor {
     pub id: MessageId,
 }
 
+/// Narrows a message list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageFilter {
+    /// Only messages with this role.
+    pub role: Option<Role>,
+    /// Only messages containing every word (through the search index).
+    pub text: Option<String>,
+}
+
+impl MessageFilter {
+    /// Whether the filter lets everything through.
+    pub fn is_empty(&self) -> bool {
+        self.role.is_none() && self.text.is_none()
+    }
+}
+
 /// Which threads a list includes with respect to soft deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -323,13 +339,14 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Message>, AppError>> + Send;
 
-    /// The whole tree, oldest first, after `after`, at most `limit`.
+    /// The whole tree, oldest first, after `after`, at most `limit`, narrowed by `filter`.
     fn list_tree(
         &self,
         scope: &Scope,
         thread_id: ThreadId,
         after: Option<MessageCursor>,
         limit: u32,
+        filter: &MessageFilter,
     ) -> impl Future<Output = Result<Vec<Message>, AppError>> + Send;
 
     /// The thread's branches (live leaves), newest first.

@@ -9,23 +9,23 @@ use chat_threads_domain::{
 use crate::cursor;
 use crate::error::AppError;
 use crate::ports::{
-    Branch, Clock, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageStore, NewMessage,
-    Page, SearchHit, SummaryStore, ThreadCursor, ThreadPatch, ThreadQuery, ThreadStore,
+    Branch, Clock, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter,
+    MessageStore, NewMessage, Page, SearchHit, SummaryStore, ThreadCursor, ThreadPatch,
+    ThreadQuery, ThreadStore,
 };
 
-/// Default page size when the caller gives none.
+/// Default page size when the caller gives none (capped by the configured maximum).
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
-/// Largest page a caller may ask for.
-pub const MAX_PAGE_SIZE: u32 = 100;
 
-/// Checks a requested page size (1..=100, default 20).
-pub fn page_size(requested: Option<u32>) -> Result<u32, AppError> {
+/// Checks a requested page size (1..=max, default 20).
+pub fn page_size(requested: Option<u32>, limits: &Limits) -> Result<u32, AppError> {
+    let max = limits.page_size_max.max(1);
     match requested {
-        None => Ok(DEFAULT_PAGE_SIZE),
-        Some(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
+        None => Ok(DEFAULT_PAGE_SIZE.min(max)),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
         Some(_) => Err(chat_threads_domain::DomainError::invalid(
             "limit",
-            format!("must be between 1 and {MAX_PAGE_SIZE}"),
+            format!("must be between 1 and {max}"),
         )
         .into()),
     }
@@ -212,7 +212,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         who: &Principal,
         input: ListThreads,
     ) -> Result<Page<Thread>, AppError> {
-        let limit = page_size(input.limit)?;
+        let limit = page_size(input.limit, &self.limits)?;
         let text = input
             .text
             .map(|t| t.trim().to_owned())
@@ -322,7 +322,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         text: &str,
         limit: Option<u32>,
     ) -> Result<Vec<SearchHit>, AppError> {
-        let limit = page_size(limit)?;
+        let limit = page_size(limit, &self.limits)?;
         let text = text.trim();
         if text.is_empty() || text.len() > 500 {
             return Err(
@@ -331,6 +331,30 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         }
         self.store.search_messages(&who.scope(), text, limit).await
     }
+}
+
+/// Whether `haystack` contains every word of `text` as a whole word, ignoring case (what the
+/// search indexes match).
+pub fn contains_words(haystack: &str, text: &str) -> bool {
+    let words: Vec<String> = haystack
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .all(|w| words.contains(&w.to_lowercase()))
+}
+
+/// Parses a message filter from raw query parameters.
+pub fn message_filter(role: Option<&str>, text: Option<&str>) -> Result<MessageFilter, AppError> {
+    Ok(MessageFilter {
+        role: role.map(Role::parse).transpose()?,
+        text: text
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned),
+    })
 }
 
 /// Input to append a message (raw).
@@ -504,13 +528,15 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
     }
 
     /// The active path, root first: the last `limit` messages (all when `None`), then earlier
-    /// pages through the cursor.
+    /// pages through the cursor. With a filter, the path is walked from the cursor to the root
+    /// and the last `limit` matching messages are returned (the cost then grows with the depth).
     pub async fn active_path(
         &self,
         who: &Principal,
         thread_id: ThreadId,
         cursor: Option<String>,
         limit: Option<u32>,
+        filter: MessageFilter,
     ) -> Result<Page<Message>, AppError> {
         let before = cursor
             .as_deref()
@@ -518,15 +544,29 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             .transpose()?;
         let want = match limit {
             None => u32::MAX - 1,
-            Some(n) => page_size(Some(n))?,
+            Some(n) => page_size(Some(n), &self.limits)?,
+        };
+        let walk = if filter.is_empty() {
+            want + 1
+        } else {
+            u32::MAX
         };
         let mut rows = self
             .store
-            .active_path(&who.scope(), thread_id, before, want + 1)
+            .active_path(&who.scope(), thread_id, before, walk)
             .await?;
+        if !filter.is_empty() {
+            rows.retain(|m| {
+                filter.role.is_none_or(|r| m.role == r)
+                    && filter
+                        .text
+                        .as_deref()
+                        .is_none_or(|t| contains_words(m.content.as_str(), t))
+            });
+        }
         let has_more = rows.len() > want as usize;
         if has_more {
-            rows.remove(0);
+            rows.drain(..rows.len() - want as usize);
         }
         let next_cursor = has_more
             .then(|| rows.first().map(|m| cursor::encode(&m.id)))
@@ -545,15 +585,16 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         thread_id: ThreadId,
         cursor: Option<String>,
         limit: Option<u32>,
+        filter: MessageFilter,
     ) -> Result<Page<Message>, AppError> {
-        let limit = page_size(limit)?;
+        let limit = page_size(limit, &self.limits)?;
         let after = cursor
             .as_deref()
             .map(cursor::decode::<MessageCursor>)
             .transpose()?;
         let mut rows = self
             .store
-            .list_tree(&who.scope(), thread_id, after, limit + 1)
+            .list_tree(&who.scope(), thread_id, after, limit + 1, &filter)
             .await?;
         let has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);

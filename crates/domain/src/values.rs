@@ -19,6 +19,12 @@ pub struct Limits {
     pub system_prompt_bytes: usize,
     /// Maximum feedback text length, in characters.
     pub feedback_chars: usize,
+    /// Largest page a list may return.
+    pub page_size_max: u32,
+    /// Maximum request body, in bytes (JSON bodies).
+    pub body_bytes: usize,
+    /// Maximum import body (NDJSON or ChatGPT export), in bytes.
+    pub import_bytes: usize,
 }
 
 impl Default for Limits {
@@ -29,6 +35,9 @@ impl Default for Limits {
             metadata_bytes: 16 * 1024,
             system_prompt_bytes: 32 * 1024,
             feedback_chars: 2000,
+            page_size_max: 100,
+            body_bytes: 1024 * 1024,
+            import_bytes: 16 * 1024 * 1024,
         }
     }
 }

@@ -122,7 +122,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut http = HttpServer::new(move || {
         App::new()
             .wrap(middleware::from_fn(chat_threads_api::rate_limit::per_ip))
-            .wrap(middleware::Logger::default().exclude("/healthz"))
+            .wrap(middleware::from_fn(chat_threads_api::observe::observe))
             .configure(chat_threads_api::configure(api.clone()))
             .default_service(web::to(chat_threads_api::extractors::not_found))
     })

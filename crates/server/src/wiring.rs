@@ -83,8 +83,7 @@ pub async fn api_config(settings: &Settings, store: SqlStore) -> anyhow::Result<
     } else {
         RateLimits::off()
     };
-    // The body may hold content, metadata and a display text at their limits, plus JSON quoting.
-    let json_limit = (limits.content_bytes * 2 + limits.metadata_bytes + 64 * 1024).max(256 * 1024);
+    let json_limit = limits.body_bytes;
     Ok(ApiConfig {
         state,
         verifier: Verifier(Arc::new(authority)),

@@ -2,7 +2,7 @@
 //! feedback and reactions.
 
 use actix_web::{HttpResponse, web};
-use chat_threads_application::services::AppendMessage;
+use chat_threads_application::services::{AppendMessage, message_filter};
 use chat_threads_domain::{MessageId, ThreadId};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -68,6 +68,10 @@ pub struct ListMessagesQuery {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page (for `path`, it pages towards the root).
     pub cursor: Option<String>,
+    /// Only messages with this role: `user`, `assistant`, `system` or `tool`.
+    pub role: Option<String>,
+    /// Only messages containing every one of these words.
+    pub q: Option<String>,
 }
 
 /// Append a message under the active leaf (or a given parent); it becomes the active leaf.
@@ -113,17 +117,19 @@ pub async fn list<D: Deps>(
 ) -> Result<web::Json<PageDto<MessageDto>>, ApiError> {
     let q = query.into_inner();
     let thread = ThreadId::from_uuid(path.thread_id);
+    let filter = message_filter(q.role.as_deref(), q.q.as_deref())?;
+    let (cursor, limit) = (q.cursor, q.limit);
     let page = match q.view.unwrap_or_default() {
         View::Path => {
             state
                 .messages
-                .active_path(&auth.0, thread, q.cursor, q.limit)
+                .active_path(&auth.0, thread, cursor, limit, filter)
                 .await?
         }
         View::Tree => {
             state
                 .messages
-                .tree(&auth.0, thread, q.cursor, q.limit)
+                .tree(&auth.0, thread, cursor, limit, filter)
                 .await?
         }
     };

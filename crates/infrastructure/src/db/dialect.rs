@@ -46,6 +46,18 @@ impl Dialect {
         }
     }
 
+    /// A condition matching messages whose content contains every word of the query bound
+    /// between the two halves returned.
+    pub fn content_match(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Sqlite => (
+                "messages.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ",
+                ")",
+            ),
+            Self::Postgres => ("(messages.content_tsv @@ plainto_tsquery('simple', ", "))"),
+        }
+    }
+
     /// Full-text search over live messages of an owner's live threads: binds owner, query,
     /// (query again for PostgreSQL's headline), limit.
     pub fn message_search(self) -> &'static str {

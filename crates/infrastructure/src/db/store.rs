@@ -8,8 +8,8 @@
 use std::collections::HashSet;
 
 use chat_threads_application::{
-    AppError, Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageStore,
-    NewMessage, SearchHit, SummaryStore, ThreadPatch, ThreadQuery, ThreadStore,
+    AppError, Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter,
+    MessageStore, NewMessage, SearchHit, SummaryStore, ThreadPatch, ThreadQuery, ThreadStore,
 };
 use chat_threads_domain::{
     Feedback, Message, MessageId, Reaction, Role, Scope, Summary, Thread, ThreadId, Timestamp, tree,
@@ -624,8 +624,9 @@ impl MessageStore for SqlStore {
         thread_id: ThreadId,
         after: Option<MessageCursor>,
         limit: u32,
+        filter: &MessageFilter,
     ) -> Result<Vec<Message>, AppError> {
-        let r: Result<Vec<Message>, DbError> = with_conn!(self, |conn, _d| {
+        let r: Result<Vec<Message>, DbError> = with_conn!(self, |conn, dialect| {
             let _thread = find_thread!(conn, scope, thread_id, false);
             let mut query = messages::table
                 .filter(messages::thread_id.eq(db_id(thread_id)))
@@ -637,6 +638,20 @@ impl MessageStore for SqlStore {
                     messages::created_at.gt(at).or(messages::created_at
                         .eq(at)
                         .and(messages::id.gt(db_id(c.id)))),
+                );
+            }
+            if let Some(role) = filter.role {
+                query = query.filter(messages::role.eq(role.as_str()));
+            }
+            if let Some(text) = &filter.text {
+                let Some(fts) = dialect.fts_query(text) else {
+                    return Ok(Vec::new());
+                };
+                let (open, close) = dialect.content_match();
+                query = query.filter(
+                    diesel::dsl::sql::<Bool>(open)
+                        .bind::<Text, _>(fts)
+                        .sql(close),
                 );
             }
             let rows: Vec<MessageRow> = query

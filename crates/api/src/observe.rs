@@ -1,0 +1,194 @@
+//! Request ids, structured request logs and Prometheus metrics.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, web};
+use tracing::Instrument;
+
+/// The request id, available to handlers through the request extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Upper bounds of the latency histogram buckets, seconds.
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Debug, Default, Clone)]
+struct Series {
+    count: u64,
+    sum: f64,
+    buckets: [u64; BUCKETS.len()],
+}
+
+/// Request counts and latency histograms per (method, route, status).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    series: Mutex<BTreeMap<(String, String, u16), Series>>,
+}
+
+impl Metrics {
+    fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let Ok(mut series) = self.series.lock() else {
+            return;
+        };
+        let s = series
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default();
+        s.count += 1;
+        s.sum += seconds;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                s.buckets[i] += 1;
+            }
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let series = self.series.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut out = String::new();
+        out.push_str("# HELP http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str("# TYPE http_requests_total counter\n");
+        for ((method, route, status), s) in &series {
+            let _ = writeln!(
+                out,
+                "http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {}",
+                s.count
+            );
+        }
+        out.push_str(
+            "# HELP http_request_duration_seconds HTTP request latency by method and route.\n",
+        );
+        out.push_str("# TYPE http_request_duration_seconds histogram\n");
+        let mut by_route: BTreeMap<(String, String), Series> = BTreeMap::new();
+        for ((method, route, _), s) in &series {
+            let agg = by_route.entry((method.clone(), route.clone())).or_default();
+            agg.count += s.count;
+            agg.sum += s.sum;
+            for (a, b) in agg.buckets.iter_mut().zip(s.buckets.iter()) {
+                *a += b;
+            }
+        }
+        for ((method, route), s) in &by_route {
+            let labels = format!("method=\"{method}\",route=\"{route}\"");
+            for (bound, n) in BUCKETS.iter().zip(s.buckets.iter()) {
+                let _ = writeln!(
+                    out,
+                    "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
+        }
+        out
+    }
+}
+
+fn valid_request_id(raw: &str) -> bool {
+    (1..=128).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Middleware: echoes or generates `x-request-id`, logs each request with it (errors logged while
+/// handling carry it too, through the span), and records metrics.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| valid_request_id(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().to_string();
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let path = req.path().to_owned();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let span = tracing::info_span!("request", request_id = %id, %method, %route);
+    let started = Instant::now();
+    let result = next.call(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut res = match result {
+        Ok(res) => res.map_into_boxed_body(),
+        Err(e) => return Err(e),
+    };
+    let status = res.status().as_u16();
+    if let Some(m) = metrics {
+        m.record(&method, &route, status, elapsed);
+    }
+    span.in_scope(|| {
+        if route != "/healthz" {
+            tracing::info!(%path, status, elapsed_ms = (elapsed * 1000.0).round() as u64, "request");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}
+
+/// `GET /metrics`.
+pub async fn metrics(m: web::Data<Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(m.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_histograms() {
+        let m = Metrics::default();
+        m.record("GET", "/v1/threads", 200, 0.003);
+        m.record("GET", "/v1/threads", 200, 0.2);
+        m.record("GET", "/v1/threads", 404, 0.02);
+        let text = m.render();
+        assert!(text.contains(
+            "http_requests_total{method=\"GET\",route=\"/v1/threads\",status=\"200\"} 2"
+        ));
+        assert!(text.contains(
+            "http_requests_total{method=\"GET\",route=\"/v1/threads\",status=\"404\"} 1"
+        ));
+        assert!(text.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/threads\",le=\"0.005\"} 1"));
+        assert!(text.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/threads\",le=\"0.25\"} 3"));
+        assert!(text.contains(
+            "http_request_duration_seconds_count{method=\"GET\",route=\"/v1/threads\"} 3"
+        ));
+    }
+
+    #[test]
+    fn request_ids_are_bounded_printable_ascii() {
+        assert!(valid_request_id("abc-123"));
+        assert!(!valid_request_id(""));
+        assert!(!valid_request_id("has space"));
+        assert!(!valid_request_id(&"x".repeat(129)));
+    }
+}
