@@ -117,6 +117,13 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     })
 }
 
+/// `/docs` → `/docs/` (Swagger UI).
+pub async fn docs_redirect() -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header(("Location", "/docs/"))
+        .finish()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -129,11 +136,4 @@ mod tests {
             "/v1/threads/a/branches"
         ));
     }
-}
-
-/// `/docs` → `/docs/` (Swagger UI).
-pub async fn docs_redirect() -> HttpResponse {
-    HttpResponse::MovedPermanently()
-        .insert_header(("Location", "/docs/"))
-        .finish()
 }
