@@ -13,11 +13,12 @@ use crate::ports::{
     DeletedFilter, ForkMode, MessageFilter, MessageStore, SummaryStore, SystemClock, ThreadStore,
 };
 use crate::services::{AppendMessage, CreateThread, ListThreads, UpdateThread};
+use crate::transfer::{ImportOutcome, ImportStore, TransferService};
 use crate::{AppError, MessageService, SummaryService, ThreadService};
 
 /// A store implementing every port.
-pub trait Store: ThreadStore + MessageStore + SummaryStore {}
-impl<T: ThreadStore + MessageStore + SummaryStore> Store for T {}
+pub trait Store: ThreadStore + MessageStore + SummaryStore + ImportStore {}
+impl<T: ThreadStore + MessageStore + SummaryStore + ImportStore> Store for T {}
 
 /// The three services over one store.
 #[derive(Debug)]
@@ -25,13 +26,15 @@ pub struct Services<S> {
     pub threads: ThreadService<S, SystemClock>,
     pub messages: MessageService<S, SystemClock>,
     pub summaries: SummaryService<S, SystemClock>,
+    pub transfer: TransferService<S, SystemClock>,
 }
 
 pub fn services<S: Store>(store: S) -> Services<S> {
     Services {
         threads: ThreadService::new(store.clone(), SystemClock, Limits::default()),
         messages: MessageService::new(store.clone(), SystemClock, Limits::default()),
-        summaries: SummaryService::new(store, SystemClock, Limits::default()),
+        summaries: SummaryService::new(store.clone(), SystemClock, Limits::default()),
+        transfer: TransferService::new(store, SystemClock, Limits::default()),
     }
 }
 
@@ -1497,6 +1500,205 @@ pub async fn message_filters<S: Store>(store: S) {
     assert!(crate::services::message_filter(Some("robot"), None).is_err());
 }
 
+/// Export then import reproduces a thread's tree, active branch, judgements and summaries under
+/// new ids; re-importing skips it; bad files are refused whole.
+pub async fn export_and_import<S: Store>(store: S) {
+    let s = services(store);
+    let (t, _) = s
+        .threads
+        .create(
+            &alice(),
+            CreateThread {
+                title: Some("Trip".into()),
+                external_id: Some("trip-1".into()),
+                ..CreateThread::default()
+            },
+        )
+        .await
+        .unwrap();
+    let q = s
+        .messages
+        .append(&alice(), t.id, user("Where to?"))
+        .await
+        .unwrap();
+    let a = s
+        .messages
+        .append(&alice(), t.id, assistant("Lisbon"))
+        .await
+        .unwrap();
+    s.messages
+        .reaction(&alice(), t.id, a.id, Some("👍".into()))
+        .await
+        .unwrap();
+    let gone = s
+        .messages
+        .append(&alice(), t.id, user("oops"))
+        .await
+        .unwrap();
+    s.messages.delete(&alice(), t.id, gone.id).await.unwrap();
+    s.messages
+        .edit(&alice(), t.id, q.id, "Where to in May?".into(), None, None)
+        .await
+        .unwrap();
+    s.messages
+        .set_active_leaf(&alice(), t.id, a.id)
+        .await
+        .unwrap();
+    s.summaries
+        .add(&alice(), t.id, a.id, "Lisbon chosen".into(), None)
+        .await
+        .unwrap();
+
+    let lines = s.transfer.export_thread(&alice(), t.id).await.unwrap();
+    assert_eq!(
+        lines.len(),
+        1 + 4 + 1,
+        "thread, four messages (one deleted), one summary"
+    );
+    let body = lines.join("\n");
+    let out = s.transfer.import_ndjson(&bob(), &body).await.unwrap();
+    let ImportOutcome::Imported { id, messages, .. } = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(*messages, 4);
+    let copy = s.threads.get(&bob(), *id, false).await.unwrap();
+    assert_eq!((copy.title.as_str(), copy.message_count), ("Trip", 3));
+    assert_eq!(copy.owner, bob().owner());
+    let path = s
+        .messages
+        .active_path(&bob(), *id, None, None, MessageFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&path.data),
+        ["Where to?", "Lisbon"],
+        "the active branch survives"
+    );
+    assert_eq!(
+        path.data[1].reaction.as_ref().map(|r| r.as_str()),
+        Some("👍")
+    );
+    assert_eq!(s.messages.branches(&bob(), *id).await.unwrap().len(), 2);
+    let summaries = s.summaries.list(&bob(), *id).await.unwrap();
+    assert_eq!(summaries[0].covers_message_id, path.data[1].id);
+
+    // The same file again: skipped (same external id), nothing duplicated.
+    let again = s.transfer.import_ndjson(&bob(), &body).await.unwrap();
+    assert!(
+        matches!(&again[0], ImportOutcome::Skipped { .. }),
+        "{again:?}"
+    );
+    // Exporting everything covers every live thread.
+    s.threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let (extra, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    s.threads.delete(&alice(), extra.id).await.unwrap();
+    let (all, next) = s.transfer.export_page(&alice(), None).await.unwrap();
+    assert!(next.is_none());
+    assert_eq!(
+        all.iter()
+            .filter(|l| l.contains("\"type\":\"thread\""))
+            .count(),
+        2,
+        "the deleted thread is left out"
+    );
+
+    // Bad files are refused whole, naming the line.
+    let orphan = body
+        .lines()
+        .filter(|l| !l.contains("\"type\":\"thread\""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let err = s.transfer.import_ndjson(&bob(), &orphan).await.unwrap_err();
+    assert!(err.to_string().contains("line 1"), "{err}");
+    let mut reordered: Vec<&str> = body.lines().collect();
+    reordered.swap(1, 3);
+    let err = s
+        .transfer
+        .import_ndjson(&bob(), &reordered.join("\n"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "validation_failed");
+    assert!(s.transfer.import_ndjson(&bob(), "{not json").await.is_err());
+    assert_eq!(
+        s.threads
+            .list(&bob(), ListThreads::default())
+            .await
+            .unwrap()
+            .data
+            .len(),
+        1,
+        "nothing half-imported"
+    );
+}
+
+/// ChatGPT's conversations.json: the mapping tree, hidden nodes dropped, current_node active.
+pub async fn chatgpt_import<S: Store>(store: S) {
+    let s = services(store);
+    let export = json!([{
+        "title": "Rust help",
+        "create_time": 1_700_000_000.5,
+        "update_time": 1_700_000_100.0,
+        "conversation_id": "conv-1",
+        "current_node": "a2",
+        "mapping": {
+            "root": {"id": "root", "message": null, "parent": null, "children": ["sys"]},
+            "sys": {"id": "sys", "parent": "root", "children": ["u1"],
+                    "message": {"author": {"role": "system"}, "content": {"content_type": "text", "parts": [""]}}},
+            "u1": {"id": "u1", "parent": "sys", "children": ["a1", "a2"],
+                   "message": {"author": {"role": "user"}, "create_time": 1_700_000_001.0,
+                               "content": {"content_type": "text", "parts": ["What is a lifetime?"]}}},
+            "a1": {"id": "a1", "parent": "u1", "children": [],
+                   "message": {"author": {"role": "assistant"}, "content": {"content_type": "text", "parts": ["First answer"]},
+                               "metadata": {"model_slug": "gpt-4o"}}},
+            "a2": {"id": "a2", "parent": "u1", "children": [],
+                   "message": {"author": {"role": "assistant"}, "content": {"content_type": "text", "parts": ["Regenerated ", "answer"]}}}
+        }
+    }]);
+    let out = s
+        .transfer
+        .import_chatgpt(&alice(), export.to_string().as_bytes())
+        .await
+        .unwrap();
+    let ImportOutcome::Imported { id, messages, .. } = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        *messages, 3,
+        "the empty root and hidden system prompt are dropped"
+    );
+    let t = s.threads.get(&alice(), *id, false).await.unwrap();
+    assert_eq!(t.title.as_str(), "Rust help");
+    assert_eq!(
+        t.external_id.as_ref().map(|e| e.as_str()),
+        Some("chatgpt:conv-1")
+    );
+    let path = s
+        .messages
+        .active_path(&alice(), *id, None, None, MessageFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&path.data),
+        ["What is a lifetime?", "Regenerated \nanswer"]
+    );
+    assert_eq!(path.data[0].depth, 0);
+    assert_eq!(s.messages.branches(&alice(), *id).await.unwrap().len(), 2);
+    let again = s
+        .transfer
+        .import_chatgpt(&alice(), export.to_string().as_bytes())
+        .await
+        .unwrap();
+    assert!(matches!(&again[0], ImportOutcome::Skipped { .. }));
+    assert!(s.transfer.import_chatgpt(&alice(), b"{}").await.is_err());
+}
+
 /// Instantiates every contract check as a `#[tokio::test]` for a store factory.
 ///
 /// `$make` is an async expression yielding `Option<store>`; `None` skips (a backend that is not
@@ -1509,7 +1711,7 @@ macro_rules! contract_tests {
             append_and_read_active_path, parent_rules, edit_branches_and_switch,
             delete_message_subtree, tree_pages, fork_thread, feedback_and_reactions, summaries,
             list_filters_and_pages, text_search, concurrent_appends, deep_chain,
-            org_admin_reads_the_org, message_filters);
+            org_admin_reads_the_org, message_filters, export_and_import, chatgpt_import);
     };
     (@each $make:expr; $($name:ident),+) => {
         $(

@@ -12,6 +12,7 @@ pub mod error;
 pub mod memory;
 pub mod ports;
 pub mod services;
+pub mod transfer;
 
 #[cfg(feature = "contract-tests")]
 pub mod contract;

@@ -570,3 +570,39 @@ mod tests {
         assert_eq!(snippet("no match here", "zebra"), "no match here");
     }
 }
+
+impl crate::transfer::ImportStore for MemoryStore {
+    async fn import_threads(
+        &self,
+        threads: Vec<crate::transfer::ImportedThread>,
+    ) -> Result<Vec<crate::transfer::ImportOutcome>, AppError> {
+        use crate::transfer::ImportOutcome;
+        let mut s = self.lock()?;
+        let mut out = Vec::with_capacity(threads.len());
+        for t in threads {
+            let taken = t.thread.external_id.as_ref().is_some_and(|ext| {
+                s.threads
+                    .values()
+                    .any(|x| x.owner == t.thread.owner && x.external_id.as_ref() == Some(ext))
+            });
+            if taken {
+                out.push(ImportOutcome::Skipped {
+                    source_id: t.source_id,
+                    reason: "a thread with this external_id already exists".into(),
+                });
+                continue;
+            }
+            out.push(ImportOutcome::Imported {
+                source_id: t.source_id,
+                id: t.thread.id,
+                messages: t.messages.len(),
+            });
+            s.threads.insert(t.thread.id, t.thread);
+            for m in t.messages {
+                s.messages.insert(m.id, m);
+            }
+            s.summaries.extend(t.summaries);
+        }
+        Ok(out)
+    }
+}
