@@ -6,6 +6,7 @@ pub mod dto;
 pub mod error;
 pub mod extractors;
 pub mod health;
+pub mod idempotency;
 pub mod observe;
 pub mod openapi;
 pub mod rate_limit;
@@ -29,7 +30,7 @@ pub fn rate_limit_headers(response: &mut actix_web::HttpResponseBuilder, v: &Ver
 /// Registers every route.
 pub fn configure<D: Deps>(config: ApiConfig<D>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        let readiness = config.state.readiness.clone();
+        let readiness = config.state.store.clone();
         let openapi = <openapi::ApiDoc as utoipa::OpenApi>::openapi();
         cfg.app_data(extractors::json_config(config.json_limit))
             .app_data(extractors::path_config())
@@ -37,6 +38,9 @@ pub fn configure<D: Deps>(config: ApiConfig<D>) -> impl FnOnce(&mut web::Service
             .app_data(web::Data::new(config.state))
             .app_data(web::Data::new(config.verifier))
             .app_data(web::Data::new(config.rate_limits))
+            .app_data(web::Data::new(idempotency::IdempotencyTtl(
+                config.idempotency_ttl_secs,
+            )))
             .app_data(web::Data::new(observe::Metrics::default()))
             .route("/metrics", web::get().to(observe::metrics))
             .route("/healthz", web::get().to(health::healthz))
@@ -58,7 +62,7 @@ macro_rules! v1_routes {
         pub const ROUTE_TABLE: &[(&str, &str)] = &[$((stringify!($method), concat!("/v1", $path))),*];
 
         fn routes_v1<D: Deps>(cfg: &mut web::ServiceConfig) {
-            use routes::{accounts, branches, messages, summaries, threads};
+            use routes::{accounts, branches, messages, summaries, threads, transfer};
             $(cfg.route($path, web::$method().to($($handler)::+::<D>));)*
         }
     };
@@ -93,6 +97,10 @@ v1_routes! {
     get "/threads/{thread_id}/summaries" => summaries::list,
     post "/threads/{thread_id}/summaries" => summaries::add,
     get "/search" => summaries::search,
+    get "/threads/{thread_id}/export" => transfer::export_thread,
+    get "/export" => transfer::export_all,
+    post "/import" => transfer::import_ndjson,
+    post "/import/chatgpt" => transfer::import_chatgpt,
 }
 
 #[cfg(test)]

@@ -38,6 +38,8 @@ impl Modify for BearerScheme {
         routes::messages::set_reaction, routes::messages::clear_reaction,
         routes::branches::list, routes::branches::set_active_leaf, routes::branches::fork,
         routes::summaries::list, routes::summaries::add, routes::summaries::search,
+        routes::transfer::export_thread, routes::transfer::export_all,
+        routes::transfer::import_ndjson, routes::transfer::import_chatgpt,
     ),
     modifiers(&BearerScheme),
     tags(
@@ -47,6 +49,7 @@ impl Modify for BearerScheme {
         (name = "branches", description = "Switching and forking branches"),
         (name = "summaries", description = "Summaries of long threads"),
         (name = "search", description = "Full-text search"),
+        (name = "transfer", description = "Export and import"),
     )
 )]
 pub struct ApiDoc;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chat_threads_application::auth::{
     AuthService, AuthStore, PasswordHasher, TokenIssuer, TokenVerifier,
 };
+use chat_threads_application::transfer::{ImportStore, TransferService};
 use chat_threads_application::{
     MessageService, MessageStore, Readiness, SummaryService, SummaryStore, SystemClock,
     ThreadService, ThreadStore,
@@ -15,7 +16,13 @@ use crate::rate_limit::RateLimits;
 /// The concrete adapters the API runs on, chosen by the binary.
 pub trait Deps: 'static {
     /// Storage for everything.
-    type Store: ThreadStore + MessageStore + SummaryStore + AuthStore + Readiness;
+    type Store: ThreadStore
+        + MessageStore
+        + SummaryStore
+        + AuthStore
+        + ImportStore
+        + chat_threads_application::idempotency::IdempotencyStore
+        + Readiness;
     /// Password hashing.
     type Hasher: PasswordHasher;
     /// Token signing.
@@ -32,8 +39,12 @@ pub struct AppState<D: Deps> {
     pub summaries: SummaryService<D::Store, SystemClock>,
     /// Accounts and sessions.
     pub auth: AuthService<D::Store, D::Hasher, D::Issuer, SystemClock>,
-    /// Database readiness.
-    pub readiness: D::Store,
+    /// Export and import.
+    pub transfer: TransferService<D::Store, SystemClock>,
+    /// The store itself (readiness, idempotency keys).
+    pub store: D::Store,
+    /// Input limits.
+    pub limits: chat_threads_domain::Limits,
 }
 
 impl<D: Deps> Clone for AppState<D> {
@@ -43,7 +54,9 @@ impl<D: Deps> Clone for AppState<D> {
             messages: self.messages.clone(),
             summaries: self.summaries.clone(),
             auth: self.auth.clone(),
-            readiness: self.readiness.clone(),
+            transfer: self.transfer.clone(),
+            store: self.store.clone(),
+            limits: self.limits,
         }
     }
 }
@@ -75,6 +88,8 @@ pub struct ApiConfig<D: Deps> {
     pub rate_limits: RateLimits,
     /// Maximum JSON body size, bytes.
     pub json_limit: usize,
+    /// How long idempotency keys are kept, seconds.
+    pub idempotency_ttl_secs: i64,
 }
 
 impl<D: Deps> Clone for ApiConfig<D> {
@@ -84,6 +99,7 @@ impl<D: Deps> Clone for ApiConfig<D> {
             verifier: self.verifier.clone(),
             rate_limits: self.rate_limits.clone(),
             json_limit: self.json_limit,
+            idempotency_ttl_secs: self.idempotency_ttl_secs,
         }
     }
 }

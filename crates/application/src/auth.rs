@@ -263,8 +263,13 @@ pub fn normalize_email(raw: &str) -> Result<String, AppError> {
 
 /// SHA-256 of a refresh token, hex — what is stored instead of the token.
 pub fn hash_refresh_token(token: &str) -> String {
+    sha256_hex(token.as_bytes())
+}
+
+/// SHA-256, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(token.as_bytes());
+    let digest = sha2::Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod cursor;
 pub mod error;
+pub mod idempotency;
 pub mod memory;
 pub mod ports;
 pub mod services;

@@ -177,6 +177,8 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Grace period for in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// How long Idempotency-Key responses are kept, seconds.
+    pub idempotency_ttl_secs: i64,
 }
 
 /// Database settings.

@@ -57,9 +57,11 @@ fn spawn_purge_job<S, H, I>(
         I,
         chat_threads_application::SystemClock,
     >,
+    store: S,
     every_secs: u64,
 ) where
-    S: chat_threads_application::auth::AuthStore,
+    S: chat_threads_application::auth::AuthStore
+        + chat_threads_application::idempotency::IdempotencyStore,
     H: chat_threads_application::auth::PasswordHasher,
     I: chat_threads_application::auth::TokenIssuer,
 {
@@ -71,6 +73,9 @@ fn spawn_purge_job<S, H, I>(
                 Ok((0, 0)) => {}
                 Ok((sessions, threads)) => tracing::info!(sessions, threads, "purged expired data"),
                 Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+            }
+            if let Err(e) = store.purge_idempotency(chrono::Utc::now()).await {
+                tracing::warn!(error = %e, "purging expired idempotency keys failed");
             }
         }
     });
@@ -116,11 +121,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let api = crate::wiring::api_config(&settings, store).await?;
     spawn_purge_job(
         api.state.auth.clone(),
+        api.state.store.clone(),
         settings.auth.sessions.purge_interval_secs,
     );
     let server = &settings.server;
     let mut http = HttpServer::new(move || {
         App::new()
+            .wrap(middleware::from_fn(
+                chat_threads_api::idempotency::idempotency::<crate::wiring::Prod>,
+            ))
             .wrap(middleware::from_fn(chat_threads_api::rate_limit::per_ip))
             .wrap(middleware::from_fn(chat_threads_api::observe::observe))
             .configure(chat_threads_api::configure(api.clone()))

@@ -6,6 +6,7 @@ use anyhow::Context;
 use chat_threads_api::rate_limit::{Limiter, RateLimits};
 use chat_threads_api::{ApiConfig, AppState, Deps, Verifier};
 use chat_threads_application::auth::{AuthPolicy, AuthService, AuthStore, random_token};
+use chat_threads_application::transfer::TransferService;
 use chat_threads_application::{Clock, MessageService, SummaryService, SystemClock, ThreadService};
 use chat_threads_infrastructure::auth::{Argon2Hasher, JwtAuthority};
 use chat_threads_infrastructure::{Settings, SqlStore};
@@ -68,7 +69,9 @@ pub async fn api_config(settings: &Settings, store: SqlStore) -> anyhow::Result<
             policy,
             limits,
         ),
-        readiness: store,
+        transfer: TransferService::new(store.clone(), SystemClock, limits),
+        store,
+        limits,
     };
     let r = &settings.rate_limit;
     let rate_limits = if r.enabled {
@@ -89,5 +92,6 @@ pub async fn api_config(settings: &Settings, store: SqlStore) -> anyhow::Result<
         verifier: Verifier(Arc::new(authority)),
         rate_limits,
         json_limit,
+        idempotency_ttl_secs: settings.server.idempotency_ttl_secs,
     })
 }

@@ -5,3 +5,4 @@ pub mod branches;
 pub mod messages;
 pub mod summaries;
 pub mod threads;
+pub mod transfer;

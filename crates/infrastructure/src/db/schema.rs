@@ -132,5 +132,22 @@ diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     refresh_tokens,
     sessions,
-    server_secrets
+    server_secrets,
+    idempotency_keys
 );
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    idempotency_keys (owner, key) {
+        owner -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+        created_at -> PTime,
+        expires_at -> PTime,
+    }
+}
