@@ -560,17 +560,6 @@ impl SummaryStore for MemoryStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snippet_marks_the_first_term() {
-        assert_eq!(snippet("Hello World", "world"), "Hello [World]");
-        assert_eq!(snippet("no match here", "zebra"), "no match here");
-    }
-}
-
 impl crate::transfer::ImportStore for MemoryStore {
     async fn import_threads(
         &self,
@@ -604,5 +593,16 @@ impl crate::transfer::ImportStore for MemoryStore {
             s.summaries.extend(t.summaries);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_marks_the_first_term() {
+        assert_eq!(snippet("Hello World", "world"), "Hello [World]");
+        assert_eq!(snippet("no match here", "zebra"), "no match here");
     }
 }
