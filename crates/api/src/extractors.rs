@@ -7,7 +7,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::error::ApiError;
 
-fn request_error(status: StatusCode, code: &'static str, message: String) -> actix_web::Error {
+fn request_error(
+    status: StatusCode,
+    code: crate::error::ErrorCode,
+    message: String,
+) -> actix_web::Error {
     ApiError::Request {
         status,
         code,
@@ -23,27 +27,27 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
         .error_handler(|err, _req| match &err {
             JsonPayloadError::OverflowKnownLength { length, limit } => request_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                crate::error::ErrorCode::PayloadTooLarge,
                 format!("the body is {length} bytes; the limit is {limit}"),
             ),
             JsonPayloadError::Overflow { limit } => request_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                crate::error::ErrorCode::PayloadTooLarge,
                 format!("the body exceeds the limit of {limit} bytes"),
             ),
             JsonPayloadError::ContentType => request_error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                crate::error::ErrorCode::UnsupportedMediaType,
                 "send the body as application/json".into(),
             ),
             JsonPayloadError::Deserialize(e) if e.is_data() => request_error(
                 StatusCode::BAD_REQUEST,
-                "validation_failed",
+                crate::error::ErrorCode::ValidationFailed,
                 format!("invalid body: {e}"),
             ),
             other => request_error(
                 StatusCode::BAD_REQUEST,
-                "malformed_json",
+                crate::error::ErrorCode::MalformedJson,
                 format!("malformed JSON body: {other}"),
             ),
         })
@@ -54,7 +58,7 @@ pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|err: PathError, _req| {
         request_error(
             StatusCode::BAD_REQUEST,
-            "invalid_path",
+            crate::error::ErrorCode::InvalidPath,
             format!("invalid path parameter: {err}"),
         )
     })
@@ -65,7 +69,7 @@ pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
         request_error(
             StatusCode::BAD_REQUEST,
-            "invalid_query",
+            crate::error::ErrorCode::InvalidQuery,
             format!("invalid query string: {err}"),
         )
     })
@@ -95,7 +99,7 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     if !allowed.is_empty() {
         let mut response = actix_web::ResponseError::error_response(&ApiError::Request {
             status: StatusCode::METHOD_NOT_ALLOWED,
-            code: "method_not_allowed",
+            code: crate::error::ErrorCode::MethodNotAllowed,
             message: format!(
                 "{} is not allowed on {}; use {}",
                 req.method(),
@@ -112,7 +116,7 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     }
     Err(ApiError::Request {
         status: StatusCode::NOT_FOUND,
-        code: "route_not_found",
+        code: crate::error::ErrorCode::RouteNotFound,
         message: format!("no route for {} {}", req.method(), req.path()),
     })
 }

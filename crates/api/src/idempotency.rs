@@ -23,7 +23,7 @@ pub struct IdempotencyTtl(pub i64);
 fn fail(
     req: ServiceRequest,
     status: StatusCode,
-    code: &'static str,
+    code: crate::error::ErrorCode,
     message: &str,
 ) -> ServiceResponse<BoxBody> {
     let response = ApiError::Request {
@@ -55,7 +55,7 @@ pub async fn idempotency<D: Deps>(
         return Ok(fail(
             req,
             StatusCode::BAD_REQUEST,
-            "invalid_idempotency_key",
+            crate::error::ErrorCode::InvalidIdempotencyKey,
             "Idempotency-Key must be ASCII",
         ));
     };
@@ -63,7 +63,7 @@ pub async fn idempotency<D: Deps>(
         return Ok(fail(
             req,
             StatusCode::BAD_REQUEST,
-            "invalid_idempotency_key",
+            crate::error::ErrorCode::InvalidIdempotencyKey,
             "Idempotency-Key must be 1-255 printable ASCII characters",
         ));
     }
@@ -105,7 +105,7 @@ pub async fn idempotency<D: Deps>(
             return Ok(fail(
                 req,
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                crate::error::ErrorCode::PayloadTooLarge,
                 "the body is too large",
             ));
         }
@@ -137,7 +137,7 @@ pub async fn idempotency<D: Deps>(
             return Ok(fail(
                 req,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
+                crate::error::ErrorCode::IdempotencyKeyReused,
                 "this Idempotency-Key was used for a different request",
             ));
         }
@@ -145,7 +145,7 @@ pub async fn idempotency<D: Deps>(
             return Ok(fail(
                 req,
                 StatusCode::CONFLICT,
-                "idempotency_key_in_progress",
+                crate::error::ErrorCode::IdempotencyKeyInProgress,
                 "a request with this Idempotency-Key is still running; retry shortly",
             ));
         }

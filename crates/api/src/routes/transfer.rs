@@ -91,13 +91,13 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::Request {
             status: StatusCode::BAD_REQUEST,
-            code: "malformed_body",
+            code: crate::error::ErrorCode::MalformedBody,
             message: format!("cannot read the body: {e}"),
         })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::Request {
                 status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "payload_too_large",
+                code: crate::error::ErrorCode::PayloadTooLarge,
                 message: format!(
                     "the import exceeds the limit of {limit} bytes (limits.import_bytes)"
                 ),
@@ -123,7 +123,7 @@ pub async fn import_ndjson<D: Deps>(
     let body = read_body(payload, state.limits.import_bytes).await?;
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::Request {
         status: StatusCode::BAD_REQUEST,
-        code: "malformed_body",
+        code: crate::error::ErrorCode::MalformedBody,
         message: "the import is not UTF-8 text".into(),
     })?;
     Ok(web::Json(ImportResult {
