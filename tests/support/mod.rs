@@ -154,7 +154,11 @@ impl Server {
             .collect();
         let (code, out) = run(&full, &env, self.dir());
         assert_eq!(code, 0, "{out}");
-        out.lines().last().unwrap().trim().to_owned()
+        out.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("eyJ"))
+            .unwrap()
+            .to_owned()
     }
 
     /// Sends SIGTERM and waits for the exit status.

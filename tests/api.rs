@@ -1,0 +1,867 @@
+//! The REST API end to end, on SQLite and PostgreSQL: a tour that touches every documented
+//! operation, every error case, and paging that neither skips nor repeats while threads are
+//! being created.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+use support::{Server, backend_env, pg_admin_url};
+
+/// Records which documented operations a test touched.
+struct Tour<'a> {
+    server: &'a Server,
+    token: String,
+    touched: Mutex<BTreeSet<(String, String)>>,
+}
+
+fn template_of(path: &str, templates: &[String]) -> Option<String> {
+    let path = path.split('?').next().unwrap_or(path);
+    templates
+        .iter()
+        .find(|t| {
+            let a: Vec<&str> = t.split('/').collect();
+            let b: Vec<&str> = path.split('/').collect();
+            a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x.starts_with('{') || x == y)
+        })
+        .cloned()
+}
+
+impl Tour<'_> {
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, _, json) = self
+            .server
+            .call(method, path, Some(&self.token), body.as_ref())
+            .await;
+        self.touched
+            .lock()
+            .unwrap()
+            .insert((method.to_lowercase(), path.to_owned()));
+        (status, json)
+    }
+
+    async fn ok(&self, method: &str, path: &str, body: Option<Value>, expected: u16) -> Value {
+        let (status, json) = self.call(method, path, body).await;
+        assert_eq!(status, expected, "{method} {path}: {json}");
+        json
+    }
+
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: String,
+    ) -> (u16, String, reqwest::header::HeaderMap) {
+        self.touched
+            .lock()
+            .unwrap()
+            .insert((method.to_lowercase(), path.to_owned()));
+        let resp = reqwest::Client::new()
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", self.server.base),
+            )
+            .bearer_auth(&self.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, resp.text().await.unwrap(), headers)
+    }
+}
+
+async fn tour(postgres: bool) {
+    let Some(env) = backend_env(postgres).await else {
+        return;
+    };
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"));
+    let server = Server::start(&env);
+    let t = Tour {
+        token: server.token(&["--sub", "tourist", "--org", "acme"]),
+        server: &server,
+        touched: Mutex::default(),
+    };
+
+    // Accounts and sessions (public).
+    let creds = json!({"email": "t@example.com", "password": "correct horse battery"});
+    t.ok("POST", "/v1/auth/register", Some(creds.clone()), 202)
+        .await;
+    let pair = t.ok("POST", "/v1/auth/login", Some(creds), 200).await;
+    let pair = t
+        .ok(
+            "POST",
+            "/v1/auth/refresh",
+            Some(json!({"refresh_token": pair["refresh_token"]})),
+            200,
+        )
+        .await;
+    t.ok(
+        "POST",
+        "/v1/auth/logout",
+        Some(json!({"refresh_token": pair["refresh_token"]})),
+        204,
+    )
+    .await;
+    t.ok(
+        "POST",
+        "/v1/sessions",
+        Some(json!({"ttl_seconds": 600})),
+        201,
+    )
+    .await;
+    assert_eq!(
+        t.ok("GET", "/v1/whoami", None, 200).await["owner"],
+        "user:tourist"
+    );
+
+    // Threads.
+    let body = json!({"title": "Trip", "product": "co_pilot", "document_id": "doc-1", "external_id": "crm-1",
+                      "metadata": {"source": "web"}, "system_prompt": "Be brief.", "model": "echo",
+                      "expires_at": "2099-01-01T00:00:00Z"});
+    let thread = t.ok("POST", "/v1/threads", Some(body.clone()), 201).await;
+    let tid = thread["id"].as_str().unwrap().to_owned();
+    assert_eq!(thread["org_id"], "acme");
+    let again = t.ok("POST", "/v1/threads", Some(body), 200).await;
+    assert_eq!(
+        again["id"], thread["id"],
+        "an existing external id returns the existing thread"
+    );
+    let page = t.ok("GET", "/v1/threads?product=co_pilot&document_id=doc-1&external_id=crm-1&status=active&org_id=acme&q=trip&limit=5", None, 200).await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+    t.ok("GET", &format!("/v1/threads/{tid}"), None, 200).await;
+    let patched = t
+        .ok(
+            "PATCH",
+            &format!("/v1/threads/{tid}"),
+            Some(json!({"title": "Lisbon trip", "system_prompt": null})),
+            200,
+        )
+        .await;
+    assert_eq!(
+        (
+            patched["title"].as_str(),
+            patched["system_prompt"].is_null()
+        ),
+        (Some("Lisbon trip"), true)
+    );
+
+    // Messages and branches.
+    let m = |content: &str| json!({"content": content});
+    let q = t
+        .ok(
+            "POST",
+            &format!("/v1/threads/{tid}/messages"),
+            Some(m("Where should we go?")),
+            201,
+        )
+        .await;
+    let qid = q["id"].as_str().unwrap().to_owned();
+    let a = t.ok("POST", &format!("/v1/threads/{tid}/messages"), Some(json!({"role": "assistant", "content": "Lisbon!", "metadata": {"sources": ["guide"]}})), 201).await;
+    let aid = a["id"].as_str().unwrap().to_owned();
+    assert_eq!(a["parent_id"], q["id"]);
+    let alt = t
+        .ok(
+            "POST",
+            &format!("/v1/threads/{tid}/messages"),
+            Some(json!({"role": "assistant", "content": "Porto!", "parent_id": qid})),
+            201,
+        )
+        .await;
+    let edited = t
+        .ok(
+            "POST",
+            &format!("/v1/threads/{tid}/messages/{qid}/edits"),
+            Some(m("Where in May?")),
+            201,
+        )
+        .await;
+    assert!(edited["edited_at"].is_string());
+    let path = t
+        .ok("GET", &format!("/v1/threads/{tid}/messages"), None, 200)
+        .await;
+    assert_eq!(
+        path["data"].as_array().unwrap().len(),
+        1,
+        "the edit started a new branch"
+    );
+    let tree = t
+        .ok(
+            "GET",
+            &format!("/v1/threads/{tid}/messages?view=tree&limit=2"),
+            None,
+            200,
+        )
+        .await;
+    assert!(tree["has_more"].as_bool().unwrap());
+    let assistants = t
+        .ok(
+            "GET",
+            &format!("/v1/threads/{tid}/messages?view=tree&role=assistant&q=lisbon"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(assistants["data"].as_array().unwrap().len(), 1);
+    t.ok(
+        "GET",
+        &format!("/v1/threads/{tid}/messages/{aid}"),
+        None,
+        200,
+    )
+    .await;
+    let fb = t
+        .ok(
+            "PUT",
+            &format!("/v1/threads/{tid}/messages/{aid}/feedback"),
+            Some(json!({"rating": "up", "text": "great"})),
+            200,
+        )
+        .await;
+    assert_eq!(fb["feedback"]["rating"], "up");
+    t.ok(
+        "DELETE",
+        &format!("/v1/threads/{tid}/messages/{aid}/feedback"),
+        None,
+        200,
+    )
+    .await;
+    let r = t
+        .ok(
+            "PUT",
+            &format!("/v1/threads/{tid}/messages/{aid}/reaction"),
+            Some(json!({"emoji": "🎉"})),
+            200,
+        )
+        .await;
+    assert_eq!(r["reaction"], "🎉");
+    t.ok(
+        "DELETE",
+        &format!("/v1/threads/{tid}/messages/{aid}/reaction"),
+        None,
+        200,
+    )
+    .await;
+    let branches = t
+        .ok("GET", &format!("/v1/threads/{tid}/branches"), None, 200)
+        .await;
+    assert_eq!(branches.as_array().unwrap().len(), 3);
+    let switched = t
+        .ok(
+            "PUT",
+            &format!("/v1/threads/{tid}/active-leaf"),
+            Some(json!({"message_id": aid})),
+            200,
+        )
+        .await;
+    assert_eq!(switched["active_leaf_id"].as_str(), Some(aid.as_str()));
+    let fork = t
+        .ok(
+            "POST",
+            &format!("/v1/threads/{tid}/fork"),
+            Some(json!({"message_id": aid, "title": "Plan B"})),
+            201,
+        )
+        .await;
+    assert_eq!(
+        fork["forked_from"]["message_id"].as_str(),
+        Some(aid.as_str())
+    );
+    let wide = t
+        .ok(
+            "POST",
+            &format!("/v1/threads/{tid}/fork"),
+            Some(json!({"message_id": qid, "mode": "path_and_branches"})),
+            201,
+        )
+        .await;
+    assert_eq!(wide["message_count"], 3);
+    t.ok(
+        "POST",
+        &format!("/v1/threads/{tid}/summaries"),
+        Some(json!({"covers_message_id": aid, "text": "Lisbon chosen"})),
+        201,
+    )
+    .await;
+    assert_eq!(
+        t.ok("GET", &format!("/v1/threads/{tid}/summaries"), None, 200)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let hits = t.ok("GET", "/v1/search?q=porto", None, 200).await;
+    let hits = hits.as_array().unwrap();
+    assert_eq!(hits.len(), 2, "the original and its copy in the wide fork");
+    let hit = hits.iter().find(|h| h["message_id"] == alt["id"]).unwrap();
+    assert_eq!(hit["thread_id"].as_str(), Some(tid.as_str()));
+    assert!(hit["snippet"].as_str().unwrap().contains("[Porto]"));
+
+    // Export and import.
+    let (status, one, headers) = t
+        .raw(
+            "GET",
+            &format!("/v1/threads/{tid}/export"),
+            "application/json",
+            String::new(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/x-ndjson");
+    assert_eq!(one.lines().count(), 1 + 4 + 1);
+    let (status, all, _) = t
+        .raw("GET", "/v1/export", "application/json", String::new())
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        all.lines()
+            .filter(|l| l.contains("\"type\":\"thread\""))
+            .count(),
+        3
+    );
+    let (status, imported, _) = t
+        .raw(
+            "POST",
+            "/v1/import",
+            "application/x-ndjson",
+            one.replace("crm-1", "crm-2"),
+        )
+        .await;
+    assert_eq!(status, 200, "{imported}");
+    let imported: Value = serde_json::from_str(&imported).unwrap();
+    assert_eq!(imported["results"][0]["result"], "imported");
+    let chatgpt = json!([{"title": "From ChatGPT", "conversation_id": "c1", "current_node": "b",
+        "mapping": {"a": {"id": "a", "parent": null, "children": ["b"], "message": {"author": {"role": "user"}, "content": {"content_type": "text", "parts": ["hi"]}}},
+                    "b": {"id": "b", "parent": "a", "children": [], "message": {"author": {"role": "assistant"}, "content": {"content_type": "text", "parts": ["hello"]}}}}}]);
+    let (status, out, _) = t
+        .raw(
+            "POST",
+            "/v1/import/chatgpt",
+            "application/json",
+            chatgpt.to_string(),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+
+    // Deleting.
+    let del = t
+        .ok(
+            "DELETE",
+            &format!("/v1/threads/{tid}/messages/{aid}"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(del["deleted"], 1);
+    t.ok("DELETE", &format!("/v1/threads/{tid}"), None, 200)
+        .await;
+    t.ok("GET", &format!("/v1/threads/{tid}"), None, 404).await;
+    let trash = t.ok("GET", "/v1/threads?deleted=only", None, 200).await;
+    assert_eq!(trash["data"][0]["id"].as_str(), Some(tid.as_str()));
+    t.ok("POST", &format!("/v1/threads/{tid}/restore"), None, 200)
+        .await;
+    t.ok("POST", &format!("/v1/threads/{tid}/purge"), None, 204)
+        .await;
+    t.ok("GET", &format!("/v1/threads/{tid}"), None, 404).await;
+
+    // Every documented operation was visited.
+    let (_, _, openapi) = server.call("GET", "/openapi.json", None, None).await;
+    let templates: Vec<String> = openapi["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let touched: BTreeSet<(String, String)> = t
+        .touched
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(m, p)| template_of(p, &templates).map(|tpl| (m.clone(), tpl)))
+        .collect();
+    for (path, item) in openapi["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            assert!(
+                touched.contains(&(method.clone(), path.clone())),
+                "the tour skipped {method} {path}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn tour_of_every_endpoint_on_sqlite() {
+    tour(false).await;
+}
+
+#[tokio::test]
+async fn tour_of_every_endpoint_on_postgres() {
+    tour(true).await;
+}
+
+#[tokio::test]
+async fn every_client_mistake_is_a_4xx_in_the_error_shape() {
+    let server = Server::start(&[
+        ("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"),
+        ("CHAT_THREADS__LIMITS__BODY_BYTES", "4096"),
+        ("CHAT_THREADS__LIMITS__CONTENT_BYTES", "1000"),
+        ("CHAT_THREADS__LIMITS__METADATA_BYTES", "100"),
+        ("CHAT_THREADS__LIMITS__TITLE_CHARS", "20"),
+    ]);
+    let token = server.token(&["--sub", "mistaken"]);
+    let client = reqwest::Client::new();
+    let send = |method: &str, path: &str, ct: Option<&str>, body: String| {
+        let mut req = client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", server.base),
+            )
+            .bearer_auth(&token)
+            .body(body);
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            (status, headers, body)
+        }
+    };
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let j = Some("application/json");
+    let cases: Vec<(&str, String, Option<&str>, String, u16, &str)> = vec![
+        (
+            "POST",
+            "/v1/threads".into(),
+            j,
+            "{not json".into(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "POST",
+            "/v1/threads".into(),
+            Some("text/plain"),
+            "{}".into(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "POST",
+            "/v1/threads".into(),
+            j,
+            format!("{{\"title\":\"{}\"}}", "x".repeat(5000)),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "POST",
+            "/v1/threads".into(),
+            j,
+            "{\"titel\":\"typo\"}".into(),
+            400,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            "/v1/threads".into(),
+            j,
+            "{\"title\":\"a title that is much too long\"}".into(),
+            422,
+            "limit_exceeded",
+        ),
+        (
+            "POST",
+            "/v1/threads".into(),
+            j,
+            format!("{{\"metadata\":{{\"k\":\"{}\"}}}}", "v".repeat(200)),
+            422,
+            "limit_exceeded",
+        ),
+        (
+            "POST",
+            "/v1/threads".into(),
+            j,
+            "{\"product\":\"Not A Slug\"}".into(),
+            400,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            format!("/v1/threads/{tid}/messages"),
+            j,
+            format!("{{\"content\":\"{}\"}}", "c".repeat(2000)),
+            422,
+            "limit_exceeded",
+        ),
+        (
+            "POST",
+            format!("/v1/threads/{tid}/messages"),
+            j,
+            "{\"content\":\"x\",\"role\":\"robot\"}".into(),
+            400,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            format!("/v1/threads/{tid}/messages"),
+            j,
+            format!(
+                "{{\"content\":\"x\",\"parent_id\":\"{}\"}}",
+                uuid::Uuid::now_v7()
+            ),
+            422,
+            "parent_not_found",
+        ),
+        (
+            "PUT",
+            format!(
+                "/v1/threads/{tid}/messages/{}/reaction",
+                uuid::Uuid::now_v7()
+            ),
+            j,
+            "{\"emoji\":\"👍\"}".into(),
+            404,
+            "message_not_found",
+        ),
+        (
+            "GET",
+            "/v1/threads/not-a-uuid".into(),
+            None,
+            String::new(),
+            400,
+            "invalid_path",
+        ),
+        (
+            "GET",
+            format!("/v1/threads/{}", uuid::Uuid::now_v7()),
+            None,
+            String::new(),
+            404,
+            "thread_not_found",
+        ),
+        (
+            "GET",
+            "/v1/threads?limit=0".into(),
+            None,
+            String::new(),
+            400,
+            "validation_failed",
+        ),
+        (
+            "GET",
+            "/v1/threads?limit=101".into(),
+            None,
+            String::new(),
+            400,
+            "validation_failed",
+        ),
+        (
+            "GET",
+            "/v1/threads?cursor=garbage".into(),
+            None,
+            String::new(),
+            400,
+            "invalid_cursor",
+        ),
+        (
+            "GET",
+            "/v1/threads?colour=red".into(),
+            None,
+            String::new(),
+            400,
+            "invalid_query",
+        ),
+        (
+            "GET",
+            "/v1/threads?deleted=sometimes".into(),
+            None,
+            String::new(),
+            400,
+            "invalid_query",
+        ),
+        (
+            "GET",
+            "/v1/nothing-here".into(),
+            None,
+            String::new(),
+            404,
+            "route_not_found",
+        ),
+        (
+            "PUT",
+            "/v1/threads".into(),
+            j,
+            "{}".into(),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "POST",
+            "/v1/import".into(),
+            Some("application/x-ndjson"),
+            "{\"type\":\"message\"}".into(),
+            400,
+            "validation_failed",
+        ),
+        (
+            "GET",
+            "/v1/search?q=".into(),
+            None,
+            String::new(),
+            400,
+            "validation_failed",
+        ),
+    ];
+    for (method, path, ct, body, status, code) in cases {
+        let (got, headers, err) = send(method, &path, ct, body).await;
+        assert_eq!(got, status, "{method} {path}: {err}");
+        assert_eq!(err["error"]["code"], code, "{method} {path}");
+        assert!(err["error"]["message"].is_string(), "{method} {path}");
+        if status == 405 {
+            assert!(headers["allow"].to_str().unwrap().contains("POST"));
+        }
+    }
+    let (_, _, err) = send(
+        "POST",
+        "/v1/threads",
+        j,
+        "{\"title\":\"a title that is much too long\"}".into(),
+    )
+    .await;
+    assert_eq!(
+        err["error"]["details"],
+        json!({"field": "title", "limit": 20, "actual": 29}),
+        "the limit is named"
+    );
+    let (_, _, list) = server.call("GET", "/v1/threads", Some(&token), None).await;
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        1,
+        "no refused request wrote anything"
+    );
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_and_refuse_reuse() {
+    let server = Server::start(&[("CHAT_THREADS__RATE_LIMIT__ENABLED", "false")]);
+    let alice = server.token(&["--sub", "alice"]);
+    let bob = server.token(&["--sub", "bob"]);
+    let client = reqwest::Client::new();
+    let post = |token: &str, key: &str, body: Value| {
+        let req = client
+            .post(format!("{}/v1/threads", server.base))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let replayed = resp.headers().get("idempotent-replayed").is_some();
+            (status, replayed, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (s1, r1, first) = post(&alice, "key-1", json!({"title": "once"})).await;
+    let (s2, r2, second) = post(&alice, "key-1", json!({"title": "once"})).await;
+    assert_eq!((s1, r1, s2, r2), (201, false, 201, true));
+    assert_eq!(first, second, "the replay is the first response");
+    let (s3, _, err) = post(&alice, "key-1", json!({"title": "twice"})).await;
+    assert_eq!(
+        (s3, err["error"]["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+    let (s4, r4, _) = post(&bob, "key-1", json!({"title": "once"})).await;
+    assert_eq!((s4, r4), (201, false), "keys are per principal");
+    let (s5, _, err) = post(&alice, "", json!({})).await;
+    assert_eq!(
+        (s5, err["error"]["code"].as_str()),
+        (400, Some("invalid_idempotency_key"))
+    );
+    let (_, _, list) = server.call("GET", "/v1/threads", Some(&alice), None).await;
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        1,
+        "one thread despite the retry"
+    );
+}
+
+#[tokio::test]
+async fn request_ids_logs_and_metrics() {
+    let server = Server::start(&[
+        ("CHAT_THREADS__LOG__FORMAT", "json"),
+        ("CHAT_THREADS__LOG__LEVEL", "info"),
+    ]);
+    let token = server.token(&["--sub", "ops"]);
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/threads", server.base))
+        .bearer_auth(&token)
+        .header("x-request-id", "req-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "req-abc-123", "echoed");
+    let (_, headers, _) = server.call("GET", "/v1/threads", Some(&token), None).await;
+    let generated = headers["x-request-id"].to_str().unwrap().to_owned();
+    assert!(
+        uuid::Uuid::parse_str(&generated).is_ok(),
+        "generated when absent"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains("http_requests_total{method=\"GET\",route=\"/v1/threads\",status=\"200\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains(
+        "http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/threads\",le=\"+Inf\"} 2"
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let logs = server.output();
+    let line = logs
+        .iter()
+        .find(|l| l.contains("req-abc-123"))
+        .expect("a structured log line carries the request id");
+    let parsed: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(parsed["fields"]["status"], 200);
+}
+
+#[tokio::test]
+async fn an_internal_error_says_nothing_and_is_logged_under_the_request_id() {
+    let Some(admin) = pg_admin_url() else { return };
+    let (name, url) = support::pg_database().await.unwrap();
+    let server = Server::start(&[
+        ("CHAT_THREADS__DATABASE__URL", &url),
+        ("CHAT_THREADS__LOG__FORMAT", "json"),
+    ]);
+    let token = server.token(&["--sub", "victim"]);
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    // Break the database underneath the running server.
+    let mut db_url = url::Url::parse(&admin).unwrap();
+    db_url.set_path(&name);
+    let (client, conn) = tokio_postgres::connect(db_url.as_str(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let task = tokio::spawn(conn);
+    client.batch_execute("DROP TABLE summaries").await.unwrap();
+    drop(client);
+    let _ = task.await;
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/threads/{tid}/summaries", server.base))
+        .bearer_auth(&token)
+        .header("x-request-id", "boom-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 500);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"error": {"code": "internal_error", "message": "internal error"}})
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let logs = server.output();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("boom-1") && l.contains("summaries") && l.contains("ERROR")),
+        "the cause is logged with the request id: {logs:?}"
+    );
+}
+
+async fn paging_while_creating(postgres: bool) {
+    let Some(env) = backend_env(postgres).await else {
+        return;
+    };
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"));
+    let server = Server::start(&env);
+    let token = server.token(&["--sub", "pager"]);
+    let mut created = BTreeSet::new();
+    for i in 0..250 {
+        let (status, _, t) = server
+            .call(
+                "POST",
+                "/v1/threads",
+                Some(&token),
+                Some(&json!({"title": format!("t{i}")})),
+            )
+            .await;
+        assert_eq!(status, 201);
+        created.insert(t["id"].as_str().unwrap().to_owned());
+    }
+    let writer = {
+        let base = server.base.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0..60 {
+                let resp = client
+                    .post(format!("{base}/v1/threads"))
+                    .bearer_auth(&token)
+                    .json(&json!({"title": format!("late {i}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status().as_u16(), 201);
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/threads?limit=37&cursor={c}"),
+            None => "/v1/threads?limit=37".to_owned(),
+        };
+        let (status, _, page) = server.call("GET", &path, Some(&token), None).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_str().unwrap().to_owned()),
+        );
+        if !page["has_more"].as_bool().unwrap() {
+            break;
+        }
+        cursor = Some(page["next_cursor"].as_str().unwrap().to_owned());
+    }
+    writer.await.unwrap();
+    let unique: BTreeSet<String> = seen.iter().cloned().collect();
+    assert_eq!(unique.len(), seen.len(), "no thread appears twice");
+    assert!(
+        created.is_subset(&unique),
+        "no thread that existed before the walk is missing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_250_threads_while_others_are_created_on_sqlite() {
+    paging_while_creating(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_250_threads_while_others_are_created_on_postgres() {
+    paging_while_creating(true).await;
+}
