@@ -442,7 +442,9 @@ async fn every_client_mistake_is_a_4xx_in_the_error_shape() {
         .await;
     let tid = t["id"].as_str().unwrap().to_owned();
     let j = Some("application/json");
-    let cases: Vec<(&str, String, Option<&str>, String, u16, &str)> = vec![
+    // (method, path, content type, body, expected status, expected code)
+    type Case<'a> = (&'a str, String, Option<&'a str>, String, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/v1/threads".into(),
