@@ -373,9 +373,17 @@ async fn tour(postgres: bool) {
     t.ok("GET", &format!("/v1/threads/{tid}"), None, 404).await;
 
     // Swagger UI is served from the binary (no network).
-    let docs = reqwest::get(format!("{}/docs/", server.base)).await.unwrap();
+    let docs = reqwest::get(format!("{}/docs/", server.base))
+        .await
+        .unwrap();
     assert_eq!(docs.status().as_u16(), 200);
-    assert!(docs.text().await.unwrap().to_lowercase().contains("swagger"));
+    assert!(
+        docs.text()
+            .await
+            .unwrap()
+            .to_lowercase()
+            .contains("swagger")
+    );
 
     // Every documented operation was visited.
     let (_, _, openapi) = server.call("GET", "/openapi.json", None, None).await;
