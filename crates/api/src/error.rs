@@ -53,6 +53,14 @@ error_codes! {
     MessageUnusable => "message_unusable",
     /// 422: the thread refuses the change (deleted).
     ThreadNotWritable => "thread_not_writable",
+    /// 422: the model is unknown or not allowed for you; `details.allowed` lists yours.
+    ModelNotAllowed => "model_not_allowed",
+    /// 409: a reply is still being generated in this thread.
+    GenerationInProgress => "generation_in_progress",
+    /// 429: the daily token quota is spent.
+    TokenQuotaExceeded => "token_quota_exceeded",
+    /// 502: the model server failed.
+    ModelError => "model_error",
     /// 400: a pagination cursor is not one this API issued.
     InvalidCursor => "invalid_cursor",
     /// 409: conflicts with the current state (a taken session id ...).
@@ -185,6 +193,10 @@ fn app_status(e: &AppError) -> StatusCode {
         AppError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::Conflict(_) => StatusCode::CONFLICT,
         AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        AppError::ModelNotAllowed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::GenerationInProgress => StatusCode::CONFLICT,
+        AppError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Model(_) => StatusCode::BAD_GATEWAY,
         AppError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -199,6 +211,12 @@ fn details(e: &AppError) -> Option<serde_json::Value> {
             limit,
             actual,
         }) => Some(serde_json::json!({ "field": field, "limit": limit, "actual": actual })),
+        AppError::ModelNotAllowed { model, allowed } => {
+            Some(serde_json::json!({ "model": model, "allowed": allowed }))
+        }
+        AppError::QuotaExceeded { quota, used } => {
+            Some(serde_json::json!({ "quota": quota, "used": used }))
+        }
         _ => None,
     }
 }
@@ -283,6 +301,13 @@ mod tests {
             AppError::Unavailable("x".into()),
             AppError::Storage("x".into()),
             AppError::Forbidden("x".into()),
+            AppError::ModelNotAllowed {
+                model: "m".into(),
+                allowed: vec![],
+            },
+            AppError::GenerationInProgress,
+            AppError::QuotaExceeded { quota: 1, used: 1 },
+            AppError::Model(chat_threads_application::llm::ModelError::Timeout),
         ];
         produced.extend(
             [

@@ -62,7 +62,7 @@ macro_rules! v1_routes {
         pub const ROUTE_TABLE: &[(&str, &str)] = &[$((stringify!($method), concat!("/v1", $path))),*];
 
         fn routes_v1<D: Deps>(cfg: &mut web::ServiceConfig) {
-            use routes::{accounts, branches, messages, summaries, threads, transfer};
+            use routes::{accounts, branches, chat, messages, summaries, threads, transfer};
             $(cfg.route($path, web::$method().to($($handler)::+::<D>));)*
         }
     };
@@ -101,6 +101,13 @@ v1_routes! {
     get "/export" => transfer::export_all,
     post "/import" => transfer::import_ndjson,
     post "/import/chatgpt" => transfer::import_chatgpt,
+    get "/models" => chat::models,
+    get "/usage" => chat::usage,
+    post "/threads/{thread_id}/chat" => chat::chat,
+    post "/threads/{thread_id}/messages/{message_id}/regenerate" => chat::regenerate,
+    post "/threads/{thread_id}/messages/{message_id}/resend" => chat::resend,
+    get "/threads/{thread_id}/messages/{message_id}/stream" => chat::stream,
+    post "/threads/{thread_id}/messages/{message_id}/cancel" => chat::cancel,
 }
 
 #[cfg(test)]

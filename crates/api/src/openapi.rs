@@ -40,6 +40,8 @@ impl Modify for BearerScheme {
         routes::summaries::list, routes::summaries::add, routes::summaries::search,
         routes::transfer::export_thread, routes::transfer::export_all,
         routes::transfer::import_ndjson, routes::transfer::import_chatgpt,
+        routes::chat::models, routes::chat::usage, routes::chat::chat, routes::chat::regenerate,
+        routes::chat::resend, routes::chat::stream, routes::chat::cancel,
     ),
     modifiers(&BearerScheme),
     tags(
@@ -50,6 +52,7 @@ impl Modify for BearerScheme {
         (name = "summaries", description = "Summaries of long threads"),
         (name = "search", description = "Full-text search"),
         (name = "transfer", description = "Export and import"),
+        (name = "replies", description = "Assistant replies, streamed over SSE"),
     )
 )]
 pub struct ApiDoc;

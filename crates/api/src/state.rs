@@ -22,6 +22,7 @@ pub trait Deps: 'static {
         + AuthStore
         + ImportStore
         + chat_threads_application::idempotency::IdempotencyStore
+        + chat_threads_application::generation::GenerationStore
         + Readiness;
     /// Password hashing.
     type Hasher: PasswordHasher;
@@ -45,6 +46,10 @@ pub struct AppState<D: Deps> {
     pub store: D::Store,
     /// Input limits.
     pub limits: chat_threads_domain::Limits,
+    /// Assistant replies.
+    pub generator: chat_threads_application::generation::Generator<D::Store, SystemClock>,
+    /// Keep-alive interval of SSE streams.
+    pub sse_keepalive: std::time::Duration,
 }
 
 impl<D: Deps> Clone for AppState<D> {
@@ -57,6 +62,8 @@ impl<D: Deps> Clone for AppState<D> {
             transfer: self.transfer.clone(),
             store: self.store.clone(),
             limits: self.limits,
+            generator: self.generator.clone(),
+            sse_keepalive: self.sse_keepalive,
         }
     }
 }

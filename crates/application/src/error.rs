@@ -20,6 +20,28 @@ pub enum AppError {
     /// The caller is authenticated but the server refuses the operation (a disabled feature).
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The model is unknown or not allowed for this principal.
+    #[error("model {model:?} is not available; allowed: {allowed:?}")]
+    ModelNotAllowed {
+        /// The requested model.
+        model: String,
+        /// The models the principal may use.
+        allowed: Vec<String>,
+    },
+    /// A reply is still being generated in this thread.
+    #[error("a reply is still being generated in this thread; wait for it or cancel it")]
+    GenerationInProgress,
+    /// The principal's daily token quota is spent.
+    #[error("the daily token quota of {quota} is spent ({used} used)")]
+    QuotaExceeded {
+        /// The quota.
+        quota: u64,
+        /// Tokens used today.
+        used: u64,
+    },
+    /// The model server failed.
+    #[error(transparent)]
+    Model(#[from] crate::llm::ModelError),
     /// A pagination cursor could not be decoded.
     #[error("invalid cursor")]
     InvalidCursor,
@@ -51,6 +73,10 @@ impl AppError {
             },
             Self::Auth(a) => a.code(),
             Self::Forbidden(_) => "forbidden",
+            Self::ModelNotAllowed { .. } => "model_not_allowed",
+            Self::GenerationInProgress => "generation_in_progress",
+            Self::QuotaExceeded { .. } => "token_quota_exceeded",
+            Self::Model(_) => "model_error",
             Self::InvalidCursor => "invalid_cursor",
             Self::Conflict(_) => "conflict",
             Self::Unavailable(_) => "storage_unavailable",

@@ -7,9 +7,12 @@
 //! store must pass.
 
 pub mod auth;
+pub mod catalog;
 pub mod cursor;
 pub mod error;
+pub mod generation;
 pub mod idempotency;
+pub mod llm;
 pub mod memory;
 pub mod ports;
 pub mod services;

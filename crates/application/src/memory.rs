@@ -20,6 +20,7 @@ struct State {
     threads: HashMap<ThreadId, Thread>,
     messages: HashMap<MessageId, Message>,
     summaries: Vec<Summary>,
+    usage: HashMap<(String, String), crate::llm::Usage>,
 }
 
 impl State {
@@ -593,6 +594,81 @@ impl crate::transfer::ImportStore for MemoryStore {
             s.summaries.extend(t.summaries);
         }
         Ok(out)
+    }
+}
+
+impl crate::generation::GenerationStore for MemoryStore {
+    async fn update_generation(
+        &self,
+        thread_id: ThreadId,
+        id: MessageId,
+        content: &str,
+        status: chat_threads_domain::MessageStatus,
+        usage: Option<crate::llm::Usage>,
+        now: Timestamp,
+    ) -> Result<Message, AppError> {
+        let mut s = self.lock()?;
+        let m = s
+            .messages
+            .get_mut(&id)
+            .filter(|m| m.thread_id == thread_id)
+            .ok_or(AppError::MessageNotFound)?;
+        m.content = chat_threads_domain::Content::from_stored(content.to_owned());
+        m.status = status;
+        m.prompt_tokens = usage.map(|u| i32::try_from(u.prompt_tokens).unwrap_or(i32::MAX));
+        m.completion_tokens = usage.map(|u| i32::try_from(u.completion_tokens).unwrap_or(i32::MAX));
+        m.updated_at = now;
+        let out = m.clone();
+        if let Some(t) = s.threads.get_mut(&thread_id) {
+            t.updated_at = now;
+        }
+        Ok(out)
+    }
+
+    async fn generating(&self, thread_id: ThreadId, since: Timestamp) -> Result<bool, AppError> {
+        let s = self.lock()?;
+        Ok(s.messages.values().any(|m| {
+            m.thread_id == thread_id
+                && m.status == chat_threads_domain::MessageStatus::Streaming
+                && m.updated_at > since
+                && !m.is_deleted()
+        }))
+    }
+
+    async fn recover_stale(&self, before: Timestamp) -> Result<u64, AppError> {
+        let mut s = self.lock()?;
+        let mut n = 0;
+        for m in s.messages.values_mut() {
+            if m.status == chat_threads_domain::MessageStatus::Streaming && m.updated_at < before {
+                m.status = chat_threads_domain::MessageStatus::Failed;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn add_usage(
+        &self,
+        owner: &Owner,
+        day: &str,
+        usage: crate::llm::Usage,
+    ) -> Result<(), AppError> {
+        let mut s = self.lock()?;
+        let entry = s
+            .usage
+            .entry((owner.to_string(), day.to_owned()))
+            .or_default();
+        entry.prompt_tokens += usage.prompt_tokens;
+        entry.completion_tokens += usage.completion_tokens;
+        Ok(())
+    }
+
+    async fn usage_on(&self, owner: &Owner, day: &str) -> Result<crate::llm::Usage, AppError> {
+        let s = self.lock()?;
+        Ok(s.usage
+            .get(&(owner.to_string(), day.to_owned()))
+            .copied()
+            .unwrap_or_default())
     }
 }
 

@@ -32,8 +32,106 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Rate limits.
     pub rate_limit: RateLimitSettings,
+    /// Model providers and allowlists.
+    pub models: ModelsSettings,
+    /// Reply generation.
+    pub generation: GenerationConfig,
     /// Logging.
     pub log: LogSettings,
+}
+
+/// Model settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsSettings {
+    /// The default model.
+    pub default: String,
+    /// The built-in echo model.
+    pub echo: EchoSettings,
+    /// OpenAI-compatible providers by name.
+    pub providers: std::collections::BTreeMap<String, ModelProviderSettings>,
+    /// Allowlists.
+    pub allow: AllowSettings,
+    /// Timeouts and retries.
+    pub http: ModelHttpSettings,
+}
+
+/// The echo model.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EchoSettings {
+    /// On or off.
+    pub enabled: bool,
+    /// Delay between words, ms.
+    pub delay_ms: u64,
+}
+
+/// One OpenAI-compatible provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelProviderSettings {
+    /// API base, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// Name of the environment variable holding the API key.
+    pub api_key_env: Option<String>,
+    /// Models served.
+    pub models: Vec<String>,
+}
+
+/// Model allowlists.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowSettings {
+    /// For principals whose org has no list.
+    pub default: Vec<String>,
+    /// Per org.
+    pub orgs: std::collections::BTreeMap<String, Vec<String>>,
+    /// Per scope.
+    pub scopes: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// HTTP behaviour towards model servers.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelHttpSettings {
+    /// Connect timeout, s.
+    pub connect_timeout_secs: u64,
+    /// Read timeout, s.
+    pub read_timeout_secs: u64,
+    /// Retries before the first token.
+    pub retries: u32,
+    /// First backoff, ms.
+    pub retry_backoff_ms: u64,
+}
+
+/// Reply generation settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationConfig {
+    /// Prompt token budget.
+    pub context_tokens: usize,
+    /// Messages considered.
+    pub context_messages: u32,
+    /// max_tokens for replies.
+    pub reply_max_tokens: Option<u32>,
+    /// Daily token quota per principal.
+    pub daily_token_quota: Option<u64>,
+    /// Flush interval, ms.
+    pub flush_interval_ms: u64,
+    /// Event retention, s.
+    pub retention_secs: u64,
+    /// Staleness threshold, s.
+    pub stale_after_secs: u64,
+    /// Shutdown grace, s.
+    pub shutdown_grace_secs: u64,
+    /// SSE keep-alive interval, s.
+    pub sse_keepalive_secs: u64,
+    /// Summary instruction.
+    pub summary_prompt: String,
+    /// Fallback system prompt.
+    pub default_system_prompt: Option<String>,
+    /// System prompts per product.
+    pub products: std::collections::BTreeMap<String, String>,
 }
 
 /// A secret string: never printed.
@@ -132,6 +230,38 @@ pub struct RateLimitSettings {
     pub per_ip_burst: u32,
     /// Use X-Forwarded-For for the client IP.
     pub trust_forwarded_for: bool,
+}
+
+impl Settings {
+    /// Checks the model settings hang together: the default model exists, providers have models.
+    fn catalog_check(&self) -> Result<(), ConfigError> {
+        let m = &self.models;
+        let mut known: Vec<&str> = Vec::new();
+        if m.echo.enabled {
+            known.push("echo");
+        }
+        for (name, p) in &m.providers {
+            if p.models.is_empty() {
+                return Err(ConfigError(format!(
+                    "models.providers.{name}: list at least one model"
+                )));
+            }
+            if !(p.base_url.starts_with("http://") || p.base_url.starts_with("https://")) {
+                return Err(ConfigError(format!(
+                    "models.providers.{name}.base_url must be an http(s) URL"
+                )));
+            }
+            known.extend(p.models.iter().map(String::as_str));
+        }
+        if !known.contains(&m.default.as_str()) {
+            return Err(ConfigError(format!(
+                "models.default = {:?} is not served by any provider (known: {})",
+                m.default,
+                known.join(", ")
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl AuthSettings {
@@ -250,6 +380,13 @@ pub enum LogFormat {
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
 
+impl ConfigError {
+    /// A configuration error with this explanation.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
 impl Settings {
     /// Loads defaults, then `file` (if any), then the process environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -275,6 +412,18 @@ impl Settings {
             .database
             .url()
             .map_err(|e| ConfigError(format!("database.url: {e}")))?;
+        settings.auth.key_source()?;
+        if settings
+            .auth
+            .hs256_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() < 32)
+        {
+            return Err(ConfigError(
+                "auth.hs256_secret must be at least 32 bytes".into(),
+            ));
+        }
+        settings.catalog_check()?;
         Ok(settings)
     }
 }
@@ -385,6 +534,27 @@ mod tests {
             .to_string();
         assert!(err.contains("unsupported scheme"), "{err}");
         assert!(!err.contains("hunter2"), "the password never shows: {err}");
+    }
+
+    #[test]
+    fn model_settings_are_checked_at_load() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(f, "[models]\ndefault = \"gpt-4o\"\n").unwrap();
+        let err = Settings::load_from(Some(f.path()), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("gpt-4o") && err.contains("echo"), "{err}");
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            f,
+            "[models.providers.local]\nbase_url = \"http://127.0.0.1:1/v1\"\nmodels = [\"m1\"]\n[models]\ndefault = \"m1\"\n"
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
+        assert_eq!(s.models.providers["local"].models, vec!["m1"]);
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(f, "[auth]\nhs256_secret = \"short\"\n").unwrap();
+        assert!(Settings::load_from(Some(f.path()), env(&[])).is_err());
     }
 
     #[test]

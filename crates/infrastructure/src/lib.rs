@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod llm;
 
 pub use config::Settings;
 pub use db::{Database, SqlStore};

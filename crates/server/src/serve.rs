@@ -118,7 +118,25 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     }
     let store = SqlStore::new(db);
-    let api = crate::wiring::api_config(&settings, store).await?;
+    // Replies run on their own runtime, so they outlive the request (and the HTTP workers, which
+    // stop first on shutdown).
+    let generation_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("generation")
+        .enable_all()
+        .build()
+        .context("cannot start the generation runtime")?;
+    let api =
+        crate::wiring::api_config(&settings, store, generation_runtime.handle().clone()).await?;
+    let generator = api.state.generator.clone();
+    match generator.recover().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            replies = n,
+            "marked replies left streaming by a stopped process as failed"
+        ),
+        Err(e) => tracing::warn!(error = %e, "recovering interrupted replies failed"),
+    }
     spawn_purge_job(
         api.state.auth.clone(),
         api.state.store.clone(),
@@ -148,5 +166,21 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         tracing::info!("listening on http://{addr}");
         println!("listening on http://{addr}");
     }
-    http.run().await.context("HTTP server failed")
+    let served = http.run().await.context("HTTP server failed");
+    // The HTTP side has stopped (SIGTERM/Ctrl-C). Let running replies finish within the grace
+    // period; the rest are cancelled and keep their text.
+    let grace = Duration::from_secs(settings.generation.shutdown_grace_secs);
+    let running = generator.hub().running().len();
+    if running > 0 {
+        tracing::info!(running, ?grace, "waiting for running replies");
+    }
+    generation_runtime
+        .spawn({
+            let generator = generator.clone();
+            async move { generator.drain(grace).await }
+        })
+        .await
+        .ok();
+    generation_runtime.shutdown_background();
+    served
 }

@@ -45,9 +45,14 @@ pub async fn authority(settings: &Settings, store: &SqlStore) -> anyhow::Result<
 }
 
 /// Everything the API needs.
-pub async fn api_config(settings: &Settings, store: SqlStore) -> anyhow::Result<ApiConfig<Prod>> {
+pub async fn api_config(
+    settings: &Settings,
+    store: SqlStore,
+    generation_runtime: tokio::runtime::Handle,
+) -> anyhow::Result<ApiConfig<Prod>> {
     let authority = authority(settings, &store).await?;
     let limits = settings.limits;
+    let store_for_generator = store.clone();
     let a = &settings.auth;
     let policy = AuthPolicy {
         accounts_enabled: a.accounts.enabled,
@@ -72,6 +77,10 @@ pub async fn api_config(settings: &Settings, store: SqlStore) -> anyhow::Result<
         transfer: TransferService::new(store.clone(), SystemClock, limits),
         store,
         limits,
+        generator: generator(settings, store_for_generator, generation_runtime)?,
+        sse_keepalive: std::time::Duration::from_secs(
+            settings.generation.sse_keepalive_secs.max(1),
+        ),
     };
     let r = &settings.rate_limit;
     let rate_limits = if r.enabled {
@@ -94,4 +103,37 @@ pub async fn api_config(settings: &Settings, store: SqlStore) -> anyhow::Result<
         json_limit,
         idempotency_ttl_secs: settings.server.idempotency_ttl_secs,
     })
+}
+
+/// The reply generator: catalog, token counter and settings.
+fn generator(
+    settings: &Settings,
+    store: SqlStore,
+    runtime: tokio::runtime::Handle,
+) -> anyhow::Result<chat_threads_application::generation::Generator<SqlStore, SystemClock>> {
+    use std::time::Duration;
+    let g = &settings.generation;
+    let catalog = chat_threads_infrastructure::llm::build_catalog(&settings.models)?;
+    let gen_settings = chat_threads_application::generation::GenerationSettings {
+        context_tokens: g.context_tokens,
+        context_messages: g.context_messages.max(1),
+        reply_max_tokens: g.reply_max_tokens,
+        daily_token_quota: g.daily_token_quota,
+        flush_interval: Duration::from_millis(g.flush_interval_ms.max(50)),
+        retention: Duration::from_secs(g.retention_secs),
+        stale_after: Duration::from_secs(g.stale_after_secs.max(1)),
+        default_system_prompt: g.default_system_prompt.clone(),
+        product_prompts: g.products.clone().into_iter().collect(),
+        summary_prompt: g.summary_prompt.clone(),
+        max_reply_bytes: settings.limits.content_bytes,
+    };
+    Ok(chat_threads_application::generation::Generator::new(
+        store,
+        SystemClock,
+        catalog,
+        Arc::new(chat_threads_infrastructure::llm::TiktokenCounter),
+        gen_settings,
+        settings.limits,
+        runtime,
+    ))
 }

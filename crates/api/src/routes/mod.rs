@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod branches;
+pub mod chat;
 pub mod messages;
 pub mod summaries;
 pub mod threads;

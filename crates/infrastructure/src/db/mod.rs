@@ -9,6 +9,7 @@ mod macros;
 mod auth_store;
 mod dialect;
 mod error;
+mod generation_store;
 mod idempotency_store;
 mod migrations;
 mod models;

@@ -151,3 +151,12 @@ diesel::table! {
         expires_at -> PTime,
     }
 }
+
+diesel::table! {
+    usage_daily (owner, day) {
+        owner -> Text,
+        day -> Text,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+    }
+}

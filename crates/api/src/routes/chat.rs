@@ -1,0 +1,356 @@
+//! Assistant replies: send and get the reply (whole or streamed over SSE), regenerate, edit and
+//! resend, resume a stream, cancel; the models you may use and your token usage.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ACCEPT;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chat_threads_application::generation::{EventStream, Hints, SendInput, Started};
+use chat_threads_domain::{MessageId, MessageStatus, ThreadId};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Auth;
+use crate::dto::{MessageDto, MessagePath, ThreadPath};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::{AppState, Deps};
+
+/// A model you may use.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelDto {
+    /// Pass as `model`.
+    pub id: String,
+    /// The provider serving it.
+    pub provider: String,
+    /// Used when neither the request nor the thread names a model.
+    pub default: bool,
+}
+
+/// The models this caller may use.
+#[utoipa::path(get, path = "/v1/models", tag = "replies",
+    responses((status = 200, body = Vec<ModelDto>), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn models<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+) -> web::Json<Vec<ModelDto>> {
+    let list = state.generator.catalog().allowed(&auth.0);
+    web::Json(
+        list.into_iter()
+            .map(|m| ModelDto {
+                id: m.id,
+                provider: m.provider,
+                default: m.default,
+            })
+            .collect(),
+    )
+}
+
+/// Today's token usage.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageDto {
+    /// The UTC day.
+    pub day: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    /// The daily quota (prompt + completion), if any.
+    pub quota: Option<u64>,
+}
+
+/// Your token usage today.
+#[utoipa::path(get, path = "/v1/usage", tag = "replies",
+    responses((status = 200, body = UsageDto), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn usage<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+) -> Result<web::Json<UsageDto>, ApiError> {
+    let (used, quota) = state.generator.usage_today(&auth.0).await?;
+    Ok(web::Json(UsageDto {
+        day: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        prompt_tokens: used.prompt_tokens,
+        completion_tokens: used.completion_tokens,
+        quota,
+    }))
+}
+
+/// A message to reply to.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatBody {
+    /// The user's message.
+    pub content: String,
+    /// Parent of the user message; default the thread's active leaf.
+    pub parent_id: Option<uuid::Uuid>,
+    /// Model; default the thread's, else the server's default (see /v1/models).
+    pub model: Option<String>,
+    /// Metadata of the user message.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    /// Stream the reply as Server-Sent Events (same as `Accept: text/event-stream`).
+    pub stream: Option<bool>,
+    /// Language the reply should be in.
+    pub language: Option<String>,
+    /// The user's IANA time zone.
+    pub timezone: Option<String>,
+}
+
+/// Options of a regeneration.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateBody {
+    /// Model; default the original reply's.
+    pub model: Option<String>,
+    /// Stream the reply (same as `Accept: text/event-stream`).
+    pub stream: Option<bool>,
+    pub language: Option<String>,
+    pub timezone: Option<String>,
+}
+
+/// A finished exchange.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplyDto {
+    /// The user message stored (absent for a regeneration).
+    pub user_message: Option<MessageDto>,
+    /// The assistant's reply as stored.
+    pub assistant_message: MessageDto,
+}
+
+fn hints(language: Option<String>, timezone: Option<String>) -> Result<Hints, ApiError> {
+    let check = |field: &'static str, v: Option<String>| -> Result<Option<String>, ApiError> {
+        match v {
+            Some(s) if s.len() > 64 || s.chars().any(char::is_control) => {
+                Err(chat_threads_application::AppError::from(
+                    chat_threads_domain::DomainError::invalid(
+                        field,
+                        "must be at most 64 characters",
+                    ),
+                )
+                .into())
+            }
+            other => Ok(other.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())),
+        }
+    };
+    Ok(Hints {
+        language: check("language", language)?,
+        timezone: check("timezone", timezone)?,
+    })
+}
+
+fn wants_stream(req: &HttpRequest, flag: Option<bool>) -> bool {
+    flag.unwrap_or(false)
+        || req
+            .headers()
+            .get(ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/event-stream"))
+}
+
+/// Encodes events as SSE, with a keep-alive comment when idle.
+pub fn sse(events: EventStream, keepalive: Duration) -> HttpResponse {
+    let tick = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+    let body = futures_util::stream::unfold((events, tick), |(mut events, mut tick)| async move {
+        let chunk = tokio::select! {
+            ev = events.next() => {
+                let ev = ev?;
+                format!("id: {}\nevent: {}\ndata: {}\n\n", ev.seq, ev.event, ev.data)
+            }
+            _ = tick.tick() => ": keep-alive\n\n".to_owned(),
+        };
+        Some((
+            Ok::<_, actix_web::Error>(web::Bytes::from(chunk)),
+            (events, tick),
+        ))
+    });
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(body)
+}
+
+async fn answer<D: Deps>(
+    state: &AppState<D>,
+    who: &chat_threads_domain::Principal,
+    started: Started,
+    stream: bool,
+) -> Result<HttpResponse, ApiError> {
+    if stream {
+        return Ok(sse(started.run.follow(0), state.sse_keepalive));
+    }
+    let reply = state.generator.finished(who, &started).await?;
+    let failed = reply.status == MessageStatus::Failed;
+    let body = ReplyDto {
+        user_message: started.user_message.map(MessageDto::from),
+        assistant_message: reply.into(),
+    };
+    if failed {
+        return Ok(HttpResponse::build(StatusCode::BAD_GATEWAY).json(serde_json::json!({
+            "error": {"code": "model_error", "message": "the model failed; the partial reply is stored",
+                      "details": body}
+        })));
+    }
+    Ok(HttpResponse::Created().json(body))
+}
+
+/// Send a message and get the assistant's reply: the whole exchange as JSON (201), or the reply
+/// streamed as Server-Sent Events with `stream: true` or `Accept: text/event-stream`. Only one
+/// reply per thread runs at a time (409 `generation_in_progress`).
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/chat", tag = "replies", params(ThreadPath),
+    request_body = ChatBody,
+    responses((status = 201, body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, description = "model_not_allowed (lists the allowed ones)", body = ErrorBody),
+              (status = 429, description = "token_quota_exceeded", body = ErrorBody), (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn chat<D: Deps>(
+    auth: Auth,
+    req: HttpRequest,
+    state: web::Data<AppState<D>>,
+    path: web::Path<ThreadPath>,
+    body: web::Json<ChatBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let stream = wants_stream(&req, b.stream);
+    let input = SendInput {
+        content: b.content,
+        parent_id: b.parent_id.map(MessageId::from_uuid),
+        model: b.model,
+        metadata: b.metadata,
+        hints: hints(b.language, b.timezone)?,
+    };
+    let started = state
+        .generator
+        .send(&auth.0, ThreadId::from_uuid(path.thread_id), input)
+        .await?;
+    answer(&state, &auth.0, started, stream).await
+}
+
+/// Regenerate an assistant reply: a new reply beside it (a sibling), which becomes active.
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/regenerate", tag = "replies",
+    params(MessagePath), request_body = RegenerateBody,
+    responses((status = 201, body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn regenerate<D: Deps>(
+    auth: Auth,
+    req: HttpRequest,
+    state: web::Data<AppState<D>>,
+    path: web::Path<MessagePath>,
+    body: Option<web::Json<RegenerateBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.map(web::Json::into_inner).unwrap_or_default();
+    let stream = wants_stream(&req, b.stream);
+    let started = state
+        .generator
+        .regenerate(
+            &auth.0,
+            ThreadId::from_uuid(path.thread_id),
+            MessageId::from_uuid(path.message_id),
+            b.model,
+            hints(b.language, b.timezone)?,
+        )
+        .await?;
+    answer(&state, &auth.0, started, stream).await
+}
+
+/// Edit a user message and get a reply to the edit: a sibling user message with the new text,
+/// and the assistant's reply under it.
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/resend", tag = "replies",
+    params(MessagePath), request_body = ChatBody,
+    responses((status = 201, body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn resend<D: Deps>(
+    auth: Auth,
+    req: HttpRequest,
+    state: web::Data<AppState<D>>,
+    path: web::Path<MessagePath>,
+    body: web::Json<ChatBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let stream = wants_stream(&req, b.stream);
+    let input = SendInput {
+        content: b.content,
+        parent_id: None,
+        model: b.model,
+        metadata: b.metadata,
+        hints: hints(b.language, b.timezone)?,
+    };
+    let started = state
+        .generator
+        .resend(
+            &auth.0,
+            ThreadId::from_uuid(path.thread_id),
+            MessageId::from_uuid(path.message_id),
+            input,
+        )
+        .await?;
+    answer(&state, &auth.0, started, stream).await
+}
+
+/// Where to resume.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeQuery {
+    /// The last event id seen (alternative to the `Last-Event-ID` header, for EventSource URLs).
+    pub last_event_id: Option<u64>,
+}
+
+/// Follow a reply as SSE: resumes a running one after `Last-Event-ID` with no gap and no
+/// duplicate, or replays a finished one.
+#[utoipa::path(get, path = "/v1/threads/{thread_id}/messages/{message_id}/stream", tag = "replies",
+    params(MessagePath, ResumeQuery, ("Last-Event-ID" = Option<u64>, Header, description = "Last event seen")),
+    responses((status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn stream<D: Deps>(
+    auth: Auth,
+    req: HttpRequest,
+    state: web::Data<AppState<D>>,
+    path: web::Path<MessagePath>,
+    query: web::Query<ResumeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let header = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let after = header.or(query.last_event_id).unwrap_or(0);
+    let events = state
+        .generator
+        .follow(
+            &auth.0,
+            ThreadId::from_uuid(path.thread_id),
+            MessageId::from_uuid(path.message_id),
+            after,
+        )
+        .await?;
+    Ok(sse(events, state.sse_keepalive))
+}
+
+/// Stop a reply. The text so far is kept, with status `cancelled`.
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/cancel", tag = "replies",
+    params(MessagePath),
+    responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn cancel<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<MessagePath>,
+) -> Result<web::Json<MessageDto>, ApiError> {
+    let m = state
+        .generator
+        .cancel(
+            &auth.0,
+            ThreadId::from_uuid(path.thread_id),
+            MessageId::from_uuid(path.message_id),
+        )
+        .await?;
+    Ok(web::Json(m.into()))
+}

@@ -1,0 +1,178 @@
+//! Which models exist, which provider serves each, and who may use which.
+
+use std::collections::BTreeMap;
+
+use chat_threads_domain::Principal;
+use serde::Serialize;
+
+use crate::error::AppError;
+use crate::llm::SharedModel;
+
+/// A model as listed to clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelInfo {
+    /// The name to pass as `model`.
+    pub id: String,
+    /// The provider that serves it.
+    pub provider: String,
+    /// Whether it is used when neither the request nor the thread names one.
+    pub default: bool,
+}
+
+/// Who may use which models. A principal whose org has a list may use that list; otherwise the
+/// default list. Scopes add their lists on top. `*` means every model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allowlists {
+    /// For principals without an org list.
+    pub default: Vec<String>,
+    /// Per organization.
+    pub orgs: BTreeMap<String, Vec<String>>,
+    /// Per scope, added to the org's or the default list.
+    pub scopes: BTreeMap<String, Vec<String>>,
+}
+
+/// The models and their providers.
+#[derive(Clone)]
+pub struct Catalog {
+    models: BTreeMap<String, (String, SharedModel)>,
+    default_model: String,
+    allow: Allowlists,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field("models", &self.models.keys().collect::<Vec<_>>())
+            .field("default_model", &self.default_model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Catalog {
+    /// A catalog; `models` maps a model name to its provider's name and client.
+    pub fn new(
+        models: BTreeMap<String, (String, SharedModel)>,
+        default_model: String,
+        allow: Allowlists,
+    ) -> Self {
+        Self {
+            models,
+            default_model,
+            allow,
+        }
+    }
+
+    fn permitted(&self, who: &Principal, model: &str) -> bool {
+        let base = who
+            .org
+            .as_ref()
+            .and_then(|o| self.allow.orgs.get(o.as_str()))
+            .unwrap_or(&self.allow.default);
+        let from_scopes = who
+            .scopes
+            .iter()
+            .filter_map(|s| self.allow.scopes.get(s))
+            .flatten();
+        base.iter()
+            .chain(from_scopes)
+            .any(|m| m == "*" || m == model)
+    }
+
+    /// The models this principal may use.
+    pub fn allowed(&self, who: &Principal) -> Vec<ModelInfo> {
+        self.models
+            .iter()
+            .filter(|(name, _)| self.permitted(who, name))
+            .map(|(name, (provider, _))| ModelInfo {
+                id: name.clone(),
+                provider: provider.clone(),
+                default: *name == self.default_model,
+            })
+            .collect()
+    }
+
+    /// Picks the model: the request's, else the thread's, else the default. Unknown or forbidden
+    /// models are refused with the list of allowed ones.
+    pub fn resolve(
+        &self,
+        who: &Principal,
+        requested: Option<&str>,
+        thread_model: Option<&str>,
+    ) -> Result<(String, SharedModel), AppError> {
+        let name = requested.or(thread_model).unwrap_or(&self.default_model);
+        match self.models.get(name) {
+            Some((_, model)) if self.permitted(who, name) => Ok((name.to_owned(), model.clone())),
+            _ => Err(AppError::ModelNotAllowed {
+                model: name.to_owned(),
+                allowed: self.allowed(who).into_iter().map(|m| m.id).collect(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::{ChatRequest, ChatStream, LanguageModel};
+    use std::sync::Arc;
+
+    struct Nothing;
+    impl LanguageModel for Nothing {
+        fn stream(&self, _: ChatRequest) -> ChatStream {
+            Box::pin(futures_util_stream_empty())
+        }
+    }
+    fn futures_util_stream_empty()
+    -> impl futures_core::Stream<Item = Result<crate::llm::ChatEvent, crate::llm::ModelError>> + Send
+    {
+        struct Empty;
+        impl futures_core::Stream for Empty {
+            type Item = Result<crate::llm::ChatEvent, crate::llm::ModelError>;
+            fn poll_next(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Self::Item>> {
+                std::task::Poll::Ready(None)
+            }
+        }
+        Empty
+    }
+
+    fn catalog() -> Catalog {
+        let m: SharedModel = Arc::new(Nothing);
+        let models = ["echo", "small", "big"]
+            .iter()
+            .map(|n| (n.to_string(), ("p".to_string(), m.clone())))
+            .collect();
+        let allow = Allowlists {
+            default: vec!["echo".into(), "small".into()],
+            orgs: BTreeMap::from([("acme".into(), vec!["*".into()])]),
+            scopes: BTreeMap::from([("models:big".into(), vec!["big".into()])]),
+        };
+        Catalog::new(models, "echo".into(), allow)
+    }
+
+    #[test]
+    fn allowlists_by_org_and_scope() {
+        let c = catalog();
+        let plain = Principal::user("a", None);
+        let ids = |p: &Principal| c.allowed(p).into_iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(ids(&plain), ["echo", "small"]);
+        assert_eq!(
+            ids(&Principal::user("b", Some("acme"))),
+            ["big", "echo", "small"]
+        );
+        let mut scoped = plain.clone();
+        scoped.scopes.push("models:big".into());
+        assert_eq!(ids(&scoped), ["big", "echo", "small"]);
+        assert_eq!(c.resolve(&plain, None, None).unwrap().0, "echo");
+        assert_eq!(c.resolve(&plain, None, Some("small")).unwrap().0, "small");
+        let Err(err) = c.resolve(&plain, Some("big"), None) else {
+            panic!("big is not allowed")
+        };
+        assert!(
+            matches!(err, AppError::ModelNotAllowed { ref allowed, .. } if allowed == &["echo", "small"])
+        );
+        assert!(c.resolve(&plain, Some("nope"), None).is_err());
+    }
+}

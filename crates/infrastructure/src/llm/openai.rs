@@ -1,0 +1,217 @@
+//! Any OpenAI-compatible chat completions server (OpenAI, Ollama, vLLM, llama.cpp server,
+//! LM Studio, OpenRouter ...), streamed over SSE.
+
+use std::time::Duration;
+
+use chat_threads_application::llm::{
+    ChatEvent, ChatRequest, ChatStream, LanguageModel, ModelError, Usage,
+};
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+/// Timeouts and retries.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpOptions {
+    /// Time allowed to open the connection.
+    pub connect_timeout: Duration,
+    /// Longest silence between bytes of a reply (not a total timeout: replies can be long).
+    pub read_timeout: Duration,
+    /// Retries on 429 and 5xx before the first token.
+    pub retries: u32,
+    /// First backoff; doubles on each retry (a Retry-After header wins, up to 30 s).
+    pub backoff: Duration,
+}
+
+/// A client for one provider.
+#[derive(Clone)]
+pub struct OpenAiCompatible {
+    client: reqwest::Client,
+    url: String,
+    api_key: Option<String>,
+    options: HttpOptions,
+}
+
+impl std::fmt::Debug for OpenAiCompatible {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiCompatible")
+            .field("url", &self.url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+impl OpenAiCompatible {
+    /// A client for `base_url` (e.g. `https://api.openai.com/v1`, `http://localhost:11434/v1`).
+    pub fn new(
+        base_url: &str,
+        api_key: Option<String>,
+        options: HttpOptions,
+    ) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .read_timeout(options.read_timeout)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            client,
+            url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
+            api_key,
+            options,
+        })
+    }
+
+    async fn connect(&self, request: &ChatRequest) -> Result<reqwest::Response, ModelError> {
+        let mut body = json!({
+            "model": request.model,
+            "messages": request.messages,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        });
+        if let Some(max) = request.max_tokens {
+            body["max_tokens"] = json!(max);
+        }
+        let mut attempt = 0;
+        loop {
+            let mut call = self.client.post(&self.url).json(&body);
+            if let Some(key) = &self.api_key {
+                call = call.bearer_auth(key);
+            }
+            let error = match call.send().await {
+                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) => {
+                    let status = resp.status();
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .map(|s| Duration::from_secs(s.min(30)));
+                    let text = resp.text().await.unwrap_or_default();
+                    let excerpt: String = text.chars().take(300).collect();
+                    let error = if status.as_u16() == 429 {
+                        ModelError::RateLimited
+                    } else if status.is_server_error() {
+                        ModelError::Unavailable(format!("HTTP {status}: {excerpt}"))
+                    } else {
+                        return Err(ModelError::Refused(format!("HTTP {status}: {excerpt}")));
+                    };
+                    (error, retry_after)
+                }
+                Err(e) if e.is_timeout() => (ModelError::Timeout, None),
+                Err(e) => (
+                    ModelError::Unavailable(format!("cannot reach {}: {e}", self.url)),
+                    None,
+                ),
+            };
+            let (error, retry_after) = error;
+            if !error.retryable() || attempt >= self.options.retries {
+                return Err(error);
+            }
+            let backoff =
+                retry_after.unwrap_or(self.options.backoff * 2u32.saturating_pow(attempt));
+            tracing::warn!(%error, attempt, ?backoff, "model server refused; retrying");
+            tokio::time::sleep(backoff).await;
+            attempt += 1;
+        }
+    }
+}
+
+/// What one SSE data payload holds.
+fn parse_chunk(data: &str) -> Vec<Result<ChatEvent, ModelError>> {
+    let value: Value = match serde_json::from_str(data) {
+        Ok(v) => v,
+        Err(e) => return vec![Err(ModelError::Protocol(format!("bad chunk: {e}")))],
+    };
+    if let Some(err) = value.get("error") {
+        let message = err
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("error")
+            .to_owned();
+        return vec![Err(ModelError::Unavailable(message))];
+    }
+    let mut out = Vec::new();
+    let delta = value
+        .pointer("/choices/0/delta/content")
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty());
+    if let Some(d) = delta {
+        out.push(Ok(ChatEvent::Delta(d.to_owned())));
+    }
+    if let Some(u) = value.get("usage").filter(|u| u.is_object()) {
+        let n = |k: &str| {
+            u.get(k)
+                .and_then(Value::as_u64)
+                .and_then(|x| u32::try_from(x).ok())
+                .unwrap_or(0)
+        };
+        out.push(Ok(ChatEvent::Usage(Usage {
+            prompt_tokens: n("prompt_tokens"),
+            completion_tokens: n("completion_tokens"),
+        })));
+    }
+    out
+}
+
+impl LanguageModel for OpenAiCompatible {
+    fn stream(&self, request: ChatRequest) -> ChatStream {
+        let this = self.clone();
+        let events = futures_util::stream::once(async move { this.connect(&request).await })
+            .flat_map(|connected| match connected {
+                Err(e) => futures_util::stream::iter(vec![Err(e)]).boxed(),
+                Ok(resp) => resp
+                    .bytes_stream()
+                    .eventsource()
+                    .take_while(|e| {
+                        futures_util::future::ready(
+                            !matches!(e, Ok(ev) if ev.data.trim() == "[DONE]"),
+                        )
+                    })
+                    .flat_map(|e| {
+                        let items = match e {
+                            Ok(ev) => parse_chunk(&ev.data),
+                            Err(eventsource_stream::EventStreamError::Transport(t))
+                                if t.is_timeout() =>
+                            {
+                                vec![Err(ModelError::Timeout)]
+                            }
+                            Err(err) => vec![Err(ModelError::Unavailable(format!(
+                                "the stream broke: {err}"
+                            )))],
+                        };
+                        futures_util::stream::iter(items)
+                    })
+                    .boxed(),
+            });
+        // After the first error nothing else is read.
+        let mut failed = false;
+        Box::pin(events.take_while(move |item| {
+            let keep = !failed;
+            failed |= item.is_err();
+            futures_util::future::ready(keep)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_yield_deltas_usage_and_errors() {
+        let d = parse_chunk(r#"{"choices":[{"delta":{"content":"Hel"}}]}"#);
+        assert_eq!(d, vec![Ok(ChatEvent::Delta("Hel".into()))]);
+        let u = parse_chunk(r#"{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3}}"#);
+        assert_eq!(
+            u,
+            vec![Ok(ChatEvent::Usage(Usage {
+                prompt_tokens: 7,
+                completion_tokens: 3
+            }))]
+        );
+        assert!(parse_chunk(r#"{"choices":[{"delta":{"role":"assistant"}}]}"#).is_empty());
+        assert!(parse_chunk("not json")[0].is_err());
+        assert!(parse_chunk(r#"{"error":{"message":"overloaded"}}"#)[0].is_err());
+    }
+}

@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS messages_streaming;
+DROP TABLE IF EXISTS usage_daily;
