@@ -351,6 +351,65 @@ async fn tour(postgres: bool) {
         .await;
     assert_eq!(status, 200, "{out}");
 
+    // Replies (the offline echo model).
+    assert_eq!(t.ok("GET", "/v1/models", None, 200).await[0]["id"], "echo");
+    let reply = t
+        .ok(
+            "POST",
+            &format!("/v1/threads/{tid}/chat"),
+            Some(json!({"content": "hi"})),
+            201,
+        )
+        .await;
+    assert_eq!(reply["assistant_message"]["content"], "Echo: hi");
+    let rid = reply["assistant_message"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let uid = reply["user_message"]["id"].as_str().unwrap().to_owned();
+    t.ok(
+        "POST",
+        &format!("/v1/threads/{tid}/messages/{rid}/regenerate"),
+        Some(json!({})),
+        201,
+    )
+    .await;
+    t.ok(
+        "POST",
+        &format!("/v1/threads/{tid}/messages/{uid}/resend"),
+        Some(json!({"content": "hey"})),
+        201,
+    )
+    .await;
+    let (status, replay, _) = t
+        .raw(
+            "GET",
+            &format!("/v1/threads/{tid}/messages/{rid}/stream"),
+            "application/json",
+            String::new(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(replay.contains("event: message.completed"));
+    let cancelled = t
+        .ok(
+            "POST",
+            &format!("/v1/threads/{tid}/messages/{rid}/cancel"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(
+        cancelled["status"], "complete",
+        "cancelling a finished reply changes nothing"
+    );
+    assert!(
+        t.ok("GET", "/v1/usage", None, 200).await["completion_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
     // Deleting.
     let del = t
         .ok(
@@ -360,7 +419,7 @@ async fn tour(postgres: bool) {
             200,
         )
         .await;
-    assert_eq!(del["deleted"], 1);
+    assert_eq!(del["deleted"], 6, "the reply and the exchanges below it");
     t.ok("DELETE", &format!("/v1/threads/{tid}"), None, 200)
         .await;
     t.ok("GET", &format!("/v1/threads/{tid}"), None, 404).await;

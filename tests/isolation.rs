@@ -37,6 +37,11 @@ fn body_for(method: &str, path: &str, message_id: &str) -> Option<Value> {
             json!({"covers_message_id": message_id, "text": "x"})
         }
         ("post", "/v1/threads") => json!({"title": "t"}),
+        ("post", "/v1/threads/{thread_id}/chat") => json!({"content": "intruder"}),
+        ("post", "/v1/threads/{thread_id}/messages/{message_id}/regenerate") => json!({}),
+        ("post", "/v1/threads/{thread_id}/messages/{message_id}/resend") => {
+            json!({"content": "intruder"})
+        }
         _ => return None,
     };
     Some(body)

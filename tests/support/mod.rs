@@ -1,6 +1,8 @@
 //! Runs the built `chat-threads` binary on a free port with a fresh database, and talks to it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod fake_openai;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
