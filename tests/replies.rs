@@ -372,6 +372,22 @@ async fn a_reply_survives_the_client_leaving_and_resumes_without_gap_or_duplicat
     // A finished reply replays from the start.
     let replay = env.resume(&tid, &mid, 0).await.until_end().await;
     assert_eq!(deltas(&replay), expected);
+    // EventSource style: the token and the last id in the URL.
+    let url = format!(
+        "{}/v1/threads/{tid}/messages/{mid}/stream?last_event_id=3&access_token={}",
+        env.server.base, env.token
+    );
+    let resp = reqwest::get(url).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let tail = Sse::new(resp).until_end().await;
+    assert_eq!(tail.first().unwrap().id, Some(4));
+    let resp = reqwest::get(format!(
+        "{}/v1/threads/{tid}/messages/{mid}/stream",
+        env.server.base
+    ))
+    .await
+    .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
 }
 
 #[tokio::test]

@@ -14,6 +14,11 @@ use crate::error::ApiError;
 use crate::rate_limit::RateLimits;
 use crate::state::Verifier;
 
+#[derive(serde::Deserialize)]
+struct TokenQuery {
+    access_token: Option<String>,
+}
+
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Auth(pub Principal);
@@ -22,15 +27,25 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let verifier = req
         .app_data::<web::Data<Verifier>>()
         .ok_or_else(|| ApiError::App(AppError::Storage("no token verifier configured".into())))?;
-    let header = req.headers().get(AUTHORIZATION).ok_or(AuthError::Missing)?;
-    let value = header.to_str().map_err(|_| AuthError::Malformed)?.trim();
-    let token = match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => return Err(AuthError::Missing.into()),
+    let from_query;
+    let token = match req.headers().get(AUTHORIZATION) {
+        Some(header) => {
+            let value = header.to_str().map_err(|_| AuthError::Malformed)?.trim();
+            match value.split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+                _ => return Err(AuthError::Missing.into()),
+            }
+        }
+        // Browsers' EventSource cannot set headers: SSE streams also take `?access_token=`.
+        None if req.path().ends_with("/stream") => {
+            from_query = web::Query::<TokenQuery>::from_query(req.query_string())
+                .ok()
+                .and_then(|q| q.into_inner().access_token)
+                .ok_or(AuthError::Missing)?;
+            from_query.as_str()
+        }
+        None => return Err(AuthError::Missing.into()),
     };
-    if token.is_empty() {
-        return Err(AuthError::Missing.into());
-    }
     let principal = verifier.0.verify(token)?;
     if let Some(limiter) = req
         .app_data::<web::Data<RateLimits>>()

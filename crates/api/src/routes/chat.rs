@@ -300,6 +300,8 @@ pub async fn resend<D: Deps>(
 pub struct ResumeQuery {
     /// The last event id seen (alternative to the `Last-Event-ID` header, for EventSource URLs).
     pub last_event_id: Option<u64>,
+    /// The bearer token, for browsers' EventSource, which cannot send headers.
+    pub access_token: Option<String>,
 }
 
 /// Follow a reply as SSE: resumes a running one after `Last-Event-ID` with no gap and no
