@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
 pub mod state;
+pub mod ws;
 
 use actix_web::web;
 
@@ -46,6 +47,8 @@ pub fn configure<D: Deps>(config: ApiConfig<D>) -> impl FnOnce(&mut web::Service
             .route("/healthz", web::get().to(health::healthz))
             .app_data(web::Data::new(readiness))
             .route("/readyz", web::get().to(health::readyz::<D::Store>))
+            .app_data(web::Data::new(config.ws))
+            .route("/v1/ws", web::get().to(ws::upgrade::<D>))
             .service(web::scope("/v1").configure(routes_v1::<D>))
             .service(
                 utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi),
@@ -62,7 +65,7 @@ macro_rules! v1_routes {
         pub const ROUTE_TABLE: &[(&str, &str)] = &[$((stringify!($method), concat!("/v1", $path))),*];
 
         fn routes_v1<D: Deps>(cfg: &mut web::ServiceConfig) {
-            use routes::{accounts, branches, chat, messages, summaries, threads, transfer};
+            use routes::{accounts, branches, chat, live, messages, summaries, threads, transfer};
             $(cfg.route($path, web::$method().to($($handler)::+::<D>));)*
         }
     };
@@ -108,6 +111,7 @@ v1_routes! {
     post "/threads/{thread_id}/messages/{message_id}/resend" => chat::resend,
     get "/threads/{thread_id}/messages/{message_id}/stream" => chat::stream,
     post "/threads/{thread_id}/messages/{message_id}/cancel" => chat::cancel,
+    get "/threads/{thread_id}/presence" => live::presence,
 }
 
 #[cfg(test)]

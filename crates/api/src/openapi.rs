@@ -41,7 +41,7 @@ impl Modify for BearerScheme {
         routes::transfer::export_thread, routes::transfer::export_all,
         routes::transfer::import_ndjson, routes::transfer::import_chatgpt,
         routes::chat::models, routes::chat::usage, routes::chat::chat, routes::chat::regenerate,
-        routes::chat::resend, routes::chat::stream, routes::chat::cancel,
+        routes::chat::resend, routes::chat::stream, routes::chat::cancel, routes::live::presence,
     ),
     modifiers(&BearerScheme),
     tags(

@@ -97,6 +97,8 @@ pub struct ApiConfig<D: Deps> {
     pub json_limit: usize,
     /// How long idempotency keys are kept, seconds.
     pub idempotency_ttl_secs: i64,
+    /// WebSocket limits and timers.
+    pub ws: crate::ws::WsConfig,
 }
 
 impl<D: Deps> Clone for ApiConfig<D> {
@@ -107,6 +109,7 @@ impl<D: Deps> Clone for ApiConfig<D> {
             rate_limits: self.rate_limits.clone(),
             json_limit: self.json_limit,
             idempotency_ttl_secs: self.idempotency_ttl_secs,
+            ws: self.ws,
         }
     }
 }

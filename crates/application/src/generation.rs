@@ -134,16 +134,23 @@ pub struct Run {
     pub thread_id: ThreadId,
     /// The assistant message being written.
     pub message_id: MessageId,
+    /// Where events are also published for the thread's subscribers (none for replays).
+    events: Option<crate::events::ThreadEvents>,
     state: Mutex<RunState>,
     progress: watch::Sender<(usize, bool)>,
     cancel: watch::Sender<bool>,
 }
 
 impl Run {
-    fn new(thread_id: ThreadId, message_id: MessageId) -> Arc<Self> {
+    fn new(
+        thread_id: ThreadId,
+        message_id: MessageId,
+        events: Option<crate::events::ThreadEvents>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             thread_id,
             message_id,
+            events,
             state: Mutex::new(RunState {
                 events: Vec::new(),
                 done: false,
@@ -163,7 +170,34 @@ impl Run {
             map.insert("thread_id".into(), json!(self.thread_id));
             map.entry("message_id").or_insert(json!(self.message_id));
         }
-        state.events.push(StreamEvent { seq, event, data });
+        state.events.push(StreamEvent {
+            seq,
+            event,
+            data: data.clone(),
+        });
+        let len = state.events.len();
+        drop(state);
+        self.progress.send_replace((len, false));
+        if let Some(events) = &self.events {
+            events.publish(crate::events::ThreadEvent {
+                thread_id: self.thread_id,
+                event: event.to_owned(),
+                seq: Some(seq),
+                reply_id: Some(self.message_id),
+                data,
+            });
+        }
+    }
+
+    /// Appends an event produced by another instance (already numbered), for local followers.
+    fn push_remote(&self, event: StreamEvent) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        if event.seq != state.events.len() as u64 + 1 {
+            return; // a duplicate or one out of order: the log stays gap-free
+        }
+        state.events.push(event);
         let len = state.events.len();
         drop(state);
         self.progress.send_replace((len, false));
@@ -307,6 +341,7 @@ pub struct Generator<S, C> {
     settings: GenerationSettings,
     limits: chat_threads_domain::Limits,
     hub: Hub,
+    events: crate::events::ThreadEvents,
     runtime: tokio::runtime::Handle,
 }
 
@@ -320,6 +355,7 @@ impl<S: Clone, C: Clone> Clone for Generator<S, C> {
             settings: self.settings.clone(),
             limits: self.limits,
             hub: self.hub.clone(),
+            events: self.events.clone(),
             runtime: self.runtime.clone(),
         }
     }
@@ -361,6 +397,7 @@ where
         counter: Arc<dyn TokenCounter>,
         settings: GenerationSettings,
         limits: chat_threads_domain::Limits,
+        events: crate::events::ThreadEvents,
         runtime: tokio::runtime::Handle,
     ) -> Self {
         Self {
@@ -371,7 +408,46 @@ where
             settings,
             limits,
             hub: Hub::default(),
+            events,
             runtime,
+        }
+    }
+
+    /// The thread events hub replies publish to.
+    pub fn events(&self) -> &crate::events::ThreadEvents {
+        &self.events
+    }
+
+    /// Records a reply event another instance produced, so followers here (resuming with
+    /// `Last-Event-ID`) see the same log as on the instance that runs the reply.
+    pub fn mirror(&self, event: &crate::events::ThreadEvent) {
+        let (Some(seq), Some(reply)) = (event.seq, event.reply_id) else {
+            return;
+        };
+        let run = match self.hub.get(reply) {
+            Some(run) => run,
+            None => {
+                let run = Run::new(event.thread_id, reply, None);
+                self.hub.insert(run.clone());
+                run
+            }
+        };
+        run.push_remote(StreamEvent {
+            seq,
+            event: event_name(&event.event),
+            data: event.data.clone(),
+        });
+        if matches!(
+            event.event.as_str(),
+            "message.completed" | "message.failed" | "message.cancelled"
+        ) {
+            run.finish();
+            let hub = self.hub.clone();
+            let retention = self.settings.retention;
+            self.runtime.spawn(async move {
+                tokio::time::sleep(retention).await;
+                hub.remove(reply);
+            });
         }
     }
 
@@ -585,7 +661,7 @@ where
         model: SharedModel,
         hints: Hints,
     ) -> Started {
-        let run = Run::new(thread.id, assistant.id);
+        let run = Run::new(thread.id, assistant.id, Some(self.events.clone()));
         if let Some(u) = &user {
             run.push("message.created", json!({"message_id": u.id, "message": u}));
         }
@@ -625,11 +701,11 @@ where
         }
         if message.status == MessageStatus::Streaming {
             // Running on another instance (or crashed): replay what is stored so far, marked.
-            let run = Run::new(thread_id, id);
+            let run = Run::new(thread_id, id, None);
             replay(&run, &message);
             return Ok(run.follow(after));
         }
-        let run = Run::new(thread_id, id);
+        let run = Run::new(thread_id, id, None);
         replay(&run, &message);
         run.finish();
         Ok(run.follow(after))
@@ -869,6 +945,23 @@ where
         }
         Ok(text)
     }
+}
+
+/// The static name of a known event (names arriving from other instances are mapped back).
+fn event_name(name: &str) -> &'static str {
+    const NAMES: [&str; 7] = [
+        "message.created",
+        "message.delta",
+        "message.completed",
+        "message.failed",
+        "message.cancelled",
+        "typing.started",
+        "typing.stopped",
+    ];
+    NAMES
+        .into_iter()
+        .find(|n| *n == name)
+        .unwrap_or("message.delta")
 }
 
 /// Resolves once the run is asked to stop.

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cursor;
 pub mod error;
+pub mod events;
 pub mod generation;
 pub mod idempotency;
 pub mod llm;

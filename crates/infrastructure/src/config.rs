@@ -36,6 +36,8 @@ pub struct Settings {
     pub models: ModelsSettings,
     /// Reply generation.
     pub generation: GenerationConfig,
+    /// WebSocket limits.
+    pub websocket: WebSocketSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -102,6 +104,24 @@ pub struct ModelHttpSettings {
     pub retries: u32,
     /// First backoff, ms.
     pub retry_backoff_ms: u64,
+}
+
+/// WebSocket settings.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketSettings {
+    /// Largest frame.
+    pub max_frame_bytes: usize,
+    /// Largest message.
+    pub max_message_bytes: usize,
+    /// Outgoing queue.
+    pub queue: usize,
+    /// Ping interval, s.
+    pub heartbeat_secs: u64,
+    /// Idle timeout, s.
+    pub idle_timeout_secs: u64,
+    /// Auth timeout, s.
+    pub auth_timeout_secs: u64,
 }
 
 /// Reply generation settings.

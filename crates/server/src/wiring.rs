@@ -96,12 +96,21 @@ pub async fn api_config(
         RateLimits::off()
     };
     let json_limit = limits.body_bytes;
+    let w = settings.websocket;
     Ok(ApiConfig {
         state,
         verifier: Verifier(Arc::new(authority)),
         rate_limits,
         json_limit,
         idempotency_ttl_secs: settings.server.idempotency_ttl_secs,
+        ws: chat_threads_api::ws::WsConfig {
+            max_frame_bytes: w.max_frame_bytes,
+            max_message_bytes: w.max_message_bytes,
+            queue: w.queue,
+            heartbeat: std::time::Duration::from_secs(w.heartbeat_secs.max(1)),
+            idle_timeout: std::time::Duration::from_secs(w.idle_timeout_secs.max(1)),
+            auth_timeout: std::time::Duration::from_secs(w.auth_timeout_secs.max(1)),
+        },
     })
 }
 
@@ -134,6 +143,7 @@ fn generator(
         Arc::new(chat_threads_infrastructure::llm::TiktokenCounter),
         gen_settings,
         settings.limits,
+        chat_threads_application::events::ThreadEvents::default(),
         runtime,
     ))
 }

@@ -12,6 +12,20 @@ use crate::dto::{DeleteOutcomeDto, FeedbackDto, MessageDto, MessagePath, PageDto
 use crate::error::{ApiError, ErrorBody};
 use crate::state::{AppState, Deps};
 
+/// Tells the thread's live subscribers (other tabs, other devices) about a new message.
+fn publish_created<D: Deps>(state: &AppState<D>, m: &chat_threads_domain::Message) {
+    state
+        .generator
+        .events()
+        .publish(chat_threads_application::events::ThreadEvent {
+            thread_id: m.thread_id,
+            event: "message.created".into(),
+            seq: None,
+            reply_id: None,
+            data: serde_json::json!({"thread_id": m.thread_id, "message_id": m.id, "message": m}),
+        });
+}
+
 /// A new message.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -100,6 +114,7 @@ pub async fn append<D: Deps>(
         .messages
         .append(&auth.0, ThreadId::from_uuid(path.thread_id), input)
         .await?;
+    publish_created(&state, &m);
     Ok(HttpResponse::Created().json(MessageDto::from(m)))
 }
 

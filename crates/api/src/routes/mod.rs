@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod branches;
 pub mod chat;
+pub mod live;
 pub mod messages;
 pub mod summaries;
 pub mod threads;

@@ -1,0 +1,36 @@
+//! Who is connected to a thread.
+
+use actix_web::web;
+use chat_threads_domain::ThreadId;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::Auth;
+use crate::dto::ThreadPath;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::{AppState, Deps};
+
+/// A thread's live WebSocket connections.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PresenceDto {
+    pub thread_id: uuid::Uuid,
+    /// Connections subscribed to the thread on this instance.
+    pub connections: usize,
+}
+
+/// How many WebSocket connections follow the thread.
+#[utoipa::path(get, path = "/v1/threads/{thread_id}/presence", tag = "replies", params(ThreadPath),
+    responses((status = 200, body = PresenceDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn presence<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<ThreadPath>,
+) -> Result<web::Json<PresenceDto>, ApiError> {
+    let id = ThreadId::from_uuid(path.thread_id);
+    state.threads.get(&auth.0, id, false).await?;
+    Ok(web::Json(PresenceDto {
+        thread_id: path.thread_id,
+        connections: state.generator.events().presence(id),
+    }))
+}

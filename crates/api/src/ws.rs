@@ -1,0 +1,470 @@
+//! `GET /v1/ws`: one WebSocket per client for requests and live events. The protocol is in
+//! docs/websocket.md.
+//!
+//! Every connection has a bounded outgoing queue. Events are queued without waiting; when a
+//! client reads too slowly and its queue fills, that connection is closed (code 1013, "try again
+//! later") so it never slows anyone else down — the client reconnects and resumes replies with
+//! `messages.resume`. Subscriptions unregister themselves when the connection ends (drop guards).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
+use chat_threads_application::AppError;
+use chat_threads_application::auth::AuthError;
+use chat_threads_application::events::{PresenceGuard, ThreadEvent};
+use chat_threads_application::generation::{Hints, SendInput};
+use chat_threads_application::services::{CreateThread, ListThreads};
+use chat_threads_domain::{MessageId, Principal, ThreadId};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::dto::{MessageDto, PageDto, ThreadDto};
+use crate::state::{AppState, Deps, Verifier};
+
+/// WebSocket limits and timers.
+#[derive(Debug, Clone, Copy)]
+pub struct WsConfig {
+    /// Largest frame, bytes.
+    pub max_frame_bytes: usize,
+    /// Largest message (continuations aggregated), bytes.
+    pub max_message_bytes: usize,
+    /// Outgoing queue per connection, messages.
+    pub queue: usize,
+    /// Ping interval.
+    pub heartbeat: Duration,
+    /// Closed after this long without hearing from the client.
+    pub idle_timeout: Duration,
+    /// Time allowed to authenticate with a first `auth` frame.
+    pub auth_timeout: Duration,
+}
+
+/// A request frame.
+#[derive(Debug, Deserialize)]
+struct Request {
+    id: Option<Value>,
+    op: String,
+    #[serde(flatten)]
+    args: Value,
+}
+
+fn arg<T: for<'de> Deserialize<'de>>(args: &Value, name: &str) -> Result<T, AppError> {
+    serde_json::from_value(args.get(name).cloned().unwrap_or(Value::Null)).map_err(|e| {
+        chat_threads_domain::DomainError::invalid("ws", format!("`{name}`: {e}")).into()
+    })
+}
+
+fn opt_arg<T: for<'de> Deserialize<'de>>(args: &Value, name: &str) -> Result<Option<T>, AppError> {
+    match args.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => arg(args, name).map(Some),
+    }
+}
+
+fn json_of(v: impl serde::Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn error_body(e: &AppError) -> Value {
+    let message = match e {
+        AppError::Storage(_) => "internal error".to_owned(),
+        other => other.to_string(),
+    };
+    json!({"code": e.code(), "message": message})
+}
+
+/// Frames going out, and whether the queue overflowed.
+#[derive(Clone)]
+struct Outbox {
+    tx: mpsc::Sender<String>,
+    overflow: tokio::sync::watch::Sender<bool>,
+}
+
+impl Outbox {
+    fn send(&self, frame: Value) {
+        match self.tx.try_send(frame.to_string()) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.overflow.send_replace(true);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    fn event(&self, event: &str, seq: Option<u64>, data: &Value) {
+        self.send(json!({"type": "event", "event": event, "id": seq, "data": data}));
+    }
+}
+
+/// Upgrades to a WebSocket. A valid `Authorization: Bearer` header authenticates at once;
+/// browsers send `{"op":"auth","token":"..."}` as the first frame instead.
+pub async fn upgrade<D: Deps>(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState<D>>,
+    verifier: web::Data<Verifier>,
+    config: web::Data<WsConfig>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let principal = match req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(value) => {
+            let token = value.split_once(' ').map_or("", |(_, t)| t.trim());
+            Some(
+                verifier
+                    .0
+                    .verify(token)
+                    .map_err(crate::error::ApiError::from)?,
+            )
+        }
+        None => None,
+    };
+    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let stream = stream
+        .max_frame_size(config.max_frame_bytes)
+        .aggregate_continuations()
+        .max_continuation_size(config.max_message_bytes);
+    let state = state.into_inner();
+    let verifier = verifier.get_ref().clone();
+    let config = *config.get_ref();
+    actix_web::rt::spawn(async move {
+        Connection::<D> {
+            id: uuid::Uuid::now_v7().to_string(),
+            state,
+            verifier,
+            config,
+            principal,
+            subscriptions: HashMap::new(),
+            tasks: Vec::new(),
+        }
+        .run(session, stream)
+        .await;
+    });
+    Ok(response)
+}
+
+struct Subscription {
+    task: tokio::task::JoinHandle<()>,
+    _presence: PresenceGuard,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Connection<D: Deps> {
+    id: String,
+    state: std::sync::Arc<AppState<D>>,
+    verifier: Verifier,
+    config: WsConfig,
+    principal: Option<Principal>,
+    subscriptions: HashMap<ThreadId, Subscription>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl<D: Deps> Drop for Connection<D> {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl<D: Deps> Connection<D> {
+    async fn run(mut self, session: Session, mut stream: actix_ws::AggregatedMessageStream) {
+        let (tx, mut rx) = mpsc::channel::<String>(self.config.queue.max(1));
+        let (overflow, mut overflowed) = tokio::sync::watch::channel(false);
+        let out = Outbox { tx, overflow };
+        let mut writer_session = session.clone();
+        let writer = actix_web::rt::spawn(async move {
+            while let Some(frame) = rx.recv().await {
+                if writer_session.text(frame).await.is_err() {
+                    break;
+                }
+            }
+        });
+        if let Some(p) = &self.principal {
+            out.send(json!({"type": "ready", "subject": p.subject, "connection_id": self.id}));
+        }
+        let mut heartbeat = tokio::time::interval(self.config.heartbeat);
+        heartbeat.tick().await;
+        let auth_deadline = tokio::time::Instant::now() + self.config.auth_timeout;
+        let mut last_heard = tokio::time::Instant::now();
+        let mut ping_session = session.clone();
+        let close = loop {
+            let idle_deadline = last_heard + self.config.idle_timeout;
+            let deadline = if self.principal.is_none() {
+                idle_deadline.min(auth_deadline)
+            } else {
+                idle_deadline
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {
+                    break if self.principal.is_none() {
+                        CloseReason { code: CloseCode::Policy, description: Some("authenticate first".into()) }
+                    } else {
+                        CloseReason { code: CloseCode::Away, description: Some("idle".into()) }
+                    };
+                }
+                _ = heartbeat.tick() => {
+                    if ping_session.ping(b"").await.is_err() {
+                        break CloseReason { code: CloseCode::Away, description: None };
+                    }
+                }
+                _ = overflowed.changed() => {
+                    break CloseReason { code: CloseCode::Again, description: Some("too slow: the outgoing queue is full; reconnect and resume".into()) };
+                }
+                msg = stream.next() => {
+                    last_heard = tokio::time::Instant::now();
+                    match msg {
+                        Some(Ok(AggregatedMessage::Text(text))) => self.handle(&out, &text).await,
+                        Some(Ok(AggregatedMessage::Binary(_))) => out.send(json!({"type": "error", "error": {"code": "malformed_json", "message": "send JSON text frames"}})),
+                        Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                            let _ = ping_session.pong(&bytes).await;
+                        }
+                        Some(Ok(AggregatedMessage::Pong(_))) => {}
+                        Some(Ok(AggregatedMessage::Close(_))) | None => break CloseReason { code: CloseCode::Normal, description: None },
+                        Some(Err(e)) => {
+                            // Oversized frames and protocol errors end the connection with a reason.
+                            break CloseReason { code: CloseCode::Size, description: Some(e.to_string()) };
+                        }
+                    }
+                }
+            }
+        };
+        self.subscriptions.clear();
+        writer.abort();
+        let _ = session.close(Some(close)).await;
+    }
+
+    async fn handle(&mut self, out: &Outbox, text: &str) {
+        let request: Request = match serde_json::from_str(text) {
+            Ok(r) => r,
+            Err(e) => {
+                out.send(json!({"type": "error", "error": {"code": "malformed_json", "message": format!("not a request: {e}")}}));
+                return;
+            }
+        };
+        let id = request.id.clone().unwrap_or(Value::Null);
+        let result = self.dispatch(out, &request).await;
+        match result {
+            Ok(value) => {
+                out.send(json!({"type": "response", "id": id, "ok": true, "result": value}))
+            }
+            Err(e) => out
+                .send(json!({"type": "response", "id": id, "ok": false, "error": error_body(&e)})),
+        }
+    }
+
+    fn who(&self) -> Result<&Principal, AppError> {
+        self.principal
+            .as_ref()
+            .ok_or(AppError::Auth(AuthError::Missing))
+    }
+
+    async fn dispatch(&mut self, out: &Outbox, r: &Request) -> Result<Value, AppError> {
+        let a = &r.args;
+        if r.op == "auth" {
+            let token: String = arg(a, "token")?;
+            let p = self.verifier.0.verify(&token)?;
+            let result = json!({"subject": p.subject, "connection_id": self.id});
+            self.principal = Some(p);
+            return Ok(result);
+        }
+        let who = self.who()?.clone();
+        let s = &self.state;
+        let thread = |a: &Value| -> Result<ThreadId, AppError> {
+            Ok(ThreadId::from_uuid(arg::<uuid::Uuid>(a, "thread_id")?))
+        };
+        let message = |a: &Value| -> Result<MessageId, AppError> {
+            Ok(MessageId::from_uuid(arg::<uuid::Uuid>(a, "message_id")?))
+        };
+        match r.op.as_str() {
+            "ping" => Ok(json!("pong")),
+            "whoami" => Ok(
+                json!({"subject": who.subject, "kind": who.kind, "org": who.org, "owner": who.owner()}),
+            ),
+            "models.list" => Ok(json_of(s.generator.catalog().allowed(&who))),
+            "threads.list" => {
+                let input = ListThreads {
+                    cursor: opt_arg(a, "cursor")?,
+                    limit: opt_arg(a, "limit")?,
+                    product: opt_arg(a, "product")?,
+                    ..ListThreads::default()
+                };
+                let page: PageDto<ThreadDto> = s.threads.list(&who, input).await?.into();
+                Ok(json_of(page))
+            }
+            "threads.create" => {
+                let input = CreateThread {
+                    title: opt_arg(a, "title")?,
+                    product: opt_arg(a, "product")?,
+                    external_id: opt_arg(a, "external_id")?,
+                    metadata: opt_arg(a, "metadata")?,
+                    system_prompt: opt_arg(a, "system_prompt")?,
+                    model: opt_arg(a, "model")?,
+                    ..CreateThread::default()
+                };
+                let (t, _) = s.threads.create(&who, input).await?;
+                Ok(json_of(ThreadDto::from(t)))
+            }
+            "threads.delete" => Ok(json_of(ThreadDto::from(
+                s.threads.delete(&who, thread(a)?).await?,
+            ))),
+            "messages.list" => {
+                let tid = thread(a)?;
+                let tree = opt_arg::<String>(a, "view")?.as_deref() == Some("tree");
+                let (cursor, limit) = (opt_arg(a, "cursor")?, opt_arg(a, "limit")?);
+                let filter = chat_threads_application::MessageFilter::default();
+                let page = if tree {
+                    s.messages.tree(&who, tid, cursor, limit, filter).await?
+                } else {
+                    s.messages
+                        .active_path(&who, tid, cursor, limit, filter)
+                        .await?
+                };
+                Ok(json_of(PageDto::<MessageDto>::from(page)))
+            }
+            "messages.send" => {
+                let tid = thread(a)?;
+                let input = SendInput {
+                    content: arg(a, "content")?,
+                    parent_id: opt_arg::<uuid::Uuid>(a, "parent_id")?.map(MessageId::from_uuid),
+                    model: opt_arg(a, "model")?,
+                    metadata: opt_arg(a, "metadata")?,
+                    hints: Hints {
+                        language: opt_arg(a, "language")?,
+                        timezone: opt_arg(a, "timezone")?,
+                    },
+                };
+                // Subscribed first, so the reply's events reach this socket from the start.
+                self.subscribe(out, &who, tid).await?;
+                let started = self.state.generator.send(&who, tid, input).await?;
+                Ok(
+                    json!({"user_message_id": started.user_message.map(|m| m.id), "assistant_message_id": started.assistant_message.id}),
+                )
+            }
+            "messages.regenerate" => {
+                let tid = thread(a)?;
+                self.subscribe(out, &who, tid).await?;
+                let started = self
+                    .state
+                    .generator
+                    .regenerate(
+                        &who,
+                        tid,
+                        message(a)?,
+                        opt_arg(a, "model")?,
+                        Hints::default(),
+                    )
+                    .await?;
+                Ok(json!({"assistant_message_id": started.assistant_message.id}))
+            }
+            "messages.resume" => {
+                let (tid, mid) = (thread(a)?, message(a)?);
+                let after: u64 = opt_arg(a, "last_event_id")?.unwrap_or(0);
+                let mut events = self.state.generator.follow(&who, tid, mid, after).await?;
+                let out = out.clone();
+                self.tasks.push(actix_web::rt::spawn(async move {
+                    while let Some(e) = events.next().await {
+                        out.event(e.event, Some(e.seq), &e.data);
+                    }
+                }));
+                Ok(json!({"message_id": mid, "after": after}))
+            }
+            "generation.stop" => {
+                let m = self
+                    .state
+                    .generator
+                    .cancel(&who, thread(a)?, message(a)?)
+                    .await?;
+                Ok(json_of(MessageDto::from(m)))
+            }
+            "subscribe" => {
+                let tid = thread(a)?;
+                self.subscribe(out, &who, tid).await?;
+                Ok(
+                    json!({"thread_id": tid, "presence": self.state.generator.events().presence(tid)}),
+                )
+            }
+            "unsubscribe" => {
+                let tid = thread(a)?;
+                self.subscriptions.remove(&tid);
+                Ok(json!({"thread_id": tid}))
+            }
+            "typing.start" | "typing.stop" => {
+                let tid = thread(a)?;
+                s.threads.get(&who, tid, false).await?;
+                let event = if r.op == "typing.start" {
+                    "typing.started"
+                } else {
+                    "typing.stopped"
+                };
+                self.state.generator.events().publish(ThreadEvent {
+                    thread_id: tid,
+                    event: event.into(),
+                    seq: None,
+                    reply_id: None,
+                    data: json!({"thread_id": tid, "role": "user", "subject": who.subject, "connection_id": self.id}),
+                });
+                Ok(json!({"thread_id": tid}))
+            }
+            other => Err(chat_threads_domain::DomainError::invalid(
+                "op",
+                format!("unknown op {other:?}"),
+            )
+            .into()),
+        }
+    }
+
+    async fn subscribe(
+        &mut self,
+        out: &Outbox,
+        who: &Principal,
+        tid: ThreadId,
+    ) -> Result<(), AppError> {
+        if self.subscriptions.contains_key(&tid) {
+            return Ok(());
+        }
+        self.state.threads.get(who, tid, false).await?;
+        let events = self.state.generator.events();
+        let mut rx = events.subscribe(tid);
+        let presence = events.join(tid);
+        let out = out.clone();
+        let me = self.id.clone();
+        let task = actix_web::rt::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) => {
+                        // A client's own typing indicator is not echoed back to it.
+                        if e.data.get("connection_id").and_then(Value::as_str) == Some(me.as_str())
+                        {
+                            continue;
+                        }
+                        out.event(&e.event, e.seq, &e.data);
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        out.send(json!({"type": "error", "error": {"code": "events_lost", "message": format!("{n} events were dropped; resume replies with messages.resume")}}));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        self.subscriptions.insert(
+            tid,
+            Subscription {
+                task,
+                _presence: presence,
+            },
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,404 @@
+//! The WebSocket front door with a real client: every op, many sockets on one thread, typing,
+//! presence, disconnect mid-reply and resume, robustness, and 1,000 idle connections.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use support::Server;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Client {
+    ws: Ws,
+    next_id: u64,
+    events: Vec<Value>,
+}
+
+impl Client {
+    async fn connect(server: &Server, token: Option<&str>) -> Client {
+        let url = format!("{}/v1/ws", server.base.replace("http://", "ws://"));
+        let mut request = url.into_client_request().unwrap();
+        if let Some(t) = token {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        Client {
+            ws,
+            next_id: 0,
+            events: Vec::new(),
+        }
+    }
+
+    async fn send_raw(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.into())).await.unwrap();
+    }
+
+    /// The next JSON frame (pings are answered by the library).
+    async fn frame(&mut self) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(15), self.ws.next())
+                .await
+                .expect("silent socket")?;
+            match msg.ok()? {
+                Message::Text(t) => return Some(serde_json::from_str(&t).unwrap()),
+                Message::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends a request and waits for its response, keeping events that arrive meanwhile.
+    async fn call(&mut self, op: &str, args: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut req = args;
+        req["op"] = json!(op);
+        req["id"] = json!(id);
+        self.send_raw(&req.to_string()).await;
+        loop {
+            let f = self.frame().await.expect("socket closed");
+            if f["type"] == "response" && f["id"] == json!(id) {
+                return f;
+            }
+            self.events.push(f);
+        }
+    }
+
+    /// Events until one named `last` (inclusive).
+    async fn events_until(&mut self, last: &str) -> Vec<Value> {
+        let mut out: Vec<Value> = Vec::new();
+        let mut pending: Vec<Value> = std::mem::take(&mut self.events);
+        loop {
+            let f = if pending.is_empty() {
+                self.frame().await.expect("socket closed")
+            } else {
+                pending.remove(0)
+            };
+            if f["type"] == "event" {
+                let done = f["event"] == last;
+                out.push(f);
+                if done {
+                    self.events = pending;
+                    return out;
+                }
+            }
+        }
+    }
+}
+
+fn ok(response: &Value) -> &Value {
+    assert_eq!(response["ok"], true, "{response}");
+    &response["result"]
+}
+
+#[tokio::test]
+async fn every_op_over_one_socket() {
+    let server = Server::start(&[
+        ("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"),
+        ("CHAT_THREADS__MODELS__ECHO__DELAY_MS", "0"),
+    ]);
+    let token = server.token(&["--sub", "wsuser"]);
+    let mut c = Client::connect(&server, Some(&token)).await;
+    assert_eq!(c.frame().await.unwrap()["type"], "ready");
+    assert_eq!(ok(&c.call("ping", json!({})).await), "pong");
+    assert_eq!(
+        ok(&c.call("whoami", json!({})).await)["owner"],
+        "user:wsuser"
+    );
+    assert_eq!(ok(&c.call("models.list", json!({})).await)[0]["id"], "echo");
+    let t = ok(&c.call("threads.create", json!({"title": "over ws"})).await).clone();
+    let tid = t["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        ok(&c.call("threads.list", json!({"limit": 5})).await)["data"][0]["id"],
+        t["id"]
+    );
+
+    let sent = ok(&c
+        .call(
+            "messages.send",
+            json!({"thread_id": tid, "content": "hello ws"}),
+        )
+        .await)
+    .clone();
+    let events = c.events_until("message.completed").await;
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.first(), Some(&"message.created"));
+    assert!(names.contains(&"typing.started") && names.contains(&"message.delta"));
+    let text: String = events
+        .iter()
+        .filter(|e| e["event"] == "message.delta")
+        .map(|e| e["data"]["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "Echo: hello ws");
+    let aid = sent["assistant_message_id"].as_str().unwrap().to_owned();
+    assert_eq!(events.last().unwrap()["data"]["message_id"], json!(aid));
+    let ids: Vec<u64> = events.iter().filter_map(|e| e["id"].as_u64()).collect();
+    assert_eq!(
+        ids,
+        (1..=ids.len() as u64).collect::<Vec<_>>(),
+        "the same seq ids as SSE"
+    );
+
+    let list = ok(&c.call("messages.list", json!({"thread_id": tid})).await).clone();
+    assert_eq!(list["data"].as_array().unwrap().len(), 2);
+    ok(&c
+        .call(
+            "messages.regenerate",
+            json!({"thread_id": tid, "message_id": aid}),
+        )
+        .await);
+    c.events_until("message.completed").await;
+    ok(&c.call("unsubscribe", json!({"thread_id": tid})).await);
+    let sub = ok(&c.call("subscribe", json!({"thread_id": tid})).await).clone();
+    assert_eq!(sub["presence"], 1);
+    let replay = ok(&c
+        .call(
+            "messages.resume",
+            json!({"thread_id": tid, "message_id": aid, "last_event_id": 0}),
+        )
+        .await)
+    .clone();
+    assert_eq!(replay["after"], 0);
+    c.events_until("message.completed").await;
+    let stopped = ok(&c
+        .call(
+            "generation.stop",
+            json!({"thread_id": tid, "message_id": aid}),
+        )
+        .await)
+    .clone();
+    assert_eq!(
+        stopped["status"], "complete",
+        "stopping a finished reply changes nothing"
+    );
+    ok(&c.call("typing.start", json!({"thread_id": tid})).await);
+    ok(&c.call("typing.stop", json!({"thread_id": tid})).await);
+    assert_eq!(
+        ok(&c.call("threads.delete", json!({"thread_id": tid})).await)["id"],
+        json!(tid)
+    );
+
+    // Mistakes get an error and the connection stays open.
+    c.send_raw("{not json").await;
+    let err = c.frame().await.unwrap();
+    assert_eq!(
+        (err["type"].as_str(), err["error"]["code"].as_str()),
+        (Some("error"), Some("malformed_json"))
+    );
+    let unknown = c.call("threads.explode", json!({})).await;
+    assert_eq!(
+        (unknown["ok"].as_bool(), unknown["error"]["code"].as_str()),
+        (Some(false), Some("validation_failed"))
+    );
+    let missing = c
+        .call("messages.list", json!({"thread_id": "not-a-uuid"}))
+        .await;
+    assert_eq!(missing["ok"], false);
+    let other = c
+        .call("messages.list", json!({"thread_id": uuid::Uuid::now_v7()}))
+        .await;
+    assert_eq!(other["error"]["code"], "thread_not_found");
+    assert_eq!(ok(&c.call("ping", json!({})).await), "pong", "still open");
+}
+
+#[tokio::test]
+async fn browsers_authenticate_with_the_first_frame() {
+    let server = Server::start(&[("CHAT_THREADS__WEBSOCKET__AUTH_TIMEOUT_SECS", "1")]);
+    let token = server.token(&["--sub", "browser"]);
+    let mut c = Client::connect(&server, None).await;
+    let refused = c.call("whoami", json!({})).await;
+    assert_eq!(refused["error"]["code"], "token_missing");
+    let bad = c.call("auth", json!({"token": "garbage"})).await;
+    assert_eq!(bad["error"]["code"], "token_malformed");
+    assert_eq!(
+        ok(&c.call("auth", json!({"token": token})).await)["subject"],
+        "browser"
+    );
+    assert_eq!(ok(&c.call("whoami", json!({})).await)["subject"], "browser");
+    // Without authenticating in time, the server closes the connection.
+    let mut lazy = Client::connect(&server, None).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(lazy.frame().await.is_none(), "closed");
+}
+
+#[tokio::test]
+async fn many_sockets_on_one_thread_see_messages_typing_and_presence() {
+    let server = Server::start(&[("CHAT_THREADS__RATE_LIMIT__ENABLED", "false")]);
+    let token = server.token(&["--sub", "crowd"]);
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let mut clients = Vec::new();
+    for _ in 0..20 {
+        let mut c = Client::connect(&server, Some(&token)).await;
+        ok(&c.call("subscribe", json!({"thread_id": tid})).await);
+        clients.push(c);
+    }
+    let (_, _, p) = server
+        .call(
+            "GET",
+            &format!("/v1/threads/{tid}/presence"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(p["connections"], 20);
+    // A message from another tab (plain REST) reaches every socket.
+    server
+        .call(
+            "POST",
+            &format!("/v1/threads/{tid}/messages"),
+            Some(&token),
+            Some(&json!({"content": "from REST"})),
+        )
+        .await;
+    for c in &mut clients {
+        let e = c.events_until("message.created").await;
+        assert_eq!(e.last().unwrap()["data"]["message"]["content"], "from REST");
+    }
+    // Typing from one socket reaches the others, not itself.
+    ok(&clients[0]
+        .call("typing.start", json!({"thread_id": tid}))
+        .await);
+    let e = clients[1].events_until("typing.started").await;
+    assert_eq!(e.last().unwrap()["data"]["subject"], "crowd");
+    ok(&clients[0].call("ping", json!({})).await);
+    assert!(
+        clients[0]
+            .events
+            .iter()
+            .all(|e| e["event"] != "typing.started")
+    );
+    // Closing sockets unregisters them.
+    for mut c in clients.drain(10..) {
+        c.ws.close(None).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, _, p) = server
+        .call(
+            "GET",
+            &format!("/v1/threads/{tid}/presence"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(p["connections"], 10);
+}
+
+#[tokio::test]
+async fn disconnect_mid_reply_then_resume_on_a_new_socket() {
+    let server = Server::start(&[
+        ("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"),
+        ("CHAT_THREADS__MODELS__ECHO__DELAY_MS", "50"),
+    ]);
+    let token = server.token(&["--sub", "flaky"]);
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let words = "one two three four five six seven eight nine ten eleven twelve";
+    let mut a = Client::connect(&server, Some(&token)).await;
+    let sent = ok(&a
+        .call("messages.send", json!({"thread_id": tid, "content": words}))
+        .await)
+    .clone();
+    let aid = sent["assistant_message_id"].as_str().unwrap().to_owned();
+    let first = a.events_until("message.delta").await;
+    let mut seen: Vec<Value> = first.into_iter().filter(|e| e["id"].is_u64()).collect();
+    let more = a.events_until("message.delta").await;
+    seen.extend(more.into_iter().filter(|e| e["id"].is_u64()));
+    let last = seen.last().unwrap()["id"].as_u64().unwrap();
+    drop(a); // the connection drops mid-reply
+    let mut b = Client::connect(&server, Some(&token)).await;
+    ok(&b
+        .call(
+            "messages.resume",
+            json!({"thread_id": tid, "message_id": aid, "last_event_id": last}),
+        )
+        .await);
+    let rest = b.events_until("message.completed").await;
+    seen.extend(rest.into_iter().filter(|e| e["id"].is_u64()));
+    let ids: Vec<u64> = seen.iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    assert_eq!(
+        ids,
+        (1..=ids.len() as u64).collect::<Vec<_>>(),
+        "no gap, no duplicate"
+    );
+    let text: String = seen
+        .iter()
+        .filter(|e| e["event"] == "message.delta")
+        .map(|e| e["data"]["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, format!("Echo: {words}"));
+}
+
+#[tokio::test]
+async fn oversized_frames_close_the_socket_and_idle_sockets_time_out() {
+    let server = Server::start(&[
+        ("CHAT_THREADS__WEBSOCKET__MAX_FRAME_BYTES", "1024"),
+        ("CHAT_THREADS__WEBSOCKET__IDLE_TIMEOUT_SECS", "2"),
+        ("CHAT_THREADS__WEBSOCKET__HEARTBEAT_SECS", "1"),
+    ]);
+    let token = server.token(&["--sub", "big"]);
+    let mut c = Client::connect(&server, Some(&token)).await;
+    c.frame().await.unwrap();
+    c.send_raw(&format!(
+        "{{\"op\":\"ping\",\"pad\":\"{}\"}}",
+        "x".repeat(4096)
+    ))
+    .await;
+    assert!(c.frame().await.is_none(), "closed for the oversized frame");
+    // A client that never answers pings is closed after the idle timeout.
+    let url = format!("{}/v1/ws", server.base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut raw, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    // Not touching the socket at all: pings go unanswered (the library answers only while read).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut closed = false;
+    while let Ok(Some(frame)) = tokio::time::timeout(Duration::from_secs(5), raw.next()).await {
+        match frame {
+            Ok(Message::Close(_)) | Err(_) => {
+                closed = true;
+                break;
+            }
+            Ok(_) => {}
+        }
+    }
+    closed |= matches!(
+        tokio::time::timeout(Duration::from_secs(2), raw.next()).await,
+        Ok(None)
+    );
+    assert!(closed, "the silent client was disconnected");
+}
+
+#[tokio::test]
+async fn one_instance_holds_1000_idle_sockets() {
+    let server = Server::start(&[("CHAT_THREADS__RATE_LIMIT__ENABLED", "false")]);
+    let token = server.token(&["--sub", "many"]);
+    let mut sockets = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        sockets.push(Client::connect(&server, Some(&token)).await);
+    }
+    // All of them are alive and served.
+    for i in [0usize, 250, 500, 999] {
+        assert_eq!(ok(&sockets[i].call("ping", json!({})).await), "pong");
+    }
+    let (status, _, _) = server.call("GET", "/healthz", None, None).await;
+    assert_eq!(status, 200);
+}
