@@ -410,6 +410,11 @@ async fn tour(postgres: bool) {
             > 0
     );
 
+    let presence = t
+        .ok("GET", &format!("/v1/threads/{tid}/presence"), None, 200)
+        .await;
+    assert_eq!(presence["connections"], 0);
+
     // Deleting.
     let del = t
         .ok(
