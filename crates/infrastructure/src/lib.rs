@@ -2,6 +2,7 @@
 //! and configuration loading.
 
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod db;
 pub mod llm;

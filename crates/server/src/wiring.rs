@@ -123,6 +123,15 @@ fn generator(
     use std::time::Duration;
     let g = &settings.generation;
     let catalog = chat_threads_infrastructure::llm::build_catalog(&settings.models)?;
+    // On PostgreSQL, instances share their events through LISTEN/NOTIFY; SQLite is one instance.
+    let url = settings.database.url()?;
+    let bridge = (url.backend() == chat_threads_infrastructure::db::Backend::Postgres).then(|| {
+        chat_threads_infrastructure::bus::PgBridge::start(url.expose().to_owned(), &runtime)
+    });
+    let events = match &bridge {
+        Some(b) => chat_threads_application::events::ThreadEvents::with_bridge(Arc::new(b.clone())),
+        None => chat_threads_application::events::ThreadEvents::default(),
+    };
     let gen_settings = chat_threads_application::generation::GenerationSettings {
         context_tokens: g.context_tokens,
         context_messages: g.context_messages.max(1),
@@ -136,14 +145,24 @@ fn generator(
         summary_prompt: g.summary_prompt.clone(),
         max_reply_bytes: settings.limits.content_bytes,
     };
-    Ok(chat_threads_application::generation::Generator::new(
+    let generator = chat_threads_application::generation::Generator::new(
         store,
         SystemClock,
         catalog,
         Arc::new(chat_threads_infrastructure::llm::TiktokenCounter),
         gen_settings,
         settings.limits,
-        chat_threads_application::events::ThreadEvents::default(),
-        runtime,
-    ))
+        events.clone(),
+        runtime.clone(),
+    );
+    if let Some(bridge) = bridge {
+        let mirror = generator.clone();
+        bridge.listen(
+            url.expose().to_owned(),
+            events,
+            Arc::new(move |e| mirror.mirror(e)),
+            &runtime,
+        );
+    }
+    Ok(generator)
 }
