@@ -402,3 +402,122 @@ async fn one_instance_holds_1000_idle_sockets() {
     let (status, _, _) = server.call("GET", "/healthz", None, None).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_slow_client_is_disconnected_without_stalling_the_others() {
+    let server = Server::start(&[
+        ("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"),
+        ("CHAT_THREADS__WEBSOCKET__QUEUE", "8"),
+        ("CHAT_THREADS__WEBSOCKET__IDLE_TIMEOUT_SECS", "120"),
+        ("CHAT_THREADS__LIMITS__CONTENT_BYTES", "1000000"),
+        ("CHAT_THREADS__LIMITS__BODY_BYTES", "2000000"),
+    ]);
+    let token = server.token(&["--sub", "slowpoke"]);
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let mut fast = Client::connect(&server, Some(&token)).await;
+    ok(&fast.call("subscribe", json!({"thread_id": tid})).await);
+    // The slow client has a small receive buffer and stops reading after subscribing.
+    let mut slow = {
+        let addr: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        let mut request = format!("{}/v1/ws", server.base.replace("http://", "ws://"))
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (ws, _) = tokio_tungstenite::client_async(
+            request,
+            tokio_tungstenite::MaybeTlsStream::Plain(stream),
+        )
+        .await
+        .unwrap();
+        Client {
+            ws,
+            next_id: 0,
+            events: Vec::new(),
+        }
+    };
+    ok(&slow.call("subscribe", json!({"thread_id": tid})).await);
+    // Large messages fill its socket, then its queue.
+    let big = "y".repeat(100_000);
+    let writer = {
+        let base = server.base.clone();
+        let token = token.clone();
+        let tid = tid.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for _ in 0..150 {
+                let resp = client
+                    .post(format!("{base}/v1/threads/{tid}/messages"))
+                    .bearer_auth(&token)
+                    .json(&json!({"content": big}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status().as_u16(), 201);
+            }
+        })
+    };
+    for _ in 0..150 {
+        let e = fast.events_until("message.created").await;
+        assert_eq!(
+            e.last().unwrap()["data"]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .len(),
+            100_000
+        );
+    }
+    writer.await.unwrap();
+    // Its subscription is released as soon as the server gives up on it...
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, _, p) = server
+        .call(
+            "GET",
+            &format!("/v1/threads/{tid}/presence"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(p["connections"], 1, "its subscription was released");
+    // ...and when it reads again it finds the connection ended (a 1013 close, or the socket
+    // closed after what was already buffered), having missed events.
+    let mut received = 0;
+    let mut ended = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(10), slow.ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["event"] == "message.created" {
+                    received += 1;
+                }
+            }
+            Ok(Some(Ok(Message::Close(c)))) => {
+                assert!(
+                    c.as_ref().is_none_or(|c| u16::from(c.code) == 1013),
+                    "{c:?}"
+                );
+                ended = true;
+                break;
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(_))) | Ok(None) => {
+                ended = true;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    assert!(ended, "the slow connection was closed by the server");
+    assert!(
+        received < 150,
+        "the slow client missed events ({received} of 150) instead of holding others up"
+    );
+}

@@ -242,7 +242,9 @@ impl<D: Deps> Connection<D> {
         };
         self.subscriptions.clear();
         writer.abort();
-        let _ = session.close(Some(close)).await;
+        // A slow client's socket may be full: closing politely must not hang this task. Dropping
+        // the session ends the connection once what is already buffered has been written.
+        let _ = tokio::time::timeout(Duration::from_secs(1), session.close(Some(close))).await;
     }
 
     async fn handle(&mut self, out: &Outbox, text: &str) {
