@@ -559,6 +559,27 @@ where
         ))
     }
 
+    /// The thread and a live message of it with the given role (what regenerate and resend act on).
+    async fn thread_and_message(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        id: MessageId,
+        role: Role,
+        refusal: &'static str,
+    ) -> Result<(Thread, Message), AppError> {
+        let scope = who.scope();
+        let thread = self.store.get_thread(&scope, thread_id, false).await?;
+        let message = self.store.get_message(&scope, thread_id, id).await?;
+        if message.is_deleted() {
+            return Err(AppError::MessageNotFound);
+        }
+        if message.role != role {
+            return Err(chat_threads_domain::DomainError::UnusableMessage(id, refusal).into());
+        }
+        Ok((thread, message))
+    }
+
     /// A new reply beside an assistant message (a sibling), from the same context.
     pub async fn regenerate(
         &self,
@@ -569,18 +590,15 @@ where
         hints: Hints,
     ) -> Result<Started, AppError> {
         let scope = who.scope();
-        let thread = self.store.get_thread(&scope, thread_id, false).await?;
-        let original = self.store.get_message(&scope, thread_id, of).await?;
-        if original.is_deleted() {
-            return Err(AppError::MessageNotFound);
-        }
-        if original.role != Role::Assistant {
-            return Err(chat_threads_domain::DomainError::UnusableMessage(
+        let (thread, original) = self
+            .thread_and_message(
+                who,
+                thread_id,
                 of,
+                Role::Assistant,
                 "only an assistant reply can be regenerated",
             )
-            .into());
-        }
+            .await?;
         let requested = model.or_else(|| original.model.as_ref().map(ToString::to_string));
         let (model_name, model) = self.catalog.resolve(
             who,
@@ -604,18 +622,15 @@ where
         input: SendInput,
     ) -> Result<Started, AppError> {
         let scope = who.scope();
-        let thread = self.store.get_thread(&scope, thread_id, false).await?;
-        let original = self.store.get_message(&scope, thread_id, of).await?;
-        if original.is_deleted() {
-            return Err(AppError::MessageNotFound);
-        }
-        if original.role != Role::User {
-            return Err(chat_threads_domain::DomainError::UnusableMessage(
+        let (thread, original) = self
+            .thread_and_message(
+                who,
+                thread_id,
                 of,
+                Role::User,
                 "only a user message can be edited and resent",
             )
-            .into());
-        }
+            .await?;
         let (model_name, model) = self.catalog.resolve(
             who,
             input.model.as_deref(),

@@ -138,12 +138,9 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             (asked, own) => asked.or_else(|| own.clone()),
         };
         let thread = Thread {
-            id: ThreadId::new(),
-            owner: who.owner(),
             org_id,
             title: Title::parse(input.title.as_deref().unwrap_or(""), &self.limits)?,
             product: opt(input.product, ProductName::parse)?,
-            status: ThreadStatus::Active,
             document_id: opt(input.document_id, DocumentId::parse)?,
             external_id: external_id.clone(),
             metadata: Metadata::parse(input.metadata.unwrap_or_default(), &self.limits)?,
@@ -152,14 +149,8 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 .map(|s| SystemPrompt::parse(s, &self.limits))
                 .transpose()?,
             model: opt(input.model, ModelName::parse)?,
-            active_leaf_id: None,
-            forked_from: None,
-            message_count: 0,
-            last_message_at: None,
-            created_at: now,
-            updated_at: now,
-            deleted_at: None,
             expires_at: input.expires_at.map(chat_threads_domain::to_micros),
+            ..Thread::new(who.owner(), now)
         };
         match self.store.insert_thread(thread).await {
             Ok(t) => Ok((t, true)),

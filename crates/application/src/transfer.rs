@@ -243,8 +243,6 @@ impl Builder<'_> {
             .map(chat_threads_domain::to_micros)
             .unwrap_or(self.now);
         let thread = Thread {
-            id: ThreadId::new(),
-            owner: self.who.owner(),
             org_id: org,
             title: Title::parse(&r.title, self.limits)?,
             product: opt(r.product, ProductName::parse)?,
@@ -257,11 +255,6 @@ impl Builder<'_> {
                 .map(|p| SystemPrompt::parse(p, self.limits))
                 .transpose()?,
             model: opt(r.model, ModelName::parse)?,
-            active_leaf_id: None,
-            forked_from: None,
-            message_count: 0,
-            last_message_at: None,
-            created_at: created,
             updated_at: r
                 .updated_at
                 .map(chat_threads_domain::to_micros)
@@ -269,6 +262,7 @@ impl Builder<'_> {
                 .max(created),
             deleted_at: r.deleted_at.map(chat_threads_domain::to_micros),
             expires_at: r.expires_at.map(chat_threads_domain::to_micros),
+            ..Thread::new(self.who.owner(), created)
         };
         Ok((thread, r.active_leaf_id))
     }

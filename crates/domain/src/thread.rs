@@ -91,6 +91,31 @@ pub struct Thread {
 }
 
 impl Thread {
+    /// A new, empty, untitled, active thread owned by `owner`, created at `now`.
+    pub fn new(owner: Owner, now: Timestamp) -> Self {
+        Self {
+            id: ThreadId::new(),
+            owner,
+            org_id: None,
+            title: Title::from_stored(String::new()),
+            product: None,
+            status: ThreadStatus::Active,
+            document_id: None,
+            external_id: None,
+            metadata: Metadata::default(),
+            system_prompt: None,
+            model: None,
+            active_leaf_id: None,
+            forked_from: None,
+            message_count: 0,
+            last_message_at: None,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            expires_at: None,
+        }
+    }
+
     /// Whether the thread is soft-deleted.
     pub fn is_deleted(&self) -> bool {
         self.deleted_at.is_some()

@@ -267,36 +267,14 @@ pub fn copy_messages(
 mod tests {
     use super::*;
     use crate::message::{ContentType, Role};
-    use crate::thread::ThreadStatus;
-    use crate::values::{Content, Limits, Metadata, Owner, Title};
+    use crate::values::{Content, Limits, Metadata, Owner};
 
     fn now() -> Timestamp {
         crate::to_micros(chrono::Utc::now())
     }
 
     fn thread() -> Thread {
-        let t = now();
-        Thread {
-            id: ThreadId::new(),
-            owner: Owner::parse("alice").unwrap(),
-            org_id: None,
-            title: Title::parse("t", &Limits::default()).unwrap(),
-            product: None,
-            status: ThreadStatus::Active,
-            document_id: None,
-            external_id: None,
-            metadata: Metadata::default(),
-            system_prompt: None,
-            model: None,
-            active_leaf_id: None,
-            forked_from: None,
-            message_count: 0,
-            last_message_at: None,
-            created_at: t,
-            updated_at: t,
-            deleted_at: None,
-            expires_at: None,
-        }
+        Thread::new(Owner::parse("alice").unwrap(), now())
     }
 
     fn msg(thread: &Thread, parent: Option<&Message>, text: &str) -> Message {

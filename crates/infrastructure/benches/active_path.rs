@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use chat_threads_application::{MessageStore, NewMessage, ThreadStore};
 use chat_threads_domain::{
     Content, ContentType, Limits, Message, MessageId, MessageStatus, Metadata, Owner, Role, Scope,
-    Thread, ThreadId, ThreadStatus, Title,
+    Thread, ThreadId,
 };
 use chat_threads_infrastructure::SqlStore;
 use chat_threads_infrastructure::db::{Database, DatabaseUrl, PoolOptions};
@@ -26,28 +26,7 @@ fn now() -> chat_threads_domain::Timestamp {
 }
 
 fn thread(owner: &Owner) -> Thread {
-    let t = now();
-    Thread {
-        id: ThreadId::new(),
-        owner: owner.clone(),
-        org_id: None,
-        title: Title::parse("bench", &Limits::default()).unwrap(),
-        product: None,
-        status: ThreadStatus::Active,
-        document_id: None,
-        external_id: None,
-        metadata: Metadata::default(),
-        system_prompt: None,
-        model: None,
-        active_leaf_id: None,
-        forked_from: None,
-        message_count: 0,
-        last_message_at: None,
-        created_at: t,
-        updated_at: t,
-        deleted_at: None,
-        expires_at: None,
-    }
+    Thread::new(owner.clone(), now())
 }
 
 fn message(i: usize) -> NewMessage {

@@ -83,7 +83,9 @@ impl PgBridge {
     }
 
     /// Listens to the other instances' events: each goes to local subscribers and to `on_remote`.
-    pub fn listen(
+    /// Returns once the first `LISTEN` is in place (or after 10 s, logging a warning), so an
+    /// instance does not serve before it hears the others.
+    pub async fn listen(
         &self,
         url: String,
         events: ThreadEvents,
@@ -91,10 +93,12 @@ impl PgBridge {
         runtime: &tokio::runtime::Handle,
     ) {
         let origin = self.origin.clone();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
         runtime.spawn(async move {
             let mut backoff = Duration::from_millis(200);
+            let mut ready = Some(ready_tx);
             loop {
-                match listen_once(&url, &origin, &events, &on_remote).await {
+                match listen_once(&url, &origin, &events, &on_remote, &mut ready).await {
                     Ok(()) => {}
                     Err(e) => tracing::warn!(error = %e, "event listener lost its connection; reconnecting"),
                 }
@@ -102,6 +106,12 @@ impl PgBridge {
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }
         });
+        if tokio::time::timeout(Duration::from_secs(10), ready_rx)
+            .await
+            .is_err()
+        {
+            tracing::warn!("not yet listening to other instances' events; continuing");
+        }
     }
 }
 
@@ -134,6 +144,7 @@ async fn listen_once(
     origin: &str,
     events: &ThreadEvents,
     on_remote: &OnRemote,
+    ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = connect(url).await?;
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
@@ -155,6 +166,9 @@ async fn listen_once(
         }
     });
     client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    if let Some(ready) = ready.take() {
+        let _ = ready.send(());
+    }
     // Payloads by reference older than an hour are no longer needed by anyone.
     let _ = client
         .execute(

@@ -5,7 +5,7 @@ mod support;
 
 use chat_threads_application::auth::{Account, AuthStore, RefreshToken, Session};
 use chat_threads_application::{AppError, ThreadStore};
-use chat_threads_domain::{Limits, Metadata, Owner, Scope, Thread, ThreadId, ThreadStatus, Title};
+use chat_threads_domain::{Metadata, Owner, Scope, Thread};
 use chat_threads_infrastructure::SqlStore;
 
 fn now() -> chat_threads_domain::Timestamp {
@@ -13,27 +13,9 @@ fn now() -> chat_threads_domain::Timestamp {
 }
 
 fn thread(owner: &str, expires_at: Option<chat_threads_domain::Timestamp>) -> Thread {
-    let t = now();
     Thread {
-        id: ThreadId::new(),
-        owner: Owner::parse(owner).unwrap(),
-        org_id: None,
-        title: Title::parse("t", &Limits::default()).unwrap(),
-        product: None,
-        status: ThreadStatus::Active,
-        document_id: None,
-        external_id: None,
-        metadata: Metadata::default(),
-        system_prompt: None,
-        model: None,
-        active_leaf_id: None,
-        forked_from: None,
-        message_count: 0,
-        last_message_at: None,
-        created_at: t,
-        updated_at: t,
-        deleted_at: None,
         expires_at,
+        ..Thread::new(Owner::parse(owner).unwrap(), now())
     }
 }
 

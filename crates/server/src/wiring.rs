@@ -77,7 +77,7 @@ pub async fn api_config(
         transfer: TransferService::new(store.clone(), SystemClock, limits),
         store,
         limits,
-        generator: generator(settings, store_for_generator, generation_runtime)?,
+        generator: generator(settings, store_for_generator, generation_runtime).await?,
         sse_keepalive: std::time::Duration::from_secs(
             settings.generation.sse_keepalive_secs.max(1),
         ),
@@ -115,7 +115,7 @@ pub async fn api_config(
 }
 
 /// The reply generator: catalog, token counter and settings.
-fn generator(
+async fn generator(
     settings: &Settings,
     store: SqlStore,
     runtime: tokio::runtime::Handle,
@@ -157,12 +157,14 @@ fn generator(
     );
     if let Some(bridge) = bridge {
         let mirror = generator.clone();
-        bridge.listen(
-            url.expose().to_owned(),
-            events,
-            Arc::new(move |e| mirror.mirror(e)),
-            &runtime,
-        );
+        bridge
+            .listen(
+                url.expose().to_owned(),
+                events,
+                Arc::new(move |e| mirror.mirror(e)),
+                &runtime,
+            )
+            .await;
     }
     Ok(generator)
 }
