@@ -17,8 +17,15 @@ use crate::transfer::{ImportOutcome, ImportStore, TransferService};
 use crate::{AppError, MessageService, SummaryService, ThreadService};
 
 /// A store implementing every port.
-pub trait Store: ThreadStore + MessageStore + SummaryStore + ImportStore {}
-impl<T: ThreadStore + MessageStore + SummaryStore + ImportStore> Store for T {}
+pub trait Store:
+    ThreadStore + MessageStore + SummaryStore + ImportStore + crate::generation::GenerationStore
+{
+}
+impl<
+    T: ThreadStore + MessageStore + SummaryStore + ImportStore + crate::generation::GenerationStore,
+> Store for T
+{
+}
 
 /// The three services over one store.
 #[derive(Debug)]
@@ -1699,6 +1706,121 @@ pub async fn chatgpt_import<S: Store>(store: S) {
     assert!(s.transfer.import_chatgpt(&alice(), b"{}").await.is_err());
 }
 
+/// Starting a reply stores the user message and the placeholder together or not at all, and
+/// refuses while another reply of the thread is streaming.
+pub async fn begin_reply_is_atomic<S: Store>(store: S) {
+    use crate::ports::{Anchor, NewMessage};
+    use chat_threads_domain::{Content, ContentType, MessageStatus, Metadata};
+    let s = services(store.clone());
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let now = chat_threads_domain::to_micros(chrono::Utc::now());
+    let msg = |role: Role, status: MessageStatus| NewMessage {
+        id: MessageId::new(),
+        role,
+        content: Content::parse("x".into(), &Limits::default()).unwrap(),
+        content_type: ContentType::Text,
+        display_text: None,
+        status,
+        model: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+        metadata: Metadata::default(),
+        edited_at: None,
+        created_at: now,
+    };
+    let scope = alice().scope();
+    let long_ago = now - chrono::TimeDelta::hours(1);
+    // A reply anchored beside an unknown message fails, and the user message is not kept.
+    let err = store
+        .begin_reply(
+            &scope,
+            t.id,
+            long_ago,
+            Some((
+                Anchor::Append(None),
+                msg(Role::User, MessageStatus::Complete),
+            )),
+            (
+                Some(Anchor::SiblingOf(MessageId::new())),
+                msg(Role::Assistant, MessageStatus::Streaming),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "message_unusable");
+    assert_eq!(
+        s.threads
+            .get(&alice(), t.id, false)
+            .await
+            .unwrap()
+            .message_count,
+        0,
+        "nothing half-written"
+    );
+
+    let (user, reply) = store
+        .begin_reply(
+            &scope,
+            t.id,
+            long_ago,
+            Some((
+                Anchor::Append(None),
+                msg(Role::User, MessageStatus::Complete),
+            )),
+            (None, msg(Role::Assistant, MessageStatus::Streaming)),
+        )
+        .await
+        .unwrap();
+    let user = user.unwrap();
+    assert_eq!(reply.parent_id, Some(user.id));
+    let err = store
+        .begin_reply(
+            &scope,
+            t.id,
+            long_ago,
+            None,
+            (
+                Some(Anchor::SiblingOf(reply.id)),
+                msg(Role::Assistant, MessageStatus::Streaming),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::GenerationInProgress));
+    // A streaming reply older than `busy_since` belongs to a dead process and does not block.
+    let later = now + chrono::TimeDelta::seconds(1);
+    let (_, regen) = store
+        .begin_reply(
+            &scope,
+            t.id,
+            later,
+            None,
+            (
+                Some(Anchor::SiblingOf(reply.id)),
+                msg(Role::Assistant, MessageStatus::Streaming),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(regen.parent_id, Some(user.id));
+    assert!(matches!(
+        store
+            .begin_reply(
+                &bob().scope(),
+                t.id,
+                later,
+                None,
+                (None, msg(Role::Assistant, MessageStatus::Streaming))
+            )
+            .await,
+        Err(AppError::ThreadNotFound)
+    ));
+}
+
 /// Instantiates every contract check as a `#[tokio::test]` for a store factory.
 ///
 /// `$make` is an async expression yielding `Option<store>`; `None` skips (a backend that is not
@@ -1711,7 +1833,8 @@ macro_rules! contract_tests {
             append_and_read_active_path, parent_rules, edit_branches_and_switch,
             delete_message_subtree, tree_pages, fork_thread, feedback_and_reactions, summaries,
             list_filters_and_pages, text_search, concurrent_appends, deep_chain,
-            org_admin_reads_the_org, message_filters, export_and_import, chatgpt_import);
+            org_admin_reads_the_org, message_filters, export_and_import, chatgpt_import,
+            begin_reply_is_atomic);
     };
     (@each $make:expr; $($name:ident),+) => {
         $(

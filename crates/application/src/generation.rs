@@ -27,7 +27,7 @@ use crate::error::AppError;
 use crate::llm::{
     ChatEvent, ChatMessage, ChatRequest, ModelError, SharedModel, TokenCounter, Usage,
 };
-use crate::ports::{Clock, MessageStore, NewMessage, SummaryStore, ThreadStore};
+use crate::ports::{Anchor, Clock, MessageStore, NewMessage, SummaryStore, ThreadStore};
 
 /// One event of a generation, as sent over SSE and WebSocket.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,12 +55,18 @@ pub trait GenerationStore: Clone + Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<Message, AppError>> + Send;
 
-    /// Whether the thread has a reply in progress (streaming and touched after `since`).
-    fn generating(
+    /// Starts a reply atomically: unless the thread already has a reply in progress (streaming
+    /// and touched after `busy_since`, on any instance), stores the user message (if any) and the
+    /// assistant's placeholder — under the user message when `reply.0` is `None`. Either both
+    /// are stored or neither.
+    fn begin_reply(
         &self,
+        scope: &chat_threads_domain::Scope,
         thread_id: ThreadId,
-        since: Timestamp,
-    ) -> impl Future<Output = Result<bool, AppError>> + Send;
+        busy_since: Timestamp,
+        user: Option<(crate::ports::Anchor, NewMessage)>,
+        reply: (Option<crate::ports::Anchor>, NewMessage),
+    ) -> impl Future<Output = Result<(Option<Message>, Message), AppError>> + Send;
 
     /// Marks replies left `streaming` and untouched since `before` as failed (a crashed
     /// process). Returns how many.
@@ -462,10 +468,12 @@ where
     }
 
     /// Refuses a new reply while one is running in the thread, or when the quota is spent.
-    async fn admit(&self, who: &Principal, thread_id: ThreadId) -> Result<(), AppError> {
+    /// Refuses early (before touching the database) when this process runs a reply in the
+    /// thread or the quota is spent; returns the time before which a streaming reply is dead.
+    async fn admit(&self, who: &Principal, thread_id: ThreadId) -> Result<Timestamp, AppError> {
         let since = self.clock.now()
             - chrono::TimeDelta::from_std(self.settings.stale_after).unwrap_or_default();
-        if self.hub.thread_busy(thread_id) || self.store.generating(thread_id, since).await? {
+        if self.hub.thread_busy(thread_id) {
             return Err(AppError::GenerationInProgress);
         }
         if let Some(quota) = self.settings.daily_token_quota {
@@ -478,7 +486,7 @@ where
                 return Err(AppError::QuotaExceeded { quota, used });
             }
         }
-        Ok(())
+        Ok(since)
     }
 
     fn placeholder(&self, model: &str) -> NewMessage {
@@ -534,29 +542,18 @@ where
             thread.model.as_ref().map(|m| m.as_str()),
         )?;
         let user = self.user_message(input.content, input.metadata)?;
-        self.admit(who, thread_id).await?;
-        let user = self
+        let since = self.admit(who, thread_id).await?;
+        let (user, assistant) = self
             .store
-            .append_message(&scope, thread_id, input.parent_id, user)
-            .await?;
-        let assistant = self
-            .store
-            .append_message(
+            .begin_reply(
                 &scope,
                 thread_id,
-                Some(user.id),
-                self.placeholder(&model_name),
+                since,
+                Some((Anchor::Append(input.parent_id), user)),
+                (None, self.placeholder(&model_name)),
             )
             .await?;
-        Ok(self.start(
-            who,
-            thread,
-            Some(user),
-            assistant,
-            model_name,
-            model,
-            input.hints,
-        ))
+        Ok(self.start(who, thread, user, assistant, model_name, model, input.hints))
     }
 
     /// The thread and a live message of it with the given role (what regenerate and resend act on).
@@ -605,10 +602,16 @@ where
             requested.as_deref(),
             thread.model.as_ref().map(|m| m.as_str()),
         )?;
-        self.admit(who, thread_id).await?;
-        let assistant = self
+        let since = self.admit(who, thread_id).await?;
+        let (_, assistant) = self
             .store
-            .add_sibling(&scope, thread_id, of, self.placeholder(&model_name))
+            .begin_reply(
+                &scope,
+                thread_id,
+                since,
+                None,
+                (Some(Anchor::SiblingOf(of)), self.placeholder(&model_name)),
+            )
             .await?;
         Ok(self.start(who, thread, None, assistant, model_name, model, hints))
     }
@@ -643,26 +646,18 @@ where
                 .or_else(|| Some(original.metadata.to_value())),
         )?;
         user.edited_at = Some(user.created_at);
-        self.admit(who, thread_id).await?;
-        let user = self.store.add_sibling(&scope, thread_id, of, user).await?;
-        let assistant = self
+        let since = self.admit(who, thread_id).await?;
+        let (user, assistant) = self
             .store
-            .append_message(
+            .begin_reply(
                 &scope,
                 thread_id,
-                Some(user.id),
-                self.placeholder(&model_name),
+                since,
+                Some((Anchor::SiblingOf(of), user)),
+                (None, self.placeholder(&model_name)),
             )
             .await?;
-        Ok(self.start(
-            who,
-            thread,
-            Some(user),
-            assistant,
-            model_name,
-            model,
-            input.hints,
-        ))
+        Ok(self.start(who, thread, user, assistant, model_name, model, input.hints))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -24,7 +24,7 @@ pub mod contract;
 
 pub use error::AppError;
 pub use ports::{
-    Branch, Clock, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter,
+    Anchor, Branch, Clock, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter,
     MessageStore, NewMessage, Page, Readiness, SearchHit, SummaryStore, SystemClock, ThreadCursor,
     ThreadPatch, ThreadQuery, ThreadStore,
 };

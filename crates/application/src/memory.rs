@@ -84,6 +84,32 @@ impl State {
         msg
     }
 
+    /// Places a message by an anchor in the scope's live thread (the tree rules decide).
+    fn place(
+        &mut self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        anchor: crate::ports::Anchor,
+        message: NewMessage,
+    ) -> Result<Message, AppError> {
+        let thread = self.own_thread(scope, thread_id)?.clone();
+        let placement = match anchor {
+            crate::ports::Anchor::Append(parent) => {
+                let found = parent
+                    .or(thread.active_leaf_id)
+                    .and_then(|id| self.owned_message(&scope.owner, id))
+                    .cloned();
+                tree::place_append(&thread, parent, found.as_ref())?
+            }
+            crate::ports::Anchor::SiblingOf(of) => {
+                let original = self.owned_message(&scope.owner, of).cloned();
+                tree::place_sibling(&thread, of, original.as_ref())?
+            }
+        };
+        let msg = message.into_message(thread_id, placement.parent_id, placement.depth);
+        Ok(self.insert_placed(thread_id, msg))
+    }
+
     fn live_message_mut(
         &mut self,
         thread_id: ThreadId,
@@ -296,15 +322,12 @@ impl MessageStore for MemoryStore {
         parent: Option<MessageId>,
         message: NewMessage,
     ) -> Result<Message, AppError> {
-        let mut s = self.lock()?;
-        let thread = s.own_thread(scope, thread_id)?.clone();
-        let lookup = parent.or(thread.active_leaf_id);
-        let found = lookup
-            .and_then(|id| s.owned_message(&scope.owner, id))
-            .cloned();
-        let placement = tree::place_append(&thread, parent, found.as_ref())?;
-        let msg = message.into_message(thread_id, placement.parent_id, placement.depth);
-        Ok(s.insert_placed(thread_id, msg))
+        self.lock()?.place(
+            scope,
+            thread_id,
+            crate::ports::Anchor::Append(parent),
+            message,
+        )
     }
 
     async fn add_sibling(
@@ -314,12 +337,12 @@ impl MessageStore for MemoryStore {
         of: MessageId,
         message: NewMessage,
     ) -> Result<Message, AppError> {
-        let mut s = self.lock()?;
-        let thread = s.own_thread(scope, thread_id)?.clone();
-        let original = s.owned_message(&scope.owner, of).cloned();
-        let placement = tree::place_sibling(&thread, of, original.as_ref())?;
-        let msg = message.into_message(thread_id, placement.parent_id, placement.depth);
-        Ok(s.insert_placed(thread_id, msg))
+        self.lock()?.place(
+            scope,
+            thread_id,
+            crate::ports::Anchor::SiblingOf(of),
+            message,
+        )
     }
 
     async fn get_message(
@@ -625,14 +648,41 @@ impl crate::generation::GenerationStore for MemoryStore {
         Ok(out)
     }
 
-    async fn generating(&self, thread_id: ThreadId, since: Timestamp) -> Result<bool, AppError> {
-        let s = self.lock()?;
-        Ok(s.messages.values().any(|m| {
+    async fn begin_reply(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        busy_since: Timestamp,
+        user: Option<(crate::ports::Anchor, NewMessage)>,
+        reply: (Option<crate::ports::Anchor>, NewMessage),
+    ) -> Result<(Option<Message>, Message), AppError> {
+        let mut s = self.lock()?;
+        s.own_thread(scope, thread_id)?;
+        let busy = s.messages.values().any(|m| {
             m.thread_id == thread_id
                 && m.status == chat_threads_domain::MessageStatus::Streaming
-                && m.updated_at > since
+                && m.updated_at > busy_since
                 && !m.is_deleted()
-        }))
+        });
+        if busy {
+            return Err(AppError::GenerationInProgress);
+        }
+        // Validate both placements before writing either, so a refusal stores nothing.
+        let snapshot = (s.threads.clone(), s.messages.clone());
+        let result = (|| {
+            let user = user
+                .map(|(anchor, m)| s.place(scope, thread_id, anchor, m))
+                .transpose()?;
+            let anchor = reply
+                .0
+                .unwrap_or(crate::ports::Anchor::Append(user.as_ref().map(|u| u.id)));
+            let reply = s.place(scope, thread_id, anchor, reply.1)?;
+            Ok((user, reply))
+        })();
+        if result.is_err() {
+            (s.threads, s.messages) = snapshot;
+        }
+        result
     }
 
     async fn recover_stale(&self, before: Timestamp) -> Result<u64, AppError> {

@@ -190,6 +190,15 @@ impl NewMessage {
     }
 }
 
+/// Where a new message hangs in the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    /// Under this parent, or under the active leaf when `None` (an append).
+    Append(Option<MessageId>),
+    /// Beside this message, under the same parent (an edit or a regeneration).
+    SiblingOf(MessageId),
+}
+
 /// A branch of a thread: a leaf and whether it ends the active path.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Branch {

@@ -51,19 +51,22 @@ impl GenerationStore for SqlStore {
         Ok(r?)
     }
 
-    async fn generating(&self, thread_id: ThreadId, since: Timestamp) -> Result<bool, AppError> {
-        let r: Result<bool, DbError> = with_conn!(self, |conn, _d| {
-            let n: i64 = messages::table
-                .filter(messages::thread_id.eq(DbUuid(thread_id.as_uuid())))
-                .filter(messages::status.eq(MessageStatus::Streaming.as_str()))
-                .filter(messages::updated_at.gt(DbTime(since)))
-                .filter(messages::deleted_at.is_null())
-                .count()
-                .get_result(conn)
-                .await?;
-            Ok(n > 0)
-        });
-        Ok(r?)
+    async fn begin_reply(
+        &self,
+        scope: &chat_threads_domain::Scope,
+        thread_id: ThreadId,
+        busy_since: Timestamp,
+        user: Option<(
+            chat_threads_application::Anchor,
+            chat_threads_application::NewMessage,
+        )>,
+        reply: (
+            Option<chat_threads_application::Anchor>,
+            chat_threads_application::NewMessage,
+        ),
+    ) -> Result<(Option<Message>, Message), AppError> {
+        self.begin_reply_tx(scope, thread_id, busy_since, user, reply)
+            .await
     }
 
     async fn recover_stale(&self, before: Timestamp) -> Result<u64, AppError> {

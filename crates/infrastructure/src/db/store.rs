@@ -8,11 +8,12 @@
 use std::collections::HashSet;
 
 use chat_threads_application::{
-    AppError, Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter,
+    Anchor, AppError, Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter,
     MessageStore, NewMessage, SearchHit, SummaryStore, ThreadPatch, ThreadQuery, ThreadStore,
 };
 use chat_threads_domain::{
-    Feedback, Message, MessageId, Reaction, Role, Scope, Summary, Thread, ThreadId, Timestamp, tree,
+    Feedback, Message, MessageId, MessageStatus, Reaction, Role, Scope, Summary, Thread, ThreadId,
+    Timestamp, tree,
 };
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
@@ -141,6 +142,29 @@ macro_rules! record_append {
     }};
 }
 
+/// Places a message by an [`Anchor`] in a locked thread (the tree rules decide), records it as
+/// the active leaf, and evaluates to the stored message.
+macro_rules! place {
+    ($conn:ident, $scope:expr, $thread:expr, $anchor:expr, $message:expr) => {{
+        let placement = match $anchor {
+            Anchor::Append(parent) => {
+                let found = match parent.or($thread.active_leaf_id) {
+                    Some(id) => find_owned_message!($conn, &$scope.owner, id),
+                    None => None,
+                };
+                tree::place_append(&$thread, parent, found.as_ref())?
+            }
+            Anchor::SiblingOf(of) => {
+                let original = find_owned_message!($conn, &$scope.owner, of);
+                tree::place_sibling(&$thread, of, original.as_ref())?
+            }
+        };
+        let msg = $message.into_message($thread.id, placement.parent_id, placement.depth);
+        record_append!($conn, msg);
+        msg
+    }};
+}
+
 /// Walks up to `limit` parent links from `start` (recursive CTE over the primary key), root first.
 const PATH_SQL: &str = "WITH RECURSIVE path(id, parent_id, n) AS ( \
     SELECT id, parent_id, 1 FROM messages WHERE id = ? AND thread_id = ? \
@@ -207,6 +231,44 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
+    /// See [`chat_threads_application::generation::GenerationStore::begin_reply`].
+    pub(crate) async fn begin_reply_tx(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        busy_since: Timestamp,
+        user: Option<(Anchor, NewMessage)>,
+        reply: (Option<Anchor>, NewMessage),
+    ) -> Result<(Option<Message>, Message), AppError> {
+        let r: Result<(Option<Message>, Message), DbError> = write_tx!(self, |conn, _d| {
+            let thread = lock_thread!(conn, scope, thread_id);
+            let busy: i64 = messages::table
+                .filter(messages::thread_id.eq(db_id(thread_id)))
+                .filter(messages::status.eq(MessageStatus::Streaming.as_str()))
+                .filter(messages::updated_at.gt(DbTime(busy_since)))
+                .filter(messages::deleted_at.is_null())
+                .count()
+                .get_result(conn)
+                .await?;
+            if busy > 0 {
+                return Err(DbError(AppError::GenerationInProgress));
+            }
+            let user = match user {
+                Some((anchor, message)) => Some(place!(conn, scope, thread, anchor, message)),
+                None => None,
+            };
+            let (anchor, message) = reply;
+            let anchor = match (anchor, &user) {
+                (Some(a), _) => a,
+                (None, Some(u)) => Anchor::Append(Some(u.id)),
+                (None, None) => Anchor::Append(None),
+            };
+            let reply = place!(conn, scope, thread, anchor, message);
+            Ok((user, reply))
+        });
+        Ok(r?)
+    }
+
     /// A store over an open database.
     pub fn new(db: Database) -> Self {
         Self { db }
@@ -458,14 +520,7 @@ impl MessageStore for SqlStore {
     ) -> Result<Message, AppError> {
         let r: Result<Message, DbError> = write_tx!(self, |conn, _d| {
             let thread = lock_thread!(conn, scope, thread_id);
-            let found = match parent.or(thread.active_leaf_id) {
-                Some(id) => find_owned_message!(conn, &scope.owner, id),
-                None => None,
-            };
-            let placement = tree::place_append(&thread, parent, found.as_ref())?;
-            let msg = message.into_message(thread_id, placement.parent_id, placement.depth);
-            record_append!(conn, msg);
-            Ok(msg)
+            Ok(place!(conn, scope, thread, Anchor::Append(parent), message))
         });
         Ok(r?)
     }
@@ -479,11 +534,7 @@ impl MessageStore for SqlStore {
     ) -> Result<Message, AppError> {
         let r: Result<Message, DbError> = write_tx!(self, |conn, _d| {
             let thread = lock_thread!(conn, scope, thread_id);
-            let original = find_owned_message!(conn, &scope.owner, of);
-            let placement = tree::place_sibling(&thread, of, original.as_ref())?;
-            let msg = message.into_message(thread_id, placement.parent_id, placement.depth);
-            record_append!(conn, msg);
-            Ok(msg)
+            Ok(place!(conn, scope, thread, Anchor::SiblingOf(of), message))
         });
         Ok(r?)
     }
