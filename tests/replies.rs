@@ -266,6 +266,37 @@ async fn a_streamed_reply_arrives_in_order_and_is_stored() {
 }
 
 #[tokio::test]
+async fn an_idempotency_key_never_holds_back_a_stream() {
+    let env = Env::start(&[]);
+    let tid = env.thread().await;
+    let resp = env
+        .client
+        .post(format!("{}/v1/threads/{tid}/chat", env.server.base))
+        .bearer_auth(&env.token)
+        .header("accept", "text/event-stream")
+        .header("idempotency-key", "stream-1")
+        .json(&json!({"content": "x", "model": "fake-stall"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    // The reply stalls after "Hello": its first events must arrive anyway.
+    let mut sse = Sse::new(resp);
+    let mut seen = Vec::new();
+    while deltas(&seen) != "Hello" {
+        seen.push(sse.next().await.unwrap());
+    }
+    let mid = seen[1].data["message_id"].as_str().unwrap().to_owned();
+    let resp = env
+        .post(
+            &format!("/v1/threads/{tid}/messages/{mid}/cancel"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(resp.status().as_u16(), 200);
+}
+
+#[tokio::test]
 async fn non_streaming_returns_both_messages_and_echo_works_offline() {
     let env = Env::start(&[]);
     let tid = env.thread().await;

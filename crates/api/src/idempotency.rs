@@ -168,6 +168,17 @@ pub async fn idempotency<D: Deps>(
             return Err(e);
         }
     };
+    let streaming = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/event-stream"));
+    if streaming {
+        // A stream is not buffered for replay (that would hold it back until it ends); the key
+        // is released, and a retry resumes the reply with its stream endpoint instead.
+        let _ = store.abandon(&owner, &key).await;
+        return Ok(res.map_into_boxed_body());
+    }
     let status = res.status();
     let content_type = res
         .headers()
