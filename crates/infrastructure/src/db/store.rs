@@ -57,15 +57,9 @@ macro_rules! find_thread {
 /// A live thread the scope may change, or `ThreadNotFound`.
 macro_rules! find_own_thread {
     ($conn:ident, $scope:expr, $id:expr) => {{
-        let row: Option<ThreadRow> = threads::table
-            .filter(threads::id.eq(DbUuid($id.as_uuid())))
-            .filter(threads::owner.eq($scope.owner.as_str()))
-            .filter(threads::deleted_at.is_null())
-            .select(ThreadRow::as_select())
-            .first($conn)
-            .await
-            .optional()?;
-        Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)?
+        // The owner's threads only: the scope without its org-wide read access.
+        let own = Scope::of($scope.owner.clone());
+        find_thread!($conn, &own, $id, false)
     }};
 }
 
