@@ -251,6 +251,13 @@ pub struct ThreadPath {
     pub thread_id: uuid::Uuid,
 }
 
+impl ThreadPath {
+    /// The thread id.
+    pub fn thread(&self) -> chat_threads_domain::ThreadId {
+        chat_threads_domain::ThreadId::from_uuid(self.thread_id)
+    }
+}
+
 /// Path parameters of a message.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -259,4 +266,16 @@ pub struct MessagePath {
     pub thread_id: uuid::Uuid,
     /// The message id.
     pub message_id: uuid::Uuid,
+}
+
+impl MessagePath {
+    /// The thread id.
+    pub fn thread(&self) -> chat_threads_domain::ThreadId {
+        chat_threads_domain::ThreadId::from_uuid(self.thread_id)
+    }
+
+    /// The message id.
+    pub fn message(&self) -> chat_threads_domain::MessageId {
+        chat_threads_domain::MessageId::from_uuid(self.message_id)
+    }
 }

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use chat_threads_application::ForkMode;
-use chat_threads_domain::{MessageId, ThreadId};
+use chat_threads_domain::MessageId;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -20,10 +20,7 @@ pub async fn list<D: Deps>(
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
 ) -> Result<web::Json<Vec<BranchDto>>, ApiError> {
-    let branches = state
-        .messages
-        .branches(&auth.0, ThreadId::from_uuid(path.thread_id))
-        .await?;
+    let branches = state.messages.branches(&auth.0, path.thread()).await?;
     Ok(web::Json(
         branches.into_iter().map(BranchDto::from).collect(),
     ))
@@ -53,7 +50,7 @@ pub async fn set_active_leaf<D: Deps>(
         .messages
         .set_active_leaf(
             &auth.0,
-            ThreadId::from_uuid(path.thread_id),
+            path.thread(),
             MessageId::from_uuid(body.message_id),
         )
         .await?;
@@ -90,7 +87,7 @@ pub async fn fork<D: Deps>(
         .messages
         .fork(
             &auth.0,
-            ThreadId::from_uuid(path.thread_id),
+            path.thread(),
             MessageId::from_uuid(b.message_id),
             b.mode.unwrap_or_default(),
             b.title,

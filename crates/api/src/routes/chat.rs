@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::ACCEPT;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chat_threads_application::generation::{EventStream, Hints, SendInput, Started};
-use chat_threads_domain::{MessageId, MessageStatus, ThreadId};
+use chat_threads_domain::{MessageId, MessageStatus};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -221,10 +221,7 @@ pub async fn chat<D: Deps>(
         metadata: b.metadata,
         hints: hints(b.language, b.timezone)?,
     };
-    let started = state
-        .generator
-        .send(&auth.0, ThreadId::from_uuid(path.thread_id), input)
-        .await?;
+    let started = state.generator.send(&auth.0, path.thread(), input).await?;
     answer(&state, &auth.0, started, stream).await
 }
 
@@ -248,8 +245,8 @@ pub async fn regenerate<D: Deps>(
         .generator
         .regenerate(
             &auth.0,
-            ThreadId::from_uuid(path.thread_id),
-            MessageId::from_uuid(path.message_id),
+            path.thread(),
+            path.message(),
             b.model,
             hints(b.language, b.timezone)?,
         )
@@ -283,12 +280,7 @@ pub async fn resend<D: Deps>(
     };
     let started = state
         .generator
-        .resend(
-            &auth.0,
-            ThreadId::from_uuid(path.thread_id),
-            MessageId::from_uuid(path.message_id),
-            input,
-        )
+        .resend(&auth.0, path.thread(), path.message(), input)
         .await?;
     answer(&state, &auth.0, started, stream).await
 }
@@ -326,12 +318,7 @@ pub async fn stream<D: Deps>(
     let after = header.or(query.last_event_id).unwrap_or(0);
     let events = state
         .generator
-        .follow(
-            &auth.0,
-            ThreadId::from_uuid(path.thread_id),
-            MessageId::from_uuid(path.message_id),
-            after,
-        )
+        .follow(&auth.0, path.thread(), path.message(), after)
         .await?;
     Ok(sse(events, state.sse_keepalive))
 }
@@ -348,11 +335,7 @@ pub async fn cancel<D: Deps>(
 ) -> Result<web::Json<MessageDto>, ApiError> {
     let m = state
         .generator
-        .cancel(
-            &auth.0,
-            ThreadId::from_uuid(path.thread_id),
-            MessageId::from_uuid(path.message_id),
-        )
+        .cancel(&auth.0, path.thread(), path.message())
         .await?;
     Ok(web::Json(m.into()))
 }

@@ -1,7 +1,6 @@
 //! Who is connected to a thread.
 
 use actix_web::web;
-use chat_threads_domain::ThreadId;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -27,7 +26,7 @@ pub async fn presence<D: Deps>(
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
 ) -> Result<web::Json<PresenceDto>, ApiError> {
-    let id = ThreadId::from_uuid(path.thread_id);
+    let id = path.thread();
     state.threads.get(&auth.0, id, false).await?;
     Ok(web::Json(PresenceDto {
         thread_id: path.thread_id,

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 use chat_threads_application::services::{AppendMessage, message_filter};
-use chat_threads_domain::{MessageId, ThreadId};
+use chat_threads_domain::MessageId;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -110,10 +110,7 @@ pub async fn append<D: Deps>(
         metadata: b.metadata,
         model: b.model,
     };
-    let m = state
-        .messages
-        .append(&auth.0, ThreadId::from_uuid(path.thread_id), input)
-        .await?;
+    let m = state.messages.append(&auth.0, path.thread(), input).await?;
     publish_created(&state, &m);
     Ok(HttpResponse::Created().json(MessageDto::from(m)))
 }
@@ -131,7 +128,7 @@ pub async fn list<D: Deps>(
     query: web::Query<ListMessagesQuery>,
 ) -> Result<web::Json<PageDto<MessageDto>>, ApiError> {
     let q = query.into_inner();
-    let thread = ThreadId::from_uuid(path.thread_id);
+    let thread = path.thread();
     let filter = message_filter(q.role.as_deref(), q.q.as_deref())?;
     let (cursor, limit) = (q.cursor, q.limit);
     let page = match q.view.unwrap_or_default() {
@@ -162,11 +159,7 @@ pub async fn get<D: Deps>(
 ) -> Result<web::Json<MessageDto>, ApiError> {
     let m = state
         .messages
-        .get(
-            &auth.0,
-            ThreadId::from_uuid(path.thread_id),
-            MessageId::from_uuid(path.message_id),
-        )
+        .get(&auth.0, path.thread(), path.message())
         .await?;
     Ok(web::Json(m.into()))
 }
@@ -189,8 +182,8 @@ pub async fn edit<D: Deps>(
         .messages
         .edit(
             &auth.0,
-            ThreadId::from_uuid(path.thread_id),
-            MessageId::from_uuid(path.message_id),
+            path.thread(),
+            path.message(),
             b.content,
             b.display_text,
             b.metadata,
@@ -211,11 +204,7 @@ pub async fn delete<D: Deps>(
 ) -> Result<web::Json<DeleteOutcomeDto>, ApiError> {
     let out = state
         .messages
-        .delete(
-            &auth.0,
-            ThreadId::from_uuid(path.thread_id),
-            MessageId::from_uuid(path.message_id),
-        )
+        .delete(&auth.0, path.thread(), path.message())
         .await?;
     Ok(web::Json(out.into()))
 }
@@ -237,8 +226,8 @@ pub async fn set_feedback<D: Deps>(
         .messages
         .feedback(
             &auth.0,
-            ThreadId::from_uuid(path.thread_id),
-            MessageId::from_uuid(path.message_id),
+            path.thread(),
+            path.message(),
             Some((b.rating, b.text)),
         )
         .await?;
@@ -257,12 +246,7 @@ pub async fn clear_feedback<D: Deps>(
 ) -> Result<web::Json<MessageDto>, ApiError> {
     let m = state
         .messages
-        .feedback(
-            &auth.0,
-            ThreadId::from_uuid(path.thread_id),
-            MessageId::from_uuid(path.message_id),
-            None,
-        )
+        .feedback(&auth.0, path.thread(), path.message(), None)
         .await?;
     Ok(web::Json(m.into()))
 }
@@ -291,8 +275,8 @@ pub async fn set_reaction<D: Deps>(
         .messages
         .reaction(
             &auth.0,
-            ThreadId::from_uuid(path.thread_id),
-            MessageId::from_uuid(path.message_id),
+            path.thread(),
+            path.message(),
             Some(body.into_inner().emoji),
         )
         .await?;
@@ -311,12 +295,7 @@ pub async fn clear_reaction<D: Deps>(
 ) -> Result<web::Json<MessageDto>, ApiError> {
     let m = state
         .messages
-        .reaction(
-            &auth.0,
-            ThreadId::from_uuid(path.thread_id),
-            MessageId::from_uuid(path.message_id),
-            None,
-        )
+        .reaction(&auth.0, path.thread(), path.message(), None)
         .await?;
     Ok(web::Json(m.into()))
 }

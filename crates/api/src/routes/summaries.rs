@@ -1,7 +1,7 @@
 //! Summaries of a thread's path, and search across the caller's threads.
 
 use actix_web::{HttpResponse, web};
-use chat_threads_domain::{MessageId, ThreadId};
+use chat_threads_domain::MessageId;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -19,10 +19,7 @@ pub async fn list<D: Deps>(
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
 ) -> Result<web::Json<Vec<SummaryDto>>, ApiError> {
-    let list = state
-        .summaries
-        .list(&auth.0, ThreadId::from_uuid(path.thread_id))
-        .await?;
+    let list = state.summaries.list(&auth.0, path.thread()).await?;
     Ok(web::Json(list.into_iter().map(SummaryDto::from).collect()))
 }
 
@@ -54,7 +51,7 @@ pub async fn add<D: Deps>(
         .summaries
         .add(
             &auth.0,
-            ThreadId::from_uuid(path.thread_id),
+            path.thread(),
             MessageId::from_uuid(b.covers_message_id),
             b.text,
             b.model,

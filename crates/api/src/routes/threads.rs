@@ -3,7 +3,6 @@
 use actix_web::{HttpResponse, web};
 use chat_threads_application::DeletedFilter;
 use chat_threads_application::services::{CreateThread, ListThreads, UpdateThread};
-use chat_threads_domain::ThreadId;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -149,7 +148,7 @@ pub async fn get<D: Deps>(
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
 ) -> Result<web::Json<ThreadDto>, ApiError> {
-    let id = ThreadId::from_uuid(path.thread_id);
+    let id = path.thread();
     Ok(web::Json(
         state.threads.get(&auth.0, id, false).await?.into(),
     ))
@@ -175,7 +174,7 @@ pub async fn update<D: Deps>(
         system_prompt: b.system_prompt,
         model: b.model,
     };
-    let id = ThreadId::from_uuid(path.thread_id);
+    let id = path.thread();
     Ok(web::Json(
         state.threads.update(&auth.0, id, input).await?.into(),
     ))
@@ -190,7 +189,7 @@ pub async fn delete<D: Deps>(
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
 ) -> Result<web::Json<ThreadDto>, ApiError> {
-    let id = ThreadId::from_uuid(path.thread_id);
+    let id = path.thread();
     Ok(web::Json(state.threads.delete(&auth.0, id).await?.into()))
 }
 
@@ -203,7 +202,7 @@ pub async fn restore<D: Deps>(
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
 ) -> Result<web::Json<ThreadDto>, ApiError> {
-    let id = ThreadId::from_uuid(path.thread_id);
+    let id = path.thread();
     Ok(web::Json(state.threads.restore(&auth.0, id).await?.into()))
 }
 
@@ -216,7 +215,7 @@ pub async fn purge<D: Deps>(
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ThreadId::from_uuid(path.thread_id);
+    let id = path.thread();
     state.threads.purge(&auth.0, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,7 +4,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chat_threads_application::ThreadCursor;
 use chat_threads_application::transfer::ImportOutcome;
-use chat_threads_domain::ThreadId;
 use futures_util::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -27,10 +26,7 @@ pub async fn export_thread<D: Deps>(
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let lines = state
-        .transfer
-        .export_thread(&auth.0, ThreadId::from_uuid(path.thread_id))
-        .await?;
+    let lines = state.transfer.export_thread(&auth.0, path.thread()).await?;
     let mut body = lines.join("\n");
     body.push('\n');
     Ok(HttpResponse::Ok().content_type(NDJSON).body(body))
