@@ -368,6 +368,17 @@ async fn non_streaming_returns_both_messages_and_echo_works_offline() {
         422,
         "only assistant replies regenerate"
     );
+    let resp = env
+        .post(
+            &format!("/v1/threads/{tid}/messages/{uid}/resend"),
+            json!({"content": "x", "parent_id": uid}),
+        )
+        .await;
+    assert_eq!(
+        resp.status().as_u16(),
+        400,
+        "a resent message has no parent of its choosing"
+    );
 }
 
 #[tokio::test]

@@ -23,19 +23,34 @@ struct TokenQuery {
 #[derive(Debug, Clone)]
 pub struct Auth(pub Principal);
 
+/// The token of an `Authorization: Bearer <token>` header: `None` without the header, an error
+/// for a header that is unreadable (`token_malformed`) or not a non-empty bearer token
+/// (`token_missing`). The REST extractor, the idempotency middleware and the WebSocket upgrade
+/// all read the header through this.
+pub fn bearer_token(
+    headers: &actix_web::http::header::HeaderMap,
+) -> Result<Option<&str>, AuthError> {
+    let Some(header) = headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = header.to_str().map_err(|_| AuthError::Malformed)?.trim();
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim()))
+        }
+        _ => Err(AuthError::Missing),
+    }
+}
+
 fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let verifier = req
         .app_data::<web::Data<Verifier>>()
         .ok_or_else(|| ApiError::App(AppError::Storage("no token verifier configured".into())))?;
     let from_query;
-    let token = match req.headers().get(AUTHORIZATION) {
-        Some(header) => {
-            let value = header.to_str().map_err(|_| AuthError::Malformed)?.trim();
-            match value.split_once(' ') {
-                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-                _ => return Err(AuthError::Missing.into()),
-            }
-        }
+    let token = match bearer_token(req.headers())? {
+        Some(token) => token,
         // Browsers' EventSource cannot set headers: SSE streams also take `?access_token=`.
         None if req.path().ends_with("/stream") => {
             from_query = web::Query::<TokenQuery>::from_query(req.query_string())
@@ -66,5 +81,31 @@ impl FromRequest for Auth {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(authenticate(req).map(Auth))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderMap, HeaderValue};
+
+    fn with(value: &[u8]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_one_way_everywhere() {
+        assert_eq!(bearer_token(&HeaderMap::new()), Ok(None));
+        assert_eq!(bearer_token(&with(b"Bearer abc")), Ok(Some("abc")));
+        assert_eq!(bearer_token(&with(b"bearer  abc ")), Ok(Some("abc")));
+        assert_eq!(bearer_token(&with(b"Basic abc")), Err(AuthError::Missing));
+        assert_eq!(bearer_token(&with(b"Bearer ")), Err(AuthError::Missing));
+        assert_eq!(bearer_token(&with(b"abc")), Err(AuthError::Missing));
+        assert_eq!(
+            bearer_token(&with(b"Bearer \xff")),
+            Err(AuthError::Malformed)
+        );
     }
 }

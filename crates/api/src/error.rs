@@ -260,7 +260,9 @@ impl ResponseError for ApiError {
         }
         if let Self::RateLimited(v) = self {
             response.insert_header((RETRY_AFTER, HeaderValue::from(v.retry_after_secs)));
-            crate::rate_limit_headers(&mut response, v);
+            for header in v.headers() {
+                response.insert_header(header);
+            }
         }
         response.json(ErrorBody {
             error: ErrorDetail {

@@ -77,14 +77,8 @@ pub async fn idempotency<D: Deps>(
             .map(ServiceResponse::map_into_boxed_body);
     };
     // Keys belong to a principal; without a valid token the handler answers 401 itself.
-    let token = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned());
-    let Some(principal) = token.and_then(|t| verifier.0.verify(&t).ok()) else {
+    let token = crate::auth::bearer_token(req.headers()).ok().flatten();
+    let Some(principal) = token.and_then(|t| verifier.0.verify(t).ok()) else {
         return next
             .call(req)
             .await

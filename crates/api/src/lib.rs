@@ -18,16 +18,6 @@ use actix_web::web;
 
 pub use state::{ApiConfig, AppState, Deps, Verifier};
 
-use rate_limit::Verdict;
-
-/// Adds x-ratelimit-* headers for a verdict.
-pub fn rate_limit_headers(response: &mut actix_web::HttpResponseBuilder, v: &Verdict) {
-    response
-        .insert_header(("x-ratelimit-limit", v.limit.to_string()))
-        .insert_header(("x-ratelimit-remaining", v.remaining.to_string()))
-        .insert_header(("x-ratelimit-reset", v.reset_secs.to_string()));
-}
-
 /// Registers every route.
 pub fn configure<D: Deps>(config: ApiConfig<D>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {

@@ -19,6 +19,17 @@ pub struct Verdict {
     pub retry_after_secs: u64,
 }
 
+impl Verdict {
+    /// The `x-ratelimit-*` headers describing this bucket.
+    pub fn headers(&self) -> [(&'static str, String); 3] {
+        [
+            ("x-ratelimit-limit", self.limit.to_string()),
+            ("x-ratelimit-remaining", self.remaining.to_string()),
+            ("x-ratelimit-reset", self.reset_secs.to_string()),
+        ]
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
@@ -141,11 +152,7 @@ pub async fn per_ip(
     let mut res = next.call(req).await?.map_into_boxed_body();
     if let Some(v) = verdict {
         let headers = res.headers_mut();
-        for (name, value) in [
-            ("x-ratelimit-limit", v.limit.to_string()),
-            ("x-ratelimit-remaining", v.remaining.to_string()),
-            ("x-ratelimit-reset", v.reset_secs.to_string()),
-        ] {
+        for (name, value) in v.headers() {
             // A principal's 429 already carries its own (tighter) bucket's numbers.
             let name = actix_web::http::header::HeaderName::from_static(name);
             if !headers.contains_key(&name)

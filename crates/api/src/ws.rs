@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
 use chat_threads_application::AppError;
@@ -109,22 +108,16 @@ pub async fn upgrade<D: Deps>(
     verifier: web::Data<Verifier>,
     config: web::Data<WsConfig>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let principal = match req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(value) => {
-            let token = value.split_once(' ').map_or("", |(_, t)| t.trim());
-            Some(
+    let principal =
+        match crate::auth::bearer_token(req.headers()).map_err(crate::error::ApiError::from)? {
+            Some(token) => Some(
                 verifier
                     .0
                     .verify(token)
                     .map_err(crate::error::ApiError::from)?,
-            )
-        }
-        None => None,
-    };
+            ),
+            None => None,
+        };
     let (response, session, stream) = actix_ws::handle(&req, body)?;
     let stream = stream
         .max_frame_size(config.max_frame_bytes)

@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::http::header::ACCEPT;
 use actix_web::{HttpRequest, HttpResponse, web};
+use chat_threads_application::AppError;
 use chat_threads_application::generation::{EventStream, Hints, SendInput, Started};
 use chat_threads_domain::{MessageId, MessageStatus};
 use futures_util::StreamExt;
@@ -97,6 +98,21 @@ pub struct ChatBody {
     pub timezone: Option<String>,
 }
 
+impl ChatBody {
+    /// The generator's input, and whether the answer should stream.
+    fn into_input(self, req: &HttpRequest) -> Result<(SendInput, bool), ApiError> {
+        let stream = wants_stream(req, self.stream);
+        let input = SendInput {
+            content: self.content,
+            parent_id: self.parent_id.map(MessageId::from_uuid),
+            model: self.model,
+            metadata: self.metadata,
+            hints: hints(self.language, self.timezone)?,
+        };
+        Ok((input, stream))
+    }
+}
+
 /// Options of a regeneration.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -121,15 +137,10 @@ pub struct ReplyDto {
 fn hints(language: Option<String>, timezone: Option<String>) -> Result<Hints, ApiError> {
     let check = |field: &'static str, v: Option<String>| -> Result<Option<String>, ApiError> {
         match v {
-            Some(s) if s.len() > 64 || s.chars().any(char::is_control) => {
-                Err(chat_threads_application::AppError::from(
-                    chat_threads_domain::DomainError::invalid(
-                        field,
-                        "must be at most 64 characters",
-                    ),
-                )
-                .into())
-            }
+            Some(s) if s.len() > 64 || s.chars().any(char::is_control) => Err(AppError::from(
+                chat_threads_domain::DomainError::invalid(field, "must be at most 64 characters"),
+            )
+            .into()),
             other => Ok(other.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())),
         }
     };
@@ -212,15 +223,7 @@ pub async fn chat<D: Deps>(
     path: web::Path<ThreadPath>,
     body: web::Json<ChatBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
-    let stream = wants_stream(&req, b.stream);
-    let input = SendInput {
-        content: b.content,
-        parent_id: b.parent_id.map(MessageId::from_uuid),
-        model: b.model,
-        metadata: b.metadata,
-        hints: hints(b.language, b.timezone)?,
-    };
+    let (input, stream) = body.into_inner().into_input(&req)?;
     let started = state.generator.send(&auth.0, path.thread(), input).await?;
     answer(&state, &auth.0, started, stream).await
 }
@@ -270,14 +273,15 @@ pub async fn resend<D: Deps>(
     body: web::Json<ChatBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let stream = wants_stream(&req, b.stream);
-    let input = SendInput {
-        content: b.content,
-        parent_id: None,
-        model: b.model,
-        metadata: b.metadata,
-        hints: hints(b.language, b.timezone)?,
-    };
+    if b.parent_id.is_some() {
+        let reason = "a resent message goes beside the one it edits; leave parent_id out";
+        return Err(AppError::from(chat_threads_domain::DomainError::invalid(
+            "parent_id",
+            reason,
+        ))
+        .into());
+    }
+    let (input, stream) = b.into_input(&req)?;
     let started = state
         .generator
         .resend(&auth.0, path.thread(), path.message(), input)
