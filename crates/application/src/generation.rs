@@ -44,7 +44,8 @@ pub struct StreamEvent {
 /// Storage the generator needs beyond messages: progress of a reply, and token usage.
 pub trait GenerationStore: Clone + Send + Sync + 'static {
     /// Writes a reply's text and status (system-level: no owner check; the reply was created
-    /// by an authorized request). Also bumps the thread's `updated_at`.
+    /// by an authorized request). A final status (not `streaming`) also bumps the thread's
+    /// `updated_at`; periodic flushes while streaming touch only the message.
     fn update_generation(
         &self,
         thread_id: ThreadId,
@@ -457,6 +458,12 @@ where
         }
     }
 
+    /// Replies streaming but untouched since this moment belong to a dead process.
+    fn stale_before(&self) -> Timestamp {
+        self.clock.now()
+            - chrono::TimeDelta::from_std(self.settings.stale_after).unwrap_or_default()
+    }
+
     /// The model catalog.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
@@ -471,8 +478,7 @@ where
     /// Refuses early (before touching the database) when this process runs a reply in the
     /// thread or the quota is spent; returns the time before which a streaming reply is dead.
     async fn admit(&self, who: &Principal, thread_id: ThreadId) -> Result<Timestamp, AppError> {
-        let since = self.clock.now()
-            - chrono::TimeDelta::from_std(self.settings.stale_after).unwrap_or_default();
+        let since = self.stale_before();
         if self.hub.thread_busy(thread_id) {
             return Err(AppError::GenerationInProgress);
         }
@@ -709,15 +715,13 @@ where
         if let Some(run) = self.hub.get(id) {
             return Ok(run.follow(after));
         }
-        if message.status == MessageStatus::Streaming {
-            // Running on another instance (or crashed): replay what is stored so far, marked.
-            let run = Run::new(thread_id, id, None);
-            replay(&run, &message);
-            return Ok(run.follow(after));
-        }
         let run = Run::new(thread_id, id, None);
         replay(&run, &message);
-        run.finish();
+        // A reply still streaming here without a run belongs to an instance this one did not
+        // mirror from its start: what is stored so far is sent and the stream stays open.
+        if message.status != MessageStatus::Streaming {
+            run.finish();
+        }
         Ok(run.follow(after))
     }
 
@@ -774,8 +778,7 @@ where
 
     /// Marks replies a crashed process left `streaming` as failed.
     pub async fn recover(&self) -> Result<u64, AppError> {
-        let before = self.clock.now()
-            - chrono::TimeDelta::from_std(self.settings.stale_after).unwrap_or_default();
+        let before = self.stale_before();
         self.store.recover_stale(before).await
     }
 

@@ -642,7 +642,9 @@ impl crate::generation::GenerationStore for MemoryStore {
         m.completion_tokens = usage.map(|u| i32::try_from(u.completion_tokens).unwrap_or(i32::MAX));
         m.updated_at = now;
         let out = m.clone();
-        if let Some(t) = s.threads.get_mut(&thread_id) {
+        if status != chat_threads_domain::MessageStatus::Streaming
+            && let Some(t) = s.threads.get_mut(&thread_id)
+        {
             t.updated_at = now;
         }
         Ok(out)

@@ -42,10 +42,13 @@ impl GenerationStore for SqlStore {
             .returning(MessageRow::as_returning())
             .get_result(conn)
             .await?;
-            diesel::update(threads::table.filter(threads::id.eq(DbUuid(thread_id.as_uuid()))))
-                .set(threads::updated_at.eq(DbTime(now)))
-                .execute(conn)
-                .await?;
+            // Flushes while streaming touch only the message; the thread moves when the reply ends.
+            if status != MessageStatus::Streaming {
+                diesel::update(threads::table.filter(threads::id.eq(DbUuid(thread_id.as_uuid()))))
+                    .set(threads::updated_at.eq(DbTime(now)))
+                    .execute(conn)
+                    .await?;
+            }
             Message::try_from(row)
         });
         Ok(r?)
