@@ -252,7 +252,8 @@ async fn tour(postgres: bool) {
     let branches = t
         .ok("GET", &format!("/v1/threads/{tid}/branches"), None, 200)
         .await;
-    assert_eq!(branches.as_array().unwrap().len(), 3);
+    assert_eq!(branches["data"].as_array().unwrap().len(), 3);
+    assert_eq!(branches["has_more"], false);
     let switched = t
         .ok(
             "PUT",
@@ -292,15 +293,33 @@ async fn tour(postgres: bool) {
     .await;
     assert_eq!(
         t.ok("GET", &format!("/v1/threads/{tid}/summaries"), None, 200)
-            .await
+            .await["data"]
             .as_array()
             .unwrap()
             .len(),
         1
     );
-    let hits = t.ok("GET", "/v1/search?q=porto", None, 200).await;
-    let hits = hits.as_array().unwrap();
+    let first = t.ok("GET", "/v1/search?q=porto&limit=1", None, 200).await;
+    assert_eq!(first["has_more"], true);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = t
+        .ok(
+            "GET",
+            &format!("/v1/search?q=porto&limit=1&cursor={cursor}"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(second["has_more"], false);
+    let hits: Vec<Value> = first["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["data"].as_array().unwrap())
+        .cloned()
+        .collect();
     assert_eq!(hits.len(), 2, "the original and its copy in the wide fork");
+    assert_ne!(hits[0]["message_id"], hits[1]["message_id"]);
     let hit = hits.iter().find(|h| h["message_id"] == alt["id"]).unwrap();
     assert_eq!(hit["thread_id"].as_str(), Some(tid.as_str()));
     assert!(hit["snippet"].as_str().unwrap().contains("[Porto]"));
@@ -352,7 +371,10 @@ async fn tour(postgres: bool) {
     assert_eq!(status, 200, "{out}");
 
     // Replies (the offline echo model).
-    assert_eq!(t.ok("GET", "/v1/models", None, 200).await[0]["id"], "echo");
+    assert_eq!(
+        t.ok("GET", "/v1/models", None, 200).await["data"][0]["id"],
+        "echo"
+    );
     let reply = t
         .ok(
             "POST",

@@ -356,7 +356,7 @@ async fn non_streaming_returns_both_messages_and_echo_works_offline() {
             None,
         )
         .await;
-    assert_eq!(branches.as_array().unwrap().len(), 3);
+    assert_eq!(branches["data"].as_array().unwrap().len(), 3);
     let resp = env
         .post(
             &format!("/v1/threads/{tid}/messages/{uid}/regenerate"),
@@ -569,7 +569,8 @@ async fn model_allowlists_per_org_and_refusals_list_the_allowed() {
         .await;
     assert_eq!(
         models,
-        json!([{"id": "echo", "provider": "builtin", "default": true}])
+        json!({"data": [{"id": "echo", "provider": "builtin", "default": true}],
+               "next_cursor": null, "has_more": false})
     );
     let tid = env.thread().await;
     let resp = env
@@ -608,7 +609,7 @@ async fn model_allowlists_per_org_and_refusals_list_the_allowed() {
         .server
         .call("GET", "/v1/models", Some(&globex), None)
         .await;
-    assert_eq!(models.as_array().unwrap().len(), 2);
+    assert_eq!(models["data"].as_array().unwrap().len(), 2);
     // A thread's model is used when the request names none.
     let (_, _, t) = env
         .server
@@ -673,7 +674,7 @@ async fn long_paths_are_summarized_and_the_summary_is_used_from_then_on() {
             None,
         )
         .await;
-    assert_eq!(stored[0]["text"], "SUMMARY-TEXT");
+    assert_eq!(stored["data"][0]["text"], "SUMMARY-TEXT");
     let last = requests.last().unwrap();
     let prompt: Vec<&str> = last["messages"]
         .as_array()

@@ -114,7 +114,10 @@ async fn every_op_over_one_socket() {
         ok(&c.call("whoami", json!({})).await)["owner"],
         "user:wsuser"
     );
-    assert_eq!(ok(&c.call("models.list", json!({})).await)[0]["id"], "echo");
+    assert_eq!(
+        ok(&c.call("models.list", json!({})).await)["data"][0]["id"],
+        "echo"
+    );
     let t = ok(&c.call("threads.create", json!({"title": "over ws"})).await).clone();
     let tid = t["id"].as_str().unwrap().to_owned();
     assert_eq!(

@@ -47,6 +47,19 @@ pub async fn pg_database() -> Option<(String, String)> {
     Some((name, url.to_string()))
 }
 
+/// The address in a "listening on http://..." line: printed as is in text mode, the message of
+/// a log record in JSON mode.
+fn listening_on(line: &str) -> Option<String> {
+    if let Some(addr) = line.strip_prefix("listening on ") {
+        return Some(addr.trim().to_owned());
+    }
+    let record: serde_json::Value = serde_json::from_str(line).ok()?;
+    let message = record["fields"]["message"].as_str()?;
+    message
+        .strip_prefix("listening on ")
+        .map(|a| a.trim().to_owned())
+}
+
 /// A running server, killed on drop.
 pub struct Server {
     child: Child,
@@ -89,8 +102,8 @@ impl Server {
         let base = loop {
             match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(line) => {
-                    if let Some(addr) = line.strip_prefix("listening on ") {
-                        break addr.trim().to_owned();
+                    if let Some(addr) = listening_on(&line) {
+                        break addr;
                     }
                     seen.push(line);
                 }

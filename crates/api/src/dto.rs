@@ -74,6 +74,7 @@ impl From<Thread> for ThreadDto {
 
 /// Thumbs up/down with optional text.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FeedbackDto {
     /// `up` or `down`.
     pub rating: String,
@@ -148,6 +149,20 @@ pub struct PageDto<T> {
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
     pub has_more: bool,
+}
+
+impl<D> PageDto<D> {
+    /// A list that is always whole: one page, no cursor.
+    pub fn complete<T>(items: impl IntoIterator<Item = T>) -> Self
+    where
+        D: From<T>,
+    {
+        Self {
+            data: items.into_iter().map(D::from).collect(),
+            next_cursor: None,
+            has_more: false,
+        }
+    }
 }
 
 impl<T, D: From<T>> From<Page<T>> for PageDto<D> {

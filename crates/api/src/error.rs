@@ -109,6 +109,8 @@ error_codes! {
     InvalidPath => "invalid_path",
     /// 400: a query parameter is unknown or invalid.
     InvalidQuery => "invalid_query",
+    /// 403: a browser page on this origin may not use the API (server.cors.allowed_origins).
+    OriginNotAllowed => "origin_not_allowed",
     /// 404: no such route.
     RouteNotFound => "route_not_found",
     /// 405: the route exists for other methods; see Allow.

@@ -53,6 +53,53 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
         })
 }
 
+/// A JSON body that may be left out entirely: no body at all gives the defaults; anything sent
+/// is held to the same rules as [`web::Json`] (JSON content type, known fields, right types).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Default + 'static> actix_web::FromRequest
+    for OptionalJson<T>
+{
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+        use futures_util::FutureExt;
+        let headers = req.headers();
+        let no_body = match headers.get(CONTENT_LENGTH) {
+            Some(length) => length.as_bytes() == b"0",
+            None => !headers.contains_key(TRANSFER_ENCODING),
+        };
+        if no_body {
+            return futures_util::future::ready(Ok(Self(T::default()))).boxed_local();
+        }
+        web::Json::<T>::from_request(req, payload)
+            .map(|r| r.map(|json| Self(json.into_inner())))
+            .boxed_local()
+    }
+}
+
+/// Refuses a body whose content type is not one of `accepted` (415 `unsupported_media_type`),
+/// for handlers that read the raw payload.
+pub fn require_content_type(req: &HttpRequest, accepted: &[&str]) -> Result<(), ApiError> {
+    let given = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match given {
+        Some(t) if accepted.contains(&t.as_str()) => Ok(()),
+        _ => Err(ApiError::Request {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: crate::error::ErrorCode::UnsupportedMediaType,
+            message: format!("send the body as {}", accepted.join(" or ")),
+        }),
+    }
+}
+
 /// Path parameters: ids that are not UUIDs.
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|err: PathError, _req| {

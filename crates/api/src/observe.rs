@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -28,13 +29,97 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
-/// Request counts and latency histograms per (method, route, status).
-#[derive(Debug, Default)]
+/// Reads a gauge's current value.
+pub type GaugeFn = Box<dyn Fn() -> f64 + Send + Sync>;
+
+struct Gauge {
+    name: &'static str,
+    help: &'static str,
+    read: GaugeFn,
+}
+
+/// The process's metrics, one registry shared by every HTTP worker: request counts and latency
+/// histograms per (method, route, status), and gauges read at scrape time.
+#[derive(Default)]
 pub struct Metrics {
     series: Mutex<BTreeMap<(String, String, u16), Series>>,
+    gauges: Mutex<Vec<Gauge>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// Connections that stay open: WebSocket sessions and SSE followers, counted by guards.
+#[derive(Debug, Default)]
+pub struct Live {
+    websockets: AtomicI64,
+    sse: AtomicI64,
+}
+
+/// Counts one open connection while it lives.
+#[derive(Debug)]
+pub struct LiveGuard {
+    live: Arc<Live>,
+    websocket: bool,
+}
+
+impl Live {
+    fn counter(&self, websocket: bool) -> &AtomicI64 {
+        if websocket {
+            &self.websockets
+        } else {
+            &self.sse
+        }
+    }
+
+    /// Counts a WebSocket connection until the guard is dropped.
+    pub fn websocket(self: &Arc<Self>) -> LiveGuard {
+        self.enter(true)
+    }
+
+    /// Counts an SSE follower until the guard is dropped.
+    pub fn sse(self: &Arc<Self>) -> LiveGuard {
+        self.enter(false)
+    }
+
+    fn enter(self: &Arc<Self>, websocket: bool) -> LiveGuard {
+        self.counter(websocket).fetch_add(1, Ordering::Relaxed);
+        LiveGuard {
+            live: self.clone(),
+            websocket,
+        }
+    }
+
+    /// Open WebSocket connections.
+    pub fn websockets(&self) -> i64 {
+        self.websockets.load(Ordering::Relaxed)
+    }
+
+    /// Open SSE streams.
+    pub fn sse_followers(&self) -> i64 {
+        self.sse.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.live
+            .counter(self.websocket)
+            .fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
+    /// Adds a gauge, read at every scrape. Register each once per process.
+    pub fn gauge(&self, name: &'static str, help: &'static str, read: GaugeFn) {
+        if let Ok(mut gauges) = self.gauges.lock() {
+            gauges.push(Gauge { name, help, read });
+        }
+    }
+
     fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let Ok(mut series) = self.series.lock() else {
             return;
@@ -63,6 +148,13 @@ impl Metrics {
                 "http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {}",
                 s.count
             );
+        }
+        if let Ok(gauges) = self.gauges.lock() {
+            for g in gauges.iter() {
+                let _ = writeln!(out, "# HELP {} {}", g.name, g.help);
+                let _ = writeln!(out, "# TYPE {} gauge", g.name);
+                let _ = writeln!(out, "{} {}", g.name, (g.read)());
+            }
         }
         out.push_str(
             "# HELP http_request_duration_seconds HTTP request latency by method and route.\n",
@@ -182,6 +274,27 @@ mod tests {
         assert!(text.contains(
             "http_request_duration_seconds_count{method=\"GET\",route=\"/v1/threads\"} 3"
         ));
+    }
+
+    #[test]
+    fn gauges_and_live_connections_are_read_at_scrape_time() {
+        let m = Metrics::default();
+        let live = Arc::new(Live::default());
+        let read = live.clone();
+        m.gauge(
+            "websocket_connections",
+            "Open WebSocket connections.",
+            Box::new(move || read.websockets() as f64),
+        );
+        let a = live.websocket();
+        let b = live.websocket();
+        let sse = live.sse();
+        assert!(m.render().contains("\nwebsocket_connections 2\n"));
+        drop(a);
+        drop(sse);
+        assert!(m.render().contains("\nwebsocket_connections 1\n"));
+        assert_eq!(live.sse_followers(), 0);
+        drop(b);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The OpenAPI document.
 
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
@@ -24,6 +26,105 @@ impl Modify for BearerScheme {
     }
 }
 
+/// What a status means on every operation; used where an operation says nothing more specific.
+fn standard_description(status: &str) -> &'static str {
+    match status {
+        "200" => "OK",
+        "201" => "Created",
+        "202" => "Accepted",
+        "204" => "No content",
+        "400" => {
+            "The request is invalid: validation_failed (details.field names the field), \
+                  malformed_json, invalid_query (an unknown or badly typed query parameter), \
+                  invalid_path, invalid_cursor"
+        }
+        "401" => {
+            "No usable bearer token: token_missing, token_expired, token_signature_invalid \
+                  and the other token_* codes"
+        }
+        "403" => "The feature is switched off on this server (forbidden)",
+        "404" => "Not found for this caller: thread_not_found, message_not_found",
+        "409" => {
+            "Conflicts with the current state: generation_in_progress, conflict, \
+                  idempotency_key_in_progress"
+        }
+        "413" => "The body exceeds a size limit (payload_too_large)",
+        "415" => "The body is not of the documented media type (unsupported_media_type)",
+        "422" => {
+            "Refused by a rule: limit_exceeded, parent_not_found, parent_in_other_thread, \
+                  parent_deleted, message_unusable, thread_not_writable, model_not_allowed, \
+                  idempotency_key_reused"
+        }
+        "429" => {
+            "Too many requests (rate_limited, see Retry-After) or the daily token quota \
+                  is spent (token_quota_exceeded)"
+        }
+        "502" => "The model server failed (model_error); the partial reply is stored",
+        "503" => "The database is unreachable or saturated (storage_unavailable); retry",
+        _ => "See the error code",
+    }
+}
+
+/// Completes every operation: each response gets a description, and the errors every operation
+/// of its kind can answer are listed (401 and 429 where a token is needed, 400 where there are
+/// parameters, 400/413/415 where there is a body).
+#[derive(Debug)]
+struct StandardResponses;
+
+impl StandardResponses {
+    fn complete(op: &mut Operation) {
+        let mut statuses = Vec::new();
+        if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+            statuses.extend(["401", "429"]);
+        }
+        if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+            statuses.push("400");
+        }
+        if op.request_body.is_some() {
+            statuses.extend(["400", "413", "415"]);
+        }
+        for status in statuses {
+            op.responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| {
+                    let mut r = Response::new(standard_description(status));
+                    r.content.insert(
+                        "application/json".to_owned(),
+                        RefOr::T(Content::new(Some(Ref::from_schema_name("ErrorBody")))),
+                    );
+                    RefOr::T(r)
+                });
+        }
+        for (status, response) in op.responses.responses.iter_mut() {
+            if let RefOr::T(r) = response {
+                if r.description.trim().is_empty() {
+                    r.description = standard_description(status).to_owned();
+                }
+            }
+        }
+    }
+}
+
+impl Modify for StandardResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                Self::complete(op);
+            }
+        }
+    }
+}
+
 /// The API description served at `/openapi.json`.
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -37,13 +138,13 @@ impl Modify for BearerScheme {
         routes::messages::edit, routes::messages::set_feedback, routes::messages::clear_feedback,
         routes::messages::set_reaction, routes::messages::clear_reaction,
         routes::branches::list, routes::branches::set_active_leaf, routes::branches::fork,
-        routes::summaries::list, routes::summaries::add, routes::summaries::search,
+        routes::summaries::list, routes::summaries::add, routes::search::search,
         routes::transfer::export_thread, routes::transfer::export_all,
         routes::transfer::import_ndjson, routes::transfer::import_chatgpt,
         routes::chat::models, routes::chat::usage, routes::chat::chat, routes::chat::regenerate,
         routes::chat::resend, routes::chat::stream, routes::chat::cancel, routes::live::presence,
     ),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &StandardResponses),
     tags(
         (name = "auth", description = "Built-in accounts, anonymous sessions, the caller"),
         (name = "threads", description = "Conversations"),
@@ -56,3 +157,31 @@ impl Modify for BearerScheme {
     )
 )]
 pub struct ApiDoc;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn operation_ids_are_unique_and_every_response_is_described() {
+        let doc = serde_json::to_value(<super::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
+        let mut ids: BTreeMap<String, String> = BTreeMap::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let at = format!("{method} {path}");
+                let id = op["operationId"].as_str().unwrap().to_owned();
+                assert!(
+                    id.contains('_') || ["chat"].contains(&id.as_str()),
+                    "{at}: {id} says too little"
+                );
+                if let Some(other) = ids.insert(id.clone(), at.clone()) {
+                    panic!("operationId {id} is used by {other} and {at}");
+                }
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    let d = response["description"].as_str().unwrap_or("");
+                    assert!(!d.trim().is_empty(), "{at} {status} has no description");
+                }
+            }
+        }
+    }
+}

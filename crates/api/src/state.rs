@@ -50,6 +50,8 @@ pub struct AppState<D: Deps> {
     pub generator: chat_threads_application::generation::Generator<D::Store, SystemClock>,
     /// Keep-alive interval of SSE streams.
     pub sse_keepalive: std::time::Duration,
+    /// Open WebSocket connections and SSE streams.
+    pub live: Arc<crate::observe::Live>,
 }
 
 impl<D: Deps> Clone for AppState<D> {
@@ -64,6 +66,7 @@ impl<D: Deps> Clone for AppState<D> {
             limits: self.limits,
             generator: self.generator.clone(),
             sse_keepalive: self.sse_keepalive,
+            live: self.live.clone(),
         }
     }
 }
@@ -99,6 +102,10 @@ pub struct ApiConfig<D: Deps> {
     pub idempotency_ttl_secs: i64,
     /// WebSocket limits and timers.
     pub ws: crate::ws::WsConfig,
+    /// Origins browsers may call from.
+    pub origins: crate::cors::OriginPolicy,
+    /// The process's metrics (one registry for every worker).
+    pub metrics: Arc<crate::observe::Metrics>,
 }
 
 impl<D: Deps> Clone for ApiConfig<D> {
@@ -110,6 +117,8 @@ impl<D: Deps> Clone for ApiConfig<D> {
             json_limit: self.json_limit,
             idempotency_ttl_secs: self.idempotency_ttl_secs,
             ws: self.ws,
+            origins: self.origins.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }

@@ -107,7 +107,21 @@ pub async fn upgrade<D: Deps>(
     state: web::Data<AppState<D>>,
     verifier: web::Data<Verifier>,
     config: web::Data<WsConfig>,
+    origins: web::Data<crate::cors::OriginPolicy>,
 ) -> Result<HttpResponse, actix_web::Error> {
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if !origins.allows_upgrade(
+        header(actix_web::http::header::ORIGIN),
+        header(actix_web::http::header::HOST),
+    ) {
+        return Err(crate::error::ApiError::Request {
+            status: actix_web::http::StatusCode::FORBIDDEN,
+            code: crate::error::ErrorCode::OriginNotAllowed,
+            message: "this origin may not open a WebSocket here (server.cors.allowed_origins)"
+                .into(),
+        }
+        .into());
+    }
     let principal =
         match crate::auth::bearer_token(req.headers()).map_err(crate::error::ApiError::from)? {
             Some(token) => Some(
@@ -126,7 +140,9 @@ pub async fn upgrade<D: Deps>(
     let state = state.into_inner();
     let verifier = verifier.get_ref().clone();
     let config = *config.get_ref();
+    let counted = state.live.websocket();
     actix_web::rt::spawn(async move {
+        let _counted = counted;
         Connection::<D> {
             id: uuid::Uuid::now_v7().to_string(),
             state,
@@ -287,7 +303,16 @@ impl<D: Deps> Connection<D> {
             "whoami" => Ok(
                 json!({"subject": who.subject, "kind": who.kind, "org": who.org, "owner": who.owner()}),
             ),
-            "models.list" => Ok(json_of(s.generator.catalog().allowed(&who))),
+            "models.list" => {
+                let models = s.generator.catalog().allowed(&who);
+                Ok(json_of(PageDto::<crate::routes::chat::ModelDto>::complete(
+                    models.into_iter().map(|m| crate::routes::chat::ModelDto {
+                        id: m.id,
+                        provider: m.provider,
+                        default: m.default,
+                    }),
+                )))
+            }
             "threads.list" => {
                 let input = ListThreads {
                     cursor: opt_arg(a, "cursor")?,

@@ -218,9 +218,10 @@ pub async fn owners_are_isolated<S: Store>(store: S) {
     assert!(page.data.is_empty());
     assert!(
         s.threads
-            .search(&bob(), "secret", None)
+            .search(&bob(), "secret", None, None)
             .await
             .unwrap()
+            .data
             .is_empty()
     );
     // Bob cannot hang a message under Alice's message either.
@@ -325,9 +326,10 @@ pub async fn delete_restore_purge<S: Store>(store: S) {
     ));
     assert!(
         s.threads
-            .search(&alice(), "hi", None)
+            .search(&alice(), "hi", None, None)
             .await
             .unwrap()
+            .data
             .is_empty()
     );
 }
@@ -1250,27 +1252,70 @@ pub async fn text_search<S: Store>(store: S) {
         vec![t2.id]
     );
 
-    let hits = s.threads.search(&alice(), "lisbon", None).await.unwrap();
+    let hits = s
+        .threads
+        .search(&alice(), "lisbon", None, None)
+        .await
+        .unwrap()
+        .data;
     assert_eq!(hits.len(), 1, "deleted messages are not found: {hits:?}");
     assert_eq!((hits[0].thread_id, hits[0].message_id), (t2.id, hit.id));
     assert_eq!(hits[0].thread_title, "Holiday plans");
     assert!(hits[0].snippet.contains("[Lisbon]"), "{}", hits[0].snippet);
     assert!(
         s.threads
-            .search(&alice(), "nothing-matches-this", None)
+            .search(&alice(), "nothing-matches-this", None, None)
             .await
             .unwrap()
+            .data
             .is_empty()
     );
     // Search syntax characters are taken literally, never as an error.
     assert!(
         s.threads
-            .search(&alice(), "\"budget* OR (", None)
+            .search(&alice(), "\"budget* OR (", None, None)
             .await
             .is_ok()
     );
-    let err = s.threads.search(&alice(), "   ", None).await.unwrap_err();
+    let err = s
+        .threads
+        .search(&alice(), "   ", None, None)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "validation_failed");
+    // Search pages newest first with a cursor: no hit twice, none skipped.
+    for i in 0..5 {
+        s.messages
+            .append(&alice(), t2.id, user(&format!("porto trip day {i}")))
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = s
+            .threads
+            .search(&alice(), "porto", cursor.take(), Some(2))
+            .await
+            .unwrap();
+        assert!(page.data.len() <= 2);
+        seen.extend(page.data.iter().map(|h| h.snippet.clone()));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..5).rev().map(|i| format!("day {i}")).collect();
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    for (snippet, day) in seen.iter().zip(&expected) {
+        assert!(snippet.contains(day.as_str()), "{seen:?}");
+    }
+    let err = s
+        .threads
+        .search(&alice(), "porto", Some("garbage".into()), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_cursor");
 }
 
 /// Sixteen concurrent appends to one thread all land, in one chain, with an exact count.

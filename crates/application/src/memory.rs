@@ -286,6 +286,7 @@ impl ThreadStore for MemoryStore {
         &self,
         scope: &Scope,
         text: &str,
+        after: Option<MessageCursor>,
         limit: u32,
     ) -> Result<Vec<SearchHit>, AppError> {
         let s = self.lock()?;
@@ -293,6 +294,7 @@ impl ThreadStore for MemoryStore {
             .messages
             .values()
             .filter(|m| !m.is_deleted() && matches_terms(m.content.as_str(), text))
+            .filter(|m| after.is_none_or(|c| (m.created_at, m.id) < (c.created_at, c.id)))
             .filter_map(|m| {
                 let t = s
                     .threads

@@ -292,11 +292,13 @@ pub trait ThreadStore: Clone + Send + Sync + 'static {
         id: ThreadId,
     ) -> impl Future<Output = Result<(), AppError>> + Send;
 
-    /// Full-text search over the content of the owner's live messages, best matches first.
+    /// Full-text search over the content of the owner's live messages, newest
+    /// `(created_at, id)` first, after the cursor, at most `limit`.
     fn search_messages(
         &self,
         scope: &Scope,
         text: &str,
+        after: Option<MessageCursor>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<SearchHit>, AppError>> + Send;
 }

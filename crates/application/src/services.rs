@@ -105,6 +105,7 @@ pub struct ThreadService<S, C> {
     store: S,
     clock: C,
     limits: Limits,
+    models: Option<crate::catalog::Catalog>,
 }
 
 impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
@@ -114,7 +115,24 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             store,
             clock,
             limits,
+            models: None,
         }
+    }
+
+    /// Checks a thread's model against the catalog: only models the principal may use.
+    pub fn with_models(mut self, catalog: crate::catalog::Catalog) -> Self {
+        self.models = Some(catalog);
+        self
+    }
+
+    /// The model name, refused (422 `model_not_allowed`, listing the allowed ones) when the
+    /// principal may not use it.
+    fn model(&self, who: &Principal, raw: &str) -> Result<ModelName, AppError> {
+        let name = ModelName::parse(raw)?;
+        if let Some(catalog) = &self.models {
+            catalog.resolve(who, Some(name.as_str()), None)?;
+        }
+        Ok(name)
     }
 
     /// Creates a thread. Returns the thread and whether it was created (`false` when the owner
@@ -148,7 +166,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 .system_prompt
                 .map(|s| SystemPrompt::parse(s, &self.limits))
                 .transpose()?,
-            model: opt(input.model, ModelName::parse)?,
+            model: input.model.map(|m| self.model(who, &m)).transpose()?,
             expires_at: input.expires_at.map(chat_threads_domain::to_micros),
             ..Thread::new(who.owner(), now)
         };
@@ -267,7 +285,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 .transpose()?,
             model: input
                 .model
-                .map(|m| m.as_deref().map(ModelName::parse).transpose())
+                .map(|m| m.as_deref().map(|m| self.model(who, m)).transpose())
                 .transpose()?,
         };
         self.store
@@ -306,13 +324,14 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         self.store.purge_thread(&who.scope(), id).await
     }
 
-    /// Full-text search over the owner's messages.
+    /// Full-text search over the owner's messages, newest first, a page at a time.
     pub async fn search(
         &self,
         who: &Principal,
         text: &str,
+        cursor: Option<String>,
         limit: Option<u32>,
-    ) -> Result<Vec<SearchHit>, AppError> {
+    ) -> Result<Page<SearchHit>, AppError> {
         let limit = page_size(limit, &self.limits)?;
         let text = text.trim();
         if text.is_empty() || text.len() > 500 {
@@ -320,7 +339,31 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 chat_threads_domain::DomainError::invalid("q", "must be 1-500 bytes").into(),
             );
         }
-        self.store.search_messages(&who.scope(), text, limit).await
+        let after = cursor
+            .as_deref()
+            .map(cursor::decode::<MessageCursor>)
+            .transpose()?;
+        let mut rows = self
+            .store
+            .search_messages(&who.scope(), text, after, limit + 1)
+            .await?;
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = has_more
+            .then(|| {
+                rows.last().map(|h| {
+                    cursor::encode(&MessageCursor {
+                        created_at: h.created_at,
+                        id: h.message_id,
+                    })
+                })
+            })
+            .flatten();
+        Ok(Page {
+            data: rows,
+            next_cursor,
+            has_more,
+        })
     }
 }
 

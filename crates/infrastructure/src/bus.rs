@@ -7,6 +7,7 @@
 //! the notification carries its id. Publishing goes through one connection, in order.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chat_threads_application::events::{EventBridge, ThreadEvent, ThreadEvents};
@@ -25,11 +26,14 @@ pub const INLINE_LIMIT: usize = 7800;
 pub struct PgBridge {
     origin: String,
     queue: mpsc::UnboundedSender<ThreadEvent>,
+    queued: Arc<AtomicUsize>,
 }
 
 impl EventBridge for PgBridge {
     fn forward(&self, event: &ThreadEvent) {
-        let _ = self.queue.send(event.clone());
+        if self.queue.send(event.clone()).is_ok() {
+            self.queued.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -54,6 +58,8 @@ impl PgBridge {
     pub fn start(url: String, runtime: &tokio::runtime::Handle) -> Self {
         let origin = uuid::Uuid::now_v7().to_string();
         let (queue, mut rx) = mpsc::unbounded_channel::<ThreadEvent>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let taken = queued.clone();
         let me = origin.clone();
         runtime.spawn(async move {
             let mut backoff = Duration::from_millis(200);
@@ -70,6 +76,7 @@ impl PgBridge {
                 backoff = Duration::from_millis(200);
                 let conn = tokio::spawn(connection);
                 while let Some(event) = rx.recv().await {
+                    taken.fetch_sub(1, Ordering::Relaxed);
                     if let Err(e) = publish(&client, &me, &event).await {
                         tracing::warn!(error = %e, "publishing an event failed; reconnecting");
                         conn.abort();
@@ -79,7 +86,16 @@ impl PgBridge {
                 return;
             }
         });
-        Self { origin, queue }
+        Self {
+            origin,
+            queue,
+            queued,
+        }
+    }
+
+    /// Events waiting to be published to the other instances.
+    pub fn queue_len(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Listens to the other instances' events: each goes to local subscribers and to `on_remote`.

@@ -329,6 +329,46 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// How long Idempotency-Key responses are kept, seconds.
     pub idempotency_ttl_secs: i64,
+    /// Which other origins browsers may call from.
+    pub cors: CorsSettings,
+}
+
+/// Cross-origin access for browsers (CORS), also applied to WebSocket `Origin` checks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSettings {
+    /// Origins (`scheme://host[:port]`) allowed to call the API; `"*"` allows any (development
+    /// only). Empty: same-origin only.
+    pub allowed_origins: Vec<String>,
+    /// How long browsers may cache a preflight answer, seconds.
+    pub max_age_secs: usize,
+}
+
+impl CorsSettings {
+    /// Checks each origin is `*` or a bare `scheme://host[:port]`.
+    pub fn validate(&self) -> Result<(), String> {
+        for origin in &self.allowed_origins {
+            if origin == "*" {
+                continue;
+            }
+            let parsed = url::Url::parse(origin).map_err(|e| {
+                format!("server.cors.allowed_origins: {origin:?} is not a URL ({e})")
+            })?;
+            let bare = matches!(parsed.scheme(), "http" | "https")
+                && parsed.host_str().is_some()
+                && parsed.path() == "/"
+                && !origin.ends_with('/')
+                && parsed.query().is_none()
+                && parsed.username().is_empty();
+            if !bare {
+                return Err(format!(
+                    "server.cors.allowed_origins: {origin:?} must be scheme://host[:port] with no \
+                     path or trailing slash, or \"*\""
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Database settings.
@@ -444,6 +484,7 @@ impl Settings {
             ));
         }
         settings.catalog_check()?;
+        settings.server.cors.validate().map_err(ConfigError)?;
         Ok(settings)
     }
 }

@@ -10,19 +10,26 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    match run(cli) {
+    let mut json_logs = false;
+    match run(cli, &mut json_logs) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // One line naming the problem; in JSON mode as a log record, like everything else.
+            if json_logs {
+                tracing::error!(error = %format!("{e:#}"), "chat-threads stopped");
+            } else {
+                eprintln!("error: {e:#}");
+            }
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: cli::Cli) -> anyhow::Result<()> {
+fn run(cli: cli::Cli, json_logs: &mut bool) -> anyhow::Result<()> {
     let config_path = cli.config.clone();
     let settings = Settings::load(config_path.as_deref())?;
     serve::init_tracing(&settings.log);
+    *json_logs = settings.log.format == chat_threads_infrastructure::config::LogFormat::Json;
     let runtime = || {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -30,7 +37,13 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             .context("cannot start the async runtime")
     };
     match cli.command.unwrap_or(cli::Command::Serve) {
-        cli::Command::Serve => actix_web::rt::System::new().block_on(serve::serve(settings)),
+        cli::Command::Serve => {
+            let generation = serve::generation_runtime()?;
+            let served = actix_web::rt::System::new()
+                .block_on(serve::serve(settings, generation.handle().clone()));
+            generation.shutdown_background();
+            served
+        }
         cli::Command::Migrate { revert_all } => {
             runtime()?.block_on(serve::migrate(settings, revert_all))
         }

@@ -109,8 +109,20 @@ pub async fn token(settings: Settings, args: crate::cli::TokenArgs) -> anyhow::R
     Ok(())
 }
 
-/// `chat-threads serve`.
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+/// The runtime replies run on, so they outlive the request (and the HTTP workers, which stop
+/// first on shutdown). Built and dropped outside any async context (dropping a runtime inside
+/// one panics).
+pub fn generation_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("generation")
+        .enable_all()
+        .build()
+        .context("cannot start the generation runtime")
+}
+
+/// `chat-threads serve`; replies run on `generation`.
+pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> anyhow::Result<()> {
     let db = open_database(&settings).await?;
     if settings.database.migrate_on_start {
         for version in db.migrate().await? {
@@ -118,16 +130,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     }
     let store = SqlStore::new(db);
-    // Replies run on their own runtime, so they outlive the request (and the HTTP workers, which
-    // stop first on shutdown).
-    let generation_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("generation")
-        .enable_all()
-        .build()
-        .context("cannot start the generation runtime")?;
-    let api =
-        crate::wiring::api_config(&settings, store, generation_runtime.handle().clone()).await?;
+    let api = crate::wiring::api_config(&settings, store, generation.clone()).await?;
     let generator = api.state.generator.clone();
     match generator.recover().await {
         Ok(0) => {}
@@ -144,11 +147,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     let server = &settings.server;
     let mut http = HttpServer::new(move || {
+        // The last `wrap` runs first: request ids and metrics, then CORS (preflights end here,
+        // before rate limits and auth), then strict query strings, per-IP limits, idempotency.
         App::new()
             .wrap(middleware::from_fn(
                 chat_threads_api::idempotency::idempotency::<crate::wiring::Prod>,
             ))
             .wrap(middleware::from_fn(chat_threads_api::rate_limit::per_ip))
+            .wrap(middleware::from_fn(
+                chat_threads_api::strict::known_query_parameters,
+            ))
+            .wrap(api.origins.middleware())
+            .wrap(middleware::from_fn(chat_threads_api::cors::refusals))
             .wrap(middleware::from_fn(chat_threads_api::observe::observe))
             .configure(chat_threads_api::configure(api.clone()))
             .default_service(web::to(chat_threads_api::extractors::not_found))
@@ -162,9 +172,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .bind((server.host.as_str(), server.port))
         .with_context(|| format!("cannot listen on {}:{}", server.host, server.port))?;
     for addr in http.addrs() {
-        // Tests and scripts read this line to learn the port when port = 0.
+        // Tests and scripts read this line to learn the port when port = 0. In JSON mode only
+        // the log line is written, so the output is nothing but JSON.
         tracing::info!("listening on http://{addr}");
-        println!("listening on http://{addr}");
+        if settings.log.format == chat_threads_infrastructure::config::LogFormat::Text {
+            println!("listening on http://{addr}");
+        }
     }
     let served = http.run().await.context("HTTP server failed");
     // The HTTP side has stopped (SIGTERM/Ctrl-C). Let running replies finish within the grace
@@ -174,13 +187,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if running > 0 {
         tracing::info!(running, ?grace, "waiting for running replies");
     }
-    generation_runtime
+    generation
         .spawn({
             let generator = generator.clone();
             async move { generator.drain(grace).await }
         })
         .await
         .ok();
-    generation_runtime.shutdown_background();
     served
 }

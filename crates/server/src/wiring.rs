@@ -3,12 +3,15 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use chat_threads_api::cors::OriginPolicy;
+use chat_threads_api::observe::Metrics;
 use chat_threads_api::rate_limit::{Limiter, RateLimits};
 use chat_threads_api::{ApiConfig, AppState, Deps, Verifier};
 use chat_threads_application::auth::{AuthPolicy, AuthService, AuthStore, random_token};
 use chat_threads_application::transfer::TransferService;
 use chat_threads_application::{Clock, MessageService, SummaryService, SystemClock, ThreadService};
 use chat_threads_infrastructure::auth::{Argon2Hasher, JwtAuthority};
+use chat_threads_infrastructure::bus::PgBridge;
 use chat_threads_infrastructure::{Settings, SqlStore};
 
 /// The production adapters.
@@ -52,7 +55,7 @@ pub async fn api_config(
 ) -> anyhow::Result<ApiConfig<Prod>> {
     let authority = authority(settings, &store).await?;
     let limits = settings.limits;
-    let store_for_generator = store.clone();
+    let (generator, bridge) = generator(settings, store.clone(), generation_runtime).await?;
     let a = &settings.auth;
     let policy = AuthPolicy {
         accounts_enabled: a.accounts.enabled,
@@ -63,7 +66,8 @@ pub async fn api_config(
         session_max_ttl_secs: a.sessions.max_ttl_secs,
     };
     let state = AppState::<Prod> {
-        threads: ThreadService::new(store.clone(), SystemClock, limits),
+        threads: ThreadService::new(store.clone(), SystemClock, limits)
+            .with_models(generator.catalog().clone()),
         messages: MessageService::new(store.clone(), SystemClock, limits),
         summaries: SummaryService::new(store.clone(), SystemClock, limits),
         auth: AuthService::new(
@@ -77,11 +81,15 @@ pub async fn api_config(
         transfer: TransferService::new(store.clone(), SystemClock, limits),
         store,
         limits,
-        generator: generator(settings, store_for_generator, generation_runtime).await?,
+        generator,
         sse_keepalive: std::time::Duration::from_secs(
             settings.generation.sse_keepalive_secs.max(1),
         ),
+        live: Arc::default(),
     };
+    let metrics = Arc::new(Metrics::default());
+    chat_threads_api::register_gauges(&metrics, &state);
+    register_store_gauges(&metrics, &state.store, bridge);
     let r = &settings.rate_limit;
     let rate_limits = if r.enabled {
         RateLimits {
@@ -111,23 +119,52 @@ pub async fn api_config(
             idle_timeout: std::time::Duration::from_secs(w.idle_timeout_secs.max(1)),
             auth_timeout: std::time::Duration::from_secs(w.auth_timeout_secs.max(1)),
         },
+        origins: OriginPolicy::new(
+            &settings.server.cors.allowed_origins,
+            settings.server.cors.max_age_secs,
+        ),
+        metrics,
     })
 }
 
-/// The reply generator: catalog, token counter and settings.
+/// Gauges of the adapters: the database pool and, on PostgreSQL, the event bus's queue.
+fn register_store_gauges(metrics: &Metrics, store: &SqlStore, bridge: Option<PgBridge>) {
+    let pool = store.clone();
+    metrics.gauge(
+        "chat_db_pool_in_use",
+        "Database connections checked out.",
+        Box::new(move || pool.pool_usage().in_use as f64),
+    );
+    let pool = store.clone();
+    metrics.gauge(
+        "chat_db_pool_idle",
+        "Database connections open and idle in the pool.",
+        Box::new(move || pool.pool_usage().idle as f64),
+    );
+    // SQLite is one instance: nothing is forwarded, the queue is always empty.
+    metrics.gauge(
+        "chat_event_bus_queue",
+        "Events waiting to be published to other instances.",
+        Box::new(move || bridge.as_ref().map_or(0, PgBridge::queue_len) as f64),
+    );
+}
+
+/// The reply generator (catalog, token counter and settings), and the event bus on PostgreSQL.
 async fn generator(
     settings: &Settings,
     store: SqlStore,
     runtime: tokio::runtime::Handle,
-) -> anyhow::Result<chat_threads_application::generation::Generator<SqlStore, SystemClock>> {
+) -> anyhow::Result<(
+    chat_threads_application::generation::Generator<SqlStore, SystemClock>,
+    Option<PgBridge>,
+)> {
     use std::time::Duration;
     let g = &settings.generation;
     let catalog = chat_threads_infrastructure::llm::build_catalog(&settings.models)?;
     // On PostgreSQL, instances share their events through LISTEN/NOTIFY; SQLite is one instance.
     let url = settings.database.url()?;
-    let bridge = (url.backend() == chat_threads_infrastructure::db::Backend::Postgres).then(|| {
-        chat_threads_infrastructure::bus::PgBridge::start(url.expose().to_owned(), &runtime)
-    });
+    let bridge = (url.backend() == chat_threads_infrastructure::db::Backend::Postgres)
+        .then(|| PgBridge::start(url.expose().to_owned(), &runtime));
     let events = match &bridge {
         Some(b) => chat_threads_application::events::ThreadEvents::with_bridge(Arc::new(b.clone())),
         None => chat_threads_application::events::ThreadEvents::default(),
@@ -155,7 +192,7 @@ async fn generator(
         events.clone(),
         runtime.clone(),
     );
-    if let Some(bridge) = bridge {
+    if let Some(bridge) = &bridge {
         let mirror = generator.clone();
         bridge
             .listen(
@@ -166,5 +203,5 @@ async fn generator(
             )
             .await;
     }
-    Ok(generator)
+    Ok((generator, bridge))
 }

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ErrorBody};
+use crate::extractors::OptionalJson;
 use crate::state::{AppState, Deps};
 
 /// E-mail and password.
@@ -51,7 +52,7 @@ pub struct RefreshBody {
 
 /// Register a built-in account. Answers 202 whether or not the e-mail was already registered,
 /// so the endpoint cannot be used to find out who has an account; log in to use it.
-#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = Credentials,
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", operation_id = "register_account", request_body = Credentials,
     responses((status = 202, description = "Accepted; log in next"), (status = 400, body = ErrorBody),
               (status = 403, description = "Built-in accounts are disabled", body = ErrorBody)))]
 pub async fn register<D: Deps>(
@@ -63,7 +64,7 @@ pub async fn register<D: Deps>(
 }
 
 /// Log in with e-mail and password.
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Credentials,
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", operation_id = "log_in", request_body = Credentials,
     responses((status = 200, body = TokenPairDto),
               (status = 401, description = "invalid_credentials, whatever was wrong", body = ErrorBody)))]
 pub async fn login<D: Deps>(
@@ -76,7 +77,7 @@ pub async fn login<D: Deps>(
 }
 
 /// Trade a refresh token for a new pair (the old one stops working; reusing it revokes the login).
-#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshBody,
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", operation_id = "refresh_tokens", request_body = RefreshBody,
     responses((status = 200, body = TokenPairDto), (status = 401, body = ErrorBody)))]
 pub async fn refresh<D: Deps>(
     state: web::Data<AppState<D>>,
@@ -88,7 +89,7 @@ pub async fn refresh<D: Deps>(
 }
 
 /// Log out: revokes the refresh token and every token rotated from the same login.
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshBody,
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", operation_id = "log_out", request_body = RefreshBody,
     responses((status = 204, description = "Logged out")))]
 pub async fn logout<D: Deps>(
     state: web::Data<AppState<D>>,
@@ -112,7 +113,7 @@ pub struct WhoAmI {
 }
 
 /// Who the token stands for.
-#[utoipa::path(get, path = "/v1/whoami", tag = "auth",
+#[utoipa::path(get, path = "/v1/whoami", tag = "auth", operation_id = "who_am_i",
     responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn whoami<D: Deps>(auth: Auth) -> web::Json<WhoAmI> {
@@ -161,15 +162,15 @@ pub struct SessionDto {
 }
 
 /// Open an anonymous session (for public widgets; no sign-in).
-#[utoipa::path(post, path = "/v1/sessions", tag = "auth", request_body = NewSessionBody,
+#[utoipa::path(post, path = "/v1/sessions", tag = "auth", operation_id = "open_session", request_body = NewSessionBody,
     responses((status = 201, body = SessionDto), (status = 400, body = ErrorBody),
               (status = 403, description = "Anonymous sessions are disabled", body = ErrorBody),
               (status = 409, description = "session_id already in use", body = ErrorBody)))]
 pub async fn open_session<D: Deps>(
     state: web::Data<AppState<D>>,
-    body: Option<web::Json<NewSessionBody>>,
+    body: OptionalJson<NewSessionBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.map(web::Json::into_inner).unwrap_or_default();
+    let b = body.0;
     let grant = state
         .auth
         .open_session(NewSession {

@@ -7,23 +7,23 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::Auth;
-use crate::dto::{BranchDto, ThreadDto, ThreadPath};
+use crate::dto::{BranchDto, PageDto, ThreadDto, ThreadPath};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::{AppState, Deps};
 
 /// The thread's branches: each leaf with its last message, newest first, the active one marked.
 #[utoipa::path(get, path = "/v1/threads/{thread_id}/branches", tag = "branches", params(ThreadPath),
-    responses((status = 200, body = Vec<BranchDto>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    operation_id = "list_branches",
+    responses((status = 200, description = "Every branch of the thread (one page)", body = PageDto<BranchDto>),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
-) -> Result<web::Json<Vec<BranchDto>>, ApiError> {
+) -> Result<web::Json<PageDto<BranchDto>>, ApiError> {
     let branches = state.messages.branches(&auth.0, path.thread()).await?;
-    Ok(web::Json(
-        branches.into_iter().map(BranchDto::from).collect(),
-    ))
+    Ok(web::Json(PageDto::complete(branches)))
 }
 
 /// Which message becomes the active leaf.
@@ -35,7 +35,7 @@ pub struct ActiveLeafBody {
 }
 
 /// Switch the active branch.
-#[utoipa::path(put, path = "/v1/threads/{thread_id}/active-leaf", tag = "branches", params(ThreadPath),
+#[utoipa::path(put, path = "/v1/threads/{thread_id}/active-leaf", tag = "branches", operation_id = "set_active_leaf", params(ThreadPath),
     request_body = ActiveLeafBody,
     responses((status = 200, body = ThreadDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)),
@@ -71,7 +71,7 @@ pub struct ForkBody {
 }
 
 /// Fork a path into a new thread that remembers where it came from.
-#[utoipa::path(post, path = "/v1/threads/{thread_id}/fork", tag = "branches", params(ThreadPath),
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/fork", tag = "branches", operation_id = "fork_thread", params(ThreadPath),
     request_body = ForkBody,
     responses((status = 201, body = ThreadDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)),

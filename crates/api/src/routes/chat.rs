@@ -1,6 +1,7 @@
 //! Assistant replies: send and get the reply (whole or streamed over SSE), regenerate, edit and
 //! resend, resume a stream, cancel; the models you may use and your token usage.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -14,8 +15,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Auth;
-use crate::dto::{MessageDto, MessagePath, ThreadPath};
+use crate::dto::{MessageDto, MessagePath, PageDto, ThreadPath};
 use crate::error::{ApiError, ErrorBody};
+use crate::extractors::OptionalJson;
+use crate::observe::Live;
 use crate::state::{AppState, Deps};
 
 /// A model you may use.
@@ -30,23 +33,20 @@ pub struct ModelDto {
 }
 
 /// The models this caller may use.
-#[utoipa::path(get, path = "/v1/models", tag = "replies",
-    responses((status = 200, body = Vec<ModelDto>), (status = 401, body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/models", tag = "replies", operation_id = "list_models",
+    responses((status = 200, description = "Every model you may use (one page)", body = PageDto<ModelDto>),
+              (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn models<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
-) -> web::Json<Vec<ModelDto>> {
+) -> web::Json<PageDto<ModelDto>> {
     let list = state.generator.catalog().allowed(&auth.0);
-    web::Json(
-        list.into_iter()
-            .map(|m| ModelDto {
-                id: m.id,
-                provider: m.provider,
-                default: m.default,
-            })
-            .collect(),
-    )
+    web::Json(PageDto::complete(list.into_iter().map(|m| ModelDto {
+        id: m.id,
+        provider: m.provider,
+        default: m.default,
+    })))
 }
 
 /// Today's token usage.
@@ -61,7 +61,7 @@ pub struct UsageDto {
 }
 
 /// Your token usage today.
-#[utoipa::path(get, path = "/v1/usage", tag = "replies",
+#[utoipa::path(get, path = "/v1/usage", tag = "replies", operation_id = "get_usage",
     responses((status = 200, body = UsageDto), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn usage<D: Deps>(
@@ -159,22 +159,26 @@ fn wants_stream(req: &HttpRequest, flag: Option<bool>) -> bool {
             .is_some_and(|v| v.contains("text/event-stream"))
 }
 
-/// Encodes events as SSE, with a keep-alive comment when idle.
-pub fn sse(events: EventStream, keepalive: Duration) -> HttpResponse {
+/// Encodes events as SSE, with a keep-alive comment when idle; counted as a follower while open.
+pub fn sse(events: EventStream, keepalive: Duration, live: &Arc<Live>) -> HttpResponse {
     let tick = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
-    let body = futures_util::stream::unfold((events, tick), |(mut events, mut tick)| async move {
-        let chunk = tokio::select! {
-            ev = events.next() => {
-                let ev = ev?;
-                format!("id: {}\nevent: {}\ndata: {}\n\n", ev.seq, ev.event, ev.data)
-            }
-            _ = tick.tick() => ": keep-alive\n\n".to_owned(),
-        };
-        Some((
-            Ok::<_, actix_web::Error>(web::Bytes::from(chunk)),
-            (events, tick),
-        ))
-    });
+    let guard = live.sse();
+    let body = futures_util::stream::unfold(
+        (events, tick, guard),
+        |(mut events, mut tick, guard)| async move {
+            let chunk = tokio::select! {
+                ev = events.next() => {
+                    let ev = ev?;
+                    format!("id: {}\nevent: {}\ndata: {}\n\n", ev.seq, ev.event, ev.data)
+                }
+                _ = tick.tick() => ": keep-alive\n\n".to_owned(),
+            };
+            Some((
+                Ok::<_, actix_web::Error>(web::Bytes::from(chunk)),
+                (events, tick, guard),
+            ))
+        },
+    );
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
@@ -189,7 +193,7 @@ async fn answer<D: Deps>(
     stream: bool,
 ) -> Result<HttpResponse, ApiError> {
     if stream {
-        return Ok(sse(started.run.follow(0), state.sse_keepalive));
+        return Ok(sse(started.run.follow(0), state.sse_keepalive, &state.live));
     }
     let reply = state.generator.finished(who, &started).await?;
     let failed = reply.status == MessageStatus::Failed;
@@ -209,7 +213,7 @@ async fn answer<D: Deps>(
 /// Send a message and get the assistant's reply: the whole exchange as JSON (201), or the reply
 /// streamed as Server-Sent Events with `stream: true` or `Accept: text/event-stream`. Only one
 /// reply per thread runs at a time (409 `generation_in_progress`).
-#[utoipa::path(post, path = "/v1/threads/{thread_id}/chat", tag = "replies", params(ThreadPath),
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/chat", tag = "replies", operation_id = "chat", params(ThreadPath),
     request_body = ChatBody,
     responses((status = 201, body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -229,7 +233,7 @@ pub async fn chat<D: Deps>(
 }
 
 /// Regenerate an assistant reply: a new reply beside it (a sibling), which becomes active.
-#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/regenerate", tag = "replies",
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/regenerate", tag = "replies", operation_id = "regenerate_reply",
     params(MessagePath), request_body = RegenerateBody,
     responses((status = 201, body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
@@ -240,9 +244,9 @@ pub async fn regenerate<D: Deps>(
     req: HttpRequest,
     state: web::Data<AppState<D>>,
     path: web::Path<MessagePath>,
-    body: Option<web::Json<RegenerateBody>>,
+    body: OptionalJson<RegenerateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.map(web::Json::into_inner).unwrap_or_default();
+    let b = body.0;
     let stream = wants_stream(&req, b.stream);
     let started = state
         .generator
@@ -259,7 +263,7 @@ pub async fn regenerate<D: Deps>(
 
 /// Edit a user message and get a reply to the edit: a sibling user message with the new text,
 /// and the assistant's reply under it.
-#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/resend", tag = "replies",
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/resend", tag = "replies", operation_id = "resend_message",
     params(MessagePath), request_body = ChatBody,
     responses((status = 201, body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -302,7 +306,7 @@ pub struct ResumeQuery {
 
 /// Follow a reply as SSE: resumes a running one after `Last-Event-ID` with no gap and no
 /// duplicate, or replays a finished one.
-#[utoipa::path(get, path = "/v1/threads/{thread_id}/messages/{message_id}/stream", tag = "replies",
+#[utoipa::path(get, path = "/v1/threads/{thread_id}/messages/{message_id}/stream", tag = "replies", operation_id = "stream_reply",
     params(MessagePath, ResumeQuery, ("Last-Event-ID" = Option<u64>, Header, description = "Last event seen")),
     responses((status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
@@ -324,11 +328,11 @@ pub async fn stream<D: Deps>(
         .generator
         .follow(&auth.0, path.thread(), path.message(), after)
         .await?;
-    Ok(sse(events, state.sse_keepalive))
+    Ok(sse(events, state.sse_keepalive, &state.live))
 }
 
 /// Stop a reply. The text so far is kept, with status `cancelled`.
-#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/cancel", tag = "replies",
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/cancel", tag = "replies", operation_id = "cancel_reply",
     params(MessagePath),
     responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]

@@ -18,7 +18,7 @@ pub struct PresenceDto {
 }
 
 /// How many WebSocket connections follow the thread.
-#[utoipa::path(get, path = "/v1/threads/{thread_id}/presence", tag = "replies", params(ThreadPath),
+#[utoipa::path(get, path = "/v1/threads/{thread_id}/presence", tag = "replies", operation_id = "get_presence", params(ThreadPath),
     responses((status = 200, body = PresenceDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn presence<D: Deps>(

@@ -89,7 +89,7 @@ pub struct ListMessagesQuery {
 }
 
 /// Append a message under the active leaf (or a given parent); it becomes the active leaf.
-#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages", tag = "messages", params(ThreadPath),
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages", tag = "messages", operation_id = "append_message", params(ThreadPath),
     request_body = AppendMessageBody,
     responses((status = 201, body = MessageDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
@@ -116,7 +116,7 @@ pub async fn append<D: Deps>(
 }
 
 /// List messages: the active path (default) or the whole tree.
-#[utoipa::path(get, path = "/v1/threads/{thread_id}/messages", tag = "messages",
+#[utoipa::path(get, path = "/v1/threads/{thread_id}/messages", tag = "messages", operation_id = "list_messages",
     params(ThreadPath, ListMessagesQuery),
     responses((status = 200, body = PageDto<MessageDto>), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
@@ -149,7 +149,7 @@ pub async fn list<D: Deps>(
 }
 
 /// Get a message.
-#[utoipa::path(get, path = "/v1/threads/{thread_id}/messages/{message_id}", tag = "messages", params(MessagePath),
+#[utoipa::path(get, path = "/v1/threads/{thread_id}/messages/{message_id}", tag = "messages", operation_id = "get_message", params(MessagePath),
     responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get<D: Deps>(
@@ -166,7 +166,7 @@ pub async fn get<D: Deps>(
 
 /// Edit a message: adds a sibling with the new content, which becomes the active leaf. The
 /// original stays as another branch.
-#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/edits", tag = "messages",
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/edits", tag = "messages", operation_id = "edit_message",
     params(MessagePath), request_body = EditMessageBody,
     responses((status = 201, body = MessageDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
@@ -193,7 +193,7 @@ pub async fn edit<D: Deps>(
 }
 
 /// Soft-delete a message and everything below it; the active leaf moves to its parent.
-#[utoipa::path(delete, path = "/v1/threads/{thread_id}/messages/{message_id}", tag = "messages",
+#[utoipa::path(delete, path = "/v1/threads/{thread_id}/messages/{message_id}", tag = "messages", operation_id = "delete_message",
     params(MessagePath),
     responses((status = 200, body = DeleteOutcomeDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -210,7 +210,7 @@ pub async fn delete<D: Deps>(
 }
 
 /// Set thumbs up/down (with optional text) on a message.
-#[utoipa::path(put, path = "/v1/threads/{thread_id}/messages/{message_id}/feedback", tag = "messages",
+#[utoipa::path(put, path = "/v1/threads/{thread_id}/messages/{message_id}/feedback", tag = "messages", operation_id = "set_feedback",
     params(MessagePath), request_body = FeedbackDto,
     responses((status = 200, body = MessageDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody)),
@@ -235,7 +235,7 @@ pub async fn set_feedback<D: Deps>(
 }
 
 /// Remove the feedback from a message.
-#[utoipa::path(delete, path = "/v1/threads/{thread_id}/messages/{message_id}/feedback", tag = "messages",
+#[utoipa::path(delete, path = "/v1/threads/{thread_id}/messages/{message_id}/feedback", tag = "messages", operation_id = "clear_feedback",
     params(MessagePath),
     responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -260,7 +260,7 @@ pub struct ReactionBody {
 }
 
 /// Set the reaction on a message.
-#[utoipa::path(put, path = "/v1/threads/{thread_id}/messages/{message_id}/reaction", tag = "messages",
+#[utoipa::path(put, path = "/v1/threads/{thread_id}/messages/{message_id}/reaction", tag = "messages", operation_id = "set_reaction",
     params(MessagePath), request_body = ReactionBody,
     responses((status = 200, body = MessageDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody)),
@@ -284,7 +284,7 @@ pub async fn set_reaction<D: Deps>(
 }
 
 /// Remove the reaction from a message.
-#[utoipa::path(delete, path = "/v1/threads/{thread_id}/messages/{message_id}/reaction", tag = "messages",
+#[utoipa::path(delete, path = "/v1/threads/{thread_id}/messages/{message_id}/reaction", tag = "messages", operation_id = "clear_reaction",
     params(MessagePath),
     responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]

@@ -5,6 +5,7 @@ pub mod branches;
 pub mod chat;
 pub mod live;
 pub mod messages;
+pub mod search;
 pub mod summaries;
 pub mod threads;
 pub mod transfer;

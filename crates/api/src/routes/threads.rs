@@ -84,7 +84,7 @@ pub struct ListThreadsQuery {
 }
 
 /// Create a thread.
-#[utoipa::path(post, path = "/v1/threads", tag = "threads", request_body = CreateThreadBody,
+#[utoipa::path(post, path = "/v1/threads", tag = "threads", operation_id = "create_thread", request_body = CreateThreadBody,
     responses((status = 201, description = "Created", body = ThreadDto),
               (status = 200, description = "A thread with this external_id already existed", body = ThreadDto),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
@@ -116,7 +116,7 @@ pub async fn create<D: Deps>(
 }
 
 /// List your threads, newest activity first.
-#[utoipa::path(get, path = "/v1/threads", tag = "threads", params(ListThreadsQuery),
+#[utoipa::path(get, path = "/v1/threads", tag = "threads", operation_id = "list_threads", params(ListThreadsQuery),
     responses((status = 200, body = PageDto<ThreadDto>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list<D: Deps>(
@@ -140,7 +140,7 @@ pub async fn list<D: Deps>(
 }
 
 /// Get a thread.
-#[utoipa::path(get, path = "/v1/threads/{thread_id}", tag = "threads", params(ThreadPath),
+#[utoipa::path(get, path = "/v1/threads/{thread_id}", tag = "threads", operation_id = "get_thread", params(ThreadPath),
     responses((status = 200, body = ThreadDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get<D: Deps>(
@@ -155,7 +155,7 @@ pub async fn get<D: Deps>(
 }
 
 /// Change a thread's title, status (archive), metadata, system prompt or model.
-#[utoipa::path(patch, path = "/v1/threads/{thread_id}", tag = "threads", params(ThreadPath),
+#[utoipa::path(patch, path = "/v1/threads/{thread_id}", tag = "threads", operation_id = "update_thread", params(ThreadPath),
     request_body = UpdateThreadBody,
     responses((status = 200, body = ThreadDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
@@ -181,7 +181,7 @@ pub async fn update<D: Deps>(
 }
 
 /// Soft-delete a thread (restorable).
-#[utoipa::path(delete, path = "/v1/threads/{thread_id}", tag = "threads", params(ThreadPath),
+#[utoipa::path(delete, path = "/v1/threads/{thread_id}", tag = "threads", operation_id = "delete_thread", params(ThreadPath),
     responses((status = 200, body = ThreadDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete<D: Deps>(
@@ -194,7 +194,7 @@ pub async fn delete<D: Deps>(
 }
 
 /// Restore a soft-deleted thread.
-#[utoipa::path(post, path = "/v1/threads/{thread_id}/restore", tag = "threads", params(ThreadPath),
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/restore", tag = "threads", operation_id = "restore_thread", params(ThreadPath),
     responses((status = 200, body = ThreadDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn restore<D: Deps>(
@@ -207,7 +207,7 @@ pub async fn restore<D: Deps>(
 }
 
 /// Delete a thread for good, with its messages and summaries.
-#[utoipa::path(post, path = "/v1/threads/{thread_id}/purge", tag = "threads", params(ThreadPath),
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/purge", tag = "threads", operation_id = "purge_thread", params(ThreadPath),
     responses((status = 204, description = "Purged"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn purge<D: Deps>(

@@ -1,7 +1,7 @@
 //! Export (NDJSON) and import (NDJSON, ChatGPT's conversations.json).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chat_threads_application::ThreadCursor;
 use chat_threads_application::transfer::ImportOutcome;
 use futures_util::StreamExt;
@@ -11,13 +11,14 @@ use utoipa::ToSchema;
 use crate::auth::Auth;
 use crate::dto::ThreadPath;
 use crate::error::{ApiError, ErrorBody};
+use crate::extractors::require_content_type;
 use crate::state::{AppState, Deps};
 
 const NDJSON: &str = "application/x-ndjson";
 
 /// Export one thread: the thread, then every message (parents first, deleted ones included with
 /// `deleted_at`), then its summaries, one JSON object per line.
-#[utoipa::path(get, path = "/v1/threads/{thread_id}/export", tag = "transfer", params(ThreadPath),
+#[utoipa::path(get, path = "/v1/threads/{thread_id}/export", tag = "transfer", operation_id = "export_thread", params(ThreadPath),
     responses((status = 200, description = "NDJSON", content_type = "application/x-ndjson", body = String),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -33,7 +34,7 @@ pub async fn export_thread<D: Deps>(
 }
 
 /// Export all your live threads as NDJSON, streamed thread by thread.
-#[utoipa::path(get, path = "/v1/export", tag = "transfer",
+#[utoipa::path(get, path = "/v1/export", tag = "transfer", operation_id = "export_threads",
     responses((status = 200, description = "NDJSON", content_type = "application/x-ndjson", body = String),
               (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -106,16 +107,18 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes
 
 /// Import NDJSON in the export format. Every thread gets a new id and belongs to you; threads
 /// whose external_id you already use are skipped. A file with any invalid line imports nothing.
-#[utoipa::path(post, path = "/v1/import", tag = "transfer",
+#[utoipa::path(post, path = "/v1/import", tag = "transfer", operation_id = "import_threads",
     request_body(content = String, content_type = "application/x-ndjson"),
     responses((status = 200, body = ImportResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 413, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn import_ndjson<D: Deps>(
     auth: Auth,
+    req: HttpRequest,
     state: web::Data<AppState<D>>,
     payload: web::Payload,
 ) -> Result<web::Json<ImportResult>, ApiError> {
+    require_content_type(&req, &[NDJSON, "application/jsonl", "text/plain"])?;
     let body = read_body(payload, state.limits.import_bytes).await?;
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::Request {
         status: StatusCode::BAD_REQUEST,
@@ -130,16 +133,18 @@ pub async fn import_ndjson<D: Deps>(
 /// Import ChatGPT's `conversations.json` (from its data export). Each conversation becomes a
 /// thread with its whole message tree; the branch ChatGPT showed last is the active one.
 /// Conversations imported before are skipped.
-#[utoipa::path(post, path = "/v1/import/chatgpt", tag = "transfer",
+#[utoipa::path(post, path = "/v1/import/chatgpt", tag = "transfer", operation_id = "import_chatgpt",
     request_body(content = Object, content_type = "application/json"),
     responses((status = 200, body = ImportResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 413, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn import_chatgpt<D: Deps>(
     auth: Auth,
+    req: HttpRequest,
     state: web::Data<AppState<D>>,
     payload: web::Payload,
 ) -> Result<web::Json<ImportResult>, ApiError> {
+    require_content_type(&req, &["application/json"])?;
     let body = read_body(payload, state.limits.import_bytes).await?;
     Ok(web::Json(ImportResult {
         results: state.transfer.import_chatgpt(&auth.0, &body).await?,

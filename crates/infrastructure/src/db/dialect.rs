@@ -58,31 +58,33 @@ impl Dialect {
         }
     }
 
-    /// Full-text search over live messages of an owner's live threads: binds owner, query,
-    /// (query again for PostgreSQL's headline), limit.
-    pub fn message_search(self) -> &'static str {
-        match self {
-            Self::Sqlite => {
-                "SELECT m.id AS message_id, m.thread_id AS thread_id, t.title AS thread_title, \
-                 m.role AS role, m.created_at AS created_at, \
-                 snippet(messages_fts, 0, '[', ']', '…', 16) AS snippet \
-                 FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid \
-                 JOIN threads t ON t.id = m.thread_id \
-                 WHERE t.owner = ? AND messages_fts MATCH ? \
-                 AND m.deleted_at IS NULL AND t.deleted_at IS NULL \
-                 ORDER BY bm25(messages_fts), m.created_at DESC LIMIT ?"
-            }
-            Self::Postgres => {
-                "SELECT m.id AS message_id, m.thread_id AS thread_id, t.title AS thread_title, \
-                 m.role AS role, m.created_at AS created_at, \
-                 ts_headline('simple', m.content, plainto_tsquery('simple', ?), \
-                 'StartSel=[, StopSel=], MaxWords=24, MinWords=8') AS snippet \
-                 FROM messages m JOIN threads t ON t.id = m.thread_id \
-                 WHERE t.owner = ? AND m.content_tsv @@ plainto_tsquery('simple', ?) \
-                 AND m.deleted_at IS NULL AND t.deleted_at IS NULL \
-                 ORDER BY ts_rank(m.content_tsv, plainto_tsquery('simple', ?)) DESC, m.created_at DESC LIMIT ?"
-            }
-        }
+    /// Full-text search over live messages of an owner's live threads, newest first, before a
+    /// keyset position: binds (the query first for PostgreSQL's headline), owner, query, the
+    /// position's time twice and id, and the limit.
+    pub fn message_search(self) -> String {
+        let (snippet, from, matches) = match self {
+            Self::Sqlite => (
+                "snippet(messages_fts, 0, '[', ']', '…', 16)",
+                "messages_fts JOIN messages m ON m.seq = messages_fts.rowid",
+                "messages_fts MATCH ?",
+            ),
+            Self::Postgres => (
+                "ts_headline('simple', m.content, plainto_tsquery('simple', ?), \
+                 'StartSel=[, StopSel=], MaxWords=24, MinWords=8')",
+                "messages m",
+                "m.content_tsv @@ plainto_tsquery('simple', ?)",
+            ),
+        };
+        self.sql(&format!(
+            "SELECT m.id AS message_id, m.thread_id AS thread_id, t.title AS thread_title, \
+             m.role AS role, m.created_at AS created_at, {snippet} AS snippet \
+             FROM {from} JOIN threads t ON t.id = m.thread_id \
+             WHERE t.owner = ? AND {matches} \
+             AND m.deleted_at IS NULL AND t.deleted_at IS NULL \
+             AND (m.created_at < ? OR (m.created_at = ? AND m.id < ?)) \
+             ORDER BY m.created_at DESC, m.id DESC LIMIT ?"
+        ))
+        .into_owned()
     }
 
     /// Turns free text into this dialect's full-text query. For SQLite every word becomes a

@@ -21,5 +21,7 @@ pub mod types;
 pub use dialect::Dialect;
 pub use error::DbError;
 pub use migrations::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE};
-pub use pool::{Backend, Database, DatabaseUrl, PoolOptions, SetupError, redact as redact_url};
+pub use pool::{
+    Backend, Database, DatabaseUrl, PoolOptions, PoolUsage, SetupError, redact as redact_url,
+};
 pub use store::SqlStore;

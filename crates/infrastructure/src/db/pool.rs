@@ -183,7 +183,28 @@ pub(crate) fn pool_error(e: PoolError) -> AppError {
     AppError::Unavailable(message)
 }
 
+/// Connections of the pool: handed out, and open but idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Checked out by a request or a task.
+    pub in_use: usize,
+    /// Open and waiting in the pool.
+    pub idle: usize,
+}
+
 impl Database {
+    /// How many connections are in use and idle right now.
+    pub fn pool_usage(&self) -> PoolUsage {
+        let status = match &self.pools {
+            Pools::Sqlite(p) => p.status(),
+            Pools::Postgres(p) => p.status(),
+        };
+        PoolUsage {
+            in_use: status.size.saturating_sub(status.available),
+            idle: status.available,
+        }
+    }
+
     /// Opens a pool (creating the SQLite file and its folder if needed) and checks that one
     /// connection can be made, so a bad URL or a down server fails at start-up.
     pub async fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Self, SetupError> {

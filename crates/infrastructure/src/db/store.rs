@@ -225,6 +225,11 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
+    /// The connection pool's usage, for metrics.
+    pub fn pool_usage(&self) -> super::PoolUsage {
+        self.db.pool_usage()
+    }
+
     /// See [`chat_threads_application::generation::GenerationStore::begin_reply`].
     pub(crate) async fn begin_reply_tx(
         &self,
@@ -460,18 +465,32 @@ impl ThreadStore for SqlStore {
         &self,
         scope: &Scope,
         text: &str,
+        after: Option<MessageCursor>,
         limit: u32,
     ) -> Result<Vec<SearchHit>, AppError> {
+        // The first page starts before a position later than any message (year 9999, which
+        // also sorts last as SQLite text).
+        let (at, id) = match after {
+            Some(c) => (c.created_at, c.id.as_uuid()),
+            None => (
+                chrono::DateTime::<chrono::Utc>::from_timestamp(253_402_300_799, 0)
+                    .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+                uuid::Uuid::max(),
+            ),
+        };
         let r: Result<Vec<SearchHit>, DbError> = with_conn!(self, |conn, dialect| {
             let Some(fts) = dialect.fts_query(text) else {
                 return Ok(Vec::new());
             };
-            let sql = dialect.sql(dialect.message_search());
+            let sql = dialect.message_search();
             let rows: Vec<SearchRow> = match dialect {
                 Dialect::Sqlite => {
                     diesel::sql_query(sql)
                         .bind::<Text, _>(scope.owner.as_str())
                         .bind::<Text, _>(&fts)
+                        .bind::<PTime, _>(DbTime(at))
+                        .bind::<PTime, _>(DbTime(at))
+                        .bind::<PUuid, _>(DbUuid(id))
                         .bind::<BigInt, _>(i64::from(limit))
                         .load(conn)
                         .await?
@@ -481,7 +500,9 @@ impl ThreadStore for SqlStore {
                         .bind::<Text, _>(&fts)
                         .bind::<Text, _>(scope.owner.as_str())
                         .bind::<Text, _>(&fts)
-                        .bind::<Text, _>(&fts)
+                        .bind::<PTime, _>(DbTime(at))
+                        .bind::<PTime, _>(DbTime(at))
+                        .bind::<PUuid, _>(DbUuid(id))
                         .bind::<BigInt, _>(i64::from(limit))
                         .load(conn)
                         .await?
