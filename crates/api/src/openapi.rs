@@ -125,6 +125,36 @@ impl Modify for StandardResponses {
     }
 }
 
+/// Pages refer to their item's schema instead of repeating it inline (utoipa inlines generic
+/// arguments), so generated clients give `PageDto_ThreadDto.data` the type `ThreadDto`.
+#[derive(Debug)]
+struct PageItemsByReference;
+
+impl Modify for PageItemsByReference {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ArrayItems, Schema};
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let names: Vec<String> = components.schemas.keys().cloned().collect();
+        for (name, schema) in components.schemas.iter_mut() {
+            let Some(item) = name.strip_prefix("PageDto_") else {
+                continue;
+            };
+            if !names.iter().any(|n| n == item) {
+                continue;
+            }
+            let RefOr::T(Schema::Object(page)) = schema else {
+                continue;
+            };
+            if let Some(RefOr::T(Schema::Array(data))) = page.properties.get_mut("data") {
+                data.items =
+                    ArrayItems::RefOrSchema(Box::new(RefOr::Ref(Ref::from_schema_name(item))));
+            }
+        }
+    }
+}
+
 /// The API description served at `/openapi.json`.
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -144,7 +174,7 @@ impl Modify for StandardResponses {
         routes::chat::models, routes::chat::usage, routes::chat::chat, routes::chat::regenerate,
         routes::chat::resend, routes::chat::stream, routes::chat::cancel, routes::live::presence,
     ),
-    modifiers(&BearerScheme, &StandardResponses),
+    modifiers(&BearerScheme, &StandardResponses, &PageItemsByReference),
     tags(
         (name = "auth", description = "Built-in accounts, anonymous sessions, the caller"),
         (name = "threads", description = "Conversations"),
@@ -161,6 +191,16 @@ pub struct ApiDoc;
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+
+    #[test]
+    fn pages_refer_to_their_items() {
+        let doc = serde_json::to_value(<super::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
+        let page = &doc["components"]["schemas"]["PageDto_ThreadDto"];
+        assert_eq!(
+            page["properties"]["data"]["items"]["$ref"],
+            "#/components/schemas/ThreadDto"
+        );
+    }
 
     #[test]
     fn operation_ids_are_unique_and_every_response_is_described() {
