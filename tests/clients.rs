@@ -744,3 +744,34 @@ fn in_json_mode_the_output_is_nothing_but_json() {
     let (code, out) = run(&["token", "--sub", "x"], &[], server.dir());
     assert_eq!(code, 0, "{out}");
 }
+
+#[tokio::test]
+async fn swagger_ui_is_offline_and_private() {
+    let server = Server::start(&[]);
+    let get = |path: String| async move {
+        let resp = reqwest::get(path).await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    };
+    let (status, init) = get(format!("{}/docs/swagger-initializer.js", server.base)).await;
+    assert_eq!(status, 200);
+    assert!(init.contains("\"validatorUrl\": \"none\""), "{init}");
+    let (status, index) = get(format!("{}/docs/", server.base)).await;
+    assert_eq!(status, 200);
+    for page in [&index, &init] {
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "no outside address: {page}"
+        );
+    }
+    // Every asset the page loads is served by the binary itself.
+    let assets: Vec<&str> = index
+        .split(['"', '\''])
+        .filter(|s| s.ends_with(".js") || s.ends_with(".css") || s.ends_with(".png"))
+        .collect();
+    assert!(assets.len() >= 4, "{assets:?}");
+    for asset in assets {
+        let name = asset.trim_start_matches("./");
+        let (status, _) = get(format!("{}/docs/{name}", server.base)).await;
+        assert_eq!(status, 200, "{asset}");
+    }
+}

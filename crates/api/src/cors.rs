@@ -78,8 +78,8 @@ impl OriginPolicy {
     pub fn middleware(&self) -> Cors {
         let mut cors = Cors::default()
             .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
-            .allowed_headers(ALLOWED_HEADERS.map(|h| header::HeaderName::from_static(h)))
-            .expose_headers(EXPOSED_HEADERS.map(|h| header::HeaderName::from_static(h)))
+            .allowed_headers(ALLOWED_HEADERS.map(header::HeaderName::from_static))
+            .expose_headers(EXPOSED_HEADERS.map(header::HeaderName::from_static))
             .max_age(self.max_age_secs)
             .block_on_origin_mismatch(false);
         if self.any {

@@ -97,10 +97,10 @@ impl StandardResponses {
                 });
         }
         for (status, response) in op.responses.responses.iter_mut() {
-            if let RefOr::T(r) = response {
-                if r.description.trim().is_empty() {
-                    r.description = standard_description(status).to_owned();
-                }
+            if let RefOr::T(r) = response
+                && r.description.trim().is_empty()
+            {
+                r.description = standard_description(status).to_owned();
             }
         }
     }

@@ -72,30 +72,31 @@ pub async fn known_query_parameters(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if !req.query_string().is_empty() {
-        if let Some(pattern) = req.match_pattern() {
-            let key = (req.method().as_str().to_owned(), pattern);
-            if let Some(allowed) = table().get(&key) {
-                let unknown = unknown(req.query_string(), allowed);
-                if !unknown.is_empty() {
-                    let takes = if allowed.is_empty() {
-                        "this operation takes no query parameters".to_owned()
-                    } else {
-                        let names: Vec<&str> = allowed.iter().map(String::as_str).collect();
-                        format!("this operation takes: {}", names.join(", "))
-                    };
-                    return Err(ApiError::Request {
-                        status: StatusCode::BAD_REQUEST,
-                        code: ErrorCode::InvalidQuery,
-                        message: format!(
-                            "unknown query parameter{} {}; {takes}",
-                            if unknown.len() > 1 { "s" } else { "" },
-                            unknown.join(", ")
-                        ),
-                    }
-                    .into());
-                }
+    let allowed = match req.match_pattern() {
+        Some(pattern) if !req.query_string().is_empty() => {
+            table().get(&(req.method().as_str().to_owned(), pattern))
+        }
+        _ => None,
+    };
+    if let Some(allowed) = allowed {
+        let unknown = unknown(req.query_string(), allowed);
+        if !unknown.is_empty() {
+            let takes = if allowed.is_empty() {
+                "this operation takes no query parameters".to_owned()
+            } else {
+                let names: Vec<&str> = allowed.iter().map(String::as_str).collect();
+                format!("this operation takes: {}", names.join(", "))
+            };
+            return Err(ApiError::Request {
+                status: StatusCode::BAD_REQUEST,
+                code: ErrorCode::InvalidQuery,
+                message: format!(
+                    "unknown query parameter{} {}; {takes}",
+                    if unknown.len() > 1 { "s" } else { "" },
+                    unknown.join(", ")
+                ),
             }
+            .into());
         }
     }
     next.call(req).await
