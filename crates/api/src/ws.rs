@@ -13,7 +13,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
 use chat_threads_application::AppError;
 use chat_threads_application::auth::AuthError;
-use chat_threads_application::events::{PresenceGuard, ThreadEvent};
+use chat_threads_application::error::ErrorCode;
+use chat_threads_application::events::{EventKind, PresenceGuard, ThreadEvent};
 use chat_threads_application::generation::{Hints, SendInput};
 use chat_threads_application::services::{CreateThread, ListThreads};
 use chat_threads_domain::{MessageId, Principal, ThreadId};
@@ -94,8 +95,8 @@ impl Outbox {
         }
     }
 
-    fn event(&self, event: &str, seq: Option<u64>, data: &Value) {
-        self.send(json!({"type": "event", "event": event, "id": seq, "data": data}));
+    fn event(&self, event: &ThreadEvent) {
+        self.send(event.ws_frame());
     }
 }
 
@@ -235,7 +236,7 @@ impl<D: Deps> Connection<D> {
                     last_heard = tokio::time::Instant::now();
                     match msg {
                         Some(Ok(AggregatedMessage::Text(text))) => self.handle(&out, &text).await,
-                        Some(Ok(AggregatedMessage::Binary(_))) => out.send(json!({"type": "error", "error": {"code": "malformed_json", "message": "send JSON text frames"}})),
+                        Some(Ok(AggregatedMessage::Binary(_))) => out.send(json!({"type": "error", "error": {"code": ErrorCode::MalformedJson, "message": "send JSON text frames"}})),
                         Some(Ok(AggregatedMessage::Ping(bytes))) => {
                             let _ = ping_session.pong(&bytes).await;
                         }
@@ -260,7 +261,7 @@ impl<D: Deps> Connection<D> {
         let request: Request = match serde_json::from_str(text) {
             Ok(r) => r,
             Err(e) => {
-                out.send(json!({"type": "error", "error": {"code": "malformed_json", "message": format!("not a request: {e}")}}));
+                out.send(json!({"type": "error", "error": {"code": ErrorCode::MalformedJson, "message": format!("not a request: {e}")}}));
                 return;
             }
         };
@@ -395,7 +396,7 @@ impl<D: Deps> Connection<D> {
                 let out = out.clone();
                 self.tasks.push(actix_web::rt::spawn(async move {
                     while let Some(e) = events.next().await {
-                        out.event(e.event, Some(e.seq), &e.data);
+                        out.event(&e);
                     }
                 }));
                 Ok(json!({"message_id": mid, "after": after}))
@@ -424,17 +425,15 @@ impl<D: Deps> Connection<D> {
                 let tid = thread(a)?;
                 s.threads.get(&who, tid, false).await?;
                 let event = if r.op == "typing.start" {
-                    "typing.started"
+                    EventKind::TypingStarted
                 } else {
-                    "typing.stopped"
+                    EventKind::TypingStopped
                 };
-                self.state.generator.events().publish(ThreadEvent {
-                    thread_id: tid,
-                    event: event.into(),
-                    seq: None,
-                    reply_id: None,
-                    data: json!({"thread_id": tid, "role": "user", "subject": who.subject, "connection_id": self.id}),
-                });
+                self.state.generator.events().publish(ThreadEvent::thread(
+                    tid,
+                    event,
+                    json!({"role": "user", "subject": who.subject, "connection_id": self.id}),
+                ));
                 Ok(json!({"thread_id": tid}))
             }
             other => Err(chat_threads_domain::DomainError::invalid(
@@ -469,10 +468,10 @@ impl<D: Deps> Connection<D> {
                         {
                             continue;
                         }
-                        out.event(&e.event, e.seq, &e.data);
+                        out.event(&e);
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        out.send(json!({"type": "error", "error": {"code": "events_lost", "message": format!("{n} events were dropped; resume replies with messages.resume")}}));
+                        out.send(json!({"type": "error", "error": {"code": ErrorCode::EventsLost, "message": format!("{n} events were dropped; resume replies with messages.resume")}}));
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }

@@ -53,20 +53,21 @@ pub enum AuthError {
 
 impl AuthError {
     /// The stable code.
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> crate::error::ErrorCode {
+        use crate::error::ErrorCode as C;
         match self {
-            Self::Missing => "token_missing",
-            Self::Malformed => "token_malformed",
-            Self::Unsigned => "token_unsigned",
-            Self::AlgorithmNotAllowed => "token_algorithm_not_allowed",
-            Self::SignatureInvalid => "token_signature_invalid",
-            Self::Expired => "token_expired",
-            Self::NotYetValid => "token_not_yet_valid",
-            Self::IssuerInvalid => "token_issuer_invalid",
-            Self::AudienceInvalid => "token_audience_invalid",
-            Self::SubjectMissing => "token_subject_missing",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::InvalidRefreshToken => "invalid_refresh_token",
+            Self::Missing => C::TokenMissing,
+            Self::Malformed => C::TokenMalformed,
+            Self::Unsigned => C::TokenUnsigned,
+            Self::AlgorithmNotAllowed => C::TokenAlgorithmNotAllowed,
+            Self::SignatureInvalid => C::TokenSignatureInvalid,
+            Self::Expired => C::TokenExpired,
+            Self::NotYetValid => C::TokenNotYetValid,
+            Self::IssuerInvalid => C::TokenIssuerInvalid,
+            Self::AudienceInvalid => C::TokenAudienceInvalid,
+            Self::SubjectMissing => C::TokenSubjectMissing,
+            Self::InvalidCredentials => C::InvalidCredentials,
+            Self::InvalidRefreshToken => C::InvalidRefreshToken,
         }
     }
 }

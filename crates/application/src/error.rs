@@ -1,6 +1,97 @@
-//! The one error type of the use cases, with stable machine-readable codes.
+//! The one error type of the use cases, and the one list of error codes clients match on.
 
 use chat_threads_domain::DomainError;
+use serde::Serialize;
+
+macro_rules! error_codes {
+    ($($variant:ident => $code:literal: $meaning:literal),+ $(,)?) => {
+        /// Every error code the service answers with (REST, SSE, WebSocket). Clients match on
+        /// these; they never change meaning. The api maps each to an HTTP status.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $(#[doc = $meaning] $variant),+
+        }
+
+        impl ErrorCode {
+            /// Every code.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
+
+            /// The wire form.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code),+
+                }
+            }
+
+            /// What it means (status first), for documentation.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $meaning),+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    ThreadNotFound => "thread_not_found": "404: no such thread for this caller (also another principal's thread).",
+    MessageNotFound => "message_not_found": "404: no such message in this thread.",
+    ValidationFailed => "validation_failed": "400: a value is invalid; `details.field` names it.",
+    LimitExceeded => "limit_exceeded": "422: a value exceeds a configured limit; `details` has field, limit and actual.",
+    ParentNotFound => "parent_not_found": "422: the parent message does not exist.",
+    ParentInOtherThread => "parent_in_other_thread": "422: the parent message is in another thread.",
+    ParentDeleted => "parent_deleted": "422: the parent message is deleted.",
+    MessageUnusable => "message_unusable": "422: the message cannot be used for this (deleted, another thread, still streaming).",
+    ThreadNotWritable => "thread_not_writable": "422: the thread refuses the change (deleted).",
+    ModelNotAllowed => "model_not_allowed": "422: the model is unknown or not allowed for you; `details.allowed` lists yours.",
+    GenerationInProgress => "generation_in_progress": "409: a reply is still being generated in this thread.",
+    TokenQuotaExceeded => "token_quota_exceeded": "429: the daily token quota is spent.",
+    ModelError => "model_error": "502: the model server failed.",
+    InvalidCursor => "invalid_cursor": "400: a pagination cursor is not one this API issued.",
+    Conflict => "conflict": "409: conflicts with the current state (a taken session id ...).",
+    StorageUnavailable => "storage_unavailable": "503: the database is unreachable or saturated; retry.",
+    InternalError => "internal_error": "500: an unexpected failure, logged under the request id.",
+    Forbidden => "forbidden": "403: the feature is switched off on this server.",
+    TokenMissing => "token_missing": "401: no bearer token.",
+    TokenMalformed => "token_malformed": "401: not a readable JWT.",
+    TokenUnsigned => "token_unsigned": "401: `alg: none`.",
+    TokenAlgorithmNotAllowed => "token_algorithm_not_allowed": "401: an algorithm other than the configured one.",
+    TokenSignatureInvalid => "token_signature_invalid": "401: the signature does not verify.",
+    TokenExpired => "token_expired": "401: expired.",
+    TokenNotYetValid => "token_not_yet_valid": "401: not valid yet.",
+    TokenIssuerInvalid => "token_issuer_invalid": "401: wrong issuer.",
+    TokenAudienceInvalid => "token_audience_invalid": "401: wrong audience.",
+    TokenSubjectMissing => "token_subject_missing": "401: no subject claim.",
+    InvalidCredentials => "invalid_credentials": "401: login failed.",
+    InvalidRefreshToken => "invalid_refresh_token": "401: the refresh token is unknown, expired or spent.",
+    RateLimited => "rate_limited": "429: over a rate limit; see Retry-After.",
+    PayloadTooLarge => "payload_too_large": "413: the body exceeds a size limit.",
+    UnsupportedMediaType => "unsupported_media_type": "415: the body is not JSON.",
+    MalformedJson => "malformed_json": "400: the JSON body does not parse.",
+    MalformedBody => "malformed_body": "400: the body cannot be read (not UTF-8, cut short).",
+    InvalidPath => "invalid_path": "400: a path parameter is invalid (an id that is not a UUID).",
+    InvalidQuery => "invalid_query": "400: a query parameter is unknown or invalid.",
+    OriginNotAllowed => "origin_not_allowed": "403: a browser page on this origin may not use the API (server.cors.allowed_origins).",
+    RouteNotFound => "route_not_found": "404: no such route.",
+    MethodNotAllowed => "method_not_allowed": "405: the route exists for other methods; see Allow.",
+    InvalidIdempotencyKey => "invalid_idempotency_key": "400: the Idempotency-Key header is not 1-255 printable ASCII characters.",
+    IdempotencyKeyReused => "idempotency_key_reused": "422: the Idempotency-Key was used for a different request.",
+    IdempotencyKeyInProgress => "idempotency_key_in_progress": "409: the first request with this Idempotency-Key is still running.",
+    EventsLost => "events_lost": "A WebSocket subscriber fell behind and events were dropped; resume replies with messages.resume.",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// Why a use case failed. `code()` gives the stable snake_case code clients match on.
 #[derive(Debug, thiserror::Error)]
@@ -57,30 +148,30 @@ pub enum AppError {
 }
 
 impl AppError {
-    /// The stable snake_case code for this error.
-    pub fn code(&self) -> &'static str {
+    /// The stable code for this error.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::ThreadNotFound => "thread_not_found",
-            Self::MessageNotFound => "message_not_found",
+            Self::ThreadNotFound => ErrorCode::ThreadNotFound,
+            Self::MessageNotFound => ErrorCode::MessageNotFound,
             Self::Domain(d) => match d {
-                DomainError::Invalid { .. } => "validation_failed",
-                DomainError::TooLarge { .. } => "limit_exceeded",
-                DomainError::UnknownParent(_) => "parent_not_found",
-                DomainError::ParentInOtherThread(_) => "parent_in_other_thread",
-                DomainError::DeletedParent(_) => "parent_deleted",
-                DomainError::UnusableMessage(..) => "message_unusable",
-                DomainError::ThreadNotWritable(_) => "thread_not_writable",
+                DomainError::Invalid { .. } => ErrorCode::ValidationFailed,
+                DomainError::TooLarge { .. } => ErrorCode::LimitExceeded,
+                DomainError::UnknownParent(_) => ErrorCode::ParentNotFound,
+                DomainError::ParentInOtherThread(_) => ErrorCode::ParentInOtherThread,
+                DomainError::DeletedParent(_) => ErrorCode::ParentDeleted,
+                DomainError::UnusableMessage(..) => ErrorCode::MessageUnusable,
+                DomainError::ThreadNotWritable(_) => ErrorCode::ThreadNotWritable,
             },
             Self::Auth(a) => a.code(),
-            Self::Forbidden(_) => "forbidden",
-            Self::ModelNotAllowed { .. } => "model_not_allowed",
-            Self::GenerationInProgress => "generation_in_progress",
-            Self::QuotaExceeded { .. } => "token_quota_exceeded",
-            Self::Model(_) => "model_error",
-            Self::InvalidCursor => "invalid_cursor",
-            Self::Conflict(_) => "conflict",
-            Self::Unavailable(_) => "storage_unavailable",
-            Self::Storage(_) => "internal_error",
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::ModelNotAllowed { .. } => ErrorCode::ModelNotAllowed,
+            Self::GenerationInProgress => ErrorCode::GenerationInProgress,
+            Self::QuotaExceeded { .. } => ErrorCode::TokenQuotaExceeded,
+            Self::Model(_) => ErrorCode::ModelError,
+            Self::InvalidCursor => ErrorCode::InvalidCursor,
+            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::Unavailable(_) => ErrorCode::StorageUnavailable,
+            Self::Storage(_) => ErrorCode::InternalError,
         }
     }
 }

@@ -23,23 +23,12 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::catalog::Catalog;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
+use crate::events::{EventKind, ThreadEvent};
 use crate::llm::{
     ChatEvent, ChatMessage, ChatRequest, ModelError, SharedModel, TokenCounter, Usage,
 };
 use crate::ports::{Anchor, Clock, MessageStore, NewMessage, SummaryStore, ThreadStore};
-
-/// One event of a generation, as sent over SSE and WebSocket.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamEvent {
-    /// Position in the generation's log, from 1.
-    pub seq: u64,
-    /// `message.created`, `message.delta`, `message.completed`, `message.failed`,
-    /// `message.cancelled`, `typing.started`, `typing.stopped`.
-    pub event: &'static str,
-    /// The payload (always has `seq`, `thread_id`, `message_id`).
-    pub data: Value,
-}
 
 /// Storage the generator needs beyond messages: progress of a reply, and token usage.
 pub trait GenerationStore: Clone + Send + Sync + 'static {
@@ -130,7 +119,7 @@ pub struct Hints {
 
 #[derive(Debug)]
 struct RunState {
-    events: Vec<StreamEvent>,
+    events: Vec<ThreadEvent>,
     done: bool,
 }
 
@@ -167,7 +156,7 @@ impl Run {
         })
     }
 
-    fn push(&self, event: &'static str, mut data: Value) {
+    fn push(&self, event: EventKind, mut data: Value) {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
@@ -177,31 +166,28 @@ impl Run {
             map.insert("thread_id".into(), json!(self.thread_id));
             map.entry("message_id").or_insert(json!(self.message_id));
         }
-        state.events.push(StreamEvent {
-            seq,
+        let event = ThreadEvent {
+            thread_id: self.thread_id,
             event,
-            data: data.clone(),
-        });
+            seq: Some(seq),
+            reply_id: Some(self.message_id),
+            data,
+        };
+        state.events.push(event.clone());
         let len = state.events.len();
         drop(state);
         self.progress.send_replace((len, false));
         if let Some(events) = &self.events {
-            events.publish(crate::events::ThreadEvent {
-                thread_id: self.thread_id,
-                event: event.to_owned(),
-                seq: Some(seq),
-                reply_id: Some(self.message_id),
-                data,
-            });
+            events.publish(event);
         }
     }
 
     /// Appends an event produced by another instance (already numbered), for local followers.
-    fn push_remote(&self, event: StreamEvent) {
+    fn push_remote(&self, event: ThreadEvent) {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
-        if event.seq != state.events.len() as u64 + 1 {
+        if event.seq != Some(state.events.len() as u64 + 1) {
             return; // a duplicate or one out of order: the log stays gap-free
         }
         state.events.push(event);
@@ -235,7 +221,7 @@ impl Run {
         let run = self.clone();
         let rx = self.progress.subscribe();
         Box::pin(futures_util::stream::unfold(
-            (run, rx, after as usize, Vec::<StreamEvent>::new()),
+            (run, rx, after as usize, Vec::<ThreadEvent>::new()),
             |(run, mut rx, mut cursor, mut pending)| async move {
                 loop {
                     if !pending.is_empty() {
@@ -273,7 +259,7 @@ impl Run {
 }
 
 /// A stream of events.
-pub type EventStream = Pin<Box<dyn Stream<Item = StreamEvent> + Send>>;
+pub type EventStream = Pin<Box<dyn Stream<Item = ThreadEvent> + Send>>;
 
 /// The running and recently finished generations of this process.
 #[derive(Debug, Clone, Default)]
@@ -427,8 +413,8 @@ where
 
     /// Records a reply event another instance produced, so followers here (resuming with
     /// `Last-Event-ID`) see the same log as on the instance that runs the reply.
-    pub fn mirror(&self, event: &crate::events::ThreadEvent) {
-        let (Some(seq), Some(reply)) = (event.seq, event.reply_id) else {
+    pub fn mirror(&self, event: &ThreadEvent) {
+        let (Some(_), Some(reply)) = (event.seq, event.reply_id) else {
             return;
         };
         let run = match self.hub.get(reply) {
@@ -439,15 +425,8 @@ where
                 run
             }
         };
-        run.push_remote(StreamEvent {
-            seq,
-            event: event_name(&event.event),
-            data: event.data.clone(),
-        });
-        if matches!(
-            event.event.as_str(),
-            "message.completed" | "message.failed" | "message.cancelled"
-        ) {
+        run.push_remote(event.clone());
+        if event.event.ends_reply() {
             run.finish();
             let hub = self.hub.clone();
             let retention = self.settings.retention;
@@ -679,10 +658,13 @@ where
     ) -> Started {
         let run = Run::new(thread.id, assistant.id, Some(self.events.clone()));
         if let Some(u) = &user {
-            run.push("message.created", json!({"message_id": u.id, "message": u}));
+            run.push(
+                EventKind::MessageCreated,
+                json!({"message_id": u.id, "message": u}),
+            );
         }
-        run.push("message.created", json!({"message": assistant}));
-        run.push("typing.started", json!({"role": "assistant"}));
+        run.push(EventKind::MessageCreated, json!({"message": assistant}));
+        run.push(EventKind::TypingStarted, json!({"role": "assistant"}));
         self.hub.insert(run.clone());
         let task = Task {
             generator: self.clone(),
@@ -960,23 +942,6 @@ where
     }
 }
 
-/// The static name of a known event (names arriving from other instances are mapped back).
-fn event_name(name: &str) -> &'static str {
-    const NAMES: [&str; 7] = [
-        "message.created",
-        "message.delta",
-        "message.completed",
-        "message.failed",
-        "message.cancelled",
-        "typing.started",
-        "typing.stopped",
-    ];
-    NAMES
-        .into_iter()
-        .find(|n| *n == name)
-        .unwrap_or("message.delta")
-}
-
 /// Resolves once the run is asked to stop.
 async fn cancelled(rx: &mut watch::Receiver<bool>) {
     loop {
@@ -990,20 +955,34 @@ async fn cancelled(rx: &mut watch::Receiver<bool>) {
 }
 
 fn replay(run: &Run, message: &Message) {
-    run.push("message.created", json!({"message": message}));
+    run.push(EventKind::MessageCreated, json!({"message": message}));
     if !message.content.as_str().is_empty() {
-        run.push("message.delta", json!({"delta": message.content.as_str()}));
+        run.push(
+            EventKind::MessageDelta,
+            json!({"delta": message.content.as_str()}),
+        );
     }
+    let content = message.content.as_str();
     let usage = json!({"prompt_tokens": message.prompt_tokens, "completion_tokens": message.completion_tokens});
     match message.status {
-        MessageStatus::Complete => run.push("message.completed", json!({"content": message.content.as_str(), "usage": usage})),
-        MessageStatus::Cancelled => run.push("message.cancelled", json!({"content": message.content.as_str()})),
+        MessageStatus::Complete => run.push(
+            EventKind::MessageCompleted,
+            json!({"content": content, "usage": usage}),
+        ),
+        MessageStatus::Cancelled => {
+            run.push(EventKind::MessageCancelled, json!({"content": content}))
+        }
         MessageStatus::Failed => run.push(
-            "message.failed",
-            json!({"content": message.content.as_str(), "error": {"code": "model_error", "message": "the reply failed"}}),
+            EventKind::MessageFailed,
+            json!({"content": content, "error": model_error("the reply failed")}),
         ),
         MessageStatus::Streaming => {}
     }
+}
+
+/// The `error` payload of `message.failed`, in the one error shape.
+fn model_error(message: &str) -> Value {
+    json!({"code": ErrorCode::ModelError, "message": message})
 }
 
 struct Task<S, C> {
@@ -1058,13 +1037,19 @@ where
             tracing::warn!(error = %e, "recording token usage failed");
         }
         self.run
-            .push("typing.stopped", json!({"role": "assistant"}));
+            .push(EventKind::TypingStopped, json!({"role": "assistant"}));
         match outcome {
-            Outcome::Completed => self.run.push("message.completed", json!({"content": text, "usage": usage})),
-            Outcome::Cancelled => self.run.push("message.cancelled", json!({"content": text, "usage": usage})),
+            Outcome::Completed => self.run.push(
+                EventKind::MessageCompleted,
+                json!({"content": text, "usage": usage}),
+            ),
+            Outcome::Cancelled => self.run.push(
+                EventKind::MessageCancelled,
+                json!({"content": text, "usage": usage}),
+            ),
             Outcome::Failed(e) => self.run.push(
-                "message.failed",
-                json!({"content": text, "error": {"code": "model_error", "message": e.to_string()}}),
+                EventKind::MessageFailed,
+                json!({"content": text, "error": model_error(&e.to_string())}),
             ),
         }
         self.run.finish();
@@ -1125,7 +1110,7 @@ where
                             break Outcome::Completed;
                         }
                         text.push_str(&d);
-                        self.run.push("message.delta", json!({"delta": d}));
+                        self.run.push(EventKind::MessageDelta, json!({"delta": d}));
                     }
                     Some(Ok(ChatEvent::Usage(u))) => usage = Some(u),
                     Some(Err(e)) => break Outcome::Failed(e),

@@ -167,10 +167,7 @@ pub fn sse(events: EventStream, keepalive: Duration, live: &Arc<Live>) -> HttpRe
         (events, tick, guard),
         |(mut events, mut tick, guard)| async move {
             let chunk = tokio::select! {
-                ev = events.next() => {
-                    let ev = ev?;
-                    format!("id: {}\nevent: {}\ndata: {}\n\n", ev.seq, ev.event, ev.data)
-                }
+                ev = events.next() => ev?.sse_frame(),
                 _ = tick.tick() => ": keep-alive\n\n".to_owned(),
             };
             Some((
@@ -202,10 +199,13 @@ async fn answer<D: Deps>(
         assistant_message: reply.into(),
     };
     if failed {
-        return Ok(HttpResponse::build(StatusCode::BAD_GATEWAY).json(serde_json::json!({
-            "error": {"code": "model_error", "message": "the model failed; the partial reply is stored",
-                      "details": body}
-        })));
+        return Ok(
+            HttpResponse::build(StatusCode::BAD_GATEWAY).json(serde_json::json!({
+                "error": {"code": chat_threads_application::error::ErrorCode::ModelError,
+                          "message": "the model failed; the partial reply is stored",
+                          "details": body}
+            })),
+        );
     }
     Ok(HttpResponse::Created().json(body))
 }

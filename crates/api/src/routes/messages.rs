@@ -17,13 +17,11 @@ fn publish_created<D: Deps>(state: &AppState<D>, m: &chat_threads_domain::Messag
     state
         .generator
         .events()
-        .publish(chat_threads_application::events::ThreadEvent {
-            thread_id: m.thread_id,
-            event: "message.created".into(),
-            seq: None,
-            reply_id: None,
-            data: serde_json::json!({"thread_id": m.thread_id, "message_id": m.id, "message": m}),
-        });
+        .publish(chat_threads_application::events::ThreadEvent::thread(
+            m.thread_id,
+            chat_threads_application::events::EventKind::MessageCreated,
+            serde_json::json!({"message_id": m.id, "message": m}),
+        ));
 }
 
 /// A new message.
