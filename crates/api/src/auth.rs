@@ -7,7 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use chat_threads_application::AppError;
-use chat_threads_application::auth::AuthError;
+use chat_threads_application::accounts::AuthError;
 use chat_threads_domain::Principal;
 
 use crate::error::ApiError;

@@ -1,6 +1,6 @@
 //! Request and response bodies, with their OpenAPI schemas.
 
-use chat_threads_application::ports::{Branch, DeleteOutcome, Page, SearchHit};
+use chat_threads_application::{Branch, DeleteOutcome, Page, SearchHit};
 use chat_threads_domain::{Message, Summary, Thread};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -87,8 +87,8 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl From<chat_threads_application::auth::AuthError> for ApiError {
-    fn from(e: chat_threads_application::auth::AuthError) -> Self {
+impl From<chat_threads_application::accounts::AuthError> for ApiError {
+    fn from(e: chat_threads_application::accounts::AuthError) -> Self {
         Self::App(AppError::Auth(e))
     }
 }

@@ -9,7 +9,7 @@ use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
-use chat_threads_application::auth::sha256_hex;
+use chat_threads_application::accounts::sha256_hex;
 use chat_threads_application::idempotency::{Begin, IdempotencyStore, StoredResponse};
 use futures_util::StreamExt;
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chat_threads_application::auth::{
+use chat_threads_application::accounts::{
     AuthService, AuthStore, PasswordHasher, TokenIssuer, TokenVerifier,
 };
 use chat_threads_application::transfer::{ImportStore, TransferService};
@@ -22,7 +22,9 @@ pub trait Deps: 'static {
         + AuthStore
         + ImportStore
         + chat_threads_application::idempotency::IdempotencyStore
-        + chat_threads_application::generation::GenerationStore
+        + chat_threads_application::replies::ReplyStore
+        + chat_threads_application::usage::UsageStore
+        + chat_threads_application::SearchStore
         + Readiness;
     /// Password hashing.
     type Hasher: PasswordHasher;
@@ -47,7 +49,7 @@ pub struct AppState<D: Deps> {
     /// Input limits.
     pub limits: chat_threads_domain::Limits,
     /// Assistant replies.
-    pub generator: chat_threads_application::generation::Generator<D::Store, SystemClock>,
+    pub replies: chat_threads_application::replies::ReplyService<D::Store, SystemClock>,
     /// Keep-alive interval of SSE streams.
     pub sse_keepalive: std::time::Duration,
     /// Open WebSocket connections and SSE streams.
@@ -64,7 +66,7 @@ impl<D: Deps> Clone for AppState<D> {
             transfer: self.transfer.clone(),
             store: self.store.clone(),
             limits: self.limits,
-            generator: self.generator.clone(),
+            replies: self.replies.clone(),
             sse_keepalive: self.sse_keepalive,
             live: self.live.clone(),
         }

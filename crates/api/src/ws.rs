@@ -12,11 +12,11 @@ use std::time::Duration;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
 use chat_threads_application::AppError;
-use chat_threads_application::auth::AuthError;
+use chat_threads_application::accounts::AuthError;
 use chat_threads_application::error::ErrorCode;
 use chat_threads_application::events::{EventKind, PresenceGuard, ThreadEvent};
-use chat_threads_application::generation::{Hints, SendInput};
-use chat_threads_application::services::{CreateThread, ListThreads};
+use chat_threads_application::replies::{RegenerateInput, SendInput};
+use chat_threads_application::{CreateThread, ListThreads};
 use chat_threads_domain::{MessageId, Principal, ThreadId};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -305,7 +305,7 @@ impl<D: Deps> Connection<D> {
                 json!({"subject": who.subject, "kind": who.kind, "org": who.org, "owner": who.owner()}),
             ),
             "models.list" => {
-                let models = s.generator.catalog().allowed(&who);
+                let models = s.replies.catalog().allowed(&who);
                 Ok(json_of(PageDto::<crate::routes::chat::ModelDto>::complete(
                     models.into_iter().map(|m| crate::routes::chat::ModelDto {
                         id: m.id,
@@ -361,14 +361,12 @@ impl<D: Deps> Connection<D> {
                     parent_id: opt_arg::<uuid::Uuid>(a, "parent_id")?.map(MessageId::from_uuid),
                     model: opt_arg(a, "model")?,
                     metadata: opt_arg(a, "metadata")?,
-                    hints: Hints {
-                        language: opt_arg(a, "language")?,
-                        timezone: opt_arg(a, "timezone")?,
-                    },
+                    language: opt_arg(a, "language")?,
+                    timezone: opt_arg(a, "timezone")?,
                 };
                 // Subscribed first, so the reply's events reach this socket from the start.
                 self.subscribe(out, &who, tid).await?;
-                let started = self.state.generator.send(&who, tid, input).await?;
+                let started = self.state.replies.send(&who, tid, input).await?;
                 Ok(
                     json!({"user_message_id": started.user_message.map(|m| m.id), "assistant_message_id": started.assistant_message.id}),
                 )
@@ -378,13 +376,16 @@ impl<D: Deps> Connection<D> {
                 self.subscribe(out, &who, tid).await?;
                 let started = self
                     .state
-                    .generator
+                    .replies
                     .regenerate(
                         &who,
                         tid,
                         message(a)?,
-                        opt_arg(a, "model")?,
-                        Hints::default(),
+                        RegenerateInput {
+                            model: opt_arg(a, "model")?,
+                            language: opt_arg(a, "language")?,
+                            timezone: opt_arg(a, "timezone")?,
+                        },
                     )
                     .await?;
                 Ok(json!({"assistant_message_id": started.assistant_message.id}))
@@ -392,7 +393,7 @@ impl<D: Deps> Connection<D> {
             "messages.resume" => {
                 let (tid, mid) = (thread(a)?, message(a)?);
                 let after: u64 = opt_arg(a, "last_event_id")?.unwrap_or(0);
-                let mut events = self.state.generator.follow(&who, tid, mid, after).await?;
+                let mut events = self.state.replies.follow(&who, tid, mid, after).await?;
                 let out = out.clone();
                 self.tasks.push(actix_web::rt::spawn(async move {
                     while let Some(e) = events.next().await {
@@ -404,7 +405,7 @@ impl<D: Deps> Connection<D> {
             "generation.stop" => {
                 let m = self
                     .state
-                    .generator
+                    .replies
                     .cancel(&who, thread(a)?, message(a)?)
                     .await?;
                 Ok(json_of(MessageDto::from(m)))
@@ -413,7 +414,7 @@ impl<D: Deps> Connection<D> {
                 let tid = thread(a)?;
                 self.subscribe(out, &who, tid).await?;
                 Ok(
-                    json!({"thread_id": tid, "presence": self.state.generator.events().presence(tid)}),
+                    json!({"thread_id": tid, "presence": self.state.replies.events().presence(tid)}),
                 )
             }
             "unsubscribe" => {
@@ -429,7 +430,7 @@ impl<D: Deps> Connection<D> {
                 } else {
                     EventKind::TypingStopped
                 };
-                self.state.generator.events().publish(ThreadEvent::thread(
+                self.state.replies.events().publish(ThreadEvent::thread(
                     tid,
                     event,
                     json!({"role": "user", "subject": who.subject, "connection_id": self.id}),
@@ -454,7 +455,7 @@ impl<D: Deps> Connection<D> {
             return Ok(());
         }
         self.state.threads.get(who, tid, false).await?;
-        let events = self.state.generator.events();
+        let events = self.state.replies.events();
         let mut rx = events.subscribe(tid);
         let presence = events.join(tid);
         let out = out.clone();

@@ -28,7 +28,7 @@ pub fn decode<T: DeserializeOwned>(raw: &str) -> Result<T, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::ThreadCursor;
+    use crate::threads::ThreadCursor;
     use chat_threads_domain::ThreadId;
 
     #[test]

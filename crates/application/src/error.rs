@@ -107,7 +107,7 @@ pub enum AppError {
     Domain(#[from] DomainError),
     /// The caller is not authenticated.
     #[error(transparent)]
-    Auth(#[from] crate::auth::AuthError),
+    Auth(#[from] AuthError),
     /// The caller is authenticated but the server refuses the operation (a disabled feature).
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -132,7 +132,7 @@ pub enum AppError {
     },
     /// The model server failed.
     #[error(transparent)]
-    Model(#[from] crate::llm::ModelError),
+    Model(#[from] crate::replies::llm::ModelError),
     /// A pagination cursor could not be decoded.
     #[error("invalid cursor")]
     InvalidCursor,
@@ -172,6 +172,69 @@ impl AppError {
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::Unavailable(_) => ErrorCode::StorageUnavailable,
             Self::Storage(_) => ErrorCode::InternalError,
+        }
+    }
+}
+
+/// Why a request was not authenticated. Every variant is a 401 with its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization: Bearer` header.
+    #[error("a bearer token is required")]
+    Missing,
+    /// Not a JWT, or its claims cannot be read.
+    #[error("the token is malformed")]
+    Malformed,
+    /// The token declares `alg: none`.
+    #[error("unsigned tokens are not accepted")]
+    Unsigned,
+    /// The token's algorithm is not the one configured for its issuer (e.g. HS256 where RS256
+    /// is expected: the HS/RS confusion attack).
+    #[error("the token's algorithm is not allowed")]
+    AlgorithmNotAllowed,
+    /// The signature does not verify.
+    #[error("the token's signature is invalid")]
+    SignatureInvalid,
+    /// Past `exp` (beyond the leeway).
+    #[error("the token has expired")]
+    Expired,
+    /// Before `nbf` (beyond the leeway).
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// `iss` is not the configured issuer.
+    #[error("the token's issuer is not accepted")]
+    IssuerInvalid,
+    /// `aud` does not include the configured audience.
+    #[error("the token's audience is not accepted")]
+    AudienceInvalid,
+    /// The token lacks a subject (under the configured claim name).
+    #[error("the token has no subject")]
+    SubjectMissing,
+    /// Login failed. Deliberately says nothing about which part was wrong.
+    #[error("invalid e-mail or password")]
+    InvalidCredentials,
+    /// A refresh token that is unknown, expired or revoked.
+    #[error("the refresh token is invalid")]
+    InvalidRefreshToken,
+}
+
+impl AuthError {
+    /// The stable code.
+    pub fn code(self) -> ErrorCode {
+        use ErrorCode as C;
+        match self {
+            Self::Missing => C::TokenMissing,
+            Self::Malformed => C::TokenMalformed,
+            Self::Unsigned => C::TokenUnsigned,
+            Self::AlgorithmNotAllowed => C::TokenAlgorithmNotAllowed,
+            Self::SignatureInvalid => C::TokenSignatureInvalid,
+            Self::Expired => C::TokenExpired,
+            Self::NotYetValid => C::TokenNotYetValid,
+            Self::IssuerInvalid => C::TokenIssuerInvalid,
+            Self::AudienceInvalid => C::TokenAudienceInvalid,
+            Self::SubjectMissing => C::TokenSubjectMissing,
+            Self::InvalidCredentials => C::InvalidCredentials,
+            Self::InvalidRefreshToken => C::InvalidRefreshToken,
         }
     }
 }

@@ -1,34 +1,56 @@
-//! Use cases of chat-threads and the ports they need.
+//! Use cases of chat-threads and the ports they need, filed by feature.
 //!
-//! Services ([`ThreadService`], [`MessageService`], [`SummaryService`]) parse raw input into
-//! domain values, check the rules, and call the storage ports ([`ThreadStore`], [`MessageStore`],
-//! [`SummaryStore`]). Adapters implement the ports; [`memory::MemoryStore`] is the in-memory one
-//! used by unit tests, and the `contract` module (feature `contract-tests`) is the suite every
-//! store must pass.
+//! Each feature folder holds its use cases (a service that parses raw input into domain values,
+//! checks the rules and publishes thread events) and the ports it needs from the outside (plain
+//! traits the infrastructure implements):
+//!
+//! | feature | service | ports |
+//! |---|---|---|
+//! | [`threads`] | [`ThreadService`] | [`ThreadStore`] |
+//! | [`messages`] (the tree) | [`MessageService`] | [`MessageStore`] |
+//! | [`branches`] | `MessageService::{branches, set_active_leaf, fork}` | (in `MessageStore`) |
+//! | [`summaries`] | [`SummaryService`] | [`SummaryStore`] |
+//! | [`search`] | `ThreadService::search` | [`SearchStore`] |
+//! | [`replies`] | [`replies::ReplyService`] | [`replies::ReplyStore`], [`replies::llm::LanguageModel`] |
+//! | [`usage`] | `ReplyService::usage_today` | [`usage::UsageStore`] |
+//! | [`accounts`] (and sessions) | [`accounts::AuthService`] | [`accounts::AuthStore`], token and password ports |
+//! | [`transfer`] (NDJSON, ChatGPT) | [`transfer::TransferService`] | [`transfer::ImportStore`] |
+//! | [`idempotency`] | — | [`idempotency::IdempotencyStore`] |
+//! | [`events`] | [`events::ThreadEvents`] (the hub) | [`events::EventBridge`] |
+//!
+//! Shared: [`error`] (the one error type and the one list of codes), [`system`] (clock,
+//! readiness), [`paging`] and [`cursor`] (keyset pages), `input` (raw input parsing). The
+//! in-memory store and the store contract suite live in the `chat-threads-testing` crate, which
+//! only tests depend on.
 
-pub mod auth;
-pub mod catalog;
+pub mod accounts;
+pub mod branches;
 pub mod cursor;
 pub mod error;
 pub mod events;
-pub mod generation;
 pub mod idempotency;
-pub mod llm;
-pub mod memory;
-pub mod ports;
-pub mod services;
+mod input;
+pub mod messages;
+pub mod paging;
+pub mod replies;
+pub mod search;
+pub mod summaries;
+pub mod system;
+pub mod threads;
 pub mod transfer;
+pub mod usage;
 
-#[cfg(feature = "contract-tests")]
-pub mod contract;
-
-pub use error::AppError;
-pub use ports::{
-    Anchor, Branch, Clock, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter,
-    MessageStore, NewMessage, Page, Readiness, SearchHit, SummaryStore, SystemClock, ThreadCursor,
-    ThreadPatch, ThreadQuery, ThreadStore,
+pub use branches::{Branch, ForkMode};
+pub use error::{AppError, ErrorCode};
+pub use messages::{
+    Anchor, AppendMessage, DeleteOutcome, MessageCursor, MessageFilter, MessageService,
+    MessageStore, NewMessage, message_filter,
 };
-pub use services::{
-    AppendMessage, CreateThread, ListThreads, MessageService, SummaryService, ThreadService,
-    UpdateThread,
+pub use paging::Page;
+pub use search::{SearchHit, SearchStore};
+pub use summaries::{SummaryService, SummaryStore};
+pub use system::{Clock, Readiness, SystemClock};
+pub use threads::{
+    CreateThread, DeletedFilter, ListThreads, ThreadCursor, ThreadPatch, ThreadQuery,
+    ThreadService, ThreadStore, UpdateThread,
 };

@@ -3,7 +3,7 @@
 
 mod support;
 
-use chat_threads_application::auth::{Account, AuthStore, RefreshToken, Session};
+use chat_threads_application::accounts::{Account, AuthStore, RefreshToken, Session};
 use chat_threads_application::{AppError, ThreadStore};
 use chat_threads_domain::{Metadata, Owner, Scope, Thread};
 use chat_threads_infrastructure::SqlStore;

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use chat_threads_application::auth::{AuthError, TokenIssuer, TokenVerifier};
+use chat_threads_application::accounts::{AuthError, TokenIssuer, TokenVerifier};
 use chat_threads_domain::{Principal, PrincipalKind};
 use chat_threads_infrastructure::auth::{
     ClaimNames, JwtAuthority, JwtConfig, KeySource, ProviderAlgorithm, ProviderConfig,

@@ -4,4 +4,4 @@
 
 mod support;
 
-chat_threads_application::contract_tests!(support::pg_store());
+chat_threads_testing::contract_tests!(support::pg_store());

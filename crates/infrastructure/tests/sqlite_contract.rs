@@ -3,4 +3,4 @@
 
 mod support;
 
-chat_threads_application::contract_tests!(support::sqlite_store());
+chat_threads_testing::contract_tests!(support::sqlite_store());

@@ -51,7 +51,7 @@ pub async fn migrate(settings: Settings, revert_all: bool) -> anyhow::Result<()>
 
 /// Purges expired sessions (with their threads) and expired threads, now and then.
 fn spawn_purge_job<S, H, I>(
-    auth: chat_threads_application::auth::AuthService<
+    auth: chat_threads_application::accounts::AuthService<
         S,
         H,
         I,
@@ -60,10 +60,10 @@ fn spawn_purge_job<S, H, I>(
     store: S,
     every_secs: u64,
 ) where
-    S: chat_threads_application::auth::AuthStore
+    S: chat_threads_application::accounts::AuthStore
         + chat_threads_application::idempotency::IdempotencyStore,
-    H: chat_threads_application::auth::PasswordHasher,
-    I: chat_threads_application::auth::TokenIssuer,
+    H: chat_threads_application::accounts::PasswordHasher,
+    I: chat_threads_application::accounts::TokenIssuer,
 {
     actix_web::rt::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(every_secs.max(1)));
@@ -83,7 +83,7 @@ fn spawn_purge_job<S, H, I>(
 
 /// `chat-threads token`: prints a token signed with the service secret.
 pub async fn token(settings: Settings, args: crate::cli::TokenArgs) -> anyhow::Result<()> {
-    use chat_threads_application::auth::TokenIssuer;
+    use chat_threads_application::accounts::TokenIssuer;
     let db = open_database(&settings).await?;
     db.migrate().await?;
     let store = SqlStore::new(db);
@@ -131,8 +131,8 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
     }
     let store = SqlStore::new(db);
     let api = crate::wiring::api_config(&settings, store, generation.clone()).await?;
-    let generator = api.state.generator.clone();
-    match generator.recover().await {
+    let replies = api.state.replies.clone();
+    match replies.recover().await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             replies = n,
@@ -183,14 +183,14 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
     // The HTTP side has stopped (SIGTERM/Ctrl-C). Let running replies finish within the grace
     // period; the rest are cancelled and keep their text.
     let grace = Duration::from_secs(settings.generation.shutdown_grace_secs);
-    let running = generator.hub().running().len();
+    let running = replies.hub().running().len();
     if running > 0 {
         tracing::info!(running, ?grace, "waiting for running replies");
     }
     generation
         .spawn({
-            let generator = generator.clone();
-            async move { generator.drain(grace).await }
+            let replies = replies.clone();
+            async move { replies.drain(grace).await }
         })
         .await
         .ok();

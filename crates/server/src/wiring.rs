@@ -7,7 +7,7 @@ use chat_threads_api::cors::OriginPolicy;
 use chat_threads_api::observe::Metrics;
 use chat_threads_api::rate_limit::{Limiter, RateLimits};
 use chat_threads_api::{ApiConfig, AppState, Deps, Verifier};
-use chat_threads_application::auth::{AuthPolicy, AuthService, AuthStore, random_token};
+use chat_threads_application::accounts::{AuthPolicy, AuthService, AuthStore, random_token};
 use chat_threads_application::transfer::TransferService;
 use chat_threads_application::{Clock, MessageService, SummaryService, SystemClock, ThreadService};
 use chat_threads_infrastructure::auth::{Argon2Hasher, JwtAuthority};
@@ -55,7 +55,7 @@ pub async fn api_config(
 ) -> anyhow::Result<ApiConfig<Prod>> {
     let authority = authority(settings, &store).await?;
     let limits = settings.limits;
-    let (generator, bridge) = generator(settings, store.clone(), generation_runtime).await?;
+    let (replies, bridge) = replies(settings, store.clone(), generation_runtime).await?;
     let a = &settings.auth;
     let policy = AuthPolicy {
         accounts_enabled: a.accounts.enabled,
@@ -67,7 +67,7 @@ pub async fn api_config(
     };
     let state = AppState::<Prod> {
         threads: ThreadService::new(store.clone(), SystemClock, limits)
-            .with_models(generator.catalog().clone()),
+            .with_models(replies.catalog().clone()),
         messages: MessageService::new(store.clone(), SystemClock, limits),
         summaries: SummaryService::new(store.clone(), SystemClock, limits),
         auth: AuthService::new(
@@ -81,7 +81,7 @@ pub async fn api_config(
         transfer: TransferService::new(store.clone(), SystemClock, limits),
         store,
         limits,
-        generator,
+        replies,
         sse_keepalive: std::time::Duration::from_secs(
             settings.generation.sse_keepalive_secs.max(1),
         ),
@@ -149,13 +149,13 @@ fn register_store_gauges(metrics: &Metrics, store: &SqlStore, bridge: Option<PgB
     );
 }
 
-/// The reply generator (catalog, token counter and settings), and the event bus on PostgreSQL.
-async fn generator(
+/// The reply service (catalog, token counter and settings), and the event bus on PostgreSQL.
+async fn replies(
     settings: &Settings,
     store: SqlStore,
     runtime: tokio::runtime::Handle,
 ) -> anyhow::Result<(
-    chat_threads_application::generation::Generator<SqlStore, SystemClock>,
+    chat_threads_application::replies::ReplyService<SqlStore, SystemClock>,
     Option<PgBridge>,
 )> {
     use std::time::Duration;
@@ -169,7 +169,7 @@ async fn generator(
         Some(b) => chat_threads_application::events::ThreadEvents::with_bridge(Arc::new(b.clone())),
         None => chat_threads_application::events::ThreadEvents::default(),
     };
-    let gen_settings = chat_threads_application::generation::GenerationSettings {
+    let reply_settings = chat_threads_application::replies::ReplySettings {
         context_tokens: g.context_tokens,
         context_messages: g.context_messages.max(1),
         reply_max_tokens: g.reply_max_tokens,
@@ -182,18 +182,18 @@ async fn generator(
         summary_prompt: g.summary_prompt.clone(),
         max_reply_bytes: settings.limits.content_bytes,
     };
-    let generator = chat_threads_application::generation::Generator::new(
+    let replies = chat_threads_application::replies::ReplyService::new(
         store,
         SystemClock,
         catalog,
         Arc::new(chat_threads_infrastructure::llm::TiktokenCounter),
-        gen_settings,
+        reply_settings,
         settings.limits,
         events.clone(),
         runtime.clone(),
     );
     if let Some(bridge) = &bridge {
-        let mirror = generator.clone();
+        let mirror = replies.clone();
         bridge
             .listen(
                 url.expose().to_owned(),
@@ -203,5 +203,5 @@ async fn generator(
             )
             .await;
     }
-    Ok((generator, bridge))
+    Ok((replies, bridge))
 }

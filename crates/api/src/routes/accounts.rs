@@ -1,7 +1,7 @@
 //! Built-in accounts, anonymous sessions, and who the caller is.
 
 use actix_web::{HttpResponse, web};
-use chat_threads_application::auth::NewSession;
+use chat_threads_application::accounts::NewSession;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -32,8 +32,8 @@ pub struct TokenPairDto {
     pub refresh_token: String,
 }
 
-impl From<chat_threads_application::auth::TokenPair> for TokenPairDto {
-    fn from(p: chat_threads_application::auth::TokenPair) -> Self {
+impl From<chat_threads_application::accounts::TokenPair> for TokenPairDto {
+    fn from(p: chat_threads_application::accounts::TokenPair) -> Self {
         Self {
             access_token: p.access_token,
             token_type: p.token_type.to_owned(),

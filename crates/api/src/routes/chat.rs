@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::ACCEPT;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chat_threads_application::AppError;
-use chat_threads_application::generation::{EventStream, Hints, SendInput, Started};
+use chat_threads_application::replies::{EventStream, RegenerateInput, SendInput, Started};
 use chat_threads_domain::{MessageId, MessageStatus};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -41,7 +41,7 @@ pub async fn models<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
 ) -> web::Json<PageDto<ModelDto>> {
-    let list = state.generator.catalog().allowed(&auth.0);
+    let list = state.replies.catalog().allowed(&auth.0);
     web::Json(PageDto::complete(list.into_iter().map(|m| ModelDto {
         id: m.id,
         provider: m.provider,
@@ -68,7 +68,7 @@ pub async fn usage<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
 ) -> Result<web::Json<UsageDto>, ApiError> {
-    let (used, quota) = state.generator.usage_today(&auth.0).await?;
+    let (used, quota) = state.replies.usage_today(&auth.0).await?;
     Ok(web::Json(UsageDto {
         day: chrono::Utc::now().format("%Y-%m-%d").to_string(),
         prompt_tokens: used.prompt_tokens,
@@ -99,7 +99,7 @@ pub struct ChatBody {
 }
 
 impl ChatBody {
-    /// The generator's input, and whether the answer should stream.
+    /// The reply's input, and whether the answer should stream.
     fn into_input(self, req: &HttpRequest) -> Result<(SendInput, bool), ApiError> {
         let stream = wants_stream(req, self.stream);
         let input = SendInput {
@@ -107,7 +107,8 @@ impl ChatBody {
             parent_id: self.parent_id.map(MessageId::from_uuid),
             model: self.model,
             metadata: self.metadata,
-            hints: hints(self.language, self.timezone)?,
+            language: self.language,
+            timezone: self.timezone,
         };
         Ok((input, stream))
     }
@@ -132,22 +133,6 @@ pub struct ReplyDto {
     pub user_message: Option<MessageDto>,
     /// The assistant's reply as stored.
     pub assistant_message: MessageDto,
-}
-
-fn hints(language: Option<String>, timezone: Option<String>) -> Result<Hints, ApiError> {
-    let check = |field: &'static str, v: Option<String>| -> Result<Option<String>, ApiError> {
-        match v {
-            Some(s) if s.len() > 64 || s.chars().any(char::is_control) => Err(AppError::from(
-                chat_threads_domain::DomainError::invalid(field, "must be at most 64 characters"),
-            )
-            .into()),
-            other => Ok(other.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())),
-        }
-    };
-    Ok(Hints {
-        language: check("language", language)?,
-        timezone: check("timezone", timezone)?,
-    })
 }
 
 fn wants_stream(req: &HttpRequest, flag: Option<bool>) -> bool {
@@ -192,7 +177,7 @@ async fn answer<D: Deps>(
     if stream {
         return Ok(sse(started.run.follow(0), state.sse_keepalive, &state.live));
     }
-    let reply = state.generator.finished(who, &started).await?;
+    let reply = state.replies.finished(who, &started).await?;
     let failed = reply.status == MessageStatus::Failed;
     let body = ReplyDto {
         user_message: started.user_message.map(MessageDto::from),
@@ -228,7 +213,7 @@ pub async fn chat<D: Deps>(
     body: web::Json<ChatBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (input, stream) = body.into_inner().into_input(&req)?;
-    let started = state.generator.send(&auth.0, path.thread(), input).await?;
+    let started = state.replies.send(&auth.0, path.thread(), input).await?;
     answer(&state, &auth.0, started, stream).await
 }
 
@@ -249,13 +234,16 @@ pub async fn regenerate<D: Deps>(
     let b = body.0;
     let stream = wants_stream(&req, b.stream);
     let started = state
-        .generator
+        .replies
         .regenerate(
             &auth.0,
             path.thread(),
             path.message(),
-            b.model,
-            hints(b.language, b.timezone)?,
+            RegenerateInput {
+                model: b.model,
+                language: b.language,
+                timezone: b.timezone,
+            },
         )
         .await?;
     answer(&state, &auth.0, started, stream).await
@@ -287,7 +275,7 @@ pub async fn resend<D: Deps>(
     }
     let (input, stream) = b.into_input(&req)?;
     let started = state
-        .generator
+        .replies
         .resend(&auth.0, path.thread(), path.message(), input)
         .await?;
     answer(&state, &auth.0, started, stream).await
@@ -325,7 +313,7 @@ pub async fn stream<D: Deps>(
         .and_then(|v| v.trim().parse::<u64>().ok());
     let after = header.or(query.last_event_id).unwrap_or(0);
     let events = state
-        .generator
+        .replies
         .follow(&auth.0, path.thread(), path.message(), after)
         .await?;
     Ok(sse(events, state.sse_keepalive, &state.live))
@@ -342,7 +330,7 @@ pub async fn cancel<D: Deps>(
     path: web::Path<MessagePath>,
 ) -> Result<web::Json<MessageDto>, ApiError> {
     let m = state
-        .generator
+        .replies
         .cancel(&auth.0, path.thread(), path.message())
         .await?;
     Ok(web::Json(m.into()))

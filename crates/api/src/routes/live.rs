@@ -30,6 +30,6 @@ pub async fn presence<D: Deps>(
     state.threads.get(&auth.0, id, false).await?;
     Ok(web::Json(PresenceDto {
         thread_id: path.thread_id,
-        connections: state.generator.events().presence(id),
+        connections: state.replies.events().presence(id),
     }))
 }

@@ -2,7 +2,7 @@
 //! feedback and reactions.
 
 use actix_web::{HttpResponse, web};
-use chat_threads_application::services::{AppendMessage, message_filter};
+use chat_threads_application::{AppendMessage, message_filter};
 use chat_threads_domain::MessageId;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +15,7 @@ use crate::state::{AppState, Deps};
 /// Tells the thread's live subscribers (other tabs, other devices) about a new message.
 fn publish_created<D: Deps>(state: &AppState<D>, m: &chat_threads_domain::Message) {
     state
-        .generator
+        .replies
         .events()
         .publish(chat_threads_application::events::ThreadEvent::thread(
             m.thread_id,

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use chat_threads_application::DeletedFilter;
-use chat_threads_application::services::{CreateThread, ListThreads, UpdateThread};
+use chat_threads_application::{CreateThread, ListThreads, UpdateThread};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 

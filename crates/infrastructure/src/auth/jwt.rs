@@ -18,7 +18,7 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chat_threads_application::AppError;
-use chat_threads_application::auth::{AuthError, TokenIssuer, TokenVerifier};
+use chat_threads_application::accounts::{AuthError, TokenIssuer, TokenVerifier};
 use chat_threads_domain::{OrgId, Principal, PrincipalKind, Timestamp};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;

@@ -4,7 +4,7 @@ use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use chat_threads_application::AppError;
-use chat_threads_application::auth::PasswordHasher;
+use chat_threads_application::accounts::PasswordHasher;
 use std::sync::Arc;
 
 /// argon2id with the crate's defaults (19 MiB, 2 passes, 1 lane: OWASP's recommendation).
@@ -22,7 +22,7 @@ impl std::fmt::Debug for Argon2Hasher {
 impl Argon2Hasher {
     /// A hasher; computes the dummy hash used to equalize timing for unknown accounts.
     pub fn new() -> Result<Self, AppError> {
-        let secret = chat_threads_application::auth::random_token()?;
+        let secret = chat_threads_application::accounts::random_token()?;
         let dummy = hash(&secret)?;
         Ok(Self {
             dummy: dummy.into(),

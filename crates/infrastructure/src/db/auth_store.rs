@@ -1,7 +1,7 @@
 //! Accounts, refresh tokens, anonymous sessions and generated secrets, on both backends.
 
 use chat_threads_application::AppError;
-use chat_threads_application::auth::{Account, AuthStore, RefreshToken, Session};
+use chat_threads_application::accounts::{Account, AuthStore, RefreshToken, Session};
 use chat_threads_domain::Timestamp;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};

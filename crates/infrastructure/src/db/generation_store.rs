@@ -1,8 +1,8 @@
 //! Reply progress and token usage on both backends.
 
 use chat_threads_application::AppError;
-use chat_threads_application::generation::GenerationStore;
-use chat_threads_application::llm::Usage;
+use chat_threads_application::replies::ReplyStore;
+use chat_threads_application::usage::Usage;
 use chat_threads_domain::{Message, MessageId, MessageStatus, Owner, ThreadId, Timestamp};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
@@ -14,8 +14,8 @@ use super::schema::{messages, threads, usage_daily as u};
 use super::store::SqlStore;
 use super::types::{DbTime, DbUuid};
 
-impl GenerationStore for SqlStore {
-    async fn update_generation(
+impl ReplyStore for SqlStore {
+    async fn update_reply(
         &self,
         thread_id: ThreadId,
         id: MessageId,
@@ -86,7 +86,9 @@ impl GenerationStore for SqlStore {
         });
         Ok(r?)
     }
+}
 
+impl chat_threads_application::usage::UsageStore for SqlStore {
     async fn add_usage(&self, owner: &Owner, day: &str, usage: Usage) -> Result<(), AppError> {
         let r: Result<(), DbError> = with_conn!(self, |conn, _d| {
             diesel::insert_into(u::table)

@@ -230,7 +230,7 @@ impl SqlStore {
         self.db.pool_usage()
     }
 
-    /// See [`chat_threads_application::generation::GenerationStore::begin_reply`].
+    /// See [`chat_threads_application::replies::ReplyStore::begin_reply`].
     pub(crate) async fn begin_reply_tx(
         &self,
         scope: &Scope,
@@ -460,7 +460,9 @@ impl ThreadStore for SqlStore {
         });
         Ok(r?)
     }
+}
 
+impl chat_threads_application::SearchStore for SqlStore {
     async fn search_messages(
         &self,
         scope: &Scope,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chat_threads_application::llm::{ChatEvent, ChatRequest, ChatStream, LanguageModel, Usage};
+use chat_threads_application::replies::llm::{ChatEvent, ChatRequest, ChatStream, LanguageModel, Usage};
 use futures_util::StreamExt;
 
 /// The echo model.
@@ -75,7 +75,7 @@ impl LanguageModel for EchoModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chat_threads_application::llm::ChatMessage;
+    use chat_threads_application::replies::llm::ChatMessage;
 
     #[tokio::test]
     async fn echoes_the_last_user_message_in_pieces_that_add_up() {

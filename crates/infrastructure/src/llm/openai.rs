@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chat_threads_application::llm::{
+use chat_threads_application::replies::llm::{
     ChatEvent, ChatRequest, ChatStream, LanguageModel, ModelError, Usage,
 };
 use eventsource_stream::Eventsource;

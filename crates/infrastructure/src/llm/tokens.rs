@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use chat_threads_application::llm::TokenCounter;
+use chat_threads_application::replies::llm::TokenCounter;
 
 /// Counts tokens with tiktoken's cl100k_base; falls back to characters / 4 if the encoding
 /// cannot be loaded.

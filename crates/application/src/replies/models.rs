@@ -6,7 +6,7 @@ use chat_threads_domain::Principal;
 use serde::Serialize;
 
 use crate::error::AppError;
-use crate::llm::SharedModel;
+use crate::replies::llm::SharedModel;
 
 /// A model as listed to clients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -113,7 +113,7 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::{ChatRequest, ChatStream, LanguageModel};
+    use crate::replies::llm::{ChatRequest, ChatStream, LanguageModel};
     use std::sync::Arc;
 
     struct Nothing;
@@ -123,11 +123,11 @@ mod tests {
         }
     }
     fn futures_util_stream_empty()
-    -> impl futures_core::Stream<Item = Result<crate::llm::ChatEvent, crate::llm::ModelError>> + Send
+    -> impl futures_core::Stream<Item = Result<crate::replies::llm::ChatEvent, crate::replies::llm::ModelError>> + Send
     {
         struct Empty;
         impl futures_core::Stream for Empty {
-            type Item = Result<crate::llm::ChatEvent, crate::llm::ModelError>;
+            type Item = Result<crate::replies::llm::ChatEvent, crate::replies::llm::ModelError>;
             fn poll_next(
                 self: std::pin::Pin<&mut Self>,
                 _: &mut std::task::Context<'_>,

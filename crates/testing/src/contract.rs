@@ -9,21 +9,21 @@ use std::collections::HashSet;
 use chat_threads_domain::{Limits, MessageId, Principal, Role, SCOPE_ORG_ADMIN, ThreadStatus};
 use serde_json::json;
 
-use crate::ports::{
-    DeletedFilter, ForkMode, MessageFilter, MessageStore, SummaryStore, SystemClock, ThreadStore,
+use chat_threads_application::replies::ReplyStore;
+use chat_threads_application::transfer::{ImportOutcome, ImportStore, TransferService};
+use chat_threads_application::{
+    AppError, AppendMessage, CreateThread, DeletedFilter, ForkMode, ListThreads, MessageFilter,
+    MessageService, MessageStore, SearchStore, SummaryService, SummaryStore, SystemClock,
+    ThreadService, ThreadStore, UpdateThread,
 };
-use crate::services::{AppendMessage, CreateThread, ListThreads, UpdateThread};
-use crate::transfer::{ImportOutcome, ImportStore, TransferService};
-use crate::{AppError, MessageService, SummaryService, ThreadService};
 
-/// A store implementing every port.
+/// A store implementing every port the contract checks.
 pub trait Store:
-    ThreadStore + MessageStore + SummaryStore + ImportStore + crate::generation::GenerationStore
+    ThreadStore + MessageStore + SummaryStore + SearchStore + ImportStore + ReplyStore
 {
 }
-impl<
-    T: ThreadStore + MessageStore + SummaryStore + ImportStore + crate::generation::GenerationStore,
-> Store for T
+impl<T: ThreadStore + MessageStore + SummaryStore + SearchStore + ImportStore + ReplyStore> Store
+    for T
 {
 }
 
@@ -714,7 +714,7 @@ pub async fn delete_message_subtree<S: Store>(store: S) {
     let out = s.messages.delete(&alice(), t.id, a.id).await.unwrap();
     assert_eq!(
         out,
-        crate::DeleteOutcome {
+        chat_threads_application::DeleteOutcome {
             deleted: 2,
             active_leaf_id: None
         }
@@ -1491,7 +1491,7 @@ pub async fn message_filters<S: Store>(store: S) {
         s.messages.append(&alice(), t.id, input).await.unwrap();
     }
     let f = |role: Option<&str>, text: Option<&str>| {
-        crate::services::message_filter(role, text).unwrap()
+        chat_threads_application::message_filter(role, text).unwrap()
     };
     let tree = s
         .messages
@@ -1549,7 +1549,7 @@ pub async fn message_filters<S: Store>(store: S) {
         .tree(&alice(), t.id, None, None, MessageFilter::default())
         .await;
     assert!(err.is_ok());
-    assert!(crate::services::message_filter(Some("robot"), None).is_err());
+    assert!(chat_threads_application::message_filter(Some("robot"), None).is_err());
 }
 
 /// Export then import reproduces a thread's tree, active branch, judgements and summaries under
@@ -1754,7 +1754,7 @@ pub async fn chatgpt_import<S: Store>(store: S) {
 /// Starting a reply stores the user message and the placeholder together or not at all, and
 /// refuses while another reply of the thread is streaming.
 pub async fn begin_reply_is_atomic<S: Store>(store: S) {
-    use crate::ports::{Anchor, NewMessage};
+    use chat_threads_application::{Anchor, NewMessage};
     use chat_threads_domain::{Content, ContentType, MessageStatus, Metadata};
     let s = services(store.clone());
     let (t, _) = s

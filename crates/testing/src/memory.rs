@@ -9,8 +9,8 @@ use chat_threads_domain::{
     Feedback, Message, MessageId, Owner, Reaction, Scope, Summary, Thread, ThreadId, Timestamp,
 };
 
-use crate::error::AppError;
-use crate::ports::{
+use chat_threads_application::AppError;
+use chat_threads_application::{
     Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter, MessageStore,
     NewMessage, SearchHit, SummaryStore, ThreadPatch, ThreadQuery, ThreadStore,
 };
@@ -20,7 +20,7 @@ struct State {
     threads: HashMap<ThreadId, Thread>,
     messages: HashMap<MessageId, Message>,
     summaries: Vec<Summary>,
-    usage: HashMap<(String, String), crate::llm::Usage>,
+    usage: HashMap<(String, String), chat_threads_application::usage::Usage>,
 }
 
 impl State {
@@ -89,19 +89,19 @@ impl State {
         &mut self,
         scope: &Scope,
         thread_id: ThreadId,
-        anchor: crate::ports::Anchor,
+        anchor: chat_threads_application::Anchor,
         message: NewMessage,
     ) -> Result<Message, AppError> {
         let thread = self.own_thread(scope, thread_id)?.clone();
         let placement = match anchor {
-            crate::ports::Anchor::Append(parent) => {
+            chat_threads_application::Anchor::Append(parent) => {
                 let found = parent
                     .or(thread.active_leaf_id)
                     .and_then(|id| self.owned_message(&scope.owner, id))
                     .cloned();
                 tree::place_append(&thread, parent, found.as_ref())?
             }
-            crate::ports::Anchor::SiblingOf(of) => {
+            chat_threads_application::Anchor::SiblingOf(of) => {
                 let original = self.owned_message(&scope.owner, of).cloned();
                 tree::place_sibling(&thread, of, original.as_ref())?
             }
@@ -142,7 +142,7 @@ impl MemoryStore {
 }
 
 fn matches_terms(haystack: &str, text: &str) -> bool {
-    crate::services::contains_words(haystack, text)
+    chat_threads_application::messages::contains_words(haystack, text)
 }
 
 fn snippet(content: &str, text: &str) -> String {
@@ -281,7 +281,9 @@ impl ThreadStore for MemoryStore {
         s.summaries.retain(|x| x.thread_id != id);
         Ok(())
     }
+}
 
+impl chat_threads_application::SearchStore for MemoryStore {
     async fn search_messages(
         &self,
         scope: &Scope,
@@ -327,7 +329,7 @@ impl MessageStore for MemoryStore {
         self.lock()?.place(
             scope,
             thread_id,
-            crate::ports::Anchor::Append(parent),
+            chat_threads_application::Anchor::Append(parent),
             message,
         )
     }
@@ -342,7 +344,7 @@ impl MessageStore for MemoryStore {
         self.lock()?.place(
             scope,
             thread_id,
-            crate::ports::Anchor::SiblingOf(of),
+            chat_threads_application::Anchor::SiblingOf(of),
             message,
         )
     }
@@ -586,12 +588,12 @@ impl SummaryStore for MemoryStore {
     }
 }
 
-impl crate::transfer::ImportStore for MemoryStore {
+impl chat_threads_application::transfer::ImportStore for MemoryStore {
     async fn import_threads(
         &self,
-        threads: Vec<crate::transfer::ImportedThread>,
-    ) -> Result<Vec<crate::transfer::ImportOutcome>, AppError> {
-        use crate::transfer::ImportOutcome;
+        threads: Vec<chat_threads_application::transfer::ImportedThread>,
+    ) -> Result<Vec<chat_threads_application::transfer::ImportOutcome>, AppError> {
+        use chat_threads_application::transfer::ImportOutcome;
         let mut s = self.lock()?;
         let mut out = Vec::with_capacity(threads.len());
         for t in threads {
@@ -622,14 +624,14 @@ impl crate::transfer::ImportStore for MemoryStore {
     }
 }
 
-impl crate::generation::GenerationStore for MemoryStore {
-    async fn update_generation(
+impl chat_threads_application::replies::ReplyStore for MemoryStore {
+    async fn update_reply(
         &self,
         thread_id: ThreadId,
         id: MessageId,
         content: &str,
         status: chat_threads_domain::MessageStatus,
-        usage: Option<crate::llm::Usage>,
+        usage: Option<chat_threads_application::usage::Usage>,
         now: Timestamp,
     ) -> Result<Message, AppError> {
         let mut s = self.lock()?;
@@ -657,8 +659,8 @@ impl crate::generation::GenerationStore for MemoryStore {
         scope: &Scope,
         thread_id: ThreadId,
         busy_since: Timestamp,
-        user: Option<(crate::ports::Anchor, NewMessage)>,
-        reply: (Option<crate::ports::Anchor>, NewMessage),
+        user: Option<(chat_threads_application::Anchor, NewMessage)>,
+        reply: (Option<chat_threads_application::Anchor>, NewMessage),
     ) -> Result<(Option<Message>, Message), AppError> {
         let mut s = self.lock()?;
         s.own_thread(scope, thread_id)?;
@@ -679,7 +681,7 @@ impl crate::generation::GenerationStore for MemoryStore {
                 .transpose()?;
             let anchor = reply
                 .0
-                .unwrap_or(crate::ports::Anchor::Append(user.as_ref().map(|u| u.id)));
+                .unwrap_or(chat_threads_application::Anchor::Append(user.as_ref().map(|u| u.id)));
             let reply = s.place(scope, thread_id, anchor, reply.1)?;
             Ok((user, reply))
         })();
@@ -700,12 +702,14 @@ impl crate::generation::GenerationStore for MemoryStore {
         }
         Ok(n)
     }
+}
 
+impl chat_threads_application::usage::UsageStore for MemoryStore {
     async fn add_usage(
         &self,
         owner: &Owner,
         day: &str,
-        usage: crate::llm::Usage,
+        usage: chat_threads_application::usage::Usage,
     ) -> Result<(), AppError> {
         let mut s = self.lock()?;
         let entry = s
@@ -717,7 +721,7 @@ impl crate::generation::GenerationStore for MemoryStore {
         Ok(())
     }
 
-    async fn usage_on(&self, owner: &Owner, day: &str) -> Result<crate::llm::Usage, AppError> {
+    async fn usage_on(&self, owner: &Owner, day: &str) -> Result<chat_threads_application::usage::Usage, AppError> {
         let s = self.lock()?;
         Ok(s.usage
             .get(&(owner.to_string(), day.to_owned()))
@@ -727,6 +731,7 @@ impl crate::generation::GenerationStore for MemoryStore {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use futures_core::Stream;
 use serde::Serialize;
 
+pub use crate::usage::Usage;
+
 /// One message of the prompt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChatMessage {
@@ -24,15 +26,6 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     /// Upper bound on the reply's tokens, if any.
     pub max_tokens: Option<u32>,
-}
-
-/// Token usage of one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct Usage {
-    /// Tokens in the prompt.
-    pub prompt_tokens: u32,
-    /// Tokens in the reply.
-    pub completion_tokens: u32,
 }
 
 /// What a streaming call yields.

@@ -1,0 +1,126 @@
+//! What accounts and sessions need from the outside: token signing and verification, password
+//! hashing, and storage of accounts, refresh tokens, sessions and secrets.
+
+use std::future::Future;
+
+use chat_threads_domain::{Metadata, Principal, Timestamp};
+use serde::Serialize;
+
+use crate::error::{AppError, AuthError};
+
+/// Verifies bearer tokens. Synchronous and object-safe: verification needs keys, not I/O.
+pub trait TokenVerifier: Send + Sync + 'static {
+    /// The principal a token stands for.
+    fn verify(&self, token: &str) -> Result<Principal, AuthError>;
+}
+
+/// Signs tokens for principals this service vouches for (accounts, sessions, dev tokens).
+pub trait TokenIssuer: Clone + Send + Sync + 'static {
+    /// A signed access token for `principal`, valid until `expires_at`.
+    fn issue(&self, principal: &Principal, expires_at: Timestamp) -> Result<String, AppError>;
+}
+
+/// Hashes and checks passwords (argon2id in production).
+pub trait PasswordHasher: Clone + Send + Sync + 'static {
+    /// A self-describing hash (PHC string) of the password.
+    fn hash(&self, password: &str) -> Result<String, AppError>;
+    /// Whether the password matches the hash. Takes the same time for a wrong password.
+    fn verify(&self, password: &str, hash: &str) -> bool;
+    /// A hash of some password nobody knows, to spend the same time on unknown accounts.
+    fn dummy_hash(&self) -> &str;
+}
+
+/// A built-in account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Identity (the principal's subject).
+    pub id: uuid::Uuid,
+    /// Lowercased e-mail, unique.
+    pub email: String,
+    /// PHC string.
+    pub password_hash: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// A stored refresh token (only its hash is kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    /// Identity.
+    pub id: uuid::Uuid,
+    /// Whose.
+    pub account_id: uuid::Uuid,
+    /// Tokens rotated from one login share a family; reuse of a spent one revokes the family.
+    pub family_id: uuid::Uuid,
+    /// SHA-256 of the token, hex.
+    pub token_hash: String,
+    /// Expiry.
+    pub expires_at: Timestamp,
+    /// Set once used (rotated) or logged out.
+    pub revoked_at: Option<Timestamp>,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// An anonymous session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Session {
+    /// The session id (client-chosen or generated).
+    pub id: String,
+    /// The embedding site's own user id, if it has one.
+    pub external_user_id: Option<String>,
+    /// Free-form metadata.
+    pub metadata: Metadata,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// When the session and its threads stop working and get purged.
+    pub expires_at: Timestamp,
+}
+
+/// Storage of accounts, refresh tokens, sessions and the service's own signing secret.
+pub trait AuthStore: Clone + Send + Sync + 'static {
+    /// Inserts an account; an e-mail already registered is [`AppError::Conflict`].
+    fn insert_account(&self, account: Account)
+    -> impl Future<Output = Result<(), AppError>> + Send;
+    /// The account with this (lowercased) e-mail.
+    fn find_account(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<Account>, AppError>> + Send;
+    /// Stores a refresh token.
+    fn insert_refresh(
+        &self,
+        token: RefreshToken,
+    ) -> impl Future<Output = Result<(), AppError>> + Send;
+    /// Atomically marks the live token with this hash as used and returns it; `None` when no
+    /// such token exists. A token already revoked is returned with `revoked_at` set (reuse).
+    fn spend_refresh(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<RefreshToken>, AppError>> + Send;
+    /// Revokes every token of a family.
+    fn revoke_family(
+        &self,
+        family_id: uuid::Uuid,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), AppError>> + Send;
+    /// Inserts a session; an id already in use is [`AppError::Conflict`].
+    fn insert_session(&self, session: Session)
+    -> impl Future<Output = Result<(), AppError>> + Send;
+    /// Deletes expired sessions with their threads, and threads past their own expiry.
+    /// Returns (sessions, threads) deleted.
+    fn purge_expired(
+        &self,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(u64, u64), AppError>> + Send;
+    /// The stored value of a named secret, creating it from `generate` if absent (the first
+    /// writer wins when several instances start at once).
+    fn secret_or_insert(
+        &self,
+        name: &str,
+        generate: String,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<String, AppError>> + Send;
+}
+

@@ -1,0 +1,95 @@
+//! Branches: list the leaves, switch the active one, fork a path into a new thread.
+
+use chat_threads_domain::{
+    ForkOrigin, Message, MessageId, Principal, Thread, ThreadId, ThreadStatus, Title,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+use crate::messages::{MessageService, MessageStore};
+use crate::system::Clock;
+use crate::threads::ThreadStore;
+
+/// A branch of a thread: a leaf and whether it ends the active path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Branch {
+    /// The last message of the branch.
+    pub leaf: Message,
+    /// Whether this is the active branch.
+    pub active: bool,
+}
+
+/// What a fork copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForkMode {
+    /// The path from the root to the fork point.
+    #[default]
+    Path,
+    /// The path, plus every live branch below the fork point.
+    PathAndBranches,
+}
+
+impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
+    /// The thread's branches with their last message.
+    pub async fn branches(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+    ) -> Result<Vec<Branch>, AppError> {
+        self.store.branches(&who.scope(), thread_id).await
+    }
+
+    /// Switches the active branch.
+    pub async fn set_active_leaf(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        leaf: MessageId,
+    ) -> Result<Thread, AppError> {
+        self.store
+            .set_active_leaf(&who.scope(), thread_id, leaf, self.clock.now())
+            .await
+    }
+
+    /// Forks the path ending at `at` into a new thread that remembers its origin.
+    pub async fn fork(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        at: MessageId,
+        mode: ForkMode,
+        title: Option<String>,
+    ) -> Result<Thread, AppError> {
+        let source = self
+            .store
+            .get_thread(&who.scope(), thread_id, false)
+            .await?;
+        let now = self.clock.now();
+        let title = match title {
+            Some(t) => Title::parse(&t, &self.limits)?,
+            None => source.title.clone(),
+        };
+        let new_thread = Thread {
+            id: ThreadId::new(),
+            owner: who.owner(),
+            title,
+            status: ThreadStatus::Active,
+            external_id: None,
+            active_leaf_id: None,
+            forked_from: Some(ForkOrigin {
+                thread_id,
+                message_id: at,
+            }),
+            message_count: 0,
+            last_message_at: None,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            ..source
+        };
+        self.store
+            .fork(&who.scope(), thread_id, at, mode, new_thread)
+            .await
+    }
+}

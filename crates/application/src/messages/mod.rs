@@ -1,0 +1,338 @@
+//! Messages and the tree: append, list (active path or whole tree), read, edit as a sibling,
+//! delete a subtree, feedback and reactions.
+
+mod ports;
+
+pub use ports::{Anchor, DeleteOutcome, MessageCursor, MessageFilter, MessageStore, NewMessage};
+
+use chat_threads_domain::{
+    Content, ContentType, Feedback, FeedbackText, Limits, Message, MessageId, MessageStatus,
+    Metadata, ModelName, Principal, Rating, Reaction, Role, ThreadId,
+};
+
+use crate::cursor;
+use crate::error::AppError;
+use crate::input::opt;
+use crate::paging::{Page, page_size};
+use crate::system::Clock;
+use crate::threads::ThreadStore;
+
+/// Whether `haystack` contains every word of `text` as a whole word, ignoring case (what the
+/// search indexes match).
+pub fn contains_words(haystack: &str, text: &str) -> bool {
+    let words: Vec<String> = haystack
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .all(|w| words.contains(&w.to_lowercase()))
+}
+
+/// Parses a message filter from raw query parameters.
+pub fn message_filter(role: Option<&str>, text: Option<&str>) -> Result<MessageFilter, AppError> {
+    Ok(MessageFilter {
+        role: role.map(Role::parse).transpose()?,
+        text: text
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned),
+    })
+}
+
+/// Input to append a message (raw).
+#[derive(Debug, Clone, Default)]
+pub struct AppendMessage {
+    /// "user", "assistant", "system" or "tool"; default "user".
+    pub role: Option<String>,
+    /// The text.
+    pub content: String,
+    /// "text", "json", "image" or "file"; default "text".
+    pub content_type: Option<String>,
+    /// What a UI shows instead of the content.
+    pub display_text: Option<String>,
+    /// Explicit parent; default the active leaf.
+    pub parent_id: Option<MessageId>,
+    /// Metadata object.
+    pub metadata: Option<serde_json::Value>,
+    /// Model that wrote it.
+    pub model: Option<String>,
+}
+
+/// Message and tree use cases.
+#[derive(Debug, Clone)]
+pub struct MessageService<S, C> {
+    pub(crate) store: S,
+    pub(crate) clock: C,
+    pub(crate) limits: Limits,
+}
+
+impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
+    /// A service over `store`.
+    pub fn new(store: S, clock: C, limits: Limits) -> Self {
+        Self {
+            store,
+            clock,
+            limits,
+        }
+    }
+
+    fn new_message(&self, input: AppendMessage) -> Result<NewMessage, AppError> {
+        let content_type = input
+            .content_type
+            .as_deref()
+            .map(ContentType::parse)
+            .transpose()?;
+        let content_type = content_type.unwrap_or(ContentType::Text);
+        if content_type == ContentType::Json
+            && serde_json::from_str::<serde_json::Value>(&input.content).is_err()
+        {
+            return Err(
+                chat_threads_domain::DomainError::invalid("content", "is not valid JSON").into(),
+            );
+        }
+        let display_text = input
+            .display_text
+            .map(|d| Content::parse(d, &self.limits).map(Content::into_inner))
+            .transpose()?;
+        Ok(NewMessage {
+            id: MessageId::new(),
+            role: input
+                .role
+                .as_deref()
+                .map(Role::parse)
+                .transpose()?
+                .unwrap_or(Role::User),
+            content: Content::parse(input.content, &self.limits)?,
+            content_type,
+            display_text,
+            status: MessageStatus::Complete,
+            model: opt(input.model, ModelName::parse)?,
+            prompt_tokens: None,
+            completion_tokens: None,
+            metadata: Metadata::parse(input.metadata.unwrap_or_default(), &self.limits)?,
+            edited_at: None,
+            created_at: self.clock.now(),
+        })
+    }
+
+    /// Appends a message under the active leaf (or the given parent); it becomes the active leaf.
+    pub async fn append(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        input: AppendMessage,
+    ) -> Result<Message, AppError> {
+        let parent = input.parent_id;
+        let msg = self.new_message(input)?;
+        self.store
+            .append_message(&who.scope(), thread_id, parent, msg)
+            .await
+    }
+
+    /// Appends an already-built message (used by generation, which sets status and tokens).
+    pub async fn append_prepared(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        parent: Option<MessageId>,
+        msg: NewMessage,
+    ) -> Result<Message, AppError> {
+        self.store
+            .append_message(&who.scope(), thread_id, parent, msg)
+            .await
+    }
+
+    /// A live message.
+    pub async fn get(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        id: MessageId,
+    ) -> Result<Message, AppError> {
+        let m = self.store.get_message(&who.scope(), thread_id, id).await?;
+        if m.is_deleted() {
+            return Err(AppError::MessageNotFound);
+        }
+        Ok(m)
+    }
+
+    /// Edits a message by adding a sibling with the new content (same role); the original stays
+    /// as another branch and the sibling becomes the active leaf.
+    pub async fn edit(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        id: MessageId,
+        content: String,
+        display_text: Option<String>,
+        metadata: Option<serde_json::Value>,
+    ) -> Result<Message, AppError> {
+        let original = self.get(who, thread_id, id).await?;
+        let mut msg = self.new_message(AppendMessage {
+            role: Some(original.role.as_str().to_owned()),
+            content,
+            content_type: Some(original.content_type.as_str().to_owned()),
+            display_text,
+            parent_id: None,
+            metadata: metadata.or_else(|| Some(original.metadata.to_value())),
+            model: None,
+        })?;
+        msg.edited_at = Some(msg.created_at);
+        self.store
+            .add_sibling(&who.scope(), thread_id, id, msg)
+            .await
+    }
+
+    /// Adds a prepared sibling of `of` (regenerate: a new reply beside the old one).
+    pub async fn add_sibling(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        of: MessageId,
+        msg: NewMessage,
+    ) -> Result<Message, AppError> {
+        self.store
+            .add_sibling(&who.scope(), thread_id, of, msg)
+            .await
+    }
+
+    /// Soft-deletes a message and everything below it. If the active leaf was removed, it moves
+    /// to the deleted message's parent (for a root: the newest surviving leaf, or none).
+    pub async fn delete(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        id: MessageId,
+    ) -> Result<DeleteOutcome, AppError> {
+        self.store
+            .delete_message(&who.scope(), thread_id, id, self.clock.now())
+            .await
+    }
+
+    /// The active path, root first: the last `limit` messages (all when `None`), then earlier
+    /// pages through the cursor. With a filter, the path is walked from the cursor to the root
+    /// and the last `limit` matching messages are returned (the cost then grows with the depth).
+    pub async fn active_path(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        cursor: Option<String>,
+        limit: Option<u32>,
+        filter: MessageFilter,
+    ) -> Result<Page<Message>, AppError> {
+        let before = cursor
+            .as_deref()
+            .map(cursor::decode::<MessageId>)
+            .transpose()?;
+        let want = match limit {
+            None => u32::MAX - 1,
+            Some(n) => page_size(Some(n), &self.limits)?,
+        };
+        let walk = if filter.is_empty() {
+            want + 1
+        } else {
+            u32::MAX
+        };
+        let mut rows = self
+            .store
+            .active_path(&who.scope(), thread_id, before, walk)
+            .await?;
+        if !filter.is_empty() {
+            rows.retain(|m| {
+                filter.role.is_none_or(|r| m.role == r)
+                    && filter
+                        .text
+                        .as_deref()
+                        .is_none_or(|t| contains_words(m.content.as_str(), t))
+            });
+        }
+        let has_more = rows.len() > want as usize;
+        if has_more {
+            rows.drain(..rows.len() - want as usize);
+        }
+        let next_cursor = has_more
+            .then(|| rows.first().map(|m| cursor::encode(&m.id)))
+            .flatten();
+        Ok(Page {
+            data: rows,
+            next_cursor,
+            has_more,
+        })
+    }
+
+    /// Every message of the thread (deleted ones included, marked), oldest first.
+    pub async fn tree(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        cursor: Option<String>,
+        limit: Option<u32>,
+        filter: MessageFilter,
+    ) -> Result<Page<Message>, AppError> {
+        let limit = page_size(limit, &self.limits)?;
+        let after = cursor
+            .as_deref()
+            .map(cursor::decode::<MessageCursor>)
+            .transpose()?;
+        let mut rows = self
+            .store
+            .list_tree(&who.scope(), thread_id, after, limit + 1, &filter)
+            .await?;
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = has_more
+            .then(|| {
+                rows.last().map(|m| {
+                    cursor::encode(&MessageCursor {
+                        created_at: m.created_at,
+                        id: m.id,
+                    })
+                })
+            })
+            .flatten();
+        Ok(Page {
+            data: rows,
+            next_cursor,
+            has_more,
+        })
+    }
+
+    /// Sets (`Some((rating, text))`) or clears (`None`) feedback on a message.
+    pub async fn feedback(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        id: MessageId,
+        feedback: Option<(String, Option<String>)>,
+    ) -> Result<Message, AppError> {
+        let feedback = feedback
+            .map(|(rating, text)| -> Result<Feedback, AppError> {
+                Ok(Feedback {
+                    rating: Rating::parse(&rating)?,
+                    text: text
+                        .map(|t| FeedbackText::parse(&t, &self.limits))
+                        .transpose()?,
+                })
+            })
+            .transpose()?;
+        self.store
+            .set_feedback(&who.scope(), thread_id, id, feedback, self.clock.now())
+            .await
+    }
+
+    /// Sets (`Some(emoji)`) or clears (`None`) the reaction on a message.
+    pub async fn reaction(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        id: MessageId,
+        reaction: Option<String>,
+    ) -> Result<Message, AppError> {
+        let reaction = reaction.map(|r| Reaction::parse(&r)).transpose()?;
+        self.store
+            .set_reaction(&who.scope(), thread_id, id, reaction, self.clock.now())
+            .await
+    }
+}

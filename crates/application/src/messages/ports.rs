@@ -1,0 +1,222 @@
+//! What the message use cases need from storage: the tree operations, each applied atomically.
+
+use std::future::Future;
+
+use chat_threads_domain::{
+    Content, ContentType, Feedback, Message, MessageId, MessageStatus, Metadata, ModelName,
+    Reaction, Role, Scope, Thread, ThreadId, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::branches::{Branch, ForkMode};
+use crate::error::AppError;
+
+/// Position in a thread's whole tree, ordered by `(created_at, id)` oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageCursor {
+    /// `created_at` of the last message seen.
+    pub created_at: Timestamp,
+    /// Id of the last message seen.
+    pub id: MessageId,
+}
+
+/// Narrows a message list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageFilter {
+    /// Only messages with this role.
+    pub role: Option<Role>,
+    /// Only messages containing every word (through the search index).
+    pub text: Option<String>,
+}
+
+impl MessageFilter {
+    /// Whether the filter lets everything through.
+    pub fn is_empty(&self) -> bool {
+        self.role.is_none() && self.text.is_none()
+    }
+}
+
+/// A message to be stored; the store decides its parent and depth by the tree rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    /// Identity, chosen by the caller.
+    pub id: MessageId,
+    /// Author.
+    pub role: Role,
+    /// Text.
+    pub content: Content,
+    /// How to read the content.
+    pub content_type: ContentType,
+    /// What a UI shows instead.
+    pub display_text: Option<String>,
+    /// Initial status (complete, or streaming for a reply about to be generated).
+    pub status: MessageStatus,
+    /// Model that wrote it.
+    pub model: Option<ModelName>,
+    /// Prompt tokens.
+    pub prompt_tokens: Option<i32>,
+    /// Completion tokens.
+    pub completion_tokens: Option<i32>,
+    /// Metadata.
+    pub metadata: Metadata,
+    /// Set when this message is an edit of another.
+    pub edited_at: Option<Timestamp>,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+impl NewMessage {
+    /// The stored message once placed.
+    pub fn into_message(
+        self,
+        thread_id: ThreadId,
+        parent_id: Option<MessageId>,
+        depth: i32,
+    ) -> Message {
+        Message {
+            id: self.id,
+            thread_id,
+            parent_id,
+            depth,
+            role: self.role,
+            content: self.content,
+            content_type: self.content_type,
+            display_text: self.display_text,
+            status: self.status,
+            model: self.model,
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            feedback: None,
+            reaction: None,
+            metadata: self.metadata,
+            edited_at: self.edited_at,
+            created_at: self.created_at,
+            updated_at: self.created_at,
+            deleted_at: None,
+        }
+    }
+}
+
+/// Where a new message hangs in the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    /// Under this parent, or under the active leaf when `None` (an append).
+    Append(Option<MessageId>),
+    /// Beside this message, under the same parent (an edit or a regeneration).
+    SiblingOf(MessageId),
+}
+
+/// The result of soft-deleting a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeleteOutcome {
+    /// How many messages were deleted (the message and its live descendants).
+    pub deleted: u64,
+    /// The thread's active leaf afterwards.
+    pub active_leaf_id: Option<MessageId>,
+}
+
+/// Storage of messages and the tree operations, each applied atomically.
+pub trait MessageStore: Clone + Send + Sync + 'static {
+    /// Appends under `parent`, or under the active leaf; the message becomes the active leaf.
+    fn append_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        parent: Option<MessageId>,
+        message: NewMessage,
+    ) -> impl Future<Output = Result<Message, AppError>> + Send;
+
+    /// Adds a sibling of `of` (edit or regenerate); the sibling becomes the active leaf.
+    fn add_sibling(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        of: MessageId,
+        message: NewMessage,
+    ) -> impl Future<Output = Result<Message, AppError>> + Send;
+
+    /// A message of the thread (deleted ones too; callers decide).
+    fn get_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+    ) -> impl Future<Output = Result<Message, AppError>> + Send;
+
+    /// Soft-deletes a message and its subtree; the active leaf moves by the tree rules.
+    fn delete_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<DeleteOutcome, AppError>> + Send;
+
+    /// Up to `limit` messages of the active path ending just above `before` (or at the active
+    /// leaf), root first. Walks parent links, so the cost depends on `limit`, not the thread size.
+    fn active_path(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Message>, AppError>> + Send;
+
+    /// The whole tree, oldest first, after `after`, at most `limit`, narrowed by `filter`.
+    fn list_tree(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        after: Option<MessageCursor>,
+        limit: u32,
+        filter: &MessageFilter,
+    ) -> impl Future<Output = Result<Vec<Message>, AppError>> + Send;
+
+    /// The thread's branches (live leaves), newest first.
+    fn branches(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+    ) -> impl Future<Output = Result<Vec<Branch>, AppError>> + Send;
+
+    /// Moves the active leaf to a live message of the thread.
+    fn set_active_leaf(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        leaf: MessageId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Thread, AppError>> + Send;
+
+    /// Copies the path to `at` (and, by mode, the branches below it) into `new_thread`, whose
+    /// `forked_from` the caller has set; the copy of `at` becomes its active leaf.
+    fn fork(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        at: MessageId,
+        mode: ForkMode,
+        new_thread: Thread,
+    ) -> impl Future<Output = Result<Thread, AppError>> + Send;
+
+    /// Sets or clears feedback on a live message.
+    fn set_feedback(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        feedback: Option<Feedback>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Message, AppError>> + Send;
+
+    /// Sets or clears the reaction on a live message.
+    fn set_reaction(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        reaction: Option<Reaction>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Message, AppError>> + Send;
+}
+

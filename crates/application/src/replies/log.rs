@@ -1,0 +1,229 @@
+//! The event log of each reply: seq-numbered events kept while the reply runs and for a
+//! retention period after, so any number of followers can follow it and resume after a
+//! `Last-Event-ID` without gap or duplicate. [`Hub`] holds this process's logs.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use chat_threads_domain::{Message, MessageId, MessageStatus, ThreadId};
+use futures_core::Stream;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::error::ErrorCode;
+use crate::events::{EventKind, ThreadEvent, ThreadEvents};
+
+#[derive(Debug)]
+struct RunState {
+    events: Vec<ThreadEvent>,
+    done: bool,
+}
+
+/// A generation in progress (or recently finished).
+#[derive(Debug)]
+pub struct Run {
+    /// The thread.
+    pub thread_id: ThreadId,
+    /// The assistant message being written.
+    pub message_id: MessageId,
+    /// Where events are also published for the thread's subscribers (none for replays).
+    events: Option<ThreadEvents>,
+    state: Mutex<RunState>,
+    progress: watch::Sender<(usize, bool)>,
+    pub(crate) cancel: watch::Sender<bool>,
+}
+
+impl Run {
+    pub(crate) fn new(
+        thread_id: ThreadId,
+        message_id: MessageId,
+        events: Option<ThreadEvents>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            thread_id,
+            message_id,
+            events,
+            state: Mutex::new(RunState {
+                events: Vec::new(),
+                done: false,
+            }),
+            progress: watch::channel((0, false)).0,
+            cancel: watch::channel(false).0,
+        })
+    }
+
+    pub(crate) fn push(&self, event: EventKind, mut data: Value) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let seq = state.events.len() as u64 + 1;
+        if let Value::Object(map) = &mut data {
+            map.insert("seq".into(), json!(seq));
+            map.insert("thread_id".into(), json!(self.thread_id));
+            map.entry("message_id").or_insert(json!(self.message_id));
+        }
+        let event = ThreadEvent {
+            thread_id: self.thread_id,
+            event,
+            seq: Some(seq),
+            reply_id: Some(self.message_id),
+            data,
+        };
+        state.events.push(event.clone());
+        let len = state.events.len();
+        drop(state);
+        self.progress.send_replace((len, false));
+        if let Some(events) = &self.events {
+            events.publish(event);
+        }
+    }
+
+    /// Appends an event produced by another instance (already numbered), for local followers.
+    pub(crate) fn push_remote(&self, event: ThreadEvent) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        if event.seq != Some(state.events.len() as u64 + 1) {
+            return; // a duplicate or one out of order: the log stays gap-free
+        }
+        state.events.push(event);
+        let len = state.events.len();
+        drop(state);
+        self.progress.send_replace((len, false));
+    }
+
+    pub(crate) fn finish(&self) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        state.done = true;
+        let len = state.events.len();
+        drop(state);
+        self.progress.send_replace((len, true));
+    }
+
+    /// Whether the generation has ended.
+    pub fn is_done(&self) -> bool {
+        self.state.lock().map(|s| s.done).unwrap_or(true)
+    }
+
+    /// Asks the generation to stop; it keeps the text so far.
+    pub fn cancel(&self) {
+        self.cancel.send_replace(true);
+    }
+
+    /// The events after `after` (a `Last-Event-ID`), then the live ones until the end.
+    pub fn follow(self: &Arc<Self>, after: u64) -> EventStream {
+        let run = self.clone();
+        let rx = self.progress.subscribe();
+        Box::pin(futures_util::stream::unfold(
+            (run, rx, after as usize, Vec::<ThreadEvent>::new()),
+            |(run, mut rx, mut cursor, mut pending)| async move {
+                loop {
+                    if !pending.is_empty() {
+                        let next = pending.remove(0);
+                        return Some((next, (run, rx, cursor, pending)));
+                    }
+                    let (len, done) = *rx.borrow_and_update();
+                    if cursor < len {
+                        if let Ok(state) = run.state.lock() {
+                            pending = state.events[cursor..len].to_vec();
+                        }
+                        cursor = len;
+                        continue;
+                    }
+                    if done {
+                        return None;
+                    }
+                    if rx.changed().await.is_err() {
+                        return None;
+                    }
+                }
+            },
+        ))
+    }
+
+    /// Waits until the generation ends.
+    pub async fn wait(&self) {
+        let mut rx = self.progress.subscribe();
+        while !rx.borrow_and_update().1 {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A stream of events.
+pub type EventStream = Pin<Box<dyn Stream<Item = ThreadEvent> + Send>>;
+
+/// The running and recently finished generations of this process.
+#[derive(Debug, Clone, Default)]
+pub struct Hub {
+    runs: Arc<Mutex<HashMap<MessageId, Arc<Run>>>>,
+}
+
+impl Hub {
+    pub(crate) fn insert(&self, run: Arc<Run>) {
+        if let Ok(mut runs) = self.runs.lock() {
+            runs.insert(run.message_id, run);
+        }
+    }
+
+    pub(crate) fn remove(&self, id: MessageId) {
+        if let Ok(mut runs) = self.runs.lock() {
+            runs.remove(&id);
+        }
+    }
+
+    /// The generation of this message, if this process has it.
+    pub fn get(&self, id: MessageId) -> Option<Arc<Run>> {
+        self.runs.lock().ok()?.get(&id).cloned()
+    }
+
+    /// Generations still running.
+    pub fn running(&self) -> Vec<Arc<Run>> {
+        self.runs
+            .lock()
+            .map(|r| r.values().filter(|r| !r.is_done()).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether a generation of this thread is running here.
+    pub fn thread_busy(&self, thread_id: ThreadId) -> bool {
+        self.running().iter().any(|r| r.thread_id == thread_id)
+    }
+}
+
+/// Replays a stored reply as a log: `message.created`, its text as one delta, the final event.
+pub(crate) fn replay(run: &Run, message: &Message) {
+    run.push(EventKind::MessageCreated, json!({"message": message}));
+    if !message.content.as_str().is_empty() {
+        run.push(
+            EventKind::MessageDelta,
+            json!({"delta": message.content.as_str()}),
+        );
+    }
+    let content = message.content.as_str();
+    let usage = json!({"prompt_tokens": message.prompt_tokens, "completion_tokens": message.completion_tokens});
+    match message.status {
+        MessageStatus::Complete => run.push(
+            EventKind::MessageCompleted,
+            json!({"content": content, "usage": usage}),
+        ),
+        MessageStatus::Cancelled => {
+            run.push(EventKind::MessageCancelled, json!({"content": content}))
+        }
+        MessageStatus::Failed => run.push(
+            EventKind::MessageFailed,
+            json!({"content": content, "error": model_error("the reply failed")}),
+        ),
+        MessageStatus::Streaming => {}
+    }
+}
+
+/// The `error` payload of `message.failed`, in the one error shape.
+pub(crate) fn model_error(message: &str) -> Value {
+    json!({"code": ErrorCode::ModelError, "message": message})
+}

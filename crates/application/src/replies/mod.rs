@@ -1,0 +1,542 @@
+//! Assistant replies: send a message and get the reply, regenerate, edit and resend, follow
+//! (resume) and cancel. A reply is written by a task the server owns ([`task`]), its events go
+//! through a log ([`log`]) that followers read, and what the model sees is assembled by the
+//! pure functions of [`prompt`]. [`models`] says which models exist and who may use them;
+//! [`llm`] is the port to the model servers.
+
+pub mod llm;
+pub mod log;
+pub mod models;
+mod ports;
+pub mod prompt;
+mod task;
+
+pub use log::{EventStream, Hub, Run};
+pub use ports::ReplyStore;
+pub use prompt::Hints;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_threads_domain::{
+    Content, ContentType, Message, MessageId, MessageStatus, Metadata, ModelName, Principal, Role,
+    Thread, ThreadId, Timestamp,
+};
+use serde_json::{Value, json};
+
+use crate::error::AppError;
+use crate::events::{EventKind, ThreadEvent, ThreadEvents};
+use crate::messages::{Anchor, MessageStore, NewMessage};
+use crate::summaries::SummaryStore;
+use crate::system::Clock;
+use crate::threads::ThreadStore;
+use crate::usage::{Usage, UsageStore, day_of};
+use llm::{SharedModel, TokenCounter};
+use log::replay;
+use models::Catalog;
+use task::Task;
+
+/// Reply settings.
+#[derive(Debug, Clone, Default)]
+pub struct ReplySettings {
+    /// Token budget of the prompt (system prompt, summary and recent messages).
+    pub context_tokens: usize,
+    /// At most this many recent messages of the path go into the prompt.
+    pub context_messages: u32,
+    /// Upper bound on a reply's tokens sent to the model, if any.
+    pub reply_max_tokens: Option<u32>,
+    /// Daily token quota per principal (prompt + completion); `None` = unlimited.
+    pub daily_token_quota: Option<u64>,
+    /// How often a reply's text is written to the database while it streams.
+    pub flush_interval: Duration,
+    /// How long a finished generation's events stay available for resuming.
+    pub retention: Duration,
+    /// A reply untouched this long while `streaming` is considered dead.
+    pub stale_after: Duration,
+    /// System prompt when the thread has none and its product has none.
+    pub default_system_prompt: Option<String>,
+    /// System prompts per product.
+    pub product_prompts: HashMap<String, String>,
+    /// Instruction given to the model to write a summary.
+    pub summary_prompt: String,
+    /// Maximum reply size in bytes (the content limit).
+    pub max_reply_bytes: usize,
+}
+
+/// What a started reply hands back.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The user message that was stored (for send and resend), if any.
+    pub user_message: Option<Message>,
+    /// The assistant message, status `streaming`.
+    pub assistant_message: Message,
+    /// Its generation.
+    pub run: Arc<Run>,
+}
+
+/// Input of a send.
+#[derive(Debug, Clone, Default)]
+pub struct SendInput {
+    /// The user's text.
+    pub content: String,
+    /// Parent of the user message; default the active leaf.
+    pub parent_id: Option<MessageId>,
+    /// Model to use; default the thread's, else the catalog's default.
+    pub model: Option<String>,
+    /// Metadata of the user message.
+    pub metadata: Option<Value>,
+    /// Language to answer in, raw (checked by [`Hints::parse`]).
+    pub language: Option<String>,
+    /// The user's time zone, raw (checked by [`Hints::parse`]).
+    pub timezone: Option<String>,
+}
+
+/// Input of a regeneration.
+#[derive(Debug, Clone, Default)]
+pub struct RegenerateInput {
+    /// Model to use; default the original reply's.
+    pub model: Option<String>,
+    /// Language to answer in, raw.
+    pub language: Option<String>,
+    /// The user's time zone, raw.
+    pub timezone: Option<String>,
+}
+
+/// Replies to messages.
+pub struct ReplyService<S, C> {
+    pub(crate) store: S,
+    pub(crate) clock: C,
+    catalog: Catalog,
+    pub(crate) counter: Arc<dyn TokenCounter>,
+    pub(crate) settings: ReplySettings,
+    limits: chat_threads_domain::Limits,
+    pub(crate) hub: Hub,
+    events: ThreadEvents,
+    pub(crate) runtime: tokio::runtime::Handle,
+}
+
+impl<S: Clone, C: Clone> Clone for ReplyService<S, C> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            catalog: self.catalog.clone(),
+            counter: self.counter.clone(),
+            settings: self.settings.clone(),
+            limits: self.limits,
+            hub: self.hub.clone(),
+            events: self.events.clone(),
+            runtime: self.runtime.clone(),
+        }
+    }
+}
+
+impl<S, C> std::fmt::Debug for ReplyService<S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyService")
+            .field("catalog", &self.catalog)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, C> ReplyService<S, C>
+where
+    S: ThreadStore + MessageStore + SummaryStore + ReplyStore + UsageStore,
+    C: Clock,
+{
+    /// A generator whose tasks run on `runtime`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: S,
+        clock: C,
+        catalog: Catalog,
+        counter: Arc<dyn TokenCounter>,
+        settings: ReplySettings,
+        limits: chat_threads_domain::Limits,
+        events: ThreadEvents,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            catalog,
+            counter,
+            settings,
+            limits,
+            hub: Hub::default(),
+            events,
+            runtime,
+        }
+    }
+
+    /// The thread events hub replies publish to.
+    pub fn events(&self) -> &ThreadEvents {
+        &self.events
+    }
+
+    /// Records a reply event another instance produced, so followers here (resuming with
+    /// `Last-Event-ID`) see the same log as on the instance that runs the reply.
+    pub fn mirror(&self, event: &ThreadEvent) {
+        let (Some(_), Some(reply)) = (event.seq, event.reply_id) else {
+            return;
+        };
+        let run = match self.hub.get(reply) {
+            Some(run) => run,
+            None => {
+                let run = Run::new(event.thread_id, reply, None);
+                self.hub.insert(run.clone());
+                run
+            }
+        };
+        run.push_remote(event.clone());
+        if event.event.ends_reply() {
+            run.finish();
+            let hub = self.hub.clone();
+            let retention = self.settings.retention;
+            self.runtime.spawn(async move {
+                tokio::time::sleep(retention).await;
+                hub.remove(reply);
+            });
+        }
+    }
+
+    /// Replies streaming but untouched since this moment belong to a dead process.
+    fn stale_before(&self) -> Timestamp {
+        self.clock.now()
+            - chrono::TimeDelta::from_std(self.settings.stale_after).unwrap_or_default()
+    }
+
+    /// The model catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// This process's generations.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Refuses a new reply while one is running in the thread, or when the quota is spent.
+    /// Refuses early (before touching the database) when this process runs a reply in the
+    /// thread or the quota is spent; returns the time before which a streaming reply is dead.
+    async fn admit(&self, who: &Principal, thread_id: ThreadId) -> Result<Timestamp, AppError> {
+        let since = self.stale_before();
+        if self.hub.thread_busy(thread_id) {
+            return Err(AppError::GenerationInProgress);
+        }
+        if let Some(quota) = self.settings.daily_token_quota {
+            let used = self
+                .store
+                .usage_on(&who.owner(), &day_of(self.clock.now()))
+                .await?;
+            let used = u64::from(used.prompt_tokens) + u64::from(used.completion_tokens);
+            if used >= quota {
+                return Err(AppError::QuotaExceeded { quota, used });
+            }
+        }
+        Ok(since)
+    }
+
+    fn placeholder(&self, model: &str) -> NewMessage {
+        NewMessage {
+            id: MessageId::new(),
+            role: Role::Assistant,
+            content: Content::from_stored(String::new()),
+            content_type: ContentType::Text,
+            display_text: None,
+            status: MessageStatus::Streaming,
+            model: ModelName::parse(model).ok(),
+            prompt_tokens: None,
+            completion_tokens: None,
+            metadata: Metadata::default(),
+            edited_at: None,
+            created_at: self.clock.now(),
+        }
+    }
+
+    fn user_message(
+        &self,
+        content: String,
+        metadata: Option<Value>,
+    ) -> Result<NewMessage, AppError> {
+        Ok(NewMessage {
+            id: MessageId::new(),
+            role: Role::User,
+            content: Content::parse(content, &self.limits)?,
+            content_type: ContentType::Text,
+            display_text: None,
+            status: MessageStatus::Complete,
+            model: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            metadata: Metadata::parse(metadata.unwrap_or_default(), &self.limits)?,
+            edited_at: None,
+            created_at: self.clock.now(),
+        })
+    }
+
+    /// Stores the user's message and starts the reply under it.
+    pub async fn send(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        input: SendInput,
+    ) -> Result<Started, AppError> {
+        let hints = Hints::parse(input.language, input.timezone)?;
+        let scope = who.scope();
+        let thread = self.store.get_thread(&scope, thread_id, false).await?;
+        let (model_name, model) = self.catalog.resolve(
+            who,
+            input.model.as_deref(),
+            thread.model.as_ref().map(|m| m.as_str()),
+        )?;
+        let user = self.user_message(input.content, input.metadata)?;
+        let since = self.admit(who, thread_id).await?;
+        let (user, assistant) = self
+            .store
+            .begin_reply(
+                &scope,
+                thread_id,
+                since,
+                Some((Anchor::Append(input.parent_id), user)),
+                (None, self.placeholder(&model_name)),
+            )
+            .await?;
+        Ok(self.start(who, thread, user, assistant, model_name, model, hints))
+    }
+
+    /// The thread and a live message of it with the given role (what regenerate and resend act on).
+    async fn thread_and_message(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        id: MessageId,
+        role: Role,
+        refusal: &'static str,
+    ) -> Result<(Thread, Message), AppError> {
+        let scope = who.scope();
+        let thread = self.store.get_thread(&scope, thread_id, false).await?;
+        let message = self.store.get_message(&scope, thread_id, id).await?;
+        if message.is_deleted() {
+            return Err(AppError::MessageNotFound);
+        }
+        if message.role != role {
+            return Err(chat_threads_domain::DomainError::UnusableMessage(id, refusal).into());
+        }
+        Ok((thread, message))
+    }
+
+    /// A new reply beside an assistant message (a sibling), from the same context.
+    pub async fn regenerate(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        of: MessageId,
+        input: RegenerateInput,
+    ) -> Result<Started, AppError> {
+        let hints = Hints::parse(input.language, input.timezone)?;
+        let model = input.model;
+        let scope = who.scope();
+        let (thread, original) = self
+            .thread_and_message(
+                who,
+                thread_id,
+                of,
+                Role::Assistant,
+                "only an assistant reply can be regenerated",
+            )
+            .await?;
+        let requested = model.or_else(|| original.model.as_ref().map(ToString::to_string));
+        let (model_name, model) = self.catalog.resolve(
+            who,
+            requested.as_deref(),
+            thread.model.as_ref().map(|m| m.as_str()),
+        )?;
+        let since = self.admit(who, thread_id).await?;
+        let (_, assistant) = self
+            .store
+            .begin_reply(
+                &scope,
+                thread_id,
+                since,
+                None,
+                (Some(Anchor::SiblingOf(of)), self.placeholder(&model_name)),
+            )
+            .await?;
+        Ok(self.start(who, thread, None, assistant, model_name, model, hints))
+    }
+
+    /// Edits a user message (a sibling with the new text) and replies to the edit.
+    pub async fn resend(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        of: MessageId,
+        input: SendInput,
+    ) -> Result<Started, AppError> {
+        let scope = who.scope();
+        let (thread, original) = self
+            .thread_and_message(
+                who,
+                thread_id,
+                of,
+                Role::User,
+                "only a user message can be edited and resent",
+            )
+            .await?;
+        let hints = Hints::parse(input.language, input.timezone)?;
+        let (model_name, model) = self.catalog.resolve(
+            who,
+            input.model.as_deref(),
+            thread.model.as_ref().map(|m| m.as_str()),
+        )?;
+        let mut user = self.user_message(
+            input.content,
+            input
+                .metadata
+                .or_else(|| Some(original.metadata.to_value())),
+        )?;
+        user.edited_at = Some(user.created_at);
+        let since = self.admit(who, thread_id).await?;
+        let (user, assistant) = self
+            .store
+            .begin_reply(
+                &scope,
+                thread_id,
+                since,
+                Some((Anchor::SiblingOf(of), user)),
+                (None, self.placeholder(&model_name)),
+            )
+            .await?;
+        Ok(self.start(who, thread, user, assistant, model_name, model, hints))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &self,
+        who: &Principal,
+        thread: Thread,
+        user: Option<Message>,
+        assistant: Message,
+        model_name: String,
+        model: SharedModel,
+        hints: Hints,
+    ) -> Started {
+        let run = Run::new(thread.id, assistant.id, Some(self.events.clone()));
+        if let Some(u) = &user {
+            run.push(
+                EventKind::MessageCreated,
+                json!({"message_id": u.id, "message": u}),
+            );
+        }
+        run.push(EventKind::MessageCreated, json!({"message": assistant}));
+        run.push(EventKind::TypingStarted, json!({"role": "assistant"}));
+        self.hub.insert(run.clone());
+        let task = Task {
+            replies: self.clone(),
+            who: who.clone(),
+            thread,
+            assistant: assistant.clone(),
+            model_name,
+            model,
+            hints,
+            run: run.clone(),
+        };
+        self.runtime.spawn(task.run());
+        Started {
+            user_message: user,
+            assistant_message: assistant,
+            run,
+        }
+    }
+
+    /// Follows a reply from after `after`: live if this process runs it, else a replay of the
+    /// stored message (`message.created`, one `message.delta` with the text, and the final event).
+    pub async fn follow(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        id: MessageId,
+        after: u64,
+    ) -> Result<EventStream, AppError> {
+        let message = self.store.get_message(&who.scope(), thread_id, id).await?;
+        if let Some(run) = self.hub.get(id) {
+            return Ok(run.follow(after));
+        }
+        let run = Run::new(thread_id, id, None);
+        replay(&run, &message);
+        // A reply still streaming here without a run belongs to an instance this one did not
+        // mirror from its start: what is stored so far is sent and the stream stays open.
+        if message.status != MessageStatus::Streaming {
+            run.finish();
+        }
+        Ok(run.follow(after))
+    }
+
+    /// Stops a reply; returns the message as stored (its text so far, status `cancelled`).
+    pub async fn cancel(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        id: MessageId,
+    ) -> Result<Message, AppError> {
+        let scope = who.scope();
+        let thread = self.store.get_thread(&scope, thread_id, false).await?;
+        if !scope.can_write(&thread) {
+            return Err(AppError::ThreadNotFound);
+        }
+        let message = self.store.get_message(&scope, thread_id, id).await?;
+        if let Some(run) = self.hub.get(id) {
+            run.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(10), run.wait()).await;
+            return self.store.get_message(&scope, thread_id, id).await;
+        }
+        Ok(message)
+    }
+
+    /// Waits for a reply to end and returns it as stored.
+    pub async fn finished(&self, who: &Principal, started: &Started) -> Result<Message, AppError> {
+        started.run.wait().await;
+        self.store
+            .get_message(&who.scope(), started.run.thread_id, started.run.message_id)
+            .await
+    }
+
+    /// On shutdown: lets running replies finish for up to `grace`, then cancels the rest (they
+    /// keep their text, status `cancelled`) and waits for them to be stored.
+    pub async fn drain(&self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let running = self.hub.running();
+            if running.is_empty() {
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                for run in &running {
+                    run.cancel();
+                }
+                for run in running {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), run.wait()).await;
+                }
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Marks replies a crashed process left `streaming` as failed.
+    pub async fn recover(&self) -> Result<u64, AppError> {
+        let before = self.stale_before();
+        self.store.recover_stale(before).await
+    }
+
+    /// Today's token usage of the principal and the quota.
+    pub async fn usage_today(&self, who: &Principal) -> Result<(Usage, Option<u64>), AppError> {
+        let used = self
+            .store
+            .usage_on(&who.owner(), &day_of(self.clock.now()))
+            .await?;
+        Ok((used, self.settings.daily_token_quota))
+    }
+}

@@ -1,0 +1,46 @@
+//! What replies need from storage beyond messages and threads.
+
+use std::future::Future;
+
+use chat_threads_domain::{Message, MessageId, MessageStatus, ThreadId, Timestamp};
+
+use crate::error::AppError;
+use crate::messages::{Anchor, NewMessage};
+use crate::usage::Usage;
+
+/// Storage replies need beyond messages: a reply's start and progress.
+pub trait ReplyStore: Clone + Send + Sync + 'static {
+    /// Writes a reply's text and status (system-level: no owner check; the reply was created
+    /// by an authorized request). A final status (not `streaming`) also bumps the thread's
+    /// `updated_at`; periodic flushes while streaming touch only the message.
+    fn update_reply(
+        &self,
+        thread_id: ThreadId,
+        id: MessageId,
+        content: &str,
+        status: MessageStatus,
+        usage: Option<Usage>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Message, AppError>> + Send;
+
+    /// Starts a reply atomically: unless the thread already has a reply in progress (streaming
+    /// and touched after `busy_since`, on any instance), stores the user message (if any) and the
+    /// assistant's placeholder — under the user message when `reply.0` is `None`. Either both
+    /// are stored or neither.
+    fn begin_reply(
+        &self,
+        scope: &chat_threads_domain::Scope,
+        thread_id: ThreadId,
+        busy_since: Timestamp,
+        user: Option<(Anchor, NewMessage)>,
+        reply: (Option<Anchor>, NewMessage),
+    ) -> impl Future<Output = Result<(Option<Message>, Message), AppError>> + Send;
+
+    /// Marks replies left `streaming` and untouched since `before` as failed (a crashed
+    /// process). Returns how many.
+    fn recover_stale(
+        &self,
+        before: Timestamp,
+    ) -> impl Future<Output = Result<u64, AppError>> + Send;
+
+}

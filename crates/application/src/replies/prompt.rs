@@ -1,0 +1,329 @@
+//! What the model sees, assembled without I/O: the system prompt (with the request's hints),
+//! the latest summary, and the most recent messages of the path that fit the token budget.
+//! The service fetches the path and stores summaries; everything here is a pure function.
+
+use chat_threads_domain::{Message, MessageStatus, Summary, Thread, Timestamp};
+
+use crate::error::AppError;
+use crate::replies::ReplySettings;
+use crate::replies::llm::{ChatMessage, ChatRequest, TokenCounter};
+
+/// Hints from the request that reach the model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hints {
+    /// Language to answer in (e.g. "fr" or "French").
+    pub language: Option<String>,
+    /// The user's IANA time zone (e.g. "Europe/Lisbon").
+    pub timezone: Option<String>,
+}
+
+/// Longest hint, in bytes.
+const HINT_MAX: usize = 64;
+
+impl Hints {
+    /// Parses raw hints, the same for every front door: each at most 64 bytes without control
+    /// characters (they go into the system prompt); blank means absent.
+    pub fn parse(language: Option<String>, timezone: Option<String>) -> Result<Self, AppError> {
+        let check = |field: &'static str, v: Option<String>| -> Result<Option<String>, AppError> {
+            match v {
+                Some(s) if s.len() > HINT_MAX || s.chars().any(char::is_control) => {
+                    Err(chat_threads_domain::DomainError::invalid(
+                        field,
+                        format!("must be at most {HINT_MAX} characters, without control characters"),
+                    )
+                    .into())
+                }
+                other => Ok(other.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())),
+            }
+        };
+        Ok(Self {
+            language: check("language", language)?,
+            timezone: check("timezone", timezone)?,
+        })
+    }
+}
+
+/// The system prompt: the thread's, else its product's, else the default; then the hints.
+pub fn system_prompt(
+    settings: &ReplySettings,
+    thread: &Thread,
+    hints: &Hints,
+    now: Timestamp,
+) -> Option<String> {
+    let base = thread
+        .system_prompt
+        .as_ref()
+        .map(ToString::to_string)
+        .or_else(|| {
+            thread
+                .product
+                .as_ref()
+                .and_then(|p| settings.product_prompts.get(p.as_str()).cloned())
+        })
+        .or_else(|| settings.default_system_prompt.clone());
+    let mut extra = Vec::new();
+    if let Some(lang) = &hints.language {
+        extra.push(format!("Answer in this language: {lang}."));
+    }
+    if let Some(tz) = &hints.timezone {
+        let now = now.format("%Y-%m-%d %H:%M UTC");
+        extra.push(format!("The user's time zone is {tz}; it is now {now}."));
+    }
+    match (base, extra.is_empty()) {
+        (None, true) => None,
+        (Some(b), true) => Some(b),
+        (b, false) => Some(b.into_iter().chain(extra).collect::<Vec<_>>().join("\n\n")),
+    }
+}
+
+/// Tokens a text costs in the prompt, with the per-message overhead.
+pub fn cost(counter: &dyn TokenCounter, text: &str) -> usize {
+    counter.count(text) + 4
+}
+
+/// How the recent path goes into the prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The latest summary, if it covers a message of the path.
+    pub summary: Option<Summary>,
+    /// Older messages that no longer fit: to be summarized (with `summary`) first.
+    pub overflow: Vec<Message>,
+    /// The messages sent as they are, oldest first.
+    pub window: Vec<Message>,
+}
+
+/// Splits the recent path (oldest first): messages the latest summary covers are dropped, the
+/// newest that fit `settings.context_tokens` (after the system prompt and the summary) are
+/// kept — always at least one — and the rest overflow.
+pub fn plan(
+    settings: &ReplySettings,
+    counter: &dyn TokenCounter,
+    system: Option<&str>,
+    path: Vec<Message>,
+    latest_summary: Option<Summary>,
+) -> Plan {
+    let mut window: Vec<Message> = path
+        .into_iter()
+        .filter(|m| !m.content.as_str().is_empty() && m.status != MessageStatus::Streaming)
+        .collect();
+    let mut summary = latest_summary;
+    if let Some(s) = &summary {
+        match window.iter().position(|m| m.id == s.covers_message_id) {
+            Some(i) => {
+                window.drain(..=i);
+            }
+            None => summary = None,
+        }
+    }
+    let fixed = system.map_or(0, |s| cost(counter, s))
+        + summary.as_ref().map_or(0, |s| cost(counter, s.text.as_str()));
+    let budget = settings.context_tokens.saturating_sub(fixed);
+    let mut used = 0;
+    let mut keep_from = window.len();
+    for (i, m) in window.iter().enumerate().rev() {
+        let c = cost(counter, m.content.as_str());
+        if used + c > budget && keep_from < window.len() {
+            break;
+        }
+        used += c;
+        keep_from = i;
+    }
+    let overflow = window.drain(..keep_from).collect();
+    Plan {
+        summary,
+        overflow,
+        window,
+    }
+}
+
+/// The request that asks the model to summarize the overflow (with the previous summary).
+pub fn summary_request(
+    settings: &ReplySettings,
+    model_name: &str,
+    previous: Option<&Summary>,
+    overflow: &[Message],
+) -> ChatRequest {
+    let mut transcript = String::new();
+    if let Some(p) = previous {
+        transcript.push_str(&format!("Earlier summary: {}\n\n", p.text));
+    }
+    for m in overflow {
+        transcript.push_str(&format!("{}: {}\n", m.role.as_str(), m.content));
+    }
+    ChatRequest {
+        model: model_name.to_owned(),
+        messages: vec![
+            ChatMessage {
+                role: "system",
+                content: settings.summary_prompt.clone(),
+            },
+            ChatMessage {
+                role: "user",
+                content: transcript,
+            },
+        ],
+        max_tokens: Some(512),
+    }
+}
+
+/// The messages sent to the model: system prompt, summary, then the window.
+pub fn messages(
+    system: Option<String>,
+    summary: Option<&Summary>,
+    window: Vec<Message>,
+) -> Vec<ChatMessage> {
+    let mut messages = Vec::new();
+    if let Some(s) = system {
+        messages.push(ChatMessage {
+            role: "system",
+            content: s,
+        });
+    }
+    if let Some(s) = summary {
+        messages.push(ChatMessage {
+            role: "system",
+            content: format!("Summary of the conversation so far:\n{}", s.text),
+        });
+    }
+    messages.extend(window.into_iter().map(|m| ChatMessage {
+        role: m.role.as_str(),
+        content: m.content.into_inner(),
+    }));
+    messages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chat_threads_domain::{
+        Content, ContentType, MessageId, Metadata, Owner, ProductName, Role, SummaryId,
+        SystemPrompt, ThreadId,
+    };
+
+    /// One token per word: easy to reason about.
+    struct Words;
+    impl TokenCounter for Words {
+        fn count(&self, text: &str) -> usize {
+            text.split_whitespace().count()
+        }
+    }
+
+    fn settings(context_tokens: usize) -> ReplySettings {
+        ReplySettings {
+            context_tokens,
+            default_system_prompt: Some("Default.".into()),
+            product_prompts: [("co_pilot".to_owned(), "Product.".to_owned())].into(),
+            summary_prompt: "Summarize.".into(),
+            ..ReplySettings::default()
+        }
+    }
+
+    fn thread() -> Thread {
+        Thread::new(Owner::parse("user:a").unwrap(), chrono::Utc::now())
+    }
+
+    fn message(thread: ThreadId, text: &str, status: MessageStatus) -> Message {
+        let now = chrono::Utc::now();
+        Message {
+            id: MessageId::new(),
+            thread_id: thread,
+            parent_id: None,
+            depth: 0,
+            role: Role::User,
+            content: Content::from_stored(text.to_owned()),
+            content_type: ContentType::Text,
+            display_text: None,
+            status,
+            model: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            feedback: None,
+            reaction: None,
+            metadata: Metadata::default(),
+            edited_at: None,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        }
+    }
+
+    #[test]
+    fn the_system_prompt_is_the_threads_else_the_products_else_the_default_plus_hints() {
+        let s = settings(100);
+        let now = chrono::DateTime::from_timestamp(0, 0).unwrap();
+        let mut t = thread();
+        assert_eq!(system_prompt(&s, &t, &Hints::default(), now).as_deref(), Some("Default."));
+        t.product = Some(ProductName::parse("co_pilot").unwrap());
+        assert_eq!(system_prompt(&s, &t, &Hints::default(), now).as_deref(), Some("Product."));
+        t.system_prompt = Some(SystemPrompt::parse("Thread.".into(), &Default::default()).unwrap());
+        let hints = Hints::parse(Some(" fr ".into()), Some("Europe/Lisbon".into())).unwrap();
+        assert_eq!(
+            system_prompt(&s, &t, &hints, now).unwrap(),
+            "Thread.\n\nAnswer in this language: fr.\n\n\
+             The user's time zone is Europe/Lisbon; it is now 1970-01-01 00:00 UTC."
+        );
+    }
+
+    #[test]
+    fn hints_refuse_what_cannot_go_into_a_prompt() {
+        assert!(Hints::parse(Some("x".repeat(65)), None).is_err());
+        assert!(Hints::parse(None, Some("Europe/Lisbon\nIgnore all".into())).is_err());
+        assert_eq!(Hints::parse(Some("  ".into()), None).unwrap(), Hints::default());
+    }
+
+    #[test]
+    fn the_newest_messages_that_fit_are_kept_and_the_rest_overflow() {
+        let t = ThreadId::new();
+        // Each message costs 2 words + 4 = 6 tokens; the system prompt 1 + 4 = 5.
+        let path: Vec<Message> = (0..5)
+            .map(|i| message(t, &format!("m {i}"), MessageStatus::Complete))
+            .collect();
+        let p = plan(&settings(5 + 12), &Words, Some("System."), path.clone(), None);
+        assert_eq!(p.window, path[3..].to_vec());
+        assert_eq!(p.overflow, path[..3].to_vec());
+        // A budget too small for anything still keeps the newest message.
+        let p = plan(&settings(1), &Words, Some("System."), path.clone(), None);
+        assert_eq!(p.window, path[4..].to_vec());
+    }
+
+    #[test]
+    fn a_summary_replaces_what_it_covers_and_streaming_or_empty_messages_are_left_out() {
+        let t = ThreadId::new();
+        let mut path: Vec<Message> = (0..4)
+            .map(|i| message(t, &format!("m {i}"), MessageStatus::Complete))
+            .collect();
+        path.push(message(t, "", MessageStatus::Complete));
+        path.push(message(t, "half", MessageStatus::Streaming));
+        let summary = Summary {
+            id: SummaryId::new(),
+            thread_id: t,
+            covers_message_id: path[1].id,
+            text: Content::from_stored("S".into()),
+            model: None,
+            created_at: chrono::Utc::now(),
+        };
+        let p = plan(&settings(1000), &Words, None, path.clone(), Some(summary.clone()));
+        assert_eq!(p.summary, Some(summary.clone()));
+        assert_eq!(p.window, path[2..4].to_vec());
+        assert!(p.overflow.is_empty());
+        let sent = messages(Some("Sys".into()), p.summary.as_ref(), p.window);
+        let roles: Vec<&str> = sent.iter().map(|m| m.role).collect();
+        assert_eq!(roles, ["system", "system", "user", "user"]);
+        assert!(sent[1].content.ends_with("\nS"));
+        // A summary of another branch is ignored.
+        let mut elsewhere = summary;
+        elsewhere.covers_message_id = MessageId::new();
+        let p = plan(&settings(1000), &Words, None, path.clone(), Some(elsewhere));
+        assert_eq!((p.summary, p.window.len()), (None, 4));
+    }
+
+    #[test]
+    fn the_summary_request_carries_the_previous_summary_and_the_overflow() {
+        let t = ThreadId::new();
+        let overflow = vec![message(t, "hello there", MessageStatus::Complete)];
+        let r = summary_request(&settings(10), "m1", None, &overflow);
+        assert_eq!(r.model, "m1");
+        assert_eq!(r.messages[0].content, "Summarize.");
+        assert_eq!(r.messages[1].content, "user: hello there\n");
+    }
+}

@@ -1,0 +1,248 @@
+//! The task that writes one reply: builds the context (summarizing what no longer fits),
+//! streams the model's answer into the reply's log, flushes the text now and then, and stores
+//! the outcome. It runs on the generation runtime, not in a request.
+
+use std::sync::Arc;
+
+use chat_threads_domain::{
+    Content, Message, MessageStatus, ModelName, Principal, Summary, SummaryId, Thread,
+};
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::error::AppError;
+use crate::events::EventKind;
+use crate::messages::MessageStore;
+use crate::replies::llm::{ChatEvent, ChatMessage, ChatRequest, ModelError, SharedModel};
+use crate::replies::log::{Run, model_error};
+use crate::replies::prompt::{self, Hints};
+use crate::replies::{ReplyService, ReplyStore};
+use crate::summaries::SummaryStore;
+use crate::system::Clock;
+use crate::threads::ThreadStore;
+use crate::usage::{Usage, UsageStore, day_of};
+
+enum Outcome {
+    Completed,
+    Cancelled,
+    Failed(ModelError),
+}
+
+/// Resolves once the run is asked to stop.
+async fn cancelled(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// One reply being written.
+pub(crate) struct Task<S, C> {
+    pub(crate) replies: ReplyService<S, C>,
+    pub(crate) who: Principal,
+    pub(crate) thread: Thread,
+    pub(crate) assistant: Message,
+    pub(crate) model_name: String,
+    pub(crate) model: SharedModel,
+    pub(crate) hints: Hints,
+    pub(crate) run: Arc<Run>,
+}
+
+impl<S, C> Task<S, C>
+where
+    S: ThreadStore + MessageStore + SummaryStore + ReplyStore + UsageStore,
+    C: Clock,
+{
+    /// Writes the reply to the end and stores the outcome.
+    pub(crate) async fn run(self) {
+        let g = &self.replies;
+        let (outcome, text, usage, prompt_cost) = self.generate().await;
+        let status = match &outcome {
+            Outcome::Completed => MessageStatus::Complete,
+            Outcome::Cancelled => MessageStatus::Cancelled,
+            Outcome::Failed(_) => MessageStatus::Failed,
+        };
+        // Providers that report no usage get an estimate from the token counter.
+        let usage = usage.unwrap_or(Usage {
+            prompt_tokens: u32::try_from(prompt_cost).unwrap_or(u32::MAX),
+            completion_tokens: u32::try_from(g.counter.count(&text)).unwrap_or(u32::MAX),
+        });
+        let now = g.clock.now();
+        let stored = g
+            .store
+            .update_reply(
+                self.thread.id,
+                self.assistant.id,
+                &text,
+                status,
+                Some(usage),
+                now,
+            )
+            .await;
+        if let Err(e) = &stored {
+            tracing::error!(error = %e, message_id = %self.assistant.id, "storing a finished reply failed");
+        }
+        if let Err(e) = g
+            .store
+            .add_usage(&self.who.owner(), &day_of(now), usage)
+            .await
+        {
+            tracing::warn!(error = %e, "recording token usage failed");
+        }
+        self.run
+            .push(EventKind::TypingStopped, json!({"role": "assistant"}));
+        match outcome {
+            Outcome::Completed => self.run.push(
+                EventKind::MessageCompleted,
+                json!({"content": text, "usage": usage}),
+            ),
+            Outcome::Cancelled => self.run.push(
+                EventKind::MessageCancelled,
+                json!({"content": text, "usage": usage}),
+            ),
+            Outcome::Failed(e) => self.run.push(
+                EventKind::MessageFailed,
+                json!({"content": text, "error": model_error(&e.to_string())}),
+            ),
+        }
+        self.run.finish();
+        let hub = g.hub.clone();
+        let id = self.assistant.id;
+        let retention = g.settings.retention;
+        g.runtime.spawn(async move {
+            tokio::time::sleep(retention).await;
+            hub.remove(id);
+        });
+    }
+
+    async fn generate(&self) -> (Outcome, String, Option<Usage>, usize) {
+        let g = &self.replies;
+        let mut cancel = self.run.cancel.subscribe();
+        let prompt = tokio::select! {
+            p = self.context() => p,
+            _ = cancelled(&mut cancel) => return (Outcome::Cancelled, String::new(), None, 0),
+        };
+        let messages = match prompt {
+            Ok(m) => m,
+            Err(AppError::Model(e)) => return (Outcome::Failed(e), String::new(), None, 0),
+            Err(e) => {
+                return (
+                    Outcome::Failed(ModelError::Protocol(format!(
+                        "building the prompt failed: {e}"
+                    ))),
+                    String::new(),
+                    None,
+                    0,
+                );
+            }
+        };
+        let prompt_cost = messages
+            .iter()
+            .map(|m| prompt::cost(g.counter.as_ref(), &m.content))
+            .sum();
+        let request = ChatRequest {
+            model: self.model_name.clone(),
+            messages,
+            max_tokens: g.settings.reply_max_tokens,
+        };
+        let mut stream = self.model.stream(request);
+        let mut text = String::new();
+        let mut usage = None;
+        let mut flush = tokio::time::interval(g.settings.flush_interval);
+        flush.tick().await;
+        let outcome = loop {
+            tokio::select! {
+                _ = cancelled(&mut cancel) => break Outcome::Cancelled,
+                _ = flush.tick() => {
+                    // Keeps the partial text safe and marks the reply alive for other instances.
+                    let now = g.clock.now();
+                    if let Err(e) = g.store.update_reply(self.thread.id, self.assistant.id, &text, MessageStatus::Streaming, None, now).await {
+                        tracing::warn!(error = %e, "flushing a reply failed");
+                    }
+                }
+                item = stream.next() => match item {
+                    Some(Ok(ChatEvent::Delta(d))) => {
+                        if text.len() + d.len() > g.settings.max_reply_bytes {
+                            break Outcome::Completed;
+                        }
+                        text.push_str(&d);
+                        self.run.push(EventKind::MessageDelta, json!({"delta": d}));
+                    }
+                    Some(Ok(ChatEvent::Usage(u))) => usage = Some(u),
+                    Some(Err(e)) => break Outcome::Failed(e),
+                    None => break Outcome::Completed,
+                },
+            }
+        };
+        (outcome, text, usage, prompt_cost)
+    }
+
+    /// The prompt for this reply: the recent path before it, planned against the token budget.
+    /// What no longer fits is summarized by the model first, and the summary is stored (and
+    /// used by later replies).
+    async fn context(&self) -> Result<Vec<ChatMessage>, AppError> {
+        let g = &self.replies;
+        let scope = self.who.scope();
+        let path = g
+            .store
+            .active_path(
+                &scope,
+                self.thread.id,
+                Some(self.assistant.id),
+                g.settings.context_messages,
+            )
+            .await?;
+        let latest = g
+            .store
+            .list_summaries(&scope, self.thread.id)
+            .await?
+            .into_iter()
+            .next();
+        let system = prompt::system_prompt(&g.settings, &self.thread, &self.hints, g.clock.now());
+        let mut plan = prompt::plan(
+            &g.settings,
+            g.counter.as_ref(),
+            system.as_deref(),
+            path,
+            latest,
+        );
+        if let Some(last) = plan.overflow.last() {
+            let request = prompt::summary_request(
+                &g.settings,
+                &self.model_name,
+                plan.summary.as_ref(),
+                &plan.overflow,
+            );
+            let text = self.complete(request).await?;
+            let summary = Summary {
+                id: SummaryId::new(),
+                thread_id: self.thread.id,
+                covers_message_id: last.id,
+                text: Content::from_stored(text),
+                model: ModelName::parse(&self.model_name).ok(),
+                created_at: g.clock.now(),
+            };
+            plan.summary = Some(g.store.add_summary(&scope, summary).await?);
+        }
+        Ok(prompt::messages(system, plan.summary.as_ref(), plan.window))
+    }
+
+    /// The model's whole answer to a request (for summaries).
+    async fn complete(&self, request: ChatRequest) -> Result<String, AppError> {
+        let mut stream = self.model.stream(request);
+        let mut text = String::new();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(ChatEvent::Delta(d)) => text.push_str(&d),
+                Ok(ChatEvent::Usage(_)) => {}
+                Err(e) => return Err(AppError::Model(e)),
+            }
+        }
+        Ok(text)
+    }
+}

@@ -1,0 +1,87 @@
+//! Full-text search over the caller's messages, newest first, a page at a time.
+
+use std::future::Future;
+
+use chat_threads_domain::{MessageId, Principal, Role, Scope, ThreadId, Timestamp};
+use serde::Serialize;
+
+use crate::cursor;
+use crate::error::AppError;
+use crate::messages::MessageCursor;
+use crate::paging::{Page, page_size};
+use crate::system::Clock;
+use crate::threads::{ThreadService, ThreadStore};
+
+/// A search result: a message whose content matched.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    /// The thread holding the message.
+    pub thread_id: ThreadId,
+    /// The thread's title.
+    pub thread_title: String,
+    /// The matching message.
+    pub message_id: MessageId,
+    /// Its role.
+    pub role: Role,
+    /// A short excerpt with the match marked by `[` and `]`.
+    pub snippet: String,
+    /// When the message was written.
+    pub created_at: Timestamp,
+}
+
+/// Storage of the search index.
+pub trait SearchStore: Clone + Send + Sync + 'static {
+    /// Full-text search over the content of the owner's live messages, newest
+    /// `(created_at, id)` first, after the cursor, at most `limit`.
+    fn search_messages(
+        &self,
+        scope: &Scope,
+        text: &str,
+        after: Option<MessageCursor>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<SearchHit>, AppError>> + Send;
+}
+
+impl<S: ThreadStore + SearchStore, C: Clock> ThreadService<S, C> {
+    /// Full-text search over the owner's messages, newest first, a page at a time.
+    pub async fn search(
+        &self,
+        who: &Principal,
+        text: &str,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page<SearchHit>, AppError> {
+        let limit = page_size(limit, &self.limits)?;
+        let text = text.trim();
+        if text.is_empty() || text.len() > 500 {
+            return Err(
+                chat_threads_domain::DomainError::invalid("q", "must be 1-500 bytes").into(),
+            );
+        }
+        let after = cursor
+            .as_deref()
+            .map(cursor::decode::<MessageCursor>)
+            .transpose()?;
+        let mut rows = self
+            .store
+            .search_messages(&who.scope(), text, after, limit + 1)
+            .await?;
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = has_more
+            .then(|| {
+                rows.last().map(|h| {
+                    cursor::encode(&MessageCursor {
+                        created_at: h.created_at,
+                        id: h.message_id,
+                    })
+                })
+            })
+            .flatten();
+        Ok(Page {
+            data: rows,
+            next_cursor,
+            has_more,
+        })
+    }
+}

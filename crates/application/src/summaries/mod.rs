@@ -1,0 +1,89 @@
+//! Summaries of a thread's path: stored by clients or written by the model when a thread
+//! outgrows the context budget.
+
+use std::future::Future;
+
+use chat_threads_domain::{Content, Limits, MessageId, ModelName, Principal, Scope, Summary, SummaryId, ThreadId};
+
+use crate::error::AppError;
+use crate::input::opt;
+use crate::system::Clock;
+
+/// Storage of summaries.
+pub trait SummaryStore: Clone + Send + Sync + 'static {
+    /// Stores a summary; the covered message must be a message of the thread.
+    fn add_summary(
+        &self,
+        scope: &Scope,
+        summary: Summary,
+    ) -> impl Future<Output = Result<Summary, AppError>> + Send;
+
+    /// The thread's summaries, newest first.
+    fn list_summaries(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+    ) -> impl Future<Output = Result<Vec<Summary>, AppError>> + Send;
+}
+
+/// Summary use cases.
+#[derive(Debug, Clone)]
+pub struct SummaryService<S, C> {
+    store: S,
+    clock: C,
+    limits: Limits,
+}
+
+impl<S: SummaryStore, C: Clock> SummaryService<S, C> {
+    /// A service over `store`.
+    pub fn new(store: S, clock: C, limits: Limits) -> Self {
+        Self {
+            store,
+            clock,
+            limits,
+        }
+    }
+
+    /// Stores a summary of the path up to `covers_message_id`.
+    pub async fn add(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        covers_message_id: MessageId,
+        text: String,
+        model: Option<String>,
+    ) -> Result<Summary, AppError> {
+        let summary = Summary {
+            id: SummaryId::new(),
+            thread_id,
+            covers_message_id,
+            text: Content::parse(text, &self.limits)?,
+            model: opt(model, ModelName::parse)?,
+            created_at: self.clock.now(),
+        };
+        self.store.add_summary(&who.scope(), summary).await
+    }
+
+    /// The thread's summaries, newest first.
+    pub async fn list(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+    ) -> Result<Vec<Summary>, AppError> {
+        self.store.list_summaries(&who.scope(), thread_id).await
+    }
+
+    /// The newest summary, if any.
+    pub async fn latest(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+    ) -> Result<Option<Summary>, AppError> {
+        Ok(self
+            .store
+            .list_summaries(&who.scope(), thread_id)
+            .await?
+            .into_iter()
+            .next())
+    }
+}

@@ -1,0 +1,304 @@
+//! Threads: create, list, read, change, archive, delete, restore, purge.
+
+mod ports;
+
+pub use ports::{DeletedFilter, ThreadCursor, ThreadPatch, ThreadQuery, ThreadStore};
+
+use chat_threads_domain::{
+    DocumentId, ExternalId, Limits, Metadata, ModelName, OrgId, Principal, ProductName, Scope,
+    SystemPrompt, Thread, ThreadId, ThreadStatus, Title,
+};
+
+use crate::cursor;
+use crate::error::AppError;
+use crate::input::opt;
+use crate::paging::{Page, page_size};
+use crate::system::Clock;
+
+/// Input to create a thread (raw; validated by the service).
+#[derive(Debug, Clone, Default)]
+pub struct CreateThread {
+    /// Title; empty when absent.
+    pub title: Option<String>,
+    /// Product name.
+    pub product: Option<String>,
+    /// Organization id.
+    pub org_id: Option<String>,
+    /// Document id.
+    pub document_id: Option<String>,
+    /// The client's own id; an existing one for the same owner returns that thread.
+    pub external_id: Option<String>,
+    /// Metadata object.
+    pub metadata: Option<serde_json::Value>,
+    /// System prompt.
+    pub system_prompt: Option<String>,
+    /// Default model.
+    pub model: Option<String>,
+    /// When the thread may be purged automatically.
+    pub expires_at: Option<chat_threads_domain::Timestamp>,
+}
+
+/// Input to change a thread; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateThread {
+    /// New title.
+    pub title: Option<String>,
+    /// New status ("active" or "archived").
+    pub status: Option<String>,
+    /// Replacement metadata.
+    pub metadata: Option<serde_json::Value>,
+    /// New system prompt; `Some(None)` clears it.
+    pub system_prompt: Option<Option<String>>,
+    /// New model; `Some(None)` clears it.
+    pub model: Option<Option<String>>,
+}
+
+/// Filters and paging of a thread list (raw).
+#[derive(Debug, Clone, Default)]
+pub struct ListThreads {
+    /// Org filter.
+    pub org_id: Option<String>,
+    /// Product filter.
+    pub product: Option<String>,
+    /// Status filter.
+    pub status: Option<String>,
+    /// Document filter.
+    pub document_id: Option<String>,
+    /// External id filter.
+    pub external_id: Option<String>,
+    /// Deleted threads.
+    pub deleted: DeletedFilter,
+    /// Title text query.
+    pub text: Option<String>,
+    /// Cursor from the previous page.
+    pub cursor: Option<String>,
+    /// Page size.
+    pub limit: Option<u32>,
+}
+
+/// Thread use cases.
+#[derive(Debug, Clone)]
+pub struct ThreadService<S, C> {
+    pub(crate) store: S,
+    pub(crate) clock: C,
+    pub(crate) limits: Limits,
+    models: Option<crate::replies::models::Catalog>,
+}
+
+impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
+    /// A service over `store`.
+    pub fn new(store: S, clock: C, limits: Limits) -> Self {
+        Self {
+            store,
+            clock,
+            limits,
+            models: None,
+        }
+    }
+
+    /// Checks a thread's model against the catalog: only models the principal may use.
+    pub fn with_models(mut self, catalog: crate::replies::models::Catalog) -> Self {
+        self.models = Some(catalog);
+        self
+    }
+
+    /// The model name, refused (422 `model_not_allowed`, listing the allowed ones) when the
+    /// principal may not use it.
+    fn model(&self, who: &Principal, raw: &str) -> Result<ModelName, AppError> {
+        let name = ModelName::parse(raw)?;
+        if let Some(catalog) = &self.models {
+            catalog.resolve(who, Some(name.as_str()), None)?;
+        }
+        Ok(name)
+    }
+
+    /// Creates a thread. Returns the thread and whether it was created (`false` when the owner
+    /// already had a thread with this external id, which is returned instead).
+    pub async fn create(
+        &self,
+        who: &Principal,
+        input: CreateThread,
+    ) -> Result<(Thread, bool), AppError> {
+        let now = self.clock.now();
+        let external_id = opt(input.external_id, ExternalId::parse)?;
+        let org_id = match (opt(input.org_id, OrgId::parse)?, &who.org) {
+            // A member of an organization files threads under it, never under another one.
+            (Some(asked), Some(own)) if &asked != own => {
+                return Err(chat_threads_domain::DomainError::invalid(
+                    "org_id",
+                    "must be your own organization (or left out)",
+                )
+                .into());
+            }
+            (asked, own) => asked.or_else(|| own.clone()),
+        };
+        let thread = Thread {
+            org_id,
+            title: Title::parse(input.title.as_deref().unwrap_or(""), &self.limits)?,
+            product: opt(input.product, ProductName::parse)?,
+            document_id: opt(input.document_id, DocumentId::parse)?,
+            external_id: external_id.clone(),
+            metadata: Metadata::parse(input.metadata.unwrap_or_default(), &self.limits)?,
+            system_prompt: input
+                .system_prompt
+                .map(|s| SystemPrompt::parse(s, &self.limits))
+                .transpose()?,
+            model: input.model.map(|m| self.model(who, &m)).transpose()?,
+            expires_at: input.expires_at.map(chat_threads_domain::to_micros),
+            ..Thread::new(who.owner(), now)
+        };
+        match self.store.insert_thread(thread).await {
+            Ok(t) => Ok((t, true)),
+            Err(AppError::Conflict(reason)) => {
+                let Some(external_id) = external_id else {
+                    return Err(AppError::Conflict(reason));
+                };
+                let found = self.find_by_external_id(who, external_id).await?;
+                found.map(|t| (t, false)).ok_or(AppError::Conflict(reason))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn find_by_external_id(
+        &self,
+        who: &Principal,
+        external_id: ExternalId,
+    ) -> Result<Option<Thread>, AppError> {
+        let query = ThreadQuery {
+            scope: Scope::of(who.owner()),
+            org_id: None,
+            product: None,
+            status: None,
+            document_id: None,
+            external_id: Some(external_id),
+            deleted: DeletedFilter::Include,
+            text: None,
+            after: None,
+            limit: 1,
+        };
+        Ok(self.store.list_threads(&query).await?.into_iter().next())
+    }
+
+    /// One of the owner's threads.
+    pub async fn get(
+        &self,
+        who: &Principal,
+        id: ThreadId,
+        include_deleted: bool,
+    ) -> Result<Thread, AppError> {
+        self.store
+            .get_thread(&who.scope(), id, include_deleted)
+            .await
+    }
+
+    /// A page of the owner's threads, newest activity first.
+    pub async fn list(
+        &self,
+        who: &Principal,
+        input: ListThreads,
+    ) -> Result<Page<Thread>, AppError> {
+        let limit = page_size(input.limit, &self.limits)?;
+        let text = input
+            .text
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        let query = ThreadQuery {
+            scope: who.scope(),
+            org_id: opt(input.org_id, OrgId::parse)?,
+            product: opt(input.product, ProductName::parse)?,
+            status: opt(input.status, ThreadStatus::parse)?,
+            document_id: opt(input.document_id, DocumentId::parse)?,
+            external_id: opt(input.external_id, ExternalId::parse)?,
+            deleted: input.deleted,
+            text,
+            after: input
+                .cursor
+                .as_deref()
+                .map(cursor::decode::<ThreadCursor>)
+                .transpose()?,
+            limit: limit + 1,
+        };
+        let mut rows = self.store.list_threads(&query).await?;
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = has_more
+            .then(|| {
+                rows.last().map(|t| {
+                    cursor::encode(&ThreadCursor {
+                        updated_at: t.updated_at,
+                        id: t.id,
+                    })
+                })
+            })
+            .flatten();
+        Ok(Page {
+            data: rows,
+            next_cursor,
+            has_more,
+        })
+    }
+
+    /// Changes a live thread's title, status, metadata, system prompt or model.
+    pub async fn update(
+        &self,
+        who: &Principal,
+        id: ThreadId,
+        input: UpdateThread,
+    ) -> Result<Thread, AppError> {
+        let patch = ThreadPatch {
+            title: input
+                .title
+                .map(|t| Title::parse(&t, &self.limits))
+                .transpose()?,
+            status: input.status.map(|s| ThreadStatus::parse(&s)).transpose()?,
+            metadata: input
+                .metadata
+                .map(|m| Metadata::parse(m, &self.limits))
+                .transpose()?,
+            system_prompt: input
+                .system_prompt
+                .map(|p| p.map(|s| SystemPrompt::parse(s, &self.limits)).transpose())
+                .transpose()?,
+            model: input
+                .model
+                .map(|m| m.as_deref().map(|m| self.model(who, m)).transpose())
+                .transpose()?,
+        };
+        self.store
+            .update_thread(&who.scope(), id, patch, self.clock.now())
+            .await
+    }
+
+    /// Archives a thread (it stays readable and writable).
+    pub async fn archive(&self, who: &Principal, id: ThreadId) -> Result<Thread, AppError> {
+        let patch = ThreadPatch {
+            status: Some(ThreadStatus::Archived),
+            ..ThreadPatch::default()
+        };
+        self.store
+            .update_thread(&who.scope(), id, patch, self.clock.now())
+            .await
+    }
+
+    /// Soft-deletes a thread: hidden from lists and reads until restored.
+    pub async fn delete(&self, who: &Principal, id: ThreadId) -> Result<Thread, AppError> {
+        let now = self.clock.now();
+        self.store
+            .set_thread_deleted(&who.scope(), id, Some(now), now)
+            .await
+    }
+
+    /// Restores a soft-deleted thread.
+    pub async fn restore(&self, who: &Principal, id: ThreadId) -> Result<Thread, AppError> {
+        self.store
+            .set_thread_deleted(&who.scope(), id, None, self.clock.now())
+            .await
+    }
+
+    /// Deletes a thread and all its messages and summaries for good.
+    pub async fn purge(&self, who: &Principal, id: ThreadId) -> Result<(), AppError> {
+        self.store.purge_thread(&who.scope(), id).await
+    }
+
+}

@@ -1,0 +1,126 @@
+//! What the thread use cases need from storage.
+//!
+//! Every store method takes a [`Scope`] and only ever sees the threads it reaches: the owner's
+//! threads for everything, the org's threads for reading when the caller is an org admin.
+//! Anything else is reported as not found, so ids cannot be probed.
+
+use std::future::Future;
+
+use chat_threads_domain::{
+    DocumentId, ExternalId, Metadata, ModelName, OrgId, ProductName, Scope, SystemPrompt, Thread,
+    ThreadId, ThreadStatus, Timestamp, Title,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// Position in the thread list, which is ordered by `(updated_at, id)` newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadCursor {
+    /// `updated_at` of the last thread seen.
+    pub updated_at: Timestamp,
+    /// Id of the last thread seen.
+    pub id: ThreadId,
+}
+
+/// Which threads a list includes with respect to soft deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletedFilter {
+    /// Live threads only (the default).
+    #[default]
+    Exclude,
+    /// Live and deleted threads.
+    Include,
+    /// Deleted threads only (a trash view).
+    Only,
+}
+
+/// A thread list query. All filters are ANDed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadQuery {
+    /// Whose threads: the owner's, plus the org's for an org admin.
+    pub scope: Scope,
+    /// Only this org's threads.
+    pub org_id: Option<OrgId>,
+    /// Only this product's threads.
+    pub product: Option<ProductName>,
+    /// Only threads in this status.
+    pub status: Option<ThreadStatus>,
+    /// Only threads about this document.
+    pub document_id: Option<DocumentId>,
+    /// Only the thread with this external id.
+    pub external_id: Option<ExternalId>,
+    /// Soft-deleted threads.
+    pub deleted: DeletedFilter,
+    /// Full-text match on the title (through the search index).
+    pub text: Option<String>,
+    /// Start after this position.
+    pub after: Option<ThreadCursor>,
+    /// Maximum rows to return.
+    pub limit: u32,
+}
+
+/// Changes to a thread; `None` leaves a field alone, `Some(None)` clears an optional one.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ThreadPatch {
+    /// New title.
+    pub title: Option<Title>,
+    /// New status.
+    pub status: Option<ThreadStatus>,
+    /// Replacement metadata.
+    pub metadata: Option<Metadata>,
+    /// New or cleared system prompt.
+    pub system_prompt: Option<Option<SystemPrompt>>,
+    /// New or cleared model.
+    pub model: Option<Option<ModelName>>,
+}
+
+/// Storage of threads.
+pub trait ThreadStore: Clone + Send + Sync + 'static {
+    /// Inserts a new thread. An external id already used by the owner is [`AppError::Conflict`].
+    fn insert_thread(
+        &self,
+        thread: Thread,
+    ) -> impl Future<Output = Result<Thread, AppError>> + Send;
+
+    /// The owner's thread; a deleted one only when `include_deleted`.
+    fn get_thread(
+        &self,
+        scope: &Scope,
+        id: ThreadId,
+        include_deleted: bool,
+    ) -> impl Future<Output = Result<Thread, AppError>> + Send;
+
+    /// Threads matching the query, newest `(updated_at, id)` first, at most `query.limit`.
+    fn list_threads(
+        &self,
+        query: &ThreadQuery,
+    ) -> impl Future<Output = Result<Vec<Thread>, AppError>> + Send;
+
+    /// Applies a patch to a live thread.
+    fn update_thread(
+        &self,
+        scope: &Scope,
+        id: ThreadId,
+        patch: ThreadPatch,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Thread, AppError>> + Send;
+
+    /// Soft-deletes (`Some(time)`) or restores (`None`) a thread.
+    fn set_thread_deleted(
+        &self,
+        scope: &Scope,
+        id: ThreadId,
+        deleted_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Thread, AppError>> + Send;
+
+    /// Removes a thread and everything in it for good.
+    fn purge_thread(
+        &self,
+        scope: &Scope,
+        id: ThreadId,
+    ) -> impl Future<Output = Result<(), AppError>> + Send;
+
+}

@@ -1,0 +1,277 @@
+//! The reply service against the in-memory store and a scripted model: the event log, the
+//! stored outcome, summaries when the context overflows, cancelling, failures, the one-reply
+//! rule, and the quota.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_threads_application::events::{EventKind, ThreadEvent, ThreadEvents};
+use chat_threads_application::replies::llm::TokenCounter;
+use chat_threads_application::replies::models::{Allowlists, Catalog};
+use chat_threads_application::replies::{
+    RegenerateInput, ReplyService, ReplySettings, SendInput, Started,
+};
+use chat_threads_application::usage::Usage;
+use chat_threads_application::{
+    AppError, CreateThread, MessageService, SummaryService, SummaryStore, SystemClock,
+    ThreadService,
+};
+use chat_threads_domain::{Limits, MessageStatus, Principal, ThreadId};
+use chat_threads_testing::memory::MemoryStore;
+use chat_threads_testing::scripted::{Answer, ScriptedModel};
+use futures_util::StreamExt;
+
+/// One token per word.
+struct Words;
+impl TokenCounter for Words {
+    fn count(&self, text: &str) -> usize {
+        text.split_whitespace().count()
+    }
+}
+
+struct Setup {
+    replies: ReplyService<MemoryStore, SystemClock>,
+    threads: ThreadService<MemoryStore, SystemClock>,
+    model: ScriptedModel,
+    store: MemoryStore,
+}
+
+fn setup(answers: Vec<Answer>, settings: ReplySettings) -> Setup {
+    let store = MemoryStore::new();
+    let model = ScriptedModel::new(answers);
+    let catalog = Catalog::new(
+        BTreeMap::from([(
+            "scripted".to_owned(),
+            ("test".to_owned(), Arc::new(model.clone()) as _),
+        )]),
+        "scripted".into(),
+        Allowlists {
+            default: vec!["*".into()],
+            ..Allowlists::default()
+        },
+    );
+    let settings = ReplySettings {
+        context_tokens: 10_000,
+        context_messages: 50,
+        flush_interval: Duration::from_millis(50),
+        retention: Duration::from_secs(60),
+        stale_after: Duration::from_secs(60),
+        summary_prompt: "Summarize.".into(),
+        max_reply_bytes: 1 << 20,
+        ..settings
+    };
+    let replies = ReplyService::new(
+        store.clone(),
+        SystemClock,
+        catalog,
+        Arc::new(Words),
+        settings,
+        Limits::default(),
+        ThreadEvents::default(),
+        tokio::runtime::Handle::current(),
+    );
+    Setup {
+        threads: ThreadService::new(store.clone(), SystemClock, Limits::default()),
+        replies,
+        model,
+        store,
+    }
+}
+
+fn alice() -> Principal {
+    Principal::user("alice", None)
+}
+
+fn send(text: &str) -> SendInput {
+    SendInput {
+        content: text.into(),
+        ..SendInput::default()
+    }
+}
+
+async fn thread(s: &Setup) -> ThreadId {
+    s.threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap()
+        .0
+        .id
+}
+
+async fn events_of(started: &Started) -> Vec<ThreadEvent> {
+    started.run.follow(0).collect().await
+}
+
+#[tokio::test]
+async fn a_reply_streams_in_order_and_is_stored_complete_with_its_usage() {
+    let mut answer = Answer::text(&["Hel", "lo"]);
+    answer.usage = Some(Usage {
+        prompt_tokens: 7,
+        completion_tokens: 2,
+    });
+    let s = setup(vec![answer], ReplySettings::default());
+    let t = thread(&s).await;
+    let started = s.replies.send(&alice(), t, send("hi there")).await.unwrap();
+    let events = events_of(&started).await;
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.event).collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::MessageCreated,
+            EventKind::MessageCreated,
+            EventKind::TypingStarted,
+            EventKind::MessageDelta,
+            EventKind::MessageDelta,
+            EventKind::TypingStopped,
+            EventKind::MessageCompleted,
+        ]
+    );
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq.unwrap()).collect();
+    assert_eq!(seqs, (1..=7).collect::<Vec<_>>(), "no gap, no duplicate");
+    assert_eq!(events[6].data["content"], "Hello");
+    let stored = s.replies.finished(&alice(), &started).await.unwrap();
+    assert_eq!(stored.status, MessageStatus::Complete);
+    assert_eq!(stored.content.as_str(), "Hello");
+    assert_eq!((stored.prompt_tokens, stored.completion_tokens), (Some(7), Some(2)));
+    let (used, _) = s.replies.usage_today(&alice()).await.unwrap();
+    assert_eq!(used.prompt_tokens + used.completion_tokens, 9);
+    // Resuming after event 4 gives exactly the rest.
+    let rest: Vec<u64> = started
+        .run
+        .follow(4)
+        .map(|e| e.seq.unwrap())
+        .collect()
+        .await;
+    assert_eq!(rest, [5, 6, 7]);
+    let prompt = &s.model.requests()[0].messages;
+    assert_eq!(prompt.last().unwrap().content, "hi there");
+}
+
+#[tokio::test]
+async fn a_failure_keeps_the_partial_text_and_says_model_error() {
+    let mut answer = Answer::text(&["Part"]);
+    answer.fail = Some("boom".into());
+    let s = setup(vec![answer], ReplySettings::default());
+    let t = thread(&s).await;
+    let started = s.replies.send(&alice(), t, send("hi")).await.unwrap();
+    let events = events_of(&started).await;
+    let last = events.last().unwrap();
+    assert_eq!(last.event, EventKind::MessageFailed);
+    assert_eq!(last.data["error"]["code"], "model_error");
+    assert_eq!(last.data["content"], "Part");
+    let stored = s.replies.finished(&alice(), &started).await.unwrap();
+    assert_eq!(
+        (stored.status, stored.content.as_str()),
+        (MessageStatus::Failed, "Part")
+    );
+}
+
+#[tokio::test]
+async fn one_reply_at_a_time_and_cancel_keeps_the_text() {
+    let mut slow = Answer::text(&["a ", "b ", "c ", "d ", "e "]);
+    slow.delay = Duration::from_millis(100);
+    let s = setup(vec![slow], ReplySettings::default());
+    let t = thread(&s).await;
+    let started = s.replies.send(&alice(), t, send("go")).await.unwrap();
+    let err = s.replies.send(&alice(), t, send("again")).await.unwrap_err();
+    assert!(matches!(err, AppError::GenerationInProgress));
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let cancelled = s
+        .replies
+        .cancel(&alice(), t, started.assistant_message.id)
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status, MessageStatus::Cancelled);
+    assert!(!cancelled.content.as_str().is_empty());
+    assert!(cancelled.content.as_str().len() < "a b c d e ".len());
+    let last = events_of(&started).await.pop().unwrap();
+    assert_eq!(last.event, EventKind::MessageCancelled);
+}
+
+#[tokio::test]
+async fn what_no_longer_fits_is_summarized_stored_and_used() {
+    let s = setup(
+        vec![
+            Answer::text(&["one two three"]),
+            Answer::text(&["SUMMARY"]),
+            Answer::text(&["four"]),
+        ],
+        ReplySettings {
+            context_tokens: 12,
+            ..ReplySettings::default()
+        },
+    );
+    let t = thread(&s).await;
+    let first = s
+        .replies
+        .send(&alice(), t, send("alpha beta gamma"))
+        .await
+        .unwrap();
+    s.replies.finished(&alice(), &first).await.unwrap();
+    let second = s
+        .replies
+        .send(&alice(), t, send("delta epsilon"))
+        .await
+        .unwrap();
+    let stored = s.replies.finished(&alice(), &second).await.unwrap();
+    assert_eq!(stored.content.as_str(), "four");
+    let summaries = s.store.list_summaries(&alice().scope(), t).await.unwrap();
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0].text.as_str(), "SUMMARY");
+    let requests = s.model.requests();
+    assert_eq!(requests[1].messages[0].content, "Summarize.");
+    let last = &requests[2].messages;
+    assert!(last[0].content.contains("SUMMARY"), "{last:?}");
+    assert_eq!(last.last().unwrap().content, "delta epsilon");
+}
+
+#[tokio::test]
+async fn regenerate_and_resend_refuse_the_wrong_role_and_bad_hints_store_nothing() {
+    let s = setup(vec![Answer::text(&["x"])], ReplySettings::default());
+    let t = thread(&s).await;
+    let started = s.replies.send(&alice(), t, send("q")).await.unwrap();
+    s.replies.finished(&alice(), &started).await.unwrap();
+    let user = started.user_message.clone().unwrap();
+    let err = s
+        .replies
+        .regenerate(&alice(), t, user.id, RegenerateInput::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "message_unusable");
+    let bad = SendInput {
+        language: Some("x".repeat(100)),
+        ..send("hello")
+    };
+    let err = s.replies.send(&alice(), t, bad).await.unwrap_err();
+    assert_eq!(err.code(), "validation_failed");
+    let messages = MessageService::new(s.store.clone(), SystemClock, Limits::default());
+    let tree = messages
+        .tree(&alice(), t, None, None, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(tree.data.len(), 2, "nothing stored for the refusals");
+    let _ = SummaryService::new(s.store.clone(), SystemClock, Limits::default());
+}
+
+#[tokio::test]
+async fn the_daily_quota_refuses_once_spent() {
+    let mut answer = Answer::text(&["x"]);
+    answer.usage = Some(Usage {
+        prompt_tokens: 10,
+        completion_tokens: 10,
+    });
+    let s = setup(
+        vec![answer],
+        ReplySettings {
+            daily_token_quota: Some(15),
+            ..ReplySettings::default()
+        },
+    );
+    let t = thread(&s).await;
+    let started = s.replies.send(&alice(), t, send("q")).await.unwrap();
+    s.replies.finished(&alice(), &started).await.unwrap();
+    let err = s.replies.send(&alice(), t, send("q2")).await.unwrap_err();
+    assert_eq!(err.code(), "token_quota_exceeded");
+}
