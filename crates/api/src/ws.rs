@@ -402,7 +402,8 @@ impl<D: Deps> Connection<D> {
                 }));
                 Ok(json!({"message_id": mid, "after": after}))
             }
-            "generation.stop" => {
+            // `generation.stop` is the name this op had before; kept for existing clients.
+            "replies.stop" | "generation.stop" => {
                 let m = self
                     .state
                     .replies
@@ -413,9 +414,7 @@ impl<D: Deps> Connection<D> {
             "subscribe" => {
                 let tid = thread(a)?;
                 self.subscribe(out, &who, tid).await?;
-                Ok(
-                    json!({"thread_id": tid, "presence": self.state.replies.events().presence(tid)}),
-                )
+                Ok(json!({"thread_id": tid, "presence": self.state.replies.events().presence(tid)}))
             }
             "unsubscribe" => {
                 let tid = thread(a)?;

@@ -171,6 +171,11 @@ impl std::fmt::Debug for ThreadEvents {
 }
 
 impl ThreadEvents {
+    /// Publishes `event` on the thread with `data` (the thread id is added).
+    pub fn emit(&self, thread_id: ThreadId, event: EventKind, data: Value) {
+        self.publish(ThreadEvent::thread(thread_id, event, data));
+    }
+
     /// A hub that also forwards its events through `bridge`.
     pub fn with_bridge(bridge: Arc<dyn EventBridge>) -> Self {
         Self {

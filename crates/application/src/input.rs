@@ -9,4 +9,3 @@ pub(crate) fn opt<T>(
 ) -> Result<Option<T>, AppError> {
     raw.map(|s| parse(&s)).transpose().map_err(AppError::from)
 }
-

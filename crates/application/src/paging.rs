@@ -32,4 +32,3 @@ pub fn page_size(requested: Option<u32>, limits: &Limits) -> Result<u32, AppErro
         .into()),
     }
 }
-

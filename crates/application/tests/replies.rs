@@ -52,8 +52,13 @@ fn setup(answers: Vec<Answer>, settings: ReplySettings) -> Setup {
             ..Allowlists::default()
         },
     );
+    // What the test sets wins; the rest gets workable values.
     let settings = ReplySettings {
-        context_tokens: 10_000,
+        context_tokens: if settings.context_tokens == 0 {
+            10_000
+        } else {
+            settings.context_tokens
+        },
         context_messages: 50,
         flush_interval: Duration::from_millis(50),
         retention: Duration::from_secs(60),
@@ -134,7 +139,10 @@ async fn a_reply_streams_in_order_and_is_stored_complete_with_its_usage() {
     let stored = s.replies.finished(&alice(), &started).await.unwrap();
     assert_eq!(stored.status, MessageStatus::Complete);
     assert_eq!(stored.content.as_str(), "Hello");
-    assert_eq!((stored.prompt_tokens, stored.completion_tokens), (Some(7), Some(2)));
+    assert_eq!(
+        (stored.prompt_tokens, stored.completion_tokens),
+        (Some(7), Some(2))
+    );
     let (used, _) = s.replies.usage_today(&alice()).await.unwrap();
     assert_eq!(used.prompt_tokens + used.completion_tokens, 9);
     // Resuming after event 4 gives exactly the rest.
@@ -175,7 +183,11 @@ async fn one_reply_at_a_time_and_cancel_keeps_the_text() {
     let s = setup(vec![slow], ReplySettings::default());
     let t = thread(&s).await;
     let started = s.replies.send(&alice(), t, send("go")).await.unwrap();
-    let err = s.replies.send(&alice(), t, send("again")).await.unwrap_err();
+    let err = s
+        .replies
+        .send(&alice(), t, send("again"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, AppError::GenerationInProgress));
     tokio::time::sleep(Duration::from_millis(250)).await;
     let cancelled = s

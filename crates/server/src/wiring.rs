@@ -67,9 +67,12 @@ pub async fn api_config(
     };
     let state = AppState::<Prod> {
         threads: ThreadService::new(store.clone(), SystemClock, limits)
-            .with_models(replies.catalog().clone()),
-        messages: MessageService::new(store.clone(), SystemClock, limits),
-        summaries: SummaryService::new(store.clone(), SystemClock, limits),
+            .with_models(replies.catalog().clone())
+            .with_events(replies.events().clone()),
+        messages: MessageService::new(store.clone(), SystemClock, limits)
+            .with_events(replies.events().clone()),
+        summaries: SummaryService::new(store.clone(), SystemClock, limits)
+            .with_events(replies.events().clone()),
         auth: AuthService::new(
             store.clone(),
             Argon2Hasher::new()?,

@@ -679,9 +679,9 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
             let user = user
                 .map(|(anchor, m)| s.place(scope, thread_id, anchor, m))
                 .transpose()?;
-            let anchor = reply
-                .0
-                .unwrap_or(chat_threads_application::Anchor::Append(user.as_ref().map(|u| u.id)));
+            let anchor = reply.0.unwrap_or(chat_threads_application::Anchor::Append(
+                user.as_ref().map(|u| u.id),
+            ));
             let reply = s.place(scope, thread_id, anchor, reply.1)?;
             Ok((user, reply))
         })();
@@ -721,7 +721,11 @@ impl chat_threads_application::usage::UsageStore for MemoryStore {
         Ok(())
     }
 
-    async fn usage_on(&self, owner: &Owner, day: &str) -> Result<chat_threads_application::usage::Usage, AppError> {
+    async fn usage_on(
+        &self,
+        owner: &Owner,
+        day: &str,
+    ) -> Result<chat_threads_application::usage::Usage, AppError> {
         let s = self.lock()?;
         Ok(s.usage
             .get(&(owner.to_string(), day.to_owned()))

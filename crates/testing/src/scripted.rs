@@ -79,12 +79,14 @@ impl LanguageModel for ScriptedModel {
             Some(reason) => items.push(Err(ModelError::Protocol(reason))),
             None => items.extend(answer.usage.map(|u| Ok(ChatEvent::Usage(u)))),
         }
-        Box::pin(futures_util::stream::iter(items).then(move |item| async move {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            item
-        }))
+        Box::pin(
+            futures_util::stream::iter(items).then(move |item| async move {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                item
+            }),
+        )
     }
 }
 

@@ -12,18 +12,6 @@ use crate::dto::{DeleteOutcomeDto, FeedbackDto, MessageDto, MessagePath, PageDto
 use crate::error::{ApiError, ErrorBody};
 use crate::state::{AppState, Deps};
 
-/// Tells the thread's live subscribers (other tabs, other devices) about a new message.
-fn publish_created<D: Deps>(state: &AppState<D>, m: &chat_threads_domain::Message) {
-    state
-        .replies
-        .events()
-        .publish(chat_threads_application::events::ThreadEvent::thread(
-            m.thread_id,
-            chat_threads_application::events::EventKind::MessageCreated,
-            serde_json::json!({"message_id": m.id, "message": m}),
-        ));
-}
-
 /// A new message.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -109,7 +97,6 @@ pub async fn append<D: Deps>(
         model: b.model,
     };
     let m = state.messages.append(&auth.0, path.thread(), input).await?;
-    publish_created(&state, &m);
     Ok(HttpResponse::Created().json(MessageDto::from(m)))
 }
 

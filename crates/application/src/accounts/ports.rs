@@ -123,4 +123,3 @@ pub trait AuthStore: Clone + Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<String, AppError>> + Send;
 }
-

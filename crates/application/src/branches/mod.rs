@@ -6,6 +6,7 @@ use chat_threads_domain::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
+use crate::events::EventKind;
 use crate::messages::{MessageService, MessageStore};
 use crate::system::Clock;
 use crate::threads::ThreadStore;
@@ -47,9 +48,16 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         thread_id: ThreadId,
         leaf: MessageId,
     ) -> Result<Thread, AppError> {
-        self.store
+        let thread = self
+            .store
             .set_active_leaf(&who.scope(), thread_id, leaf, self.clock.now())
-            .await
+            .await?;
+        self.events.emit(
+            thread_id,
+            EventKind::BranchSwitched,
+            serde_json::json!({"active_leaf_id": thread.active_leaf_id}),
+        );
+        Ok(thread)
     }
 
     /// Forks the path ending at `at` into a new thread that remembers its origin.

@@ -10,8 +10,11 @@ use chat_threads_domain::{
     Metadata, ModelName, Principal, Rating, Reaction, Role, ThreadId,
 };
 
+use serde_json::json;
+
 use crate::cursor;
 use crate::error::AppError;
+use crate::events::{EventKind, ThreadEvents};
 use crate::input::opt;
 use crate::paging::{Page, page_size};
 use crate::system::Clock;
@@ -66,6 +69,7 @@ pub struct MessageService<S, C> {
     pub(crate) store: S,
     pub(crate) clock: C,
     pub(crate) limits: Limits,
+    pub(crate) events: ThreadEvents,
 }
 
 impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
@@ -75,7 +79,22 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             store,
             clock,
             limits,
+            events: ThreadEvents::default(),
         }
+    }
+
+    /// Publishes what changes to the thread's subscribers (other tabs, other instances).
+    pub fn with_events(mut self, events: ThreadEvents) -> Self {
+        self.events = events;
+        self
+    }
+
+    pub(crate) fn created(&self, m: &Message) {
+        self.events.emit(
+            m.thread_id,
+            EventKind::MessageCreated,
+            json!({"message_id": m.id, "message": m}),
+        );
     }
 
     fn new_message(&self, input: AppendMessage) -> Result<NewMessage, AppError> {
@@ -126,9 +145,12 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
     ) -> Result<Message, AppError> {
         let parent = input.parent_id;
         let msg = self.new_message(input)?;
-        self.store
+        let m = self
+            .store
             .append_message(&who.scope(), thread_id, parent, msg)
-            .await
+            .await?;
+        self.created(&m);
+        Ok(m)
     }
 
     /// Appends an already-built message (used by generation, which sets status and tokens).
@@ -180,9 +202,17 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             model: None,
         })?;
         msg.edited_at = Some(msg.created_at);
-        self.store
+        let m = self
+            .store
             .add_sibling(&who.scope(), thread_id, id, msg)
-            .await
+            .await?;
+        self.created(&m);
+        self.events.emit(
+            thread_id,
+            EventKind::BranchSwitched,
+            json!({"active_leaf_id": m.id}),
+        );
+        Ok(m)
     }
 
     /// Adds a prepared sibling of `of` (regenerate: a new reply beside the old one).
@@ -206,9 +236,16 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         thread_id: ThreadId,
         id: MessageId,
     ) -> Result<DeleteOutcome, AppError> {
-        self.store
+        let out = self
+            .store
             .delete_message(&who.scope(), thread_id, id, self.clock.now())
-            .await
+            .await?;
+        self.events.emit(
+            thread_id,
+            EventKind::MessageDeleted,
+            json!({"message_id": id, "deleted": out.deleted, "active_leaf_id": out.active_leaf_id}),
+        );
+        Ok(out)
     }
 
     /// The active path, root first: the last `limit` messages (all when `None`), then earlier
@@ -317,9 +354,12 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
                 })
             })
             .transpose()?;
-        self.store
+        let m = self
+            .store
             .set_feedback(&who.scope(), thread_id, id, feedback, self.clock.now())
-            .await
+            .await?;
+        self.updated(&m);
+        Ok(m)
     }
 
     /// Sets (`Some(emoji)`) or clears (`None`) the reaction on a message.
@@ -331,8 +371,19 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         reaction: Option<String>,
     ) -> Result<Message, AppError> {
         let reaction = reaction.map(|r| Reaction::parse(&r)).transpose()?;
-        self.store
+        let m = self
+            .store
             .set_reaction(&who.scope(), thread_id, id, reaction, self.clock.now())
-            .await
+            .await?;
+        self.updated(&m);
+        Ok(m)
+    }
+
+    fn updated(&self, m: &Message) {
+        self.events.emit(
+            m.thread_id,
+            EventKind::MessageUpdated,
+            json!({"message_id": m.id, "message": m}),
+        );
     }
 }

@@ -219,4 +219,3 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<Message, AppError>> + Send;
 }
-

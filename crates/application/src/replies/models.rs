@@ -122,9 +122,9 @@ mod tests {
             Box::pin(futures_util_stream_empty())
         }
     }
-    fn futures_util_stream_empty()
-    -> impl futures_core::Stream<Item = Result<crate::replies::llm::ChatEvent, crate::replies::llm::ModelError>> + Send
-    {
+    fn futures_util_stream_empty() -> impl futures_core::Stream<
+        Item = Result<crate::replies::llm::ChatEvent, crate::replies::llm::ModelError>,
+    > + Send {
         struct Empty;
         impl futures_core::Stream for Empty {
             type Item = Result<crate::replies::llm::ChatEvent, crate::replies::llm::ModelError>;

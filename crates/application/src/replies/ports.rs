@@ -42,5 +42,4 @@ pub trait ReplyStore: Clone + Send + Sync + 'static {
         &self,
         before: Timestamp,
     ) -> impl Future<Output = Result<u64, AppError>> + Send;
-
 }

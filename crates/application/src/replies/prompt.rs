@@ -29,7 +29,9 @@ impl Hints {
                 Some(s) if s.len() > HINT_MAX || s.chars().any(char::is_control) => {
                     Err(chat_threads_domain::DomainError::invalid(
                         field,
-                        format!("must be at most {HINT_MAX} characters, without control characters"),
+                        format!(
+                            "must be at most {HINT_MAX} characters, without control characters"
+                        ),
                     )
                     .into())
                 }
@@ -116,7 +118,9 @@ pub fn plan(
         }
     }
     let fixed = system.map_or(0, |s| cost(counter, s))
-        + summary.as_ref().map_or(0, |s| cost(counter, s.text.as_str()));
+        + summary
+            .as_ref()
+            .map_or(0, |s| cost(counter, s.text.as_str()));
     let budget = settings.context_tokens.saturating_sub(fixed);
     let mut used = 0;
     let mut keep_from = window.len();
@@ -252,9 +256,15 @@ mod tests {
         let s = settings(100);
         let now = chrono::DateTime::from_timestamp(0, 0).unwrap();
         let mut t = thread();
-        assert_eq!(system_prompt(&s, &t, &Hints::default(), now).as_deref(), Some("Default."));
+        assert_eq!(
+            system_prompt(&s, &t, &Hints::default(), now).as_deref(),
+            Some("Default.")
+        );
         t.product = Some(ProductName::parse("co_pilot").unwrap());
-        assert_eq!(system_prompt(&s, &t, &Hints::default(), now).as_deref(), Some("Product."));
+        assert_eq!(
+            system_prompt(&s, &t, &Hints::default(), now).as_deref(),
+            Some("Product.")
+        );
         t.system_prompt = Some(SystemPrompt::parse("Thread.".into(), &Default::default()).unwrap());
         let hints = Hints::parse(Some(" fr ".into()), Some("Europe/Lisbon".into())).unwrap();
         assert_eq!(
@@ -268,7 +278,10 @@ mod tests {
     fn hints_refuse_what_cannot_go_into_a_prompt() {
         assert!(Hints::parse(Some("x".repeat(65)), None).is_err());
         assert!(Hints::parse(None, Some("Europe/Lisbon\nIgnore all".into())).is_err());
-        assert_eq!(Hints::parse(Some("  ".into()), None).unwrap(), Hints::default());
+        assert_eq!(
+            Hints::parse(Some("  ".into()), None).unwrap(),
+            Hints::default()
+        );
     }
 
     #[test]
@@ -278,7 +291,13 @@ mod tests {
         let path: Vec<Message> = (0..5)
             .map(|i| message(t, &format!("m {i}"), MessageStatus::Complete))
             .collect();
-        let p = plan(&settings(5 + 12), &Words, Some("System."), path.clone(), None);
+        let p = plan(
+            &settings(5 + 12),
+            &Words,
+            Some("System."),
+            path.clone(),
+            None,
+        );
         assert_eq!(p.window, path[3..].to_vec());
         assert_eq!(p.overflow, path[..3].to_vec());
         // A budget too small for anything still keeps the newest message.
@@ -302,7 +321,13 @@ mod tests {
             model: None,
             created_at: chrono::Utc::now(),
         };
-        let p = plan(&settings(1000), &Words, None, path.clone(), Some(summary.clone()));
+        let p = plan(
+            &settings(1000),
+            &Words,
+            None,
+            path.clone(),
+            Some(summary.clone()),
+        );
         assert_eq!(p.summary, Some(summary.clone()));
         assert_eq!(p.window, path[2..4].to_vec());
         assert!(p.overflow.is_empty());

@@ -227,7 +227,9 @@ where
                 model: ModelName::parse(&self.model_name).ok(),
                 created_at: g.clock.now(),
             };
-            plan.summary = Some(g.store.add_summary(&scope, summary).await?);
+            let stored = g.store.add_summary(&scope, summary).await?;
+            crate::summaries::announce(g.events(), &stored);
+            plan.summary = Some(stored);
         }
         Ok(prompt::messages(system, plan.summary.as_ref(), plan.window))
     }

@@ -3,9 +3,12 @@
 
 use std::future::Future;
 
-use chat_threads_domain::{Content, Limits, MessageId, ModelName, Principal, Scope, Summary, SummaryId, ThreadId};
+use chat_threads_domain::{
+    Content, Limits, MessageId, ModelName, Principal, Scope, Summary, SummaryId, ThreadId,
+};
 
 use crate::error::AppError;
+use crate::events::{EventKind, ThreadEvents};
 use crate::input::opt;
 use crate::system::Clock;
 
@@ -32,6 +35,16 @@ pub struct SummaryService<S, C> {
     store: S,
     clock: C,
     limits: Limits,
+    events: ThreadEvents,
+}
+
+/// Tells the thread's subscribers about a stored summary.
+pub(crate) fn announce(events: &ThreadEvents, summary: &Summary) {
+    events.emit(
+        summary.thread_id,
+        EventKind::SummaryCreated,
+        serde_json::json!({"summary": summary}),
+    );
 }
 
 impl<S: SummaryStore, C: Clock> SummaryService<S, C> {
@@ -41,7 +54,14 @@ impl<S: SummaryStore, C: Clock> SummaryService<S, C> {
             store,
             clock,
             limits,
+            events: ThreadEvents::default(),
         }
+    }
+
+    /// Publishes new summaries to the thread's subscribers.
+    pub fn with_events(mut self, events: ThreadEvents) -> Self {
+        self.events = events;
+        self
     }
 
     /// Stores a summary of the path up to `covers_message_id`.
@@ -61,7 +81,9 @@ impl<S: SummaryStore, C: Clock> SummaryService<S, C> {
             model: opt(model, ModelName::parse)?,
             created_at: self.clock.now(),
         };
-        self.store.add_summary(&who.scope(), summary).await
+        let stored = self.store.add_summary(&who.scope(), summary).await?;
+        announce(&self.events, &stored);
+        Ok(stored)
     }
 
     /// The thread's summaries, newest first.

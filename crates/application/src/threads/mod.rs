@@ -9,8 +9,11 @@ use chat_threads_domain::{
     SystemPrompt, Thread, ThreadId, ThreadStatus, Title,
 };
 
+use serde_json::json;
+
 use crate::cursor;
 use crate::error::AppError;
+use crate::events::{EventKind, ThreadEvents};
 use crate::input::opt;
 use crate::paging::{Page, page_size};
 use crate::system::Clock;
@@ -83,6 +86,7 @@ pub struct ThreadService<S, C> {
     pub(crate) clock: C,
     pub(crate) limits: Limits,
     models: Option<crate::replies::models::Catalog>,
+    events: ThreadEvents,
 }
 
 impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
@@ -93,7 +97,19 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             clock,
             limits,
             models: None,
+            events: ThreadEvents::default(),
         }
+    }
+
+    /// Publishes changes to the thread's subscribers (other tabs, other instances).
+    pub fn with_events(mut self, events: ThreadEvents) -> Self {
+        self.events = events;
+        self
+    }
+
+    fn changed(&self, event: EventKind, thread: &Thread) {
+        self.events
+            .emit(thread.id, event, json!({"thread": thread}));
     }
 
     /// Checks a thread's model against the catalog: only models the principal may use.
@@ -265,9 +281,12 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 .map(|m| m.as_deref().map(|m| self.model(who, m)).transpose())
                 .transpose()?,
         };
-        self.store
+        let thread = self
+            .store
             .update_thread(&who.scope(), id, patch, self.clock.now())
-            .await
+            .await?;
+        self.changed(EventKind::ThreadUpdated, &thread);
+        Ok(thread)
     }
 
     /// Archives a thread (it stays readable and writable).
@@ -284,21 +303,26 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
     /// Soft-deletes a thread: hidden from lists and reads until restored.
     pub async fn delete(&self, who: &Principal, id: ThreadId) -> Result<Thread, AppError> {
         let now = self.clock.now();
-        self.store
+        let thread = self
+            .store
             .set_thread_deleted(&who.scope(), id, Some(now), now)
-            .await
+            .await?;
+        self.changed(EventKind::ThreadDeleted, &thread);
+        Ok(thread)
     }
 
     /// Restores a soft-deleted thread.
     pub async fn restore(&self, who: &Principal, id: ThreadId) -> Result<Thread, AppError> {
-        self.store
+        let thread = self
+            .store
             .set_thread_deleted(&who.scope(), id, None, self.clock.now())
-            .await
+            .await?;
+        self.changed(EventKind::ThreadRestored, &thread);
+        Ok(thread)
     }
 
     /// Deletes a thread and all its messages and summaries for good.
     pub async fn purge(&self, who: &Principal, id: ThreadId) -> Result<(), AppError> {
         self.store.purge_thread(&who.scope(), id).await
     }
-
 }

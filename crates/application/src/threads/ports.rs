@@ -122,5 +122,4 @@ pub trait ThreadStore: Clone + Send + Sync + 'static {
         scope: &Scope,
         id: ThreadId,
     ) -> impl Future<Output = Result<(), AppError>> + Send;
-
 }

@@ -204,4 +204,3 @@ pub fn parse_chatgpt(
     }
     Ok(out)
 }
-

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_threads_application::replies::models::{Allowlists, Catalog};
 use chat_threads_application::replies::llm::SharedModel;
+use chat_threads_application::replies::models::{Allowlists, Catalog};
 
 use crate::config::{ConfigError, ModelsSettings};
 use crate::llm::{EchoModel, HttpOptions, OpenAiCompatible};

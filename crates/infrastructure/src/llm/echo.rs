@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use chat_threads_application::replies::llm::{ChatEvent, ChatRequest, ChatStream, LanguageModel, Usage};
+use chat_threads_application::replies::llm::{
+    ChatEvent, ChatRequest, ChatStream, LanguageModel, Usage,
+};
 use futures_util::StreamExt;
 
 /// The echo model.
