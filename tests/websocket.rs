@@ -176,10 +176,7 @@ async fn every_op_over_one_socket() {
     assert_eq!(replay["after"], 0);
     c.events_until("message.completed").await;
     let stopped = ok(&c
-        .call(
-            "replies.stop",
-            json!({"thread_id": tid, "message_id": aid}),
-        )
+        .call("replies.stop", json!({"thread_id": tid, "message_id": aid}))
         .await)
     .clone();
     assert_eq!(

@@ -6,17 +6,25 @@
 
 #[macro_use]
 mod macros;
-mod auth_store;
+#[macro_use]
+mod tree_sql;
+mod accounts;
 mod dialect;
 mod error;
-mod generation_store;
-mod idempotency_store;
+mod idempotency;
+mod messages;
 mod migrations;
 mod models;
 mod pool;
+mod replies;
 pub mod schema;
+mod search;
 mod store;
+mod summaries;
+mod threads;
+mod transfer;
 pub mod types;
+mod usage;
 
 pub use dialect::Dialect;
 pub use error::DbError;

@@ -1,18 +1,18 @@
-//! Reply progress and token usage on both backends.
+//! Replies on both backends: starting one atomically (the one-reply-per-thread check, the user
+//! message and the placeholder together), its progress, and recovery after a crash.
 
-use chat_threads_application::AppError;
-use chat_threads_application::replies::ReplyStore;
-use chat_threads_application::usage::Usage;
-use chat_threads_domain::{Message, MessageId, MessageStatus, Owner, ThreadId, Timestamp};
+use chat_threads_application::{Anchor, AppError};
+use chat_threads_domain::{Message, MessageId, MessageStatus, Thread, ThreadId, Timestamp};
 use diesel::prelude::*;
-use diesel::upsert::excluded;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
-use super::models::MessageRow;
-use super::schema::{messages, threads, usage_daily as u};
-use super::store::SqlStore;
+use super::models::{MessageRow, ThreadRow};
+use super::schema::{messages, threads};
+use super::store::{SqlStore, db_id};
 use super::types::{DbTime, DbUuid};
+use chat_threads_application::replies::ReplyStore;
+use chat_threads_application::usage::Usage;
 
 impl ReplyStore for SqlStore {
     async fn update_reply(
@@ -68,8 +68,33 @@ impl ReplyStore for SqlStore {
             chat_threads_application::NewMessage,
         ),
     ) -> Result<(Option<Message>, Message), AppError> {
-        self.begin_reply_tx(scope, thread_id, busy_since, user, reply)
-            .await
+        let r: Result<(Option<Message>, Message), DbError> = write_tx!(self, |conn, _d| {
+            let thread = lock_thread!(conn, scope, thread_id);
+            let busy: i64 = messages::table
+                .filter(messages::thread_id.eq(db_id(thread_id)))
+                .filter(messages::status.eq(MessageStatus::Streaming.as_str()))
+                .filter(messages::updated_at.gt(DbTime(busy_since)))
+                .filter(messages::deleted_at.is_null())
+                .count()
+                .get_result(conn)
+                .await?;
+            if busy > 0 {
+                return Err(DbError(AppError::GenerationInProgress));
+            }
+            let user = match user {
+                Some((anchor, message)) => Some(place!(conn, scope, thread, anchor, message)),
+                None => None,
+            };
+            let (anchor, message) = reply;
+            let anchor = match (anchor, &user) {
+                (Some(a), _) => a,
+                (None, Some(u)) => Anchor::Append(Some(u.id)),
+                (None, None) => Anchor::Append(None),
+            };
+            let reply = place!(conn, scope, thread, anchor, message);
+            Ok((user, reply))
+        });
+        Ok(r?)
     }
 
     async fn recover_stale(&self, before: Timestamp) -> Result<u64, AppError> {
@@ -83,48 +108,6 @@ impl ReplyStore for SqlStore {
             .execute(conn)
             .await?;
             Ok(n as u64)
-        });
-        Ok(r?)
-    }
-}
-
-impl chat_threads_application::usage::UsageStore for SqlStore {
-    async fn add_usage(&self, owner: &Owner, day: &str, usage: Usage) -> Result<(), AppError> {
-        let r: Result<(), DbError> = with_conn!(self, |conn, _d| {
-            diesel::insert_into(u::table)
-                .values((
-                    u::owner.eq(owner.as_str()),
-                    u::day.eq(day),
-                    u::prompt_tokens.eq(i64::from(usage.prompt_tokens)),
-                    u::completion_tokens.eq(i64::from(usage.completion_tokens)),
-                ))
-                .on_conflict((u::owner, u::day))
-                .do_update()
-                .set((
-                    u::prompt_tokens.eq(u::prompt_tokens + excluded(u::prompt_tokens)),
-                    u::completion_tokens.eq(u::completion_tokens + excluded(u::completion_tokens)),
-                ))
-                .execute(conn)
-                .await?;
-            Ok(())
-        });
-        Ok(r?)
-    }
-
-    async fn usage_on(&self, owner: &Owner, day: &str) -> Result<Usage, AppError> {
-        let r: Result<Usage, DbError> = with_conn!(self, |conn, _d| {
-            let row: Option<(i64, i64)> = u::table
-                .filter(u::owner.eq(owner.as_str()))
-                .filter(u::day.eq(day))
-                .select((u::prompt_tokens, u::completion_tokens))
-                .first(conn)
-                .await
-                .optional()?;
-            let (p, c) = row.unwrap_or((0, 0));
-            Ok(Usage {
-                prompt_tokens: u32::try_from(p).unwrap_or(u32::MAX),
-                completion_tokens: u32::try_from(c).unwrap_or(u32::MAX),
-            })
         });
         Ok(r?)
     }

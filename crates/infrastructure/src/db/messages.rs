@@ -1,0 +1,373 @@
+//! Messages and the tree operations on both backends, each in one transaction.
+
+use std::collections::HashSet;
+
+use chat_threads_application::{
+    Anchor, AppError, Branch, DeleteOutcome, ForkMode, MessageCursor, MessageFilter, MessageStore,
+    NewMessage,
+};
+use chat_threads_domain::tree;
+use chat_threads_domain::{
+    Feedback, Message, MessageId, Reaction, Scope, Thread, ThreadId, Timestamp,
+};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use super::error::DbError;
+use super::models::{MessageRow, ThreadRow, messages_from};
+use super::schema::{messages, threads};
+use super::store::{SqlStore, db_id};
+use super::tree_sql::*;
+use super::types::sql::{PTime, PUuid};
+use super::types::{DbTime, DbUuid};
+
+impl MessageStore for SqlStore {
+    async fn append_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        parent: Option<MessageId>,
+        message: NewMessage,
+    ) -> Result<Message, AppError> {
+        let r: Result<Message, DbError> = write_tx!(self, |conn, _d| {
+            let thread = lock_thread!(conn, scope, thread_id);
+            Ok(place!(conn, scope, thread, Anchor::Append(parent), message))
+        });
+        Ok(r?)
+    }
+
+    async fn add_sibling(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        of: MessageId,
+        message: NewMessage,
+    ) -> Result<Message, AppError> {
+        let r: Result<Message, DbError> = write_tx!(self, |conn, _d| {
+            let thread = lock_thread!(conn, scope, thread_id);
+            Ok(place!(conn, scope, thread, Anchor::SiblingOf(of), message))
+        });
+        Ok(r?)
+    }
+
+    async fn get_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+    ) -> Result<Message, AppError> {
+        let r: Result<Message, DbError> = with_conn!(self, |conn, _d| {
+            let _thread = find_thread!(conn, scope, thread_id, false);
+            let row: Option<MessageRow> = messages::table
+                .filter(messages::id.eq(db_id(id)))
+                .filter(messages::thread_id.eq(db_id(thread_id)))
+                .select(MessageRow::as_select())
+                .first(conn)
+                .await
+                .optional()?;
+            Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)
+        });
+        Ok(r?)
+    }
+
+    async fn delete_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> Result<DeleteOutcome, AppError> {
+        let r: Result<DeleteOutcome, DbError> = write_tx!(self, |conn, dialect| {
+            let thread = lock_thread!(conn, scope, thread_id);
+            let row: Option<MessageRow> = messages::table
+                .filter(messages::id.eq(db_id(id)))
+                .filter(messages::thread_id.eq(db_id(thread_id)))
+                .filter(messages::deleted_at.is_null())
+                .select(MessageRow::as_select())
+                .first(conn)
+                .await
+                .optional()?;
+            let target = Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)?;
+            let deleted = diesel::sql_query(dialect.sql(DELETE_SUBTREE_SQL))
+                .bind::<PUuid, _>(db_id(id))
+                .bind::<PTime, _>(DbTime(now))
+                .bind::<PTime, _>(DbTime(now))
+                .execute(conn)
+                .await?;
+            // Only the active leaf's fate matters to the rule: was it among the removed?
+            let mut removed = HashSet::new();
+            if let Some(leaf) = thread.active_leaf_id {
+                let leaf_deleted: Option<Option<DbTime>> = messages::table
+                    .filter(messages::id.eq(db_id(leaf)))
+                    .select(messages::deleted_at)
+                    .first(conn)
+                    .await
+                    .optional()?;
+                if matches!(leaf_deleted, Some(Some(_))) {
+                    removed.insert(leaf);
+                }
+            }
+            let newest_leaf = if target.parent_id.is_none() && !removed.is_empty() {
+                let leaves: Vec<MessageRow> =
+                    diesel::sql_query(dialect.sql(&format!("{} LIMIT 1", with_cols(LEAVES_SQL))))
+                        .bind::<PUuid, _>(db_id(thread_id))
+                        .load(conn)
+                        .await?;
+                leaves
+                    .into_iter()
+                    .next()
+                    .map(|r| MessageId::from_uuid(r.id.0))
+            } else {
+                None
+            };
+            let leaf = tree::active_leaf_after_delete(
+                thread.active_leaf_id,
+                &target,
+                &removed,
+                newest_leaf,
+            );
+            diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                .set((
+                    threads::active_leaf_id.eq(leaf.map(db_id)),
+                    threads::message_count.eq(threads::message_count - deleted as i64),
+                    threads::updated_at.eq(DbTime(now)),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(DeleteOutcome {
+                deleted: deleted as u64,
+                active_leaf_id: leaf,
+            })
+        });
+        Ok(r?)
+    }
+
+    async fn active_path(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<Message>, AppError> {
+        let r: Result<Vec<Message>, DbError> = with_conn!(self, |conn, dialect| {
+            let thread = find_thread!(conn, scope, thread_id, false);
+            let start = match before {
+                Some(b) => {
+                    let parent: Option<Option<DbUuid>> = messages::table
+                        .filter(messages::id.eq(db_id(b)))
+                        .filter(messages::thread_id.eq(db_id(thread_id)))
+                        .select(messages::parent_id)
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    parent
+                        .ok_or(DbError(AppError::InvalidCursor))?
+                        .map(|p| MessageId::from_uuid(p.0))
+                }
+                None => thread.active_leaf_id,
+            };
+            let Some(start) = start else {
+                return Ok(Vec::new());
+            };
+            let rows: Vec<MessageRow> = diesel::sql_query(dialect.sql(&with_cols(PATH_SQL)))
+                .bind::<PUuid, _>(db_id(start))
+                .bind::<PUuid, _>(db_id(thread_id))
+                .bind::<BigInt, _>(i64::from(limit))
+                .load(conn)
+                .await?;
+            messages_from(rows)
+        });
+        Ok(r?)
+    }
+
+    async fn list_tree(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        after: Option<MessageCursor>,
+        limit: u32,
+        filter: &MessageFilter,
+    ) -> Result<Vec<Message>, AppError> {
+        let r: Result<Vec<Message>, DbError> = with_conn!(self, |conn, dialect| {
+            let _thread = find_thread!(conn, scope, thread_id, false);
+            let mut query = messages::table
+                .filter(messages::thread_id.eq(db_id(thread_id)))
+                .select(MessageRow::as_select())
+                .into_boxed();
+            if let Some(c) = after {
+                let at = DbTime(c.created_at);
+                query = query.filter(
+                    messages::created_at.gt(at).or(messages::created_at
+                        .eq(at)
+                        .and(messages::id.gt(db_id(c.id)))),
+                );
+            }
+            if let Some(role) = filter.role {
+                query = query.filter(messages::role.eq(role.as_str()));
+            }
+            if let Some(text) = &filter.text {
+                let Some(fts) = dialect.fts_query(text) else {
+                    return Ok(Vec::new());
+                };
+                let (open, close) = dialect.content_match();
+                query = query.filter(
+                    diesel::dsl::sql::<Bool>(open)
+                        .bind::<Text, _>(fts)
+                        .sql(close),
+                );
+            }
+            let rows: Vec<MessageRow> = query
+                .order((messages::created_at.asc(), messages::id.asc()))
+                .limit(i64::from(limit))
+                .load(conn)
+                .await?;
+            messages_from(rows)
+        });
+        Ok(r?)
+    }
+
+    async fn branches(&self, scope: &Scope, thread_id: ThreadId) -> Result<Vec<Branch>, AppError> {
+        let r: Result<Vec<Branch>, DbError> = with_conn!(self, |conn, dialect| {
+            let thread = find_thread!(conn, scope, thread_id, false);
+            let rows: Vec<MessageRow> = diesel::sql_query(dialect.sql(&with_cols(LEAVES_SQL)))
+                .bind::<PUuid, _>(db_id(thread_id))
+                .load(conn)
+                .await?;
+            Ok(messages_from(rows)?
+                .into_iter()
+                .map(|leaf| Branch {
+                    active: Some(leaf.id) == thread.active_leaf_id,
+                    leaf,
+                })
+                .collect())
+        });
+        Ok(r?)
+    }
+
+    async fn set_active_leaf(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        leaf: MessageId,
+        now: Timestamp,
+    ) -> Result<Thread, AppError> {
+        let r: Result<Thread, DbError> = write_tx!(self, |conn, _d| {
+            let thread = lock_thread!(conn, scope, thread_id);
+            let target = find_owned_message!(conn, &scope.owner, leaf);
+            tree::check_active_leaf(&thread, leaf, target.as_ref())?;
+            let row: ThreadRow =
+                diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                    .set((
+                        threads::active_leaf_id.eq(Some(db_id(leaf))),
+                        threads::updated_at.eq(DbTime(now)),
+                    ))
+                    .returning(ThreadRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+            Thread::try_from(row)
+        });
+        Ok(r?)
+    }
+
+    async fn fork(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        at: MessageId,
+        mode: ForkMode,
+        new_thread: Thread,
+    ) -> Result<Thread, AppError> {
+        let r: Result<Thread, DbError> = write_tx!(self, |conn, dialect| {
+            let thread = find_own_thread!(conn, scope, thread_id);
+            let target = find_owned_message!(conn, &scope.owner, at);
+            tree::check_fork_point(&thread, at, target.as_ref())?;
+            let path: Vec<MessageRow> = diesel::sql_query(dialect.sql(&with_cols(PATH_SQL)))
+                .bind::<PUuid, _>(db_id(at))
+                .bind::<PUuid, _>(db_id(thread_id))
+                .bind::<BigInt, _>(i64::MAX)
+                .load(conn)
+                .await?;
+            let mut source = messages_from(path)?;
+            if mode == ForkMode::PathAndBranches {
+                let below: Vec<MessageRow> =
+                    diesel::sql_query(dialect.sql(&with_cols(SUBTREE_SQL)))
+                        .bind::<PUuid, _>(db_id(at))
+                        .load(conn)
+                        .await?;
+                source.extend(messages_from(below)?);
+            }
+            let (copies, map) = tree::copy_messages(&source, new_thread.id, new_thread.created_at);
+            let forked = Thread {
+                active_leaf_id: map.get(&at).copied(),
+                message_count: copies.len() as i64,
+                last_message_at: copies.last().map(|m| m.created_at),
+                ..new_thread
+            };
+            diesel::insert_into(threads::table)
+                .values(ThreadRow::from(&forked))
+                .execute(conn)
+                .await?;
+            // One statement per row: SQLite cannot batch rows with NULLs through diesel (it has
+            // no DEFAULT keyword), and a fork runs inside one transaction either way.
+            for m in &copies {
+                diesel::insert_into(messages::table)
+                    .values(MessageRow::from(m))
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(forked)
+        });
+        Ok(r?)
+    }
+
+    async fn set_feedback(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        feedback: Option<Feedback>,
+        now: Timestamp,
+    ) -> Result<Message, AppError> {
+        let rating = feedback.as_ref().map(|f| f.rating.as_str().to_owned());
+        let text = feedback.and_then(|f| f.text.map(|t| t.into_inner()));
+        let r: Result<Message, DbError> = with_conn!(self, |conn, _d| {
+            update_live_message!(
+                conn,
+                scope,
+                thread_id,
+                id,
+                (
+                    messages::feedback_rating.eq(&rating),
+                    messages::feedback_text.eq(&text),
+                    messages::updated_at.eq(DbTime(now)),
+                )
+            )
+        });
+        Ok(r?)
+    }
+
+    async fn set_reaction(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        reaction: Option<Reaction>,
+        now: Timestamp,
+    ) -> Result<Message, AppError> {
+        let reaction = reaction.map(|r| r.into_inner());
+        let r: Result<Message, DbError> = with_conn!(self, |conn, _d| {
+            update_live_message!(
+                conn,
+                scope,
+                thread_id,
+                id,
+                (
+                    messages::reaction.eq(&reaction),
+                    messages::updated_at.eq(DbTime(now))
+                )
+            )
+        });
+        Ok(r?)
+    }
+}

@@ -1,0 +1,53 @@
+//! Summaries on both backends.
+
+use chat_threads_application::{AppError, SummaryStore};
+use chat_threads_domain::{Scope, Summary, Thread, ThreadId};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::error::DbError;
+use super::models::{SummaryRow, ThreadRow};
+use super::schema::{messages, summaries, threads};
+use super::store::{SqlStore, db_id};
+use super::types::DbUuid;
+
+impl SummaryStore for SqlStore {
+    async fn add_summary(&self, scope: &Scope, summary: Summary) -> Result<Summary, AppError> {
+        let r: Result<Summary, DbError> = with_conn!(self, |conn, _d| {
+            let _thread = find_own_thread!(conn, scope, summary.thread_id);
+            let covered: i64 = messages::table
+                .filter(messages::id.eq(db_id(summary.covers_message_id)))
+                .filter(messages::thread_id.eq(db_id(summary.thread_id)))
+                .count()
+                .get_result(conn)
+                .await?;
+            if covered == 0 {
+                return Err(DbError(AppError::MessageNotFound));
+            }
+            diesel::insert_into(summaries::table)
+                .values(SummaryRow::from(&summary))
+                .execute(conn)
+                .await?;
+            Ok(summary)
+        });
+        Ok(r?)
+    }
+
+    async fn list_summaries(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+    ) -> Result<Vec<Summary>, AppError> {
+        let r: Result<Vec<Summary>, DbError> = with_conn!(self, |conn, _d| {
+            let _thread = find_thread!(conn, scope, thread_id, false);
+            let rows: Vec<SummaryRow> = summaries::table
+                .filter(summaries::thread_id.eq(db_id(thread_id)))
+                .order((summaries::created_at.desc(), summaries::id.desc()))
+                .select(SummaryRow::as_select())
+                .load(conn)
+                .await?;
+            Ok(rows.into_iter().map(Summary::from).collect())
+        });
+        Ok(r?)
+    }
+}

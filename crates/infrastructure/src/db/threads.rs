@@ -1,0 +1,190 @@
+//! Threads on both backends.
+
+use chat_threads_application::{AppError, DeletedFilter, ThreadPatch, ThreadQuery, ThreadStore};
+use chat_threads_domain::{Scope, Thread, ThreadId, Timestamp};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use super::error::DbError;
+use super::models::ThreadRow;
+use super::schema::threads;
+use super::store::{SqlStore, db_id};
+use super::types::{DbJson, DbTime, DbUuid};
+
+#[derive(AsChangeset)]
+#[diesel(table_name = threads)]
+struct ThreadChanges {
+    title: Option<String>,
+    status: Option<String>,
+    metadata: Option<DbJson>,
+    system_prompt: Option<Option<String>>,
+    model: Option<Option<String>>,
+    updated_at: DbTime,
+}
+
+impl SqlStore {
+    async fn list_threads_inner(&self, q: &ThreadQuery) -> Result<Vec<Thread>, DbError> {
+        with_conn!(self, |conn, dialect| {
+            let mut query = threads::table.select(ThreadRow::as_select()).into_boxed();
+            query = match &q.scope.org_reader {
+                Some(org) => query.filter(
+                    threads::owner
+                        .eq(q.scope.owner.as_str())
+                        .or(threads::org_id.eq(org.as_str())),
+                ),
+                None => query.filter(threads::owner.eq(q.scope.owner.as_str())),
+            };
+            if let Some(org) = &q.org_id {
+                query = query.filter(threads::org_id.eq(org.as_str()));
+            }
+            if let Some(product) = &q.product {
+                query = query.filter(threads::product.eq(product.as_str()));
+            }
+            if let Some(status) = q.status {
+                query = query.filter(threads::status.eq(status.as_str()));
+            }
+            if let Some(doc) = &q.document_id {
+                query = query.filter(threads::document_id.eq(doc.as_str()));
+            }
+            if let Some(ext) = &q.external_id {
+                query = query.filter(threads::external_id.eq(ext.as_str()));
+            }
+            query = match q.deleted {
+                DeletedFilter::Exclude => query.filter(threads::deleted_at.is_null()),
+                DeletedFilter::Include => query,
+                DeletedFilter::Only => query.filter(threads::deleted_at.is_not_null()),
+            };
+            if let Some(text) = &q.text {
+                let Some(fts) = dialect.fts_query(text) else {
+                    return Ok(Vec::new());
+                };
+                let (open, close) = dialect.title_match();
+                query = query.filter(
+                    diesel::dsl::sql::<Bool>(open)
+                        .bind::<Text, _>(fts)
+                        .sql(close),
+                );
+            }
+            if let Some(c) = q.after {
+                let at = DbTime(c.updated_at);
+                query = query.filter(
+                    threads::updated_at
+                        .lt(at)
+                        .or(threads::updated_at.eq(at).and(threads::id.lt(db_id(c.id)))),
+                );
+            }
+            let rows: Vec<ThreadRow> = query
+                .order((threads::updated_at.desc(), threads::id.desc()))
+                .limit(i64::from(q.limit))
+                .load(conn)
+                .await?;
+            rows.into_iter().map(Thread::try_from).collect()
+        })
+    }
+}
+
+impl ThreadStore for SqlStore {
+    async fn insert_thread(&self, thread: Thread) -> Result<Thread, AppError> {
+        let r: Result<Thread, DbError> = with_conn!(self, |conn, _d| {
+            diesel::insert_into(threads::table)
+                .values(ThreadRow::from(&thread))
+                .execute(conn)
+                .await?;
+            Ok(thread)
+        });
+        Ok(r?)
+    }
+
+    async fn get_thread(
+        &self,
+        scope: &Scope,
+        id: ThreadId,
+        include_deleted: bool,
+    ) -> Result<Thread, AppError> {
+        let r: Result<Thread, DbError> = with_conn!(self, |conn, _d| {
+            Ok(find_thread!(conn, scope, id, include_deleted))
+        });
+        Ok(r?)
+    }
+
+    async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<Thread>, AppError> {
+        Ok(self.list_threads_inner(query).await?)
+    }
+
+    async fn update_thread(
+        &self,
+        scope: &Scope,
+        id: ThreadId,
+        patch: ThreadPatch,
+        now: Timestamp,
+    ) -> Result<Thread, AppError> {
+        let changes = ThreadChanges {
+            title: patch.title.map(|t| t.into_inner()),
+            status: patch.status.map(|s| s.as_str().to_owned()),
+            metadata: patch.metadata.map(|m| DbJson(m.to_value())),
+            system_prompt: patch.system_prompt.map(|p| p.map(|p| p.into_inner())),
+            model: patch.model.map(|m| m.map(|m| m.into_inner())),
+            updated_at: DbTime(now),
+        };
+        let r: Result<Thread, DbError> = with_conn!(self, |conn, _d| {
+            let row: Option<ThreadRow> = diesel::update(
+                threads::table
+                    .filter(threads::id.eq(db_id(id)))
+                    .filter(threads::owner.eq(scope.owner.as_str()))
+                    .filter(threads::deleted_at.is_null()),
+            )
+            .set(&changes)
+            .returning(ThreadRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+            Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)
+        });
+        Ok(r?)
+    }
+
+    async fn set_thread_deleted(
+        &self,
+        scope: &Scope,
+        id: ThreadId,
+        deleted_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Thread, AppError> {
+        let r: Result<Thread, DbError> = with_conn!(self, |conn, _d| {
+            let row: Option<ThreadRow> = diesel::update(
+                threads::table
+                    .filter(threads::id.eq(db_id(id)))
+                    .filter(threads::owner.eq(scope.owner.as_str())),
+            )
+            .set((
+                threads::deleted_at.eq(deleted_at.map(DbTime)),
+                threads::updated_at.eq(DbTime(now)),
+            ))
+            .returning(ThreadRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+            Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)
+        });
+        Ok(r?)
+    }
+
+    async fn purge_thread(&self, scope: &Scope, id: ThreadId) -> Result<(), AppError> {
+        let r: Result<(), DbError> = write_tx!(self, |conn, _d| {
+            // Summaries and messages go with the thread through ON DELETE CASCADE.
+            let n = diesel::delete(
+                threads::table
+                    .filter(threads::id.eq(db_id(id)))
+                    .filter(threads::owner.eq(scope.owner.as_str())),
+            )
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                return Err(DbError(AppError::ThreadNotFound));
+            }
+            Ok(())
+        });
+        Ok(r?)
+    }
+}

@@ -1,0 +1,62 @@
+//! Imports on both backends: every thread of a file in one transaction, or none.
+
+use chat_threads_application::AppError;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use super::error::DbError;
+use super::models::{MessageRow, SummaryRow, ThreadRow};
+use super::schema::{messages, summaries, threads};
+use super::store::SqlStore;
+
+impl chat_threads_application::transfer::ImportStore for SqlStore {
+    async fn import_threads(
+        &self,
+        threads: Vec<chat_threads_application::transfer::ImportedThread>,
+    ) -> Result<Vec<chat_threads_application::transfer::ImportOutcome>, AppError> {
+        use chat_threads_application::transfer::ImportOutcome;
+        let r: Result<Vec<ImportOutcome>, DbError> = write_tx!(self, |conn, _d| {
+            let mut out = Vec::with_capacity(threads.len());
+            for t in &threads {
+                if let Some(ext) = &t.thread.external_id {
+                    let taken: i64 = threads::table
+                        .filter(threads::owner.eq(t.thread.owner.as_str()))
+                        .filter(threads::external_id.eq(ext.as_str()))
+                        .count()
+                        .get_result(conn)
+                        .await?;
+                    if taken > 0 {
+                        out.push(ImportOutcome::Skipped {
+                            source_id: t.source_id.clone(),
+                            reason: "a thread with this external_id already exists".into(),
+                        });
+                        continue;
+                    }
+                }
+                diesel::insert_into(threads::table)
+                    .values(ThreadRow::from(&t.thread))
+                    .execute(conn)
+                    .await?;
+                for m in &t.messages {
+                    diesel::insert_into(messages::table)
+                        .values(MessageRow::from(m))
+                        .execute(conn)
+                        .await?;
+                }
+                for s in &t.summaries {
+                    diesel::insert_into(summaries::table)
+                        .values(SummaryRow::from(s))
+                        .execute(conn)
+                        .await?;
+                }
+                out.push(ImportOutcome::Imported {
+                    source_id: t.source_id.clone(),
+                    id: t.thread.id,
+                    messages: t.messages.len(),
+                });
+            }
+            Ok(out)
+        });
+        Ok(r?)
+    }
+}

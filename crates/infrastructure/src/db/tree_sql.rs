@@ -1,0 +1,169 @@
+//! The tree's building blocks, shared by the feature stores: macros that find, lock and place
+//! messages inside a connection or transaction (expanded per backend like every query), and the
+//! recursive SQL over the message tree.
+
+use super::models::MESSAGE_COLUMNS;
+
+/// A thread the scope may read (live only unless `$include_deleted`), or `ThreadNotFound`.
+macro_rules! find_thread {
+    ($conn:ident, $scope:expr, $id:expr, $include_deleted:expr) => {{
+        let scope: &Scope = $scope;
+        let mut q = threads::table
+            .filter(threads::id.eq(DbUuid($id.as_uuid())))
+            .into_boxed();
+        q = match &scope.org_reader {
+            Some(org) => q.filter(
+                threads::owner
+                    .eq(scope.owner.as_str())
+                    .or(threads::org_id.eq(org.as_str())),
+            ),
+            None => q.filter(threads::owner.eq(scope.owner.as_str())),
+        };
+        if !$include_deleted {
+            q = q.filter(threads::deleted_at.is_null());
+        }
+        let row: Option<ThreadRow> = q
+            .select(ThreadRow::as_select())
+            .first($conn)
+            .await
+            .optional()?;
+        Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)?
+    }};
+}
+
+/// A live thread the scope may change, or `ThreadNotFound`.
+macro_rules! find_own_thread {
+    ($conn:ident, $scope:expr, $id:expr) => {{
+        // The owner's threads only: the scope without its org-wide read access.
+        let own = Scope::of($scope.owner.clone());
+        find_thread!($conn, &own, $id, false)
+    }};
+}
+
+/// Locks the owner's live thread row for the rest of the transaction and returns it.
+macro_rules! lock_thread {
+    ($conn:ident, $scope:expr, $id:expr) => {{
+        let row: Option<ThreadRow> = diesel::update(
+            threads::table
+                .filter(threads::id.eq(DbUuid($id.as_uuid())))
+                .filter(threads::owner.eq($scope.owner.as_str()))
+                .filter(threads::deleted_at.is_null()),
+        )
+        .set(threads::message_count.eq(threads::message_count))
+        .returning(ThreadRow::as_returning())
+        .get_result($conn)
+        .await
+        .optional()?;
+        Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)?
+    }};
+}
+
+/// A message of any of the owner's threads (how parents and targets are looked up, so another
+/// owner's message is simply unknown).
+macro_rules! find_owned_message {
+    ($conn:ident, $owner:expr, $id:expr) => {{
+        let row: Option<MessageRow> = messages::table
+            .inner_join(threads::table)
+            .filter(messages::id.eq(DbUuid($id.as_uuid())))
+            .filter(threads::owner.eq($owner.as_str()))
+            .select(MessageRow::as_select())
+            .first($conn)
+            .await
+            .optional()?;
+        row.map(Message::try_from).transpose()?
+    }};
+}
+
+/// Applies `$changes` to a live message of the owner's live thread and returns it, or
+/// `MessageNotFound`.
+macro_rules! update_live_message {
+    ($conn:ident, $scope:expr, $thread_id:expr, $id:expr, $changes:expr) => {{
+        let _thread = find_own_thread!($conn, $scope, $thread_id);
+        let row: Option<MessageRow> = diesel::update(
+            messages::table
+                .filter(messages::id.eq(db_id($id)))
+                .filter(messages::thread_id.eq(db_id($thread_id)))
+                .filter(messages::deleted_at.is_null()),
+        )
+        .set($changes)
+        .returning(MessageRow::as_returning())
+        .get_result($conn)
+        .await
+        .optional()?;
+        Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)
+    }};
+}
+
+/// Records a message just placed in the thread: it becomes the active leaf.
+macro_rules! record_append {
+    ($conn:ident, $msg:expr) => {{
+        diesel::insert_into(messages::table)
+            .values(MessageRow::from(&$msg))
+            .execute($conn)
+            .await?;
+        diesel::update(threads::table.filter(threads::id.eq(DbUuid($msg.thread_id.as_uuid()))))
+            .set((
+                threads::active_leaf_id.eq(Some(DbUuid($msg.id.as_uuid()))),
+                threads::message_count.eq(threads::message_count + 1),
+                threads::last_message_at.eq(Some(DbTime($msg.created_at))),
+                threads::updated_at.eq(DbTime($msg.created_at)),
+            ))
+            .execute($conn)
+            .await?;
+    }};
+}
+
+/// Places a message by an [`Anchor`] in a locked thread (the tree rules decide), records it as
+/// the active leaf, and evaluates to the stored message.
+macro_rules! place {
+    ($conn:ident, $scope:expr, $thread:expr, $anchor:expr, $message:expr) => {{
+        let placement = match $anchor {
+            Anchor::Append(parent) => {
+                let found = match parent.or($thread.active_leaf_id) {
+                    Some(id) => find_owned_message!($conn, &$scope.owner, id),
+                    None => None,
+                };
+                chat_threads_domain::tree::place_append(&$thread, parent, found.as_ref())?
+            }
+            Anchor::SiblingOf(of) => {
+                let original = find_owned_message!($conn, &$scope.owner, of);
+                chat_threads_domain::tree::place_sibling(&$thread, of, original.as_ref())?
+            }
+        };
+        let msg = $message.into_message($thread.id, placement.parent_id, placement.depth);
+        record_append!($conn, msg);
+        msg
+    }};
+}
+
+/// Walks up to `limit` parent links from `start` (recursive CTE over the primary key), root first.
+pub(super) const PATH_SQL: &str = "WITH RECURSIVE path(id, parent_id, n) AS ( \
+    SELECT id, parent_id, 1 FROM messages WHERE id = ? AND thread_id = ? \
+    UNION ALL \
+    SELECT m.id, m.parent_id, p.n + 1 FROM messages m JOIN path p ON m.id = p.parent_id WHERE p.n < ? \
+) SELECT {cols} FROM path p JOIN messages m ON m.id = p.id ORDER BY p.n DESC";
+
+/// Every live message below `root` (not `root` itself), parents before children.
+pub(super) const SUBTREE_SQL: &str = "WITH RECURSIVE sub(id) AS ( \
+    SELECT id FROM messages WHERE parent_id = ? AND deleted_at IS NULL \
+    UNION ALL \
+    SELECT m.id FROM messages m JOIN sub s ON m.parent_id = s.id WHERE m.deleted_at IS NULL \
+) SELECT {cols} FROM sub JOIN messages m ON m.id = sub.id ORDER BY m.depth, m.created_at, m.id";
+
+/// Soft-deletes `root` and its live subtree.
+pub(super) const DELETE_SUBTREE_SQL: &str = "WITH RECURSIVE sub(id) AS ( \
+    SELECT id FROM messages WHERE id = ? \
+    UNION ALL \
+    SELECT m.id FROM messages m JOIN sub s ON m.parent_id = s.id \
+) UPDATE messages SET deleted_at = ?, updated_at = ? \
+  WHERE id IN (SELECT id FROM sub) AND deleted_at IS NULL";
+
+/// Live messages of a thread with no live child, newest first.
+pub(super) const LEAVES_SQL: &str = "SELECT {cols} FROM messages m \
+    WHERE m.thread_id = ? AND m.deleted_at IS NULL \
+    AND NOT EXISTS (SELECT 1 FROM messages c WHERE c.parent_id = m.id AND c.deleted_at IS NULL) \
+    ORDER BY m.created_at DESC, m.id DESC";
+
+pub(super) fn with_cols(sql: &str) -> String {
+    sql.replace("{cols}", MESSAGE_COLUMNS)
+}
