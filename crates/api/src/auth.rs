@@ -12,7 +12,20 @@ use chat_threads_domain::Principal;
 
 use crate::error::ApiError;
 use crate::rate_limit::RateLimits;
-use crate::state::Verifier;
+
+use std::sync::Arc;
+
+use chat_threads_application::accounts::TokenVerifier;
+
+/// The token verifier, shared by the [`crate::auth::Auth`] extractor.
+#[derive(Clone)]
+pub struct Verifier(pub Arc<dyn TokenVerifier>);
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Verifier")
+    }
+}
 
 #[derive(serde::Deserialize)]
 struct TokenQuery {

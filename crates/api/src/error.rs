@@ -9,7 +9,7 @@ use chat_threads_domain::DomainError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::rate_limit::Verdict;
+use crate::verdict::Verdict;
 
 pub use chat_threads_application::error::ErrorCode;
 

@@ -13,8 +13,9 @@ use chat_threads_application::accounts::sha256_hex;
 use chat_threads_application::idempotency::{Begin, IdempotencyStore, StoredResponse};
 use futures_util::StreamExt;
 
+use crate::auth::Verifier;
 use crate::error::ApiError;
-use crate::state::{AppState, Deps, Verifier};
+use crate::state::{AppState, Deps};
 
 /// How long keys are kept.
 #[derive(Debug, Clone, Copy)]

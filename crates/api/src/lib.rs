@@ -2,6 +2,7 @@
 //! rate limits, OpenAPI and Swagger UI.
 
 pub mod auth;
+pub mod config;
 pub mod cors;
 pub mod dto;
 pub mod error;
@@ -14,11 +15,45 @@ pub mod rate_limit;
 pub mod routes;
 pub mod state;
 pub mod strict;
+pub mod verdict;
 pub mod ws;
 
-use actix_web::web;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, middleware, web};
 
-pub use state::{ApiConfig, AppState, Deps, Verifier};
+pub use auth::Verifier;
+pub use config::ApiConfig;
+pub use state::{AppState, Deps};
+
+/// The whole application as the binary serves it: every route and every middleware. Tests run
+/// it in-process with `actix_web::test::init_service(chat_threads_api::app(config))`.
+///
+/// Middleware, outermost first: request ids, logs and metrics; CORS refusals in the error shape;
+/// CORS itself (preflights end here, before rate limits and auth); strict query strings; per-IP
+/// rate limits; idempotency keys.
+pub fn app<D: Deps>(
+    config: ApiConfig<D>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let cors = config.origins.middleware();
+    App::new()
+        .wrap(middleware::from_fn(idempotency::idempotency::<D>))
+        .wrap(middleware::from_fn(rate_limit::per_ip))
+        .wrap(middleware::from_fn(strict::known_query_parameters))
+        .wrap(cors)
+        .wrap(middleware::from_fn(cors::refusals))
+        .wrap(middleware::from_fn(observe::observe))
+        .configure(configure(config))
+        .default_service(web::to(extractors::not_found))
+}
 
 /// Registers every route.
 pub fn configure<D: Deps>(config: ApiConfig<D>) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -84,7 +119,9 @@ macro_rules! v1_routes {
         pub const ROUTE_TABLE: &[(&str, &str)] = &[$((stringify!($method), concat!("/v1", $path))),*];
 
         fn routes_v1<D: Deps>(cfg: &mut web::ServiceConfig) {
-            use routes::{accounts, branches, chat, live, messages, search, summaries, threads, transfer};
+            use routes::{
+                accounts, branches, live, messages, replies, search, summaries, threads, transfer,
+            };
             $(cfg.route($path, web::$method().to($($handler)::+::<D>));)*
         }
     };
@@ -123,13 +160,13 @@ v1_routes! {
     get "/export" => transfer::export_all,
     post "/import" => transfer::import_ndjson,
     post "/import/chatgpt" => transfer::import_chatgpt,
-    get "/models" => chat::models,
-    get "/usage" => chat::usage,
-    post "/threads/{thread_id}/chat" => chat::chat,
-    post "/threads/{thread_id}/messages/{message_id}/regenerate" => chat::regenerate,
-    post "/threads/{thread_id}/messages/{message_id}/resend" => chat::resend,
-    get "/threads/{thread_id}/messages/{message_id}/stream" => chat::stream,
-    post "/threads/{thread_id}/messages/{message_id}/cancel" => chat::cancel,
+    get "/models" => replies::models,
+    get "/usage" => replies::usage,
+    post "/threads/{thread_id}/chat" => replies::chat,
+    post "/threads/{thread_id}/messages/{message_id}/regenerate" => replies::regenerate,
+    post "/threads/{thread_id}/messages/{message_id}/resend" => replies::resend,
+    get "/threads/{thread_id}/messages/{message_id}/stream" => replies::stream,
+    post "/threads/{thread_id}/messages/{message_id}/cancel" => replies::cancel,
     get "/threads/{thread_id}/presence" => live::presence,
 }
 

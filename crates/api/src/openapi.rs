@@ -171,8 +171,8 @@ impl Modify for PageItemsByReference {
         routes::summaries::list, routes::summaries::add, routes::search::search,
         routes::transfer::export_thread, routes::transfer::export_all,
         routes::transfer::import_ndjson, routes::transfer::import_chatgpt,
-        routes::chat::models, routes::chat::usage, routes::chat::chat, routes::chat::regenerate,
-        routes::chat::resend, routes::chat::stream, routes::chat::cancel, routes::live::presence,
+        routes::replies::models, routes::replies::usage, routes::replies::chat, routes::replies::regenerate,
+        routes::replies::resend, routes::replies::stream, routes::replies::cancel, routes::live::presence,
     ),
     modifiers(&BearerScheme, &StandardResponses, &PageItemsByReference),
     tags(

@@ -2,16 +2,12 @@
 
 use std::sync::Arc;
 
-use chat_threads_application::accounts::{
-    AuthService, AuthStore, PasswordHasher, TokenIssuer, TokenVerifier,
-};
+use chat_threads_application::accounts::{AuthService, AuthStore, PasswordHasher, TokenIssuer};
 use chat_threads_application::transfer::{ImportStore, TransferService};
 use chat_threads_application::{
     MessageService, MessageStore, Readiness, SummaryService, SummaryStore, SystemClock,
     ThreadService, ThreadStore,
 };
-
-use crate::rate_limit::RateLimits;
 
 /// The concrete adapters the API runs on, chosen by the binary.
 pub trait Deps: 'static {
@@ -76,51 +72,5 @@ impl<D: Deps> Clone for AppState<D> {
 impl<D: Deps> std::fmt::Debug for AppState<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AppState")
-    }
-}
-
-/// The token verifier, shared by the [`crate::auth::Auth`] extractor.
-#[derive(Clone)]
-pub struct Verifier(pub Arc<dyn TokenVerifier>);
-
-impl std::fmt::Debug for Verifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Verifier")
-    }
-}
-
-/// Everything [`crate::configure`] needs.
-#[derive(Debug)]
-pub struct ApiConfig<D: Deps> {
-    /// The services.
-    pub state: AppState<D>,
-    /// Verifies bearer tokens.
-    pub verifier: Verifier,
-    /// Rate limits.
-    pub rate_limits: RateLimits,
-    /// Maximum JSON body size, bytes.
-    pub json_limit: usize,
-    /// How long idempotency keys are kept, seconds.
-    pub idempotency_ttl_secs: i64,
-    /// WebSocket limits and timers.
-    pub ws: crate::ws::WsConfig,
-    /// Origins browsers may call from.
-    pub origins: crate::cors::OriginPolicy,
-    /// The process's metrics (one registry for every worker).
-    pub metrics: Arc<crate::observe::Metrics>,
-}
-
-impl<D: Deps> Clone for ApiConfig<D> {
-    fn clone(&self) -> Self {
-        Self {
-            state: self.state.clone(),
-            verifier: self.verifier.clone(),
-            rate_limits: self.rate_limits.clone(),
-            json_limit: self.json_limit,
-            idempotency_ttl_secs: self.idempotency_ttl_secs,
-            ws: self.ws,
-            origins: self.origins.clone(),
-            metrics: self.metrics.clone(),
-        }
     }
 }

@@ -23,8 +23,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::auth::Verifier;
 use crate::dto::{MessageDto, PageDto, ThreadDto};
-use crate::state::{AppState, Deps, Verifier};
+use crate::state::{AppState, Deps};
 
 /// WebSocket limits and timers.
 #[derive(Debug, Clone, Copy)]
@@ -306,13 +307,15 @@ impl<D: Deps> Connection<D> {
             ),
             "models.list" => {
                 let models = s.replies.catalog().allowed(&who);
-                Ok(json_of(PageDto::<crate::routes::chat::ModelDto>::complete(
-                    models.into_iter().map(|m| crate::routes::chat::ModelDto {
-                        id: m.id,
-                        provider: m.provider,
-                        default: m.default,
-                    }),
-                )))
+                Ok(json_of(
+                    PageDto::<crate::routes::replies::ModelDto>::complete(models.into_iter().map(
+                        |m| crate::routes::replies::ModelDto {
+                            id: m.id,
+                            provider: m.provider,
+                            default: m.default,
+                        },
+                    )),
+                ))
             }
             "threads.list" => {
                 let input = ListThreads {

@@ -132,7 +132,7 @@ pub enum AppError {
     },
     /// The model server failed.
     #[error(transparent)]
-    Model(#[from] crate::replies::llm::ModelError),
+    Model(#[from] ModelError),
     /// A pagination cursor could not be decoded.
     #[error("invalid cursor")]
     InvalidCursor,
@@ -236,5 +236,32 @@ impl AuthError {
             Self::InvalidCredentials => C::InvalidCredentials,
             Self::InvalidRefreshToken => C::InvalidRefreshToken,
         }
+    }
+}
+
+/// Why a model call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// The provider is rate limiting (HTTP 429).
+    #[error("the model server is rate limiting requests")]
+    RateLimited,
+    /// The provider failed (HTTP 5xx) or could not be reached.
+    #[error("the model server failed: {0}")]
+    Unavailable(String),
+    /// No data arrived within the read timeout.
+    #[error("the model server stopped answering")]
+    Timeout,
+    /// The provider refused the request (HTTP 4xx other than 429): bad key, unknown model ...
+    #[error("the model server refused the request: {0}")]
+    Refused(String),
+    /// The response could not be understood.
+    #[error("the model server sent something unexpected: {0}")]
+    Protocol(String),
+}
+
+impl ModelError {
+    /// Whether retrying (before any token arrived) may help.
+    pub fn retryable(&self) -> bool {
+        matches!(self, Self::RateLimited | Self::Unavailable(_))
     }
 }

@@ -1,5 +1,8 @@
 //! Settings: the built-in `config/default.toml`, then an optional file, then
 //! `CHAT_THREADS__SECTION__KEY` environment variables. Unknown keys are refused.
+//!
+//! One file on purpose: it is the schema of `config/default.toml`, section by section, with the
+//! checks that refuse a bad configuration at start-up; splitting it would scatter one document.
 
 use std::fmt;
 use std::path::Path;

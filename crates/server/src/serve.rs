@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, middleware, web};
+use actix_web::HttpServer;
 use anyhow::Context;
 use chat_threads_infrastructure::config::{LogFormat, LogSettings};
 use chat_threads_infrastructure::db::Database;
@@ -146,25 +146,9 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
         settings.auth.sessions.purge_interval_secs,
     );
     let server = &settings.server;
-    let mut http = HttpServer::new(move || {
-        // The last `wrap` runs first: request ids and metrics, then CORS (preflights end here,
-        // before rate limits and auth), then strict query strings, per-IP limits, idempotency.
-        App::new()
-            .wrap(middleware::from_fn(
-                chat_threads_api::idempotency::idempotency::<crate::wiring::Prod>,
-            ))
-            .wrap(middleware::from_fn(chat_threads_api::rate_limit::per_ip))
-            .wrap(middleware::from_fn(
-                chat_threads_api::strict::known_query_parameters,
-            ))
-            .wrap(api.origins.middleware())
-            .wrap(middleware::from_fn(chat_threads_api::cors::refusals))
-            .wrap(middleware::from_fn(chat_threads_api::observe::observe))
-            .configure(chat_threads_api::configure(api.clone()))
-            .default_service(web::to(chat_threads_api::extractors::not_found))
-    })
-    .shutdown_timeout(server.shutdown_timeout_secs)
-    .client_request_timeout(Duration::from_secs(30));
+    let mut http = HttpServer::new(move || chat_threads_api::app(api.clone()))
+        .shutdown_timeout(server.shutdown_timeout_secs)
+        .client_request_timeout(Duration::from_secs(30));
     if server.workers > 0 {
         http = http.workers(server.workers);
     }

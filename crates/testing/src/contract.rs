@@ -1,7 +1,8 @@
 //! The contract every store must pass, written once and run against the in-memory store, a
 //! SQLite file and PostgreSQL. Each check drives the real services over a fresh store.
 //!
-//! Use [`crate::contract_tests!`] to instantiate the suite for a store factory.
+//! Use [`crate::contract_tests!`] to instantiate the suite for a store factory. One long file on
+//! purpose: it is test code, one check per function, read top to bottom like a specification.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::HashSet;

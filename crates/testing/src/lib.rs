@@ -3,5 +3,6 @@
 //! pass ([`contract_tests!`]), and a scripted language model.
 
 pub mod contract;
+pub mod fakes;
 pub mod memory;
 pub mod scripted;

@@ -2,9 +2,9 @@
 
 pub mod accounts;
 pub mod branches;
-pub mod chat;
 pub mod live;
 pub mod messages;
+pub mod replies;
 pub mod search;
 pub mod summaries;
 pub mod threads;

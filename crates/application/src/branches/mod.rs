@@ -1,35 +1,16 @@
 //! Branches: list the leaves, switch the active one, fork a path into a new thread.
 
 use chat_threads_domain::{
-    ForkOrigin, Message, MessageId, Principal, Thread, ThreadId, ThreadStatus, Title,
+    ForkOrigin, MessageId, Principal, Thread, ThreadId, ThreadStatus, Title,
 };
-use serde::{Deserialize, Serialize};
+
+pub use crate::messages::{Branch, ForkMode};
 
 use crate::error::AppError;
 use crate::events::EventKind;
 use crate::messages::{MessageService, MessageStore};
 use crate::system::Clock;
 use crate::threads::ThreadStore;
-
-/// A branch of a thread: a leaf and whether it ends the active path.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Branch {
-    /// The last message of the branch.
-    pub leaf: Message,
-    /// Whether this is the active branch.
-    pub active: bool,
-}
-
-/// What a fork copies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ForkMode {
-    /// The path from the root to the fork point.
-    #[default]
-    Path,
-    /// The path, plus every live branch below the fork point.
-    PathAndBranches,
-}
 
 impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
     /// The thread's branches with their last message.

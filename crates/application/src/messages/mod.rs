@@ -3,7 +3,9 @@
 
 mod ports;
 
-pub use ports::{Anchor, DeleteOutcome, MessageCursor, MessageFilter, MessageStore, NewMessage};
+pub use ports::{
+    Anchor, Branch, DeleteOutcome, ForkMode, MessageCursor, MessageFilter, MessageStore, NewMessage,
+};
 
 use chat_threads_domain::{
     Content, ContentType, Feedback, FeedbackText, Limits, Message, MessageId, MessageStatus,

@@ -8,7 +8,6 @@ use chat_threads_domain::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::branches::{Branch, ForkMode};
 use crate::error::AppError;
 
 /// Position in a thread's whole tree, ordered by `(created_at, id)` oldest first.
@@ -218,4 +217,24 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         reaction: Option<Reaction>,
         now: Timestamp,
     ) -> impl Future<Output = Result<Message, AppError>> + Send;
+}
+
+/// A branch of a thread: a leaf and whether it ends the active path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Branch {
+    /// The last message of the branch.
+    pub leaf: Message,
+    /// Whether this is the active branch.
+    pub active: bool,
+}
+
+/// What a fork copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForkMode {
+    /// The path from the root to the fork point.
+    #[default]
+    Path,
+    /// The path, plus every live branch below the fork point.
+    PathAndBranches,
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures_core::Stream;
 use serde::Serialize;
 
+pub use crate::error::ModelError;
 pub use crate::usage::Usage;
 
 /// One message of the prompt.
@@ -35,33 +36,6 @@ pub enum ChatEvent {
     Delta(String),
     /// The provider's usage report (usually last).
     Usage(Usage),
-}
-
-/// Why a model call failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ModelError {
-    /// The provider is rate limiting (HTTP 429).
-    #[error("the model server is rate limiting requests")]
-    RateLimited,
-    /// The provider failed (HTTP 5xx) or could not be reached.
-    #[error("the model server failed: {0}")]
-    Unavailable(String),
-    /// No data arrived within the read timeout.
-    #[error("the model server stopped answering")]
-    Timeout,
-    /// The provider refused the request (HTTP 4xx other than 429): bad key, unknown model ...
-    #[error("the model server refused the request: {0}")]
-    Refused(String),
-    /// The response could not be understood.
-    #[error("the model server sent something unexpected: {0}")]
-    Protocol(String),
-}
-
-impl ModelError {
-    /// Whether retrying (before any token arrived) may help.
-    pub fn retryable(&self) -> bool {
-        matches!(self, Self::RateLimited | Self::Unavailable(_))
-    }
 }
 
 /// The stream of a call; dropping it cancels the call.

@@ -110,6 +110,12 @@ impl Catalog {
     }
 }
 
+impl crate::threads::ModelPolicy for Catalog {
+    fn check(&self, who: &Principal, model: &str) -> Result<(), AppError> {
+        self.resolve(who, Some(model), None).map(|_| ())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

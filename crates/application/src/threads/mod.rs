@@ -2,7 +2,7 @@
 
 mod ports;
 
-pub use ports::{DeletedFilter, ThreadCursor, ThreadPatch, ThreadQuery, ThreadStore};
+pub use ports::{DeletedFilter, ModelPolicy, ThreadCursor, ThreadPatch, ThreadQuery, ThreadStore};
 
 use chat_threads_domain::{
     DocumentId, ExternalId, Limits, Metadata, ModelName, OrgId, Principal, ProductName, Scope,
@@ -85,7 +85,7 @@ pub struct ThreadService<S, C> {
     pub(crate) store: S,
     pub(crate) clock: C,
     pub(crate) limits: Limits,
-    models: Option<crate::replies::models::Catalog>,
+    models: Option<std::sync::Arc<dyn ModelPolicy>>,
     events: ThreadEvents,
 }
 
@@ -113,8 +113,8 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
     }
 
     /// Checks a thread's model against the catalog: only models the principal may use.
-    pub fn with_models(mut self, catalog: crate::replies::models::Catalog) -> Self {
-        self.models = Some(catalog);
+    pub fn with_models(mut self, models: impl ModelPolicy) -> Self {
+        self.models = Some(std::sync::Arc::new(models));
         self
     }
 
@@ -122,8 +122,8 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
     /// principal may not use it.
     fn model(&self, who: &Principal, raw: &str) -> Result<ModelName, AppError> {
         let name = ModelName::parse(raw)?;
-        if let Some(catalog) = &self.models {
-            catalog.resolve(who, Some(name.as_str()), None)?;
+        if let Some(models) = &self.models {
+            models.check(who, name.as_str())?;
         }
         Ok(name)
     }

@@ -7,8 +7,8 @@
 use std::future::Future;
 
 use chat_threads_domain::{
-    DocumentId, ExternalId, Metadata, ModelName, OrgId, ProductName, Scope, SystemPrompt, Thread,
-    ThreadId, ThreadStatus, Timestamp, Title,
+    DocumentId, ExternalId, Metadata, ModelName, OrgId, Principal, ProductName, Scope,
+    SystemPrompt, Thread, ThreadId, ThreadStatus, Timestamp, Title,
 };
 use serde::{Deserialize, Serialize};
 
@@ -122,4 +122,11 @@ pub trait ThreadStore: Clone + Send + Sync + 'static {
         scope: &Scope,
         id: ThreadId,
     ) -> impl Future<Output = Result<(), AppError>> + Send;
+}
+
+/// Which models a principal may use: a thread's model must be one of them (the replies'
+/// model catalog implements it).
+pub trait ModelPolicy: std::fmt::Debug + Send + Sync + 'static {
+    /// `Ok` when `who` may use `model`, else `model_not_allowed` listing the allowed ones.
+    fn check(&self, who: &Principal, model: &str) -> Result<(), AppError>;
 }

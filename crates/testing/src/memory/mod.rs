@@ -1,5 +1,8 @@
 //! An in-memory implementation of the storage ports, for unit tests and as the reference the
 //! contract suite is checked against. It applies the same domain tree rules as the SQL stores.
+//! Test code: one file per port would only add indirection to a reference implementation.
+
+mod accounts;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -126,12 +129,30 @@ impl State {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
+    pub(crate) accounts: Arc<Mutex<accounts::Accounts>>,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Removes the threads of these owners and threads expired by `now`; how many.
+    pub(crate) fn purge_threads(&self, owners: &[String], now: Timestamp) -> Result<u64, AppError> {
+        let mut s = self.lock()?;
+        let gone: HashSet<ThreadId> = s
+            .threads
+            .values()
+            .filter(|t| {
+                owners.contains(&t.owner.to_string()) || t.expires_at.is_some_and(|e| e <= now)
+            })
+            .map(|t| t.id)
+            .collect();
+        s.threads.retain(|id, _| !gone.contains(id));
+        s.messages.retain(|_, m| !gone.contains(&m.thread_id));
+        s.summaries.retain(|x| !gone.contains(&x.thread_id));
+        Ok(gone.len() as u64)
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, State>, AppError> {

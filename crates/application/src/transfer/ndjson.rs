@@ -1,0 +1,243 @@
+//! Parsing an NDJSON import into threads with fresh ids, validating every value and the tree;
+//! the thread builder is shared with the ChatGPT import.
+
+use std::collections::{HashMap, HashSet};
+
+use chat_threads_domain::{
+    Content, ContentType, DocumentId, DomainError, ExternalId, Feedback, FeedbackText, Limits,
+    Message, MessageId, MessageStatus, Metadata, ModelName, OrgId, Principal, ProductName, Rating,
+    Reaction, Role, Summary, SummaryId, SystemPrompt, Thread, ThreadStatus, Timestamp, Title,
+};
+
+use super::ImportedThread;
+use super::records::{MessageRecord, Record, ThreadRecord};
+use crate::error::AppError;
+
+pub(crate) fn bad_line(line: usize, reason: impl std::fmt::Display) -> AppError {
+    DomainError::invalid("import", format!("line {line}: {reason}")).into()
+}
+
+pub(crate) fn opt<T>(
+    raw: Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, DomainError>,
+) -> Result<Option<T>, DomainError> {
+    raw.map(|s| parse(&s)).transpose()
+}
+
+/// Builds one thread from records (already grouped), validating every value and the tree.
+pub(crate) struct Builder<'a> {
+    pub(crate) who: &'a Principal,
+    pub(crate) limits: &'a Limits,
+    pub(crate) now: Timestamp,
+}
+
+impl Builder<'_> {
+    pub(crate) fn thread(
+        &self,
+        r: ThreadRecord,
+    ) -> Result<(Thread, Option<uuid::Uuid>), DomainError> {
+        let org = match (opt(r.org_id, OrgId::parse)?, &self.who.org) {
+            (Some(asked), Some(own)) if &asked != own => Some(own.clone()),
+            (asked, own) => asked.or_else(|| own.clone()),
+        };
+        let created = r
+            .created_at
+            .map(chat_threads_domain::to_micros)
+            .unwrap_or(self.now);
+        let thread = Thread {
+            org_id: org,
+            title: Title::parse(&r.title, self.limits)?,
+            product: opt(r.product, ProductName::parse)?,
+            status: ThreadStatus::parse(&r.status)?,
+            document_id: opt(r.document_id, DocumentId::parse)?,
+            external_id: opt(r.external_id, ExternalId::parse)?,
+            metadata: Metadata::parse(r.metadata, self.limits)?,
+            system_prompt: r
+                .system_prompt
+                .map(|p| SystemPrompt::parse(p, self.limits))
+                .transpose()?,
+            model: opt(r.model, ModelName::parse)?,
+            updated_at: r
+                .updated_at
+                .map(chat_threads_domain::to_micros)
+                .unwrap_or(created)
+                .max(created),
+            deleted_at: r.deleted_at.map(chat_threads_domain::to_micros),
+            expires_at: r.expires_at.map(chat_threads_domain::to_micros),
+            ..Thread::new(self.who.owner(), created)
+        };
+        Ok((thread, r.active_leaf_id))
+    }
+
+    pub(crate) fn message(
+        &self,
+        r: MessageRecord,
+        thread: &Thread,
+        ids: &HashMap<uuid::Uuid, (MessageId, i32)>,
+    ) -> Result<Message, String> {
+        let parent = match r.parent_id {
+            None => None,
+            Some(p) => Some(
+                *ids.get(&p)
+                    .ok_or("its parent_id is not an earlier message of the thread")?,
+            ),
+        };
+        let e = |err: DomainError| err.to_string();
+        let status = match MessageStatus::parse(&r.status).map_err(e)? {
+            // A generation cannot resume after an import.
+            MessageStatus::Streaming => MessageStatus::Cancelled,
+            s => s,
+        };
+        let feedback = match r.feedback {
+            Some(f) => Some(Feedback {
+                rating: Rating::parse(&f.rating).map_err(e)?,
+                text: f
+                    .text
+                    .map(|t| FeedbackText::parse(&t, self.limits))
+                    .transpose()
+                    .map_err(e)?,
+            }),
+            None => None,
+        };
+        let created = r
+            .created_at
+            .map(chat_threads_domain::to_micros)
+            .unwrap_or(thread.created_at);
+        Ok(Message {
+            id: MessageId::new(),
+            thread_id: thread.id,
+            parent_id: parent.map(|p| p.0),
+            depth: parent.map_or(0, |p| p.1 + 1),
+            role: Role::parse(&r.role).map_err(e)?,
+            content: Content::parse(r.content, self.limits).map_err(e)?,
+            content_type: ContentType::parse(&r.content_type).map_err(e)?,
+            display_text: r
+                .display_text
+                .map(|d| Content::parse(d, self.limits).map(Content::into_inner))
+                .transpose()
+                .map_err(e)?,
+            status,
+            model: opt(r.model, ModelName::parse).map_err(e)?,
+            prompt_tokens: r.prompt_tokens,
+            completion_tokens: r.completion_tokens,
+            feedback,
+            reaction: opt(r.reaction, Reaction::parse).map_err(e)?,
+            metadata: Metadata::parse(r.metadata, self.limits).map_err(e)?,
+            edited_at: r.edited_at.map(chat_threads_domain::to_micros),
+            created_at: created,
+            updated_at: created,
+            deleted_at: r.deleted_at.map(chat_threads_domain::to_micros),
+        })
+    }
+}
+
+/// Finishes a thread: counts, last message time, and an active leaf that is a live message.
+pub(crate) fn finish(mut t: ImportedThread, requested_leaf: Option<MessageId>) -> ImportedThread {
+    let live: Vec<&Message> = t.messages.iter().filter(|m| !m.is_deleted()).collect();
+    t.thread.message_count = live.len() as i64;
+    t.thread.last_message_at = live.iter().map(|m| m.created_at).max();
+    let leaf = requested_leaf.filter(|id| live.iter().any(|m| m.id == *id));
+    t.thread.active_leaf_id = leaf.or_else(|| {
+        chat_threads_domain::tree::leaves(live.iter().copied())
+            .first()
+            .map(|m| m.id)
+    });
+    t
+}
+
+/// Parses an NDJSON import.
+pub fn parse_ndjson(
+    who: &Principal,
+    body: &str,
+    limits: &Limits,
+    now: Timestamp,
+) -> Result<Vec<ImportedThread>, AppError> {
+    let b = Builder { who, limits, now };
+    let mut out: Vec<ImportedThread> = Vec::new();
+    // Per thread in progress: old message id -> (new id, depth); old thread id; requested leaf.
+    let mut ids: HashMap<uuid::Uuid, (MessageId, i32)> = HashMap::new();
+    let mut current: Option<(uuid::Uuid, Option<uuid::Uuid>)> = None;
+    let mut seen_threads = HashSet::new();
+    let finish_current = |out: &mut Vec<ImportedThread>,
+                          ids: &HashMap<uuid::Uuid, (MessageId, i32)>,
+                          cur: Option<(uuid::Uuid, Option<uuid::Uuid>)>| {
+        if let (Some((_, leaf)), Some(last)) = (cur, out.pop()) {
+            let leaf = leaf.and_then(|l| ids.get(&l).map(|x| x.0));
+            out.push(finish(last, leaf));
+        }
+    };
+    for (n, line) in body.lines().enumerate() {
+        let n = n + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: Record = serde_json::from_str(line).map_err(|e| bad_line(n, e))?;
+        match record {
+            Record::Thread(r) => {
+                finish_current(&mut out, &ids, current.take());
+                ids.clear();
+                if !seen_threads.insert(r.id) {
+                    return Err(bad_line(n, "the thread id appears twice"));
+                }
+                let old = r.id;
+                let (thread, leaf) = b.thread(r).map_err(|e| bad_line(n, e))?;
+                current = Some((old, leaf));
+                out.push(ImportedThread {
+                    thread,
+                    messages: Vec::new(),
+                    summaries: Vec::new(),
+                    source_id: old.to_string(),
+                });
+            }
+            Record::Message(r) => {
+                let (Some((old_thread, _)), Some(t)) = (current, out.last_mut()) else {
+                    return Err(bad_line(n, "a message before any thread"));
+                };
+                if r.thread_id != old_thread {
+                    return Err(bad_line(
+                        n,
+                        "the message's thread_id is not the thread above it",
+                    ));
+                }
+                let old_id = r.id;
+                if ids.contains_key(&old_id) {
+                    return Err(bad_line(n, "the message id appears twice"));
+                }
+                let m = b.message(r, &t.thread, &ids).map_err(|e| bad_line(n, e))?;
+                ids.insert(old_id, (m.id, m.depth));
+                t.messages.push(m);
+            }
+            Record::Summary(r) => {
+                let (Some((old_thread, _)), Some(t)) = (current, out.last_mut()) else {
+                    return Err(bad_line(n, "a summary before any thread"));
+                };
+                if r.thread_id != old_thread {
+                    return Err(bad_line(
+                        n,
+                        "the summary's thread_id is not the thread above it",
+                    ));
+                }
+                let covers = ids
+                    .get(&r.covers_message_id)
+                    .ok_or_else(|| bad_line(n, "it covers an unknown message"))?
+                    .0;
+                t.summaries.push(Summary {
+                    id: SummaryId::new(),
+                    thread_id: t.thread.id,
+                    covers_message_id: covers,
+                    text: Content::parse(r.text, limits).map_err(|e| bad_line(n, e))?,
+                    model: opt(r.model, ModelName::parse).map_err(|e| bad_line(n, e))?,
+                    created_at: r
+                        .created_at
+                        .map(chat_threads_domain::to_micros)
+                        .unwrap_or(now),
+                });
+            }
+        }
+    }
+    finish_current(&mut out, &ids, current.take());
+    if out.is_empty() {
+        return Err(DomainError::invalid("import", "the file holds no thread").into());
+    }
+    Ok(out)
+}
