@@ -399,3 +399,109 @@ async fn rate_limits_answer_429_with_retry_after() {
     let (status, _, _) = ip_limited.call("GET", "/healthz", None, None).await;
     assert_eq!(status, 200, "probes are never limited");
 }
+
+/// Logs in with a wrong password for `email`: (status, error code).
+async fn wrong_login(base: String, email: String) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": "not the right one"}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (status, code)
+}
+
+#[tokio::test]
+async fn password_checks_run_off_the_request_threads_and_never_pile_up() {
+    // One HTTP worker: if hashing ran on it, nothing else could be answered meanwhile.
+    let server = Server::start(&[
+        ("CHAT_THREADS__SERVER__WORKERS", "1"),
+        ("CHAT_THREADS__AUTH__ACCOUNTS__HASH_CONCURRENCY", "1"),
+        ("CHAT_THREADS__RATE_LIMIT__PER_IP_BURST", "1000"),
+        ("CHAT_THREADS__MODELS__ECHO__DELAY_MS", "5"),
+    ]);
+    let token = server.token(&["--sub", "bystander"]);
+    let (_, _, t) = server
+        .call(
+            "POST",
+            "/v1/threads",
+            Some(&token),
+            Some(&serde_json::json!({})),
+        )
+        .await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let logins: Vec<_> = (0..16)
+        .map(|i| {
+            tokio::spawn(wrong_login(
+                server.base.clone(),
+                format!("guess{i}@example.com"),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // Meanwhile the same worker answers health checks and streams a reply to the end.
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/threads/{tid}/chat", server.base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"content": "one two three four", "stream": true}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(reply.contains("event: message.completed"), "{reply}");
+    for login in logins {
+        let (status, code) = login.await.unwrap();
+        assert_eq!((status, code.as_str()), (401, "invalid_credentials"));
+    }
+    // That the hashes run off the worker thread is shown by the hasher's own unit test
+    // (`hashing_never_runs_on_the_calling_thread`); latency itself is not asserted here (no
+    // timing thresholds in tests).
+}
+
+#[tokio::test]
+async fn a_full_hashing_queue_answers_503_and_one_account_is_rate_limited() {
+    let server = Server::start(&[
+        ("CHAT_THREADS__AUTH__ACCOUNTS__HASH_CONCURRENCY", "1"),
+        ("CHAT_THREADS__AUTH__ACCOUNTS__HASH_QUEUE", "2"),
+        ("CHAT_THREADS__RATE_LIMIT__PER_IP_BURST", "1000"),
+    ]);
+    let logins: Vec<_> = (0..16)
+        .map(|i| {
+            tokio::spawn(wrong_login(
+                server.base.clone(),
+                format!("flood{i}@example.com"),
+            ))
+        })
+        .collect();
+    let mut overloaded = 0;
+    for login in logins {
+        let (status, code) = login.await.unwrap();
+        match (status, code.as_str()) {
+            (401, "invalid_credentials") => {}
+            (503, "overloaded") => overloaded += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(overloaded > 0, "a full queue refuses instead of piling up");
+
+    // Guessing one account's password: 10 attempts a minute, whatever the address.
+    let mut codes = Vec::new();
+    for _ in 0..11 {
+        let (status, code) = wrong_login(server.base.clone(), "Target@Example.com".into()).await;
+        codes.push((status, code));
+    }
+    assert!(codes[..10].iter().all(|(s, _)| *s == 401), "{codes:?}");
+    assert_eq!(codes[10], (429, "rate_limited".to_owned()));
+}

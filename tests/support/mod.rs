@@ -60,6 +60,48 @@ fn listening_on(line: &str) -> Option<String> {
         .map(|a| a.trim().to_owned())
 }
 
+/// Runs `chat-threads serve` in `dir` with `env` on a free port; returns the child, its base
+/// URL and its output lines.
+fn spawn(dir: &Path, env: &[(String, String)]) -> (Child, String, mpsc::Receiver<String>) {
+    let mut cmd = Command::new(binary());
+    cmd.current_dir(dir)
+        .env("CHAT_THREADS__SERVER__PORT", "0")
+        .env("CHAT_THREADS__SERVER__WORKERS", "1")
+        .env("CHAT_THREADS__SERVER__SHUTDOWN_TIMEOUT_SECS", "5")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let (tx, rx) = mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let mut seen = Vec::new();
+    let base = loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                if let Some(addr) = listening_on(&line) {
+                    break addr;
+                }
+                seen.push(line);
+            }
+            Err(_) => panic!("server did not start; output:\n{}", seen.join("\n")),
+        }
+    };
+    (child, base, rx)
+}
+
 /// A running server, killed on drop.
 pub struct Server {
     child: Child,
@@ -74,53 +116,35 @@ impl Server {
     /// port, and waits until it says where it listens.
     pub fn start(env: &[(&str, &str)]) -> Server {
         let workdir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(binary());
-        cmd.current_dir(workdir.path())
-            .env("CHAT_THREADS__SERVER__PORT", "0")
-            .env("CHAT_THREADS__SERVER__WORKERS", "1")
-            .env("CHAT_THREADS__SERVER__SHUTDOWN_TIMEOUT_SECS", "5")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let (tx, rx) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        let mut seen = Vec::new();
-        let base = loop {
-            match rx.recv_timeout(Duration::from_secs(60)) {
-                Ok(line) => {
-                    if let Some(addr) = listening_on(&line) {
-                        break addr;
-                    }
-                    seen.push(line);
-                }
-                Err(_) => panic!("server did not start; output:\n{}", seen.join("\n")),
-            }
-        };
-        let env = env
+        let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        let (child, base, output) = spawn(workdir.path(), &env);
         Server {
             child,
             env,
             base,
             workdir,
-            output: rx,
+            output,
         }
+    }
+
+    /// Kills the server with SIGKILL (no shutdown at all, like a crash) and starts it again in
+    /// the same directory with the same settings (so on the same database).
+    pub fn crash_and_restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let (child, base, output) = spawn(self.workdir.path(), &self.env);
+        self.child = child;
+        self.base = base;
+        self.output = output;
+    }
+
+    /// Kills the server with SIGKILL, like a crash.
+    pub fn crash(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// GET a path; returns status and JSON body.

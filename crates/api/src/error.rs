@@ -113,7 +113,7 @@ fn app_status(e: &AppError) -> StatusCode {
         }
         AppError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::Conflict(_) => StatusCode::CONFLICT,
-        AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        AppError::Unavailable(_) | AppError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
         AppError::ModelNotAllowed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::GenerationInProgress => StatusCode::CONFLICT,
         AppError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -178,6 +178,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         if matches!(self, Self::App(AppError::Auth(_))) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if matches!(self, Self::App(AppError::Overloaded(_))) {
+            response.insert_header((RETRY_AFTER, HeaderValue::from(1)));
         }
         if let Self::RateLimited(v) = self {
             response.insert_header((RETRY_AFTER, HeaderValue::from(v.retry_after_secs)));

@@ -90,19 +90,35 @@ pub async fn idempotency<D: Deps>(
         .app_data::<web::Data<IdempotencyTtl>>()
         .map_or(86_400, |t| t.0);
 
-    // Read the body to fingerprint the request, then hand it back to the handler.
-    let limit = state.limits.import_bytes.max(state.limits.body_bytes);
+    // Read the body to fingerprint the request, then hand it back to the handler. The key
+    // never raises a limit: the operation's own limit (imports, or every JSON body) applies,
+    // checked against Content-Length first and then while reading, never after buffering.
+    let limit = match req.match_pattern().as_deref() {
+        Some("/v1/import" | "/v1/import/chatgpt") => state.limits.import_bytes,
+        _ => state.limits.body_bytes,
+    };
+    let too_large = |req| {
+        Ok(fail(
+            req,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            crate::error::ErrorCode::PayloadTooLarge,
+            &format!("the body exceeds the limit of {limit} bytes"),
+        ))
+    };
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return too_large(req);
+    }
     let mut payload = req.take_payload();
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk?;
         if body.len() + chunk.len() > limit {
-            return Ok(fail(
-                req,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                crate::error::ErrorCode::PayloadTooLarge,
-                "the body is too large",
-            ));
+            return too_large(req);
         }
         body.extend_from_slice(&chunk);
     }

@@ -87,6 +87,8 @@ pub struct RateLimits {
     pub principal: Option<Arc<Limiter>>,
     /// Per client IP.
     pub ip: Option<Arc<Limiter>>,
+    /// Login attempts per account (by e-mail).
+    pub login: Option<Arc<Limiter>>,
     /// Take the IP from X-Forwarded-For.
     pub trust_forwarded_for: bool,
 }
@@ -98,6 +100,7 @@ impl RateLimits {
             principal: None,
             ip: None,
             trust_forwarded_for: false,
+            login: None,
         }
     }
 }

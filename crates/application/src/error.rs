@@ -51,6 +51,7 @@ error_codes! {
     InvalidCursor => "invalid_cursor": "400: a pagination cursor is not one this API issued.",
     Conflict => "conflict": "409: conflicts with the current state (a taken session id ...).",
     StorageUnavailable => "storage_unavailable": "503: the database is unreachable or saturated; retry.",
+    Overloaded => "overloaded": "503: too many requests are waiting for a bounded resource (password checks); retry after Retry-After.",
     InternalError => "internal_error": "500: an unexpected failure, logged under the request id.",
     Forbidden => "forbidden": "403: the feature is switched off on this server.",
     TokenMissing => "token_missing": "401: no bearer token.",
@@ -62,6 +63,8 @@ error_codes! {
     TokenNotYetValid => "token_not_yet_valid": "401: not valid yet.",
     TokenIssuerInvalid => "token_issuer_invalid": "401: wrong issuer.",
     TokenAudienceInvalid => "token_audience_invalid": "401: wrong audience.",
+    TokenIssuerMissing => "token_issuer_missing": "401: an issuer is configured and the token has no `iss`.",
+    TokenAudienceMissing => "token_audience_missing": "401: an audience is configured and the token has no `aud`.",
     TokenSubjectMissing => "token_subject_missing": "401: no subject claim.",
     InvalidCredentials => "invalid_credentials": "401: login failed.",
     InvalidRefreshToken => "invalid_refresh_token": "401: the refresh token is unknown, expired or spent.",
@@ -139,6 +142,9 @@ pub enum AppError {
     /// The request conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A bounded resource (password hashing) is saturated; retry shortly.
+    #[error("too busy: {0}")]
+    Overloaded(String),
     /// The database cannot be reached or is overloaded; retrying may help.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -171,6 +177,7 @@ impl AppError {
             Self::InvalidCursor => ErrorCode::InvalidCursor,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::Unavailable(_) => ErrorCode::StorageUnavailable,
+            Self::Overloaded(_) => ErrorCode::Overloaded,
             Self::Storage(_) => ErrorCode::InternalError,
         }
     }
@@ -207,6 +214,12 @@ pub enum AuthError {
     /// `aud` does not include the configured audience.
     #[error("the token's audience is not accepted")]
     AudienceInvalid,
+    /// An issuer is configured and the token has no `iss`.
+    #[error("the token has no issuer (iss), and one is required")]
+    IssuerMissing,
+    /// An audience is configured and the token has no `aud`.
+    #[error("the token has no audience (aud), and one is required")]
+    AudienceMissing,
     /// The token lacks a subject (under the configured claim name).
     #[error("the token has no subject")]
     SubjectMissing,
@@ -232,6 +245,8 @@ impl AuthError {
             Self::NotYetValid => C::TokenNotYetValid,
             Self::IssuerInvalid => C::TokenIssuerInvalid,
             Self::AudienceInvalid => C::TokenAudienceInvalid,
+            Self::IssuerMissing => C::TokenIssuerMissing,
+            Self::AudienceMissing => C::TokenAudienceMissing,
             Self::SubjectMissing => C::TokenSubjectMissing,
             Self::InvalidCredentials => C::InvalidCredentials,
             Self::InvalidRefreshToken => C::InvalidRefreshToken,

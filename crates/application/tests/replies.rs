@@ -41,6 +41,20 @@ struct Setup {
 fn setup(answers: Vec<Answer>, settings: ReplySettings) -> Setup {
     let store = MemoryStore::new();
     let model = ScriptedModel::new(answers);
+    Setup {
+        threads: ThreadService::new(store.clone(), SystemClock, Limits::default()),
+        replies: service(store.clone(), model.clone(), settings),
+        model,
+        store,
+    }
+}
+
+/// A reply service (one process) over `store`.
+fn service(
+    store: MemoryStore,
+    model: ScriptedModel,
+    settings: ReplySettings,
+) -> ReplyService<MemoryStore, SystemClock> {
     let catalog = Catalog::new(
         BTreeMap::from([(
             "scripted".to_owned(),
@@ -67,8 +81,8 @@ fn setup(answers: Vec<Answer>, settings: ReplySettings) -> Setup {
         max_reply_bytes: 1 << 20,
         ..settings
     };
-    let replies = ReplyService::new(
-        store.clone(),
+    ReplyService::new(
+        store,
         SystemClock,
         catalog,
         Arc::new(Words),
@@ -76,13 +90,7 @@ fn setup(answers: Vec<Answer>, settings: ReplySettings) -> Setup {
         Limits::default(),
         ThreadEvents::default(),
         tokio::runtime::Handle::current(),
-    );
-    Setup {
-        threads: ThreadService::new(store.clone(), SystemClock, Limits::default()),
-        replies,
-        model,
-        store,
-    }
+    )
 }
 
 fn alice() -> Principal {
@@ -286,4 +294,36 @@ async fn the_daily_quota_refuses_once_spent() {
     s.replies.finished(&alice(), &started).await.unwrap();
     let err = s.replies.send(&alice(), t, send("q2")).await.unwrap_err();
     assert_eq!(err.code(), "token_quota_exceeded");
+}
+
+#[tokio::test]
+async fn a_reply_whose_instance_is_gone_is_released_by_another() {
+    // Instance "a" starts a reply that never ends; instance "b" shares the store.
+    let mut endless = Answer::text(&["a ", "b ", "c "]);
+    endless.delay = Duration::from_secs(3600);
+    let s = setup(vec![endless.clone(), endless], ReplySettings::default());
+    let a = s.replies.clone().with_instance("a".into());
+    let b = service(s.store.clone(), s.model.clone(), ReplySettings::default())
+        .with_instance("b".into());
+    let t = thread(&s).await;
+    let t2 = thread(&s).await;
+    let first = a.send(&alice(), t, send("one")).await.unwrap();
+    let second = a.send(&alice(), t2, send("two")).await.unwrap();
+    // For "b" (one process per in-memory store), "a" is gone: cancelling ends the reply.
+    let cancelled = b
+        .cancel(&alice(), t2, second.assistant_message.id)
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status, MessageStatus::Cancelled);
+    // Following it from "b" replays it ending with message.failed, and the thread is free.
+    let events: Vec<ThreadEvent> = b
+        .follow(&alice(), t, first.assistant_message.id, 0)
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(events.last().unwrap().event, EventKind::MessageFailed);
+    assert_eq!(events.last().unwrap().data["error"]["code"], "model_error");
+    let again = b.send(&alice(), t, send("three")).await;
+    assert!(again.is_ok(), "{:?}", again.err());
 }

@@ -145,6 +145,8 @@ pub struct GenerationConfig {
     pub retention_secs: u64,
     /// Staleness threshold, s.
     pub stale_after_secs: u64,
+    /// How often replies of stopped instances are looked for, s.
+    pub orphan_check_secs: u64,
     /// Shutdown grace, s.
     pub shutdown_grace_secs: u64,
     /// SSE keep-alive interval, s.
@@ -221,6 +223,10 @@ pub struct AccountSettings {
     pub access_ttl_secs: i64,
     /// Refresh token lifetime, seconds.
     pub refresh_ttl_secs: i64,
+    /// Password hashes computed at once (0: one less than the cores, at least one).
+    pub hash_concurrency: usize,
+    /// Password checks that may wait for a slot; more are refused with 503.
+    pub hash_queue: usize,
 }
 
 /// Anonymous session settings.
@@ -253,6 +259,10 @@ pub struct RateLimitSettings {
     pub per_ip_burst: u32,
     /// Use X-Forwarded-For for the client IP.
     pub trust_forwarded_for: bool,
+    /// Login attempts per minute for one account (by e-mail), and how many may come at once.
+    pub login_per_account_per_minute: u32,
+    /// Burst of login attempts per account.
+    pub login_per_account_burst: u32,
 }
 
 impl Settings {

@@ -220,6 +220,24 @@ fn each_rejection_has_its_own_error() {
             AuthError::AudienceInvalid,
         ),
         (
+            "no issuer while one is configured",
+            {
+                let mut x = c.clone();
+                x.as_object_mut().unwrap().remove("iss");
+                hs(&x)
+            },
+            AuthError::IssuerMissing,
+        ),
+        (
+            "no audience while one is configured",
+            {
+                let mut x = c.clone();
+                x.as_object_mut().unwrap().remove("aud");
+                hs(&x)
+            },
+            AuthError::AudienceMissing,
+        ),
+        (
             "no exp",
             {
                 let mut x = c.clone();
@@ -282,6 +300,35 @@ fn rs256_from_pem_and_the_hs_rs_confusion_attack() {
         auth.verify(&hs(&idp_claims())).unwrap_err(),
         AuthError::AlgorithmNotAllowed
     );
+    // Genuinely signed, but without the configured issuer or audience.
+    for (claim, expected) in [
+        ("iss", AuthError::IssuerMissing),
+        ("aud", AuthError::AudienceMissing),
+    ] {
+        let mut c = idp_claims();
+        c.as_object_mut().unwrap().remove(claim);
+        assert_eq!(
+            auth.verify(&sign(Algorithm::RS256, &key, &c, None))
+                .unwrap_err(),
+            expected,
+            "RS256 without {claim}"
+        );
+    }
+    // With neither configured, neither is required.
+    let open = authority(ProviderConfig {
+        algorithm: ProviderAlgorithm::RS256,
+        keys: KeySource::PemFile(pem_file.path().to_owned()),
+        issuer: None,
+        audience: None,
+        ..hs_provider()
+    });
+    let mut bare = idp_claims();
+    bare.as_object_mut().unwrap().remove("iss");
+    bare.as_object_mut().unwrap().remove("aud");
+    assert!(
+        open.verify(&sign(Algorithm::RS256, &key, &bare, None))
+            .is_ok()
+    );
     // A different RSA key fails the signature.
     let other = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
     let other_key =
@@ -319,6 +366,13 @@ fn es256_from_pem_and_from_jwks_by_kid() {
     assert_eq!(
         auth.verify(&hs(&idp_claims())).unwrap_err(),
         AuthError::AlgorithmNotAllowed
+    );
+    let mut no_aud = idp_claims();
+    no_aud.as_object_mut().unwrap().remove("aud");
+    assert_eq!(
+        auth.verify(&sign(Algorithm::ES256, &key, &no_aud, None))
+            .unwrap_err(),
+        AuthError::AudienceMissing
     );
 
     // The same key published in a JWKS under a kid.

@@ -23,8 +23,13 @@ pub fn init_tracing(log: &LogSettings) {
     };
 }
 
-async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
-    let url = settings.database.url()?;
+/// Opens the database; `instance` names this process's connections (`ct:<instance>`), which is
+/// how other instances on PostgreSQL know it is alive.
+async fn open_database(settings: &Settings, instance: Option<&str>) -> anyhow::Result<Database> {
+    let mut url = settings.database.url()?;
+    if let Some(instance) = instance {
+        url = url.with_application_name(&format!("ct:{instance}"));
+    }
     tracing::info!(database = %url, "connecting to the database");
     Database::connect(&url, settings.database.pool_options())
         .await
@@ -33,7 +38,7 @@ async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
 
 /// `chat-threads migrate`.
 pub async fn migrate(settings: Settings, revert_all: bool) -> anyhow::Result<()> {
-    let db = open_database(&settings).await?;
+    let db = open_database(&settings, None).await?;
     let done = if revert_all {
         db.revert_all().await?
     } else {
@@ -84,7 +89,7 @@ fn spawn_purge_job<S, H, I>(
 /// `chat-threads token`: prints a token signed with the service secret.
 pub async fn token(settings: Settings, args: crate::cli::TokenArgs) -> anyhow::Result<()> {
     use chat_threads_application::accounts::TokenIssuer;
-    let db = open_database(&settings).await?;
+    let db = open_database(&settings, None).await?;
     db.migrate().await?;
     let store = SqlStore::new(db);
     let authority = crate::wiring::authority(&settings, &store).await?;
@@ -123,14 +128,16 @@ pub fn generation_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// `chat-threads serve`; replies run on `generation`.
 pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> anyhow::Result<()> {
-    let db = open_database(&settings).await?;
+    // Who this process is, recorded on the replies it writes.
+    let instance = uuid::Uuid::now_v7().to_string();
+    let db = open_database(&settings, Some(&instance)).await?;
     if settings.database.migrate_on_start {
         for version in db.migrate().await? {
             tracing::info!(%version, "applied migration");
         }
     }
     let store = SqlStore::new(db);
-    let api = crate::wiring::api_config(&settings, store, generation.clone()).await?;
+    let api = crate::wiring::api_config(&settings, store, generation.clone(), &instance).await?;
     let replies = api.state.replies.clone();
     match replies.recover().await {
         Ok(0) => {}
@@ -140,6 +147,18 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
         ),
         Err(e) => tracing::warn!(error = %e, "recovering interrupted replies failed"),
     }
+    // Replies of instances that die while this one runs are released within a few seconds.
+    let sweeper = replies.clone();
+    let every = Duration::from_secs(settings.generation.orphan_check_secs.max(1));
+    generation.spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sweeper.sweep().await {
+                tracing::warn!(error = %e, "releasing the replies of stopped instances failed");
+            }
+        }
+    });
     spawn_purge_job(
         api.state.auth.clone(),
         api.state.store.clone(),

@@ -52,10 +52,11 @@ pub async fn api_config(
     settings: &Settings,
     store: SqlStore,
     generation_runtime: tokio::runtime::Handle,
+    instance: &str,
 ) -> anyhow::Result<ApiConfig<Prod>> {
     let authority = authority(settings, &store).await?;
     let limits = settings.limits;
-    let (replies, bridge) = replies(settings, store.clone(), generation_runtime).await?;
+    let (replies, bridge) = replies(settings, store.clone(), generation_runtime, instance).await?;
     let a = &settings.auth;
     let policy = AuthPolicy {
         accounts_enabled: a.accounts.enabled,
@@ -75,7 +76,7 @@ pub async fn api_config(
             .with_events(replies.events().clone()),
         auth: AuthService::new(
             store.clone(),
-            Argon2Hasher::new()?,
+            Argon2Hasher::new(a.accounts.hash_concurrency, a.accounts.hash_queue)?,
             authority.clone(),
             SystemClock,
             policy,
@@ -101,6 +102,10 @@ pub async fn api_config(
                 r.per_principal_burst,
             ))),
             ip: Some(Arc::new(Limiter::new(r.per_ip_per_minute, r.per_ip_burst))),
+            login: Some(Arc::new(Limiter::new(
+                r.login_per_account_per_minute,
+                r.login_per_account_burst,
+            ))),
             trust_forwarded_for: r.trust_forwarded_for,
         }
     } else {
@@ -157,6 +162,7 @@ async fn replies(
     settings: &Settings,
     store: SqlStore,
     runtime: tokio::runtime::Handle,
+    instance: &str,
 ) -> anyhow::Result<(
     chat_threads_application::replies::ReplyService<SqlStore, SystemClock>,
     Option<PgBridge>,
@@ -165,7 +171,10 @@ async fn replies(
     let g = &settings.generation;
     let catalog = chat_threads_infrastructure::llm::build_catalog(&settings.models)?;
     // On PostgreSQL, instances share their events through LISTEN/NOTIFY; SQLite is one instance.
-    let url = settings.database.url()?;
+    let url = settings
+        .database
+        .url()?
+        .with_application_name(&format!("ct:{instance}"));
     let bridge = (url.backend() == chat_threads_infrastructure::db::Backend::Postgres)
         .then(|| PgBridge::start(url.expose().to_owned(), &runtime));
     let events = match &bridge {
@@ -194,7 +203,8 @@ async fn replies(
         settings.limits,
         events.clone(),
         runtime.clone(),
-    );
+    )
+    .with_instance(instance.to_owned());
     if let Some(bridge) = &bridge {
         let mirror = replies.clone();
         bridge

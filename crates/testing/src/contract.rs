@@ -1783,6 +1783,7 @@ pub async fn begin_reply_is_atomic<S: Store>(store: S) {
     // A reply anchored beside an unknown message fails, and the user message is not kept.
     let err = store
         .begin_reply(
+            "instance-a",
             &scope,
             t.id,
             long_ago,
@@ -1810,6 +1811,7 @@ pub async fn begin_reply_is_atomic<S: Store>(store: S) {
 
     let (user, reply) = store
         .begin_reply(
+            "instance-a",
             &scope,
             t.id,
             long_ago,
@@ -1825,6 +1827,7 @@ pub async fn begin_reply_is_atomic<S: Store>(store: S) {
     assert_eq!(reply.parent_id, Some(user.id));
     let err = store
         .begin_reply(
+            "instance-a",
             &scope,
             t.id,
             long_ago,
@@ -1841,6 +1844,7 @@ pub async fn begin_reply_is_atomic<S: Store>(store: S) {
     let later = now + chrono::TimeDelta::seconds(1);
     let (_, regen) = store
         .begin_reply(
+            "instance-a",
             &scope,
             t.id,
             later,
@@ -1856,6 +1860,7 @@ pub async fn begin_reply_is_atomic<S: Store>(store: S) {
     assert!(matches!(
         store
             .begin_reply(
+                "instance-a",
                 &bob().scope(),
                 t.id,
                 later,
@@ -1865,6 +1870,41 @@ pub async fn begin_reply_is_atomic<S: Store>(store: S) {
             .await,
         Err(AppError::ThreadNotFound)
     ));
+
+    // The regeneration is written by instance-a. For instance-a it is its own; for instance-b
+    // it is an orphan (instance-a has no open connection and, on one-instance backends, only
+    // the asking instance is alive).
+    assert!(
+        store
+            .orphaned_replies("instance-a", Some(t.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let orphans = store.orphaned_replies("instance-b", None).await.unwrap();
+    assert!(orphans.contains(&(t.id, regen.id)), "{orphans:?}");
+    let released = store
+        .release_reply(t.id, regen.id, MessageStatus::Failed, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(released.status, MessageStatus::Failed);
+    assert!(
+        store
+            .release_reply(t.id, regen.id, MessageStatus::Failed, later)
+            .await
+            .unwrap()
+            .is_none(),
+        "released once"
+    );
+    assert!(
+        store
+            .orphaned_replies("instance-b", Some(t.id))
+            .await
+            .unwrap()
+            .iter()
+            .all(|(_, id)| *id != regen.id)
+    );
 }
 
 /// Instantiates every contract check as a `#[tokio::test]` for a store factory.

@@ -52,12 +52,12 @@ impl TokenVerifier for FakeTokens {
 pub struct FakeHasher;
 
 impl PasswordHasher for FakeHasher {
-    fn hash(&self, password: &str) -> Result<String, AppError> {
+    async fn hash(&self, password: &str) -> Result<String, AppError> {
         Ok(password.chars().rev().collect())
     }
 
-    fn verify(&self, password: &str, hash: &str) -> bool {
-        password.chars().rev().collect::<String>() == hash
+    async fn verify(&self, password: &str, hash: &str) -> Result<bool, AppError> {
+        Ok(password.chars().rev().collect::<String>() == hash)
     }
 
     fn dummy_hash(&self) -> &str {

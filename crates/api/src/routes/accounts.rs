@@ -66,11 +66,21 @@ pub async fn register<D: Deps>(
 /// Log in with e-mail and password.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", operation_id = "log_in", request_body = Credentials,
     responses((status = 200, body = TokenPairDto),
-              (status = 401, description = "invalid_credentials, whatever was wrong", body = ErrorBody)))]
+              (status = 401, description = "invalid_credentials, whatever was wrong", body = ErrorBody),
+              (status = 429, description = "Too many attempts for this account (rate_limited)", body = ErrorBody),
+              (status = 503, description = "Too many password checks waiting (overloaded); retry after Retry-After", body = ErrorBody)))]
 pub async fn login<D: Deps>(
     state: web::Data<AppState<D>>,
+    limits: web::Data<crate::rate_limit::RateLimits>,
     body: web::Json<Credentials>,
 ) -> Result<web::Json<TokenPairDto>, ApiError> {
+    // Guessing one account's password from many addresses is limited too.
+    if let Some(limiter) = &limits.login {
+        let verdict = limiter.check(&format!("login:{}", body.email.trim().to_lowercase()));
+        if !verdict.allowed {
+            return Err(ApiError::RateLimited(verdict));
+        }
+    }
     Ok(web::Json(
         state.auth.login(&body.email, &body.password).await?.into(),
     ))

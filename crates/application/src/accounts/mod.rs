@@ -179,7 +179,7 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
         }
         let email = normalize_email(email)?;
         check_password(&email, password)?;
-        let hash = self.hasher.hash(password)?;
+        let hash = self.hasher.hash(password).await?;
         let account = Account {
             id: uuid::Uuid::now_v7(),
             email,
@@ -205,7 +205,7 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
         let hash = account
             .as_ref()
             .map_or(self.hasher.dummy_hash(), |a| a.password_hash.as_str());
-        let matches = self.hasher.verify(password, hash);
+        let matches = self.hasher.verify(password, hash).await?;
         match account {
             Some(account) if matches => {
                 self.grant(

@@ -22,11 +22,17 @@ pub trait TokenIssuer: Clone + Send + Sync + 'static {
 
 /// Hashes and checks passwords (argon2id in production).
 pub trait PasswordHasher: Clone + Send + Sync + 'static {
-    /// A self-describing hash (PHC string) of the password.
-    fn hash(&self, password: &str) -> Result<String, AppError>;
-    /// Whether the password matches the hash. Takes the same time for a wrong password.
-    fn verify(&self, password: &str, hash: &str) -> bool;
-    /// A hash of some password nobody knows, to spend the same time on unknown accounts.
+    /// A salted hash of the password. Slow on purpose: adapters run it off the request threads
+    /// and may refuse with [`AppError::Overloaded`] when too many are waiting.
+    fn hash(&self, password: &str) -> impl Future<Output = Result<String, AppError>> + Send;
+    /// Whether the password matches the hash (same cost and refusal as `hash`).
+    fn verify(
+        &self,
+        password: &str,
+        hash: &str,
+    ) -> impl Future<Output = Result<bool, AppError>> + Send;
+    /// A valid hash of a random password, verified against when the account does not exist,
+    /// so the time taken does not reveal whether an e-mail is registered.
     fn dummy_hash(&self) -> &str;
 }
 

@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
-use chat_threads_domain::{Principal, Timestamp};
+use chat_threads_domain::{Message, MessageId, MessageStatus, Principal, ThreadId, Timestamp};
+use serde_json::json;
 
 use super::{ReplyService, ReplyStore, Run};
 use crate::error::AppError;
-use crate::events::ThreadEvent;
+use crate::events::{EventKind, ThreadEvent};
 use crate::messages::MessageStore;
+use crate::replies::log::model_error;
 use crate::summaries::SummaryStore;
 use crate::system::Clock;
 use crate::threads::ThreadStore;
@@ -74,10 +76,94 @@ where
         }
     }
 
-    /// Marks replies a crashed process left `streaming` as failed.
+    /// At start-up: every reply left `streaming` by an instance that is gone is failed at once
+    /// (keeping the text it flushed); replies with no recorded writer (from before writers were
+    /// recorded) are failed once stale.
     pub async fn recover(&self) -> Result<u64, AppError> {
+        let released = self.release_orphans(None).await?;
         let before = self.stale_before();
-        self.store.recover_stale(before).await
+        Ok(released + self.store.recover_stale(before).await?)
+    }
+
+    /// Now and then, on every instance: releases the replies of instances that died since, and
+    /// ends the logs this instance mirrors for them, so their followers get `message.failed`.
+    pub async fn sweep(&self) -> Result<u64, AppError> {
+        self.release_orphans(None).await
+    }
+
+    /// Fails the orphaned replies (of one thread, or all); how many.
+    pub(crate) async fn release_orphans(
+        &self,
+        thread_id: Option<ThreadId>,
+    ) -> Result<u64, AppError> {
+        let orphans = self
+            .store
+            .orphaned_replies(&self.instance, thread_id)
+            .await?;
+        let mut released = 0;
+        for (thread, id) in orphans {
+            if self.release(thread, id).await?.is_some() {
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+
+    /// Whether a reply is streaming with no live writer.
+    pub(crate) async fn is_orphaned(
+        &self,
+        thread_id: ThreadId,
+        id: MessageId,
+    ) -> Result<bool, AppError> {
+        Ok(self
+            .store
+            .orphaned_replies(&self.instance, Some(thread_id))
+            .await?
+            .iter()
+            .any(|(_, m)| *m == id))
+    }
+
+    /// Fails the reply if it is orphaned; the stored reply when it was.
+    pub(crate) async fn release_if_orphaned(
+        &self,
+        thread_id: ThreadId,
+        id: MessageId,
+    ) -> Result<Option<Message>, AppError> {
+        if !self.is_orphaned(thread_id, id).await? {
+            return Ok(None);
+        }
+        self.release(thread_id, id).await
+    }
+
+    async fn release(
+        &self,
+        thread_id: ThreadId,
+        id: MessageId,
+    ) -> Result<Option<Message>, AppError> {
+        let released = self
+            .store
+            .release_reply(thread_id, id, MessageStatus::Failed, self.clock.now())
+            .await?;
+        if let Some(message) = &released {
+            tracing::warn!(message_id = %id, "released a reply whose instance is gone");
+            // Followers of a log mirrored from the dead instance get the end of it.
+            if let Some(run) = self.hub.get(id)
+                && !run.is_done()
+            {
+                run.push_final(
+                    EventKind::MessageFailed,
+                    json!({"content": message.content.as_str(),
+                           "error": model_error("the instance writing this reply stopped")}),
+                );
+                let hub = self.hub.clone();
+                let retention = self.settings.retention;
+                self.runtime.spawn(async move {
+                    tokio::time::sleep(retention).await;
+                    hub.remove(id);
+                });
+            }
+        }
+        Ok(released)
     }
 
     /// Today's token usage of the principal and the quota.

@@ -79,6 +79,12 @@ impl Run {
         }
     }
 
+    /// Ends a log whose writer is gone with a final event, numbered after the last one.
+    pub(crate) fn push_final(&self, event: EventKind, data: Value) {
+        self.push(event, data);
+        self.finish();
+    }
+
     /// Appends an event produced by another instance (already numbered), for local followers.
     pub(crate) fn push_remote(&self, event: ThreadEvent) {
         let Ok(mut state) = self.state.lock() else {

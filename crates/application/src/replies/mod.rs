@@ -115,6 +115,8 @@ pub struct ReplyService<S, C> {
     pub(crate) hub: Hub,
     events: ThreadEvents,
     pub(crate) runtime: tokio::runtime::Handle,
+    /// This process, as recorded on the replies it writes.
+    pub(crate) instance: String,
 }
 
 impl<S: Clone, C: Clone> Clone for ReplyService<S, C> {
@@ -129,6 +131,7 @@ impl<S: Clone, C: Clone> Clone for ReplyService<S, C> {
             hub: self.hub.clone(),
             events: self.events.clone(),
             runtime: self.runtime.clone(),
+            instance: self.instance.clone(),
         }
     }
 }
@@ -168,7 +171,19 @@ where
             hub: Hub::default(),
             events,
             runtime,
+            instance: uuid::Uuid::now_v7().to_string(),
         }
+    }
+
+    /// Records `instance` as the writer of this process's replies (by default a fresh id).
+    pub fn with_instance(mut self, instance: String) -> Self {
+        self.instance = instance;
+        self
+    }
+
+    /// This process's instance id.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     /// The thread events hub replies publish to.
@@ -184,6 +199,41 @@ where
     /// This process's generations.
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// Starts a reply in the store (see [`ReplyStore::begin_reply`]), written by this instance.
+    /// A thread blocked by a reply whose instance is gone (a crash) is released first, so it
+    /// accepts the new reply at once.
+    async fn begin(
+        &self,
+        who: &Principal,
+        scope: &chat_threads_domain::Scope,
+        thread_id: ThreadId,
+        user: Option<(Anchor, NewMessage)>,
+        reply: (Option<Anchor>, NewMessage),
+    ) -> Result<(Option<Message>, Message), AppError> {
+        let since = self.admit(who, thread_id).await?;
+        let first = self
+            .store
+            .begin_reply(
+                &self.instance,
+                scope,
+                thread_id,
+                since,
+                user.clone(),
+                reply.clone(),
+            )
+            .await;
+        match first {
+            Err(AppError::GenerationInProgress)
+                if self.release_orphans(Some(thread_id)).await? > 0 =>
+            {
+                self.store
+                    .begin_reply(&self.instance, scope, thread_id, since, user, reply)
+                    .await
+            }
+            other => other,
+        }
     }
 
     /// Refuses a new reply while one is running in the thread, or when the quota is spent.
@@ -261,13 +311,11 @@ where
             thread.model.as_ref().map(|m| m.as_str()),
         )?;
         let user = self.user_message(input.content, input.metadata)?;
-        let since = self.admit(who, thread_id).await?;
         let (user, assistant) = self
-            .store
-            .begin_reply(
+            .begin(
+                who,
                 &scope,
                 thread_id,
-                since,
                 Some((Anchor::Append(input.parent_id), user)),
                 (None, self.placeholder(&model_name)),
             )
@@ -322,13 +370,11 @@ where
             requested.as_deref(),
             thread.model.as_ref().map(|m| m.as_str()),
         )?;
-        let since = self.admit(who, thread_id).await?;
         let (_, assistant) = self
-            .store
-            .begin_reply(
+            .begin(
+                who,
                 &scope,
                 thread_id,
-                since,
                 None,
                 (Some(Anchor::SiblingOf(of)), self.placeholder(&model_name)),
             )
@@ -367,13 +413,11 @@ where
                 .or_else(|| Some(original.metadata.to_value())),
         )?;
         user.edited_at = Some(user.created_at);
-        let since = self.admit(who, thread_id).await?;
         let (user, assistant) = self
-            .store
-            .begin_reply(
+            .begin(
+                who,
                 &scope,
                 thread_id,
-                since,
                 Some((Anchor::SiblingOf(of), user)),
                 (None, self.placeholder(&model_name)),
             )
@@ -430,9 +474,18 @@ where
         after: u64,
     ) -> Result<EventStream, AppError> {
         let message = self.store.get_message(&who.scope(), thread_id, id).await?;
+        if message.is_deleted() {
+            return Err(AppError::MessageNotFound);
+        }
         if let Some(run) = self.hub.get(id) {
             return Ok(run.follow(after));
         }
+        // A reply still streaming that no live instance writes (its instance crashed) ends here
+        // and now, as a failure that keeps the text flushed so far.
+        let message = match self.release_if_orphaned(thread_id, id).await? {
+            Some(released) => released,
+            None => message,
+        };
         let run = Run::new(thread_id, id, None);
         replay(&run, &message);
         // A reply still streaming here without a run belongs to an instance this one did not
@@ -460,6 +513,16 @@ where
             run.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(10), run.wait()).await;
             return self.store.get_message(&scope, thread_id, id).await;
+        }
+        // Nobody writes it any more (its instance crashed): cancelling ends it here.
+        if message.status == MessageStatus::Streaming
+            && self.is_orphaned(thread_id, id).await?
+            && let Some(cancelled) = self
+                .store
+                .release_reply(thread_id, id, MessageStatus::Cancelled, self.clock.now())
+                .await?
+        {
+            return Ok(cancelled);
         }
         Ok(message)
     }

@@ -23,12 +23,13 @@ pub trait ReplyStore: Clone + Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<Message, AppError>> + Send;
 
-    /// Starts a reply atomically: unless the thread already has a reply in progress (streaming
+    /// Starts a reply atomically, recording `instance` as the one writing it: unless the thread already has a reply in progress (streaming
     /// and touched after `busy_since`, on any instance), stores the user message (if any) and the
     /// assistant's placeholder — under the user message when `reply.0` is `None`. Either both
     /// are stored or neither.
     fn begin_reply(
         &self,
+        instance: &str,
         scope: &chat_threads_domain::Scope,
         thread_id: ThreadId,
         busy_since: Timestamp,
@@ -42,4 +43,23 @@ pub trait ReplyStore: Clone + Send + Sync + 'static {
         &self,
         before: Timestamp,
     ) -> impl Future<Output = Result<u64, AppError>> + Send;
+
+    /// Streaming replies (of one thread, or all) whose writing instance is gone: not `me`, and
+    /// (on PostgreSQL) with no open connection named after it; on a single-instance backend,
+    /// every instance but `me` is gone.
+    fn orphaned_replies(
+        &self,
+        me: &str,
+        thread_id: Option<ThreadId>,
+    ) -> impl Future<Output = Result<Vec<(ThreadId, MessageId)>, AppError>> + Send;
+
+    /// Ends a reply nobody writes any more with `status` (failed or cancelled), keeping its text.
+    /// `None` if it was no longer streaming.
+    fn release_reply(
+        &self,
+        thread_id: ThreadId,
+        id: MessageId,
+        status: MessageStatus,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<Message>, AppError>> + Send;
 }

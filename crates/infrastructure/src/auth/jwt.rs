@@ -218,7 +218,11 @@ impl JwtAuthority {
         let mut provider_validation = Validation::new(alg);
         provider_validation.leeway = leeway;
         provider_validation.validate_nbf = true;
-        provider_validation.set_required_spec_claims(&["exp"]);
+        // A configured issuer or audience must be present, not only right when present.
+        let mut required = vec!["exp"];
+        required.extend(p.issuer.as_ref().map(|_| "iss"));
+        required.extend(p.audience.as_ref().map(|_| "aud"));
+        provider_validation.set_required_spec_claims(&required);
         match &p.issuer {
             Some(iss) => provider_validation.set_issuer(&[iss]),
             None => provider_validation.iss = None,
@@ -260,8 +264,8 @@ fn classify(e: &jsonwebtoken::errors::Error) -> AuthError {
         ErrorKind::InvalidAlgorithm
         | ErrorKind::InvalidAlgorithmName
         | ErrorKind::MissingAlgorithm => AuthError::AlgorithmNotAllowed,
-        ErrorKind::MissingRequiredClaim(claim) if claim == "iss" => AuthError::IssuerInvalid,
-        ErrorKind::MissingRequiredClaim(claim) if claim == "aud" => AuthError::AudienceInvalid,
+        ErrorKind::MissingRequiredClaim(claim) if claim == "iss" => AuthError::IssuerMissing,
+        ErrorKind::MissingRequiredClaim(claim) if claim == "aud" => AuthError::AudienceMissing,
         ErrorKind::MissingRequiredClaim(claim) if claim == "sub" => AuthError::SubjectMissing,
         _ => AuthError::Malformed,
     }

@@ -1,4 +1,6 @@
-//! argon2id password hashing.
+//! argon2id password hashing, off the request threads: each hash runs on tokio's blocking
+//! pool, at most `concurrency` at a time, with at most `queue` requests waiting; beyond that
+//! the request is refused at once (503 `overloaded`) instead of piling up.
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -6,11 +8,26 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier,
 use chat_threads_application::AppError;
 use chat_threads_application::accounts::PasswordHasher;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Semaphore;
 
 /// argon2id with the crate's defaults (19 MiB, 2 passes, 1 lane: OWASP's recommendation).
 #[derive(Clone)]
 pub struct Argon2Hasher {
     dummy: Arc<str>,
+    running: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    queue: usize,
+}
+
+/// Counts a request waiting for a hashing slot while it waits.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Argon2Hasher {
@@ -20,13 +37,57 @@ impl std::fmt::Debug for Argon2Hasher {
 }
 
 impl Argon2Hasher {
-    /// A hasher; computes the dummy hash used to equalize timing for unknown accounts.
-    pub fn new() -> Result<Self, AppError> {
+    /// A hasher running at most `concurrency` hashes at once (0: one less than the cores, at
+    /// least one, so the HTTP workers always keep a core) with at most `queue` waiting. Computes
+    /// the dummy hash used to equalize timing for unknown accounts.
+    pub fn new(concurrency: usize, queue: usize) -> Result<Self, AppError> {
         let secret = chat_threads_application::accounts::random_token()?;
         let dummy = hash(&secret)?;
+        let concurrency = match concurrency {
+            0 => std::thread::available_parallelism()
+                .map_or(1, |n| n.get().saturating_sub(1))
+                .max(1),
+            n => n,
+        };
         Ok(Self {
             dummy: dummy.into(),
+            running: Arc::new(Semaphore::new(concurrency)),
+            waiting: Arc::default(),
+            queue,
         })
+    }
+
+    /// Hashes (or verifies) waiting for a slot right now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Runs `work` on the blocking pool once a slot is free; refuses when the queue is full.
+    async fn off_the_workers<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        if self.waiting.fetch_add(1, Ordering::Relaxed) >= self.queue {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(AppError::Overloaded(
+                "too many password checks are waiting".into(),
+            ));
+        }
+        let permit = {
+            let _waiting = Waiting(&self.waiting);
+            self.running
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| AppError::Overloaded("password hashing has stopped".into()))?
+        };
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| AppError::Storage(format!("password hashing task failed: {e}")))?;
+        Ok(result)
     }
 }
 
@@ -39,18 +100,23 @@ fn hash(password: &str) -> Result<String, AppError> {
 }
 
 impl PasswordHasher for Argon2Hasher {
-    fn hash(&self, password: &str) -> Result<String, AppError> {
-        hash(password)
+    async fn hash(&self, password: &str) -> Result<String, AppError> {
+        let password = password.to_owned();
+        self.off_the_workers(move || hash(&password)).await?
     }
 
-    fn verify(&self, password: &str, hash: &str) -> bool {
-        PasswordHash::new(hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
+    async fn verify(&self, password: &str, hash: &str) -> Result<bool, AppError> {
+        let (password, hash) = (password.to_owned(), hash.to_owned());
+        self.off_the_workers(move || {
+            PasswordHash::new(&hash)
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+        .await
     }
 
     fn dummy_hash(&self) -> &str {
@@ -62,16 +128,57 @@ impl PasswordHasher for Argon2Hasher {
 mod tests {
     use super::*;
 
-    #[test]
-    fn hashes_are_argon2id_salted_and_verify() {
-        let h = Argon2Hasher::new().unwrap();
-        let a = h.hash("correct horse battery").unwrap();
-        let b = h.hash("correct horse battery").unwrap();
+    #[tokio::test]
+    async fn hashes_are_argon2id_salted_and_verify() {
+        let h = Argon2Hasher::new(0, 8).unwrap();
+        let a = h.hash("correct horse battery").await.unwrap();
+        let b = h.hash("correct horse battery").await.unwrap();
         assert!(a.starts_with("$argon2id$"));
         assert_ne!(a, b, "salted");
-        assert!(h.verify("correct horse battery", &a));
-        assert!(!h.verify("wrong horse battery", &a));
-        assert!(!h.verify("correct horse battery", "not a hash"));
-        assert!(!h.verify("anything", h.dummy_hash()));
+        assert!(h.verify("correct horse battery", &a).await.unwrap());
+        assert!(!h.verify("wrong horse battery", &a).await.unwrap());
+        assert!(
+            !h.verify("correct horse battery", "not a hash")
+                .await
+                .unwrap()
+        );
+        assert!(!h.verify("anything", h.dummy_hash()).await.unwrap());
+    }
+
+    /// An HTTP worker is a single-threaded runtime like this test's: the hash must run elsewhere.
+    #[tokio::test]
+    async fn hashing_never_runs_on_the_calling_thread() {
+        let h = Argon2Hasher::new(1, 4).unwrap();
+        let caller = std::thread::current().id();
+        let ran_on = h
+            .off_the_workers(|| std::thread::current().id())
+            .await
+            .unwrap();
+        assert_ne!(caller, ran_on);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once_instead_of_piling_up() {
+        let h = Argon2Hasher::new(1, 2).unwrap();
+        let dummy = h.dummy_hash().to_owned();
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let h = h.clone();
+                let dummy = dummy.clone();
+                tokio::spawn(async move { h.verify("guess", &dummy).await })
+            })
+            .collect();
+        let mut refused = 0;
+        let mut done = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(false) => done += 1,
+                Err(AppError::Overloaded(_)) => refused += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(refused > 0, "some were refused");
+        assert!(done >= 1, "the ones that got a slot finished");
+        assert_eq!(h.waiting(), 0);
     }
 }

@@ -86,6 +86,33 @@ impl DatabaseUrl {
         )))
     }
 
+    /// The same database, with connections that tell PostgreSQL who they are
+    /// (`application_name`), so other instances can see this instance is alive. SQLite URLs are
+    /// returned as they are.
+    pub fn with_application_name(&self, name: &str) -> Self {
+        if self.backend != Backend::Postgres {
+            return self.clone();
+        }
+        match url::Url::parse(&self.raw) {
+            Ok(mut url) => {
+                let kept: Vec<(String, String)> = url
+                    .query_pairs()
+                    .filter(|(k, _)| k != "application_name")
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                url.query_pairs_mut()
+                    .clear()
+                    .extend_pairs(kept)
+                    .append_pair("application_name", name);
+                Self {
+                    raw: url.to_string(),
+                    backend: self.backend,
+                }
+            }
+            Err(_) => self.clone(),
+        }
+    }
+
     /// The engine.
     pub fn backend(&self) -> Backend {
         self.backend

@@ -6,13 +6,27 @@ use chat_threads_domain::{Message, MessageId, MessageStatus, Thread, ThreadId, T
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use diesel::sql_types::Text;
+
+use super::dialect::Dialect;
 use super::error::DbError;
 use super::models::{MessageRow, ThreadRow};
 use super::schema::{messages, threads};
 use super::store::{SqlStore, db_id};
+use super::types::sql::PUuid;
 use super::types::{DbTime, DbUuid};
 use chat_threads_application::replies::ReplyStore;
 use chat_threads_application::usage::Usage;
+
+/// Forgets who writes a reply (it has ended), inside the caller's connection or transaction.
+macro_rules! disown {
+    ($conn:expr, $dialect:expr, $id:expr) => {
+        diesel::sql_query($dialect.sql("DELETE FROM reply_owners WHERE message_id = ?"))
+            .bind::<PUuid, _>(db_id($id))
+            .execute($conn)
+            .await?
+    };
+}
 
 impl ReplyStore for SqlStore {
     async fn update_reply(
@@ -42,12 +56,14 @@ impl ReplyStore for SqlStore {
             .returning(MessageRow::as_returning())
             .get_result(conn)
             .await?;
-            // Flushes while streaming touch only the message; the thread moves when the reply ends.
+            // Flushes while streaming touch only the message; the thread moves when the reply
+            // ends, and the reply has no writer any more.
             if status != MessageStatus::Streaming {
                 diesel::update(threads::table.filter(threads::id.eq(DbUuid(thread_id.as_uuid()))))
                     .set(threads::updated_at.eq(DbTime(now)))
                     .execute(conn)
                     .await?;
+                disown!(conn, _d, id);
             }
             Message::try_from(row)
         });
@@ -56,6 +72,7 @@ impl ReplyStore for SqlStore {
 
     async fn begin_reply(
         &self,
+        instance: &str,
         scope: &chat_threads_domain::Scope,
         thread_id: ThreadId,
         busy_since: Timestamp,
@@ -92,6 +109,14 @@ impl ReplyStore for SqlStore {
                 (None, None) => Anchor::Append(None),
             };
             let reply = place!(conn, scope, thread, anchor, message);
+            diesel::sql_query(_d.sql(
+                "INSERT INTO reply_owners (message_id, thread_id, instance) VALUES (?, ?, ?)",
+            ))
+            .bind::<PUuid, _>(db_id(reply.id))
+            .bind::<PUuid, _>(db_id(thread_id))
+            .bind::<Text, _>(instance)
+            .execute(conn)
+            .await?;
             Ok((user, reply))
         });
         Ok(r?)
@@ -111,4 +136,102 @@ impl ReplyStore for SqlStore {
         });
         Ok(r?)
     }
+
+    async fn orphaned_replies(
+        &self,
+        me: &str,
+        thread_id: Option<ThreadId>,
+    ) -> Result<Vec<(ThreadId, MessageId)>, AppError> {
+        let r: Result<Vec<(ThreadId, MessageId)>, DbError> = with_conn!(self, |conn, dialect| {
+            // SQLite is one instance: every writer but this one is gone. On PostgreSQL a writer
+            // is alive while one of its connections (named `ct:<instance>`) is open.
+            let alive = match dialect {
+                Dialect::Sqlite => "",
+                Dialect::Postgres => {
+                    " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
+                     WHERE a.application_name = 'ct:' || o.instance)"
+                }
+            };
+            let one_thread = if thread_id.is_some() {
+                " AND o.thread_id = ?"
+            } else {
+                ""
+            };
+            let sql = dialect
+                .sql(&format!(
+                    "SELECT o.thread_id AS thread_id, o.message_id AS message_id \
+                 FROM reply_owners o JOIN messages m ON m.id = o.message_id \
+                 WHERE m.status = 'streaming' AND o.instance <> ?{alive}{one_thread}"
+                ))
+                .into_owned();
+            let rows: Vec<OwnerRow> = match thread_id {
+                Some(t) => {
+                    diesel::sql_query(sql)
+                        .bind::<Text, _>(me)
+                        .bind::<PUuid, _>(db_id(t))
+                        .load(conn)
+                        .await?
+                }
+                None => {
+                    diesel::sql_query(sql)
+                        .bind::<Text, _>(me)
+                        .load(conn)
+                        .await?
+                }
+            };
+            Ok(rows
+                .into_iter()
+                .map(|r| {
+                    (
+                        ThreadId::from_uuid(r.thread_id.0),
+                        MessageId::from_uuid(r.message_id.0),
+                    )
+                })
+                .collect())
+        });
+        Ok(r?)
+    }
+
+    async fn release_reply(
+        &self,
+        thread_id: ThreadId,
+        id: MessageId,
+        status: MessageStatus,
+        now: Timestamp,
+    ) -> Result<Option<Message>, AppError> {
+        let r: Result<Option<Message>, DbError> = write_tx!(self, |conn, _d| {
+            let row: Option<MessageRow> = diesel::update(
+                messages::table
+                    .filter(messages::id.eq(db_id(id)))
+                    .filter(messages::thread_id.eq(db_id(thread_id)))
+                    .filter(messages::status.eq(MessageStatus::Streaming.as_str())),
+            )
+            .set((
+                messages::status.eq(status.as_str()),
+                messages::updated_at.eq(DbTime(now)),
+            ))
+            .returning(MessageRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+            disown!(conn, _d, id);
+            if row.is_some() {
+                diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                    .set(threads::updated_at.eq(DbTime(now)))
+                    .execute(conn)
+                    .await?;
+            }
+            row.map(Message::try_from).transpose()
+        });
+        Ok(r?)
+    }
+}
+
+/// A reply owner row, as read by raw SQL.
+#[derive(QueryableByName)]
+struct OwnerRow {
+    #[diesel(sql_type = PUuid)]
+    thread_id: DbUuid,
+    #[diesel(sql_type = PUuid)]
+    message_id: DbUuid,
 }

@@ -24,6 +24,8 @@ struct State {
     messages: HashMap<MessageId, Message>,
     summaries: Vec<Summary>,
     usage: HashMap<(String, String), chat_threads_application::usage::Usage>,
+    /// Who writes each streaming reply: (thread, instance).
+    owners: HashMap<MessageId, (ThreadId, String)>,
 }
 
 impl State {
@@ -667,16 +669,18 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
         m.completion_tokens = usage.map(|u| i32::try_from(u.completion_tokens).unwrap_or(i32::MAX));
         m.updated_at = now;
         let out = m.clone();
-        if status != chat_threads_domain::MessageStatus::Streaming
-            && let Some(t) = s.threads.get_mut(&thread_id)
-        {
-            t.updated_at = now;
+        if status != chat_threads_domain::MessageStatus::Streaming {
+            s.owners.remove(&id);
+            if let Some(t) = s.threads.get_mut(&thread_id) {
+                t.updated_at = now;
+            }
         }
         Ok(out)
     }
 
     async fn begin_reply(
         &self,
+        instance: &str,
         scope: &Scope,
         thread_id: ThreadId,
         busy_since: Timestamp,
@@ -706,10 +710,52 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
             let reply = s.place(scope, thread_id, anchor, reply.1)?;
             Ok((user, reply))
         })();
-        if result.is_err() {
-            (s.threads, s.messages) = snapshot;
+        match &result {
+            Ok((_, reply)) => {
+                s.owners.insert(reply.id, (thread_id, instance.to_owned()));
+            }
+            Err(_) => (s.threads, s.messages) = snapshot,
         }
         result
+    }
+
+    async fn orphaned_replies(
+        &self,
+        me: &str,
+        thread_id: Option<ThreadId>,
+    ) -> Result<Vec<(ThreadId, MessageId)>, AppError> {
+        // One process: every writer but `me` is gone.
+        let s = self.lock()?;
+        Ok(s.owners
+            .iter()
+            .filter(|(id, (t, who))| {
+                who != me
+                    && thread_id.is_none_or(|x| x == *t)
+                    && s.messages
+                        .get(id)
+                        .is_some_and(|m| m.status == chat_threads_domain::MessageStatus::Streaming)
+            })
+            .map(|(id, (t, _))| (*t, *id))
+            .collect())
+    }
+
+    async fn release_reply(
+        &self,
+        thread_id: ThreadId,
+        id: MessageId,
+        status: chat_threads_domain::MessageStatus,
+        now: Timestamp,
+    ) -> Result<Option<Message>, AppError> {
+        let mut s = self.lock()?;
+        s.owners.remove(&id);
+        let Some(m) = s.messages.get_mut(&id).filter(|m| {
+            m.thread_id == thread_id && m.status == chat_threads_domain::MessageStatus::Streaming
+        }) else {
+            return Ok(None);
+        };
+        m.status = status;
+        m.updated_at = now;
+        Ok(Some(m.clone()))
     }
 
     async fn recover_stale(&self, before: Timestamp) -> Result<u64, AppError> {

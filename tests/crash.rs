@@ -1,0 +1,243 @@
+//! kill -9 in the middle of a reply: after a restart the reply is failed with the text flushed
+//! so far, its stream ends with `message.failed`, and the thread takes a new chat at once — on
+//! SQLite and PostgreSQL. With two instances on PostgreSQL, the survivor releases the dead
+//! instance's reply and its followers get `message.failed`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use support::{Server, backend_env, pg_database};
+
+/// Slow enough to be killed mid-reply; flushed often so some text is stored.
+const SLOW: [(&str, &str); 3] = [
+    ("CHAT_THREADS__MODELS__ECHO__DELAY_MS", "150"),
+    ("CHAT_THREADS__GENERATION__FLUSH_INTERVAL_MS", "100"),
+    ("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"),
+];
+
+/// The SSE events of a response, until the stream ends or `until` is seen.
+async fn events(resp: reqwest::Response, until: Option<&str>) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut buf = String::new();
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(20), body.next())
+        .await
+        .expect("the stream went silent")
+    {
+        buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(i) = buf.find("\n\n") {
+            let block: String = buf.drain(..i + 2).collect();
+            let mut name = String::new();
+            let mut data = Value::Null;
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = n.to_owned();
+                }
+                if let Some(d) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(d).unwrap();
+                }
+            }
+            if name.is_empty() {
+                continue;
+            }
+            let done = until == Some(name.as_str());
+            out.push((name, data));
+            if done {
+                return out;
+            }
+        }
+    }
+    out
+}
+
+/// Starts a streamed reply and returns (thread, reply id, the open response) once a few words
+/// have been generated and flushed.
+async fn reply_in_progress(server: &Server, token: &str) -> (String, String, reqwest::Response) {
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let words: Vec<String> = (0..60).map(|i| format!("w{i}")).collect();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/threads/{tid}/chat", server.base))
+        .bearer_auth(token)
+        .json(&json!({"content": words.join(" "), "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let (_, _, list) = server
+        .call(
+            "GET",
+            &format!("/v1/threads/{tid}/messages"),
+            Some(token),
+            None,
+        )
+        .await;
+    let rid = list["data"][1]["id"].as_str().unwrap().to_owned();
+    // Wait until some text is flushed to the database.
+    for _ in 0..100 {
+        let (_, _, m) = server
+            .call(
+                "GET",
+                &format!("/v1/threads/{tid}/messages/{rid}"),
+                Some(token),
+                None,
+            )
+            .await;
+        if m["content"].as_str().is_some_and(|c| c.len() > 10) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (tid, rid, resp)
+}
+
+async fn after_a_crash_the_reply_is_failed_at_once(postgres: bool) {
+    let Some(env) = backend_env(postgres).await else {
+        return;
+    };
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.extend(SLOW);
+    let mut server = Server::start(&env);
+    let token = server.token(&["--sub", "crashy"]);
+    let (tid, rid, resp) = reply_in_progress(&server, &token).await;
+    drop(resp);
+    server.crash_and_restart();
+
+    // The thread accepts a new chat at once.
+    let (status, _, body) = server
+        .call(
+            "POST",
+            &format!("/v1/threads/{tid}/chat"),
+            Some(&token),
+            Some(&json!({"content": "are you back?"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // The interrupted reply is failed, with the text flushed before the crash.
+    let (_, _, old) = server
+        .call(
+            "GET",
+            &format!("/v1/threads/{tid}/messages/{rid}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(old["status"], "failed", "{old}");
+    let partial = old["content"].as_str().unwrap();
+    assert!(partial.starts_with("Echo: w0 w1"), "{partial}");
+    // Following it ends with message.failed.
+    let resp = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/threads/{tid}/messages/{rid}/stream",
+            server.base
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let seen = events(resp, None).await;
+    let (last, data) = seen.last().unwrap();
+    assert_eq!(last, "message.failed", "{seen:?}");
+    assert_eq!(data["content"], partial);
+}
+
+#[tokio::test]
+async fn after_a_crash_the_reply_is_failed_at_once_on_sqlite() {
+    after_a_crash_the_reply_is_failed_at_once(false).await;
+}
+
+#[tokio::test]
+async fn after_a_crash_the_reply_is_failed_at_once_on_postgres() {
+    after_a_crash_the_reply_is_failed_at_once(true).await;
+}
+
+#[tokio::test]
+async fn the_surviving_instance_releases_a_dead_instances_reply() {
+    let Some((_, url)) = pg_database().await else {
+        return;
+    };
+    let mut env = vec![("CHAT_THREADS__DATABASE__URL", url.as_str())];
+    env.extend(SLOW);
+    let mut a = Server::start(&env);
+    let b = Server::start(&env);
+    let token = a.token(&["--sub", "two"]);
+    let (tid, rid, resp) = reply_in_progress(&a, &token).await;
+    // A follower on B, attached to the reply A writes.
+    let follower = reqwest::Client::new()
+        .get(format!("{}/v1/threads/{tid}/messages/{rid}/stream", b.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(follower.status().as_u16(), 200);
+    let following = tokio::spawn(events(follower, Some("message.failed")));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(resp);
+    a.crash();
+
+    // B notices by itself (its check runs every 2 s): the follower gets message.failed.
+    let seen = following.await.unwrap();
+    let (last, data) = seen.last().unwrap();
+    assert_eq!(last, "message.failed", "{seen:?}");
+    assert!(data["content"].as_str().unwrap().starts_with("Echo: w0"));
+    let (_, _, old) = b
+        .call(
+            "GET",
+            &format!("/v1/threads/{tid}/messages/{rid}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(old["status"], "failed");
+    // And the thread takes a new chat on B.
+    let (status, _, body) = b
+        .call(
+            "POST",
+            &format!("/v1/threads/{tid}/chat"),
+            Some(&token),
+            Some(&json!({"content": "still there?"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
+async fn a_live_instances_reply_is_never_taken_for_a_dead_ones() {
+    let Some((_, url)) = pg_database().await else {
+        return;
+    };
+    let mut env = vec![("CHAT_THREADS__DATABASE__URL", url.as_str())];
+    env.extend(SLOW);
+    let a = Server::start(&env);
+    let b = Server::start(&env);
+    let token = a.token(&["--sub", "alive"]);
+    let (tid, rid, resp) = reply_in_progress(&a, &token).await;
+    // B sees a reply in progress on A: a send is refused, the reply keeps streaming.
+    let (status, _, body) = b
+        .call(
+            "POST",
+            &format!("/v1/threads/{tid}/chat"),
+            Some(&token),
+            Some(&json!({"content": "me too"})),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    tokio::time::sleep(Duration::from_secs(3)).await; // B's check runs meanwhile
+    let seen = events(resp, Some("message.completed")).await;
+    assert_eq!(seen.last().unwrap().0, "message.completed");
+    let (_, _, m) = b
+        .call(
+            "GET",
+            &format!("/v1/threads/{tid}/messages/{rid}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(m["status"], "complete");
+}
