@@ -775,3 +775,110 @@ async fn swagger_ui_is_offline_and_private() {
         assert_eq!(status, 200, "{asset}");
     }
 }
+
+#[tokio::test]
+async fn an_idempotency_key_never_raises_the_body_limit() {
+    let server = Server::start(&[("CHAT_THREADS__LIMITS__BODY_BYTES", "65536")]);
+    let token = server.token(&["--sub", "big-bodies"]);
+    let big = json!({"title": "t", "metadata": {"blob": "x".repeat(2 * 1024 * 1024)}}).to_string();
+    for key in [None, Some("k-1")] {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}/v1/threads", server.base))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(big.clone());
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 413, "key {key:?}");
+        let err: Value = resp.json().await.unwrap();
+        assert_eq!(err["error"]["code"], "payload_too_large", "key {key:?}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains("65536"),
+            "{err}"
+        );
+    }
+    // Imports keep their own, larger limit with a key too.
+    let line = json!({"type": "thread", "id": uuid::Uuid::now_v7(), "title": "x".repeat(100_000)});
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/import", server.base))
+        .bearer_auth(&token)
+        .header("idempotency-key", "k-2")
+        .header("content-type", "application/x-ndjson")
+        .body(format!("{line}\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(resp.status().as_u16(), 413);
+    let (_, _, threads) = server.call("GET", "/v1/threads", Some(&token), None).await;
+    assert!(
+        threads["data"].as_array().unwrap().len() <= 1,
+        "nothing from the refused bodies"
+    );
+}
+
+#[tokio::test]
+async fn long_tokens_and_cursors_and_gone_replies_answer_in_the_error_shape() {
+    let server = Server::start(&[("CHAT_THREADS__MODELS__ECHO__DELAY_MS", "0")]);
+    let token = server.token(&["--sub", "shapes"]);
+    let long_token = "x".repeat(20_000);
+    let (status, _, err) = server
+        .call("GET", "/v1/threads", Some(&long_token), None)
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("token_malformed"))
+    );
+    let long_cursor = "A".repeat(20_000);
+    let (status, _, err) = server
+        .call(
+            "GET",
+            &format!("/v1/threads?cursor={long_cursor}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("invalid_cursor"))
+    );
+    // Streaming a deleted reply, or one that does not exist, is 404.
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap();
+    let (_, _, reply) = server
+        .call(
+            "POST",
+            &format!("/v1/threads/{tid}/chat"),
+            Some(&token),
+            Some(&json!({"content": "hi"})),
+        )
+        .await;
+    let uid = reply["user_message"]["id"].as_str().unwrap();
+    let rid = reply["assistant_message"]["id"].as_str().unwrap();
+    server
+        .call(
+            "DELETE",
+            &format!("/v1/threads/{tid}/messages/{uid}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    for id in [rid.to_owned(), uuid::Uuid::now_v7().to_string()] {
+        let (status, _, err) = server
+            .call(
+                "GET",
+                &format!("/v1/threads/{tid}/messages/{id}/stream"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (404, Some("message_not_found")),
+            "{id}"
+        );
+    }
+}
