@@ -241,3 +241,45 @@ async fn a_live_instances_reply_is_never_taken_for_a_dead_ones() {
         .await;
     assert_eq!(m["status"], "complete");
 }
+
+#[tokio::test]
+async fn an_idempotency_key_held_by_a_dead_request_can_be_retried() {
+    let mut env: Vec<(&str, &str)> = SLOW.to_vec();
+    env.push(("CHAT_THREADS__SERVER__IDEMPOTENCY_LEASE_SECS", "2"));
+    let mut server = Server::start(&env);
+    let token = server.token(&["--sub", "retry"]);
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let words: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+    let body = json!({"content": words.join(" ")});
+    let send = |base: String| {
+        let token = token.clone();
+        let body = body.clone();
+        let tid = tid.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/v1/threads/{tid}/chat"))
+                .bearer_auth(token)
+                .header("idempotency-key", "only-once")
+                .json(&body)
+                .send()
+                .await
+        }
+    };
+    // A non-streamed chat holds its key while the reply is written; the process dies meanwhile.
+    let first = tokio::spawn(send(server.base.clone()));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    server.crash_and_restart();
+    assert!(
+        first.await.unwrap().is_err(),
+        "the first request died with the server"
+    );
+    // Once the lease has passed, the retry with the same key runs.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let retry = send(server.base.clone()).await.unwrap();
+    assert_eq!(retry.status().as_u16(), 201);
+    let reply: Value = retry.json().await.unwrap();
+    assert_eq!(reply["assistant_message"]["status"], "complete");
+}

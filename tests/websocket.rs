@@ -679,3 +679,40 @@ async fn the_websocket_refuses_what_rest_refuses() {
         "nothing stored"
     );
 }
+
+#[tokio::test]
+async fn a_socket_stops_when_its_token_expires_and_readers_never_speak() {
+    let server = Server::start(&[("CHAT_THREADS__RATE_LIMIT__ENABLED", "false")]);
+    // Expires in 3 s (the leeway does not extend a live connection).
+    let short = server.token(&["--sub", "brief", "--ttl", "3s"]);
+    let mut c = Client::connect(&server, Some(&short)).await;
+    assert_eq!(ok(&c.call("ping", json!({})).await), "pong");
+    let mut ended = false;
+    while let Some(f) = c.frame().await {
+        if f["type"] == "error" {
+            assert_eq!(f["error"]["code"], "token_expired", "{f}");
+            ended = true;
+        }
+    }
+    assert!(ended, "the socket said why before closing");
+
+    // An org admin reads a member's thread but never emits events into it.
+    let member = server.token(&["--sub", "dana", "--org", "acme"]);
+    let admin = server.token(&["--sub", "carol", "--org", "acme", "--scope", "org:admin"]);
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&member), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap();
+    let mut listener = Client::connect(&server, Some(&member)).await;
+    ok(&listener.call("subscribe", json!({"thread_id": tid})).await);
+    let mut reader = Client::connect(&server, Some(&admin)).await;
+    ok(&reader.call("subscribe", json!({"thread_id": tid})).await);
+    let refused = reader.call("typing.start", json!({"thread_id": tid})).await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert_eq!(refused["error"]["code"], "thread_not_found");
+    // The member's own typing is the first typing event the listener sees.
+    let mut writer = Client::connect(&server, Some(&member)).await;
+    ok(&writer.call("typing.start", json!({"thread_id": tid})).await);
+    let typing = listener.events_until("typing.started").await;
+    assert_eq!(typing.last().unwrap()["data"]["subject"], "dana");
+}

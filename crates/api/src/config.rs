@@ -19,6 +19,8 @@ pub struct ApiConfig<D: Deps> {
     pub json_limit: usize,
     /// How long idempotency keys are kept, seconds.
     pub idempotency_ttl_secs: i64,
+    /// How long an Idempotency-Key may stay in progress before a retry may take it over.
+    pub idempotency_lease_secs: i64,
     /// WebSocket limits and timers.
     pub ws: crate::ws::WsConfig,
     /// Origins browsers may call from.
@@ -35,6 +37,7 @@ impl<D: Deps> Clone for ApiConfig<D> {
             rate_limits: self.rate_limits.clone(),
             json_limit: self.json_limit,
             idempotency_ttl_secs: self.idempotency_ttl_secs,
+            idempotency_lease_secs: self.idempotency_lease_secs,
             ws: self.ws,
             origins: self.origins.clone(),
             metrics: self.metrics.clone(),

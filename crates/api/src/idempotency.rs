@@ -19,7 +19,12 @@ use crate::state::{AppState, Deps};
 
 /// How long keys are kept.
 #[derive(Debug, Clone, Copy)]
-pub struct IdempotencyTtl(pub i64);
+pub struct IdempotencyTtl {
+    /// How long a response is kept for replays.
+    pub ttl_secs: i64,
+    /// How long a key may stay in progress before it counts as abandoned (its request died).
+    pub lease_secs: i64,
+}
 
 fn fail(
     req: ServiceRequest,
@@ -86,9 +91,9 @@ pub async fn idempotency<D: Deps>(
             .map(ServiceResponse::map_into_boxed_body);
     };
     let owner = principal.owner();
-    let ttl = req
+    let (ttl, lease) = req
         .app_data::<web::Data<IdempotencyTtl>>()
-        .map_or(86_400, |t| t.0);
+        .map_or((86_400, 120), |t| (t.ttl_secs, t.lease_secs));
 
     // Read the body to fingerprint the request, then hand it back to the handler. The key
     // never raises a limit: the operation's own limit (imports, or every JSON body) applies,
@@ -140,6 +145,7 @@ pub async fn idempotency<D: Deps>(
             &fingerprint,
             now,
             now + chrono::TimeDelta::seconds(ttl),
+            now - chrono::TimeDelta::seconds(lease),
         )
         .await
     {

@@ -66,9 +66,10 @@ pub fn configure<D: Deps>(config: ApiConfig<D>) -> impl FnOnce(&mut web::Service
             .app_data(web::Data::new(config.state))
             .app_data(web::Data::new(config.verifier))
             .app_data(web::Data::new(config.rate_limits))
-            .app_data(web::Data::new(idempotency::IdempotencyTtl(
-                config.idempotency_ttl_secs,
-            )))
+            .app_data(web::Data::new(idempotency::IdempotencyTtl {
+                ttl_secs: config.idempotency_ttl_secs,
+                lease_secs: config.idempotency_lease_secs,
+            }))
             .app_data(web::Data::from(config.metrics))
             .app_data(web::Data::new(config.origins))
             .route("/metrics", web::get().to(observe::metrics))

@@ -101,6 +101,13 @@ impl Outbox {
     }
 }
 
+/// The moment a token's `exp` passes, on the runtime's clock.
+fn expiry_instant(token: &str) -> Option<tokio::time::Instant> {
+    let exp = crate::auth::token_expiry(token)?;
+    let left = (exp - chrono::Utc::now()).to_std().unwrap_or_default();
+    Some(tokio::time::Instant::now() + left)
+}
+
 /// Upgrades to a WebSocket. A valid `Authorization: Bearer` header authenticates at once;
 /// browsers send `{"op":"auth","token":"..."}` as the first frame instead.
 pub async fn upgrade<D: Deps>(
@@ -124,15 +131,18 @@ pub async fn upgrade<D: Deps>(
         }
         .into());
     }
-    let principal =
+    let (principal, expires) =
         match crate::auth::bearer_token(req.headers()).map_err(crate::error::ApiError::from)? {
-            Some(token) => Some(
-                verifier
-                    .0
-                    .verify(token)
-                    .map_err(crate::error::ApiError::from)?,
+            Some(token) => (
+                Some(
+                    verifier
+                        .0
+                        .verify(token)
+                        .map_err(crate::error::ApiError::from)?,
+                ),
+                expiry_instant(token),
             ),
-            None => None,
+            None => (None, None),
         };
     let (response, session, stream) = actix_ws::handle(&req, body)?;
     let stream = stream
@@ -151,6 +161,7 @@ pub async fn upgrade<D: Deps>(
             verifier,
             config,
             principal,
+            expires,
             subscriptions: HashMap::new(),
             tasks: Vec::new(),
         }
@@ -177,6 +188,8 @@ struct Connection<D: Deps> {
     verifier: Verifier,
     config: WsConfig,
     principal: Option<Principal>,
+    /// When the token that authenticated the connection expires; the connection ends then.
+    expires: Option<tokio::time::Instant>,
     subscriptions: HashMap<ThreadId, Subscription>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -217,7 +230,24 @@ impl<D: Deps> Connection<D> {
             } else {
                 idle_deadline
             };
+            let expiry = self.expires;
             tokio::select! {
+                _ = async move {
+                    match expiry {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {
+                    // The token expired: the connection stops acting for it.
+                    out.send(json!({"type": "error", "error": {"code": ErrorCode::TokenExpired, "message": "the token expired; reconnect with a fresh one"}}));
+                    let _ = tokio::time::timeout(Duration::from_millis(200), async {
+                        while !out.tx.is_closed() && out.tx.capacity() < out.tx.max_capacity() {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    })
+                    .await;
+                    break CloseReason { code: CloseCode::Policy, description: Some("token expired".into()) };
+                }
                 _ = tokio::time::sleep_until(deadline) => {
                     break if self.principal.is_none() {
                         CloseReason { code: CloseCode::Policy, description: Some("authenticate first".into()) }
@@ -290,6 +320,7 @@ impl<D: Deps> Connection<D> {
             let p = self.verifier.0.verify(&token)?;
             let result = json!({"subject": p.subject, "connection_id": self.id});
             self.principal = Some(p);
+            self.expires = expiry_instant(&token);
             return Ok(result);
         }
         let who = self.who()?.clone();
@@ -426,7 +457,11 @@ impl<D: Deps> Connection<D> {
             }
             "typing.start" | "typing.stop" => {
                 let tid = thread(a)?;
-                s.threads.get(&who, tid, false).await?;
+                let t = s.threads.get(&who, tid, false).await?;
+                // Read-only access (an org admin on a member's thread) never speaks in it.
+                if !who.scope().can_write(&t) {
+                    return Err(AppError::ThreadNotFound);
+                }
                 let event = if r.op == "typing.start" {
                     EventKind::TypingStarted
                 } else {

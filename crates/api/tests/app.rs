@@ -114,6 +114,7 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
         rate_limits: RateLimits::off(),
         json_limit: limits.body_bytes,
         idempotency_ttl_secs: 3600,
+        idempotency_lease_secs: 120,
         ws: WsConfig {
             max_frame_bytes: 65536,
             max_message_bytes: 65536,

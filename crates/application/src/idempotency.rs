@@ -34,7 +34,8 @@ pub enum Begin {
 /// Storage of keys, per owner.
 pub trait IdempotencyStore: Clone + Send + Sync + 'static {
     /// Claims the key for this request (or reports what it was used for). Expired keys are
-    /// treated as unused.
+    /// treated as unused, and so are keys still in progress that were claimed before
+    /// `abandoned_before` (their request died with its process: the retry runs).
     fn begin(
         &self,
         owner: &Owner,
@@ -42,6 +43,7 @@ pub trait IdempotencyStore: Clone + Send + Sync + 'static {
         request_hash: &str,
         now: Timestamp,
         expires_at: Timestamp,
+        abandoned_before: Timestamp,
     ) -> impl Future<Output = Result<Begin, AppError>> + Send;
 
     /// Stores the response of a claimed key.

@@ -342,6 +342,8 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// How long Idempotency-Key responses are kept, seconds.
     pub idempotency_ttl_secs: i64,
+    /// How long a key may stay in progress before a retry takes it over, seconds.
+    pub idempotency_lease_secs: i64,
     /// Which other origins browsers may call from.
     pub cors: CorsSettings,
 }

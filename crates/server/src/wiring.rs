@@ -119,6 +119,7 @@ pub async fn api_config(
         rate_limits,
         json_limit,
         idempotency_ttl_secs: settings.server.idempotency_ttl_secs,
+        idempotency_lease_secs: settings.server.idempotency_lease_secs,
         ws: chat_threads_api::ws::WsConfig {
             max_frame_bytes: w.max_frame_bytes,
             max_message_bytes: w.max_message_bytes,

@@ -52,6 +52,10 @@ fn alice() -> Principal {
 fn bob() -> Principal {
     Principal::user("bob", None)
 }
+/// Alice as a member of an organization (the same owner as `alice()`).
+fn alice_in(org: &str) -> Principal {
+    Principal::user("alice", Some(org))
+}
 
 fn user(text: &str) -> AppendMessage {
     AppendMessage {
@@ -78,7 +82,7 @@ pub async fn thread_lifecycle<S: Store>(store: S) {
     let (t, created) = s
         .threads
         .create(
-            &alice(),
+            &alice_in("acme"),
             CreateThread {
                 title: Some("  Planning  ".into()),
                 product: Some("co_pilot".into()),
@@ -1025,6 +1029,7 @@ pub async fn list_filters_and_pages<S: Store>(store: S) {
     let s = services(store);
     let mut created = Vec::new();
     for i in 0..23 {
+        let org = if i % 3 == 0 { "acme" } else { "globex" };
         let input = CreateThread {
             title: Some(format!("thread {i}")),
             product: Some(
@@ -1035,12 +1040,12 @@ pub async fn list_filters_and_pages<S: Store>(store: S) {
                 }
                 .into(),
             ),
-            org_id: Some(if i % 3 == 0 { "acme" } else { "globex" }.into()),
+            org_id: Some(org.into()),
             document_id: (i == 5).then(|| "doc-5".to_string()),
             external_id: Some(format!("ext-{i}")),
             ..CreateThread::default()
         };
-        created.push(s.threads.create(&alice(), input).await.unwrap().0);
+        created.push(s.threads.create(&alice_in(org), input).await.unwrap().0);
     }
     let mut seen = Vec::new();
     let mut cursor = None;
@@ -1414,7 +1419,20 @@ pub async fn org_admin_reads_the_org<S: Store>(store: S) {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "validation_failed");
+    assert_eq!(err.code(), "forbidden");
+    // Without an organization, there is none to file a thread under.
+    let err = s
+        .threads
+        .create(
+            &bob(),
+            CreateThread {
+                org_id: Some("acme".into()),
+                ..CreateThread::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "forbidden");
 
     assert_eq!(s.threads.get(&carol, t.id, false).await.unwrap().id, t.id);
     let listed = s

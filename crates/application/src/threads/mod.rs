@@ -138,13 +138,12 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         let now = self.clock.now();
         let external_id = opt(input.external_id, ExternalId::parse)?;
         let org_id = match (opt(input.org_id, OrgId::parse)?, &who.org) {
-            // A member of an organization files threads under it, never under another one.
-            (Some(asked), Some(own)) if &asked != own => {
-                return Err(chat_threads_domain::DomainError::invalid(
-                    "org_id",
-                    "must be your own organization (or left out)",
-                )
-                .into());
+            // A thread goes under the caller's own organization, never another one: that would
+            // be a write into another tenant's view. Without an org, there is none to give.
+            (Some(asked), own) if Some(&asked) != own.as_ref() => {
+                return Err(AppError::Forbidden(
+                    "org_id must be your own organization (or left out)".into(),
+                ));
             }
             (asked, own) => asked.or_else(|| own.clone()),
         };

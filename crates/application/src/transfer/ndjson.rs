@@ -36,10 +36,10 @@ impl Builder<'_> {
         &self,
         r: ThreadRecord,
     ) -> Result<(Thread, Option<uuid::Uuid>), DomainError> {
-        let org = match (opt(r.org_id, OrgId::parse)?, &self.who.org) {
-            (Some(asked), Some(own)) if &asked != own => Some(own.clone()),
-            (asked, own) => asked.or_else(|| own.clone()),
-        };
+        // Imported threads belong to the importer and go under the importer's organization,
+        // whatever the file says (validated all the same).
+        opt(r.org_id, OrgId::parse)?;
+        let org = self.who.org.clone();
         let created = r
             .created_at
             .map(chat_threads_domain::to_micros)

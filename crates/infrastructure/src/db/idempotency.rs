@@ -21,14 +21,21 @@ impl IdempotencyStore for SqlStore {
         request_hash: &str,
         now: Timestamp,
         expires_at: Timestamp,
+        abandoned_before: Timestamp,
     ) -> Result<Begin, AppError> {
         let r: Result<Begin, DbError> = write_tx!(self, |conn, _d| {
             let mine = k::table
                 .filter(k::owner.eq(owner.as_str()))
                 .filter(k::key.eq(key));
-            diesel::delete(mine.filter(k::expires_at.le(DbTime(now))))
-                .execute(conn)
-                .await?;
+            diesel::delete(
+                mine.filter(
+                    k::expires_at.le(DbTime(now)).or(k::status
+                        .is_null()
+                        .and(k::created_at.le(DbTime(abandoned_before)))),
+                ),
+            )
+            .execute(conn)
+            .await?;
             let inserted = diesel::insert_into(k::table)
                 .values((
                     k::owner.eq(owner.as_str()),

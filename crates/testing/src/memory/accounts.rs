@@ -24,6 +24,7 @@ struct Key {
     request_hash: String,
     response: Option<StoredResponse>,
     expires_at: Timestamp,
+    claimed_at: Timestamp,
 }
 
 impl MemoryStore {
@@ -129,15 +130,21 @@ impl IdempotencyStore for MemoryStore {
         request_hash: &str,
         now: Timestamp,
         expires_at: Timestamp,
+        abandoned_before: Timestamp,
     ) -> Result<Begin, AppError> {
         let mut a = self.accounts()?;
         let id = (owner.to_string(), key.to_owned());
         match a.keys.get(&id) {
-            Some(k) if k.expires_at > now => Ok(if k.request_hash != request_hash {
-                Begin::Mismatch
-            } else {
-                k.response.clone().map_or(Begin::InProgress, Begin::Replay)
-            }),
+            Some(k)
+                if k.expires_at > now
+                    && (k.response.is_some() || k.claimed_at > abandoned_before) =>
+            {
+                Ok(if k.request_hash != request_hash {
+                    Begin::Mismatch
+                } else {
+                    k.response.clone().map_or(Begin::InProgress, Begin::Replay)
+                })
+            }
             _ => {
                 a.keys.insert(
                     id,
@@ -145,6 +152,7 @@ impl IdempotencyStore for MemoryStore {
                         request_hash: request_hash.to_owned(),
                         response: None,
                         expires_at,
+                        claimed_at: now,
                     },
                 );
                 Ok(Begin::Fresh)
