@@ -97,6 +97,17 @@ impl FromRequest for Auth {
     }
 }
 
+/// When an already verified token expires (its `exp`), read from its payload.
+pub fn token_expiry(token: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    chrono::DateTime::from_timestamp(claims.get("exp")?.as_i64()?, 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,15 +132,4 @@ mod tests {
             Err(AuthError::Malformed)
         );
     }
-}
-
-/// When an already verified token expires (its `exp`), read from its payload.
-pub fn token_expiry(token: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    chrono::DateTime::from_timestamp(claims.get("exp")?.as_i64()?, 0)
 }
