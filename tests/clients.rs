@@ -882,3 +882,84 @@ async fn long_tokens_and_cursors_and_gone_replies_answer_in_the_error_shape() {
         );
     }
 }
+
+async fn poison_values_are_refused(postgres: bool) {
+    let Some(env) = backend_env(postgres).await else {
+        return;
+    };
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Server::start(&env);
+    let token = server.token(&["--sub", "poison"]);
+    let (_, _, t) = server
+        .call(
+            "POST",
+            "/v1/threads",
+            Some(&token),
+            Some(&json!({"metadata": {"ok": 1.5}})),
+        )
+        .await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let bad_metadata = [
+        json!({"k": "a\u{0}b"}),
+        json!({"a\u{0}": 1}),
+        json!({"n": 1.797_693_134_862_315_7e308}),
+    ];
+    for metadata in &bad_metadata {
+        for (method, path, body) in [
+            (
+                "POST",
+                "/v1/threads".to_owned(),
+                json!({"metadata": metadata}),
+            ),
+            (
+                "PATCH",
+                format!("/v1/threads/{tid}"),
+                json!({"metadata": metadata}),
+            ),
+            (
+                "POST",
+                format!("/v1/threads/{tid}/messages"),
+                json!({"content": "x", "metadata": metadata}),
+            ),
+            (
+                "POST",
+                "/v1/sessions".to_owned(),
+                json!({"metadata": metadata}),
+            ),
+        ] {
+            let (status, _, err) = server.call(method, &path, Some(&token), Some(&body)).await;
+            assert_eq!(status, 400, "{method} {path} {metadata}: {err}");
+            assert_eq!(err["error"]["code"], "validation_failed");
+            assert_eq!(err["error"]["details"]["field"], "metadata");
+        }
+    }
+    for (path, body) in [
+        ("/v1/threads".to_owned(), json!({"title": "a\u{0}b"})),
+        (
+            format!("/v1/threads/{tid}/messages"),
+            json!({"content": "a\u{0}b"}),
+        ),
+    ] {
+        let (status, _, err) = server.call("POST", &path, Some(&token), Some(&body)).await;
+        assert_eq!(status, 400, "{path}: {err}");
+    }
+    // What was accepted reads back the same, in lists too.
+    let (status, _, list) = server.call("GET", "/v1/threads", Some(&token), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        1,
+        "nothing else was stored"
+    );
+    assert_eq!(list["data"][0]["metadata"]["ok"], 1.5);
+}
+
+#[tokio::test]
+async fn poison_values_are_refused_on_sqlite() {
+    poison_values_are_refused(false).await;
+}
+
+#[tokio::test]
+async fn poison_values_are_refused_on_postgres() {
+    poison_values_are_refused(true).await;
+}

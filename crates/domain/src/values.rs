@@ -317,14 +317,93 @@ fn is_emoji_char(c: char) -> bool {
 #[serde(transparent)]
 pub struct Metadata(serde_json::Map<String, serde_json::Value>);
 
+/// Deepest nesting of metadata (objects and arrays inside the top object).
+pub const METADATA_MAX_DEPTH: usize = 32;
+/// Most keys and array items in one metadata object, all levels together.
+pub const METADATA_MAX_ENTRIES: usize = 1024;
+/// Largest magnitude of a fractional metadata number; beyond it a value may not come back the
+/// same from every backend (PostgreSQL keeps jsonb numbers as exact decimals).
+const METADATA_MAX_FLOAT: f64 = 1e300;
+
+/// Checks one metadata value: no NUL in keys or strings (PostgreSQL refuses it), numbers that
+/// read back the same on both backends, bounded depth and size.
+fn check_metadata_value(
+    v: &serde_json::Value,
+    depth: usize,
+    entries: &mut usize,
+) -> Result<(), DomainError> {
+    use serde_json::Value;
+    if depth > METADATA_MAX_DEPTH {
+        return Err(DomainError::invalid(
+            "metadata",
+            format!("nests deeper than {METADATA_MAX_DEPTH} levels"),
+        ));
+    }
+    let mut count = |n: usize| {
+        *entries += n;
+        if *entries > METADATA_MAX_ENTRIES {
+            Err(DomainError::invalid(
+                "metadata",
+                format!("holds more than {METADATA_MAX_ENTRIES} keys and items"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    match v {
+        Value::String(s) if s.contains('\0') => Err(DomainError::invalid(
+            "metadata",
+            "contains a NUL character in a string",
+        )),
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap_or(f64::NAN);
+            let magnitude = x.abs();
+            if !x.is_finite()
+                || magnitude > METADATA_MAX_FLOAT
+                || (magnitude != 0.0 && magnitude < 1.0 / METADATA_MAX_FLOAT)
+            {
+                Err(DomainError::invalid(
+                    "metadata",
+                    "holds a number too large or too small to store exactly (keep fractions within 1e-300..1e300)",
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        Value::Array(items) => {
+            count(items.len())?;
+            items
+                .iter()
+                .try_for_each(|i| check_metadata_value(i, depth + 1, entries))
+        }
+        Value::Object(map) => {
+            count(map.len())?;
+            for (k, item) in map {
+                if k.contains('\0') {
+                    return Err(DomainError::invalid(
+                        "metadata",
+                        "contains a NUL character in a key",
+                    ));
+                }
+                check_metadata_value(item, depth + 1, entries)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Metadata {
-    /// Parses metadata: must be a JSON object (or null, meaning empty) within the size limit.
+    /// Parses metadata: must be a JSON object (or null, meaning empty) within the size limit,
+    /// without NUL characters, with numbers every backend stores exactly, at most
+    /// [`METADATA_MAX_DEPTH`] levels deep and [`METADATA_MAX_ENTRIES`] keys and items.
     pub fn parse(raw: serde_json::Value, limits: &Limits) -> Result<Self, DomainError> {
         let map = match raw {
             serde_json::Value::Object(map) => map,
             serde_json::Value::Null => serde_json::Map::new(),
             _ => return Err(DomainError::invalid("metadata", "must be a JSON object")),
         };
+        check_metadata_value(&serde_json::Value::Object(map.clone()), 0, &mut 0)?;
         let size = serde_json::to_string(&map)
             .map(|s| s.len())
             .unwrap_or(usize::MAX);
@@ -409,6 +488,36 @@ mod tests {
             Metadata::default()
         );
         assert!(Metadata::parse(json!([1, 2]), &limits).is_err());
+        // Values every backend stores and reads back exactly, or a clear refusal.
+        for bad in [
+            json!({"k": "a\u{0}b"}),
+            json!({"a\u{0}": 1}),
+            json!({"big": 1.797_693_134_862_315_7e308}),
+            json!({"tiny": 1e-320}),
+        ] {
+            assert!(
+                Metadata::parse(bad.clone(), &Limits::default()).is_err(),
+                "{bad}"
+            );
+        }
+        for good in [
+            json!({"big": 1e300, "tiny": -1e-300, "int": i64::MIN, "uint": u64::MAX, "zero": 0.0}),
+            json!({"rtl": "\u{202e}abc", "emoji": "👩‍👩‍👧‍👦", "plane1": "𝔘"}),
+        ] {
+            assert!(
+                Metadata::parse(good.clone(), &Limits::default()).is_ok(),
+                "{good}"
+            );
+        }
+        let mut deep = json!(1);
+        for _ in 0..METADATA_MAX_DEPTH {
+            deep = json!([deep]);
+        }
+        assert!(Metadata::parse(json!({"d": deep.clone()}), &Limits::default()).is_err());
+        let wide: serde_json::Map<String, serde_json::Value> = (0..=METADATA_MAX_ENTRIES)
+            .map(|i| (format!("k{i}"), json!(i)))
+            .collect();
+        assert!(Metadata::parse(serde_json::Value::Object(wide), &Limits::default()).is_err());
         assert!(Metadata::parse(json!("x"), &limits).is_err());
         assert!(matches!(
             Metadata::parse(json!({"key": "a value that is far too long"}), &limits),

@@ -238,6 +238,15 @@ fn each_rejection_has_its_own_error() {
             AuthError::AudienceMissing,
         ),
         (
+            "a NUL in the subject",
+            {
+                let mut x = c.clone();
+                x["sub"] = json!("ali\u{0}ce");
+                hs(&x)
+            },
+            AuthError::Malformed,
+        ),
+        (
             "no exp",
             {
                 let mut x = c.clone();

@@ -271,6 +271,12 @@ fn classify(e: &jsonwebtoken::errors::Error) -> AuthError {
     }
 }
 
+/// Whether a claim the service stores or shows (subject, org, e-mail) is unusable text: a token
+/// carrying one is malformed, never a 500 further in.
+fn unusable_claim(claims: &Map<String, Value>, name: &str) -> bool {
+    matches!(claims.get(name), Some(Value::String(s)) if s.chars().any(char::is_control))
+}
+
 fn string_claim(claims: &Map<String, Value>, name: &str) -> Option<String> {
     match claims.get(name)? {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
@@ -338,6 +344,19 @@ impl TokenVerifier for JwtAuthority {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, validation)
             .map_err(|e| classify(&e))?;
         let claims = data.claims;
+        let names = &inner.claims;
+        let checked = if own {
+            ["sub", "org", "email"]
+        } else {
+            [
+                names.subject.as_str(),
+                names.org.as_str(),
+                names.email.as_str(),
+            ]
+        };
+        if checked.iter().any(|n| unusable_claim(&claims, n)) {
+            return Err(AuthError::Malformed);
+        }
         if own {
             let subject = string_claim(&claims, "sub").ok_or(AuthError::SubjectMissing)?;
             let kind = match claims.get("kind").and_then(Value::as_str) {
@@ -353,7 +372,7 @@ impl TokenVerifier for JwtAuthority {
                 email: string_claim(&claims, "email"),
             });
         }
-        let names = &inner.claims;
+
         Ok(Principal {
             subject: string_claim(&claims, &names.subject).ok_or(AuthError::SubjectMissing)?,
             org: string_claim(&claims, &names.org).and_then(|o| OrgId::parse(&o).ok()),
