@@ -283,3 +283,65 @@ async fn an_idempotency_key_held_by_a_dead_request_can_be_retried() {
     let reply: Value = retry.json().await.unwrap();
     assert_eq!(reply["assistant_message"]["status"], "complete");
 }
+
+async fn concurrent_regenerates_start_one_reply(postgres: bool) {
+    let Some(env) = backend_env(postgres).await else {
+        return;
+    };
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.extend(SLOW);
+    let server = Server::start(&env);
+    let token = server.token(&["--sub", "regen"]);
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let (status, _, reply) = server
+        .call(
+            "POST",
+            &format!("/v1/threads/{tid}/chat"),
+            Some(&token),
+            Some(&json!({"content": "one two three four five six"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{reply}");
+    let rid = reply["assistant_message"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tasks: Vec<_> = (0..25)
+        .map(|_| {
+            let base = server.base.clone();
+            let token = token.clone();
+            let path = format!("/v1/threads/{tid}/messages/{rid}/regenerate");
+            tokio::spawn(async move {
+                reqwest::Client::new()
+                    .post(format!("{base}{path}"))
+                    .bearer_auth(token)
+                    .json(&json!({"stream": true}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let started = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 409).count();
+    assert_eq!((started, refused), (1, 24), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn concurrent_regenerates_start_one_reply_on_sqlite() {
+    concurrent_regenerates_start_one_reply(false).await;
+}
+
+#[tokio::test]
+async fn concurrent_regenerates_start_one_reply_on_postgres() {
+    concurrent_regenerates_start_one_reply(true).await;
+}
