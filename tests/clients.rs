@@ -963,3 +963,121 @@ async fn poison_values_are_refused_on_sqlite() {
 async fn poison_values_are_refused_on_postgres() {
     poison_values_are_refused(true).await;
 }
+
+async fn usage_adds_up(postgres: bool) {
+    let Some(env) = backend_env(postgres).await else {
+        return;
+    };
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("CHAT_THREADS__MODELS__ECHO__DELAY_MS", "0"));
+    // A small context budget, so later replies summarize what no longer fits.
+    env.push(("CHAT_THREADS__GENERATION__CONTEXT_TOKENS", "60"));
+    let server = Server::start(&env);
+    let token = server.token(&["--sub", "counter"]);
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    // A message generated elsewhere, with its counts.
+    let (status, _, m) = server
+        .call(
+            "POST",
+            &format!("/v1/threads/{tid}/messages"),
+            Some(&token),
+            Some(
+                &json!({"role": "assistant", "content": "from elsewhere", "model": "gpt-x",
+                         "prompt_tokens": 100, "completion_tokens": 50}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{m}");
+    assert_eq!(
+        (m["prompt_tokens"].as_i64(), m["completion_tokens"].as_i64()),
+        (Some(100), Some(50))
+    );
+    for bad in [json!(-1), json!(20_000_000), json!("12")] {
+        let (status, _, err) = server
+            .call(
+                "POST",
+                &format!("/v1/threads/{tid}/messages"),
+                Some(&token),
+                Some(&json!({"content": "x", "completion_tokens": bad})),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad}: {err}");
+    }
+    // Replies long enough to overflow the budget: summaries are written, and counted.
+    let mut replies = 0;
+    for i in 0..6 {
+        let words: Vec<String> = (0..12).map(|w| format!("turn{i}word{w}")).collect();
+        let (status, _, reply) = server
+            .call(
+                "POST",
+                &format!("/v1/threads/{tid}/chat"),
+                Some(&token),
+                Some(&json!({"content": words.join(" ")})),
+            )
+            .await;
+        assert_eq!(status, 201, "{reply}");
+        let a = &reply["assistant_message"];
+        replies += a["prompt_tokens"].as_i64().unwrap() + a["completion_tokens"].as_i64().unwrap();
+    }
+    let (_, _, summaries) = server
+        .call(
+            "GET",
+            &format!("/v1/threads/{tid}/summaries"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert!(
+        !summaries["data"].as_array().unwrap().is_empty(),
+        "the budget overflowed"
+    );
+    let (status, _, usage) = server
+        .call("GET", "/v1/usage?days=7", Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "{usage}");
+    let today = usage["days"].as_array().unwrap().last().unwrap().clone();
+    let models = today["models"].as_array().unwrap();
+    let of = |name: &str| {
+        models
+            .iter()
+            .find(|m| m["model"] == name)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        (
+            of("gpt-x")["prompt_tokens"].as_i64(),
+            of("gpt-x")["completion_tokens"].as_i64()
+        ),
+        (Some(100), Some(50))
+    );
+    let echo = of("echo");
+    let echo_total =
+        echo["prompt_tokens"].as_i64().unwrap() + echo["completion_tokens"].as_i64().unwrap();
+    assert!(
+        echo_total > replies,
+        "summary calls count too: {echo_total} > {replies}"
+    );
+    assert_eq!(
+        usage["prompt_tokens"].as_i64().unwrap() + usage["completion_tokens"].as_i64().unwrap(),
+        today["prompt_tokens"].as_i64().unwrap() + today["completion_tokens"].as_i64().unwrap(),
+        "today's totals are the sum of its models"
+    );
+    let (status, _, _) = server
+        .call("GET", "/v1/usage?days=0", Some(&token), None)
+        .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn usage_adds_up_on_sqlite() {
+    usage_adds_up(false).await;
+}
+
+#[tokio::test]
+async fn usage_adds_up_on_postgres() {
+    usage_adds_up(true).await;
+}

@@ -31,6 +31,11 @@ pub struct AppendMessageBody {
     pub metadata: Option<serde_json::Value>,
     /// The model that wrote it, for assistant messages you store yourself.
     pub model: Option<String>,
+    /// Prompt tokens it cost, for a message generated elsewhere (0 to 10,000,000); counted in
+    /// your usage under `model` (or `external`).
+    pub prompt_tokens: Option<i64>,
+    /// Tokens it took (0 to 10,000,000); counted in your usage like `prompt_tokens`.
+    pub completion_tokens: Option<i64>,
 }
 
 /// A new version of a message.
@@ -95,8 +100,13 @@ pub async fn append<D: Deps>(
         parent_id: b.parent_id.map(MessageId::from_uuid),
         metadata: b.metadata,
         model: b.model,
+        prompt_tokens: b.prompt_tokens,
+        completion_tokens: b.completion_tokens,
     };
-    let m = state.messages.append(&auth.0, path.thread(), input).await?;
+    let m = state
+        .messages
+        .append_counted(&auth.0, path.thread(), input)
+        .await?;
     Ok(HttpResponse::Created().json(MessageDto::from(m)))
 }
 

@@ -49,31 +49,90 @@ pub async fn models<D: Deps>(
     })))
 }
 
-/// Today's token usage.
+/// Your token usage: today's totals (what the quota counts), and per day and model.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageDto {
-    /// The UTC day.
+    /// Today (UTC).
     pub day: String,
+    /// Today's prompt tokens, every model.
     pub prompt_tokens: u32,
+    /// Today's completion tokens, every model.
     pub completion_tokens: u32,
     /// The daily quota (prompt + completion), if any.
     pub quota: Option<u64>,
+    /// The last `days` days that had usage, oldest first, each with its models.
+    pub days: Vec<UsageDayDto>,
 }
 
-/// Your token usage today.
+/// One day's usage.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageDayDto {
+    /// The UTC day.
+    pub day: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Per model: replies, summaries, and messages stored with their token counts.
+    pub models: Vec<ModelUsageDto>,
+}
+
+/// One model's usage on a day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelUsageDto {
+    pub model: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+/// Which days of usage.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// How many days back, today included (1-366, default 1).
+    pub days: Option<u32>,
+}
+
+/// Your token usage: today's totals and quota, and per day and model.
 #[utoipa::path(get, path = "/v1/usage", tag = "replies", operation_id = "get_usage",
+    params(UsageQuery),
     responses((status = 200, body = UsageDto), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn usage<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
+    query: web::Query<UsageQuery>,
 ) -> Result<web::Json<UsageDto>, ApiError> {
     let (used, quota) = state.replies.usage_today(&auth.0).await?;
+    let rows = state
+        .replies
+        .usage_by_model(&auth.0, query.days.unwrap_or(1))
+        .await?;
+    let mut days: Vec<UsageDayDto> = Vec::new();
+    for row in rows {
+        if days.last().is_none_or(|d| d.day != row.day) {
+            days.push(UsageDayDto {
+                day: row.day.clone(),
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                models: Vec::new(),
+            });
+        }
+        if let Some(day) = days.last_mut() {
+            day.prompt_tokens += u64::from(row.usage.prompt_tokens);
+            day.completion_tokens += u64::from(row.usage.completion_tokens);
+            day.models.push(ModelUsageDto {
+                model: row.model,
+                prompt_tokens: row.usage.prompt_tokens,
+                completion_tokens: row.usage.completion_tokens,
+            });
+        }
+    }
     Ok(web::Json(UsageDto {
         day: chrono::Utc::now().format("%Y-%m-%d").to_string(),
         prompt_tokens: used.prompt_tokens,
         completion_tokens: used.completion_tokens,
         quota,
+        days,
     }))
 }
 

@@ -63,6 +63,26 @@ pub struct AppendMessage {
     pub metadata: Option<serde_json::Value>,
     /// Model that wrote it.
     pub model: Option<String>,
+    /// Prompt tokens spent on it, for a message generated elsewhere.
+    pub prompt_tokens: Option<i64>,
+    /// Tokens it took, for a message generated elsewhere.
+    pub completion_tokens: Option<i64>,
+}
+
+/// Most tokens one stored message may declare (prompt or completion).
+pub const MAX_MESSAGE_TOKENS: i64 = 10_000_000;
+
+/// A declared token count, checked.
+fn tokens(field: &'static str, n: Option<i64>) -> Result<Option<i32>, AppError> {
+    match n {
+        None => Ok(None),
+        Some(n) if (0..=MAX_MESSAGE_TOKENS).contains(&n) => Ok(i32::try_from(n).ok()),
+        Some(_) => Err(chat_threads_domain::DomainError::invalid(
+            field,
+            format!("must be between 0 and {MAX_MESSAGE_TOKENS}"),
+        )
+        .into()),
+    }
 }
 
 /// Message and tree use cases.
@@ -130,8 +150,8 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             display_text,
             status: MessageStatus::Complete,
             model: opt(input.model, ModelName::parse)?,
-            prompt_tokens: None,
-            completion_tokens: None,
+            prompt_tokens: tokens("prompt_tokens", input.prompt_tokens)?,
+            completion_tokens: tokens("completion_tokens", input.completion_tokens)?,
             metadata: Metadata::parse(input.metadata.unwrap_or_default(), &self.limits)?,
             edited_at: None,
             created_at: self.clock.now(),
@@ -202,6 +222,8 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             parent_id: None,
             metadata: metadata.or_else(|| Some(original.metadata.to_value())),
             model: None,
+            prompt_tokens: None,
+            completion_tokens: None,
         })?;
         msg.edited_at = Some(msg.created_at);
         let m = self

@@ -174,4 +174,24 @@ where
             .await?;
         Ok((used, self.settings.daily_token_quota))
     }
+
+    /// The principal's usage per day and model over the last `days` UTC days (today included).
+    pub async fn usage_by_model(
+        &self,
+        who: &Principal,
+        days: u32,
+    ) -> Result<Vec<crate::usage::ModelUsage>, AppError> {
+        if !(1..=366).contains(&days) {
+            return Err(chat_threads_domain::DomainError::invalid(
+                "days",
+                "must be between 1 and 366",
+            )
+            .into());
+        }
+        let today = self.clock.now();
+        let first = today - chrono::TimeDelta::days(i64::from(days) - 1);
+        self.store
+            .usage_by_model(&who.owner(), &day_of(first), &day_of(today))
+            .await
+    }
 }

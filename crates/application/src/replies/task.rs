@@ -89,7 +89,7 @@ where
         }
         if let Err(e) = g
             .store
-            .add_usage(&self.who.owner(), &day_of(now), usage)
+            .add_usage(&self.who.owner(), &day_of(now), &self.model_name, usage)
             .await
         {
             tracing::warn!(error = %e, "recording token usage failed");
@@ -234,16 +234,36 @@ where
         Ok(prompt::messages(system, plan.summary.as_ref(), plan.window))
     }
 
-    /// The model's whole answer to a request (for summaries).
+    /// The model's whole answer to a request (for summaries). Its tokens count in the
+    /// principal's usage like a reply's (the provider's figures, else an estimate).
     async fn complete(&self, request: ChatRequest) -> Result<String, AppError> {
+        let g = &self.replies;
+        let prompt_cost: usize = request
+            .messages
+            .iter()
+            .map(|m| prompt::cost(g.counter.as_ref(), &m.content))
+            .sum();
         let mut stream = self.model.stream(request);
         let mut text = String::new();
+        let mut usage = None;
         while let Some(item) = stream.next().await {
             match item {
                 Ok(ChatEvent::Delta(d)) => text.push_str(&d),
-                Ok(ChatEvent::Usage(_)) => {}
+                Ok(ChatEvent::Usage(u)) => usage = Some(u),
                 Err(e) => return Err(AppError::Model(e)),
             }
+        }
+        let usage = usage.unwrap_or(Usage {
+            prompt_tokens: u32::try_from(prompt_cost).unwrap_or(u32::MAX),
+            completion_tokens: u32::try_from(g.counter.count(&text)).unwrap_or(u32::MAX),
+        });
+        let day = day_of(g.clock.now());
+        if let Err(e) = g
+            .store
+            .add_usage(&self.who.owner(), &day, &self.model_name, usage)
+            .await
+        {
+            tracing::warn!(error = %e, "recording the tokens of a summary failed");
         }
         Ok(text)
     }

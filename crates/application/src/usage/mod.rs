@@ -18,13 +18,24 @@ pub struct Usage {
 
 /// Storage of token usage per owner and day.
 pub trait UsageStore: Clone + Send + Sync + 'static {
-    /// Adds token usage to the owner's total for a day (`YYYY-MM-DD`, UTC).
+    /// Adds token usage to the owner's totals for a day (`YYYY-MM-DD`, UTC): the day's and the
+    /// model's, together.
     fn add_usage(
         &self,
         owner: &Owner,
         day: &str,
+        model: &str,
         usage: Usage,
     ) -> impl Future<Output = Result<(), AppError>> + Send;
+
+    /// The owner's usage per day and model from `first_day` to `last_day` (inclusive), oldest
+    /// day first.
+    fn usage_by_model(
+        &self,
+        owner: &Owner,
+        first_day: &str,
+        last_day: &str,
+    ) -> impl Future<Output = Result<Vec<ModelUsage>, AppError>> + Send;
 
     /// The owner's (prompt + completion) tokens on a day.
     fn usage_on(
@@ -34,7 +45,50 @@ pub trait UsageStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Usage, AppError>> + Send;
 }
 
+/// Usage of one model on one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelUsage {
+    /// The UTC day, `YYYY-MM-DD`.
+    pub day: String,
+    /// The model.
+    pub model: String,
+    /// Its tokens.
+    pub usage: Usage,
+}
+
 /// The UTC day of a moment, as usage is keyed (`YYYY-MM-DD`).
 pub fn day_of(ts: Timestamp) -> String {
     ts.format("%Y-%m-%d").to_string()
+}
+
+/// The model a message stored with token counts but without a model is counted under.
+pub const EXTERNAL_MODEL: &str = "external";
+
+impl<S, C> crate::messages::MessageService<S, C>
+where
+    S: crate::messages::MessageStore + crate::threads::ThreadStore + UsageStore,
+    C: crate::system::Clock,
+{
+    /// Appends a message (see [`crate::messages::MessageService::append`]); token counts it
+    /// declares (a message generated elsewhere) count in the principal's usage under its model.
+    pub async fn append_counted(
+        &self,
+        who: &chat_threads_domain::Principal,
+        thread_id: chat_threads_domain::ThreadId,
+        input: crate::messages::AppendMessage,
+    ) -> Result<chat_threads_domain::Message, AppError> {
+        let m = self.append(who, thread_id, input).await?;
+        if m.prompt_tokens.is_some() || m.completion_tokens.is_some() {
+            let count = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+            let usage = Usage {
+                prompt_tokens: count(m.prompt_tokens),
+                completion_tokens: count(m.completion_tokens),
+            };
+            let model = m.model.as_ref().map_or(EXTERNAL_MODEL, |n| n.as_str());
+            self.store
+                .add_usage(&who.owner(), &day_of(m.created_at), model, usage)
+                .await?;
+        }
+        Ok(m)
+    }
 }

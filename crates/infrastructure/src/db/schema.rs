@@ -160,3 +160,14 @@ diesel::table! {
         completion_tokens -> BigInt,
     }
 }
+
+diesel::table! {
+    /// Token usage per owner, UTC day and model.
+    usage_model_daily (owner, day, model) {
+        owner -> Text,
+        day -> Text,
+        model -> Text,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+    }
+}

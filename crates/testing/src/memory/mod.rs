@@ -24,6 +24,11 @@ struct State {
     messages: HashMap<MessageId, Message>,
     summaries: Vec<Summary>,
     usage: HashMap<(String, String), chat_threads_application::usage::Usage>,
+    /// Usage per (owner, day, model).
+    model_usage: std::collections::BTreeMap<
+        (String, String, String),
+        chat_threads_application::usage::Usage,
+    >,
     /// Who writes each streaming reply: (thread, instance).
     owners: HashMap<MessageId, (ThreadId, String)>,
 }
@@ -776,9 +781,16 @@ impl chat_threads_application::usage::UsageStore for MemoryStore {
         &self,
         owner: &Owner,
         day: &str,
+        model: &str,
         usage: chat_threads_application::usage::Usage,
     ) -> Result<(), AppError> {
         let mut s = self.lock()?;
+        let by_model = s
+            .model_usage
+            .entry((owner.to_string(), day.to_owned(), model.to_owned()))
+            .or_default();
+        by_model.prompt_tokens += usage.prompt_tokens;
+        by_model.completion_tokens += usage.completion_tokens;
         let entry = s
             .usage
             .entry((owner.to_string(), day.to_owned()))
@@ -798,6 +810,29 @@ impl chat_threads_application::usage::UsageStore for MemoryStore {
             .get(&(owner.to_string(), day.to_owned()))
             .copied()
             .unwrap_or_default())
+    }
+
+    async fn usage_by_model(
+        &self,
+        owner: &Owner,
+        first_day: &str,
+        last_day: &str,
+    ) -> Result<Vec<chat_threads_application::usage::ModelUsage>, AppError> {
+        let s = self.lock()?;
+        let owner = owner.to_string();
+        Ok(s.model_usage
+            .iter()
+            .filter(|((o, d, _), _)| {
+                *o == owner && d.as_str() >= first_day && d.as_str() <= last_day
+            })
+            .map(
+                |((_, day, model), usage)| chat_threads_application::usage::ModelUsage {
+                    day: day.clone(),
+                    model: model.clone(),
+                    usage: *usage,
+                },
+            )
+            .collect())
     }
 }
 
