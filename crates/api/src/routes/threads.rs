@@ -19,7 +19,8 @@ pub struct CreateThreadBody {
     pub title: Option<String>,
     /// Product or assistant the thread belongs to (`[a-z0-9][a-z0-9_.-]*`).
     pub product: Option<String>,
-    /// Organization; defaults to the caller's, and must be the caller's if it has one.
+    /// Organization; defaults to the caller's. Any other (or any, for a caller without one) is
+    /// 403.
     pub org_id: Option<String>,
     /// Document the conversation is about.
     pub document_id: Option<String>,
@@ -87,7 +88,9 @@ pub struct ListThreadsQuery {
 #[utoipa::path(post, path = "/v1/threads", tag = "threads", operation_id = "create_thread", request_body = CreateThreadBody,
     responses((status = 201, description = "Created", body = ThreadDto),
               (status = 200, description = "A thread with this external_id already existed", body = ThreadDto),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, description = "org_id is not your own organization (forbidden)", body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create<D: Deps>(
     auth: Auth,
