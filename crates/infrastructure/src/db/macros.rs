@@ -50,6 +50,8 @@ macro_rules! write_tx {
     ($store:expr, |$conn:ident, $dialect:ident| $body:block) => {{
         match &$store.db.pools {
             $crate::db::pool::Pools::Sqlite(pool) => {
+                // Writers queue here, in order, before taking a connection.
+                let _turn = $store.db.sqlite_writer.lock().await;
                 let mut pooled = pool
                     .get()
                     .await

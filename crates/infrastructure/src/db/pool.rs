@@ -188,6 +188,10 @@ pub(crate) enum Pools {
 pub struct Database {
     pub(crate) pools: Pools,
     url: DatabaseUrl,
+    /// SQLite has one writer at a time: write transactions of this process take turns here
+    /// (first come, first served) instead of polling the database lock with `busy_timeout`
+    /// back-off, which made write latency spike under concurrency.
+    pub(crate) sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl fmt::Debug for Database {
@@ -280,6 +284,7 @@ impl Database {
         let db = Self {
             pools,
             url: url.clone(),
+            sqlite_writer: std::sync::Arc::default(),
         };
         db.ping()
             .await
