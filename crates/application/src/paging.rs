@@ -16,6 +16,30 @@ pub struct Page<T> {
     pub has_more: bool,
 }
 
+impl<T> Page<T> {
+    /// A page from rows fetched with `limit + 1` in list order: the extra row only says another
+    /// page follows; the cursor is the position of the last row kept.
+    pub fn from_rows<C: Serialize>(
+        mut rows: Vec<T>,
+        limit: u32,
+        position: impl FnOnce(&T) -> C,
+    ) -> Self {
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = if has_more {
+            rows.last()
+                .map(|last| crate::cursor::encode(&position(last)))
+        } else {
+            None
+        };
+        Self {
+            data: rows,
+            next_cursor,
+            has_more,
+        }
+    }
+}
+
 /// Default page size when the caller gives none (capped by the configured maximum).
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 

@@ -337,27 +337,14 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             .as_deref()
             .map(cursor::decode::<MessageCursor>)
             .transpose()?;
-        let mut rows = self
+        let rows = self
             .store
             .list_tree(&who.scope(), thread_id, after, limit + 1, &filter)
             .await?;
-        let has_more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next_cursor = has_more
-            .then(|| {
-                rows.last().map(|m| {
-                    cursor::encode(&MessageCursor {
-                        created_at: m.created_at,
-                        id: m.id,
-                    })
-                })
-            })
-            .flatten();
-        Ok(Page {
-            data: rows,
-            next_cursor,
-            has_more,
-        })
+        Ok(Page::from_rows(rows, limit, |m| MessageCursor {
+            created_at: m.created_at,
+            id: m.id,
+        }))
     }
 
     /// Sets (`Some((rating, text))`) or clears (`None`) feedback on a message.

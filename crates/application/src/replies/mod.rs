@@ -482,9 +482,12 @@ where
         }
         // A reply still streaming that no live instance writes (its instance crashed) ends here
         // and now, as a failure that keeps the text flushed so far.
-        let message = match self.release_if_orphaned(thread_id, id).await? {
-            Some(released) => released,
-            None => message,
+        let message = match message.status {
+            MessageStatus::Streaming => self
+                .release_if_orphaned(thread_id, id)
+                .await?
+                .unwrap_or(message),
+            _ => message,
         };
         let run = Run::new(thread_id, id, None);
         replay(&run, &message);

@@ -67,11 +67,7 @@ where
             Outcome::Cancelled => MessageStatus::Cancelled,
             Outcome::Failed(_) => MessageStatus::Failed,
         };
-        // Providers that report no usage get an estimate from the token counter.
-        let usage = usage.unwrap_or(Usage {
-            prompt_tokens: u32::try_from(prompt_cost).unwrap_or(u32::MAX),
-            completion_tokens: u32::try_from(g.counter.count(&text)).unwrap_or(u32::MAX),
-        });
+        let usage = self.usage_or_estimate(usage, prompt_cost, &text);
         let now = g.clock.now();
         let stored = g
             .store
@@ -141,10 +137,7 @@ where
                 );
             }
         };
-        let prompt_cost = messages
-            .iter()
-            .map(|m| prompt::cost(g.counter.as_ref(), &m.content))
-            .sum();
+        let prompt_cost = self.prompt_cost(&messages);
         let request = ChatRequest {
             model: self.model_name.clone(),
             messages,
@@ -238,11 +231,7 @@ where
     /// principal's usage like a reply's (the provider's figures, else an estimate).
     async fn complete(&self, request: ChatRequest) -> Result<String, AppError> {
         let g = &self.replies;
-        let prompt_cost: usize = request
-            .messages
-            .iter()
-            .map(|m| prompt::cost(g.counter.as_ref(), &m.content))
-            .sum();
+        let prompt_cost = self.prompt_cost(&request.messages);
         let mut stream = self.model.stream(request);
         let mut text = String::new();
         let mut usage = None;
@@ -253,10 +242,7 @@ where
                 Err(e) => return Err(AppError::Model(e)),
             }
         }
-        let usage = usage.unwrap_or(Usage {
-            prompt_tokens: u32::try_from(prompt_cost).unwrap_or(u32::MAX),
-            completion_tokens: u32::try_from(g.counter.count(&text)).unwrap_or(u32::MAX),
-        });
+        let usage = self.usage_or_estimate(usage, prompt_cost, &text);
         let day = day_of(g.clock.now());
         if let Err(e) = g
             .store
@@ -266,5 +252,22 @@ where
             tracing::warn!(error = %e, "recording the tokens of a summary failed");
         }
         Ok(text)
+    }
+
+    /// The tokens a prompt costs, as counted for usage when the provider reports none.
+    fn prompt_cost(&self, messages: &[ChatMessage]) -> usize {
+        let counter = self.replies.counter.as_ref();
+        messages
+            .iter()
+            .map(|m| prompt::cost(counter, &m.content))
+            .sum()
+    }
+
+    /// The provider's usage, else an estimate from the token counter.
+    fn usage_or_estimate(&self, reported: Option<Usage>, prompt_cost: usize, text: &str) -> Usage {
+        reported.unwrap_or(Usage {
+            prompt_tokens: u32::try_from(prompt_cost).unwrap_or(u32::MAX),
+            completion_tokens: u32::try_from(self.replies.counter.count(text)).unwrap_or(u32::MAX),
+        })
     }
 }

@@ -62,26 +62,13 @@ impl<S: ThreadStore + SearchStore, C: Clock> ThreadService<S, C> {
             .as_deref()
             .map(cursor::decode::<MessageCursor>)
             .transpose()?;
-        let mut rows = self
+        let rows = self
             .store
             .search_messages(&who.scope(), text, after, limit + 1)
             .await?;
-        let has_more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next_cursor = has_more
-            .then(|| {
-                rows.last().map(|h| {
-                    cursor::encode(&MessageCursor {
-                        created_at: h.created_at,
-                        id: h.message_id,
-                    })
-                })
-            })
-            .flatten();
-        Ok(Page {
-            data: rows,
-            next_cursor,
-            has_more,
-        })
+        Ok(Page::from_rows(rows, limit, |h| MessageCursor {
+            created_at: h.created_at,
+            id: h.message_id,
+        }))
     }
 }

@@ -234,24 +234,11 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 .transpose()?,
             limit: limit + 1,
         };
-        let mut rows = self.store.list_threads(&query).await?;
-        let has_more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next_cursor = has_more
-            .then(|| {
-                rows.last().map(|t| {
-                    cursor::encode(&ThreadCursor {
-                        updated_at: t.updated_at,
-                        id: t.id,
-                    })
-                })
-            })
-            .flatten();
-        Ok(Page {
-            data: rows,
-            next_cursor,
-            has_more,
-        })
+        let rows = self.store.list_threads(&query).await?;
+        Ok(Page::from_rows(rows, limit, |t| ThreadCursor {
+            updated_at: t.updated_at,
+            id: t.id,
+        }))
     }
 
     /// Changes a live thread's title, status, metadata, system prompt or model.
