@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Python tools the tests drive (openapi-spec-validator, openapi-python-client, the
-# generated client's runtime dependencies and prometheus-client's parser), every package pinned in
-# scripts/python-tools.txt, from the Python package registry into a cached virtual environment at
+# generated client's runtime dependencies, prometheus-client's parser and schemathesis), every
+# package pinned in scripts/python-tools.txt, from the Python package registry into a cached virtual environment at
 # target/tools/venv. Reinstalls only when the pins change. Prints the path of its python.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -218,6 +218,12 @@ impl Server {
         self.output.try_iter().collect()
     }
 
+    /// The server's process id.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The working directory.
     pub fn dir(&self) -> &Path {
         self.workdir.path()

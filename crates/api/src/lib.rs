@@ -13,6 +13,7 @@ pub mod observe;
 pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
+pub mod slices;
 pub mod state;
 pub mod strict;
 pub mod verdict;
@@ -51,6 +52,7 @@ pub fn app<D: Deps>(
         .wrap(cors)
         .wrap(middleware::from_fn(cors::refusals))
         .wrap(middleware::from_fn(observe::observe))
+        .wrap(middleware::from_fn(slices::sliced))
         .configure(configure(config))
         .default_service(web::to(extractors::not_found))
 }

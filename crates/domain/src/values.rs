@@ -25,6 +25,11 @@ pub struct Limits {
     pub body_bytes: usize,
     /// Maximum import body (NDJSON or ChatGPT export), in bytes.
     pub import_bytes: usize,
+    /// Largest response page, in bytes (roughly): a list stops early, with `has_more`, when its
+    /// items reach this size, so no response grows with the data.
+    pub page_bytes: usize,
+    /// Imports running at once in this process; more get 503 `overloaded` (each holds its body).
+    pub imports_at_once: usize,
 }
 
 impl Default for Limits {
@@ -38,6 +43,8 @@ impl Default for Limits {
             page_size_max: 100,
             body_bytes: 1024 * 1024,
             import_bytes: 16 * 1024 * 1024,
+            page_bytes: 512 * 1024,
+            imports_at_once: 4,
         }
     }
 }
@@ -430,6 +437,26 @@ impl Metadata {
     /// The object as a JSON value.
     pub fn to_value(&self) -> serde_json::Value {
         serde_json::Value::Object(self.0.clone())
+    }
+
+    /// About how many bytes the object takes as JSON (keys, strings and a few bytes per other
+    /// value), without serializing it.
+    pub fn approx_bytes(&self) -> usize {
+        fn walk(v: &serde_json::Value) -> usize {
+            match v {
+                serde_json::Value::String(s) => s.len() + 2,
+                serde_json::Value::Array(a) => 2 + a.iter().map(|v| walk(v) + 1).sum::<usize>(),
+                serde_json::Value::Object(o) => {
+                    2 + o.iter().map(|(k, v)| k.len() + 4 + walk(v)).sum::<usize>()
+                }
+                _ => 8,
+            }
+        }
+        2 + self
+            .0
+            .iter()
+            .map(|(k, v)| k.len() + 4 + walk(v))
+            .sum::<usize>()
     }
 }
 

@@ -340,6 +340,10 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Grace period for in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Open connections the process accepts, all workers together; more wait in the backlog.
+    pub max_connections: usize,
+    /// Bytes of response a connection buffers before it waits for the client to read.
+    pub write_buffer_bytes: usize,
     /// How long Idempotency-Key responses are kept, seconds.
     pub idempotency_ttl_secs: i64,
     /// How long a key may stay in progress before a retry takes it over, seconds.

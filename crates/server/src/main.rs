@@ -8,6 +8,11 @@ use anyhow::Context;
 use chat_threads_infrastructure::Settings;
 use clap::Parser;
 
+/// mimalloc gives freed memory back to the system, so RSS comes down after a burst of large
+/// responses or long replies (the system allocator kept it).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let mut json_logs = false;

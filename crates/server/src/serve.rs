@@ -151,7 +151,9 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
     let sweeper = replies.clone();
     let every = Duration::from_secs(settings.generation.orphan_check_secs.max(1));
     generation.spawn(async move {
-        let mut tick = tokio::time::interval(every);
+        // The first check is one period away: `recover` just ran, and a start-up that fails
+        // (port in use) must not log a cancelled check after its error line.
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tick.tick().await;
             if let Err(e) = sweeper.sweep().await {
@@ -167,10 +169,16 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
     let server = &settings.server;
     let mut http = HttpServer::new(move || chat_threads_api::app(api.clone()))
         .shutdown_timeout(server.shutdown_timeout_secs)
-        .client_request_timeout(Duration::from_secs(30));
-    if server.workers > 0 {
-        http = http.workers(server.workers);
-    }
+        .client_request_timeout(Duration::from_secs(30))
+        .h1_write_buffer_size(server.write_buffer_bytes.max(1024));
+    let workers = if server.workers > 0 {
+        server.workers
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    };
+    http = http
+        .workers(workers)
+        .max_connections(server.max_connections.max(1).div_ceil(workers));
     let http = http
         .bind((server.host.as_str(), server.port))
         .with_context(|| format!("cannot listen on {}:{}", server.host, server.port))?;

@@ -1620,7 +1620,14 @@ pub async fn export_and_import<S: Store>(store: S) {
         .await
         .unwrap();
 
-    let lines = s.transfer.export_thread(&alice(), t.id).await.unwrap();
+    let lines = s
+        .transfer
+        .export_thread(&alice(), t.id)
+        .await
+        .unwrap()
+        .lines()
+        .await
+        .unwrap();
     assert_eq!(
         lines.len(),
         1 + 4 + 1,
@@ -1670,8 +1677,7 @@ pub async fn export_and_import<S: Store>(store: S) {
         .await
         .unwrap();
     s.threads.delete(&alice(), extra.id).await.unwrap();
-    let (all, next) = s.transfer.export_page(&alice(), None).await.unwrap();
-    assert!(next.is_none());
+    let all = s.transfer.export_all(&alice()).lines().await.unwrap();
     assert_eq!(
         all.iter()
             .filter(|l| l.contains("\"type\":\"thread\""))
@@ -1707,6 +1713,124 @@ pub async fn export_and_import<S: Store>(store: S) {
         1,
         "nothing half-imported"
     );
+}
+
+/// Responses never grow with the data: pages stop at `limits.page_bytes` (with a cursor to the
+/// rest), and an export reads the store in small batches, parents always before children.
+pub async fn pages_and_exports_are_bounded<S: Store>(store: S) {
+    let s = services(store);
+    let budget = Limits::default().page_bytes;
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let big = "x".repeat(budget * 2 / 5); // two fit in a page, three do not
+    for _ in 0..5 {
+        s.messages.append(&alice(), t.id, user(&big)).await.unwrap();
+    }
+    // The whole path (no limit) and a tree page both stop at the budget, then continue.
+    let mut seen = 0;
+    let mut cursor = None;
+    loop {
+        let page = s
+            .messages
+            .active_path(&alice(), t.id, cursor, None, MessageFilter::default())
+            .await
+            .unwrap();
+        assert!(
+            !page.data.is_empty() && page.data.len() <= 2,
+            "{}",
+            page.data.len()
+        );
+        seen += page.data.len();
+        if !page.has_more {
+            break;
+        }
+        cursor = page.next_cursor;
+    }
+    assert_eq!(seen, 5, "every message reached through the cursors");
+    let first = s
+        .messages
+        .tree(&alice(), t.id, None, Some(100), MessageFilter::default())
+        .await
+        .unwrap();
+    assert_eq!((first.data.len(), first.has_more), (2, true));
+
+    // An export of more messages than one batch, in order.
+    let (long, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    for i in 0..70 {
+        s.messages
+            .append(&alice(), long.id, user(&format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    let lines = s
+        .transfer
+        .export_thread(&alice(), long.id)
+        .await
+        .unwrap()
+        .lines()
+        .await
+        .unwrap();
+    assert_eq!(lines.len(), 1 + 70);
+    assert_parents_first(&lines);
+
+    // A child stamped earlier than its parent (possible in imported files) still follows it.
+    let tid = uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0042);
+    let file = [
+        json!({"type": "thread", "id": tid, "title": "Odd clock", "active_leaf_id": null,
+               "product": null, "org_id": null, "document_id": null, "external_id": null,
+               "system_prompt": null, "model": null, "created_at": null, "updated_at": null,
+               "deleted_at": null, "expires_at": null}),
+        json!({"type": "message", "id": "00000000-0000-4000-8000-000000000001", "thread_id": tid,
+               "parent_id": null, "role": "user", "content": "parent", "model": null,
+               "prompt_tokens": null, "completion_tokens": null, "feedback": null, "reaction": null,
+               "display_text": null, "edited_at": null, "deleted_at": null,
+               "created_at": "2030-01-01T00:00:02Z"}),
+        json!({"type": "message", "id": "00000000-0000-4000-8000-000000000002", "thread_id": tid,
+               "parent_id": "00000000-0000-4000-8000-000000000001", "role": "assistant",
+               "content": "child", "model": null, "prompt_tokens": null, "completion_tokens": null,
+               "feedback": null, "reaction": null, "display_text": null, "edited_at": null,
+               "deleted_at": null, "created_at": "2030-01-01T00:00:01Z"}),
+    ]
+    .map(|l| l.to_string())
+    .join("\n");
+    let out = s.transfer.import_ndjson(&alice(), &file).await.unwrap();
+    let ImportOutcome::Imported { id, .. } = &out[0] else {
+        panic!("{out:?}")
+    };
+    let lines = s
+        .transfer
+        .export_thread(&alice(), *id)
+        .await
+        .unwrap()
+        .lines()
+        .await
+        .unwrap();
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines[1].contains("\"parent\"") && lines[2].contains("\"child\""),
+        "{lines:?}"
+    );
+    assert_parents_first(&lines);
+}
+
+fn assert_parents_first(lines: &[String]) {
+    let mut seen = std::collections::HashSet::new();
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        if v["type"] == "message" {
+            if let Some(p) = v["parent_id"].as_str() {
+                assert!(seen.contains(p), "parent {p} after its child");
+            }
+            seen.insert(v["id"].as_str().unwrap().to_owned());
+        }
+    }
 }
 
 /// ChatGPT's conversations.json: the mapping tree, hidden nodes dropped, current_node active.
@@ -1938,7 +2062,7 @@ macro_rules! contract_tests {
             delete_message_subtree, tree_pages, fork_thread, feedback_and_reactions, summaries,
             list_filters_and_pages, text_search, concurrent_appends, deep_chain,
             org_admin_reads_the_org, message_filters, export_and_import, chatgpt_import,
-            begin_reply_is_atomic);
+            begin_reply_is_atomic, pages_and_exports_are_bounded);
     };
     (@each $make:expr; $($name:ident),+) => {
         $(

@@ -2,8 +2,10 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chat_threads_application::ThreadCursor;
-use chat_threads_application::transfer::ImportOutcome;
+use chat_threads_application::messages::MessageStore;
+use chat_threads_application::summaries::SummaryStore;
+use chat_threads_application::threads::ThreadStore;
+use chat_threads_application::transfer::{Export, ImportOutcome};
 use futures_util::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -27,10 +29,8 @@ pub async fn export_thread<D: Deps>(
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let lines = state.transfer.export_thread(&auth.0, path.thread()).await?;
-    let mut body = lines.join("\n");
-    body.push('\n');
-    Ok(HttpResponse::Ok().content_type(NDJSON).body(body))
+    let export = state.transfer.export_thread(&auth.0, path.thread()).await?;
+    Ok(ndjson_stream(export))
 }
 
 /// Export all your live threads as NDJSON, streamed thread by thread.
@@ -39,35 +39,30 @@ pub async fn export_thread<D: Deps>(
               (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn export_all<D: Deps>(auth: Auth, state: web::Data<AppState<D>>) -> HttpResponse {
-    enum Step {
-        Next(Option<ThreadCursor>),
-        Done,
-    }
-    let principal = auth.0;
-    let stream = futures_util::stream::unfold(Step::Next(None), move |step| {
-        let state = state.clone();
-        let principal = principal.clone();
-        async move {
-            let Step::Next(cursor) = step else {
-                return None;
-            };
-            match state.transfer.export_page(&principal, cursor).await {
-                Ok((lines, next)) => {
-                    let mut chunk = String::new();
-                    for line in lines {
-                        chunk.push_str(&line);
-                        chunk.push('\n');
-                    }
-                    let step = next.map_or(Step::Done, |c| Step::Next(Some(c)));
-                    Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), step))
-                }
-                Err(e) => {
-                    // Headers are gone by now: end the stream with an error line the client sees.
-                    tracing::error!(error = %e, "export failed mid-stream");
-                    let line =
-                        serde_json::json!({"type": "error", "code": e.code()}).to_string() + "\n";
-                    Some((Ok(web::Bytes::from(line)), Step::Done))
-                }
+    ndjson_stream(state.transfer.export_all(&auth.0))
+}
+
+/// Streams an export: the next batch is read only when the client has taken the previous one
+/// (the HTTP layer polls the body while its write buffer has room), so a client that stops
+/// reading holds one batch.
+fn ndjson_stream<S>(export: Export<S>) -> HttpResponse
+where
+    S: ThreadStore + MessageStore + SummaryStore,
+{
+    let stream = futures_util::stream::unfold(Some(export), |export| async move {
+        let mut export = export?;
+        match export.next_chunk().await {
+            Ok(Some(chunk)) => Some((
+                Ok::<_, actix_web::Error>(web::Bytes::from(chunk)),
+                Some(export),
+            )),
+            Ok(None) => None,
+            Err(e) => {
+                // Headers are gone by now: end the stream with an error line the client sees.
+                tracing::error!(error = %e, "export failed mid-stream");
+                let line =
+                    serde_json::json!({"type": "error", "code": e.code()}).to_string() + "\n";
+                Some((Ok(web::Bytes::from(line)), None))
             }
         }
     });
@@ -110,7 +105,7 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes
 #[utoipa::path(post, path = "/v1/import", tag = "transfer", operation_id = "import_threads",
     request_body(content = String, content_type = "application/x-ndjson"),
     responses((status = 200, body = ImportResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 413, body = ErrorBody)),
+              (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn import_ndjson<D: Deps>(
     auth: Auth,
@@ -119,6 +114,7 @@ pub async fn import_ndjson<D: Deps>(
     payload: web::Payload,
 ) -> Result<web::Json<ImportResult>, ApiError> {
     require_content_type(&req, &[NDJSON, "application/jsonl", "text/plain"])?;
+    let _turn = state.transfer.import_turn().map_err(ApiError::App)?;
     let body = read_body(payload, state.limits.import_bytes).await?;
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::Request {
         status: StatusCode::BAD_REQUEST,
@@ -136,7 +132,7 @@ pub async fn import_ndjson<D: Deps>(
 #[utoipa::path(post, path = "/v1/import/chatgpt", tag = "transfer", operation_id = "import_chatgpt",
     request_body(content = Object, content_type = "application/json"),
     responses((status = 200, body = ImportResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 413, body = ErrorBody)),
+              (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn import_chatgpt<D: Deps>(
     auth: Auth,
@@ -145,6 +141,7 @@ pub async fn import_chatgpt<D: Deps>(
     payload: web::Payload,
 ) -> Result<web::Json<ImportResult>, ApiError> {
     require_content_type(&req, &["application/json"])?;
+    let _turn = state.transfer.import_turn().map_err(ApiError::App)?;
     let body = read_body(payload, state.limits.import_bytes).await?;
     Ok(web::Json(ImportResult {
         results: state.transfer.import_chatgpt(&auth.0, &body).await?,

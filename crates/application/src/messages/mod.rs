@@ -309,9 +309,14 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
                         .is_none_or(|t| contains_words(m.content.as_str(), t))
             });
         }
-        let has_more = rows.len() > want as usize;
+        // The newest `want` messages, fewer if they pass the page byte budget.
+        let keep = crate::paging::fitting(
+            rows.iter().rev().take(want as usize),
+            self.limits.page_bytes,
+        );
+        let has_more = rows.len() > keep;
         if has_more {
-            rows.drain(..rows.len() - want as usize);
+            rows.drain(..rows.len() - keep);
         }
         let next_cursor = has_more
             .then(|| rows.first().map(|m| cursor::encode(&m.id)))
@@ -341,9 +346,11 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             .store
             .list_tree(&who.scope(), thread_id, after, limit + 1, &filter)
             .await?;
-        Ok(Page::from_rows(rows, limit, |m| MessageCursor {
-            created_at: m.created_at,
-            id: m.id,
+        Ok(Page::from_rows(rows, limit, self.limits.page_bytes, |m| {
+            MessageCursor {
+                created_at: m.created_at,
+                id: m.id,
+            }
         }))
     }
 

@@ -14,10 +14,57 @@ use tokio::sync::watch;
 use crate::error::ErrorCode;
 use crate::events::{EventKind, ThreadEvent, ThreadEvents};
 
+/// One entry of a log. Deltas, nearly all of a reply's events, are kept as a range of the
+/// reply's one text buffer and rendered when a follower reads them: a delta costs its text and
+/// eight bytes, not a JSON object with the ids copied in.
 #[derive(Debug)]
+enum Entry {
+    Delta { start: u32, end: u32 },
+    Event(Box<ThreadEvent>),
+}
+
+#[derive(Debug, Default)]
 struct RunState {
-    events: Vec<ThreadEvent>,
+    /// The text of every delta, in order.
+    text: String,
+    entries: Vec<Entry>,
     done: bool,
+}
+
+impl RunState {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Stores an event; a delta's text goes to the shared buffer.
+    fn store(&mut self, event: &ThreadEvent) {
+        let delta = (event.event == EventKind::MessageDelta)
+            .then(|| event.data.get("delta").and_then(Value::as_str))
+            .flatten();
+        match delta {
+            Some(d) if self.text.len() + d.len() <= u32::MAX as usize => {
+                let start = self.text.len() as u32;
+                self.text.push_str(d);
+                self.entries.push(Entry::Delta {
+                    start,
+                    end: self.text.len() as u32,
+                });
+            }
+            _ => self.entries.push(Entry::Event(Box::new(event.clone()))),
+        }
+    }
+
+    /// The event at `index` (0-based; its seq is `index + 1`).
+    fn render(&self, run: &Run, index: usize) -> ThreadEvent {
+        match &self.entries[index] {
+            Entry::Event(e) => (**e).clone(),
+            Entry::Delta { start, end } => run.numbered(
+                index as u64 + 1,
+                EventKind::MessageDelta,
+                json!({"delta": &self.text[*start as usize..*end as usize]}),
+            ),
+        }
+    }
 }
 
 /// A generation in progress (or recently finished).
@@ -44,34 +91,35 @@ impl Run {
             thread_id,
             message_id,
             events,
-            state: Mutex::new(RunState {
-                events: Vec::new(),
-                done: false,
-            }),
+            state: Mutex::new(RunState::default()),
             progress: watch::channel((0, false)).0,
             cancel: watch::channel(false).0,
         })
     }
 
-    pub(crate) fn push(&self, event: EventKind, mut data: Value) {
-        let Ok(mut state) = self.state.lock() else {
-            return;
-        };
-        let seq = state.events.len() as u64 + 1;
+    /// The event numbered `seq` of this log, with the ids its payload carries.
+    fn numbered(&self, seq: u64, event: EventKind, mut data: Value) -> ThreadEvent {
         if let Value::Object(map) = &mut data {
             map.insert("seq".into(), json!(seq));
             map.insert("thread_id".into(), json!(self.thread_id));
             map.entry("message_id").or_insert(json!(self.message_id));
         }
-        let event = ThreadEvent {
+        ThreadEvent {
             thread_id: self.thread_id,
             event,
             seq: Some(seq),
             reply_id: Some(self.message_id),
             data,
+        }
+    }
+
+    pub(crate) fn push(&self, event: EventKind, data: Value) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
         };
-        state.events.push(event.clone());
-        let len = state.events.len();
+        let event = self.numbered(state.len() as u64 + 1, event, data);
+        state.store(&event);
+        let len = state.len();
         drop(state);
         self.progress.send_replace((len, false));
         if let Some(events) = &self.events {
@@ -90,11 +138,11 @@ impl Run {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
-        if event.seq != Some(state.events.len() as u64 + 1) {
+        if event.seq != Some(state.len() as u64 + 1) {
             return; // a duplicate or one out of order: the log stays gap-free
         }
-        state.events.push(event);
-        let len = state.events.len();
+        state.store(&event);
+        let len = state.len();
         drop(state);
         self.progress.send_replace((len, false));
     }
@@ -104,7 +152,7 @@ impl Run {
             return;
         };
         state.done = true;
-        let len = state.events.len();
+        let len = state.len();
         drop(state);
         self.progress.send_replace((len, true));
     }
@@ -127,16 +175,19 @@ impl Run {
             (run, rx, after as usize, Vec::<ThreadEvent>::new()),
             |(run, mut rx, mut cursor, mut pending)| async move {
                 loop {
-                    if !pending.is_empty() {
-                        let next = pending.remove(0);
+                    if let Some(next) = pending.pop() {
                         return Some((next, (run, rx, cursor, pending)));
                     }
                     let (len, done) = *rx.borrow_and_update();
                     if cursor < len {
-                        if let Ok(state) = run.state.lock() {
-                            pending = state.events[cursor..len].to_vec();
-                        }
-                        cursor = len;
+                        let Ok(state) = run.state.lock() else {
+                            return None;
+                        };
+                        // A bounded batch at a time: a slow follower never copies the log.
+                        let end = len.min(cursor + FOLLOW_BATCH);
+                        pending = (cursor..end).rev().map(|i| state.render(&run, i)).collect();
+                        drop(state);
+                        cursor = end;
                         continue;
                     }
                     if done {
@@ -160,6 +211,9 @@ impl Run {
         }
     }
 }
+
+/// Events a follower takes from the log at once.
+const FOLLOW_BATCH: usize = 64;
 
 /// A stream of events.
 pub type EventStream = Pin<Box<dyn Stream<Item = ThreadEvent> + Send>>;

@@ -42,6 +42,12 @@ pub trait SearchStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<SearchHit>, AppError>> + Send;
 }
 
+impl crate::paging::Weigh for SearchHit {
+    fn weigh(&self) -> usize {
+        400 + self.thread_title.len() + self.snippet.len()
+    }
+}
+
 impl<S: ThreadStore + SearchStore, C: Clock> ThreadService<S, C> {
     /// Full-text search over the owner's messages, newest first, a page at a time.
     pub async fn search(
@@ -66,9 +72,11 @@ impl<S: ThreadStore + SearchStore, C: Clock> ThreadService<S, C> {
             .store
             .search_messages(&who.scope(), text, after, limit + 1)
             .await?;
-        Ok(Page::from_rows(rows, limit, |h| MessageCursor {
-            created_at: h.created_at,
-            id: h.message_id,
+        Ok(Page::from_rows(rows, limit, self.limits.page_bytes, |h| {
+            MessageCursor {
+                created_at: h.created_at,
+                id: h.message_id,
+            }
         }))
     }
 }

@@ -235,9 +235,11 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             limit: limit + 1,
         };
         let rows = self.store.list_threads(&query).await?;
-        Ok(Page::from_rows(rows, limit, |t| ThreadCursor {
-            updated_at: t.updated_at,
-            id: t.id,
+        Ok(Page::from_rows(rows, limit, self.limits.page_bytes, |t| {
+            ThreadCursor {
+                updated_at: t.updated_at,
+                id: t.id,
+            }
         }))
     }
 

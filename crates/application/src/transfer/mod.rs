@@ -9,24 +9,29 @@
 
 use std::future::Future;
 
-use chat_threads_domain::{Limits, Message, Principal, Scope, Summary, Thread, ThreadId};
+use chat_threads_domain::{Limits, Message, Principal, Summary, Thread, ThreadId};
 use serde::Serialize;
 
 mod chatgpt;
+mod export;
 mod ndjson;
 mod records;
 
 pub use chatgpt::parse_chatgpt;
+pub use export::Export;
 pub use ndjson::parse_ndjson;
 pub(crate) use ndjson::{Builder, finish};
 pub(crate) use records::active;
-pub use records::{FeedbackRecord, MessageRecord, Record, SummaryRecord, ThreadRecord, records_of};
+pub use records::{
+    FeedbackRecord, MessageRecord, Record, SummaryRecord, ThreadRecord, message_record, records_of,
+    summary_record, thread_record,
+};
 
 use crate::error::AppError;
-use crate::messages::{MessageCursor, MessageFilter, MessageStore};
+use crate::messages::MessageStore;
 use crate::summaries::SummaryStore;
 use crate::system::Clock;
-use crate::threads::{DeletedFilter, ThreadCursor, ThreadQuery, ThreadStore};
+use crate::threads::ThreadStore;
 
 /// A thread ready to be stored by an import, with fresh ids.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,12 +84,12 @@ pub struct TransferService<S, C> {
     store: S,
     clock: C,
     limits: Limits,
+    /// Imports running at once (`limits.imports_at_once`): each holds its whole file.
+    imports: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// Threads per page while exporting everything.
 const EXPORT_PAGE: u32 = 50;
-/// Messages per page while reading a tree for export.
-const TREE_PAGE: u32 = 500;
 
 impl<S: ThreadStore + MessageStore + SummaryStore + ImportStore, C: Clock> TransferService<S, C> {
     /// A service.
@@ -92,86 +97,49 @@ impl<S: ThreadStore + MessageStore + SummaryStore + ImportStore, C: Clock> Trans
         Self {
             store,
             clock,
+            imports: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                limits.imports_at_once.max(1),
+            )),
             limits,
         }
     }
 
-    async fn thread_lines(&self, scope: &Scope, thread: &Thread) -> Result<Vec<String>, AppError> {
-        let mut messages = Vec::new();
-        let mut after: Option<MessageCursor> = None;
-        loop {
-            let page = self
-                .store
-                .list_tree(
-                    scope,
-                    thread.id,
-                    after,
-                    TREE_PAGE,
-                    &MessageFilter::default(),
-                )
-                .await?;
-            let done = page.len() < TREE_PAGE as usize;
-            after = page.last().map(|m| MessageCursor {
-                created_at: m.created_at,
-                id: m.id,
-            });
-            messages.extend(page);
-            if done {
-                break;
-            }
-        }
-        let summaries = self.store.list_summaries(scope, thread.id).await?;
-        records_of(thread, &messages, &summaries)
-            .iter()
-            .map(|r| serde_json::to_string(r).map_err(|e| AppError::Storage(e.to_string())))
-            .collect()
+    /// A turn to import, taken before the body is read; when `limits.imports_at_once` imports
+    /// are running, [`AppError::Overloaded`].
+    pub fn import_turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+        self.imports.clone().try_acquire_owned().map_err(|_| {
+            AppError::Overloaded(format!(
+                "{} imports are running (limits.imports_at_once)",
+                self.limits.imports_at_once
+            ))
+        })
     }
 
-    /// One live thread as NDJSON lines (restore a deleted thread to export it).
+    /// One live thread as NDJSON, read batch by batch (restore a deleted thread to export it).
+    /// An unknown thread is an error here, before anything is written.
     pub async fn export_thread(
         &self,
         who: &Principal,
         id: ThreadId,
-    ) -> Result<Vec<String>, AppError> {
+    ) -> Result<Export<S>, AppError> {
         let scope = who.scope();
         let thread = self.store.get_thread(&scope, id, false).await?;
-        self.thread_lines(&scope, &thread).await
+        Ok(Export::of_thread(
+            self.store.clone(),
+            scope,
+            thread,
+            self.limits.page_bytes,
+        ))
     }
 
-    /// A page of the caller's live threads as NDJSON lines, and the cursor of the
-    /// next page. Call again with the cursor until it is `None`.
-    pub async fn export_page(
-        &self,
-        who: &Principal,
-        after: Option<ThreadCursor>,
-    ) -> Result<(Vec<String>, Option<ThreadCursor>), AppError> {
-        let scope = who.scope();
-        let query = ThreadQuery {
-            scope: chat_threads_domain::Scope::of(who.owner()),
-            org_id: None,
-            product: None,
-            status: None,
-            document_id: None,
-            external_id: None,
-            deleted: DeletedFilter::Exclude,
-            text: None,
-            after,
-            limit: EXPORT_PAGE,
-        };
-        let threads = self.store.list_threads(&query).await?;
-        let next = (threads.len() == EXPORT_PAGE as usize)
-            .then(|| {
-                threads.last().map(|t| ThreadCursor {
-                    updated_at: t.updated_at,
-                    id: t.id,
-                })
-            })
-            .flatten();
-        let mut lines = Vec::new();
-        for t in &threads {
-            lines.extend(self.thread_lines(&scope, t).await?);
-        }
-        Ok((lines, next))
+    /// All the caller's live threads as NDJSON, read batch by batch.
+    pub fn export_all(&self, who: &Principal) -> Export<S> {
+        Export::of_threads(
+            self.store.clone(),
+            who.scope(),
+            chat_threads_domain::Scope::of(who.owner()),
+            self.limits.page_bytes,
+        )
     }
 
     /// Imports NDJSON (this service's export format).

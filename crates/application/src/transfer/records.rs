@@ -93,7 +93,17 @@ pub enum Record {
 /// The lines of one thread: the thread, its messages parents first, its summaries.
 pub fn records_of(thread: &Thread, messages: &[Message], summaries: &[Summary]) -> Vec<Record> {
     let mut out = Vec::with_capacity(1 + messages.len() + summaries.len());
-    out.push(Record::Thread(ThreadRecord {
+    out.push(thread_record(thread));
+    let mut ordered: Vec<&Message> = messages.iter().collect();
+    ordered.sort_by_key(|m| (m.depth, m.created_at, m.id));
+    out.extend(ordered.into_iter().map(message_record));
+    out.extend(summaries.iter().map(summary_record));
+    out
+}
+
+/// The line of a thread.
+pub fn thread_record(thread: &Thread) -> Record {
+    Record::Thread(ThreadRecord {
         id: thread.id.as_uuid(),
         title: thread.title.to_string(),
         product: thread.product.as_ref().map(ToString::to_string),
@@ -109,42 +119,43 @@ pub fn records_of(thread: &Thread, messages: &[Message], summaries: &[Summary]) 
         updated_at: Some(thread.updated_at),
         deleted_at: thread.deleted_at,
         expires_at: thread.expires_at,
-    }));
-    let mut ordered: Vec<&Message> = messages.iter().collect();
-    ordered.sort_by_key(|m| (m.depth, m.created_at, m.id));
-    out.extend(ordered.into_iter().map(|m| {
-        Record::Message(MessageRecord {
-            id: m.id.as_uuid(),
-            thread_id: m.thread_id.as_uuid(),
-            parent_id: m.parent_id.map(|p| p.as_uuid()),
-            role: m.role.as_str().to_owned(),
-            content: m.content.to_string(),
-            content_type: m.content_type.as_str().to_owned(),
-            display_text: m.display_text.clone(),
-            status: m.status.as_str().to_owned(),
-            model: m.model.as_ref().map(ToString::to_string),
-            prompt_tokens: m.prompt_tokens,
-            completion_tokens: m.completion_tokens,
-            feedback: m.feedback.as_ref().map(|f| FeedbackRecord {
-                rating: f.rating.as_str().to_owned(),
-                text: f.text.as_ref().map(ToString::to_string),
-            }),
-            reaction: m.reaction.as_ref().map(ToString::to_string),
-            metadata: m.metadata.to_value(),
-            edited_at: m.edited_at,
-            created_at: Some(m.created_at),
-            deleted_at: m.deleted_at,
-        })
-    }));
-    out.extend(summaries.iter().map(|s| {
-        Record::Summary(SummaryRecord {
-            id: s.id.as_uuid(),
-            thread_id: s.thread_id.as_uuid(),
-            covers_message_id: s.covers_message_id.as_uuid(),
-            text: s.text.to_string(),
-            model: s.model.as_ref().map(ToString::to_string),
-            created_at: Some(s.created_at),
-        })
-    }));
-    out
+    })
+}
+
+/// The line of a message.
+pub fn message_record(m: &Message) -> Record {
+    Record::Message(MessageRecord {
+        id: m.id.as_uuid(),
+        thread_id: m.thread_id.as_uuid(),
+        parent_id: m.parent_id.map(|p| p.as_uuid()),
+        role: m.role.as_str().to_owned(),
+        content: m.content.to_string(),
+        content_type: m.content_type.as_str().to_owned(),
+        display_text: m.display_text.clone(),
+        status: m.status.as_str().to_owned(),
+        model: m.model.as_ref().map(ToString::to_string),
+        prompt_tokens: m.prompt_tokens,
+        completion_tokens: m.completion_tokens,
+        feedback: m.feedback.as_ref().map(|f| FeedbackRecord {
+            rating: f.rating.as_str().to_owned(),
+            text: f.text.as_ref().map(ToString::to_string),
+        }),
+        reaction: m.reaction.as_ref().map(ToString::to_string),
+        metadata: m.metadata.to_value(),
+        edited_at: m.edited_at,
+        created_at: Some(m.created_at),
+        deleted_at: m.deleted_at,
+    })
+}
+
+/// The line of a summary.
+pub fn summary_record(s: &Summary) -> Record {
+    Record::Summary(SummaryRecord {
+        id: s.id.as_uuid(),
+        thread_id: s.thread_id.as_uuid(),
+        covers_message_id: s.covers_message_id.as_uuid(),
+        text: s.text.to_string(),
+        model: s.model.as_ref().map(ToString::to_string),
+        created_at: Some(s.created_at),
+    })
 }
