@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, on SQLite and on PostgreSQL. This is the command the README and CI use.
+# The whole test suite, on SQLite and on PostgreSQL, then schemathesis against the contract.
+# This is the command the README and CI use.
 #
 # PostgreSQL: the tests create (and this script afterwards drops) one database per test on the
 # server named by TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), which
@@ -31,3 +32,12 @@ cleanup() {
 trap cleanup EXIT
 
 cargo test --workspace --all-targets --locked "$@"
+
+# The contract under schemathesis, budgeted (45 s a backend) against the debug build the tests
+# just made; `scripts/schemathesis.sh` alone runs the full version against a release build.
+# Skipped when arguments narrow the run (`scripts/test.sh -p chat-threads-domain`).
+if [ $# -eq 0 ]; then
+    backends=both
+    [ -n "${TEST_DATABASE_URL:-}" ] || backends=sqlite
+    scripts/schemathesis.sh --profile debug --budget 45 --backend "$backends"
+fi

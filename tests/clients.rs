@@ -899,11 +899,8 @@ async fn poison_values_are_refused(postgres: bool) {
         )
         .await;
     let tid = t["id"].as_str().unwrap().to_owned();
-    let bad_metadata = [
-        json!({"k": "a\u{0}b"}),
-        json!({"a\u{0}": 1}),
-        json!({"n": 1.797_693_134_862_315_7e308}),
-    ];
+    let bad_metadata = [json!({"k": "a\u{0}b"}), json!({"a\u{0}": 1})];
+    // Extreme numbers (f64::MAX, subnormals) are accepted and come back exactly: tests/nasty.rs.
     for metadata in &bad_metadata {
         for (method, path, body) in [
             (

@@ -294,3 +294,27 @@ impl MessagePath {
         chat_threads_domain::MessageId::from_uuid(self.message_id)
     }
 }
+
+/// Reads an optional whole number that JSON may write as `98266` or `98266.0` (JSON Schema
+/// calls both integers); a fraction or a number out of range is refused.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(i) = n.as_i64() {
+        return Ok(Some(i));
+    }
+    match n.as_f64() {
+        Some(x) if x.fract() == 0.0 && x >= i64::MIN as f64 && x < i64::MAX as f64 => {
+            Ok(Some(x as i64))
+        }
+        _ => Err(serde::de::Error::custom(format!(
+            "expected a whole number, found {n}"
+        ))),
+    }
+}
+
+/// Reads an optional cursor; an empty one (`?cursor=`) means the first page.
+pub fn cursor<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|c| !c.is_empty()))
+}

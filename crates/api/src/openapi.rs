@@ -53,6 +53,7 @@ fn standard_description(status: &str) -> &'static str {
         "422" => {
             "Refused by a rule: limit_exceeded, parent_not_found, parent_in_other_thread, \
                   parent_deleted, message_unusable, thread_not_writable, model_not_allowed, \
+                  content_not_json, \
                   idempotency_key_reused"
         }
         "429" => {
@@ -67,7 +68,7 @@ fn standard_description(status: &str) -> &'static str {
 
 /// Completes every operation: each response gets a description, and the errors every operation
 /// of its kind can answer are listed (401 and 429 where a token is needed, 400 where there are
-/// parameters, 400/413/415 where there is a body).
+/// parameters, 400/413/415/422 where there is a body).
 #[derive(Debug)]
 struct StandardResponses;
 
@@ -81,7 +82,8 @@ impl StandardResponses {
             statuses.push("400");
         }
         if op.request_body.is_some() {
-            statuses.extend(["400", "413", "415"]);
+            // 422: a value over a configured limit (limit_exceeded), whatever the operation.
+            statuses.extend(["400", "413", "415", "422"]);
         }
         for status in statuses {
             op.responses
@@ -155,6 +157,14 @@ impl Modify for PageItemsByReference {
     }
 }
 
+/// The document served at `/openapi.json`: the routes' description with every value rule
+/// written in (see `openapi_rules`).
+pub fn document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(<ApiDoc as OpenApi>::openapi()).unwrap_or_default();
+    crate::openapi_rules::apply(&mut doc);
+    doc
+}
+
 /// The API description served at `/openapi.json`.
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -194,7 +204,7 @@ mod tests {
 
     #[test]
     fn pages_refer_to_their_items() {
-        let doc = serde_json::to_value(<super::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
+        let doc = super::document();
         let page = &doc["components"]["schemas"]["PageDto_ThreadDto"];
         assert_eq!(
             page["properties"]["data"]["items"]["$ref"],
@@ -204,7 +214,7 @@ mod tests {
 
     #[test]
     fn operation_ids_are_unique_and_every_response_is_described() {
-        let doc = serde_json::to_value(<super::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
+        let doc = super::document();
         let mut ids: BTreeMap<String, String> = BTreeMap::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {

@@ -19,8 +19,7 @@ type Table = BTreeMap<(String, String), BTreeSet<String>>;
 fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let doc = serde_json::to_value(<crate::openapi::ApiDoc as utoipa::OpenApi>::openapi())
-            .unwrap_or_default();
+        let doc = crate::openapi::document();
         let mut table = Table::new();
         let Some(paths) = doc["paths"].as_object() else {
             return table;

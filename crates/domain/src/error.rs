@@ -35,6 +35,9 @@ pub enum DomainError {
     /// The message cannot be used as the target of this operation (deleted, other thread).
     #[error("message {0} cannot be used here: {1}")]
     UnusableMessage(MessageId, &'static str),
+    /// `content_type` is `json` and the content does not parse as JSON.
+    #[error("content_type is json and the content is not valid JSON")]
+    ContentNotJson,
     /// The thread is deleted or archived and refuses the change.
     #[error("thread does not accept this change: {0}")]
     ThreadNotWritable(&'static str),

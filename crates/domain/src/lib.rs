@@ -17,7 +17,7 @@ pub use principal::{Principal, PrincipalKind, SCOPE_ORG_ADMIN, Scope};
 pub use thread::{ForkOrigin, Thread, ThreadStatus};
 pub use values::{
     Content, DocumentId, ExternalId, FeedbackText, Limits, Metadata, ModelName, OrgId, Owner,
-    ProductName, Reaction, SystemPrompt, Title,
+    ProductName, QUERY_TEXT_MAX, Reaction, SystemPrompt, Title, query_text,
 };
 
 /// A point in time, always UTC and truncated to microseconds so both backends store it exactly.

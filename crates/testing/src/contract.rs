@@ -545,7 +545,7 @@ pub async fn parent_rules<S: Store>(store: S) {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "validation_failed");
+    assert_eq!(err.code(), "content_not_json");
 }
 
 /// Editing adds a sibling that becomes the active leaf; branches and switching between them.
@@ -1017,7 +1017,11 @@ pub async fn summaries<S: Store>(store: S) {
         .add(&alice(), t.id, foreign.id, "x".into(), None)
         .await
         .unwrap_err();
-    assert!(matches!(err, AppError::MessageNotFound));
+    assert_eq!(
+        err.code(),
+        "message_unusable",
+        "the thread exists; the message named in the body does not"
+    );
     assert!(matches!(
         s.summaries.list(&bob(), t.id).await,
         Err(AppError::ThreadNotFound)

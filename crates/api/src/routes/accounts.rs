@@ -154,6 +154,7 @@ pub struct NewSessionBody {
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
     /// Lifetime in seconds (default 24 h, configurable; at least 60).
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
     pub ttl_seconds: Option<i64>,
 }
 

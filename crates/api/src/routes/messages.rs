@@ -33,8 +33,10 @@ pub struct AppendMessageBody {
     pub model: Option<String>,
     /// Prompt tokens it cost, for a message generated elsewhere (0 to 10,000,000); counted in
     /// your usage under `model` (or `external`).
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
     pub prompt_tokens: Option<i64>,
     /// Tokens it took (0 to 10,000,000); counted in your usage like `prompt_tokens`.
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
     pub completion_tokens: Option<i64>,
 }
 
@@ -72,6 +74,7 @@ pub struct ListMessagesQuery {
     /// Page size, 1-100. For `path`, omit it to get the whole path.
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page (for `path`, it pages towards the root).
+    #[serde(default, deserialize_with = "crate::dto::cursor")]
     pub cursor: Option<String>,
     /// Only messages with this role: `user`, `assistant`, `system` or `tool`.
     pub role: Option<String>,

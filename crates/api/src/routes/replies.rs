@@ -173,6 +173,26 @@ impl ChatBody {
     }
 }
 
+/// The new text of a resent user message (it goes beside the one it edits, so it takes no
+/// parent).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResendBody {
+    /// The new text of the user's message.
+    pub content: String,
+    /// Model; default the thread's, else the server's default (see /v1/models).
+    pub model: Option<String>,
+    /// Metadata of the new user message.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    /// Stream the reply as Server-Sent Events (same as `Accept: text/event-stream`).
+    pub stream: Option<bool>,
+    /// Language the reply should be in.
+    pub language: Option<String>,
+    /// The user's IANA time zone.
+    pub timezone: Option<String>,
+}
+
 /// Options of a regeneration.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -311,7 +331,7 @@ pub async fn regenerate<D: Deps>(
 /// Edit a user message and get a reply to the edit: a sibling user message with the new text,
 /// and the assistant's reply under it.
 #[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/resend", tag = "replies", operation_id = "resend_message",
-    params(MessagePath), request_body = ChatBody,
+    params(MessagePath), request_body = ResendBody,
     responses((status = 201, body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
@@ -321,18 +341,19 @@ pub async fn resend<D: Deps>(
     req: HttpRequest,
     state: web::Data<AppState<D>>,
     path: web::Path<MessagePath>,
-    body: web::Json<ChatBody>,
+    body: web::Json<ResendBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    if b.parent_id.is_some() {
-        let reason = "a resent message goes beside the one it edits; leave parent_id out";
-        return Err(AppError::from(chat_threads_domain::DomainError::invalid(
-            "parent_id",
-            reason,
-        ))
-        .into());
+    let (input, stream) = ChatBody {
+        content: b.content,
+        parent_id: None,
+        model: b.model,
+        metadata: b.metadata,
+        stream: b.stream,
+        language: b.language,
+        timezone: b.timezone,
     }
-    let (input, stream) = b.into_input(&req)?;
+    .into_input(&req)?;
     let started = state
         .replies
         .resend(&auth.0, path.thread(), path.message(), input)
@@ -346,7 +367,8 @@ pub async fn resend<D: Deps>(
 #[serde(deny_unknown_fields)]
 pub struct ResumeQuery {
     /// The last event id seen (alternative to the `Last-Event-ID` header, for EventSource URLs).
-    pub last_event_id: Option<u64>,
+    #[param(minimum = 0)]
+    pub last_event_id: Option<i64>,
     /// The bearer token, for browsers' EventSource, which cannot send headers.
     pub access_token: Option<String>,
 }
@@ -365,12 +387,32 @@ pub async fn stream<D: Deps>(
     path: web::Path<MessagePath>,
     query: web::Query<ResumeQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let header = req
-        .headers()
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let after = header.or(query.last_event_id).unwrap_or(0);
+    let header = match req.headers().get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|n| i64::try_from(*n).is_ok())
+                .ok_or_else(|| {
+                    ApiError::from(AppError::from(chat_threads_domain::DomainError::invalid(
+                        "Last-Event-ID",
+                        "must be an event id (a whole number) this stream sent",
+                    )))
+                })?,
+        ),
+    };
+    let from_query = match query.last_event_id {
+        Some(n) if n < 0 => {
+            return Err(AppError::from(chat_threads_domain::DomainError::invalid(
+                "last_event_id",
+                "must not be negative",
+            ))
+            .into());
+        }
+        n => n.map(i64::unsigned_abs),
+    };
+    let after = header.or(from_query).unwrap_or(0);
     let events = state
         .replies
         .follow(&auth.0, path.thread(), path.message(), after)

@@ -19,6 +19,7 @@ pub struct SearchQuery {
     /// Page size, 1-100 (default 20).
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[serde(default, deserialize_with = "crate::dto::cursor")]
     pub cursor: Option<String>,
 }
 

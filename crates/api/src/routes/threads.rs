@@ -70,6 +70,7 @@ pub struct ListThreadsQuery {
     /// Page size, 1-100 (default 20).
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[serde(default, deserialize_with = "crate::dto::cursor")]
     pub cursor: Option<String>,
     pub product: Option<String>,
     /// `active` or `archived`.
@@ -90,6 +91,7 @@ pub struct ListThreadsQuery {
               (status = 200, description = "A thread with this external_id already existed", body = ThreadDto),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, description = "org_id is not your own organization (forbidden)", body = ErrorBody),
+              (status = 409, description = "external_id belongs to one of your deleted threads: restore or purge it (conflict)", body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create<D: Deps>(
@@ -120,7 +122,8 @@ pub async fn create<D: Deps>(
 
 /// List your threads, newest activity first.
 #[utoipa::path(get, path = "/v1/threads", tag = "threads", operation_id = "list_threads", params(ListThreadsQuery),
-    responses((status = 200, body = PageDto<ThreadDto>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = PageDto<ThreadDto>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 422, description = "A filter over its length (limit_exceeded)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list<D: Deps>(
     auth: Auth,

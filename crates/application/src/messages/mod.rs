@@ -40,9 +40,9 @@ pub fn message_filter(role: Option<&str>, text: Option<&str>) -> Result<MessageF
     Ok(MessageFilter {
         role: role.map(Role::parse).transpose()?,
         text: text
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned),
+            .map(|t| chat_threads_domain::query_text("q", t))
+            .transpose()?
+            .flatten(),
     })
 }
 
@@ -129,9 +129,7 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         if content_type == ContentType::Json
             && serde_json::from_str::<serde_json::Value>(&input.content).is_err()
         {
-            return Err(
-                chat_threads_domain::DomainError::invalid("content", "is not valid JSON").into(),
-            );
+            return Err(chat_threads_domain::DomainError::ContentNotJson.into());
         }
         let display_text = input
             .display_text

@@ -26,7 +26,7 @@ impl Hints {
     pub fn parse(language: Option<String>, timezone: Option<String>) -> Result<Self, AppError> {
         let check = |field: &'static str, v: Option<String>| -> Result<Option<String>, AppError> {
             match v {
-                Some(s) if s.len() > HINT_MAX || s.chars().any(char::is_control) => {
+                Some(s) if s.chars().count() > HINT_MAX || s.chars().any(char::is_control) => {
                     Err(chat_threads_domain::DomainError::invalid(
                         field,
                         format!(

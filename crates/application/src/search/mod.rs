@@ -58,12 +58,10 @@ impl<S: ThreadStore + SearchStore, C: Clock> ThreadService<S, C> {
         limit: Option<u32>,
     ) -> Result<Page<SearchHit>, AppError> {
         let limit = page_size(limit, &self.limits)?;
-        let text = text.trim();
-        if text.is_empty() || text.len() > 500 {
-            return Err(
-                chat_threads_domain::DomainError::invalid("q", "must be 1-500 bytes").into(),
-            );
-        }
+        let Some(text) = chat_threads_domain::query_text("q", text)? else {
+            return Err(chat_threads_domain::DomainError::invalid("q", "must not be blank").into());
+        };
+        let text = text.as_str();
         let after = cursor
             .as_deref()
             .map(cursor::decode::<MessageCursor>)

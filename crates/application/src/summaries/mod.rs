@@ -81,7 +81,20 @@ impl<S: SummaryStore, C: Clock> SummaryService<S, C> {
             model: opt(model, ModelName::parse)?,
             created_at: self.clock.now(),
         };
-        let stored = self.store.add_summary(&who.scope(), summary).await?;
+        // The thread is in the path; the message is in the body: a message that is not there
+        // makes the request unusable (422), not the thread missing (404).
+        let stored = self
+            .store
+            .add_summary(&who.scope(), summary)
+            .await
+            .map_err(|e| match e {
+                AppError::MessageNotFound => chat_threads_domain::DomainError::UnusableMessage(
+                    covers_message_id,
+                    "no such message in this thread",
+                )
+                .into(),
+                e => e,
+            })?;
         announce(&self.events, &stored);
         Ok(stored)
     }

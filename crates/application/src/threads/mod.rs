@@ -168,8 +168,17 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 let Some(external_id) = external_id else {
                     return Err(AppError::Conflict(reason));
                 };
-                let found = self.find_by_external_id(who, external_id).await?;
-                found.map(|t| (t, false)).ok_or(AppError::Conflict(reason))
+                match self.find_by_external_id(who, external_id).await? {
+                    // A deleted thread is gone from every read: it is not handed back as if it
+                    // were live; its external id stays taken until it is restored or purged.
+                    Some(t) if t.deleted_at.is_some() => Err(AppError::Conflict(format!(
+                        "external_id belongs to the deleted thread {}: restore it \
+                         (POST /v1/threads/{}/restore) or purge it first",
+                        t.id, t.id
+                    ))),
+                    Some(t) => Ok((t, false)),
+                    None => Err(AppError::Conflict(reason)),
+                }
             }
             Err(e) => Err(e),
         }
@@ -216,8 +225,9 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         let limit = page_size(input.limit, &self.limits)?;
         let text = input
             .text
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty());
+            .map(|t| chat_threads_domain::query_text("q", &t))
+            .transpose()?
+            .flatten();
         let query = ThreadQuery {
             scope: who.scope(),
             org_id: opt(input.org_id, OrgId::parse)?,

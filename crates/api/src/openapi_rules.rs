@@ -1,0 +1,380 @@
+//! The value rules of every request field and query parameter, written into the OpenAPI
+//! document, so the contract states exactly what the server accepts: a request the document
+//! allows is never refused for its shape (400), and one it forbids is refused. Rules the schema
+//! language cannot state (byte sizes, metadata depth) answer `422 limit_exceeded` or are
+//! described in the field's text.
+//!
+//! The server checks each value as sent (see `chat_threads_domain::values`); these patterns are
+//! the same rules in JSON Schema. Whitespace means what Rust's `char::is_whitespace` means.
+
+use serde_json::{Value, json};
+
+/// Control characters: what `char::is_control` refuses.
+const CONTROLS: &str = r"\u0000-\u001f\u007f-\u009f";
+/// Whitespace that is not a control character.
+const SPACES: &str = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+fn no_nul() -> Value {
+    json!({"pattern": r"^[^\u0000]*$"})
+}
+
+/// No control characters at all.
+fn one_line(max_chars: u32) -> Value {
+    json!({"pattern": format!("^[^{CONTROLS}]*$"), "maxLength": max_chars})
+}
+
+/// Text that may hold newlines and tabs but no other control character.
+fn lines() -> Value {
+    json!({"pattern": r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"})
+}
+
+/// An identifier: no control characters, not blank (the ends are trimmed when stored).
+fn identifier(max_chars: u32) -> Value {
+    json!({
+        "pattern": format!("^[^{CONTROLS}]*[^{CONTROLS}{SPACES}][^{CONTROLS}]*$"),
+        "maxLength": max_chars,
+    })
+}
+
+fn one_of(values: &[&str]) -> Value {
+    json!({"enum": values})
+}
+
+fn range(min: i64, max: i64) -> Value {
+    json!({"minimum": min, "maximum": max})
+}
+
+/// One `@`, a dot inside the domain, no whitespace or control characters inside, at most 254
+/// characters (surrounding whitespace is trimmed).
+fn email() -> Value {
+    let ws = format!(r"[\u0009-\u000d\u0085{SPACES}]*");
+    let part = format!("[^@{CONTROLS}{SPACES}]");
+    let edge = format!("[^@.{CONTROLS}{SPACES}]");
+    json!({
+        "pattern": format!("^{ws}{part}+@{edge}{part}*\\.{part}*{edge}{ws}$"),
+        "maxLength": 254,
+    })
+}
+
+/// 10 to 128 characters, not one character repeated.
+fn password() -> Value {
+    json!({"pattern": r"^(?!([\s\S])\1*$)[\s\S]*$", "minLength": 10, "maxLength": 128})
+}
+
+/// Exactly one emoji: a single pictograph (sequences such as 👍🏽 are accepted too).
+fn emoji() -> Value {
+    json!({"pattern": "^[\u{2600}-\u{27bf}\u{1f300}-\u{1faff}]$"})
+}
+
+fn products() -> Value {
+    json!({"pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$"})
+}
+
+/// A metadata value: any JSON without NUL in keys or strings, at any depth (depth and size are
+/// checked by the server: 32 levels, 1,024 keys and items, `limits.metadata_bytes`). Written as
+/// "not something holding a NUL", with the recursive part under `$defs`, which generators of
+/// typed clients read as "any value" and validators and fuzzers follow.
+fn metadata_value() -> Value {
+    let holds_nul = "#/components/schemas/MetadataValue/$defs/holdsNul";
+    json!({
+        "description": "Any JSON value without NUL characters in keys or strings, at any depth.",
+        "not": {"$ref": holds_nul},
+        "$defs": {
+            "holdsNul": {
+                "anyOf": [
+                    {"type": "string", "pattern": r"\u0000"},
+                    {"type": "array", "contains": {"$ref": holds_nul}},
+                    {"type": "object", "not": {"propertyNames": {"pattern": r"^[^\u0000]*$"}}},
+                    {"type": "object", "not": {"additionalProperties": {"not": {"$ref": holds_nul}}}},
+                ]
+            }
+        }
+    })
+}
+
+fn metadata() -> Value {
+    json!({
+        "propertyNames": {"pattern": r"^[^\u0000]*$"},
+        "additionalProperties": {"$ref": "#/components/schemas/MetadataValue"},
+    })
+}
+
+const TITLE: u32 = 200;
+const ID: u32 = 255;
+const MODEL: u32 = 200;
+const HINT: u32 = 64;
+
+/// `(schema, field, rule)` for the fields of request bodies.
+fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
+    let roles = || one_of(&["user", "assistant", "system", "tool"]);
+    let tokens = || range(0, 10_000_000);
+    vec![
+        ("CreateThreadBody", "title", one_line(TITLE)),
+        ("CreateThreadBody", "product", products()),
+        ("CreateThreadBody", "org_id", identifier(ID)),
+        ("CreateThreadBody", "document_id", identifier(ID)),
+        ("CreateThreadBody", "external_id", identifier(ID)),
+        ("CreateThreadBody", "system_prompt", lines()),
+        ("CreateThreadBody", "model", identifier(MODEL)),
+        ("CreateThreadBody", "metadata", metadata()),
+        ("UpdateThreadBody", "title", one_line(TITLE)),
+        (
+            "UpdateThreadBody",
+            "status",
+            one_of(&["active", "archived"]),
+        ),
+        ("UpdateThreadBody", "system_prompt", lines()),
+        ("UpdateThreadBody", "model", identifier(MODEL)),
+        ("UpdateThreadBody", "metadata", metadata()),
+        ("AppendMessageBody", "role", roles()),
+        ("AppendMessageBody", "content", no_nul()),
+        (
+            "AppendMessageBody",
+            "content_type",
+            one_of(&["text", "json", "image", "file"]),
+        ),
+        ("AppendMessageBody", "display_text", no_nul()),
+        ("AppendMessageBody", "model", identifier(MODEL)),
+        ("AppendMessageBody", "prompt_tokens", tokens()),
+        ("AppendMessageBody", "completion_tokens", tokens()),
+        ("AppendMessageBody", "metadata", metadata()),
+        ("EditMessageBody", "content", no_nul()),
+        ("EditMessageBody", "display_text", no_nul()),
+        ("EditMessageBody", "metadata", metadata()),
+        ("FeedbackDto", "rating", one_of(&["up", "down"])),
+        ("FeedbackDto", "text", {
+            let mut v = lines();
+            v["maxLength"] = json!(2000);
+            v
+        }),
+        ("ReactionBody", "emoji", emoji()),
+        ("ChatBody", "content", no_nul()),
+        ("ChatBody", "model", identifier(MODEL)),
+        ("ChatBody", "metadata", metadata()),
+        ("ChatBody", "language", one_line(HINT)),
+        ("ChatBody", "timezone", one_line(HINT)),
+        ("ResendBody", "content", no_nul()),
+        ("ResendBody", "model", identifier(MODEL)),
+        ("ResendBody", "metadata", metadata()),
+        ("ResendBody", "language", one_line(HINT)),
+        ("ResendBody", "timezone", one_line(HINT)),
+        ("RegenerateBody", "model", identifier(MODEL)),
+        ("RegenerateBody", "language", one_line(HINT)),
+        ("RegenerateBody", "timezone", one_line(HINT)),
+        ("ForkBody", "mode", one_of(&["path", "path_and_branches"])),
+        ("ForkBody", "title", one_line(TITLE)),
+        ("AddSummaryBody", "text", no_nul()),
+        ("AddSummaryBody", "model", identifier(MODEL)),
+        ("Credentials", "email", email()),
+        ("Credentials", "password", password()),
+        (
+            "NewSessionBody",
+            "session_id",
+            json!({"pattern": "^[A-Za-z0-9_.-]{1,128}$"}),
+        ),
+        ("NewSessionBody", "external_user_id", identifier(ID)),
+        ("NewSessionBody", "ttl_seconds", range(60, 2_592_000)),
+        ("NewSessionBody", "metadata", metadata()),
+    ]
+}
+
+/// `(parameter, rule)` for query parameters, wherever they appear.
+fn parameter_rules() -> Vec<(&'static str, Value)> {
+    let query_text = || one_line(chat_threads_domain::QUERY_TEXT_MAX as u32);
+    vec![
+        ("limit", range(1, 100)),
+        ("days", range(1, 366)),
+        ("role", one_of(&["user", "assistant", "system", "tool"])),
+        ("status", one_of(&["active", "archived"])),
+        ("deleted", one_of(&["exclude", "include", "only"])),
+        ("view", one_of(&["path", "tree"])),
+        ("product", products()),
+        ("org_id", identifier(ID)),
+        ("document_id", identifier(ID)),
+        ("external_id", identifier(ID)),
+        ("q", query_text()),
+    ]
+}
+
+/// Merges `rule` into a property or parameter schema. A nullable enum keeps `null`.
+fn merge(target: &mut Value, rule: &Value) {
+    let (Value::Object(target), Value::Object(rule)) = (target, rule) else {
+        return;
+    };
+    let nullable = match target.get("type") {
+        Some(Value::Array(types)) => types.iter().any(|t| t == "null"),
+        _ => false,
+    };
+    for (k, v) in rule {
+        let mut v = v.clone();
+        if k == "enum"
+            && nullable
+            && let Value::Array(values) = &mut v
+        {
+            values.push(Value::Null);
+        }
+        target.insert(k.clone(), v);
+    }
+}
+
+/// One Server-Sent Event, as every stream of this API sends it: `event` names it, `data` is a
+/// JSON object whose shape depends on the event, `id` is the reply's seq (reply events only).
+fn server_sent_event() -> Value {
+    let ids = json!({"thread_id": {"type": "string", "format": "uuid"}});
+    let reply = |required: &[&str], extra: Value| {
+        let mut properties = json!({
+            "thread_id": {"type": "string", "format": "uuid"},
+            "message_id": {"type": "string", "format": "uuid"},
+            "seq": {"type": "integer", "minimum": 1},
+        });
+        if let (Some(p), Value::Object(extra)) = (properties.as_object_mut(), extra) {
+            p.extend(extra);
+        }
+        let mut all = vec!["thread_id", "message_id", "seq"];
+        all.extend_from_slice(required);
+        json!({"type": "object", "required": all, "properties": properties})
+    };
+    let event = |names: &[&str], data: Value| {
+        json!({
+            "type": "object",
+            "required": ["event", "data"],
+            "properties": {
+                "event": {"enum": names},
+                "id": {"type": "string", "pattern": "^[0-9]+$"},
+                "data": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "contentSchema": data,
+                },
+            },
+        })
+    };
+    let text = json!({"type": "string"});
+    json!({
+        "description": "One event. `data` holds JSON: see docs/streaming.md for every event.",
+        "oneOf": [
+            event(&["message.created"], reply(&["message"], json!({
+                "message": {"type": "object", "required": ["id", "role", "content", "status"]},
+            }))),
+            event(&["message.delta"], reply(&["delta"], json!({"delta": text}))),
+            event(&["message.completed"], reply(&["content", "usage"], json!({
+                "content": text,
+                "usage": {"type": "object", "required": ["prompt_tokens", "completion_tokens"]},
+            }))),
+            event(&["message.cancelled"], reply(&["content"], json!({"content": text}))),
+            event(&["message.failed"], reply(&["content", "error"], json!({
+                "content": text,
+                "error": {"type": "object", "required": ["code", "message"],
+                          "properties": {"code": text, "message": text}},
+            }))),
+            event(
+                &["message.updated", "message.deleted", "branch.switched", "thread.updated",
+                  "thread.deleted", "thread.restored", "summary.created", "typing.started",
+                  "typing.stopped"],
+                json!({"type": "object", "required": ["thread_id"], "properties": ids}),
+            ),
+        ],
+    })
+}
+
+/// Every `text/event-stream` answer describes its events instead of calling the stream a string:
+/// its `schema` is the schema of one event (OpenAPI 3.2 calls this `itemSchema`; 3.1 has no
+/// word for it, and tools such as schemathesis read `schema` so).
+fn describe_event_streams(doc: &mut Value) {
+    let event = server_sent_event();
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in item.values_mut() {
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for response in responses.values_mut() {
+                let Some(sse) = response
+                    .get_mut("content")
+                    .and_then(|c| c.get_mut("text/event-stream"))
+                    .and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                sse.insert("schema".into(), event.clone());
+            }
+        }
+    }
+}
+
+/// Writes the rules into the document (as JSON: some keywords, such as `propertyNames`, have
+/// no place in utoipa's types).
+pub(crate) fn apply(doc: &mut Value) {
+    describe_event_streams(doc);
+    // Bodies that may be left out altogether (the defaults apply).
+    for (path, method) in [
+        ("/v1/sessions", "post"),
+        (
+            "/v1/threads/{thread_id}/messages/{message_id}/regenerate",
+            "post",
+        ),
+    ] {
+        if let Some(body) = doc
+            .get_mut("paths")
+            .and_then(|p| p.get_mut(path))
+            .and_then(|i| i.get_mut(method))
+            .and_then(|o| o.get_mut("requestBody"))
+            .and_then(Value::as_object_mut)
+        {
+            body.insert("required".into(), Value::Bool(false));
+        }
+    }
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["MetadataValue"] = metadata_value();
+    for (schema, field, rule) in field_rules() {
+        let property = schemas
+            .get_mut(schema)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.get_mut(field));
+        debug_assert!(property.is_some(), "no field {schema}.{field}");
+        if let Some(property) = property {
+            merge(property, &rule);
+        }
+    }
+    let rules = parameter_rules();
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(ops) = item.as_object_mut() else {
+            continue;
+        };
+        for op in ops.values_mut() {
+            let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for p in params.iter_mut().filter(|p| p["in"] == "header") {
+                // An optional header is left out, never sent as `null`.
+                if let Some(schema) = p.get_mut("schema").and_then(Value::as_object_mut)
+                    && let Some(Value::Array(types)) = schema.get_mut("type")
+                {
+                    types.retain(|t| t != "null");
+                    if types.len() == 1 {
+                        let only = types.remove(0);
+                        schema.insert("type".into(), only);
+                    }
+                }
+            }
+            for p in params.iter_mut().filter(|p| p["in"] == "query") {
+                let name = p["name"].as_str().unwrap_or_default().to_owned();
+                if let Some((_, rule)) = rules.iter().find(|(n, _)| *n == name) {
+                    merge(&mut p["schema"], rule);
+                }
+                // The search text is required and must not be blank.
+                if name == "q" && path == "/v1/search" {
+                    merge(
+                        &mut p["schema"],
+                        &identifier(chat_threads_domain::QUERY_TEXT_MAX as u32),
+                    );
+                }
+            }
+        }
+    }
+}
