@@ -114,6 +114,50 @@ async fn bounded_under_stalled_clients(postgres: bool) {
     assert_eq!(status, 200);
 }
 
+/// Finished replies stay followable for `generation.retention_secs`; their logs keep the text
+/// once (a delta is a range of one buffer), not a JSON event per word. 30 replies of 3,000
+/// words held ~197 MiB that way; now the whole process grows by ~36 MiB over them (debug build,
+/// database caches included), under the 64 MiB this test allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_logs_are_compact() {
+    let server = Server::start(&[
+        ("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"),
+        ("CHAT_THREADS__MODELS__ECHO__DELAY_MS", "0"),
+    ]);
+    let token = server.token(&["--sub", "talker"]);
+    let words: Vec<String> = (0..3000).map(|i| format!("word{i}")).collect();
+    let content = words.join(" ");
+    let pid = server.pid();
+    let before = rss_mib(pid);
+    for _ in 0..30 {
+        let (status, _, thread) = server
+            .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+            .await;
+        assert_eq!(status, 201, "{thread}");
+        let tid = thread["id"].as_str().unwrap();
+        let (status, _, reply) = server
+            .call(
+                "POST",
+                &format!("/v1/threads/{tid}/chat"),
+                Some(&token),
+                Some(&json!({"content": content})),
+            )
+            .await;
+        assert_eq!(status, 201, "{reply}");
+        let text = reply["assistant_message"]["content"].as_str().unwrap();
+        assert_eq!(text.split_whitespace().count(), 3001, "Echo: and the words");
+    }
+    let after = rss_mib(pid);
+    eprintln!(
+        "reply logs: {before} MiB before, {after} MiB with 30 retained replies of 3,000 words"
+    );
+    assert!(
+        after.saturating_sub(before) < 64,
+        "30 retained replies grew RSS by {} MiB",
+        after.saturating_sub(before)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bounded_under_stalled_clients_sqlite() {
     bounded_under_stalled_clients(false).await;

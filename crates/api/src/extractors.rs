@@ -53,6 +53,52 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
         })
 }
 
+/// A body that must be a JSON object. serde reads a struct from a JSON array of its fields in
+/// order too (`["token"]` for `{"refresh_token":"token"}`); the document says object, so
+/// anything else is refused (`400 validation_failed`, "expected a map").
+#[derive(Debug)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: serde::de::DeserializeOwned> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        T::deserialize(serde_json::Value::Object(map))
+            .map(Object)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A JSON object body: [`web::Json`] (content type, size limit, error shapes) that refuses
+/// arrays, see [`Object`].
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    /// The body.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        use futures_util::FutureExt;
+        web::Json::<Object<T>>::from_request(req, payload)
+            .map(|r| r.map(|json| Self(json.into_inner().0)))
+            .boxed_local()
+    }
+}
+
 /// A JSON body that may be left out entirely: no body at all gives the defaults; anything sent
 /// is held to the same rules as [`web::Json`] (JSON content type, known fields, right types).
 #[derive(Debug)]
@@ -75,7 +121,7 @@ impl<T: serde::de::DeserializeOwned + Default + 'static> actix_web::FromRequest
         if no_body {
             return futures_util::future::ready(Ok(Self(T::default()))).boxed_local();
         }
-        web::Json::<T>::from_request(req, payload)
+        Json::<T>::from_request(req, payload)
             .map(|r| r.map(|json| Self(json.into_inner())))
             .boxed_local()
     }

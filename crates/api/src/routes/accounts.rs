@@ -57,7 +57,7 @@ pub struct RefreshBody {
               (status = 403, description = "Built-in accounts are disabled", body = ErrorBody)))]
 pub async fn register<D: Deps>(
     state: web::Data<AppState<D>>,
-    body: web::Json<Credentials>,
+    body: crate::extractors::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     state.auth.register(&body.email, &body.password).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({"status": "accepted"})))
@@ -72,7 +72,7 @@ pub async fn register<D: Deps>(
 pub async fn login<D: Deps>(
     state: web::Data<AppState<D>>,
     limits: web::Data<crate::rate_limit::RateLimits>,
-    body: web::Json<Credentials>,
+    body: crate::extractors::Json<Credentials>,
 ) -> Result<web::Json<TokenPairDto>, ApiError> {
     // Guessing one account's password from many addresses is limited too.
     if let Some(limiter) = &limits.login {
@@ -91,7 +91,7 @@ pub async fn login<D: Deps>(
     responses((status = 200, body = TokenPairDto), (status = 401, body = ErrorBody)))]
 pub async fn refresh<D: Deps>(
     state: web::Data<AppState<D>>,
-    body: web::Json<RefreshBody>,
+    body: crate::extractors::Json<RefreshBody>,
 ) -> Result<web::Json<TokenPairDto>, ApiError> {
     Ok(web::Json(
         state.auth.refresh(&body.refresh_token).await?.into(),
@@ -103,7 +103,7 @@ pub async fn refresh<D: Deps>(
     responses((status = 204, description = "Logged out")))]
 pub async fn logout<D: Deps>(
     state: web::Data<AppState<D>>,
-    body: web::Json<RefreshBody>,
+    body: crate::extractors::Json<RefreshBody>,
 ) -> Result<HttpResponse, ApiError> {
     state.auth.logout(&body.refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -44,7 +44,7 @@ pub async fn set_active_leaf<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
-    body: web::Json<ActiveLeafBody>,
+    body: crate::extractors::Json<ActiveLeafBody>,
 ) -> Result<web::Json<ThreadDto>, ApiError> {
     let t = state
         .messages
@@ -80,7 +80,7 @@ pub async fn fork<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
-    body: web::Json<ForkBody>,
+    body: crate::extractors::Json<ForkBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let t = state

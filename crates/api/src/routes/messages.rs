@@ -92,7 +92,7 @@ pub async fn append<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
-    body: web::Json<AppendMessageBody>,
+    body: crate::extractors::Json<AppendMessageBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let input = AppendMessage {
@@ -173,7 +173,7 @@ pub async fn edit<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
     path: web::Path<MessagePath>,
-    body: web::Json<EditMessageBody>,
+    body: crate::extractors::Json<EditMessageBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let m = state
@@ -217,7 +217,7 @@ pub async fn set_feedback<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
     path: web::Path<MessagePath>,
-    body: web::Json<FeedbackDto>,
+    body: crate::extractors::Json<FeedbackDto>,
 ) -> Result<web::Json<MessageDto>, ApiError> {
     let b = body.into_inner();
     let m = state
@@ -267,7 +267,7 @@ pub async fn set_reaction<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
     path: web::Path<MessagePath>,
-    body: web::Json<ReactionBody>,
+    body: crate::extractors::Json<ReactionBody>,
 ) -> Result<web::Json<MessageDto>, ApiError> {
     let m = state
         .messages

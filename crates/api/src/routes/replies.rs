@@ -289,7 +289,7 @@ pub async fn chat<D: Deps>(
     req: HttpRequest,
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
-    body: web::Json<ChatBody>,
+    body: crate::extractors::Json<ChatBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (input, stream) = body.into_inner().into_input(&req)?;
     let started = state.replies.send(&auth.0, path.thread(), input).await?;
@@ -341,7 +341,7 @@ pub async fn resend<D: Deps>(
     req: HttpRequest,
     state: web::Data<AppState<D>>,
     path: web::Path<MessagePath>,
-    body: web::Json<ResendBody>,
+    body: crate::extractors::Json<ResendBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let (input, stream) = ChatBody {

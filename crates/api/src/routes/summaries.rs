@@ -46,7 +46,7 @@ pub async fn add<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
-    body: web::Json<AddSummaryBody>,
+    body: crate::extractors::Json<AddSummaryBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let s = state

@@ -97,7 +97,7 @@ pub struct ListThreadsQuery {
 pub async fn create<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
-    body: web::Json<CreateThreadBody>,
+    body: crate::extractors::Json<CreateThreadBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let input = CreateThread {
@@ -170,7 +170,7 @@ pub async fn update<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
-    body: web::Json<UpdateThreadBody>,
+    body: crate::extractors::Json<UpdateThreadBody>,
 ) -> Result<web::Json<ThreadDto>, ApiError> {
     let b = body.into_inner();
     let input = UpdateThread {

@@ -176,6 +176,14 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                          (POST /v1/threads/{}/restore) or purge it first",
                         t.id, t.id
                     ))),
+                    // An expired thread is about to be purged: it is not handed back either.
+                    Some(t) if t.expires_at.is_some_and(|e| e <= now) => {
+                        Err(AppError::Conflict(format!(
+                            "external_id belongs to the expired thread {}, which is being \
+                             removed; retry shortly",
+                            t.id
+                        )))
+                    }
                     Some(t) => Ok((t, false)),
                     None => Err(AppError::Conflict(reason)),
                 }
