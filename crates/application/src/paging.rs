@@ -49,6 +49,12 @@ impl Weigh for chat_threads_domain::Thread {
     }
 }
 
+impl Weigh for crate::search::SearchHit {
+    fn weigh(&self) -> usize {
+        ITEM_OVERHEAD + self.thread_title.len() + self.snippet.len()
+    }
+}
+
 /// How many of `items`, taken in order, fit in `budget` bytes: at least one, so a single large
 /// item still makes progress.
 pub fn fitting<'a, T: Weigh + 'a>(items: impl IntoIterator<Item = &'a T>, budget: usize) -> usize {

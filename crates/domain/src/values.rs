@@ -448,21 +448,19 @@ impl Metadata {
     /// About how many bytes the object takes as JSON (keys, strings and a few bytes per other
     /// value), without serializing it.
     pub fn approx_bytes(&self) -> usize {
-        fn walk(v: &serde_json::Value) -> usize {
+        use serde_json::{Map, Value};
+        fn object(o: &Map<String, Value>) -> usize {
+            2 + o.iter().map(|(k, v)| k.len() + 4 + walk(v)).sum::<usize>()
+        }
+        fn walk(v: &Value) -> usize {
             match v {
-                serde_json::Value::String(s) => s.len() + 2,
-                serde_json::Value::Array(a) => 2 + a.iter().map(|v| walk(v) + 1).sum::<usize>(),
-                serde_json::Value::Object(o) => {
-                    2 + o.iter().map(|(k, v)| k.len() + 4 + walk(v)).sum::<usize>()
-                }
+                Value::String(s) => s.len() + 2,
+                Value::Array(a) => 2 + a.iter().map(|v| walk(v) + 1).sum::<usize>(),
+                Value::Object(o) => object(o),
                 _ => 8,
             }
         }
-        2 + self
-            .0
-            .iter()
-            .map(|(k, v)| k.len() + 4 + walk(v))
-            .sum::<usize>()
+        object(&self.0)
     }
 }
 

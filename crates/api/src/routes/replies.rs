@@ -387,32 +387,27 @@ pub async fn stream<D: Deps>(
     path: web::Path<MessagePath>,
     query: web::Query<ResumeQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let header = match req.headers().get("last-event-id") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .filter(|n| i64::try_from(*n).is_ok())
-                .ok_or_else(|| {
-                    ApiError::from(AppError::from(chat_threads_domain::DomainError::invalid(
-                        "Last-Event-ID",
-                        "must be an event id (a whole number) this stream sent",
-                    )))
-                })?,
-        ),
+    // An event id is a whole number from 0 to i64::MAX, as the document states for both.
+    let event_id = |field: &'static str, raw: Option<i64>| {
+        raw.map(|n| {
+            u64::try_from(n).map_err(|_| {
+                ApiError::from(AppError::from(chat_threads_domain::DomainError::invalid(
+                    field,
+                    "must be an event id (a whole number) this stream sent",
+                )))
+            })
+        })
+        .transpose()
     };
-    let from_query = match query.last_event_id {
-        Some(n) if n < 0 => {
-            return Err(AppError::from(chat_threads_domain::DomainError::invalid(
-                "last_event_id",
-                "must not be negative",
-            ))
-            .into());
-        }
-        n => n.map(i64::unsigned_abs),
-    };
-    let after = header.or(from_query).unwrap_or(0);
+    let header = req.headers().get("last-event-id").map(|v| {
+        v.to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .unwrap_or(-1) // unreadable: refused below like an id out of range
+    });
+    let after = event_id("Last-Event-ID", header)?
+        .or(event_id("last_event_id", query.last_event_id)?)
+        .unwrap_or(0);
     let events = state
         .replies
         .follow(&auth.0, path.thread(), path.message(), after)

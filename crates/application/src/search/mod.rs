@@ -42,12 +42,6 @@ pub trait SearchStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<SearchHit>, AppError>> + Send;
 }
 
-impl crate::paging::Weigh for SearchHit {
-    fn weigh(&self) -> usize {
-        400 + self.thread_title.len() + self.snippet.len()
-    }
-}
-
 impl<S: ThreadStore + SearchStore, C: Clock> ThreadService<S, C> {
     /// Full-text search over the owner's messages, newest first, a page at a time.
     pub async fn search(
