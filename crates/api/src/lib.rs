@@ -17,6 +17,7 @@ pub mod routes;
 pub mod slices;
 pub mod state;
 pub mod strict;
+pub mod transport;
 pub mod verdict;
 pub mod ws;
 

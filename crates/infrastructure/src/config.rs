@@ -344,6 +344,8 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// Bytes of response a connection buffers before it waits for the client to read.
     pub write_buffer_bytes: usize,
+    /// Seconds a client has to send a request's head (line and headers); then `408`.
+    pub head_timeout_secs: u64,
     /// How long Idempotency-Key responses are kept, seconds.
     pub idempotency_ttl_secs: i64,
     /// How long a key may stay in progress before a retry takes it over, seconds.

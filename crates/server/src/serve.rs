@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use actix_web::HttpServer;
 use anyhow::Context;
 use chat_threads_infrastructure::config::{LogFormat, LogSettings};
 use chat_threads_infrastructure::db::Database;
@@ -167,22 +166,23 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
         settings.auth.sessions.purge_interval_secs,
     );
     let server = &settings.server;
-    let mut http = HttpServer::new(move || chat_threads_api::app(api.clone()))
-        .shutdown_timeout(server.shutdown_timeout_secs)
-        .client_request_timeout(Duration::from_secs(30))
-        .h1_write_buffer_size(server.write_buffer_bytes.max(1024));
-    let workers = if server.workers > 0 {
-        server.workers
-    } else {
-        std::thread::available_parallelism().map_or(1, usize::from)
+    let listen = chat_threads_api::transport::Listen {
+        host: server.host.clone(),
+        port: server.port,
+        workers: if server.workers > 0 {
+            server.workers
+        } else {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        },
+        max_connections: server.max_connections,
+        write_buffer_bytes: server.write_buffer_bytes,
+        shutdown_timeout_secs: server.shutdown_timeout_secs,
+        client_request_timeout: Duration::from_secs(server.head_timeout_secs.max(1)),
+        backlog: 1024,
     };
-    http = http
-        .workers(workers)
-        .max_connections(server.max_connections.max(1).div_ceil(workers));
-    let http = http
-        .bind((server.host.as_str(), server.port))
+    let (http, addrs) = chat_threads_api::transport::server(api, &listen)
         .with_context(|| format!("cannot listen on {}:{}", server.host, server.port))?;
-    for addr in http.addrs() {
+    for addr in addrs {
         // Tests and scripts read this line to learn the port when port = 0. In JSON mode only
         // the log line is written, so the output is nothing but JSON.
         tracing::info!("listening on http://{addr}");
@@ -190,7 +190,7 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
             println!("listening on http://{addr}");
         }
     }
-    let served = http.run().await.context("HTTP server failed");
+    let served = http.await.context("HTTP server failed");
     // The HTTP side has stopped (SIGTERM/Ctrl-C). Let running replies finish within the grace
     // period; the rest are cancelled and keep their text.
     let grace = Duration::from_secs(settings.generation.shutdown_grace_secs);

@@ -1,0 +1,282 @@
+//! The connection layer under the application: how the binary listens, and the error shape for
+//! what the HTTP/1 parser answers by itself.
+//!
+//! actix-http answers some requests before any service or middleware runs, always with an empty
+//! body: a request head over 128 KiB (`431`), a request line or header that does not parse or a
+//! URI over its limit (`400`), a head that does not arrive within the client request timeout
+//! (`408`), and an internal dispatcher failure (`500`). Every connection's stream is wrapped in
+//! [`Shaped`], which recognises such a response as it is written — a head with
+//! `content-length: 0` and no `content-type`, which the application never sends for an error —
+//! and writes the same status with the error shape instead. The connection closes after it, as
+//! it did before.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use actix_http::HttpService;
+use actix_service::{IntoServiceFactory as _, ServiceFactoryExt as _, map_config};
+use actix_web::dev::{AppConfig, Server, fn_service};
+use actix_web::rt::net::TcpStream;
+use chat_threads_application::error::ErrorCode;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::error::{ErrorBody, ErrorDetail};
+use crate::{ApiConfig, Deps};
+
+/// actix-http's limit on a request head (its `MAX_BUFFER_SIZE`, not configurable).
+pub const HEAD_LIMIT_BYTES: usize = 131_072;
+
+/// How the server listens and treats connections.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    /// Host name or address to bind.
+    pub host: String,
+    /// Port (0 = any free one).
+    pub port: u16,
+    /// HTTP worker threads.
+    pub workers: usize,
+    /// Open connections per process (split over the workers).
+    pub max_connections: usize,
+    /// What a streamed body may buffer per connection before the server waits for the client.
+    pub write_buffer_bytes: usize,
+    /// Seconds running requests get to finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+    /// How long a client has to send a request head.
+    pub client_request_timeout: Duration,
+    /// Pending connections the kernel queues while every worker is at its limit.
+    pub backlog: i32,
+}
+
+/// Binds `listen` and builds the server (not yet running) with the application on every
+/// address; returns it with the bound addresses (the real port when `port` is 0).
+pub fn server<D: Deps>(
+    config: ApiConfig<D>,
+    listen: &Listen,
+) -> io::Result<(Server, Vec<SocketAddr>)> {
+    let workers = listen.workers.max(1);
+    let mut builder = Server::build()
+        .workers(workers)
+        .max_concurrent_connections(listen.max_connections.max(1).div_ceil(workers))
+        .shutdown_timeout(listen.shutdown_timeout_secs);
+    let mut bound = Vec::new();
+    for addr in (listen.host.as_str(), listen.port).to_socket_addrs()? {
+        let socket = bind(addr, listen.backlog)?;
+        let local = socket.local_addr()?;
+        let config = config.clone();
+        let listen = listen.clone();
+        let shutdown = builder.graceful_shutdown_signal();
+        builder = builder.listen(format!("chat-threads-{local}"), socket, move || {
+            let shutdown = shutdown.clone();
+            let http = HttpService::<Shaped<TcpStream>, _, _, _, _>::build()
+                .graceful_shutdown_signal(move || {
+                    let shutdown = shutdown.clone();
+                    async move { shutdown.notified().await }
+                })
+                .client_request_timeout(listen.client_request_timeout)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .h1_write_buffer_size(listen.write_buffer_bytes.max(1024))
+                .local_addr(local)
+                .h1(map_config(
+                    crate::app(config.clone())
+                        .into_factory()
+                        .map_err(|err: actix_web::Error| err.error_response()),
+                    |()| AppConfig::default(),
+                ));
+            fn_service(|io: TcpStream| async move {
+                let peer = io.peer_addr().ok();
+                Ok::<_, actix_http::error::DispatchError>((Shaped::new(io), peer))
+            })
+            .and_then(http)
+        })?;
+        bound.push(local);
+    }
+    if bound.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            format!("{} resolves to no address", listen.host),
+        ));
+    }
+    Ok((builder.run(), bound))
+}
+
+/// A listening socket like actix's own: address reuse, the given backlog.
+fn bind(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    let listener: std::net::TcpListener = socket.into();
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// A connection's stream that gives the HTTP parser's own error answers the error shape.
+#[derive(Debug)]
+pub struct Shaped<IO> {
+    io: IO,
+    /// The replacement being written, how much of it is out, and how many bytes of the
+    /// caller's buffer it stands for.
+    pending: Option<(Vec<u8>, usize, usize)>,
+}
+
+impl<IO> Shaped<IO> {
+    /// Wraps a stream.
+    pub fn new(io: IO) -> Self {
+        Self { io, pending: None }
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Shaped<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Shaped<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.pending.is_none() {
+            match shape(buf) {
+                Some((replacement, stands_for)) => {
+                    this.pending = Some((replacement, 0, stands_for))
+                }
+                None => return Pin::new(&mut this.io).poll_write(cx, buf),
+            }
+        }
+        let Some((replacement, written, stands_for)) = this.pending.as_mut() else {
+            unreachable!("set above");
+        };
+        while *written < replacement.len() {
+            let n = ready!(Pin::new(&mut this.io).poll_write(cx, &replacement[*written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            *written += n;
+        }
+        let stands_for = *stands_for;
+        this.pending = None;
+        Poll::Ready(Ok(stands_for))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// When `out` starts with one of the parser's bodiless error answers: the answer in the error
+/// shape, and the length of the head it replaces.
+fn shape(out: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let head_len = out.windows(4).take(1024).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = std::str::from_utf8(&out[..head_len]).ok()?;
+    let (status_line, headers) = head.split_once("\r\n")?;
+    let rest = status_line
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| status_line.strip_prefix("HTTP/1.0 "))?;
+    let (code, message, details) = match rest.get(..3)? {
+        "400" => (
+            ErrorCode::MalformedRequest,
+            "the request is not valid HTTP/1.1: a request line or header does not parse, or the \
+             URI is too long"
+                .to_owned(),
+            None,
+        ),
+        "408" => (
+            ErrorCode::RequestTimeout,
+            "the request head did not arrive in time".to_owned(),
+            None,
+        ),
+        "431" => (
+            ErrorCode::HeadersTooLarge,
+            format!("the request head is over {} KiB", HEAD_LIMIT_BYTES / 1024),
+            Some(serde_json::json!({ "limit": HEAD_LIMIT_BYTES })),
+        ),
+        "500" => (
+            ErrorCode::InternalError,
+            "the connection failed unexpectedly".to_owned(),
+            None,
+        ),
+        _ => return None,
+    };
+    let mut empty = false;
+    let mut kept = String::new();
+    for line in headers.split("\r\n").filter(|l| !l.is_empty()) {
+        let name = line.split(':').next().unwrap_or_default();
+        if name.eq_ignore_ascii_case("content-type") {
+            return None;
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            empty = line[name.len() + 1..].trim() == "0";
+            continue;
+        }
+        kept.push_str(line);
+        kept.push_str("\r\n");
+    }
+    if !empty {
+        return None;
+    }
+    let body = serde_json::to_vec(&ErrorBody {
+        error: ErrorDetail {
+            code,
+            message,
+            details,
+        },
+    })
+    .ok()?;
+    let mut answer = format!(
+        "{status_line}\r\n{kept}content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(&body);
+    Some((answer, head_len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodiless_parser_errors_get_the_error_shape() {
+        let out = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\ndate: Tue, 24 Nov 2026 10:00:00 GMT\r\n\r\n";
+        let (answer, replaced) = shape(out).expect("shaped");
+        assert_eq!(replaced, out.len());
+        let text = String::from_utf8(answer).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 431 "));
+        assert!(head.contains("connection: close"));
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["error"]["code"], "headers_too_large");
+        assert_eq!(body["error"]["details"]["limit"], 131_072);
+    }
+
+    #[test]
+    fn application_answers_pass_untouched() {
+        // An error with a body (the application's) and a success stay as they are.
+        let with_body = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 10\r\ncontent-type: application/json\r\n\r\n{\"a\":true}";
+        assert!(shape(with_body).is_none());
+        let typed_empty =
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\ncontent-type: text/plain\r\n\r\n";
+        assert!(shape(typed_empty).is_none());
+        let ok = b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n";
+        assert!(shape(ok).is_none());
+        let partial = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-len";
+        assert!(shape(partial).is_none());
+    }
+}
