@@ -32,9 +32,20 @@ fn template_of(path: &str, templates: &[String]) -> Option<String> {
 
 impl Tour<'_> {
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_as(&self.token, method, path, body).await
+    }
+
+    /// A call with another token (an anonymous session's), counted in the tour.
+    async fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let (status, _, json) = self
             .server
-            .call(method, path, Some(&self.token), body.as_ref())
+            .call(method, path, Some(token), body.as_ref())
             .await;
         self.touched
             .lock()
@@ -85,7 +96,8 @@ async fn tour(postgres: bool) {
     env.push(("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"));
     let server = Server::start(&env);
     let t = Tour {
-        token: server.token(&["--sub", "tourist", "--org", "acme"]),
+        // An org admin: it also manages the org's anonymous sessions.
+        token: server.token(&["--sub", "tourist", "--org", "acme", "--scope", "org:admin"]),
         server: &server,
         touched: Mutex::default(),
     };
@@ -110,13 +122,44 @@ async fn tour(postgres: bool) {
         204,
     )
     .await;
-    t.ok(
-        "POST",
-        "/v1/sessions",
-        Some(json!({"ttl_seconds": 600})),
-        201,
-    )
-    .await;
+    // Sessions: opened by the org admin (so they belong to acme), listed, read, deleted; a
+    // session reads and ends itself.
+    let session = t
+        .ok(
+            "POST",
+            "/v1/sessions",
+            Some(json!({"ttl_seconds": 600, "external_user_id": "visitor-1"})),
+            201,
+        )
+        .await;
+    let sid = session["session_id"].as_str().unwrap().to_owned();
+    let page = t
+        .ok(
+            "GET",
+            "/v1/sessions?is_active=true&search=visitor",
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(page["data"][0]["session_id"], sid.as_str());
+    t.ok("GET", &format!("/v1/sessions/{sid}"), None, 200).await;
+    let session_token = session["token"].as_str().unwrap().to_owned();
+    let (status, me) = t
+        .call_as(&session_token, "GET", "/v1/sessions/current", None)
+        .await;
+    assert_eq!((status, &me["session_id"]), (200, &json!(sid)));
+    t.ok("DELETE", &format!("/v1/sessions/{sid}"), None, 204)
+        .await;
+    let ending = t.ok("POST", "/v1/sessions", None, 201).await;
+    let (status, _) = t
+        .call_as(
+            ending["token"].as_str().unwrap(),
+            "DELETE",
+            "/v1/sessions/current",
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
     assert_eq!(
         t.ok("GET", "/v1/whoami", None, 200).await["owner"],
         "user:tourist"
@@ -184,6 +227,29 @@ async fn tour(postgres: bool) {
         )
         .await;
     assert!(edited["edited_at"].is_string());
+    // Edit in place: same id, version 2, the first text kept as a revision.
+    let patched = t
+        .ok(
+            "PATCH",
+            &format!("/v1/threads/{tid}/messages/{qid}"),
+            Some(json!({"content": "Where in June?", "display_text": null})),
+            200,
+        )
+        .await;
+    assert_eq!(
+        (&patched["id"], &patched["version"], &patched["is_edited"]),
+        (&json!(qid), &json!(2), &json!(true))
+    );
+    let revisions = t
+        .ok(
+            "GET",
+            &format!("/v1/threads/{tid}/messages/{qid}/revisions"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(revisions["data"][0]["version"], 1);
+    assert_eq!(revisions["data"][0]["content"], "Where should we go?");
     let path = t
         .ok("GET", &format!("/v1/threads/{tid}/messages"), None, 200)
         .await;
@@ -965,4 +1031,187 @@ async fn paging_250_threads_while_others_are_created_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paging_250_threads_while_others_are_created_on_postgres() {
     paging_while_creating(true).await;
+}
+
+/// Edits in place and single-message deletes over HTTP: the tombstone leaves the path and the
+/// model's context, keeps its children, travels through export and import, and refuses edits.
+async fn edits_in_place_and_tombstones(postgres: bool) {
+    let Some(env) = backend_env(postgres).await else {
+        return;
+    };
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("CHAT_THREADS__MODELS__ECHO__DELAY_MS", "0"));
+    env.push(("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"));
+    let server = Server::start(&env);
+    let token = server.token(&["--sub", "editor"]);
+    let call = |method: &'static str, path: String, body: Option<Value>| {
+        let (server, token) = (&server, token.clone());
+        async move {
+            let (status, _, json) = server
+                .call(method, &path, Some(&token), body.as_ref())
+                .await;
+            (status, json)
+        }
+    };
+    let (_, t) = call("POST", "/v1/threads".into(), Some(json!({}))).await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let (status, chat) = call(
+        "POST",
+        format!("/v1/threads/{tid}/chat"),
+        Some(json!({"content": "the code word is heron"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{chat}");
+    let uid = chat["user_message"]["id"].as_str().unwrap().to_owned();
+    let rid = chat["assistant_message"]["id"].as_str().unwrap().to_owned();
+    let (_, follow) = call(
+        "POST",
+        format!("/v1/threads/{tid}/messages"),
+        Some(json!({"content": "thanks"})),
+    )
+    .await;
+    let fid = follow["id"].as_str().unwrap().to_owned();
+
+    // Edit the reply in place; an empty patch changes nothing; a bad scope is a mistake.
+    let (status, patched) = call(
+        "PATCH",
+        format!("/v1/threads/{tid}/messages/{rid}"),
+        Some(
+            json!({"content": "Echo: the code word is [redacted]", "metadata": {"redacted": true}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        (&patched["version"], &patched["is_edited"]),
+        (&json!(2), &json!(true))
+    );
+    let (status, same) = call(
+        "PATCH",
+        format!("/v1/threads/{tid}/messages/{rid}"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, &same["version"]),
+        (200, &json!(2)),
+        "an empty patch changes nothing"
+    );
+    let (status, err) = call(
+        "DELETE",
+        format!("/v1/threads/{tid}/messages/{uid}?scope=everything"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{err}");
+    let (_, revisions) = call(
+        "GET",
+        format!("/v1/threads/{tid}/messages/{rid}/revisions"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        revisions["data"][0]["content"],
+        "Echo: the code word is heron"
+    );
+
+    // The user message alone: a tombstone; the reply and the follow-up stay below it.
+    let (status, out) = call(
+        "DELETE",
+        format!("/v1/threads/{tid}/messages/{uid}?scope=message"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(
+        (&out["deleted"], &out["active_leaf_id"]),
+        (&json!(1), &json!(fid))
+    );
+    let (_, tomb) = call("GET", format!("/v1/threads/{tid}/messages/{uid}"), None).await;
+    assert_eq!(tomb["content"], "");
+    assert!(tomb["tombstoned_at"].is_string());
+    let (_, path) = call("GET", format!("/v1/threads/{tid}/messages"), None).await;
+    let ids: Vec<&str> = path["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [rid.as_str(), fid.as_str()],
+        "the path reads around the tombstone"
+    );
+    let (_, tree) = call("GET", format!("/v1/threads/{tid}/messages?view=tree"), None).await;
+    assert_eq!(tree["data"].as_array().unwrap().len(), 3);
+    let (status, err) = call(
+        "PATCH",
+        format!("/v1/threads/{tid}/messages/{uid}"),
+        Some(json!({"content": "back"})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("message_unusable"))
+    );
+    // The model no longer sees it: regenerating the reply, the echo model finds no user text.
+    let (status, regenerated) = call(
+        "POST",
+        format!("/v1/threads/{tid}/messages/{rid}/regenerate"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 201, "{regenerated}");
+    assert_eq!(regenerated["assistant_message"]["content"], "Echo: ");
+    let (_, hits) = call("GET", "/v1/search?q=heron".into(), None).await;
+    assert!(hits["data"].as_array().unwrap().is_empty(), "{hits}");
+
+    // Export and import carry the tombstone.
+    let text = reqwest::Client::new()
+        .get(format!("{}/v1/threads/{tid}/export", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("tombstoned_at"), "{text}");
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/import", server.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-ndjson")
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let imported: Value = resp.json().await.unwrap();
+    let copy = imported["results"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{imported}"))
+        .to_owned();
+    let (_, tree) = call(
+        "GET",
+        format!("/v1/threads/{copy}/messages?view=tree"),
+        None,
+    )
+    .await;
+    let tombs = tree["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["tombstoned_at"].is_string())
+        .count();
+    assert_eq!(tombs, 1, "{tree}");
+}
+
+#[tokio::test]
+async fn messages_edited_in_place_and_deleted_alone_on_sqlite() {
+    edits_in_place_and_tombstones(false).await;
+}
+
+#[tokio::test]
+async fn messages_edited_in_place_and_deleted_alone_on_postgres() {
+    edits_in_place_and_tombstones(true).await;
 }

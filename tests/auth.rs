@@ -307,6 +307,272 @@ async fn anonymous_sessions_reach_only_their_own_threads() {
     assert_eq!(me["kind"], "anonymous");
 }
 
+/// Sessions managed by their organization: opened by a widget (filed under
+/// `auth.sessions.org`) or by the org's backend, read by themselves, listed with filters, read
+/// and deleted by the org's service principals and admins; a deleted or ended session's token
+/// is refused at once — on PostgreSQL also by a second instance.
+async fn sessions_managed(postgres: bool) {
+    let Some(env) = backend_env(postgres).await else {
+        return;
+    };
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"));
+    env.push(("CHAT_THREADS__AUTH__SESSIONS__ORG", "acme"));
+    let server = Server::start(&env);
+    let other = postgres.then(|| Server::start(&env));
+    let service = server.token(&["--sub", "widget-backend", "--org", "acme", "--service"]);
+    let admin = server.token(&["--sub", "boss", "--org", "acme", "--scope", "org:admin"]);
+    let member = server.token(&["--sub", "ann", "--org", "acme"]);
+    let outsider = server.token(&["--sub", "spy", "--org", "globex", "--service"]);
+
+    // A widget opens one with an absolute expiry; the org's backend opens another.
+    let at = (chrono::Utc::now() + chrono::TimeDelta::hours(2)).timestamp();
+    let expires_at = chrono::DateTime::from_timestamp(at, 0)
+        .unwrap()
+        .to_rfc3339();
+    let (status, _, widget) = server
+        .call(
+            "POST",
+            "/v1/sessions",
+            None,
+            Some(
+                &json!({"session_id": "visit-1", "external_user_id": "Visitor_7",
+                         "metadata": {"page": "/pricing"}, "expires_at": expires_at}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{widget}");
+    assert_eq!(widget["org_id"], "acme");
+    assert_eq!(widget["is_active"], true);
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(widget["expires_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp(),
+        at
+    );
+    let visitor = widget["token"].as_str().unwrap().to_owned();
+    let (status, _, backend) = server
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(&service),
+            Some(&json!({"session_id": "visit-2", "external_user_id": "bob", "ttl_seconds": 600})),
+        )
+        .await;
+    assert_eq!(status, 201, "{backend}");
+    let bob = backend["token"].as_str().unwrap().to_owned();
+    for (body, status_code, field) in [
+        (
+            json!({"ttl_seconds": 600, "expires_at": expires_at}),
+            400,
+            "expires_at",
+        ),
+        (
+            json!({"expires_at": "2001-01-01T00:00:00Z"}),
+            422,
+            "expires_at",
+        ),
+        (
+            json!({"expires_at": "2099-01-01T00:00:00Z"}),
+            422,
+            "expires_at",
+        ),
+        (json!({"session_id": "current"}), 400, "session_id"),
+    ] {
+        let (status, _, err) = server.call("POST", "/v1/sessions", None, Some(&body)).await;
+        assert_eq!(status, status_code, "{body}: {err}");
+        assert_eq!(err["error"]["details"]["field"], field, "{body}");
+    }
+    // A member without the admin scope cannot open org sessions; a bad token is not ignored.
+    let (status, _, _) = server
+        .call("POST", "/v1/sessions", Some(&member), None)
+        .await;
+    assert_eq!(status, 403);
+    let (status, _, err) = server
+        .call("POST", "/v1/sessions", Some("not-a-token"), None)
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("token_malformed"))
+    );
+
+    // A session reads itself, with what it was opened with.
+    let (status, _, me) = server
+        .call("GET", "/v1/sessions/current", Some(&visitor), None)
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(
+        (
+            &me["session_id"],
+            &me["external_user_id"],
+            &me["metadata"]["page"],
+            &me["is_active"]
+        ),
+        (
+            &json!("visit-1"),
+            &json!("Visitor_7"),
+            &json!("/pricing"),
+            &json!(true)
+        )
+    );
+    assert!(me.get("token").is_none());
+    let (status, _, err) = server
+        .call("GET", "/v1/sessions/current", Some(&member), None)
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+
+    // Its threads are filed under the org: the admin reads them.
+    let (_, _, thread) = server
+        .call(
+            "POST",
+            "/v1/threads",
+            Some(&visitor),
+            Some(&json!({"title": "widget chat"})),
+        )
+        .await;
+    let tid = thread["id"].as_str().unwrap().to_owned();
+    assert_eq!(thread["org_id"], "acme");
+    server
+        .call(
+            "POST",
+            &format!("/v1/threads/{tid}/messages"),
+            Some(&visitor),
+            Some(&json!({"content": "hello"})),
+        )
+        .await;
+    let (status, _, _) = server
+        .call("GET", &format!("/v1/threads/{tid}"), Some(&admin), None)
+        .await;
+    assert_eq!(status, 200);
+
+    // Listing: the org's managers only, with filters and the envelope.
+    let ids = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["session_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for token in [&service, &admin] {
+        let (status, _, page) = server.call("GET", "/v1/sessions", Some(token), None).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(ids(&page), ["visit-2", "visit-1"]);
+        assert_eq!(page["has_more"], false);
+    }
+    for (query, expected) in [
+        ("?is_active=true", vec!["visit-2", "visit-1"]),
+        ("?is_active=false", vec![]),
+        ("?external_user_id=bob", vec!["visit-2"]),
+        ("?search=visitor", vec!["visit-1"]),
+        ("?search=VISIT-", vec!["visit-2", "visit-1"]),
+    ] {
+        let (status, _, page) = server
+            .call("GET", &format!("/v1/sessions{query}"), Some(&service), None)
+            .await;
+        assert_eq!(status, 200, "{query}: {page}");
+        assert_eq!(ids(&page), expected, "{query}");
+    }
+    let (_, _, first) = server
+        .call("GET", "/v1/sessions?limit=1", Some(&service), None)
+        .await;
+    assert_eq!(
+        (ids(&first), &first["has_more"]),
+        (vec!["visit-2".to_owned()], &json!(true))
+    );
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, _, second) = server
+        .call(
+            "GET",
+            &format!("/v1/sessions?limit=1&cursor={cursor}"),
+            Some(&service),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&second), ["visit-1"]);
+    for token in [&member, &visitor] {
+        let (status, _, page) = server.call("GET", "/v1/sessions", Some(token), None).await;
+        assert_eq!(status, 403, "{page}");
+    }
+    // Another org's service principal sees its own org's sessions: none of these.
+    let (status, _, page) = server
+        .call("GET", "/v1/sessions", Some(&outsider), None)
+        .await;
+    assert_eq!((status, ids(&page).len()), (200, 0));
+    let (status, _, err) = server
+        .call("GET", "/v1/sessions/visit-1", Some(&outsider), None)
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (404, Some("session_not_found"))
+    );
+    let (status, _, one) = server
+        .call("GET", "/v1/sessions/visit-1", Some(&admin), None)
+        .await;
+    assert_eq!(
+        (status, &one["external_user_id"]),
+        (200, &json!("Visitor_7"))
+    );
+
+    // Deleting one revokes its token at once (also on another instance) and takes its
+    // threads and messages.
+    let (status, _, _) = server
+        .call("DELETE", "/v1/sessions/visit-1", Some(&outsider), None)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = server
+        .call("DELETE", "/v1/sessions/visit-1", Some(&service), None)
+        .await;
+    assert_eq!(status, 204);
+    for instance in std::iter::once(&server).chain(other.as_ref()) {
+        let (status, _, err) = instance
+            .call("GET", "/v1/threads", Some(&visitor), None)
+            .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (401, Some("token_revoked"))
+        );
+    }
+    let (status, _, _) = server
+        .call("GET", &format!("/v1/threads/{tid}"), Some(&admin), None)
+        .await;
+    assert_eq!(status, 404, "the session's thread went with it");
+    let (status, _, _) = server
+        .call("GET", "/v1/sessions/visit-1", Some(&admin), None)
+        .await;
+    assert_eq!(status, 404);
+
+    // A session ends itself.
+    let (status, _, _) = server
+        .call("DELETE", "/v1/sessions/current", Some(&bob), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, _, err) = server
+        .call("GET", "/v1/sessions/current", Some(&bob), None)
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("token_revoked"))
+    );
+    let (_, _, page) = server
+        .call("GET", "/v1/sessions", Some(&service), None)
+        .await;
+    assert!(ids(&page).is_empty());
+}
+
+#[tokio::test]
+async fn sessions_are_managed_by_their_organization_on_sqlite() {
+    sessions_managed(false).await;
+}
+
+#[tokio::test]
+async fn sessions_are_managed_by_their_organization_on_postgres() {
+    sessions_managed(true).await;
+}
+
 #[tokio::test]
 async fn features_can_be_switched_off() {
     let server = Server::start(&[

@@ -1,7 +1,8 @@
 //! The isolation matrix, generated from the OpenAPI document (so a new endpoint cannot escape
 //! it): for every operation that takes a thread or message id, another user, an anonymous
 //! session and an org admin of another org each get 404, a request without a token gets 401,
-//! and the owner's data is unchanged afterwards. Runs on SQLite and on PostgreSQL.
+//! and the owner's data is unchanged afterwards; for every operation on a session id, members
+//! and sessions get 403 and another org's admin 404. Runs on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod support;
@@ -24,6 +25,9 @@ fn body_for(method: &str, path: &str, message_id: &str) -> Option<Value> {
     let body = match (method, path) {
         ("patch", "/v1/threads/{thread_id}") => json!({"title": "hijacked"}),
         ("post", "/v1/threads/{thread_id}/messages") => json!({"content": "intruder"}),
+        ("patch", "/v1/threads/{thread_id}/messages/{message_id}") => {
+            json!({"content": "intruder"})
+        }
         ("post", "/v1/threads/{thread_id}/messages/{message_id}/edits") => {
             json!({"content": "intruder"})
         }
@@ -143,6 +147,28 @@ async fn matrix(postgres: bool) {
         .await;
     assert_eq!(status, 201);
     let before = snapshot(&server, &alice, &tid).await;
+    // A session of acme, opened by acme's backend, with a thread of its own.
+    let acme_service = server.token(&["--sub", "acme-backend", "--org", "acme", "--service"]);
+    let (status, _, session) = server
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(&acme_service),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let managed = session["session_id"].as_str().unwrap().to_owned();
+    let managed_token = session["token"].as_str().unwrap().to_owned();
+    let (status, _, _) = server
+        .call(
+            "POST",
+            "/v1/threads",
+            Some(&managed_token),
+            Some(&json!({"title": "widget"})),
+        )
+        .await;
+    assert_eq!(status, 201);
 
     let (_, _, openapi) = server.call("GET", "/openapi.json", None, None).await;
     let ops = operations(&openapi);
@@ -152,18 +178,26 @@ async fn matrix(postgres: bool) {
         ops.len()
     );
     let mut id_ops = 0;
+    let mut session_ops = 0;
     for (method, path, op) in &ops {
         let public = PUBLIC.contains(&(method.as_str(), path.as_str()));
         let secured = op
             .get("security")
             .is_some_and(|s| s.to_string().contains("bearer"));
+        // A public operation may take a token optionally (`{}` among its requirements).
+        let optional = op
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(|reqs| reqs.iter().any(|r| r == &json!({})));
         assert_eq!(
-            secured, !public,
+            secured && !optional,
+            !public,
             "{method} {path}: bearer security declared on every protected operation"
         );
         let url = path
             .replace("{thread_id}", &tid)
-            .replace("{message_id}", &mid);
+            .replace("{message_id}", &mid)
+            .replace("{session_id}", &managed);
         let body = body_for(method, path, &mid);
         let needs_body = op.get("requestBody").is_some();
         // Only an id-taking operation must get past body validation to reach the owner check.
@@ -176,6 +210,24 @@ async fn matrix(postgres: bool) {
             let (status, _, err) = server.call(method, &url, None, body.as_ref()).await;
             assert_eq!(status, 401, "{method} {path} without a token: {err}");
             assert_eq!(err["error"]["code"], "token_missing");
+        }
+        if path.contains("{session_id}") {
+            session_ops += 1;
+            // A session is its org's business: members and sessions are refused (403), other
+            // orgs' managers do not see it (404).
+            for (who, token, expected) in [
+                ("a member without the admin scope", &bob, (403, "forbidden")),
+                ("an anonymous session", &anon, (403, "forbidden")),
+                ("another org's admin", &outsider, (404, "session_not_found")),
+            ] {
+                let (status, _, err) = server.call(method, &url, Some(token), body.as_ref()).await;
+                assert_eq!(
+                    (status, err["error"]["code"].as_str().unwrap_or_default()),
+                    expected,
+                    "{method} {path} as {who}: {err}"
+                );
+            }
+            continue;
         }
         if !path.contains("{thread_id}") {
             continue;
@@ -202,6 +254,18 @@ async fn matrix(postgres: bool) {
         snapshot(&server, &alice, &tid).await,
         before,
         "nothing changed for the owner"
+    );
+    assert!(
+        session_ops >= 2,
+        "every session operation was exercised ({session_ops})"
+    );
+    let (status, _, threads) = server
+        .call("GET", "/v1/threads", Some(&managed_token), None)
+        .await;
+    assert_eq!(
+        (status, threads["data"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "the managed session and its thread are intact"
     );
 
     // An org admin of the same org reads (but cannot change) the thread.

@@ -716,3 +716,97 @@ async fn a_socket_stops_when_its_token_expires_and_readers_never_speak() {
     let typing = listener.events_until("typing.started").await;
     assert_eq!(typing.last().unwrap()["data"]["subject"], "dana");
 }
+
+#[tokio::test]
+async fn a_deleted_session_is_refused_on_an_open_socket_and_at_the_upgrade() {
+    let server = Server::start(&[("CHAT_THREADS__RATE_LIMIT__ENABLED", "false")]);
+    let (status, _, session) = server.call("POST", "/v1/sessions", None, None).await;
+    assert_eq!(status, 201);
+    let token = session["token"].as_str().unwrap().to_owned();
+    let mut socket = Client::connect(&server, Some(&token)).await;
+    ok(&socket.call("threads.list", json!({})).await);
+    let (status, _, _) = server
+        .call("DELETE", "/v1/sessions/current", Some(&token), None)
+        .await;
+    assert_eq!(status, 204);
+    let refused = socket.call("threads.list", json!({})).await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert_eq!(refused["error"]["code"], "token_revoked");
+    // A new socket with the token, by header or by the first frame, gets nowhere either.
+    let url = format!("{}/v1/ws", server.base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 401);
+        }
+        other => panic!("the upgrade must be refused: {:?}", other.map(|(_, r)| r)),
+    }
+    let mut browser = Client::connect(&server, None).await;
+    let refused = browser.call("auth", json!({"token": token})).await;
+    assert_eq!(refused["error"]["code"], "token_revoked", "{refused}");
+}
+
+#[tokio::test]
+async fn edits_in_place_and_single_deletes_over_the_socket_reach_other_tabs() {
+    let server = Server::start(&[("CHAT_THREADS__RATE_LIMIT__ENABLED", "false")]);
+    let token = server.token(&["--sub", "tabs"]);
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let (_, _, m) = server
+        .call(
+            "POST",
+            &format!("/v1/threads/{tid}/messages"),
+            Some(&token),
+            Some(&json!({"content": "draft", "display_text": "shown"})),
+        )
+        .await;
+    let mid = m["id"].as_str().unwrap().to_owned();
+    let mut other = Client::connect(&server, Some(&token)).await;
+    ok(&other.call("subscribe", json!({"thread_id": tid})).await);
+    let mut tab = Client::connect(&server, Some(&token)).await;
+    let edited = tab
+        .call(
+            "messages.update",
+            json!({"thread_id": tid, "message_id": mid, "content": "final", "display_text": null}),
+        )
+        .await;
+    let edited = ok(&edited);
+    assert_eq!(
+        (&edited["version"], &edited["display_text"]),
+        (&json!(2), &Value::Null)
+    );
+    let seen = other.events_until("message.updated").await;
+    assert_eq!(seen.last().unwrap()["data"]["message"]["content"], "final");
+    let revisions = tab
+        .call(
+            "messages.revisions",
+            json!({"thread_id": tid, "message_id": mid}),
+        )
+        .await;
+    assert_eq!(ok(&revisions)["data"][0]["content"], "draft");
+    let refused = tab
+        .call(
+            "messages.delete",
+            json!({"thread_id": tid, "message_id": mid, "scope": "all"}),
+        )
+        .await;
+    assert_eq!(refused["error"]["code"], "validation_failed", "{refused}");
+    let deleted = tab
+        .call(
+            "messages.delete",
+            json!({"thread_id": tid, "message_id": mid, "scope": "message"}),
+        )
+        .await;
+    assert_eq!(ok(&deleted)["deleted"], 1);
+    let seen = other.events_until("message.deleted").await;
+    let data = &seen.last().unwrap()["data"];
+    assert_eq!(
+        (&data["scope"], &data["message_id"]),
+        (&json!("message"), &json!(mid))
+    );
+}

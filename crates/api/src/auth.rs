@@ -1,7 +1,7 @@
 //! The `Auth` extractor: a verified principal from `Authorization: Bearer <token>`, rate-limited
 //! per principal.
 
-use std::future::{Ready, ready};
+use futures_util::future::{BoxFuture, LocalBoxFuture};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
@@ -88,12 +88,82 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     Ok(principal)
 }
 
+/// Whether a verified principal may still act: an anonymous session's token stops working when
+/// the session is ended or deleted, which a signature cannot tell.
+pub trait LiveCheck: Send + Sync + 'static {
+    /// `Err(token_revoked)` (or `token_expired`) for a session that is gone. The future owns
+    /// what it needs, so it can run as its own task.
+    fn check(&self, who: Principal) -> BoxFuture<'static, Result<(), AppError>>;
+}
+
+impl<S, H, I, C> LiveCheck for chat_threads_application::accounts::AuthService<S, H, I, C>
+where
+    S: chat_threads_application::accounts::AuthStore,
+    H: chat_threads_application::accounts::PasswordHasher,
+    I: chat_threads_application::accounts::TokenIssuer,
+    C: chat_threads_application::system::Clock,
+{
+    fn check(&self, who: Principal) -> BoxFuture<'static, Result<(), AppError>> {
+        let service = self.clone();
+        Box::pin(async move { service.check_live(&who).await })
+    }
+}
+
+/// The [`LiveCheck`] the extractors use (app data).
+#[derive(Clone)]
+pub struct SessionGate(pub Arc<dyn LiveCheck>);
+
+impl std::fmt::Debug for SessionGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionGate")
+    }
+}
+
+/// Verifies the request's token, then (for an anonymous session) that the session still exists.
+fn authenticate_live(req: &HttpRequest) -> LocalBoxFuture<'static, Result<Principal, ApiError>> {
+    let verified = authenticate(req);
+    let gate = req.app_data::<web::Data<SessionGate>>().cloned();
+    Box::pin(async move {
+        let principal = verified?;
+        if principal.kind == chat_threads_domain::PrincipalKind::Anonymous
+            && let Some(gate) = gate
+        {
+            // Its own task: when another extractor of the request fails first, actix drops this
+            // future, and a database query dropped half-way must not be (SQLite's connection
+            // wrapper blocks to finish it, which a single-threaded worker cannot).
+            actix_web::rt::spawn(gate.0.check(principal.clone()))
+                .await
+                .map_err(|e| AppError::Storage(format!("session check failed: {e}")))??;
+        }
+        Ok(principal)
+    })
+}
+
 impl FromRequest for Auth {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).map(Auth))
+        let principal = authenticate_live(req);
+        Box::pin(async move { principal.await.map(Auth) })
+    }
+}
+
+/// An optional caller: `None` without an `Authorization` header; a token that is sent must be
+/// valid (never silently ignored).
+#[derive(Debug, Clone)]
+pub struct MaybeAuth(pub Option<Principal>);
+
+impl FromRequest for MaybeAuth {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if !req.headers().contains_key(AUTHORIZATION) {
+            return Box::pin(std::future::ready(Ok(Self(None))));
+        }
+        let principal = authenticate_live(req);
+        Box::pin(async move { principal.await.map(|p| Self(Some(p))) })
     }
 }
 

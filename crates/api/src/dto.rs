@@ -105,8 +105,17 @@ pub struct MessageDto {
     pub reaction: Option<String>,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
-    /// Set when this message is an edit of a sibling.
+    /// When the message was last edited in place (`PATCH`), or, for a message created by
+    /// editing a sibling (`.../edits`), when it was created.
     pub edited_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Edited in place at least once (its earlier versions are at `.../revisions`).
+    pub is_edited: bool,
+    /// 1 as first written, +1 per edit in place.
+    pub version: i32,
+    /// Set when the message alone was deleted (`DELETE ...?scope=message`): a tombstone whose
+    /// content, display text and metadata are gone and whose children stay attached. The tree
+    /// view shows it; the active path and the model's context read around it.
+    pub tombstoned_at: Option<chrono::DateTime<chrono::Utc>>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
     /// Set on soft-deleted messages (visible in the tree view only).
@@ -135,6 +144,9 @@ impl From<Message> for MessageDto {
             reaction: m.reaction.map(|r| r.into_inner()),
             metadata: m.metadata.to_value(),
             edited_at: m.edited_at,
+            is_edited: m.version > 1,
+            version: m.version,
+            tombstoned_at: m.tombstoned_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
             deleted_at: m.deleted_at,
@@ -240,10 +252,50 @@ impl From<SearchHit> for SearchHitDto {
     }
 }
 
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+pub fn double_option<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// An earlier version of a message edited in place.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageRevisionDto {
+    pub message_id: uuid::Uuid,
+    /// 1 = the text as first written.
+    pub version: i32,
+    pub content: String,
+    pub content_type: String,
+    pub display_text: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    /// When this version was written.
+    pub written_at: chrono::DateTime<chrono::Utc>,
+    /// When the next version replaced it.
+    pub replaced_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<chat_threads_application::messages::MessageRevision> for MessageRevisionDto {
+    fn from(r: chat_threads_application::messages::MessageRevision) -> Self {
+        Self {
+            message_id: r.message_id.as_uuid(),
+            version: r.version,
+            content: r.content.into_inner(),
+            content_type: r.content_type.as_str().to_owned(),
+            display_text: r.display_text,
+            metadata: r.metadata.to_value(),
+            written_at: r.written_at,
+            replaced_at: r.replaced_at,
+        }
+    }
+}
+
 /// The result of deleting a message.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeleteOutcomeDto {
-    /// Messages deleted: the message and its live descendants.
+    /// Messages deleted: the message and its live descendants (`scope=subtree`), or 1 (the
+    /// message made a tombstone, `scope=message`).
     pub deleted: u64,
     /// The thread's active leaf afterwards.
     pub active_leaf_id: Option<uuid::Uuid>,

@@ -105,7 +105,9 @@ impl std::fmt::Display for ApiError {
 
 fn app_status(e: &AppError) -> StatusCode {
     match e {
-        AppError::ThreadNotFound | AppError::MessageNotFound => StatusCode::NOT_FOUND,
+        AppError::ThreadNotFound | AppError::MessageNotFound | AppError::SessionNotFound => {
+            StatusCode::NOT_FOUND
+        }
         AppError::Auth(_) => StatusCode::UNAUTHORIZED,
         AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         AppError::Domain(DomainError::Invalid { .. }) | AppError::InvalidCursor => {
@@ -124,9 +126,9 @@ fn app_status(e: &AppError) -> StatusCode {
 
 fn details(e: &AppError) -> Option<serde_json::Value> {
     match e {
-        AppError::Domain(DomainError::Invalid { field, .. }) => {
-            Some(serde_json::json!({ "field": field }))
-        }
+        AppError::Domain(
+            DomainError::Invalid { field, .. } | DomainError::OutOfRange { field, .. },
+        ) => Some(serde_json::json!({ "field": field })),
         AppError::Domain(DomainError::TooLarge {
             field,
             limit,

@@ -67,6 +67,9 @@ pub fn configure<D: Deps>(config: ApiConfig<D>) -> impl FnOnce(&mut web::Service
         cfg.app_data(extractors::json_config(config.json_limit))
             .app_data(extractors::path_config())
             .app_data(extractors::query_config())
+            .app_data(web::Data::new(auth::SessionGate(std::sync::Arc::new(
+                config.state.auth.clone(),
+            ))))
             .app_data(web::Data::new(config.state))
             .app_data(web::Data::new(config.verifier))
             .app_data(web::Data::new(config.rate_limits))
@@ -138,6 +141,11 @@ v1_routes! {
     post "/auth/refresh" => accounts::refresh,
     post "/auth/logout" => accounts::logout,
     post "/sessions" => accounts::open_session,
+    get "/sessions" => accounts::list_sessions,
+    get "/sessions/current" => accounts::current_session,
+    delete "/sessions/current" => accounts::end_current_session,
+    get "/sessions/{session_id}" => accounts::get_session,
+    delete "/sessions/{session_id}" => accounts::delete_session,
     get "/whoami" => accounts::whoami,
     post "/threads" => threads::create,
     get "/threads" => threads::list,
@@ -149,7 +157,9 @@ v1_routes! {
     post "/threads/{thread_id}/messages" => messages::append,
     get "/threads/{thread_id}/messages" => messages::list,
     get "/threads/{thread_id}/messages/{message_id}" => messages::get,
+    patch "/threads/{thread_id}/messages/{message_id}" => messages::update,
     delete "/threads/{thread_id}/messages/{message_id}" => messages::delete,
+    get "/threads/{thread_id}/messages/{message_id}/revisions" => messages::revisions,
     post "/threads/{thread_id}/messages/{message_id}/edits" => messages::edit,
     put "/threads/{thread_id}/messages/{message_id}/feedback" => messages::set_feedback,
     delete "/threads/{thread_id}/messages/{message_id}/feedback" => messages::clear_feedback,

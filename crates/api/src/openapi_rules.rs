@@ -141,6 +141,9 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("EditMessageBody", "content", no_nul()),
         ("EditMessageBody", "display_text", no_nul()),
         ("EditMessageBody", "metadata", metadata()),
+        ("PatchMessageBody", "content", no_nul()),
+        ("PatchMessageBody", "display_text", no_nul()),
+        ("PatchMessageBody", "metadata", metadata()),
         ("FeedbackDto", "rating", one_of(&["up", "down"])),
         ("FeedbackDto", "text", {
             let mut v = lines();
@@ -188,11 +191,14 @@ fn parameter_rules() -> Vec<(&'static str, Value)> {
         ("status", one_of(&["active", "archived"])),
         ("deleted", one_of(&["exclude", "include", "only"])),
         ("view", one_of(&["path", "tree"])),
+        ("scope", one_of(&["subtree", "message"])),
         ("product", products()),
         ("org_id", identifier(ID)),
         ("document_id", identifier(ID)),
         ("external_id", identifier(ID)),
+        ("external_user_id", identifier(ID)),
         ("q", query_text()),
+        ("search", query_text()),
     ]
 }
 
@@ -328,6 +334,8 @@ pub(crate) fn apply(doc: &mut Value) {
     }
     let schemas = &mut doc["components"]["schemas"];
     schemas["MetadataValue"] = metadata_value();
+    // A session's lifetime is given one way: ttl_seconds or expires_at.
+    schemas["NewSessionBody"]["not"] = json!({"required": ["ttl_seconds", "expires_at"]});
     for (schema, field, rule) in field_rules() {
         let property = schemas
             .get_mut(schema)

@@ -133,15 +133,18 @@ pub async fn upgrade<D: Deps>(
     }
     let (principal, expires) =
         match crate::auth::bearer_token(req.headers()).map_err(crate::error::ApiError::from)? {
-            Some(token) => (
-                Some(
-                    verifier
-                        .0
-                        .verify(token)
-                        .map_err(crate::error::ApiError::from)?,
-                ),
-                expiry_instant(token),
-            ),
+            Some(token) => {
+                let principal = verifier
+                    .0
+                    .verify(token)
+                    .map_err(crate::error::ApiError::from)?;
+                state
+                    .auth
+                    .check_live(&principal)
+                    .await
+                    .map_err(crate::error::ApiError::from)?;
+                (Some(principal), expiry_instant(token))
+            }
             None => (None, None),
         };
     let (response, session, stream) = actix_ws::handle(&req, body)?;
@@ -318,6 +321,7 @@ impl<D: Deps> Connection<D> {
         if r.op == "auth" {
             let token: String = arg(a, "token")?;
             let p = self.verifier.0.verify(&token)?;
+            self.state.auth.check_live(&p).await?;
             let result = json!({"subject": p.subject, "connection_id": self.id});
             self.principal = Some(p);
             self.expires = expiry_instant(&token);
@@ -325,6 +329,10 @@ impl<D: Deps> Connection<D> {
         }
         let who = self.who()?.clone();
         let s = &self.state;
+        // An anonymous session ended or deleted meanwhile: its token stops working here too.
+        if r.op != "ping" {
+            s.auth.check_live(&who).await?;
+        }
         let thread = |a: &Value| -> Result<ThreadId, AppError> {
             Ok(ThreadId::from_uuid(arg::<uuid::Uuid>(a, "thread_id")?))
         };
@@ -387,6 +395,52 @@ impl<D: Deps> Connection<D> {
                         .await?
                 };
                 Ok(json_of(PageDto::<MessageDto>::from(page)))
+            }
+            "messages.update" => {
+                let patch = chat_threads_application::messages::MessagePatch {
+                    content: opt_arg(a, "content")?,
+                    display_text: match a.get("display_text") {
+                        None => None,
+                        Some(serde_json::Value::Null) => Some(None),
+                        Some(_) => Some(Some(arg(a, "display_text")?)),
+                    },
+                    metadata: opt_arg(a, "metadata")?,
+                };
+                let m = s
+                    .messages
+                    .revise(&who, thread(a)?, message(a)?, patch)
+                    .await?;
+                Ok(json_of(MessageDto::from(m)))
+            }
+            "messages.revisions" => {
+                let (cursor, limit) = (opt_arg(a, "cursor")?, opt_arg(a, "limit")?);
+                let page = s
+                    .messages
+                    .revisions(&who, thread(a)?, message(a)?, cursor, limit)
+                    .await?;
+                Ok(json_of(PageDto::<crate::dto::MessageRevisionDto>::from(
+                    page,
+                )))
+            }
+            "messages.delete" => {
+                let scope = match opt_arg::<String>(a, "scope")?.as_deref() {
+                    None | Some("subtree") => {
+                        chat_threads_application::messages::DeleteScope::Subtree
+                    }
+                    Some("message") => chat_threads_application::messages::DeleteScope::Message,
+                    Some(_) => {
+                        return Err(chat_threads_domain::DomainError::invalid(
+                            "scope",
+                            "must be subtree or message",
+                        )
+                        .into());
+                    }
+                };
+                let out = s
+                    .messages
+                    .delete(&who, thread(a)?, message(a)?, scope)
+                    .await?;
+                Ok(json_of(crate::dto::DeleteOutcomeDto::from(out)))
             }
             "messages.send" => {
                 let tid = thread(a)?;

@@ -37,6 +37,7 @@ macro_rules! error_codes {
 error_codes! {
     ThreadNotFound => "thread_not_found": "404: no such thread for this caller (also another principal's thread).",
     MessageNotFound => "message_not_found": "404: no such message in this thread.",
+    SessionNotFound => "session_not_found": "404: no such anonymous session in your organization.",
     ValidationFailed => "validation_failed": "400: a value is invalid; `details.field` names it.",
     LimitExceeded => "limit_exceeded": "422: a value exceeds a configured limit; `details` has field, limit and actual.",
     ParentNotFound => "parent_not_found": "422: the parent message does not exist.",
@@ -44,6 +45,7 @@ error_codes! {
     ParentDeleted => "parent_deleted": "422: the parent message is deleted.",
     MessageUnusable => "message_unusable": "422: the message cannot be used for this (deleted, another thread, still streaming).",
     ThreadNotWritable => "thread_not_writable": "422: the thread refuses the change (deleted).",
+    OutOfRange => "out_of_range": "422: a well-formed value outside a range that depends on the moment or the configuration (a session's expires_at); `details.field` names it.",
     ContentNotJson => "content_not_json": "422: content_type is json and the content does not parse as JSON.",
     ModelNotAllowed => "model_not_allowed": "422: the model is unknown or not allowed for you; `details.allowed` lists yours.",
     GenerationInProgress => "generation_in_progress": "409: a reply is still being generated in this thread.",
@@ -54,7 +56,7 @@ error_codes! {
     StorageUnavailable => "storage_unavailable": "503: the database is unreachable or saturated; retry.",
     Overloaded => "overloaded": "503: too many requests are waiting for a bounded resource (password checks); retry after Retry-After.",
     InternalError => "internal_error": "500: an unexpected failure, logged under the request id.",
-    Forbidden => "forbidden": "403: the feature is switched off on this server.",
+    Forbidden => "forbidden": "403: not for this caller: a feature switched off on this server, another organization, or an operation for service principals and org admins.",
     TokenMissing => "token_missing": "401: no bearer token.",
     TokenMalformed => "token_malformed": "401: not a readable JWT.",
     TokenUnsigned => "token_unsigned": "401: `alg: none`.",
@@ -67,6 +69,7 @@ error_codes! {
     TokenIssuerMissing => "token_issuer_missing": "401: an issuer is configured and the token has no `iss`.",
     TokenAudienceMissing => "token_audience_missing": "401: an audience is configured and the token has no `aud`.",
     TokenSubjectMissing => "token_subject_missing": "401: no subject claim.",
+    TokenRevoked => "token_revoked": "401: the token's anonymous session was ended or deleted.",
     InvalidCredentials => "invalid_credentials": "401: login failed.",
     InvalidRefreshToken => "invalid_refresh_token": "401: the refresh token is unknown, expired or spent.",
     RateLimited => "rate_limited": "429: over a rate limit; see Retry-After.",
@@ -109,6 +112,9 @@ pub enum AppError {
     /// No such message in this thread.
     #[error("message not found")]
     MessageNotFound,
+    /// No such session in the caller's organization.
+    #[error("session not found")]
+    SessionNotFound,
     /// Input or a tree rule was refused.
     #[error(transparent)]
     Domain(#[from] DomainError),
@@ -163,6 +169,7 @@ impl AppError {
         match self {
             Self::ThreadNotFound => ErrorCode::ThreadNotFound,
             Self::MessageNotFound => ErrorCode::MessageNotFound,
+            Self::SessionNotFound => ErrorCode::SessionNotFound,
             Self::Domain(d) => match d {
                 DomainError::Invalid { .. } => ErrorCode::ValidationFailed,
                 DomainError::TooLarge { .. } => ErrorCode::LimitExceeded,
@@ -172,6 +179,7 @@ impl AppError {
                 DomainError::UnusableMessage(..) => ErrorCode::MessageUnusable,
                 DomainError::ThreadNotWritable(_) => ErrorCode::ThreadNotWritable,
                 DomainError::ContentNotJson => ErrorCode::ContentNotJson,
+                DomainError::OutOfRange { .. } => ErrorCode::OutOfRange,
             },
             Self::Auth(a) => a.code(),
             Self::Forbidden(_) => ErrorCode::Forbidden,
@@ -234,6 +242,9 @@ pub enum AuthError {
     /// A refresh token that is unknown, expired or revoked.
     #[error("the refresh token is invalid")]
     InvalidRefreshToken,
+    /// The token's anonymous session was ended or deleted.
+    #[error("the session of this token was ended or deleted")]
+    Revoked,
 }
 
 impl AuthError {
@@ -255,6 +266,7 @@ impl AuthError {
             Self::SubjectMissing => C::TokenSubjectMissing,
             Self::InvalidCredentials => C::InvalidCredentials,
             Self::InvalidRefreshToken => C::InvalidRefreshToken,
+            Self::Revoked => C::TokenRevoked,
         }
     }
 }

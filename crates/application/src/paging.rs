@@ -55,6 +55,24 @@ impl Weigh for crate::search::SearchHit {
     }
 }
 
+impl Weigh for crate::messages::MessageRevision {
+    fn weigh(&self) -> usize {
+        ITEM_OVERHEAD
+            + self.content.as_str().len()
+            + self.display_text.as_ref().map_or(0, String::len)
+            + self.metadata.approx_bytes()
+    }
+}
+
+impl Weigh for crate::accounts::Session {
+    fn weigh(&self) -> usize {
+        ITEM_OVERHEAD
+            + self.id.len()
+            + self.external_user_id.as_ref().map_or(0, String::len)
+            + self.metadata.approx_bytes()
+    }
+}
+
 /// How many of `items`, taken in order, fit in `budget` bytes: at least one, so a single large
 /// item still makes progress.
 pub fn fitting<'a, T: Weigh + 'a>(items: impl IntoIterator<Item = &'a T>, budget: usize) -> usize {

@@ -41,6 +41,15 @@ pub enum DomainError {
     /// The thread is deleted or archived and refuses the change.
     #[error("thread does not accept this change: {0}")]
     ThreadNotWritable(&'static str),
+    /// A well-formed value outside a range that depends on the moment or the configuration
+    /// (a session's `expires_at`), which a schema cannot state.
+    #[error("{field} is out of range: {reason}")]
+    OutOfRange {
+        /// The input.
+        field: &'static str,
+        /// The range it must be in.
+        reason: String,
+    },
 }
 
 impl DomainError {

@@ -144,12 +144,29 @@ pub struct Message {
     pub updated_at: Timestamp,
     /// Soft-delete time.
     pub deleted_at: Option<Timestamp>,
+    /// 1 for the text as first written, +1 for each edit in place (earlier versions are kept
+    /// as revisions).
+    #[serde(default = "first_version")]
+    pub version: i32,
+    /// Set when the message alone was deleted: its content is gone, its children stay attached,
+    /// and the path and the model's context read around it.
+    #[serde(default)]
+    pub tombstoned_at: Option<Timestamp>,
+}
+
+fn first_version() -> i32 {
+    1
 }
 
 impl Message {
     /// Whether the message is soft-deleted.
     pub fn is_deleted(&self) -> bool {
         self.deleted_at.is_some()
+    }
+
+    /// Whether the message alone was deleted, leaving a tombstone in the tree.
+    pub fn is_tombstone(&self) -> bool {
+        self.tombstoned_at.is_some()
     }
 }
 

@@ -242,6 +242,8 @@ pub fn copy_messages(
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            version: 1,
+            tombstoned_at: None,
             ..m.clone()
         });
     }
@@ -299,6 +301,8 @@ mod tests {
             created_at: t,
             updated_at: t,
             deleted_at: None,
+            version: 1,
+            tombstoned_at: None,
         }
     }
 

@@ -230,7 +230,7 @@ pub struct AccountSettings {
 }
 
 /// Anonymous session settings.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionSettings {
     /// On or off.
@@ -241,6 +241,8 @@ pub struct SessionSettings {
     pub max_ttl_secs: i64,
     /// Purge interval, seconds.
     pub purge_interval_secs: u64,
+    /// The organization of sessions opened without a token (empty: none).
+    pub org: String,
 }
 
 /// Rate limit settings.

@@ -3,7 +3,9 @@
 
 mod support;
 
-use chat_threads_application::accounts::{Account, AuthStore, RefreshToken, Session};
+use chat_threads_application::accounts::{
+    Account, AuthStore, RefreshToken, Session, SessionCursor, SessionQuery,
+};
 use chat_threads_application::{AppError, ThreadStore};
 use chat_threads_domain::{Metadata, Owner, Scope, Thread};
 use chat_threads_infrastructure::SqlStore;
@@ -26,6 +28,7 @@ fn session(id: &str, expires_in_secs: i64) -> Session {
         metadata: Metadata::default(),
         created_at: now(),
         expires_at: now() + chrono::TimeDelta::seconds(expires_in_secs),
+        org: None,
     }
 }
 
@@ -86,6 +89,137 @@ async fn purge_and_secrets(store: SqlStore) {
         ("one", "one"),
         "the first writer wins"
     );
+}
+
+fn org_query(is_active: Option<bool>) -> SessionQuery {
+    SessionQuery {
+        org: chat_threads_domain::OrgId::parse("acme").unwrap(),
+        is_active,
+        external_user_id: None,
+        search: None,
+        now: now(),
+        after: None,
+        limit: 100,
+    }
+}
+
+async fn sessions_listed_found_and_deleted(store: SqlStore) {
+    let acme = chat_threads_domain::OrgId::parse("acme").unwrap();
+    let mut ids = Vec::new();
+    for (i, (id, external, ttl)) in [
+        ("s-1", Some("Ann_50%"), 3600),
+        ("s-2", Some("bob"), -5),
+        ("s-3", None, 3600),
+        ("S-Four", Some("ann"), 3600),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store
+            .insert_session(Session {
+                external_user_id: external.map(str::to_owned),
+                org: Some(acme.clone()),
+                created_at: now() + chrono::TimeDelta::milliseconds(i as i64),
+                ..session(id, ttl)
+            })
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    store
+        .insert_session(session("elsewhere", 3600))
+        .await
+        .unwrap();
+    let listed = |q: SessionQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .list_sessions(q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        listed(org_query(None)).await,
+        ["S-Four", "s-3", "s-2", "s-1"]
+    );
+    assert_eq!(
+        listed(org_query(Some(true))).await,
+        ["S-Four", "s-3", "s-1"]
+    );
+    assert_eq!(listed(org_query(Some(false))).await, ["s-2"]);
+    let by_user = SessionQuery {
+        external_user_id: Some("ann".into()),
+        ..org_query(None)
+    };
+    assert_eq!(listed(by_user).await, ["S-Four"]);
+    // Search: case-insensitive, in the id or the external user id, LIKE characters literal.
+    for (text, expected) in [
+        ("ann", vec!["S-Four", "s-1"]),
+        ("s-f", vec!["S-Four"]),
+        ("50%", vec!["s-1"]),
+        ("_", vec!["s-1"]),
+        ("%", vec!["s-1"]),
+    ] {
+        let q = SessionQuery {
+            search: Some(text.into()),
+            ..org_query(None)
+        };
+        assert_eq!(listed(q).await, expected, "search {text:?}");
+    }
+    // Keyset paging.
+    let first = store
+        .list_sessions(SessionQuery {
+            limit: 2,
+            ..org_query(None)
+        })
+        .await
+        .unwrap();
+    let last = first.last().unwrap();
+    let rest = SessionQuery {
+        after: Some(SessionCursor {
+            created_at: last.created_at,
+            id: last.id.clone(),
+        }),
+        ..org_query(None)
+    };
+    assert_eq!(listed(rest).await, ["s-2", "s-1"]);
+
+    // Deleting takes the session's threads (and their messages) with it, nothing else.
+    let mine = store.insert_thread(thread("anon:s-1", None)).await.unwrap();
+    let other = store.insert_thread(thread("anon:s-3", None)).await.unwrap();
+    assert_eq!(store.delete_session("s-1").await.unwrap(), Some(1));
+    assert_eq!(store.delete_session("s-1").await.unwrap(), None);
+    assert!(store.find_session("s-1").await.unwrap().is_none());
+    let found = store.find_session("s-3").await.unwrap().unwrap();
+    assert_eq!(found.org, Some(acme));
+    let scope = |o: &str| Scope::of(Owner::parse(o).unwrap());
+    assert!(matches!(
+        store.get_thread(&scope("anon:s-1"), mine.id, true).await,
+        Err(AppError::ThreadNotFound)
+    ));
+    assert!(
+        store
+            .get_thread(&scope("anon:s-3"), other.id, true)
+            .await
+            .is_ok()
+    );
+    assert_eq!(ids.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_sessions_listed_found_and_deleted() {
+    sessions_listed_found_and_deleted(support::sqlite_store().await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sessions_listed_found_and_deleted() {
+    if let Some(store) = support::pg_store().await {
+        sessions_listed_found_and_deleted(store).await;
+    }
 }
 
 async fn refresh_tokens_spend_once(store: SqlStore) {

@@ -66,6 +66,13 @@ pub async fn api_config(
         session_default_ttl_secs: a.sessions.default_ttl_secs,
         session_max_ttl_secs: a.sessions.max_ttl_secs,
     };
+    let session_org = match a.sessions.org.trim() {
+        "" => None,
+        org => Some(
+            chat_threads_domain::OrgId::parse(org)
+                .map_err(|e| anyhow::anyhow!("auth.sessions.org: {e}"))?,
+        ),
+    };
     let state = AppState::<Prod> {
         threads: ThreadService::new(store.clone(), SystemClock, limits)
             .with_models(replies.catalog().clone())
@@ -81,7 +88,8 @@ pub async fn api_config(
             SystemClock,
             policy,
             limits,
-        ),
+        )
+        .with_session_org(session_org),
         transfer: TransferService::new(store.clone(), SystemClock, limits),
         store,
         limits,

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use chat_threads_domain::{Limits, MessageId, Principal, Role, SCOPE_ORG_ADMIN, ThreadStatus};
 use serde_json::json;
 
+use chat_threads_application::messages::{DeleteScope, MessagePatch};
 use chat_threads_application::replies::ReplyStore;
 use chat_threads_application::transfer::{ImportOutcome, ImportStore, TransferService};
 use chat_threads_application::{
@@ -498,7 +499,10 @@ pub async fn parent_rules<S: Store>(store: S) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "parent_in_other_thread");
-    s.messages.delete(&alice(), t.id, b.id).await.unwrap();
+    s.messages
+        .delete(&alice(), t.id, b.id, DeleteScope::Subtree)
+        .await
+        .unwrap();
     let err = s
         .messages
         .append(
@@ -654,6 +658,187 @@ pub async fn edit_branches_and_switch<S: Store>(store: S) {
 }
 
 /// Deleting a message removes its subtree and moves the active leaf to its parent.
+/// `PATCH` keeps id, place and children and the earlier versions; a concurrent edit of a stale
+/// version is a conflict; `scope=message` leaves a tombstone the path and exports read around.
+pub async fn edit_in_place_and_tombstones<S: Store>(store: S) {
+    let s = services(store.clone());
+    let (t, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let a = s
+        .messages
+        .append(&alice(), t.id, user("first words"))
+        .await
+        .unwrap();
+    let b = s
+        .messages
+        .append(&alice(), t.id, assistant("reply"))
+        .await
+        .unwrap();
+    let c = s
+        .messages
+        .append(&alice(), t.id, user("follow-up"))
+        .await
+        .unwrap();
+    assert_eq!((a.version, a.edited_at), (1, None));
+
+    let patch = |content: &str| MessagePatch {
+        content: Some(content.into()),
+        ..MessagePatch::default()
+    };
+    let a2 = s
+        .messages
+        .revise(&alice(), t.id, a.id, patch("second words"))
+        .await
+        .unwrap();
+    assert_eq!((a2.id, a2.parent_id, a2.version), (a.id, None, 2));
+    assert_eq!(a2.content.as_str(), "second words");
+    assert!(a2.edited_at.is_some());
+    let a3 = s
+        .messages
+        .revise(
+            &alice(),
+            t.id,
+            a.id,
+            MessagePatch {
+                display_text: Some(Some("shown".into())),
+                metadata: Some(json!({"k": 1})),
+                ..MessagePatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((a3.version, a3.content.as_str()), (3, "second words"));
+    assert_eq!(a3.display_text.as_deref(), Some("shown"));
+    // The earlier versions, oldest first, paged.
+    let first = s
+        .messages
+        .revisions(&alice(), t.id, a.id, None, Some(1))
+        .await
+        .unwrap();
+    assert_eq!(first.data.len(), 1);
+    assert_eq!(
+        (first.data[0].version, first.data[0].content.as_str()),
+        (1, "first words")
+    );
+    assert!(first.has_more);
+    let rest = s
+        .messages
+        .revisions(&alice(), t.id, a.id, first.next_cursor, Some(10))
+        .await
+        .unwrap();
+    assert_eq!(rest.data.len(), 1);
+    assert_eq!(
+        (rest.data[0].version, rest.data[0].content.as_str()),
+        (2, "second words")
+    );
+    assert!(!rest.has_more);
+    // The tree is unchanged: no sibling, the children still hang below.
+    let path = s
+        .messages
+        .active_path(&alice(), t.id, None, None, MessageFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        path.data.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![a.id, b.id, c.id]
+    );
+    // Nothing to change, a stale version, another owner.
+    let same = s
+        .messages
+        .revise(&alice(), t.id, a.id, MessagePatch::default())
+        .await
+        .unwrap();
+    assert_eq!(same.version, 3, "an empty patch changes nothing");
+    // A revision made from version 1 when the message is at 3: someone edited meanwhile.
+    let stale = chat_threads_application::messages::Revision {
+        from_version: 1,
+        content: chat_threads_domain::Content::from_stored("stale".into()),
+        display_text: None,
+        metadata: chat_threads_domain::Metadata::default(),
+        at: chrono::Utc::now(),
+    };
+    assert!(matches!(
+        store
+            .revise_message(&alice().scope(), t.id, a.id, stale)
+            .await,
+        Err(AppError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.messages.revise(&bob(), t.id, a.id, patch("hijack")).await,
+        Err(AppError::ThreadNotFound)
+    ));
+
+    // b alone: a tombstone, c still attached below it.
+    let out = s
+        .messages
+        .delete(&alice(), t.id, b.id, DeleteScope::Message)
+        .await
+        .unwrap();
+    assert_eq!((out.deleted, out.active_leaf_id), (1, Some(c.id)));
+    let tomb = s.messages.get(&alice(), t.id, b.id).await.unwrap();
+    assert!(tomb.is_tombstone());
+    assert_eq!(tomb.content.as_str(), "");
+    assert!(tomb.metadata.to_value().as_object().unwrap().is_empty());
+    let path = s
+        .messages
+        .active_path(&alice(), t.id, None, None, MessageFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        path.data.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![a.id, c.id],
+        "the path reads around the tombstone"
+    );
+    let tree = s
+        .messages
+        .tree(&alice(), t.id, None, None, MessageFilter::default())
+        .await
+        .unwrap();
+    assert!(tree.data.iter().any(|m| m.id == b.id && m.is_tombstone()));
+    let c_now = s.messages.get(&alice(), t.id, c.id).await.unwrap();
+    assert_eq!(c_now.parent_id, Some(b.id));
+    // A tombstone cannot be edited, in place or as a sibling; deleting it again returns it.
+    assert!(matches!(
+        s.messages.revise(&alice(), t.id, b.id, patch("back")).await,
+        Err(AppError::Domain(
+            chat_threads_domain::DomainError::UnusableMessage(..)
+        ))
+    ));
+    assert!(
+        s.messages
+            .edit(&alice(), t.id, b.id, "back".into(), None, None)
+            .await
+            .is_err()
+    );
+    let again = s
+        .messages
+        .delete(&alice(), t.id, b.id, DeleteScope::Message)
+        .await
+        .unwrap();
+    assert_eq!(again.deleted, 1);
+    // Tombstoning the edited message drops its revisions.
+    s.messages
+        .delete(&alice(), t.id, a.id, DeleteScope::Message)
+        .await
+        .unwrap();
+    let gone = s
+        .messages
+        .revisions(&alice(), t.id, a.id, None, None)
+        .await
+        .unwrap();
+    assert!(gone.data.is_empty());
+    // Appending still works below the tombstones, and the thread keeps its count.
+    s.messages
+        .append(&alice(), t.id, user("more"))
+        .await
+        .unwrap();
+    let thread = s.threads.get(&alice(), t.id, false).await.unwrap();
+    assert_eq!(thread.message_count, 4);
+}
+
 pub async fn delete_message_subtree<S: Store>(store: S) {
     let s = services(store);
     let (t, _) = s
@@ -685,7 +870,11 @@ pub async fn delete_message_subtree<S: Store>(store: S) {
         .await
         .unwrap();
 
-    let out = s.messages.delete(&alice(), t.id, b.id).await.unwrap();
+    let out = s
+        .messages
+        .delete(&alice(), t.id, b.id, DeleteScope::Subtree)
+        .await
+        .unwrap();
     assert_eq!(out.deleted, 2, "b and its child c");
     assert_eq!(out.active_leaf_id, Some(a.id));
     let thread = s.threads.get(&alice(), t.id, false).await.unwrap();
@@ -712,11 +901,17 @@ pub async fn delete_message_subtree<S: Store>(store: S) {
         2
     );
     assert!(matches!(
-        s.messages.delete(&alice(), t.id, b.id).await,
+        s.messages
+            .delete(&alice(), t.id, b.id, DeleteScope::Subtree)
+            .await,
         Err(AppError::MessageNotFound)
     ));
 
-    let out = s.messages.delete(&alice(), t.id, a.id).await.unwrap();
+    let out = s
+        .messages
+        .delete(&alice(), t.id, a.id, DeleteScope::Subtree)
+        .await
+        .unwrap();
     assert_eq!(
         out,
         chat_threads_application::DeleteOutcome {
@@ -1229,7 +1424,10 @@ pub async fn text_search<S: Store>(store: S) {
         .append(&alice(), t2.id, user("Lisbon hotels please"))
         .await
         .unwrap();
-    s.messages.delete(&alice(), t2.id, gone.id).await.unwrap();
+    s.messages
+        .delete(&alice(), t2.id, gone.id, DeleteScope::Subtree)
+        .await
+        .unwrap();
 
     let by_title = s
         .threads
@@ -1610,7 +1808,10 @@ pub async fn export_and_import<S: Store>(store: S) {
         .append(&alice(), t.id, user("oops"))
         .await
         .unwrap();
-    s.messages.delete(&alice(), t.id, gone.id).await.unwrap();
+    s.messages
+        .delete(&alice(), t.id, gone.id, DeleteScope::Subtree)
+        .await
+        .unwrap();
     s.messages
         .edit(&alice(), t.id, q.id, "Where to in May?".into(), None, None)
         .await
@@ -2066,7 +2267,7 @@ macro_rules! contract_tests {
             delete_message_subtree, tree_pages, fork_thread, feedback_and_reactions, summaries,
             list_filters_and_pages, text_search, concurrent_appends, deep_chain,
             org_admin_reads_the_org, message_filters, export_and_import, chatgpt_import,
-            begin_reply_is_atomic, pages_and_exports_are_bounded);
+            begin_reply_is_atomic, pages_and_exports_are_bounded, edit_in_place_and_tombstones);
     };
     (@each $make:expr; $($name:ident),+) => {
         $(

@@ -1,14 +1,17 @@
-//! Messages: append, list (active path or whole tree), read, edit as a sibling, delete,
-//! feedback and reactions.
+//! Messages: append, list (active path or whole tree), read, edit as a sibling or in place
+//! (with revisions), delete a subtree or one message, feedback and reactions.
 
 use actix_web::{HttpResponse, web};
+use chat_threads_application::messages::{DeleteScope, MessagePatch};
 use chat_threads_application::{AppendMessage, message_filter};
 use chat_threads_domain::MessageId;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Auth;
-use crate::dto::{DeleteOutcomeDto, FeedbackDto, MessageDto, MessagePath, PageDto, ThreadPath};
+use crate::dto::{
+    DeleteOutcomeDto, FeedbackDto, MessageDto, MessagePath, MessageRevisionDto, PageDto, ThreadPath,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::{AppState, Deps};
 
@@ -190,21 +193,134 @@ pub async fn edit<D: Deps>(
     Ok(HttpResponse::Created().json(MessageDto::from(m)))
 }
 
-/// Soft-delete a message and everything below it; the active leaf moves to its parent.
+/// What a delete removes.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteScopeParam {
+    /// The message and everything below it (soft-deleted). The default.
+    #[default]
+    Subtree,
+    /// The message alone, as a tombstone: its content goes, its children stay.
+    Message,
+}
+
+/// Options of a message delete.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteMessageQuery {
+    /// `subtree` (default): the message and everything below it; the active leaf moves to its
+    /// parent. `message`: the message alone becomes a tombstone (content, display text,
+    /// metadata, feedback and revisions gone; id, role, place and children kept); the active
+    /// path and the model's context read around it.
+    #[param(value_type = Option<String>)]
+    pub scope: Option<DeleteScopeParam>,
+}
+
+/// Delete a message: with everything below it (default), or alone as a tombstone
+/// (`?scope=message`).
 #[utoipa::path(delete, path = "/v1/threads/{thread_id}/messages/{message_id}", tag = "messages", operation_id = "delete_message",
-    params(MessagePath),
-    responses((status = 200, body = DeleteOutcomeDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    params(MessagePath, DeleteMessageQuery),
+    responses((status = 200, body = DeleteOutcomeDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody),
+              (status = 409, description = "The reply is still being generated (generation_in_progress)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
     path: web::Path<MessagePath>,
+    query: web::Query<DeleteMessageQuery>,
 ) -> Result<web::Json<DeleteOutcomeDto>, ApiError> {
+    let scope = match query.scope.unwrap_or_default() {
+        DeleteScopeParam::Subtree => DeleteScope::Subtree,
+        DeleteScopeParam::Message => DeleteScope::Message,
+    };
     let out = state
         .messages
-        .delete(&auth.0, path.thread(), path.message())
+        .delete(&auth.0, path.thread(), path.message(), scope)
         .await?;
     Ok(web::Json(out.into()))
+}
+
+/// An edit in place; fields left out stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchMessageBody {
+    /// New content (checked like an append's; JSON for content_type `json`).
+    pub content: Option<String>,
+    /// New display text; `null` clears it.
+    #[serde(default, deserialize_with = "crate::dto::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub display_text: Option<Option<String>>,
+    /// New metadata (replaces the whole object).
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Edit a message in place: same id, place and children; `version` + 1, `is_edited` and
+/// `edited_at` set; the earlier version is kept (`.../revisions`). To branch instead, use
+/// `.../edits`.
+#[utoipa::path(patch, path = "/v1/threads/{thread_id}/messages/{message_id}", tag = "messages", operation_id = "update_message",
+    params(MessagePath), request_body = PatchMessageBody,
+    responses((status = 200, body = MessageDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody),
+              (status = 409, description = "Edited meanwhile by another request (conflict), or a reply still being generated (generation_in_progress)", body = ErrorBody),
+              (status = 422, description = "A limit, content_not_json, or a tombstone (message_unusable)", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<MessagePath>,
+    body: crate::extractors::Json<PatchMessageBody>,
+) -> Result<web::Json<MessageDto>, ApiError> {
+    let b = body.into_inner();
+    let m = state
+        .messages
+        .revise(
+            &auth.0,
+            path.thread(),
+            path.message(),
+            MessagePatch {
+                content: b.content,
+                display_text: b.display_text,
+                metadata: b.metadata,
+            },
+        )
+        .await?;
+    Ok(web::Json(m.into()))
+}
+
+/// Paging of revisions.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RevisionsQuery {
+    /// Page size, 1-100 (default 20).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[serde(default, deserialize_with = "crate::dto::cursor")]
+    pub cursor: Option<String>,
+}
+
+/// Earlier versions of a message edited in place, oldest first (the current one is the
+/// message itself).
+#[utoipa::path(get, path = "/v1/threads/{thread_id}/messages/{message_id}/revisions", tag = "messages", operation_id = "list_message_revisions",
+    params(MessagePath, RevisionsQuery),
+    responses((status = 200, body = PageDto<MessageRevisionDto>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn revisions<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<MessagePath>,
+    query: web::Query<RevisionsQuery>,
+) -> Result<web::Json<PageDto<MessageRevisionDto>>, ApiError> {
+    let q = query.into_inner();
+    let page = state
+        .messages
+        .revisions(&auth.0, path.thread(), path.message(), q.cursor, q.limit)
+        .await?;
+    Ok(web::Json(page.into()))
 }
 
 /// Set thumbs up/down (with optional text) on a message.

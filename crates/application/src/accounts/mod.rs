@@ -1,14 +1,15 @@
 //! Accounts and sessions: verifying bearer tokens, built-in accounts with rotating refresh
 //! tokens, and anonymous sessions for public widgets.
 
-use chat_threads_domain::{Metadata, Principal, PrincipalKind};
+use chat_threads_domain::{Metadata, OrgId, Principal, PrincipalKind, Timestamp};
 use serde::Serialize;
 
 mod ports;
 
 pub use crate::error::AuthError;
 pub use ports::{
-    Account, AuthStore, PasswordHasher, RefreshToken, Session, TokenIssuer, TokenVerifier,
+    Account, AuthStore, PasswordHasher, RefreshToken, Session, SessionCursor, SessionQuery,
+    TokenIssuer, TokenVerifier,
 };
 
 use crate::error::AppError;
@@ -118,6 +119,22 @@ pub struct AuthService<S, H, I, C> {
     clock: C,
     policy: AuthPolicy,
     limits: chat_threads_domain::Limits,
+    session_org: Option<OrgId>,
+}
+
+/// Which sessions to list (`GET /v1/sessions`).
+#[derive(Debug, Clone, Default)]
+pub struct ListSessions {
+    /// Only active or only expired sessions.
+    pub is_active: Option<bool>,
+    /// Only this external user id.
+    pub external_user_id: Option<String>,
+    /// Text the session id or external user id contains.
+    pub search: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size.
+    pub limit: Option<u32>,
 }
 
 /// Input to open an anonymous session.
@@ -131,6 +148,8 @@ pub struct NewSession {
     pub metadata: Option<serde_json::Value>,
     /// Lifetime in seconds (default and maximum from the policy).
     pub ttl_secs: Option<i64>,
+    /// Absolute end instead of `ttl_secs` (within the same bounds).
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A new session and the token that reaches its threads.
@@ -163,7 +182,15 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
             clock,
             policy,
             limits,
+            session_org: None,
         }
+    }
+
+    /// Files sessions opened without a token under `org` (`auth.sessions.org`).
+    #[must_use]
+    pub fn with_session_org(mut self, org: Option<OrgId>) -> Self {
+        self.session_org = org;
+        self
     }
 
     /// The policy.
@@ -291,21 +318,30 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
         })
     }
 
-    /// Opens an anonymous session and returns a token reaching only its threads.
-    pub async fn open_session(&self, input: NewSession) -> Result<SessionGrant, AppError> {
+    /// Opens an anonymous session and returns a token reaching only its threads. Opened by a
+    /// service principal or an org admin (`opener`), the session belongs to the opener's org;
+    /// opened without a token, to `auth.sessions.org` if set.
+    pub async fn open_session(
+        &self,
+        opener: Option<&Principal>,
+        input: NewSession,
+    ) -> Result<SessionGrant, AppError> {
         if !self.policy.sessions_enabled {
             return Err(disabled("anonymous sessions"));
         }
         let id = match input.session_id {
             Some(id) => {
-                let ok = (1..=128).contains(&id.len())
-                    && id
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-                if !ok {
+                if !is_session_id(&id) {
                     return Err(chat_threads_domain::DomainError::invalid(
                         "session_id",
                         "must be 1-128 characters of A-Z, a-z, 0-9, '_', '-', '.'",
+                    )
+                    .into());
+                }
+                if id == "current" {
+                    return Err(chat_threads_domain::DomainError::invalid(
+                        "session_id",
+                        "\"current\" is reserved (GET /v1/sessions/current)",
                     )
                     .into());
                 }
@@ -313,30 +349,56 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
             }
             None => random_token()?,
         };
-        let ttl = input
-            .ttl_secs
-            .unwrap_or(self.policy.session_default_ttl_secs);
-        if !(60..=self.policy.session_max_ttl_secs).contains(&ttl) {
-            return Err(chat_threads_domain::DomainError::invalid(
-                "ttl_seconds",
-                format!(
-                    "must be between 60 and {}",
-                    self.policy.session_max_ttl_secs
-                ),
-            )
-            .into());
-        }
+        let now = self.clock.now();
+        let max = self.policy.session_max_ttl_secs;
+        let bounds = format!("between 60 seconds and {max} seconds from now");
+        let expires_at = match (input.ttl_secs, input.expires_at) {
+            (Some(_), Some(_)) => {
+                return Err(chat_threads_domain::DomainError::invalid(
+                    "expires_at",
+                    "give ttl_seconds or expires_at, not both",
+                )
+                .into());
+            }
+            (ttl, None) => {
+                let ttl = ttl.unwrap_or(self.policy.session_default_ttl_secs);
+                if !(60..=max).contains(&ttl) {
+                    return Err(chat_threads_domain::DomainError::invalid(
+                        "ttl_seconds",
+                        format!("must be between 60 and {max}"),
+                    )
+                    .into());
+                }
+                now + chrono::TimeDelta::seconds(ttl)
+            }
+            (None, Some(at)) => {
+                let ttl = (at - now).num_seconds();
+                if !(60..=max).contains(&ttl) {
+                    return Err(chat_threads_domain::DomainError::OutOfRange {
+                        field: "expires_at",
+                        reason: format!("must be {bounds}"),
+                    }
+                    .into());
+                }
+                // Whole seconds, as the token's `exp` has them.
+                chrono::DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at)
+            }
+        };
+        let org = match opener {
+            Some(who) => Some(session_manager(who)?.clone()),
+            None => self.session_org.clone(),
+        };
         let external_user_id = match input.external_user_id {
             Some(e) => Some(chat_threads_domain::ExternalId::parse(&e)?.into_inner()),
             None => None,
         };
-        let now = self.clock.now();
         let session = Session {
             id,
             external_user_id,
             metadata: Metadata::parse(input.metadata.unwrap_or_default(), &self.limits)?,
             created_at: now,
-            expires_at: now + chrono::TimeDelta::seconds(ttl),
+            expires_at,
+            org,
         };
         self.store
             .insert_session(session.clone())
@@ -347,7 +409,7 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
             })?;
         let principal = Principal {
             subject: session.id.clone(),
-            org: None,
+            org: session.org.clone(),
             kind: PrincipalKind::Anonymous,
             scopes: Vec::new(),
             email: None,
@@ -356,9 +418,134 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
         Ok(SessionGrant { session, token })
     }
 
+    /// Refuses a token whose anonymous session was deleted or ended (`token_revoked`) or has
+    /// expired; other principals pass. One lookup by primary key, so a deletion on any instance
+    /// takes effect on the next request everywhere.
+    pub async fn check_live(&self, who: &Principal) -> Result<(), AppError> {
+        if who.kind != PrincipalKind::Anonymous {
+            return Ok(());
+        }
+        match self.store.find_session(&who.subject).await? {
+            None => Err(AuthError::Revoked.into()),
+            Some(s) if !s.is_active(self.clock.now()) => Err(AuthError::Expired.into()),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The caller's own session (anonymous tokens only).
+    pub async fn current_session(&self, who: &Principal) -> Result<Session, AppError> {
+        if who.kind != PrincipalKind::Anonymous {
+            return Err(AppError::Forbidden(
+                "only an anonymous session's token has a current session".into(),
+            ));
+        }
+        self.store
+            .find_session(&who.subject)
+            .await?
+            .ok_or(AppError::Auth(AuthError::Revoked))
+    }
+
+    /// Ends the caller's own session: its threads and messages are deleted and its token stops
+    /// working at once.
+    pub async fn end_session(&self, who: &Principal) -> Result<(), AppError> {
+        let session = self.current_session(who).await?;
+        self.store.delete_session(&session.id).await?;
+        Ok(())
+    }
+
+    /// A session of the caller's org (service principals and org admins).
+    pub async fn session(&self, who: &Principal, id: &str) -> Result<Session, AppError> {
+        let org = session_manager(who)?;
+        if !is_session_id(id) {
+            return Err(AppError::SessionNotFound);
+        }
+        match self.store.find_session(id).await? {
+            Some(s) if s.org.as_ref() == Some(org) => Ok(s),
+            _ => Err(AppError::SessionNotFound),
+        }
+    }
+
+    /// Deletes a session of the caller's org with its threads and messages; its token is
+    /// refused from the next request on (`token_revoked`).
+    pub async fn delete_session(&self, who: &Principal, id: &str) -> Result<(), AppError> {
+        let session = self.session(who, id).await?;
+        self.store
+            .delete_session(&session.id)
+            .await?
+            .map(|_| ())
+            .ok_or(AppError::SessionNotFound)
+    }
+
+    /// Sessions of the caller's org, newest first.
+    pub async fn list_sessions(
+        &self,
+        who: &Principal,
+        input: ListSessions,
+    ) -> Result<crate::paging::Page<Session>, AppError> {
+        let org = session_manager(who)?.clone();
+        let limit = crate::paging::page_size(input.limit, &self.limits)?;
+        let external_user_id = match input.external_user_id {
+            Some(e) => Some(chat_threads_domain::ExternalId::parse(&e)?.into_inner()),
+            None => None,
+        };
+        let search = match input.search {
+            Some(q) => chat_threads_domain::query_text("search", &q)?,
+            None => None,
+        };
+        let after = input
+            .cursor
+            .as_deref()
+            .map(crate::cursor::decode::<SessionCursor>)
+            .transpose()?;
+        let rows = self
+            .store
+            .list_sessions(SessionQuery {
+                org,
+                is_active: input.is_active,
+                external_user_id,
+                search,
+                now: self.clock.now(),
+                after,
+                limit: limit + 1,
+            })
+            .await?;
+        Ok(crate::paging::Page::from_rows(
+            rows,
+            limit,
+            self.limits.page_bytes,
+            |s| SessionCursor {
+                created_at: s.created_at,
+                id: s.id.clone(),
+            },
+        ))
+    }
+
     /// Deletes expired sessions with their threads, and expired threads.
     pub async fn purge_expired(&self) -> Result<(u64, u64), AppError> {
         self.store.purge_expired(self.clock.now()).await
+    }
+}
+
+/// Whether `id` has the shape of a session id: 1-128 of `A-Za-z0-9_-.`.
+pub fn is_session_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// The org whose sessions `who` manages: a service principal's or an org admin's own.
+fn session_manager(who: &Principal) -> Result<&OrgId, AppError> {
+    let manages = match who.kind {
+        PrincipalKind::Service => true,
+        PrincipalKind::User => who.has_scope(chat_threads_domain::SCOPE_ORG_ADMIN),
+        PrincipalKind::Anonymous => false,
+    };
+    match (&who.org, manages) {
+        (Some(org), true) => Ok(org),
+        _ => Err(AppError::Forbidden(
+            "sessions are managed by service principals and org admins of an organization".into(),
+        )),
     }
 }
 

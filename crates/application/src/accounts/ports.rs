@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use chat_threads_domain::{Metadata, Principal, Timestamp};
+use chat_threads_domain::{Metadata, OrgId, Principal, Timestamp};
 use serde::Serialize;
 
 use crate::error::{AppError, AuthError};
@@ -81,6 +81,44 @@ pub struct Session {
     pub created_at: Timestamp,
     /// When the session and its threads stop working and get purged.
     pub expires_at: Timestamp,
+    /// The organization whose service principals and admins manage the session (and read its
+    /// threads): the opener's, or `auth.sessions.org` for sessions opened without a token.
+    pub org: Option<OrgId>,
+}
+
+impl Session {
+    /// Whether the session still works at `now` (not expired; a deleted one is gone).
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        self.expires_at > now
+    }
+}
+
+/// Which sessions of an org to list, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionQuery {
+    /// The org whose sessions are listed.
+    pub org: OrgId,
+    /// Only active (`true`) or only expired, not yet purged (`false`) sessions.
+    pub is_active: Option<bool>,
+    /// Only sessions with this external user id.
+    pub external_user_id: Option<String>,
+    /// Only sessions whose id or external user id contains this text (case-insensitive).
+    pub search: Option<String>,
+    /// The time `is_active` is judged at.
+    pub now: Timestamp,
+    /// Start after this position (exclusive).
+    pub after: Option<SessionCursor>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// A position in the session list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionCursor {
+    /// Creation time of the last session seen.
+    pub created_at: Timestamp,
+    /// Its id.
+    pub id: String,
 }
 
 /// Storage of accounts, refresh tokens, sessions and the service's own signing secret.
@@ -114,6 +152,22 @@ pub trait AuthStore: Clone + Send + Sync + 'static {
     /// Inserts a session; an id already in use is [`AppError::Conflict`].
     fn insert_session(&self, session: Session)
     -> impl Future<Output = Result<(), AppError>> + Send;
+    /// The session with this id, expired or not.
+    fn find_session(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Session>, AppError>> + Send;
+    /// Sessions of an org, newest first (created_at, then id, both descending).
+    fn list_sessions(
+        &self,
+        query: SessionQuery,
+    ) -> impl Future<Output = Result<Vec<Session>, AppError>> + Send;
+    /// Deletes a session with its threads (and so their messages) in one transaction.
+    /// Returns whether it existed and how many threads went with it.
+    fn delete_session(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<u64>, AppError>> + Send;
     /// Deletes expired sessions with their threads, and threads past their own expiry.
     /// Returns (sessions, threads) deleted.
     fn purge_expired(

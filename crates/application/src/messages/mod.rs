@@ -1,11 +1,34 @@
-//! Messages and the tree: append, list (active path or whole tree), read, edit as a sibling,
-//! delete a subtree, feedback and reactions.
+//! Messages and the tree: append, list (active path or whole tree), read, edit as a sibling or
+//! in place (with revisions), delete a subtree or one message (a tombstone), feedback and
+//! reactions.
 
 mod ports;
 
 pub use ports::{
-    Anchor, Branch, DeleteOutcome, ForkMode, MessageCursor, MessageFilter, MessageStore, NewMessage,
+    Anchor, Branch, DeleteOutcome, ForkMode, MessageCursor, MessageFilter, MessageRevision,
+    MessageStore, NewMessage, Revision, check_revisable,
 };
+
+/// What a delete removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeleteScope {
+    /// The message and everything below it (soft-deleted; the default).
+    #[default]
+    Subtree,
+    /// The message alone: it becomes a tombstone and its children stay attached.
+    Message,
+}
+
+/// An edit in place; fields left out stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct MessagePatch {
+    /// New content.
+    pub content: Option<String>,
+    /// New display text (`Some(None)` clears it).
+    pub display_text: Option<Option<String>>,
+    /// New metadata (replaces the whole object).
+    pub metadata: Option<serde_json::Value>,
+}
 
 use chat_threads_domain::{
     Content, ContentType, Feedback, FeedbackText, Limits, Message, MessageId, MessageStatus,
@@ -212,6 +235,13 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         metadata: Option<serde_json::Value>,
     ) -> Result<Message, AppError> {
         let original = self.get(who, thread_id, id).await?;
+        if original.is_tombstone() {
+            return Err(chat_threads_domain::DomainError::UnusableMessage(
+                id,
+                "it was deleted (a tombstone)",
+            )
+            .into());
+        }
         let mut msg = self.new_message(AppendMessage {
             role: Some(original.role.as_str().to_owned()),
             content,
@@ -237,6 +267,83 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         Ok(m)
     }
 
+    /// Edits a message in place: the earlier version stays readable through
+    /// [`MessageService::revisions`], `version` goes up by one and `edited_at` is set. The
+    /// message keeps its place, id and children (unlike [`MessageService::edit`], which adds a
+    /// sibling).
+    pub async fn revise(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        id: MessageId,
+        patch: MessagePatch,
+    ) -> Result<Message, AppError> {
+        let current = self.get(who, thread_id, id).await?;
+        // Nothing to change: the message as it is, no new version.
+        if patch.content.is_none() && patch.display_text.is_none() && patch.metadata.is_none() {
+            return Ok(current);
+        }
+        let content = match patch.content {
+            Some(c) => {
+                if current.content_type == ContentType::Json
+                    && serde_json::from_str::<serde_json::Value>(&c).is_err()
+                {
+                    return Err(chat_threads_domain::DomainError::ContentNotJson.into());
+                }
+                Content::parse(c, &self.limits)?
+            }
+            None => current.content.clone(),
+        };
+        let display_text = match patch.display_text {
+            Some(d) => d
+                .map(|d| Content::parse(d, &self.limits).map(Content::into_inner))
+                .transpose()?,
+            None => current.display_text.clone(),
+        };
+        let metadata = match patch.metadata {
+            Some(m) => Metadata::parse(m, &self.limits)?,
+            None => current.metadata.clone(),
+        };
+        check_revisable(&current, current.version)?;
+        let m = self
+            .store
+            .revise_message(
+                &who.scope(),
+                thread_id,
+                id,
+                Revision {
+                    from_version: current.version,
+                    content,
+                    display_text,
+                    metadata,
+                    at: self.clock.now(),
+                },
+            )
+            .await?;
+        self.updated(&m);
+        Ok(m)
+    }
+
+    /// Earlier versions of a message edited in place, oldest first.
+    pub async fn revisions(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        id: MessageId,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page<MessageRevision>, AppError> {
+        let limit = page_size(limit, &self.limits)?;
+        let after = cursor.as_deref().map(cursor::decode::<i32>).transpose()?;
+        let rows = self
+            .store
+            .message_revisions(&who.scope(), thread_id, id, after, limit + 1)
+            .await?;
+        Ok(Page::from_rows(rows, limit, self.limits.page_bytes, |r| {
+            r.version
+        }))
+    }
+
     /// Adds a prepared sibling of `of` (regenerate: a new reply beside the old one).
     pub async fn add_sibling(
         &self,
@@ -257,7 +364,30 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         who: &Principal,
         thread_id: ThreadId,
         id: MessageId,
+        scope: DeleteScope,
     ) -> Result<DeleteOutcome, AppError> {
+        if scope == DeleteScope::Message {
+            let m = self
+                .store
+                .tombstone_message(&who.scope(), thread_id, id, self.clock.now())
+                .await?;
+            let active_leaf_id = self
+                .store
+                .get_thread(&who.scope(), thread_id, false)
+                .await?
+                .active_leaf_id;
+            let out = DeleteOutcome {
+                deleted: 1,
+                active_leaf_id,
+            };
+            self.events.emit(
+                thread_id,
+                EventKind::MessageDeleted,
+                json!({"message_id": m.id, "scope": "message", "deleted": 1,
+                       "active_leaf_id": out.active_leaf_id}),
+            );
+            return Ok(out);
+        }
         let out = self
             .store
             .delete_message(&who.scope(), thread_id, id, self.clock.now())
@@ -265,7 +395,8 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         self.events.emit(
             thread_id,
             EventKind::MessageDeleted,
-            json!({"message_id": id, "deleted": out.deleted, "active_leaf_id": out.active_leaf_id}),
+            json!({"message_id": id, "scope": "subtree", "deleted": out.deleted,
+                   "active_leaf_id": out.active_leaf_id}),
         );
         Ok(out)
     }
@@ -319,6 +450,8 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         let next_cursor = has_more
             .then(|| rows.first().map(|m| cursor::encode(&m.id)))
             .flatten();
+        // The path reads around tombstones (messages deleted alone); the tree view shows them.
+        rows.retain(|m| !m.is_tombstone());
         Ok(Page {
             data: rows,
             next_cursor,

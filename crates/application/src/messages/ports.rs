@@ -92,8 +92,67 @@ impl NewMessage {
             created_at: self.created_at,
             updated_at: self.created_at,
             deleted_at: None,
+            version: 1,
+            tombstoned_at: None,
         }
     }
+}
+
+/// An earlier version of a message edited in place.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageRevision {
+    /// The message.
+    pub message_id: MessageId,
+    /// Which version this was (1 = as first written).
+    pub version: i32,
+    /// Its text.
+    pub content: Content,
+    /// How to read it.
+    pub content_type: ContentType,
+    /// What a UI showed instead.
+    pub display_text: Option<String>,
+    /// Its metadata.
+    pub metadata: Metadata,
+    /// When this version was written.
+    pub written_at: Timestamp,
+    /// When the next version replaced it.
+    pub replaced_at: Timestamp,
+}
+
+/// An edit in place: the new text, display text and metadata, replacing `from_version`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
+    /// The version the caller read; another edit in between is a conflict.
+    pub from_version: i32,
+    /// New content.
+    pub content: Content,
+    /// New display text.
+    pub display_text: Option<String>,
+    /// New metadata.
+    pub metadata: Metadata,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Whether `current` may be edited in place as `from_version`: not a tombstone, not a reply
+/// still being generated, and not edited by someone else since it was read.
+pub fn check_revisable(current: &Message, from_version: i32) -> Result<(), AppError> {
+    if current.is_tombstone() {
+        return Err(chat_threads_domain::DomainError::UnusableMessage(
+            current.id,
+            "it was deleted (a tombstone)",
+        )
+        .into());
+    }
+    if current.status == MessageStatus::Streaming {
+        return Err(AppError::GenerationInProgress);
+    }
+    if current.version != from_version {
+        return Err(AppError::Conflict(
+            "the message was edited meanwhile; read it again and retry".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Where a new message hangs in the tree.
@@ -150,6 +209,38 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         id: MessageId,
         now: Timestamp,
     ) -> impl Future<Output = Result<DeleteOutcome, AppError>> + Send;
+
+    /// Edits a live message of the owner's thread in place: its current version goes to the
+    /// revisions, the new text replaces it, `version` + 1, `edited_at` set (one transaction;
+    /// [`check_revisable`] decides).
+    fn revise_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        revision: Revision,
+    ) -> impl Future<Output = Result<Message, AppError>> + Send;
+
+    /// Earlier versions of a message, oldest first, after `after_version`, at most `limit`.
+    fn message_revisions(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        after_version: Option<i32>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<MessageRevision>, AppError>> + Send;
+
+    /// Deletes one live message alone: content, display text, metadata, feedback, reaction and
+    /// revisions go; the message stays in the tree as a tombstone with its children attached.
+    /// A reply still being generated is refused. Tombstoning a tombstone returns it.
+    fn tombstone_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Message, AppError>> + Send;
 
     /// Up to `limit` messages of the active path ending just above `before` (or at the active
     /// leaf), root first. Walks parent links, so the cost depends on `limit`, not the thread size.

@@ -106,7 +106,11 @@ pub fn plan(
 ) -> Plan {
     let mut window: Vec<Message> = path
         .into_iter()
-        .filter(|m| !m.content.as_str().is_empty() && m.status != MessageStatus::Streaming)
+        .filter(|m| {
+            !m.is_tombstone()
+                && !m.content.as_str().is_empty()
+                && m.status != MessageStatus::Streaming
+        })
         .collect();
     let mut summary = latest_summary;
     if let Some(s) = &summary {
@@ -248,6 +252,8 @@ mod tests {
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            version: 1,
+            tombstoned_at: None,
         }
     }
 

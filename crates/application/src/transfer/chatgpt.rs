@@ -155,6 +155,8 @@ pub fn parse_chatgpt(
                         created_at: created,
                         updated_at: created,
                         deleted_at: None,
+                        version: 1,
+                        tombstoned_at: None,
                     };
                     here = Some((m.id, m.depth));
                     kept.insert(key, m.id);

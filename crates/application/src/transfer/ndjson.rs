@@ -127,6 +127,9 @@ impl Builder<'_> {
             created_at: created,
             updated_at: created,
             deleted_at: r.deleted_at.map(chat_threads_domain::to_micros),
+            // Earlier versions are not exported: an imported message starts at version 1.
+            version: 1,
+            tombstoned_at: r.tombstoned_at.map(chat_threads_domain::to_micros),
         })
     }
 }

@@ -61,6 +61,9 @@ pub struct MessageRecord {
     pub edited_at: Option<Timestamp>,
     pub created_at: Option<Timestamp>,
     pub deleted_at: Option<Timestamp>,
+    /// Set on a tombstone (a message deleted alone; its content is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tombstoned_at: Option<Timestamp>,
 }
 
 fn text() -> String {
@@ -145,6 +148,7 @@ pub fn message_record(m: &Message) -> Record {
         edited_at: m.edited_at,
         created_at: Some(m.created_at),
         deleted_at: m.deleted_at,
+        tombstoned_at: m.tombstoned_at,
     })
 }
 

@@ -1,7 +1,7 @@
 //! Accounts, refresh tokens, anonymous sessions and generated secrets, on both backends.
 
 use chat_threads_application::AppError;
-use chat_threads_application::accounts::{Account, AuthStore, RefreshToken, Session};
+use chat_threads_application::accounts::{Account, AuthStore, RefreshToken, Session, SessionQuery};
 use chat_threads_domain::Timestamp;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -32,7 +32,7 @@ struct RefreshRow {
     created_at: DbTime,
 }
 
-#[derive(Debug, Insertable)]
+#[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions)]
 struct SessionRow {
     id: String,
@@ -40,6 +40,35 @@ struct SessionRow {
     metadata: DbJson,
     created_at: DbTime,
     expires_at: DbTime,
+    org_id: Option<String>,
+}
+
+fn session_from(r: SessionRow) -> Result<Session, DbError> {
+    Ok(Session {
+        id: r.id,
+        external_user_id: r.external_user_id,
+        metadata: super::models::metadata(r.metadata)?,
+        created_at: r.created_at.0,
+        expires_at: r.expires_at.0,
+        org: r
+            .org_id
+            .map(|o| chat_threads_domain::OrgId::parse(&o))
+            .transpose()
+            .map_err(|e| DbError(AppError::Storage(format!("stored session org: {e}"))))?,
+    })
+}
+
+/// `text` as a LIKE pattern matching it anywhere, lowercased, with `\` escaping `%`, `_`, `\`.
+fn contains_pattern(text: &str) -> String {
+    let mut p = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 fn refresh_from(r: RefreshRow) -> RefreshToken {
@@ -167,6 +196,7 @@ impl AuthStore for SqlStore {
             metadata: DbJson(session.metadata.to_value()),
             created_at: DbTime(session.created_at),
             expires_at: DbTime(session.expires_at),
+            org_id: session.org.map(|o| o.into_inner()),
         };
         let r: Result<(), DbError> = with_conn!(self, |conn, _d| {
             diesel::insert_into(sessions::table)
@@ -174,6 +204,75 @@ impl AuthStore for SqlStore {
                 .execute(conn)
                 .await?;
             Ok(())
+        });
+        Ok(r?)
+    }
+
+    async fn find_session(&self, id: &str) -> Result<Option<Session>, AppError> {
+        let r: Result<Option<Session>, DbError> = with_conn!(self, |conn, _d| {
+            let row: Option<SessionRow> = sessions::table
+                .find(id)
+                .select(SessionRow::as_select())
+                .first(conn)
+                .await
+                .optional()?;
+            row.map(session_from).transpose()
+        });
+        Ok(r?)
+    }
+
+    async fn list_sessions(&self, q: SessionQuery) -> Result<Vec<Session>, AppError> {
+        use diesel::dsl::sql;
+        use diesel::sql_types::{Bool, Text};
+        let r: Result<Vec<Session>, DbError> = with_conn!(self, |conn, _d| {
+            let mut query = sessions::table
+                .filter(sessions::org_id.eq(q.org.as_str()))
+                .select(SessionRow::as_select())
+                .order((sessions::created_at.desc(), sessions::id.desc()))
+                .limit(i64::from(q.limit))
+                .into_boxed();
+            match q.is_active {
+                Some(true) => query = query.filter(sessions::expires_at.gt(DbTime(q.now))),
+                Some(false) => query = query.filter(sessions::expires_at.le(DbTime(q.now))),
+                None => {}
+            }
+            if let Some(e) = &q.external_user_id {
+                query = query.filter(sessions::external_user_id.eq(e.clone()));
+            }
+            if let Some(text) = &q.search {
+                let pattern = contains_pattern(text);
+                query = query.filter(
+                    sql::<Bool>("(lower(id) LIKE ")
+                        .bind::<Text, _>(pattern.clone())
+                        .sql(" ESCAPE '\\' OR lower(coalesce(external_user_id, '')) LIKE ")
+                        .bind::<Text, _>(pattern)
+                        .sql(" ESCAPE '\\')"),
+                );
+            }
+            if let Some(after) = &q.after {
+                let at = DbTime(after.created_at);
+                query = query.filter(
+                    sessions::created_at.lt(at).or(sessions::created_at
+                        .eq(at)
+                        .and(sessions::id.lt(after.id.clone()))),
+                );
+            }
+            let rows: Vec<SessionRow> = query.load(conn).await?;
+            rows.into_iter().map(session_from).collect()
+        });
+        Ok(r?)
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<Option<u64>, AppError> {
+        let owner = format!("anon:{id}");
+        let r: Result<Option<u64>, DbError> = write_tx!(self, |conn, _d| {
+            let threads_deleted = diesel::delete(threads::table.filter(threads::owner.eq(&owner)))
+                .execute(conn)
+                .await?;
+            let gone = diesel::delete(sessions::table.find(id))
+                .execute(conn)
+                .await?;
+            Ok((gone > 0).then_some(threads_deleted as u64))
         });
         Ok(r?)
     }

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use chat_threads_application::messages::{MessageRevision, Revision, check_revisable};
 use chat_threads_application::{
     Anchor, AppError, Branch, DeleteOutcome, ForkMode, MessageCursor, MessageFilter, MessageStore,
     NewMessage,
@@ -15,12 +16,12 @@ use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
-use super::models::{MessageRow, ThreadRow, messages_from};
-use super::schema::{messages, threads};
+use super::models::{MessageRow, RevisionRow, ThreadRow, messages_from};
+use super::schema::{message_revisions, messages, threads};
 use super::store::{SqlStore, db_id};
 use super::tree_sql::*;
 use super::types::sql::{PTime, PUuid};
-use super::types::{DbTime, DbUuid};
+use super::types::{DbJson, DbTime, DbUuid};
 
 impl MessageStore for SqlStore {
     async fn append_message(
@@ -317,6 +318,129 @@ impl MessageStore for SqlStore {
                     .await?;
             }
             Ok(forked)
+        });
+        Ok(r?)
+    }
+
+    async fn revise_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        revision: Revision,
+    ) -> Result<Message, AppError> {
+        let r: Result<Message, DbError> = write_tx!(self, |conn, _d| {
+            let _thread = lock_thread!(conn, scope, thread_id);
+            let current = live_message!(conn, thread_id, id);
+            check_revisable(&current, revision.from_version)?;
+            diesel::insert_into(message_revisions::table)
+                .values(RevisionRow {
+                    message_id: db_id(id),
+                    version: current.version,
+                    content: current.content.to_string(),
+                    content_type: current.content_type.as_str().to_owned(),
+                    display_text: current.display_text.clone(),
+                    metadata: DbJson(current.metadata.to_value()),
+                    written_at: DbTime(current.edited_at.unwrap_or(current.created_at)),
+                    replaced_at: DbTime(revision.at),
+                })
+                .execute(conn)
+                .await?;
+            let row: MessageRow =
+                diesel::update(messages::table.filter(messages::id.eq(db_id(id))))
+                    .set((
+                        messages::content.eq(revision.content.to_string()),
+                        messages::display_text.eq(revision.display_text),
+                        messages::metadata.eq(DbJson(revision.metadata.to_value())),
+                        messages::version.eq(current.version + 1),
+                        messages::edited_at.eq(Some(DbTime(revision.at))),
+                        messages::updated_at.eq(DbTime(revision.at)),
+                    ))
+                    .returning(MessageRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+            Message::try_from(row)
+        });
+        Ok(r?)
+    }
+
+    async fn message_revisions(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        after_version: Option<i32>,
+        limit: u32,
+    ) -> Result<Vec<MessageRevision>, AppError> {
+        let r: Result<Vec<MessageRevision>, DbError> = with_conn!(self, |conn, _d| {
+            let _thread = find_thread!(conn, scope, thread_id, false);
+            let known: Option<DbUuid> = messages::table
+                .filter(messages::id.eq(db_id(id)))
+                .filter(messages::thread_id.eq(db_id(thread_id)))
+                .filter(messages::deleted_at.is_null())
+                .select(messages::id)
+                .first(conn)
+                .await
+                .optional()?;
+            if known.is_none() {
+                return Err(DbError(AppError::MessageNotFound));
+            }
+            let mut query = message_revisions::table
+                .filter(message_revisions::message_id.eq(db_id(id)))
+                .order(message_revisions::version.asc())
+                .limit(i64::from(limit))
+                .select(RevisionRow::as_select())
+                .into_boxed();
+            if let Some(after) = after_version {
+                query = query.filter(message_revisions::version.gt(after));
+            }
+            let rows: Vec<RevisionRow> = query.load(conn).await?;
+            rows.into_iter().map(MessageRevision::try_from).collect()
+        });
+        Ok(r?)
+    }
+
+    async fn tombstone_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> Result<Message, AppError> {
+        let r: Result<Message, DbError> = write_tx!(self, |conn, _d| {
+            let _thread = lock_thread!(conn, scope, thread_id);
+            let current = live_message!(conn, thread_id, id);
+            if current.is_tombstone() {
+                return Ok(current);
+            }
+            if current.status == chat_threads_domain::MessageStatus::Streaming {
+                return Err(DbError(AppError::GenerationInProgress));
+            }
+            diesel::delete(
+                message_revisions::table.filter(message_revisions::message_id.eq(db_id(id))),
+            )
+            .execute(conn)
+            .await?;
+            let row: MessageRow =
+                diesel::update(messages::table.filter(messages::id.eq(db_id(id))))
+                    .set((
+                        messages::content.eq(""),
+                        messages::display_text.eq(None::<String>),
+                        messages::metadata.eq(DbJson(serde_json::json!({}))),
+                        messages::feedback_rating.eq(None::<String>),
+                        messages::feedback_text.eq(None::<String>),
+                        messages::reaction.eq(None::<String>),
+                        messages::tombstoned_at.eq(Some(DbTime(now))),
+                        messages::updated_at.eq(DbTime(now)),
+                    ))
+                    .returning(MessageRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+            diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                .set(threads::updated_at.eq(DbTime(now)))
+                .execute(conn)
+                .await?;
+            Message::try_from(row)
         });
         Ok(r?)
     }

@@ -8,7 +8,7 @@ use chat_threads_domain::{
 use diesel::prelude::*;
 
 use super::error::{DbError, corrupt};
-use super::schema::{messages, summaries, threads};
+use super::schema::{message_revisions, messages, summaries, threads};
 use super::types::{DbJson, DbTime, DbUuid};
 
 /// A row of `threads`.
@@ -61,13 +61,29 @@ pub struct MessageRow {
     pub created_at: DbTime,
     pub updated_at: DbTime,
     pub deleted_at: Option<DbTime>,
+    pub version: i32,
+    pub tombstoned_at: Option<DbTime>,
 }
 
 /// The column list of `messages` for raw queries, with the table aliased as `m`.
 pub const MESSAGE_COLUMNS: &str = "m.id, m.thread_id, m.parent_id, m.depth, m.role, m.content, \
     m.content_type, m.display_text, m.status, m.model, m.prompt_tokens, m.completion_tokens, \
     m.feedback_rating, m.feedback_text, m.reaction, m.metadata, m.edited_at, m.created_at, \
-    m.updated_at, m.deleted_at";
+    m.updated_at, m.deleted_at, m.version, m.tombstoned_at";
+
+/// A row of `message_revisions`: an earlier version of a message edited in place.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = message_revisions)]
+pub struct RevisionRow {
+    pub message_id: DbUuid,
+    pub version: i32,
+    pub content: String,
+    pub content_type: String,
+    pub display_text: Option<String>,
+    pub metadata: DbJson,
+    pub written_at: DbTime,
+    pub replaced_at: DbTime,
+}
 
 /// A row of `summaries`.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -81,7 +97,7 @@ pub struct SummaryRow {
     pub created_at: DbTime,
 }
 
-fn metadata(json: DbJson) -> Result<Metadata, DbError> {
+pub(super) fn metadata(json: DbJson) -> Result<Metadata, DbError> {
     match json.0 {
         serde_json::Value::Object(map) => Ok(Metadata::from_stored(map)),
         other => Err(corrupt("metadata", format!("not an object: {other}"))),
@@ -179,6 +195,8 @@ impl From<&Message> for MessageRow {
             created_at: DbTime(m.created_at),
             updated_at: DbTime(m.updated_at),
             deleted_at: m.deleted_at.map(DbTime),
+            version: m.version,
+            tombstoned_at: m.tombstoned_at.map(DbTime),
         }
     }
 }
@@ -214,6 +232,8 @@ impl TryFrom<MessageRow> for Message {
             created_at: r.created_at.0,
             updated_at: r.updated_at.0,
             deleted_at: r.deleted_at.map(|t| t.0),
+            version: r.version,
+            tombstoned_at: r.tombstoned_at.map(|t| t.0),
         })
     }
 }
@@ -247,4 +267,21 @@ impl From<SummaryRow> for Summary {
 /// Converts loaded rows.
 pub fn messages_from(rows: Vec<MessageRow>) -> Result<Vec<Message>, DbError> {
     rows.into_iter().map(Message::try_from).collect()
+}
+
+impl TryFrom<RevisionRow> for chat_threads_application::messages::MessageRevision {
+    type Error = DbError;
+    fn try_from(r: RevisionRow) -> Result<Self, DbError> {
+        Ok(Self {
+            message_id: MessageId::from_uuid(r.message_id.0),
+            version: r.version,
+            content: Content::from_stored(r.content),
+            content_type: ContentType::parse(&r.content_type)
+                .map_err(|e| corrupt("content_type", e))?,
+            display_text: r.display_text,
+            metadata: metadata(r.metadata)?,
+            written_at: r.written_at.0,
+            replaced_at: r.replaced_at.0,
+        })
+    }
 }

@@ -54,6 +54,24 @@ diesel::table! {
         created_at -> PTime,
         updated_at -> PTime,
         deleted_at -> Nullable<PTime>,
+        version -> Integer,
+        tombstoned_at -> Nullable<PTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    message_revisions (message_id, version) {
+        message_id -> PUuid,
+        version -> Integer,
+        content -> Text,
+        content_type -> Text,
+        display_text -> Nullable<Text>,
+        metadata -> PJson,
+        written_at -> PTime,
+        replaced_at -> PTime,
     }
 }
 
@@ -111,6 +129,7 @@ diesel::table! {
         metadata -> PJson,
         created_at -> PTime,
         expires_at -> PTime,
+        org_id -> Nullable<Text>,
     }
 }
 
@@ -128,6 +147,7 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(
     threads,
     messages,
+    message_revisions,
     summaries,
     accounts,
     refresh_tokens,

@@ -74,6 +74,21 @@ macro_rules! find_owned_message {
     }};
 }
 
+/// A live (not soft-deleted) message of the thread, or `MessageNotFound`.
+macro_rules! live_message {
+    ($conn:ident, $thread_id:expr, $id:expr) => {{
+        let row: Option<MessageRow> = messages::table
+            .filter(messages::id.eq(db_id($id)))
+            .filter(messages::thread_id.eq(db_id($thread_id)))
+            .filter(messages::deleted_at.is_null())
+            .select(MessageRow::as_select())
+            .first($conn)
+            .await
+            .optional()?;
+        Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)?
+    }};
+}
+
 /// Applies `$changes` to a live message of the owner's live thread and returns it, or
 /// `MessageNotFound`.
 macro_rules! update_live_message {

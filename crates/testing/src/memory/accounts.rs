@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chat_threads_application::AppError;
-use chat_threads_application::accounts::{Account, AuthStore, RefreshToken, Session};
+use chat_threads_application::accounts::{Account, AuthStore, RefreshToken, Session, SessionQuery};
 use chat_threads_application::idempotency::{Begin, IdempotencyStore, StoredResponse};
 use chat_threads_domain::{Owner, Timestamp};
 
@@ -88,6 +88,58 @@ impl AuthStore for MemoryStore {
         }
         a.sessions.insert(session.id.clone(), session);
         Ok(())
+    }
+
+    async fn find_session(&self, id: &str) -> Result<Option<Session>, AppError> {
+        Ok(self.accounts()?.sessions.get(id).cloned())
+    }
+
+    async fn list_sessions(&self, q: SessionQuery) -> Result<Vec<Session>, AppError> {
+        let a = self.accounts()?;
+        let search = q.search.as_ref().map(|t| t.to_lowercase());
+        let mut found: Vec<Session> = a
+            .sessions
+            .values()
+            .filter(|s| s.org.as_ref() == Some(&q.org))
+            .filter(|s| {
+                q.is_active
+                    .is_none_or(|active| s.is_active(q.now) == active)
+            })
+            .filter(|s| {
+                q.external_user_id
+                    .as_ref()
+                    .is_none_or(|e| s.external_user_id.as_ref() == Some(e))
+            })
+            .filter(|s| {
+                search.as_ref().is_none_or(|t| {
+                    s.id.to_lowercase().contains(t)
+                        || s.external_user_id
+                            .as_ref()
+                            .is_some_and(|e| e.to_lowercase().contains(t))
+                })
+            })
+            .filter(|s| {
+                q.after
+                    .as_ref()
+                    .is_none_or(|c| (s.created_at, &s.id) < (c.created_at, &c.id))
+            })
+            .cloned()
+            .collect();
+        found.sort_by(|x, y| (y.created_at, &y.id).cmp(&(x.created_at, &x.id)));
+        found.truncate(q.limit as usize);
+        Ok(found)
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<Option<u64>, AppError> {
+        if self.accounts()?.sessions.remove(id).is_none() {
+            return Ok(None);
+        }
+        // Only the session's threads: no thread's own expiry is before the start of time.
+        let threads = self.purge_threads(
+            &[format!("anon:{id}")],
+            chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        )?;
+        Ok(Some(threads))
     }
 
     async fn purge_expired(&self, now: Timestamp) -> Result<(u64, u64), AppError> {

@@ -31,6 +31,8 @@ struct State {
     >,
     /// Who writes each streaming reply: (thread, instance).
     owners: HashMap<MessageId, (ThreadId, String)>,
+    /// Earlier versions of messages edited in place, oldest first.
+    revisions: HashMap<MessageId, Vec<chat_threads_application::messages::MessageRevision>>,
 }
 
 impl State {
@@ -567,6 +569,98 @@ impl MessageStore for MemoryStore {
         m.feedback = feedback;
         m.updated_at = now;
         Ok(m.clone())
+    }
+
+    async fn revise_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        revision: chat_threads_application::messages::Revision,
+    ) -> Result<Message, AppError> {
+        let mut s = self.lock()?;
+        s.own_thread(scope, thread_id)?;
+        let current = s.live_message_mut(thread_id, id)?.clone();
+        chat_threads_application::messages::check_revisable(&current, revision.from_version)?;
+        s.revisions.entry(id).or_default().push(
+            chat_threads_application::messages::MessageRevision {
+                message_id: id,
+                version: current.version,
+                content: current.content.clone(),
+                content_type: current.content_type,
+                display_text: current.display_text.clone(),
+                metadata: current.metadata.clone(),
+                written_at: current.edited_at.unwrap_or(current.created_at),
+                replaced_at: revision.at,
+            },
+        );
+        let m = s.live_message_mut(thread_id, id)?;
+        m.content = revision.content;
+        m.display_text = revision.display_text;
+        m.metadata = revision.metadata;
+        m.version += 1;
+        m.edited_at = Some(revision.at);
+        m.updated_at = revision.at;
+        Ok(m.clone())
+    }
+
+    async fn message_revisions(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        after_version: Option<i32>,
+        limit: u32,
+    ) -> Result<Vec<chat_threads_application::messages::MessageRevision>, AppError> {
+        let s = self.lock()?;
+        s.thread(scope, thread_id, false)?;
+        if !s
+            .messages
+            .get(&id)
+            .is_some_and(|m| m.thread_id == thread_id && !m.is_deleted())
+        {
+            return Err(AppError::MessageNotFound);
+        }
+        Ok(s.revisions
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .filter(|r| after_version.is_none_or(|a| r.version > a))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn tombstone_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> Result<Message, AppError> {
+        let mut s = self.lock()?;
+        s.own_thread(scope, thread_id)?;
+        let current = s.live_message_mut(thread_id, id)?.clone();
+        if current.is_tombstone() {
+            return Ok(current);
+        }
+        if current.status == chat_threads_domain::MessageStatus::Streaming {
+            return Err(AppError::GenerationInProgress);
+        }
+        s.revisions.remove(&id);
+        let m = s.live_message_mut(thread_id, id)?;
+        m.content = chat_threads_domain::Content::from_stored(String::new());
+        m.display_text = None;
+        m.metadata = chat_threads_domain::Metadata::default();
+        m.feedback = None;
+        m.reaction = None;
+        m.tombstoned_at = Some(now);
+        m.updated_at = now;
+        let m = m.clone();
+        if let Some(t) = s.threads.get_mut(&thread_id) {
+            t.updated_at = now;
+        }
+        Ok(m)
     }
 
     async fn set_reaction(

@@ -1,0 +1,2 @@
+DROP INDEX sessions_org;
+ALTER TABLE sessions DROP COLUMN org_id;
