@@ -406,6 +406,8 @@ pub struct DatabaseSettings {
     pub acquire_timeout_secs: u64,
     /// SQLite busy timeout, milliseconds.
     pub sqlite_busy_timeout_ms: u64,
+    /// What a SQLite commit survives: `normal` (a process crash) or `full` (a power loss too).
+    pub sqlite_synchronous: crate::db::SqliteSynchronous,
     /// Migrate on `serve`.
     pub migrate_on_start: bool,
 }
@@ -417,6 +419,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout_secs", &self.acquire_timeout_secs)
             .field("sqlite_busy_timeout_ms", &self.sqlite_busy_timeout_ms)
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field("migrate_on_start", &self.migrate_on_start)
             .finish()
     }
@@ -434,6 +437,7 @@ impl DatabaseSettings {
             max_connections: self.max_connections,
             acquire_timeout: Duration::from_secs(self.acquire_timeout_secs),
             sqlite_busy_timeout: Duration::from_millis(self.sqlite_busy_timeout_ms),
+            sqlite_synchronous: self.sqlite_synchronous,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use chat_threads_infrastructure::db::{Database, PoolOptions};
+use chat_threads_infrastructure::db::{Database, PoolOptions, SqliteSynchronous};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_pooled_connection_has_wal_foreign_keys_and_a_busy_timeout() {
@@ -20,10 +20,24 @@ async fn every_pooled_connection_has_wal_foreign_keys_and_a_busy_timeout() {
         tokio::spawn(async move { db.sqlite_settings().await.unwrap().unwrap() })
     });
     for check in checks {
-        let (journal, fk, busy) = check.await.unwrap();
+        let (journal, fk, busy, synchronous) = check.await.unwrap();
         assert_eq!(journal, "wal");
         assert_eq!(fk, 1);
         assert_eq!(busy, options.sqlite_busy_timeout.as_millis() as i64);
+        assert_eq!(synchronous, 1, "NORMAL by default");
+    }
+    // database.sqlite_synchronous = "full" reaches every connection.
+    let full = PoolOptions {
+        max_connections: 2,
+        sqlite_synchronous: SqliteSynchronous::Full,
+        ..PoolOptions::default()
+    };
+    let db = Database::connect(&support::sqlite_url(), full)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let (_, _, _, synchronous) = db.sqlite_settings().await.unwrap().unwrap();
+        assert_eq!(synchronous, 2);
     }
     assert!(support::sqlite_url().sqlite_path().is_some());
 }

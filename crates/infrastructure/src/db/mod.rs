@@ -30,6 +30,7 @@ pub use dialect::Dialect;
 pub use error::DbError;
 pub use migrations::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE};
 pub use pool::{
-    Backend, Database, DatabaseUrl, PoolOptions, PoolUsage, SetupError, redact as redact_url,
+    Backend, Database, DatabaseUrl, PoolOptions, PoolUsage, SetupError, SqliteSynchronous,
+    redact as redact_url,
 };
 pub use store::SqlStore;

@@ -165,6 +165,31 @@ pub struct PoolOptions {
     pub acquire_timeout: Duration,
     /// How long SQLite waits on a lock before giving up (PRAGMA busy_timeout).
     pub sqlite_busy_timeout: Duration,
+    /// When SQLite syncs the file to disk (PRAGMA synchronous).
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// SQLite's `PRAGMA synchronous` in WAL mode: what a commit survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// Syncs at checkpoints, not at every commit: a crash of the process loses nothing; a power
+    /// loss or OS crash can lose the last commits (never corrupts the file). The default.
+    #[default]
+    Normal,
+    /// Syncs the WAL at every commit: a commit survives a power loss too, at the price of one
+    /// fsync per write transaction.
+    Full,
+}
+
+impl SqliteSynchronous {
+    /// The PRAGMA value (and what `PRAGMA synchronous` reads back: 1 or 2).
+    pub fn pragma(self) -> (&'static str, i64) {
+        match self {
+            Self::Normal => ("NORMAL", 1),
+            Self::Full => ("FULL", 2),
+        }
+    }
 }
 
 impl Default for PoolOptions {
@@ -173,6 +198,7 @@ impl Default for PoolOptions {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
             sqlite_busy_timeout: Duration::from_secs(10),
+            sqlite_synchronous: SqliteSynchronous::Normal,
         }
     }
 }
@@ -251,6 +277,7 @@ impl Database {
                     }
                 }
                 let busy_ms = options.sqlite_busy_timeout.as_millis();
+                let (synchronous, _) = options.sqlite_synchronous.pragma();
                 let mut config = ManagerConfig::<SqliteConn>::default();
                 config.custom_setup = Box::new(move |url: &str| {
                     let url = url.to_owned();
@@ -258,10 +285,11 @@ impl Database {
                         let mut conn = SqliteConn::establish(&url).await?;
                         // Every pooled connection gets the same settings: WAL lets readers run
                         // beside the writer, busy_timeout makes writers queue instead of failing,
-                        // and foreign keys are off by default in SQLite.
+                        // foreign keys are off by default in SQLite, and `synchronous` is what a
+                        // commit survives (database.sqlite_synchronous).
                         conn.batch_execute(&format!(
                             "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {busy_ms}; \
-                             PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+                             PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
                         ))
                         .await
                         .map_err(ConnectionError::CouldntSetupConfiguration)?;
@@ -326,8 +354,8 @@ impl Database {
     }
 
     /// The effective settings of one pooled SQLite connection: `(journal_mode, foreign_keys,
-    /// busy_timeout_ms)`. `None` on PostgreSQL. For diagnostics and tests.
-    pub async fn sqlite_settings(&self) -> Result<Option<(String, i64, i64)>, AppError> {
+    /// busy_timeout_ms, synchronous)`. `None` on PostgreSQL. For diagnostics and tests.
+    pub async fn sqlite_settings(&self) -> Result<Option<(String, i64, i64, i64)>, AppError> {
         #[derive(diesel::QueryableByName)]
         struct Row {
             #[diesel(sql_type = diesel::sql_types::Text)]
@@ -336,6 +364,8 @@ impl Database {
             foreign_keys: i64,
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             busy_timeout: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            synchronous: i64,
         }
         let Pools::Sqlite(pool) = &self.pools else {
             return Ok(None);
@@ -344,12 +374,18 @@ impl Database {
         let row: Row = diesel::sql_query(
             "SELECT (SELECT journal_mode FROM pragma_journal_mode) AS journal_mode, \
              (SELECT foreign_keys FROM pragma_foreign_keys) AS foreign_keys, \
-             (SELECT timeout FROM pragma_busy_timeout) AS busy_timeout",
+             (SELECT timeout FROM pragma_busy_timeout) AS busy_timeout, \
+             (SELECT synchronous FROM pragma_synchronous) AS synchronous",
         )
         .get_result(&mut *conn)
         .await
         .map_err(super::error::classify)?;
-        Ok(Some((row.journal_mode, row.foreign_keys, row.busy_timeout)))
+        Ok(Some((
+            row.journal_mode,
+            row.foreign_keys,
+            row.busy_timeout,
+            row.synchronous,
+        )))
     }
 
     /// Applies every pending migration. Returns the versions applied.
