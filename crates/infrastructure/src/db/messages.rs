@@ -152,6 +152,23 @@ impl MessageStore for SqlStore {
         limit: u32,
     ) -> Result<Vec<Message>, AppError> {
         let r: Result<Vec<Message>, DbError> = with_conn!(self, |conn, dialect| {
+            if before.is_none() {
+                // The first page — almost every read — is one prepared statement.
+                let rows: Vec<MessageRow> = ActivePathQuery {
+                    thread: db_id(thread_id),
+                    owner: scope.owner.as_str().to_owned(),
+                    org: scope.org_reader.as_ref().map(|o| o.as_str().to_owned()),
+                    limit: i64::from(limit),
+                }
+                .load(conn)
+                .await?;
+                if !rows.is_empty() {
+                    return messages_from(rows);
+                }
+                // Nothing: an empty thread, or not one the scope may read.
+                let _thread = find_thread!(conn, scope, thread_id, false);
+                return Ok(Vec::new());
+            }
             let thread = find_thread!(conn, scope, thread_id, false);
             let start = match before {
                 Some(b) => {

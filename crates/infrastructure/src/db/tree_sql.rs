@@ -151,6 +151,67 @@ macro_rules! place {
     }};
 }
 
+/// The first page of a thread's active path as one statement that the connection prepares
+/// once and reuses (a fixed query id, so diesel caches it): the scope's read check on the
+/// thread, its active leaf, and the walk up `limit` parent links, root first. No rows: the
+/// thread is unknown to the scope, or has no messages (the caller tells which).
+#[derive(Debug, Clone, diesel::query_builder::QueryId)]
+pub(super) struct ActivePathQuery {
+    /// The thread.
+    pub thread: super::types::DbUuid,
+    /// The scope's owner.
+    pub owner: String,
+    /// The org the scope reads too (org admins), if any.
+    pub org: Option<String>,
+    /// At most this many messages.
+    pub limit: i64,
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for ActivePathQuery
+where
+    DB: diesel::backend::Backend
+        + diesel::sql_types::HasSqlType<super::types::sql::PUuid>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Text>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>,
+    super::types::DbUuid: diesel::serialize::ToSql<super::types::sql::PUuid, DB>,
+    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    Option<String>:
+        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Text>, DB>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+    DB: diesel::sql_types::HasSqlType<diesel::sql_types::Nullable<diesel::sql_types::Text>>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        use diesel::sql_types::{BigInt, Nullable, Text};
+        out.push_sql("WITH RECURSIVE t AS (SELECT id, active_leaf_id FROM threads WHERE id = ");
+        out.push_bind_param::<super::types::sql::PUuid, _>(&self.thread)?;
+        // `org_id = NULL` is never true: without an org to read, only the owner's thread.
+        out.push_sql(" AND deleted_at IS NULL AND (owner = ");
+        out.push_bind_param::<Text, _>(&self.owner)?;
+        out.push_sql(" OR org_id = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.org)?;
+        out.push_sql(
+            ")), path(id, parent_id, n) AS ( \
+             SELECT m.id, m.parent_id, 1 FROM messages m \
+             JOIN t ON m.id = t.active_leaf_id AND m.thread_id = t.id \
+             UNION ALL \
+             SELECT m.id, m.parent_id, p.n + 1 FROM messages m JOIN path p ON m.id = p.parent_id \
+             WHERE p.n < ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(") SELECT ");
+        out.push_sql(MESSAGE_COLUMNS);
+        out.push_sql(" FROM path p JOIN messages m ON m.id = p.id ORDER BY p.n DESC");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::Query for ActivePathQuery {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
 /// Walks up to `limit` parent links from `start` (recursive CTE over the primary key), root first.
 pub(super) const PATH_SQL: &str = "WITH RECURSIVE path(id, parent_id, n) AS ( \
     SELECT id, parent_id, 1 FROM messages WHERE id = ? AND thread_id = ? \
