@@ -103,16 +103,23 @@ impl Builder<'_> {
             .created_at
             .map(chat_threads_domain::to_micros)
             .unwrap_or(thread.created_at);
+        let tombstoned_at = r.tombstoned_at.map(chat_threads_domain::to_micros);
+        // A tombstone has no text, whatever the file says (it would be hidden from the path
+        // but still searchable and exported).
+        let (content, display_text, metadata, feedback, reaction) = if tombstoned_at.is_some() {
+            (String::new(), None, serde_json::json!({}), None, None)
+        } else {
+            (r.content, r.display_text, r.metadata, feedback, r.reaction)
+        };
         Ok(Message {
             id: MessageId::new(),
             thread_id: thread.id,
             parent_id: parent.map(|p| p.0),
             depth: parent.map_or(0, |p| p.1 + 1),
             role: Role::parse(&r.role).map_err(e)?,
-            content: Content::parse(r.content, self.limits).map_err(e)?,
+            content: Content::parse(content, self.limits).map_err(e)?,
             content_type: ContentType::parse(&r.content_type).map_err(e)?,
-            display_text: r
-                .display_text
+            display_text: display_text
                 .map(|d| Content::parse(d, self.limits).map(Content::into_inner))
                 .transpose()
                 .map_err(e)?,
@@ -121,15 +128,15 @@ impl Builder<'_> {
             prompt_tokens: r.prompt_tokens,
             completion_tokens: r.completion_tokens,
             feedback,
-            reaction: opt(r.reaction, Reaction::parse).map_err(e)?,
-            metadata: Metadata::parse(r.metadata, self.limits).map_err(e)?,
+            reaction: opt(reaction, Reaction::parse).map_err(e)?,
+            metadata: Metadata::parse(metadata, self.limits).map_err(e)?,
             edited_at: r.edited_at.map(chat_threads_domain::to_micros),
             created_at: created,
             updated_at: created,
             deleted_at: r.deleted_at.map(chat_threads_domain::to_micros),
             // Earlier versions are not exported: an imported message starts at version 1.
             version: 1,
-            tombstoned_at: r.tombstoned_at.map(chat_threads_domain::to_micros),
+            tombstoned_at,
         })
     }
 }
