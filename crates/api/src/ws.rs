@@ -423,19 +423,8 @@ impl<D: Deps> Connection<D> {
                 )))
             }
             "messages.delete" => {
-                let scope = match opt_arg::<String>(a, "scope")?.as_deref() {
-                    None | Some("subtree") => {
-                        chat_threads_application::messages::DeleteScope::Subtree
-                    }
-                    Some("message") => chat_threads_application::messages::DeleteScope::Message,
-                    Some(_) => {
-                        return Err(chat_threads_domain::DomainError::invalid(
-                            "scope",
-                            "must be subtree or message",
-                        )
-                        .into());
-                    }
-                };
+                let scope = opt_arg::<chat_threads_application::messages::DeleteScope>(a, "scope")?
+                    .unwrap_or_default();
                 let out = s
                     .messages
                     .delete(&who, thread(a)?, message(a)?, scope)

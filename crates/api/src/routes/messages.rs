@@ -193,17 +193,6 @@ pub async fn edit<D: Deps>(
     Ok(HttpResponse::Created().json(MessageDto::from(m)))
 }
 
-/// What a delete removes.
-#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DeleteScopeParam {
-    /// The message and everything below it (soft-deleted). The default.
-    #[default]
-    Subtree,
-    /// The message alone, as a tombstone: its content goes, its children stay.
-    Message,
-}
-
 /// Options of a message delete.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -214,7 +203,7 @@ pub struct DeleteMessageQuery {
     /// metadata, feedback and revisions gone; id, role, place and children kept); the active
     /// path and the model's context read around it.
     #[param(value_type = Option<String>)]
-    pub scope: Option<DeleteScopeParam>,
+    pub scope: Option<DeleteScope>,
 }
 
 /// Delete a message: with everything below it (default), or alone as a tombstone
@@ -231,13 +220,14 @@ pub async fn delete<D: Deps>(
     path: web::Path<MessagePath>,
     query: web::Query<DeleteMessageQuery>,
 ) -> Result<web::Json<DeleteOutcomeDto>, ApiError> {
-    let scope = match query.scope.unwrap_or_default() {
-        DeleteScopeParam::Subtree => DeleteScope::Subtree,
-        DeleteScopeParam::Message => DeleteScope::Message,
-    };
     let out = state
         .messages
-        .delete(&auth.0, path.thread(), path.message(), scope)
+        .delete(
+            &auth.0,
+            path.thread(),
+            path.message(),
+            query.scope.unwrap_or_default(),
+        )
         .await?;
     Ok(web::Json(out.into()))
 }

@@ -6,11 +6,22 @@ mod ports;
 
 pub use ports::{
     Anchor, Branch, DeleteOutcome, ForkMode, MessageCursor, MessageFilter, MessageRevision,
-    MessageStore, NewMessage, Revision, check_revisable,
+    MessageStore, NewMessage, Revision, check_revisable, tombstone_wanted,
 };
 
-/// What a delete removes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Content of type `json` must parse as JSON (`content_not_json`).
+fn json_content_parses(content_type: ContentType, content: &str) -> Result<(), AppError> {
+    if content_type == ContentType::Json
+        && serde_json::from_str::<serde_json::Value>(content).is_err()
+    {
+        return Err(chat_threads_domain::DomainError::ContentNotJson.into());
+    }
+    Ok(())
+}
+
+/// What a delete removes (`?scope=` on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DeleteScope {
     /// The message and everything below it (soft-deleted; the default).
     #[default]
@@ -142,6 +153,13 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         );
     }
 
+    /// A display text, held to the content rules.
+    fn display_text(&self, raw: Option<String>) -> Result<Option<String>, AppError> {
+        Ok(raw
+            .map(|d| Content::parse(d, &self.limits).map(Content::into_inner))
+            .transpose()?)
+    }
+
     fn new_message(&self, input: AppendMessage) -> Result<NewMessage, AppError> {
         let content_type = input
             .content_type
@@ -149,15 +167,8 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             .map(ContentType::parse)
             .transpose()?;
         let content_type = content_type.unwrap_or(ContentType::Text);
-        if content_type == ContentType::Json
-            && serde_json::from_str::<serde_json::Value>(&input.content).is_err()
-        {
-            return Err(chat_threads_domain::DomainError::ContentNotJson.into());
-        }
-        let display_text = input
-            .display_text
-            .map(|d| Content::parse(d, &self.limits).map(Content::into_inner))
-            .transpose()?;
+        json_content_parses(content_type, &input.content)?;
+        let display_text = self.display_text(input.display_text)?;
         Ok(NewMessage {
             id: MessageId::new(),
             role: input
@@ -285,26 +296,19 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         }
         let content = match patch.content {
             Some(c) => {
-                if current.content_type == ContentType::Json
-                    && serde_json::from_str::<serde_json::Value>(&c).is_err()
-                {
-                    return Err(chat_threads_domain::DomainError::ContentNotJson.into());
-                }
+                json_content_parses(current.content_type, &c)?;
                 Content::parse(c, &self.limits)?
             }
             None => current.content.clone(),
         };
         let display_text = match patch.display_text {
-            Some(d) => d
-                .map(|d| Content::parse(d, &self.limits).map(Content::into_inner))
-                .transpose()?,
+            Some(d) => self.display_text(d)?,
             None => current.display_text.clone(),
         };
         let metadata = match patch.metadata {
             Some(m) => Metadata::parse(m, &self.limits)?,
             None => current.metadata.clone(),
         };
-        check_revisable(&current, current.version)?;
         let m = self
             .store
             .revise_message(
@@ -366,36 +370,25 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         id: MessageId,
         scope: DeleteScope,
     ) -> Result<DeleteOutcome, AppError> {
-        if scope == DeleteScope::Message {
-            let m = self
-                .store
-                .tombstone_message(&who.scope(), thread_id, id, self.clock.now())
-                .await?;
-            let active_leaf_id = self
-                .store
-                .get_thread(&who.scope(), thread_id, false)
-                .await?
-                .active_leaf_id;
-            let out = DeleteOutcome {
-                deleted: 1,
-                active_leaf_id,
-            };
-            self.events.emit(
-                thread_id,
-                EventKind::MessageDeleted,
-                json!({"message_id": m.id, "scope": "message", "deleted": 1,
-                       "active_leaf_id": out.active_leaf_id}),
-            );
-            return Ok(out);
-        }
-        let out = self
-            .store
-            .delete_message(&who.scope(), thread_id, id, self.clock.now())
-            .await?;
+        let now = self.clock.now();
+        let (out, scope_name) = match scope {
+            DeleteScope::Message => (
+                self.store
+                    .tombstone_message(&who.scope(), thread_id, id, now)
+                    .await?,
+                "message",
+            ),
+            DeleteScope::Subtree => (
+                self.store
+                    .delete_message(&who.scope(), thread_id, id, now)
+                    .await?,
+                "subtree",
+            ),
+        };
         self.events.emit(
             thread_id,
             EventKind::MessageDeleted,
-            json!({"message_id": id, "scope": "subtree", "deleted": out.deleted,
+            json!({"message_id": id, "scope": scope_name, "deleted": out.deleted,
                    "active_leaf_id": out.active_leaf_id}),
         );
         Ok(out)

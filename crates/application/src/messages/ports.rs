@@ -119,6 +119,22 @@ pub struct MessageRevision {
     pub replaced_at: Timestamp,
 }
 
+impl MessageRevision {
+    /// `current` as the revision an edit at `replaced_at` keeps.
+    pub fn replaced(current: &Message, replaced_at: Timestamp) -> Self {
+        Self {
+            message_id: current.id,
+            version: current.version,
+            content: current.content.clone(),
+            content_type: current.content_type,
+            display_text: current.display_text.clone(),
+            metadata: current.metadata.clone(),
+            written_at: current.edited_at.unwrap_or(current.created_at),
+            replaced_at,
+        }
+    }
+}
+
 /// An edit in place: the new text, display text and metadata, replacing `from_version`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revision {
@@ -153,6 +169,18 @@ pub fn check_revisable(current: &Message, from_version: i32) -> Result<(), AppEr
         ));
     }
     Ok(())
+}
+
+/// Whether deleting `current` alone has anything to do: `false` for a tombstone already (the
+/// delete is repeated), an error for a reply still being generated.
+pub fn tombstone_wanted(current: &Message) -> Result<bool, AppError> {
+    if current.is_tombstone() {
+        return Ok(false);
+    }
+    if current.status == MessageStatus::Streaming {
+        return Err(AppError::GenerationInProgress);
+    }
+    Ok(true)
 }
 
 /// Where a new message hangs in the tree.
@@ -232,15 +260,16 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<MessageRevision>, AppError>> + Send;
 
     /// Deletes one live message alone: content, display text, metadata, feedback, reaction and
-    /// revisions go; the message stays in the tree as a tombstone with its children attached.
-    /// A reply still being generated is refused. Tombstoning a tombstone returns it.
+    /// revisions go; the message stays in the tree as a tombstone with its children attached
+    /// ([`tombstone_wanted`] decides). The outcome counts the one message and gives the thread's
+    /// active leaf, which does not move.
     fn tombstone_message(
         &self,
         scope: &Scope,
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
-    ) -> impl Future<Output = Result<Message, AppError>> + Send;
+    ) -> impl Future<Output = Result<DeleteOutcome, AppError>> + Send;
 
     /// Up to `limit` messages of the active path ending just above `before` (or at the active
     /// leaf), root first. Walks parent links, so the cost depends on `limit`, not the thread size.

@@ -54,7 +54,7 @@ fn session_from(r: SessionRow) -> Result<Session, DbError> {
             .org_id
             .map(|o| chat_threads_domain::OrgId::parse(&o))
             .transpose()
-            .map_err(|e| DbError(AppError::Storage(format!("stored session org: {e}"))))?,
+            .map_err(|e| super::error::corrupt("sessions.org_id", e))?,
     })
 }
 

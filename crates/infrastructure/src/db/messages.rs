@@ -2,7 +2,9 @@
 
 use std::collections::HashSet;
 
-use chat_threads_application::messages::{MessageRevision, Revision, check_revisable};
+use chat_threads_application::messages::{
+    MessageRevision, Revision, check_revisable, tombstone_wanted,
+};
 use chat_threads_application::{
     Anchor, AppError, Branch, DeleteOutcome, ForkMode, MessageCursor, MessageFilter, MessageStore,
     NewMessage,
@@ -351,16 +353,10 @@ impl MessageStore for SqlStore {
             let current = live_message!(conn, thread_id, id);
             check_revisable(&current, revision.from_version)?;
             diesel::insert_into(message_revisions::table)
-                .values(RevisionRow {
-                    message_id: db_id(id),
-                    version: current.version,
-                    content: current.content.to_string(),
-                    content_type: current.content_type.as_str().to_owned(),
-                    display_text: current.display_text.clone(),
-                    metadata: DbJson(current.metadata.to_value()),
-                    written_at: DbTime(current.edited_at.unwrap_or(current.created_at)),
-                    replaced_at: DbTime(revision.at),
-                })
+                .values(RevisionRow::from(&MessageRevision::replaced(
+                    &current,
+                    revision.at,
+                )))
                 .execute(conn)
                 .await?;
             let row: MessageRow =
@@ -423,41 +419,40 @@ impl MessageStore for SqlStore {
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
-    ) -> Result<Message, AppError> {
-        let r: Result<Message, DbError> = write_tx!(self, |conn, _d| {
-            let _thread = lock_thread!(conn, scope, thread_id);
+    ) -> Result<DeleteOutcome, AppError> {
+        let r: Result<DeleteOutcome, DbError> = write_tx!(self, |conn, _d| {
+            let thread = lock_thread!(conn, scope, thread_id);
+            let outcome = DeleteOutcome {
+                deleted: 1,
+                active_leaf_id: thread.active_leaf_id,
+            };
             let current = live_message!(conn, thread_id, id);
-            if current.is_tombstone() {
-                return Ok(current);
-            }
-            if current.status == chat_threads_domain::MessageStatus::Streaming {
-                return Err(DbError(AppError::GenerationInProgress));
+            if !tombstone_wanted(&current)? {
+                return Ok(outcome);
             }
             diesel::delete(
                 message_revisions::table.filter(message_revisions::message_id.eq(db_id(id))),
             )
             .execute(conn)
             .await?;
-            let row: MessageRow =
-                diesel::update(messages::table.filter(messages::id.eq(db_id(id))))
-                    .set((
-                        messages::content.eq(""),
-                        messages::display_text.eq(None::<String>),
-                        messages::metadata.eq(DbJson(serde_json::json!({}))),
-                        messages::feedback_rating.eq(None::<String>),
-                        messages::feedback_text.eq(None::<String>),
-                        messages::reaction.eq(None::<String>),
-                        messages::tombstoned_at.eq(Some(DbTime(now))),
-                        messages::updated_at.eq(DbTime(now)),
-                    ))
-                    .returning(MessageRow::as_returning())
-                    .get_result(conn)
-                    .await?;
+            diesel::update(messages::table.filter(messages::id.eq(db_id(id))))
+                .set((
+                    messages::content.eq(""),
+                    messages::display_text.eq(None::<String>),
+                    messages::metadata.eq(DbJson(serde_json::json!({}))),
+                    messages::feedback_rating.eq(None::<String>),
+                    messages::feedback_text.eq(None::<String>),
+                    messages::reaction.eq(None::<String>),
+                    messages::tombstoned_at.eq(Some(DbTime(now))),
+                    messages::updated_at.eq(DbTime(now)),
+                ))
+                .execute(conn)
+                .await?;
             diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
                 .set(threads::updated_at.eq(DbTime(now)))
                 .execute(conn)
                 .await?;
-            Message::try_from(row)
+            Ok(outcome)
         });
         Ok(r?)
     }

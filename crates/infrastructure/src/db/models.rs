@@ -269,6 +269,21 @@ pub fn messages_from(rows: Vec<MessageRow>) -> Result<Vec<Message>, DbError> {
     rows.into_iter().map(Message::try_from).collect()
 }
 
+impl From<&chat_threads_application::messages::MessageRevision> for RevisionRow {
+    fn from(r: &chat_threads_application::messages::MessageRevision) -> Self {
+        Self {
+            message_id: DbUuid(r.message_id.as_uuid()),
+            version: r.version,
+            content: r.content.to_string(),
+            content_type: r.content_type.as_str().to_owned(),
+            display_text: r.display_text.clone(),
+            metadata: DbJson(r.metadata.to_value()),
+            written_at: DbTime(r.written_at),
+            replaced_at: DbTime(r.replaced_at),
+        }
+    }
+}
+
 impl TryFrom<RevisionRow> for chat_threads_application::messages::MessageRevision {
     type Error = DbError;
     fn try_from(r: RevisionRow) -> Result<Self, DbError> {

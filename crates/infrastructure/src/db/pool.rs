@@ -183,11 +183,11 @@ pub enum SqliteSynchronous {
 }
 
 impl SqliteSynchronous {
-    /// The PRAGMA value (and what `PRAGMA synchronous` reads back: 1 or 2).
-    pub fn pragma(self) -> (&'static str, i64) {
+    /// The PRAGMA value.
+    pub fn pragma(self) -> &'static str {
         match self {
-            Self::Normal => ("NORMAL", 1),
-            Self::Full => ("FULL", 2),
+            Self::Normal => "NORMAL",
+            Self::Full => "FULL",
         }
     }
 }
@@ -277,7 +277,7 @@ impl Database {
                     }
                 }
                 let busy_ms = options.sqlite_busy_timeout.as_millis();
-                let (synchronous, _) = options.sqlite_synchronous.pragma();
+                let synchronous = options.sqlite_synchronous.pragma();
                 let mut config = ManagerConfig::<SqliteConn>::default();
                 config.custom_setup = Box::new(move |url: &str| {
                     let url = url.to_owned();

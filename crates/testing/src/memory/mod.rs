@@ -583,16 +583,7 @@ impl MessageStore for MemoryStore {
         let current = s.live_message_mut(thread_id, id)?.clone();
         chat_threads_application::messages::check_revisable(&current, revision.from_version)?;
         s.revisions.entry(id).or_default().push(
-            chat_threads_application::messages::MessageRevision {
-                message_id: id,
-                version: current.version,
-                content: current.content.clone(),
-                content_type: current.content_type,
-                display_text: current.display_text.clone(),
-                metadata: current.metadata.clone(),
-                written_at: current.edited_at.unwrap_or(current.created_at),
-                replaced_at: revision.at,
-            },
+            chat_threads_application::messages::MessageRevision::replaced(&current, revision.at),
         );
         let m = s.live_message_mut(thread_id, id)?;
         m.content = revision.content;
@@ -637,15 +628,15 @@ impl MessageStore for MemoryStore {
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
-    ) -> Result<Message, AppError> {
+    ) -> Result<DeleteOutcome, AppError> {
         let mut s = self.lock()?;
-        s.own_thread(scope, thread_id)?;
+        let outcome = DeleteOutcome {
+            deleted: 1,
+            active_leaf_id: s.own_thread(scope, thread_id)?.active_leaf_id,
+        };
         let current = s.live_message_mut(thread_id, id)?.clone();
-        if current.is_tombstone() {
-            return Ok(current);
-        }
-        if current.status == chat_threads_domain::MessageStatus::Streaming {
-            return Err(AppError::GenerationInProgress);
+        if !chat_threads_application::messages::tombstone_wanted(&current)? {
+            return Ok(outcome);
         }
         s.revisions.remove(&id);
         let m = s.live_message_mut(thread_id, id)?;
@@ -656,11 +647,10 @@ impl MessageStore for MemoryStore {
         m.reaction = None;
         m.tombstoned_at = Some(now);
         m.updated_at = now;
-        let m = m.clone();
         if let Some(t) = s.threads.get_mut(&thread_id) {
             t.updated_at = now;
         }
-        Ok(m)
+        Ok(outcome)
     }
 
     async fn set_reaction(
