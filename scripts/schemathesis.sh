@@ -60,6 +60,7 @@ start() {
         cd "$dir"
         export CHAT_THREADS__DATABASE__URL="$url" CHAT_THREADS__SERVER__PORT=0 \
             CHAT_THREADS__RATE_LIMIT__ENABLED=false CHAT_THREADS__MODELS__ECHO__DELAY_MS=0 \
+            CHAT_THREADS__BILLING__ENABLED=true \
             CHAT_THREADS__LOG__LEVEL=warn
         exec "$bin" serve >"$dir/server.log" 2>&1
     ) &

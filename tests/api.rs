@@ -94,6 +94,7 @@ async fn tour(postgres: bool) {
     };
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     env.push(("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"));
+    env.push(("CHAT_THREADS__BILLING__ENABLED", "true"));
     let server = Server::start(&env);
     let t = Tour {
         // An org admin: it also manages the org's anonymous sessions.
@@ -498,6 +499,65 @@ async fn tour(postgres: bool) {
             > 0
     );
 
+    // Balances: a service principal credits, the owner reads the balance and the ledger.
+    let service = server.token(&["--sub", "billing", "--org", "acme", "--service"]);
+    let (status, credit) = t
+        .call_as(
+            &service,
+            "POST",
+            "/v1/balances/user:tourist/credits",
+            Some(json!({"amount": 250, "note": "welcome"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{credit}");
+    let balance = t.ok("GET", "/v1/balances/me", None, 200).await;
+    assert_eq!(
+        (balance["balance"].as_i64(), balance["currency"].as_str()),
+        (Some(250), Some("USD"))
+    );
+    let ledger = t.ok("GET", "/v1/balances/me/ledger", None, 200).await;
+    assert_eq!(ledger["data"][0]["note"], "welcome");
+
+    // Files: upload (multipart), list, read, download, attach, delete.
+    let (status, body, _) = t
+        .raw(
+            "POST",
+            "/v1/files",
+            "multipart/form-data; boundary=tour",
+            "--tour\r\nContent-Disposition: form-data; name=\"file\"; filename=\"plan.txt\"\r\n\r\nDay one: Belem\r\n--tour--\r\n".to_owned(),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let file: Value = serde_json::from_str(&body).unwrap();
+    let fid = file["id"].as_str().unwrap().to_owned();
+    assert_eq!(file["content_type"], "text/plain");
+    let files = t.ok("GET", "/v1/files", None, 200).await;
+    assert_eq!(files["data"][0]["id"], file["id"]);
+    assert_eq!(
+        t.ok("GET", &format!("/v1/files/{fid}"), None, 200).await,
+        file
+    );
+    let (status, bytes, headers) = t
+        .raw(
+            "GET",
+            &format!("/v1/files/{fid}/content"),
+            "text/plain",
+            String::new(),
+        )
+        .await;
+    assert_eq!((status, bytes.as_str()), (200, "Day one: Belem"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let attached = t
+        .ok(
+            "POST",
+            &format!("/v1/threads/{tid}/messages"),
+            Some(json!({"content": "my plan", "attachments": [fid]})),
+            201,
+        )
+        .await;
+    assert_eq!(attached["attachments"][0]["name"], "plan.txt");
+    t.ok("DELETE", &format!("/v1/files/{fid}"), None, 204).await;
+
     let presence = t
         .ok("GET", &format!("/v1/threads/{tid}/presence"), None, 200)
         .await;
@@ -512,7 +572,10 @@ async fn tour(postgres: bool) {
             200,
         )
         .await;
-    assert_eq!(del["deleted"], 6, "the reply and the exchanges below it");
+    assert_eq!(
+        del["deleted"], 7,
+        "the reply and the exchanges and the message with a file below it"
+    );
     t.ok("DELETE", &format!("/v1/threads/{tid}"), None, 200)
         .await;
     t.ok("GET", &format!("/v1/threads/{tid}"), None, 404).await;

@@ -7,31 +7,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::Server;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The tools' python, installed on first use; `None` (with a loud warning) only outside CI.
-fn python() -> Option<PathBuf> {
-    let out = Command::new(repo().join("scripts/python-tools.sh"))
-        .output()
-        .unwrap();
-    if out.status.success() {
-        let path = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        return Some(PathBuf::from(path));
-    }
-    let why = String::from_utf8_lossy(&out.stderr);
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true and the contract tools cannot be installed: {why}");
-    }
-    eprintln!("WARNING: contract test SKIPPED: scripts/python-tools.sh failed: {why}");
-    None
-}
+use support::{Server, python, repo};
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();

@@ -2,7 +2,10 @@
 //! it): for every operation that takes a thread or message id, another user, an anonymous
 //! session and an org admin of another org each get 404, a request without a token gets 401,
 //! and the owner's data is unchanged afterwards; for every operation on a session id, members
-//! and sessions get 403 and another org's admin 404. Runs on SQLite and on PostgreSQL.
+//! and sessions get 403 and another org's admin 404; for every operation on a balance, other
+//! users, sessions, another org's admin and another org's service get 404 (crediting, which is
+//! for service principals, 403 for the others); for every operation on a file id, other users,
+//! sessions and another org's admin get 404. Runs on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod support;
@@ -46,6 +49,7 @@ fn body_for(method: &str, path: &str, message_id: &str) -> Option<Value> {
         ("post", "/v1/threads/{thread_id}/messages/{message_id}/resend") => {
             json!({"content": "intruder"})
         }
+        ("post", "/v1/balances/{account}/credits") => json!({"amount": 1}),
         _ => return None,
     };
     Some(body)
@@ -100,6 +104,7 @@ async fn matrix(postgres: bool) {
     };
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     env.push(("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"));
+    env.push(("CHAT_THREADS__BILLING__ENABLED", "true"));
     let server = Server::start(&env);
 
     let alice = server.token(&["--sub", "alice", "--org", "acme"]);
@@ -170,6 +175,37 @@ async fn matrix(postgres: bool) {
         .await;
     assert_eq!(status, 201);
 
+    // Alice's balance, credited by acme's backend.
+    let (status, _, _) = server
+        .call(
+            "POST",
+            "/v1/balances/user:alice/credits",
+            Some(&acme_service),
+            Some(&json!({"amount": 10})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let globex_service = server.token(&["--sub", "globex-backend", "--org", "globex", "--service"]);
+    // Alice's file.
+    let boundary = "matrix-boundary";
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/files", server.base))
+        .bearer_auth(&alice)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; \
+             filename=\"plans.txt\"\r\n\r\nsecret plans\r\n--{boundary}--\r\n"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let file: Value = resp.json().await.unwrap();
+    let fid = file["id"].as_str().unwrap().to_owned();
+
     let (_, _, openapi) = server.call("GET", "/openapi.json", None, None).await;
     let ops = operations(&openapi);
     assert!(
@@ -179,6 +215,8 @@ async fn matrix(postgres: bool) {
     );
     let mut id_ops = 0;
     let mut session_ops = 0;
+    let mut balance_ops = 0;
+    let mut file_ops = 0;
     for (method, path, op) in &ops {
         let public = PUBLIC.contains(&(method.as_str(), path.as_str()));
         let secured = op
@@ -197,7 +235,9 @@ async fn matrix(postgres: bool) {
         let url = path
             .replace("{thread_id}", &tid)
             .replace("{message_id}", &mid)
-            .replace("{session_id}", &managed);
+            .replace("{session_id}", &managed)
+            .replace("{account}", "user:alice")
+            .replace("{file_id}", &fid);
         let body = body_for(method, path, &mid);
         let needs_body = op.get("requestBody").is_some();
         // Only an id-taking operation must get past body validation to reach the owner check.
@@ -220,6 +260,45 @@ async fn matrix(postgres: bool) {
                 ("an anonymous session", &anon, (403, "forbidden")),
                 ("another org's admin", &outsider, (404, "session_not_found")),
             ] {
+                let (status, _, err) = server.call(method, &url, Some(token), body.as_ref()).await;
+                assert_eq!(
+                    (status, err["error"]["code"].as_str().unwrap_or_default()),
+                    expected,
+                    "{method} {path} as {who}: {err}"
+                );
+            }
+            continue;
+        }
+        if path.contains("{file_id}") {
+            file_ops += 1;
+            for (who, token) in [
+                ("another user", &bob),
+                ("an anonymous session", &anon),
+                ("another org's admin", &outsider),
+            ] {
+                let (status, _, err) = server.call(method, &url, Some(token), body.as_ref()).await;
+                assert_eq!(
+                    (status, err["error"]["code"].as_str().unwrap_or_default()),
+                    (404, "file_not_found"),
+                    "{method} {path} as {who}: {err}"
+                );
+            }
+            continue;
+        }
+        if path.contains("{account}") {
+            balance_ops += 1;
+            let crediting = method == "post";
+            for (who, token) in [
+                ("another user", &bob),
+                ("an anonymous session", &anon),
+                ("another org's admin", &outsider),
+                ("another org's service", &globex_service),
+            ] {
+                let expected = if crediting && who != "another org's service" {
+                    (403, "forbidden")
+                } else {
+                    (404, "balance_not_found")
+                };
                 let (status, _, err) = server.call(method, &url, Some(token), body.as_ref()).await;
                 assert_eq!(
                     (status, err["error"]["code"].as_str().unwrap_or_default()),
@@ -258,6 +337,20 @@ async fn matrix(postgres: bool) {
     assert!(
         session_ops >= 2,
         "every session operation was exercised ({session_ops})"
+    );
+    assert_eq!(balance_ops, 3, "every balance operation was exercised");
+    assert_eq!(file_ops, 3, "every file operation was exercised");
+    let (status, _, kept) = server
+        .call("GET", &format!("/v1/files/{fid}"), Some(&alice), None)
+        .await;
+    assert_eq!((status, &kept), (200, &file), "alice's file is untouched");
+    let (_, _, balance) = server
+        .call("GET", "/v1/balances/me", Some(&alice), None)
+        .await;
+    assert_eq!(
+        (balance["balance"].as_i64(), balance["held"].as_i64()),
+        (Some(10), Some(0)),
+        "alice's balance is untouched"
     );
     let (status, _, threads) = server
         .call("GET", "/v1/threads", Some(&managed_token), None)

@@ -569,7 +569,8 @@ async fn model_allowlists_per_org_and_refusals_list_the_allowed() {
         .await;
     assert_eq!(
         models,
-        json!({"data": [{"id": "echo", "provider": "builtin", "default": true}],
+        json!({"data": [{"id": "echo", "provider": "builtin", "default": true,
+                         "vision": false, "pricing": null}],
                "next_cursor": null, "has_more": false})
     );
     let tid = env.thread().await;

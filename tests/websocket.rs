@@ -185,6 +185,42 @@ async fn every_op_over_one_socket() {
     );
     ok(&c.call("typing.start", json!({"thread_id": tid})).await);
     ok(&c.call("typing.stop", json!({"thread_id": tid})).await);
+
+    // Attachments over the socket: echo repeats the prompt, the attached text included.
+    let upload = reqwest::Client::new()
+        .post(format!("{}/v1/files", server.base))
+        .bearer_auth(&token)
+        .header("content-type", "multipart/form-data; boundary=wsb")
+        .body(
+            "--wsb\r\nContent-Disposition: form-data; name=\"file\"; filename=\"note.txt\"\r\n\r\n\
+             socket attachment\r\n--wsb--\r\n",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status().as_u16(), 201);
+    let file: Value = upload.json().await.unwrap();
+    ok(&c
+        .call(
+            "messages.send",
+            json!({"thread_id": tid, "content": "with a file", "attachments": [file["id"]]}),
+        )
+        .await);
+    let echoed: String = c
+        .events_until("message.completed")
+        .await
+        .iter()
+        .filter(|e| e["event"] == "message.delta")
+        .map(|e| e["data"]["delta"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(echoed.contains("socket attachment"), "{echoed}");
+    let foreign = c
+        .call(
+            "messages.send",
+            json!({"thread_id": tid, "content": "x", "attachments": [uuid::Uuid::now_v7()]}),
+        )
+        .await;
+    assert_eq!(foreign["error"]["code"], "attachment_not_found");
     assert_eq!(
         ok(&c.call("threads.delete", json!({"thread_id": tid})).await)["id"],
         json!(tid)

@@ -115,6 +115,8 @@ impl Server {
     /// Starts `chat-threads serve` in a fresh working directory with `env` overrides, on a free
     /// port, and waits until it says where it listens.
     pub fn start(env: &[(&str, &str)]) -> Server {
+        // The tests' own HTTP clients (reqwest over rustls) need the TLS provider too.
+        chat_threads_infrastructure::tls::install();
         let workdir = tempfile::tempdir().unwrap();
         let env: Vec<(String, String)> = env
             .iter()
@@ -263,4 +265,108 @@ pub async fn backend_env(postgres: bool) -> Option<Vec<(String, String)>> {
     }
     let (_, url) = pg_database().await?;
     Some(vec![("CHAT_THREADS__DATABASE__URL".to_string(), url)])
+}
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The python of the pinned test tools (scripts/python-tools.sh), installed on first use;
+/// `None` (with a loud warning) only outside CI.
+pub fn python() -> Option<PathBuf> {
+    let out = Command::new(repo().join("scripts/python-tools.sh"))
+        .output()
+        .unwrap();
+    if out.status.success() {
+        let path = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        return Some(PathBuf::from(path));
+    }
+    let why = String::from_utf8_lossy(&out.stderr);
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and the test tools cannot be installed: {why}");
+    }
+    eprintln!("WARNING: test SKIPPED: scripts/python-tools.sh failed: {why}");
+    None
+}
+
+/// A local S3-compatible server (moto's), on a free port, killed on drop.
+pub struct S3Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+}
+
+impl S3Server {
+    /// Starts moto's server from the test tools; `None` only outside CI when the tools cannot
+    /// be installed.
+    pub async fn start() -> Option<S3Server> {
+        chat_threads_infrastructure::tls::install();
+        let python = python()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(python)
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = S3Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..200 {
+            if reqwest::get(&server.url).await.is_ok() {
+                return Some(server);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("moto's S3 server did not start on port {port}");
+    }
+
+    /// Creates a bucket.
+    pub async fn bucket(&self, name: &str) {
+        let resp = reqwest::Client::new()
+            .put(format!("{}/{name}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resp.status().is_success(),
+            "creating bucket {name}: {}",
+            resp.status()
+        );
+    }
+
+    /// The keys in a bucket.
+    pub async fn keys(&self, bucket: &str) -> Vec<String> {
+        let xml = reqwest::get(format!("{}/{bucket}?list-type=2", self.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        xml.split("<Key>")
+            .skip(1)
+            .filter_map(|s| s.split("</Key>").next())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -116,10 +116,23 @@ pub struct MessageDto {
     /// content, display text and metadata are gone and whose children stay attached. The tree
     /// view shows it; the active path and the model's context read around it.
     pub tombstoned_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Files attached to it (download with `GET /v1/files/{file_id}/content`).
+    pub attachments: Vec<AttachmentDto>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
     /// Set on soft-deleted messages (visible in the tree view only).
     pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A file attached to a message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentDto {
+    pub file_id: uuid::Uuid,
+    pub name: String,
+    /// Sniffed from the bytes at upload.
+    pub content_type: String,
+    /// Bytes.
+    pub size: u64,
 }
 
 impl From<Message> for MessageDto {
@@ -147,6 +160,16 @@ impl From<Message> for MessageDto {
             is_edited: m.version > 1,
             version: m.version,
             tombstoned_at: m.tombstoned_at,
+            attachments: m
+                .attachments
+                .into_iter()
+                .map(|a| AttachmentDto {
+                    file_id: a.file_id.as_uuid(),
+                    name: a.name,
+                    content_type: a.content_type,
+                    size: a.size,
+                })
+                .collect(),
             created_at: m.created_at,
             updated_at: m.updated_at,
             deleted_at: m.deleted_at,
@@ -349,6 +372,11 @@ impl MessagePath {
 
 /// Reads an optional whole number that JSON may write as `98266` or `98266.0` (JSON Schema
 /// calls both integers); a fraction or a number out of range is refused.
+/// A required whole number, written as an integer or as a float with no fraction (`97.0`).
+pub fn required_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    whole_number(d)?.ok_or_else(|| serde::de::Error::custom("expected a whole number, found null"))
+}
+
 pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
         return Ok(None);

@@ -105,9 +105,17 @@ impl std::fmt::Display for ApiError {
 
 fn app_status(e: &AppError) -> StatusCode {
     match e {
-        AppError::ThreadNotFound | AppError::MessageNotFound | AppError::SessionNotFound => {
-            StatusCode::NOT_FOUND
+        AppError::ThreadNotFound
+        | AppError::MessageNotFound
+        | AppError::SessionNotFound
+        | AppError::BalanceNotFound
+        | AppError::FileNotFound => StatusCode::NOT_FOUND,
+        AppError::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        AppError::AttachmentNotFound(_) | AppError::ImagesNotSupported { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
         }
+        AppError::FileTypeNotAllowed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::StorageQuotaExceeded { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::Auth(_) => StatusCode::UNAUTHORIZED,
         AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         AppError::Domain(DomainError::Invalid { .. }) | AppError::InvalidCursor => {
@@ -119,6 +127,7 @@ fn app_status(e: &AppError) -> StatusCode {
         AppError::ModelNotAllowed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::GenerationInProgress => StatusCode::CONFLICT,
         AppError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::InsufficientBalance { .. } => StatusCode::PAYMENT_REQUIRED,
         AppError::Model(_) => StatusCode::BAD_GATEWAY,
         AppError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -140,6 +149,26 @@ fn details(e: &AppError) -> Option<serde_json::Value> {
         AppError::QuotaExceeded { quota, used } => {
             Some(serde_json::json!({ "quota": quota, "used": used }))
         }
+        AppError::FileTooLarge { limit } => Some(serde_json::json!({ "limit": limit })),
+        AppError::AttachmentNotFound(id) => Some(serde_json::json!({ "file_id": id })),
+        AppError::ImagesNotSupported { model } => Some(serde_json::json!({ "model": model })),
+        AppError::FileTypeNotAllowed {
+            content_type,
+            allowed,
+        } => Some(serde_json::json!({ "content_type": content_type, "allowed": allowed })),
+        AppError::StorageQuotaExceeded { quota, used, size } => {
+            Some(serde_json::json!({ "quota": quota, "used": used, "size": size }))
+        }
+        AppError::InsufficientBalance {
+            account,
+            balance,
+            held,
+            available,
+            required,
+        } => Some(serde_json::json!({
+            "account": account, "balance": balance, "held": held,
+            "available": available, "required": required,
+        })),
         _ => None,
     }
 }

@@ -87,6 +87,12 @@ pub fn configure<D: Deps>(config: ApiConfig<D>) -> impl FnOnce(&mut web::Service
             .route("/v1/ws", web::get().to(ws::upgrade::<D>))
             .service(web::scope("/v1").configure(routes_v1::<D>))
             .service(
+                web::scope("/openai/v1")
+                    .wrap(middleware::from_fn(routes::openai::errors))
+                    .configure(routes::openai::routes::<D>)
+                    .default_service(web::to(routes::openai::not_found)),
+            )
+            .service(
                 utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
                     .external_url_unchecked("/openapi.json", openapi)
                     // Offline and private: never send the spec's URL to validator.swagger.io.
@@ -128,7 +134,8 @@ macro_rules! v1_routes {
 
         fn routes_v1<D: Deps>(cfg: &mut web::ServiceConfig) {
             use routes::{
-                accounts, branches, live, messages, replies, search, summaries, threads, transfer,
+                accounts, billing, branches, files, live, messages, replies, search, summaries,
+                threads, transfer,
             };
             $(cfg.route($path, web::$method().to($($handler)::+::<D>));)*
         }
@@ -177,6 +184,14 @@ v1_routes! {
     post "/import/chatgpt" => transfer::import_chatgpt,
     get "/models" => replies::models,
     get "/usage" => replies::usage,
+    post "/files" => files::upload,
+    get "/files" => files::list,
+    get "/files/{file_id}" => files::get,
+    get "/files/{file_id}/content" => files::content,
+    delete "/files/{file_id}" => files::delete,
+    get "/balances/{account}" => billing::get,
+    post "/balances/{account}/credits" => billing::credit,
+    get "/balances/{account}/ledger" => billing::ledger,
     post "/threads/{thread_id}/chat" => replies::chat,
     post "/threads/{thread_id}/messages/{message_id}/regenerate" => replies::regenerate,
     post "/threads/{thread_id}/messages/{message_id}/resend" => replies::resend,

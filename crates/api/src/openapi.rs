@@ -185,6 +185,9 @@ pub fn document() -> serde_json::Value {
         routes::summaries::list, routes::summaries::add, routes::search::search,
         routes::transfer::export_thread, routes::transfer::export_all,
         routes::transfer::import_ndjson, routes::transfer::import_chatgpt,
+        routes::files::upload, routes::files::list, routes::files::get, routes::files::content,
+        routes::files::delete,
+        routes::billing::get, routes::billing::credit, routes::billing::ledger,
         routes::replies::models, routes::replies::usage, routes::replies::chat, routes::replies::regenerate,
         routes::replies::resend, routes::replies::stream, routes::replies::cancel, routes::live::presence,
     ),
@@ -199,6 +202,8 @@ pub fn document() -> serde_json::Value {
         (name = "search", description = "Full-text search"),
         (name = "transfer", description = "Export and import"),
         (name = "replies", description = "Assistant replies, streamed over SSE"),
+        (name = "files", description = "Uploaded files: upload, read, download, delete"),
+        (name = "billing", description = "Balances in money: read yours, credit (service principals), the ledger"),
     )
 )]
 pub struct ApiDoc;

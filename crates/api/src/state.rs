@@ -20,6 +20,9 @@ pub trait Deps: 'static {
         + chat_threads_application::idempotency::IdempotencyStore
         + chat_threads_application::replies::ReplyStore
         + chat_threads_application::usage::UsageStore
+        + chat_threads_application::billing::BalanceStore
+        + chat_threads_application::files::FileStore
+        + chat_threads_application::files::BlobStore
         + chat_threads_application::SearchStore
         + Readiness;
     /// Password hashing.
@@ -44,6 +47,10 @@ pub struct AppState<D: Deps> {
     pub store: D::Store,
     /// Input limits.
     pub limits: chat_threads_domain::Limits,
+    /// Uploaded files (bytes in the store's blob storage).
+    pub files: chat_threads_application::files::FileService<D::Store, D::Store, SystemClock>,
+    /// Balances, credits and the ledger.
+    pub balances: chat_threads_application::billing::BalanceService<D::Store, SystemClock>,
     /// Assistant replies.
     pub replies: chat_threads_application::replies::ReplyService<D::Store, SystemClock>,
     /// Keep-alive interval of SSE streams.
@@ -62,6 +69,8 @@ impl<D: Deps> Clone for AppState<D> {
             transfer: self.transfer.clone(),
             store: self.store.clone(),
             limits: self.limits,
+            files: self.files.clone(),
+            balances: self.balances.clone(),
             replies: self.replies.clone(),
             sse_keepalive: self.sse_keepalive,
             live: self.live.clone(),

@@ -346,14 +346,13 @@ impl<D: Deps> Connection<D> {
             ),
             "models.list" => {
                 let models = s.replies.catalog().allowed(&who);
+                let currency = &s.balances.settings().currency;
                 Ok(json_of(
-                    PageDto::<crate::routes::replies::ModelDto>::complete(models.into_iter().map(
-                        |m| crate::routes::replies::ModelDto {
-                            id: m.id,
-                            provider: m.provider,
-                            default: m.default,
-                        },
-                    )),
+                    PageDto::<crate::routes::replies::ModelDto>::complete(
+                        models
+                            .into_iter()
+                            .map(|m| crate::routes::replies::ModelDto::new(m, currency)),
+                    ),
                 ))
             }
             "threads.list" => {
@@ -440,6 +439,9 @@ impl<D: Deps> Connection<D> {
                     metadata: opt_arg(a, "metadata")?,
                     language: opt_arg(a, "language")?,
                     timezone: opt_arg(a, "timezone")?,
+                    attachments: crate::routes::messages::file_ids(
+                        opt_arg::<Vec<uuid::Uuid>>(a, "attachments")?.unwrap_or_default(),
+                    ),
                 };
                 // Subscribed first, so the reply's events reach this socket from the start.
                 self.subscribe(out, &who, tid).await?;

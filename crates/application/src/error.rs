@@ -38,6 +38,8 @@ error_codes! {
     ThreadNotFound => "thread_not_found": "404: no such thread for this caller (also another principal's thread).",
     MessageNotFound => "message_not_found": "404: no such message in this thread.",
     SessionNotFound => "session_not_found": "404: no such anonymous session in your organization.",
+    FileNotFound => "file_not_found": "404: no such file for this caller (also another principal's file).",
+    BalanceNotFound => "balance_not_found": "404: no such balance for this caller (another principal's or organization's account).",
     ValidationFailed => "validation_failed": "400: a value is invalid; `details.field` names it.",
     LimitExceeded => "limit_exceeded": "422: a value exceeds a configured limit; `details` has field, limit and actual.",
     ParentNotFound => "parent_not_found": "422: the parent message does not exist.",
@@ -50,6 +52,7 @@ error_codes! {
     ModelNotAllowed => "model_not_allowed": "422: the model is unknown or not allowed for you; `details.allowed` lists yours.",
     GenerationInProgress => "generation_in_progress": "409: a reply is still being generated in this thread.",
     TokenQuotaExceeded => "token_quota_exceeded": "429: the daily token quota is spent.",
+    InsufficientBalance => "insufficient_balance": "402: the balance cannot cover what the reply may cost; `details` has balance, held, available and required (smallest currency units).",
     ModelError => "model_error": "502: the model server failed.",
     InvalidCursor => "invalid_cursor": "400: a pagination cursor is not one this API issued.",
     Conflict => "conflict": "409: conflicts with the current state (a taken session id ...).",
@@ -73,7 +76,11 @@ error_codes! {
     InvalidCredentials => "invalid_credentials": "401: login failed.",
     InvalidRefreshToken => "invalid_refresh_token": "401: the refresh token is unknown, expired or spent.",
     RateLimited => "rate_limited": "429: over a rate limit; see Retry-After.",
-    PayloadTooLarge => "payload_too_large": "413: the body exceeds a size limit.",
+    PayloadTooLarge => "payload_too_large": "413: the body exceeds a size limit; for an upload, `details.limit` has limits.file_bytes.",
+    FileTypeNotAllowed => "file_type_not_allowed": "422: the uploaded file's type (sniffed from its bytes) is not allowed; `details` has content_type and allowed.",
+    AttachmentNotFound => "attachment_not_found": "422: an attachment is not one of your files; `details.file_id` names it.",
+    ImagesNotSupported => "images_not_supported": "422: the message has image attachments and the model is not marked as seeing images (models.vision); `details.model` names it.",
+    StorageQuotaExceeded => "storage_quota_exceeded": "422: your files would exceed your storage quota; `details` has quota, used and size (bytes).",
     UnsupportedMediaType => "unsupported_media_type": "415: the body is not JSON.",
     MalformedJson => "malformed_json": "400: the JSON body does not parse.",
     MalformedBody => "malformed_body": "400: the body cannot be read (not UTF-8, cut short).",
@@ -115,6 +122,45 @@ pub enum AppError {
     /// No such session in the caller's organization.
     #[error("session not found")]
     SessionNotFound,
+    /// No such file for this caller.
+    #[error("file not found")]
+    FileNotFound,
+    /// An upload over `limits.file_bytes`.
+    #[error("the file exceeds the limit of {limit} bytes (limits.file_bytes)")]
+    FileTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// An upload whose type is not allowed.
+    #[error("files of type {content_type} are not accepted")]
+    FileTypeNotAllowed {
+        /// The sniffed type.
+        content_type: String,
+        /// What is accepted.
+        allowed: Vec<String>,
+    },
+    /// An upload over the owner's storage quota.
+    #[error("the file would exceed your storage quota of {quota} bytes ({used} used)")]
+    StorageQuotaExceeded {
+        /// The quota.
+        quota: u64,
+        /// Bytes in use.
+        used: u64,
+        /// The file's size.
+        size: u64,
+    },
+    /// An attachment that is not one of the caller's files.
+    #[error("attachment {0} is not one of your files")]
+    AttachmentNotFound(chat_threads_domain::FileId),
+    /// Images sent to a model that cannot see them.
+    #[error("the model {model} does not accept images (models.vision)")]
+    ImagesNotSupported {
+        /// The model.
+        model: String,
+    },
+    /// No such balance for this caller.
+    #[error("balance not found")]
+    BalanceNotFound,
     /// Input or a tree rule was refused.
     #[error(transparent)]
     Domain(#[from] DomainError),
@@ -143,6 +189,22 @@ pub enum AppError {
         /// Tokens used today.
         used: u64,
     },
+    /// The balance cannot cover what a reply may cost; nothing was stored.
+    #[error(
+        "the balance of {account} cannot cover this reply: {available} available, {required} required"
+    )]
+    InsufficientBalance {
+        /// The paying account.
+        account: String,
+        /// Its balance.
+        balance: i64,
+        /// Held by replies still streaming.
+        held: i64,
+        /// Balance minus holds.
+        available: i64,
+        /// What the reply holds (the most it may cost).
+        required: i64,
+    },
     /// The model server failed.
     #[error(transparent)]
     Model(#[from] ModelError),
@@ -170,6 +232,13 @@ impl AppError {
             Self::ThreadNotFound => ErrorCode::ThreadNotFound,
             Self::MessageNotFound => ErrorCode::MessageNotFound,
             Self::SessionNotFound => ErrorCode::SessionNotFound,
+            Self::BalanceNotFound => ErrorCode::BalanceNotFound,
+            Self::FileNotFound => ErrorCode::FileNotFound,
+            Self::AttachmentNotFound(_) => ErrorCode::AttachmentNotFound,
+            Self::ImagesNotSupported { .. } => ErrorCode::ImagesNotSupported,
+            Self::FileTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::FileTypeNotAllowed { .. } => ErrorCode::FileTypeNotAllowed,
+            Self::StorageQuotaExceeded { .. } => ErrorCode::StorageQuotaExceeded,
             Self::Domain(d) => match d {
                 DomainError::Invalid { .. } => ErrorCode::ValidationFailed,
                 DomainError::TooLarge { .. } => ErrorCode::LimitExceeded,
@@ -186,6 +255,7 @@ impl AppError {
             Self::ModelNotAllowed { .. } => ErrorCode::ModelNotAllowed,
             Self::GenerationInProgress => ErrorCode::GenerationInProgress,
             Self::QuotaExceeded { .. } => ErrorCode::TokenQuotaExceeded,
+            Self::InsufficientBalance { .. } => ErrorCode::InsufficientBalance,
             Self::Model(_) => ErrorCode::ModelError,
             Self::InvalidCursor => ErrorCode::InvalidCursor,
             Self::Conflict(_) => ErrorCode::Conflict,

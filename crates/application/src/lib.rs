@@ -13,6 +13,8 @@
 //! | [`search`] | `ThreadService::search` | [`SearchStore`] |
 //! | [`replies`] | [`replies::ReplyService`] | [`replies::ReplyStore`], [`replies::llm::LanguageModel`] |
 //! | [`usage`] | `ReplyService::usage_today` | [`usage::UsageStore`] |
+//! | [`files`] (uploads) | [`files::FileService`] | [`files::FileStore`], [`files::BlobStore`] |
+//! | [`billing`] (prices, balances) | [`billing::BalanceService`] | [`billing::BalanceStore`] (holds in `ReplyStore`, debits in `UsageStore`) |
 //! | [`accounts`] (and sessions) | [`accounts::AuthService`] | [`accounts::AuthStore`], token and password ports |
 //! | [`transfer`] (NDJSON, ChatGPT) | [`transfer::TransferService`] | [`transfer::ImportStore`] |
 //! | [`idempotency`] | — | [`idempotency::IdempotencyStore`] |
@@ -24,10 +26,12 @@
 //! only tests depend on.
 
 pub mod accounts;
+pub mod billing;
 pub mod branches;
 pub mod cursor;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod idempotency;
 mod input;
 pub mod messages;
@@ -43,7 +47,7 @@ pub mod usage;
 pub use branches::{Branch, ForkMode};
 pub use error::{AppError, ErrorCode};
 pub use messages::{
-    Anchor, AppendMessage, DeleteOutcome, MessageCursor, MessageFilter, MessageService,
+    Anchor, AppendMessage, DeleteOutcome, EditInput, MessageCursor, MessageFilter, MessageService,
     MessageStore, NewMessage, message_filter,
 };
 pub use paging::Page;

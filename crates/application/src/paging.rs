@@ -30,6 +30,11 @@ impl Weigh for chat_threads_domain::Message {
     fn weigh(&self) -> usize {
         ITEM_OVERHEAD
             + self.content.as_str().len()
+            + self
+                .attachments
+                .iter()
+                .map(|a| 120 + a.name.len())
+                .sum::<usize>()
             + self.display_text.as_ref().map_or(0, String::len)
             + self.metadata.approx_bytes()
             + self

@@ -61,6 +61,10 @@ uuid_id!(
     /// Identifies a summary.
     SummaryId
 );
+uuid_id!(
+    /// Identifies an uploaded file.
+    FileId
+);
 
 #[cfg(test)]
 mod tests {

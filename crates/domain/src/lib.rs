@@ -11,8 +11,10 @@ pub mod tree;
 pub mod values;
 
 pub use error::DomainError;
-pub use ids::{MessageId, SummaryId, ThreadId};
-pub use message::{ContentType, Feedback, Message, MessageStatus, Rating, Role, Summary};
+pub use ids::{FileId, MessageId, SummaryId, ThreadId};
+pub use message::{
+    Attachment, ContentType, Feedback, Message, MessageStatus, Rating, Role, Summary,
+};
 pub use principal::{Principal, PrincipalKind, SCOPE_ORG_ADMIN, Scope};
 pub use thread::{ForkOrigin, Thread, ThreadStatus};
 pub use values::{

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
 use crate::error::DomainError;
-use crate::ids::{MessageId, SummaryId, ThreadId};
+use crate::ids::{FileId, MessageId, SummaryId, ThreadId};
 use crate::values::{Content, FeedbackText, Metadata, ModelName, Reaction};
 
 /// Declares a string-backed enum with `as_str`, `parse` and snake_case serde.
@@ -152,6 +152,29 @@ pub struct Message {
     /// and the path and the model's context read around it.
     #[serde(default)]
     pub tombstoned_at: Option<Timestamp>,
+    /// Files attached to it (uploaded with `POST /v1/files`), in order.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to a message: a reference to an upload with what a reader needs to show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The uploaded file.
+    pub file_id: FileId,
+    /// Its name.
+    pub name: String,
+    /// Its media type (sniffed at upload).
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+impl Attachment {
+    /// Whether the model sees it as an image.
+    pub fn is_image(&self) -> bool {
+        self.content_type.starts_with("image/")
+    }
 }
 
 fn first_version() -> i32 {

@@ -303,6 +303,7 @@ mod tests {
             deleted_at: None,
             version: 1,
             tombstoned_at: None,
+            attachments: Vec::new(),
         }
     }
 

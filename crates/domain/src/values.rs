@@ -30,6 +30,8 @@ pub struct Limits {
     pub page_bytes: usize,
     /// Imports running at once in this process; more get 503 `overloaded` (each holds its body).
     pub imports_at_once: usize,
+    /// Maximum uploaded file size, in bytes.
+    pub file_bytes: usize,
 }
 
 impl Default for Limits {
@@ -45,6 +47,7 @@ impl Default for Limits {
             import_bytes: 16 * 1024 * 1024,
             page_bytes: 512 * 1024,
             imports_at_once: 4,
+            file_bytes: 10 * 1024 * 1024,
         }
     }
 }

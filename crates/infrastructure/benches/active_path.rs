@@ -51,6 +51,7 @@ fn message(i: usize) -> NewMessage {
         metadata: Metadata::default(),
         edited_at: None,
         created_at: now(),
+        attachments: Vec::new(),
     }
 }
 

@@ -2,9 +2,16 @@
 //!
 //! Every instance publishes the events it produces on one channel and listens to it, so a
 //! client connected to instance B sees messages and reply deltas produced on instance A, and can
-//! resume on B a reply running on A (B mirrors the reply's event log as it streams). Payloads
-//! over NOTIFY's 8000-byte limit travel by reference: the event is stored in `event_payloads` and
-//! the notification carries its id. Publishing goes through one connection, in order.
+//! resume on B a reply running on A (B mirrors the reply's event log as it streams).
+//!
+//! Publishing goes through one connection, in order, in batches: whatever is queued (up to
+//! [`MAX_BATCH`] events) leaves in one round trip — events packed into notifications of up to
+//! [`INLINE_LIMIT`] bytes, all sent by one `SELECT pg_notify(...) FROM unnest(...)`. An event
+//! over the limit on its own travels by reference (stored in `event_payloads`, the notification
+//! carries its id). When the publisher falls behind (more than [`COALESCE_AFTER`] events
+//! queued), consecutive deltas of one reply are coalesced into one, carrying the lengths of the
+//! parts: the receiving instance splits it back, so its copy of the reply's log is event for
+//! event the same (exact resume), while its local subscribers get the joined text at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +27,10 @@ use tokio_postgres::{AsyncMessage, NoTls};
 pub const CHANNEL: &str = "chat_threads_events";
 /// Largest payload sent inline (NOTIFY's limit is 8000 bytes).
 pub const INLINE_LIMIT: usize = 7800;
+/// Most events published in one round trip.
+pub const MAX_BATCH: usize = 2000;
+/// A batch larger than this (a publisher behind) has its deltas coalesced.
+pub const COALESCE_AFTER: usize = 64;
 
 /// Publishes this instance's events to the others.
 #[derive(Debug, Clone)]
@@ -75,10 +86,22 @@ impl PgBridge {
                 };
                 backoff = Duration::from_millis(200);
                 let conn = tokio::spawn(connection);
-                while let Some(event) = rx.recv().await {
-                    taken.fetch_sub(1, Ordering::Relaxed);
-                    if let Err(e) = publish(&client, &me, &event).await {
-                        tracing::warn!(error = %e, "publishing an event failed; reconnecting");
+                while let Some(first) = rx.recv().await {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(e) => batch.push(e),
+                            Err(_) => break,
+                        }
+                    }
+                    taken.fetch_sub(batch.len(), Ordering::Relaxed);
+                    let items = if batch.len() > COALESCE_AFTER {
+                        coalesce(batch)
+                    } else {
+                        batch.into_iter().map(Item::single).collect()
+                    };
+                    if let Err(e) = publish(&client, &me, &items).await {
+                        tracing::warn!(error = %e, "publishing events failed; reconnecting");
                         conn.abort();
                         continue 'reconnect;
                     }
@@ -131,28 +154,144 @@ impl PgBridge {
     }
 }
 
+/// One event on the wire; `parts` (the byte lengths of coalesced deltas, in order) when it
+/// stands for several.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Item {
+    e: ThreadEvent,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    parts: Vec<usize>,
+}
+
+impl Item {
+    fn single(e: ThreadEvent) -> Self {
+        Self {
+            e,
+            parts: Vec::new(),
+        }
+    }
+
+    /// The events it stands for: a coalesced delta split back into its parts, numbered.
+    fn events(self) -> Vec<ThreadEvent> {
+        if self.parts.len() < 2 {
+            return vec![self.e];
+        }
+        let (Some(last), Some(text)) = (self.e.seq, self.e.data["delta"].as_str()) else {
+            return vec![self.e];
+        };
+        let first = last + 1 - self.parts.len() as u64;
+        let mut out = Vec::with_capacity(self.parts.len());
+        let mut at = 0;
+        for (i, len) in self.parts.iter().enumerate() {
+            let Some(piece) = text.get(at..at + len) else {
+                return vec![self.e];
+            };
+            at += len;
+            let seq = first + i as u64;
+            let mut e = self.e.clone();
+            e.seq = Some(seq);
+            if let Value::Object(map) = &mut e.data {
+                map.insert("delta".into(), json!(piece));
+                map.insert("seq".into(), json!(seq));
+            }
+            out.push(e);
+        }
+        out
+    }
+}
+
+/// Joins runs of consecutive deltas of one reply (seq n, n+1, …) into one item each, keeping
+/// the order of everything else.
+fn coalesce(batch: Vec<ThreadEvent>) -> Vec<Item> {
+    use chat_threads_application::events::EventKind;
+    let mut out: Vec<Item> = Vec::with_capacity(batch.len());
+    // For each reply, the index in `out` of its last item.
+    let mut last: std::collections::HashMap<chat_threads_domain::MessageId, usize> =
+        std::collections::HashMap::new();
+    for e in batch {
+        let (Some(reply), Some(seq)) = (e.reply_id, e.seq) else {
+            out.push(Item::single(e));
+            continue;
+        };
+        let joinable = e.event == EventKind::MessageDelta
+            && last.get(&reply).is_some_and(|&i| {
+                out[i].e.event == EventKind::MessageDelta && out[i].e.seq == Some(seq - 1)
+            });
+        let delta = e.data["delta"].as_str().map(str::to_owned);
+        match (joinable, delta) {
+            (true, Some(delta)) => {
+                let i = last[&reply];
+                let item = &mut out[i];
+                if item.parts.is_empty() {
+                    let len = item.e.data["delta"].as_str().map_or(0, str::len);
+                    item.parts.push(len);
+                }
+                item.parts.push(delta.len());
+                item.e.seq = Some(seq);
+                if let Value::Object(map) = &mut item.e.data {
+                    let joined = format!(
+                        "{}{delta}",
+                        map.get("delta").and_then(Value::as_str).unwrap_or_default()
+                    );
+                    map.insert("delta".into(), json!(joined));
+                    map.insert("seq".into(), json!(seq));
+                }
+            }
+            _ => {
+                last.insert(reply, out.len());
+                out.push(Item::single(e));
+            }
+        }
+    }
+    out
+}
+
+/// Publishes items in one round trip: packed into notifications of at most [`INLINE_LIMIT`]
+/// bytes; an item too large on its own is stored first and sent by reference.
 async fn publish(
     client: &tokio_postgres::Client,
     origin: &str,
-    event: &ThreadEvent,
+    items: &[Item],
 ) -> Result<(), tokio_postgres::Error> {
-    let body = json!({"o": origin, "e": event}).to_string();
-    let payload = if body.len() <= INLINE_LIMIT {
-        body
-    } else {
-        let id = uuid::Uuid::now_v7().to_string();
-        client
-            .execute(
-                "INSERT INTO event_payloads (id, body, created_at) VALUES ($1::text::uuid, $2, now())",
-                &[&id, &body],
-            )
-            .await?;
-        json!({"o": origin, "ref": id}).to_string()
-    };
+    let head = json!({"o": origin, "es": []}).to_string().len();
+    let mut payloads: Vec<String> = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut size = head;
+    for item in items {
+        let mut body = serde_json::to_string(item).unwrap_or_default();
+        if head + body.len() > INLINE_LIMIT {
+            let id = uuid::Uuid::now_v7().to_string();
+            client
+                .execute(
+                    "INSERT INTO event_payloads (id, body, created_at) VALUES ($1::text::uuid, $2, now())",
+                    &[&id, &body],
+                )
+                .await?;
+            body = json!({"ref": id}).to_string();
+        }
+        if size + body.len() + 1 > INLINE_LIMIT && !current.is_empty() {
+            payloads.push(envelope(origin, &current));
+            current.clear();
+            size = head;
+        }
+        size += body.len() + 1;
+        current.push(body);
+    }
+    if !current.is_empty() {
+        payloads.push(envelope(origin, &current));
+    }
     client
-        .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
+        .execute(
+            "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, n) ORDER BY n",
+            &[&CHANNEL, &payloads],
+        )
         .await?;
     Ok(())
+}
+
+/// A notification's payload: the origin and the items (JSON texts already).
+fn envelope(origin: &str, items: &[String]) -> String {
+    format!("{{\"o\":{},\"es\":[{}]}}", json!(origin), items.join(","))
 }
 
 async fn listen_once(
@@ -199,30 +338,99 @@ async fn listen_once(
         if envelope["o"].as_str() == Some(origin) {
             continue;
         }
-        let body = match envelope["ref"].as_str() {
-            Some(id) => {
-                let row = client
-                    .query_opt(
-                        "SELECT body FROM event_payloads WHERE id = $1::text::uuid",
-                        &[&id],
-                    )
-                    .await?;
-                match row
-                    .and_then(|r| r.get::<_, Option<String>>(0))
-                    .and_then(|b| serde_json::from_str::<Value>(&b).ok())
-                {
-                    Some(b) => b,
-                    None => continue,
+        // A batch ("es"), or one event inline ("e") or by reference ("ref").
+        let raw: Vec<Value> = match envelope.get("es").and_then(Value::as_array) {
+            Some(list) => list.clone(),
+            None => vec![envelope],
+        };
+        for item in raw {
+            let item = match item["ref"].as_str() {
+                Some(id) => {
+                    let row = client
+                        .query_opt(
+                            "SELECT body FROM event_payloads WHERE id = $1::text::uuid",
+                            &[&id],
+                        )
+                        .await?;
+                    match row
+                        .and_then(|r| r.get::<_, Option<String>>(0))
+                        .and_then(|b| serde_json::from_str::<Value>(&b).ok())
+                    {
+                        Some(b) => b,
+                        None => continue,
+                    }
                 }
+                None => item,
+            };
+            let Ok(item) = serde_json::from_value::<Item>(item) else {
+                continue;
+            };
+            // The mirror of the reply's log gets every event; local subscribers get the
+            // coalesced one (its text at once).
+            let joined = item.e.clone();
+            for event in item.events() {
+                on_remote(&event);
             }
-            None => envelope,
-        };
-        let Ok(event) = serde_json::from_value::<ThreadEvent>(body["e"].clone()) else {
-            continue;
-        };
-        on_remote(&event);
-        events.deliver(event);
+            events.deliver(joined);
+        }
     }
     pump.abort();
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chat_threads_application::events::EventKind;
+    use chat_threads_domain::{MessageId, ThreadId};
+
+    fn event(reply: MessageId, seq: u64, kind: EventKind, delta: &str) -> ThreadEvent {
+        ThreadEvent {
+            thread_id: ThreadId::new(),
+            event: kind,
+            seq: Some(seq),
+            reply_id: Some(reply),
+            data: json!({"delta": delta, "seq": seq, "message_id": reply}),
+        }
+    }
+
+    #[test]
+    fn runs_of_deltas_coalesce_and_split_back_exactly() {
+        let (a, b) = (MessageId::new(), MessageId::new());
+        let batch = vec![
+            event(a, 1, EventKind::MessageCreated, ""),
+            event(a, 2, EventKind::MessageDelta, "Hel"),
+            event(b, 7, EventKind::MessageDelta, "x"),
+            event(a, 3, EventKind::MessageDelta, "lo "),
+            event(a, 4, EventKind::MessageDelta, "wörld"),
+            event(b, 8, EventKind::MessageDelta, "y"),
+            event(a, 5, EventKind::MessageCompleted, ""),
+            event(a, 6, EventKind::MessageDelta, "late"),
+        ];
+        let items = coalesce(batch.clone());
+        let kinds: Vec<(u64, usize)> = items
+            .iter()
+            .map(|i| (i.e.seq.unwrap(), i.parts.len()))
+            .collect();
+        assert_eq!(kinds, [(1, 0), (4, 3), (8, 2), (5, 0), (6, 0)]);
+        assert_eq!(items[1].e.data["delta"], "Hello wörld");
+        assert_eq!(items[1].e.data["seq"], 4);
+        // Over the wire and back, the receiving side sees every original event, in each
+        // reply's order.
+        let back: Vec<ThreadEvent> = items
+            .into_iter()
+            .map(|i| serde_json::from_str::<Item>(&serde_json::to_string(&i).unwrap()).unwrap())
+            .flat_map(Item::events)
+            .collect();
+        for reply in [a, b] {
+            let mine = |v: &Vec<ThreadEvent>| -> Vec<(u64, String)> {
+                v.iter()
+                    .filter(|e| e.reply_id == Some(reply))
+                    .map(|e| (e.seq.unwrap(), e.data["delta"].as_str().unwrap().to_owned()))
+                    .collect()
+            };
+            assert_eq!(mine(&back), mine(&batch));
+        }
+    }
 }

@@ -6,6 +6,8 @@ pub mod bus;
 pub mod config;
 pub mod db;
 pub mod llm;
+pub mod objects;
+pub mod tls;
 
 pub use config::Settings;
 pub use db::{Database, SqlStore};

@@ -53,7 +53,8 @@ pub async fn migrate(settings: Settings, revert_all: bool) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Purges expired sessions (with their threads) and expired threads, now and then.
+/// Purges expired sessions (with their threads and files) and expired threads, and collects
+/// files no message references once they are older than `file_grace`, now and then.
 fn spawn_purge_job<S, H, I>(
     auth: chat_threads_application::accounts::AuthService<
         S,
@@ -61,11 +62,19 @@ fn spawn_purge_job<S, H, I>(
         I,
         chat_threads_application::SystemClock,
     >,
+    files: chat_threads_application::files::FileService<
+        S,
+        S,
+        chat_threads_application::SystemClock,
+    >,
+    file_grace: Duration,
     store: S,
     every_secs: u64,
 ) where
     S: chat_threads_application::accounts::AuthStore
-        + chat_threads_application::idempotency::IdempotencyStore,
+        + chat_threads_application::idempotency::IdempotencyStore
+        + chat_threads_application::files::FileStore
+        + chat_threads_application::files::BlobStore,
     H: chat_threads_application::accounts::PasswordHasher,
     I: chat_threads_application::accounts::TokenIssuer,
 {
@@ -77,6 +86,11 @@ fn spawn_purge_job<S, H, I>(
                 Ok((0, 0)) => {}
                 Ok((sessions, threads)) => tracing::info!(sessions, threads, "purged expired data"),
                 Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+            }
+            match files.collect_garbage(file_grace).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(files = n, "collected unreferenced files"),
+                Err(e) => tracing::warn!(error = %e, "collecting unreferenced files failed"),
             }
             if let Err(e) = store.purge_idempotency(chrono::Utc::now()).await {
                 tracing::warn!(error = %e, "purging expired idempotency keys failed");
@@ -135,7 +149,7 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
             tracing::info!(%version, "applied migration");
         }
     }
-    let store = SqlStore::new(db);
+    let store = crate::wiring::with_file_storage(SqlStore::new(db), &settings)?;
     let api = crate::wiring::api_config(&settings, store, generation.clone(), &instance).await?;
     let replies = api.state.replies.clone();
     match replies.recover().await {
@@ -162,6 +176,8 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
     });
     spawn_purge_job(
         api.state.auth.clone(),
+        api.state.files.clone(),
+        Duration::from_secs(settings.files.gc_grace_secs),
         api.state.store.clone(),
         settings.auth.sessions.purge_interval_secs,
     );

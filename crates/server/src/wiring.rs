@@ -91,6 +91,22 @@ pub async fn api_config(
         )
         .with_session_org(session_org),
         transfer: TransferService::new(store.clone(), SystemClock, limits),
+        files: chat_threads_application::files::FileService::new(
+            store.clone(),
+            store.clone(),
+            SystemClock,
+            chat_threads_application::files::FileSettings {
+                allowed_types: settings.files.allowed_types.clone(),
+                quota_bytes: settings.files.quota_bytes_per_owner,
+            },
+            limits,
+        ),
+        balances: chat_threads_application::billing::BalanceService::new(
+            store.clone(),
+            SystemClock,
+            billing_settings(&settings.billing),
+            limits,
+        ),
         store,
         limits,
         replies,
@@ -166,6 +182,39 @@ fn register_store_gauges(metrics: &Metrics, store: &SqlStore, bridge: Option<PgB
     );
 }
 
+/// The store with file bytes where `files.storage` says.
+pub fn with_file_storage(store: SqlStore, settings: &Settings) -> anyhow::Result<SqlStore> {
+    use chat_threads_infrastructure::config::FileBackend;
+    let storage = &settings.files.storage;
+    Ok(match storage.backend {
+        FileBackend::Database => store,
+        FileBackend::S3 => {
+            let s3 = storage.s3.resolve()?;
+            let objects = chat_threads_infrastructure::objects::ObjectBlobs::s3(&s3)
+                .map_err(|e| anyhow::anyhow!("files.storage.s3: {e}"))?;
+            tracing::info!(bucket = %s3.bucket, "file bytes go to the object store");
+            store.with_objects(objects)
+        }
+    })
+}
+
+/// Billing settings for the use cases.
+fn billing_settings(
+    b: &chat_threads_infrastructure::config::BillingConfig,
+) -> chat_threads_application::billing::BillingSettings {
+    use chat_threads_application::billing::Payer;
+    use chat_threads_infrastructure::config::PayerSetting;
+    chat_threads_application::billing::BillingSettings {
+        enabled: b.enabled,
+        payer: match b.payer {
+            PayerSetting::Principal => Payer::Principal,
+            PayerSetting::Org => Payer::Org,
+        },
+        currency: b.currency.clone(),
+        hold_output_tokens: b.hold_output_tokens,
+    }
+}
+
 /// The reply service (catalog, token counter and settings), and the event bus on PostgreSQL.
 async fn replies(
     settings: &Settings,
@@ -202,6 +251,8 @@ async fn replies(
         product_prompts: g.products.clone().into_iter().collect(),
         summary_prompt: g.summary_prompt.clone(),
         max_reply_bytes: settings.limits.content_bytes,
+        billing: billing_settings(&settings.billing),
+        inline_tokens: settings.files.inline_tokens,
     };
     let replies = chat_threads_application::replies::ReplyService::new(
         store,

@@ -10,9 +10,11 @@ use std::collections::HashSet;
 use chat_threads_domain::{Limits, MessageId, Principal, Role, SCOPE_ORG_ADMIN, ThreadStatus};
 use serde_json::json;
 
+use chat_threads_application::billing::{BalanceStore, Charge, ChargeKind, Hold, NewCredit};
 use chat_threads_application::messages::{DeleteScope, MessagePatch};
 use chat_threads_application::replies::ReplyStore;
 use chat_threads_application::transfer::{ImportOutcome, ImportStore, TransferService};
+use chat_threads_application::usage::{Usage, UsageStore};
 use chat_threads_application::{
     AppError, AppendMessage, CreateThread, DeletedFilter, ForkMode, ListThreads, MessageFilter,
     MessageService, MessageStore, SearchStore, SummaryService, SummaryStore, SystemClock,
@@ -21,11 +23,30 @@ use chat_threads_application::{
 
 /// A store implementing every port the contract checks.
 pub trait Store:
-    ThreadStore + MessageStore + SummaryStore + SearchStore + ImportStore + ReplyStore
+    ThreadStore
+    + MessageStore
+    + SummaryStore
+    + SearchStore
+    + ImportStore
+    + ReplyStore
+    + UsageStore
+    + BalanceStore
+    + chat_threads_application::files::FileStore
+    + chat_threads_application::files::BlobStore
 {
 }
-impl<T: ThreadStore + MessageStore + SummaryStore + SearchStore + ImportStore + ReplyStore> Store
-    for T
+impl<
+    T: ThreadStore
+        + MessageStore
+        + SummaryStore
+        + SearchStore
+        + ImportStore
+        + ReplyStore
+        + UsageStore
+        + BalanceStore
+        + chat_threads_application::files::FileStore
+        + chat_threads_application::files::BlobStore,
+> Store for T
 {
 }
 
@@ -578,7 +599,15 @@ pub async fn edit_branches_and_switch<S: Store>(store: S) {
 
     let edited = s
         .messages
-        .edit(&alice(), t.id, q2.id, "better follow-up".into(), None, None)
+        .edit(
+            &alice(),
+            t.id,
+            q2.id,
+            chat_threads_application::EditInput {
+                content: "better follow-up".into(),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(edited.parent_id, Some(a1.id));
@@ -619,7 +648,15 @@ pub async fn edit_branches_and_switch<S: Store>(store: S) {
     // Editing the root adds a second root.
     let root2 = s
         .messages
-        .edit(&alice(), t.id, q.id, "question v2".into(), None, None)
+        .edit(
+            &alice(),
+            t.id,
+            q.id,
+            chat_threads_application::EditInput {
+                content: "question v2".into(),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!((root2.parent_id, root2.depth), (None, 0));
@@ -651,7 +688,15 @@ pub async fn edit_branches_and_switch<S: Store>(store: S) {
     assert_eq!(err.code(), "message_unusable");
     let err = s
         .messages
-        .edit(&alice(), t.id, MessageId::new(), "x".into(), None, None)
+        .edit(
+            &alice(),
+            t.id,
+            MessageId::new(),
+            chat_threads_application::EditInput {
+                content: "x".into(),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), "message_not_found");
@@ -809,7 +854,15 @@ pub async fn edit_in_place_and_tombstones<S: Store>(store: S) {
     ));
     assert!(
         s.messages
-            .edit(&alice(), t.id, b.id, "back".into(), None, None)
+            .edit(
+                &alice(),
+                t.id,
+                b.id,
+                chat_threads_application::EditInput {
+                    content: "back".into(),
+                    ..Default::default()
+                },
+            )
             .await
             .is_err()
     );
@@ -1813,7 +1866,15 @@ pub async fn export_and_import<S: Store>(store: S) {
         .await
         .unwrap();
     s.messages
-        .edit(&alice(), t.id, q.id, "Where to in May?".into(), None, None)
+        .edit(
+            &alice(),
+            t.id,
+            q.id,
+            chat_threads_application::EditInput {
+                content: "Where to in May?".into(),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     s.messages
@@ -2099,11 +2160,230 @@ pub async fn chatgpt_import<S: Store>(store: S) {
     assert!(s.transfer.import_chatgpt(&alice(), b"{}").await.is_err());
 }
 
+/// Balances: credits and the ledger; a reply's hold is placed with its start and refused when
+/// the balance minus live holds cannot cover it (nothing stored); the debit goes with the usage
+/// and drops the hold; a reply that ends without a debit stops holding; an account belongs to
+/// the organization that first credited it.
+pub async fn balances_hold_and_debit<S: Store>(store: S) {
+    use chat_threads_application::Anchor;
+    use chat_threads_domain::MessageStatus;
+    let s = services(store.clone());
+    let now = chat_threads_domain::to_micros(chrono::Utc::now());
+    let credit = |amount: i64, org: Option<&str>| NewCredit {
+        id: uuid::Uuid::now_v7(),
+        account: "user:alice".into(),
+        org_id: org.map(str::to_owned),
+        amount,
+        max_balance: 1_000,
+        note: Some("top-up".into()),
+        actor: "service:billing".into(),
+        at: now,
+    };
+    assert_eq!(store.balance("user:alice").await.unwrap(), None);
+    let (b, entry) = store.credit(credit(10, Some("acme"))).await.unwrap();
+    assert_eq!(
+        (b.amount, b.held, b.org_id.as_deref()),
+        (10, 0, Some("acme"))
+    );
+    assert_eq!(
+        (entry.kind.as_str(), entry.amount, entry.balance_after),
+        ("credit", 10, 10)
+    );
+    assert_eq!(entry.actor.as_deref(), Some("service:billing"));
+    assert!(matches!(
+        store.credit(credit(5, Some("other"))).await,
+        Err(AppError::BalanceNotFound)
+    ));
+    assert!(matches!(
+        store.credit(credit(991, Some("acme"))).await,
+        Err(AppError::Domain(
+            chat_threads_domain::DomainError::TooLarge { .. }
+        ))
+    ));
+
+    let msg = |role: Role, status: MessageStatus| new_message(role, status, now);
+    let start = |amount: i64| chat_threads_application::replies::ReplyStart {
+        busy_since: now - chrono::TimeDelta::hours(1),
+        user: Some((
+            Anchor::Append(None),
+            msg(Role::User, MessageStatus::Complete),
+        )),
+        reply: (None, msg(Role::Assistant, MessageStatus::Streaming)),
+        hold: Some(Hold {
+            account: "user:alice".into(),
+            amount,
+        }),
+    };
+    let scope = alice().scope();
+    let (t1, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let (t2, _) = s
+        .threads
+        .create(&alice(), CreateThread::default())
+        .await
+        .unwrap();
+    let (_, r1) = store
+        .begin_reply("i", &scope, t1.id, start(8))
+        .await
+        .unwrap();
+    assert_eq!(store.balance("user:alice").await.unwrap().unwrap().held, 8);
+    // The second reply would need 3 with 2 available: refused, and nothing of it is stored.
+    let err = store
+        .begin_reply("i", &scope, t2.id, start(3))
+        .await
+        .unwrap_err();
+    match &err {
+        AppError::InsufficientBalance {
+            balance,
+            held,
+            available,
+            required,
+            ..
+        } => assert_eq!((*balance, *held, *available, *required), (10, 8, 2, 3)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        s.threads
+            .get(&alice(), t2.id, false)
+            .await
+            .unwrap()
+            .message_count,
+        0
+    );
+    let (_, r2) = store
+        .begin_reply("i", &scope, t2.id, start(2))
+        .await
+        .unwrap();
+    assert_eq!(store.balance("user:alice").await.unwrap().unwrap().held, 10);
+
+    // The first reply costs 3: debited with its usage, its hold gone.
+    let usage = Usage {
+        prompt_tokens: 40,
+        completion_tokens: 2,
+    };
+    let charge = Charge {
+        id: uuid::Uuid::now_v7(),
+        account: "user:alice".into(),
+        amount: 3,
+        kind: ChargeKind::Reply,
+        thread_id: Some(t1.id),
+        message_id: Some(r1.id),
+        at: now + chrono::TimeDelta::seconds(1),
+    };
+    store
+        .add_usage(&alice().owner(), "2026-11-24", "m", usage, Some(&charge))
+        .await
+        .unwrap();
+    let b = store.balance("user:alice").await.unwrap().unwrap();
+    assert_eq!((b.amount, b.held), (7, 2), "debited, and only r2 holds");
+    assert_eq!(
+        store
+            .usage_on(&alice().owner(), "2026-11-24")
+            .await
+            .unwrap(),
+        usage
+    );
+    // The second reply fails without a debit: once it no longer streams, it holds nothing.
+    store
+        .release_reply(t2.id, r2.id, MessageStatus::Failed, now)
+        .await
+        .unwrap();
+    assert_eq!(store.balance("user:alice").await.unwrap().unwrap().held, 0);
+
+    let ledger = store.ledger("user:alice", None, 10).await.unwrap();
+    assert_eq!(ledger.len(), 2);
+    let debit = &ledger[0];
+    assert_eq!(
+        (debit.kind.as_str(), debit.amount, debit.balance_after),
+        ("reply", -3, 7)
+    );
+    assert_eq!(debit.model.as_deref(), Some("m"));
+    assert_eq!(
+        (debit.prompt_tokens, debit.completion_tokens),
+        (Some(40), Some(2))
+    );
+    assert_eq!(
+        (debit.thread_id, debit.message_id),
+        (Some(t1.id), Some(r1.id))
+    );
+    let page = store
+        .ledger(
+            "user:alice",
+            Some(chat_threads_application::billing::LedgerCursor {
+                created_at: debit.created_at,
+                id: debit.id,
+            }),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].kind, "credit");
+    assert!(store.ledger("user:bob", None, 10).await.unwrap().is_empty());
+}
+
+/// A message of one character, as a reply's start stores it.
+fn new_message(
+    role: Role,
+    status: chat_threads_domain::MessageStatus,
+    now: chat_threads_domain::Timestamp,
+) -> chat_threads_application::NewMessage {
+    chat_threads_application::NewMessage {
+        id: MessageId::new(),
+        role,
+        content: chat_threads_domain::Content::parse("x".into(), &Limits::default()).unwrap(),
+        content_type: chat_threads_domain::ContentType::Text,
+        display_text: None,
+        status,
+        model: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+        metadata: chat_threads_domain::Metadata::default(),
+        edited_at: None,
+        created_at: now,
+        attachments: Vec::new(),
+    }
+}
+
+/// `begin_reply` without a hold.
+async fn begin<S: Store>(
+    store: &S,
+    instance: &str,
+    scope: &chat_threads_domain::Scope,
+    thread_id: chat_threads_domain::ThreadId,
+    busy_since: chat_threads_domain::Timestamp,
+    user: Option<(
+        chat_threads_application::Anchor,
+        chat_threads_application::NewMessage,
+    )>,
+    reply: (
+        Option<chat_threads_application::Anchor>,
+        chat_threads_application::NewMessage,
+    ),
+) -> Result<
+    (
+        Option<chat_threads_domain::Message>,
+        chat_threads_domain::Message,
+    ),
+    AppError,
+> {
+    let start = chat_threads_application::replies::ReplyStart {
+        busy_since,
+        user,
+        reply,
+        hold: None,
+    };
+    store.begin_reply(instance, scope, thread_id, start).await
+}
+
 /// Starting a reply stores the user message and the placeholder together or not at all, and
 /// refuses while another reply of the thread is streaming.
 pub async fn begin_reply_is_atomic<S: Store>(store: S) {
-    use chat_threads_application::{Anchor, NewMessage};
-    use chat_threads_domain::{Content, ContentType, MessageStatus, Metadata};
+    use chat_threads_application::Anchor;
+    use chat_threads_domain::MessageStatus;
     let s = services(store.clone());
     let (t, _) = s
         .threads
@@ -2111,40 +2391,27 @@ pub async fn begin_reply_is_atomic<S: Store>(store: S) {
         .await
         .unwrap();
     let now = chat_threads_domain::to_micros(chrono::Utc::now());
-    let msg = |role: Role, status: MessageStatus| NewMessage {
-        id: MessageId::new(),
-        role,
-        content: Content::parse("x".into(), &Limits::default()).unwrap(),
-        content_type: ContentType::Text,
-        display_text: None,
-        status,
-        model: None,
-        prompt_tokens: None,
-        completion_tokens: None,
-        metadata: Metadata::default(),
-        edited_at: None,
-        created_at: now,
-    };
+    let msg = |role: Role, status: MessageStatus| new_message(role, status, now);
     let scope = alice().scope();
     let long_ago = now - chrono::TimeDelta::hours(1);
     // A reply anchored beside an unknown message fails, and the user message is not kept.
-    let err = store
-        .begin_reply(
-            "instance-a",
-            &scope,
-            t.id,
-            long_ago,
-            Some((
-                Anchor::Append(None),
-                msg(Role::User, MessageStatus::Complete),
-            )),
-            (
-                Some(Anchor::SiblingOf(MessageId::new())),
-                msg(Role::Assistant, MessageStatus::Streaming),
-            ),
-        )
-        .await
-        .unwrap_err();
+    let err = begin(
+        &store,
+        "instance-a",
+        &scope,
+        t.id,
+        long_ago,
+        Some((
+            Anchor::Append(None),
+            msg(Role::User, MessageStatus::Complete),
+        )),
+        (
+            Some(Anchor::SiblingOf(MessageId::new())),
+            msg(Role::Assistant, MessageStatus::Streaming),
+        ),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), "message_unusable");
     assert_eq!(
         s.threads
@@ -2156,65 +2423,65 @@ pub async fn begin_reply_is_atomic<S: Store>(store: S) {
         "nothing half-written"
     );
 
-    let (user, reply) = store
-        .begin_reply(
-            "instance-a",
-            &scope,
-            t.id,
-            long_ago,
-            Some((
-                Anchor::Append(None),
-                msg(Role::User, MessageStatus::Complete),
-            )),
-            (None, msg(Role::Assistant, MessageStatus::Streaming)),
-        )
-        .await
-        .unwrap();
+    let (user, reply) = begin(
+        &store,
+        "instance-a",
+        &scope,
+        t.id,
+        long_ago,
+        Some((
+            Anchor::Append(None),
+            msg(Role::User, MessageStatus::Complete),
+        )),
+        (None, msg(Role::Assistant, MessageStatus::Streaming)),
+    )
+    .await
+    .unwrap();
     let user = user.unwrap();
     assert_eq!(reply.parent_id, Some(user.id));
-    let err = store
-        .begin_reply(
-            "instance-a",
-            &scope,
-            t.id,
-            long_ago,
-            None,
-            (
-                Some(Anchor::SiblingOf(reply.id)),
-                msg(Role::Assistant, MessageStatus::Streaming),
-            ),
-        )
-        .await
-        .unwrap_err();
+    let err = begin(
+        &store,
+        "instance-a",
+        &scope,
+        t.id,
+        long_ago,
+        None,
+        (
+            Some(Anchor::SiblingOf(reply.id)),
+            msg(Role::Assistant, MessageStatus::Streaming),
+        ),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, AppError::GenerationInProgress));
     // A streaming reply older than `busy_since` belongs to a dead process and does not block.
     let later = now + chrono::TimeDelta::seconds(1);
-    let (_, regen) = store
-        .begin_reply(
+    let (_, regen) = begin(
+        &store,
+        "instance-a",
+        &scope,
+        t.id,
+        later,
+        None,
+        (
+            Some(Anchor::SiblingOf(reply.id)),
+            msg(Role::Assistant, MessageStatus::Streaming),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(regen.parent_id, Some(user.id));
+    assert!(matches!(
+        begin(
+            &store,
             "instance-a",
-            &scope,
+            &bob().scope(),
             t.id,
             later,
             None,
-            (
-                Some(Anchor::SiblingOf(reply.id)),
-                msg(Role::Assistant, MessageStatus::Streaming),
-            ),
+            (None, msg(Role::Assistant, MessageStatus::Streaming))
         )
-        .await
-        .unwrap();
-    assert_eq!(regen.parent_id, Some(user.id));
-    assert!(matches!(
-        store
-            .begin_reply(
-                "instance-a",
-                &bob().scope(),
-                t.id,
-                later,
-                None,
-                (None, msg(Role::Assistant, MessageStatus::Streaming))
-            )
-            .await,
+        .await,
         Err(AppError::ThreadNotFound)
     ));
 
@@ -2267,7 +2534,8 @@ macro_rules! contract_tests {
             delete_message_subtree, tree_pages, fork_thread, feedback_and_reactions, summaries,
             list_filters_and_pages, text_search, concurrent_appends, deep_chain,
             org_admin_reads_the_org, message_filters, export_and_import, chatgpt_import,
-            begin_reply_is_atomic, pages_and_exports_are_bounded, edit_in_place_and_tombstones);
+            begin_reply_is_atomic, pages_and_exports_are_bounded, edit_in_place_and_tombstones,
+            balances_hold_and_debit);
     };
     (@each $make:expr; $($name:ident),+) => {
         $(

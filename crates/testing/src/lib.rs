@@ -5,4 +5,5 @@
 pub mod contract;
 pub mod fakes;
 pub mod memory;
+pub mod samples;
 pub mod scripted;

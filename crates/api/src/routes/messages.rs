@@ -41,6 +41,10 @@ pub struct AppendMessageBody {
     /// Tokens it took (0 to 10,000,000); counted in your usage like `prompt_tokens`.
     #[serde(default, deserialize_with = "crate::dto::whole_number")]
     pub completion_tokens: Option<i64>,
+    /// Your uploaded files to attach (ids from `POST /v1/files`), at most 10.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub attachments: Vec<uuid::Uuid>,
 }
 
 /// A new version of a message.
@@ -53,6 +57,17 @@ pub struct EditMessageBody {
     /// Replaces the metadata; absent keeps the original's.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
+    /// Your uploaded files to attach to the new version, at most 10 (none by default).
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub attachments: Vec<uuid::Uuid>,
+}
+
+/// File ids as the application takes them.
+pub(crate) fn file_ids(ids: Vec<uuid::Uuid>) -> Vec<chat_threads_domain::FileId> {
+    ids.into_iter()
+        .map(chat_threads_domain::FileId::from_uuid)
+        .collect()
 }
 
 /// Which messages to list.
@@ -108,6 +123,7 @@ pub async fn append<D: Deps>(
         model: b.model,
         prompt_tokens: b.prompt_tokens,
         completion_tokens: b.completion_tokens,
+        attachments: file_ids(b.attachments),
     };
     let m = state
         .messages
@@ -185,9 +201,12 @@ pub async fn edit<D: Deps>(
             &auth.0,
             path.thread(),
             path.message(),
-            b.content,
-            b.display_text,
-            b.metadata,
+            chat_threads_application::EditInput {
+                content: b.content,
+                display_text: b.display_text,
+                metadata: b.metadata,
+                attachments: file_ids(b.attachments),
+            },
         )
         .await?;
     Ok(HttpResponse::Created().json(MessageDto::from(m)))

@@ -1,9 +1,12 @@
 //! Handlers, one module per resource, and the route table.
 
 pub mod accounts;
+pub mod billing;
 pub mod branches;
+pub mod files;
 pub mod live;
 pub mod messages;
+pub mod openai;
 pub mod replies;
 pub mod search;
 pub mod summaries;

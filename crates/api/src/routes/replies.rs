@@ -30,6 +30,38 @@ pub struct ModelDto {
     pub provider: String,
     /// Used when neither the request nor the thread names a model.
     pub default: bool,
+    /// Its prices (models.prices); `null` for a free model.
+    pub pricing: Option<PriceDto>,
+    /// Whether attached images reach it (models.vision).
+    pub vision: bool,
+}
+
+impl ModelDto {
+    /// A catalog entry as listed, prices in `currency`.
+    pub fn new(m: chat_threads_application::replies::models::ModelInfo, currency: &str) -> Self {
+        Self {
+            id: m.id,
+            provider: m.provider,
+            default: m.default,
+            vision: m.vision,
+            pricing: m.pricing.map(|p| PriceDto {
+                currency: currency.to_owned(),
+                input_per_million: p.input_per_million,
+                output_per_million: p.output_per_million,
+            }),
+        }
+    }
+}
+
+/// A model's prices, in the smallest unit of billing.currency per million tokens.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceDto {
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Per million prompt tokens.
+    pub input_per_million: u64,
+    /// Per million completion tokens.
+    pub output_per_million: u64,
 }
 
 /// The models this caller may use.
@@ -42,11 +74,10 @@ pub async fn models<D: Deps>(
     state: web::Data<AppState<D>>,
 ) -> web::Json<PageDto<ModelDto>> {
     let list = state.replies.catalog().allowed(&auth.0);
-    web::Json(PageDto::complete(list.into_iter().map(|m| ModelDto {
-        id: m.id,
-        provider: m.provider,
-        default: m.default,
-    })))
+    let currency = &state.balances.settings().currency;
+    web::Json(PageDto::complete(
+        list.into_iter().map(|m| ModelDto::new(m, currency)),
+    ))
 }
 
 /// Your token usage: today's totals (what the quota counts), and per day and model.
@@ -155,6 +186,12 @@ pub struct ChatBody {
     pub language: Option<String>,
     /// The user's IANA time zone.
     pub timezone: Option<String>,
+    /// Your uploaded files to attach to the user message, at most 10. Images reach models
+    /// marked as seeing images (`vision` in /v1/models; others: 422 images_not_supported);
+    /// text files and PDFs are given to the model as text, within a per-file budget.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub attachments: Vec<uuid::Uuid>,
 }
 
 impl ChatBody {
@@ -168,6 +205,7 @@ impl ChatBody {
             metadata: self.metadata,
             language: self.language,
             timezone: self.timezone,
+            attachments: crate::routes::messages::file_ids(self.attachments),
         };
         Ok((input, stream))
     }
@@ -191,6 +229,10 @@ pub struct ResendBody {
     pub language: Option<String>,
     /// The user's IANA time zone.
     pub timezone: Option<String>,
+    /// Your uploaded files to attach to the new user message, at most 10 (none by default).
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub attachments: Vec<uuid::Uuid>,
 }
 
 /// Options of a regeneration.
@@ -282,6 +324,7 @@ async fn answer<D: Deps>(
     responses((status = 201, body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, description = "model_not_allowed (lists the allowed ones)", body = ErrorBody),
+              (status = 402, description = "insufficient_balance: the balance cannot cover the reply (billing on)", body = ErrorBody),
               (status = 429, description = "token_quota_exceeded", body = ErrorBody), (status = 502, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn chat<D: Deps>(
@@ -301,6 +344,7 @@ pub async fn chat<D: Deps>(
     params(MessagePath), request_body = RegenerateBody,
     responses((status = 201, body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 402, description = "insufficient_balance (billing on)", body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn regenerate<D: Deps>(
@@ -334,6 +378,7 @@ pub async fn regenerate<D: Deps>(
     params(MessagePath), request_body = ResendBody,
     responses((status = 201, body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 402, description = "insufficient_balance (billing on)", body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn resend<D: Deps>(
@@ -352,6 +397,7 @@ pub async fn resend<D: Deps>(
         stream: b.stream,
         language: b.language,
         timezone: b.timezone,
+        attachments: b.attachments,
     }
     .into_input(&req)?;
     let started = state

@@ -101,6 +101,21 @@ pub struct AppendMessage {
     pub prompt_tokens: Option<i64>,
     /// Tokens it took, for a message generated elsewhere.
     pub completion_tokens: Option<i64>,
+    /// Files to attach: the caller's uploads.
+    pub attachments: Vec<chat_threads_domain::FileId>,
+}
+
+/// Input of a sibling edit.
+#[derive(Debug, Clone, Default)]
+pub struct EditInput {
+    /// The new text.
+    pub content: String,
+    /// What a UI shows instead.
+    pub display_text: Option<String>,
+    /// Metadata; default the original's.
+    pub metadata: Option<serde_json::Value>,
+    /// Files to attach; default none.
+    pub attachments: Vec<chat_threads_domain::FileId>,
 }
 
 /// Most tokens one stored message may declare (prompt or completion).
@@ -128,7 +143,7 @@ pub struct MessageService<S, C> {
     pub(crate) events: ThreadEvents,
 }
 
-impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
+impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageService<S, C> {
     /// A service over `store`.
     pub fn new(store: S, clock: C, limits: Limits) -> Self {
         Self {
@@ -160,7 +175,11 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             .transpose()?)
     }
 
-    fn new_message(&self, input: AppendMessage) -> Result<NewMessage, AppError> {
+    async fn new_message(
+        &self,
+        who: &Principal,
+        input: AppendMessage,
+    ) -> Result<NewMessage, AppError> {
         let content_type = input
             .content_type
             .as_deref()
@@ -187,6 +206,12 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             metadata: Metadata::parse(input.metadata.unwrap_or_default(), &self.limits)?,
             edited_at: None,
             created_at: self.clock.now(),
+            attachments: crate::files::resolve_attachments(
+                &self.store,
+                &who.owner(),
+                &input.attachments,
+            )
+            .await?,
         })
     }
 
@@ -198,7 +223,7 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         input: AppendMessage,
     ) -> Result<Message, AppError> {
         let parent = input.parent_id;
-        let msg = self.new_message(input)?;
+        let msg = self.new_message(who, input).await?;
         let m = self
             .store
             .append_message(&who.scope(), thread_id, parent, msg)
@@ -241,9 +266,7 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         who: &Principal,
         thread_id: ThreadId,
         id: MessageId,
-        content: String,
-        display_text: Option<String>,
-        metadata: Option<serde_json::Value>,
+        input: EditInput,
     ) -> Result<Message, AppError> {
         let original = self.get(who, thread_id, id).await?;
         if original.is_tombstone() {
@@ -253,17 +276,25 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             )
             .into());
         }
-        let mut msg = self.new_message(AppendMessage {
-            role: Some(original.role.as_str().to_owned()),
-            content,
-            content_type: Some(original.content_type.as_str().to_owned()),
-            display_text,
-            parent_id: None,
-            metadata: metadata.or_else(|| Some(original.metadata.to_value())),
-            model: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-        })?;
+        let mut msg = self
+            .new_message(
+                who,
+                AppendMessage {
+                    role: Some(original.role.as_str().to_owned()),
+                    content: input.content,
+                    content_type: Some(original.content_type.as_str().to_owned()),
+                    display_text: input.display_text,
+                    parent_id: None,
+                    metadata: input
+                        .metadata
+                        .or_else(|| Some(original.metadata.to_value())),
+                    model: None,
+                    prompt_tokens: None,
+                    completion_tokens: None,
+                    attachments: input.attachments,
+                },
+            )
+            .await?;
         msg.edited_at = Some(msg.created_at);
         let m = self
             .store

@@ -62,6 +62,8 @@ pub struct NewMessage {
     pub edited_at: Option<Timestamp>,
     /// Creation time.
     pub created_at: Timestamp,
+    /// Files attached (the caller's own uploads, checked by the service).
+    pub attachments: Vec<chat_threads_domain::Attachment>,
 }
 
 impl NewMessage {
@@ -94,6 +96,7 @@ impl NewMessage {
             deleted_at: None,
             version: 1,
             tombstoned_at: None,
+            attachments: self.attachments,
         }
     }
 }

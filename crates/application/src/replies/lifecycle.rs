@@ -7,19 +7,16 @@ use std::time::Duration;
 use chat_threads_domain::{Message, MessageId, MessageStatus, Principal, ThreadId, Timestamp};
 use serde_json::json;
 
-use super::{ReplyService, ReplyStore, Run};
+use super::{ReplyService, ReplyStores, Run};
 use crate::error::AppError;
 use crate::events::{EventKind, ThreadEvent};
-use crate::messages::MessageStore;
 use crate::replies::log::model_error;
-use crate::summaries::SummaryStore;
 use crate::system::Clock;
-use crate::threads::ThreadStore;
-use crate::usage::{Usage, UsageStore, day_of};
+use crate::usage::{Usage, day_of};
 
 impl<S, C> ReplyService<S, C>
 where
-    S: ThreadStore + MessageStore + SummaryStore + ReplyStore + UsageStore,
+    S: ReplyStores,
     C: Clock,
 {
     /// Records a reply event another instance produced, so followers here (resuming with

@@ -4,6 +4,8 @@
 //! pure functions of [`prompt`]. [`models`] says which models exist and who may use them;
 //! [`llm`] is the port to the model servers.
 
+mod attach;
+pub mod direct;
 mod lifecycle;
 pub mod llm;
 pub mod log;
@@ -13,7 +15,7 @@ pub mod prompt;
 mod task;
 
 pub use log::{EventStream, Hub, Run};
-pub use ports::ReplyStore;
+pub use ports::{ReplyStart, ReplyStore, ReplyStores};
 pub use prompt::Hints;
 
 use std::collections::HashMap;
@@ -28,11 +30,9 @@ use serde_json::{Value, json};
 
 use crate::error::AppError;
 use crate::events::{EventKind, ThreadEvents};
-use crate::messages::{Anchor, MessageStore, NewMessage};
-use crate::summaries::SummaryStore;
+use crate::messages::{Anchor, NewMessage};
 use crate::system::Clock;
-use crate::threads::ThreadStore;
-use crate::usage::{UsageStore, day_of};
+use crate::usage::day_of;
 use llm::{SharedModel, TokenCounter};
 use log::replay;
 use models::Catalog;
@@ -63,6 +63,11 @@ pub struct ReplySettings {
     pub summary_prompt: String,
     /// Maximum reply size in bytes (the content limit).
     pub max_reply_bytes: usize,
+    /// Prices and balances.
+    pub billing: crate::billing::BillingSettings,
+    /// Tokens of an attached text file (or a PDF's text) given to the model; the rest is cut,
+    /// and the cut marked.
+    pub inline_tokens: usize,
 }
 
 /// What a started reply hands back.
@@ -91,6 +96,8 @@ pub struct SendInput {
     pub language: Option<String>,
     /// The user's time zone, raw (checked by [`Hints::parse`]).
     pub timezone: Option<String>,
+    /// Files to attach to the user message: the caller's uploads.
+    pub attachments: Vec<chat_threads_domain::FileId>,
 }
 
 /// Input of a regeneration.
@@ -146,7 +153,7 @@ impl<S, C> std::fmt::Debug for ReplyService<S, C> {
 
 impl<S, C> ReplyService<S, C>
 where
-    S: ThreadStore + MessageStore + SummaryStore + ReplyStore + UsageStore,
+    S: ReplyStores,
     C: Clock,
 {
     /// A generator whose tasks run on `runtime`.
@@ -213,27 +220,103 @@ where
         reply: (Option<Anchor>, NewMessage),
     ) -> Result<(Option<Message>, Message), AppError> {
         let since = self.admit(who, thread_id).await?;
+        let hold = self.hold(who, &reply.1);
+        let start = ReplyStart {
+            busy_since: since,
+            user,
+            reply,
+            hold,
+        };
         let first = self
             .store
-            .begin_reply(
-                &self.instance,
-                scope,
-                thread_id,
-                since,
-                user.clone(),
-                reply.clone(),
-            )
+            .begin_reply(&self.instance, scope, thread_id, start.clone())
             .await;
         match first {
             Err(AppError::GenerationInProgress)
                 if self.release_orphans(Some(thread_id)).await? > 0 =>
             {
                 self.store
-                    .begin_reply(&self.instance, scope, thread_id, since, user, reply)
+                    .begin_reply(&self.instance, scope, thread_id, start)
                     .await
             }
             other => other,
         }
+    }
+
+    /// What a reply holds from its payer's balance: the most it may cost, the whole prompt
+    /// budget and the reply budget at its model's prices. `None` when billing is off or the
+    /// model is free.
+    fn hold(&self, who: &Principal, reply: &NewMessage) -> Option<crate::billing::Hold> {
+        let billing = &self.settings.billing;
+        let model = reply.model.as_ref()?;
+        let price = self.catalog.price(model.as_str()).filter(|p| !p.is_free());
+        let price = price.filter(|_| billing.enabled)?;
+        let most = crate::usage::Usage {
+            prompt_tokens: u32::try_from(self.settings.context_tokens).unwrap_or(u32::MAX),
+            completion_tokens: self
+                .settings
+                .reply_max_tokens
+                .unwrap_or(billing.hold_output_tokens),
+        };
+        Some(crate::billing::Hold {
+            account: billing.payer_of(who),
+            amount: price.cost(most),
+        })
+    }
+
+    /// Records tokens spent in the principal's usage, with their cost debited in the same
+    /// transaction (billing on, a priced model). A failure is logged: the answer is not lost
+    /// for it.
+    pub(crate) async fn record_usage(
+        &self,
+        who: &Principal,
+        model: &str,
+        usage: crate::usage::Usage,
+        kind: crate::billing::ChargeKind,
+        thread_id: Option<ThreadId>,
+        reply: Option<MessageId>,
+    ) {
+        let charge = self.charge(who, model, usage, kind, thread_id, reply);
+        if let Err(e) = self
+            .store
+            .add_usage(
+                &who.owner(),
+                &day_of(self.clock.now()),
+                model,
+                usage,
+                charge.as_ref(),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, kind = kind.as_str(), "recording token usage failed");
+        }
+    }
+
+    /// The debit for tokens `usage` of `model` spent for `reply` (billing on, a priced model).
+    pub(crate) fn charge(
+        &self,
+        who: &Principal,
+        model: &str,
+        usage: crate::usage::Usage,
+        kind: crate::billing::ChargeKind,
+        thread_id: Option<ThreadId>,
+        reply: Option<MessageId>,
+    ) -> Option<crate::billing::Charge> {
+        let billing = &self.settings.billing;
+        let amount = self
+            .catalog
+            .price(model)
+            .filter(|_| billing.enabled)?
+            .cost(usage);
+        (amount > 0).then(|| crate::billing::Charge {
+            id: uuid::Uuid::now_v7(),
+            account: billing.payer_of(who),
+            amount,
+            kind,
+            thread_id,
+            message_id: reply,
+            at: self.clock.now(),
+        })
     }
 
     /// Refuses a new reply while one is running in the thread, or when the quota is spent.
@@ -244,6 +327,12 @@ where
         if self.hub.thread_busy(thread_id) {
             return Err(AppError::GenerationInProgress);
         }
+        self.within_quota(who).await?;
+        Ok(since)
+    }
+
+    /// Refuses when the principal's daily token quota is spent.
+    async fn within_quota(&self, who: &Principal) -> Result<(), AppError> {
         if let Some(quota) = self.settings.daily_token_quota {
             let used = self
                 .store
@@ -254,7 +343,7 @@ where
                 return Err(AppError::QuotaExceeded { quota, used });
             }
         }
-        Ok(since)
+        Ok(())
     }
 
     fn placeholder(&self, model: &str) -> NewMessage {
@@ -271,14 +360,27 @@ where
             metadata: Metadata::default(),
             edited_at: None,
             created_at: self.clock.now(),
+            attachments: Vec::new(),
         }
     }
 
-    fn user_message(
+    /// The user message of a send or resend, with its attachments checked: the caller's files,
+    /// and images only for a model that sees them.
+    async fn user_message(
         &self,
+        who: &Principal,
+        model: &str,
         content: String,
         metadata: Option<Value>,
+        attachments: &[chat_threads_domain::FileId],
     ) -> Result<NewMessage, AppError> {
+        let attachments =
+            crate::files::resolve_attachments(&self.store, &who.owner(), attachments).await?;
+        if attachments.iter().any(|a| a.is_image()) && !self.catalog.sees_images(model) {
+            return Err(AppError::ImagesNotSupported {
+                model: model.to_owned(),
+            });
+        }
         Ok(NewMessage {
             id: MessageId::new(),
             role: Role::User,
@@ -292,6 +394,7 @@ where
             metadata: Metadata::parse(metadata.unwrap_or_default(), &self.limits)?,
             edited_at: None,
             created_at: self.clock.now(),
+            attachments,
         })
     }
 
@@ -310,7 +413,15 @@ where
             input.model.as_deref(),
             thread.model.as_ref().map(|m| m.as_str()),
         )?;
-        let user = self.user_message(input.content, input.metadata)?;
+        let user = self
+            .user_message(
+                who,
+                &model_name,
+                input.content,
+                input.metadata,
+                &input.attachments,
+            )
+            .await?;
         let (user, assistant) = self
             .begin(
                 who,
@@ -406,12 +517,17 @@ where
             input.model.as_deref(),
             thread.model.as_ref().map(|m| m.as_str()),
         )?;
-        let mut user = self.user_message(
-            input.content,
-            input
-                .metadata
-                .or_else(|| Some(original.metadata.to_value())),
-        )?;
+        let mut user = self
+            .user_message(
+                who,
+                &model_name,
+                input.content,
+                input
+                    .metadata
+                    .or_else(|| Some(original.metadata.to_value())),
+                &input.attachments,
+            )
+            .await?;
         user.edited_at = Some(user.created_at);
         let (user, assistant) = self
             .begin(

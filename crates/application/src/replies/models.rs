@@ -17,6 +17,10 @@ pub struct ModelInfo {
     pub provider: String,
     /// Whether it is used when neither the request nor the thread names one.
     pub default: bool,
+    /// Its prices, if it has any.
+    pub pricing: Option<crate::billing::Price>,
+    /// Whether it accepts images.
+    pub vision: bool,
 }
 
 /// Who may use which models. A principal whose org has a list may use that list; otherwise the
@@ -37,6 +41,8 @@ pub struct Catalog {
     models: BTreeMap<String, (String, SharedModel)>,
     default_model: String,
     allow: Allowlists,
+    prices: BTreeMap<String, crate::billing::Price>,
+    vision: std::collections::BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -59,7 +65,31 @@ impl Catalog {
             models,
             default_model,
             allow,
+            prices: BTreeMap::new(),
+            vision: std::collections::BTreeSet::new(),
         }
+    }
+
+    /// The same catalog with the models that accept images (OpenAI image content parts).
+    pub fn with_vision(mut self, models: impl IntoIterator<Item = String>) -> Self {
+        self.vision = models.into_iter().collect();
+        self
+    }
+
+    /// Whether a model accepts images.
+    pub fn sees_images(&self, model: &str) -> bool {
+        self.vision.contains(model)
+    }
+
+    /// The same catalog with prices per model (smallest currency unit per million tokens).
+    pub fn with_prices(mut self, prices: BTreeMap<String, crate::billing::Price>) -> Self {
+        self.prices = prices;
+        self
+    }
+
+    /// A model's prices, if it has any.
+    pub fn price(&self, model: &str) -> Option<crate::billing::Price> {
+        self.prices.get(model).copied()
     }
 
     fn permitted(&self, who: &Principal, model: &str) -> bool {
@@ -87,6 +117,8 @@ impl Catalog {
                 id: name.clone(),
                 provider: provider.clone(),
                 default: *name == self.default_model,
+                pricing: self.price(name),
+                vision: self.sees_images(name),
             })
             .collect()
     }

@@ -4,9 +4,23 @@ use std::future::Future;
 
 use chat_threads_domain::{Message, MessageId, MessageStatus, ThreadId, Timestamp};
 
+use crate::billing::Hold;
 use crate::error::AppError;
 use crate::messages::{Anchor, NewMessage};
 use crate::usage::Usage;
+
+/// What starts a reply (see [`ReplyStore::begin_reply`]).
+#[derive(Debug, Clone)]
+pub struct ReplyStart {
+    /// A streaming reply touched after this blocks the thread (one reply per thread).
+    pub busy_since: Timestamp,
+    /// The user message to store first, if any.
+    pub user: Option<(Anchor, NewMessage)>,
+    /// The assistant's placeholder; placed under the user message when the anchor is `None`.
+    pub reply: (Option<Anchor>, NewMessage),
+    /// What the reply holds from a balance while it streams (billing on, a priced model).
+    pub hold: Option<Hold>,
+}
 
 /// Storage replies need beyond messages: a reply's start and progress.
 pub trait ReplyStore: Clone + Send + Sync + 'static {
@@ -23,18 +37,19 @@ pub trait ReplyStore: Clone + Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<Message, AppError>> + Send;
 
-    /// Starts a reply atomically, recording `instance` as the one writing it: unless the thread already has a reply in progress (streaming
-    /// and touched after `busy_since`, on any instance), stores the user message (if any) and the
-    /// assistant's placeholder — under the user message when `reply.0` is `None`. Either both
-    /// are stored or neither.
+    /// Starts a reply atomically, recording `instance` as the one writing it: unless the thread
+    /// already has a reply in progress (streaming and touched after `busy_since`, on any
+    /// instance), stores the user message (if any) and the assistant's placeholder — under the
+    /// user message when `reply.0` is `None` — and places the hold on its balance, which must
+    /// cover it beside the holds of other replies still streaming (else
+    /// [`AppError::InsufficientBalance`]; the balance row is locked, so concurrent starts on any
+    /// instance see each other's holds). Everything is stored or nothing.
     fn begin_reply(
         &self,
         instance: &str,
         scope: &chat_threads_domain::Scope,
         thread_id: ThreadId,
-        busy_since: Timestamp,
-        user: Option<(Anchor, NewMessage)>,
-        reply: (Option<Anchor>, NewMessage),
+        start: ReplyStart,
     ) -> impl Future<Output = Result<(Option<Message>, Message), AppError>> + Send;
 
     /// Marks replies left `streaming` and untouched since `before` as failed (a crashed
@@ -62,4 +77,28 @@ pub trait ReplyStore: Clone + Send + Sync + 'static {
         status: MessageStatus,
         now: Timestamp,
     ) -> impl Future<Output = Result<Option<Message>, AppError>> + Send;
+}
+
+/// Everything replies read and write: threads, messages, summaries, replies, usage (and
+/// balances through it) and files (attachments in the context).
+pub trait ReplyStores:
+    crate::threads::ThreadStore
+    + crate::messages::MessageStore
+    + crate::summaries::SummaryStore
+    + ReplyStore
+    + crate::usage::UsageStore
+    + crate::files::FileStore
+    + crate::files::BlobStore
+{
+}
+
+impl<T> ReplyStores for T where
+    T: crate::threads::ThreadStore
+        + crate::messages::MessageStore
+        + crate::summaries::SummaryStore
+        + ReplyStore
+        + crate::usage::UsageStore
+        + crate::files::FileStore
+        + crate::files::BlobStore
+{
 }

@@ -83,6 +83,49 @@ pub fn cost(counter: &dyn TokenCounter, text: &str) -> usize {
     counter.count(text) + 4
 }
 
+/// Tokens an image is counted as (OpenAI's cost of a 512×512 tile at high detail plus the base).
+pub const IMAGE_TOKENS: usize = 765;
+
+/// The most an attachment adds to the prompt: an image's fixed cost, else its text up to the
+/// per-file budget (about 3 bytes a token).
+pub fn attachment_cost(settings: &ReplySettings, a: &chat_threads_domain::Attachment) -> usize {
+    if a.is_image() {
+        IMAGE_TOKENS
+    } else {
+        let estimate = usize::try_from(a.size / 3).unwrap_or(usize::MAX);
+        estimate.min(settings.inline_tokens) + 16
+    }
+}
+
+/// What a message's attachments add to it in the prompt: text appended to its content, and
+/// images.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attached {
+    /// Appended to the message's text.
+    pub text: String,
+    /// `data:` URLs.
+    pub images: Vec<String>,
+}
+
+/// The first `budget` tokens of `text`, and whether it was cut.
+pub fn within_tokens(counter: &dyn TokenCounter, text: &str, budget: usize) -> (String, bool) {
+    if counter.count(text) <= budget {
+        return (text.to_owned(), false);
+    }
+    let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    let (mut lo, mut hi) = (0usize, bounds.len());
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if counter.count(&text[..bounds[mid.min(bounds.len() - 1)]]) <= budget {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let end = bounds.get(lo).copied().unwrap_or(text.len());
+    (text[..end].to_owned(), true)
+}
+
 /// How the recent path goes into the prompt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -129,7 +172,11 @@ pub fn plan(
     let mut used = 0;
     let mut keep_from = window.len();
     for (i, m) in window.iter().enumerate().rev() {
-        let c = cost(counter, m.content.as_str());
+        let c = cost(counter, m.content.as_str())
+            + m.attachments
+                .iter()
+                .map(|a| attachment_cost(settings, a))
+                .sum::<usize>();
         if used + c > budget && keep_from < window.len() {
             break;
         }
@@ -161,41 +208,40 @@ pub fn summary_request(
     ChatRequest {
         model: model_name.to_owned(),
         messages: vec![
-            ChatMessage {
-                role: "system",
-                content: settings.summary_prompt.clone(),
-            },
-            ChatMessage {
-                role: "user",
-                content: transcript,
-            },
+            ChatMessage::text("system", settings.summary_prompt.clone()),
+            ChatMessage::text("user", transcript),
         ],
         max_tokens: Some(512),
     }
 }
 
-/// The messages sent to the model: system prompt, summary, then the window.
+/// The messages sent to the model: system prompt, summary, then the window, each message with
+/// what its attachments add (`attached`, by message).
 pub fn messages(
     system: Option<String>,
     summary: Option<&Summary>,
     window: Vec<Message>,
+    mut attached: std::collections::HashMap<chat_threads_domain::MessageId, Attached>,
 ) -> Vec<ChatMessage> {
     let mut messages = Vec::new();
     if let Some(s) = system {
-        messages.push(ChatMessage {
-            role: "system",
-            content: s,
-        });
+        messages.push(ChatMessage::text("system", s));
     }
     if let Some(s) = summary {
-        messages.push(ChatMessage {
-            role: "system",
-            content: format!("Summary of the conversation so far:\n{}", s.text),
-        });
+        messages.push(ChatMessage::text(
+            "system",
+            format!("Summary of the conversation so far:\n{}", s.text),
+        ));
     }
-    messages.extend(window.into_iter().map(|m| ChatMessage {
-        role: m.role.as_str(),
-        content: m.content.into_inner(),
+    messages.extend(window.into_iter().map(|m| {
+        let extra = attached.remove(&m.id).unwrap_or_default();
+        let mut content = m.content.into_inner();
+        content.push_str(&extra.text);
+        ChatMessage {
+            role: m.role.as_str(),
+            content,
+            images: extra.images,
+        }
     }));
     messages
 }
@@ -254,6 +300,7 @@ mod tests {
             deleted_at: None,
             version: 1,
             tombstoned_at: None,
+            attachments: Vec::new(),
         }
     }
 
@@ -337,7 +384,12 @@ mod tests {
         assert_eq!(p.summary, Some(summary.clone()));
         assert_eq!(p.window, path[2..4].to_vec());
         assert!(p.overflow.is_empty());
-        let sent = messages(Some("Sys".into()), p.summary.as_ref(), p.window);
+        let sent = messages(
+            Some("Sys".into()),
+            p.summary.as_ref(),
+            p.window,
+            std::collections::HashMap::new(),
+        );
         let roles: Vec<&str> = sent.iter().map(|m| m.role).collect();
         assert_eq!(roles, ["system", "system", "user", "user"]);
         assert!(sent[1].content.ends_with("\nS"));

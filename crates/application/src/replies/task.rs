@@ -11,17 +11,15 @@ use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::billing::ChargeKind;
 use crate::error::AppError;
 use crate::events::EventKind;
-use crate::messages::MessageStore;
 use crate::replies::llm::{ChatEvent, ChatMessage, ChatRequest, ModelError, SharedModel};
 use crate::replies::log::{Run, model_error};
 use crate::replies::prompt::{self, Hints};
-use crate::replies::{ReplyService, ReplyStore};
-use crate::summaries::SummaryStore;
+use crate::replies::{ReplyService, ReplyStores};
 use crate::system::Clock;
-use crate::threads::ThreadStore;
-use crate::usage::{Usage, UsageStore, day_of};
+use crate::usage::Usage;
 
 enum Outcome {
     Completed,
@@ -55,7 +53,7 @@ pub(crate) struct Task<S, C> {
 
 impl<S, C> Task<S, C>
 where
-    S: ThreadStore + MessageStore + SummaryStore + ReplyStore + UsageStore,
+    S: ReplyStores,
     C: Clock,
 {
     /// Writes the reply to the end and stores the outcome.
@@ -69,6 +67,10 @@ where
         };
         let usage = self.usage_or_estimate(usage, prompt_cost, &text);
         let now = g.clock.now();
+        // The debit (and the end of the hold) comes first, with the usage, in one transaction:
+        // while the reply still streams its hold keeps the money; once it no longer does, the
+        // debit is already there. No moment lets another reply spend it.
+        self.record(usage, ChargeKind::Reply).await;
         let stored = g
             .store
             .update_reply(
@@ -82,13 +84,6 @@ where
             .await;
         if let Err(e) = &stored {
             tracing::error!(error = %e, message_id = %self.assistant.id, "storing a finished reply failed");
-        }
-        if let Err(e) = g
-            .store
-            .add_usage(&self.who.owner(), &day_of(now), &self.model_name, usage)
-            .await
-        {
-            tracing::warn!(error = %e, "recording token usage failed");
         }
         self.run
             .push(EventKind::TypingStopped, json!({"role": "assistant"}));
@@ -224,13 +219,18 @@ where
             crate::summaries::announce(g.events(), &stored);
             plan.summary = Some(stored);
         }
-        Ok(prompt::messages(system, plan.summary.as_ref(), plan.window))
+        let attached = super::attach::render(g, &self.who, &self.model_name, &plan.window).await;
+        Ok(prompt::messages(
+            system,
+            plan.summary.as_ref(),
+            plan.window,
+            attached,
+        ))
     }
 
     /// The model's whole answer to a request (for summaries). Its tokens count in the
     /// principal's usage like a reply's (the provider's figures, else an estimate).
     async fn complete(&self, request: ChatRequest) -> Result<String, AppError> {
-        let g = &self.replies;
         let prompt_cost = self.prompt_cost(&request.messages);
         let mut stream = self.model.stream(request);
         let mut text = String::new();
@@ -243,15 +243,24 @@ where
             }
         }
         let usage = self.usage_or_estimate(usage, prompt_cost, &text);
-        let day = day_of(g.clock.now());
-        if let Err(e) = g
-            .store
-            .add_usage(&self.who.owner(), &day, &self.model_name, usage)
-            .await
-        {
-            tracing::warn!(error = %e, "recording the tokens of a summary failed");
-        }
+        self.record(usage, ChargeKind::Summary).await;
         Ok(text)
+    }
+
+    /// Records tokens this reply spent (its own or a summary's) in the principal's usage, with
+    /// their cost debited in the same transaction (billing on, a priced model). A failure is
+    /// logged: the reply itself is not lost for it.
+    async fn record(&self, usage: Usage, kind: ChargeKind) {
+        self.replies
+            .record_usage(
+                &self.who,
+                &self.model_name,
+                usage,
+                kind,
+                Some(self.thread.id),
+                Some(self.assistant.id),
+            )
+            .await;
     }
 
     /// The tokens a prompt costs, as counted for usage when the provider reports none.

@@ -157,6 +157,7 @@ pub fn parse_chatgpt(
                         deleted_at: None,
                         version: 1,
                         tombstoned_at: None,
+                        attachments: Vec::new(),
                     };
                     here = Some((m.id, m.depth));
                     kept.insert(key, m.id);

@@ -136,9 +136,40 @@ impl Builder<'_> {
             deleted_at: r.deleted_at.map(chat_threads_domain::to_micros),
             // Earlier versions are not exported: an imported message starts at version 1.
             version: 1,
+            attachments: if tombstoned_at.is_some() {
+                Vec::new()
+            } else {
+                imported_attachments(r.attachments).map_err(e)?
+            },
             tombstoned_at,
         })
     }
+}
+
+/// Attachments of an imported message, held to the rules of new ones: at most
+/// [`crate::files::MAX_ATTACHMENTS`], names of 1-255 characters.
+fn imported_attachments(
+    list: Vec<chat_threads_domain::Attachment>,
+) -> Result<Vec<chat_threads_domain::Attachment>, chat_threads_domain::DomainError> {
+    if list.len() > crate::files::MAX_ATTACHMENTS {
+        return Err(chat_threads_domain::DomainError::TooLarge {
+            field: "attachments",
+            limit: crate::files::MAX_ATTACHMENTS,
+            actual: list.len(),
+        });
+    }
+    let bad = |a: &chat_threads_domain::Attachment| {
+        crate::files::file_name(&a.name).map_or(true, |n| n != a.name)
+            || a.content_type.is_empty()
+            || a.content_type.len() > 255
+    };
+    if list.iter().any(bad) {
+        return Err(chat_threads_domain::DomainError::invalid(
+            "attachments",
+            "an attachment needs a file name of 1-255 characters and a content type",
+        ));
+    }
+    Ok(list)
 }
 
 /// Finishes a thread: counts, last message time, and an active leaf that is a live message.

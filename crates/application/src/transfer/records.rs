@@ -64,6 +64,11 @@ pub struct MessageRecord {
     /// Set on a tombstone (a message deleted alone; its content is empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tombstoned_at: Option<Timestamp>,
+    /// Attached files: metadata only (the bytes are not exported; download them with
+    /// `GET /v1/files/{file_id}/content`). On import, a file the importer owns is attached
+    /// again; any other stays as metadata, and the model gets a note instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<chat_threads_domain::Attachment>,
 }
 
 fn text() -> String {
@@ -149,6 +154,7 @@ pub fn message_record(m: &Message) -> Record {
         created_at: Some(m.created_at),
         deleted_at: m.deleted_at,
         tombstoned_at: m.tombstoned_at,
+        attachments: m.attachments.clone(),
     })
 }
 

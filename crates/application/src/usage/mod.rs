@@ -19,13 +19,15 @@ pub struct Usage {
 /// Storage of token usage per owner and day.
 pub trait UsageStore: Clone + Send + Sync + 'static {
     /// Adds token usage to the owner's totals for a day (`YYYY-MM-DD`, UTC): the day's and the
-    /// model's, together.
+    /// model's, together; and, with a charge, debits its account and writes the ledger entry
+    /// in the same transaction (a reply's charge also removes the reply's hold).
     fn add_usage(
         &self,
         owner: &Owner,
         day: &str,
         model: &str,
         usage: Usage,
+        charge: Option<&crate::billing::Charge>,
     ) -> impl Future<Output = Result<(), AppError>> + Send;
 
     /// The owner's usage per day and model from `first_day` to `last_day` (inclusive), oldest
@@ -66,7 +68,10 @@ pub const EXTERNAL_MODEL: &str = "external";
 
 impl<S, C> crate::messages::MessageService<S, C>
 where
-    S: crate::messages::MessageStore + crate::threads::ThreadStore + UsageStore,
+    S: crate::messages::MessageStore
+        + crate::threads::ThreadStore
+        + UsageStore
+        + crate::files::FileStore,
     C: crate::system::Clock,
 {
     /// Appends a message (see [`crate::messages::MessageService::append`]); token counts it
@@ -86,7 +91,7 @@ where
             };
             let model = m.model.as_ref().map_or(EXTERNAL_MODEL, |n| n.as_str());
             self.store
-                .add_usage(&who.owner(), &day_of(m.created_at), model, usage)
+                .add_usage(&who.owner(), &day_of(m.created_at), model, usage, None)
                 .await?;
         }
         Ok(m)

@@ -265,20 +265,23 @@ impl AuthStore for SqlStore {
 
     async fn delete_session(&self, id: &str) -> Result<Option<u64>, AppError> {
         let owner = format!("anon:{id}");
-        let r: Result<Option<u64>, DbError> = write_tx!(self, |conn, _d| {
+        let r: Result<(Option<u64>, _), DbError> = write_tx!(self, |conn, _d| {
             let threads_deleted = diesel::delete(threads::table.filter(threads::owner.eq(&owner)))
                 .execute(conn)
                 .await?;
+            let files = delete_owner_files!(conn, &owner);
             let gone = diesel::delete(sessions::table.find(id))
                 .execute(conn)
                 .await?;
-            Ok((gone > 0).then_some(threads_deleted as u64))
+            Ok(((gone > 0).then_some(threads_deleted as u64), files))
         });
-        Ok(r?)
+        let (outcome, files) = r?;
+        self.drop_objects(files).await;
+        Ok(outcome)
     }
 
     async fn purge_expired(&self, now: Timestamp) -> Result<(u64, u64), AppError> {
-        let r: Result<(u64, u64), DbError> = write_tx!(self, |conn, _d| {
+        let r: Result<((u64, u64), _), DbError> = write_tx!(self, |conn, _d| {
             let expired: Vec<String> = sessions::table
                 .filter(sessions::expires_at.le(DbTime(now)))
                 .select(sessions::id)
@@ -286,6 +289,10 @@ impl AuthStore for SqlStore {
                 .await?;
             let owners: Vec<String> = expired.iter().map(|id| format!("anon:{id}")).collect();
             let mut threads_deleted = 0;
+            let mut files = Vec::new();
+            for owner in &owners {
+                files.extend(delete_owner_files!(conn, owner));
+            }
             for chunk in owners.chunks(500) {
                 threads_deleted +=
                     diesel::delete(threads::table.filter(threads::owner.eq_any(chunk)))
@@ -300,9 +307,11 @@ impl AuthStore for SqlStore {
                 diesel::delete(sessions::table.filter(sessions::expires_at.le(DbTime(now))))
                     .execute(conn)
                     .await?;
-            Ok((sessions_deleted as u64, threads_deleted as u64))
+            Ok(((sessions_deleted as u64, threads_deleted as u64), files))
         });
-        Ok(r?)
+        let (counts, files) = r?;
+        self.drop_objects(files).await;
+        Ok(counts)
     }
 
     async fn secret_or_insert(

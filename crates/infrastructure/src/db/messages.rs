@@ -335,6 +335,7 @@ impl MessageStore for SqlStore {
                     .values(MessageRow::from(m))
                     .execute(conn)
                     .await?;
+                reference_files!(conn, m);
             }
             Ok(forked)
         });
@@ -445,9 +446,17 @@ impl MessageStore for SqlStore {
                     messages::reaction.eq(None::<String>),
                     messages::tombstoned_at.eq(Some(DbTime(now))),
                     messages::updated_at.eq(DbTime(now)),
+                    messages::attachments.eq(DbJson(serde_json::json!([]))),
                 ))
                 .execute(conn)
                 .await?;
+            // A tombstone references no file any more.
+            diesel::delete(
+                super::schema::message_files::table
+                    .filter(super::schema::message_files::message_id.eq(db_id(id))),
+            )
+            .execute(conn)
+            .await?;
             diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
                 .set(threads::updated_at.eq(DbTime(now)))
                 .execute(conn)

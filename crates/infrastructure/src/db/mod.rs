@@ -8,6 +8,10 @@
 mod macros;
 #[macro_use]
 mod tree_sql;
+#[macro_use]
+mod billing;
+#[macro_use]
+mod files;
 mod accounts;
 mod dialect;
 mod error;

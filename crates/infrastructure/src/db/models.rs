@@ -63,13 +63,14 @@ pub struct MessageRow {
     pub deleted_at: Option<DbTime>,
     pub version: i32,
     pub tombstoned_at: Option<DbTime>,
+    pub attachments: DbJson,
 }
 
 /// The column list of `messages` for raw queries, with the table aliased as `m`.
 pub const MESSAGE_COLUMNS: &str = "m.id, m.thread_id, m.parent_id, m.depth, m.role, m.content, \
     m.content_type, m.display_text, m.status, m.model, m.prompt_tokens, m.completion_tokens, \
     m.feedback_rating, m.feedback_text, m.reaction, m.metadata, m.edited_at, m.created_at, \
-    m.updated_at, m.deleted_at, m.version, m.tombstoned_at";
+    m.updated_at, m.deleted_at, m.version, m.tombstoned_at, m.attachments";
 
 /// A row of `message_revisions`: an earlier version of a message edited in place.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -197,6 +198,9 @@ impl From<&Message> for MessageRow {
             deleted_at: m.deleted_at.map(DbTime),
             version: m.version,
             tombstoned_at: m.tombstoned_at.map(DbTime),
+            attachments: DbJson(
+                serde_json::to_value(&m.attachments).unwrap_or_else(|_| serde_json::json!([])),
+            ),
         }
     }
 }
@@ -234,6 +238,8 @@ impl TryFrom<MessageRow> for Message {
             deleted_at: r.deleted_at.map(|t| t.0),
             version: r.version,
             tombstoned_at: r.tombstoned_at.map(|t| t.0),
+            attachments: serde_json::from_value(r.attachments.0)
+                .map_err(|e| corrupt("attachments", e))?,
         })
     }
 }

@@ -305,7 +305,18 @@ impl Database {
                 Pools::Sqlite(build_pool(manager, options)?)
             }
             Backend::Postgres => {
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.expose());
+                // No `SELECT 1` at every checkout (a round trip per request): a connection whose
+                // server went away is closed on the client side, and diesel-async's
+                // `is_broken` (checked when a connection goes back and before it is handed
+                // out) drops it — a broken connection is detected by its error, not by a probe.
+                // SQLite keeps the check: it costs no round trip there, and it discards a
+                // connection left unusable by a query cancelled mid-flight.
+                let mut config = ManagerConfig::<AsyncPgConnection>::default();
+                config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+                    url.expose(),
+                    config,
+                );
                 Pools::Postgres(build_pool(manager, options)?)
             }
         };

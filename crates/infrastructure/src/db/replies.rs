@@ -15,7 +15,7 @@ use super::schema::{messages, threads};
 use super::store::{SqlStore, db_id};
 use super::types::sql::PUuid;
 use super::types::{DbTime, DbUuid};
-use chat_threads_application::replies::ReplyStore;
+use chat_threads_application::replies::{ReplyStart, ReplyStore};
 use chat_threads_application::usage::Usage;
 
 /// Forgets who writes a reply (it has ended), inside the caller's connection or transaction.
@@ -75,16 +75,14 @@ impl ReplyStore for SqlStore {
         instance: &str,
         scope: &chat_threads_domain::Scope,
         thread_id: ThreadId,
-        busy_since: Timestamp,
-        user: Option<(
-            chat_threads_application::Anchor,
-            chat_threads_application::NewMessage,
-        )>,
-        reply: (
-            Option<chat_threads_application::Anchor>,
-            chat_threads_application::NewMessage,
-        ),
+        start: ReplyStart,
     ) -> Result<(Option<Message>, Message), AppError> {
+        let ReplyStart {
+            busy_since,
+            user,
+            reply,
+            hold,
+        } = start;
         let r: Result<(Option<Message>, Message), DbError> = write_tx!(self, |conn, _d| {
             let thread = lock_thread!(conn, scope, thread_id);
             let busy: i64 = messages::table
@@ -117,6 +115,9 @@ impl ReplyStore for SqlStore {
             .bind::<Text, _>(instance)
             .execute(conn)
             .await?;
+            if let Some(hold) = &hold {
+                place_hold!(conn, _d, hold, reply.id, reply.created_at);
+            }
             Ok((user, reply))
         });
         Ok(r?)

@@ -56,6 +56,7 @@ diesel::table! {
         deleted_at -> Nullable<PTime>,
         version -> Integer,
         tombstoned_at -> Nullable<PTime>,
+        attachments -> PJson,
     }
 }
 
@@ -189,5 +190,105 @@ diesel::table! {
         model -> Text,
         prompt_tokens -> BigInt,
         completion_tokens -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// Balances in the smallest currency unit.
+    balances (account) {
+        account -> Text,
+        org_id -> Nullable<Text>,
+        amount -> BigInt,
+        created_at -> PTime,
+        updated_at -> PTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// What replies still streaming hold from balances.
+    balance_holds (message_id) {
+        message_id -> PUuid,
+        account -> Text,
+        amount -> BigInt,
+        created_at -> PTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// Every credit and debit of a balance.
+    balance_ledger (id) {
+        id -> PUuid,
+        account -> Text,
+        kind -> Text,
+        amount -> BigInt,
+        balance_after -> BigInt,
+        model -> Nullable<Text>,
+        prompt_tokens -> Nullable<BigInt>,
+        completion_tokens -> Nullable<BigInt>,
+        thread_id -> Nullable<PUuid>,
+        message_id -> Nullable<PUuid>,
+        note -> Nullable<Text>,
+        actor -> Nullable<Text>,
+        created_at -> PTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// Uploaded files' metadata.
+    files (id) {
+        id -> PUuid,
+        owner -> Text,
+        org_id -> Nullable<Text>,
+        name -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        parts -> Integer,
+        created_at -> PTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// Files' bytes stored in the database, in parts.
+    file_parts (file_id, part) {
+        file_id -> PUuid,
+        part -> Integer,
+        data -> Binary,
+    }
+}
+
+diesel::table! {
+    /// Bytes each owner's files take.
+    file_usage (owner) {
+        owner -> Text,
+        bytes -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(files, file_parts, message_files);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// Which messages reference which files (keeps files from garbage collection).
+    message_files (message_id, file_id) {
+        message_id -> PUuid,
+        file_id -> PUuid,
     }
 }

@@ -20,6 +20,8 @@ use super::types::sql::PUuid;
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pub(crate) db: Database,
+    /// Where file bytes go when not in the database (`files.storage = "s3"`).
+    pub(crate) objects: Option<crate::objects::ObjectBlobs>,
 }
 
 impl SqlStore {
@@ -30,7 +32,13 @@ impl SqlStore {
 
     /// A store over an open database.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self { db, objects: None }
+    }
+
+    /// The same store with file bytes in an object store instead of the database.
+    pub fn with_objects(mut self, objects: crate::objects::ObjectBlobs) -> Self {
+        self.objects = Some(objects);
+        self
     }
 
     /// The database underneath.

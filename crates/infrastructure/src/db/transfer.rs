@@ -8,6 +8,7 @@ use super::error::DbError;
 use super::models::{MessageRow, SummaryRow, ThreadRow};
 use super::schema::{messages, summaries, threads};
 use super::store::SqlStore;
+use super::types::DbUuid;
 
 impl chat_threads_application::transfer::ImportStore for SqlStore {
     async fn import_threads(
@@ -42,6 +43,31 @@ impl chat_threads_application::transfer::ImportStore for SqlStore {
                         .values(MessageRow::from(m))
                         .execute(conn)
                         .await?;
+                    // Attachments carry their metadata; only files the importer owns are
+                    // referenced (and so kept and shown to the model).
+                    let ids: Vec<DbUuid> = m
+                        .attachments
+                        .iter()
+                        .map(|a| DbUuid(a.file_id.as_uuid()))
+                        .collect();
+                    if !ids.is_empty() {
+                        use super::schema::{files as f, message_files as mf};
+                        let owned: Vec<DbUuid> = f::table
+                            .filter(f::id.eq_any(&ids))
+                            .filter(f::owner.eq(t.thread.owner.as_str()))
+                            .select(f::id)
+                            .load(conn)
+                            .await?;
+                        for file_id in owned {
+                            diesel::insert_into(mf::table)
+                                .values((
+                                    mf::message_id.eq(DbUuid(m.id.as_uuid())),
+                                    mf::file_id.eq(file_id),
+                                ))
+                                .execute(conn)
+                                .await?;
+                        }
+                    }
                 }
                 for s in &t.summaries {
                     diesel::insert_into(summaries::table)

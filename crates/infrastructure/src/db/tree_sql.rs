@@ -147,6 +147,7 @@ macro_rules! place {
         };
         let msg = $message.into_message($thread.id, placement.parent_id, placement.depth);
         record_append!($conn, msg);
+        reference_files!($conn, msg);
         msg
     }};
 }

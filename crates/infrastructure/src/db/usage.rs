@@ -13,6 +13,7 @@ use super::error::DbError;
 use super::schema::usage_daily as u;
 use super::schema::usage_model_daily as um;
 use super::store::SqlStore;
+use super::types::{DbTime, DbUuid};
 
 impl chat_threads_application::usage::UsageStore for SqlStore {
     async fn add_usage(
@@ -21,6 +22,7 @@ impl chat_threads_application::usage::UsageStore for SqlStore {
         day: &str,
         model: &str,
         usage: Usage,
+        charge: Option<&chat_threads_application::billing::Charge>,
     ) -> Result<(), AppError> {
         let r: Result<(), DbError> = write_tx!(self, |conn, _d| {
             diesel::insert_into(um::table)
@@ -55,6 +57,9 @@ impl chat_threads_application::usage::UsageStore for SqlStore {
                 ))
                 .execute(conn)
                 .await?;
+            if let Some(charge) = charge {
+                debit!(conn, charge, model, usage, charge.at);
+            }
             Ok(())
         });
         Ok(r?)

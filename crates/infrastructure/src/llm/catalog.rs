@@ -47,5 +47,29 @@ pub fn build_catalog(settings: &ModelsSettings) -> Result<Catalog, ConfigError> 
         orgs: settings.allow.orgs.clone(),
         scopes: settings.allow.scopes.clone(),
     };
-    Ok(Catalog::new(models, settings.default.clone(), allow))
+    let mut prices = BTreeMap::new();
+    for (model, p) in &settings.prices {
+        if !models.contains_key(model) {
+            return Err(ConfigError::new(format!(
+                "models.prices.{model}: no such model (configured: {:?})",
+                models.keys().collect::<Vec<_>>()
+            )));
+        }
+        prices.insert(
+            model.clone(),
+            chat_threads_application::billing::Price {
+                input_per_million: p.input_per_million,
+                output_per_million: p.output_per_million,
+            },
+        );
+    }
+    if let Some(unknown) = settings.vision.iter().find(|m| !models.contains_key(*m)) {
+        return Err(ConfigError::new(format!(
+            "models.vision: {unknown} is no such model (configured: {:?})",
+            models.keys().collect::<Vec<_>>()
+        )));
+    }
+    Ok(Catalog::new(models, settings.default.clone(), allow)
+        .with_prices(prices)
+        .with_vision(settings.vision.iter().cloned()))
 }

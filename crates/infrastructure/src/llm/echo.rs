@@ -85,14 +85,8 @@ mod tests {
         let request = ChatRequest {
             model: "echo".into(),
             messages: vec![
-                ChatMessage {
-                    role: "system",
-                    content: "be nice".into(),
-                },
-                ChatMessage {
-                    role: "user",
-                    content: "hello  there world".into(),
-                },
+                ChatMessage::text("system", "be nice"),
+                ChatMessage::text("user", "hello  there world"),
             ],
             max_tokens: None,
         };

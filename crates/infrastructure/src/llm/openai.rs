@@ -48,6 +48,7 @@ impl OpenAiCompatible {
         api_key: Option<String>,
         options: HttpOptions,
     ) -> Result<Self, String> {
+        crate::tls::install();
         let client = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .read_timeout(options.read_timeout)

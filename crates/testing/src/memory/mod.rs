@@ -3,6 +3,8 @@
 //! Test code: one file per port would only add indirection to a reference implementation.
 
 mod accounts;
+mod billing;
+mod files;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -33,6 +35,10 @@ struct State {
     owners: HashMap<MessageId, (ThreadId, String)>,
     /// Earlier versions of messages edited in place, oldest first.
     revisions: HashMap<MessageId, Vec<chat_threads_application::messages::MessageRevision>>,
+    /// Balances, holds and the ledger.
+    balances: billing::Balances,
+    /// Uploaded files.
+    files: files::Files,
 }
 
 impl State {
@@ -161,6 +167,8 @@ impl MemoryStore {
         s.threads.retain(|id, _| !gone.contains(id));
         s.messages.retain(|_, m| !gone.contains(&m.thread_id));
         s.summaries.retain(|x| !gone.contains(&x.thread_id));
+        // An owner that goes (a session) takes its files along.
+        s.files.forget_owners(owners);
         Ok(gone.len() as u64)
     }
 
@@ -646,6 +654,7 @@ impl MessageStore for MemoryStore {
         m.feedback = None;
         m.reaction = None;
         m.tombstoned_at = Some(now);
+        m.attachments.clear();
         m.updated_at = now;
         if let Some(t) = s.threads.get_mut(&thread_id) {
             t.updated_at = now;
@@ -772,10 +781,14 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
         instance: &str,
         scope: &Scope,
         thread_id: ThreadId,
-        busy_since: Timestamp,
-        user: Option<(chat_threads_application::Anchor, NewMessage)>,
-        reply: (Option<chat_threads_application::Anchor>, NewMessage),
+        start: chat_threads_application::replies::ReplyStart,
     ) -> Result<(Option<Message>, Message), AppError> {
+        let chat_threads_application::replies::ReplyStart {
+            busy_since,
+            user,
+            reply,
+            hold,
+        } = start;
         let mut s = self.lock()?;
         s.own_thread(scope, thread_id)?;
         let busy = s.messages.values().any(|m| {
@@ -797,6 +810,9 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
                 user.as_ref().map(|u| u.id),
             ));
             let reply = s.place(scope, thread_id, anchor, reply.1)?;
+            if let Some(hold) = &hold {
+                s.place_hold(hold, reply.id)?;
+            }
             Ok((user, reply))
         })();
         match &result {
@@ -867,8 +883,12 @@ impl chat_threads_application::usage::UsageStore for MemoryStore {
         day: &str,
         model: &str,
         usage: chat_threads_application::usage::Usage,
+        charge: Option<&chat_threads_application::billing::Charge>,
     ) -> Result<(), AppError> {
         let mut s = self.lock()?;
+        if let Some(charge) = charge {
+            s.debit(charge, model, usage);
+        }
         let by_model = s
             .model_usage
             .entry((owner.to_string(), day.to_owned(), model.to_owned()))

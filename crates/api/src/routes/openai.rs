@@ -1,0 +1,610 @@
+//! The OpenAI-compatible surface under `/openai/v1`, for code written against the OpenAI SDKs:
+//! an SDK passes the service's bearer token as its API key. So far: the models, in OpenAI's
+//! shape, and every error of the scope in OpenAI's error shape (so the SDKs' exceptions fire).
+//! See docs/openai.md.
+
+use std::sync::OnceLock;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use futures_util::StreamExt;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ErrorCode};
+use crate::state::{AppState, Deps};
+
+/// Registers the scope's routes.
+pub fn routes<D: Deps>(cfg: &mut web::ServiceConfig) {
+    cfg.route("/models", web::get().to(list_models::<D>))
+        .route("/models/{model}", web::get().to(get_model::<D>))
+        .route("/chat/completions", web::post().to(chat_completions::<D>));
+}
+
+/// A model as OpenAI lists it.
+#[derive(Debug, Serialize)]
+struct Model {
+    id: String,
+    object: &'static str,
+    /// Seconds since the epoch; the catalog has no dates, so the time this process started.
+    created: i64,
+    owned_by: String,
+}
+
+fn started() -> i64 {
+    static STARTED: OnceLock<i64> = OnceLock::new();
+    *STARTED.get_or_init(|| chrono::Utc::now().timestamp())
+}
+
+fn model(m: chat_threads_application::replies::models::ModelInfo) -> Model {
+    Model {
+        id: m.id,
+        object: "model",
+        created: started(),
+        owned_by: m.provider,
+    }
+}
+
+/// `GET /openai/v1/models`: the models the caller may use.
+pub async fn list_models<D: Deps>(auth: Auth, state: web::Data<AppState<D>>) -> HttpResponse {
+    let data: Vec<Model> = state
+        .replies
+        .catalog()
+        .allowed(&auth.0)
+        .into_iter()
+        .map(model)
+        .collect();
+    HttpResponse::Ok().json(json!({"object": "list", "data": data}))
+}
+
+/// `GET /openai/v1/models/{model}`: one of them; any other is 404 `model_not_found`.
+pub async fn get_model<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let wanted = path.into_inner();
+    let found = state
+        .replies
+        .catalog()
+        .allowed(&auth.0)
+        .into_iter()
+        .find(|m| m.id == wanted);
+    match found {
+        Some(m) => Ok(HttpResponse::Ok().json(model(m))),
+        None => Err(ApiError::Request {
+            status: StatusCode::NOT_FOUND,
+            code: ErrorCode::ModelNotAllowed,
+            message: format!(
+                "The model `{wanted}` does not exist or you do not have access to it."
+            ),
+        }),
+    }
+}
+
+/// The route is not part of the OpenAI-compatible surface (yet): 404 in OpenAI's shape.
+pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::Request {
+        status: StatusCode::NOT_FOUND,
+        code: ErrorCode::RouteNotFound,
+        message: format!(
+            "{} {} is not supported by this OpenAI-compatible API (see docs/openai.md)",
+            req.method(),
+            req.path()
+        ),
+    })
+}
+
+/// OpenAI's `type` for a status.
+fn error_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        409 => "conflict_error",
+        429 => "rate_limit_error",
+        s if s >= 500 => "server_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// Rewrites every error answer of the scope from the service's shape
+/// (`{"error": {"code", "message", "details"}}`) into OpenAI's
+/// (`{"error": {"message", "type", "param", "code"}}`), keeping the status and headers.
+pub async fn errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return Ok(res.map_into_boxed_body());
+    }
+    let (req, res) = res.into_parts();
+    let (mut head, body) = res.into_parts();
+    let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
+    let ours: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let e = &ours["error"];
+    let openai = json!({"error": {
+        "message": e["message"].as_str().unwrap_or_else(|| status.canonical_reason().unwrap_or("error")),
+        "type": error_type(status),
+        "param": e["details"]["field"].as_str(),
+        "code": e["code"].as_str(),
+    }});
+    let body = serde_json::to_vec(&openai).unwrap_or_default();
+    head.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    head.headers_mut().remove(CONTENT_LENGTH);
+    let res = head.set_body(BoxBody::new(body));
+    Ok(ServiceResponse::new(req, res))
+}
+
+/// A 400 naming the parameter (OpenAI's `param`).
+fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::App(chat_threads_domain::DomainError::invalid(field, message.into()).into())
+}
+
+/// Parameters of `chat/completions` this service takes; any other is refused with 400 naming
+/// it, never silently ignored.
+const CHAT_PARAMS: &[&str] = &[
+    "model",
+    "messages",
+    "stream",
+    "stream_options",
+    "max_tokens",
+    "max_completion_tokens",
+    "store",
+    "metadata",
+    "n",
+    "user",
+];
+
+/// A request message's content as text, and its images (`image_url` parts).
+fn content_of(m: &Value) -> Result<(String, Vec<String>), ApiError> {
+    match &m["content"] {
+        Value::String(s) => Ok((s.clone(), Vec::new())),
+        Value::Array(parts) => {
+            let mut text = String::new();
+            let mut images = Vec::new();
+            for p in parts {
+                match p["type"].as_str() {
+                    Some("text") => text.push_str(p["text"].as_str().unwrap_or_default()),
+                    Some("image_url") => match p["image_url"]["url"].as_str() {
+                        Some(url) => images.push(url.to_owned()),
+                        None => return Err(bad("messages", "an image_url part needs a url")),
+                    },
+                    _ => {
+                        return Err(bad(
+                            "messages",
+                            "content parts may be text or image_url (audio and files are not supported)",
+                        ));
+                    }
+                }
+            }
+            Ok((text, images))
+        }
+        Value::Null => Ok((String::new(), Vec::new())),
+        _ => Err(bad(
+            "messages",
+            "content must be a string or a list of parts",
+        )),
+    }
+}
+
+/// The prompt of a `chat/completions` request.
+fn chat_messages(
+    body: &Value,
+    limits: &chat_threads_domain::Limits,
+) -> Result<Vec<chat_threads_application::replies::llm::ChatMessage>, ApiError> {
+    let Some(list) = body["messages"].as_array().filter(|l| !l.is_empty()) else {
+        return Err(bad("messages", "must be a non-empty list"));
+    };
+    let mut out = Vec::with_capacity(list.len());
+    let mut bytes = 0;
+    for m in list {
+        let role = match m["role"].as_str() {
+            Some("system" | "developer") => "system",
+            Some("user") => "user",
+            Some("assistant") => "assistant",
+            Some(other) => {
+                return Err(bad(
+                    "messages",
+                    format!("role {other:?} is not supported (tools are not)"),
+                ));
+            }
+            None => return Err(bad("messages", "every message needs a role")),
+        };
+        let (content, images) = content_of(m)?;
+        bytes += content.len() + images.iter().map(String::len).sum::<usize>();
+        if bytes > limits.body_bytes {
+            return Err(bad("messages", "the messages exceed the body limit"));
+        }
+        out.push(chat_threads_application::replies::llm::ChatMessage {
+            role,
+            content,
+            images,
+        });
+    }
+    Ok(out)
+}
+
+/// The request's parameters, checked.
+struct ChatParams {
+    model: String,
+    stream: bool,
+    include_usage: bool,
+    max_tokens: Option<u32>,
+    store: bool,
+}
+
+fn chat_params(body: &Value) -> Result<ChatParams, ApiError> {
+    let Some(obj) = body.as_object() else {
+        return Err(bad("body", "must be a JSON object"));
+    };
+    if let Some(unknown) = obj.keys().find(|k| !CHAT_PARAMS.contains(&k.as_str())) {
+        return Err(bad(
+            "body",
+            format!("unsupported parameter: {unknown} (see docs/openai.md)"),
+        ));
+    }
+    let model = body["model"]
+        .as_str()
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| bad("model", "is required"))?
+        .to_owned();
+    if body.get("n").is_some_and(|n| n.as_u64() != Some(1)) {
+        return Err(bad("n", "only n = 1 is supported"));
+    }
+    let max_tokens = match body.get("max_completion_tokens").or(body.get("max_tokens")) {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| bad("max_tokens", "must be a positive whole number"))?,
+        ),
+    };
+    Ok(ChatParams {
+        model,
+        stream: body["stream"].as_bool().unwrap_or(false),
+        include_usage: body["stream_options"]["include_usage"]
+            .as_bool()
+            .unwrap_or(false),
+        max_tokens,
+        store: body["store"].as_bool().unwrap_or(false),
+    })
+}
+
+type Usage = chat_threads_application::usage::Usage;
+
+/// The objects one completion is answered with: the whole `chat.completion`, or its
+/// `chat.completion.chunk` events. A stored completion carries its thread's id as `thread_id`.
+struct Frames {
+    id: String,
+    created: i64,
+    model: String,
+    thread_id: Option<chat_threads_domain::ThreadId>,
+}
+
+impl Frames {
+    fn new(id: String, model: String, thread_id: Option<chat_threads_domain::ThreadId>) -> Self {
+        Self {
+            id,
+            created: chrono::Utc::now().timestamp(),
+            model,
+            thread_id,
+        }
+    }
+
+    fn usage(u: Usage) -> Value {
+        json!({
+            "prompt_tokens": u.prompt_tokens,
+            "completion_tokens": u.completion_tokens,
+            "total_tokens": u64::from(u.prompt_tokens) + u64::from(u.completion_tokens),
+        })
+    }
+
+    /// An object of this completion with `fields` added (and `thread_id` when stored).
+    fn object(&self, object: &str, fields: Value) -> Value {
+        let mut v =
+            json!({"id": self.id, "object": object, "created": self.created, "model": self.model});
+        if let Some(t) = self.thread_id {
+            v["thread_id"] = json!(t);
+        }
+        if let (Some(map), Value::Object(more)) = (v.as_object_mut(), fields) {
+            map.extend(more);
+        }
+        v
+    }
+
+    /// The whole answer.
+    fn whole(&self, text: &str, usage: Usage) -> HttpResponse {
+        HttpResponse::Ok().json(self.object(
+            "chat.completion",
+            json!({
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": null},
+                             "finish_reason": "stop", "logprobs": null}],
+                "usage": Self::usage(usage),
+            }),
+        ))
+    }
+
+    /// One SSE chunk.
+    fn chunk(&self, delta: Value, finish: Option<&str>) -> String {
+        let c = self.object(
+            "chat.completion.chunk",
+            json!({"choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}]}),
+        );
+        format!("data: {c}\n\n")
+    }
+
+    /// The end of a stream: the final chunk, the usage chunk (when asked for), `[DONE]`.
+    fn end(&self, usage: Option<Usage>) -> String {
+        let mut out = self.chunk(json!({}), Some("stop"));
+        if let Some(u) = usage {
+            let c = self.object(
+                "chat.completion.chunk",
+                json!({"choices": [], "usage": Self::usage(u)}),
+            );
+            out.push_str(&format!("data: {c}\n\n"));
+        }
+        out.push_str("data: [DONE]\n\n");
+        out
+    }
+
+    /// A model that failed mid-stream, in OpenAI's error shape.
+    fn failed(message: &str) -> String {
+        let err = json!({"error": {"message": message, "type": "server_error",
+                                   "param": null, "code": "model_error"}});
+        format!("data: {err}\n\n")
+    }
+
+    /// A stream of chunks: the assistant's role first, then `rest`.
+    fn sse(&self, rest: impl futures_util::Stream<Item = String> + 'static) -> HttpResponse {
+        let first = self.chunk(json!({"role": "assistant", "content": ""}), None);
+        let events = futures_util::stream::once(std::future::ready(first))
+            .chain(rest)
+            .map(|s| Ok::<_, actix_web::Error>(web::Bytes::from(s)));
+        HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .insert_header(("Cache-Control", "no-cache"))
+            .streaming(events)
+    }
+}
+
+/// `POST /openai/v1/chat/completions`: through the service's catalog, allowlists, quota and
+/// balance; not stored, or stored as a thread with `store: true`. Whole, or streamed as
+/// `chat.completion.chunk` events ending with `data: [DONE]` (and a usage chunk with
+/// `stream_options.include_usage`).
+pub async fn chat_completions<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    body: crate::extractors::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let params = chat_params(&body)?;
+    let messages = chat_messages(&body, &state.limits)?;
+    if params.store {
+        return stored_completion(&state, &auth.0, &params, &body, messages).await;
+    }
+    let mut completion = state
+        .replies
+        .complete_unstored(&auth.0, Some(&params.model), messages, params.max_tokens)
+        .await?;
+    let frames = Frames::new(
+        format!("chatcmpl-{}", uuid::Uuid::now_v7().simple()),
+        completion.model.clone(),
+        None,
+    );
+    if !params.stream {
+        let (text, reported) = completion
+            .collect()
+            .await
+            .map_err(|e| ApiError::App(e.into()))?;
+        let usage = completion.finish(&text, reported).await;
+        return Ok(frames.whole(&text, usage));
+    }
+    let frames = std::rc::Rc::new(frames);
+    let rest = unstored_chunks(completion, frames.clone(), params.include_usage);
+    Ok(frames.sse(rest))
+}
+
+/// The chunks of an unstored completion after the first: a delta per piece of text, then the
+/// end; the tokens are recorded once the model has finished. A model that fails mid-way ends
+/// the stream with an error event.
+fn unstored_chunks<S, C>(
+    completion: chat_threads_application::replies::direct::Completion<S, C>,
+    frames: std::rc::Rc<Frames>,
+    include_usage: bool,
+) -> impl futures_util::Stream<Item = String>
+where
+    S: chat_threads_application::replies::ReplyStores,
+    C: chat_threads_application::Clock,
+{
+    use chat_threads_application::replies::llm::ChatEvent;
+    type Open<S, C> = (
+        Box<chat_threads_application::replies::direct::Completion<S, C>>,
+        String,
+        Option<Usage>,
+    );
+    futures_util::stream::unfold(
+        Some::<Open<S, C>>((Box::new(completion), String::new(), None)),
+        move |state| {
+            let frames = frames.clone();
+            async move {
+                let (mut completion, mut text, mut reported) = state?;
+                loop {
+                    match completion.stream.next().await {
+                        Some(Ok(ChatEvent::Delta(d))) => {
+                            text.push_str(&d);
+                            let chunk = frames.chunk(json!({"content": d}), None);
+                            return Some((chunk, Some((completion, text, reported))));
+                        }
+                        Some(Ok(ChatEvent::Usage(u))) => reported = Some(u),
+                        Some(Err(e)) => {
+                            (*completion).finish(&text, reported).await;
+                            return Some((Frames::failed(&e.to_string()), None));
+                        }
+                        None => {
+                            let usage = (*completion).finish(&text, reported).await;
+                            return Some((frames.end(include_usage.then_some(usage)), None));
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Tokens as a stored message or a `message.completed` event records them.
+fn usage_of(prompt: Option<i64>, completion: Option<i64>) -> Usage {
+    let tokens = |n: Option<i64>| n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+    Usage {
+        prompt_tokens: tokens(prompt),
+        completion_tokens: tokens(completion),
+    }
+}
+
+/// A chat completion with `store: true`: a new thread (the request's `metadata` on it, system
+/// messages as its system prompt), the earlier messages appended, and the last one — a user
+/// message — sent to the model like the native chat, so the reply is stored and streams from
+/// the reply's log. A refusal after the thread was made (quota, balance) removes it again.
+async fn stored_completion<D: Deps>(
+    state: &AppState<D>,
+    who: &chat_threads_domain::Principal,
+    params: &ChatParams,
+    body: &Value,
+    messages: Vec<chat_threads_application::replies::llm::ChatMessage>,
+) -> Result<HttpResponse, ApiError> {
+    use chat_threads_application::replies::SendInput;
+    if messages.iter().any(|m| !m.images.is_empty()) {
+        return Err(bad(
+            "messages",
+            "stored completions take text only (upload images with POST /v1/files and attach them natively)",
+        ));
+    }
+    let Some((last, history)) = messages.split_last().filter(|(l, _)| l.role == "user") else {
+        return Err(bad(
+            "messages",
+            "the last message of a stored completion must be the user's",
+        ));
+    };
+    // What can be refused for sure is refused before anything is written.
+    state
+        .replies
+        .catalog()
+        .resolve(who, Some(&params.model), None)?;
+    let system: Vec<&str> = history
+        .iter()
+        .filter(|m| m.role == "system")
+        .map(|m| m.content.as_str())
+        .collect();
+    let metadata = match &body["metadata"] {
+        Value::Null => None,
+        Value::Object(_) => Some(body["metadata"].clone()),
+        _ => return Err(bad("metadata", "must be an object")),
+    };
+    let (thread, _) = state
+        .threads
+        .create(
+            who,
+            chat_threads_application::CreateThread {
+                metadata,
+                system_prompt: (!system.is_empty()).then(|| system.join("\n\n")),
+                model: Some(params.model.clone()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let started = async {
+        for m in history.iter().filter(|m| m.role != "system") {
+            state
+                .messages
+                .append(
+                    who,
+                    thread.id,
+                    chat_threads_application::AppendMessage {
+                        role: Some(m.role.to_owned()),
+                        content: m.content.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+        }
+        state
+            .replies
+            .send(
+                who,
+                thread.id,
+                SendInput {
+                    content: last.content.clone(),
+                    model: Some(params.model.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+    }
+    .await;
+    let started = match started {
+        Ok(s) => s,
+        Err(e) => {
+            // Nothing of a refused completion stays.
+            if state.threads.delete(who, thread.id).await.is_ok() {
+                let _ = state.threads.purge(who, thread.id).await;
+            }
+            return Err(e.into());
+        }
+    };
+    let frames = Frames::new(
+        format!(
+            "chatcmpl-{}",
+            started.assistant_message.id.as_uuid().simple()
+        ),
+        params.model.clone(),
+        Some(thread.id),
+    );
+    if !params.stream {
+        let reply = state.replies.finished(who, &started).await?;
+        if reply.status == chat_threads_domain::MessageStatus::Failed {
+            return Err(ApiError::App(chat_threads_application::AppError::Model(
+                chat_threads_application::error::ModelError::Unavailable(
+                    "the model failed; the partial reply is stored".into(),
+                ),
+            )));
+        }
+        let usage = usage_of(
+            reply.prompt_tokens.map(i64::from),
+            reply.completion_tokens.map(i64::from),
+        );
+        return Ok(frames.whole(reply.content.as_str(), usage));
+    }
+    let include_usage = params.include_usage;
+    let frames = std::rc::Rc::new(frames);
+    let chunks = frames.clone();
+    let rest = started.run.follow(0).filter_map(move |e| {
+        use chat_threads_application::events::EventKind;
+        let out = match e.event {
+            EventKind::MessageDelta => {
+                Some(chunks.chunk(json!({"content": e.data["delta"]}), None))
+            }
+            EventKind::MessageCompleted | EventKind::MessageCancelled => {
+                let u = &e.data["usage"];
+                let usage = usage_of(u["prompt_tokens"].as_i64(), u["completion_tokens"].as_i64());
+                Some(chunks.end(include_usage.then_some(usage)))
+            }
+            EventKind::MessageFailed => Some(Frames::failed(
+                e.data["error"]["message"]
+                    .as_str()
+                    .unwrap_or("the model failed"),
+            )),
+            _ => None,
+        };
+        std::future::ready(out)
+    });
+    Ok(frames.sse(rest))
+}

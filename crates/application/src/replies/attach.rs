@@ -1,0 +1,131 @@
+//! What attachments give the model: images as `data:` URLs (for models that see images), the
+//! text of text files and PDFs inline within `inline_tokens` per file (the cut marked), and a
+//! short note for anything it cannot be given (a deleted file, an image for a model without
+//! vision, a PDF whose text cannot be extracted).
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use chat_threads_domain::{Attachment, Message, MessageId, Principal};
+
+use crate::files::{BlobStore, FileStore, StoredFile};
+use crate::replies::ReplyService;
+use crate::replies::prompt::{Attached, within_tokens};
+
+/// Whether a media type is read as text.
+pub(crate) fn is_text(content_type: &str) -> bool {
+    content_type.starts_with("text/") || content_type == "application/json"
+}
+
+/// The attachments of the window's messages, rendered for the prompt.
+pub(super) async fn render<S, C>(
+    g: &ReplyService<S, C>,
+    who: &Principal,
+    model: &str,
+    window: &[Message],
+) -> HashMap<MessageId, Attached>
+where
+    S: FileStore + BlobStore,
+{
+    let mut out = HashMap::new();
+    for m in window.iter().filter(|m| !m.attachments.is_empty()) {
+        let mut attached = Attached::default();
+        for a in &m.attachments {
+            match one(g, who, model, a).await {
+                Piece::Text(t) => attached.text.push_str(&t),
+                Piece::Image(url) => attached.images.push(url),
+            }
+        }
+        out.insert(m.id, attached);
+    }
+    out
+}
+
+enum Piece {
+    Text(String),
+    Image(String),
+}
+
+fn note(a: &Attachment, why: &str) -> Piece {
+    Piece::Text(format!(
+        "\n\n[Attachment {} ({}): {why}]",
+        a.name, a.content_type
+    ))
+}
+
+async fn one<S, C>(g: &ReplyService<S, C>, who: &Principal, model: &str, a: &Attachment) -> Piece
+where
+    S: FileStore + BlobStore,
+{
+    let file = match g.store.get_file(&who.owner(), a.file_id).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return note(a, "the file was deleted"),
+        Err(e) => {
+            tracing::warn!(error = %e, file_id = %a.file_id, "reading an attachment failed");
+            return note(a, "the file could not be read");
+        }
+    };
+    if file.content_type.starts_with("image/") {
+        if !g.catalog.sees_images(model) {
+            return note(a, "an image, not shown: this model does not see images");
+        }
+        return match read(g, &file, usize::MAX).await {
+            Some(bytes) => Piece::Image(format!(
+                "data:{};base64,{}",
+                file.content_type,
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            )),
+            None => note(a, "the file could not be read"),
+        };
+    }
+    let budget = g.settings.inline_tokens;
+    let text = if is_text(&file.content_type) {
+        // About 8 bytes a token is more than any text needs: read no further than that.
+        match read(g, &file, budget.saturating_mul(8).max(4096)).await {
+            Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            None => return note(a, "the file could not be read"),
+        }
+    } else if file.content_type == "application/pdf" {
+        let Some(bytes) = read(g, &file, usize::MAX).await else {
+            return note(a, "the file could not be read");
+        };
+        match crate::files::pdf_text(bytes).await {
+            Some(t) => t,
+            None => return note(a, "a PDF whose text could not be extracted"),
+        }
+    } else {
+        return note(a, "a file of a type the model is not given");
+    };
+    let (kept, cut) = within_tokens(g.counter.as_ref(), &text, budget);
+    let cut_mark = if cut {
+        format!("\n[… cut here: the file goes on beyond the {budget} tokens given]")
+    } else {
+        String::new()
+    };
+    Piece::Text(format!(
+        "\n\n--- Attachment: {} ({}) ---\n{kept}{cut_mark}\n--- End of {} ---",
+        file.name, file.content_type, file.name
+    ))
+}
+
+/// The first `at_most` bytes of a file (whole parts), or `None` if a part is missing.
+async fn read<S, C>(g: &ReplyService<S, C>, file: &StoredFile, at_most: usize) -> Option<Vec<u8>>
+where
+    S: BlobStore,
+{
+    let mut bytes = Vec::new();
+    for part in 0..file.parts {
+        if bytes.len() >= at_most {
+            break;
+        }
+        match g.store.read_part(file.id, part).await {
+            Ok(Some(p)) => bytes.extend_from_slice(&p),
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(error = %e, file_id = %file.id, "reading an attachment failed");
+                return None;
+            }
+        }
+    }
+    Some(bytes)
+}

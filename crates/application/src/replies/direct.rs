@@ -1,0 +1,150 @@
+//! Completions that are not stored: a list of messages in, the model's answer out, through the
+//! same catalog, allowlists, daily quota and balances as replies (the OpenAI-compatible
+//! `chat/completions` with `store: false`). Nothing of the conversation is written; the tokens
+//! count in usage and, billing on, are paid like a reply's.
+
+use chat_threads_domain::Principal;
+use futures_util::StreamExt;
+
+use crate::billing::ChargeKind;
+use crate::error::AppError;
+use crate::replies::llm::{ChatEvent, ChatMessage, ChatRequest, ChatStream, ModelError};
+use crate::replies::{ReplyService, ReplyStores, prompt};
+use crate::system::Clock;
+use crate::usage::Usage;
+
+/// A completion under way: read `stream`, then call [`Completion::finish`] with what arrived.
+pub struct Completion<S, C> {
+    service: ReplyService<S, C>,
+    who: Principal,
+    /// The model that answers.
+    pub model: String,
+    prompt_cost: usize,
+    /// The model's answer.
+    pub stream: ChatStream,
+}
+
+impl<S, C> std::fmt::Debug for Completion<S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completion")
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: ReplyStores + crate::billing::BalanceStore, C: Clock> ReplyService<S, C> {
+    /// Starts a completion that is not stored. Refused like a reply: a model outside the
+    /// caller's catalog (422), the daily quota spent (429), a balance that cannot cover the most
+    /// it may cost (402; checked, not held — concurrent unstored completions can take a balance
+    /// below zero by their cost).
+    pub async fn complete_unstored(
+        &self,
+        who: &Principal,
+        model: Option<&str>,
+        messages: Vec<ChatMessage>,
+        max_tokens: Option<u32>,
+    ) -> Result<Completion<S, C>, AppError> {
+        let (model_name, client) = self.catalog.resolve(who, model, None)?;
+        if messages.iter().any(|m| !m.images.is_empty()) && !self.catalog.sees_images(&model_name) {
+            return Err(AppError::ImagesNotSupported { model: model_name });
+        }
+        self.within_quota(who).await?;
+        let max_tokens = match (max_tokens, self.settings.reply_max_tokens) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let counter = self.counter.as_ref();
+        let prompt_cost: usize = messages
+            .iter()
+            .map(|m| prompt::cost(counter, &m.content) + m.images.len() * prompt::IMAGE_TOKENS)
+            .sum();
+        self.covered(who, &model_name, prompt_cost, max_tokens)
+            .await?;
+        let stream = client.stream(ChatRequest {
+            model: model_name.clone(),
+            messages,
+            max_tokens,
+        });
+        Ok(Completion {
+            service: self.clone(),
+            who: who.clone(),
+            model: model_name,
+            prompt_cost,
+            stream,
+        })
+    }
+
+    /// Refuses with 402 when billing is on, the model is priced, and the payer's available
+    /// balance is below what the completion may cost at most.
+    async fn covered(
+        &self,
+        who: &Principal,
+        model: &str,
+        prompt_tokens: usize,
+        max_tokens: Option<u32>,
+    ) -> Result<(), AppError> {
+        let billing = &self.settings.billing;
+        let Some(price) = self
+            .catalog
+            .price(model)
+            .filter(|p| billing.enabled && !p.is_free())
+        else {
+            return Ok(());
+        };
+        let required = price.cost(Usage {
+            prompt_tokens: u32::try_from(prompt_tokens).unwrap_or(u32::MAX),
+            completion_tokens: max_tokens.unwrap_or(billing.hold_output_tokens),
+        });
+        let account = billing.payer_of(who);
+        let balance = self
+            .store
+            .balance(&account)
+            .await?
+            .unwrap_or_else(|| crate::billing::Balance::empty(&account));
+        if balance.available() < required {
+            return Err(AppError::InsufficientBalance {
+                account,
+                balance: balance.amount,
+                held: balance.held,
+                available: balance.available(),
+                required,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<S: ReplyStores, C: Clock> Completion<S, C> {
+    /// Reads the whole answer: its text and the provider's usage, if reported.
+    pub async fn collect(&mut self) -> Result<(String, Option<Usage>), ModelError> {
+        let mut text = String::new();
+        let mut usage = None;
+        while let Some(item) = self.stream.next().await {
+            match item? {
+                ChatEvent::Delta(d) => text.push_str(&d),
+                ChatEvent::Usage(u) => usage = Some(u),
+            }
+        }
+        Ok((text, usage))
+    }
+
+    /// Records the tokens spent (the provider's count, else an estimate) in the caller's usage,
+    /// paid like a reply's when billing is on; returns them.
+    pub async fn finish(self, text: &str, reported: Option<Usage>) -> Usage {
+        let g = &self.service;
+        let usage = reported.unwrap_or(Usage {
+            prompt_tokens: u32::try_from(self.prompt_cost).unwrap_or(u32::MAX),
+            completion_tokens: u32::try_from(g.counter.count(text)).unwrap_or(u32::MAX),
+        });
+        g.record_usage(
+            &self.who,
+            &self.model,
+            usage,
+            ChargeKind::Completion,
+            None,
+            None,
+        )
+        .await;
+        usage
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE message_files;
+ALTER TABLE messages DROP COLUMN attachments;
