@@ -6,6 +6,10 @@
 #
 #   scripts/bench-http.sh                 # full: 1,000 threads x 50 messages, 10 s per point
 #   BENCH_DURATION=3s BENCH_CONCURRENCY="8 32" scripts/bench-http.sh   # a quick look
+#   BENCH_BACKENDS=sqlite BENCH_THREADS=200 scripts/bench-http.sh      # one backend, less data
+#   BENCH_PROFILE=debug ...               # the debug build (CI's budgeted run: does it work?)
+#
+# Any failed request (a non-2xx answer, a socket error) fails the run.
 #
 # Load comes from wrk (Debian's package; installed here when missing and run as root). Needs the
 # PostgreSQL server scripts/ensure-postgres.sh provides. Nothing here is a pass/fail threshold.
@@ -16,6 +20,7 @@ DURATION="${BENCH_DURATION:-10s}"
 CONCURRENCY="${BENCH_CONCURRENCY:-1 8 32 64}"
 THREADS="${BENCH_THREADS:-1000}"
 MESSAGES="${BENCH_MESSAGES:-50}"
+BACKENDS="${BENCH_BACKENDS:-postgres sqlite}"
 SECS="${DURATION%s}"
 
 if ! command -v wrk >/dev/null 2>&1; then
@@ -30,15 +35,24 @@ fi
 ADMIN_URL=$(scripts/ensure-postgres.sh)
 command -v pgbench >/dev/null || { echo "bench: pgbench is missing" >&2; exit 1; }
 
-echo "bench: building the release binary" >&2
-cargo build --release --locked --bin chat-threads >&2
-BIN="$PWD/target/release/chat-threads"
+if [ "${BENCH_PROFILE:-release}" = debug ]; then
+    # The budgeted run in scripts/test.sh: the debug binary the tests just built (its figures
+    # say nothing about speed; the run checks that the benchmark itself works).
+    cargo build --locked --bin chat-threads >&2
+    BIN="$PWD/target/debug/chat-threads"
+else
+    echo "bench: building the release binary" >&2
+    cargo build --release --locked --bin chat-threads >&2
+    BIN="$PWD/target/release/chat-threads"
+fi
 
 WORK=$(mktemp -d)
 DB="ct_bench_$(date +%s)"
-PIDS=()
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    # start() runs in a command substitution (a subshell), so the pids go through a file.
+    if [ -f "$WORK/pids" ]; then
+        while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$WORK/pids"
+    fi
     psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
@@ -54,7 +68,8 @@ start() {
         CHAT_THREADS__RATE_LIMIT__ENABLED=false CHAT_THREADS__LOG__LEVEL=warn \
         CHAT_THREADS__DATABASE__MAX_CONNECTIONS=16 \
         exec "$BIN" serve >"$dir/out.log" 2>&1) &
-    PIDS+=("$!")
+    echo "$!" >>"$WORK/pids"
+    echo "$!" >"$WORK/$name.pid"
     for _ in $(seq 1 100); do
         if grep -q "listening on" "$dir/out.log" 2>/dev/null; then
             grep -o "http://[0-9.:]*" "$dir/out.log" | head -n 1
@@ -87,17 +102,39 @@ preload() {
     rm -rf "$WORK/ndjson"
 }
 
-# Runs wrk: prints "req/s p50 p99".
+# CPU time (clock ticks, user + system) a process has used, and all PostgreSQL processes that
+# are running (the service's pooled connections live through a whole measurement).
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+    local sum=0 pid
+    for pid in $(pgrep -u postgres 2>/dev/null); do sum=$((sum + $(ticks "$pid"))); done
+    echo "$sum"
+}
+HZ=$(getconf CLK_TCK)
+
+# Runs wrk against the instance with pid $4: prints "req/s p50 p99 app-ms pg-ms", the last
+# two being the CPU the service and PostgreSQL spent per request (the machine is CPU-bound:
+# this is where a request's cost goes).
 load() {
-    local base=$1 script=$2 c=$3
-    local out
+    local base=$1 script=$2 c=$3 pid=$4
+    local out app0 pg0 app1 pg1
+    app0=$(ticks "$pid"); pg0=$(pg_ticks)
     out=$(BENCH_IDS="$IDS" BENCH_TOKEN="$TOKEN" wrk -t1 -c"$c" -d"$DURATION" --latency \
         -s "scripts/bench/$script" "$base")
-    local rps p50 p99
+    app1=$(ticks "$pid"); pg1=$(pg_ticks)
+    if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
+        echo "bench: requests failed during $script at c=$c:" >&2
+        echo "$out" >&2
+        exit 1
+    fi
+    local rps p50 p99 total
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    echo "$rps $p50 $p99"
+    total=$(awk '/requests in/ {print $1}' <<<"$out")
+    awk -v r="$rps" -v a="$p50" -v b="$p99" -v n="$total" -v hz="$HZ" \
+        -v app=$((app1 - app0)) -v pg=$((pg1 - pg0)) \
+        'BEGIN { printf "%s %s %s %.3f %.3f\n", r, a, b, 1000 * app / hz / n, 1000 * pg / hz / n }'
 }
 
 # Runs pgbench on the ceiling tables: prints tps.
@@ -112,22 +149,23 @@ SQLITE_BASE=$(start sqlite "sqlite://./bench.db")
 echo "bench: preloading $THREADS threads x $MESSAGES messages into each backend" >&2
 PGOPTIONS=--client-min-messages=warning psql "$PG_URL" -q -v threads="$THREADS" -v messages="$MESSAGES" -f scripts/bench/ceiling.sql >/dev/null
 
-printf '%-8s %-7s %3s %10s %9s %9s %12s %7s\n' backend op c "req/s" p50 p99 "ceiling/s" ratio
-for backend in postgres sqlite; do
+printf '%-8s %-7s %3s %10s %9s %9s %12s %7s %9s %9s\n' backend op c "req/s" p50 p99 "ceiling/s" ratio "app ms" "pg ms"
+for backend in $BACKENDS; do
     if [ "$backend" = postgres ]; then base=$PG_BASE; url=$PG_URL; else base=$SQLITE_BASE; url="sqlite://$WORK/sqlite/bench.db"; fi
     TOKEN=$(CHAT_THREADS__DATABASE__URL="$url" CHAT_THREADS__LOG__LEVEL=error "$BIN" token --sub bench --ttl 2h | tail -n 1)
     IDS="$WORK/$backend.ids"
     preload "$base" "$TOKEN" "$IDS"
     for op in read append; do
         for c in $CONCURRENCY; do
-            read -r rps p50 p99 <<<"$(load "$base" "$op.lua" "$c")"
+            read -r rps p50 p99 app_ms pg_ms <<<"$(load "$base" "$op.lua" "$c" "$(cat "$WORK/$backend.pid")")"
+            [ -n "$rps" ] || exit 1
             if [ "$backend" = postgres ]; then
                 ceil=$(ceiling "ceiling-$op.sql" "$c")
                 ratio=$(awk -v a="$rps" -v b="$ceil" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }')
             else
-                ceil="-"; ratio="-"
+                ceil="-"; ratio="-"; pg_ms="-"
             fi
-            printf '%-8s %-7s %3s %10s %9s %9s %12s %7s\n' "$backend" "$op" "$c" "$rps" "$p50" "$p99" "$ceil" "$ratio"
+            printf '%-8s %-7s %3s %10s %9s %9s %12s %7s %9s %9s\n' "$backend" "$op" "$c" "$rps" "$p50" "$p99" "$ceil" "$ratio" "$app_ms" "$pg_ms"
         done
     done
 done

@@ -40,4 +40,12 @@ if [ $# -eq 0 ]; then
     backends=both
     [ -n "${TEST_DATABASE_URL:-}" ] || backends=sqlite
     scripts/schemathesis.sh --profile debug --budget 45 --backend "$backends"
+
+    # The HTTP benchmark, budgeted: the debug build, a little data, one second a point — it
+    # checks that the benchmark runs and every request succeeds; scripts/bench-http.sh alone
+    # measures (release build, full data). Needs PostgreSQL (pgbench's ceiling).
+    if [ -n "${TEST_DATABASE_URL:-}" ]; then
+        BENCH_PROFILE=debug BENCH_DURATION=1s BENCH_CONCURRENCY="1 8" BENCH_THREADS=20 \
+            BENCH_MESSAGES=10 scripts/bench-http.sh
+    fi
 fi

@@ -442,6 +442,7 @@ impl<D: Deps> Connection<D> {
                     attachments: crate::routes::messages::file_ids(
                         opt_arg::<Vec<uuid::Uuid>>(a, "attachments")?.unwrap_or_default(),
                     ),
+                    max_tokens: None,
                 };
                 // Subscribed first, so the reply's events reach this socket from the start.
                 self.subscribe(out, &who, tid).await?;

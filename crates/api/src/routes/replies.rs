@@ -206,6 +206,7 @@ impl ChatBody {
             language: self.language,
             timezone: self.timezone,
             attachments: crate::routes::messages::file_ids(self.attachments),
+            max_tokens: None,
         };
         Ok((input, stream))
     }

@@ -98,6 +98,8 @@ pub struct SendInput {
     pub timezone: Option<String>,
     /// Files to attach to the user message: the caller's uploads.
     pub attachments: Vec<chat_threads_domain::FileId>,
+    /// Most tokens the reply may have (never more than `replies.max_tokens`).
+    pub max_tokens: Option<u32>,
 }
 
 /// Input of a regeneration.
@@ -405,7 +407,8 @@ where
         thread_id: ThreadId,
         input: SendInput,
     ) -> Result<Started, AppError> {
-        let hints = Hints::parse(input.language, input.timezone)?;
+        let mut hints = Hints::parse(input.language, input.timezone)?;
+        hints.max_tokens = input.max_tokens;
         let scope = who.scope();
         let thread = self.store.get_thread(&scope, thread_id, false).await?;
         let (model_name, model) = self.catalog.resolve(

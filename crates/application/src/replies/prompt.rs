@@ -15,6 +15,8 @@ pub struct Hints {
     pub language: Option<String>,
     /// The user's IANA time zone (e.g. "Europe/Lisbon").
     pub timezone: Option<String>,
+    /// Most tokens the reply may have, if the caller set fewer than `replies.max_tokens`.
+    pub max_tokens: Option<u32>,
 }
 
 /// Longest hint, in bytes.
@@ -41,6 +43,7 @@ impl Hints {
         Ok(Self {
             language: check("language", language)?,
             timezone: check("timezone", timezone)?,
+            max_tokens: None,
         })
     }
 }

@@ -43,21 +43,19 @@ pub(crate) fn scoped<T>(
     f
 }
 
-/// Runs `$body` in a write transaction: `BEGIN IMMEDIATE` on SQLite (a deferred transaction
-/// would fail with "database is locked" when it upgrades to a write under load), an ordinary
+/// Runs `$body` in a write transaction: on SQLite through the one writer (in a savepoint of a
+/// `BEGIN IMMEDIATE` transaction it may share with writes queued beside it), an ordinary
 /// transaction on PostgreSQL. Any error rolls everything back, so nothing is half-written.
 macro_rules! write_tx {
     ($store:expr, |$conn:ident, $dialect:ident| $body:block) => {{
         match &$store.db.pools {
-            $crate::db::pool::Pools::Sqlite(pool) => {
-                // Writers queue here, in order, before taking a connection.
-                let _turn = $store.db.sqlite_writer.lock().await;
-                let mut pooled = pool
-                    .get()
-                    .await
-                    .map_err(|e| $crate::db::DbError($crate::db::pool::pool_error(e)))?;
-                pooled
-                    .immediate_transaction(async move |$conn| -> Result<_, $crate::db::DbError> {
+            $crate::db::pool::Pools::Sqlite(_) => {
+                // SQLite's one writer: writes take turns on its connection and share its
+                // transactions (group commit, see db/writer.rs).
+                $store
+                    .db
+                    .sqlite_writer
+                    .run(async move |$conn| -> Result<_, $crate::db::DbError> {
                         let $dialect = $crate::db::Dialect::Sqlite;
                         let _ = $dialect;
                         $body

@@ -25,6 +25,43 @@ use super::tree_sql::*;
 use super::types::sql::{PTime, PUuid};
 use super::types::{DbJson, DbTime, DbUuid};
 
+impl SqlStore {
+    /// A plain append on PostgreSQL in one round trip ([`PgAppendQuery`]). `None`: not done —
+    /// another backend, a message with attachments or an edit time (imports), or an append the
+    /// statement does not place (unknown thread, unusable parent); the general path runs then
+    /// and says why.
+    async fn append_in_one(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        parent: Option<MessageId>,
+        message: &NewMessage,
+    ) -> Result<Option<Message>, DbError> {
+        let crate::db::pool::Pools::Postgres(pool) = &self.db.pools else {
+            return Ok(None);
+        };
+        if !message.attachments.is_empty() || message.edited_at.is_some() {
+            return Ok(None);
+        }
+        let mut msg = message.clone().into_message(thread_id, None, 0);
+        let query = PgAppendQuery {
+            owner: scope.owner.as_str().to_owned(),
+            parent: parent.map(db_id),
+            row: MessageRow::from(&msg),
+        };
+        let mut conn = pool
+            .get()
+            .await
+            .map_err(|e| DbError(crate::db::pool::pool_error(e)))?;
+        let placed: Option<Placed> = query.get_result(&mut *conn).await.optional()?;
+        Ok(placed.map(|p| {
+            msg.parent_id = p.parent_id.map(|id| MessageId::from_uuid(id.0));
+            msg.depth = p.depth;
+            msg
+        }))
+    }
+}
+
 impl MessageStore for SqlStore {
     async fn append_message(
         &self,
@@ -33,6 +70,12 @@ impl MessageStore for SqlStore {
         parent: Option<MessageId>,
         message: NewMessage,
     ) -> Result<Message, AppError> {
+        if let Some(placed) = self
+            .append_in_one(scope, thread_id, parent, &message)
+            .await?
+        {
+            return Ok(placed);
+        }
         let r: Result<Message, DbError> = write_tx!(self, |conn, _d| {
             let thread = lock_thread!(conn, scope, thread_id);
             Ok(place!(conn, scope, thread, Anchor::Append(parent), message))

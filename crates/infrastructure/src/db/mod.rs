@@ -29,6 +29,7 @@ mod threads;
 mod transfer;
 pub mod types;
 mod usage;
+mod writer;
 
 pub use dialect::Dialect;
 pub use error::DbError;

@@ -214,10 +214,10 @@ pub(crate) enum Pools {
 pub struct Database {
     pub(crate) pools: Pools,
     url: DatabaseUrl,
-    /// SQLite has one writer at a time: write transactions of this process take turns here
-    /// (first come, first served) instead of polling the database lock with `busy_timeout`
-    /// back-off, which made write latency spike under concurrency.
-    pub(crate) sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// SQLite has one writer at a time: write transactions of this process run through this
+    /// one (first come, first served, queued ones committed together) instead of polling the
+    /// database lock with `busy_timeout` back-off, which made write latency spike under load.
+    pub(crate) sqlite_writer: std::sync::Arc<super::writer::SqliteWriter>,
 }
 
 impl fmt::Debug for Database {
@@ -265,7 +265,7 @@ impl Database {
     /// Opens a pool (creating the SQLite file and its folder if needed) and checks that one
     /// connection can be made, so a bad URL or a down server fails at start-up.
     pub async fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Self, SetupError> {
-        let pools = match url.backend() {
+        let (pools, writer) = match url.backend() {
             Backend::Sqlite => {
                 if let Some(dir) = url.sqlite_path().as_deref().and_then(|p| p.parent())
                     && !dir.as_os_str().is_empty()
@@ -278,31 +278,34 @@ impl Database {
                 }
                 let busy_ms = options.sqlite_busy_timeout.as_millis();
                 let synchronous = options.sqlite_synchronous.pragma();
+                // Every connection (the pool's and the writer's) gets the same settings: WAL lets
+                // readers run beside the writer, busy_timeout makes writers queue instead of
+                // failing, foreign keys are off by default in SQLite, and `synchronous` is what a
+                // commit survives (database.sqlite_synchronous).
+                let setup = format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {busy_ms}; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
+                );
+                let pool_setup = setup.clone();
                 let mut config = ManagerConfig::<SqliteConn>::default();
                 config.custom_setup = Box::new(move |url: &str| {
                     let url = url.to_owned();
+                    let setup = pool_setup.clone();
                     async move {
                         let mut conn = SqliteConn::establish(&url).await?;
-                        // Every pooled connection gets the same settings: WAL lets readers run
-                        // beside the writer, busy_timeout makes writers queue instead of failing,
-                        // foreign keys are off by default in SQLite, and `synchronous` is what a
-                        // commit survives (database.sqlite_synchronous).
-                        conn.batch_execute(&format!(
-                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {busy_ms}; \
-                             PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
-                        ))
-                        .await
-                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                        conn.batch_execute(&setup)
+                            .await
+                            .map_err(ConnectionError::CouldntSetupConfiguration)?;
                         Ok(conn)
                     }
                     .boxed()
                 });
                 let path = url.sqlite_path().unwrap_or_default();
-                let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(
-                    path.to_string_lossy(),
-                    config,
-                );
-                Pools::Sqlite(build_pool(manager, options)?)
+                let path = path.to_string_lossy().into_owned();
+                let writer = super::writer::SqliteWriter::new(path.clone(), setup);
+                let manager =
+                    AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
+                (Pools::Sqlite(build_pool(manager, options)?), writer)
             }
             Backend::Postgres => {
                 // No `SELECT 1` at every checkout (a round trip per request): a connection whose
@@ -317,13 +320,14 @@ impl Database {
                     url.expose(),
                     config,
                 );
-                Pools::Postgres(build_pool(manager, options)?)
+                let unused = super::writer::SqliteWriter::new(String::new(), String::new());
+                (Pools::Postgres(build_pool(manager, options)?), unused)
             }
         };
         let db = Self {
             pools,
             url: url.clone(),
-            sqlite_writer: std::sync::Arc::default(),
+            sqlite_writer: std::sync::Arc::new(writer),
         };
         db.ping()
             .await

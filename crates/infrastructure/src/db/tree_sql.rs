@@ -244,3 +244,75 @@ pub(super) const LEAVES_SQL: &str = "SELECT {cols} FROM messages m \
 pub(super) fn with_cols(sql: &str) -> String {
     sql.replace("{cols}", MESSAGE_COLUMNS)
 }
+
+/// An append in one round trip on PostgreSQL: `ct_append_message` (see its migration) locks
+/// the owner's live thread, finds the parent, inserts `row` under it and makes it the active
+/// leaf, in one statement the connection prepares once. Loads the parent and depth it used, or
+/// nothing when the append is not a plain one (the general path then says why).
+#[derive(Debug, Clone, diesel::query_builder::QueryId)]
+pub(super) struct PgAppendQuery {
+    /// The owner the thread must belong to.
+    pub owner: String,
+    /// The parent asked for (`None`: the active leaf).
+    pub parent: Option<super::types::DbUuid>,
+    /// The message; its `parent_id` and `depth` are decided by the statement.
+    pub row: super::models::MessageRow,
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgAppendQuery {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        use super::types::sql::{PJson, PTime, PUuid};
+        use diesel::sql_types::{Integer, Nullable, Text};
+        let r = &self.row;
+        out.push_sql("SELECT parent_id, depth FROM ct_append_message(");
+        out.push_bind_param::<PUuid, _>(&r.thread_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.owner)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<PUuid>, _>(&self.parent)?;
+        out.push_sql(", ");
+        out.push_bind_param::<PUuid, _>(&r.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.role)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.content)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.content_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&r.display_text)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&r.model)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Integer>, _>(&r.prompt_tokens)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Integer>, _>(&r.completion_tokens)?;
+        out.push_sql(", ");
+        out.push_bind_param::<PJson, _>(&r.metadata)?;
+        out.push_sql(", ");
+        out.push_bind_param::<PTime, _>(&r.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&r.version)?;
+        out.push_sql(", ");
+        out.push_bind_param::<PJson, _>(&r.attachments)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::Query for PgAppendQuery {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+/// Where [`PgAppendQuery`] placed the message.
+#[derive(Debug, diesel::QueryableByName)]
+pub(super) struct Placed {
+    #[diesel(sql_type = diesel::sql_types::Nullable<super::types::sql::PUuid>)]
+    pub parent_id: Option<super::types::DbUuid>,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub depth: i32,
+}

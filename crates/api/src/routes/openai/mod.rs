@@ -1,7 +1,11 @@
 //! The OpenAI-compatible surface under `/openai/v1`, for code written against the OpenAI SDKs:
-//! an SDK passes the service's bearer token as its API key. So far: the models, in OpenAI's
-//! shape, and every error of the scope in OpenAI's error shape (so the SDKs' exceptions fire).
-//! See docs/openai.md.
+//! an SDK passes the service's bearer token as its API key. Models and chat completions here;
+//! Responses and Conversations over threads in their own modules; every error of the scope in
+//! OpenAI's error shape (so the SDKs' exceptions fire). See docs/openai.md.
+
+mod conversations;
+mod items;
+mod responses;
 
 use std::sync::OnceLock;
 
@@ -23,7 +27,47 @@ use crate::state::{AppState, Deps};
 pub fn routes<D: Deps>(cfg: &mut web::ServiceConfig) {
     cfg.route("/models", web::get().to(list_models::<D>))
         .route("/models/{model}", web::get().to(get_model::<D>))
-        .route("/chat/completions", web::post().to(chat_completions::<D>));
+        .route("/chat/completions", web::post().to(chat_completions::<D>))
+        .route("/responses", web::post().to(responses::create::<D>))
+        .route("/responses/{id}", web::get().to(responses::get::<D>))
+        .route("/responses/{id}", web::delete().to(responses::delete::<D>))
+        .route(
+            "/responses/{id}/cancel",
+            web::post().to(responses::cancel::<D>),
+        )
+        .route(
+            "/responses/{id}/input_items",
+            web::get().to(responses::input_items_list::<D>),
+        )
+        .route("/conversations", web::post().to(conversations::create::<D>))
+        .route(
+            "/conversations/{id}",
+            web::get().to(conversations::get::<D>),
+        )
+        .route(
+            "/conversations/{id}",
+            web::post().to(conversations::update::<D>),
+        )
+        .route(
+            "/conversations/{id}",
+            web::delete().to(conversations::delete::<D>),
+        )
+        .route(
+            "/conversations/{id}/items",
+            web::get().to(conversations::list_items::<D>),
+        )
+        .route(
+            "/conversations/{id}/items",
+            web::post().to(conversations::create_items::<D>),
+        )
+        .route(
+            "/conversations/{id}/items/{item}",
+            web::get().to(conversations::get_item::<D>),
+        )
+        .route(
+            "/conversations/{id}/items/{item}",
+            web::delete().to(conversations::delete_item::<D>),
+        );
 }
 
 /// A model as OpenAI lists it.
@@ -145,7 +189,7 @@ pub async fn errors(
 }
 
 /// A 400 naming the parameter (OpenAI's `param`).
-fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
+pub(crate) fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::App(chat_threads_domain::DomainError::invalid(field, message.into()).into())
 }
 
@@ -242,16 +286,23 @@ struct ChatParams {
     store: bool,
 }
 
-fn chat_params(body: &Value) -> Result<ChatParams, ApiError> {
+/// Refuses a body that is not an object or has a field outside `allowed` (400 naming it):
+/// parameters this service does not take are never silently ignored.
+pub(crate) fn only(body: &Value, allowed: &[&str]) -> Result<(), ApiError> {
     let Some(obj) = body.as_object() else {
         return Err(bad("body", "must be a JSON object"));
     };
-    if let Some(unknown) = obj.keys().find(|k| !CHAT_PARAMS.contains(&k.as_str())) {
-        return Err(bad(
+    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(unknown) => Err(bad(
             "body",
             format!("unsupported parameter: {unknown} (see docs/openai.md)"),
-        ));
+        )),
+        None => Ok(()),
     }
+}
+
+fn chat_params(body: &Value) -> Result<ChatParams, ApiError> {
+    only(body, CHAT_PARAMS)?;
     let model = body["model"]
         .as_str()
         .filter(|m| !m.is_empty())
@@ -280,7 +331,7 @@ fn chat_params(body: &Value) -> Result<ChatParams, ApiError> {
     })
 }
 
-type Usage = chat_threads_application::usage::Usage;
+pub(crate) type Usage = chat_threads_application::usage::Usage;
 
 /// The objects one completion is answered with: the whole `chat.completion`, or its
 /// `chat.completion.chunk` events. A stored completion carries its thread's id as `thread_id`.
@@ -544,6 +595,7 @@ async fn stored_completion<D: Deps>(
                 SendInput {
                     content: last.content.clone(),
                     model: Some(params.model.clone()),
+                    max_tokens: params.max_tokens,
                     ..Default::default()
                 },
             )

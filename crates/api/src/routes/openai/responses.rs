@@ -1,0 +1,712 @@
+//! Responses (`/openai/v1/responses`) over threads. A stored response is a thread's user
+//! message (its last input item) and the assistant reply under it; the response id names the
+//! thread and the reply. `previous_response_id` continues that thread under that reply — on the
+//! latest reply it extends the path, on an earlier one it makes a branch; `conversation` appends
+//! at the conversation's active leaf; neither starts a new thread. What the request said
+//! (`instructions`, `metadata`, ...) is kept on the user message under `metadata.openai`.
+
+use actix_web::{HttpResponse, web};
+use chat_threads_application::AppError;
+use chat_threads_application::events::{EventKind, ThreadEvent};
+use chat_threads_application::messages::DeleteScope;
+use chat_threads_application::replies::SendInput;
+use chat_threads_domain::{Message, MessageId, MessageStatus, Principal, Role, ThreadId};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::items::{
+    InputItem, ListQuery, append_items, conversation_id, input_items, item, item_id, metadata,
+    page, parse_conversation, parse_response, response_id,
+};
+use super::{Usage, bad};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::state::{AppState, Deps};
+
+/// Parameters of `responses.create` this service takes; any other is refused with 400 naming
+/// it, never silently ignored.
+const PARAMS: &[&str] = &[
+    "model",
+    "input",
+    "instructions",
+    "previous_response_id",
+    "conversation",
+    "store",
+    "metadata",
+    "max_output_tokens",
+    "stream",
+    "user",
+];
+
+/// A create request, checked.
+struct Request {
+    model: Option<String>,
+    input: Vec<InputItem>,
+    instructions: Option<String>,
+    previous: Option<String>,
+    conversation: Option<String>,
+    store: bool,
+    metadata: Value,
+    max_output_tokens: Option<u32>,
+    stream: bool,
+}
+
+fn request(body: &Value) -> Result<Request, ApiError> {
+    super::only(body, PARAMS)?;
+    let text = |field: &'static str| -> Result<Option<String>, ApiError> {
+        match &body[field] {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            _ => Err(bad(field, "must be a string")),
+        }
+    };
+    let conversation = match &body["conversation"] {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => Some(
+            o.get("id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("conversation", "needs an id"))?
+                .to_owned(),
+        ),
+        _ => return Err(bad("conversation", "must be an id or {\"id\": ...}")),
+    };
+    let metadata = metadata(body)?.unwrap_or_else(|| json!({}));
+    let max_output_tokens = match &body["max_output_tokens"] {
+        Value::Null => None,
+        v => Some(
+            v.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| bad("max_output_tokens", "must be a positive whole number"))?,
+        ),
+    };
+    let flag = |field: &'static str, default: bool| -> Result<bool, ApiError> {
+        match &body[field] {
+            Value::Null => Ok(default),
+            Value::Bool(b) => Ok(*b),
+            _ => Err(bad(field, "must be true or false")),
+        }
+    };
+    let request = Request {
+        model: text("model")?,
+        input: input_items(&body["input"], "input")?,
+        instructions: text("instructions")?,
+        previous: text("previous_response_id")?,
+        conversation,
+        store: flag("store", true)?,
+        metadata,
+        max_output_tokens,
+        stream: flag("stream", false)?,
+    };
+    if request.previous.is_some() && request.conversation.is_some() {
+        return Err(bad(
+            "previous_response_id",
+            "cannot be used together with conversation",
+        ));
+    }
+    if request.input.last().map(|i| i.role) != Some("user") {
+        return Err(bad("input", "the last input item must be a user message"));
+    }
+    Ok(request)
+}
+
+/// What a stored response keeps of its request, on its user message (`metadata.openai`):
+/// besides what the Response shows, `input_after`, the item its input items went under (its
+/// input items are the messages from there down to the user message).
+fn record(r: &Request, conversation: Option<ThreadId>, after: Option<MessageId>) -> Value {
+    json!({
+        "input_after": after.map(item_id),
+        "previous_response_id": r.previous,
+        "conversation": conversation.map(conversation_id),
+        "instructions": r.instructions,
+        "metadata": r.metadata,
+        "max_output_tokens": r.max_output_tokens,
+    })
+}
+
+fn status(s: MessageStatus) -> &'static str {
+    match s {
+        MessageStatus::Streaming => "in_progress",
+        MessageStatus::Complete => "completed",
+        MessageStatus::Cancelled => "cancelled",
+        MessageStatus::Failed => "failed",
+    }
+}
+
+fn usage(prompt: Option<i32>, completion: Option<i32>) -> Value {
+    let (i, o) = (
+        i64::from(prompt.unwrap_or(0)),
+        i64::from(completion.unwrap_or(0)),
+    );
+    json!({
+        "input_tokens": i, "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": o, "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": i + o,
+    })
+}
+
+/// The Response object.
+#[allow(clippy::too_many_arguments)]
+fn object(
+    id: &str,
+    created_at: i64,
+    model: &str,
+    status: &str,
+    output: Vec<Value>,
+    usage: Option<Value>,
+    record: &Value,
+    store: bool,
+) -> Value {
+    let error = (status == "failed").then(
+        || json!({"code": "server_error", "message": "the model failed; see the stored reply"}),
+    );
+    json!({
+        "id": id,
+        "object": "response",
+        "created_at": created_at,
+        "status": status,
+        "model": model,
+        "output": output,
+        "usage": usage,
+        "error": error,
+        "incomplete_details": null,
+        "previous_response_id": record["previous_response_id"],
+        "conversation": record["conversation"].as_str().map(|c| json!({"id": c})),
+        "instructions": record["instructions"],
+        "metadata": record.get("metadata").cloned().unwrap_or_else(|| json!({})),
+        "max_output_tokens": record["max_output_tokens"],
+        "parallel_tool_calls": false,
+        "tool_choice": "auto",
+        "tools": [],
+        "temperature": null,
+        "top_p": null,
+        "text": {"format": {"type": "text"}},
+        "truncation": "disabled",
+        "store": store,
+        "background": false,
+        "user": null,
+    })
+}
+
+/// A stored reply as a Response (its record read from the user message above it).
+fn stored(reply: &Message, user: Option<&Message>) -> Value {
+    let record = user
+        .map(|u| u.metadata.to_value()["openai"].clone())
+        .unwrap_or(Value::Null);
+    let output = if reply.status == MessageStatus::Streaming && reply.content.as_str().is_empty() {
+        Vec::new()
+    } else {
+        vec![item(reply)]
+    };
+    let done = reply.status != MessageStatus::Streaming;
+    object(
+        &response_id(reply.thread_id, reply.id),
+        reply.created_at.timestamp(),
+        reply.model.as_ref().map(|m| m.as_str()).unwrap_or_default(),
+        status(reply.status),
+        output,
+        done.then(|| usage(reply.prompt_tokens, reply.completion_tokens)),
+        &record,
+        true,
+    )
+}
+
+/// The reply a response id names, and the user message above it.
+async fn find<D: Deps>(
+    state: &AppState<D>,
+    who: &Principal,
+    id: &str,
+) -> Result<(Message, Option<Message>), ApiError> {
+    let (thread, reply_id) = parse_response(id)?;
+    let reply = state.messages.get(who, thread, reply_id).await?;
+    if reply.role != Role::Assistant {
+        return Err(ApiError::App(AppError::MessageNotFound));
+    }
+    let user = match reply.parent_id {
+        Some(p) => Some(state.messages.get(who, thread, p).await?),
+        None => None,
+    };
+    Ok((reply, user))
+}
+
+/// The Responses stream of one reply: numbered events, the prelude (0-3) and then one or more
+/// per event of the reply's log (log event `s` is numbered `3 + s`, so a stream resumed from
+/// the log lines up with the first one).
+struct Events {
+    item_id: String,
+    start: Value,
+}
+
+/// One SSE event.
+fn sse(kind: &str, n: u64, mut data: Value) -> (u64, String) {
+    data["type"] = json!(kind);
+    data["sequence_number"] = json!(n);
+    (n, format!("event: {kind}\ndata: {data}\n\n"))
+}
+
+impl Events {
+    fn new(start: Value, reply: MessageId) -> Self {
+        Self {
+            item_id: item_id(reply),
+            start,
+        }
+    }
+
+    fn prelude(&self) -> Vec<(u64, String)> {
+        vec![
+            sse("response.created", 0, json!({"response": self.start})),
+            sse("response.in_progress", 1, json!({"response": self.start})),
+            sse(
+                "response.output_item.added",
+                2,
+                json!({"output_index": 0, "item": {"type": "message", "id": self.item_id,
+                       "status": "in_progress", "role": "assistant", "content": []}}),
+            ),
+            sse(
+                "response.content_part.added",
+                3,
+                json!({"item_id": self.item_id, "output_index": 0, "content_index": 0,
+                       "part": {"type": "output_text", "text": "", "annotations": []}}),
+            ),
+        ]
+    }
+
+    fn delta(&self, n: u64, delta: &Value) -> Vec<(u64, String)> {
+        vec![sse(
+            "response.output_text.delta",
+            n,
+            json!({"item_id": self.item_id, "output_index": 0, "content_index": 0,
+                   "delta": delta, "logprobs": []}),
+        )]
+    }
+
+    /// The end: the text and its item done, then `response.completed` (or `.incomplete` for
+    /// a stopped reply, `.failed` for a failed one) with the final Response.
+    fn end(&self, n: u64, last: &Value) -> Vec<(u64, String)> {
+        let text = last["output"][0]["content"][0]["text"].clone();
+        let text = if text.is_null() { json!("") } else { text };
+        let kind = match last["status"].as_str() {
+            Some("failed") => return vec![sse("response.failed", n, json!({"response": last}))],
+            Some("cancelled") => "response.incomplete",
+            _ => "response.completed",
+        };
+        let part = json!({"type": "output_text", "text": text, "annotations": []});
+        let item = last["output"].get(0).cloned().unwrap_or_else(|| {
+            json!({"type": "message", "id": self.item_id, "status": "incomplete",
+                   "role": "assistant", "content": [part]})
+        });
+        vec![
+            sse(
+                "response.output_text.done",
+                n,
+                json!({"item_id": self.item_id, "output_index": 0, "content_index": 0,
+                       "text": text, "logprobs": []}),
+            ),
+            sse(
+                "response.content_part.done",
+                n + 1,
+                json!({"item_id": self.item_id, "output_index": 0, "content_index": 0, "part": part}),
+            ),
+            sse(
+                "response.output_item.done",
+                n + 2,
+                json!({"output_index": 0, "item": item}),
+            ),
+            sse(kind, n + 3, json!({"response": last})),
+        ]
+    }
+}
+
+/// An SSE response of numbered events, those numbered `after` or lower left out.
+fn stream_response(
+    events: impl futures_util::Stream<Item = Vec<(u64, String)>> + 'static,
+    after: Option<u64>,
+) -> HttpResponse {
+    let body = events
+        .map(move |batch| {
+            let text: String = batch
+                .into_iter()
+                .filter(|(n, _)| after.is_none_or(|a| *n > a))
+                .map(|(_, s)| s)
+                .collect();
+            Ok::<_, actix_web::Error>(web::Bytes::from(text))
+        })
+        .filter(|b| std::future::ready(b.as_ref().is_ok_and(|b| !b.is_empty())));
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .streaming(body)
+}
+
+/// The numbered events of a stored reply: the prelude, then its log from after `after`.
+fn stored_stream<D: Deps>(
+    state: web::Data<AppState<D>>,
+    who: Principal,
+    events: Events,
+    user: Option<Message>,
+    log: chat_threads_application::replies::EventStream,
+    after: Option<u64>,
+) -> HttpResponse {
+    let events = std::rc::Rc::new(events);
+    let prelude = futures_util::stream::once(std::future::ready(events.prelude()));
+    let rest = log.then(move |e: ThreadEvent| {
+        let (state, who, events, user) = (state.clone(), who.clone(), events.clone(), user.clone());
+        async move {
+            let n = 3 + e.seq.unwrap_or(0);
+            match e.event {
+                EventKind::MessageDelta => events.delta(n, &e.data["delta"]),
+                EventKind::MessageCompleted
+                | EventKind::MessageCancelled
+                | EventKind::MessageFailed => {
+                    let Some(reply) = e.reply_id else {
+                        return Vec::new();
+                    };
+                    match state.messages.get(&who, e.thread_id, reply).await {
+                        Ok(m) => events.end(n, &stored(&m, user.as_ref())),
+                        Err(_) => Vec::new(),
+                    }
+                }
+                _ => Vec::new(),
+            }
+        }
+    });
+    stream_response(prelude.chain(rest), after)
+}
+
+/// `POST /openai/v1/responses`.
+pub async fn create<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    body: crate::extractors::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let r = request(&body.into_inner())?;
+    let who = auth.0;
+    if !r.store {
+        return unstored(&state, &who, r).await;
+    }
+    // What can be refused for sure is refused before anything is written.
+    state
+        .replies
+        .catalog()
+        .resolve(&who, r.model.as_deref(), None)?;
+    let (thread, parent, fresh) = match (&r.previous, &r.conversation) {
+        (Some(prev), _) => {
+            let (reply, _) = find(&state, &who, prev).await?;
+            (reply.thread_id, Some(reply.id), false)
+        }
+        (None, Some(conv)) => {
+            let thread = state
+                .threads
+                .get(&who, parse_conversation(conv)?, false)
+                .await?;
+            (thread.id, thread.active_leaf_id, false)
+        }
+        (None, None) => {
+            let (thread, _) = state
+                .threads
+                .create(
+                    &who,
+                    chat_threads_application::CreateThread {
+                        system_prompt: r.instructions.clone(),
+                        model: r.model.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            (thread.id, None, true)
+        }
+    };
+    let conversation = r.conversation.as_ref().map(|_| thread);
+    let started = async {
+        if !fresh && let Some(instructions) = &r.instructions {
+            state
+                .threads
+                .update(
+                    &who,
+                    thread,
+                    chat_threads_application::UpdateThread {
+                        system_prompt: Some(Some(instructions.clone())),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+        }
+        let anchor = parent;
+        let Some((last, earlier)) = r.input.split_last() else {
+            return Err(chat_threads_domain::DomainError::invalid(
+                "input",
+                "the last input item must be a user message".to_owned(),
+            )
+            .into());
+        };
+        let appended = append_items(&state, &who, thread, parent, earlier).await?;
+        let parent = appended.last().map(|m| m.id).or(parent);
+        state
+            .replies
+            .send(
+                &who,
+                thread,
+                SendInput {
+                    content: last.text.clone(),
+                    parent_id: parent,
+                    model: r.model.clone(),
+                    metadata: Some(json!({"openai": record(&r, conversation, anchor)})),
+                    max_tokens: r.max_output_tokens,
+                    ..Default::default()
+                },
+            )
+            .await
+    }
+    .await;
+    let started = match started {
+        Ok(s) => s,
+        Err(e) => {
+            // Nothing of a refused response stays in a thread made for it.
+            if fresh && state.threads.delete(&who, thread).await.is_ok() {
+                let _ = state.threads.purge(&who, thread).await;
+            }
+            return Err(e.into());
+        }
+    };
+    let user = started.user_message.clone();
+    if !r.stream {
+        let reply = state.replies.finished(&who, &started).await?;
+        return Ok(HttpResponse::Ok().json(stored(&reply, user.as_ref())));
+    }
+    let events = Events::new(
+        stored(&started.assistant_message, user.as_ref()),
+        started.assistant_message.id,
+    );
+    let log = started.run.follow(0);
+    Ok(stored_stream(state, who, events, user, log, None))
+}
+
+/// A response with `store: false`: the model answers the input (and `instructions`) through
+/// the same catalog, quota and balance, and nothing is kept; its id finds nothing later.
+async fn unstored<D: Deps>(
+    state: &AppState<D>,
+    who: &Principal,
+    r: Request,
+) -> Result<HttpResponse, ApiError> {
+    use chat_threads_application::replies::llm::{ChatEvent, ChatMessage};
+    if r.previous.is_some() || r.conversation.is_some() {
+        return Err(bad(
+            "store",
+            "a response that continues a stored one (previous_response_id, conversation) is stored too",
+        ));
+    }
+    let mut messages = Vec::new();
+    if let Some(i) = &r.instructions {
+        messages.push(ChatMessage {
+            role: "system",
+            content: i.clone(),
+            images: Vec::new(),
+        });
+    }
+    messages.extend(r.input.iter().map(|i| ChatMessage {
+        role: i.role,
+        content: i.text.clone(),
+        images: Vec::new(),
+    }));
+    let mut completion = state
+        .replies
+        .complete_unstored(who, r.model.as_deref(), messages, r.max_output_tokens)
+        .await?;
+    let id = format!("resp_{}", uuid::Uuid::now_v7().simple());
+    let reply_id = MessageId::new();
+    let created = chrono::Utc::now().timestamp();
+    let model = completion.model.clone();
+    let record = record(&r, None, None);
+    let answer = move |status: &str, text: &str, u: Option<Usage>| {
+        let output = vec![json!({"type": "message", "id": item_id(reply_id),
+            "status": if status == "completed" { "completed" } else { "incomplete" },
+            "role": "assistant", "content": [{"type": "output_text", "text": text, "annotations": []}]})];
+        let usage = u.map(|u| {
+            usage(
+                i32::try_from(u.prompt_tokens).ok(),
+                i32::try_from(u.completion_tokens).ok(),
+            )
+        });
+        object(&id, created, &model, status, output, usage, &record, false)
+    };
+    if !r.stream {
+        let (text, reported) = completion
+            .collect()
+            .await
+            .map_err(|e| ApiError::App(e.into()))?;
+        let u = completion.finish(&text, reported).await;
+        return Ok(HttpResponse::Ok().json(answer("completed", &text, Some(u))));
+    }
+    let start = answer("in_progress", "", None);
+    let mut start = start;
+    start["output"] = json!([]);
+    start["usage"] = Value::Null;
+    let events = std::rc::Rc::new(Events::new(start, reply_id));
+    let prelude = futures_util::stream::once(std::future::ready(events.prelude()));
+    type Open<S, C> = (
+        Box<chat_threads_application::replies::direct::Completion<S, C>>,
+        String,
+        Option<Usage>,
+        u64,
+    );
+    let rest = futures_util::stream::unfold(
+        Some::<Open<_, _>>((Box::new(completion), String::new(), None, 4)),
+        move |open| {
+            let (events, answer) = (events.clone(), answer.clone());
+            async move {
+                let (mut completion, mut text, mut reported, n) = open?;
+                loop {
+                    match completion.stream.next().await {
+                        Some(Ok(ChatEvent::Delta(d))) => {
+                            text.push_str(&d);
+                            let out = events.delta(n, &json!(d));
+                            return Some((out, Some((completion, text, reported, n + 1))));
+                        }
+                        Some(Ok(ChatEvent::Usage(u))) => reported = Some(u),
+                        Some(Err(_)) => {
+                            let u = (*completion).finish(&text, reported).await;
+                            return Some((events.end(n, &answer("failed", &text, Some(u))), None));
+                        }
+                        None => {
+                            let u = (*completion).finish(&text, reported).await;
+                            return Some((
+                                events.end(n, &answer("completed", &text, Some(u))),
+                                None,
+                            ));
+                        }
+                    }
+                }
+            }
+        },
+    );
+    Ok(stream_response(prelude.chain(rest), None))
+}
+
+/// Query of `GET /openai/v1/responses/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct GetQuery {
+    /// Stream the response's events (live while it runs, else a replay of the stored reply).
+    #[serde(default)]
+    pub stream: bool,
+    /// With `stream`: only events numbered above this (resuming a dropped stream).
+    pub starting_after: Option<u64>,
+    /// Extra fields to include: none are supported.
+    #[serde(default, rename = "include[]")]
+    pub include: Vec<String>,
+}
+
+/// `GET /openai/v1/responses/{id}`: the response, or with `stream=true` its events (from
+/// after `starting_after`).
+pub async fn get<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    id: web::Path<String>,
+    query: web::Query<GetQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    if !q.include.is_empty() {
+        return Err(bad("include", "no extra fields can be included"));
+    }
+    let who = auth.0;
+    let (reply, user) = find(&state, &who, &id).await?;
+    if !q.stream {
+        return Ok(HttpResponse::Ok().json(stored(&reply, user.as_ref())));
+    }
+    let mut start = stored(&reply, user.as_ref());
+    start["status"] = json!("in_progress");
+    start["output"] = json!([]);
+    start["usage"] = Value::Null;
+    start["error"] = Value::Null;
+    let after = q.starting_after;
+    let log = state
+        .replies
+        .follow(
+            &who,
+            reply.thread_id,
+            reply.id,
+            after.map_or(0, |a| a.saturating_sub(3)),
+        )
+        .await?;
+    let events = Events::new(start, reply.id);
+    Ok(stored_stream(state, who, events, user, log, after))
+}
+
+/// The input items of a response: the messages from below the item they went under
+/// (`input_after` of its record) down to its user message, oldest first.
+async fn inputs<D: Deps>(
+    state: &AppState<D>,
+    who: &Principal,
+    user: Option<Message>,
+) -> Result<Vec<Message>, ApiError> {
+    let after = user
+        .as_ref()
+        .and_then(|u| {
+            u.metadata.to_value()["openai"]["input_after"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .and_then(|id| super::items::parse_item(&id).ok());
+    let mut out = Vec::new();
+    let mut next = user;
+    while let Some(m) = next.take() {
+        if Some(m.id) == after || out.len() >= 1_000 {
+            break;
+        }
+        next = match m.parent_id {
+            Some(p) => Some(state.messages.get(who, m.thread_id, p).await?),
+            None => None,
+        };
+        out.push(m);
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// `GET /openai/v1/responses/{id}/input_items`.
+pub async fn input_items_list<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    id: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, user) = find(&state, &auth.0, &id).await?;
+    let items = inputs(&state, &auth.0, user).await?;
+    let list = page(items.iter().map(item).collect(), &query)?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// `DELETE /openai/v1/responses/{id}`: the response's input items, its reply and whatever
+/// continued from it (the subtree from its first input item).
+pub async fn delete<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (reply, user) = find(&state, &auth.0, &id).await?;
+    let first = inputs(&state, &auth.0, user)
+        .await?
+        .first()
+        .map_or(reply.id, |m| m.id);
+    state
+        .messages
+        .delete(&auth.0, reply.thread_id, first, DeleteScope::Subtree)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"id": id.as_str(), "object": "response", "deleted": true})))
+}
+
+/// `POST /openai/v1/responses/{id}/cancel`: stops a response still running; the text so far
+/// stays (status `cancelled`). A finished response is returned as it is.
+pub async fn cancel<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (reply, user) = find(&state, &auth.0, &id).await?;
+    let reply = state
+        .replies
+        .cancel(&auth.0, reply.thread_id, reply.id)
+        .await?;
+    Ok(HttpResponse::Ok().json(stored(&reply, user.as_ref())))
+}

@@ -1,0 +1,316 @@
+//! SQLite's one writer, with group commit.
+//!
+//! SQLite lets one transaction write at a time. Instead of every request taking a pooled
+//! connection and polling the database lock (`busy_timeout` back-off, which made tail latency
+//! spike under load), write transactions of this process run one after another on one dedicated
+//! connection, first come first served. Those that queue while one runs join its transaction:
+//! each runs in its own savepoint (one that fails rolls back alone, the others go on), and the
+//! batch commits once — when no one else is waiting, or when the committer queued behind the
+//! batch's first waiters gets its turn, which bounds a batch to those already queued when it
+//! began. A caller's result is returned only after the batch that holds its writes commits;
+//! if that commit fails, every write of the batch fails with it. Reads keep using the pool (WAL
+//! lets them run beside the writer) and see only committed batches.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use chat_threads_application::AppError;
+use diesel::sqlite::SqliteConnection;
+use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+use futures_util::future::BoxFuture;
+use tokio::sync::{Mutex, MutexGuard, watch};
+
+use super::error::DbError;
+
+/// The writer's connection. Its statements run right where they are awaited instead of on
+/// tokio's blocking pool: one writer runs one statement at a time, and each is short (a few
+/// microseconds to write a row into the WAL), so the hop to another thread and back would cost
+/// more than the statement.
+pub(crate) type WriterConn = SyncConnectionWrapper<SqliteConnection, Inline>;
+
+/// Runs a connection's blocking work on the calling thread.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Inline;
+
+impl SpawnBlocking for Inline {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> BoxFuture<'a, Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>>
+    where
+        R: Send + 'static,
+    {
+        let done = task();
+        Box::pin(std::future::ready(Ok(done)))
+    }
+
+    fn get_runtime() -> Self {
+        Inline
+    }
+}
+
+/// How a batch ended: `None` while it is open, then `Ok` or the commit's error.
+type Outcome = Option<Result<(), String>>;
+
+/// The writer of one SQLite database (shared by clones of its [`super::Database`]).
+pub(crate) struct SqliteWriter {
+    /// The database file.
+    path: String,
+    /// Run on the connection when it is opened (the same settings as the pool's).
+    setup: String,
+    state: Mutex<State>,
+    /// Callers queued for `state` right now.
+    waiting: AtomicUsize,
+    batches: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    /// The dedicated connection, opened on first use.
+    conn: Option<WriterConn>,
+    /// The open transaction, if any.
+    batch: Option<Batch>,
+    /// What the holder of the connection was doing. A caller that goes away (its request was
+    /// dropped) leaves it set, and the next holder finishes or undoes that step first.
+    step: Step,
+}
+
+/// A step on the connection that a dropped caller may leave half done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Step {
+    /// Nothing under way.
+    #[default]
+    Idle,
+    /// `BEGIN IMMEDIATE` of a new batch.
+    Begin,
+    /// One caller's writes, inside `SAVEPOINT job`.
+    Job,
+    /// The batch's `COMMIT`.
+    Commit,
+}
+
+struct Batch {
+    id: u64,
+    done: watch::Sender<Outcome>,
+    /// A committer task is queued behind the waiters that joined this batch.
+    committer: bool,
+}
+
+/// Counts its holder among the waiters until it has the lock (or is dropped while waiting).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A state the writer never leaves behind (a batch without a connection, ...).
+fn broken() -> DbError {
+    DbError(AppError::Storage(
+        "the SQLite writer lost its connection".into(),
+    ))
+}
+
+fn failed(e: diesel::result::Error) -> DbError {
+    DbError(AppError::Storage(format!("SQLite write transaction: {e}")))
+}
+
+/// SQLite's answer to COMMIT or ROLLBACK when there is no transaction (any more).
+fn no_transaction(e: &diesel::result::Error) -> bool {
+    e.to_string().contains("no transaction is active")
+}
+
+/// How a caller's turn ended.
+enum Turn<T> {
+    /// With this result (committed, or failed).
+    Done(Result<T, DbError>),
+    /// Its writes are in a batch that others commit; the value holds once that commits.
+    Joined(T, watch::Receiver<Outcome>),
+}
+
+impl SqliteWriter {
+    /// A writer for the database file at `path`; `setup` runs on its connection when opened.
+    pub(crate) fn new(path: String, setup: String) -> Self {
+        Self {
+            path,
+            setup,
+            state: Mutex::default(),
+            waiting: AtomicUsize::new(0),
+            batches: AtomicU64::new(0),
+        }
+    }
+
+    async fn open(&self) -> Result<WriterConn, DbError> {
+        let mut conn = WriterConn::establish(&self.path).await.map_err(|e| {
+            DbError(AppError::Unavailable(format!(
+                "cannot open the SQLite writer's connection: {e}"
+            )))
+        })?;
+        conn.batch_execute(&self.setup).await.map_err(failed)?;
+        Ok(conn)
+    }
+
+    /// Runs `body` as (part of) a write transaction on the writer's connection and returns its
+    /// result once its writes are committed. An error from `body` rolls back its own writes only.
+    pub(crate) async fn run<T, F>(self: &Arc<Self>, body: F) -> Result<T, DbError>
+    where
+        F: AsyncFnOnce(&mut WriterConn) -> Result<T, DbError>,
+    {
+        let mut state = {
+            let _waiting = Waiting::enter(&self.waiting);
+            self.state.lock().await
+        };
+        let turn = self.turn(&mut state, body).await;
+        drop(state);
+        match turn {
+            Turn::Done(result) => result,
+            Turn::Joined(value, mut done) => {
+                match done.wait_for(Option::is_some).await.map(|o| o.clone()) {
+                    Ok(Some(Ok(()))) => Ok(value),
+                    Ok(Some(Err(e))) => Err(DbError(AppError::Storage(e))),
+                    _ => Err(DbError(AppError::Storage(
+                        "the SQLite write batch ended without an outcome".into(),
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// One caller's turn with the connection: its writes in a savepoint of the open batch, then
+    /// either the commit (no one waiting) or a place in the batch (others will commit it).
+    async fn turn<T, F>(self: &Arc<Self>, state: &mut MutexGuard<'_, State>, body: F) -> Turn<T>
+    where
+        F: AsyncFnOnce(&mut WriterConn) -> Result<T, DbError>,
+    {
+        if state.conn.is_none() {
+            match self.open().await {
+                Ok(conn) => state.conn = Some(conn),
+                Err(e) => return Turn::Done(Err(e)),
+            }
+        }
+        Self::finish_step(state).await;
+        if state.batch.is_none()
+            && let Err(e) = self.begin(state).await
+        {
+            return Turn::Done(Err(e));
+        }
+        state.step = Step::Job;
+        let Some(conn) = state.conn.as_mut() else {
+            return Turn::Done(Err(broken()));
+        };
+        if let Err(e) = conn.batch_execute("SAVEPOINT job").await {
+            return Turn::Done(Err(failed(e)));
+        }
+        let result = body(conn).await;
+        let closed = match &result {
+            Ok(_) => conn.batch_execute("RELEASE job").await,
+            Err(_) => conn.batch_execute("ROLLBACK TO job; RELEASE job").await,
+        };
+        if let Err(e) = closed {
+            // Left at `Job`: the next turn undoes this one's writes, if any are left.
+            return Turn::Done(Err(failed(e)));
+        }
+        state.step = Step::Idle;
+        if self.waiting.load(Ordering::SeqCst) == 0 {
+            // No one is queued to join: commit now, for this caller and those that joined.
+            let committed = Self::commit(state).await;
+            return Turn::Done(match (result, committed) {
+                (Ok(v), Ok(())) => Ok(v),
+                (Err(e), _) => Err(e),
+                (Ok(_), Err(e)) => Err(DbError(AppError::Storage(e))),
+            });
+        }
+        let Some(batch) = state.batch.as_mut() else {
+            return Turn::Done(Err(broken()));
+        };
+        let done = batch.done.subscribe();
+        if !batch.committer {
+            // Whoever is last of those queued commits; should they all go away, this does.
+            batch.committer = true;
+            let writer = Arc::clone(self);
+            let id = batch.id;
+            tokio::spawn(async move {
+                let mut state = writer.state.lock().await;
+                Self::finish_step(&mut state).await;
+                if state.batch.as_ref().is_some_and(|b| b.id == id) {
+                    let _ = Self::commit(&mut state).await;
+                }
+            });
+        }
+        match result {
+            Ok(value) => Turn::Joined(value, done),
+            Err(e) => Turn::Done(Err(e)),
+        }
+    }
+
+    async fn begin(&self, state: &mut MutexGuard<'_, State>) -> Result<(), DbError> {
+        state.step = Step::Begin;
+        let conn = state.conn.as_mut().ok_or_else(broken)?;
+        conn.batch_execute("BEGIN IMMEDIATE")
+            .await
+            .map_err(failed)?;
+        state.batch = Some(Batch {
+            id: self.batches.fetch_add(1, Ordering::SeqCst),
+            done: watch::channel(None).0,
+            committer: false,
+        });
+        state.step = Step::Idle;
+        Ok(())
+    }
+
+    /// Commits the open batch and tells everyone in it how it went.
+    async fn commit(state: &mut MutexGuard<'_, State>) -> Result<(), String> {
+        if state.batch.is_none() {
+            return Ok(());
+        }
+        let recovering = state.step == Step::Commit;
+        state.step = Step::Commit;
+        let outcome = match state.conn.as_mut() {
+            None => Err("the SQLite writer lost its connection".to_owned()),
+            Some(conn) => match conn.batch_execute("COMMIT").await {
+                Ok(()) => Ok(()),
+                // A COMMIT of a caller that went away had already gone through.
+                Err(e) if recovering && no_transaction(&e) => Ok(()),
+                Err(e) => {
+                    let _ = conn.batch_execute("ROLLBACK").await;
+                    Err(format!("SQLite commit failed: {e}"))
+                }
+            },
+        };
+        if let Some(batch) = state.batch.take() {
+            batch.done.send_replace(Some(outcome.clone()));
+        }
+        state.step = Step::Idle;
+        outcome
+    }
+
+    /// Finishes or undoes what a caller that went away left half done, so the connection is
+    /// back in a known state: a `BEGIN` is rolled back (its batch was never recorded), a
+    /// caller's writes are rolled back to their savepoint (the others in the batch keep theirs;
+    /// if its savepoint was already released, its writes are whole and stay), and a `COMMIT`
+    /// is completed (or found completed) and reported to the batch.
+    async fn finish_step(state: &mut MutexGuard<'_, State>) {
+        let undo = match state.step {
+            Step::Idle => return,
+            Step::Begin => "ROLLBACK",
+            Step::Job => "ROLLBACK TO job; RELEASE job",
+            Step::Commit => {
+                let _ = Self::commit(state).await;
+                return;
+            }
+        };
+        if let Some(conn) = state.conn.as_mut() {
+            let _ = conn.batch_execute(undo).await;
+        }
+        state.step = Step::Idle;
+    }
+}
