@@ -2,7 +2,9 @@
 # HTTP benchmark: append a message and read the last 50 of a thread, over HTTP, on a
 # PostgreSQL-backed and a SQLite-backed instance, at each concurrency, against the raw SQL
 # ceiling measured in the same run (pgbench: a plain insert + thread touch transaction, and a
-# plain last-50 read, on comparable tables). Prints req/s, p50 / p99 and the ratio to the ceiling.
+# plain last-50 read, on tables shaped like the service's own — scripts/bench/ceiling.sql).
+# Prints req/s, p50 / p99, the ratio to the ceiling and the CPU per request of the service and
+# of PostgreSQL.
 #
 #   scripts/bench-http.sh                 # full: 1,000 threads x 50 messages, 10 s per point
 #   BENCH_DURATION=3s BENCH_CONCURRENCY="8 32" scripts/bench-http.sh   # a quick look
@@ -155,6 +157,11 @@ for backend in $BACKENDS; do
     TOKEN=$(CHAT_THREADS__DATABASE__URL="$url" CHAT_THREADS__LOG__LEVEL=error "$BIN" token --sub bench --ttl 2h | tail -n 1)
     IDS="$WORK/$backend.ids"
     preload "$base" "$TOKEN" "$IDS"
+    if [ "$backend" = postgres ]; then
+        # Settle the preloaded tables first, so autovacuum and a checkpoint of the preload do
+        # not land inside a measurement.
+        psql "$PG_URL" -qc "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+    fi
     for op in read append; do
         for c in $CONCURRENCY; do
             read -r rps p50 p99 app_ms pg_ms <<<"$(load "$base" "$op.lua" "$c" "$(cat "$WORK/$backend.pid")")"
