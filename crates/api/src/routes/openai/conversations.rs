@@ -63,9 +63,7 @@ pub async fn create<D: Deps>(
         .await?;
     if let Err(e) = append_items(&state, &auth.0, t.id, None, &items).await {
         // All or nothing: a conversation whose items were refused is not kept.
-        if state.threads.delete(&auth.0, t.id).await.is_ok() {
-            let _ = state.threads.purge(&auth.0, t.id).await;
-        }
+        super::discard_thread(&state, &auth.0, t.id).await;
         return Err(e.into());
     }
     Ok(HttpResponse::Ok().json(object(&t)))

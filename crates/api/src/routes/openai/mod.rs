@@ -188,6 +188,18 @@ pub async fn errors(
     Ok(ServiceResponse::new(req, res))
 }
 
+/// Removes a thread made for a request that was then refused (quota, balance, a bad item), so
+/// nothing of it stays: deleted, then purged.
+pub(crate) async fn discard_thread<D: Deps>(
+    state: &AppState<D>,
+    who: &chat_threads_domain::Principal,
+    thread: chat_threads_domain::ThreadId,
+) {
+    if state.threads.delete(who, thread).await.is_ok() {
+        let _ = state.threads.purge(who, thread).await;
+    }
+}
+
 /// A 400 naming the parameter (OpenAI's `param`).
 pub(crate) fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::App(chat_threads_domain::DomainError::invalid(field, message.into()).into())
@@ -606,9 +618,7 @@ async fn stored_completion<D: Deps>(
         Ok(s) => s,
         Err(e) => {
             // Nothing of a refused completion stays.
-            if state.threads.delete(who, thread.id).await.is_ok() {
-                let _ = state.threads.purge(who, thread.id).await;
-            }
+            discard_thread(state, who, thread.id).await;
             return Err(e.into());
         }
     };

@@ -464,8 +464,8 @@ pub async fn create<D: Deps>(
         Ok(s) => s,
         Err(e) => {
             // Nothing of a refused response stays in a thread made for it.
-            if fresh && state.threads.delete(&who, thread).await.is_ok() {
-                let _ = state.threads.purge(&who, thread).await;
+            if fresh {
+                super::discard_thread(&state, &who, thread).await;
             }
             return Err(e.into());
         }
