@@ -45,7 +45,8 @@ impl BalanceDto {
 pub struct LedgerEntryDto {
     pub id: uuid::Uuid,
     pub account: String,
-    /// `credit`, `reply` (a reply's cost) or `summary` (a summary written for a reply).
+    /// `credit`, `reply` (a reply's cost), `summary` (a summary written for a reply) or
+    /// `completion` (an unstored OpenAI-compatible completion).
     pub kind: String,
     /// Signed, smallest currency units: credits positive, debits negative.
     pub amount: i64,

@@ -136,7 +136,7 @@ pub struct LedgerEntry {
     pub id: uuid::Uuid,
     /// The account.
     pub account: String,
-    /// `credit`, `reply` or `summary`.
+    /// `credit`, `reply`, `summary` or `completion`.
     pub kind: String,
     /// Signed: credits positive, debits negative.
     pub amount: i64,

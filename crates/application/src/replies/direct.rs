@@ -49,10 +49,7 @@ impl<S: ReplyStores + crate::billing::BalanceStore, C: Clock> ReplyService<S, C>
             return Err(AppError::ImagesNotSupported { model: model_name });
         }
         self.within_quota(who).await?;
-        let max_tokens = match (max_tokens, self.settings.reply_max_tokens) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let max_tokens = self.settings.max_tokens(max_tokens);
         let counter = self.counter.as_ref();
         let prompt_cost: usize = messages
             .iter()
@@ -114,7 +111,52 @@ impl<S: ReplyStores + crate::billing::BalanceStore, C: Clock> ReplyService<S, C>
     }
 }
 
+/// What an unstored completion streams, read with [`Completion::pieces`].
+#[derive(Debug)]
+pub enum Piece {
+    /// A piece of the answer's text.
+    Text(String),
+    /// The end: the whole text, the tokens recorded for it (see [`Completion::finish`]), and
+    /// the model's error when it failed mid-way.
+    End {
+        /// The text that arrived.
+        text: String,
+        /// The tokens recorded.
+        usage: Usage,
+        /// Why the model stopped early, if it failed.
+        error: Option<ModelError>,
+    },
+}
+
 impl<S: ReplyStores, C: Clock> Completion<S, C> {
+    /// The answer piece by piece, then its end — once the model has finished or failed, when
+    /// the tokens have been recorded ([`Completion::finish`]).
+    pub fn pieces(self) -> impl futures_util::Stream<Item = Piece> {
+        type Open<S, C> = (Box<Completion<S, C>>, String, Option<Usage>);
+        futures_util::stream::unfold(
+            Some::<Open<S, C>>((Box::new(self), String::new(), None)),
+            |open| async move {
+                let (mut completion, mut text, mut reported) = open?;
+                loop {
+                    let error = match completion.stream.next().await {
+                        Some(Ok(ChatEvent::Delta(d))) => {
+                            text.push_str(&d);
+                            return Some((Piece::Text(d), Some((completion, text, reported))));
+                        }
+                        Some(Ok(ChatEvent::Usage(u))) => {
+                            reported = Some(u);
+                            continue;
+                        }
+                        Some(Err(e)) => Some(e),
+                        None => None,
+                    };
+                    let usage = (*completion).finish(&text, reported).await;
+                    return Some((Piece::End { text, usage, error }, None));
+                }
+            },
+        )
+    }
+
     /// Reads the whole answer: its text and the provider's usage, if reported.
     pub async fn collect(&mut self) -> Result<(String, Option<Usage>), ModelError> {
         let mut text = String::new();

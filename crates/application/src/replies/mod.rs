@@ -70,6 +70,16 @@ pub struct ReplySettings {
     pub inline_tokens: usize,
 }
 
+impl ReplySettings {
+    /// Most tokens a reply may have: what the caller asked for, never above `reply_max_tokens`.
+    pub(crate) fn max_tokens(&self, asked: Option<u32>) -> Option<u32> {
+        match (asked, self.reply_max_tokens) {
+            (Some(asked), Some(most)) => Some(asked.min(most)),
+            (asked, most) => asked.or(most),
+        }
+    }
+}
+
 /// What a started reply hands back.
 #[derive(Debug, Clone)]
 pub struct Started {

@@ -136,10 +136,7 @@ where
         let request = ChatRequest {
             model: self.model_name.clone(),
             messages,
-            max_tokens: match (self.hints.max_tokens, g.settings.reply_max_tokens) {
-                (Some(asked), Some(most)) => Some(asked.min(most)),
-                (asked, most) => asked.or(most),
-            },
+            max_tokens: g.settings.max_tokens(self.hints.max_tokens),
         };
         let mut stream = self.model.stream(request);
         let mut text = String::new();

@@ -6,7 +6,7 @@ use super::error::DbError;
 macro_rules! with_conn {
     ($store:expr, |$conn:ident, $dialect:ident| $body:block) => {{
         match &$store.db.pools {
-            $crate::db::pool::Pools::Sqlite(pool) => {
+            $crate::db::pool::Pools::Sqlite(pool, _) => {
                 $crate::db::macros::scoped(async {
                     let mut pooled = pool
                         .get()
@@ -49,12 +49,10 @@ pub(crate) fn scoped<T>(
 macro_rules! write_tx {
     ($store:expr, |$conn:ident, $dialect:ident| $body:block) => {{
         match &$store.db.pools {
-            $crate::db::pool::Pools::Sqlite(_) => {
+            $crate::db::pool::Pools::Sqlite(_, writer) => {
                 // SQLite's one writer: writes take turns on its connection and share its
                 // transactions (group commit, see db/writer.rs).
-                $store
-                    .db
-                    .sqlite_writer
+                writer
                     .run(async move |$conn| -> Result<_, $crate::db::DbError> {
                         let $dialect = $crate::db::Dialect::Sqlite;
                         let _ = $dialect;

@@ -205,7 +205,11 @@ impl Default for PoolOptions {
 
 #[derive(Clone)]
 pub(crate) enum Pools {
-    Sqlite(Pool<SqliteConn>),
+    /// The pool (reads, and single statements) and the one writer (write transactions).
+    Sqlite(
+        Pool<SqliteConn>,
+        std::sync::Arc<super::writer::SqliteWriter>,
+    ),
     Postgres(Pool<AsyncPgConnection>),
 }
 
@@ -214,10 +218,6 @@ pub(crate) enum Pools {
 pub struct Database {
     pub(crate) pools: Pools,
     url: DatabaseUrl,
-    /// SQLite has one writer at a time: write transactions of this process run through this
-    /// one (first come, first served, queued ones committed together) instead of polling the
-    /// database lock with `busy_timeout` back-off, which made write latency spike under load.
-    pub(crate) sqlite_writer: std::sync::Arc<super::writer::SqliteWriter>,
 }
 
 impl fmt::Debug for Database {
@@ -253,7 +253,7 @@ impl Database {
     /// How many connections are in use and idle right now.
     pub fn pool_usage(&self) -> PoolUsage {
         let status = match &self.pools {
-            Pools::Sqlite(p) => p.status(),
+            Pools::Sqlite(p, _) => p.status(),
             Pools::Postgres(p) => p.status(),
         };
         PoolUsage {
@@ -265,7 +265,7 @@ impl Database {
     /// Opens a pool (creating the SQLite file and its folder if needed) and checks that one
     /// connection can be made, so a bad URL or a down server fails at start-up.
     pub async fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Self, SetupError> {
-        let (pools, writer) = match url.backend() {
+        let pools = match url.backend() {
             Backend::Sqlite => {
                 if let Some(dir) = url.sqlite_path().as_deref().and_then(|p| p.parent())
                     && !dir.as_os_str().is_empty()
@@ -302,10 +302,14 @@ impl Database {
                 });
                 let path = url.sqlite_path().unwrap_or_default();
                 let path = path.to_string_lossy().into_owned();
+                // SQLite has one writer at a time: write transactions of this process run
+                // through this one (first come, first served, queued ones committed together)
+                // instead of polling the database lock with `busy_timeout` back-off, which made
+                // write latency spike under load.
                 let writer = super::writer::SqliteWriter::new(path.clone(), setup);
                 let manager =
                     AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
-                (Pools::Sqlite(build_pool(manager, options)?), writer)
+                Pools::Sqlite(build_pool(manager, options)?, std::sync::Arc::new(writer))
             }
             Backend::Postgres => {
                 // No `SELECT 1` at every checkout (a round trip per request): a connection whose
@@ -320,14 +324,12 @@ impl Database {
                     url.expose(),
                     config,
                 );
-                let unused = super::writer::SqliteWriter::new(String::new(), String::new());
-                (Pools::Postgres(build_pool(manager, options)?), unused)
+                Pools::Postgres(build_pool(manager, options)?)
             }
         };
         let db = Self {
             pools,
             url: url.clone(),
-            sqlite_writer: std::sync::Arc::new(writer),
         };
         db.ping()
             .await
@@ -343,7 +345,7 @@ impl Database {
     /// The SQL dialect in use.
     pub fn dialect(&self) -> Dialect {
         match self.pools {
-            Pools::Sqlite(_) => Dialect::Sqlite,
+            Pools::Sqlite(..) => Dialect::Sqlite,
             Pools::Postgres(_) => Dialect::Postgres,
         }
     }
@@ -357,7 +359,7 @@ impl Database {
     pub async fn ping(&self) -> Result<(), AppError> {
         let q = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"));
         let one: i32 = match &self.pools {
-            Pools::Sqlite(p) => q.get_result(&mut *p.get().await.map_err(pool_error)?).await,
+            Pools::Sqlite(p, _) => q.get_result(&mut *p.get().await.map_err(pool_error)?).await,
             Pools::Postgres(p) => q.get_result(&mut *p.get().await.map_err(pool_error)?).await,
         }
         .map_err(super::error::classify)?;
@@ -382,7 +384,7 @@ impl Database {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             synchronous: i64,
         }
-        let Pools::Sqlite(pool) = &self.pools else {
+        let Pools::Sqlite(pool, _) = &self.pools else {
             return Ok(None);
         };
         let mut conn = pool.get().await.map_err(pool_error)?;

@@ -12,7 +12,7 @@
 //! lets them run beside the writer) and see only committed batches.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chat_threads_application::AppError;
 use diesel::sqlite::SqliteConnection;
@@ -62,7 +62,6 @@ pub(crate) struct SqliteWriter {
     state: Mutex<State>,
     /// Callers queued for `state` right now.
     waiting: AtomicUsize,
-    batches: AtomicU64,
 }
 
 #[derive(Default)]
@@ -71,6 +70,8 @@ struct State {
     conn: Option<WriterConn>,
     /// The open transaction, if any.
     batch: Option<Batch>,
+    /// The id of the next batch.
+    next_batch: u64,
     /// What the holder of the connection was doing. A caller that goes away (its request was
     /// dropped) leaves it set, and the next holder finishes or undoes that step first.
     step: Step,
@@ -113,11 +114,11 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// A state the writer never leaves behind (a batch without a connection, ...).
+/// A state the writer never leaves behind: a batch without a connection.
+const LOST: &str = "the SQLite writer lost its connection";
+
 fn broken() -> DbError {
-    DbError(AppError::Storage(
-        "the SQLite writer lost its connection".into(),
-    ))
+    DbError(AppError::Storage(LOST.into()))
 }
 
 fn failed(e: diesel::result::Error) -> DbError {
@@ -145,7 +146,6 @@ impl SqliteWriter {
             setup,
             state: Mutex::default(),
             waiting: AtomicUsize::new(0),
-            batches: AtomicU64::new(0),
         }
     }
 
@@ -199,7 +199,7 @@ impl SqliteWriter {
         }
         Self::finish_step(state).await;
         if state.batch.is_none()
-            && let Err(e) = self.begin(state).await
+            && let Err(e) = Self::begin(state).await
         {
             return Turn::Done(Err(e));
         }
@@ -252,14 +252,15 @@ impl SqliteWriter {
         }
     }
 
-    async fn begin(&self, state: &mut MutexGuard<'_, State>) -> Result<(), DbError> {
+    async fn begin(state: &mut MutexGuard<'_, State>) -> Result<(), DbError> {
         state.step = Step::Begin;
         let conn = state.conn.as_mut().ok_or_else(broken)?;
         conn.batch_execute("BEGIN IMMEDIATE")
             .await
             .map_err(failed)?;
+        state.next_batch += 1;
         state.batch = Some(Batch {
-            id: self.batches.fetch_add(1, Ordering::SeqCst),
+            id: state.next_batch,
             done: watch::channel(None).0,
             committer: false,
         });
@@ -275,7 +276,7 @@ impl SqliteWriter {
         let recovering = state.step == Step::Commit;
         state.step = Step::Commit;
         let outcome = match state.conn.as_mut() {
-            None => Err("the SQLite writer lost its connection".to_owned()),
+            None => Err(LOST.to_owned()),
             Some(conn) => match conn.batch_execute("COMMIT").await {
                 Ok(()) => Ok(()),
                 // A COMMIT of a caller that went away had already gone through.

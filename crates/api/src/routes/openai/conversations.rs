@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::bad;
 use super::items::{
-    ListQuery, append_items, conversation_id, input_items, item, metadata, page,
+    ListQuery, append_items, conversation_id, input_items, item, list, metadata, page,
     parse_conversation, parse_item, path_messages,
 };
 use crate::auth::Auth;
@@ -146,14 +146,7 @@ pub async fn create_items<D: Deps>(
         return Err(bad("items", "must be a list of message items"));
     }
     let stored = append_items(&state, &auth.0, t.id, None, &items).await?;
-    let data: Vec<Value> = stored.iter().map(item).collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "object": "list",
-        "first_id": data.first().map(|i| i["id"].clone()),
-        "last_id": data.last().map(|i| i["id"].clone()),
-        "has_more": false,
-        "data": data,
-    })))
+    Ok(HttpResponse::Ok().json(list(stored.iter().map(item).collect(), false)))
 }
 
 /// `GET /openai/v1/conversations/{id}/items/{item_id}`.

@@ -76,21 +76,26 @@ fn item_status(status: MessageStatus) -> &'static str {
     }
 }
 
-/// A message as a `message` item: the assistant's text is `output_text`, anyone else's
-/// `input_text`.
-pub(super) fn item(m: &Message) -> Value {
-    let part = if m.role == Role::Assistant {
-        json!({"type": "output_text", "text": m.content.as_str(), "annotations": []})
+/// A `message` item with one text part: `output_text` for the assistant, `input_text` for
+/// anyone else.
+pub(super) fn text_item(id: MessageId, status: &str, role: Role, text: &str) -> Value {
+    let part = if role == Role::Assistant {
+        json!({"type": "output_text", "text": text, "annotations": []})
     } else {
-        json!({"type": "input_text", "text": m.content.as_str()})
+        json!({"type": "input_text", "text": text})
     };
     json!({
         "type": "message",
-        "id": item_id(m.id),
-        "status": item_status(m.status),
-        "role": m.role.as_str(),
+        "id": item_id(id),
+        "status": status,
+        "role": role.as_str(),
         "content": [part],
     })
+}
+
+/// A message as a `message` item.
+pub(super) fn item(m: &Message) -> Value {
+    text_item(m.id, item_status(m.status), m.role, m.content.as_str())
 }
 
 /// `metadata` of a request: an object of at most 16 strings (OpenAI's rule), or absent.
@@ -289,11 +294,17 @@ pub(super) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<Value, ApiErr
     };
     let rest = items.len().saturating_sub(start);
     let data: Vec<Value> = items.into_iter().skip(start).take(limit).collect();
-    Ok(json!({
+    let has_more = rest > data.len();
+    Ok(list(data, has_more))
+}
+
+/// OpenAI's list object of `data`.
+pub(super) fn list(data: Vec<Value>, has_more: bool) -> Value {
+    json!({
         "object": "list",
         "first_id": data.first().map(|i| i["id"].clone()),
         "last_id": data.last().map(|i| i["id"].clone()),
-        "has_more": rest > data.len(),
+        "has_more": has_more,
         "data": data,
-    }))
+    })
 }

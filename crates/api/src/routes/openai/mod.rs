@@ -472,56 +472,18 @@ pub async fn chat_completions<D: Deps>(
         let usage = completion.finish(&text, reported).await;
         return Ok(frames.whole(&text, usage));
     }
+    // A delta per piece of text, then the end; a model that fails mid-way ends the stream
+    // with an error event.
+    use chat_threads_application::replies::direct::Piece;
     let frames = std::rc::Rc::new(frames);
-    let rest = unstored_chunks(completion, frames.clone(), params.include_usage);
+    let chunks = frames.clone();
+    let include_usage = params.include_usage;
+    let rest = completion.pieces().map(move |piece| match piece {
+        Piece::Text(d) => chunks.chunk(json!({"content": d}), None),
+        Piece::End { error: Some(e), .. } => Frames::failed(&e.to_string()),
+        Piece::End { usage, .. } => chunks.end(include_usage.then_some(usage)),
+    });
     Ok(frames.sse(rest))
-}
-
-/// The chunks of an unstored completion after the first: a delta per piece of text, then the
-/// end; the tokens are recorded once the model has finished. A model that fails mid-way ends
-/// the stream with an error event.
-fn unstored_chunks<S, C>(
-    completion: chat_threads_application::replies::direct::Completion<S, C>,
-    frames: std::rc::Rc<Frames>,
-    include_usage: bool,
-) -> impl futures_util::Stream<Item = String>
-where
-    S: chat_threads_application::replies::ReplyStores,
-    C: chat_threads_application::Clock,
-{
-    use chat_threads_application::replies::llm::ChatEvent;
-    type Open<S, C> = (
-        Box<chat_threads_application::replies::direct::Completion<S, C>>,
-        String,
-        Option<Usage>,
-    );
-    futures_util::stream::unfold(
-        Some::<Open<S, C>>((Box::new(completion), String::new(), None)),
-        move |state| {
-            let frames = frames.clone();
-            async move {
-                let (mut completion, mut text, mut reported) = state?;
-                loop {
-                    match completion.stream.next().await {
-                        Some(Ok(ChatEvent::Delta(d))) => {
-                            text.push_str(&d);
-                            let chunk = frames.chunk(json!({"content": d}), None);
-                            return Some((chunk, Some((completion, text, reported))));
-                        }
-                        Some(Ok(ChatEvent::Usage(u))) => reported = Some(u),
-                        Some(Err(e)) => {
-                            (*completion).finish(&text, reported).await;
-                            return Some((Frames::failed(&e.to_string()), None));
-                        }
-                        None => {
-                            let usage = (*completion).finish(&text, reported).await;
-                            return Some((frames.end(include_usage.then_some(usage)), None));
-                        }
-                    }
-                }
-            }
-        },
-    )
 }
 
 /// Tokens as a stored message or a `message.completed` event records them.

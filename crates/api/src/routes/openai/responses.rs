@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::items::{
     InputItem, ListQuery, append_items, conversation_id, input_items, item, item_id, metadata,
-    page, parse_conversation, parse_response, response_id,
+    page, parse_conversation, parse_response, response_id, text_item,
 };
 use super::{Usage, bad};
 use crate::auth::Auth;
@@ -247,7 +247,12 @@ fn sse(kind: &str, n: u64, mut data: Value) -> (u64, String) {
 }
 
 impl Events {
-    fn new(start: Value, reply: MessageId) -> Self {
+    /// `start` is the response as the stream opens with it: running, nothing out yet.
+    fn new(mut start: Value, reply: MessageId) -> Self {
+        start["status"] = json!("in_progress");
+        start["output"] = json!([]);
+        start["usage"] = Value::Null;
+        start["error"] = Value::Null;
         Self {
             item_id: item_id(reply),
             start,
@@ -285,18 +290,15 @@ impl Events {
     /// The end: the text and its item done, then `response.completed` (or `.incomplete` for
     /// a stopped reply, `.failed` for a failed one) with the final Response.
     fn end(&self, n: u64, last: &Value) -> Vec<(u64, String)> {
-        let text = last["output"][0]["content"][0]["text"].clone();
-        let text = if text.is_null() { json!("") } else { text };
         let kind = match last["status"].as_str() {
             Some("failed") => return vec![sse("response.failed", n, json!({"response": last}))],
             Some("cancelled") => "response.incomplete",
             _ => "response.completed",
         };
-        let part = json!({"type": "output_text", "text": text, "annotations": []});
-        let item = last["output"].get(0).cloned().unwrap_or_else(|| {
-            json!({"type": "message", "id": self.item_id, "status": "incomplete",
-                   "role": "assistant", "content": [part]})
-        });
+        // A finished response has its one output item; its part and text are told again.
+        let item = &last["output"][0];
+        let part = &item["content"][0];
+        let text = &part["text"];
         vec![
             sse(
                 "response.output_text.done",
@@ -490,7 +492,8 @@ async fn unstored<D: Deps>(
     who: &Principal,
     r: Request,
 ) -> Result<HttpResponse, ApiError> {
-    use chat_threads_application::replies::llm::{ChatEvent, ChatMessage};
+    use chat_threads_application::replies::direct::Piece;
+    use chat_threads_application::replies::llm::ChatMessage;
     if r.previous.is_some() || r.conversation.is_some() {
         return Err(bad(
             "store",
@@ -520,9 +523,12 @@ async fn unstored<D: Deps>(
     let model = completion.model.clone();
     let record = record(&r, None, None);
     let answer = move |status: &str, text: &str, u: Option<Usage>| {
-        let output = vec![json!({"type": "message", "id": item_id(reply_id),
-            "status": if status == "completed" { "completed" } else { "incomplete" },
-            "role": "assistant", "content": [{"type": "output_text", "text": text, "annotations": []}]})];
+        let done = if status == "completed" {
+            "completed"
+        } else {
+            "incomplete"
+        };
+        let output = vec![text_item(reply_id, done, Role::Assistant, text)];
         let usage = u.map(|u| {
             usage(
                 i32::try_from(u.prompt_tokens).ok(),
@@ -539,48 +545,23 @@ async fn unstored<D: Deps>(
         let u = completion.finish(&text, reported).await;
         return Ok(HttpResponse::Ok().json(answer("completed", &text, Some(u))));
     }
-    let start = answer("in_progress", "", None);
-    let mut start = start;
-    start["output"] = json!([]);
-    start["usage"] = Value::Null;
-    let events = std::rc::Rc::new(Events::new(start, reply_id));
+    let events = Events::new(answer("in_progress", "", None), reply_id);
     let prelude = futures_util::stream::once(std::future::ready(events.prelude()));
-    type Open<S, C> = (
-        Box<chat_threads_application::replies::direct::Completion<S, C>>,
-        String,
-        Option<Usage>,
-        u64,
-    );
-    let rest = futures_util::stream::unfold(
-        Some::<Open<_, _>>((Box::new(completion), String::new(), None, 4)),
-        move |open| {
-            let (events, answer) = (events.clone(), answer.clone());
-            async move {
-                let (mut completion, mut text, mut reported, n) = open?;
-                loop {
-                    match completion.stream.next().await {
-                        Some(Ok(ChatEvent::Delta(d))) => {
-                            text.push_str(&d);
-                            let out = events.delta(n, &json!(d));
-                            return Some((out, Some((completion, text, reported, n + 1))));
-                        }
-                        Some(Ok(ChatEvent::Usage(u))) => reported = Some(u),
-                        Some(Err(_)) => {
-                            let u = (*completion).finish(&text, reported).await;
-                            return Some((events.end(n, &answer("failed", &text, Some(u))), None));
-                        }
-                        None => {
-                            let u = (*completion).finish(&text, reported).await;
-                            return Some((
-                                events.end(n, &answer("completed", &text, Some(u))),
-                                None,
-                            ));
-                        }
-                    }
-                }
+    // The prelude is numbered 0-3, the pieces from 4 on.
+    let rest = completion.pieces().enumerate().map(move |(i, piece)| {
+        let n = 4 + i as u64;
+        match piece {
+            Piece::Text(d) => events.delta(n, &json!(d)),
+            Piece::End { text, usage, error } => {
+                let status = if error.is_some() {
+                    "failed"
+                } else {
+                    "completed"
+                };
+                events.end(n, &answer(status, &text, Some(usage)))
             }
-        },
-    );
+        }
+    });
     Ok(stream_response(prelude.chain(rest), None))
 }
 
@@ -614,11 +595,6 @@ pub async fn get<D: Deps>(
     if !q.stream {
         return Ok(HttpResponse::Ok().json(stored(&reply, user.as_ref())));
     }
-    let mut start = stored(&reply, user.as_ref());
-    start["status"] = json!("in_progress");
-    start["output"] = json!([]);
-    start["usage"] = Value::Null;
-    start["error"] = Value::Null;
     let after = q.starting_after;
     let log = state
         .replies
@@ -629,7 +605,7 @@ pub async fn get<D: Deps>(
             after.map_or(0, |a| a.saturating_sub(3)),
         )
         .await?;
-    let events = Events::new(start, reply.id);
+    let events = Events::new(stored(&reply, user.as_ref()), reply.id);
     Ok(stored_stream(state, who, events, user, log, after))
 }
 
