@@ -1,6 +1,8 @@
-//! Memory is bounded by configuration, not by what clients do: 500 connections that ask for a
-//! large message list and never read, plus 100 exports nobody reads, keep the server under a
-//! documented bound (docs/security.md), and it still answers everybody else.
+//! Connections and memory are bounded by configuration, not by what clients do: 500 connections
+//! that ask for a large message list and never read, plus 100 exports nobody reads, keep the
+//! server under a documented bound (docs/security.md), and it still answers everybody else; a
+//! connection over `server.max_connections` is answered at once; large responses on a
+//! kept-alive connection arrive whole, one after another.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod support;
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::{Server, backend_env};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// The documented bound for this scenario (docs/security.md).
@@ -166,4 +168,141 @@ async fn bounded_under_stalled_clients_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bounded_under_stalled_clients_postgres() {
     bounded_under_stalled_clients(true).await;
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length body: `(status, head, body)`.
+async fn read_response<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+) -> (u16, String, Vec<u8>) {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).await.unwrap();
+        assert!(n > 0, "connection closed in the middle of a head: {head}");
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let status = head[9..12].parse().unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no content-length in {head}"));
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await.unwrap();
+    (status, head, body)
+}
+
+/// A page of ~200 KB read 20 times over one kept-alive connection: every body arrives whole
+/// and parses, each response right after the previous one on the same socket (how long each
+/// takes — Nagle's algorithm held the tail of every response over one write buffer for the
+/// client's delayed ACK — is measured by scripts/bench-http.sh, not here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_pages_arrive_whole_on_a_kept_alive_connection() {
+    let server = Server::start(&[("CHAT_THREADS__RATE_LIMIT__ENABLED", "false")]);
+    let token = server.token(&["--sub", "reader"]);
+    let (status, _, thread) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    assert_eq!(status, 201, "{thread}");
+    let tid = thread["id"].as_str().unwrap().to_owned();
+    // 50 replies of 4 KiB: a page of ~205 KB.
+    for i in 0..50 {
+        let content = format!("{i:02} {}", "assistant text ".repeat(273));
+        let (status, _, m) = server
+            .call(
+                "POST",
+                &format!("/v1/threads/{tid}/messages"),
+                Some(&token),
+                Some(&json!({"role": "assistant", "content": content})),
+            )
+            .await;
+        assert_eq!(status, 201, "{m}");
+    }
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let stream = TcpStream::connect(&addr).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let request = format!(
+        "GET /v1/threads/{tid}/messages?limit=50 HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer {token}\r\n\r\n"
+    );
+    for round in 0..20 {
+        write.write_all(request.as_bytes()).await.unwrap();
+        let (status, head, body) = read_response(&mut reader).await;
+        assert_eq!(status, 200, "round {round}: {head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("connection: close"),
+            "round {round}: the server closed a kept-alive connection: {head}"
+        );
+        assert!(body.len() > 200_000, "round {round}: {} bytes", body.len());
+        let page: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let data = page["data"].as_array().unwrap();
+        assert_eq!(data.len(), 50, "round {round}");
+        assert!(data[0]["content"].as_str().unwrap().starts_with("00 "));
+        assert!(data[49]["content"].as_str().unwrap().starts_with("49 "));
+    }
+}
+
+/// With `server.max_connections` connections open, one more is answered at once with
+/// `503 overloaded` in the error shape and closed, instead of waiting unanswered in the listen
+/// backlog; once a connection closes, new ones are served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_over_the_limit_is_refused_at_once() {
+    let server = Server::start(&[
+        ("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"),
+        ("CHAT_THREADS__SERVER__MAX_CONNECTIONS", "4"),
+    ]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    // Four kept-alive connections, each having been served once (so each is surely admitted).
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let stream = TcpStream::connect(&addr).await.unwrap();
+        let (read, mut write) = stream.into_split();
+        let mut reader = BufReader::new(read);
+        write
+            .write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let (status, _, _) = read_response(&mut reader).await;
+        assert_eq!(status, 200);
+        held.push((reader, write));
+    }
+    let over = async {
+        let mut stream = TcpStream::connect(&addr).await.unwrap();
+        stream
+            .write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut reader = BufReader::new(stream);
+        read_response(&mut reader).await
+    };
+    // A generous bound only so that a hang fails the test instead of blocking it.
+    let (status, head, body) = tokio::time::timeout(Duration::from_secs(30), over)
+        .await
+        .expect("the connection over the limit was left waiting");
+    assert_eq!(status, 503, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: 1"),
+        "{head}"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "overloaded", "{body}");
+    // A connection closes: the next one is served (the server notices the close shortly).
+    drop(held.pop());
+    let mut served = false;
+    for _ in 0..100 {
+        let (status, _) = server.get("/healthz").await;
+        if status == 200 {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served, "no connection was served after one closed");
 }

@@ -98,8 +98,8 @@ pub async fn idempotency<D: Deps>(
     // Read the body to fingerprint the request, then hand it back to the handler. The key
     // never raises a limit: the operation's own limit (imports, or every JSON body) applies,
     // checked against Content-Length first and then while reading, never after buffering.
-    let limit = match req.match_pattern().as_deref() {
-        Some("/v1/import" | "/v1/import/chatgpt") => state.limits.import_bytes,
+    let limit = match req.path() {
+        "/v1/import" | "/v1/import/chatgpt" => state.limits.import_bytes,
         _ => state.limits.body_bytes,
     };
     let too_large = |req| {

@@ -32,9 +32,11 @@ pub use state::{AppState, Deps};
 /// The whole application as the binary serves it: every route and every middleware. Tests run
 /// it in-process with `actix_web::test::init_service(chat_threads_api::app(config))`.
 ///
-/// Middleware, outermost first: request ids, logs and metrics; CORS refusals in the error shape;
-/// CORS itself (preflights end here, before rate limits and auth); strict query strings; per-IP
-/// rate limits; idempotency keys.
+/// Middleware, outermost first: response slicing; request ids, logs and metrics; CORS refusals
+/// in the error shape; CORS itself (preflights end here, before rate limits and auth); per-IP
+/// rate limits. Then the router matches the route, once; each /v1 route checks its query
+/// string (strict) and idempotency keys on the match it made, and `/openai/v1` takes
+/// idempotency keys around its own error shape.
 pub fn app<D: Deps>(
     config: ApiConfig<D>,
 ) -> App<
@@ -48,9 +50,7 @@ pub fn app<D: Deps>(
 > {
     let cors = config.origins.middleware();
     App::new()
-        .wrap(middleware::from_fn(idempotency::idempotency::<D>))
         .wrap(middleware::from_fn(rate_limit::per_ip))
-        .wrap(middleware::from_fn(strict::known_query_parameters))
         .wrap(cors)
         .wrap(middleware::from_fn(cors::refusals))
         .wrap(middleware::from_fn(observe::observe))
@@ -89,6 +89,7 @@ pub fn configure<D: Deps>(config: ApiConfig<D>) -> impl FnOnce(&mut web::Service
             .service(
                 web::scope("/openai/v1")
                     .wrap(middleware::from_fn(routes::openai::errors))
+                    .wrap(middleware::from_fn(idempotency::idempotency::<D>))
                     .configure(routes::openai::routes::<D>)
                     .default_service(web::to(routes::openai::not_found)),
             )
@@ -137,9 +138,30 @@ macro_rules! v1_routes {
                 accounts, billing, branches, files, live, messages, replies, search, summaries,
                 threads, transfer,
             };
-            $(cfg.route($path, web::$method().to($($handler)::+::<D>));)*
+            // One resource per (method, path), guarded by its method as `cfg.route` does, so
+            // another method on the same path falls through to its own resource. Its
+            // middleware runs after the router's match: `match_pattern` there reads the match
+            // instead of walking the route table again.
+            $(cfg.service(
+                web::resource($path)
+                    .guard(actix_web::guard::Method(method(stringify!($method))))
+                    .wrap(middleware::from_fn(idempotency::idempotency::<D>))
+                    .wrap(middleware::from_fn(strict::known_query_parameters))
+                    .route(web::$method().to($($handler)::+::<D>)),
+            );)*
         }
     };
+}
+
+/// The HTTP method a route of [`ROUTE_TABLE`] is declared with.
+fn method(name: &str) -> actix_web::http::Method {
+    match name {
+        "post" => actix_web::http::Method::POST,
+        "put" => actix_web::http::Method::PUT,
+        "patch" => actix_web::http::Method::PATCH,
+        "delete" => actix_web::http::Method::DELETE,
+        _ => actix_web::http::Method::GET,
+    }
 }
 
 v1_routes! {

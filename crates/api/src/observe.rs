@@ -216,12 +216,16 @@ pub async fn observe(
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().to_string();
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
     let path = req.path().to_owned();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let span = tracing::info_span!("request", request_id = %id, %method, %route);
+    // The route is known once the router has matched (below); the span gets it then.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        %method,
+        %path,
+        route = tracing::field::Empty
+    );
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
     let elapsed = started.elapsed().as_secs_f64();
@@ -229,13 +233,24 @@ pub async fn observe(
         Ok(res) => res.map_into_boxed_body(),
         Err(e) => return Err(e),
     };
+    // The pattern the router matched, read from the match it recorded on the request (no
+    // second walk of the route table); unmatched requests (404s) share one label.
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    span.record("route", route.as_str());
     let status = res.status().as_u16();
     if let Some(m) = metrics {
         m.record(&method, &route, status, elapsed);
     }
     span.in_scope(|| {
         if route != "/healthz" {
-            tracing::info!(%path, status, elapsed_ms = (elapsed * 1000.0).round() as u64, "request");
+            tracing::info!(
+                status,
+                elapsed_ms = (elapsed * 1000.0).round() as u64,
+                "request"
+            );
         }
     });
     if let Ok(value) = HeaderValue::from_str(&id) {

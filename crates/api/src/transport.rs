@@ -13,6 +13,8 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -57,9 +59,14 @@ pub fn server<D: Deps>(
     listen: &Listen,
 ) -> io::Result<(Server, Vec<SocketAddr>)> {
     let workers = listen.workers.max(1);
+    let gate = Gate::new(listen.max_connections);
+    // actix-server stops accepting at its own per-worker limit and leaves further connections
+    // in the kernel's backlog, where a client waits with no answer. Its limit is set above ours
+    // (one worker could take every connection): the gate below answers the connection over
+    // our limit at once.
     let mut builder = Server::build()
         .workers(workers)
-        .max_concurrent_connections(listen.max_connections.max(1).div_ceil(workers))
+        .max_concurrent_connections(listen.max_connections.saturating_add(workers * 64))
         .shutdown_timeout(listen.shutdown_timeout_secs);
     let mut bound = Vec::new();
     for addr in (listen.host.as_str(), listen.port).to_socket_addrs()? {
@@ -67,6 +74,7 @@ pub fn server<D: Deps>(
         let local = socket.local_addr()?;
         let config = config.clone();
         let listen = listen.clone();
+        let gate = gate.clone();
         let shutdown = builder.graceful_shutdown_signal();
         builder = builder.listen(format!("chat-threads-{local}"), socket, move || {
             let shutdown = shutdown.clone();
@@ -85,9 +93,27 @@ pub fn server<D: Deps>(
                         .map_err(|err: actix_web::Error| err.error_response()),
                     |()| AppConfig::default(),
                 ));
-            fn_service(|io: TcpStream| async move {
-                let peer = io.peer_addr().ok();
-                Ok::<_, actix_http::error::DispatchError>((Shaped::new(io), peer))
+            let gate = gate.clone();
+            fn_service(move |io: TcpStream| {
+                let gate = gate.clone();
+                async move {
+                    // Responses, SSE events and WebSocket frames are written as they are ready;
+                    // with Nagle's algorithm a write that follows an unacknowledged one waits for
+                    // the client's delayed ACK (~40 ms on Linux) — every response over one write
+                    // buffer on a kept-alive connection, and every streamed delta after the first.
+                    if let Err(e) = io.set_nodelay(true) {
+                        tracing::debug!(error = %e, "TCP_NODELAY not set");
+                    }
+                    let Some(pass) = gate.enter() else {
+                        refuse(io).await;
+                        return Err(actix_http::error::DispatchError::Io(io::Error::new(
+                            io::ErrorKind::ConnectionRefused,
+                            "at server.max_connections",
+                        )));
+                    };
+                    let peer = io.peer_addr().ok();
+                    Ok::<_, actix_http::error::DispatchError>((Shaped::new(io).holding(pass), peer))
+                }
             })
             .and_then(http)
         })?;
@@ -114,6 +140,75 @@ fn bind(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener> {
     Ok(listener)
 }
 
+/// Counts the open connections of the process against `server.max_connections`.
+#[derive(Debug, Clone)]
+struct Gate {
+    open: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+/// One connection admitted by the [`Gate`]; leaving it (dropping) makes room for another.
+#[derive(Debug)]
+pub struct Pass(Arc<AtomicUsize>);
+
+impl Gate {
+    fn new(limit: usize) -> Self {
+        Self {
+            open: Arc::new(AtomicUsize::new(0)),
+            limit,
+        }
+    }
+
+    /// A pass while fewer than the limit are open.
+    fn enter(&self) -> Option<Pass> {
+        let admitted = self
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.limit).then_some(n + 1)
+            })
+            .is_ok();
+        admitted.then(|| Pass(self.open.clone()))
+    }
+}
+
+impl Drop for Pass {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Answers a connection over the limit with `503 overloaded` in the error shape and closes it:
+/// the client learns at once instead of waiting in the backlog. What it sent meanwhile is read
+/// (briefly) so the close does not reset the answer away.
+async fn refuse(mut io: TcpStream) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let body = serde_json::to_vec(&ErrorBody {
+        error: ErrorDetail {
+            code: ErrorCode::Overloaded,
+            message: "the server is at its connection limit (server.max_connections); retry"
+                .to_owned(),
+            details: None,
+        },
+    })
+    .unwrap_or_default();
+    let mut answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(&body);
+    let write = async {
+        io.write_all(&answer).await?;
+        io.shutdown().await?;
+        let mut sink = [0_u8; 4096];
+        while io.read(&mut sink).await? > 0 {}
+        Ok::<_, io::Error>(())
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), write).await;
+    tracing::warn!("connection refused: at server.max_connections");
+}
+
 /// A connection's stream that gives the HTTP parser's own error answers the error shape.
 #[derive(Debug)]
 pub struct Shaped<IO> {
@@ -121,12 +216,24 @@ pub struct Shaped<IO> {
     /// The replacement being written, how much of it is out, and how many bytes of the
     /// caller's buffer it stands for.
     pending: Option<(Vec<u8>, usize, usize)>,
+    /// The connection's place under the limit, given back when the stream is dropped.
+    _pass: Option<Pass>,
 }
 
 impl<IO> Shaped<IO> {
     /// Wraps a stream.
     pub fn new(io: IO) -> Self {
-        Self { io, pending: None }
+        Self {
+            io,
+            pending: None,
+            _pass: None,
+        }
+    }
+
+    /// Holds `pass` for as long as the connection lives.
+    fn holding(mut self, pass: Pass) -> Self {
+        self._pass = Some(pass);
+        self
     }
 }
 

@@ -86,6 +86,16 @@ impl PgBridge {
                 };
                 backoff = Duration::from_millis(200);
                 let conn = tokio::spawn(connection);
+                // Prepared once per connection: each batch is then one round trip.
+                let statements = match Statements::prepare(&client).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event publisher cannot prepare; retrying");
+                        conn.abort();
+                        tokio::time::sleep(backoff).await;
+                        continue 'reconnect;
+                    }
+                };
                 while let Some(first) = rx.recv().await {
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
@@ -100,7 +110,7 @@ impl PgBridge {
                     } else {
                         batch.into_iter().map(Item::single).collect()
                     };
-                    if let Err(e) = publish(&client, &me, &items).await {
+                    if let Err(e) = publish(&client, &statements, &me, &items).await {
                         tracing::warn!(error = %e, "publishing events failed; reconnecting");
                         conn.abort();
                         continue 'reconnect;
@@ -246,10 +256,36 @@ fn coalesce(batch: Vec<ThreadEvent>) -> Vec<Item> {
     out
 }
 
+/// The publisher's statements, prepared once per connection.
+struct Statements {
+    /// Stores an event too large to travel inline.
+    store: tokio_postgres::Statement,
+    /// Sends a batch of notifications, in order.
+    notify: tokio_postgres::Statement,
+}
+
+impl Statements {
+    async fn prepare(client: &tokio_postgres::Client) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            store: client
+                .prepare(
+                    "INSERT INTO event_payloads (id, body, created_at) VALUES ($1::text::uuid, $2, now())",
+                )
+                .await?,
+            notify: client
+                .prepare(
+                    "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, n) ORDER BY n",
+                )
+                .await?,
+        })
+    }
+}
+
 /// Publishes items in one round trip: packed into notifications of at most [`INLINE_LIMIT`]
 /// bytes; an item too large on its own is stored first and sent by reference.
 async fn publish(
     client: &tokio_postgres::Client,
+    statements: &Statements,
     origin: &str,
     items: &[Item],
 ) -> Result<(), tokio_postgres::Error> {
@@ -261,12 +297,7 @@ async fn publish(
         let mut body = serde_json::to_string(item).unwrap_or_default();
         if head + body.len() > INLINE_LIMIT {
             let id = uuid::Uuid::now_v7().to_string();
-            client
-                .execute(
-                    "INSERT INTO event_payloads (id, body, created_at) VALUES ($1::text::uuid, $2, now())",
-                    &[&id, &body],
-                )
-                .await?;
+            client.execute(&statements.store, &[&id, &body]).await?;
             body = json!({"ref": id}).to_string();
         }
         if size + body.len() + 1 > INLINE_LIMIT && !current.is_empty() {
@@ -281,10 +312,7 @@ async fn publish(
         payloads.push(envelope(origin, &current));
     }
     client
-        .execute(
-            "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, n) ORDER BY n",
-            &[&CHANNEL, &payloads],
-        )
+        .execute(&statements.notify, &[&CHANNEL, &payloads])
         .await?;
     Ok(())
 }
@@ -331,6 +359,9 @@ async fn listen_once(
             &[],
         )
         .await;
+    let by_ref = client
+        .prepare("SELECT body FROM event_payloads WHERE id = $1::text::uuid")
+        .await?;
     while let Some(payload) = rx.recv().await {
         let Ok(envelope) = serde_json::from_str::<Value>(&payload) else {
             continue;
@@ -346,12 +377,7 @@ async fn listen_once(
         for item in raw {
             let item = match item["ref"].as_str() {
                 Some(id) => {
-                    let row = client
-                        .query_opt(
-                            "SELECT body FROM event_payloads WHERE id = $1::text::uuid",
-                            &[&id],
-                        )
-                        .await?;
+                    let row = client.query_opt(&by_ref, &[&id]).await?;
                     match row
                         .and_then(|r| r.get::<_, Option<String>>(0))
                         .and_then(|b| serde_json::from_str::<Value>(&b).ok())

@@ -469,7 +469,8 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Grace period for in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
-    /// Open connections the process accepts, all workers together; more wait in the backlog.
+    /// Open connections the process accepts, all workers together (0 = from the open-files
+    /// limit); one more is answered `503 overloaded` at once.
     pub max_connections: usize,
     /// Bytes of response a connection buffers before it waits for the client to read.
     pub write_buffer_bytes: usize,

@@ -190,7 +190,7 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
         } else {
             std::thread::available_parallelism().map_or(1, usize::from)
         },
-        max_connections: server.max_connections,
+        max_connections: connection_limit(server.max_connections),
         write_buffer_bytes: server.write_buffer_bytes,
         shutdown_timeout_secs: server.shutdown_timeout_secs,
         client_request_timeout: Duration::from_secs(server.head_timeout_secs.max(1)),
@@ -222,4 +222,53 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
         .await
         .ok();
     served
+}
+
+/// Descriptors kept free for everything but client connections: database connections, the
+/// event bus, files being read or written, the listeners, logs.
+const RESERVED_DESCRIPTORS: u64 = 512;
+
+/// The connection limit: `configured`, or with 0 what the process's open-files limit allows
+/// (raised first to its hard maximum, as the kernel lets any process do). Each connection is one
+/// descriptor; a limit above the descriptors would make `accept` fail instead of refusing
+/// cleanly, so a configured value over them is lowered with a warning.
+fn connection_limit(configured: usize) -> usize {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut files = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(maximum)) = (files.current, files.maximum)
+        && current < maximum
+    {
+        let raised = rustix::process::Rlimit {
+            current: Some(maximum),
+            maximum: Some(maximum),
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            files = getrlimit(Resource::Nofile);
+        }
+    }
+    // `None` is unlimited.
+    let available = files
+        .current
+        .map_or(usize::MAX, |n| {
+            usize::try_from(n.saturating_sub(RESERVED_DESCRIPTORS)).unwrap_or(usize::MAX)
+        })
+        .max(64);
+    match configured {
+        0 => {
+            tracing::info!(
+                max_connections = available,
+                "connection limit from the open-files limit"
+            );
+            available
+        }
+        n if n > available => {
+            tracing::warn!(
+                configured = n,
+                max_connections = available,
+                "server.max_connections is above what the open-files limit allows; lowered"
+            );
+            available
+        }
+        n => n,
+    }
 }

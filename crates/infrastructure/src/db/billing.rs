@@ -75,11 +75,13 @@ pub(super) const LIVE_HOLDS: &str = "SELECT CAST(COALESCE(SUM(h.amount), 0) AS B
 /// What live replies hold from an account, read inside the caller's connection or transaction.
 macro_rules! live_holds {
     ($conn:ident, $dialect:ident, $account:expr) => {
-        diesel::sql_query($dialect.sql($crate::db::billing::LIVE_HOLDS))
-            .bind::<diesel::sql_types::Text, _>($account)
-            .get_result::<$crate::db::billing::Number>($conn)
-            .await?
-            .n
+        $crate::db::prepared::Bind::bind::<diesel::sql_types::Text, _>(
+            $crate::db::prepared::sql($crate::db::billing::LIVE_HOLDS),
+            $account,
+        )
+        .get_result::<$crate::db::billing::Number>($conn)
+        .await?
+        .n
     };
 }
 
@@ -112,10 +114,12 @@ macro_rules! place_hold {
     ($conn:ident, $dialect:ident, $hold:expr, $message_id:expr, $now:expr) => {{
         let hold: &chat_threads_application::billing::Hold = $hold;
         let balance = lock_balance!($conn, &hold.account).map_or(0, |(amount, _)| amount);
-        diesel::sql_query($dialect.sql($crate::db::billing::DEAD_HOLDS))
-            .bind::<diesel::sql_types::Text, _>(&hold.account)
-            .execute($conn)
-            .await?;
+        $crate::db::prepared::Bind::bind::<diesel::sql_types::Text, _>(
+            $crate::db::prepared::sql($crate::db::billing::DEAD_HOLDS),
+            &hold.account,
+        )
+        .execute($conn)
+        .await?;
         let held = live_holds!($conn, $dialect, &hold.account);
         let available = balance.saturating_sub(held);
         if available < hold.amount {

@@ -19,6 +19,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
 use super::models::{MessageRow, RevisionRow, ThreadRow, messages_from};
+use super::prepared::{self, Bind};
 use super::schema::{message_revisions, messages, threads};
 use super::store::{SqlStore, db_id};
 use super::tree_sql::*;
@@ -135,7 +136,7 @@ impl MessageStore for SqlStore {
                 .await
                 .optional()?;
             let target = Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)?;
-            let deleted = diesel::sql_query(dialect.sql(DELETE_SUBTREE_SQL))
+            let deleted = prepared::sql(DELETE_SUBTREE_SQL)
                 .bind::<PUuid, _>(db_id(id))
                 .bind::<PTime, _>(DbTime(now))
                 .bind::<PTime, _>(DbTime(now))
@@ -156,7 +157,7 @@ impl MessageStore for SqlStore {
             }
             let newest_leaf = if target.parent_id.is_none() && !removed.is_empty() {
                 let leaves: Vec<MessageRow> =
-                    diesel::sql_query(dialect.sql(&format!("{} LIMIT 1", with_cols(LEAVES_SQL))))
+                    prepared::sql(format!("{} LIMIT 1", with_cols(LEAVES_SQL)))
                         .bind::<PUuid, _>(db_id(thread_id))
                         .load(conn)
                         .await?;
@@ -233,7 +234,7 @@ impl MessageStore for SqlStore {
             let Some(start) = start else {
                 return Ok(Vec::new());
             };
-            let rows: Vec<MessageRow> = diesel::sql_query(dialect.sql(&with_cols(PATH_SQL)))
+            let rows: Vec<MessageRow> = prepared::sql(with_cols(PATH_SQL))
                 .bind::<PUuid, _>(db_id(start))
                 .bind::<PUuid, _>(db_id(thread_id))
                 .bind::<BigInt, _>(i64::from(limit))
@@ -293,7 +294,7 @@ impl MessageStore for SqlStore {
     async fn branches(&self, scope: &Scope, thread_id: ThreadId) -> Result<Vec<Branch>, AppError> {
         let r: Result<Vec<Branch>, DbError> = with_conn!(self, |conn, dialect| {
             let thread = find_thread!(conn, scope, thread_id, false);
-            let rows: Vec<MessageRow> = diesel::sql_query(dialect.sql(&with_cols(LEAVES_SQL)))
+            let rows: Vec<MessageRow> = prepared::sql(with_cols(LEAVES_SQL))
                 .bind::<PUuid, _>(db_id(thread_id))
                 .load(conn)
                 .await?;
@@ -345,7 +346,7 @@ impl MessageStore for SqlStore {
             let thread = find_own_thread!(conn, scope, thread_id);
             let target = find_owned_message!(conn, &scope.owner, at);
             tree::check_fork_point(&thread, at, target.as_ref())?;
-            let path: Vec<MessageRow> = diesel::sql_query(dialect.sql(&with_cols(PATH_SQL)))
+            let path: Vec<MessageRow> = prepared::sql(with_cols(PATH_SQL))
                 .bind::<PUuid, _>(db_id(at))
                 .bind::<PUuid, _>(db_id(thread_id))
                 .bind::<BigInt, _>(i64::MAX)
@@ -353,11 +354,10 @@ impl MessageStore for SqlStore {
                 .await?;
             let mut source = messages_from(path)?;
             if mode == ForkMode::PathAndBranches {
-                let below: Vec<MessageRow> =
-                    diesel::sql_query(dialect.sql(&with_cols(SUBTREE_SQL)))
-                        .bind::<PUuid, _>(db_id(at))
-                        .load(conn)
-                        .await?;
+                let below: Vec<MessageRow> = prepared::sql(with_cols(SUBTREE_SQL))
+                    .bind::<PUuid, _>(db_id(at))
+                    .load(conn)
+                    .await?;
                 source.extend(messages_from(below)?);
             }
             let (copies, map) = tree::copy_messages(&source, new_thread.id, new_thread.created_at);

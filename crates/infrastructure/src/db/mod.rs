@@ -20,6 +20,7 @@ mod messages;
 mod migrations;
 mod models;
 mod pool;
+mod prepared;
 mod replies;
 pub mod schema;
 mod search;

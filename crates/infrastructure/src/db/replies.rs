@@ -11,6 +11,7 @@ use diesel::sql_types::Text;
 use super::dialect::Dialect;
 use super::error::DbError;
 use super::models::{MessageRow, ThreadRow};
+use super::prepared::{self, Bind};
 use super::schema::{messages, threads};
 use super::store::{SqlStore, db_id};
 use super::types::sql::PUuid;
@@ -21,12 +22,32 @@ use chat_threads_application::usage::Usage;
 /// Forgets who writes a reply (it has ended), inside the caller's connection or transaction.
 macro_rules! disown {
     ($conn:expr, $dialect:expr, $id:expr) => {
-        diesel::sql_query($dialect.sql("DELETE FROM reply_owners WHERE message_id = ?"))
+        $crate::db::prepared::sql("DELETE FROM reply_owners WHERE message_id = ?")
             .bind::<PUuid, _>(db_id($id))
             .execute($conn)
             .await?
     };
 }
+
+/// Replies still streaming whose writer is another instance that is gone. SQLite is one
+/// instance: every writer but this one is gone. On PostgreSQL a writer is alive while one of
+/// its connections (named `ct:<instance>`) is open. Fixed texts, so the periodic sweep runs a
+/// statement each connection prepared once.
+const ORPHANS_SQLITE: &str = "SELECT o.thread_id AS thread_id, o.message_id AS message_id \
+     FROM reply_owners o JOIN messages m ON m.id = o.message_id \
+     WHERE m.status = 'streaming' AND o.instance <> ?";
+const ORPHANS_SQLITE_IN_THREAD: &str = "SELECT o.thread_id AS thread_id, o.message_id AS message_id \
+     FROM reply_owners o JOIN messages m ON m.id = o.message_id \
+     WHERE m.status = 'streaming' AND o.instance <> ? AND o.thread_id = ?";
+const ORPHANS_PG: &str = "SELECT o.thread_id AS thread_id, o.message_id AS message_id \
+     FROM reply_owners o JOIN messages m ON m.id = o.message_id \
+     WHERE m.status = 'streaming' AND o.instance <> ? \
+     AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'ct:' || o.instance)";
+const ORPHANS_PG_IN_THREAD: &str = "SELECT o.thread_id AS thread_id, o.message_id AS message_id \
+     FROM reply_owners o JOIN messages m ON m.id = o.message_id \
+     WHERE m.status = 'streaming' AND o.instance <> ? \
+     AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'ct:' || o.instance) \
+     AND o.thread_id = ?";
 
 impl ReplyStore for SqlStore {
     async fn update_reply(
@@ -107,9 +128,9 @@ impl ReplyStore for SqlStore {
                 (None, None) => Anchor::Append(None),
             };
             let reply = place!(conn, scope, thread, anchor, message);
-            diesel::sql_query(_d.sql(
+            prepared::sql(
                 "INSERT INTO reply_owners (message_id, thread_id, instance) VALUES (?, ?, ?)",
-            ))
+            )
             .bind::<PUuid, _>(db_id(reply.id))
             .bind::<PUuid, _>(db_id(thread_id))
             .bind::<Text, _>(instance)
@@ -144,41 +165,16 @@ impl ReplyStore for SqlStore {
         thread_id: Option<ThreadId>,
     ) -> Result<Vec<(ThreadId, MessageId)>, AppError> {
         let r: Result<Vec<(ThreadId, MessageId)>, DbError> = with_conn!(self, |conn, dialect| {
-            // SQLite is one instance: every writer but this one is gone. On PostgreSQL a writer
-            // is alive while one of its connections (named `ct:<instance>`) is open.
-            let alive = match dialect {
-                Dialect::Sqlite => "",
-                Dialect::Postgres => {
-                    " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
-                     WHERE a.application_name = 'ct:' || o.instance)"
-                }
+            let sql = match (dialect, thread_id.is_some()) {
+                (Dialect::Sqlite, false) => ORPHANS_SQLITE,
+                (Dialect::Sqlite, true) => ORPHANS_SQLITE_IN_THREAD,
+                (Dialect::Postgres, false) => ORPHANS_PG,
+                (Dialect::Postgres, true) => ORPHANS_PG_IN_THREAD,
             };
-            let one_thread = if thread_id.is_some() {
-                " AND o.thread_id = ?"
-            } else {
-                ""
-            };
-            let sql = dialect
-                .sql(&format!(
-                    "SELECT o.thread_id AS thread_id, o.message_id AS message_id \
-                 FROM reply_owners o JOIN messages m ON m.id = o.message_id \
-                 WHERE m.status = 'streaming' AND o.instance <> ?{alive}{one_thread}"
-                ))
-                .into_owned();
+            let query = prepared::sql(sql).bind::<Text, _>(me);
             let rows: Vec<OwnerRow> = match thread_id {
-                Some(t) => {
-                    diesel::sql_query(sql)
-                        .bind::<Text, _>(me)
-                        .bind::<PUuid, _>(db_id(t))
-                        .load(conn)
-                        .await?
-                }
-                None => {
-                    diesel::sql_query(sql)
-                        .bind::<Text, _>(me)
-                        .load(conn)
-                        .await?
-                }
+                Some(t) => query.bind::<PUuid, _>(db_id(t)).load(conn).await?,
+                None => query.load(conn).await?,
             };
             Ok(rows
                 .into_iter()
