@@ -145,8 +145,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// The thread list's order: a narrow table kept by trigger on PostgreSQL (so an append's
+    /// update of its thread is HOT), a view over `threads` on SQLite (migration 000014).
+    thread_activity (thread_id) {
+        thread_id -> PUuid,
+        owner -> Text,
+        updated_at -> PTime,
+    }
+}
+
+diesel::joinable!(thread_activity -> threads (thread_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     threads,
+    thread_activity,
     messages,
     message_revisions,
     summaries,

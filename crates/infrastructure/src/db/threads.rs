@@ -8,7 +8,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
 use super::models::ThreadRow;
-use super::schema::threads;
+use super::schema::{thread_activity, threads};
 use super::store::{SqlStore, db_id};
 use super::types::{DbJson, DbTime, DbUuid};
 
@@ -26,14 +26,19 @@ struct ThreadChanges {
 impl SqlStore {
     async fn list_threads_inner(&self, q: &ThreadQuery) -> Result<Vec<Thread>, DbError> {
         with_conn!(self, |conn, dialect| {
-            let mut query = threads::table.select(ThreadRow::as_select()).into_boxed();
+            // Ordered by `thread_activity`, which holds each thread's owner and updated_at
+            // (see its migration): an owner's threads come off its index newest first.
+            let mut query = threads::table
+                .inner_join(thread_activity::table)
+                .select(ThreadRow::as_select())
+                .into_boxed();
             query = match &q.scope.org_reader {
                 Some(org) => query.filter(
                     threads::owner
                         .eq(q.scope.owner.as_str())
                         .or(threads::org_id.eq(org.as_str())),
                 ),
-                None => query.filter(threads::owner.eq(q.scope.owner.as_str())),
+                None => query.filter(thread_activity::owner.eq(q.scope.owner.as_str())),
             };
             if let Some(org) = &q.org_id {
                 query = query.filter(threads::org_id.eq(org.as_str()));
@@ -69,13 +74,18 @@ impl SqlStore {
             if let Some(c) = q.after {
                 let at = DbTime(c.updated_at);
                 query = query.filter(
-                    threads::updated_at
+                    thread_activity::updated_at
                         .lt(at)
-                        .or(threads::updated_at.eq(at).and(threads::id.lt(db_id(c.id)))),
+                        .or(thread_activity::updated_at
+                            .eq(at)
+                            .and(thread_activity::thread_id.lt(db_id(c.id)))),
                 );
             }
             let rows: Vec<ThreadRow> = query
-                .order((threads::updated_at.desc(), threads::id.desc()))
+                .order((
+                    thread_activity::updated_at.desc(),
+                    thread_activity::thread_id.desc(),
+                ))
                 .limit(i64::from(q.limit))
                 .load(conn)
                 .await?;

@@ -1,0 +1,1 @@
+DROP VIEW thread_activity;
