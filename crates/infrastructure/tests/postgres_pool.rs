@@ -18,11 +18,12 @@ async fn connections_killed_by_the_server_are_replaced() {
         ..PoolOptions::default()
     };
     let db = Database::connect(&url, options).await.unwrap();
-    // Two pooled connections, both idle now.
+    // Pooled connections, idle now (each thread takes its own pool's: one or two).
     let (a, b) = tokio::join!(db.ping(), db.ping());
     a.unwrap();
     b.unwrap();
-    assert_eq!(db.pool_usage().idle, 2);
+    let open = db.pool_usage().idle;
+    assert!(open >= 1, "{open}");
 
     let name = url::Url::parse(url.expose())
         .unwrap()
@@ -43,7 +44,7 @@ async fn connections_killed_by_the_server_are_replaced() {
         .await
         .unwrap()
         .get::<_, i64>(0);
-    assert_eq!(killed, 2);
+    assert_eq!(killed, open as i64);
     drop(client);
     let _ = task.await;
     // The clients notice the closed sockets; the pool then opens new connections.

@@ -210,7 +210,89 @@ pub(crate) enum Pools {
         Pool<SqliteConn>,
         std::sync::Arc<super::writer::SqliteWriter>,
     ),
-    Postgres(Pool<AsyncPgConnection>),
+    Postgres(PgPools),
+}
+
+/// PostgreSQL connections, in one pool per thread that uses the database (as many pools as
+/// cores; threads beyond that share them round-robin).
+///
+/// A connection's driver runs as a task on the runtime of the thread that opened it. With one
+/// pool for every HTTP worker, a worker used connections another worker had opened: each
+/// query then woke the other thread to send it and was woken back with the rows — two
+/// cross-thread wake-ups and context switches per statement, a large share of a request's CPU
+/// on a small machine. A thread now takes its connections from its own pool, and opens them
+/// itself, so a statement is sent and answered on the thread that runs the request.
+#[derive(Clone)]
+pub(crate) struct PgPools {
+    pools: std::sync::Arc<[Pool<AsyncPgConnection>]>,
+}
+
+impl PgPools {
+    fn new(
+        url: &str,
+        options: PoolOptions,
+        config: impl Fn() -> ManagerConfig<AsyncPgConnection>,
+    ) -> Result<Self, SetupError> {
+        let n = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, options.max_connections.max(1));
+        let share = options.max_connections.max(1).div_ceil(n);
+        let pools = (0..n)
+            .map(|_| {
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+                    url,
+                    config(),
+                );
+                build_pool(
+                    manager,
+                    PoolOptions {
+                        max_connections: share,
+                        ..options
+                    },
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            pools: pools.into(),
+        })
+    }
+
+    /// This thread's pool.
+    fn local(&self) -> &Pool<AsyncPgConnection> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        }
+        let slot = SLOT.with(|s| *s);
+        &self.pools[slot % self.pools.len()]
+    }
+
+    /// A connection from this thread's pool.
+    pub(crate) async fn get(
+        &self,
+    ) -> Result<deadpool::managed::Object<AsyncDieselConnectionManager<AsyncPgConnection>>, PoolError>
+    {
+        self.local().get().await
+    }
+
+    /// The pools' sizes and idle connections, together.
+    fn status(&self) -> deadpool::managed::Status {
+        let mut all = deadpool::managed::Status {
+            max_size: 0,
+            size: 0,
+            available: 0,
+            waiting: 0,
+        };
+        for p in self.pools.iter() {
+            let s = p.status();
+            all.max_size += s.max_size;
+            all.size += s.size;
+            all.available += s.available;
+            all.waiting += s.waiting;
+        }
+        all
+    }
 }
 
 /// The database: a pool for the backend the URL names. Cloning shares the pool.
@@ -318,13 +400,13 @@ impl Database {
                 // out) drops it — a broken connection is detected by its error, not by a probe.
                 // SQLite keeps the check: it costs no round trip there, and it discards a
                 // connection left unusable by a query cancelled mid-flight.
-                let mut config = ManagerConfig::<AsyncPgConnection>::default();
-                config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-                    url.expose(),
-                    config,
-                );
-                Pools::Postgres(build_pool(manager, options)?)
+                let config = || {
+                    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+                    config.recycling_method =
+                        diesel_async::pooled_connection::RecyclingMethod::Fast;
+                    config
+                };
+                Pools::Postgres(PgPools::new(url.expose(), options, config)?)
             }
         };
         let db = Self {
