@@ -269,7 +269,9 @@ impl<D: Deps> Connection<D> {
                 msg = stream.next() => {
                     last_heard = tokio::time::Instant::now();
                     match msg {
-                        Some(Ok(AggregatedMessage::Text(text))) => self.handle(&out, &text).await,
+                        // Boxed: an operation's future (the largest is many KiB) lives only while it
+                        // runs, instead of inside every idle connection's task.
+                        Some(Ok(AggregatedMessage::Text(text))) => Box::pin(self.handle(&out, &text)).await,
                         Some(Ok(AggregatedMessage::Binary(_))) => out.send(json!({"type": "error", "error": {"code": ErrorCode::MalformedJson, "message": "send JSON text frames"}})),
                         Some(Ok(AggregatedMessage::Ping(bytes))) => {
                             let _ = ping_session.pong(&bytes).await;

@@ -140,8 +140,11 @@ impl ThreadEvent {
     }
 }
 
-/// Events per thread, kept per subscriber in a bounded queue.
-const CHANNEL: usize = 1024;
+/// Events per thread a subscriber may fall behind by. Each subscriber's task moves events on
+/// to its connection's own queue as they come, so it lags only while its thread is not
+/// scheduled; the ring is allocated in full for every thread with a subscriber and holds the
+/// last events it carried (1,024 slots were ~130 KiB a thread).
+const CHANNEL: usize = 256;
 
 /// Carries events to other instances (PostgreSQL LISTEN/NOTIFY); absent on a single instance.
 pub trait EventBridge: Send + Sync + 'static {
