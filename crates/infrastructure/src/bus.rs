@@ -319,7 +319,12 @@ async fn publish(
 
 /// A notification's payload: the origin and the items (JSON texts already).
 fn envelope(origin: &str, items: &[String]) -> String {
-    format!("{{\"o\":{},\"es\":[{}]}}", json!(origin), items.join(","))
+    format!("{},\"es\":[{}]}}", origin_prefix(origin), items.join(","))
+}
+
+/// How every payload from `origin` starts.
+fn origin_prefix(origin: &str) -> String {
+    format!("{{\"o\":{}", json!(origin))
 }
 
 async fn listen_once(
@@ -362,7 +367,13 @@ async fn listen_once(
     let by_ref = client
         .prepare("SELECT body FROM event_payloads WHERE id = $1::text::uuid")
         .await?;
+    // This instance's own notifications come back too: recognised by their first bytes (the
+    // envelope starts with the origin), without parsing what they carry.
+    let own = origin_prefix(origin);
     while let Some(payload) = rx.recv().await {
+        if payload.starts_with(&own) {
+            continue;
+        }
         let Ok(envelope) = serde_json::from_str::<Value>(&payload) else {
             continue;
         };
@@ -419,6 +430,16 @@ mod tests {
             reply_id: Some(reply),
             data: json!({"delta": delta, "seq": seq, "message_id": reply}),
         }
+    }
+
+    #[test]
+    fn own_payloads_are_told_by_their_prefix() {
+        let payload = envelope("me", &["{\"e\":1}".to_owned()]);
+        assert!(payload.starts_with(&origin_prefix("me")));
+        assert!(!payload.starts_with(&origin_prefix("m")));
+        let parsed: Value = serde_json::from_str(&payload).unwrap();
+        assert_eq!(parsed["o"], "me");
+        assert_eq!(parsed["es"][0]["e"], 1);
     }
 
     #[test]
