@@ -625,6 +625,48 @@ async fn metrics_count_every_request_once_whatever_worker_served_it() {
     assert!(settled, "{}", server_metrics(&server).await);
 }
 
+/// A client that goes away from an SSE stream is noticed when its connection closes, not at
+/// the next keep-alive write: with keep-alives an hour apart and a reply that never ends, the
+/// follower is gone from `chat_sse_followers` (and its memory released) once the client closes
+/// its socket.
+#[tokio::test]
+async fn an_sse_client_that_leaves_is_let_go_at_once() {
+    let server = Server::start(&[
+        ("CHAT_THREADS__MODELS__ECHO__DELAY_MS", "3600000"),
+        ("CHAT_THREADS__GENERATION__SSE_KEEPALIVE_SECS", "3600"),
+    ]);
+    let token = server.token(&["--sub", "leaver"]);
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap();
+    let sse = reqwest::Client::new()
+        .post(format!("{}/v1/threads/{tid}/chat", server.base))
+        .bearer_auth(&token)
+        .json(&json!({"content": "never answered", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status().as_u16(), 200);
+    let m = samples(&server_metrics(&server).await);
+    assert_eq!(m["chat_sse_followers"], 1.0);
+    drop(sse);
+    let mut released = false;
+    for _ in 0..200 {
+        if samples(&server_metrics(&server).await)["chat_sse_followers"] == 0.0 {
+            released = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(released, "{}", server_metrics(&server).await);
+    // The reply itself goes on: leaving the stream does not cancel it.
+    assert_eq!(
+        samples(&server_metrics(&server).await)["chat_replies_running"],
+        1.0
+    );
+}
+
 async fn server_metrics(server: &Server) -> String {
     reqwest::get(format!("{}/metrics", server.base))
         .await

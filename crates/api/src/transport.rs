@@ -85,6 +85,11 @@ pub fn server<D: Deps>(
                 })
                 .client_request_timeout(listen.client_request_timeout)
                 .client_disconnect_timeout(Duration::from_secs(1))
+                // A client whose side of the connection closes (EOF) is gone: its response
+                // (an SSE stream, a long export) stops at once. Allowing half-closed
+                // connections kept an SSE follower, and its memory, until the next keep-alive
+                // write failed — up to twice `generation.sse_keepalive_secs`.
+                .h1_allow_half_closed(false)
                 .h1_write_buffer_size(listen.write_buffer_bytes.max(1024))
                 .local_addr(local)
                 .h1(map_config(
