@@ -66,39 +66,15 @@ PY=python3
 CLIENT="$PWD/scripts/bench/connections.py"
 
 WORK=$(mktemp -d)
-stop() {
-    local pid=$1
-    kill "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null || true
-}
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
 cleanup() {
-    if [ -f "$WORK/pids" ]; then
-        # Everything at once: servers and client get TERM, whatever is left after 5 s gets KILL.
-        local pids
-        pids=$(cat "$WORK/pids")
-        kill $pids 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 $pids 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 $pids 2>/dev/null || true
-    fi
+    stop_all
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-# Runs the client in the background and waits for it, so that a signal reaches the traps at once
-# (and the cleanup stops the client too).
-client() {
-    "$@" &
-    echo "$!" >>"$WORK/pids"
-    wait "$!"
-}
 
 # Starts a fresh SQLite instance in $WORK/$1 with extra VAR=value settings; prints its base URL.
 start() {
@@ -112,19 +88,7 @@ start() {
         CHAT_THREADS__SERVER__MAX_CONNECTIONS=$((N + 1000)) \
         ${BENCH_WORKERS:+CHAT_THREADS__SERVER__WORKERS=$BENCH_WORKERS} \
         "$@" "$BIN" serve >"$dir/out.log" 2>&1) &
-    echo "$!" >>"$WORK/pids"
-    echo "$!" >"$dir/pid"
-    for _ in $(seq 1 300); do
-        if grep -q "listening on" "$dir/out.log" 2>/dev/null; then
-            grep -o "http://[0-9.:]*" "$dir/out.log" | head -n 1
-            return
-        fi
-        kill -0 "$!" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "bench: $name did not start:" >&2
-    cat "$dir/out.log" >&2
-    exit 1
+    await_instance "$name" "$!"
 }
 token() {
     CHAT_THREADS__DATABASE__URL="sqlite://$WORK/$1/bench.db" CHAT_THREADS__LOG__LEVEL=error \

@@ -58,41 +58,17 @@ ADMIN_URL=$(scripts/ensure-postgres.sh)
 command -v psql >/dev/null || { echo "bench: psql is missing" >&2; exit 1; }
 
 WORK=$(mktemp -d)
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
 DB="ct_bench_stream_$(date +%s)"
-stop() {
-    local pid=$1
-    kill "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null || true
-}
 cleanup() {
-    if [ -f "$WORK/pids" ]; then
-        # Everything at once: servers and client get TERM, whatever is left after 5 s gets KILL.
-        local pids
-        pids=$(cat "$WORK/pids")
-        kill $pids 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 $pids 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 $pids 2>/dev/null || true
-    fi
+    stop_all
     psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-# Runs the client in the background and waits for it, so that a signal reaches the traps at once
-# (and the cleanup stops the client too).
-client() {
-    "$@" &
-    echo "$!" >>"$WORK/pids"
-    wait "$!"
-}
 psql "$ADMIN_URL" -qc "CREATE DATABASE $DB" >/dev/null
 PG_URL="${ADMIN_URL%/*}/$DB"
 
@@ -108,19 +84,7 @@ start() {
         CHAT_THREADS__SERVER__MAX_CONNECTIONS=$((REPLIES + 2 * WATCHERS + 1000)) \
         CHAT_THREADS__MODELS__ECHO__DELAY_MS="$DELAY" \
         "$BIN" serve >"$dir/out.log" 2>&1) &
-    echo "$!" >>"$WORK/pids"
-    echo "$!" >"$dir/pid"
-    for _ in $(seq 1 300); do
-        if grep -q "listening on" "$dir/out.log" 2>/dev/null; then
-            grep -o "http://[0-9.:]*" "$dir/out.log" | head -n 1
-            return
-        fi
-        kill -0 "$!" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "bench: $name did not start:" >&2
-    cat "$dir/out.log" >&2
-    exit 1
+    await_instance "$name" "$!"
 }
 log_summary() {
     local log="$WORK/$1/out.log" lines
