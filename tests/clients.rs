@@ -586,17 +586,7 @@ async fn metrics_count_every_request_once_whatever_worker_served_it() {
     let (ws2, _) = tokio_tungstenite::connect_async(url.as_str())
         .await
         .unwrap();
-    let (_, _, t) = server
-        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
-        .await;
-    let tid = t["id"].as_str().unwrap();
-    let sse = reqwest::Client::new()
-        .post(format!("{}/v1/threads/{tid}/chat", server.base))
-        .bearer_auth(&token)
-        .json(&json!({"content": "one two three four five six seven eight", "stream": true}))
-        .send()
-        .await
-        .unwrap();
+    let sse = streamed_chat(&server, &token, "one two three four five six seven eight").await;
     let text = server_metrics(&server).await;
     let m = samples(&text);
     assert_eq!(m["chat_websocket_connections"], 2.0, "{text}");
@@ -636,17 +626,7 @@ async fn an_sse_client_that_leaves_is_let_go_at_once() {
         ("CHAT_THREADS__GENERATION__SSE_KEEPALIVE_SECS", "3600"),
     ]);
     let token = server.token(&["--sub", "leaver"]);
-    let (_, _, t) = server
-        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
-        .await;
-    let tid = t["id"].as_str().unwrap();
-    let sse = reqwest::Client::new()
-        .post(format!("{}/v1/threads/{tid}/chat", server.base))
-        .bearer_auth(&token)
-        .json(&json!({"content": "never answered", "stream": true}))
-        .send()
-        .await
-        .unwrap();
+    let sse = streamed_chat(&server, &token, "never answered").await;
     assert_eq!(sse.status().as_u16(), 200);
     let m = samples(&server_metrics(&server).await);
     assert_eq!(m["chat_sse_followers"], 1.0);
@@ -665,6 +645,21 @@ async fn an_sse_client_that_leaves_is_let_go_at_once() {
         samples(&server_metrics(&server).await)["chat_replies_running"],
         1.0
     );
+}
+
+/// Starts a streamed reply on a new thread; the response's body is the SSE stream.
+async fn streamed_chat(server: &Server, token: &str, content: &str) -> reqwest::Response {
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap();
+    reqwest::Client::new()
+        .post(format!("{}/v1/threads/{tid}/chat", server.base))
+        .bearer_auth(token)
+        .json(&json!({"content": content, "stream": true}))
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn server_metrics(server: &Server) -> String {
