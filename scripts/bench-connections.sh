@@ -54,20 +54,13 @@ if [ "$FDS" != unlimited ] && [ "$FDS" -lt $((N + 500)) ]; then
     exit 1
 fi
 
-if [ -n "${BENCH_BIN:-}" ]; then
-    BIN="$BENCH_BIN"
-else
-    echo "bench: building the release binary" >&2
-    cargo build --release --locked --bin chat-threads >&2
-    BIN="$PWD/target/release/chat-threads"
-fi
-[ -x "$BIN" ] || { echo "bench: $BIN is not an executable" >&2; exit 1; }
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
+BIN=$(bench_binary)
 PY=python3
 CLIENT="$PWD/scripts/bench/connections.py"
 
 WORK=$(mktemp -d)
-# shellcheck source=scripts/bench/lib.sh
-. scripts/bench/lib.sh
 cleanup() {
     stop_all
     rm -rf "$WORK"

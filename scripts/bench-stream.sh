@@ -46,20 +46,13 @@ POOL="${BENCH_DB_POOL:-16}"
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-if [ -n "${BENCH_BIN:-}" ]; then
-    BIN="$BENCH_BIN"
-else
-    echo "bench: building the release binary" >&2
-    cargo build --release --locked --bin chat-threads >&2
-    BIN="$PWD/target/release/chat-threads"
-fi
-[ -x "$BIN" ] || { echo "bench: $BIN is not an executable" >&2; exit 1; }
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
+BIN=$(bench_binary)
 ADMIN_URL=$(scripts/ensure-postgres.sh)
 command -v psql >/dev/null || { echo "bench: psql is missing" >&2; exit 1; }
 
 WORK=$(mktemp -d)
-# shellcheck source=scripts/bench/lib.sh
-. scripts/bench/lib.sh
 DB="ct_bench_stream_$(date +%s)"
 cleanup() {
     stop_all

@@ -126,6 +126,29 @@ async def released(base, pid, gauge, closed_at, wait=45.0):
           f"closed, {gauge} still {show(g)}")
 
 
+def ended_early(conns):
+    """Counts, by reason, the connections among `conns` that ended before the client closed them."""
+    closes = {}
+    for c in conns:
+        if not c.is_open():
+            closes[c.lost] = closes.get(c.lost, 0) + 1
+    for why, count in closes.items():
+        print(f"  ended before the close: {count} ({why})")
+
+
+async def close_and_measure(conns, base, pid, kind, target_mib, gauge, n_open, r0, r1):
+    """Closes every connection, prints the RSS lines 3 s later and how long `gauge` takes to
+    reach 0."""
+    for c in conns:
+        if c is not None:
+            c.close()
+    closed_at = now()
+    await asyncio.sleep(3.0)
+    r2 = rss_kib(pid)
+    rss_lines(kind, n_open, target_mib, r0, r1, r2, show(await gauges(base)))
+    await released(base, pid, gauge, closed_at)
+
+
 async def settle(conns, idle, label):
     """Waits idle seconds (the server's heartbeat and keep-alives run meanwhile); prints how many
     connections are still open."""
@@ -198,21 +221,9 @@ async def phase_ws(base, token, pid, n, nthreads, idle):
     errors = [e for c in conns if c is not None for e in c.errors]
     if errors:
         print(f"  error frames received: {len(errors)} (first: {errors[0]})")
-    closes = {}
-    for c in conns:
-        if c is not None and not c.is_open():
-            closes[c.lost] = closes.get(c.lost, 0) + 1
-    for why, count in closes.items():
-        print(f"  ended before the close: {count} ({why})")
-
-    for c in conns:
-        if c is not None:
-            c.close()
-    closed_at = now()
-    await asyncio.sleep(3.0)
-    r2 = rss_kib(pid)
-    rss_lines("WebSockets", ok, 256, r0, r1, r2, show(await gauges(base)))
-    await released(base, pid, "chat_websocket_connections", closed_at)
+    ended_early(c for c in conns if c is not None)
+    await close_and_measure(conns, base, pid, "WebSockets", 256, "chat_websocket_connections",
+                            ok, r0, r1)
     pres = await presence(base, token, threads[0])
     print(f"  presence of thread 0 after the close: {pres}")
     print(f"  client process RSS  {mib(self_rss()):9.1f} MiB")
@@ -278,21 +289,10 @@ async def phase_sse(base, token, pid, n, nreplies, idle):
     await asyncio.sleep(0.5)
     ended = sum(1 for i in got if not conns[i].is_open())
     print(f"  streams ended after the final event: {ended}/{len(got)}")
-    closes = {}
-    for i, c in enumerate(conns):
-        if c is not None and not c.is_open() and i % nreplies >= CHECK_THREADS:
-            closes[c.lost] = closes.get(c.lost, 0) + 1
-    for why, count in closes.items():
-        print(f"  ended before the close: {count} ({why})")
-
-    for c in conns:
-        if c is not None:
-            c.close()
-    closed_at = now()
-    await asyncio.sleep(3.0)
-    r2 = rss_kib(pid)
-    rss_lines("SSE followers", ok, 160, r0, r1, r2, show(await gauges(base)))
-    await released(base, pid, "chat_sse_followers", closed_at)
+    # Followers of the cancelled replies ended on purpose.
+    ended_early(c for i, c in enumerate(conns) if c is not None and i % nreplies >= CHECK_THREADS)
+    await close_and_measure(conns, base, pid, "SSE followers", 160, "chat_sse_followers",
+                            ok, r0, r1)
     print(f"  client process RSS  {mib(self_rss()):9.1f} MiB")
 
 

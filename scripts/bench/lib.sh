@@ -1,6 +1,21 @@
-# Process bookkeeping shared by scripts/bench-connections.sh and scripts/bench-stream.sh
-# (sourced; both set WORK, a temporary folder, first). Every process a script starts is
-# recorded in $WORK/pids, so that the cleanup stops all of them, client included.
+# Shared by scripts/bench-connections.sh and scripts/bench-stream.sh (sourced from the
+# repository's root): the binary to run, and process bookkeeping. Every process a script starts
+# is recorded in $WORK/pids (WORK: the script's temporary folder), so that the cleanup stops all
+# of them, client included.
+
+# Prints the binary to benchmark: BENCH_BIN as it is (no cargo at all), else the release build.
+bench_binary() {
+    local bin
+    if [ -n "${BENCH_BIN:-}" ]; then
+        bin="$BENCH_BIN"
+    else
+        echo "bench: building the release binary" >&2
+        cargo build --release --locked --bin chat-threads >&2
+        bin="$PWD/target/release/chat-threads"
+    fi
+    [ -x "$bin" ] || { echo "bench: $bin is not an executable" >&2; exit 1; }
+    echo "$bin"
+}
 
 # Stops one process: TERM, then KILL if it is still there after 5 s.
 stop() {

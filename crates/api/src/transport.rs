@@ -187,22 +187,16 @@ impl Drop for Pass {
 /// (briefly) so the close does not reset the answer away.
 async fn refuse(mut io: TcpStream) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let body = serde_json::to_vec(&ErrorBody {
-        error: ErrorDetail {
+    let answer = answer(
+        "HTTP/1.1 503 Service Unavailable",
+        "retry-after: 1\r\nconnection: close\r\n",
+        ErrorDetail {
             code: ErrorCode::Overloaded,
             message: "the server is at its connection limit (server.max_connections); retry"
                 .to_owned(),
             details: None,
         },
-    })
-    .unwrap_or_default();
-    let mut answer = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    answer.extend_from_slice(&body);
+    );
     let write = async {
         io.write_all(&answer).await?;
         io.shutdown().await?;
@@ -342,21 +336,29 @@ fn shape(out: &[u8]) -> Option<(Vec<u8>, usize)> {
     if !empty {
         return None;
     }
-    let body = serde_json::to_vec(&ErrorBody {
-        error: ErrorDetail {
+    let answer = answer(
+        status_line,
+        &kept,
+        ErrorDetail {
             code,
             message,
             details,
         },
-    })
-    .ok()?;
+    );
+    Some((answer, head_len))
+}
+
+/// A whole answer written by the connection layer itself: `status_line`, then `headers` (each
+/// ending in CRLF), then `error` in the error shape.
+fn answer(status_line: &str, headers: &str, error: ErrorDetail) -> Vec<u8> {
+    let body = serde_json::to_vec(&ErrorBody { error }).unwrap_or_default();
     let mut answer = format!(
-        "{status_line}\r\n{kept}content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        "{status_line}\r\n{headers}content-type: application/json\r\ncontent-length: {}\r\n\r\n",
         body.len()
     )
     .into_bytes();
     answer.extend_from_slice(&body);
-    Some((answer, head_len))
+    answer
 }
 
 #[cfg(test)]

@@ -75,7 +75,7 @@ impl PgBridge {
         runtime.spawn(async move {
             let mut backoff = Duration::from_millis(200);
             'reconnect: loop {
-                let (client, connection) = match connect(&url).await {
+                let (client, conn, statements) = match Statements::open(&url).await {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::warn!(error = %e, "event publisher cannot connect; retrying");
@@ -85,17 +85,6 @@ impl PgBridge {
                     }
                 };
                 backoff = Duration::from_millis(200);
-                let conn = tokio::spawn(connection);
-                // Prepared once per connection: each batch is then one round trip.
-                let statements = match Statements::prepare(&client).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "event publisher cannot prepare; retrying");
-                        conn.abort();
-                        tokio::time::sleep(backoff).await;
-                        continue 'reconnect;
-                    }
-                };
                 while let Some(first) = rx.recv().await {
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
@@ -265,6 +254,29 @@ struct Statements {
 }
 
 impl Statements {
+    /// Connects the publisher and prepares its statements, once per connection: each batch is
+    /// then one round trip. Returns the client, its connection's task and the statements.
+    async fn open(
+        url: &str,
+    ) -> Result<
+        (
+            tokio_postgres::Client,
+            tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+            Self,
+        ),
+        tokio_postgres::Error,
+    > {
+        let (client, connection) = connect(url).await?;
+        let conn = tokio::spawn(connection);
+        match Self::prepare(&client).await {
+            Ok(statements) => Ok((client, conn, statements)),
+            Err(e) => {
+                conn.abort();
+                Err(e)
+            }
+        }
+    }
+
     async fn prepare(client: &tokio_postgres::Client) -> Result<Self, tokio_postgres::Error> {
         Ok(Self {
             store: client

@@ -74,7 +74,7 @@ pub(super) const LIVE_HOLDS: &str = "SELECT CAST(COALESCE(SUM(h.amount), 0) AS B
 
 /// What live replies hold from an account, read inside the caller's connection or transaction.
 macro_rules! live_holds {
-    ($conn:ident, $dialect:ident, $account:expr) => {
+    ($conn:ident, $account:expr) => {
         $crate::db::prepared::Bind::bind::<diesel::sql_types::Text, _>(
             $crate::db::prepared::sql($crate::db::billing::LIVE_HOLDS),
             $account,
@@ -111,7 +111,7 @@ macro_rules! lock_balance {
 /// Places a reply's hold, or refuses with `InsufficientBalance` when the balance minus the
 /// holds of live replies cannot cover it. Inside the reply's starting transaction.
 macro_rules! place_hold {
-    ($conn:ident, $dialect:ident, $hold:expr, $message_id:expr, $now:expr) => {{
+    ($conn:ident, $hold:expr, $message_id:expr, $now:expr) => {{
         let hold: &chat_threads_application::billing::Hold = $hold;
         let balance = lock_balance!($conn, &hold.account).map_or(0, |(amount, _)| amount);
         $crate::db::prepared::Bind::bind::<diesel::sql_types::Text, _>(
@@ -120,7 +120,7 @@ macro_rules! place_hold {
         )
         .execute($conn)
         .await?;
-        let held = live_holds!($conn, $dialect, &hold.account);
+        let held = live_holds!($conn, &hold.account);
         let available = balance.saturating_sub(held);
         if available < hold.amount {
             return Err(DbError(AppError::InsufficientBalance {
@@ -203,7 +203,7 @@ macro_rules! debit {
 
 impl BalanceStore for SqlStore {
     async fn balance(&self, account: &str) -> Result<Option<Balance>, AppError> {
-        let r: Result<Option<Balance>, DbError> = with_conn!(self, |conn, d| {
+        let r: Result<Option<Balance>, DbError> = with_conn!(self, |conn, _d| {
             let row: Option<(Option<String>, i64, DbTime)> = b::table
                 .filter(b::account.eq(account))
                 .select((b::org_id, b::amount, b::updated_at))
@@ -213,7 +213,7 @@ impl BalanceStore for SqlStore {
             let Some((org_id, amount, updated_at)) = row else {
                 return Ok(None);
             };
-            let held = live_holds!(conn, d, account);
+            let held = live_holds!(conn, account);
             Ok(Some(Balance {
                 account: account.to_owned(),
                 org_id,
@@ -226,7 +226,7 @@ impl BalanceStore for SqlStore {
     }
 
     async fn credit(&self, c: NewCredit) -> Result<(Balance, LedgerEntry), AppError> {
-        let r: Result<(Balance, LedgerEntry), DbError> = write_tx!(self, |conn, d| {
+        let r: Result<(Balance, LedgerEntry), DbError> = write_tx!(self, |conn, _d| {
             let current = lock_balance!(conn, &c.account);
             let exists = current.is_some();
             let (before, org_id) = match current {
@@ -273,7 +273,7 @@ impl BalanceStore for SqlStore {
                 .values(&entry)
                 .execute(conn)
                 .await?;
-            let held = live_holds!(conn, d, &c.account);
+            let held = live_holds!(conn, &c.account);
             let balance = Balance {
                 account: c.account.clone(),
                 org_id,

@@ -125,7 +125,7 @@ impl MessageStore for SqlStore {
         id: MessageId,
         now: Timestamp,
     ) -> Result<DeleteOutcome, AppError> {
-        let r: Result<DeleteOutcome, DbError> = write_tx!(self, |conn, dialect| {
+        let r: Result<DeleteOutcome, DbError> = write_tx!(self, |conn, _d| {
             let thread = lock_thread!(conn, scope, thread_id);
             let row: Option<MessageRow> = messages::table
                 .filter(messages::id.eq(db_id(id)))
@@ -197,7 +197,7 @@ impl MessageStore for SqlStore {
         before: Option<MessageId>,
         limit: u32,
     ) -> Result<Vec<Message>, AppError> {
-        let r: Result<Vec<Message>, DbError> = with_conn!(self, |conn, dialect| {
+        let r: Result<Vec<Message>, DbError> = with_conn!(self, |conn, _d| {
             if before.is_none() {
                 // The first page — almost every read — is one prepared statement.
                 let rows: Vec<MessageRow> = ActivePathQuery {
@@ -292,7 +292,7 @@ impl MessageStore for SqlStore {
     }
 
     async fn branches(&self, scope: &Scope, thread_id: ThreadId) -> Result<Vec<Branch>, AppError> {
-        let r: Result<Vec<Branch>, DbError> = with_conn!(self, |conn, dialect| {
+        let r: Result<Vec<Branch>, DbError> = with_conn!(self, |conn, _d| {
             let thread = find_thread!(conn, scope, thread_id, false);
             let rows: Vec<MessageRow> = prepared::sql(with_cols(LEAVES_SQL))
                 .bind::<PUuid, _>(db_id(thread_id))
@@ -342,7 +342,7 @@ impl MessageStore for SqlStore {
         mode: ForkMode,
         new_thread: Thread,
     ) -> Result<Thread, AppError> {
-        let r: Result<Thread, DbError> = write_tx!(self, |conn, dialect| {
+        let r: Result<Thread, DbError> = write_tx!(self, |conn, _d| {
             let thread = find_own_thread!(conn, scope, thread_id);
             let target = find_owned_message!(conn, &scope.owner, at);
             tree::check_fork_point(&thread, at, target.as_ref())?;

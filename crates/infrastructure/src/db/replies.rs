@@ -21,7 +21,7 @@ use chat_threads_application::usage::Usage;
 
 /// Forgets who writes a reply (it has ended), inside the caller's connection or transaction.
 macro_rules! disown {
-    ($conn:expr, $dialect:expr, $id:expr) => {
+    ($conn:expr, $id:expr) => {
         $crate::db::prepared::sql("DELETE FROM reply_owners WHERE message_id = ?")
             .bind::<PUuid, _>(db_id($id))
             .execute($conn)
@@ -29,25 +29,33 @@ macro_rules! disown {
     };
 }
 
-/// Replies still streaming whose writer is another instance that is gone. SQLite is one
-/// instance: every writer but this one is gone. On PostgreSQL a writer is alive while one of
-/// its connections (named `ct:<instance>`) is open. Fixed texts, so the periodic sweep runs a
-/// statement each connection prepared once.
-const ORPHANS_SQLITE: &str = "SELECT o.thread_id AS thread_id, o.message_id AS message_id \
-     FROM reply_owners o JOIN messages m ON m.id = o.message_id \
-     WHERE m.status = 'streaming' AND o.instance <> ?";
-const ORPHANS_SQLITE_IN_THREAD: &str = "SELECT o.thread_id AS thread_id, o.message_id AS message_id \
-     FROM reply_owners o JOIN messages m ON m.id = o.message_id \
-     WHERE m.status = 'streaming' AND o.instance <> ? AND o.thread_id = ?";
-const ORPHANS_PG: &str = "SELECT o.thread_id AS thread_id, o.message_id AS message_id \
-     FROM reply_owners o JOIN messages m ON m.id = o.message_id \
-     WHERE m.status = 'streaming' AND o.instance <> ? \
-     AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'ct:' || o.instance)";
-const ORPHANS_PG_IN_THREAD: &str = "SELECT o.thread_id AS thread_id, o.message_id AS message_id \
-     FROM reply_owners o JOIN messages m ON m.id = o.message_id \
-     WHERE m.status = 'streaming' AND o.instance <> ? \
-     AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'ct:' || o.instance) \
-     AND o.thread_id = ?";
+/// Replies still streaming whose writer is another instance that is gone, with `$clause`s
+/// appended. SQLite is one instance: every writer but this one is gone. On PostgreSQL a writer
+/// is alive while one of its connections (named `ct:<instance>`) is open (`writer_gone!`).
+/// Fixed texts, so the periodic sweep runs a statement each connection prepared once.
+macro_rules! orphans_sql {
+    ($($clause:expr),*) => {
+        concat!(
+            "SELECT o.thread_id AS thread_id, o.message_id AS message_id \
+             FROM reply_owners o JOIN messages m ON m.id = o.message_id \
+             WHERE m.status = 'streaming' AND o.instance <> ?"
+            $(, $clause)*
+        )
+    };
+}
+
+/// PostgreSQL: no connection of the writer's instance is open.
+macro_rules! writer_gone {
+    () => {
+        " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
+         WHERE a.application_name = 'ct:' || o.instance)"
+    };
+}
+
+const ORPHANS_SQLITE: &str = orphans_sql!();
+const ORPHANS_SQLITE_IN_THREAD: &str = orphans_sql!(" AND o.thread_id = ?");
+const ORPHANS_PG: &str = orphans_sql!(writer_gone!());
+const ORPHANS_PG_IN_THREAD: &str = orphans_sql!(writer_gone!(), " AND o.thread_id = ?");
 
 impl ReplyStore for SqlStore {
     async fn update_reply(
@@ -84,7 +92,7 @@ impl ReplyStore for SqlStore {
                     .set(threads::updated_at.eq(DbTime(now)))
                     .execute(conn)
                     .await?;
-                disown!(conn, _d, id);
+                disown!(conn, id);
             }
             Message::try_from(row)
         });
@@ -137,7 +145,7 @@ impl ReplyStore for SqlStore {
             .execute(conn)
             .await?;
             if let Some(hold) = &hold {
-                place_hold!(conn, _d, hold, reply.id, reply.created_at);
+                place_hold!(conn, hold, reply.id, reply.created_at);
             }
             Ok((user, reply))
         });
@@ -211,7 +219,7 @@ impl ReplyStore for SqlStore {
             .get_result(conn)
             .await
             .optional()?;
-            disown!(conn, _d, id);
+            disown!(conn, id);
             if row.is_some() {
                 diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
                     .set(threads::updated_at.eq(DbTime(now)))
