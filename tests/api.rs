@@ -3,13 +3,11 @@
 //! being created.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
+use crate::support::{Server, backend_env, pg_admin_url};
 use serde_json::{Value, json};
-use support::{Server, backend_env, pg_admin_url};
 
 /// Records which documented operations a test touched.
 struct Tour<'a> {
@@ -976,7 +974,7 @@ async fn request_ids_logs_and_metrics() {
 #[tokio::test]
 async fn an_internal_error_says_nothing_and_is_logged_under_the_request_id() {
     let Some(admin) = pg_admin_url() else { return };
-    let (name, url) = support::pg_database().await.unwrap();
+    let (name, url) = crate::support::pg_database().await.unwrap();
     let server = Server::start(&[
         ("CHAT_THREADS__DATABASE__URL", &url),
         ("CHAT_THREADS__LOG__FORMAT", "json"),

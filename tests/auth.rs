@@ -2,11 +2,9 @@
 //! generated secret shared through the database, and rate limits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
+use crate::support::{Server, backend_env};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use support::{Server, backend_env};
 
 const SECRET: &str = "test-secret-test-secret-test-secret-0123";
 

@@ -5,10 +5,8 @@
 //! money twice.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
+use crate::support::{Server, backend_env};
 use serde_json::{Value, json};
-use support::{Server, backend_env};
 
 /// Billing on, echo priced at 1,000 units per million tokens both ways. A reply holds
 /// ceil((6,000 prompt + 1,000 completion) × 1,000 / 10^6) = 7.

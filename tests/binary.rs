@@ -1,9 +1,7 @@
 //! Black-box tests: the built binary, started as a user would, on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
-use support::{Server, pg_admin, pg_database, run};
+use crate::support::{Server, pg_admin, pg_database, run};
 
 #[tokio::test]
 async fn serve_with_no_configuration_creates_a_sqlite_file_under_data() {

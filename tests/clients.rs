@@ -3,13 +3,11 @@
 //! start-up failures that say what is wrong in one line.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::{Server, backend_env, run};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use support::{Server, backend_env, run};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const APP: &str = "http://app.example.test";
@@ -673,7 +671,7 @@ async fn server_metrics(server: &Server) -> String {
 
 /// Runs `serve`, expecting it to fail: (exit code, stdout, stderr).
 fn failing_serve(env: &[(&str, &str)], dir: &std::path::Path) -> (i32, String, String) {
-    let out = std::process::Command::new(support::binary())
+    let out = std::process::Command::new(crate::support::binary())
         .arg("serve")
         .current_dir(dir)
         .env_remove("RUST_LOG")

@@ -3,13 +3,11 @@
 //! other and can be resumed there, and one reply per thread holds across instances.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Server, pg_database};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use support::{Server, pg_database};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 

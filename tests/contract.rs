@@ -5,11 +5,9 @@
 //! scripts/python-tools.sh (a pinned virtual environment, cached under target/tools).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
 use std::process::Command;
 
-use support::{Server, python, repo};
+use crate::support::{Server, python, repo};
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();

@@ -4,13 +4,11 @@
 //! instance's reply and its followers get `message.failed`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Server, backend_env, pg_database};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use support::{Server, backend_env, pg_database};
 
 /// Slow enough to be killed mid-reply; flushed often so some text is stored.
 const SLOW: [(&str, &str); 3] = [

@@ -3,10 +3,8 @@
 //! back byte for byte as attachments; refusals leave nothing behind.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
+use crate::support::{Server, backend_env};
 use serde_json::Value;
-use support::{Server, backend_env};
 
 const BOUNDARY: &str = "----chat-threads-test-boundary";
 
@@ -274,9 +272,9 @@ async fn files_round_trip_on_postgres() {
 /// to the model — images as image parts (vision models only), text and PDF text inline within
 /// the per-file budget, a deleted file as a note.
 async fn attachments_reach_the_model(postgres: bool) {
+    use crate::support::fake_openai::FakeModel;
     use chat_threads_testing::samples::{minimal_pdf, tiny_png};
     use serde_json::json;
-    use support::fake_openai::FakeModel;
     let Some(env) = backend_env(postgres).await else {
         return;
     };
@@ -627,7 +625,7 @@ async fn unreferenced_files_are_collected_on_postgres() {
 /// objects, read back by downloads and by replies, deleted with the file and with a session.
 async fn files_in_an_object_store(postgres: bool) {
     use serde_json::json;
-    let Some(s3) = support::S3Server::start().await else {
+    let Some(s3) = crate::support::S3Server::start().await else {
         return;
     };
     let Some(env) = backend_env(postgres).await else {

@@ -8,10 +8,8 @@
 //! sessions and another org's admin get 404. Runs on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
+use crate::support::{Server, backend_env};
 use serde_json::{Value, json};
-use support::{Server, backend_env};
 
 /// Operations that need no token.
 const PUBLIC: &[(&str, &str)] = &[

@@ -5,12 +5,10 @@
 //! kept-alive connection arrive whole, one after another.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Server, backend_env};
 use serde_json::json;
-use support::{Server, backend_env};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 

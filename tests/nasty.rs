@@ -3,10 +3,8 @@
 //! stream — as the owner and as the org admin — on SQLite and PostgreSQL: all 200, all unchanged.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
+use crate::support::{Server, backend_env};
 use serde_json::{Value, json};
-use support::{Server, backend_env};
 
 /// Text from every Unicode plane, right-to-left marks, combining marks and emoji sequences.
 const NASTY: &str = "e\u{301} \u{202e}rtl\u{202c} \u{200f}ע\u{200e} 😀 👩\u{200d}👩\u{200d}👧\u{200d}👦 🏳\u{fe0f}\u{200d}🌈 𠀀 \u{e0001} \u{10fffd} \u{feff}z\u{a0}";

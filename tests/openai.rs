@@ -3,11 +3,9 @@
 //! the judge.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
 use std::process::Command;
 
-use support::{Server, backend_env, python};
+use crate::support::{Server, backend_env, python};
 
 /// A server for the SDK (no rate limits, an instant echo model) and a token for `sub`.
 fn sdk_server(sub: &str) -> (Server, String) {
@@ -503,7 +501,7 @@ async fn conversations_through_the_sdk_on_postgres() {
 /// Node.js and the pinned `openai` npm package (scripts/node-tools.sh); `None` (with a loud
 /// warning) only outside CI.
 fn node() -> Option<String> {
-    let out = Command::new(support::repo().join("scripts/node-tools.sh"))
+    let out = Command::new(crate::support::repo().join("scripts/node-tools.sh"))
         .output()
         .unwrap();
     if out.status.success() {
@@ -527,7 +525,7 @@ async fn the_openai_npm_package_works_too() {
     };
     let (server, token) = sdk_server("npm-user");
     let out = Command::new(node)
-        .arg(support::repo().join("tests/node/openai.mjs"))
+        .arg(crate::support::repo().join("tests/node/openai.mjs"))
         .args([&server.base, &token])
         .output()
         .unwrap();

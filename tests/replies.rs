@@ -3,14 +3,12 @@
 //! one reply per thread, keep-alives, hints, and SIGTERM during a generation.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::Server;
+use crate::support::fake_openai::FakeModel;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use support::Server;
-use support::fake_openai::FakeModel;
 
 /// One SSE event or comment.
 #[derive(Debug, Clone)]
@@ -61,6 +59,10 @@ impl Sse {
                     } else if let Some(v) = line.strip_prefix("data: ") {
                         e.data = serde_json::from_str(v).unwrap();
                     }
+                }
+                // Every event's data names it, for clients that read `data` alone.
+                if e.event != ":comment" {
+                    assert_eq!(e.data["type"], e.event.as_str(), "{e:?}");
                 }
                 return Some(e);
             }

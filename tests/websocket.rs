@@ -2,13 +2,11 @@
 //! presence, disconnect mid-reply and resume, robustness, and 1,000 idle connections.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::Server;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use support::Server;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 

@@ -224,62 +224,61 @@ fn merge(target: &mut Value, rule: &Value) {
 }
 
 /// One Server-Sent Event, as every stream of this API sends it: `event` names it, `data` is a
-/// JSON object whose shape depends on the event, `id` is the reply's seq (reply events only).
+/// JSON object whose `type` names it too and whose other fields depend on it, `id` is the
+/// reply's seq (reply events only). Built from the event catalog (`EventKind`), so a new kind
+/// or field shows up here by itself.
 fn server_sent_event() -> Value {
-    let ids = json!({"thread_id": {"type": "string", "format": "uuid"}});
-    let reply = |required: &[&str], extra: Value| {
-        let mut properties = json!({
-            "thread_id": {"type": "string", "format": "uuid"},
-            "message_id": {"type": "string", "format": "uuid"},
-            "seq": {"type": "integer", "minimum": 1},
-        });
-        if let (Some(p), Value::Object(extra)) = (properties.as_object_mut(), extra) {
-            p.extend(extra);
-        }
-        let mut all = vec!["thread_id", "message_id", "seq"];
-        all.extend_from_slice(required);
-        json!({"type": "object", "required": all, "properties": properties})
+    use chat_threads_application::events::EventKind;
+    let field = |name: &str| match name {
+        "message" => json!({"type": "object", "required": ["id", "role", "content", "status"]}),
+        "thread" => json!({"type": "object", "required": ["id", "title", "status"]}),
+        "summary" => json!({"type": "object", "required": ["id", "content"]}),
+        "usage" => json!({"type": ["object", "null"],
+                          "required": ["prompt_tokens", "completion_tokens"]}),
+        "error" => json!({"type": "object", "required": ["code", "message"],
+                          "properties": {"code": {"type": "string"},
+                                         "message": {"type": "string"}}}),
+        "deleted" => json!({"type": "integer", "minimum": 0}),
+        "scope" => json!({"enum": ["message", "subtree"]}),
+        "role" => json!({"enum": ["user", "assistant"]}),
+        "message_id" => json!({"type": "string", "format": "uuid"}),
+        "active_leaf_id" => json!({"type": ["string", "null"], "format": "uuid"}),
+        _ => json!({"type": "string"}),
     };
-    let event = |names: &[&str], data: Value| {
+    let variant = |kind: EventKind| {
+        let mut properties = json!({
+            "type": {"const": kind.as_str()},
+            "thread_id": {"type": "string", "format": "uuid"},
+        });
+        let mut required = vec!["type", "thread_id"];
+        if kind.of_reply() {
+            properties["seq"] = json!({"type": "integer", "minimum": 1});
+            properties["message_id"] = json!({"type": "string", "format": "uuid"});
+            required.extend(["seq", "message_id"]);
+        }
+        for name in kind.fields() {
+            properties[*name] = field(name);
+            required.push(name);
+        }
         json!({
             "type": "object",
             "required": ["event", "data"],
             "properties": {
-                "event": {"enum": names},
+                "event": {"const": kind.as_str()},
                 "id": {"type": "string", "pattern": "^[0-9]+$"},
                 "data": {
                     "type": "string",
                     "contentMediaType": "application/json",
-                    "contentSchema": data,
+                    "contentSchema": {"type": "object", "required": required,
+                                      "properties": properties},
                 },
             },
         })
     };
-    let text = json!({"type": "string"});
     json!({
-        "description": "One event. `data` holds JSON: see docs/streaming.md for every event.",
-        "oneOf": [
-            event(&["message.created"], reply(&["message"], json!({
-                "message": {"type": "object", "required": ["id", "role", "content", "status"]},
-            }))),
-            event(&["message.delta"], reply(&["delta"], json!({"delta": text}))),
-            event(&["message.completed"], reply(&["content", "usage"], json!({
-                "content": text,
-                "usage": {"type": "object", "required": ["prompt_tokens", "completion_tokens"]},
-            }))),
-            event(&["message.cancelled"], reply(&["content"], json!({"content": text}))),
-            event(&["message.failed"], reply(&["content", "error"], json!({
-                "content": text,
-                "error": {"type": "object", "required": ["code", "message"],
-                          "properties": {"code": text, "message": text}},
-            }))),
-            event(
-                &["message.updated", "message.deleted", "branch.switched", "thread.updated",
-                  "thread.deleted", "thread.restored", "summary.created", "typing.started",
-                  "typing.stopped"],
-                json!({"type": "object", "required": ["thread_id"], "properties": ids}),
-            ),
-        ],
+        "description": "One event. `data` holds JSON whose `type` is the event's name: see \
+                        docs/streaming.md for every event.",
+        "oneOf": EventKind::ALL.iter().map(|k| variant(*k)).collect::<Vec<_>>(),
     })
 }
 

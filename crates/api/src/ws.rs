@@ -14,10 +14,10 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
 use chat_threads_application::AppError;
 use chat_threads_application::accounts::AuthError;
 use chat_threads_application::error::ErrorCode;
-use chat_threads_application::events::{EventKind, PresenceGuard, ThreadEvent};
+use chat_threads_application::events::{Event, PresenceGuard, ThreadEvent, Typing};
 use chat_threads_application::replies::{RegenerateInput, SendInput};
 use chat_threads_application::{CreateThread, ListThreads};
-use chat_threads_domain::{MessageId, Principal, ThreadId};
+use chat_threads_domain::{MessageId, Principal, Role, ThreadId};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -87,7 +87,11 @@ struct Outbox {
 
 impl Outbox {
     fn send(&self, frame: Value) {
-        match self.tx.try_send(frame.to_string()) {
+        self.push(frame.to_string());
+    }
+
+    fn push(&self, frame: String) {
+        match self.tx.try_send(frame) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.overflow.send_replace(true);
@@ -97,7 +101,7 @@ impl Outbox {
     }
 
     fn event(&self, event: &ThreadEvent) {
-        self.send(event.ws_frame());
+        self.push(event.ws_frame());
     }
 }
 
@@ -510,16 +514,17 @@ impl<D: Deps> Connection<D> {
                 if !who.scope().can_write(&t) {
                     return Err(AppError::ThreadNotFound);
                 }
-                let event = if r.op == "typing.start" {
-                    EventKind::TypingStarted
-                } else {
-                    EventKind::TypingStopped
+                let typing = Typing {
+                    role: Role::User,
+                    subject: Some(who.subject.to_string()),
+                    connection_id: Some(self.id.clone()),
                 };
-                self.state.replies.events().publish(ThreadEvent::thread(
-                    tid,
-                    event,
-                    json!({"role": "user", "subject": who.subject, "connection_id": self.id}),
-                ));
+                let event = if r.op == "typing.start" {
+                    Event::TypingStarted(typing)
+                } else {
+                    Event::TypingStopped(typing)
+                };
+                self.state.replies.events().emit(tid, event);
                 Ok(json!({"thread_id": tid}))
             }
             other => Err(chat_threads_domain::DomainError::invalid(
@@ -550,7 +555,8 @@ impl<D: Deps> Connection<D> {
                 match rx.recv().await {
                     Ok(e) => {
                         // A client's own typing indicator is not echoed back to it.
-                        if e.data.get("connection_id").and_then(Value::as_str) == Some(me.as_str())
+                        if let Event::TypingStarted(t) | Event::TypingStopped(t) = &e.data
+                            && t.connection_id.as_deref() == Some(me.as_str())
                         {
                             continue;
                         }

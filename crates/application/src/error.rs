@@ -1,13 +1,13 @@
 //! The one error type of the use cases, and the one list of error codes clients match on.
 
 use chat_threads_domain::DomainError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 macro_rules! error_codes {
     ($($variant:ident => $code:literal: $meaning:literal),+ $(,)?) => {
         /// Every error code the service answers with (REST, SSE, WebSocket). Clients match on
         /// these; they never change meaning. The api maps each to an HTTP status.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum ErrorCode {
             $(#[doc = $meaning] $variant),+

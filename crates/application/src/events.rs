@@ -4,87 +4,221 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chat_threads_domain::ThreadId;
+use chat_threads_domain::{Message, MessageId, MessageStatus, Role, Summary, Thread, ThreadId};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::sync::broadcast;
 
-/// What happened. Its wire name (`message.created` ...) is the SSE `event:` field, the
-/// WebSocket frame's `event`, and what travels between instances; an unknown name is refused,
-/// never guessed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum EventKind {
+use crate::error::ErrorCode;
+use crate::usage::Usage;
+
+/// Declares the events: each kind's wire name once, its typed data, and the kind enum.
+macro_rules! events {
+    ($($(#[doc = $doc:literal])* $kind:ident = $wire:literal $data:tt),+ $(,)?) => {
+        /// What happened, with its data. The wire name (`message.created` ...) is the SSE
+        /// `event:` field and the `type` of every serialized payload (SSE `data`, WebSocket,
+        /// the bus between instances); an unknown name is refused, never guessed.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type")]
+        pub enum Event {
+            $($(#[doc = $doc])* #[serde(rename = $wire)] $kind $data),+
+        }
+
+        /// The kind of an [`Event`], without its data.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum EventKind {
+            $($(#[doc = $doc])* $kind),+
+        }
+
+        impl EventKind {
+            /// Every kind.
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$kind),+];
+
+            /// The wire name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(EventKind::$kind => $wire),+
+                }
+            }
+        }
+
+        impl Event {
+            /// Its kind.
+            pub fn kind(&self) -> EventKind {
+                match self {
+                    $(Event::$kind { .. } => EventKind::$kind),+
+                }
+            }
+        }
+    };
+}
+
+events! {
     /// A message was stored (appended, an edit's new version, a reply's placeholder).
-    #[serde(rename = "message.created")]
-    MessageCreated,
+    MessageCreated = "message.created" { message: Box<Message> },
     /// The next piece of a reply's text.
-    #[serde(rename = "message.delta")]
-    MessageDelta,
+    MessageDelta = "message.delta" { delta: String },
     /// A reply finished.
-    #[serde(rename = "message.completed")]
-    MessageCompleted,
+    MessageCompleted = "message.completed" { content: String, usage: Option<Usage> },
     /// A reply failed; its partial text is stored.
-    #[serde(rename = "message.failed")]
-    MessageFailed,
+    MessageFailed = "message.failed" { content: String, error: EventError },
     /// A reply was stopped; its partial text is stored.
-    #[serde(rename = "message.cancelled")]
-    MessageCancelled,
+    MessageCancelled = "message.cancelled" { content: String, usage: Option<Usage> },
     /// Feedback or a reaction on a message changed.
-    #[serde(rename = "message.updated")]
-    MessageUpdated,
-    /// A message (with everything below it) was deleted.
-    #[serde(rename = "message.deleted")]
-    MessageDeleted,
+    MessageUpdated = "message.updated" { message: Box<Message> },
+    /// A message (alone, or with everything below it) was deleted.
+    MessageDeleted = "message.deleted" {
+        message_id: MessageId,
+        scope: DeleteScope,
+        deleted: u64,
+        active_leaf_id: Option<MessageId>,
+    },
     /// The thread's active branch changed.
-    #[serde(rename = "branch.switched")]
-    BranchSwitched,
+    BranchSwitched = "branch.switched" { active_leaf_id: Option<MessageId> },
     /// The thread's title, status, metadata, system prompt or model changed.
-    #[serde(rename = "thread.updated")]
-    ThreadUpdated,
+    ThreadUpdated = "thread.updated" { thread: Box<Thread> },
     /// The thread was deleted (soft).
-    #[serde(rename = "thread.deleted")]
-    ThreadDeleted,
+    ThreadDeleted = "thread.deleted" { thread: Box<Thread> },
     /// The thread was restored.
-    #[serde(rename = "thread.restored")]
-    ThreadRestored,
+    ThreadRestored = "thread.restored" { thread: Box<Thread> },
     /// A summary of the thread was stored.
-    #[serde(rename = "summary.created")]
-    SummaryCreated,
+    SummaryCreated = "summary.created" { summary: Box<Summary> },
     /// Someone (or the assistant) started writing.
-    #[serde(rename = "typing.started")]
-    TypingStarted,
+    TypingStarted = "typing.started" (Typing),
     /// Someone (or the assistant) stopped writing.
-    #[serde(rename = "typing.stopped")]
-    TypingStopped,
+    TypingStopped = "typing.stopped" (Typing),
+}
+
+/// What a delete removes (`?scope=` on the wire, and in `message.deleted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteScope {
+    /// The message and everything below it (soft-deleted; the default).
+    #[default]
+    Subtree,
+    /// The message alone: it becomes a tombstone and its children stay attached.
+    Message,
+}
+
+/// The `error` of `message.failed`, in the one error shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventError {
+    /// The code (`model_error`).
+    pub code: ErrorCode,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl EventError {
+    /// A model failure.
+    pub fn model(message: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::ModelError,
+            message: message.into(),
+        }
+    }
+}
+
+/// Who is typing: the assistant (a reply), or a user on a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Typing {
+    /// `assistant` or `user`.
+    pub role: Role,
+    /// The user's subject (absent for the assistant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The connection that is typing, so it is not echoed back to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<String>,
+}
+
+impl Typing {
+    /// The assistant, writing a reply.
+    pub fn assistant() -> Self {
+        Self {
+            role: Role::Assistant,
+            subject: None,
+            connection_id: None,
+        }
+    }
 }
 
 impl EventKind {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MessageCreated => "message.created",
-            Self::MessageDelta => "message.delta",
-            Self::MessageCompleted => "message.completed",
-            Self::MessageFailed => "message.failed",
-            Self::MessageCancelled => "message.cancelled",
-            Self::MessageUpdated => "message.updated",
-            Self::MessageDeleted => "message.deleted",
-            Self::BranchSwitched => "branch.switched",
-            Self::ThreadUpdated => "thread.updated",
-            Self::ThreadDeleted => "thread.deleted",
-            Self::ThreadRestored => "thread.restored",
-            Self::SummaryCreated => "summary.created",
-            Self::TypingStarted => "typing.started",
-            Self::TypingStopped => "typing.stopped",
-        }
-    }
-
     /// Whether this event is the last of a reply.
     pub fn ends_reply(self) -> bool {
         matches!(
             self,
             Self::MessageCompleted | Self::MessageFailed | Self::MessageCancelled
         )
+    }
+
+    /// The fields of its `data` besides `type`, `thread_id` and the reply's `seq` and
+    /// `message_id`: what the OpenAPI document describes (a test holds it to what
+    /// serialization produces).
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            Self::MessageCreated | Self::MessageUpdated => &["message"],
+            Self::MessageDelta => &["delta"],
+            Self::MessageCompleted | Self::MessageCancelled => &["content", "usage"],
+            Self::MessageFailed => &["content", "error"],
+            Self::MessageDeleted => &["message_id", "scope", "deleted", "active_leaf_id"],
+            Self::BranchSwitched => &["active_leaf_id"],
+            Self::ThreadUpdated | Self::ThreadDeleted | Self::ThreadRestored => &["thread"],
+            Self::SummaryCreated => &["summary"],
+            Self::TypingStarted | Self::TypingStopped => &["role"],
+        }
+    }
+
+    /// Whether it belongs to a reply's log (numbered, resumable) when a reply produces it.
+    pub fn of_reply(self) -> bool {
+        matches!(
+            self,
+            Self::MessageDelta
+                | Self::MessageCompleted
+                | Self::MessageFailed
+                | Self::MessageCancelled
+        )
+    }
+}
+
+impl Event {
+    /// The message it is about, when it names one itself.
+    fn own_message(&self) -> Option<MessageId> {
+        match self {
+            Self::MessageCreated { message } | Self::MessageUpdated { message } => Some(message.id),
+            _ => None,
+        }
+    }
+
+    /// How a stored reply ended: the same event its live followers got.
+    pub fn reply_end(message: &Message) -> Option<Self> {
+        let usage = match (message.prompt_tokens, message.completion_tokens) {
+            (Some(p), Some(c)) => Some(Usage {
+                prompt_tokens: u32::try_from(p).unwrap_or(0),
+                completion_tokens: u32::try_from(c).unwrap_or(0),
+            }),
+            _ => None,
+        };
+        let content = message.content.as_str().to_owned();
+        Self::ending(message.status, content, usage, None)
+    }
+
+    /// The last event of a reply that ended with `status` (`None` while it streams); a failure
+    /// without its own `error` says only that it failed.
+    pub fn ending(
+        status: MessageStatus,
+        content: String,
+        usage: Option<Usage>,
+        error: Option<EventError>,
+    ) -> Option<Self> {
+        match status {
+            MessageStatus::Complete => Some(Self::MessageCompleted { content, usage }),
+            MessageStatus::Cancelled => Some(Self::MessageCancelled { content, usage }),
+            MessageStatus::Failed => Some(Self::MessageFailed {
+                content,
+                error: error.unwrap_or_else(|| EventError::model("the reply failed")),
+            }),
+            MessageStatus::Streaming => None,
+        }
     }
 }
 
@@ -94,30 +228,57 @@ impl EventKind {
 pub struct ThreadEvent {
     /// The thread.
     pub thread_id: ThreadId,
-    /// What happened.
-    pub event: EventKind,
     /// The reply's seq for reply events (the SSE id), absent for others.
     pub seq: Option<u64>,
     /// The reply whose log this event belongs to, for reply events.
-    pub reply_id: Option<chat_threads_domain::MessageId>,
-    /// The payload.
-    pub data: Value,
+    pub reply_id: Option<MessageId>,
+    /// What happened.
+    pub data: Event,
+}
+
+/// The `data` of an event on the wire: its typed payload with `type`, the thread and, for a
+/// reply's events, the seq and the message.
+#[derive(Serialize)]
+struct Wire<'a> {
+    #[serde(flatten)]
+    data: &'a Event,
+    thread_id: ThreadId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<MessageId>,
 }
 
 impl ThreadEvent {
-    /// An event that is not part of a reply's log: the payload gets the thread id.
-    pub fn thread(thread_id: ThreadId, event: EventKind, mut data: Value) -> Self {
-        if let Value::Object(map) = &mut data {
-            map.entry("thread_id")
-                .or_insert_with(|| Value::String(thread_id.to_string()));
-        }
+    /// An event that is not part of a reply's log.
+    pub fn thread(thread_id: ThreadId, data: Event) -> Self {
         Self {
             thread_id,
-            event,
             seq: None,
             reply_id: None,
             data,
         }
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> EventKind {
+        self.data.kind()
+    }
+
+    /// The `data` object every transport sends: the payload with its `type`, `thread_id`, and
+    /// `seq` and `message_id` when it is part of a reply.
+    pub fn data_json(&self) -> String {
+        let message_id = match &self.data {
+            Event::MessageDeleted { .. } => None,
+            data => data.own_message().or(self.reply_id),
+        };
+        let wire = Wire {
+            data: &self.data,
+            thread_id: self.thread_id,
+            seq: self.seq,
+            message_id,
+        };
+        serde_json::to_string(&wire).unwrap_or_default()
     }
 
     /// The Server-Sent Events frame: `id` (the reply's seq), `event` and `data`.
@@ -128,15 +289,22 @@ impl ThreadEvent {
         }
         frame.push_str(&format!(
             "event: {}\ndata: {}\n\n",
-            self.event.as_str(),
-            self.data
+            self.kind().as_str(),
+            self.data_json()
         ));
         frame
     }
 
     /// The WebSocket frame: `{"type":"event","event":…,"id":seq|null,"data":…}`.
-    pub fn ws_frame(&self) -> Value {
-        serde_json::json!({"type": "event", "event": self.event, "id": self.seq, "data": self.data})
+    pub fn ws_frame(&self) -> String {
+        let id = self
+            .seq
+            .map_or_else(|| "null".to_owned(), |s| s.to_string());
+        format!(
+            r#"{{"type":"event","event":"{}","id":{id},"data":{}}}"#,
+            self.kind().as_str(),
+            self.data_json()
+        )
     }
 }
 
@@ -174,9 +342,9 @@ impl std::fmt::Debug for ThreadEvents {
 }
 
 impl ThreadEvents {
-    /// Publishes `event` on the thread with `data` (the thread id is added).
-    pub fn emit(&self, thread_id: ThreadId, event: EventKind, data: Value) {
-        self.publish(ThreadEvent::thread(thread_id, event, data));
+    /// Publishes an event of a thread that is not part of a reply.
+    pub fn emit(&self, thread_id: ThreadId, data: Event) {
+        self.publish(ThreadEvent::thread(thread_id, data));
     }
 
     /// A hub that also forwards its events through `bridge`.
@@ -265,29 +433,91 @@ impl Drop for PresenceGuard {
 mod tests {
     use super::*;
 
+    fn delta(thread_id: ThreadId, seq: u64, reply: MessageId) -> ThreadEvent {
+        ThreadEvent {
+            thread_id,
+            seq: Some(seq),
+            reply_id: Some(reply),
+            data: Event::MessageDelta { delta: "Hi".into() },
+        }
+    }
+
     #[test]
     fn one_event_has_one_wire_form_everywhere() {
-        let t = ThreadId::new();
-        let e = ThreadEvent {
-            thread_id: t,
-            event: EventKind::MessageDelta,
-            seq: Some(3),
-            reply_id: None,
-            data: serde_json::json!({"delta": "Hi"}),
-        };
+        let (t, m) = (ThreadId::new(), MessageId::new());
+        let e = delta(t, 3, m);
         assert_eq!(
             e.sse_frame(),
-            "id: 3\nevent: message.delta\ndata: {\"delta\":\"Hi\"}\n\n"
+            format!(
+                "id: 3\nevent: message.delta\ndata: {{\"type\":\"message.delta\",\"delta\":\"Hi\",\
+                 \"thread_id\":\"{t}\",\"seq\":3,\"message_id\":\"{m}\"}}\n\n"
+            )
         );
-        assert_eq!(e.ws_frame()["event"], "message.delta");
-        assert_eq!(e.ws_frame()["id"], 3);
+        let ws: serde_json::Value = serde_json::from_str(&e.ws_frame()).unwrap();
+        assert_eq!(ws["event"], "message.delta");
+        assert_eq!(ws["id"], 3);
+        assert_eq!(ws["data"]["type"], "message.delta");
         let over_the_bus: ThreadEvent =
-            serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+            serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(over_the_bus, e);
-        let unknown = serde_json::json!({"thread_id": t, "event": "message.exploded",
-                                         "seq": null, "reply_id": null, "data": null});
+        let unknown = serde_json::json!({"thread_id": t, "seq": null, "reply_id": null,
+                                         "data": {"type": "message.exploded"}});
         assert!(serde_json::from_value::<ThreadEvent>(unknown).is_err());
         assert!(EventKind::MessageFailed.ends_reply() && !EventKind::MessageDelta.ends_reply());
+    }
+
+    #[test]
+    fn every_kind_has_a_distinct_name_and_its_documented_fields() {
+        let names: std::collections::HashSet<_> =
+            EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), EventKind::ALL.len());
+        let t = ThreadId::new();
+        let samples = [
+            Event::MessageDelta { delta: "x".into() },
+            Event::MessageCompleted {
+                content: "x".into(),
+                usage: None,
+            },
+            Event::MessageCancelled {
+                content: "x".into(),
+                usage: Some(Usage::default()),
+            },
+            Event::MessageFailed {
+                content: String::new(),
+                error: EventError::model("boom"),
+            },
+            Event::MessageDeleted {
+                message_id: MessageId::new(),
+                scope: DeleteScope::Subtree,
+                deleted: 2,
+                active_leaf_id: None,
+            },
+            Event::BranchSwitched {
+                active_leaf_id: Some(MessageId::new()),
+            },
+            Event::TypingStarted(Typing::assistant()),
+            Event::TypingStopped(Typing::assistant()),
+        ];
+        for data in samples {
+            let kind = data.kind();
+            let wire: serde_json::Value =
+                serde_json::from_str(&ThreadEvent::thread(t, data).data_json()).unwrap();
+            let mut keys: Vec<&str> = wire
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !["type", "thread_id", "seq", "message_id"].contains(k))
+                .collect();
+            let mut want = kind.fields().to_vec();
+            if kind == EventKind::MessageDeleted {
+                keys.push("message_id");
+            }
+            keys.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(keys, want, "{}", kind.as_str());
+            assert_eq!(wire["type"], kind.as_str());
+        }
     }
 
     #[tokio::test]
@@ -295,17 +525,14 @@ mod tests {
         let hub = ThreadEvents::default();
         let (a, b) = (ThreadId::new(), ThreadId::new());
         let mut rx = hub.subscribe(a);
-        hub.publish(ThreadEvent::thread(
+        hub.emit(
             b,
-            EventKind::ThreadUpdated,
-            Value::Null,
-        ));
-        hub.publish(ThreadEvent::thread(
-            a,
-            EventKind::TypingStarted,
-            Value::Null,
-        ));
-        assert_eq!(rx.recv().await.unwrap().event, EventKind::TypingStarted);
+            Event::BranchSwitched {
+                active_leaf_id: None,
+            },
+        );
+        hub.emit(a, Event::TypingStarted(Typing::assistant()));
+        assert_eq!(rx.recv().await.unwrap().kind(), EventKind::TypingStarted);
         let g1 = hub.join(a);
         let g2 = hub.join(a);
         assert_eq!(hub.presence(a), 2);

@@ -21,7 +21,8 @@
 //! | [`events`] | [`events::ThreadEvents`] (the hub) | [`events::EventBridge`] |
 //!
 //! Shared: [`error`] (the one error type and the one list of codes), [`system`] (clock,
-//! readiness), [`paging`] and [`cursor`] (keyset pages), `input` (raw input parsing). The
+//! readiness), [`paging`] and [`cursor`] (keyset pages), `input` (raw input parsing), `tokens` (a
+//! call's token counts, [`usage::Usage`]). The
 //! in-memory store and the store contract suite live in the `chat-threads-testing` crate, which
 //! only tests depend on.
 
@@ -41,6 +42,7 @@ pub mod search;
 pub mod summaries;
 pub mod system;
 pub mod threads;
+mod tokens;
 pub mod transfer;
 pub mod usage;
 

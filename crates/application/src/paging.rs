@@ -23,8 +23,9 @@ pub trait Weigh {
     fn weigh(&self) -> usize;
 }
 
-/// Fixed cost of an item besides its texts (ids, times, field names).
-const ITEM_OVERHEAD: usize = 400;
+/// Fixed cost of an item besides its texts (ids, times, field names). Each feature weighs its
+/// own items next to their types, so paging imports no feature.
+pub(crate) const ITEM_OVERHEAD: usize = 400;
 
 impl Weigh for chat_threads_domain::Message {
     fn weigh(&self) -> usize {
@@ -51,30 +52,6 @@ impl Weigh for chat_threads_domain::Thread {
             + self.title.as_str().len()
             + self.metadata.approx_bytes()
             + self.system_prompt.as_ref().map_or(0, |p| p.as_str().len())
-    }
-}
-
-impl Weigh for crate::search::SearchHit {
-    fn weigh(&self) -> usize {
-        ITEM_OVERHEAD + self.thread_title.len() + self.snippet.len()
-    }
-}
-
-impl Weigh for crate::messages::MessageRevision {
-    fn weigh(&self) -> usize {
-        ITEM_OVERHEAD
-            + self.content.as_str().len()
-            + self.display_text.as_ref().map_or(0, String::len)
-            + self.metadata.approx_bytes()
-    }
-}
-
-impl Weigh for crate::accounts::Session {
-    fn weigh(&self) -> usize {
-        ITEM_OVERHEAD
-            + self.id.len()
-            + self.external_user_id.as_ref().map_or(0, String::len)
-            + self.metadata.approx_bytes()
     }
 }
 

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_threads_application::events::{EventKind, ThreadEvent, ThreadEvents};
+use chat_threads_application::error::ErrorCode;
+use chat_threads_application::events::{Event, EventKind, ThreadEvent, ThreadEvents};
 use chat_threads_application::replies::llm::TokenCounter;
 use chat_threads_application::replies::models::{Allowlists, Catalog};
 use chat_threads_application::replies::{
@@ -128,7 +129,7 @@ async fn a_reply_streams_in_order_and_is_stored_complete_with_its_usage() {
     let t = thread(&s).await;
     let started = s.replies.send(&alice(), t, send("hi there")).await.unwrap();
     let events = events_of(&started).await;
-    let kinds: Vec<EventKind> = events.iter().map(|e| e.event).collect();
+    let kinds: Vec<EventKind> = events.iter().map(ThreadEvent::kind).collect();
     assert_eq!(
         kinds,
         [
@@ -143,7 +144,10 @@ async fn a_reply_streams_in_order_and_is_stored_complete_with_its_usage() {
     );
     let seqs: Vec<u64> = events.iter().map(|e| e.seq.unwrap()).collect();
     assert_eq!(seqs, (1..=7).collect::<Vec<_>>(), "no gap, no duplicate");
-    assert_eq!(events[6].data["content"], "Hello");
+    assert!(
+        matches!(&events[6].data, Event::MessageCompleted { content, usage: Some(u) }
+                 if content == "Hello" && u.completion_tokens == 2)
+    );
     let stored = s.replies.finished(&alice(), &started).await.unwrap();
     assert_eq!(stored.status, MessageStatus::Complete);
     assert_eq!(stored.content.as_str(), "Hello");
@@ -165,6 +169,68 @@ async fn a_reply_streams_in_order_and_is_stored_complete_with_its_usage() {
     assert_eq!(prompt.last().unwrap().content, "hi there");
 }
 
+/// A reply's own events (its placeholder, its text, its end), deltas joined: what a follower
+/// of the reply must see the same whether it followed live or read a replay.
+fn reply_view(events: &[ThreadEvent], reply: chat_threads_domain::MessageId) -> Vec<Event> {
+    let mut out: Vec<Event> = Vec::new();
+    for e in events {
+        match &e.data {
+            Event::MessageCreated { message } if message.id != reply => {}
+            Event::TypingStarted(_) | Event::TypingStopped(_) => {}
+            Event::MessageDelta { delta } => match out.last_mut() {
+                Some(Event::MessageDelta { delta: all }) => all.push_str(delta),
+                _ => out.push(e.data.clone()),
+            },
+            data => out.push(data.clone()),
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_replayed_reply_is_the_live_one_event_for_event() {
+    for (answer, stop) in [
+        (Answer::text(&["Hel", "lo ", "there"]), false),
+        (
+            Answer {
+                delay: Duration::from_millis(100),
+                ..Answer::text(&["a ", "b ", "c ", "d ", "e "])
+            },
+            true,
+        ),
+    ] {
+        let s = setup(vec![answer], ReplySettings::default());
+        let t = thread(&s).await;
+        let started = s.replies.send(&alice(), t, send("hi")).await.unwrap();
+        let reply = started.assistant_message.id;
+        if stop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            s.replies.cancel(&alice(), t, reply).await.unwrap();
+        }
+        let live = events_of(&started).await;
+        s.replies.finished(&alice(), &started).await.unwrap();
+        // Another instance over the same store has no log of it: it replays the stored reply.
+        let other = service(s.store.clone(), s.model.clone(), ReplySettings::default());
+        let replayed: Vec<ThreadEvent> = other
+            .follow(&alice(), t, reply, 0)
+            .await
+            .unwrap()
+            .collect()
+            .await;
+        let (live, replayed) = (reply_view(&live, reply), reply_view(&replayed, reply));
+        assert_eq!(live.len(), 3, "{live:?}");
+        assert_eq!(live, replayed);
+        assert_eq!(
+            replayed.last().map(Event::kind),
+            Some(if stop {
+                EventKind::MessageCancelled
+            } else {
+                EventKind::MessageCompleted
+            })
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_failure_keeps_the_partial_text_and_says_model_error() {
     let mut answer = Answer::text(&["Part"]);
@@ -174,9 +240,11 @@ async fn a_failure_keeps_the_partial_text_and_says_model_error() {
     let started = s.replies.send(&alice(), t, send("hi")).await.unwrap();
     let events = events_of(&started).await;
     let last = events.last().unwrap();
-    assert_eq!(last.event, EventKind::MessageFailed);
-    assert_eq!(last.data["error"]["code"], "model_error");
-    assert_eq!(last.data["content"], "Part");
+    assert!(
+        matches!(&last.data, Event::MessageFailed { content, error }
+                 if content == "Part" && error.code == ErrorCode::ModelError),
+        "{last:?}"
+    );
     let stored = s.replies.finished(&alice(), &started).await.unwrap();
     assert_eq!(
         (stored.status, stored.content.as_str()),
@@ -207,7 +275,7 @@ async fn one_reply_at_a_time_and_cancel_keeps_the_text() {
     assert!(!cancelled.content.as_str().is_empty());
     assert!(cancelled.content.as_str().len() < "a b c d e ".len());
     let last = events_of(&started).await.pop().unwrap();
-    assert_eq!(last.event, EventKind::MessageCancelled);
+    assert_eq!(last.kind(), EventKind::MessageCancelled);
 }
 
 #[tokio::test]
@@ -322,8 +390,10 @@ async fn a_reply_whose_instance_is_gone_is_released_by_another() {
         .unwrap()
         .collect()
         .await;
-    assert_eq!(events.last().unwrap().event, EventKind::MessageFailed);
-    assert_eq!(events.last().unwrap().data["error"]["code"], "model_error");
+    assert!(matches!(
+        &events.last().unwrap().data,
+        Event::MessageFailed { error, .. } if error.code == ErrorCode::ModelError
+    ));
     let again = b.send(&alice(), t, send("three")).await;
     assert!(again.is_ok(), "{:?}", again.err());
 }

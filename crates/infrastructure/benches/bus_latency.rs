@@ -15,11 +15,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chat_threads_application::events::{EventBridge, EventKind, ThreadEvent, ThreadEvents};
+use chat_threads_application::events::{Event, EventBridge, ThreadEvent, ThreadEvents};
 use chat_threads_domain::{MessageId, ThreadId};
 use chat_threads_infrastructure::bus::PgBridge;
 use chat_threads_infrastructure::db::{Database, DatabaseUrl, PoolOptions};
-use serde_json::json;
 
 const INTERVAL: Duration = Duration::from_millis(50);
 const DURATION: Duration = Duration::from_secs(3);
@@ -73,10 +72,11 @@ async fn run(url: &str, replies: usize) -> Figures {
                 seq += 1;
                 let event = ThreadEvent {
                     thread_id: thread,
-                    event: EventKind::MessageDelta,
                     seq: Some(seq),
                     reply_id: Some(reply),
-                    data: json!({"delta": "word ", "seq": seq, "message_id": reply, "thread_id": thread}),
+                    data: Event::MessageDelta {
+                        delta: "word ".into(),
+                    },
                 };
                 sent.lock().unwrap().insert((reply, seq), Instant::now());
                 a.forward(&event);

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chat_threads_application::events::{EventBridge, ThreadEvent, ThreadEvents};
+use chat_threads_application::events::{Event, EventBridge, ThreadEvent, ThreadEvents};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -175,7 +175,7 @@ impl Item {
         if self.parts.len() < 2 {
             return vec![self.e];
         }
-        let (Some(last), Some(text)) = (self.e.seq, self.e.data["delta"].as_str()) else {
+        let (Some(last), Event::MessageDelta { delta: text }) = (self.e.seq, &self.e.data) else {
             return vec![self.e];
         };
         let first = last + 1 - self.parts.len() as u64;
@@ -187,13 +187,14 @@ impl Item {
             };
             at += len;
             let seq = first + i as u64;
-            let mut e = self.e.clone();
-            e.seq = Some(seq);
-            if let Value::Object(map) = &mut e.data {
-                map.insert("delta".into(), json!(piece));
-                map.insert("seq".into(), json!(seq));
-            }
-            out.push(e);
+            out.push(ThreadEvent {
+                thread_id: self.e.thread_id,
+                seq: Some(seq),
+                reply_id: self.e.reply_id,
+                data: Event::MessageDelta {
+                    delta: piece.to_owned(),
+                },
+            });
         }
         out
     }
@@ -202,7 +203,6 @@ impl Item {
 /// Joins runs of consecutive deltas of one reply (seq n, n+1, …) into one item each, keeping
 /// the order of everything else.
 fn coalesce(batch: Vec<ThreadEvent>) -> Vec<Item> {
-    use chat_threads_application::events::EventKind;
     let mut out: Vec<Item> = Vec::with_capacity(batch.len());
     // For each reply, the index in `out` of its last item.
     let mut last: std::collections::HashMap<chat_threads_domain::MessageId, usize> =
@@ -212,29 +212,24 @@ fn coalesce(batch: Vec<ThreadEvent>) -> Vec<Item> {
             out.push(Item::single(e));
             continue;
         };
-        let joinable = e.event == EventKind::MessageDelta
-            && last.get(&reply).is_some_and(|&i| {
-                out[i].e.event == EventKind::MessageDelta && out[i].e.seq == Some(seq - 1)
-            });
-        let delta = e.data["delta"].as_str().map(str::to_owned);
-        match (joinable, delta) {
-            (true, Some(delta)) => {
-                let i = last[&reply];
+        // The previous item of this reply, when it is the delta just before this one.
+        let before = last
+            .get(&reply)
+            .copied()
+            .filter(|&i| out[i].e.seq == Some(seq - 1));
+        match (before, &e.data) {
+            (Some(i), Event::MessageDelta { delta })
+                if matches!(out[i].e.data, Event::MessageDelta { .. }) =>
+            {
                 let item = &mut out[i];
-                if item.parts.is_empty() {
-                    let len = item.e.data["delta"].as_str().map_or(0, str::len);
-                    item.parts.push(len);
+                if let Event::MessageDelta { delta: joined } = &mut item.e.data {
+                    if item.parts.is_empty() {
+                        item.parts.push(joined.len());
+                    }
+                    item.parts.push(delta.len());
+                    joined.push_str(delta);
                 }
-                item.parts.push(delta.len());
                 item.e.seq = Some(seq);
-                if let Value::Object(map) = &mut item.e.data {
-                    let joined = format!(
-                        "{}{delta}",
-                        map.get("delta").and_then(Value::as_str).unwrap_or_default()
-                    );
-                    map.insert("delta".into(), json!(joined));
-                    map.insert("seq".into(), json!(seq));
-                }
             }
             _ => {
                 last.insert(reply, out.len());
@@ -431,16 +426,28 @@ async fn listen_once(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use chat_threads_application::events::EventKind;
     use chat_threads_domain::{MessageId, ThreadId};
 
-    fn event(reply: MessageId, seq: u64, kind: EventKind, delta: &str) -> ThreadEvent {
+    fn event(reply: MessageId, seq: u64, delta: Option<&str>) -> ThreadEvent {
+        let data = match delta {
+            Some(d) => Event::MessageDelta { delta: d.into() },
+            None => Event::MessageCompleted {
+                content: String::new(),
+                usage: None,
+            },
+        };
         ThreadEvent {
             thread_id: ThreadId::new(),
-            event: kind,
             seq: Some(seq),
             reply_id: Some(reply),
-            data: json!({"delta": delta, "seq": seq, "message_id": reply}),
+            data,
+        }
+    }
+
+    fn text(e: &ThreadEvent) -> String {
+        match &e.data {
+            Event::MessageDelta { delta } => delta.clone(),
+            _ => String::new(),
         }
     }
 
@@ -458,14 +465,14 @@ mod tests {
     fn runs_of_deltas_coalesce_and_split_back_exactly() {
         let (a, b) = (MessageId::new(), MessageId::new());
         let batch = vec![
-            event(a, 1, EventKind::MessageCreated, ""),
-            event(a, 2, EventKind::MessageDelta, "Hel"),
-            event(b, 7, EventKind::MessageDelta, "x"),
-            event(a, 3, EventKind::MessageDelta, "lo "),
-            event(a, 4, EventKind::MessageDelta, "wörld"),
-            event(b, 8, EventKind::MessageDelta, "y"),
-            event(a, 5, EventKind::MessageCompleted, ""),
-            event(a, 6, EventKind::MessageDelta, "late"),
+            event(a, 1, None),
+            event(a, 2, Some("Hel")),
+            event(b, 7, Some("x")),
+            event(a, 3, Some("lo ")),
+            event(a, 4, Some("wörld")),
+            event(b, 8, Some("y")),
+            event(a, 5, None),
+            event(a, 6, Some("late")),
         ];
         let items = coalesce(batch.clone());
         let kinds: Vec<(u64, usize)> = items
@@ -473,8 +480,8 @@ mod tests {
             .map(|i| (i.e.seq.unwrap(), i.parts.len()))
             .collect();
         assert_eq!(kinds, [(1, 0), (4, 3), (8, 2), (5, 0), (6, 0)]);
-        assert_eq!(items[1].e.data["delta"], "Hello wörld");
-        assert_eq!(items[1].e.data["seq"], 4);
+        assert_eq!(text(&items[1].e), "Hello wörld");
+        assert_eq!(items[1].e.seq, Some(4));
         // Over the wire and back, the receiving side sees every original event, in each
         // reply's order.
         let back: Vec<ThreadEvent> = items
@@ -486,7 +493,7 @@ mod tests {
             let mine = |v: &Vec<ThreadEvent>| -> Vec<(u64, String)> {
                 v.iter()
                     .filter(|e| e.reply_id == Some(reply))
-                    .map(|e| (e.seq.unwrap(), e.data["delta"].as_str().unwrap().to_owned()))
+                    .map(|e| (e.seq.unwrap(), text(e)))
                     .collect()
             };
             assert_eq!(mine(&back), mine(&batch));

@@ -93,6 +93,15 @@ impl Session {
     }
 }
 
+impl crate::paging::Weigh for Session {
+    fn weigh(&self) -> usize {
+        crate::paging::ITEM_OVERHEAD
+            + self.id.len()
+            + self.external_user_id.as_ref().map_or(0, String::len)
+            + self.metadata.approx_bytes()
+    }
+}
+
 /// Which sessions of an org to list, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionQuery {

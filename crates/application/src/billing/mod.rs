@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::error::AppError;
 use crate::paging::Page;
 use crate::system::Clock;
-use crate::usage::Usage;
+use crate::tokens::Usage;
 
 /// A model's prices, in the smallest currency unit per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]

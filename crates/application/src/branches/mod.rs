@@ -7,7 +7,7 @@ use chat_threads_domain::{
 pub use crate::messages::{Branch, ForkMode};
 
 use crate::error::AppError;
-use crate::events::EventKind;
+use crate::events::Event;
 use crate::messages::{MessageService, MessageStore};
 use crate::system::Clock;
 use crate::threads::ThreadStore;
@@ -35,8 +35,9 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
             .await?;
         self.events.emit(
             thread_id,
-            EventKind::BranchSwitched,
-            serde_json::json!({"active_leaf_id": thread.active_leaf_id}),
+            Event::BranchSwitched {
+                active_leaf_id: thread.active_leaf_id,
+            },
         );
         Ok(thread)
     }

@@ -2,6 +2,7 @@
 //! in place (with revisions), delete a subtree or one message (a tombstone), feedback and
 //! reactions.
 
+mod counted;
 mod ports;
 
 pub use ports::{
@@ -19,16 +20,7 @@ fn json_content_parses(content_type: ContentType, content: &str) -> Result<(), A
     Ok(())
 }
 
-/// What a delete removes (`?scope=` on the wire).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeleteScope {
-    /// The message and everything below it (soft-deleted; the default).
-    #[default]
-    Subtree,
-    /// The message alone: it becomes a tombstone and its children stay attached.
-    Message,
-}
+pub use crate::events::DeleteScope;
 
 /// An edit in place; fields left out stay as they are.
 #[derive(Debug, Clone, Default)]
@@ -46,11 +38,9 @@ use chat_threads_domain::{
     Metadata, ModelName, Principal, Rating, Reaction, Role, ThreadId,
 };
 
-use serde_json::json;
-
 use crate::cursor;
 use crate::error::AppError;
-use crate::events::{EventKind, ThreadEvents};
+use crate::events::{Event, ThreadEvents};
 use crate::input::opt;
 use crate::paging::{Page, page_size};
 use crate::system::Clock;
@@ -163,8 +153,9 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
     pub(crate) fn created(&self, m: &Message) {
         self.events.emit(
             m.thread_id,
-            EventKind::MessageCreated,
-            json!({"message_id": m.id, "message": m}),
+            Event::MessageCreated {
+                message: Box::new(m.clone()),
+            },
         );
     }
 
@@ -303,8 +294,9 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         self.created(&m);
         self.events.emit(
             thread_id,
-            EventKind::BranchSwitched,
-            json!({"active_leaf_id": m.id}),
+            Event::BranchSwitched {
+                active_leaf_id: Some(m.id),
+            },
         );
         Ok(m)
     }
@@ -402,25 +394,26 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         scope: DeleteScope,
     ) -> Result<DeleteOutcome, AppError> {
         let now = self.clock.now();
-        let (out, scope_name) = match scope {
-            DeleteScope::Message => (
+        let out = match scope {
+            DeleteScope::Message => {
                 self.store
                     .tombstone_message(&who.scope(), thread_id, id, now)
-                    .await?,
-                "message",
-            ),
-            DeleteScope::Subtree => (
+                    .await?
+            }
+            DeleteScope::Subtree => {
                 self.store
                     .delete_message(&who.scope(), thread_id, id, now)
-                    .await?,
-                "subtree",
-            ),
+                    .await?
+            }
         };
         self.events.emit(
             thread_id,
-            EventKind::MessageDeleted,
-            json!({"message_id": id, "scope": scope_name, "deleted": out.deleted,
-                   "active_leaf_id": out.active_leaf_id}),
+            Event::MessageDeleted {
+                message_id: id,
+                scope,
+                deleted: out.deleted,
+                active_leaf_id: out.active_leaf_id,
+            },
         );
         Ok(out)
     }
@@ -555,8 +548,9 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
     fn updated(&self, m: &Message) {
         self.events.emit(
             m.thread_id,
-            EventKind::MessageUpdated,
-            json!({"message_id": m.id, "message": m}),
+            Event::MessageUpdated {
+                message: Box::new(m.clone()),
+            },
         );
     }
 }

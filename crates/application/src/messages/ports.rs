@@ -138,6 +138,15 @@ impl MessageRevision {
     }
 }
 
+impl crate::paging::Weigh for MessageRevision {
+    fn weigh(&self) -> usize {
+        crate::paging::ITEM_OVERHEAD
+            + self.content.as_str().len()
+            + self.display_text.as_ref().map_or(0, String::len)
+            + self.metadata.approx_bytes()
+    }
+}
+
 /// An edit in place: the new text, display text and metadata, replacing `from_version`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revision {

@@ -5,12 +5,10 @@
 use std::time::Duration;
 
 use chat_threads_domain::{Message, MessageId, MessageStatus, Principal, ThreadId, Timestamp};
-use serde_json::json;
 
 use super::{ReplyService, ReplyStores, Run};
 use crate::error::AppError;
-use crate::events::{EventKind, ThreadEvent};
-use crate::replies::log::model_error;
+use crate::events::{Event, EventError, ThreadEvent};
 use crate::system::Clock;
 use crate::usage::{Usage, day_of};
 
@@ -34,7 +32,7 @@ where
             }
         };
         run.push_remote(event.clone());
-        if event.event.ends_reply() {
+        if event.kind().ends_reply() {
             run.finish();
             let hub = self.hub.clone();
             let retention = self.settings.retention;
@@ -147,11 +145,10 @@ where
             if let Some(run) = self.hub.get(id)
                 && !run.is_done()
             {
-                run.push_final(
-                    EventKind::MessageFailed,
-                    json!({"content": message.content.as_str(),
-                           "error": model_error("the instance writing this reply stopped")}),
-                );
+                run.push_final(Event::MessageFailed {
+                    content: message.content.as_str().to_owned(),
+                    error: EventError::model("the instance writing this reply stopped"),
+                });
                 let hub = self.hub.clone();
                 let retention = self.settings.retention;
                 self.runtime.spawn(async move {

@@ -6,13 +6,11 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use chat_threads_domain::{Message, MessageId, MessageStatus, ThreadId};
+use chat_threads_domain::{Content, Message, MessageId, MessageStatus, ThreadId};
 use futures_core::Stream;
-use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::error::ErrorCode;
-use crate::events::{EventKind, ThreadEvent, ThreadEvents};
+use crate::events::{Event, ThreadEvent, ThreadEvents};
 
 /// One entry of a log. Deltas, nearly all of a reply's events, are kept as a range of the
 /// reply's one text buffer and rendered when a follower reads them: a delta costs its text and
@@ -38,9 +36,10 @@ impl RunState {
 
     /// Stores an event; a delta's text goes to the shared buffer.
     fn store(&mut self, event: &ThreadEvent) {
-        let delta = (event.event == EventKind::MessageDelta)
-            .then(|| event.data.get("delta").and_then(Value::as_str))
-            .flatten();
+        let delta = match &event.data {
+            Event::MessageDelta { delta } => Some(delta.as_str()),
+            _ => None,
+        };
         match delta {
             Some(d) if self.text.len() + d.len() <= u32::MAX as usize => {
                 let start = self.text.len() as u32;
@@ -60,8 +59,9 @@ impl RunState {
             Entry::Event(e) => (**e).clone(),
             Entry::Delta { start, end } => run.numbered(
                 index as u64 + 1,
-                EventKind::MessageDelta,
-                json!({"delta": &self.text[*start as usize..*end as usize]}),
+                Event::MessageDelta {
+                    delta: self.text[*start as usize..*end as usize].to_owned(),
+                },
             ),
         }
     }
@@ -97,27 +97,21 @@ impl Run {
         })
     }
 
-    /// The event numbered `seq` of this log, with the ids its payload carries.
-    fn numbered(&self, seq: u64, event: EventKind, mut data: Value) -> ThreadEvent {
-        if let Value::Object(map) = &mut data {
-            map.insert("seq".into(), json!(seq));
-            map.insert("thread_id".into(), json!(self.thread_id));
-            map.entry("message_id").or_insert(json!(self.message_id));
-        }
+    /// The event numbered `seq` of this log.
+    fn numbered(&self, seq: u64, data: Event) -> ThreadEvent {
         ThreadEvent {
             thread_id: self.thread_id,
-            event,
             seq: Some(seq),
             reply_id: Some(self.message_id),
             data,
         }
     }
 
-    pub(crate) fn push(&self, event: EventKind, data: Value) {
+    pub(crate) fn push(&self, data: Event) {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
-        let event = self.numbered(state.len() as u64 + 1, event, data);
+        let event = self.numbered(state.len() as u64 + 1, data);
         state.store(&event);
         let len = state.len();
         drop(state);
@@ -128,8 +122,8 @@ impl Run {
     }
 
     /// Ends a log whose writer is gone with a final event, numbered after the last one.
-    pub(crate) fn push_final(&self, event: EventKind, data: Value) {
-        self.push(event, data);
+    pub(crate) fn push_final(&self, data: Event) {
+        self.push(data);
         self.finish();
     }
 
@@ -256,34 +250,30 @@ impl Hub {
     }
 }
 
-/// Replays a stored reply as a log: `message.created`, its text as one delta, the final event.
+/// Replays a stored reply as a log, as its live followers saw it: `message.created` with the
+/// placeholder, its text as one delta, and the final event.
 pub(crate) fn replay(run: &Run, message: &Message) {
-    run.push(EventKind::MessageCreated, json!({"message": message}));
+    run.push(Event::MessageCreated {
+        message: Box::new(as_created(message)),
+    });
     if !message.content.as_str().is_empty() {
-        run.push(
-            EventKind::MessageDelta,
-            json!({"delta": message.content.as_str()}),
-        );
+        run.push(Event::MessageDelta {
+            delta: message.content.as_str().to_owned(),
+        });
     }
-    let content = message.content.as_str();
-    let usage = json!({"prompt_tokens": message.prompt_tokens, "completion_tokens": message.completion_tokens});
-    match message.status {
-        MessageStatus::Complete => run.push(
-            EventKind::MessageCompleted,
-            json!({"content": content, "usage": usage}),
-        ),
-        MessageStatus::Cancelled => {
-            run.push(EventKind::MessageCancelled, json!({"content": content}))
-        }
-        MessageStatus::Failed => run.push(
-            EventKind::MessageFailed,
-            json!({"content": content, "error": model_error("the reply failed")}),
-        ),
-        MessageStatus::Streaming => {}
+    if let Some(end) = Event::reply_end(message) {
+        run.push(end);
     }
 }
 
-/// The `error` payload of `message.failed`, in the one error shape.
-pub(crate) fn model_error(message: &str) -> Value {
-    json!({"code": ErrorCode::ModelError, "message": message})
+/// A reply as its placeholder was stored: no text, no tokens, streaming.
+fn as_created(message: &Message) -> Message {
+    Message {
+        content: Content::from_stored(String::new()),
+        status: MessageStatus::Streaming,
+        prompt_tokens: None,
+        completion_tokens: None,
+        updated_at: message.created_at,
+        ..message.clone()
+    }
 }

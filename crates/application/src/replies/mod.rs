@@ -26,10 +26,10 @@ use chat_threads_domain::{
     Content, ContentType, Message, MessageId, MessageStatus, Metadata, ModelName, Principal, Role,
     Thread, ThreadId, Timestamp,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::AppError;
-use crate::events::{EventKind, ThreadEvents};
+use crate::events::{Event, ThreadEvents, Typing};
 use crate::messages::{Anchor, NewMessage};
 use crate::system::Clock;
 use crate::usage::day_of;
@@ -567,13 +567,14 @@ where
     ) -> Started {
         let run = Run::new(thread.id, assistant.id, Some(self.events.clone()));
         if let Some(u) = &user {
-            run.push(
-                EventKind::MessageCreated,
-                json!({"message_id": u.id, "message": u}),
-            );
+            run.push(Event::MessageCreated {
+                message: Box::new(u.clone()),
+            });
         }
-        run.push(EventKind::MessageCreated, json!({"message": assistant}));
-        run.push(EventKind::TypingStarted, json!({"role": "assistant"}));
+        run.push(Event::MessageCreated {
+            message: Box::new(assistant.clone()),
+        });
+        run.push(Event::TypingStarted(Typing::assistant()));
         self.hub.insert(run.clone());
         let task = Task {
             replies: self.clone(),

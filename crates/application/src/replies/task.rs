@@ -8,14 +8,13 @@ use chat_threads_domain::{
     Content, Message, MessageStatus, ModelName, Principal, Summary, SummaryId, Thread,
 };
 use futures_util::StreamExt;
-use serde_json::json;
 use tokio::sync::watch;
 
 use crate::billing::ChargeKind;
 use crate::error::AppError;
-use crate::events::EventKind;
+use crate::events::{Event, EventError, Typing};
 use crate::replies::llm::{ChatEvent, ChatMessage, ChatRequest, ModelError, SharedModel};
-use crate::replies::log::{Run, model_error};
+use crate::replies::log::Run;
 use crate::replies::prompt::{self, Hints};
 use crate::replies::{ReplyService, ReplyStores};
 use crate::system::Clock;
@@ -85,21 +84,13 @@ where
         if let Err(e) = &stored {
             tracing::error!(error = %e, message_id = %self.assistant.id, "storing a finished reply failed");
         }
-        self.run
-            .push(EventKind::TypingStopped, json!({"role": "assistant"}));
-        match outcome {
-            Outcome::Completed => self.run.push(
-                EventKind::MessageCompleted,
-                json!({"content": text, "usage": usage}),
-            ),
-            Outcome::Cancelled => self.run.push(
-                EventKind::MessageCancelled,
-                json!({"content": text, "usage": usage}),
-            ),
-            Outcome::Failed(e) => self.run.push(
-                EventKind::MessageFailed,
-                json!({"content": text, "error": model_error(&e.to_string())}),
-            ),
+        self.run.push(Event::TypingStopped(Typing::assistant()));
+        let error = match outcome {
+            Outcome::Failed(e) => Some(EventError::model(e.to_string())),
+            _ => None,
+        };
+        if let Some(end) = Event::ending(status, text, Some(usage), error) {
+            self.run.push(end);
         }
         self.run.finish();
         let hub = g.hub.clone();
@@ -159,7 +150,7 @@ where
                             break Outcome::Completed;
                         }
                         text.push_str(&d);
-                        self.run.push(EventKind::MessageDelta, json!({"delta": d}));
+                        self.run.push(Event::MessageDelta { delta: d });
                     }
                     Some(Ok(ChatEvent::Usage(u))) => usage = Some(u),
                     Some(Err(e)) => break Outcome::Failed(e),

@@ -29,6 +29,12 @@ pub struct SearchHit {
     pub created_at: Timestamp,
 }
 
+impl crate::paging::Weigh for SearchHit {
+    fn weigh(&self) -> usize {
+        crate::paging::ITEM_OVERHEAD + self.thread_title.len() + self.snippet.len()
+    }
+}
+
 /// Storage of the search index.
 pub trait SearchStore: Clone + Send + Sync + 'static {
     /// Full-text search over the content of the owner's live messages, newest

@@ -8,7 +8,7 @@ use chat_threads_domain::{
 };
 
 use crate::error::AppError;
-use crate::events::{EventKind, ThreadEvents};
+use crate::events::{Event, ThreadEvents};
 use crate::input::opt;
 use crate::system::Clock;
 
@@ -42,8 +42,9 @@ pub struct SummaryService<S, C> {
 pub(crate) fn announce(events: &ThreadEvents, summary: &Summary) {
     events.emit(
         summary.thread_id,
-        EventKind::SummaryCreated,
-        serde_json::json!({"summary": summary}),
+        Event::SummaryCreated {
+            summary: Box::new(summary.clone()),
+        },
     );
 }
 

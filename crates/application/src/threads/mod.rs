@@ -9,11 +9,9 @@ use chat_threads_domain::{
     SystemPrompt, Thread, ThreadId, ThreadStatus, Title,
 };
 
-use serde_json::json;
-
 use crate::cursor;
 use crate::error::AppError;
-use crate::events::{EventKind, ThreadEvents};
+use crate::events::{Event, ThreadEvents};
 use crate::input::opt;
 use crate::paging::{Page, page_size};
 use crate::system::Clock;
@@ -107,9 +105,8 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         self
     }
 
-    fn changed(&self, event: EventKind, thread: &Thread) {
-        self.events
-            .emit(thread.id, event, json!({"thread": thread}));
+    fn changed(&self, event: fn(Box<Thread>) -> Event, thread: &Thread) {
+        self.events.emit(thread.id, event(Box::new(thread.clone())));
     }
 
     /// Checks a thread's model against the catalog: only models the principal may use.
@@ -291,7 +288,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             .store
             .update_thread(&who.scope(), id, patch, self.clock.now())
             .await?;
-        self.changed(EventKind::ThreadUpdated, &thread);
+        self.changed(|thread| Event::ThreadUpdated { thread }, &thread);
         Ok(thread)
     }
 
@@ -313,7 +310,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             .store
             .set_thread_deleted(&who.scope(), id, Some(now), now)
             .await?;
-        self.changed(EventKind::ThreadDeleted, &thread);
+        self.changed(|thread| Event::ThreadDeleted { thread }, &thread);
         Ok(thread)
     }
 
@@ -323,7 +320,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             .store
             .set_thread_deleted(&who.scope(), id, None, self.clock.now())
             .await?;
-        self.changed(EventKind::ThreadRestored, &thread);
+        self.changed(|thread| Event::ThreadRestored { thread }, &thread);
         Ok(thread)
     }
 

@@ -6,15 +6,7 @@ use chat_threads_domain::{Owner, Timestamp};
 use serde::Serialize;
 
 use crate::error::AppError;
-
-/// Token usage of one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct Usage {
-    /// Tokens in the prompt.
-    pub prompt_tokens: u32,
-    /// Tokens in the reply.
-    pub completion_tokens: u32,
-}
+pub use crate::tokens::Usage;
 
 /// Storage of token usage per owner and day.
 pub trait UsageStore: Clone + Send + Sync + 'static {
@@ -65,35 +57,3 @@ pub fn day_of(ts: Timestamp) -> String {
 
 /// The model a message stored with token counts but without a model is counted under.
 pub const EXTERNAL_MODEL: &str = "external";
-
-impl<S, C> crate::messages::MessageService<S, C>
-where
-    S: crate::messages::MessageStore
-        + crate::threads::ThreadStore
-        + UsageStore
-        + crate::files::FileStore,
-    C: crate::system::Clock,
-{
-    /// Appends a message (see [`crate::messages::MessageService::append`]); token counts it
-    /// declares (a message generated elsewhere) count in the principal's usage under its model.
-    pub async fn append_counted(
-        &self,
-        who: &chat_threads_domain::Principal,
-        thread_id: chat_threads_domain::ThreadId,
-        input: crate::messages::AppendMessage,
-    ) -> Result<chat_threads_domain::Message, AppError> {
-        let m = self.append(who, thread_id, input).await?;
-        if m.prompt_tokens.is_some() || m.completion_tokens.is_some() {
-            let count = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
-            let usage = Usage {
-                prompt_tokens: count(m.prompt_tokens),
-                completion_tokens: count(m.completion_tokens),
-            };
-            let model = m.model.as_ref().map_or(EXTERNAL_MODEL, |n| n.as_str());
-            self.store
-                .add_usage(&who.owner(), &day_of(m.created_at), model, usage, None)
-                .await?;
-        }
-        Ok(m)
-    }
-}

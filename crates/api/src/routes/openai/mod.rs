@@ -611,21 +611,13 @@ async fn stored_completion<D: Deps>(
     let frames = std::rc::Rc::new(frames);
     let chunks = frames.clone();
     let rest = started.run.follow(0).filter_map(move |e| {
-        use chat_threads_application::events::EventKind;
-        let out = match e.event {
-            EventKind::MessageDelta => {
-                Some(chunks.chunk(json!({"content": e.data["delta"]}), None))
+        use chat_threads_application::events::Event;
+        let out = match e.data {
+            Event::MessageDelta { delta } => Some(chunks.chunk(json!({"content": delta}), None)),
+            Event::MessageCompleted { usage, .. } | Event::MessageCancelled { usage, .. } => {
+                Some(chunks.end(include_usage.then_some(usage.unwrap_or_default())))
             }
-            EventKind::MessageCompleted | EventKind::MessageCancelled => {
-                let u = &e.data["usage"];
-                let usage = usage_of(u["prompt_tokens"].as_i64(), u["completion_tokens"].as_i64());
-                Some(chunks.end(include_usage.then_some(usage)))
-            }
-            EventKind::MessageFailed => Some(Frames::failed(
-                e.data["error"]["message"]
-                    .as_str()
-                    .unwrap_or("the model failed"),
-            )),
+            Event::MessageFailed { error, .. } => Some(Frames::failed(&error.message)),
             _ => None,
         };
         std::future::ready(out)

@@ -7,7 +7,7 @@
 
 use actix_web::{HttpResponse, web};
 use chat_threads_application::AppError;
-use chat_threads_application::events::{EventKind, ThreadEvent};
+use chat_threads_application::events::{Event, ThreadEvent};
 use chat_threads_application::messages::DeleteScope;
 use chat_threads_application::replies::SendInput;
 use chat_threads_domain::{Message, MessageId, MessageStatus, Principal, Role, ThreadId};
@@ -278,7 +278,7 @@ impl Events {
         ]
     }
 
-    fn delta(&self, n: u64, delta: &Value) -> Vec<(u64, String)> {
+    fn delta(&self, n: u64, delta: &str) -> Vec<(u64, String)> {
         vec![sse(
             "response.output_text.delta",
             n,
@@ -357,11 +357,11 @@ fn stored_stream<D: Deps>(
         let (state, who, events, user) = (state.clone(), who.clone(), events.clone(), user.clone());
         async move {
             let n = 3 + e.seq.unwrap_or(0);
-            match e.event {
-                EventKind::MessageDelta => events.delta(n, &e.data["delta"]),
-                EventKind::MessageCompleted
-                | EventKind::MessageCancelled
-                | EventKind::MessageFailed => {
+            match &e.data {
+                Event::MessageDelta { delta } => events.delta(n, delta),
+                Event::MessageCompleted { .. }
+                | Event::MessageCancelled { .. }
+                | Event::MessageFailed { .. } => {
                     let Some(reply) = e.reply_id else {
                         return Vec::new();
                     };
@@ -551,7 +551,7 @@ async fn unstored<D: Deps>(
     let rest = completion.pieces().enumerate().map(move |(i, piece)| {
         let n = 4 + i as u64;
         match piece {
-            Piece::Text(d) => events.delta(n, &json!(d)),
+            Piece::Text(d) => events.delta(n, &d),
             Piece::End { text, usage, error } => {
                 let status = if error.is_some() {
                     "failed"

@@ -1,0 +1,339 @@
+//! The in-memory store's message tree: appends, siblings, the active path, branches, forks,
+//! judgements, edits in place and deletes. The domain tree rules decide; this only stores.
+
+use std::collections::{HashMap, HashSet};
+
+use chat_threads_domain::tree;
+use chat_threads_domain::{
+    Feedback, Message, MessageId, Reaction, Scope, Thread, ThreadId, Timestamp,
+};
+
+use chat_threads_application::AppError;
+use chat_threads_application::{
+    Branch, DeleteOutcome, ForkMode, MessageCursor, MessageFilter, MessageStore, NewMessage,
+};
+
+use super::{MemoryStore, matches_terms};
+
+impl MessageStore for MemoryStore {
+    async fn append_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        parent: Option<MessageId>,
+        message: NewMessage,
+    ) -> Result<Message, AppError> {
+        self.lock()?.place(
+            scope,
+            thread_id,
+            chat_threads_application::Anchor::Append(parent),
+            message,
+        )
+    }
+
+    async fn add_sibling(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        of: MessageId,
+        message: NewMessage,
+    ) -> Result<Message, AppError> {
+        self.lock()?.place(
+            scope,
+            thread_id,
+            chat_threads_application::Anchor::SiblingOf(of),
+            message,
+        )
+    }
+
+    async fn get_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+    ) -> Result<Message, AppError> {
+        let s = self.lock()?;
+        s.thread(scope, thread_id, false)?;
+        s.messages
+            .get(&id)
+            .filter(|m| m.thread_id == thread_id)
+            .cloned()
+            .ok_or(AppError::MessageNotFound)
+    }
+
+    async fn delete_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> Result<DeleteOutcome, AppError> {
+        let mut s = self.lock()?;
+        let thread = s.own_thread(scope, thread_id)?.clone();
+        let target = s.live_message_mut(thread_id, id)?.clone();
+        let all = s.thread_messages(thread_id);
+        let removed: HashSet<MessageId> = tree::subtree(id, &all)
+            .into_iter()
+            .filter(|m| s.messages.get(m).is_some_and(|m| !m.is_deleted()))
+            .collect();
+        for m in &removed {
+            if let Some(msg) = s.messages.get_mut(m) {
+                msg.deleted_at = Some(now);
+                msg.updated_at = now;
+            }
+        }
+        let remaining = s.thread_messages(thread_id);
+        let newest_leaf = tree::leaves(&remaining).first().map(|m| m.id);
+        let leaf =
+            tree::active_leaf_after_delete(thread.active_leaf_id, &target, &removed, newest_leaf);
+        let t = s.thread_mut(scope, thread_id)?;
+        t.active_leaf_id = leaf;
+        t.message_count -= removed.len() as i64;
+        t.updated_at = now;
+        Ok(DeleteOutcome {
+            deleted: removed.len() as u64,
+            active_leaf_id: leaf,
+        })
+    }
+
+    async fn active_path(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<Message>, AppError> {
+        let s = self.lock()?;
+        let thread = s.thread(scope, thread_id, false)?;
+        let start = match before {
+            Some(b) => {
+                let m = s
+                    .messages
+                    .get(&b)
+                    .filter(|m| m.thread_id == thread_id)
+                    .ok_or(AppError::InvalidCursor)?;
+                m.parent_id
+            }
+            None => thread.active_leaf_id,
+        };
+        let Some(start) = start else {
+            return Ok(Vec::new());
+        };
+        let by_id: HashMap<MessageId, Message> = s
+            .thread_messages(thread_id)
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        let mut path = tree::path_to(start, &by_id);
+        let skip = path.len().saturating_sub(limit as usize);
+        path.drain(..skip);
+        Ok(path)
+    }
+
+    async fn list_tree(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        after: Option<MessageCursor>,
+        limit: u32,
+        filter: &MessageFilter,
+    ) -> Result<Vec<Message>, AppError> {
+        let s = self.lock()?;
+        s.thread(scope, thread_id, false)?;
+        let mut v: Vec<Message> = s
+            .thread_messages(thread_id)
+            .into_iter()
+            .filter(|m| after.is_none_or(|c| (m.created_at, m.id) > (c.created_at, c.id)))
+            .filter(|m| filter.role.is_none_or(|r| m.role == r))
+            .filter(|m| {
+                filter
+                    .text
+                    .as_deref()
+                    .is_none_or(|t| matches_terms(m.content.as_str(), t))
+            })
+            .collect();
+        v.truncate(limit as usize);
+        Ok(v)
+    }
+
+    async fn branches(&self, scope: &Scope, thread_id: ThreadId) -> Result<Vec<Branch>, AppError> {
+        let s = self.lock()?;
+        let active = s.thread(scope, thread_id, false)?.active_leaf_id;
+        let all = s.thread_messages(thread_id);
+        Ok(tree::leaves(&all)
+            .into_iter()
+            .map(|m| Branch {
+                leaf: m.clone(),
+                active: Some(m.id) == active,
+            })
+            .collect())
+    }
+
+    async fn set_active_leaf(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        leaf: MessageId,
+        now: Timestamp,
+    ) -> Result<Thread, AppError> {
+        let mut s = self.lock()?;
+        let thread = s.own_thread(scope, thread_id)?.clone();
+        let target = s.owned_message(&scope.owner, leaf).cloned();
+        tree::check_active_leaf(&thread, leaf, target.as_ref())?;
+        let t = s.thread_mut(scope, thread_id)?;
+        t.active_leaf_id = Some(leaf);
+        t.updated_at = now;
+        Ok(t.clone())
+    }
+
+    async fn fork(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        at: MessageId,
+        mode: ForkMode,
+        mut new_thread: Thread,
+    ) -> Result<Thread, AppError> {
+        let mut s = self.lock()?;
+        let thread = s.own_thread(scope, thread_id)?.clone();
+        let target = s.owned_message(&scope.owner, at).cloned();
+        tree::check_fork_point(&thread, at, target.as_ref())?;
+        let all = s.thread_messages(thread_id);
+        let by_id: HashMap<MessageId, Message> = all.iter().map(|m| (m.id, m.clone())).collect();
+        let mut source = tree::path_to(at, &by_id);
+        if mode == ForkMode::PathAndBranches {
+            let below = tree::subtree(at, &all);
+            let mut extra: Vec<Message> = all
+                .iter()
+                .filter(|m| m.id != at && below.contains(&m.id) && !m.is_deleted())
+                .cloned()
+                .collect();
+            extra.sort_by_key(|m| (m.depth, m.created_at, m.id));
+            source.extend(extra);
+        }
+        let (copies, map) = tree::copy_messages(&source, new_thread.id, new_thread.created_at);
+        new_thread.active_leaf_id = map.get(&at).copied();
+        new_thread.message_count = copies.len() as i64;
+        new_thread.last_message_at = copies.last().map(|m| m.created_at);
+        s.threads.insert(new_thread.id, new_thread.clone());
+        for m in copies {
+            s.messages.insert(m.id, m);
+        }
+        Ok(new_thread)
+    }
+
+    async fn set_feedback(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        feedback: Option<Feedback>,
+        now: Timestamp,
+    ) -> Result<Message, AppError> {
+        let mut s = self.lock()?;
+        s.own_thread(scope, thread_id)?;
+        let m = s.live_message_mut(thread_id, id)?;
+        m.feedback = feedback;
+        m.updated_at = now;
+        Ok(m.clone())
+    }
+
+    async fn revise_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        revision: chat_threads_application::messages::Revision,
+    ) -> Result<Message, AppError> {
+        let mut s = self.lock()?;
+        s.own_thread(scope, thread_id)?;
+        let current = s.live_message_mut(thread_id, id)?.clone();
+        chat_threads_application::messages::check_revisable(&current, revision.from_version)?;
+        s.revisions.entry(id).or_default().push(
+            chat_threads_application::messages::MessageRevision::replaced(&current, revision.at),
+        );
+        let m = s.live_message_mut(thread_id, id)?;
+        m.content = revision.content;
+        m.display_text = revision.display_text;
+        m.metadata = revision.metadata;
+        m.version += 1;
+        m.edited_at = Some(revision.at);
+        m.updated_at = revision.at;
+        Ok(m.clone())
+    }
+
+    async fn message_revisions(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        after_version: Option<i32>,
+        limit: u32,
+    ) -> Result<Vec<chat_threads_application::messages::MessageRevision>, AppError> {
+        let s = self.lock()?;
+        s.thread(scope, thread_id, false)?;
+        if !s
+            .messages
+            .get(&id)
+            .is_some_and(|m| m.thread_id == thread_id && !m.is_deleted())
+        {
+            return Err(AppError::MessageNotFound);
+        }
+        Ok(s.revisions
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .filter(|r| after_version.is_none_or(|a| r.version > a))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn tombstone_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> Result<DeleteOutcome, AppError> {
+        let mut s = self.lock()?;
+        let outcome = DeleteOutcome {
+            deleted: 1,
+            active_leaf_id: s.own_thread(scope, thread_id)?.active_leaf_id,
+        };
+        let current = s.live_message_mut(thread_id, id)?.clone();
+        if !chat_threads_application::messages::tombstone_wanted(&current)? {
+            return Ok(outcome);
+        }
+        s.revisions.remove(&id);
+        let m = s.live_message_mut(thread_id, id)?;
+        m.content = chat_threads_domain::Content::from_stored(String::new());
+        m.display_text = None;
+        m.metadata = chat_threads_domain::Metadata::default();
+        m.feedback = None;
+        m.reaction = None;
+        m.tombstoned_at = Some(now);
+        m.attachments.clear();
+        m.updated_at = now;
+        if let Some(t) = s.threads.get_mut(&thread_id) {
+            t.updated_at = now;
+        }
+        Ok(outcome)
+    }
+
+    async fn set_reaction(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        reaction: Option<Reaction>,
+        now: Timestamp,
+    ) -> Result<Message, AppError> {
+        let mut s = self.lock()?;
+        s.own_thread(scope, thread_id)?;
+        let m = s.live_message_mut(thread_id, id)?;
+        m.reaction = reaction;
+        m.updated_at = now;
+        Ok(m.clone())
+    }
+}

@@ -1,0 +1,139 @@
+//! The in-memory store's streamed replies: starting one (with its user message and hold),
+//! updating it, and the replies whose writer is gone.
+
+use chat_threads_domain::{Message, MessageId, Scope, ThreadId, Timestamp};
+
+use chat_threads_application::AppError;
+
+use super::MemoryStore;
+
+impl chat_threads_application::replies::ReplyStore for MemoryStore {
+    async fn update_reply(
+        &self,
+        thread_id: ThreadId,
+        id: MessageId,
+        content: &str,
+        status: chat_threads_domain::MessageStatus,
+        usage: Option<chat_threads_application::usage::Usage>,
+        now: Timestamp,
+    ) -> Result<Message, AppError> {
+        let mut s = self.lock()?;
+        let m = s
+            .messages
+            .get_mut(&id)
+            .filter(|m| m.thread_id == thread_id)
+            .ok_or(AppError::MessageNotFound)?;
+        m.content = chat_threads_domain::Content::from_stored(content.to_owned());
+        m.status = status;
+        m.prompt_tokens = usage.map(|u| i32::try_from(u.prompt_tokens).unwrap_or(i32::MAX));
+        m.completion_tokens = usage.map(|u| i32::try_from(u.completion_tokens).unwrap_or(i32::MAX));
+        m.updated_at = now;
+        let out = m.clone();
+        if status != chat_threads_domain::MessageStatus::Streaming {
+            s.owners.remove(&id);
+            if let Some(t) = s.threads.get_mut(&thread_id) {
+                t.updated_at = now;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn begin_reply(
+        &self,
+        instance: &str,
+        scope: &Scope,
+        thread_id: ThreadId,
+        start: chat_threads_application::replies::ReplyStart,
+    ) -> Result<(Option<Message>, Message), AppError> {
+        let chat_threads_application::replies::ReplyStart {
+            busy_since,
+            user,
+            reply,
+            hold,
+        } = start;
+        let mut s = self.lock()?;
+        s.own_thread(scope, thread_id)?;
+        let busy = s.messages.values().any(|m| {
+            m.thread_id == thread_id
+                && m.status == chat_threads_domain::MessageStatus::Streaming
+                && m.updated_at > busy_since
+                && !m.is_deleted()
+        });
+        if busy {
+            return Err(AppError::GenerationInProgress);
+        }
+        // Validate both placements before writing either, so a refusal stores nothing.
+        let snapshot = (s.threads.clone(), s.messages.clone());
+        let result = (|| {
+            let user = user
+                .map(|(anchor, m)| s.place(scope, thread_id, anchor, m))
+                .transpose()?;
+            let anchor = reply.0.unwrap_or(chat_threads_application::Anchor::Append(
+                user.as_ref().map(|u| u.id),
+            ));
+            let reply = s.place(scope, thread_id, anchor, reply.1)?;
+            if let Some(hold) = &hold {
+                s.place_hold(hold, reply.id)?;
+            }
+            Ok((user, reply))
+        })();
+        match &result {
+            Ok((_, reply)) => {
+                s.owners.insert(reply.id, (thread_id, instance.to_owned()));
+            }
+            Err(_) => (s.threads, s.messages) = snapshot,
+        }
+        result
+    }
+
+    async fn orphaned_replies(
+        &self,
+        me: &str,
+        thread_id: Option<ThreadId>,
+    ) -> Result<Vec<(ThreadId, MessageId)>, AppError> {
+        // One process: every writer but `me` is gone.
+        let s = self.lock()?;
+        Ok(s.owners
+            .iter()
+            .filter(|(id, (t, who))| {
+                who != me
+                    && thread_id.is_none_or(|x| x == *t)
+                    && s.messages
+                        .get(id)
+                        .is_some_and(|m| m.status == chat_threads_domain::MessageStatus::Streaming)
+            })
+            .map(|(id, (t, _))| (*t, *id))
+            .collect())
+    }
+
+    async fn release_reply(
+        &self,
+        thread_id: ThreadId,
+        id: MessageId,
+        status: chat_threads_domain::MessageStatus,
+        now: Timestamp,
+    ) -> Result<Option<Message>, AppError> {
+        let mut s = self.lock()?;
+        s.owners.remove(&id);
+        let Some(m) = s.messages.get_mut(&id).filter(|m| {
+            m.thread_id == thread_id && m.status == chat_threads_domain::MessageStatus::Streaming
+        }) else {
+            return Ok(None);
+        };
+        m.status = status;
+        m.updated_at = now;
+        Ok(Some(m.clone()))
+    }
+
+    async fn recover_stale(&self, before: Timestamp) -> Result<u64, AppError> {
+        let mut s = self.lock()?;
+        let mut n = 0;
+        for m in s.messages.values_mut() {
+            if m.status == chat_threads_domain::MessageStatus::Streaming && m.updated_at < before {
+                m.status = chat_threads_domain::MessageStatus::Failed;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,23 @@
+//! The black-box tests: the built binary driven from outside (HTTP, WebSocket, SSE, real
+//! clients and tools), on SQLite and on PostgreSQL. One test binary, one module per area, so the
+//! shared `support` code compiles and links once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+mod support;
+
+mod api;
+mod auth;
+mod billing;
+mod binary;
+mod browser;
+mod clients;
+mod cluster;
+mod contract;
+mod crash;
+mod files;
+mod isolation;
+mod memory;
+mod nasty;
+mod openai;
+mod replies;
+mod websocket;
