@@ -79,6 +79,14 @@ pub enum ApiError {
         /// Explanation.
         message: String,
     },
+    /// An argument that is unknown, missing or of the wrong type (a WebSocket operation's):
+    /// `400 validation_failed` naming it in `details.field`.
+    Argument {
+        /// The argument (a path such as `attachments[0]` for nested ones).
+        field: String,
+        /// Explanation.
+        message: String,
+    },
 }
 
 impl From<AppError> for ApiError {
@@ -98,7 +106,7 @@ impl std::fmt::Display for ApiError {
         match self {
             Self::App(e) => e.fmt(f),
             Self::RateLimited(_) => f.write_str("too many requests"),
-            Self::Request { message, .. } => f.write_str(message),
+            Self::Request { message, .. } | Self::Argument { message, .. } => f.write_str(message),
         }
     }
 }
@@ -179,11 +187,34 @@ impl ResponseError for ApiError {
             Self::App(e) => app_status(e),
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Request { status, .. } => *status,
+            Self::Argument { .. } => StatusCode::BAD_REQUEST,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, Self::App(AppError::Auth(_))) {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if matches!(self, Self::App(AppError::Overloaded(_))) {
+            response.insert_header((RETRY_AFTER, HeaderValue::from(1)));
+        }
+        if let Self::RateLimited(v) = self {
+            response.insert_header((RETRY_AFTER, HeaderValue::from(v.retry_after_secs)));
+            for header in v.headers() {
+                response.insert_header(header);
+            }
+        }
+        response.json(ErrorBody {
+            error: self.detail(),
+        })
+    }
+}
+
+impl ApiError {
+    /// The error as every transport sends it (REST's `error`, a WebSocket response's `error`);
+    /// internal causes go to the log, never to the client.
+    pub fn detail(&self) -> ErrorDetail {
         let (code, message, details) = match self {
             // Internal details go to the log, never to the client.
             Self::App(AppError::Storage(cause)) => {
@@ -205,27 +236,17 @@ impl ResponseError for ApiError {
                 None,
             ),
             Self::Request { code, message, .. } => (*code, message.clone(), None),
+            Self::Argument { field, message } => (
+                ErrorCode::ValidationFailed,
+                message.clone(),
+                Some(serde_json::json!({ "field": field })),
+            ),
         };
-        let mut response = HttpResponse::build(status);
-        if matches!(self, Self::App(AppError::Auth(_))) {
-            response.insert_header(("WWW-Authenticate", "Bearer"));
+        ErrorDetail {
+            code,
+            message,
+            details,
         }
-        if matches!(self, Self::App(AppError::Overloaded(_))) {
-            response.insert_header((RETRY_AFTER, HeaderValue::from(1)));
-        }
-        if let Self::RateLimited(v) = self {
-            response.insert_header((RETRY_AFTER, HeaderValue::from(v.retry_after_secs)));
-            for header in v.headers() {
-                response.insert_header(header);
-            }
-        }
-        response.json(ErrorBody {
-            error: ErrorDetail {
-                code,
-                message,
-                details,
-            },
-        })
     }
 }
 

@@ -128,20 +128,25 @@ pub struct WhoAmI {
     responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn whoami<D: Deps>(auth: Auth) -> web::Json<WhoAmI> {
-    let p = auth.0;
-    let kind = match p.kind {
-        chat_threads_domain::PrincipalKind::User => "user",
-        chat_threads_domain::PrincipalKind::Anonymous => "anonymous",
-        chat_threads_domain::PrincipalKind::Service => "service",
-    };
-    web::Json(WhoAmI {
-        owner: p.owner().into_inner(),
-        subject: p.subject,
-        kind: kind.to_owned(),
-        org: p.org.map(|o| o.into_inner()),
-        email: p.email,
-        scopes: p.scopes,
-    })
+    web::Json(auth.0.into())
+}
+
+impl From<chat_threads_domain::Principal> for WhoAmI {
+    fn from(p: chat_threads_domain::Principal) -> Self {
+        let kind = match p.kind {
+            chat_threads_domain::PrincipalKind::User => "user",
+            chat_threads_domain::PrincipalKind::Anonymous => "anonymous",
+            chat_threads_domain::PrincipalKind::Service => "service",
+        };
+        Self {
+            owner: p.owner().into_inner(),
+            subject: p.subject,
+            kind: kind.to_owned(),
+            org: p.org.map(|o| o.into_inner()),
+            email: p.email,
+            scopes: p.scopes,
+        }
+    }
 }
 
 /// A new anonymous session.

@@ -3,8 +3,8 @@
 
 use actix_web::{HttpResponse, web};
 use chat_threads_application::messages::{DeleteScope, MessagePatch};
-use chat_threads_application::{AppendMessage, message_filter};
-use chat_threads_domain::MessageId;
+use chat_threads_application::{AppendMessage, EditInput, message_filter};
+use chat_threads_domain::{MessageId, Principal, ThreadId};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -63,6 +63,44 @@ pub struct EditMessageBody {
     pub attachments: Vec<uuid::Uuid>,
 }
 
+impl From<AppendMessageBody> for AppendMessage {
+    fn from(b: AppendMessageBody) -> Self {
+        Self {
+            role: b.role,
+            content: b.content,
+            content_type: b.content_type,
+            display_text: b.display_text,
+            parent_id: b.parent_id.map(MessageId::from_uuid),
+            metadata: b.metadata,
+            model: b.model,
+            prompt_tokens: b.prompt_tokens,
+            completion_tokens: b.completion_tokens,
+            attachments: file_ids(b.attachments),
+        }
+    }
+}
+
+impl From<EditMessageBody> for EditInput {
+    fn from(b: EditMessageBody) -> Self {
+        Self {
+            content: b.content,
+            display_text: b.display_text,
+            metadata: b.metadata,
+            attachments: file_ids(b.attachments),
+        }
+    }
+}
+
+impl From<PatchMessageBody> for MessagePatch {
+    fn from(b: PatchMessageBody) -> Self {
+        Self {
+            content: b.content,
+            display_text: b.display_text,
+            metadata: b.metadata,
+        }
+    }
+}
+
 /// File ids as the application takes them.
 pub(crate) fn file_ids(ids: Vec<uuid::Uuid>) -> Vec<chat_threads_domain::FileId> {
     ids.into_iter()
@@ -112,22 +150,9 @@ pub async fn append<D: Deps>(
     path: web::Path<ThreadPath>,
     body: crate::extractors::Json<AppendMessageBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
-    let input = AppendMessage {
-        role: b.role,
-        content: b.content,
-        content_type: b.content_type,
-        display_text: b.display_text,
-        parent_id: b.parent_id.map(MessageId::from_uuid),
-        metadata: b.metadata,
-        model: b.model,
-        prompt_tokens: b.prompt_tokens,
-        completion_tokens: b.completion_tokens,
-        attachments: file_ids(b.attachments),
-    };
     let m = state
         .messages
-        .append_counted(&auth.0, path.thread(), input)
+        .append_counted(&auth.0, path.thread(), body.into_inner().into())
         .await?;
     Ok(HttpResponse::Created().json(MessageDto::from(m)))
 }
@@ -144,25 +169,35 @@ pub async fn list<D: Deps>(
     path: web::Path<ThreadPath>,
     query: web::Query<ListMessagesQuery>,
 ) -> Result<web::Json<PageDto<MessageDto>>, ApiError> {
-    let q = query.into_inner();
-    let thread = path.thread();
+    Ok(web::Json(
+        list_page(&state, &auth.0, path.thread(), query.into_inner()).await?,
+    ))
+}
+
+/// A page of a thread's messages as `query` asks (REST and WebSocket).
+pub(crate) async fn list_page<D: Deps>(
+    state: &AppState<D>,
+    who: &Principal,
+    thread: ThreadId,
+    q: ListMessagesQuery,
+) -> Result<PageDto<MessageDto>, ApiError> {
     let filter = message_filter(q.role.as_deref(), q.q.as_deref())?;
     let (cursor, limit) = (q.cursor, q.limit);
     let page = match q.view.unwrap_or_default() {
         View::Path => {
             state
                 .messages
-                .active_path(&auth.0, thread, cursor, limit, filter)
+                .active_path(who, thread, cursor, limit, filter)
                 .await?
         }
         View::Tree => {
             state
                 .messages
-                .tree(&auth.0, thread, cursor, limit, filter)
+                .tree(who, thread, cursor, limit, filter)
                 .await?
         }
     };
-    Ok(web::Json(page.into()))
+    Ok(page.into())
 }
 
 /// Get a message.
@@ -194,19 +229,13 @@ pub async fn edit<D: Deps>(
     path: web::Path<MessagePath>,
     body: crate::extractors::Json<EditMessageBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
     let m = state
         .messages
         .edit(
             &auth.0,
             path.thread(),
             path.message(),
-            chat_threads_application::EditInput {
-                content: b.content,
-                display_text: b.display_text,
-                metadata: b.metadata,
-                attachments: file_ids(b.attachments),
-            },
+            body.into_inner().into(),
         )
         .await?;
     Ok(HttpResponse::Created().json(MessageDto::from(m)))
@@ -282,18 +311,13 @@ pub async fn update<D: Deps>(
     path: web::Path<MessagePath>,
     body: crate::extractors::Json<PatchMessageBody>,
 ) -> Result<web::Json<MessageDto>, ApiError> {
-    let b = body.into_inner();
     let m = state
         .messages
         .revise(
             &auth.0,
             path.thread(),
             path.message(),
-            MessagePatch {
-                content: b.content,
-                display_text: b.display_text,
-                metadata: b.metadata,
-            },
+            body.into_inner().into(),
         )
         .await?;
     Ok(web::Json(m.into()))

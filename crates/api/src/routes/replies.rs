@@ -194,21 +194,43 @@ pub struct ChatBody {
     pub attachments: Vec<uuid::Uuid>,
 }
 
-impl ChatBody {
-    /// The reply's input, and whether the answer should stream.
-    fn into_input(self, req: &HttpRequest) -> Result<(SendInput, bool), ApiError> {
-        let stream = wants_stream(req, self.stream);
-        let input = SendInput {
-            content: self.content,
-            parent_id: self.parent_id.map(MessageId::from_uuid),
-            model: self.model,
-            metadata: self.metadata,
-            language: self.language,
-            timezone: self.timezone,
-            attachments: crate::routes::messages::file_ids(self.attachments),
+impl From<ChatBody> for SendInput {
+    fn from(b: ChatBody) -> Self {
+        Self {
+            content: b.content,
+            parent_id: b.parent_id.map(MessageId::from_uuid),
+            model: b.model,
+            metadata: b.metadata,
+            language: b.language,
+            timezone: b.timezone,
+            attachments: crate::routes::messages::file_ids(b.attachments),
             max_tokens: None,
-        };
-        Ok((input, stream))
+        }
+    }
+}
+
+impl From<ResendBody> for ChatBody {
+    fn from(b: ResendBody) -> Self {
+        Self {
+            content: b.content,
+            parent_id: None,
+            model: b.model,
+            metadata: b.metadata,
+            stream: b.stream,
+            language: b.language,
+            timezone: b.timezone,
+            attachments: b.attachments,
+        }
+    }
+}
+
+impl From<RegenerateBody> for RegenerateInput {
+    fn from(b: RegenerateBody) -> Self {
+        Self {
+            model: b.model,
+            language: b.language,
+            timezone: b.timezone,
+        }
     }
 }
 
@@ -335,8 +357,12 @@ pub async fn chat<D: Deps>(
     path: web::Path<ThreadPath>,
     body: crate::extractors::Json<ChatBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (input, stream) = body.into_inner().into_input(&req)?;
-    let started = state.replies.send(&auth.0, path.thread(), input).await?;
+    let body = body.into_inner();
+    let stream = wants_stream(&req, body.stream);
+    let started = state
+        .replies
+        .send(&auth.0, path.thread(), body.into())
+        .await?;
     answer(&state, &auth.0, started, stream).await
 }
 
@@ -359,16 +385,7 @@ pub async fn regenerate<D: Deps>(
     let stream = wants_stream(&req, b.stream);
     let started = state
         .replies
-        .regenerate(
-            &auth.0,
-            path.thread(),
-            path.message(),
-            RegenerateInput {
-                model: b.model,
-                language: b.language,
-                timezone: b.timezone,
-            },
-        )
+        .regenerate(&auth.0, path.thread(), path.message(), b.into())
         .await?;
     answer(&state, &auth.0, started, stream).await
 }
@@ -389,21 +406,11 @@ pub async fn resend<D: Deps>(
     path: web::Path<MessagePath>,
     body: crate::extractors::Json<ResendBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
-    let (input, stream) = ChatBody {
-        content: b.content,
-        parent_id: None,
-        model: b.model,
-        metadata: b.metadata,
-        stream: b.stream,
-        language: b.language,
-        timezone: b.timezone,
-        attachments: b.attachments,
-    }
-    .into_input(&req)?;
+    let body = ChatBody::from(body.into_inner());
+    let stream = wants_stream(&req, body.stream);
     let started = state
         .replies
-        .resend(&auth.0, path.thread(), path.message(), input)
+        .resend(&auth.0, path.thread(), path.message(), body.into())
         .await?;
     answer(&state, &auth.0, started, stream).await
 }

@@ -78,6 +78,50 @@ pub struct ListThreadsQuery {
     pub deleted: Option<DeletedFilter>,
 }
 
+impl From<CreateThreadBody> for CreateThread {
+    fn from(b: CreateThreadBody) -> Self {
+        Self {
+            title: b.title,
+            product: b.product,
+            org_id: b.org_id,
+            document_id: b.document_id,
+            external_id: b.external_id,
+            metadata: b.metadata,
+            system_prompt: b.system_prompt,
+            model: b.model,
+            expires_at: b.expires_at,
+        }
+    }
+}
+
+impl From<UpdateThreadBody> for UpdateThread {
+    fn from(b: UpdateThreadBody) -> Self {
+        Self {
+            title: b.title,
+            status: b.status,
+            metadata: b.metadata,
+            system_prompt: b.system_prompt,
+            model: b.model,
+        }
+    }
+}
+
+impl From<ListThreadsQuery> for ListThreads {
+    fn from(q: ListThreadsQuery) -> Self {
+        Self {
+            org_id: q.org_id,
+            product: q.product,
+            status: q.status,
+            document_id: q.document_id,
+            external_id: q.external_id,
+            deleted: q.deleted.unwrap_or_default(),
+            text: q.q,
+            cursor: q.cursor,
+            limit: q.limit,
+        }
+    }
+}
+
 /// Create a thread.
 #[utoipa::path(post, path = "/v1/threads", tag = "threads", operation_id = "create_thread", request_body = CreateThreadBody,
     responses((status = 201, description = "Created", body = ThreadDto),
@@ -92,19 +136,10 @@ pub async fn create<D: Deps>(
     state: web::Data<AppState<D>>,
     body: crate::extractors::Json<CreateThreadBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
-    let input = CreateThread {
-        title: b.title,
-        product: b.product,
-        org_id: b.org_id,
-        document_id: b.document_id,
-        external_id: b.external_id,
-        metadata: b.metadata,
-        system_prompt: b.system_prompt,
-        model: b.model,
-        expires_at: b.expires_at,
-    };
-    let (thread, created) = state.threads.create(&auth.0, input).await?;
+    let (thread, created) = state
+        .threads
+        .create(&auth.0, body.into_inner().into())
+        .await?;
     let mut response = if created {
         HttpResponse::Created()
     } else {
@@ -123,18 +158,7 @@ pub async fn list<D: Deps>(
     state: web::Data<AppState<D>>,
     query: web::Query<ListThreadsQuery>,
 ) -> Result<web::Json<PageDto<ThreadDto>>, ApiError> {
-    let q = query.into_inner();
-    let input = ListThreads {
-        org_id: q.org_id,
-        product: q.product,
-        status: q.status,
-        document_id: q.document_id,
-        external_id: q.external_id,
-        deleted: q.deleted.unwrap_or_default(),
-        text: q.q,
-        cursor: q.cursor,
-        limit: q.limit,
-    };
+    let input = query.into_inner().into();
     Ok(web::Json(state.threads.list(&auth.0, input).await?.into()))
 }
 
@@ -165,14 +189,7 @@ pub async fn update<D: Deps>(
     path: web::Path<ThreadPath>,
     body: crate::extractors::Json<UpdateThreadBody>,
 ) -> Result<web::Json<ThreadDto>, ApiError> {
-    let b = body.into_inner();
-    let input = UpdateThread {
-        title: b.title,
-        status: b.status,
-        metadata: b.metadata,
-        system_prompt: b.system_prompt,
-        model: b.model,
-    };
+    let input = body.into_inner().into();
     let id = path.thread();
     Ok(web::Json(
         state.threads.update(&auth.0, id, input).await?.into(),

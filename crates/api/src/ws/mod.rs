@@ -15,16 +15,13 @@ use chat_threads_application::AppError;
 use chat_threads_application::accounts::AuthError;
 use chat_threads_application::error::ErrorCode;
 use chat_threads_application::events::{Event, PresenceGuard, ThreadEvent, Typing};
-use chat_threads_application::replies::{RegenerateInput, SendInput};
-use chat_threads_application::{CreateThread, ListThreads};
-use chat_threads_domain::{MessageId, Principal, Role, ThreadId};
+use chat_threads_domain::{Principal, Role, ThreadId};
 use futures_util::StreamExt;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use crate::auth::Verifier;
-use crate::dto::{MessageDto, PageDto, ThreadDto};
+use crate::error::ApiError;
 use crate::state::{AppState, Deps};
 
 /// WebSocket limits and timers.
@@ -44,38 +41,16 @@ pub struct WsConfig {
     pub auth_timeout: Duration,
 }
 
-/// A request frame.
-#[derive(Debug, Deserialize)]
-struct Request {
-    id: Option<Value>,
-    op: String,
-    #[serde(flatten)]
-    args: Value,
-}
+mod ops;
 
-fn arg<T: for<'de> Deserialize<'de>>(args: &Value, name: &str) -> Result<T, AppError> {
-    serde_json::from_value(args.get(name).cloned().unwrap_or(Value::Null)).map_err(|e| {
-        chat_threads_domain::DomainError::invalid("ws", format!("`{name}`: {e}")).into()
-    })
-}
+use ops::Op;
 
-fn opt_arg<T: for<'de> Deserialize<'de>>(args: &Value, name: &str) -> Result<Option<T>, AppError> {
-    match args.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(_) => arg(args, name).map(Some),
-    }
+fn error_body(e: &ApiError) -> Value {
+    json_of(e.detail())
 }
 
 fn json_of(v: impl serde::Serialize) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
-}
-
-fn error_body(e: &AppError) -> Value {
-    let message = match e {
-        AppError::Storage(_) => "internal error".to_owned(),
-        other => other.to_string(),
-    };
-    json!({"code": e.code(), "message": message})
 }
 
 /// Frames going out, and whether the queue overflowed.
@@ -298,15 +273,24 @@ impl<D: Deps> Connection<D> {
     }
 
     async fn handle(&mut self, out: &Outbox, text: &str) {
-        let request: Request = match serde_json::from_str(text) {
+        let mut request = match serde_json::from_str::<Map<String, Value>>(text) {
             Ok(r) => r,
             Err(e) => {
                 out.send(json!({"type": "error", "error": {"code": ErrorCode::MalformedJson, "message": format!("not a request: {e}")}}));
                 return;
             }
         };
-        let id = request.id.clone().unwrap_or(Value::Null);
-        let result = self.dispatch(out, &request).await;
+        let id = request.remove("id").unwrap_or(Value::Null);
+        let result = match request.remove("op") {
+            Some(Value::String(name)) => match Op::parse(&name, request) {
+                Ok(op) => self.dispatch(out, op).await,
+                Err(e) => Err(e),
+            },
+            _ => Err(ApiError::Argument {
+                field: "op".into(),
+                message: "every request names its `op` (a string)".into(),
+            }),
+        };
         match result {
             Ok(value) => {
                 out.send(json!({"type": "response", "id": id, "ok": true, "result": value}))
@@ -322,10 +306,8 @@ impl<D: Deps> Connection<D> {
             .ok_or(AppError::Auth(AuthError::Missing))
     }
 
-    async fn dispatch(&mut self, out: &Outbox, r: &Request) -> Result<Value, AppError> {
-        let a = &r.args;
-        if r.op == "auth" {
-            let token: String = arg(a, "token")?;
+    async fn dispatch(&mut self, out: &Outbox, op: Op) -> Result<Value, ApiError> {
+        if let Op::Auth(token) = op {
             let p = self.verifier.0.verify(&token)?;
             self.state.auth.check_live(&p).await?;
             let result = json!({"subject": p.subject, "connection_id": self.id});
@@ -334,152 +316,44 @@ impl<D: Deps> Connection<D> {
             return Ok(result);
         }
         let who = self.who()?.clone();
-        let s = &self.state;
+        let s = self.state.clone();
         // An anonymous session ended or deleted meanwhile: its token stops working here too.
-        if r.op != "ping" {
+        if !matches!(op, Op::Ping) {
             s.auth.check_live(&who).await?;
         }
-        let thread = |a: &Value| -> Result<ThreadId, AppError> {
-            Ok(ThreadId::from_uuid(arg::<uuid::Uuid>(a, "thread_id")?))
-        };
-        let message = |a: &Value| -> Result<MessageId, AppError> {
-            Ok(MessageId::from_uuid(arg::<uuid::Uuid>(a, "message_id")?))
-        };
-        match r.op.as_str() {
-            "ping" => Ok(json!("pong")),
-            "whoami" => Ok(
-                json!({"subject": who.subject, "kind": who.kind, "org": who.org, "owner": who.owner()}),
-            ),
-            "models.list" => {
-                let models = s.replies.catalog().allowed(&who);
-                let currency = &s.balances.settings().currency;
-                Ok(json_of(
-                    PageDto::<crate::routes::replies::ModelDto>::complete(
-                        models
-                            .into_iter()
-                            .map(|m| crate::routes::replies::ModelDto::new(m, currency)),
-                    ),
-                ))
-            }
-            "threads.list" => {
-                let input = ListThreads {
-                    cursor: opt_arg(a, "cursor")?,
-                    limit: opt_arg(a, "limit")?,
-                    product: opt_arg(a, "product")?,
-                    ..ListThreads::default()
-                };
-                let page: PageDto<ThreadDto> = s.threads.list(&who, input).await?.into();
-                Ok(json_of(page))
-            }
-            "threads.create" => {
-                let input = CreateThread {
-                    title: opt_arg(a, "title")?,
-                    product: opt_arg(a, "product")?,
-                    external_id: opt_arg(a, "external_id")?,
-                    metadata: opt_arg(a, "metadata")?,
-                    system_prompt: opt_arg(a, "system_prompt")?,
-                    model: opt_arg(a, "model")?,
-                    ..CreateThread::default()
-                };
-                let (t, _) = s.threads.create(&who, input).await?;
-                Ok(json_of(ThreadDto::from(t)))
-            }
-            "threads.delete" => Ok(json_of(ThreadDto::from(
-                s.threads.delete(&who, thread(a)?).await?,
-            ))),
-            "messages.list" => {
-                let tid = thread(a)?;
-                let tree = opt_arg::<String>(a, "view")?.as_deref() == Some("tree");
-                let (cursor, limit) = (opt_arg(a, "cursor")?, opt_arg(a, "limit")?);
-                let filter = chat_threads_application::MessageFilter::default();
-                let page = if tree {
-                    s.messages.tree(&who, tid, cursor, limit, filter).await?
-                } else {
-                    s.messages
-                        .active_path(&who, tid, cursor, limit, filter)
-                        .await?
-                };
-                Ok(json_of(PageDto::<MessageDto>::from(page)))
-            }
-            "messages.update" => {
-                let patch = chat_threads_application::messages::MessagePatch {
-                    content: opt_arg(a, "content")?,
-                    display_text: match a.get("display_text") {
-                        None => None,
-                        Some(serde_json::Value::Null) => Some(None),
-                        Some(_) => Some(Some(arg(a, "display_text")?)),
-                    },
-                    metadata: opt_arg(a, "metadata")?,
-                };
-                let m = s
-                    .messages
-                    .revise(&who, thread(a)?, message(a)?, patch)
-                    .await?;
-                Ok(json_of(MessageDto::from(m)))
-            }
-            "messages.revisions" => {
-                let (cursor, limit) = (opt_arg(a, "cursor")?, opt_arg(a, "limit")?);
-                let page = s
-                    .messages
-                    .revisions(&who, thread(a)?, message(a)?, cursor, limit)
-                    .await?;
-                Ok(json_of(PageDto::<crate::dto::MessageRevisionDto>::from(
-                    page,
-                )))
-            }
-            "messages.delete" => {
-                let scope = opt_arg::<chat_threads_application::messages::DeleteScope>(a, "scope")?
-                    .unwrap_or_default();
-                let out = s
-                    .messages
-                    .delete(&who, thread(a)?, message(a)?, scope)
-                    .await?;
-                Ok(json_of(crate::dto::DeleteOutcomeDto::from(out)))
-            }
-            "messages.send" => {
-                let tid = thread(a)?;
-                let input = SendInput {
-                    content: arg(a, "content")?,
-                    parent_id: opt_arg::<uuid::Uuid>(a, "parent_id")?.map(MessageId::from_uuid),
-                    model: opt_arg(a, "model")?,
-                    metadata: opt_arg(a, "metadata")?,
-                    language: opt_arg(a, "language")?,
-                    timezone: opt_arg(a, "timezone")?,
-                    attachments: crate::routes::messages::file_ids(
-                        opt_arg::<Vec<uuid::Uuid>>(a, "attachments")?.unwrap_or_default(),
-                    ),
-                    max_tokens: None,
-                };
+        match op {
+            Op::MessagesSend(tid, body) => {
                 // Subscribed first, so the reply's events reach this socket from the start.
                 self.subscribe(out, &who, tid).await?;
-                let started = self.state.replies.send(&who, tid, input).await?;
+                let started = s.replies.send(&who, tid, body.into()).await?;
                 Ok(
                     json!({"user_message_id": started.user_message.map(|m| m.id), "assistant_message_id": started.assistant_message.id}),
                 )
             }
-            "messages.regenerate" => {
-                let tid = thread(a)?;
+            Op::MessagesResend(at, body) => {
+                let tid = at.thread();
                 self.subscribe(out, &who, tid).await?;
-                let started = self
-                    .state
+                let body = crate::routes::replies::ChatBody::from(body);
+                let started = s
                     .replies
-                    .regenerate(
-                        &who,
-                        tid,
-                        message(a)?,
-                        RegenerateInput {
-                            model: opt_arg(a, "model")?,
-                            language: opt_arg(a, "language")?,
-                            timezone: opt_arg(a, "timezone")?,
-                        },
-                    )
+                    .resend(&who, tid, at.message(), body.into())
+                    .await?;
+                Ok(
+                    json!({"user_message_id": started.user_message.map(|m| m.id), "assistant_message_id": started.assistant_message.id}),
+                )
+            }
+            Op::MessagesRegenerate(at, body) => {
+                let tid = at.thread();
+                self.subscribe(out, &who, tid).await?;
+                let started = s
+                    .replies
+                    .regenerate(&who, tid, at.message(), body.into())
                     .await?;
                 Ok(json!({"assistant_message_id": started.assistant_message.id}))
             }
-            "messages.resume" => {
-                let (tid, mid) = (thread(a)?, message(a)?);
-                let after: u64 = opt_arg(a, "last_event_id")?.unwrap_or(0);
-                let mut events = self.state.replies.follow(&who, tid, mid, after).await?;
+            Op::MessagesResume(at, after) => {
+                let mid = at.message();
+                let mut events = s.replies.follow(&who, at.thread(), mid, after).await?;
                 let out = out.clone();
                 self.tasks.push(actix_web::rt::spawn(async move {
                     while let Some(e) = events.next().await {
@@ -488,50 +362,34 @@ impl<D: Deps> Connection<D> {
                 }));
                 Ok(json!({"message_id": mid, "after": after}))
             }
-            // `generation.stop` is the name this op had before; kept for existing clients.
-            "replies.stop" | "generation.stop" => {
-                let m = self
-                    .state
-                    .replies
-                    .cancel(&who, thread(a)?, message(a)?)
-                    .await?;
-                Ok(json_of(MessageDto::from(m)))
-            }
-            "subscribe" => {
-                let tid = thread(a)?;
+            Op::Subscribe(tid) => {
                 self.subscribe(out, &who, tid).await?;
-                Ok(json!({"thread_id": tid, "presence": self.state.replies.events().presence(tid)}))
+                Ok(json!({"thread_id": tid, "presence": s.replies.events().presence(tid)}))
             }
-            "unsubscribe" => {
-                let tid = thread(a)?;
+            Op::Unsubscribe(tid) => {
                 self.subscriptions.remove(&tid);
                 Ok(json!({"thread_id": tid}))
             }
-            "typing.start" | "typing.stop" => {
-                let tid = thread(a)?;
+            Op::TypingStart(tid) | Op::TypingStop(tid) => {
                 let t = s.threads.get(&who, tid, false).await?;
                 // Read-only access (an org admin on a member's thread) never speaks in it.
                 if !who.scope().can_write(&t) {
-                    return Err(AppError::ThreadNotFound);
+                    return Err(AppError::ThreadNotFound.into());
                 }
                 let typing = Typing {
                     role: Role::User,
                     subject: Some(who.subject.to_string()),
                     connection_id: Some(self.id.clone()),
                 };
-                let event = if r.op == "typing.start" {
+                let event = if matches!(op, Op::TypingStart(_)) {
                     Event::TypingStarted(typing)
                 } else {
                     Event::TypingStopped(typing)
                 };
-                self.state.replies.events().emit(tid, event);
+                s.replies.events().emit(tid, event);
                 Ok(json!({"thread_id": tid}))
             }
-            other => Err(chat_threads_domain::DomainError::invalid(
-                "op",
-                format!("unknown op {other:?}"),
-            )
-            .into()),
+            op => op.run(&s, &who).await,
         }
     }
 
