@@ -46,21 +46,24 @@ pub fn bearer_token(
     let Some(header) = headers.get(AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = header.to_str().map_err(|_| AuthError::Malformed)?.trim();
+    let value = header
+        .to_str()
+        .map_err(|_| AuthError::TokenMalformed)?
+        .trim();
     match value.split_once(' ') {
         Some((scheme, token))
             if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
         {
             Ok(Some(token.trim()))
         }
-        _ => Err(AuthError::Missing),
+        _ => Err(AuthError::TokenMissing),
     }
 }
 
 fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let verifier = req
         .app_data::<web::Data<Verifier>>()
-        .ok_or_else(|| ApiError::App(AppError::Storage("no token verifier configured".into())))?;
+        .ok_or_else(|| ApiError::App(AppError::internal("no token verifier configured")))?;
     let from_query;
     let token = match bearer_token(req.headers())? {
         Some(token) => token,
@@ -69,10 +72,10 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
             from_query = web::Query::<TokenQuery>::from_query(req.query_string())
                 .ok()
                 .and_then(|q| q.into_inner().access_token)
-                .ok_or(AuthError::Missing)?;
+                .ok_or(AuthError::TokenMissing)?;
             from_query.as_str()
         }
-        None => return Err(AuthError::Missing.into()),
+        None => return Err(AuthError::TokenMissing.into()),
     };
     let principal = verifier.0.verify(token)?;
     if let Some(limiter) = req
@@ -133,7 +136,7 @@ fn authenticate_live(req: &HttpRequest) -> LocalBoxFuture<'static, Result<Princi
             // wrapper blocks to finish it, which a single-threaded worker cannot).
             actix_web::rt::spawn(gate.0.check(principal.clone()))
                 .await
-                .map_err(|e| AppError::Storage(format!("session check failed: {e}")))??;
+                .map_err(|e| AppError::internal_from("session check failed", e))??;
         }
         Ok(principal)
     })
@@ -194,12 +197,18 @@ mod tests {
         assert_eq!(bearer_token(&HeaderMap::new()), Ok(None));
         assert_eq!(bearer_token(&with(b"Bearer abc")), Ok(Some("abc")));
         assert_eq!(bearer_token(&with(b"bearer  abc ")), Ok(Some("abc")));
-        assert_eq!(bearer_token(&with(b"Basic abc")), Err(AuthError::Missing));
-        assert_eq!(bearer_token(&with(b"Bearer ")), Err(AuthError::Missing));
-        assert_eq!(bearer_token(&with(b"abc")), Err(AuthError::Missing));
+        assert_eq!(
+            bearer_token(&with(b"Basic abc")),
+            Err(AuthError::TokenMissing)
+        );
+        assert_eq!(
+            bearer_token(&with(b"Bearer ")),
+            Err(AuthError::TokenMissing)
+        );
+        assert_eq!(bearer_token(&with(b"abc")), Err(AuthError::TokenMissing));
         assert_eq!(
             bearer_token(&with(b"Bearer \xff")),
-            Err(AuthError::Malformed)
+            Err(AuthError::TokenMalformed)
         );
     }
 }

@@ -22,7 +22,10 @@ impl utoipa::PartialSchema for ErrorCodeSchema {
         use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
         let meanings: Vec<String> = ErrorCode::ALL
             .iter()
-            .map(|c| format!("- `{}`: {}", c.as_str(), c.meaning()))
+            .map(|c| match c.status() {
+                Some(status) => format!("- `{}` ({status}): {}", c.as_str(), c.meaning()),
+                None => format!("- `{}`: {}", c.as_str(), c.meaning()),
+            })
             .collect();
         ObjectBuilder::new()
             .schema_type(SchemaType::Type(Type::String))
@@ -111,42 +114,20 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// The status of a use case's refusal: its code's, from the one error table.
 fn app_status(e: &AppError) -> StatusCode {
-    match e {
-        AppError::ThreadNotFound
-        | AppError::MessageNotFound
-        | AppError::SessionNotFound
-        | AppError::BalanceNotFound
-        | AppError::FileNotFound => StatusCode::NOT_FOUND,
-        AppError::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        AppError::AttachmentNotFound(_) | AppError::ImagesNotSupported { .. } => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        AppError::FileTypeNotAllowed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        AppError::StorageQuotaExceeded { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        AppError::Auth(_) => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-        AppError::Domain(DomainError::Invalid { .. }) | AppError::InvalidCursor => {
-            StatusCode::BAD_REQUEST
-        }
-        AppError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        AppError::Conflict(_) => StatusCode::CONFLICT,
-        AppError::Unavailable(_) | AppError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
-        AppError::ModelNotAllowed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        AppError::GenerationInProgress => StatusCode::CONFLICT,
-        AppError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
-        AppError::InsufficientBalance { .. } => StatusCode::PAYMENT_REQUIRED,
-        AppError::Model(_) => StatusCode::BAD_GATEWAY,
-        AppError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    e.code()
+        .status()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 fn details(e: &AppError) -> Option<serde_json::Value> {
     match e {
         AppError::Domain(
-            DomainError::Invalid { field, .. } | DomainError::OutOfRange { field, .. },
+            DomainError::ValidationFailed { field, .. } | DomainError::OutOfRange { field, .. },
         ) => Some(serde_json::json!({ "field": field })),
-        AppError::Domain(DomainError::TooLarge {
+        AppError::Domain(DomainError::LimitExceeded {
             field,
             limit,
             actual,
@@ -154,10 +135,10 @@ fn details(e: &AppError) -> Option<serde_json::Value> {
         AppError::ModelNotAllowed { model, allowed } => {
             Some(serde_json::json!({ "model": model, "allowed": allowed }))
         }
-        AppError::QuotaExceeded { quota, used } => {
+        AppError::TokenQuotaExceeded { quota, used } => {
             Some(serde_json::json!({ "quota": quota, "used": used }))
         }
-        AppError::FileTooLarge { limit } => Some(serde_json::json!({ "limit": limit })),
+        AppError::PayloadTooLarge { limit } => Some(serde_json::json!({ "limit": limit })),
         AppError::AttachmentNotFound(id) => Some(serde_json::json!({ "file_id": id })),
         AppError::ImagesNotSupported { model } => Some(serde_json::json!({ "model": model })),
         AppError::FileTypeNotAllowed {
@@ -217,12 +198,12 @@ impl ApiError {
     pub fn detail(&self) -> ErrorDetail {
         let (code, message, details) = match self {
             // Internal details go to the log, never to the client.
-            Self::App(AppError::Storage(cause)) => {
-                tracing::error!(%cause, "internal error");
+            Self::App(e @ AppError::InternalError(_)) => {
+                tracing::error!(cause = %e.chain(), "internal error");
                 (ErrorCode::InternalError, "internal error".to_owned(), None)
             }
-            Self::App(AppError::Unavailable(cause)) => {
-                tracing::warn!(%cause, "storage unavailable");
+            Self::App(e @ AppError::StorageUnavailable(_)) => {
+                tracing::warn!(cause = %e.chain(), "storage unavailable");
                 (
                     ErrorCode::StorageUnavailable,
                     "the service is temporarily unavailable; retry shortly".to_owned(),

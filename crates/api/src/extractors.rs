@@ -234,3 +234,35 @@ mod tests {
         ));
     }
 }
+
+/// Reads `value` as `T` (a body or argument type that refuses unknown fields), naming the field
+/// at fault: an unknown, missing or mistyped field is `400 validation_failed` with
+/// `details.field` (`messages[1].role` for a nested one), so a client learns exactly what to fix.
+pub fn typed<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    context: &str,
+) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.inner().to_string();
+        let path = e.path().to_string();
+        let quoted = |prefix: &str| {
+            inner
+                .strip_prefix(prefix)
+                .and_then(|r| r.split('`').next())
+                .map(str::to_owned)
+        };
+        // A missing field is reported at its parent (an unknown one at itself): name the
+        // field itself.
+        let field = match (quoted("missing field `"), path.as_str()) {
+            (Some(name), ".") => name,
+            (Some(name), parent) => format!("{parent}.{name}"),
+            (None, ".") => quoted("unknown field `").unwrap_or_else(|| "body".to_owned()),
+            (None, path) => path.to_owned(),
+        };
+        let message = match inner.strip_prefix("unknown field `") {
+            Some(_) => format!("{context}: unsupported parameter `{field}`"),
+            None => format!("{context}: `{field}`: {inner}"),
+        };
+        ApiError::Argument { field, message }
+    })
+}

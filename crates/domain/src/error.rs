@@ -7,7 +7,7 @@ use crate::ids::MessageId;
 pub enum DomainError {
     /// A value failed validation; `field` names the input, `reason` says what is wrong.
     #[error("invalid {field}: {reason}")]
-    Invalid {
+    ValidationFailed {
         /// The input that failed.
         field: &'static str,
         /// A human-readable reason.
@@ -15,7 +15,7 @@ pub enum DomainError {
     },
     /// A value exceeded a configured limit.
     #[error("{field} is too large: {actual} exceeds the limit of {limit}")]
-    TooLarge {
+    LimitExceeded {
         /// The input that is too large.
         field: &'static str,
         /// The configured limit.
@@ -25,16 +25,16 @@ pub enum DomainError {
     },
     /// The requested parent message does not exist in this thread.
     #[error("parent message {0} does not exist")]
-    UnknownParent(MessageId),
+    ParentNotFound(MessageId),
     /// The requested parent message belongs to another thread.
     #[error("parent message {0} belongs to another thread")]
     ParentInOtherThread(MessageId),
     /// The requested parent message is deleted.
     #[error("parent message {0} is deleted")]
-    DeletedParent(MessageId),
+    ParentDeleted(MessageId),
     /// The message cannot be used as the target of this operation (deleted, other thread).
     #[error("message {0} cannot be used here: {1}")]
-    UnusableMessage(MessageId, &'static str),
+    MessageUnusable(MessageId, &'static str),
     /// `content_type` is `json` and the content does not parse as JSON.
     #[error("content_type is json and the content is not valid JSON")]
     ContentNotJson,
@@ -53,9 +53,9 @@ pub enum DomainError {
 }
 
 impl DomainError {
-    /// Shorthand for an [`DomainError::Invalid`].
+    /// Shorthand for an [`DomainError::ValidationFailed`].
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        Self::Invalid {
+        Self::ValidationFailed {
             field,
             reason: reason.into(),
         }

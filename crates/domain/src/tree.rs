@@ -56,9 +56,9 @@ fn target<'m>(
         thread,
         requested,
         found,
-        |id| DomainError::UnusableMessage(id, "no such message in this thread"),
-        |id| DomainError::UnusableMessage(id, "no such message in this thread"),
-        |id| DomainError::UnusableMessage(id, "the message is deleted"),
+        |id| DomainError::MessageUnusable(id, "no such message in this thread"),
+        |id| DomainError::MessageUnusable(id, "no such message in this thread"),
+        |id| DomainError::MessageUnusable(id, "the message is deleted"),
     )
 }
 
@@ -79,9 +79,9 @@ pub fn place_append(
             thread,
             id,
             parent,
-            DomainError::UnknownParent,
+            DomainError::ParentNotFound,
             DomainError::ParentInOtherThread,
-            DomainError::DeletedParent,
+            DomainError::ParentDeleted,
         )?),
         None => match thread.active_leaf_id {
             None => None,
@@ -89,9 +89,9 @@ pub fn place_append(
                 thread,
                 leaf,
                 parent,
-                |id| DomainError::UnusableMessage(id, "the active leaf is missing"),
-                |id| DomainError::UnusableMessage(id, "the active leaf is in another thread"),
-                |id| DomainError::UnusableMessage(id, "the active leaf is deleted"),
+                |id| DomainError::MessageUnusable(id, "the active leaf is missing"),
+                |id| DomainError::MessageUnusable(id, "the active leaf is in another thread"),
+                |id| DomainError::MessageUnusable(id, "the active leaf is deleted"),
             )?),
         },
     };
@@ -135,7 +135,7 @@ pub fn check_fork_point(
 ) -> Result<(), DomainError> {
     let msg = target(thread, requested, at)?;
     if msg.status == MessageStatus::Streaming {
-        return Err(DomainError::UnusableMessage(
+        return Err(DomainError::MessageUnusable(
             requested,
             "the reply is still being generated",
         ));
@@ -356,13 +356,13 @@ mod tests {
         let ghost = MessageId::new();
         assert_eq!(
             place_append(&t, Some(ghost), None),
-            Err(DomainError::UnknownParent(ghost))
+            Err(DomainError::ParentNotFound(ghost))
         );
         // A message found under a different id is not the requested parent.
         let other = msg(&t, None, "x");
         assert_eq!(
             place_append(&t, Some(ghost), Some(&other)),
-            Err(DomainError::UnknownParent(ghost))
+            Err(DomainError::ParentNotFound(ghost))
         );
     }
 
@@ -384,7 +384,7 @@ mod tests {
         gone.deleted_at = Some(now());
         assert_eq!(
             place_append(&t, Some(gone.id), Some(&gone)),
-            Err(DomainError::DeletedParent(gone.id))
+            Err(DomainError::ParentDeleted(gone.id))
         );
     }
 
@@ -428,7 +428,7 @@ mod tests {
         gone.deleted_at = Some(now());
         assert!(matches!(
             place_sibling(&t, gone.id, Some(&gone)),
-            Err(DomainError::UnusableMessage(_, _))
+            Err(DomainError::MessageUnusable(_, _))
         ));
         let foreign = msg(&thread(), None, "x");
         assert!(place_sibling(&t, foreign.id, Some(&foreign)).is_err());

@@ -64,7 +64,7 @@ fn reject_controls(field: &'static str, s: &str, allow_newlines: bool) -> Result
 
 fn check_bytes(field: &'static str, s: &str, limit: usize) -> Result<(), DomainError> {
     if s.len() > limit {
-        return Err(DomainError::TooLarge {
+        return Err(DomainError::LimitExceeded {
             field,
             limit,
             actual: s.len(),
@@ -112,7 +112,7 @@ fn parse_identifier(field: &'static str, raw: &str, max: usize) -> Result<String
     reject_controls(field, raw, false)?;
     let chars = raw.chars().count();
     if chars > max {
-        return Err(DomainError::TooLarge {
+        return Err(DomainError::LimitExceeded {
             field,
             limit: max,
             actual: chars,
@@ -231,7 +231,7 @@ impl Title {
         reject_controls("title", raw, false)?;
         let chars = raw.chars().count();
         if chars > limits.title_chars {
-            return Err(DomainError::TooLarge {
+            return Err(DomainError::LimitExceeded {
                 field: "title",
                 limit: limits.title_chars,
                 actual: chars,
@@ -278,7 +278,7 @@ impl FeedbackText {
     pub fn parse(raw: &str, limits: &Limits) -> Result<Self, DomainError> {
         let chars = raw.chars().count();
         if chars > limits.feedback_chars {
-            return Err(DomainError::TooLarge {
+            return Err(DomainError::LimitExceeded {
                 field: "feedback_text",
                 limit: limits.feedback_chars,
                 actual: chars,
@@ -424,7 +424,7 @@ impl Metadata {
             .map(|s| s.len())
             .unwrap_or(usize::MAX);
         if size > limits.metadata_bytes {
-            return Err(DomainError::TooLarge {
+            return Err(DomainError::LimitExceeded {
                 field: "metadata",
                 limit: limits.metadata_bytes,
                 actual: size,
@@ -488,7 +488,7 @@ mod tests {
         );
         assert!(matches!(
             Title::parse("toolong", &limits),
-            Err(DomainError::TooLarge {
+            Err(DomainError::LimitExceeded {
                 field: "title",
                 limit: 5,
                 actual: 7
@@ -508,7 +508,7 @@ mod tests {
         assert!(Content::parse("abcd".into(), &limits).is_ok());
         assert!(matches!(
             Content::parse("ééé".into(), &limits),
-            Err(DomainError::TooLarge {
+            Err(DomainError::LimitExceeded {
                 field: "content",
                 ..
             })
@@ -558,7 +558,7 @@ mod tests {
         assert!(Metadata::parse(json!("x"), &limits).is_err());
         assert!(matches!(
             Metadata::parse(json!({"key": "a value that is far too long"}), &limits),
-            Err(DomainError::TooLarge {
+            Err(DomainError::LimitExceeded {
                 field: "metadata",
                 ..
             })

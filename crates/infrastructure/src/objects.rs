@@ -46,7 +46,7 @@ impl std::fmt::Debug for ObjectBlobs {
 }
 
 fn unavailable(e: object_store::Error) -> AppError {
-    AppError::Unavailable(format!("object store: {e}"))
+    AppError::unavailable_from("object store", e)
 }
 
 impl ObjectBlobs {

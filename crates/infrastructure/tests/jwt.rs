@@ -125,7 +125,7 @@ fn configurable_claim_names_and_array_scopes() {
     );
     assert_eq!(
         auth.verify(&no_subject).unwrap_err(),
-        AuthError::SubjectMissing
+        AuthError::TokenSubjectMissing
     );
 }
 
@@ -134,8 +134,8 @@ fn each_rejection_has_its_own_error() {
     let auth = authority(hs_provider());
     let mut c = idp_claims();
     let cases: Vec<(&str, String, AuthError)> = vec![
-        ("garbled", "not.a.jwt".into(), AuthError::Malformed),
-        ("two segments", "abc.def".into(), AuthError::Malformed),
+        ("garbled", "not.a.jwt".into(), AuthError::TokenMalformed),
+        ("two segments", "abc.def".into(), AuthError::TokenMalformed),
         (
             "bad signature",
             {
@@ -143,7 +143,7 @@ fn each_rejection_has_its_own_error() {
                 let (body, _) = t.rsplit_once('.').unwrap();
                 format!("{body}.{}", "A".repeat(43))
             },
-            AuthError::SignatureInvalid,
+            AuthError::TokenSignatureInvalid,
         ),
         (
             "other secret",
@@ -153,7 +153,7 @@ fn each_rejection_has_its_own_error() {
                 &c,
                 None,
             ),
-            AuthError::SignatureInvalid,
+            AuthError::TokenSignatureInvalid,
         ),
         (
             "alg none",
@@ -162,12 +162,12 @@ fn each_rejection_has_its_own_error() {
                 b64(&json!({"alg": "none", "typ": "JWT"})),
                 b64(&c)
             ),
-            AuthError::Unsigned,
+            AuthError::TokenUnsigned,
         ),
         (
             "alg None",
             format!("{}.{}.sig", b64(&json!({"alg": "None"})), b64(&c)),
-            AuthError::Unsigned,
+            AuthError::TokenUnsigned,
         ),
         (
             "HS512 where HS256 is configured",
@@ -177,7 +177,7 @@ fn each_rejection_has_its_own_error() {
                 &c,
                 None,
             ),
-            AuthError::AlgorithmNotAllowed,
+            AuthError::TokenAlgorithmNotAllowed,
         ),
         (
             "expired",
@@ -187,7 +187,7 @@ fn each_rejection_has_its_own_error() {
                 c["exp"] = json!(now() + 600);
                 t
             },
-            AuthError::Expired,
+            AuthError::TokenExpired,
         ),
         (
             "not yet valid",
@@ -197,7 +197,7 @@ fn each_rejection_has_its_own_error() {
                 c["nbf"] = json!(now() - 10);
                 t
             },
-            AuthError::NotYetValid,
+            AuthError::TokenNotYetValid,
         ),
         (
             "wrong issuer",
@@ -207,7 +207,7 @@ fn each_rejection_has_its_own_error() {
                 c["iss"] = json!("https://idp.example");
                 t
             },
-            AuthError::IssuerInvalid,
+            AuthError::TokenIssuerInvalid,
         ),
         (
             "wrong audience",
@@ -217,7 +217,7 @@ fn each_rejection_has_its_own_error() {
                 c["aud"] = json!("chat-api");
                 t
             },
-            AuthError::AudienceInvalid,
+            AuthError::TokenAudienceInvalid,
         ),
         (
             "no issuer while one is configured",
@@ -226,7 +226,7 @@ fn each_rejection_has_its_own_error() {
                 x.as_object_mut().unwrap().remove("iss");
                 hs(&x)
             },
-            AuthError::IssuerMissing,
+            AuthError::TokenIssuerMissing,
         ),
         (
             "no audience while one is configured",
@@ -235,7 +235,7 @@ fn each_rejection_has_its_own_error() {
                 x.as_object_mut().unwrap().remove("aud");
                 hs(&x)
             },
-            AuthError::AudienceMissing,
+            AuthError::TokenAudienceMissing,
         ),
         (
             "a NUL in the subject",
@@ -244,7 +244,7 @@ fn each_rejection_has_its_own_error() {
                 x["sub"] = json!("ali\u{0}ce");
                 hs(&x)
             },
-            AuthError::Malformed,
+            AuthError::TokenMalformed,
         ),
         (
             "no exp",
@@ -253,7 +253,7 @@ fn each_rejection_has_its_own_error() {
                 x.as_object_mut().unwrap().remove("exp");
                 hs(&x)
             },
-            AuthError::Malformed,
+            AuthError::TokenMalformed,
         ),
     ];
     for (name, token, expected) in cases {
@@ -302,17 +302,17 @@ fn rs256_from_pem_and_the_hs_rs_confusion_attack() {
     );
     assert_eq!(
         auth.verify(&forged).unwrap_err(),
-        AuthError::AlgorithmNotAllowed
+        AuthError::TokenAlgorithmNotAllowed
     );
     // HS256 with the real shared secret is still not a provider token when RS256 is configured.
     assert_eq!(
         auth.verify(&hs(&idp_claims())).unwrap_err(),
-        AuthError::AlgorithmNotAllowed
+        AuthError::TokenAlgorithmNotAllowed
     );
     // Genuinely signed, but without the configured issuer or audience.
     for (claim, expected) in [
-        ("iss", AuthError::IssuerMissing),
-        ("aud", AuthError::AudienceMissing),
+        ("iss", AuthError::TokenIssuerMissing),
+        ("aud", AuthError::TokenAudienceMissing),
     ] {
         let mut c = idp_claims();
         c.as_object_mut().unwrap().remove(claim);
@@ -345,7 +345,7 @@ fn rs256_from_pem_and_the_hs_rs_confusion_attack() {
     assert_eq!(
         auth.verify(&sign(Algorithm::RS256, &other_key, &idp_claims(), None))
             .unwrap_err(),
-        AuthError::SignatureInvalid
+        AuthError::TokenSignatureInvalid
     );
 }
 
@@ -374,14 +374,14 @@ fn es256_from_pem_and_from_jwks_by_kid() {
     );
     assert_eq!(
         auth.verify(&hs(&idp_claims())).unwrap_err(),
-        AuthError::AlgorithmNotAllowed
+        AuthError::TokenAlgorithmNotAllowed
     );
     let mut no_aud = idp_claims();
     no_aud.as_object_mut().unwrap().remove("aud");
     assert_eq!(
         auth.verify(&sign(Algorithm::ES256, &key, &no_aud, None))
             .unwrap_err(),
-        AuthError::AudienceMissing
+        AuthError::TokenAudienceMissing
     );
 
     // The same key published in a JWKS under a kid.
@@ -409,7 +409,7 @@ fn es256_from_pem_and_from_jwks_by_kid() {
             Some("unknown")
         ))
         .unwrap_err(),
-        AuthError::SignatureInvalid
+        AuthError::TokenSignatureInvalid
     );
 }
 

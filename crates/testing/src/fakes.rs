@@ -34,14 +34,14 @@ impl TokenVerifier for FakeTokens {
         let mut parts = token.splitn(3, '.');
         let (Some("test"), Some(kind), Some(subject)) = (parts.next(), parts.next(), parts.next())
         else {
-            return Err(AuthError::Malformed);
+            return Err(AuthError::TokenMalformed);
         };
         let mut p = Principal::user(subject, None);
         p.kind = match kind {
             "user" => PrincipalKind::User,
             "anon" => PrincipalKind::Anonymous,
             "service" => PrincipalKind::Service,
-            _ => return Err(AuthError::Malformed),
+            _ => return Err(AuthError::TokenMalformed),
         };
         Ok(p)
     }

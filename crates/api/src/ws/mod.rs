@@ -303,7 +303,7 @@ impl<D: Deps> Connection<D> {
     fn who(&self) -> Result<&Principal, AppError> {
         self.principal
             .as_ref()
-            .ok_or(AppError::Auth(AuthError::Missing))
+            .ok_or(AppError::Auth(AuthError::TokenMissing))
     }
 
     async fn dispatch(&mut self, out: &Outbox, op: Op) -> Result<Value, ApiError> {

@@ -196,20 +196,7 @@ impl Args {
     /// Everything left, read as `T` (a REST body or query type, which refuses unknown fields).
     fn rest<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
         let map = std::mem::take(&mut self.map);
-        serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
-            let inner = e.inner().to_string();
-            let path = e.path().to_string();
-            let field = match inner.strip_prefix("unknown field `") {
-                Some(rest) => rest.split('`').next().unwrap_or_default().to_owned(),
-                None if path == "." => inner
-                    .strip_prefix("missing field `")
-                    .and_then(|r| r.split('`').next())
-                    .unwrap_or("arguments")
-                    .to_owned(),
-                None => path,
-            };
-            self.invalid(&field, inner)
-        })
+        crate::extractors::typed(Value::Object(map), &self.op)
     }
 
     /// Refuses whatever was not read.

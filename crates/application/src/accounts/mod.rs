@@ -106,7 +106,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn random_token() -> Result<String, AppError> {
     use base64::Engine;
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| AppError::Storage(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| AppError::internal_from("no randomness", e.to_string()))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -426,8 +427,8 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
             return Ok(());
         }
         match self.store.find_session(&who.subject).await? {
-            None => Err(AuthError::Revoked.into()),
-            Some(s) if !s.is_active(self.clock.now()) => Err(AuthError::Expired.into()),
+            None => Err(AuthError::TokenRevoked.into()),
+            Some(s) if !s.is_active(self.clock.now()) => Err(AuthError::TokenExpired.into()),
             Some(_) => Ok(()),
         }
     }
@@ -442,7 +443,7 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
         self.store
             .find_session(&who.subject)
             .await?
-            .ok_or(AppError::Auth(AuthError::Revoked))
+            .ok_or(AppError::Auth(AuthError::TokenRevoked))
     }
 
     /// Ends the caller's own session: its threads and messages are deleted and its token stops

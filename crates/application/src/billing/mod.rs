@@ -244,7 +244,7 @@ impl<S: BalanceStore, C: Clock> BalanceService<S, C> {
         }
         let note = match input.note {
             Some(n) if n.chars().count() > MAX_NOTE_CHARS => {
-                return Err(DomainError::TooLarge {
+                return Err(DomainError::LimitExceeded {
                     field: "note",
                     limit: MAX_NOTE_CHARS,
                     actual: n.chars().count(),

@@ -119,7 +119,7 @@ impl NewCredit {
     pub fn apply_to(&self, before: i64) -> Result<i64, chat_threads_domain::DomainError> {
         let after = before.saturating_add(self.amount);
         if after > self.max_balance {
-            return Err(chat_threads_domain::DomainError::TooLarge {
+            return Err(chat_threads_domain::DomainError::LimitExceeded {
                 field: "amount",
                 limit: usize::try_from(self.max_balance - before.max(0)).unwrap_or(0),
                 actual: usize::try_from(self.amount).unwrap_or(0),

@@ -30,7 +30,7 @@ pub async fn resolve_attachments<S: FileStore>(
     ids: &[FileId],
 ) -> Result<Vec<chat_threads_domain::Attachment>, AppError> {
     if ids.len() > MAX_ATTACHMENTS {
-        return Err(DomainError::TooLarge {
+        return Err(DomainError::LimitExceeded {
             field: "attachments",
             limit: MAX_ATTACHMENTS,
             actual: ids.len(),
@@ -226,7 +226,7 @@ impl<S: FileStore, B: BlobStore, C: Clock> FileService<S, B, C> {
         while let Some(chunk) = body.next().await.transpose()? {
             size += chunk.len();
             if size > limit {
-                return Err(AppError::FileTooLarge { limit });
+                return Err(AppError::PayloadTooLarge { limit });
             }
             hash.update(&chunk);
             buffer.extend_from_slice(&chunk);
@@ -317,7 +317,7 @@ impl<S: FileStore, B: BlobStore, C: Clock> FileService<S, B, C> {
                 }
                 let r = match blobs.read_part(id, part).await {
                     Ok(Some(bytes)) => Ok(bytes),
-                    Ok(None) => Err(AppError::Storage(format!(
+                    Ok(None) => Err(AppError::internal(format!(
                         "part {part} of file {id} is missing"
                     ))),
                     Err(e) => Err(e),

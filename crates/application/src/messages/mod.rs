@@ -261,7 +261,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
     ) -> Result<Message, AppError> {
         let original = self.get(who, thread_id, id).await?;
         if original.is_tombstone() {
-            return Err(chat_threads_domain::DomainError::UnusableMessage(
+            return Err(chat_threads_domain::DomainError::MessageUnusable(
                 id,
                 "it was deleted (a tombstone)",
             )

@@ -166,7 +166,7 @@ pub struct Revision {
 /// still being generated, and not edited by someone else since it was read.
 pub fn check_revisable(current: &Message, from_version: i32) -> Result<(), AppError> {
     if current.is_tombstone() {
-        return Err(chat_threads_domain::DomainError::UnusableMessage(
+        return Err(chat_threads_domain::DomainError::MessageUnusable(
             current.id,
             "it was deleted (a tombstone)",
         )

@@ -6,6 +6,7 @@
 
 mod attach;
 pub mod direct;
+mod history;
 mod lifecycle;
 pub mod llm;
 pub mod log;
@@ -14,6 +15,7 @@ mod ports;
 pub mod prompt;
 mod task;
 
+pub use history::{NewThread, Turn};
 pub use log::{EventStream, Hub, Run};
 pub use ports::{ReplyStart, ReplyStore, ReplyStores};
 pub use prompt::Hints;
@@ -352,7 +354,7 @@ where
                 .await?;
             let used = u64::from(used.prompt_tokens) + u64::from(used.completion_tokens);
             if used >= quota {
-                return Err(AppError::QuotaExceeded { quota, used });
+                return Err(AppError::TokenQuotaExceeded { quota, used });
             }
         }
         Ok(())
@@ -463,7 +465,7 @@ where
             return Err(AppError::MessageNotFound);
         }
         if message.role != role {
-            return Err(chat_threads_domain::DomainError::UnusableMessage(id, refusal).into());
+            return Err(chat_threads_domain::DomainError::MessageUnusable(id, refusal).into());
         }
         Ok((thread, message))
     }

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::billing::ChargeKind;
 use crate::error::AppError;
 use crate::events::{Event, EventError, Typing};
-use crate::replies::llm::{ChatEvent, ChatMessage, ChatRequest, ModelError, SharedModel};
+use crate::replies::llm::{ChatEvent, ChatMessage, ChatRequest, SharedModel};
 use crate::replies::log::Run;
 use crate::replies::prompt::{self, Hints};
 use crate::replies::{ReplyService, ReplyStores};
@@ -23,7 +23,9 @@ use crate::usage::Usage;
 enum Outcome {
     Completed,
     Cancelled,
-    Failed(ModelError),
+    /// The reply failed: the model (`model_error`), or something of ours while preparing it
+    /// (its own code, never reported as the model's fault).
+    Failed(EventError),
 }
 
 /// Resolves once the run is asked to stop.
@@ -86,7 +88,7 @@ where
         }
         self.run.push(Event::TypingStopped(Typing::assistant()));
         let error = match outcome {
-            Outcome::Failed(e) => Some(EventError::model(e.to_string())),
+            Outcome::Failed(e) => Some(e),
             _ => None,
         };
         if let Some(end) = Event::ending(status, text, Some(usage), error) {
@@ -111,16 +113,23 @@ where
         };
         let messages = match prompt {
             Ok(m) => m,
-            Err(AppError::Model(e)) => return (Outcome::Failed(e), String::new(), None, 0),
             Err(e) => {
-                return (
-                    Outcome::Failed(ModelError::Protocol(format!(
-                        "building the prompt failed: {e}"
-                    ))),
-                    String::new(),
-                    None,
-                    0,
-                );
+                let error = match &e {
+                    AppError::ModelError(m) => EventError::model(m.to_string()),
+                    // Ours, not the model's: logged with its causes; the client gets its code.
+                    AppError::InternalError(_) | AppError::StorageUnavailable(_) => {
+                        tracing::error!(cause = %e.chain(), message_id = %self.assistant.id, "building a prompt failed");
+                        EventError {
+                            code: e.code(),
+                            message: "the reply could not be prepared; retry".into(),
+                        }
+                    }
+                    other => EventError {
+                        code: other.code(),
+                        message: other.to_string(),
+                    },
+                };
+                return (Outcome::Failed(error), String::new(), None, 0);
             }
         };
         let prompt_cost = self.prompt_cost(&messages);
@@ -153,7 +162,7 @@ where
                         self.run.push(Event::MessageDelta { delta: d });
                     }
                     Some(Ok(ChatEvent::Usage(u))) => usage = Some(u),
-                    Some(Err(e)) => break Outcome::Failed(e),
+                    Some(Err(e)) => break Outcome::Failed(EventError::model(e.to_string())),
                     None => break Outcome::Completed,
                 },
             }
@@ -230,7 +239,7 @@ where
             match item {
                 Ok(ChatEvent::Delta(d)) => text.push_str(&d),
                 Ok(ChatEvent::Usage(u)) => usage = Some(u),
-                Err(e) => return Err(AppError::Model(e)),
+                Err(e) => return Err(AppError::ModelError(e)),
             }
         }
         let usage = self.usage_or_estimate(usage, prompt_cost, &text);

@@ -89,7 +89,7 @@ impl<S: SummaryStore, C: Clock> SummaryService<S, C> {
             .add_summary(&who.scope(), summary)
             .await
             .map_err(|e| match e {
-                AppError::MessageNotFound => chat_threads_domain::DomainError::UnusableMessage(
+                AppError::MessageNotFound => chat_threads_domain::DomainError::MessageUnusable(
                     covers_message_id,
                     "no such message in this thread",
                 )

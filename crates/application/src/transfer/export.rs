@@ -54,7 +54,7 @@ pub struct Export<S> {
 }
 
 fn line(record: &Record, out: &mut String) -> Result<(), AppError> {
-    let text = serde_json::to_string(record).map_err(|e| AppError::Storage(e.to_string()))?;
+    let text = serde_json::to_string(record).map_err(|e| AppError::internal(e.to_string()))?;
     out.push_str(&text);
     out.push('\n');
     Ok(())

@@ -152,7 +152,7 @@ fn imported_attachments(
     list: Vec<chat_threads_domain::Attachment>,
 ) -> Result<Vec<chat_threads_domain::Attachment>, chat_threads_domain::DomainError> {
     if list.len() > crate::files::MAX_ATTACHMENTS {
-        return Err(chat_threads_domain::DomainError::TooLarge {
+        return Err(chat_threads_domain::DomainError::LimitExceeded {
             field: "attachments",
             limit: crate::files::MAX_ATTACHMENTS,
             actual: list.len(),

@@ -247,27 +247,27 @@ impl JwtAuthority {
 fn segment(raw: &str) -> Result<Map<String, Value>, AuthError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(raw.trim_end_matches('='))
-        .map_err(|_| AuthError::Malformed)?;
+        .map_err(|_| AuthError::TokenMalformed)?;
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        _ => Err(AuthError::Malformed),
+        _ => Err(AuthError::TokenMalformed),
     }
 }
 
 fn classify(e: &jsonwebtoken::errors::Error) -> AuthError {
     match e.kind() {
-        ErrorKind::InvalidSignature => AuthError::SignatureInvalid,
-        ErrorKind::ExpiredSignature => AuthError::Expired,
-        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-        ErrorKind::InvalidIssuer => AuthError::IssuerInvalid,
-        ErrorKind::InvalidAudience => AuthError::AudienceInvalid,
+        ErrorKind::InvalidSignature => AuthError::TokenSignatureInvalid,
+        ErrorKind::ExpiredSignature => AuthError::TokenExpired,
+        ErrorKind::ImmatureSignature => AuthError::TokenNotYetValid,
+        ErrorKind::InvalidIssuer => AuthError::TokenIssuerInvalid,
+        ErrorKind::InvalidAudience => AuthError::TokenAudienceInvalid,
         ErrorKind::InvalidAlgorithm
         | ErrorKind::InvalidAlgorithmName
-        | ErrorKind::MissingAlgorithm => AuthError::AlgorithmNotAllowed,
-        ErrorKind::MissingRequiredClaim(claim) if claim == "iss" => AuthError::IssuerMissing,
-        ErrorKind::MissingRequiredClaim(claim) if claim == "aud" => AuthError::AudienceMissing,
-        ErrorKind::MissingRequiredClaim(claim) if claim == "sub" => AuthError::SubjectMissing,
-        _ => AuthError::Malformed,
+        | ErrorKind::MissingAlgorithm => AuthError::TokenAlgorithmNotAllowed,
+        ErrorKind::MissingRequiredClaim(claim) if claim == "iss" => AuthError::TokenIssuerMissing,
+        ErrorKind::MissingRequiredClaim(claim) if claim == "aud" => AuthError::TokenAudienceMissing,
+        ErrorKind::MissingRequiredClaim(claim) if claim == "sub" => AuthError::TokenSubjectMissing,
+        _ => AuthError::TokenMalformed,
     }
 }
 
@@ -303,15 +303,15 @@ impl TokenVerifier for JwtAuthority {
         let (Some(header), Some(payload), Some(_signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(AuthError::Malformed);
+            return Err(AuthError::TokenMalformed);
         };
         let header = segment(header)?;
         let alg = header
             .get("alg")
             .and_then(Value::as_str)
-            .ok_or(AuthError::Malformed)?;
+            .ok_or(AuthError::TokenMalformed)?;
         if alg.eq_ignore_ascii_case("none") {
-            return Err(AuthError::Unsigned);
+            return Err(AuthError::TokenUnsigned);
         }
         let unverified = segment(payload)?;
         let own = unverified.get("iss").and_then(Value::as_str) == Some(inner.self_issuer.as_str());
@@ -321,7 +321,7 @@ impl TokenVerifier for JwtAuthority {
             inner.provider_alg
         };
         if alg.parse::<Algorithm>().ok() != Some(expected) {
-            return Err(AuthError::AlgorithmNotAllowed);
+            return Err(AuthError::TokenAlgorithmNotAllowed);
         }
         let (key, validation) = if own {
             (&inner.own_key, &inner.own_validation)
@@ -331,11 +331,12 @@ impl TokenVerifier for JwtAuthority {
                 ProviderKeys::ByKid(keys) => {
                     let kid = header.get("kid").and_then(Value::as_str);
                     match kid {
-                        Some(kid) => keys.get(kid).ok_or(AuthError::SignatureInvalid)?,
-                        None if keys.len() == 1 => {
-                            keys.values().next().ok_or(AuthError::SignatureInvalid)?
-                        }
-                        None => return Err(AuthError::SignatureInvalid),
+                        Some(kid) => keys.get(kid).ok_or(AuthError::TokenSignatureInvalid)?,
+                        None if keys.len() == 1 => keys
+                            .values()
+                            .next()
+                            .ok_or(AuthError::TokenSignatureInvalid)?,
+                        None => return Err(AuthError::TokenSignatureInvalid),
                     }
                 }
             };
@@ -355,10 +356,10 @@ impl TokenVerifier for JwtAuthority {
             ]
         };
         if checked.iter().any(|n| unusable_claim(&claims, n)) {
-            return Err(AuthError::Malformed);
+            return Err(AuthError::TokenMalformed);
         }
         if own {
-            let subject = string_claim(&claims, "sub").ok_or(AuthError::SubjectMissing)?;
+            let subject = string_claim(&claims, "sub").ok_or(AuthError::TokenSubjectMissing)?;
             let kind = match claims.get("kind").and_then(Value::as_str) {
                 Some("anon") => PrincipalKind::Anonymous,
                 Some("service") => PrincipalKind::Service,
@@ -374,7 +375,7 @@ impl TokenVerifier for JwtAuthority {
         }
 
         Ok(Principal {
-            subject: string_claim(&claims, &names.subject).ok_or(AuthError::SubjectMissing)?,
+            subject: string_claim(&claims, &names.subject).ok_or(AuthError::TokenSubjectMissing)?,
             org: string_claim(&claims, &names.org).and_then(|o| OrgId::parse(&o).ok()),
             kind: PrincipalKind::User,
             scopes: scopes_claim(&claims, &names.scopes),
@@ -405,6 +406,6 @@ impl TokenIssuer for JwtAuthority {
             claims["scope"] = json!(principal.scopes.join(" "));
         }
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.0.encoding)
-            .map_err(|e| AppError::Storage(format!("signing a token failed: {e}")))
+            .map_err(|e| AppError::internal_from("signing a token failed", e))
     }
 }

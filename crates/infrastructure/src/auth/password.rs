@@ -86,7 +86,7 @@ impl Argon2Hasher {
             work()
         })
         .await
-        .map_err(|e| AppError::Storage(format!("password hashing task failed: {e}")))?;
+        .map_err(|e| AppError::internal_from("password hashing task failed", e))?;
         Ok(result)
     }
 }
@@ -96,7 +96,7 @@ fn hash(password: &str) -> Result<String, AppError> {
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| AppError::Storage(format!("password hashing failed: {e}")))
+        .map_err(|e| AppError::internal_from("password hashing failed", e))
 }
 
 impl PasswordHasher for Argon2Hasher {

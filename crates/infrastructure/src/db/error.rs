@@ -38,22 +38,20 @@ pub fn classify(e: DieselError) -> AppError {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
             AppError::Conflict(info.message().to_owned())
         }
-        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-            AppError::Unavailable(info.message().to_owned())
-        }
-        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
-            AppError::Unavailable(info.message().to_owned())
-        }
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure,
+            _,
+        ) => AppError::unavailable_from("the database", e),
         DieselError::DatabaseError(_, info)
             if info.message().contains("database is locked") || info.message().contains("busy") =>
         {
-            AppError::Unavailable(info.message().to_owned())
+            AppError::unavailable_from("the database", e)
         }
-        _ => AppError::Storage(e.to_string()),
+        _ => AppError::internal_from("the database", e),
     }
 }
 
 /// A corrupt stored value (it passed validation when written, so this is a storage fault).
 pub fn corrupt(what: &str, e: impl std::fmt::Display) -> DbError {
-    DbError(AppError::Storage(format!("stored {what} is invalid: {e}")))
+    DbError(AppError::internal(format!("stored {what} is invalid: {e}")))
 }

@@ -322,7 +322,7 @@ pub(crate) fn pool_error(e: PoolError) -> AppError {
         message.push_str(&format!(": {cause}"));
         source = cause.source();
     }
-    AppError::Unavailable(message)
+    AppError::unavailable(message)
 }
 
 /// Connections of the pool: handed out, and open but idle.
@@ -454,7 +454,7 @@ impl Database {
         if one == 1 {
             Ok(())
         } else {
-            Err(AppError::Storage("SELECT 1 returned something else".into()))
+            Err(AppError::internal("SELECT 1 returned something else"))
         }
     }
 

@@ -118,11 +118,11 @@ impl Drop for Waiting<'_> {
 const LOST: &str = "the SQLite writer lost its connection";
 
 fn broken() -> DbError {
-    DbError(AppError::Storage(LOST.into()))
+    DbError(AppError::internal(LOST))
 }
 
 fn failed(e: diesel::result::Error) -> DbError {
-    DbError(AppError::Storage(format!("SQLite write transaction: {e}")))
+    DbError(AppError::internal_from("SQLite write transaction", e))
 }
 
 /// SQLite's answer to COMMIT or ROLLBACK when there is no transaction (any more).
@@ -151,7 +151,7 @@ impl SqliteWriter {
 
     async fn open(&self) -> Result<WriterConn, DbError> {
         let mut conn = WriterConn::establish(&self.path).await.map_err(|e| {
-            DbError(AppError::Unavailable(format!(
+            DbError(AppError::unavailable(format!(
                 "cannot open the SQLite writer's connection: {e}"
             )))
         })?;
@@ -176,9 +176,9 @@ impl SqliteWriter {
             Turn::Joined(value, mut done) => {
                 match done.wait_for(Option::is_some).await.map(|o| o.clone()) {
                     Ok(Some(Ok(()))) => Ok(value),
-                    Ok(Some(Err(e))) => Err(DbError(AppError::Storage(e))),
-                    _ => Err(DbError(AppError::Storage(
-                        "the SQLite write batch ended without an outcome".into(),
+                    Ok(Some(Err(e))) => Err(DbError(AppError::internal(e))),
+                    _ => Err(DbError(AppError::internal(
+                        "the SQLite write batch ended without an outcome",
                     ))),
                 }
             }
@@ -226,7 +226,7 @@ impl SqliteWriter {
             return Turn::Done(match (result, committed) {
                 (Ok(v), Ok(())) => Ok(v),
                 (Err(e), _) => Err(e),
-                (Ok(_), Err(e)) => Err(DbError(AppError::Storage(e))),
+                (Ok(_), Err(e)) => Err(DbError(AppError::internal(e))),
             });
         }
         let Some(batch) = state.batch.as_mut() else {

@@ -39,7 +39,7 @@ pub async fn balances_hold_and_debit<S: Store>(store: S) {
     assert!(matches!(
         store.credit(credit(991, Some("acme"))).await,
         Err(AppError::Domain(
-            chat_threads_domain::DomainError::TooLarge { .. }
+            chat_threads_domain::DomainError::LimitExceeded { .. }
         ))
     ));
 

@@ -132,7 +132,7 @@ pub async fn edit_in_place_and_tombstones<S: Store>(store: S) {
     assert!(matches!(
         s.messages.revise(&alice(), t.id, b.id, patch("back")).await,
         Err(AppError::Domain(
-            chat_threads_domain::DomainError::UnusableMessage(..)
+            chat_threads_domain::DomainError::MessageUnusable(..)
         ))
     ));
     assert!(

@@ -31,7 +31,7 @@ impl MemoryStore {
     fn accounts(&self) -> Result<std::sync::MutexGuard<'_, Accounts>, AppError> {
         self.accounts
             .lock()
-            .map_err(|_| AppError::Storage("memory store poisoned".into()))
+            .map_err(|_| AppError::internal("memory store poisoned"))
     }
 }
 

@@ -174,7 +174,7 @@ impl MemoryStore {
     fn lock(&self) -> Result<MutexGuard<'_, State>, AppError> {
         self.state
             .lock()
-            .map_err(|_| AppError::Storage("memory store poisoned".into()))
+            .map_err(|_| AppError::internal("memory store poisoned"))
     }
 }
 

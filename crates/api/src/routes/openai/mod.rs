@@ -595,11 +595,13 @@ async fn stored_completion<D: Deps>(
     if !params.stream {
         let reply = state.replies.finished(who, &started).await?;
         if reply.status == chat_threads_domain::MessageStatus::Failed {
-            return Err(ApiError::App(chat_threads_application::AppError::Model(
-                chat_threads_application::error::ModelError::Unavailable(
-                    "the model failed; the partial reply is stored".into(),
+            return Err(ApiError::App(
+                chat_threads_application::AppError::ModelError(
+                    chat_threads_application::error::ModelError::Unavailable(
+                        "the model failed; the partial reply is stored".into(),
+                    ),
                 ),
-            )));
+            ));
         }
         let usage = usage_of(
             reply.prompt_tokens.map(i64::from),

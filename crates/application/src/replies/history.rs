@@ -1,0 +1,143 @@
+//! A conversation given whole, as OpenAI's Chat Completions and Responses (without a previous
+//! response or conversation) send it: a new thread holding the history, then a reply to the
+//! last user message. One use case, so every front door that takes a history does the same.
+
+use chat_threads_domain::{Principal, Role, Thread};
+
+use super::{ReplyService, ReplyStores, SendInput, Started};
+use crate::error::AppError;
+use crate::system::Clock;
+use crate::transfer::{Builder, ImportOutcome, ImportStore, MessageRecord, ThreadRecord, finish};
+
+/// A new thread for a history.
+#[derive(Debug, Clone, Default)]
+pub struct NewThread {
+    /// Its metadata (a JSON object).
+    pub metadata: Option<serde_json::Value>,
+    /// Its system prompt.
+    pub system_prompt: Option<String>,
+    /// Its model.
+    pub model: Option<String>,
+}
+
+/// One earlier message of the history.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    /// Who wrote it.
+    pub role: Role,
+    /// Its text.
+    pub content: String,
+}
+
+impl<S, C> ReplyService<S, C>
+where
+    S: ReplyStores + ImportStore,
+    C: Clock,
+{
+    /// Stores `history` in a new thread, in one transaction (the thread and every message, or
+    /// nothing), then sends `input` under its last message. Whatever can be refused is checked
+    /// before anything is written (the model, the messages, the limits); a refusal of the reply
+    /// itself (quota, balance, a reply already running) removes the thread again, so a refused
+    /// request leaves nothing behind.
+    pub async fn send_with_history(
+        &self,
+        who: &Principal,
+        thread: NewThread,
+        history: Vec<Turn>,
+        input: SendInput,
+    ) -> Result<(Thread, Started), AppError> {
+        self.catalog
+            .resolve(who, input.model.as_deref(), thread.model.as_deref())?;
+        let now = self.clock.now();
+        let b = Builder {
+            who,
+            limits: &self.limits,
+            now,
+        };
+        let (record, _) = b.thread(ThreadRecord {
+            id: uuid::Uuid::now_v7(),
+            title: String::new(),
+            product: None,
+            org_id: None,
+            status: "active".into(),
+            document_id: None,
+            external_id: None,
+            metadata: thread.metadata.unwrap_or_else(|| serde_json::json!({})),
+            system_prompt: thread.system_prompt,
+            model: thread.model,
+            active_leaf_id: None,
+            created_at: None,
+            updated_at: None,
+            deleted_at: None,
+            expires_at: None,
+        })?;
+        let mut ids = std::collections::HashMap::new();
+        let mut messages = Vec::with_capacity(history.len());
+        let mut parent = None;
+        for turn in history {
+            let id = uuid::Uuid::now_v7();
+            let m = b
+                .message(
+                    MessageRecord {
+                        id,
+                        thread_id: record.id.as_uuid(),
+                        parent_id: parent,
+                        role: turn.role.as_str().to_owned(),
+                        content: turn.content,
+                        content_type: "text".into(),
+                        display_text: None,
+                        status: "complete".into(),
+                        model: None,
+                        prompt_tokens: None,
+                        completion_tokens: None,
+                        feedback: None,
+                        reaction: None,
+                        metadata: serde_json::json!({}),
+                        edited_at: None,
+                        created_at: None,
+                        deleted_at: None,
+                        tombstoned_at: None,
+                        attachments: Vec::new(),
+                    },
+                    &record,
+                    &ids,
+                )
+                .map_err(|reason| chat_threads_domain::DomainError::invalid("messages", reason))?;
+            ids.insert(id, (m.id, m.depth));
+            parent = Some(id);
+            messages.push(m);
+        }
+        let last = messages.last().map(|m| m.id);
+        let stored = finish(
+            crate::transfer::ImportedThread {
+                thread: record,
+                messages,
+                summaries: Vec::new(),
+                source_id: String::new(),
+            },
+            last,
+        );
+        let thread = stored.thread.clone();
+        match self.store.import_threads(vec![stored]).await?.pop() {
+            Some(ImportOutcome::Imported { .. }) => {}
+            _ => {
+                return Err(AppError::internal(
+                    "a new thread for a history was not stored",
+                ));
+            }
+        }
+        let input = SendInput {
+            parent_id: last,
+            ..input
+        };
+        match self.send(who, thread.id, input).await {
+            Ok(started) => Ok((thread, started)),
+            Err(e) => {
+                if let Err(cleanup) = self.store.purge_thread(&who.scope(), thread.id).await {
+                    tracing::error!(cause = %cleanup.chain(), thread_id = %thread.id, "removing the thread of a refused request failed");
+                }
+                Err(e)
+            }
+        }
+    }
+}
