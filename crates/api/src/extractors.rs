@@ -221,20 +221,6 @@ pub async fn docs_redirect() -> HttpResponse {
         .finish()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn route_patterns_match_concrete_paths() {
-        assert!(super::matches("/v1/threads/{thread_id}", "/v1/threads/abc"));
-        assert!(super::matches("/v1/threads", "/v1/threads/"));
-        assert!(!super::matches("/v1/threads/{thread_id}", "/v1/threads"));
-        assert!(!super::matches(
-            "/v1/threads/{thread_id}/messages",
-            "/v1/threads/a/branches"
-        ));
-    }
-}
-
 /// Reads `value` as `T` (a body or argument type that refuses unknown fields), naming the field
 /// at fault: an unknown, missing or mistyped field is `400 validation_failed` with
 /// `details.field` (`messages[1].role` for a nested one), so a client learns exactly what to fix.
@@ -265,4 +251,18 @@ pub fn typed<T: serde::de::DeserializeOwned>(
         };
         ApiError::Argument { field, message }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn route_patterns_match_concrete_paths() {
+        assert!(super::matches("/v1/threads/{thread_id}", "/v1/threads/abc"));
+        assert!(super::matches("/v1/threads", "/v1/threads/"));
+        assert!(!super::matches("/v1/threads/{thread_id}", "/v1/threads"));
+        assert!(!super::matches(
+            "/v1/threads/{thread_id}/messages",
+            "/v1/threads/a/branches"
+        ));
+    }
 }

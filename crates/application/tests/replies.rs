@@ -397,3 +397,98 @@ async fn a_reply_whose_instance_is_gone_is_released_by_another() {
     let again = b.send(&alice(), t, send("three")).await;
     assert!(again.is_ok(), "{:?}", again.err());
 }
+
+#[tokio::test]
+async fn a_history_is_stored_whole_or_not_at_all_and_a_refused_reply_leaves_nothing() {
+    use chat_threads_application::ListThreads;
+    use chat_threads_application::replies::{NewThread, Turn};
+    use chat_threads_domain::Role;
+    let mut answer = Answer::text(&["ok"]);
+    answer.usage = Some(Usage {
+        prompt_tokens: 10,
+        completion_tokens: 10,
+    });
+    let s = setup(
+        vec![answer],
+        ReplySettings {
+            daily_token_quota: Some(15),
+            ..ReplySettings::default()
+        },
+    );
+    let threads = |s: &Setup| {
+        let threads = s.threads.clone();
+        async move {
+            threads
+                .list(&alice(), ListThreads::default())
+                .await
+                .unwrap()
+                .data
+                .len()
+        }
+    };
+    let turn = |role, content: &str| Turn {
+        role,
+        content: content.into(),
+    };
+    // A message over the limit in the middle: nothing at all is stored.
+    let huge = "x".repeat(Limits::default().content_bytes + 1);
+    let err = s
+        .replies
+        .store_history(
+            &alice(),
+            NewThread::default(),
+            vec![
+                turn(Role::User, "a"),
+                turn(Role::Assistant, &huge),
+                turn(Role::User, "c"),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "limit_exceeded", "{err:?}");
+    assert_eq!(threads(&s).await, 0);
+    // A whole history, then a reply under its last message.
+    let history = vec![
+        turn(Role::User, "first question"),
+        turn(Role::Assistant, "first answer"),
+    ];
+    let (thread, started) = s
+        .replies
+        .send_with_history(
+            &alice(),
+            NewThread {
+                system_prompt: Some("Be brief.".into()),
+                ..NewThread::default()
+            },
+            history.clone(),
+            send("second question"),
+        )
+        .await
+        .unwrap();
+    s.replies.finished(&alice(), &started).await.unwrap();
+    assert_eq!(
+        thread.system_prompt.as_ref().map(|p| p.as_str()),
+        Some("Be brief.")
+    );
+    let user = started.user_message.unwrap();
+    assert_eq!(user.depth, 2, "under the history");
+    let prompt = &s.model.requests()[0].messages;
+    let texts: Vec<&str> = prompt.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Be brief.",
+            "first question",
+            "first answer",
+            "second question"
+        ]
+    );
+    // The quota is spent: the next one is refused, and its thread does not stay.
+    let err = s
+        .replies
+        .send_with_history(&alice(), NewThread::default(), history, send("again"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "token_quota_exceeded");
+    assert_eq!(threads(&s).await, 1);
+}

@@ -48,6 +48,33 @@ where
     ) -> Result<(Thread, Started), AppError> {
         self.catalog
             .resolve(who, input.model.as_deref(), thread.model.as_deref())?;
+        let (thread, messages) = self.store_history(who, thread, history).await?;
+        let input = SendInput {
+            parent_id: messages.last().map(|m| m.id),
+            ..input
+        };
+        match self.send(who, thread.id, input).await {
+            Ok(started) => Ok((thread, started)),
+            Err(e) => {
+                if let Err(cleanup) = self.store.purge_thread(&who.scope(), thread.id).await {
+                    tracing::error!(cause = %cleanup.chain(), thread_id = %thread.id, "removing the thread of a refused request failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Stores `history` in a new thread, in one transaction: the thread and every message, one
+    /// under the other, or nothing. Returns the thread and its messages.
+    pub async fn store_history(
+        &self,
+        who: &Principal,
+        thread: NewThread,
+        history: Vec<Turn>,
+    ) -> Result<(Thread, Vec<chat_threads_domain::Message>), AppError> {
+        if let Some(model) = &thread.model {
+            self.catalog.resolve(who, Some(model), None)?;
+        }
         let now = self.clock.now();
         let b = Builder {
             who,
@@ -83,7 +110,9 @@ where
                         thread_id: record.id.as_uuid(),
                         parent_id: parent,
                         role: turn.role.as_str().to_owned(),
-                        content: turn.content,
+                        // Checked here so a refusal keeps its own code (limit_exceeded).
+                        content: chat_threads_domain::Content::parse(turn.content, &self.limits)?
+                            .into_inner(),
                         content_type: "text".into(),
                         display_text: None,
                         status: "complete".into(),
@@ -117,27 +146,12 @@ where
             },
             last,
         );
-        let thread = stored.thread.clone();
+        let (thread, messages) = (stored.thread.clone(), stored.messages.clone());
         match self.store.import_threads(vec![stored]).await?.pop() {
-            Some(ImportOutcome::Imported { .. }) => {}
-            _ => {
-                return Err(AppError::internal(
-                    "a new thread for a history was not stored",
-                ));
-            }
-        }
-        let input = SendInput {
-            parent_id: last,
-            ..input
-        };
-        match self.send(who, thread.id, input).await {
-            Ok(started) => Ok((thread, started)),
-            Err(e) => {
-                if let Err(cleanup) = self.store.purge_thread(&who.scope(), thread.id).await {
-                    tracing::error!(cause = %cleanup.chain(), thread_id = %thread.id, "removing the thread of a refused request failed");
-                }
-                Err(e)
-            }
+            Some(ImportOutcome::Imported { .. }) => Ok((thread, messages)),
+            _ => Err(AppError::internal(
+                "a new thread for a history was not stored",
+            )),
         }
     }
 }

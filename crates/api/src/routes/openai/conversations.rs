@@ -3,14 +3,16 @@
 //! (the native API can restore it); deleting an item tombstones its message (later items stay).
 
 use actix_web::{HttpResponse, web};
+use chat_threads_application::UpdateThread;
 use chat_threads_application::messages::DeleteScope;
-use chat_threads_application::{CreateThread, UpdateThread};
+use chat_threads_application::replies::NewThread;
 use chat_threads_domain::{Principal, Thread};
 use serde_json::{Value, json};
 
 use super::bad;
+use super::bodies::{ConversationBody, ConversationUpdateBody, ItemsBody, read};
 use super::items::{
-    ListQuery, append_items, conversation_id, input_items, item, list, metadata, page,
+    InputItem, ListQuery, append_items, conversation_id, input_items, item, list, metadata, page,
     parse_conversation, parse_item, path_messages,
 };
 use crate::auth::Auth;
@@ -43,29 +45,28 @@ pub async fn create<D: Deps>(
     state: web::Data<AppState<D>>,
     body: crate::extractors::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    super::only(&body, &["items", "metadata"])?;
-    let metadata = metadata(&body)?;
-    let items = match &body["items"] {
-        Value::Null => Vec::new(),
-        Value::Array(a) if a.is_empty() => Vec::new(),
-        v => input_items(v, "items")?,
+    let body: ConversationBody = read(body.into_inner(), "conversations.create")?;
+    let metadata = metadata(body.metadata)?;
+    let items = match body.items {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) if a.is_empty() => Vec::new(),
+        Some(v) => input_items(&v, "items")?,
     };
+    // All or nothing: the thread and its items in one transaction.
     let (t, _) = state
-        .threads
-        .create(
+        .replies
+        .store_history(
             &auth.0,
-            CreateThread {
+            NewThread {
                 metadata,
                 ..Default::default()
             },
+            items
+                .iter()
+                .map(InputItem::turn)
+                .collect::<Result<_, _>>()?,
         )
         .await?;
-    if let Err(e) = append_items(&state, &auth.0, t.id, None, &items).await {
-        // All or nothing: a conversation whose items were refused is not kept.
-        super::discard_thread(&state, &auth.0, t.id).await;
-        return Err(e.into());
-    }
     Ok(HttpResponse::Ok().json(object(&t)))
 }
 
@@ -86,9 +87,8 @@ pub async fn update<D: Deps>(
     id: web::Path<String>,
     body: crate::extractors::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    super::only(&body, &["metadata"])?;
-    let metadata = metadata(&body)?.ok_or_else(|| bad("metadata", "is required"))?;
+    let body: ConversationUpdateBody = read(body.into_inner(), "conversations.update")?;
+    let metadata = metadata(Some(body.metadata))?.ok_or_else(|| bad("metadata", "is required"))?;
     let t = state
         .threads
         .update(
@@ -138,11 +138,10 @@ pub async fn create_items<D: Deps>(
     id: web::Path<String>,
     body: crate::extractors::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    super::only(&body, &["items"])?;
+    let body: ItemsBody = read(body.into_inner(), "conversations.items.create")?;
     let t = thread(&state, &auth.0, &id).await?;
-    let items = input_items(&body["items"], "items")?;
-    if matches!(&body["items"], Value::String(_)) {
+    let items = input_items(&body.items, "items")?;
+    if matches!(&body.items, Value::String(_)) {
         return Err(bad("items", "must be a list of message items"));
     }
     let stored = append_items(&state, &auth.0, t.id, None, &items).await?;

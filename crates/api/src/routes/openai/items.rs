@@ -99,13 +99,13 @@ pub(super) fn item(m: &Message) -> Value {
 }
 
 /// `metadata` of a request: an object of at most 16 strings (OpenAI's rule), or absent.
-pub(super) fn metadata(body: &Value) -> Result<Option<Value>, ApiError> {
-    match &body["metadata"] {
-        Value::Null => Ok(None),
-        Value::Object(m) if m.values().all(Value::is_string) && m.len() <= 16 => {
-            Ok(Some(body["metadata"].clone()))
-        }
-        _ => Err(bad(
+pub(super) fn metadata(
+    metadata: Option<serde_json::Map<String, Value>>,
+) -> Result<Option<Value>, ApiError> {
+    match metadata {
+        None => Ok(None),
+        Some(m) if m.values().all(Value::is_string) && m.len() <= 16 => Ok(Some(Value::Object(m))),
+        Some(_) => Err(bad(
             "metadata",
             "must be an object of at most 16 string values",
         )),
@@ -128,6 +128,15 @@ impl InputItem {
             parent_id: parent,
             ..Default::default()
         }
+    }
+
+    /// The item as a turn of a history stored whole.
+    pub(super) fn turn(&self) -> Result<chat_threads_application::replies::Turn, ApiError> {
+        Ok(chat_threads_application::replies::Turn {
+            role: chat_threads_domain::Role::parse(self.role)
+                .map_err(chat_threads_application::AppError::from)?,
+            content: self.text.clone(),
+        })
     }
 }
 

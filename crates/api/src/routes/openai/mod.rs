@@ -3,6 +3,7 @@
 //! Responses and Conversations over threads in their own modules; every error of the scope in
 //! OpenAI's error shape (so the SDKs' exceptions fire). See docs/openai.md.
 
+mod bodies;
 mod conversations;
 mod items;
 mod responses;
@@ -188,41 +189,14 @@ pub async fn errors(
     Ok(ServiceResponse::new(req, res))
 }
 
-/// Removes a thread made for a request that was then refused (quota, balance, a bad item), so
-/// nothing of it stays: deleted, then purged.
-pub(crate) async fn discard_thread<D: Deps>(
-    state: &AppState<D>,
-    who: &chat_threads_domain::Principal,
-    thread: chat_threads_domain::ThreadId,
-) {
-    if state.threads.delete(who, thread).await.is_ok() {
-        let _ = state.threads.purge(who, thread).await;
-    }
-}
-
 /// A 400 naming the parameter (OpenAI's `param`).
 pub(crate) fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::App(chat_threads_domain::DomainError::invalid(field, message.into()).into())
 }
 
-/// Parameters of `chat/completions` this service takes; any other is refused with 400 naming
-/// it, never silently ignored.
-const CHAT_PARAMS: &[&str] = &[
-    "model",
-    "messages",
-    "stream",
-    "stream_options",
-    "max_tokens",
-    "max_completion_tokens",
-    "store",
-    "metadata",
-    "n",
-    "user",
-];
-
 /// A request message's content as text, and its images (`image_url` parts).
-fn content_of(m: &Value) -> Result<(String, Vec<String>), ApiError> {
-    match &m["content"] {
+fn content_of(content: &Value) -> Result<(String, Vec<String>), ApiError> {
+    match content {
         Value::String(s) => Ok((s.clone(), Vec::new())),
         Value::Array(parts) => {
             let mut text = String::new();
@@ -254,28 +228,27 @@ fn content_of(m: &Value) -> Result<(String, Vec<String>), ApiError> {
 
 /// The prompt of a `chat/completions` request.
 fn chat_messages(
-    body: &Value,
+    list: &[bodies::ChatMessageBody],
     limits: &chat_threads_domain::Limits,
 ) -> Result<Vec<chat_threads_application::replies::llm::ChatMessage>, ApiError> {
-    let Some(list) = body["messages"].as_array().filter(|l| !l.is_empty()) else {
+    if list.is_empty() {
         return Err(bad("messages", "must be a non-empty list"));
-    };
+    }
     let mut out = Vec::with_capacity(list.len());
     let mut bytes = 0;
     for m in list {
-        let role = match m["role"].as_str() {
-            Some("system" | "developer") => "system",
-            Some("user") => "user",
-            Some("assistant") => "assistant",
-            Some(other) => {
+        let role = match m.role.as_str() {
+            "system" | "developer" => "system",
+            "user" => "user",
+            "assistant" => "assistant",
+            other => {
                 return Err(bad(
                     "messages",
                     format!("role {other:?} is not supported (tools are not)"),
                 ));
             }
-            None => return Err(bad("messages", "every message needs a role")),
         };
-        let (content, images) = content_of(m)?;
+        let (content, images) = content_of(&m.content)?;
         bytes += content.len() + images.iter().map(String::len).sum::<usize>();
         if bytes > limits.body_bytes {
             return Err(bad("messages", "the messages exceed the body limit"));
@@ -298,49 +271,30 @@ struct ChatParams {
     store: bool,
 }
 
-/// Refuses a body that is not an object or has a field outside `allowed` (400 naming it):
-/// parameters this service does not take are never silently ignored.
-pub(crate) fn only(body: &Value, allowed: &[&str]) -> Result<(), ApiError> {
-    let Some(obj) = body.as_object() else {
-        return Err(bad("body", "must be a JSON object"));
-    };
-    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(unknown) => Err(bad(
-            "body",
-            format!("unsupported parameter: {unknown} (see docs/openai.md)"),
-        )),
-        None => Ok(()),
+impl ChatParams {
+    fn of(body: &bodies::ChatCompletionBody) -> Result<Self, ApiError> {
+        if body.model.is_empty() {
+            return Err(bad("model", "is required"));
+        }
+        if body.n.is_some_and(|n| n != 1) {
+            return Err(bad("n", "only n = 1 is supported"));
+        }
+        let max_tokens = match body.max_completion_tokens {
+            Some(n) => bodies::positive("max_completion_tokens", Some(n))?,
+            None => bodies::positive("max_tokens", body.max_tokens)?,
+        };
+        Ok(Self {
+            model: body.model.clone(),
+            stream: body.stream.unwrap_or(false),
+            include_usage: body
+                .stream_options
+                .as_ref()
+                .and_then(|o| o.include_usage)
+                .unwrap_or(false),
+            max_tokens,
+            store: body.store.unwrap_or(false),
+        })
     }
-}
-
-fn chat_params(body: &Value) -> Result<ChatParams, ApiError> {
-    only(body, CHAT_PARAMS)?;
-    let model = body["model"]
-        .as_str()
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| bad("model", "is required"))?
-        .to_owned();
-    if body.get("n").is_some_and(|n| n.as_u64() != Some(1)) {
-        return Err(bad("n", "only n = 1 is supported"));
-    }
-    let max_tokens = match body.get("max_completion_tokens").or(body.get("max_tokens")) {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| bad("max_tokens", "must be a positive whole number"))?,
-        ),
-    };
-    Ok(ChatParams {
-        model,
-        stream: body["stream"].as_bool().unwrap_or(false),
-        include_usage: body["stream_options"]["include_usage"]
-            .as_bool()
-            .unwrap_or(false),
-        max_tokens,
-        store: body["store"].as_bool().unwrap_or(false),
-    })
 }
 
 pub(crate) type Usage = chat_threads_application::usage::Usage;
@@ -449,11 +403,11 @@ pub async fn chat_completions<D: Deps>(
     state: web::Data<AppState<D>>,
     body: crate::extractors::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let params = chat_params(&body)?;
-    let messages = chat_messages(&body, &state.limits)?;
+    let body: bodies::ChatCompletionBody = bodies::read(body.into_inner(), "chat.completions")?;
+    let params = ChatParams::of(&body)?;
+    let messages = chat_messages(&body.messages, &state.limits)?;
     if params.store {
-        return stored_completion(&state, &auth.0, &params, &body, messages).await;
+        return stored_completion(&state, &auth.0, &params, body.metadata, messages).await;
     }
     let mut completion = state
         .replies
@@ -503,10 +457,10 @@ async fn stored_completion<D: Deps>(
     state: &AppState<D>,
     who: &chat_threads_domain::Principal,
     params: &ChatParams,
-    body: &Value,
+    metadata: Option<serde_json::Map<String, Value>>,
     messages: Vec<chat_threads_application::replies::llm::ChatMessage>,
 ) -> Result<HttpResponse, ApiError> {
-    use chat_threads_application::replies::SendInput;
+    use chat_threads_application::replies::{NewThread, SendInput, Turn};
     if messages.iter().any(|m| !m.images.is_empty()) {
         return Err(bad(
             "messages",
@@ -519,71 +473,40 @@ async fn stored_completion<D: Deps>(
             "the last message of a stored completion must be the user's",
         ));
     };
-    // What can be refused for sure is refused before anything is written.
-    state
-        .replies
-        .catalog()
-        .resolve(who, Some(&params.model), None)?;
     let system: Vec<&str> = history
         .iter()
         .filter(|m| m.role == "system")
         .map(|m| m.content.as_str())
         .collect();
-    let metadata = match &body["metadata"] {
-        Value::Null => None,
-        Value::Object(_) => Some(body["metadata"].clone()),
-        _ => return Err(bad("metadata", "must be an object")),
-    };
-    let (thread, _) = state
-        .threads
-        .create(
+    let turns = history
+        .iter()
+        .filter(|m| m.role != "system")
+        .map(|m| {
+            Ok(Turn {
+                role: chat_threads_domain::Role::parse(m.role)?,
+                content: m.content.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, chat_threads_domain::DomainError>>()
+        .map_err(chat_threads_application::AppError::from)?;
+    let (thread, started) = state
+        .replies
+        .send_with_history(
             who,
-            chat_threads_application::CreateThread {
-                metadata,
+            NewThread {
+                metadata: metadata.map(Value::Object),
                 system_prompt: (!system.is_empty()).then(|| system.join("\n\n")),
                 model: Some(params.model.clone()),
+            },
+            turns,
+            SendInput {
+                content: last.content.clone(),
+                model: Some(params.model.clone()),
+                max_tokens: params.max_tokens,
                 ..Default::default()
             },
         )
         .await?;
-    let started = async {
-        for m in history.iter().filter(|m| m.role != "system") {
-            state
-                .messages
-                .append(
-                    who,
-                    thread.id,
-                    chat_threads_application::AppendMessage {
-                        role: Some(m.role.to_owned()),
-                        content: m.content.clone(),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-        }
-        state
-            .replies
-            .send(
-                who,
-                thread.id,
-                SendInput {
-                    content: last.content.clone(),
-                    model: Some(params.model.clone()),
-                    max_tokens: params.max_tokens,
-                    ..Default::default()
-                },
-            )
-            .await
-    }
-    .await;
-    let started = match started {
-        Ok(s) => s,
-        Err(e) => {
-            // Nothing of a refused completion stays.
-            discard_thread(state, who, thread.id).await;
-            return Err(e.into());
-        }
-    };
     let frames = Frames::new(
         format!(
             "chatcmpl-{}",

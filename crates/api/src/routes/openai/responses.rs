@@ -9,12 +9,13 @@ use actix_web::{HttpResponse, web};
 use chat_threads_application::AppError;
 use chat_threads_application::events::{Event, ThreadEvent};
 use chat_threads_application::messages::DeleteScope;
-use chat_threads_application::replies::SendInput;
+use chat_threads_application::replies::{NewThread, SendInput};
 use chat_threads_domain::{Message, MessageId, MessageStatus, Principal, Role, ThreadId};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::bodies::{ConversationRef, ResponseBody, positive, read};
 use super::items::{
     InputItem, ListQuery, append_items, conversation_id, input_items, item, item_id, metadata,
     page, parse_conversation, parse_response, response_id, text_item,
@@ -23,21 +24,6 @@ use super::{Usage, bad};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::state::{AppState, Deps};
-
-/// Parameters of `responses.create` this service takes; any other is refused with 400 naming
-/// it, never silently ignored.
-const PARAMS: &[&str] = &[
-    "model",
-    "input",
-    "instructions",
-    "previous_response_id",
-    "conversation",
-    "store",
-    "metadata",
-    "max_output_tokens",
-    "stream",
-    "user",
-];
 
 /// A create request, checked.
 struct Request {
@@ -52,53 +38,18 @@ struct Request {
     stream: bool,
 }
 
-fn request(body: &Value) -> Result<Request, ApiError> {
-    super::only(body, PARAMS)?;
-    let text = |field: &'static str| -> Result<Option<String>, ApiError> {
-        match &body[field] {
-            Value::Null => Ok(None),
-            Value::String(s) => Ok(Some(s.clone())),
-            _ => Err(bad(field, "must be a string")),
-        }
-    };
-    let conversation = match &body["conversation"] {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Object(o) => Some(
-            o.get("id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| bad("conversation", "needs an id"))?
-                .to_owned(),
-        ),
-        _ => return Err(bad("conversation", "must be an id or {\"id\": ...}")),
-    };
-    let metadata = metadata(body)?.unwrap_or_else(|| json!({}));
-    let max_output_tokens = match &body["max_output_tokens"] {
-        Value::Null => None,
-        v => Some(
-            v.as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| bad("max_output_tokens", "must be a positive whole number"))?,
-        ),
-    };
-    let flag = |field: &'static str, default: bool| -> Result<bool, ApiError> {
-        match &body[field] {
-            Value::Null => Ok(default),
-            Value::Bool(b) => Ok(*b),
-            _ => Err(bad(field, "must be true or false")),
-        }
-    };
+fn request(body: Value) -> Result<Request, ApiError> {
+    let body: ResponseBody = read(body, "responses.create")?;
     let request = Request {
-        model: text("model")?,
-        input: input_items(&body["input"], "input")?,
-        instructions: text("instructions")?,
-        previous: text("previous_response_id")?,
-        conversation,
-        store: flag("store", true)?,
-        metadata,
-        max_output_tokens,
-        stream: flag("stream", false)?,
+        model: body.model,
+        input: input_items(&body.input, "input")?,
+        instructions: body.instructions,
+        previous: body.previous_response_id,
+        conversation: body.conversation.map(ConversationRef::id),
+        store: body.store.unwrap_or(true),
+        metadata: metadata(body.metadata)?.unwrap_or_else(|| json!({})),
+        max_output_tokens: positive("max_output_tokens", body.max_output_tokens)?,
+        stream: body.stream.unwrap_or(false),
     };
     if request.previous.is_some() && request.conversation.is_some() {
         return Err(bad(
@@ -383,7 +334,7 @@ pub async fn create<D: Deps>(
     state: web::Data<AppState<D>>,
     body: crate::extractors::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let r = request(&body.into_inner())?;
+    let r = request(body.into_inner())?;
     let who = auth.0;
     if !r.store {
         return unstored(&state, &who, r).await;
@@ -393,87 +344,84 @@ pub async fn create<D: Deps>(
         .replies
         .catalog()
         .resolve(&who, r.model.as_deref(), None)?;
-    let (thread, parent, fresh) = match (&r.previous, &r.conversation) {
+    let Some((last, earlier)) = r.input.split_last() else {
+        return Err(bad("input", "the last input item must be a user message"));
+    };
+    let send = |parent: Option<MessageId>, conversation: Option<ThreadId>, anchor| SendInput {
+        content: last.text.clone(),
+        parent_id: parent,
+        model: r.model.clone(),
+        metadata: Some(json!({"openai": record(&r, conversation, anchor)})),
+        max_tokens: r.max_output_tokens,
+        ..Default::default()
+    };
+    let (thread, parent) = match (&r.previous, &r.conversation) {
         (Some(prev), _) => {
             let (reply, _) = find(&state, &who, prev).await?;
-            (reply.thread_id, Some(reply.id), false)
+            (reply.thread_id, Some(reply.id))
         }
         (None, Some(conv)) => {
             let thread = state
                 .threads
                 .get(&who, parse_conversation(conv)?, false)
                 .await?;
-            (thread.id, thread.active_leaf_id, false)
+            (thread.id, thread.active_leaf_id)
         }
         (None, None) => {
-            let (thread, _) = state
-                .threads
-                .create(
+            // A new thread with the whole input: one use case, the thread and the earlier
+            // items in one transaction; a refused reply leaves nothing.
+            let turns = earlier
+                .iter()
+                .map(InputItem::turn)
+                .collect::<Result<Vec<_>, _>>()?;
+            let (_, started) = state
+                .replies
+                .send_with_history(
                     &who,
-                    chat_threads_application::CreateThread {
+                    NewThread {
+                        metadata: None,
                         system_prompt: r.instructions.clone(),
                         model: r.model.clone(),
-                        ..Default::default()
                     },
+                    turns,
+                    send(None, None, None),
                 )
                 .await?;
-            (thread.id, None, true)
+            return respond(state, who, r.stream, started).await;
         }
     };
     let conversation = r.conversation.as_ref().map(|_| thread);
-    let started = async {
-        if !fresh && let Some(instructions) = &r.instructions {
-            state
-                .threads
-                .update(
-                    &who,
-                    thread,
-                    chat_threads_application::UpdateThread {
-                        system_prompt: Some(Some(instructions.clone())),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-        }
-        let anchor = parent;
-        let Some((last, earlier)) = r.input.split_last() else {
-            return Err(chat_threads_domain::DomainError::invalid(
-                "input",
-                "the last input item must be a user message".to_owned(),
-            )
-            .into());
-        };
-        let appended = append_items(&state, &who, thread, parent, earlier).await?;
-        let parent = appended.last().map(|m| m.id).or(parent);
+    if let Some(instructions) = &r.instructions {
         state
-            .replies
-            .send(
+            .threads
+            .update(
                 &who,
                 thread,
-                SendInput {
-                    content: last.text.clone(),
-                    parent_id: parent,
-                    model: r.model.clone(),
-                    metadata: Some(json!({"openai": record(&r, conversation, anchor)})),
-                    max_tokens: r.max_output_tokens,
+                chat_threads_application::UpdateThread {
+                    system_prompt: Some(Some(instructions.clone())),
                     ..Default::default()
                 },
             )
-            .await
+            .await?;
     }
-    .await;
-    let started = match started {
-        Ok(s) => s,
-        Err(e) => {
-            // Nothing of a refused response stays in a thread made for it.
-            if fresh {
-                super::discard_thread(&state, &who, thread).await;
-            }
-            return Err(e.into());
-        }
-    };
+    let appended = append_items(&state, &who, thread, parent, earlier).await?;
+    let under = appended.last().map(|m| m.id).or(parent);
+    let started = state
+        .replies
+        .send(&who, thread, send(under, conversation, parent))
+        .await?;
+    respond(state, who, r.stream, started).await
+}
+
+/// The answer to a create: the finished Response, or its events as they come.
+async fn respond<D: Deps>(
+    state: web::Data<AppState<D>>,
+    who: Principal,
+    stream: bool,
+    started: chat_threads_application::replies::Started,
+) -> Result<HttpResponse, ApiError> {
     let user = started.user_message.clone();
-    if !r.stream {
+    if !stream {
         let reply = state.replies.finished(&who, &started).await?;
         return Ok(HttpResponse::Ok().json(stored(&reply, user.as_ref())));
     }
