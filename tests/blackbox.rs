@@ -20,4 +20,5 @@ mod memory;
 mod nasty;
 mod openai;
 mod replies;
+mod sampling;
 mod websocket;

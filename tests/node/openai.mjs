@@ -49,8 +49,14 @@ await assert.rejects(
   client.responses.retrieve("resp_" + "0".repeat(64)),
   (e) => e instanceof OpenAI.NotFoundError && e.status === 404,
 );
+// Sampling settings and what the SDKs send alongside are accepted; a hosted tool is refused,
+// naming the parameter.
+const sampled = await client.responses.create({
+  model: "echo", input: "warm", temperature: 0.2, top_p: 0.9, include: [], tools: [],
+});
+assert.equal(sampled.output_text, "Echo: warm");
 await assert.rejects(
-  client.responses.create({ model: "echo", input: "x", temperature: 0.2 }),
-  (e) => e instanceof OpenAI.BadRequestError && e.message.includes("temperature"),
+  client.responses.create({ model: "echo", input: "x", tools: [{ type: "web_search" }] }),
+  (e) => e instanceof OpenAI.BadRequestError && e.param === "tools",
 );
 console.log("node sdk ok", r1.id);

@@ -398,3 +398,45 @@ pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64
 pub fn cursor<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(Option::<String>::deserialize(d)?.filter(|c| !c.is_empty()))
 }
+
+/// Sampling settings for a reply, passed to the model server; absent fields leave its defaults.
+/// Out-of-range values are 400 `validation_failed` naming the field.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingDto {
+    /// 0 to 2.
+    #[schema(minimum = 0, maximum = 2)]
+    pub temperature: Option<f64>,
+    /// Above 0, at most 1.
+    #[schema(maximum = 1)]
+    pub top_p: Option<f64>,
+    /// Up to 4 stop sequences.
+    #[schema(max_items = 4)]
+    pub stop: Option<Vec<String>>,
+    /// For reproducible sampling, where the model server supports it.
+    pub seed: Option<i64>,
+    /// -2 to 2.
+    #[schema(minimum = -2, maximum = 2)]
+    pub presence_penalty: Option<f64>,
+    /// -2 to 2.
+    #[schema(minimum = -2, maximum = 2)]
+    pub frequency_penalty: Option<f64>,
+    /// Structured output: `{"type": "json_object"}`, or `{"type": "json_schema", "json_schema":
+    /// {"name": …, "schema": {…}, "strict": true}}`.
+    #[schema(value_type = Option<Object>)]
+    pub response_format: Option<serde_json::Value>,
+}
+
+impl From<SamplingDto> for chat_threads_application::replies::Sampling {
+    fn from(s: SamplingDto) -> Self {
+        Self {
+            temperature: s.temperature,
+            top_p: s.top_p,
+            stop: s.stop,
+            seed: s.seed,
+            presence_penalty: s.presence_penalty,
+            frequency_penalty: s.frequency_penalty,
+            response_format: s.response_format,
+        }
+    }
+}

@@ -27,7 +27,7 @@ use actix_web::{App, middleware, web};
 
 pub use auth::Verifier;
 pub use config::ApiConfig;
-pub use state::{AppState, Deps};
+pub use state::{AppSettings, AppState, Deps, Parts};
 
 /// The whole application as the binary serves it: every route and every middleware. Tests run
 /// it in-process with `actix_web::test::init_service(chat_threads_api::app(config))`.

@@ -83,3 +83,110 @@ impl<D: Deps> std::fmt::Debug for AppState<D> {
         f.write_str("AppState")
     }
 }
+
+/// What the one composition root needs: the adapters, the model catalog, the event hub and the
+/// settings. The binary fills it from its configuration, in-process tests from theirs; both get
+/// their app from [`AppState::compose`], so they run the same wiring.
+pub struct Parts<D: Deps> {
+    /// Storage for everything.
+    pub store: D::Store,
+    /// Password hashing.
+    pub hasher: D::Hasher,
+    /// Token signing.
+    pub issuer: D::Issuer,
+    /// The models and who may use them.
+    pub catalog: chat_threads_application::replies::models::Catalog,
+    /// Counts tokens to fit prompts into their budget.
+    pub counter: Arc<dyn chat_threads_application::replies::llm::TokenCounter>,
+    /// The event hub (bridged to other instances on PostgreSQL).
+    pub events: chat_threads_application::events::ThreadEvents,
+    /// Where replies run.
+    pub runtime: tokio::runtime::Handle,
+    /// This instance's name (recorded on the replies it writes).
+    pub instance: String,
+    /// The use cases' settings.
+    pub settings: AppSettings,
+}
+
+impl<D: Deps> std::fmt::Debug for Parts<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts")
+            .field("instance", &self.instance)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The use cases' settings, in the application's own types.
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    /// Input limits.
+    pub limits: chat_threads_domain::Limits,
+    /// Replies (billing included).
+    pub replies: chat_threads_application::replies::ReplySettings,
+    /// Accounts and sessions.
+    pub auth: chat_threads_application::accounts::AuthPolicy,
+    /// The organization anonymous sessions are opened in, if one.
+    pub session_org: Option<chat_threads_domain::OrgId>,
+    /// Uploads.
+    pub files: chat_threads_application::files::FileSettings,
+    /// Keep-alive interval of SSE streams.
+    pub sse_keepalive: std::time::Duration,
+}
+
+impl<D: Deps> AppState<D> {
+    /// The one composition root: every service over the one store, sharing the catalog and the
+    /// event hub.
+    pub fn compose(p: Parts<D>) -> Self {
+        let s = p.settings;
+        let limits = s.limits;
+        let replies = chat_threads_application::replies::ReplyService::new(
+            p.store.clone(),
+            SystemClock,
+            p.catalog.clone(),
+            p.counter,
+            s.replies.clone(),
+            limits,
+            p.events.clone(),
+            p.runtime,
+        )
+        .with_instance(p.instance);
+        Self {
+            threads: ThreadService::new(p.store.clone(), SystemClock, limits)
+                .with_models(p.catalog)
+                .with_events(p.events.clone()),
+            messages: MessageService::new(p.store.clone(), SystemClock, limits)
+                .with_events(p.events.clone()),
+            summaries: SummaryService::new(p.store.clone(), SystemClock, limits)
+                .with_events(p.events),
+            auth: AuthService::new(
+                p.store.clone(),
+                p.hasher,
+                p.issuer,
+                SystemClock,
+                s.auth,
+                limits,
+            )
+            .with_session_org(s.session_org),
+            transfer: TransferService::new(p.store.clone(), SystemClock, limits),
+            files: chat_threads_application::files::FileService::new(
+                p.store.clone(),
+                p.store.clone(),
+                SystemClock,
+                s.files,
+                limits,
+            ),
+            balances: chat_threads_application::billing::BalanceService::new(
+                p.store.clone(),
+                SystemClock,
+                s.replies.billing,
+                limits,
+            ),
+            store: p.store,
+            limits,
+            replies,
+            sse_keepalive: s.sse_keepalive,
+            live: Arc::default(),
+        }
+    }
+}

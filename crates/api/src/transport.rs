@@ -90,7 +90,7 @@ pub fn server<D: Deps>(
                 // connections kept an SSE follower, and its memory, until the next keep-alive
                 // write failed — up to twice `generation.sse_keepalive_secs`.
                 .h1_allow_half_closed(false)
-                .h1_write_buffer_size(listen.write_buffer_bytes.max(1024))
+                .h1_write_buffer_size(listen.write_buffer_bytes)
                 .local_addr(local)
                 .h1(map_config(
                     crate::app(config.clone())

@@ -13,13 +13,11 @@ use actix_web::test::{self, TestRequest};
 use chat_threads_api::cors::OriginPolicy;
 use chat_threads_api::rate_limit::RateLimits;
 use chat_threads_api::ws::WsConfig;
-use chat_threads_api::{ApiConfig, AppState, Deps, Verifier};
-use chat_threads_application::accounts::{AuthPolicy, AuthService};
+use chat_threads_api::{ApiConfig, AppSettings, AppState, Deps, Parts, Verifier};
+use chat_threads_application::accounts::AuthPolicy;
 use chat_threads_application::events::ThreadEvents;
+use chat_threads_application::replies::ReplySettings;
 use chat_threads_application::replies::models::{Allowlists, Catalog};
-use chat_threads_application::replies::{ReplyService, ReplySettings};
-use chat_threads_application::transfer::TransferService;
-use chat_threads_application::{MessageService, SummaryService, SystemClock, ThreadService};
 use chat_threads_domain::Limits;
 use chat_threads_testing::fakes::{FakeHasher, FakeTokens};
 use chat_threads_testing::memory::MemoryStore;
@@ -48,7 +46,6 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
         body_bytes: 4096,
         ..Limits::default()
     };
-    let events = ThreadEvents::default();
     let catalog = Catalog::new(
         BTreeMap::from([(
             "scripted".to_owned(),
@@ -60,67 +57,40 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
             ..Allowlists::default()
         },
     );
-    let replies = ReplyService::new(
-        store.clone(),
-        SystemClock,
-        catalog.clone(),
-        Arc::new(Words),
-        ReplySettings {
-            context_tokens: 1000,
-            context_messages: 50,
-            flush_interval: Duration::from_millis(50),
-            retention: Duration::from_secs(10),
-            stale_after: Duration::from_secs(60),
-            max_reply_bytes: 1 << 16,
-            ..ReplySettings::default()
-        },
-        limits,
-        events.clone(),
-        tokio::runtime::Handle::current(),
-    );
-    let policy = AuthPolicy {
-        accounts_enabled: true,
-        access_ttl_secs: 900,
-        refresh_ttl_secs: 3600,
-        sessions_enabled: true,
-        session_default_ttl_secs: 3600,
-        session_max_ttl_secs: 7200,
-    };
-    let state = AppState::<InMemory> {
-        threads: ThreadService::new(store.clone(), SystemClock, limits)
-            .with_models(catalog)
-            .with_events(events.clone()),
-        messages: MessageService::new(store.clone(), SystemClock, limits)
-            .with_events(events.clone()),
-        summaries: SummaryService::new(store.clone(), SystemClock, limits).with_events(events),
-        auth: AuthService::new(
-            store.clone(),
-            FakeHasher,
-            FakeTokens,
-            SystemClock,
-            policy,
-            limits,
-        ),
-        transfer: TransferService::new(store.clone(), SystemClock, limits),
-        files: chat_threads_application::files::FileService::new(
-            store.clone(),
-            store.clone(),
-            SystemClock,
-            chat_threads_application::files::FileSettings::default(),
-            limits,
-        ),
-        balances: chat_threads_application::billing::BalanceService::new(
-            store.clone(),
-            SystemClock,
-            chat_threads_application::billing::BillingSettings::default(),
-            limits,
-        ),
+    // The same composition root as the binary's.
+    let state = AppState::<InMemory>::compose(Parts {
         store,
-        limits,
-        replies,
-        sse_keepalive: Duration::from_secs(15),
-        live: Arc::default(),
-    };
+        hasher: FakeHasher,
+        issuer: FakeTokens,
+        catalog,
+        counter: Arc::new(Words),
+        events: ThreadEvents::default(),
+        runtime: tokio::runtime::Handle::current(),
+        instance: "test".into(),
+        settings: AppSettings {
+            limits,
+            replies: ReplySettings {
+                context_tokens: 1000,
+                context_messages: 50,
+                flush_interval: Duration::from_millis(50),
+                retention: Duration::from_secs(10),
+                stale_after: Duration::from_secs(60),
+                max_reply_bytes: 1 << 16,
+                ..ReplySettings::default()
+            },
+            auth: AuthPolicy {
+                accounts_enabled: true,
+                access_ttl_secs: 900,
+                refresh_ttl_secs: 3600,
+                sessions_enabled: true,
+                session_default_ttl_secs: 3600,
+                session_max_ttl_secs: 7200,
+            },
+            session_org: None,
+            files: chat_threads_application::files::FileSettings::default(),
+            sse_keepalive: Duration::from_secs(15),
+        },
+    });
     ApiConfig {
         state,
         verifier: Verifier(Arc::new(FakeTokens)),

@@ -115,7 +115,7 @@ async fn thread(s: &Setup) -> ThreadId {
 }
 
 async fn events_of(started: &Started) -> Vec<ThreadEvent> {
-    started.run.follow(0).collect().await
+    started.log.follow(0).collect().await
 }
 
 #[tokio::test]
@@ -159,7 +159,7 @@ async fn a_reply_streams_in_order_and_is_stored_complete_with_its_usage() {
     assert_eq!(used.prompt_tokens + used.completion_tokens, 9);
     // Resuming after event 4 gives exactly the rest.
     let rest: Vec<u64> = started
-        .run
+        .log
         .follow(4)
         .map(|e| e.seq.unwrap())
         .collect()

@@ -43,10 +43,10 @@ fn run(cli: cli::Cli, json_logs: &mut bool) -> anyhow::Result<()> {
     };
     match cli.command.unwrap_or(cli::Command::Serve) {
         cli::Command::Serve => {
-            let generation = serve::generation_runtime()?;
+            let replies_rt = serve::reply_runtime()?;
             let served = actix_web::rt::System::new()
-                .block_on(serve::serve(settings, generation.handle().clone()));
-            generation.shutdown_background();
+                .block_on(serve::serve(settings, replies_rt.handle().clone()));
+            replies_rt.shutdown_background();
             served
         }
         cli::Command::Migrate { revert_all } => {

@@ -79,7 +79,7 @@ fn spawn_purge_job<S, H, I>(
     I: chat_threads_application::accounts::TokenIssuer,
 {
     actix_web::rt::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(every_secs.max(1)));
+        let mut tick = tokio::time::interval(Duration::from_secs(every_secs));
         loop {
             tick.tick().await;
             match auth.purge_expired().await {
@@ -130,17 +130,17 @@ pub async fn token(settings: Settings, args: crate::cli::TokenArgs) -> anyhow::R
 /// The runtime replies run on, so they outlive the request (and the HTTP workers, which stop
 /// first on shutdown). Built and dropped outside any async context (dropping a runtime inside
 /// one panics).
-pub fn generation_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub fn reply_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .thread_name("generation")
+        .thread_name("replies")
         .enable_all()
         .build()
-        .context("cannot start the generation runtime")
+        .context("cannot start the reply runtime")
 }
 
-/// `chat-threads serve`; replies run on `generation`.
-pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> anyhow::Result<()> {
+/// `chat-threads serve`; replies run on `replies_rt`, the reply runtime.
+pub async fn serve(settings: Settings, replies_rt: tokio::runtime::Handle) -> anyhow::Result<()> {
     // Who this process is, recorded on the replies it writes.
     let instance = uuid::Uuid::now_v7().to_string();
     let db = open_database(&settings, Some(&instance)).await?;
@@ -150,7 +150,7 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
         }
     }
     let store = crate::wiring::with_file_storage(SqlStore::new(db), &settings)?;
-    let api = crate::wiring::api_config(&settings, store, generation.clone(), &instance).await?;
+    let api = crate::wiring::api_config(&settings, store, replies_rt.clone(), &instance).await?;
     let replies = api.state.replies.clone();
     match replies.recover().await {
         Ok(0) => {}
@@ -162,8 +162,8 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
     }
     // Replies of instances that die while this one runs are released within a few seconds.
     let sweeper = replies.clone();
-    let every = Duration::from_secs(settings.generation.orphan_check_secs.max(1));
-    generation.spawn(async move {
+    let every = Duration::from_secs(settings.replies.orphan_check_secs);
+    replies_rt.spawn(async move {
         // The first check is one period away: `recover` just ran, and a start-up that fails
         // (port in use) must not log a cancelled check after its error line.
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -193,7 +193,7 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
         max_connections: connection_limit(server.max_connections),
         write_buffer_bytes: server.write_buffer_bytes,
         shutdown_timeout_secs: server.shutdown_timeout_secs,
-        client_request_timeout: Duration::from_secs(server.head_timeout_secs.max(1)),
+        client_request_timeout: Duration::from_secs(server.head_timeout_secs),
         backlog: 1024,
     };
     let (http, addrs) = chat_threads_api::transport::server(api, &listen)
@@ -209,12 +209,12 @@ pub async fn serve(settings: Settings, generation: tokio::runtime::Handle) -> an
     let served = http.await.context("HTTP server failed");
     // The HTTP side has stopped (SIGTERM/Ctrl-C). Let running replies finish within the grace
     // period; the rest are cancelled and keep their text.
-    let grace = Duration::from_secs(settings.generation.shutdown_grace_secs);
+    let grace = Duration::from_secs(settings.replies.shutdown_grace_secs);
     let running = replies.hub().running().len();
     if running > 0 {
         tracing::info!(running, ?grace, "waiting for running replies");
     }
-    generation
+    replies_rt
         .spawn({
             let replies = replies.clone();
             async move { replies.drain(grace).await }

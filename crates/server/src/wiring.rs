@@ -6,10 +6,9 @@ use anyhow::Context;
 use chat_threads_api::cors::OriginPolicy;
 use chat_threads_api::observe::Metrics;
 use chat_threads_api::rate_limit::{Limiter, RateLimits};
-use chat_threads_api::{ApiConfig, AppState, Deps, Verifier};
-use chat_threads_application::accounts::{AuthPolicy, AuthService, AuthStore, random_token};
-use chat_threads_application::transfer::TransferService;
-use chat_threads_application::{Clock, MessageService, SummaryService, SystemClock, ThreadService};
+use chat_threads_api::{ApiConfig, AppSettings, AppState, Deps, Parts, Verifier};
+use chat_threads_application::accounts::{AuthPolicy, AuthStore, random_token};
+use chat_threads_application::{Clock, SystemClock};
 use chat_threads_infrastructure::auth::{Argon2Hasher, JwtAuthority};
 use chat_threads_infrastructure::bus::PgBridge;
 use chat_threads_infrastructure::{Settings, SqlStore};
@@ -51,21 +50,12 @@ pub async fn authority(settings: &Settings, store: &SqlStore) -> anyhow::Result<
 pub async fn api_config(
     settings: &Settings,
     store: SqlStore,
-    generation_runtime: tokio::runtime::Handle,
+    reply_runtime: tokio::runtime::Handle,
     instance: &str,
 ) -> anyhow::Result<ApiConfig<Prod>> {
     let authority = authority(settings, &store).await?;
     let limits = settings.limits;
-    let (replies, bridge) = replies(settings, store.clone(), generation_runtime, instance).await?;
     let a = &settings.auth;
-    let policy = AuthPolicy {
-        accounts_enabled: a.accounts.enabled,
-        access_ttl_secs: a.accounts.access_ttl_secs,
-        refresh_ttl_secs: a.accounts.refresh_ttl_secs,
-        sessions_enabled: a.sessions.enabled,
-        session_default_ttl_secs: a.sessions.default_ttl_secs,
-        session_max_ttl_secs: a.sessions.max_ttl_secs,
-    };
     let session_org = match a.sessions.org.trim() {
         "" => None,
         org => Some(
@@ -73,48 +63,57 @@ pub async fn api_config(
                 .map_err(|e| anyhow::anyhow!("auth.sessions.org: {e}"))?,
         ),
     };
-    let state = AppState::<Prod> {
-        threads: ThreadService::new(store.clone(), SystemClock, limits)
-            .with_models(replies.catalog().clone())
-            .with_events(replies.events().clone()),
-        messages: MessageService::new(store.clone(), SystemClock, limits)
-            .with_events(replies.events().clone()),
-        summaries: SummaryService::new(store.clone(), SystemClock, limits)
-            .with_events(replies.events().clone()),
-        auth: AuthService::new(
-            store.clone(),
-            Argon2Hasher::new(a.accounts.hash_concurrency, a.accounts.hash_queue)?,
-            authority.clone(),
-            SystemClock,
-            policy,
+    // On PostgreSQL, instances share their events through LISTEN/NOTIFY; SQLite is one instance.
+    let url = settings
+        .database
+        .url()?
+        .with_application_name(&format!("ct:{instance}"));
+    let bridge = (url.backend() == chat_threads_infrastructure::db::Backend::Postgres)
+        .then(|| PgBridge::start(url.expose().to_owned(), &reply_runtime));
+    let events = match &bridge {
+        Some(b) => chat_threads_application::events::ThreadEvents::with_bridge(Arc::new(b.clone())),
+        None => chat_threads_application::events::ThreadEvents::default(),
+    };
+    let state = AppState::<Prod>::compose(Parts {
+        store: store.clone(),
+        hasher: Argon2Hasher::new(a.accounts.hash_concurrency, a.accounts.hash_queue)?,
+        issuer: authority.clone(),
+        catalog: chat_threads_infrastructure::llm::build_catalog(&settings.models)?,
+        counter: Arc::new(chat_threads_infrastructure::llm::TiktokenCounter),
+        events: events.clone(),
+        runtime: reply_runtime.clone(),
+        instance: instance.to_owned(),
+        settings: AppSettings {
             limits,
-        )
-        .with_session_org(session_org),
-        transfer: TransferService::new(store.clone(), SystemClock, limits),
-        files: chat_threads_application::files::FileService::new(
-            store.clone(),
-            store.clone(),
-            SystemClock,
-            chat_threads_application::files::FileSettings {
+            replies: reply_settings(settings),
+            auth: AuthPolicy {
+                accounts_enabled: a.accounts.enabled,
+                access_ttl_secs: a.accounts.access_ttl_secs,
+                refresh_ttl_secs: a.accounts.refresh_ttl_secs,
+                sessions_enabled: a.sessions.enabled,
+                session_default_ttl_secs: a.sessions.default_ttl_secs,
+                session_max_ttl_secs: a.sessions.max_ttl_secs,
+            },
+            session_org,
+            files: chat_threads_application::files::FileSettings {
                 allowed_types: settings.files.allowed_types.clone(),
                 quota_bytes: settings.files.quota_bytes_per_owner,
             },
-            limits,
-        ),
-        balances: chat_threads_application::billing::BalanceService::new(
-            store.clone(),
-            SystemClock,
-            billing_settings(&settings.billing),
-            limits,
-        ),
-        store,
-        limits,
-        replies,
-        sse_keepalive: std::time::Duration::from_secs(
-            settings.generation.sse_keepalive_secs.max(1),
-        ),
-        live: Arc::default(),
-    };
+            sse_keepalive: std::time::Duration::from_secs(settings.replies.sse_keepalive_secs),
+        },
+    });
+    if let Some(bridge) = &bridge {
+        // Replies written on other instances are mirrored here, so followers can resume them.
+        let mirror = state.replies.clone();
+        bridge
+            .listen(
+                url.expose().to_owned(),
+                events,
+                Arc::new(move |e| mirror.mirror(e)),
+                &reply_runtime,
+            )
+            .await;
+    }
     let metrics = Arc::new(Metrics::default());
     chat_threads_api::register_gauges(&metrics, &state);
     register_store_gauges(&metrics, &state.store, bridge);
@@ -148,9 +147,9 @@ pub async fn api_config(
             max_frame_bytes: w.max_frame_bytes,
             max_message_bytes: w.max_message_bytes,
             queue: w.queue,
-            heartbeat: std::time::Duration::from_secs(w.heartbeat_secs.max(1)),
-            idle_timeout: std::time::Duration::from_secs(w.idle_timeout_secs.max(1)),
-            auth_timeout: std::time::Duration::from_secs(w.auth_timeout_secs.max(1)),
+            heartbeat: std::time::Duration::from_secs(w.heartbeat_secs),
+            idle_timeout: std::time::Duration::from_secs(w.idle_timeout_secs),
+            auth_timeout: std::time::Duration::from_secs(w.auth_timeout_secs),
         },
         origins: OriginPolicy::new(
             &settings.server.cors.allowed_origins,
@@ -215,66 +214,23 @@ fn billing_settings(
     }
 }
 
-/// The reply service (catalog, token counter and settings), and the event bus on PostgreSQL.
-async fn replies(
-    settings: &Settings,
-    store: SqlStore,
-    runtime: tokio::runtime::Handle,
-    instance: &str,
-) -> anyhow::Result<(
-    chat_threads_application::replies::ReplyService<SqlStore, SystemClock>,
-    Option<PgBridge>,
-)> {
+/// The reply settings from the `[replies]`, `[billing]`, `[limits]` and `[files]` sections.
+fn reply_settings(settings: &Settings) -> chat_threads_application::replies::ReplySettings {
     use std::time::Duration;
-    let g = &settings.generation;
-    let catalog = chat_threads_infrastructure::llm::build_catalog(&settings.models)?;
-    // On PostgreSQL, instances share their events through LISTEN/NOTIFY; SQLite is one instance.
-    let url = settings
-        .database
-        .url()?
-        .with_application_name(&format!("ct:{instance}"));
-    let bridge = (url.backend() == chat_threads_infrastructure::db::Backend::Postgres)
-        .then(|| PgBridge::start(url.expose().to_owned(), &runtime));
-    let events = match &bridge {
-        Some(b) => chat_threads_application::events::ThreadEvents::with_bridge(Arc::new(b.clone())),
-        None => chat_threads_application::events::ThreadEvents::default(),
-    };
-    let reply_settings = chat_threads_application::replies::ReplySettings {
+    let g = &settings.replies;
+    chat_threads_application::replies::ReplySettings {
         context_tokens: g.context_tokens,
-        context_messages: g.context_messages.max(1),
+        context_messages: g.context_messages,
         reply_max_tokens: g.reply_max_tokens,
         daily_token_quota: g.daily_token_quota,
-        flush_interval: Duration::from_millis(g.flush_interval_ms.max(50)),
+        flush_interval: Duration::from_millis(g.flush_interval_ms),
         retention: Duration::from_secs(g.retention_secs),
-        stale_after: Duration::from_secs(g.stale_after_secs.max(1)),
+        stale_after: Duration::from_secs(g.stale_after_secs),
         default_system_prompt: g.default_system_prompt.clone(),
         product_prompts: g.products.clone().into_iter().collect(),
         summary_prompt: g.summary_prompt.clone(),
         max_reply_bytes: settings.limits.content_bytes,
         billing: billing_settings(&settings.billing),
         inline_tokens: settings.files.inline_tokens,
-    };
-    let replies = chat_threads_application::replies::ReplyService::new(
-        store,
-        SystemClock,
-        catalog,
-        Arc::new(chat_threads_infrastructure::llm::TiktokenCounter),
-        reply_settings,
-        settings.limits,
-        events.clone(),
-        runtime.clone(),
-    )
-    .with_instance(instance.to_owned());
-    if let Some(bridge) = &bridge {
-        let mirror = replies.clone();
-        bridge
-            .listen(
-                url.expose().to_owned(),
-                events,
-                Arc::new(move |e| mirror.mirror(e)),
-                &runtime,
-            )
-            .await;
     }
-    Ok((replies, bridge))
 }

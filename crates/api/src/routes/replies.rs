@@ -186,6 +186,9 @@ pub struct ChatBody {
     pub language: Option<String>,
     /// The user's IANA time zone.
     pub timezone: Option<String>,
+    /// Sampling settings for the reply (temperature, top_p, stop, seed, penalties, structured
+    /// output).
+    pub sampling: Option<crate::dto::SamplingDto>,
     /// Your uploaded files to attach to the user message, at most 10. Images reach models
     /// marked as seeing images (`vision` in /v1/models; others: 422 images_not_supported);
     /// text files and PDFs are given to the model as text, within a per-file budget.
@@ -205,6 +208,7 @@ impl From<ChatBody> for SendInput {
             timezone: b.timezone,
             attachments: crate::routes::messages::file_ids(b.attachments),
             max_tokens: None,
+            sampling: b.sampling.unwrap_or_default().into(),
         }
     }
 }
@@ -220,6 +224,7 @@ impl From<ResendBody> for ChatBody {
             language: b.language,
             timezone: b.timezone,
             attachments: b.attachments,
+            sampling: b.sampling,
         }
     }
 }
@@ -230,6 +235,7 @@ impl From<RegenerateBody> for RegenerateInput {
             model: b.model,
             language: b.language,
             timezone: b.timezone,
+            sampling: b.sampling.unwrap_or_default().into(),
         }
     }
 }
@@ -252,6 +258,9 @@ pub struct ResendBody {
     pub language: Option<String>,
     /// The user's IANA time zone.
     pub timezone: Option<String>,
+    /// Sampling settings for the reply (temperature, top_p, stop, seed, penalties, structured
+    /// output).
+    pub sampling: Option<crate::dto::SamplingDto>,
     /// Your uploaded files to attach to the new user message, at most 10 (none by default).
     #[serde(default)]
     #[schema(max_items = 10)]
@@ -268,6 +277,8 @@ pub struct RegenerateBody {
     pub stream: Option<bool>,
     pub language: Option<String>,
     pub timezone: Option<String>,
+    /// Sampling settings for the new reply.
+    pub sampling: Option<crate::dto::SamplingDto>,
 }
 
 /// A finished exchange.
@@ -319,7 +330,7 @@ async fn answer<D: Deps>(
     stream: bool,
 ) -> Result<HttpResponse, ApiError> {
     if stream {
-        return Ok(sse(started.run.follow(0), state.sse_keepalive, &state.live));
+        return Ok(sse(started.log.follow(0), state.sse_keepalive, &state.live));
     }
     let reply = state.replies.finished(who, &started).await?;
     let failed = reply.status == MessageStatus::Failed;

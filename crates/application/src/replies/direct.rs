@@ -8,7 +8,9 @@ use futures_util::StreamExt;
 
 use crate::billing::ChargeKind;
 use crate::error::AppError;
-use crate::replies::llm::{ChatEvent, ChatMessage, ChatRequest, ChatStream, ModelError};
+use crate::replies::llm::{
+    ChatEvent, ChatMessage, ChatRequest, ChatStream, ModelError, Sampling, user_id,
+};
 use crate::replies::{ReplyService, ReplyStores, prompt};
 use crate::system::Clock;
 use crate::usage::Usage;
@@ -43,7 +45,9 @@ impl<S: ReplyStores + crate::billing::BalanceStore, C: Clock> ReplyService<S, C>
         model: Option<&str>,
         messages: Vec<ChatMessage>,
         max_tokens: Option<u32>,
+        sampling: Sampling,
     ) -> Result<Completion<S, C>, AppError> {
+        let sampling = sampling.check()?;
         let (model_name, client) = self.catalog.resolve(who, model, None)?;
         if messages.iter().any(|m| !m.images.is_empty()) && !self.catalog.sees_images(&model_name) {
             return Err(AppError::ImagesNotSupported { model: model_name });
@@ -61,6 +65,8 @@ impl<S: ReplyStores + crate::billing::BalanceStore, C: Clock> ReplyService<S, C>
             model: model_name.clone(),
             messages,
             max_tokens,
+            sampling,
+            user: Some(user_id(who)),
         });
         Ok(Completion {
             service: self.clone(),

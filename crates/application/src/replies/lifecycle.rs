@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chat_threads_domain::{Message, MessageId, MessageStatus, Principal, ThreadId, Timestamp};
 
-use super::{ReplyService, ReplyStores, Run};
+use super::{ReplyLog, ReplyService, ReplyStores};
 use crate::error::AppError;
 use crate::events::{Event, EventError, ThreadEvent};
 use crate::system::Clock;
@@ -26,7 +26,7 @@ where
         let run = match self.hub.get(reply) {
             Some(run) => run,
             None => {
-                let run = Run::new(event.thread_id, reply, None);
+                let run = ReplyLog::new(event.thread_id, reply, None);
                 self.hub.insert(run.clone());
                 run
             }

@@ -54,7 +54,7 @@ impl Serialize for ChatMessage {
 }
 
 /// A chat completion request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChatRequest {
     /// The model, as the provider names it.
     pub model: String,
@@ -62,6 +62,130 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     /// Upper bound on the reply's tokens, if any.
     pub max_tokens: Option<u32>,
+    /// How to sample, as the caller asked; unset fields leave the model server's defaults.
+    pub sampling: Sampling,
+    /// Who is asking, for the model server's abuse monitoring: a stable hash of the principal
+    /// (OpenAI's `user`), never the principal itself.
+    pub user: Option<String>,
+}
+
+/// Sampling settings a caller may set for a reply, passed to the model server as OpenAI's chat
+/// completions name them. Absent means the model server's default.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, serde::Deserialize)]
+pub struct Sampling {
+    /// 0 to 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Above 0, at most 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// Up to 4 sequences, each 1 to 64 bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Vec<String>>,
+    /// For reproducible sampling where the model server supports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    /// -2 to 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    /// -2 to 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    /// Structured output: `{"type": "json_object"}` or `{"type": "json_schema", "json_schema":
+    /// {"name", "schema", "strict"?}}` (`{"type": "text"}` is the default and is dropped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<serde_json::Value>,
+}
+
+impl Sampling {
+    /// Checks every setting is in range, naming the one that is not.
+    pub fn check(self) -> Result<Self, crate::error::AppError> {
+        use chat_threads_domain::DomainError;
+        let range = |field: &'static str, v: Option<f64>, lo: f64, hi: f64, open_lo: bool| match v {
+            Some(x) if !x.is_finite() || x > hi || x < lo || (open_lo && x <= lo) => Err(
+                DomainError::invalid(field, format!("must be between {lo} and {hi}")),
+            ),
+            _ => Ok(()),
+        };
+        range("temperature", self.temperature, 0.0, 2.0, false)?;
+        range("top_p", self.top_p, 0.0, 1.0, true)?;
+        range("presence_penalty", self.presence_penalty, -2.0, 2.0, false)?;
+        range(
+            "frequency_penalty",
+            self.frequency_penalty,
+            -2.0,
+            2.0,
+            false,
+        )?;
+        if let Some(stop) = &self.stop
+            && (stop.len() > 4
+                || stop
+                    .iter()
+                    .any(|s| s.is_empty() || s.len() > 64 || s.contains('\0')))
+        {
+            return Err(DomainError::invalid(
+                "stop",
+                "at most 4 sequences of 1 to 64 bytes, without NUL",
+            )
+            .into());
+        }
+        let response_format = match self.response_format {
+            None => None,
+            Some(format) => check_format(format)?,
+        };
+        Ok(Self {
+            response_format,
+            ..self
+        })
+    }
+}
+
+/// The principal as OpenAI's `user` field: a stable, one-way hash of who owns the request
+/// (`u_` and 32 hex digits), so the model server can tell callers apart without learning who
+/// they are.
+pub fn user_id(who: &chat_threads_domain::Principal) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(who.owner().as_str().as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("u_{hex}")
+}
+
+/// Largest JSON schema a structured-output request may carry.
+const SCHEMA_BYTES: usize = 64 * 1024;
+
+/// A `response_format`: `text` (dropped: it is the default), `json_object`, or `json_schema`
+/// with a name and an object schema.
+fn check_format(
+    format: serde_json::Value,
+) -> Result<Option<serde_json::Value>, crate::error::AppError> {
+    use chat_threads_domain::DomainError;
+    let bad = |reason: &str| -> crate::error::AppError {
+        DomainError::invalid("response_format", reason.to_owned()).into()
+    };
+    match format["type"].as_str() {
+        Some("text") => Ok(None),
+        Some("json_object") => Ok(Some(serde_json::json!({"type": "json_object"}))),
+        Some("json_schema") => {
+            let spec = &format["json_schema"];
+            let name_ok = spec["name"].as_str().is_some_and(|n| {
+                !n.is_empty()
+                    && n.len() <= 64
+                    && n.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            });
+            if !name_ok {
+                return Err(bad("json_schema.name must be 1-64 letters, digits, _ or -"));
+            }
+            if !spec["schema"].is_object() {
+                return Err(bad("json_schema.schema must be a JSON Schema object"));
+            }
+            if spec.to_string().len() > SCHEMA_BYTES {
+                return Err(bad("json_schema is over 64 KiB"));
+            }
+            Ok(Some(format))
+        }
+        _ => Err(bad("type must be text, json_object or json_schema")),
+    }
 }
 
 /// What a streaming call yields.

@@ -54,7 +54,7 @@ impl RunState {
     }
 
     /// The event at `index` (0-based; its seq is `index + 1`).
-    fn render(&self, run: &Run, index: usize) -> ThreadEvent {
+    fn render(&self, run: &ReplyLog, index: usize) -> ThreadEvent {
         match &self.entries[index] {
             Entry::Event(e) => (**e).clone(),
             Entry::Delta { start, end } => run.numbered(
@@ -67,9 +67,9 @@ impl RunState {
     }
 }
 
-/// A generation in progress (or recently finished).
+/// A reply being written (or recently finished).
 #[derive(Debug)]
-pub struct Run {
+pub struct ReplyLog {
     /// The thread.
     pub thread_id: ThreadId,
     /// The assistant message being written.
@@ -81,7 +81,7 @@ pub struct Run {
     pub(crate) cancel: watch::Sender<bool>,
 }
 
-impl Run {
+impl ReplyLog {
     pub(crate) fn new(
         thread_id: ThreadId,
         message_id: MessageId,
@@ -151,12 +151,12 @@ impl Run {
         self.progress.send_replace((len, true));
     }
 
-    /// Whether the generation has ended.
+    /// Whether the reply has ended.
     pub fn is_done(&self) -> bool {
         self.state.lock().map(|s| s.done).unwrap_or(true)
     }
 
-    /// Asks the generation to stop; it keeps the text so far.
+    /// Asks the reply to stop; it keeps the text so far.
     pub fn cancel(&self) {
         self.cancel.send_replace(true);
     }
@@ -195,7 +195,7 @@ impl Run {
         ))
     }
 
-    /// Waits until the generation ends.
+    /// Waits until the reply ends.
     pub async fn wait(&self) {
         let mut rx = self.progress.subscribe();
         while !rx.borrow_and_update().1 {
@@ -212,14 +212,14 @@ const FOLLOW_BATCH: usize = 64;
 /// A stream of events.
 pub type EventStream = Pin<Box<dyn Stream<Item = ThreadEvent> + Send>>;
 
-/// The running and recently finished generations of this process.
+/// The running and recently finished replies of this process.
 #[derive(Debug, Clone, Default)]
 pub struct Hub {
-    runs: Arc<Mutex<HashMap<MessageId, Arc<Run>>>>,
+    runs: Arc<Mutex<HashMap<MessageId, Arc<ReplyLog>>>>,
 }
 
 impl Hub {
-    pub(crate) fn insert(&self, run: Arc<Run>) {
+    pub(crate) fn insert(&self, run: Arc<ReplyLog>) {
         if let Ok(mut runs) = self.runs.lock() {
             runs.insert(run.message_id, run);
         }
@@ -231,20 +231,20 @@ impl Hub {
         }
     }
 
-    /// The generation of this message, if this process has it.
-    pub fn get(&self, id: MessageId) -> Option<Arc<Run>> {
+    /// The reply of this message, if this process has it.
+    pub fn get(&self, id: MessageId) -> Option<Arc<ReplyLog>> {
         self.runs.lock().ok()?.get(&id).cloned()
     }
 
-    /// Generations still running.
-    pub fn running(&self) -> Vec<Arc<Run>> {
+    /// Replies still running.
+    pub fn running(&self) -> Vec<Arc<ReplyLog>> {
         self.runs
             .lock()
             .map(|r| r.values().filter(|r| !r.is_done()).cloned().collect())
             .unwrap_or_default()
     }
 
-    /// Whether a generation of this thread is running here.
+    /// Whether a reply of this thread is running here.
     pub fn thread_busy(&self, thread_id: ThreadId) -> bool {
         self.running().iter().any(|r| r.thread_id == thread_id)
     }
@@ -252,7 +252,7 @@ impl Hub {
 
 /// Replays a stored reply as a log, as its live followers saw it: `message.created` with the
 /// placeholder, its text as one delta, and the final event.
-pub(crate) fn replay(run: &Run, message: &Message) {
+pub(crate) fn replay(run: &ReplyLog, message: &Message) {
     run.push(Event::MessageCreated {
         message: Box::new(as_created(message)),
     });

@@ -16,7 +16,8 @@ pub mod prompt;
 mod task;
 
 pub use history::{NewThread, Turn};
-pub use log::{EventStream, Hub, Run};
+pub use llm::Sampling;
+pub use log::{EventStream, Hub, ReplyLog};
 pub use ports::{ReplyStart, ReplyStore, ReplyStores};
 pub use prompt::Hints;
 
@@ -53,7 +54,7 @@ pub struct ReplySettings {
     pub daily_token_quota: Option<u64>,
     /// How often a reply's text is written to the database while it streams.
     pub flush_interval: Duration,
-    /// How long a finished generation's events stay available for resuming.
+    /// How long a finished reply's events stay available for resuming.
     pub retention: Duration,
     /// A reply untouched this long while `streaming` is considered dead.
     pub stale_after: Duration,
@@ -89,8 +90,8 @@ pub struct Started {
     pub user_message: Option<Message>,
     /// The assistant message, status `streaming`.
     pub assistant_message: Message,
-    /// Its generation.
-    pub run: Arc<Run>,
+    /// Its reply.
+    pub log: Arc<ReplyLog>,
 }
 
 /// Input of a send.
@@ -112,6 +113,8 @@ pub struct SendInput {
     pub attachments: Vec<chat_threads_domain::FileId>,
     /// Most tokens the reply may have (never more than `replies.max_tokens`).
     pub max_tokens: Option<u32>,
+    /// Sampling settings for the model (checked by [`Sampling::check`]).
+    pub sampling: Sampling,
 }
 
 /// Input of a regeneration.
@@ -123,6 +126,8 @@ pub struct RegenerateInput {
     pub language: Option<String>,
     /// The user's time zone, raw.
     pub timezone: Option<String>,
+    /// Sampling settings for the model (checked by [`Sampling::check`]).
+    pub sampling: Sampling,
 }
 
 /// Replies to messages.
@@ -217,7 +222,7 @@ where
         &self.catalog
     }
 
-    /// This process's generations.
+    /// This process's replies.
     pub fn hub(&self) -> &Hub {
         &self.hub
     }
@@ -421,6 +426,7 @@ where
     ) -> Result<Started, AppError> {
         let mut hints = Hints::parse(input.language, input.timezone)?;
         hints.max_tokens = input.max_tokens;
+        hints.sampling = input.sampling.check()?;
         let scope = who.scope();
         let thread = self.store.get_thread(&scope, thread_id, false).await?;
         let (model_name, model) = self.catalog.resolve(
@@ -478,7 +484,8 @@ where
         of: MessageId,
         input: RegenerateInput,
     ) -> Result<Started, AppError> {
-        let hints = Hints::parse(input.language, input.timezone)?;
+        let mut hints = Hints::parse(input.language, input.timezone)?;
+        hints.sampling = input.sampling.check()?;
         let model = input.model;
         let scope = who.scope();
         let (thread, original) = self
@@ -526,7 +533,9 @@ where
                 "only a user message can be edited and resent",
             )
             .await?;
-        let hints = Hints::parse(input.language, input.timezone)?;
+        let mut hints = Hints::parse(input.language, input.timezone)?;
+        hints.max_tokens = input.max_tokens;
+        hints.sampling = input.sampling.check()?;
         let (model_name, model) = self.catalog.resolve(
             who,
             input.model.as_deref(),
@@ -567,7 +576,7 @@ where
         model: SharedModel,
         hints: Hints,
     ) -> Started {
-        let run = Run::new(thread.id, assistant.id, Some(self.events.clone()));
+        let run = ReplyLog::new(thread.id, assistant.id, Some(self.events.clone()));
         if let Some(u) = &user {
             run.push(Event::MessageCreated {
                 message: Box::new(u.clone()),
@@ -586,13 +595,13 @@ where
             model_name,
             model,
             hints,
-            run: run.clone(),
+            log: run.clone(),
         };
         self.runtime.spawn(task.run());
         Started {
             user_message: user,
             assistant_message: assistant,
-            run,
+            log: run,
         }
     }
 
@@ -621,7 +630,7 @@ where
                 .unwrap_or(message),
             _ => message,
         };
-        let run = Run::new(thread_id, id, None);
+        let run = ReplyLog::new(thread_id, id, None);
         replay(&run, &message);
         // A reply still streaming here without a run belongs to an instance this one did not
         // mirror from its start: what is stored so far is sent and the stream stays open.
@@ -664,9 +673,9 @@ where
 
     /// Waits for a reply to end and returns it as stored.
     pub async fn finished(&self, who: &Principal, started: &Started) -> Result<Message, AppError> {
-        started.run.wait().await;
+        started.log.wait().await;
         self.store
-            .get_message(&who.scope(), started.run.thread_id, started.run.message_id)
+            .get_message(&who.scope(), started.log.thread_id, started.log.message_id)
             .await
     }
 }

@@ -9,7 +9,7 @@ use crate::replies::ReplySettings;
 use crate::replies::llm::{ChatMessage, ChatRequest, TokenCounter};
 
 /// Hints from the request that reach the model.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Hints {
     /// Language to answer in (e.g. "fr" or "French").
     pub language: Option<String>,
@@ -17,6 +17,8 @@ pub struct Hints {
     pub timezone: Option<String>,
     /// Most tokens the reply may have, if the caller set fewer than `replies.max_tokens`.
     pub max_tokens: Option<u32>,
+    /// Sampling settings for the model, checked.
+    pub sampling: crate::replies::llm::Sampling,
 }
 
 /// Longest hint, in bytes.
@@ -43,7 +45,7 @@ impl Hints {
         Ok(Self {
             language: check("language", language)?,
             timezone: check("timezone", timezone)?,
-            max_tokens: None,
+            ..Self::default()
         })
     }
 }
@@ -215,6 +217,7 @@ pub fn summary_request(
             ChatMessage::text("user", transcript),
         ],
         max_tokens: Some(512),
+        ..ChatRequest::default()
     }
 }
 

@@ -1,6 +1,6 @@
 //! The task that writes one reply: builds the context (summarizing what no longer fits),
 //! streams the model's answer into the reply's log, flushes the text now and then, and stores
-//! the outcome. It runs on the generation runtime, not in a request.
+//! the outcome. It runs on the reply runtime, not in a request.
 
 use std::sync::Arc;
 
@@ -13,8 +13,8 @@ use tokio::sync::watch;
 use crate::billing::ChargeKind;
 use crate::error::AppError;
 use crate::events::{Event, EventError, Typing};
-use crate::replies::llm::{ChatEvent, ChatMessage, ChatRequest, SharedModel};
-use crate::replies::log::Run;
+use crate::replies::llm::{ChatEvent, ChatMessage, ChatRequest, SharedModel, user_id};
+use crate::replies::log::ReplyLog;
 use crate::replies::prompt::{self, Hints};
 use crate::replies::{ReplyService, ReplyStores};
 use crate::system::Clock;
@@ -49,7 +49,7 @@ pub(crate) struct Task<S, C> {
     pub(crate) model_name: String,
     pub(crate) model: SharedModel,
     pub(crate) hints: Hints,
-    pub(crate) run: Arc<Run>,
+    pub(crate) log: Arc<ReplyLog>,
 }
 
 impl<S, C> Task<S, C>
@@ -86,15 +86,15 @@ where
         if let Err(e) = &stored {
             tracing::error!(error = %e, message_id = %self.assistant.id, "storing a finished reply failed");
         }
-        self.run.push(Event::TypingStopped(Typing::assistant()));
+        self.log.push(Event::TypingStopped(Typing::assistant()));
         let error = match outcome {
             Outcome::Failed(e) => Some(e),
             _ => None,
         };
         if let Some(end) = Event::ending(status, text, Some(usage), error) {
-            self.run.push(end);
+            self.log.push(end);
         }
-        self.run.finish();
+        self.log.finish();
         let hub = g.hub.clone();
         let id = self.assistant.id;
         let retention = g.settings.retention;
@@ -106,7 +106,7 @@ where
 
     async fn generate(&self) -> (Outcome, String, Option<Usage>, usize) {
         let g = &self.replies;
-        let mut cancel = self.run.cancel.subscribe();
+        let mut cancel = self.log.cancel.subscribe();
         let prompt = tokio::select! {
             p = self.context() => p,
             _ = cancelled(&mut cancel) => return (Outcome::Cancelled, String::new(), None, 0),
@@ -137,6 +137,8 @@ where
             model: self.model_name.clone(),
             messages,
             max_tokens: g.settings.max_tokens(self.hints.max_tokens),
+            sampling: self.hints.sampling.clone(),
+            user: Some(user_id(&self.who)),
         };
         let mut stream = self.model.stream(request);
         let mut text = String::new();
@@ -159,7 +161,7 @@ where
                             break Outcome::Completed;
                         }
                         text.push_str(&d);
-                        self.run.push(Event::MessageDelta { delta: d });
+                        self.log.push(Event::MessageDelta { delta: d });
                     }
                     Some(Ok(ChatEvent::Usage(u))) => usage = Some(u),
                     Some(Err(e)) => break Outcome::Failed(EventError::model(e.to_string())),

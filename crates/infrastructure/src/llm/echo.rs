@@ -89,6 +89,7 @@ mod tests {
                 ChatMessage::text("user", "hello  there world"),
             ],
             max_tokens: None,
+            ..ChatRequest::default()
         };
         let events: Vec<_> = model.stream(request).collect().await;
         let text: String = events

@@ -72,6 +72,16 @@ impl OpenAiCompatible {
         if let Some(max) = request.max_tokens {
             body["max_tokens"] = json!(max);
         }
+        // The caller's sampling settings, as chat completions names them; unset ones are left
+        // out, so the model server's defaults apply.
+        if let (Some(body), Value::Object(sampling)) =
+            (body.as_object_mut(), json!(request.sampling))
+        {
+            body.extend(sampling);
+        }
+        if let Some(user) = &request.user {
+            body["user"] = json!(user);
+        }
         let mut attempt = 0;
         loop {
             let mut call = self.client.post(&self.url).json(&body);

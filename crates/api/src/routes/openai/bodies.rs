@@ -7,6 +7,8 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use chat_threads_application::replies::Sampling;
+
 use super::bad;
 use crate::error::ApiError;
 
@@ -32,9 +34,103 @@ pub(super) struct ChatCompletionBody {
     pub metadata: Option<Map<String, Value>>,
     /// Honoured: only 1.
     pub n: Option<u32>,
-    /// Accepted: the caller is known from the token.
+    /// Honoured: sampling, passed to the model server.
+    pub temperature: Option<f64>,
+    /// Honoured.
+    pub top_p: Option<f64>,
+    /// Honoured: a string or up to 4.
+    pub stop: Option<Stop>,
+    /// Honoured.
+    pub seed: Option<i64>,
+    /// Honoured.
+    pub presence_penalty: Option<f64>,
+    /// Honoured.
+    pub frequency_penalty: Option<f64>,
+    /// Honoured: `text`, `json_object` or `json_schema`.
+    pub response_format: Option<Value>,
+    /// Accepted when empty (function tools are not supported yet: a non-empty list is refused).
+    pub tools: Option<Vec<Value>>,
+    /// Accepted as `none` or `auto` (no tools are offered).
+    pub tool_choice: Option<Value>,
+    /// Accepted (no tools are offered).
+    #[allow(dead_code)]
+    pub parallel_tool_calls: Option<bool>,
+    /// Accepted as false.
+    pub logprobs: Option<bool>,
+    /// Accepted: the model server's reasoning effort is its own default.
+    #[allow(dead_code)]
+    pub reasoning_effort: Option<String>,
+    /// Accepted: the caller is known from the token (the model server gets a hash of it).
     #[allow(dead_code)]
     pub user: Option<String>,
+    /// Accepted, like `user`.
+    #[allow(dead_code)]
+    pub safety_identifier: Option<String>,
+    /// Accepted: the service picks the model server.
+    #[allow(dead_code)]
+    pub service_tier: Option<String>,
+    /// Accepted: caching is the model server's.
+    #[allow(dead_code)]
+    pub prompt_cache_key: Option<String>,
+}
+
+impl ChatCompletionBody {
+    /// The sampling settings, and a refusal of what cannot be honoured.
+    pub fn sampling(&self) -> Result<Sampling, ApiError> {
+        no_tools(self.tools.as_deref(), self.tool_choice.as_ref())?;
+        if self.logprobs == Some(true) {
+            return Err(bad("logprobs", "log probabilities are not supported"));
+        }
+        Ok(Sampling {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            stop: self.stop.clone().map(Stop::into_vec),
+            seed: self.seed,
+            presence_penalty: self.presence_penalty,
+            frequency_penalty: self.frequency_penalty,
+            response_format: self.response_format.clone(),
+        })
+    }
+}
+
+/// `stop`: one sequence or several.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum Stop {
+    /// One.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl Stop {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::One(s) => vec![s],
+            Self::Many(v) => v,
+        }
+    }
+}
+
+/// Tools the caller offers: none yet. An empty list (the OpenAI SDKs and the Agents SDK send
+/// one) and a `tool_choice` of `none` or `auto` are accepted; a tool is refused naming its
+/// kind.
+fn no_tools(tools: Option<&[Value]>, choice: Option<&Value>) -> Result<(), ApiError> {
+    if let Some(tool) = tools.and_then(<[Value]>::first) {
+        let kind = tool["type"].as_str().unwrap_or("unknown");
+        return Err(bad(
+            "tools",
+            format!("{kind} tools are not supported yet (see docs/openai.md)"),
+        ));
+    }
+    match choice {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(c)) if c == "none" || c == "auto" => Ok(()),
+        Some(_) => Err(bad(
+            "tool_choice",
+            "no tools are offered: only none or auto",
+        )),
+    }
 }
 
 /// A message of a chat completion request.
@@ -81,9 +177,88 @@ pub(super) struct ResponseBody {
     pub max_output_tokens: Option<u32>,
     /// Honoured: stream the response's events.
     pub stream: Option<bool>,
-    /// Accepted: the caller is known from the token.
+    /// Honoured: sampling, passed to the model server.
+    pub temperature: Option<f64>,
+    /// Honoured.
+    pub top_p: Option<f64>,
+    /// Honoured: `text.format` (`text`, `json_object` or `json_schema`).
+    pub text: Option<TextOptions>,
+    /// Accepted when empty (function tools are not supported yet: a tool is refused).
+    pub tools: Option<Vec<Value>>,
+    /// Accepted as `none` or `auto` (no tools are offered).
+    pub tool_choice: Option<Value>,
+    /// Accepted (no tools are offered).
+    #[allow(dead_code)]
+    pub parallel_tool_calls: Option<bool>,
+    /// Accepted: what the output includes is always the same (message items with text).
+    #[allow(dead_code)]
+    pub include: Option<Vec<String>>,
+    /// Accepted: the model server's reasoning settings are its own.
+    #[allow(dead_code)]
+    pub reasoning: Option<Value>,
+    /// Accepted as `disabled` or `auto`: the context always fits `replies.context_tokens`.
+    pub truncation: Option<String>,
+    /// Accepted as false (background responses are not supported).
+    pub background: Option<bool>,
+    /// Accepted: the caller is known from the token (the model server gets a hash of it).
     #[allow(dead_code)]
     pub user: Option<String>,
+    /// Accepted, like `user`.
+    #[allow(dead_code)]
+    pub safety_identifier: Option<String>,
+    /// Accepted: the service picks the model server.
+    #[allow(dead_code)]
+    pub service_tier: Option<String>,
+    /// Accepted: caching is the model server's.
+    #[allow(dead_code)]
+    pub prompt_cache_key: Option<String>,
+}
+
+/// `text` of a Responses request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TextOptions {
+    /// Honoured: `{"type": "text"}`, `{"type": "json_object"}` or `{"type": "json_schema",
+    /// "name", "schema", "strict"?, "description"?}`.
+    pub format: Option<Value>,
+    /// Accepted: the model server's default.
+    #[allow(dead_code)]
+    pub verbosity: Option<String>,
+}
+
+impl ResponseBody {
+    /// The sampling settings, and a refusal of what cannot be honoured.
+    pub fn sampling(&self) -> Result<Sampling, ApiError> {
+        no_tools(self.tools.as_deref(), self.tool_choice.as_ref())?;
+        if let Some(t) = &self.truncation
+            && t != "disabled"
+            && t != "auto"
+        {
+            return Err(bad("truncation", "must be disabled or auto"));
+        }
+        if self.background == Some(true) {
+            return Err(bad("background", "background responses are not supported"));
+        }
+        // Responses' flat `text.format` is chat completions' `response_format`.
+        let response_format = match self.text.as_ref().and_then(|t| t.format.as_ref()) {
+            Some(f) if f["type"] == "json_schema" => {
+                let mut spec = serde_json::Map::new();
+                for key in ["name", "schema", "strict", "description"] {
+                    if let Some(v) = f.get(key) {
+                        spec.insert(key.to_owned(), v.clone());
+                    }
+                }
+                Some(serde_json::json!({"type": "json_schema", "json_schema": spec}))
+            }
+            other => other.cloned(),
+        };
+        Ok(Sampling {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            response_format,
+            ..Sampling::default()
+        })
+    }
 }
 
 /// A conversation named by id or as `{"id": …}`.

@@ -269,6 +269,7 @@ struct ChatParams {
     include_usage: bool,
     max_tokens: Option<u32>,
     store: bool,
+    sampling: chat_threads_application::replies::Sampling,
 }
 
 impl ChatParams {
@@ -284,6 +285,7 @@ impl ChatParams {
             None => bodies::positive("max_tokens", body.max_tokens)?,
         };
         Ok(Self {
+            sampling: body.sampling()?,
             model: body.model.clone(),
             stream: body.stream.unwrap_or(false),
             include_usage: body
@@ -411,7 +413,13 @@ pub async fn chat_completions<D: Deps>(
     }
     let mut completion = state
         .replies
-        .complete_unstored(&auth.0, Some(&params.model), messages, params.max_tokens)
+        .complete_unstored(
+            &auth.0,
+            Some(&params.model),
+            messages,
+            params.max_tokens,
+            params.sampling.clone(),
+        )
         .await?;
     let frames = Frames::new(
         format!("chatcmpl-{}", uuid::Uuid::now_v7().simple()),
@@ -503,6 +511,7 @@ async fn stored_completion<D: Deps>(
                 content: last.content.clone(),
                 model: Some(params.model.clone()),
                 max_tokens: params.max_tokens,
+                sampling: params.sampling.clone(),
                 ..Default::default()
             },
         )
@@ -535,7 +544,7 @@ async fn stored_completion<D: Deps>(
     let include_usage = params.include_usage;
     let frames = std::rc::Rc::new(frames);
     let chunks = frames.clone();
-    let rest = started.run.follow(0).filter_map(move |e| {
+    let rest = started.log.follow(0).filter_map(move |e| {
         use chat_threads_application::events::Event;
         let out = match e.data {
             Event::MessageDelta { delta } => Some(chunks.chunk(json!({"content": delta}), None)),

@@ -36,11 +36,14 @@ struct Request {
     metadata: Value,
     max_output_tokens: Option<u32>,
     stream: bool,
+    sampling: chat_threads_application::replies::Sampling,
 }
 
 fn request(body: Value) -> Result<Request, ApiError> {
     let body: ResponseBody = read(body, "responses.create")?;
+    let sampling = body.sampling()?;
     let request = Request {
+        sampling,
         model: body.model,
         input: input_items(&body.input, "input")?,
         instructions: body.instructions,
@@ -353,6 +356,7 @@ pub async fn create<D: Deps>(
         model: r.model.clone(),
         metadata: Some(json!({"openai": record(&r, conversation, anchor)})),
         max_tokens: r.max_output_tokens,
+        sampling: r.sampling.clone(),
         ..Default::default()
     };
     let (thread, parent) = match (&r.previous, &r.conversation) {
@@ -429,7 +433,7 @@ async fn respond<D: Deps>(
         stored(&started.assistant_message, user.as_ref()),
         started.assistant_message.id,
     );
-    let log = started.run.follow(0);
+    let log = started.log.follow(0);
     Ok(stored_stream(state, who, events, user, log, None))
 }
 
@@ -463,7 +467,13 @@ async fn unstored<D: Deps>(
     }));
     let mut completion = state
         .replies
-        .complete_unstored(who, r.model.as_deref(), messages, r.max_output_tokens)
+        .complete_unstored(
+            who,
+            r.model.as_deref(),
+            messages,
+            r.max_output_tokens,
+            r.sampling.clone(),
+        )
         .await?;
     let id = format!("resp_{}", uuid::Uuid::now_v7().simple());
     let reply_id = MessageId::new();

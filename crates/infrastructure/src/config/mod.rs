@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::db::{DatabaseUrl, PoolOptions};
 
 /// The defaults, documented line by line.
-pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../../../config/default.toml");
 
 /// Prefix of environment overrides.
 pub const ENV_PREFIX: &str = "CHAT_THREADS__";
@@ -37,8 +37,9 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     /// Model providers and allowlists.
     pub models: ModelsSettings,
-    /// Reply generation.
-    pub generation: GenerationConfig,
+    /// Replies: context, quotas, timers, prompts (`[replies]`; `[generation]` is its old
+    /// name, still read).
+    pub replies: RepliesConfig,
     /// Prices and balances.
     pub billing: BillingConfig,
     /// Uploaded files.
@@ -254,10 +255,10 @@ pub struct WebSocketSettings {
     pub auth_timeout_secs: u64,
 }
 
-/// Reply generation settings.
+/// Reply settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GenerationConfig {
+pub struct RepliesConfig {
     /// Prompt token budget.
     pub context_tokens: usize,
     /// Messages considered.
@@ -395,6 +396,77 @@ pub struct RateLimitSettings {
 }
 
 impl Settings {
+    /// Refuses values below what works, naming the key: a configured 0 is an error, never
+    /// quietly taken as 1.
+    fn minimums(&self) -> Result<(), ConfigError> {
+        let r = &self.replies;
+        let w = &self.websocket;
+        let l = &self.rate_limit;
+        let checks: [(&str, u64, u64); 19] = [
+            ("server.head_timeout_secs", self.server.head_timeout_secs, 1),
+            (
+                "server.write_buffer_bytes",
+                self.server.write_buffer_bytes as u64,
+                1024,
+            ),
+            (
+                "auth.sessions.purge_interval_secs",
+                self.auth.sessions.purge_interval_secs,
+                1,
+            ),
+            ("replies.context_messages", r.context_messages.into(), 1),
+            ("replies.flush_interval_ms", r.flush_interval_ms, 50),
+            ("replies.stale_after_secs", r.stale_after_secs, 1),
+            ("replies.orphan_check_secs", r.orphan_check_secs, 1),
+            ("replies.sse_keepalive_secs", r.sse_keepalive_secs, 1),
+            ("websocket.queue", w.queue as u64, 1),
+            ("websocket.heartbeat_secs", w.heartbeat_secs, 1),
+            ("websocket.idle_timeout_secs", w.idle_timeout_secs, 1),
+            ("websocket.auth_timeout_secs", w.auth_timeout_secs, 1),
+            (
+                "rate_limit.per_principal_per_minute",
+                l.per_principal_per_minute.into(),
+                1,
+            ),
+            (
+                "rate_limit.per_principal_burst",
+                l.per_principal_burst.into(),
+                1,
+            ),
+            (
+                "rate_limit.per_ip_per_minute",
+                l.per_ip_per_minute.into(),
+                1,
+            ),
+            ("rate_limit.per_ip_burst", l.per_ip_burst.into(), 1),
+            (
+                "rate_limit.login_per_account_per_minute",
+                l.login_per_account_per_minute.into(),
+                1,
+            ),
+            (
+                "rate_limit.login_per_account_burst",
+                l.login_per_account_burst.into(),
+                1,
+            ),
+            (
+                "limits.imports_at_once",
+                self.limits.imports_at_once as u64,
+                1,
+            ),
+        ];
+        let low: Vec<String> = checks
+            .iter()
+            .filter(|(_, value, min)| value < min)
+            .map(|(key, value, min)| format!("{key} must be at least {min} (it is {value})"))
+            .collect();
+        if low.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(low.join("; ")))
+        }
+    }
+
     /// Checks the model settings hang together: the default model exists, providers have models.
     fn catalog_check(&self) -> Result<(), ConfigError> {
         let m = &self.models;
@@ -617,12 +689,13 @@ impl Settings {
                     path.display()
                 )));
             }
-            figment = figment.merge(Toml::file(path));
+            figment = figment.merge(renamed::Renamed(Toml::file(path)));
         }
         let settings: Settings = figment
-            .merge(env)
+            .merge(renamed::Renamed(env))
             .extract()
             .map_err(|e| ConfigError(describe(e)))?;
+        settings.minimums()?;
         settings
             .database
             .url()
@@ -669,132 +742,7 @@ fn describe(err: figment::Error) -> String {
         .join("; ")
 }
 
+mod renamed;
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-
-    /// The environment provider with nothing in it, so tests ignore the caller's environment.
-    fn env(_: &[(&str, &str)]) -> Env {
-        Env::prefixed(ENV_PREFIX).split("__").filter(|_| false)
-    }
-
-    #[test]
-    #[allow(clippy::result_large_err)] // figment::Jail fixes the closure's error type
-    fn environment_variables_override_file_and_defaults() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("over.toml", "[server]\nport = 7000\nhost = \"0.0.0.0\"\n")?;
-            jail.set_env("CHAT_THREADS__SERVER__PORT", "7001");
-            jail.set_env(
-                "CHAT_THREADS__DATABASE__URL",
-                "postgres://u:pw@localhost/db",
-            );
-            jail.set_env("CHAT_THREADS__LIMITS__TITLE_CHARS", "50");
-            let s = Settings::load(Some(Path::new("over.toml"))).map_err(|e| e.to_string())?;
-            assert_eq!(s.server.port, 7001, "env wins over the file");
-            assert_eq!(s.server.host, "0.0.0.0", "the file wins over defaults");
-            assert_eq!(s.database.url, "postgres://u:pw@localhost/db");
-            assert_eq!(s.limits.title_chars, 50);
-            jail.set_env("CHAT_THREADS__SERVER__PROT", "1");
-            let err = Settings::load(None).map(|_| ()).unwrap_err().to_string();
-            assert!(err.contains("prot"), "{err}");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn defaults_load_and_use_a_sqlite_file_under_data() {
-        let s = Settings::load_from(None, env(&[])).unwrap();
-        assert_eq!(s.database.url, "sqlite://./data/chat-threads.db");
-        assert_eq!(s.server.port, 8080);
-        assert_eq!(
-            s.limits,
-            Limits::default(),
-            "the file and the code agree on limits"
-        );
-        assert!(s.database.migrate_on_start);
-    }
-
-    #[test]
-    fn a_file_overrides_defaults_and_unknown_keys_are_refused() {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        writeln!(f, "[server]\nport = 9999\n").unwrap();
-        let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
-        assert_eq!(s.server.port, 9999);
-        assert_eq!(s.server.host, "127.0.0.1");
-
-        let mut typo = tempfile::NamedTempFile::new().unwrap();
-        writeln!(typo, "[database]\nurll = \"sqlite://x.db\"\n").unwrap();
-        let err = Settings::load_from(Some(typo.path()), env(&[]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("urll"), "{err}");
-
-        let mut section = tempfile::NamedTempFile::new().unwrap();
-        writeln!(section, "[databse]\nurl = \"sqlite://x.db\"\n").unwrap();
-        let err = Settings::load_from(Some(section.path()), env(&[]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("databse"), "{err}");
-    }
-
-    #[test]
-    fn a_missing_file_and_a_bad_url_are_clear_errors() {
-        let err =
-            Settings::load_from(Some(Path::new("/nonexistent/x.toml")), env(&[])).unwrap_err();
-        assert!(err.to_string().contains("does not exist"));
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        writeln!(f, "[database]\nurl = \"mysql://root:hunter2@db/x\"\n").unwrap();
-        let err = Settings::load_from(Some(f.path()), env(&[]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("unsupported scheme"), "{err}");
-        assert!(!err.contains("hunter2"), "the password never shows: {err}");
-    }
-
-    #[test]
-    fn model_settings_are_checked_at_load() {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        writeln!(f, "[models]\ndefault = \"gpt-4o\"\n").unwrap();
-        let err = Settings::load_from(Some(f.path()), env(&[]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("gpt-4o") && err.contains("echo"), "{err}");
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        writeln!(
-            f,
-            "[models.providers.local]\nbase_url = \"http://127.0.0.1:1/v1\"\nmodels = [\"m1\"]\n[models]\ndefault = \"m1\"\n"
-        )
-        .unwrap();
-        let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
-        assert_eq!(s.models.providers["local"].models, vec!["m1"]);
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        writeln!(f, "[auth]\nhs256_secret = \"short\"\n").unwrap();
-        assert!(Settings::load_from(Some(f.path()), env(&[])).is_err());
-    }
-
-    #[test]
-    fn debug_output_hides_the_database_password() {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        writeln!(
-            f,
-            "[database]\nurl = \"postgres://app:s3cret@db:5432/chat\"\n"
-        )
-        .unwrap();
-        let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
-        let shown = format!("{s:?}");
-        assert!(!shown.contains("s3cret"), "{shown}");
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        writeln!(
-            f,
-            "[auth]\nhs256_secret = \"0123456789abcdef0123456789abcdef-top\"\n"
-        )
-        .unwrap();
-        let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
-        assert!(
-            !format!("{s:?}").contains("top"),
-            "the JWT secret never shows"
-        );
-        assert!(shown.contains("app:***@db"), "{shown}");
-    }
-}
+mod tests;
