@@ -99,6 +99,27 @@ fn metadata() -> Value {
     })
 }
 
+/// Structured output: plain text, any JSON object, or JSON following a named schema.
+fn response_format() -> Value {
+    let kind = |name: &str| {
+        json!({"type": "object", "required": ["type"],
+                                   "properties": {"type": {"const": name}}})
+    };
+    let mut schema = kind("json_schema");
+    schema["required"] = json!(["type", "json_schema"]);
+    schema["properties"]["json_schema"] = json!({
+        "type": "object",
+        "required": ["name", "schema"],
+        "properties": {
+            "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+            "schema": {"type": "object"},
+            "strict": {"type": "boolean"},
+            "description": {"type": "string"},
+        },
+    });
+    json!({"oneOf": [{"type": "null"}, kind("text"), kind("json_object"), schema]})
+}
+
 const TITLE: u32 = 200;
 const ID: u32 = 255;
 const MODEL: u32 = 200;
@@ -164,6 +185,33 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("RegenerateBody", "model", identifier(MODEL)),
         ("RegenerateBody", "language", one_line(HINT)),
         ("RegenerateBody", "timezone", one_line(HINT)),
+        (
+            "SamplingDto",
+            "temperature",
+            json!({"minimum": 0, "maximum": 2}),
+        ),
+        (
+            "SamplingDto",
+            "top_p",
+            json!({"exclusiveMinimum": 0, "maximum": 1}),
+        ),
+        (
+            "SamplingDto",
+            "presence_penalty",
+            json!({"minimum": -2, "maximum": 2}),
+        ),
+        (
+            "SamplingDto",
+            "frequency_penalty",
+            json!({"minimum": -2, "maximum": 2}),
+        ),
+        (
+            "SamplingDto",
+            "stop",
+            json!({"maxItems": 4, "items": {
+            "type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[^\u0000]*$"}}),
+        ),
+        ("SamplingDto", "response_format", response_format()),
         ("ForkBody", "mode", one_of(&["path", "path_and_branches"])),
         ("ForkBody", "title", one_line(TITLE)),
         ("AddSummaryBody", "text", no_nul()),

@@ -79,7 +79,7 @@ pub struct Sampling {
     /// Above 0, at most 1.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
-    /// Up to 4 sequences, each 1 to 64 bytes.
+    /// Up to 4 sequences, each 1 to 64 characters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop: Option<Vec<String>>,
     /// For reproducible sampling where the model server supports it.
@@ -121,11 +121,11 @@ impl Sampling {
             && (stop.len() > 4
                 || stop
                     .iter()
-                    .any(|s| s.is_empty() || s.len() > 64 || s.contains('\0')))
+                    .any(|s| s.is_empty() || s.chars().count() > 64 || s.contains('\0')))
         {
             return Err(DomainError::invalid(
                 "stop",
-                "at most 4 sequences of 1 to 64 bytes, without NUL",
+                "at most 4 sequences of 1 to 64 characters, without NUL",
             )
             .into());
         }
