@@ -21,4 +21,5 @@ mod nasty;
 mod openai;
 mod replies;
 mod sampling;
+mod tools;
 mod websocket;

@@ -4,7 +4,11 @@
 //! - `fake-slow`: 20 words, 100 ms apart;
 //! - `fake-stall`: "Hel", "lo", then nothing (until the client goes away);
 //! - `fake-fail`: "Hel", "lo", then the connection breaks;
-//! - `fake-429`: answers 429 twice, then like `fake-ok`.
+//! - `fake-429`: answers 429 twice, then like `fake-ok`;
+//! - `fake-tools`: with tools offered and the last message not a tool result, calls the first
+//!   two tools in parallel, their pieces interleaved and the arguments split across chunks
+//!   (`{"city": "Lisbon"}` and `{"tz": "UTC"}`); after tool results, answers "Done: " and the
+//!   results joined by ", ".
 //!
 //! A request whose first message is the summary instruction gets "SUMMARY-TEXT".
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -31,6 +35,12 @@ struct Shared {
 
 fn chunk(text: &str) -> web::Bytes {
     let data = json!({"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": text}}]});
+    web::Bytes::from(format!("data: {data}\n\n"))
+}
+
+fn tool_chunk(calls: Value) -> web::Bytes {
+    let data = json!({"id": "c1", "object": "chat.completion.chunk",
+                      "choices": [{"index": 0, "delta": {"tool_calls": calls}}]});
     web::Bytes::from(format!("data: {data}\n\n"))
 }
 
@@ -87,6 +97,50 @@ async fn completions(shared: web::Data<Shared>, body: web::Json<Value>) -> HttpR
     }
     match model.as_str() {
         "fake-ok" => sse(ok(Duration::from_millis(5)), false),
+        "fake-tools" => {
+            let messages = body["messages"].as_array().cloned().unwrap_or_default();
+            let results: Vec<String> = messages
+                .iter()
+                .rev()
+                .take_while(|m| m["role"] == "tool")
+                .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            let d = Duration::from_millis(2);
+            let done = |v: &mut Vec<(Duration, Result<web::Bytes, actix_web::Error>)>| {
+                v.push((d, Ok(usage(20, 6))));
+                v.push((d, Ok(web::Bytes::from("data: [DONE]\n\n"))));
+            };
+            let tools: Vec<String> = body["tools"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
+                .collect();
+            let mut v = Vec::new();
+            if !results.is_empty() || tools.len() < 2 {
+                let mut results = results;
+                results.reverse();
+                v.push((d, Ok(chunk(&format!("Done: {}", results.join(", "))))));
+            } else {
+                let first = |i: u32, id: &str, name: &str| {
+                    json!({"index": i, "id": id, "type": "function",
+                           "function": {"name": name, "arguments": ""}})
+                };
+                let args =
+                    |i: u32, text: &str| json!({"index": i, "function": {"arguments": text}});
+                for calls in [
+                    json!([first(0, "call_a", &tools[0])]),
+                    json!([args(0, "{\"ci")]),
+                    json!([first(1, "call_b", &tools[1]), args(0, "ty\": \"Lis")]),
+                    json!([args(1, "{\"tz\": \"UTC\"}")]),
+                    json!([args(0, "bon\"}")]),
+                ] {
+                    v.push((d, Ok(tool_chunk(calls))));
+                }
+            }
+            done(&mut v);
+            sse(v, false)
+        }
         "fake-slow" => {
             let mut v: Vec<_> = (0..20)
                 .map(|i| (Duration::from_millis(100), Ok(chunk(&format!("w{i} ")))))
@@ -170,7 +224,7 @@ impl FakeModel {
             ),
             (
                 "CHAT_THREADS__MODELS__PROVIDERS__FAKE__MODELS".into(),
-                "[fake-ok, fake-slow, fake-stall, fake-fail, fake-429]".into(),
+                "[fake-ok, fake-slow, fake-stall, fake-fail, fake-429, fake-tools]".into(),
             ),
             (
                 "CHAT_THREADS__MODELS__HTTP__RETRY_BACKOFF_MS".into(),

@@ -9,7 +9,8 @@ use futures_util::StreamExt;
 use crate::billing::ChargeKind;
 use crate::error::AppError;
 use crate::replies::llm::{
-    ChatEvent, ChatMessage, ChatRequest, ChatStream, ModelError, Sampling, user_id,
+    ChatEvent, ChatMessage, ChatRequest, ChatStream, ModelError, Sampling, ToolCall, ToolCalls,
+    ToolOffer, check_tools, user_id,
 };
 use crate::replies::{ReplyService, ReplyStores, prompt};
 use crate::system::Clock;
@@ -46,8 +47,10 @@ impl<S: ReplyStores + crate::billing::BalanceStore, C: Clock> ReplyService<S, C>
         messages: Vec<ChatMessage>,
         max_tokens: Option<u32>,
         sampling: Sampling,
+        offer: ToolOffer,
     ) -> Result<Completion<S, C>, AppError> {
         let sampling = sampling.check()?;
+        check_tools(&offer.tools, offer.choice.as_ref())?;
         let (model_name, client) = self.catalog.resolve(who, model, None)?;
         if messages.iter().any(|m| !m.images.is_empty()) && !self.catalog.sees_images(&model_name) {
             return Err(AppError::ImagesNotSupported { model: model_name });
@@ -67,6 +70,9 @@ impl<S: ReplyStores + crate::billing::BalanceStore, C: Clock> ReplyService<S, C>
             max_tokens,
             sampling,
             user: Some(user_id(who)),
+            tools: offer.tools,
+            tool_choice: offer.choice,
+            parallel_tool_calls: offer.parallel,
         });
         Ok(Completion {
             service: self.clone(),
@@ -122,11 +128,24 @@ impl<S: ReplyStores + crate::billing::BalanceStore, C: Clock> ReplyService<S, C>
 pub enum Piece {
     /// A piece of the answer's text.
     Text(String),
-    /// The end: the whole text, the tokens recorded for it (see [`Completion::finish`]), and
-    /// the model's error when it failed mid-way.
+    /// A piece of a tool call (see [`ChatEvent::ToolCall`]).
+    ToolCall {
+        /// Which call of the answer.
+        index: u32,
+        /// Its id, with its first piece.
+        id: Option<String>,
+        /// The tool, with its first piece.
+        name: Option<String>,
+        /// The next fragment of its arguments.
+        arguments: String,
+    },
+    /// The end: the whole text, the tool calls, the tokens recorded for it (see
+    /// [`Completion::finish`]), and the model's error when it failed mid-way.
     End {
         /// The text that arrived.
         text: String,
+        /// The tools the model called, whole.
+        tool_calls: Vec<ToolCall>,
         /// The tokens recorded.
         usage: Usage,
         /// Why the model stopped early, if it failed.
@@ -138,16 +157,32 @@ impl<S: ReplyStores, C: Clock> Completion<S, C> {
     /// The answer piece by piece, then its end — once the model has finished or failed, when
     /// the tokens have been recorded ([`Completion::finish`]).
     pub fn pieces(self) -> impl futures_util::Stream<Item = Piece> {
-        type Open<S, C> = (Box<Completion<S, C>>, String, Option<Usage>);
+        type Open<S, C> = (Box<Completion<S, C>>, String, ToolCalls, Option<Usage>);
         futures_util::stream::unfold(
-            Some::<Open<S, C>>((Box::new(self), String::new(), None)),
+            Some::<Open<S, C>>((Box::new(self), String::new(), ToolCalls::default(), None)),
             |open| async move {
-                let (mut completion, mut text, mut reported) = open?;
+                let (mut completion, mut text, mut calls, mut reported) = open?;
                 loop {
                     let error = match completion.stream.next().await {
                         Some(Ok(ChatEvent::Delta(d))) => {
                             text.push_str(&d);
-                            return Some((Piece::Text(d), Some((completion, text, reported))));
+                            let open = Some((completion, text, calls, reported));
+                            return Some((Piece::Text(d), open));
+                        }
+                        Some(Ok(ChatEvent::ToolCall {
+                            index,
+                            id,
+                            name,
+                            arguments,
+                        })) => {
+                            calls.add(index, id.as_deref(), name.as_deref(), &arguments);
+                            let piece = Piece::ToolCall {
+                                index,
+                                id,
+                                name,
+                                arguments,
+                            };
+                            return Some((piece, Some((completion, text, calls, reported))));
                         }
                         Some(Ok(ChatEvent::Usage(u))) => {
                             reported = Some(u);
@@ -156,24 +191,41 @@ impl<S: ReplyStores, C: Clock> Completion<S, C> {
                         Some(Err(e)) => Some(e),
                         None => None,
                     };
-                    let usage = (*completion).finish(&text, reported).await;
-                    return Some((Piece::End { text, usage, error }, None));
+                    let tool_calls = calls.finish();
+                    let usage = (*completion)
+                        .finish(&spoken(&text, &tool_calls), reported)
+                        .await;
+                    let end = Piece::End {
+                        text,
+                        tool_calls,
+                        usage,
+                        error,
+                    };
+                    return Some((end, None));
                 }
             },
         )
     }
 
-    /// Reads the whole answer: its text and the provider's usage, if reported.
-    pub async fn collect(&mut self) -> Result<(String, Option<Usage>), ModelError> {
+    /// Reads the whole answer: its text, the tools it called and the provider's usage, if
+    /// reported.
+    pub async fn collect(&mut self) -> Result<(String, Vec<ToolCall>, Option<Usage>), ModelError> {
         let mut text = String::new();
+        let mut calls = ToolCalls::default();
         let mut usage = None;
         while let Some(item) = self.stream.next().await {
             match item? {
                 ChatEvent::Delta(d) => text.push_str(&d),
+                ChatEvent::ToolCall {
+                    index,
+                    id,
+                    name,
+                    arguments,
+                } => calls.add(index, id.as_deref(), name.as_deref(), &arguments),
                 ChatEvent::Usage(u) => usage = Some(u),
             }
         }
-        Ok((text, usage))
+        Ok((text, calls.finish(), usage))
     }
 
     /// Records the tokens spent (the provider's count, else an estimate) in the caller's usage,
@@ -195,4 +247,16 @@ impl<S: ReplyStores, C: Clock> Completion<S, C> {
         .await;
         usage
     }
+}
+
+/// What the model said, for counting its tokens: the text and the calls' names and arguments.
+pub fn spoken(text: &str, calls: &[ToolCall]) -> String {
+    let mut all = text.to_owned();
+    for c in calls {
+        all.push(' ');
+        all.push_str(&c.name);
+        all.push(' ');
+        all.push_str(&c.arguments);
+    }
+    all
 }

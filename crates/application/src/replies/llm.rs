@@ -18,6 +18,118 @@ pub struct ChatMessage {
     pub content: String,
     /// Images sent with the text (`data:` URLs), for models that see images.
     pub images: Vec<String>,
+    /// The tools an assistant message called.
+    pub tool_calls: Vec<ToolCall>,
+    /// The call a `tool` message answers.
+    pub tool_call_id: Option<String>,
+}
+
+/// A tool the model called: its call id, the tool's name and the arguments as JSON text (kept
+/// as the model wrote them, even when they do not parse).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+pub struct ToolCall {
+    /// The call's id, which its result names.
+    pub id: String,
+    /// The tool.
+    pub name: String,
+    /// The arguments, JSON text.
+    pub arguments: String,
+}
+
+/// A tool the model may call: a function the caller runs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ToolDef {
+    /// `^[A-Za-z0-9_-]{1,64}$`.
+    pub name: String,
+    /// What it does, for the model.
+    pub description: Option<String>,
+    /// A JSON Schema object of its arguments.
+    pub parameters: serde_json::Value,
+    /// Whether the model must follow the schema exactly.
+    pub strict: Option<bool>,
+}
+
+/// Whether and which tools the model should call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    /// The model decides.
+    Auto,
+    /// No tool.
+    None,
+    /// At least one tool.
+    Required,
+    /// This tool.
+    Named(String),
+}
+
+/// The tools a request offers the model, and how it may use them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ToolOffer {
+    /// The tools.
+    pub tools: Vec<ToolDef>,
+    /// Whether and which to call.
+    pub choice: Option<ToolChoice>,
+    /// Whether several calls may come at once.
+    pub parallel: Option<bool>,
+}
+
+/// Most tools one request may offer.
+pub const MAX_TOOLS: usize = 64;
+/// Largest tool definition (name, description and schema), bytes.
+pub const MAX_TOOL_BYTES: usize = 64 * 1024;
+
+/// Checks the tools a request offers and the choice among them, naming what is wrong.
+pub fn check_tools(
+    tools: &[ToolDef],
+    choice: Option<&ToolChoice>,
+) -> Result<(), crate::error::AppError> {
+    use chat_threads_domain::DomainError;
+    let bad =
+        |reason: String| -> crate::error::AppError { DomainError::invalid("tools", reason).into() };
+    if tools.len() > MAX_TOOLS {
+        return Err(bad(format!("at most {MAX_TOOLS} tools")));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for t in tools {
+        let name_ok = !t.name.is_empty()
+            && t.name.len() <= 64
+            && t.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !name_ok {
+            return Err(bad(format!(
+                "tool name {:?} must be 1-64 letters, digits, _ or -",
+                t.name
+            )));
+        }
+        if !seen.insert(t.name.as_str()) {
+            return Err(bad(format!("tool {} is offered twice", t.name)));
+        }
+        if !t.parameters.is_object() {
+            return Err(bad(format!(
+                "tool {}: parameters must be a JSON Schema object",
+                t.name
+            )));
+        }
+        let size = t.name.len()
+            + t.description.as_ref().map_or(0, String::len)
+            + t.parameters.to_string().len();
+        if size > MAX_TOOL_BYTES || t.description.as_ref().is_some_and(|d| d.contains('\0')) {
+            return Err(bad(format!(
+                "tool {} is over {MAX_TOOL_BYTES} bytes or holds NUL",
+                t.name
+            )));
+        }
+    }
+    match choice {
+        Some(ToolChoice::Required) if tools.is_empty() => {
+            Err(DomainError::invalid("tool_choice", "required, but no tools are offered").into())
+        }
+        Some(ToolChoice::Named(name)) if !tools.iter().any(|t| &t.name == name) => Err(
+            DomainError::invalid("tool_choice", format!("no tool named {name} is offered")).into(),
+        ),
+        _ => Ok(()),
+    }
 }
 
 impl ChatMessage {
@@ -26,7 +138,7 @@ impl ChatMessage {
         Self {
             role,
             content: content.into(),
-            images: Vec::new(),
+            ..Self::default()
         }
     }
 }
@@ -36,10 +148,28 @@ impl ChatMessage {
 impl Serialize for ChatMessage {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(2))?;
+        let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("role", self.role)?;
+        if !self.tool_calls.is_empty() {
+            let calls: Vec<serde_json::Value> = self
+                .tool_calls
+                .iter()
+                .map(|c| {
+                    serde_json::json!({"id": c.id, "type": "function",
+                                       "function": {"name": c.name, "arguments": c.arguments}})
+                })
+                .collect();
+            map.serialize_entry("tool_calls", &calls)?;
+        }
+        if let Some(id) = &self.tool_call_id {
+            map.serialize_entry("tool_call_id", id)?;
+        }
         if self.images.is_empty() {
-            map.serialize_entry("content", &self.content)?;
+            if self.content.is_empty() && !self.tool_calls.is_empty() {
+                map.serialize_entry("content", &serde_json::Value::Null)?;
+            } else {
+                map.serialize_entry("content", &self.content)?;
+            }
         } else {
             let mut parts = vec![serde_json::json!({"type": "text", "text": self.content})];
             parts.extend(
@@ -67,6 +197,12 @@ pub struct ChatRequest {
     /// Who is asking, for the model server's abuse monitoring: a stable hash of the principal
     /// (OpenAI's `user`), never the principal itself.
     pub user: Option<String>,
+    /// Tools the model may call (the caller runs them).
+    pub tools: Vec<ToolDef>,
+    /// Whether and which tools to call.
+    pub tool_choice: Option<ToolChoice>,
+    /// Whether the model may call several tools at once.
+    pub parallel_tool_calls: Option<bool>,
 }
 
 /// Sampling settings a caller may set for a reply, passed to the model server as OpenAI's chat
@@ -195,6 +331,54 @@ pub enum ChatEvent {
     Delta(String),
     /// The provider's usage report (usually last).
     Usage(Usage),
+    /// A piece of a tool call: the call at `index` of this answer; its id and name come with its
+    /// first piece, its arguments (JSON text) in fragments.
+    ToolCall {
+        /// Which call of the answer.
+        index: u32,
+        /// The call's id (first piece).
+        id: Option<String>,
+        /// The tool (first piece).
+        name: Option<String>,
+        /// The next fragment of its arguments.
+        arguments: String,
+    },
+}
+
+/// Assembles tool calls from their pieces, in index order.
+#[derive(Debug, Default, Clone)]
+pub struct ToolCalls(std::collections::BTreeMap<u32, ToolCall>);
+
+impl ToolCalls {
+    /// Adds a piece.
+    pub fn add(&mut self, index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) {
+        let call = self.0.entry(index).or_default();
+        if let Some(id) = id {
+            call.id = id.to_owned();
+        }
+        if let Some(name) = name {
+            call.name.push_str(name);
+        }
+        call.arguments.push_str(arguments);
+    }
+
+    /// The calls, in order; a call the model gave no id gets one.
+    pub fn finish(self) -> Vec<ToolCall> {
+        self.0
+            .into_iter()
+            .map(|(i, mut c)| {
+                if c.id.is_empty() {
+                    c.id = format!("call_{i}");
+                }
+                c
+            })
+            .collect()
+    }
+
+    /// Whether any call arrived.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// The stream of a call; dropping it cancels the call.

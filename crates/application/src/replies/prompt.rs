@@ -247,6 +247,7 @@ pub fn messages(
             role: m.role.as_str(),
             content,
             images: extra.images,
+            ..ChatMessage::default()
         }
     }));
     messages

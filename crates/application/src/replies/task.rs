@@ -139,6 +139,7 @@ where
             max_tokens: g.settings.max_tokens(self.hints.max_tokens),
             sampling: self.hints.sampling.clone(),
             user: Some(user_id(&self.who)),
+            ..ChatRequest::default()
         };
         let mut stream = self.model.stream(request);
         let mut text = String::new();
@@ -164,6 +165,8 @@ where
                         self.log.push(Event::MessageDelta { delta: d });
                     }
                     Some(Ok(ChatEvent::Usage(u))) => usage = Some(u),
+                    // A stored reply offers no tools, so none are called.
+                    Some(Ok(ChatEvent::ToolCall { .. })) => {}
                     Some(Err(e)) => break Outcome::Failed(EventError::model(e.to_string())),
                     None => break Outcome::Completed,
                 },
@@ -241,6 +244,7 @@ where
             match item {
                 Ok(ChatEvent::Delta(d)) => text.push_str(&d),
                 Ok(ChatEvent::Usage(u)) => usage = Some(u),
+                Ok(ChatEvent::ToolCall { .. }) => {}
                 Err(e) => return Err(AppError::ModelError(e)),
             }
         }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chat_threads_application::replies::llm::{
-    ChatEvent, ChatRequest, ChatStream, LanguageModel, ModelError, Usage,
+    ChatEvent, ChatRequest, ChatStream, LanguageModel, ModelError, ToolChoice, Usage,
 };
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
@@ -82,6 +82,33 @@ impl OpenAiCompatible {
         if let Some(user) = &request.user {
             body["user"] = json!(user);
         }
+        if !request.tools.is_empty() {
+            body["tools"] = request
+                .tools
+                .iter()
+                .map(|t| {
+                    let mut function = json!({"name": t.name, "parameters": t.parameters});
+                    if let Some(d) = &t.description {
+                        function["description"] = json!(d);
+                    }
+                    if let Some(strict) = t.strict {
+                        function["strict"] = json!(strict);
+                    }
+                    json!({"type": "function", "function": function})
+                })
+                .collect();
+            if let Some(parallel) = request.parallel_tool_calls {
+                body["parallel_tool_calls"] = json!(parallel);
+            }
+        }
+        if let Some(choice) = &request.tool_choice {
+            body["tool_choice"] = match choice {
+                ToolChoice::Auto => json!("auto"),
+                ToolChoice::None => json!("none"),
+                ToolChoice::Required => json!("required"),
+                ToolChoice::Named(name) => json!({"type": "function", "function": {"name": name}}),
+            };
+        }
         let mut attempt = 0;
         loop {
             let mut call = self.client.post(&self.url).json(&body);
@@ -149,6 +176,25 @@ fn parse_chunk(data: &str) -> Vec<Result<ChatEvent, ModelError>> {
         .filter(|d| !d.is_empty());
     if let Some(d) = delta {
         out.push(Ok(ChatEvent::Delta(d.to_owned())));
+    }
+    // Tool calls arrive in pieces: each names its call by `index`; the first piece of a call
+    // has its id and name, the arguments come in fragments. Several calls may interleave.
+    let calls = value
+        .pointer("/choices/0/delta/tool_calls")
+        .and_then(Value::as_array);
+    for (n, call) in calls.into_iter().flatten().enumerate() {
+        let index = call
+            .get("index")
+            .and_then(Value::as_u64)
+            .and_then(|i| u32::try_from(i).ok())
+            .unwrap_or(n as u32);
+        let text = |pointer: &str| call.pointer(pointer).and_then(Value::as_str);
+        out.push(Ok(ChatEvent::ToolCall {
+            index,
+            id: text("/id").map(str::to_owned),
+            name: text("/function/name").map(str::to_owned),
+            arguments: text("/function/arguments").unwrap_or_default().to_owned(),
+        }));
     }
     if let Some(u) = value.get("usage").filter(|u| u.is_object()) {
         let n = |k: &str| {
@@ -223,6 +269,40 @@ mod tests {
         );
         assert!(parse_chunk(r#"{"choices":[{"delta":{"role":"assistant"}}]}"#).is_empty());
         assert!(parse_chunk("not json")[0].is_err());
+        let first = parse_chunk(
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function",
+                "function":{"name":"weather","arguments":""}},{"index":1,"id":"call_2",
+                "function":{"name":"time","arguments":"{\"tz"}}]}}]}"#,
+        );
+        assert_eq!(
+            first,
+            vec![
+                Ok(ChatEvent::ToolCall {
+                    index: 0,
+                    id: Some("call_1".into()),
+                    name: Some("weather".into()),
+                    arguments: String::new()
+                }),
+                Ok(ChatEvent::ToolCall {
+                    index: 1,
+                    id: Some("call_2".into()),
+                    name: Some("time".into()),
+                    arguments: "{\"tz".into()
+                }),
+            ]
+        );
+        let more = parse_chunk(
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":1}"}}]}}]}"#,
+        );
+        assert_eq!(
+            more,
+            vec![Ok(ChatEvent::ToolCall {
+                index: 0,
+                id: None,
+                name: None,
+                arguments: "{\"city\":1}".into()
+            })]
+        );
         assert!(parse_chunk(r#"{"error":{"message":"overloaded"}}"#)[0].is_err());
     }
 }

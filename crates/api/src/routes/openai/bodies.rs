@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use chat_threads_application::replies::Sampling;
+use chat_threads_application::replies::llm::{ToolChoice, ToolDef, ToolOffer};
 
 use super::bad;
 use crate::error::ApiError;
@@ -48,12 +49,11 @@ pub(super) struct ChatCompletionBody {
     pub frequency_penalty: Option<f64>,
     /// Honoured: `text`, `json_object` or `json_schema`.
     pub response_format: Option<Value>,
-    /// Accepted when empty (function tools are not supported yet: a non-empty list is refused).
-    pub tools: Option<Vec<Value>>,
-    /// Accepted as `none` or `auto` (no tools are offered).
+    /// Honoured: function tools the model may call (the caller runs them; not with `store`).
+    pub tools: Option<Vec<ToolBody>>,
+    /// Honoured: `auto`, `none`, `required` or `{"type": "function", "function": {"name"}}`.
     pub tool_choice: Option<Value>,
-    /// Accepted (no tools are offered).
-    #[allow(dead_code)]
+    /// Honoured.
     pub parallel_tool_calls: Option<bool>,
     /// Accepted as false.
     pub logprobs: Option<bool>,
@@ -74,10 +74,110 @@ pub(super) struct ChatCompletionBody {
     pub prompt_cache_key: Option<String>,
 }
 
+/// A tool of a chat completion request: a function.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ToolBody {
+    /// `function` (others are refused naming `tools`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The function.
+    pub function: Option<FunctionBody>,
+}
+
+/// A function tool.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FunctionBody {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub description: Option<String>,
+    /// A JSON Schema object of its arguments (default: no arguments).
+    pub parameters: Option<Value>,
+    /// Whether the model must follow the schema exactly.
+    pub strict: Option<bool>,
+}
+
+/// A tool call of an assistant message in a request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ToolCallBody {
+    /// The call's id.
+    pub id: String,
+    /// `function`.
+    #[serde(rename = "type")]
+    #[allow(dead_code)]
+    pub kind: Option<String>,
+    /// The function called.
+    pub function: CalledBody,
+}
+
+/// The function of a tool call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CalledBody {
+    /// The tool.
+    pub name: String,
+    /// Its arguments, JSON text.
+    pub arguments: String,
+}
+
 impl ChatCompletionBody {
+    /// The tools offered to the model, checked.
+    pub fn offer(&self) -> Result<ToolOffer, ApiError> {
+        let mut tools = Vec::new();
+        for t in self.tools.iter().flatten() {
+            match (t.kind.as_str(), &t.function) {
+                ("function", Some(f)) => tools.push(ToolDef {
+                    name: f.name.clone(),
+                    description: f.description.clone(),
+                    parameters: f
+                        .parameters
+                        .clone()
+                        .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}})),
+                    strict: f.strict,
+                }),
+                ("function", None) => return Err(bad("tools", "a function tool needs `function`")),
+                (kind, _) => {
+                    return Err(bad("tools", format!("{kind} tools are not supported")));
+                }
+            }
+        }
+        let choice = match &self.tool_choice {
+            None | Some(Value::Null) => None,
+            Some(Value::String(c)) => Some(match c.as_str() {
+                "auto" => ToolChoice::Auto,
+                "none" => ToolChoice::None,
+                "required" => ToolChoice::Required,
+                _ => {
+                    return Err(bad(
+                        "tool_choice",
+                        "must be auto, none, required or a function",
+                    ));
+                }
+            }),
+            Some(v) => match v.pointer("/function/name").and_then(Value::as_str) {
+                Some(name) if v["type"] == "function" => Some(ToolChoice::Named(name.to_owned())),
+                _ => {
+                    return Err(bad(
+                        "tool_choice",
+                        "must be auto, none, required or a function",
+                    ));
+                }
+            },
+        };
+        let offer = ToolOffer {
+            tools,
+            choice,
+            parallel: self.parallel_tool_calls,
+        };
+        chat_threads_application::replies::llm::check_tools(&offer.tools, offer.choice.as_ref())?;
+        Ok(offer)
+    }
+
     /// The sampling settings, and a refusal of what cannot be honoured.
     pub fn sampling(&self) -> Result<Sampling, ApiError> {
-        no_tools(self.tools.as_deref(), self.tool_choice.as_ref())?;
         if self.logprobs == Some(true) {
             return Err(bad("logprobs", "log probabilities are not supported"));
         }
@@ -145,6 +245,13 @@ pub(super) struct ChatMessageBody {
     /// Accepted: a participant's name.
     #[allow(dead_code)]
     pub name: Option<String>,
+    /// Honoured (assistant messages): the tools it called.
+    pub tool_calls: Option<Vec<ToolCallBody>>,
+    /// Honoured (`tool` messages): the call this result answers.
+    pub tool_call_id: Option<String>,
+    /// Accepted: an assistant's refusal text.
+    #[allow(dead_code)]
+    pub refusal: Option<String>,
 }
 
 /// `stream_options`.

@@ -20,6 +20,8 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use chat_threads_application::replies::llm::{ToolCall, ToolOffer};
+
 use crate::auth::Auth;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::{AppState, Deps};
@@ -241,15 +243,37 @@ fn chat_messages(
             "system" | "developer" => "system",
             "user" => "user",
             "assistant" => "assistant",
+            "tool" => "tool",
             other => {
-                return Err(bad(
-                    "messages",
-                    format!("role {other:?} is not supported (tools are not)"),
-                ));
+                return Err(bad("messages", format!("role {other:?} is not supported")));
             }
         };
         let (content, images) = content_of(&m.content)?;
-        bytes += content.len() + images.iter().map(String::len).sum::<usize>();
+        let tool_calls: Vec<ToolCall> = m
+            .tool_calls
+            .iter()
+            .flatten()
+            .map(|c| ToolCall {
+                id: c.id.clone(),
+                name: c.function.name.clone(),
+                arguments: c.function.arguments.clone(),
+            })
+            .collect();
+        if !tool_calls.is_empty() && role != "assistant" {
+            return Err(bad("messages", "only assistant messages carry tool_calls"));
+        }
+        if (role == "tool") != m.tool_call_id.is_some() {
+            return Err(bad(
+                "messages",
+                "a tool message answers a call: it needs tool_call_id (and only it does)",
+            ));
+        }
+        bytes += content.len()
+            + images.iter().map(String::len).sum::<usize>()
+            + tool_calls
+                .iter()
+                .map(|c| c.id.len() + c.name.len() + c.arguments.len())
+                .sum::<usize>();
         if bytes > limits.body_bytes {
             return Err(bad("messages", "the messages exceed the body limit"));
         }
@@ -257,6 +281,8 @@ fn chat_messages(
             role,
             content,
             images,
+            tool_calls,
+            tool_call_id: m.tool_call_id.clone(),
         });
     }
     Ok(out)
@@ -270,6 +296,7 @@ struct ChatParams {
     max_tokens: Option<u32>,
     store: bool,
     sampling: chat_threads_application::replies::Sampling,
+    offer: ToolOffer,
 }
 
 impl ChatParams {
@@ -285,6 +312,7 @@ impl ChatParams {
             None => bodies::positive("max_tokens", body.max_tokens)?,
         };
         Ok(Self {
+            offer: body.offer()?,
             sampling: body.sampling()?,
             model: body.model.clone(),
             stream: body.stream.unwrap_or(false),
@@ -342,12 +370,23 @@ impl Frames {
     }
 
     /// The whole answer.
-    fn whole(&self, text: &str, usage: Usage) -> HttpResponse {
+    fn whole(&self, text: &str, calls: &[ToolCall], usage: Usage) -> HttpResponse {
+        let mut message = json!({"role": "assistant", "content": text, "refusal": null});
+        if !calls.is_empty() {
+            message["tool_calls"] = calls.iter().map(call_json).collect();
+            if text.is_empty() {
+                message["content"] = Value::Null;
+            }
+        }
+        let finish = if calls.is_empty() {
+            "stop"
+        } else {
+            "tool_calls"
+        };
         HttpResponse::Ok().json(self.object(
             "chat.completion",
             json!({
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": null},
-                             "finish_reason": "stop", "logprobs": null}],
+                "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": null}],
                 "usage": Self::usage(usage),
             }),
         ))
@@ -363,8 +402,8 @@ impl Frames {
     }
 
     /// The end of a stream: the final chunk, the usage chunk (when asked for), `[DONE]`.
-    fn end(&self, usage: Option<Usage>) -> String {
-        let mut out = self.chunk(json!({}), Some("stop"));
+    fn end(&self, usage: Option<Usage>, finish: &str) -> String {
+        let mut out = self.chunk(json!({}), Some(finish));
         if let Some(u) = usage {
             let c = self.object(
                 "chat.completion.chunk",
@@ -396,6 +435,11 @@ impl Frames {
     }
 }
 
+/// A tool call as chat completions writes it.
+fn call_json(c: &ToolCall) -> Value {
+    json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}})
+}
+
 /// `POST /openai/v1/chat/completions`: through the service's catalog, allowlists, quota and
 /// balance; not stored, or stored as a thread with `store: true`. Whole, or streamed as
 /// `chat.completion.chunk` events ending with `data: [DONE]` (and a usage chunk with
@@ -409,6 +453,21 @@ pub async fn chat_completions<D: Deps>(
     let params = ChatParams::of(&body)?;
     let messages = chat_messages(&body.messages, &state.limits)?;
     if params.store {
+        if !params.offer.tools.is_empty() {
+            return Err(bad(
+                "tools",
+                "stored completions do not offer tools yet: use store: false",
+            ));
+        }
+        if messages
+            .iter()
+            .any(|m| m.role == "tool" || !m.tool_calls.is_empty())
+        {
+            return Err(bad(
+                "messages",
+                "stored completions do not take tool calls or results yet: use store: false",
+            ));
+        }
         return stored_completion(&state, &auth.0, &params, body.metadata, messages).await;
     }
     let mut completion = state
@@ -419,6 +478,7 @@ pub async fn chat_completions<D: Deps>(
             messages,
             params.max_tokens,
             params.sampling.clone(),
+            params.offer.clone(),
         )
         .await?;
     let frames = Frames::new(
@@ -427,12 +487,13 @@ pub async fn chat_completions<D: Deps>(
         None,
     );
     if !params.stream {
-        let (text, reported) = completion
+        let (text, calls, reported) = completion
             .collect()
             .await
             .map_err(|e| ApiError::App(e.into()))?;
-        let usage = completion.finish(&text, reported).await;
-        return Ok(frames.whole(&text, usage));
+        let spoken = chat_threads_application::replies::direct::spoken(&text, &calls);
+        let usage = completion.finish(&spoken, reported).await;
+        return Ok(frames.whole(&text, &calls, usage));
     }
     // A delta per piece of text, then the end; a model that fails mid-way ends the stream
     // with an error event.
@@ -442,8 +503,35 @@ pub async fn chat_completions<D: Deps>(
     let include_usage = params.include_usage;
     let rest = completion.pieces().map(move |piece| match piece {
         Piece::Text(d) => chunks.chunk(json!({"content": d}), None),
+        // A tool call's pieces as chat completions streams them: the id, type and name with
+        // the first, the arguments in fragments.
+        Piece::ToolCall {
+            index,
+            id,
+            name,
+            arguments,
+        } => {
+            let mut call = json!({"index": index, "function": {"arguments": arguments}});
+            if let Some(id) = id {
+                call["id"] = json!(id);
+                call["type"] = json!("function");
+            }
+            if let Some(name) = name {
+                call["function"]["name"] = json!(name);
+            }
+            chunks.chunk(json!({"tool_calls": [call]}), None)
+        }
         Piece::End { error: Some(e), .. } => Frames::failed(&e.to_string()),
-        Piece::End { usage, .. } => chunks.end(include_usage.then_some(usage)),
+        Piece::End {
+            usage, tool_calls, ..
+        } => {
+            let finish = if tool_calls.is_empty() {
+                "stop"
+            } else {
+                "tool_calls"
+            };
+            chunks.end(include_usage.then_some(usage), finish)
+        }
     });
     Ok(frames.sse(rest))
 }
@@ -539,7 +627,7 @@ async fn stored_completion<D: Deps>(
             reply.prompt_tokens.map(i64::from),
             reply.completion_tokens.map(i64::from),
         );
-        return Ok(frames.whole(reply.content.as_str(), usage));
+        return Ok(frames.whole(reply.content.as_str(), &[], usage));
     }
     let include_usage = params.include_usage;
     let frames = std::rc::Rc::new(frames);
@@ -549,7 +637,7 @@ async fn stored_completion<D: Deps>(
         let out = match e.data {
             Event::MessageDelta { delta } => Some(chunks.chunk(json!({"content": delta}), None)),
             Event::MessageCompleted { usage, .. } | Event::MessageCancelled { usage, .. } => {
-                Some(chunks.end(include_usage.then_some(usage.unwrap_or_default())))
+                Some(chunks.end(include_usage.then_some(usage.unwrap_or_default()), "stop"))
             }
             Event::MessageFailed { error, .. } => Some(Frames::failed(&error.message)),
             _ => None,

@@ -454,17 +454,13 @@ async fn unstored<D: Deps>(
     }
     let mut messages = Vec::new();
     if let Some(i) = &r.instructions {
-        messages.push(ChatMessage {
-            role: "system",
-            content: i.clone(),
-            images: Vec::new(),
-        });
+        messages.push(ChatMessage::text("system", i.clone()));
     }
-    messages.extend(r.input.iter().map(|i| ChatMessage {
-        role: i.role,
-        content: i.text.clone(),
-        images: Vec::new(),
-    }));
+    messages.extend(
+        r.input
+            .iter()
+            .map(|i| ChatMessage::text(i.role, i.text.clone())),
+    );
     let mut completion = state
         .replies
         .complete_unstored(
@@ -473,6 +469,7 @@ async fn unstored<D: Deps>(
             messages,
             r.max_output_tokens,
             r.sampling.clone(),
+            Default::default(),
         )
         .await?;
     let id = format!("resp_{}", uuid::Uuid::now_v7().simple());
@@ -496,7 +493,8 @@ async fn unstored<D: Deps>(
         object(&id, created, &model, status, output, usage, &record, false)
     };
     if !r.stream {
-        let (text, reported) = completion
+        // No tools are offered here, so the answer is text.
+        let (text, _, reported) = completion
             .collect()
             .await
             .map_err(|e| ApiError::App(e.into()))?;
@@ -510,7 +508,10 @@ async fn unstored<D: Deps>(
         let n = 4 + i as u64;
         match piece {
             Piece::Text(d) => events.delta(n, &d),
-            Piece::End { text, usage, error } => {
+            Piece::ToolCall { .. } => Vec::new(),
+            Piece::End {
+                text, usage, error, ..
+            } => {
                 let status = if error.is_some() {
                     "failed"
                 } else {
