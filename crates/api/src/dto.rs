@@ -414,6 +414,7 @@ pub struct SamplingDto {
     #[schema(max_items = 4)]
     pub stop: Option<Vec<String>>,
     /// For reproducible sampling, where the model server supports it.
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
     pub seed: Option<i64>,
     /// -2 to 2.
     #[schema(minimum = -2, maximum = 2)]

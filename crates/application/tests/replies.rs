@@ -492,3 +492,48 @@ async fn a_history_is_stored_whole_or_not_at_all_and_a_refused_reply_leaves_noth
     assert_eq!(err.code(), "token_quota_exceeded");
     assert_eq!(threads(&s).await, 1);
 }
+
+#[tokio::test]
+async fn a_reply_records_what_its_prompt_was_built_from() {
+    use chat_threads_application::replies::Sampling;
+    let s = setup(vec![Answer::text(&["ok"])], ReplySettings::default());
+    let t = thread(&s).await;
+    s.threads
+        .update(
+            &alice(),
+            t,
+            chat_threads_application::UpdateThread {
+                system_prompt: Some(Some("Be brief.".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let input = SendInput {
+        sampling: Sampling {
+            temperature: Some(0.0),
+            ..Sampling::default()
+        },
+        ..send("what was sent?")
+    };
+    let started = s.replies.send(&alice(), t, input).await.unwrap();
+    let reply = s.replies.finished(&alice(), &started).await.unwrap();
+    let prompt = &reply.metadata.to_value()["prompt"];
+    assert_eq!(prompt["model"], "scripted");
+    assert!(
+        prompt["system_prompt"]
+            .as_str()
+            .unwrap()
+            .starts_with("Be brief."),
+        "{prompt}"
+    );
+    let user = started.user_message.unwrap();
+    assert_eq!(
+        prompt["messages"][0]["id"],
+        serde_json::json!(user.id),
+        "{prompt}"
+    );
+    assert_eq!(prompt["messages"][0]["tokens"], 3 + 4, "{prompt}");
+    assert!(prompt["total_tokens"].as_u64().unwrap() > 7, "{prompt}");
+    assert_eq!(prompt["sampling"]["temperature"], 0.0);
+}

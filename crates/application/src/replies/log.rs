@@ -266,13 +266,15 @@ pub(crate) fn replay(run: &ReplyLog, message: &Message) {
     }
 }
 
-/// A reply as its placeholder was stored: no text, no tokens, streaming.
+/// A reply as its placeholder was stored: no text, no tokens, no metadata (the prompt record
+/// comes later), streaming.
 fn as_created(message: &Message) -> Message {
     Message {
         content: Content::from_stored(String::new()),
         status: MessageStatus::Streaming,
         prompt_tokens: None,
         completion_tokens: None,
+        metadata: chat_threads_domain::Metadata::default(),
         updated_at: message.created_at,
         ..message.clone()
     }

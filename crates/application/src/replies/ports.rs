@@ -37,6 +37,15 @@ pub trait ReplyStore: Clone + Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<Message, AppError>> + Send;
 
+    /// Replaces a streaming reply's metadata (system-level, like [`ReplyStore::update_reply`]):
+    /// how the reply records what its prompt was built from (`metadata.prompt`).
+    fn set_reply_metadata(
+        &self,
+        thread_id: ThreadId,
+        id: MessageId,
+        metadata: serde_json::Value,
+    ) -> impl Future<Output = Result<(), AppError>> + Send;
+
     /// Starts a reply atomically, recording `instance` as the one writing it: unless the thread
     /// already has a reply in progress (streaming and touched after `busy_since`, on any
     /// instance), stores the user message (if any) and the assistant's placeholder — under the

@@ -223,6 +223,45 @@ pub fn summary_request(
 
 /// The messages sent to the model: system prompt, summary, then the window, each message with
 /// what its attachments add (`attached`, by message).
+/// What a reply's prompt was built from, recorded on the reply (`metadata.prompt`): the model,
+/// the system prompt, the summary and the messages it used (ids, in order) with the tokens each
+/// part took, and the settings it was sent with.
+pub fn manifest(
+    model: &str,
+    counter: &dyn TokenCounter,
+    summary: Option<&Summary>,
+    window: &[chat_threads_domain::MessageId],
+    messages: &[ChatMessage],
+    hints: &Hints,
+    max_tokens: Option<u32>,
+) -> serde_json::Value {
+    let tokens = |m: &ChatMessage| cost(counter, &m.content) + m.images.len() * IMAGE_TOKENS;
+    // The prompt is [system][summary] then the window's messages, in order.
+    let lead = messages.len().saturating_sub(window.len());
+    let system = messages[..lead]
+        .first()
+        .filter(|_| lead > usize::from(summary.is_some()));
+    let parts: Vec<serde_json::Value> = window
+        .iter()
+        .zip(&messages[lead..])
+        .map(|(id, m)| serde_json::json!({"id": id, "role": m.role, "tokens": tokens(m)}))
+        .collect();
+    let mut out = serde_json::json!({
+        "model": model,
+        "system_prompt": system.map(|m| m.content.as_str()),
+        "system_tokens": system.map(tokens),
+        "summary_id": summary.map(|s| s.id),
+        "summary_tokens": summary.and(messages[..lead].last()).map(tokens),
+        "messages": parts,
+        "total_tokens": messages.iter().map(tokens).sum::<usize>(),
+        "max_tokens": max_tokens,
+    });
+    if hints.sampling != crate::replies::llm::Sampling::default() {
+        out["sampling"] = serde_json::json!(hints.sampling);
+    }
+    out
+}
+
 pub fn messages(
     system: Option<String>,
     summary: Option<&Summary>,

@@ -225,12 +225,34 @@ where
             plan.summary = Some(stored);
         }
         let attached = super::attach::render(g, &self.who, &self.model_name, &plan.window).await;
-        Ok(prompt::messages(
-            system,
+        let window: Vec<_> = plan.window.iter().map(|m| m.id).collect();
+        let messages = prompt::messages(system, plan.summary.as_ref(), plan.window, attached);
+        let manifest = prompt::manifest(
+            &self.model_name,
+            g.counter.as_ref(),
             plan.summary.as_ref(),
-            plan.window,
-            attached,
-        ))
+            &window,
+            &messages,
+            &self.hints,
+            g.settings.max_tokens(self.hints.max_tokens),
+        );
+        self.record_prompt(manifest).await;
+        Ok(messages)
+    }
+
+    /// Records what the prompt was built from on the reply (`metadata.prompt`); a failure is
+    /// logged and does not stop the reply.
+    async fn record_prompt(&self, manifest: serde_json::Value) {
+        let mut metadata = self.assistant.metadata.to_value();
+        metadata["prompt"] = manifest;
+        let g = &self.replies;
+        if let Err(e) = g
+            .store
+            .set_reply_metadata(self.thread.id, self.assistant.id, metadata)
+            .await
+        {
+            tracing::warn!(cause = %e.chain(), message_id = %self.assistant.id, "recording a reply's prompt failed");
+        }
     }
 
     /// The model's whole answer to a request (for summaries). Its tokens count in the

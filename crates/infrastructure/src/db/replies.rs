@@ -15,7 +15,7 @@ use super::prepared::{self, Bind};
 use super::schema::{messages, threads};
 use super::store::{SqlStore, db_id};
 use super::types::sql::PUuid;
-use super::types::{DbTime, DbUuid};
+use super::types::{DbJson, DbTime, DbUuid};
 use chat_threads_application::replies::{ReplyStart, ReplyStore};
 use chat_threads_application::usage::Usage;
 
@@ -58,6 +58,26 @@ const ORPHANS_PG: &str = orphans_sql!(writer_gone!());
 const ORPHANS_PG_IN_THREAD: &str = orphans_sql!(writer_gone!(), " AND o.thread_id = ?");
 
 impl ReplyStore for SqlStore {
+    async fn set_reply_metadata(
+        &self,
+        thread_id: ThreadId,
+        id: MessageId,
+        metadata: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let r: Result<(), DbError> = with_conn!(self, |conn, _d| {
+            diesel::update(
+                messages::table
+                    .filter(messages::id.eq(DbUuid(id.as_uuid())))
+                    .filter(messages::thread_id.eq(DbUuid(thread_id.as_uuid()))),
+            )
+            .set(messages::metadata.eq(DbJson(metadata.clone())))
+            .execute(conn)
+            .await?;
+            Ok(())
+        });
+        Ok(r?)
+    }
+
     async fn update_reply(
         &self,
         thread_id: ThreadId,

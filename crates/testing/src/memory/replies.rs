@@ -8,6 +8,24 @@ use chat_threads_application::AppError;
 use super::MemoryStore;
 
 impl chat_threads_application::replies::ReplyStore for MemoryStore {
+    async fn set_reply_metadata(
+        &self,
+        thread_id: chat_threads_domain::ThreadId,
+        id: chat_threads_domain::MessageId,
+        metadata: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let mut s = self.lock()?;
+        let m = s
+            .messages
+            .get_mut(&id)
+            .filter(|m| m.thread_id == thread_id)
+            .ok_or(AppError::MessageNotFound)?;
+        if let serde_json::Value::Object(map) = metadata {
+            m.metadata = chat_threads_domain::Metadata::from_stored(map);
+        }
+        Ok(())
+    }
+
     async fn update_reply(
         &self,
         thread_id: ThreadId,
