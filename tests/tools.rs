@@ -184,3 +184,50 @@ async fn parallel_tool_calls_arrive_whole_and_streamed_and_results_go_back() {
     }
     assert_eq!(fake.requests().len(), calls_before);
 }
+
+#[tokio::test]
+async fn reasoning_streams_as_the_servers_that_show_it_do_and_stays_out_of_the_text() {
+    let fake = FakeModel::start();
+    let env = fake.env();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Server::start(&pairs);
+    let token = server.token(&["--sub", "thinker"]);
+    let client = reqwest::Client::new();
+    let resp = client
+        .post(format!("{}/openai/v1/chat/completions", server.base))
+        .bearer_auth(&token)
+        .json(&json!({"model": "fake-think", "stream": true,
+                      "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    let body = resp.text().await.unwrap();
+    let (mut reasoning, mut text) = (String::new(), String::new());
+    for line in body.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        let Ok(c) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let delta = &c["choices"][0]["delta"];
+        reasoning.push_str(delta["reasoning_content"].as_str().unwrap_or_default());
+        text.push_str(delta["content"].as_str().unwrap_or_default());
+    }
+    assert_eq!(
+        (reasoning.as_str(), text.as_str()),
+        ("Let me think", "Hello"),
+        "{body}"
+    );
+    // A stored reply keeps the answer, not the reasoning.
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let (status, _, reply) = server
+        .call(
+            "POST",
+            &format!("/v1/threads/{}/chat", t["id"].as_str().unwrap()),
+            Some(&token),
+            Some(&json!({"content": "hi", "model": "fake-think"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{reply}");
+    assert_eq!(reply["assistant_message"]["content"], "Hello");
+}

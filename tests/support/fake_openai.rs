@@ -8,7 +8,8 @@
 //! - `fake-tools`: with tools offered and the last message not a tool result, calls the first
 //!   two tools in parallel, their pieces interleaved and the arguments split across chunks
 //!   (`{"city": "Lisbon"}` and `{"tz": "UTC"}`); after tool results, answers "Done: " and the
-//!   results joined by ", ".
+//!   results joined by ", ";
+//! - `fake-think`: reasoning first (`reasoning_content` "Let me", " think"), then "Hel", "lo".
 //!
 //! A request whose first message is the summary instruction gets "SUMMARY-TEXT".
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -97,6 +98,25 @@ async fn completions(shared: web::Data<Shared>, body: web::Json<Value>) -> HttpR
     }
     match model.as_str() {
         "fake-ok" => sse(ok(Duration::from_millis(5)), false),
+        "fake-think" => {
+            let think = |text: &str| {
+                let data = json!({"id": "c1", "object": "chat.completion.chunk",
+                                  "choices": [{"index": 0, "delta": {"reasoning_content": text}}]});
+                web::Bytes::from(format!("data: {data}\n\n"))
+            };
+            let d = Duration::from_millis(2);
+            sse(
+                vec![
+                    (d, Ok(think("Let me"))),
+                    (d, Ok(think(" think"))),
+                    (d, Ok(chunk("Hel"))),
+                    (d, Ok(chunk("lo"))),
+                    (d, Ok(usage(5, 4))),
+                    (d, Ok(web::Bytes::from("data: [DONE]\n\n"))),
+                ],
+                false,
+            )
+        }
         "fake-tools" => {
             let messages = body["messages"].as_array().cloned().unwrap_or_default();
             let results: Vec<String> = messages
@@ -224,7 +244,8 @@ impl FakeModel {
             ),
             (
                 "CHAT_THREADS__MODELS__PROVIDERS__FAKE__MODELS".into(),
-                "[fake-ok, fake-slow, fake-stall, fake-fail, fake-429, fake-tools]".into(),
+                "[fake-ok, fake-slow, fake-stall, fake-fail, fake-429, fake-tools, fake-think]"
+                    .into(),
             ),
             (
                 "CHAT_THREADS__MODELS__HTTP__RETRY_BACKOFF_MS".into(),

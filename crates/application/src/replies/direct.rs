@@ -128,6 +128,8 @@ impl<S: ReplyStores + crate::billing::BalanceStore, C: Clock> ReplyService<S, C>
 pub enum Piece {
     /// A piece of the answer's text.
     Text(String),
+    /// A piece of the model's reasoning (servers that show it).
+    Reasoning(String),
     /// A piece of a tool call (see [`ChatEvent::ToolCall`]).
     ToolCall {
         /// Which call of the answer.
@@ -184,6 +186,10 @@ impl<S: ReplyStores, C: Clock> Completion<S, C> {
                             };
                             return Some((piece, Some((completion, text, calls, reported))));
                         }
+                        Some(Ok(ChatEvent::Reasoning(r))) => {
+                            let open = Some((completion, text, calls, reported));
+                            return Some((Piece::Reasoning(r), open));
+                        }
                         Some(Ok(ChatEvent::Usage(u))) => {
                             reported = Some(u);
                             continue;
@@ -223,6 +229,7 @@ impl<S: ReplyStores, C: Clock> Completion<S, C> {
                     arguments,
                 } => calls.add(index, id.as_deref(), name.as_deref(), &arguments),
                 ChatEvent::Usage(u) => usage = Some(u),
+                ChatEvent::Reasoning(_) => {}
             }
         }
         Ok((text, calls.finish(), usage))

@@ -331,6 +331,9 @@ pub enum ChatEvent {
     Delta(String),
     /// The provider's usage report (usually last).
     Usage(Usage),
+    /// A piece of the model's reasoning, as servers that show it send it (`reasoning_content`
+    /// or `reasoning` in a delta: vLLM, DeepSeek, Ollama, OpenRouter).
+    Reasoning(String),
     /// A piece of a tool call: the call at `index` of this answer; its id and name come with its
     /// first piece, its arguments (JSON text) in fragments.
     ToolCall {

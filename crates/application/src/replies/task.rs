@@ -165,8 +165,9 @@ where
                         self.log.push(Event::MessageDelta { delta: d });
                     }
                     Some(Ok(ChatEvent::Usage(u))) => usage = Some(u),
-                    // A stored reply offers no tools, so none are called.
-                    Some(Ok(ChatEvent::ToolCall { .. })) => {}
+                    // A stored reply offers no tools, so none are called; its reasoning is not
+                    // stored yet (message parts are the next step).
+                    Some(Ok(ChatEvent::ToolCall { .. } | ChatEvent::Reasoning(_))) => {}
                     Some(Err(e)) => break Outcome::Failed(EventError::model(e.to_string())),
                     None => break Outcome::Completed,
                 },
@@ -266,7 +267,7 @@ where
             match item {
                 Ok(ChatEvent::Delta(d)) => text.push_str(&d),
                 Ok(ChatEvent::Usage(u)) => usage = Some(u),
-                Ok(ChatEvent::ToolCall { .. }) => {}
+                Ok(ChatEvent::ToolCall { .. } | ChatEvent::Reasoning(_)) => {}
                 Err(e) => return Err(AppError::ModelError(e)),
             }
         }

@@ -174,6 +174,15 @@ fn parse_chunk(data: &str) -> Vec<Result<ChatEvent, ModelError>> {
         .pointer("/choices/0/delta/content")
         .and_then(Value::as_str)
         .filter(|d| !d.is_empty());
+    let reasoning = ["reasoning_content", "reasoning"].iter().find_map(|key| {
+        value
+            .pointer(&format!("/choices/0/delta/{key}"))
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+    });
+    if let Some(r) = reasoning {
+        out.push(Ok(ChatEvent::Reasoning(r.to_owned())));
+    }
     if let Some(d) = delta {
         out.push(Ok(ChatEvent::Delta(d.to_owned())));
     }
@@ -269,6 +278,10 @@ mod tests {
         );
         assert!(parse_chunk(r#"{"choices":[{"delta":{"role":"assistant"}}]}"#).is_empty());
         assert!(parse_chunk("not json")[0].is_err());
+        for key in ["reasoning_content", "reasoning"] {
+            let r = parse_chunk(&format!(r#"{{"choices":[{{"delta":{{"{key}":"hmm"}}}}]}}"#));
+            assert_eq!(r, vec![Ok(ChatEvent::Reasoning("hmm".into()))], "{key}");
+        }
         let first = parse_chunk(
             r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function",
                 "function":{"name":"weather","arguments":""}},{"index":1,"id":"call_2",

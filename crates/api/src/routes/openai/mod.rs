@@ -503,6 +503,8 @@ pub async fn chat_completions<D: Deps>(
     let include_usage = params.include_usage;
     let rest = completion.pieces().map(move |piece| match piece {
         Piece::Text(d) => chunks.chunk(json!({"content": d}), None),
+        // Reasoning as the servers that show it stream it (DeepSeek, vLLM, OpenRouter).
+        Piece::Reasoning(r) => chunks.chunk(json!({"reasoning_content": r}), None),
         // A tool call's pieces as chat completions streams them: the id, type and name with
         // the first, the arguments in fragments.
         Piece::ToolCall {

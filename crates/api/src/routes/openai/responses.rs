@@ -508,7 +508,7 @@ async fn unstored<D: Deps>(
         let n = 4 + i as u64;
         match piece {
             Piece::Text(d) => events.delta(n, &d),
-            Piece::ToolCall { .. } => Vec::new(),
+            Piece::ToolCall { .. } | Piece::Reasoning(_) => Vec::new(),
             Piece::End {
                 text, usage, error, ..
             } => {
