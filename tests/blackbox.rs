@@ -21,5 +21,6 @@ mod nasty;
 mod openai;
 mod replies;
 mod sampling;
+mod sessions;
 mod tools;
 mod websocket;

@@ -44,6 +44,10 @@ pub struct Principal {
     pub scopes: Vec<String>,
     /// E-mail, when the identity provider supplies one.
     pub email: Option<String>,
+    /// For an anonymous session's token: the key of the one session it was issued for, so a
+    /// session opened later under the same id never accepts it.
+    #[serde(default)]
+    pub session_key: Option<String>,
 }
 
 impl Principal {
@@ -55,6 +59,7 @@ impl Principal {
             kind: PrincipalKind::User,
             scopes: Vec::new(),
             email: None,
+            session_key: None,
         }
     }
 

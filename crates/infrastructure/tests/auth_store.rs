@@ -24,6 +24,7 @@ fn thread(owner: &str, expires_at: Option<chat_threads_domain::Timestamp>) -> Th
 fn session(id: &str, expires_in_secs: i64) -> Session {
     Session {
         id: id.into(),
+        key: format!("key-of-{id}"),
         external_user_id: None,
         metadata: Metadata::default(),
         created_at: now(),
@@ -196,6 +197,7 @@ async fn sessions_listed_found_and_deleted(store: SqlStore) {
     assert!(store.find_session("s-1").await.unwrap().is_none());
     let found = store.find_session("s-3").await.unwrap().unwrap();
     assert_eq!(found.org, Some(acme));
+    assert_eq!(found.key, "key-of-s-3", "the session's key is stored");
     let scope = |o: &str| Scope::of(Owner::parse(o).unwrap());
     assert!(matches!(
         store.get_thread(&scope("anon:s-1"), mine.id, true).await,

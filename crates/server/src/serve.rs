@@ -121,6 +121,7 @@ pub async fn token(settings: Settings, args: crate::cli::TokenArgs) -> anyhow::R
         },
         scopes: args.scope,
         email: args.email,
+        session_key: None,
     };
     let expires = chrono::Utc::now() + ttl;
     println!("{}", authority.issue(&principal, expires)?);

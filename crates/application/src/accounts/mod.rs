@@ -272,6 +272,7 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
             kind: PrincipalKind::User,
             scopes: Vec::new(),
             email: None,
+            session_key: None,
         };
         self.grant(&principal, token.account_id, token.family_id)
             .await
@@ -395,6 +396,7 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
         };
         let session = Session {
             id,
+            key: random_token()?,
             external_user_id,
             metadata: Metadata::parse(input.metadata.unwrap_or_default(), &self.limits)?,
             created_at: now,
@@ -414,22 +416,33 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
             kind: PrincipalKind::Anonymous,
             scopes: Vec::new(),
             email: None,
+            session_key: Some(session.key.clone()),
         };
         let token = self.issuer.issue(&principal, session.expires_at)?;
         Ok(SessionGrant { session, token })
     }
 
     /// Refuses a token whose anonymous session was deleted or ended (`token_revoked`) or has
-    /// expired; other principals pass. One lookup by primary key, so a deletion on any instance
-    /// takes effect on the next request everywhere.
+    /// expired; other principals pass. A token is bound to the one session it was issued for (its
+    /// key): a session opened later under the same id does not bring it back. One lookup by
+    /// primary key, so a deletion on any instance takes effect on the next request everywhere.
     pub async fn check_live(&self, who: &Principal) -> Result<(), AppError> {
         if who.kind != PrincipalKind::Anonymous {
             return Ok(());
         }
+        self.own_session(who).await.map(|_| ())
+    }
+
+    /// The session `who`'s token was issued for: `token_revoked` when it is gone or another
+    /// session now holds its id, `token_expired` when it has expired.
+    async fn own_session(&self, who: &Principal) -> Result<Session, AppError> {
         match self.store.find_session(&who.subject).await? {
+            Some(s) if s.key != who.session_key.as_deref().unwrap_or_default() => {
+                Err(AuthError::TokenRevoked.into())
+            }
             None => Err(AuthError::TokenRevoked.into()),
             Some(s) if !s.is_active(self.clock.now()) => Err(AuthError::TokenExpired.into()),
-            Some(_) => Ok(()),
+            Some(s) => Ok(s),
         }
     }
 
@@ -440,10 +453,7 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
                 "only an anonymous session's token has a current session".into(),
             ));
         }
-        self.store
-            .find_session(&who.subject)
-            .await?
-            .ok_or(AppError::Auth(AuthError::TokenRevoked))
+        self.own_session(who).await
     }
 
     /// Ends the caller's own session: its threads and messages are deleted and its token stops
@@ -557,6 +567,7 @@ fn account_principal(account: &Account) -> Principal {
         kind: PrincipalKind::User,
         scopes: Vec::new(),
         email: Some(account.email.clone()),
+        session_key: None,
     }
 }
 

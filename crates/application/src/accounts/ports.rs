@@ -73,6 +73,10 @@ pub struct RefreshToken {
 pub struct Session {
     /// The session id (client-chosen or generated).
     pub id: String,
+    /// A random key issued with the session and carried by its token: tokens of an earlier
+    /// session under the same id do not match it. Empty for sessions stored before keys existed
+    /// (their tokens carry none).
+    pub key: String,
     /// The embedding site's own user id, if it has one.
     pub external_user_id: Option<String>,
     /// Free-form metadata.

@@ -371,6 +371,7 @@ impl TokenVerifier for JwtAuthority {
                 kind,
                 scopes: scopes_claim(&claims, "scope"),
                 email: string_claim(&claims, "email"),
+                session_key: string_claim(&claims, "skey"),
             });
         }
 
@@ -380,6 +381,7 @@ impl TokenVerifier for JwtAuthority {
             kind: PrincipalKind::User,
             scopes: scopes_claim(&claims, &names.scopes),
             email: string_claim(&claims, &names.email),
+            session_key: None,
         })
     }
 }
@@ -404,6 +406,9 @@ impl TokenIssuer for JwtAuthority {
         }
         if !principal.scopes.is_empty() {
             claims["scope"] = json!(principal.scopes.join(" "));
+        }
+        if let Some(key) = &principal.session_key {
+            claims["skey"] = json!(key);
         }
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.0.encoding)
             .map_err(|e| AppError::internal_from("signing a token failed", e))

@@ -41,11 +41,13 @@ struct SessionRow {
     created_at: DbTime,
     expires_at: DbTime,
     org_id: Option<String>,
+    session_key: String,
 }
 
 fn session_from(r: SessionRow) -> Result<Session, DbError> {
     Ok(Session {
         id: r.id,
+        key: r.session_key,
         external_user_id: r.external_user_id,
         metadata: super::models::metadata(r.metadata)?,
         created_at: r.created_at.0,
@@ -197,6 +199,7 @@ impl AuthStore for SqlStore {
             created_at: DbTime(session.created_at),
             expires_at: DbTime(session.expires_at),
             org_id: session.org.map(|o| o.into_inner()),
+            session_key: session.key,
         };
         let r: Result<(), DbError> = with_conn!(self, |conn, _d| {
             diesel::insert_into(sessions::table)

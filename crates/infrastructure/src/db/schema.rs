@@ -131,6 +131,7 @@ diesel::table! {
         created_at -> PTime,
         expires_at -> PTime,
         org_id -> Nullable<Text>,
+        session_key -> Text,
     }
 }
 
