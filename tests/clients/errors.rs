@@ -187,3 +187,91 @@ async fn what_the_http_parser_refuses_answers_in_the_error_shape() {
     let (status, _, _) = server.call("GET", "/v1/threads", Some(&token), None).await;
     assert_eq!(status, 200);
 }
+
+/// A body naming a key twice, at any depth, is refused naming the key (JSON leaves duplicates
+/// undefined; nothing is read two ways), and nothing is stored.
+#[tokio::test]
+async fn duplicate_keys_are_refused_naming_the_key() {
+    let server = Server::start(&[("CHAT_THREADS__RATE_LIMIT__ENABLED", "false")]);
+    let token = server.token(&["--sub", "dupes"]);
+    let client = reqwest::Client::new();
+    for body in [
+        r#"{"title": "a", "title": "b"}"#,
+        r#"{"title": "a", "metadata": {"k": 1, "k": 2}}"#,
+    ] {
+        let resp = client
+            .post(format!("{}/v1/threads", server.base))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{body}");
+        let err: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(err["error"]["code"], "validation_failed", "{err}");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("duplicate key"),
+            "{err}"
+        );
+    }
+    let (_, _, list) = server.call("GET", "/v1/threads", Some(&token), None).await;
+    assert_eq!(list["data"], serde_json::json!([]));
+}
+
+/// A model server's error body goes to the log, never to users: they get the code, the status
+/// and the error's type.
+#[tokio::test]
+async fn a_model_servers_error_body_never_reaches_users() {
+    let fake = crate::support::fake_openai::FakeModel::start();
+    let env = fake.env();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Server::start(&pairs);
+    let token = server.token(&["--sub", "unlucky"]);
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap();
+    let (status, _, body) = server
+        .call(
+            "POST",
+            &format!("/v1/threads/{tid}/chat"),
+            Some(&token),
+            Some(&json!({"content": "hi", "model": "fake-500"})),
+        )
+        .await;
+    assert_eq!(status, 502, "{body}");
+    let (_, _, completion) = server
+        .call(
+            "POST",
+            "/openai/v1/chat/completions",
+            Some(&token),
+            Some(&json!({"model": "fake-500", "messages": [{"role": "user", "content": "hi"}]})),
+        )
+        .await;
+    for answer in [&body, &completion] {
+        let text = answer.to_string();
+        assert!(
+            !text.contains("sk-live") && !text.contains("10.1.2.3"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("127.0.0.1"),
+            "no model server address: {text}"
+        );
+    }
+    assert_eq!(body["error"]["code"], "model_error", "{body}");
+    let (_, _, tree) = server
+        .call(
+            "GET",
+            &format!("/v1/threads/{tid}/messages?view=tree"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let reply = tree["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(reply["status"], "failed", "{tree}");
+}

@@ -9,6 +9,7 @@
 //!   two tools in parallel, their pieces interleaved and the arguments split across chunks
 //!   (`{"city": "Lisbon"}` and `{"tz": "UTC"}`); after tool results, answers "Done: " and the
 //!   results joined by ", ";
+//! - `fake-500`: answers HTTP 500 with an error body holding secrets (users must never see it);
 //! - `fake-think`: reasoning first (`reasoning_content` "Let me", " think"), then "Hel", "lo".
 //!
 //! A request whose first message is the summary instruction gets "SUMMARY-TEXT".
@@ -98,6 +99,8 @@ async fn completions(shared: web::Data<Shared>, body: web::Json<Value>) -> HttpR
     }
     match model.as_str() {
         "fake-ok" => sse(ok(Duration::from_millis(5)), false),
+        "fake-500" => HttpResponse::InternalServerError().json(json!({"error": {
+            "message": "upstream key sk-live-123 failed at 10.1.2.3", "type": "server_error"}})),
         "fake-think" => {
             let think = |text: &str| {
                 let data = json!({"id": "c1", "object": "chat.completion.chunk",
@@ -244,7 +247,7 @@ impl FakeModel {
             ),
             (
                 "CHAT_THREADS__MODELS__PROVIDERS__FAKE__MODELS".into(),
-                "[fake-ok, fake-slow, fake-stall, fake-fail, fake-429, fake-tools, fake-think]"
+                "[fake-ok, fake-slow, fake-stall, fake-fail, fake-429, fake-tools, fake-think, fake-500]"
                     .into(),
             ),
             (

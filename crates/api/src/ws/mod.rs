@@ -17,7 +17,7 @@ use chat_threads_application::error::ErrorCode;
 use chat_threads_application::events::{Event, PresenceGuard, ThreadEvent, Typing};
 use chat_threads_domain::{Principal, Role, ThreadId};
 use futures_util::StreamExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::auth::Verifier;
@@ -273,8 +273,13 @@ impl<D: Deps> Connection<D> {
     }
 
     async fn handle(&mut self, out: &Outbox, text: &str) {
-        let mut request = match serde_json::from_str::<Map<String, Value>>(text) {
-            Ok(r) => r,
+        let parsed = serde_json::from_str::<crate::extractors::Strict>(text);
+        let mut request = match parsed.map(|s| s.0) {
+            Ok(Value::Object(r)) => r,
+            Ok(_) => {
+                out.send(json!({"type": "error", "error": {"code": ErrorCode::MalformedJson, "message": "not a request: send a JSON object"}}));
+                return;
+            }
             Err(e) => {
                 out.send(json!({"type": "error", "error": {"code": ErrorCode::MalformedJson, "message": format!("not a request: {e}")}}));
                 return;

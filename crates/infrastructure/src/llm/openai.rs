@@ -126,21 +126,27 @@ impl OpenAiCompatible {
                         .and_then(|v| v.parse::<u64>().ok())
                         .map(|s| Duration::from_secs(s.min(30)));
                     let text = resp.text().await.unwrap_or_default();
+                    // The body goes to the log; users see the status and the error's type.
                     let excerpt: String = text.chars().take(300).collect();
+                    tracing::warn!(%status, url = %self.url, body = %excerpt, "the model server answered an error");
+                    let said = short_error(status, &text);
                     let error = if status.as_u16() == 429 {
                         ModelError::RateLimited
                     } else if status.is_server_error() {
-                        ModelError::Unavailable(format!("HTTP {status}: {excerpt}"))
+                        ModelError::Unavailable(said)
                     } else {
-                        return Err(ModelError::Refused(format!("HTTP {status}: {excerpt}")));
+                        return Err(ModelError::Refused(said));
                     };
                     (error, retry_after)
                 }
                 Err(e) if e.is_timeout() => (ModelError::Timeout, None),
-                Err(e) => (
-                    ModelError::Unavailable(format!("cannot reach {}: {e}", self.url)),
-                    None,
-                ),
+                Err(e) => {
+                    tracing::warn!(url = %self.url, error = %e, "cannot reach the model server");
+                    (
+                        ModelError::Unavailable("cannot reach the model server".into()),
+                        None,
+                    )
+                }
             };
             let (error, retry_after) = error;
             if !error.retryable() || attempt >= self.options.retries {
@@ -155,6 +161,26 @@ impl OpenAiCompatible {
     }
 }
 
+/// What users may see of a model server's error answer: its HTTP status and, when the body is
+/// OpenAI's error shape, the error's type or code — never the body itself (it may hold the
+/// request, keys' prefixes or internal details; it goes to the log).
+fn short_error(status: reqwest::StatusCode, body: &str) -> String {
+    let kind = serde_json::from_str::<Value>(body).ok().and_then(|v| {
+        ["/error/type", "/error/code"]
+            .iter()
+            .find_map(|p| v.pointer(p).and_then(Value::as_str).map(str::to_owned))
+    });
+    let kind = kind.filter(|k| {
+        k.len() <= 64
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    });
+    match kind {
+        Some(k) => format!("HTTP {} ({k})", status.as_u16()),
+        None => format!("HTTP {}", status.as_u16()),
+    }
+}
+
 /// What one SSE data payload holds.
 fn parse_chunk(data: &str) -> Vec<Result<ChatEvent, ModelError>> {
     let value: Value = match serde_json::from_str(data) {
@@ -162,11 +188,17 @@ fn parse_chunk(data: &str) -> Vec<Result<ChatEvent, ModelError>> {
         Err(e) => return vec![Err(ModelError::Protocol(format!("bad chunk: {e}")))],
     };
     if let Some(err) = value.get("error") {
-        let message = err
-            .get("message")
+        // The provider's words go to the log; users see that it failed, and its type.
+        tracing::warn!(error = %err, "the model server reported an error mid-stream");
+        let kind = err
+            .get("type")
+            .or_else(|| err.get("code"))
             .and_then(Value::as_str)
-            .unwrap_or("error")
-            .to_owned();
+            .filter(|k| k.len() <= 64 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        let message = match kind {
+            Some(k) => format!("the model server reported an error ({k})"),
+            None => "the model server reported an error".to_owned(),
+        };
         return vec![Err(ModelError::Unavailable(message))];
     }
     let mut out = Vec::new();
@@ -242,9 +274,10 @@ impl LanguageModel for OpenAiCompatible {
                             {
                                 vec![Err(ModelError::Timeout)]
                             }
-                            Err(err) => vec![Err(ModelError::Unavailable(format!(
-                                "the stream broke: {err}"
-                            )))],
+                            Err(err) => {
+                                tracing::warn!(error = %err, "a model server's stream broke");
+                                vec![Err(ModelError::Unavailable("the stream broke".into()))]
+                            }
                         };
                         futures_util::stream::iter(items)
                     })
@@ -316,6 +349,22 @@ mod tests {
                 arguments: "{\"city\":1}".into()
             })]
         );
-        assert!(parse_chunk(r#"{"error":{"message":"overloaded"}}"#)[0].is_err());
+        let err =
+            parse_chunk(r#"{"error":{"message":"key sk-123 at 10.0.0.7","type":"overloaded"}}"#);
+        assert_eq!(
+            err,
+            vec![Err(ModelError::Unavailable(
+                "the model server reported an error (overloaded)".into()
+            ))]
+        );
+        let status = reqwest::StatusCode::INTERNAL_SERVER_ERROR;
+        assert_eq!(
+            short_error(
+                status,
+                r#"{"error":{"message":"secret stuff","type":"server_error"}}"#
+            ),
+            "HTTP 500 (server_error)"
+        );
+        assert_eq!(short_error(status, "<html>stack trace</html>"), "HTTP 500");
     }
 }
