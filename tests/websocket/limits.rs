@@ -255,3 +255,36 @@ async fn a_deleted_session_is_refused_on_an_open_socket_and_at_the_upgrade() {
     let refused = browser.call("auth", json!({"token": token})).await;
     assert_eq!(refused["error"]["code"], "token_revoked", "{refused}");
 }
+
+#[tokio::test]
+async fn operations_draw_on_the_same_rate_limit_as_rest() {
+    let server = Server::start(&[
+        ("CHAT_THREADS__RATE_LIMIT__PER_PRINCIPAL_PER_MINUTE", "60"),
+        ("CHAT_THREADS__RATE_LIMIT__PER_PRINCIPAL_BURST", "5"),
+        ("CHAT_THREADS__RATE_LIMIT__PER_IP_BURST", "1000"),
+    ]);
+    let token = server.token(&["--sub", "hasty"]);
+    let mut c = Client::connect(&server, Some(&token)).await;
+    assert_eq!(c.frame().await.unwrap()["type"], "ready");
+    let mut refused = None;
+    for i in 0..20 {
+        let r = c
+            .call("threads.create", json!({"title": format!("t{i}")}))
+            .await;
+        if r["ok"] == false {
+            refused = Some((i, r));
+            break;
+        }
+    }
+    let (i, r) = refused.expect("the socket was never limited");
+    assert!(i <= 6, "limited only after {i} creates");
+    assert_eq!(r["error"]["code"], "rate_limited", "{r}");
+    assert!(
+        r["error"]["details"]["retry_after_secs"].as_u64().unwrap() >= 1,
+        "{r}"
+    );
+    // `ping` stays free; REST with the same token is out of budget too.
+    assert_eq!(ok(&c.call("ping", json!({})).await), "pong");
+    let (status, _, _) = server.call("GET", "/v1/threads", Some(&token), None).await;
+    assert_eq!(status, 429);
+}

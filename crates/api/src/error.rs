@@ -211,10 +211,10 @@ impl ApiError {
                 )
             }
             Self::App(e) => (e.code(), e.to_string(), details(e)),
-            Self::RateLimited(_) => (
+            Self::RateLimited(v) => (
                 ErrorCode::RateLimited,
                 "too many requests; retry later".to_owned(),
-                None,
+                Some(serde_json::json!({ "retry_after_secs": v.retry_after_secs })),
             ),
             Self::Request { code, message, .. } => (*code, message.clone(), None),
             Self::Argument { field, message } => (

@@ -132,6 +132,10 @@ pub async fn upgrade<D: Deps>(
         .aggregate_continuations()
         .max_continuation_size(config.max_message_bytes);
     let state = state.into_inner();
+    // The same per-principal budget as REST and /openai/v1: each operation takes from it.
+    let limiter = req
+        .app_data::<web::Data<crate::rate_limit::RateLimits>>()
+        .and_then(|l| l.principal.clone());
     let verifier = verifier.get_ref().clone();
     let config = *config.get_ref();
     let counted = state.live.websocket();
@@ -146,6 +150,7 @@ pub async fn upgrade<D: Deps>(
             expires,
             subscriptions: HashMap::new(),
             tasks: Vec::new(),
+            limiter,
         }
         .run(session, stream)
         .await;
@@ -174,6 +179,8 @@ struct Connection<D: Deps> {
     expires: Option<tokio::time::Instant>,
     subscriptions: HashMap<ThreadId, Subscription>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The per-principal rate limit REST uses too (absent when rate limits are off).
+    limiter: Option<std::sync::Arc<crate::rate_limit::Limiter>>,
 }
 
 impl<D: Deps> Drop for Connection<D> {
@@ -321,6 +328,15 @@ impl<D: Deps> Connection<D> {
             return Ok(result);
         }
         let who = self.who()?.clone();
+        // Every operation but `ping` draws on the principal's budget, as a REST request does.
+        if !matches!(op, Op::Ping)
+            && let Some(limiter) = &self.limiter
+        {
+            let verdict = limiter.check(who.owner().as_str());
+            if !verdict.allowed {
+                return Err(ApiError::RateLimited(verdict));
+            }
+        }
         let s = self.state.clone();
         // An anonymous session ended or deleted meanwhile: its token stops working here too.
         if !matches!(op, Op::Ping) {
