@@ -169,3 +169,57 @@ async fn sampling_settings_reach_the_model_server_from_every_front_door() {
         assert_eq!(answer["error"]["param"], param, "{answer}");
     }
 }
+
+/// Deleting a response removes it and its own input items, never the earlier turns of a thread
+/// made natively.
+#[tokio::test]
+async fn deleting_a_response_reaches_only_what_it_names() {
+    let server = Server::start(&[
+        ("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"),
+        ("CHAT_THREADS__MODELS__ECHO__DELAY_MS", "0"),
+    ]);
+    let token = server.token(&["--sub", "deleter"]);
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let mut last = String::new();
+    for text in ["one", "two", "three"] {
+        let (status, _, r) = server
+            .call(
+                "POST",
+                &format!("/v1/threads/{tid}/chat"),
+                Some(&token),
+                Some(&json!({"content": text})),
+            )
+            .await;
+        assert_eq!(status, 201, "{r}");
+        last = r["assistant_message"]["id"].as_str().unwrap().to_owned();
+    }
+    let simple = |id: &str| id.replace('-', "");
+    let response = format!("resp_{}{}", simple(&tid), simple(&last));
+    let (status, _, body) = server
+        .call(
+            "DELETE",
+            &format!("/openai/v1/responses/{response}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, _, path) = server
+        .call(
+            "GET",
+            &format!("/v1/threads/{tid}/messages"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let texts: Vec<&str> = path["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["one", "Echo: one", "two", "Echo: two"]);
+}

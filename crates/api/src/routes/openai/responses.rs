@@ -569,12 +569,19 @@ pub async fn get<D: Deps>(
 }
 
 /// The input items of a response: the messages from below the item they went under
-/// (`input_after` of its record) down to its user message, oldest first.
+/// (`input_after` of its record) down to its user message, oldest first. A reply made natively
+/// (its user message has no Responses record) has one input item: the message it answers —
+/// never the earlier turns of its thread.
 async fn inputs<D: Deps>(
     state: &AppState<D>,
     who: &Principal,
     user: Option<Message>,
 ) -> Result<Vec<Message>, ApiError> {
+    if let Some(u) = &user
+        && u.metadata.to_value().get("openai").is_none()
+    {
+        return Ok(vec![u.clone()]);
+    }
     let after = user
         .as_ref()
         .and_then(|u| {
