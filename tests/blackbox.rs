@@ -23,4 +23,5 @@ mod replies;
 mod sampling;
 mod sessions;
 mod tools;
+mod uploads;
 mod websocket;

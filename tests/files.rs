@@ -6,10 +6,10 @@
 use crate::support::{Server, backend_env};
 use serde_json::Value;
 
-const BOUNDARY: &str = "----chat-threads-test-boundary";
+pub(crate) const BOUNDARY: &str = "----chat-threads-test-boundary";
 
 /// A multipart body with one part.
-fn form(part: &str, filename: Option<&str>, bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn form(part: &str, filename: Option<&str>, bytes: &[u8]) -> Vec<u8> {
     let mut body = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{part}\"");
     if let Some(f) = filename {
         body.push_str(&format!("; filename=\"{f}\""));

@@ -17,6 +17,9 @@ use crate::auth::Verifier;
 use crate::error::ApiError;
 use crate::state::{AppState, Deps};
 
+/// Room for the multipart framing (boundaries, part headers) around an uploaded file.
+const UPLOAD_FRAMING: usize = 64 * 1024;
+
 /// How long keys are kept.
 #[derive(Debug, Clone, Copy)]
 pub struct IdempotencyTtl {
@@ -100,6 +103,8 @@ pub async fn idempotency<D: Deps>(
     // checked against Content-Length first and then while reading, never after buffering.
     let limit = match req.path() {
         "/v1/import" | "/v1/import/chatgpt" => state.limits.import_bytes,
+        // An upload's own limit, plus room for the multipart framing around the file.
+        "/v1/files" => state.limits.file_bytes + UPLOAD_FRAMING,
         _ => state.limits.body_bytes,
     };
     let too_large = |req| {

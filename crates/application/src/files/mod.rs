@@ -118,19 +118,30 @@ impl<S, B, C> std::fmt::Debug for FileService<S, B, C> {
     }
 }
 
-/// Checks a file name: 1-255 characters, no control characters; any folder part a client sent
+/// Checks a file name: 1-255 characters, no control characters and no invisible formatting
+/// ones (bidirectional overrides such as U+202E, which make `invoice\u{202E}fdp.exe` show as
+/// `invoiceexe.pdf`, zero-width characters, a BOM); any folder part a client sent
 /// (`C:\\x\\a.txt`, `../a.txt`) is dropped.
 pub fn file_name(raw: &str) -> Result<String, AppError> {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or_default().trim();
     let n = base.chars().count();
-    if n == 0 || n > 255 || base.chars().any(char::is_control) || base == "." || base == ".." {
+    let hidden = |c: char| c.is_control() || invisible(c);
+    if n == 0 || n > 255 || base.chars().any(hidden) || base == "." || base == ".." {
         return Err(DomainError::invalid(
             "filename",
-            "must be 1-255 characters without control characters",
+            "must be 1-255 characters without control or invisible formatting characters \
+             (bidirectional overrides, zero-width characters)",
         )
         .into());
     }
     Ok(base.to_owned())
+}
+
+/// Characters that change how a name is shown without showing themselves.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 impl<S: FileStore, B: BlobStore, C: Clock> FileService<S, B, C> {
@@ -425,5 +436,17 @@ mod tests {
         assert!(super::file_name("dir/").is_err());
         assert!(super::file_name("a\u{0}b").is_err());
         assert!(super::file_name(&"x".repeat(256)).is_err());
+        for hidden in [
+            "invoice\u{202E}fdp.exe",
+            "a\u{200B}b.txt",
+            "\u{FEFF}a.txt",
+            "a\u{2066}b",
+        ] {
+            assert!(super::file_name(hidden).is_err(), "{hidden:?}");
+        }
+        assert_eq!(
+            super::file_name("résumé 日本.pdf").unwrap(),
+            "résumé 日本.pdf"
+        );
     }
 }
