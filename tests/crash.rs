@@ -10,6 +10,35 @@ use crate::support::{Server, backend_env, pg_database};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
+/// Subscribes to a thread over a WebSocket and waits (up to 20 s) for `message.failed`.
+async fn socket_until_failed(base: String, token: String, tid: String) -> Value {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("{}/v1/ws", base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let subscribe = json!({"op": "subscribe", "id": 1, "thread_id": tid}).to_string();
+    ws.send(Message::Text(subscribe.into())).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(Ok(msg)) = ws.next().await {
+            if let Message::Text(t) = msg {
+                let frame: Value = serde_json::from_str(&t).unwrap();
+                if frame["event"] == "message.failed" {
+                    return frame;
+                }
+            }
+        }
+        panic!("the socket closed before message.failed");
+    })
+    .await
+    .expect("no message.failed reached the subscriber")
+}
+
 /// Slow enough to be killed mid-reply; flushed often so some text is stored.
 const SLOW: [(&str, &str); 3] = [
     ("CHAT_THREADS__MODELS__ECHO__DELAY_MS", "150"),
@@ -175,6 +204,12 @@ async fn the_surviving_instance_releases_a_dead_instances_reply() {
         .unwrap();
     assert_eq!(follower.status().as_u16(), 200);
     let following = tokio::spawn(events(follower, Some("message.failed")));
+    // And a WebSocket subscriber of the thread on B.
+    let subscribed = tokio::spawn(socket_until_failed(
+        b.base.clone(),
+        token.clone(),
+        tid.clone(),
+    ));
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(resp);
     a.crash();
@@ -184,6 +219,10 @@ async fn the_surviving_instance_releases_a_dead_instances_reply() {
     let (last, data) = seen.last().unwrap();
     assert_eq!(last, "message.failed", "{seen:?}");
     assert!(data["content"].as_str().unwrap().starts_with("Echo: w0"));
+    // So does the subscriber, with the same text.
+    let end = subscribed.await.unwrap();
+    assert_eq!(end["data"]["message_id"], json!(rid), "{end}");
+    assert_eq!(end["data"]["content"], data["content"], "{end}");
     let (_, _, old) = b
         .call(
             "GET",

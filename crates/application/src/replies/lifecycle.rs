@@ -142,13 +142,32 @@ where
         if let Some(message) = &released {
             tracing::warn!(message_id = %id, "released a reply whose instance is gone");
             // Followers of a log mirrored from the dead instance get the end of it.
-            if let Some(run) = self.hub.get(id)
-                && !run.is_done()
-            {
-                run.push_final(Event::MessageFailed {
-                    content: message.content.as_str().to_owned(),
-                    error: EventError::model("the instance writing this reply stopped"),
-                });
+            let end = Event::MessageFailed {
+                content: message.content.as_str().to_owned(),
+                error: EventError::model("the instance writing this reply stopped"),
+            };
+            // Every follower and every subscriber, on every instance, gets the end: the log
+            // here (a mirror of the dead instance's) is ended and numbered after its last
+            // event, and the end is published to the thread's subscribers here and elsewhere
+            // (other instances' mirrors take it in order, or not at all).
+            let run = self.hub.get(id).filter(|r| !r.is_done());
+            match &run {
+                Some(run) => {
+                    let publishes = run.publishes();
+                    if let Some(event) = run.push_final(end)
+                        && !publishes
+                    {
+                        self.events.publish(event);
+                    }
+                }
+                None => self.events.publish(ThreadEvent {
+                    thread_id,
+                    seq: None,
+                    reply_id: Some(id),
+                    data: end,
+                }),
+            }
+            if run.is_some() {
                 let hub = self.hub.clone();
                 let retention = self.settings.retention;
                 self.runtime.spawn(async move {

@@ -108,23 +108,35 @@ impl ReplyLog {
     }
 
     pub(crate) fn push(&self, data: Event) {
-        let Ok(mut state) = self.state.lock() else {
-            return;
-        };
+        self.append(data);
+    }
+
+    /// Appends an event, numbered after the last, for followers and (when this log publishes)
+    /// the thread's subscribers; returns it.
+    fn append(&self, data: Event) -> Option<ThreadEvent> {
+        let mut state = self.state.lock().ok()?;
         let event = self.numbered(state.len() as u64 + 1, data);
         state.store(&event);
         let len = state.len();
         drop(state);
         self.progress.send_replace((len, false));
         if let Some(events) = &self.events {
-            events.publish(event);
+            events.publish(event.clone());
         }
+        Some(event)
     }
 
-    /// Ends a log whose writer is gone with a final event, numbered after the last one.
-    pub(crate) fn push_final(&self, data: Event) {
-        self.push(data);
+    /// Ends a log whose writer is gone with a final event, numbered after the last one, and
+    /// returns it (a mirrored log does not publish it by itself).
+    pub(crate) fn push_final(&self, data: Event) -> Option<ThreadEvent> {
+        let event = self.append(data);
         self.finish();
+        event
+    }
+
+    /// Whether this log publishes its events to the thread's subscribers itself.
+    pub(crate) fn publishes(&self) -> bool {
+        self.events.is_some()
     }
 
     /// Appends an event produced by another instance (already numbered), for local followers.
