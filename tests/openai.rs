@@ -614,3 +614,58 @@ print("tools ok")
     let (_, _, threads) = server.call("GET", "/v1/threads", Some(&token), None).await;
     assert_eq!(threads["data"], serde_json::json!([]), "nothing stored");
 }
+
+/// The OpenAI Agents SDK (`openai-agents`, pinned in scripts/python-tools.txt) runs an Agent
+/// with two function tools over Chat Completions: the echo model calls the tool a message names,
+/// the SDK runs it and sends the result back, and the answer arrives — with the trace export
+/// off, as docs/openai.md says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_sdk_agent_runs_its_function_tools_here() {
+    let Some(python) = python() else {
+        return;
+    };
+    let (server, token) = sdk_server("sdk-agents");
+    let out = sdk(
+        &python,
+        &server,
+        &token,
+        r#"
+import asyncio
+from agents import (Agent, ModelSettings, OpenAIChatCompletionsModel, Runner, function_tool,
+                    set_tracing_disabled)
+set_tracing_disabled(True)
+aclient = openai.AsyncOpenAI(base_url=base + "/openai/v1", api_key=key, max_retries=0)
+calls = []
+
+@function_tool
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    calls.append(("get_weather", city))
+    return f"sunny in {city}"
+
+@function_tool
+def get_time(tz: str) -> str:
+    """The time in a time zone."""
+    calls.append(("get_time", tz))
+    return f"12:00 {tz}"
+
+agent = Agent(name="helper", instructions="Use the tools.", tools=[get_weather, get_time],
+              model=OpenAIChatCompletionsModel(model="echo", openai_client=aclient),
+              model_settings=ModelSettings(temperature=0))
+async def main():
+    r = await Runner.run(agent, 'call get_weather {"city": "Lisbon"}')
+    assert calls == [("get_weather", "Lisbon")], calls
+    assert r.final_output == "Echo: sunny in Lisbon", r.final_output
+    r = await Runner.run(agent, 'call get_time {"tz": "UTC"}')
+    assert calls[-1] == ("get_time", "UTC"), calls
+    assert r.final_output == "Echo: 12:00 UTC", r.final_output
+    # Without a tool named, the agent just answers.
+    r = await Runner.run(agent, "hello agent")
+    assert r.final_output == "Echo: hello agent", r.final_output
+
+asyncio.run(main())
+print("agents ok")
+"#,
+    );
+    assert!(out.contains("agents ok"), "{out}");
+}
