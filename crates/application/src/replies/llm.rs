@@ -315,10 +315,25 @@ fn check_format(
             if !spec["schema"].is_object() {
                 return Err(bad("json_schema.schema must be a JSON Schema object"));
             }
+            if spec.get("strict").is_some_and(|s| !s.is_boolean()) {
+                return Err(bad("json_schema.strict must be true or false"));
+            }
+            if spec.get("description").is_some_and(|d| !d.is_string()) {
+                return Err(bad("json_schema.description must be a string"));
+            }
             if spec.to_string().len() > SCHEMA_BYTES {
                 return Err(bad("json_schema is over 64 KiB"));
             }
-            Ok(Some(format))
+            // Only what chat completions defines goes on to the model server.
+            let mut kept = serde_json::Map::new();
+            for key in ["name", "description", "schema", "strict"] {
+                if let Some(v) = spec.get(key) {
+                    kept.insert(key.to_owned(), v.clone());
+                }
+            }
+            Ok(Some(
+                serde_json::json!({"type": "json_schema", "json_schema": kept}),
+            ))
         }
         _ => Err(bad("type must be text, json_object or json_schema")),
     }

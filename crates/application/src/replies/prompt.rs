@@ -257,7 +257,16 @@ pub fn manifest(
         "max_tokens": max_tokens,
     });
     if hints.sampling != crate::replies::llm::Sampling::default() {
-        out["sampling"] = serde_json::json!(hints.sampling);
+        // The structured-output format by its type and name: its schema is the caller's to
+        // keep (it may be large, and hold what a database refuses to store).
+        let format = hints.sampling.response_format.as_ref().map(
+            |f| serde_json::json!({"type": f["type"], "name": f.pointer("/json_schema/name")}),
+        );
+        let sampling = crate::replies::llm::Sampling {
+            response_format: format,
+            ..hints.sampling.clone()
+        };
+        out["sampling"] = serde_json::json!(sampling);
     }
     out
 }
