@@ -5,6 +5,7 @@
 
 mod support;
 
+mod agent;
 mod api;
 mod auth;
 mod billing;

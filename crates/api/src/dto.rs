@@ -96,7 +96,8 @@ pub struct MessageDto {
     /// `text`, `json`, `image` or `file`.
     pub content_type: String,
     pub display_text: Option<String>,
-    /// `complete`, `streaming`, `cancelled` or `failed`.
+    /// `complete`, `streaming`, `cancelled`, `failed`, or `requires_action` (a reply that
+    /// called tools: it waits for their results).
     pub status: String,
     pub model: Option<String>,
     pub prompt_tokens: Option<i32>,
@@ -118,6 +119,9 @@ pub struct MessageDto {
     pub tombstoned_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Files attached to it (download with `GET /v1/files/{file_id}/content`).
     pub attachments: Vec<AttachmentDto>,
+    /// Tool calls (assistant), tool results (tool) and reasoning (assistant), beside the text;
+    /// empty for plain text.
+    pub parts: Vec<PartDto>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
     /// Set on soft-deleted messages (visible in the tree view only).
@@ -170,9 +174,106 @@ impl From<Message> for MessageDto {
                     size: a.size,
                 })
                 .collect(),
+            parts: m.parts.into_iter().map(PartDto::from).collect(),
             created_at: m.created_at,
             updated_at: m.updated_at,
             deleted_at: m.deleted_at,
+        }
+    }
+}
+
+/// A typed part of a message beside its text.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PartDto {
+    /// A tool the assistant calls (assistant messages).
+    ToolCall {
+        /// The call's id, which its result names (1-128 characters).
+        call_id: String,
+        /// The tool (1-128 characters).
+        name: String,
+        /// Its arguments, JSON text as the model wrote it (kept even when it does not parse).
+        arguments: String,
+    },
+    /// A tool's answer to a call of the assistant message above (tool messages).
+    ToolResult {
+        /// The call it answers.
+        call_id: String,
+        /// What the tool returned: a string or any JSON value.
+        output: serde_json::Value,
+        /// Whether the tool failed.
+        #[serde(default)]
+        is_error: bool,
+    },
+    /// The model's reasoning (assistant messages): readable text, the provider's opaque
+    /// content, or both.
+    Reasoning {
+        summary: Option<String>,
+        encrypted_content: Option<String>,
+    },
+}
+
+impl From<chat_threads_domain::Part> for PartDto {
+    fn from(p: chat_threads_domain::Part) -> Self {
+        use chat_threads_domain::Part;
+        match p {
+            Part::ToolCall {
+                call_id,
+                name,
+                arguments,
+            } => Self::ToolCall {
+                call_id,
+                name,
+                arguments,
+            },
+            Part::ToolResult {
+                call_id,
+                output,
+                is_error,
+            } => Self::ToolResult {
+                call_id,
+                output,
+                is_error,
+            },
+            Part::Reasoning {
+                summary,
+                encrypted_content,
+            } => Self::Reasoning {
+                summary,
+                encrypted_content,
+            },
+        }
+    }
+}
+
+impl From<PartDto> for chat_threads_domain::Part {
+    fn from(p: PartDto) -> Self {
+        match p {
+            PartDto::ToolCall {
+                call_id,
+                name,
+                arguments,
+            } => Self::ToolCall {
+                call_id,
+                name,
+                arguments,
+            },
+            PartDto::ToolResult {
+                call_id,
+                output,
+                is_error,
+            } => Self::ToolResult {
+                call_id,
+                output,
+                is_error,
+            },
+            PartDto::Reasoning {
+                summary,
+                encrypted_content,
+            } => Self::Reasoning {
+                summary,
+                encrypted_content,
+            },
         }
     }
 }

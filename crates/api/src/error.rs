@@ -139,6 +139,9 @@ fn details(e: &AppError) -> Option<serde_json::Value> {
             Some(serde_json::json!({ "quota": quota, "used": used }))
         }
         AppError::PayloadTooLarge { limit } => Some(serde_json::json!({ "limit": limit })),
+        AppError::Domain(DomainError::ToolResultUnpaired { call_id, .. }) => {
+            Some(serde_json::json!({ "call_id": call_id }))
+        }
         AppError::AttachmentNotFound(id) => Some(serde_json::json!({ "file_id": id })),
         AppError::ImagesNotSupported { model } => Some(serde_json::json!({ "model": model })),
         AppError::FileTypeNotAllowed {

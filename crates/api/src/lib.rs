@@ -136,7 +136,7 @@ macro_rules! v1_routes {
         fn routes_v1<D: Deps>(cfg: &mut web::ServiceConfig) {
             use routes::{
                 accounts, billing, branches, files, live, messages, replies, search, summaries,
-                threads, transfer,
+                threads, tools, transfer,
             };
             // One resource per (method, path), guarded by its method as `cfg.route` does, so
             // another method on the same path falls through to its own resource. Its
@@ -217,6 +217,7 @@ v1_routes! {
     post "/threads/{thread_id}/chat" => replies::chat,
     post "/threads/{thread_id}/messages/{message_id}/regenerate" => replies::regenerate,
     post "/threads/{thread_id}/messages/{message_id}/resend" => replies::resend,
+    post "/threads/{thread_id}/messages/{message_id}/tool_results" => tools::submit,
     get "/threads/{thread_id}/messages/{message_id}/stream" => replies::stream,
     post "/threads/{thread_id}/messages/{message_id}/cancel" => replies::cancel,
     get "/threads/{thread_id}/presence" => live::presence,

@@ -188,7 +188,7 @@ pub fn document() -> serde_json::Value {
         routes::files::upload, routes::files::list, routes::files::get, routes::files::content,
         routes::files::delete,
         routes::billing::get, routes::billing::credit, routes::billing::ledger,
-        routes::replies::models, routes::replies::usage, routes::replies::chat, routes::replies::regenerate,
+        routes::replies::models, routes::replies::usage, routes::replies::chat, routes::replies::regenerate, routes::tools::submit,
         routes::replies::resend, routes::replies::stream, routes::replies::cancel, routes::live::presence,
     ),
     modifiers(&BearerScheme, &StandardResponses, &PageItemsByReference),

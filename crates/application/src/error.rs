@@ -58,6 +58,7 @@ error_codes! {
     MessageUnusable => "message_unusable", 422: "the message cannot be used for this (deleted, another thread, still streaming).",
     ThreadNotWritable => "thread_not_writable", 422: "the thread refuses the change (deleted).",
     OutOfRange => "out_of_range", 422: "a well-formed value outside a range that depends on the moment or the configuration (a session's expires_at); `details.field` names it.",
+    ToolResultUnpaired => "tool_result_unpaired", 422: "a tool result answers no open call of the assistant message it follows, answers one twice, or leaves one unanswered; `details.call_id` names it.",
     ContentNotJson => "content_not_json", 422: "content_type is json and the content does not parse as JSON.",
     ModelNotAllowed => "model_not_allowed", 422: "the model is unknown or not allowed for you; `details.allowed` lists yours.",
     GenerationInProgress => "generation_in_progress", 409: "a reply is still being generated in this thread.",
@@ -337,6 +338,7 @@ impl AppError {
                 DomainError::ThreadNotWritable(_) => ErrorCode::ThreadNotWritable,
                 DomainError::ContentNotJson => ErrorCode::ContentNotJson,
                 DomainError::OutOfRange { .. } => ErrorCode::OutOfRange,
+                DomainError::ToolResultUnpaired { .. } => ErrorCode::ToolResultUnpaired,
             },
             Self::Auth(a) => a.code(),
             Self::Forbidden(_) => ErrorCode::Forbidden,
@@ -496,6 +498,10 @@ mod tests {
             DomainError::ContentNotJson,
             DomainError::OutOfRange {
                 field: "x",
+                reason: "y".into(),
+            },
+            DomainError::ToolResultUnpaired {
+                call_id: "c".into(),
                 reason: "y".into(),
             },
         ];

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chat_threads_domain::{Message, MessageId, MessageStatus, Role, Summary, Thread, ThreadId};
+use chat_threads_domain::{
+    Message, MessageId, MessageStatus, Part, Role, Summary, Thread, ThreadId,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
@@ -63,6 +65,19 @@ events! {
     MessageFailed = "message.failed" { content: String, error: EventError },
     /// A reply was stopped; its partial text is stored.
     MessageCancelled = "message.cancelled" { content: String, usage: Option<Usage> },
+    /// A reply ended by calling tools: it waits for their results (`POST
+    /// .../messages/{id}/tool_results`). `tool_calls` are its `tool_call` parts.
+    MessageRequiresAction = "message.requires_action" {
+        content: String,
+        tool_calls: Vec<Part>,
+        usage: Option<Usage>,
+    },
+    /// A reply started a tool call: its place among the reply's calls, its id and the tool.
+    ToolCallStarted = "tool_call.started" { index: u32, call_id: String, name: String },
+    /// The next fragment of a tool call's arguments (JSON text, whole once joined).
+    ToolCallDelta = "tool_call.delta" { index: u32, arguments: String },
+    /// The next piece of the model's reasoning (stored as a `reasoning` part).
+    ReasoningDelta = "reasoning.delta" { delta: String },
     /// Feedback or a reaction on a message changed.
     MessageUpdated = "message.updated" { message: Box<Message> },
     /// A message (alone, or with everything below it) was deleted.
@@ -147,7 +162,10 @@ impl EventKind {
     pub fn ends_reply(self) -> bool {
         matches!(
             self,
-            Self::MessageCompleted | Self::MessageFailed | Self::MessageCancelled
+            Self::MessageCompleted
+                | Self::MessageFailed
+                | Self::MessageCancelled
+                | Self::MessageRequiresAction
         )
     }
 
@@ -160,6 +178,10 @@ impl EventKind {
             Self::MessageDelta => &["delta"],
             Self::MessageCompleted | Self::MessageCancelled => &["content", "usage"],
             Self::MessageFailed => &["content", "error"],
+            Self::MessageRequiresAction => &["content", "tool_calls", "usage"],
+            Self::ToolCallStarted => &["index", "call_id", "name"],
+            Self::ToolCallDelta => &["index", "arguments"],
+            Self::ReasoningDelta => &["delta"],
             Self::MessageDeleted => &["message_id", "scope", "deleted", "active_leaf_id"],
             Self::BranchSwitched => &["active_leaf_id"],
             Self::ThreadUpdated | Self::ThreadDeleted | Self::ThreadRestored => &["thread"],
@@ -176,6 +198,10 @@ impl EventKind {
                 | Self::MessageCompleted
                 | Self::MessageFailed
                 | Self::MessageCancelled
+                | Self::MessageRequiresAction
+                | Self::ToolCallStarted
+                | Self::ToolCallDelta
+                | Self::ReasoningDelta
         )
     }
 }
@@ -199,7 +225,13 @@ impl Event {
             _ => None,
         };
         let content = message.content.as_str().to_owned();
-        Self::ending(message.status, content, usage, None)
+        Self::ending(
+            message.status,
+            content,
+            usage,
+            None,
+            calls_of(&message.parts),
+        )
     }
 
     /// The last event of a reply that ended with `status` (`None` while it streams); a failure
@@ -209,9 +241,15 @@ impl Event {
         content: String,
         usage: Option<Usage>,
         error: Option<EventError>,
+        tool_calls: Vec<Part>,
     ) -> Option<Self> {
         match status {
             MessageStatus::Complete => Some(Self::MessageCompleted { content, usage }),
+            MessageStatus::RequiresAction => Some(Self::MessageRequiresAction {
+                content,
+                tool_calls,
+                usage,
+            }),
             MessageStatus::Cancelled => Some(Self::MessageCancelled { content, usage }),
             MessageStatus::Failed => Some(Self::MessageFailed {
                 content,
@@ -220,6 +258,15 @@ impl Event {
             MessageStatus::Streaming => None,
         }
     }
+}
+
+/// The `tool_call` parts of a message's parts.
+pub fn calls_of(parts: &[Part]) -> Vec<Part> {
+    parts
+        .iter()
+        .filter(|p| matches!(p, Part::ToolCall { .. }))
+        .cloned()
+        .collect()
 }
 
 /// An event of a thread: one type for the reply logs, subscribers, SSE, WebSocket and the bus

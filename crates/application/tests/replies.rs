@@ -429,6 +429,7 @@ async fn a_history_is_stored_whole_or_not_at_all_and_a_refused_reply_leaves_noth
     let turn = |role, content: &str| Turn {
         role,
         content: content.into(),
+        parts: Vec::new(),
     };
     // A message over the limit in the middle: nothing at all is stored.
     let huge = "x".repeat(Limits::default().content_bytes + 1);

@@ -41,6 +41,15 @@ pub enum DomainError {
     /// The thread is deleted or archived and refuses the change.
     #[error("thread does not accept this change: {0}")]
     ThreadNotWritable(&'static str),
+    /// A tool result that answers no open call on its path, or results that leave a call of
+    /// the message they answer unanswered.
+    #[error("tool result for call {call_id:?}: {reason}")]
+    ToolResultUnpaired {
+        /// The call named (or left open).
+        call_id: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A well-formed value outside a range that depends on the moment or the configuration
     /// (a session's `expires_at`), which a schema cannot state.
     #[error("{field} is out of range: {reason}")]

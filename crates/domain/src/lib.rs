@@ -5,6 +5,7 @@
 pub mod error;
 pub mod ids;
 pub mod message;
+pub mod parts;
 pub mod principal;
 pub mod thread;
 pub mod tree;
@@ -15,6 +16,7 @@ pub use ids::{FileId, MessageId, SummaryId, ThreadId};
 pub use message::{
     Attachment, ContentType, Feedback, Message, MessageStatus, Rating, Role, Summary,
 };
+pub use parts::{Part, check_parts};
 pub use principal::{Principal, PrincipalKind, SCOPE_ORG_ADMIN, Scope};
 pub use thread::{ForkOrigin, Thread, ThreadStatus};
 pub use values::{

@@ -67,6 +67,9 @@ text_enum!(
         Cancelled => "cancelled",
         /// A reply whose generation failed; holds the partial text.
         Failed => "failed",
+        /// A reply that ended by calling tools: it waits for their results (stored as
+        /// `complete` with tool-call parts; the status is read from them).
+        RequiresAction => "requires_action",
     }
 );
 
@@ -155,6 +158,9 @@ pub struct Message {
     /// Files attached to it (uploaded with `POST /v1/files`), in order.
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// Tool calls, tool results and reasoning (see [`crate::parts`]); empty for plain text.
+    #[serde(default)]
+    pub parts: Vec<crate::parts::Part>,
 }
 
 /// A file attached to a message: a reference to an upload with what a reader needs to show it.

@@ -304,6 +304,7 @@ mod tests {
             version: 1,
             tombstoned_at: None,
             attachments: Vec::new(),
+            parts: Vec::new(),
         }
     }
 

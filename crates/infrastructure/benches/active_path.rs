@@ -52,6 +52,7 @@ fn message(i: usize) -> NewMessage {
         edited_at: None,
         created_at: now(),
         attachments: Vec::new(),
+        parts: Vec::new(),
     }
 }
 

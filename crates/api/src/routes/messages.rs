@@ -45,6 +45,11 @@ pub struct AppendMessageBody {
     #[serde(default)]
     #[schema(max_items = 10)]
     pub attachments: Vec<uuid::Uuid>,
+    /// Tool calls or reasoning (role `assistant`), tool results (role `tool`; each must answer
+    /// an open call of the assistant message above, else 422 `tool_result_unpaired`).
+    #[serde(default)]
+    #[schema(max_items = 128)]
+    pub parts: Vec<crate::dto::PartDto>,
 }
 
 /// A new version of a message.
@@ -76,6 +81,7 @@ impl From<AppendMessageBody> for AppendMessage {
             prompt_tokens: b.prompt_tokens,
             completion_tokens: b.completion_tokens,
             attachments: file_ids(b.attachments),
+            parts: b.parts.into_iter().map(Into::into).collect(),
         }
     }
 }

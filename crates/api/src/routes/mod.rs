@@ -11,4 +11,5 @@ pub mod replies;
 pub mod search;
 pub mod summaries;
 pub mod threads;
+pub mod tools;
 pub mod transfer;

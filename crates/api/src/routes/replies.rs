@@ -19,6 +19,7 @@ use crate::dto::{MessageDto, MessagePath, PageDto, ThreadPath};
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::OptionalJson;
 use crate::observe::Live;
+use crate::routes::tools::{ToolChoiceDto, ToolDto, offer};
 use crate::state::{AppState, Deps};
 
 /// A model you may use.
@@ -195,6 +196,15 @@ pub struct ChatBody {
     #[serde(default)]
     #[schema(max_items = 10)]
     pub attachments: Vec<uuid::Uuid>,
+    /// Functions the model may call (your code runs them): a reply that calls them ends with
+    /// `status: requires_action`; send the results with `POST .../tool_results`.
+    #[serde(default)]
+    #[schema(max_items = 64)]
+    pub tools: Vec<ToolDto>,
+    /// `auto` (default), `none`, `required`, or `{"name": …}`.
+    pub tool_choice: Option<ToolChoiceDto>,
+    /// Whether the model may call several tools at once.
+    pub parallel_tool_calls: Option<bool>,
 }
 
 impl From<ChatBody> for SendInput {
@@ -209,6 +219,7 @@ impl From<ChatBody> for SendInput {
             attachments: crate::routes::messages::file_ids(b.attachments),
             max_tokens: None,
             sampling: b.sampling.unwrap_or_default().into(),
+            tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls),
         }
     }
 }
@@ -225,6 +236,9 @@ impl From<ResendBody> for ChatBody {
             timezone: b.timezone,
             attachments: b.attachments,
             sampling: b.sampling,
+            tools: b.tools,
+            tool_choice: b.tool_choice,
+            parallel_tool_calls: b.parallel_tool_calls,
         }
     }
 }
@@ -236,6 +250,7 @@ impl From<RegenerateBody> for RegenerateInput {
             language: b.language,
             timezone: b.timezone,
             sampling: b.sampling.unwrap_or_default().into(),
+            tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls),
         }
     }
 }
@@ -265,6 +280,12 @@ pub struct ResendBody {
     #[serde(default)]
     #[schema(max_items = 10)]
     pub attachments: Vec<uuid::Uuid>,
+    /// Functions the model may call.
+    #[serde(default)]
+    #[schema(max_items = 64)]
+    pub tools: Vec<ToolDto>,
+    pub tool_choice: Option<ToolChoiceDto>,
+    pub parallel_tool_calls: Option<bool>,
 }
 
 /// Options of a regeneration.
@@ -279,6 +300,12 @@ pub struct RegenerateBody {
     pub timezone: Option<String>,
     /// Sampling settings for the new reply.
     pub sampling: Option<crate::dto::SamplingDto>,
+    /// Functions the new reply may call.
+    #[serde(default)]
+    #[schema(max_items = 64)]
+    pub tools: Vec<ToolDto>,
+    pub tool_choice: Option<ToolChoiceDto>,
+    pub parallel_tool_calls: Option<bool>,
 }
 
 /// A finished exchange.
@@ -290,7 +317,7 @@ pub struct ReplyDto {
     pub assistant_message: MessageDto,
 }
 
-fn wants_stream(req: &HttpRequest, flag: Option<bool>) -> bool {
+pub(crate) fn wants_stream(req: &HttpRequest, flag: Option<bool>) -> bool {
     flag.unwrap_or(false)
         || req
             .headers()
@@ -323,7 +350,7 @@ pub fn sse(events: EventStream, keepalive: Duration, live: &Arc<Live>) -> HttpRe
         .streaming(body)
 }
 
-async fn answer<D: Deps>(
+pub(crate) async fn answer<D: Deps>(
     state: &AppState<D>,
     who: &chat_threads_domain::Principal,
     started: Started,

@@ -49,6 +49,13 @@ fn error_body(e: &ApiError) -> Value {
     json_of(e.detail())
 }
 
+/// The answer to an op that started a reply: the message it stored first (the user's, or the
+/// tool results) and the reply's.
+fn started_answer(started: &chat_threads_application::replies::Started) -> Value {
+    json!({"user_message_id": started.user_message.as_ref().map(|m| m.id),
+           "assistant_message_id": started.assistant_message.id})
+}
+
 fn json_of(v: impl serde::Serialize) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
@@ -347,9 +354,7 @@ impl<D: Deps> Connection<D> {
                 // Subscribed first, so the reply's events reach this socket from the start.
                 self.subscribe(out, &who, tid).await?;
                 let started = s.replies.send(&who, tid, body.into()).await?;
-                Ok(
-                    json!({"user_message_id": started.user_message.map(|m| m.id), "assistant_message_id": started.assistant_message.id}),
-                )
+                Ok(started_answer(&started))
             }
             Op::MessagesResend(at, body) => {
                 let tid = at.thread();
@@ -359,9 +364,16 @@ impl<D: Deps> Connection<D> {
                     .replies
                     .resend(&who, tid, at.message(), body.into())
                     .await?;
-                Ok(
-                    json!({"user_message_id": started.user_message.map(|m| m.id), "assistant_message_id": started.assistant_message.id}),
-                )
+                Ok(started_answer(&started))
+            }
+            Op::MessagesToolResults(at, body) => {
+                let tid = at.thread();
+                self.subscribe(out, &who, tid).await?;
+                let started = s
+                    .replies
+                    .submit_tool_results(&who, tid, at.message(), body.into())
+                    .await?;
+                Ok(started_answer(&started))
             }
             Op::MessagesRegenerate(at, body) => {
                 let tid = at.thread();

@@ -18,6 +18,7 @@ use crate::routes::messages::{
 use crate::routes::replies::{ChatBody, RegenerateBody, ResendBody};
 use crate::routes::search::SearchQuery;
 use crate::routes::threads::{CreateThreadBody, ListThreadsQuery, UpdateThreadBody};
+use crate::routes::tools::ToolResultsBody;
 use crate::state::{AppState, Deps};
 
 /// Declares the operations: each one's wire name once, and how its arguments are read.
@@ -125,6 +126,9 @@ ops! {
     /// A new version of a user message beside it, and a reply to it.
     "messages.resend" => MessagesResend(MessagePath, ResendBody) =
         |a: &mut Args| Ok::<_, ApiError>(Op::MessagesResend(a.message()?, a.rest()?));
+    /// Sends the results of a reply's tool calls and starts the reply that continues from them.
+    "messages.tool_results" => MessagesToolResults(MessagePath, ToolResultsBody) =
+        |a: &mut Args| Ok::<_, ApiError>(Op::MessagesToolResults(a.message()?, a.rest()?));
     /// Follows a reply from after an event id.
     "messages.resume" => MessagesResume(MessagePath, u64) = |a: &mut Args| {
         let at = a.message()?;

@@ -93,6 +93,8 @@ pub struct AppendMessage {
     pub completion_tokens: Option<i64>,
     /// Files to attach: the caller's uploads.
     pub attachments: Vec<chat_threads_domain::FileId>,
+    /// Tool calls (assistant), tool results (tool) or reasoning (assistant).
+    pub parts: Vec<chat_threads_domain::Part>,
 }
 
 /// Input of a sibling edit.
@@ -122,6 +124,42 @@ fn tokens(field: &'static str, n: Option<i64>) -> Result<Option<i32>, AppError> 
         )
         .into()),
     }
+}
+
+/// Where a message placed under `parent` (default: the active leaf) would stand: that parent
+/// and the messages above it, nearest first, as far as tool results look (the tool messages
+/// and the assistant message that called them).
+pub(crate) async fn tool_ancestors<S: MessageStore + ThreadStore>(
+    store: &S,
+    scope: &chat_threads_domain::Scope,
+    thread_id: ThreadId,
+    parent: Option<MessageId>,
+) -> Result<Vec<Message>, AppError> {
+    let parent = match parent {
+        Some(p) => Some(p),
+        None => {
+            store
+                .get_thread(scope, thread_id, false)
+                .await?
+                .active_leaf_id
+        }
+    };
+    let Some(parent) = parent else {
+        return Ok(Vec::new());
+    };
+    let first = match store.get_message(scope, thread_id, parent).await {
+        Ok(m) => m,
+        // The append names the missing parent itself.
+        Err(AppError::MessageNotFound) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let limit = u32::try_from(chat_threads_domain::parts::MAX_PARTS + 2).unwrap_or(u32::MAX);
+    let above = store
+        .active_path(scope, thread_id, Some(parent), limit)
+        .await?;
+    Ok(std::iter::once(first)
+        .chain(above.into_iter().rev())
+        .collect())
 }
 
 /// Message and tree use cases.
@@ -179,18 +217,29 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         let content_type = content_type.unwrap_or(ContentType::Text);
         json_content_parses(content_type, &input.content)?;
         let display_text = self.display_text(input.display_text)?;
+        let role = input
+            .role
+            .as_deref()
+            .map(Role::parse)
+            .transpose()?
+            .unwrap_or(Role::User);
+        chat_threads_domain::check_parts(role, &input.parts, &self.limits)?;
         Ok(NewMessage {
             id: MessageId::new(),
-            role: input
-                .role
-                .as_deref()
-                .map(Role::parse)
-                .transpose()?
-                .unwrap_or(Role::User),
+            role,
             content: Content::parse(input.content, &self.limits)?,
             content_type,
             display_text,
-            status: MessageStatus::Complete,
+            // An assistant message that calls tools waits for their results.
+            status: if input
+                .parts
+                .iter()
+                .any(|p| matches!(p, chat_threads_domain::Part::ToolCall { .. }))
+            {
+                MessageStatus::RequiresAction
+            } else {
+                MessageStatus::Complete
+            },
             model: opt(input.model, ModelName::parse)?,
             prompt_tokens: tokens("prompt_tokens", input.prompt_tokens)?,
             completion_tokens: tokens("completion_tokens", input.completion_tokens)?,
@@ -203,6 +252,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                 &input.attachments,
             )
             .await?,
+            parts: input.parts,
         })
     }
 
@@ -215,6 +265,22 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
     ) -> Result<Message, AppError> {
         let parent = input.parent_id;
         let msg = self.new_message(who, input).await?;
+        let results: Vec<&str> = msg
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                chat_threads_domain::Part::ToolResult { call_id, .. } => Some(call_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !results.is_empty() {
+            let above = tool_ancestors(&self.store, &who.scope(), thread_id, parent).await?;
+            chat_threads_domain::parts::check_results(
+                &results,
+                chat_threads_domain::parts::answered_calls(&above),
+                false,
+            )?;
+        }
         let m = self
             .store
             .append_message(&who.scope(), thread_id, parent, msg)
@@ -267,6 +333,13 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             )
             .into());
         }
+        if original.calls_tools() || original.result_ids().next().is_some() {
+            return Err(chat_threads_domain::DomainError::MessageUnusable(
+                id,
+                "tool calls are changed by regenerating the reply, results by sending them again",
+            )
+            .into());
+        }
         let mut msg = self
             .new_message(
                 who,
@@ -283,6 +356,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                     prompt_tokens: None,
                     completion_tokens: None,
                     attachments: input.attachments,
+                    parts: Vec::new(),
                 },
             )
             .await?;

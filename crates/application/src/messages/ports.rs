@@ -64,6 +64,8 @@ pub struct NewMessage {
     pub created_at: Timestamp,
     /// Files attached (the caller's own uploads, checked by the service).
     pub attachments: Vec<chat_threads_domain::Attachment>,
+    /// Tool calls, tool results or reasoning (checked by the service).
+    pub parts: Vec<chat_threads_domain::Part>,
 }
 
 impl NewMessage {
@@ -97,6 +99,7 @@ impl NewMessage {
             version: 1,
             tombstoned_at: None,
             attachments: self.attachments,
+            parts: self.parts,
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct Turn {
     pub role: Role,
     /// Its text.
     pub content: String,
+    /// Its tool calls (assistant) or tool results (tool), checked like any message's.
+    pub parts: Vec<chat_threads_domain::Part>,
 }
 
 impl<S, C> ReplyService<S, C>
@@ -127,6 +129,7 @@ where
                         deleted_at: None,
                         tombstoned_at: None,
                         attachments: Vec::new(),
+                        parts: turn.parts,
                     },
                     &record,
                     &ids,

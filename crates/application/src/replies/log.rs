@@ -263,14 +263,38 @@ impl Hub {
 }
 
 /// Replays a stored reply as a log, as its live followers saw it: `message.created` with the
-/// placeholder, its text as one delta, and the final event.
+/// placeholder, its reasoning and tool calls, its text as one delta, and the final event.
 pub(crate) fn replay(run: &ReplyLog, message: &Message) {
     run.push(Event::MessageCreated {
         message: Box::new(as_created(message)),
     });
+    use chat_threads_domain::Part;
+    // As a model streams them: reasoning, then the text, then the calls.
+    for part in &message.parts {
+        if let Part::Reasoning {
+            summary: Some(summary),
+            ..
+        } = part
+        {
+            run.push(Event::ReasoningDelta {
+                delta: summary.clone(),
+            });
+        }
+    }
     if !message.content.as_str().is_empty() {
         run.push(Event::MessageDelta {
             delta: message.content.as_str().to_owned(),
+        });
+    }
+    for (index, (call_id, name, arguments)) in (0u32..).zip(message.tool_calls()) {
+        run.push(Event::ToolCallStarted {
+            index,
+            call_id: call_id.to_owned(),
+            name: name.to_owned(),
+        });
+        run.push(Event::ToolCallDelta {
+            index,
+            arguments: arguments.to_owned(),
         });
     }
     if let Some(end) = Event::reply_end(message) {
@@ -287,6 +311,7 @@ fn as_created(message: &Message) -> Message {
         prompt_tokens: None,
         completion_tokens: None,
         metadata: chat_threads_domain::Metadata::default(),
+        parts: Vec::new(),
         updated_at: message.created_at,
         ..message.clone()
     }

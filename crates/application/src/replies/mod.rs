@@ -18,7 +18,7 @@ mod task;
 pub use history::{NewThread, Turn};
 pub use llm::Sampling;
 pub use log::{EventStream, Hub, ReplyLog};
-pub use ports::{ReplyStart, ReplyStore, ReplyStores};
+pub use ports::{ReplyStart, ReplyStore, ReplyStores, ReplyUpdate};
 pub use prompt::Hints;
 
 use std::collections::HashMap;
@@ -115,6 +115,8 @@ pub struct SendInput {
     pub max_tokens: Option<u32>,
     /// Sampling settings for the model (checked by [`Sampling::check`]).
     pub sampling: Sampling,
+    /// Tools the model may call (checked by [`llm::check_tools`]).
+    pub tools: llm::ToolOffer,
 }
 
 /// Input of a regeneration.
@@ -128,6 +130,29 @@ pub struct RegenerateInput {
     pub timezone: Option<String>,
     /// Sampling settings for the model (checked by [`Sampling::check`]).
     pub sampling: Sampling,
+    /// Tools the model may call (checked by [`llm::check_tools`]).
+    pub tools: llm::ToolOffer,
+}
+
+/// Input of tool results sent back to a reply that called tools.
+#[derive(Debug, Clone, Default)]
+pub struct ToolResultsInput {
+    /// One `tool_result` part per call of the reply.
+    pub results: Vec<chat_threads_domain::Part>,
+    /// Model for the continuation; default the calling reply's.
+    pub model: Option<String>,
+    /// Language to answer in, raw.
+    pub language: Option<String>,
+    /// The user's time zone, raw.
+    pub timezone: Option<String>,
+    /// Most tokens the continuation may have.
+    pub max_tokens: Option<u32>,
+    /// Sampling settings for the model.
+    pub sampling: Sampling,
+    /// Tools the model may call in the continuation (sent again, as chat completions does).
+    pub tools: llm::ToolOffer,
+    /// Metadata of the tool message.
+    pub metadata: Option<Value>,
 }
 
 /// Replies to messages.
@@ -380,6 +405,7 @@ where
             edited_at: None,
             created_at: self.clock.now(),
             attachments: Vec::new(),
+            parts: Vec::new(),
         }
     }
 
@@ -414,6 +440,7 @@ where
             edited_at: None,
             created_at: self.clock.now(),
             attachments,
+            parts: Vec::new(),
         })
     }
 
@@ -424,9 +451,13 @@ where
         thread_id: ThreadId,
         input: SendInput,
     ) -> Result<Started, AppError> {
-        let mut hints = Hints::parse(input.language, input.timezone)?;
-        hints.max_tokens = input.max_tokens;
-        hints.sampling = input.sampling.check()?;
+        let hints = Hints::checked(
+            input.language,
+            input.timezone,
+            input.max_tokens,
+            input.sampling,
+            input.tools,
+        )?;
         let scope = who.scope();
         let thread = self.store.get_thread(&scope, thread_id, false).await?;
         let (model_name, model) = self.catalog.resolve(
@@ -484,8 +515,13 @@ where
         of: MessageId,
         input: RegenerateInput,
     ) -> Result<Started, AppError> {
-        let mut hints = Hints::parse(input.language, input.timezone)?;
-        hints.sampling = input.sampling.check()?;
+        let hints = Hints::checked(
+            input.language,
+            input.timezone,
+            None,
+            input.sampling,
+            input.tools,
+        )?;
         let model = input.model;
         let scope = who.scope();
         let (thread, original) = self
@@ -533,9 +569,13 @@ where
                 "only a user message can be edited and resent",
             )
             .await?;
-        let mut hints = Hints::parse(input.language, input.timezone)?;
-        hints.max_tokens = input.max_tokens;
-        hints.sampling = input.sampling.check()?;
+        let hints = Hints::checked(
+            input.language,
+            input.timezone,
+            input.max_tokens,
+            input.sampling,
+            input.tools,
+        )?;
         let (model_name, model) = self.catalog.resolve(
             who,
             input.model.as_deref(),
@@ -563,6 +603,90 @@ where
             )
             .await?;
         Ok(self.start(who, thread, user, assistant, model_name, model, hints))
+    }
+
+    /// Stores the results of the tools a reply called (one tool message under it, answering
+    /// every call) and starts the reply that continues from them. A reply answered before gets
+    /// another branch of results.
+    pub async fn submit_tool_results(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        of: MessageId,
+        input: ToolResultsInput,
+    ) -> Result<Started, AppError> {
+        let hints = Hints::checked(
+            input.language,
+            input.timezone,
+            input.max_tokens,
+            input.sampling,
+            input.tools,
+        )?;
+        let scope = who.scope();
+        let (thread, calling) = self
+            .thread_and_message(
+                who,
+                thread_id,
+                of,
+                Role::Assistant,
+                "only an assistant reply that called tools takes their results",
+            )
+            .await?;
+        if calling.status != MessageStatus::RequiresAction {
+            return Err(chat_threads_domain::DomainError::MessageUnusable(
+                of,
+                "this reply called no tools, so it waits for no results",
+            )
+            .into());
+        }
+        if input.results.is_empty() {
+            return Err(chat_threads_domain::DomainError::invalid(
+                "results",
+                "give one result per call",
+            )
+            .into());
+        }
+        chat_threads_domain::check_parts(Role::Tool, &input.results, &self.limits)?;
+        let ids: Vec<&str> = input.results.iter().filter_map(|p| p.call_id()).collect();
+        chat_threads_domain::parts::check_results(
+            &ids,
+            chat_threads_domain::parts::answered_calls([&calling]),
+            true,
+        )?;
+        let requested = input
+            .model
+            .or_else(|| calling.model.as_ref().map(ToString::to_string));
+        let (model_name, model) = self.catalog.resolve(
+            who,
+            requested.as_deref(),
+            thread.model.as_ref().map(|m| m.as_str()),
+        )?;
+        let results = NewMessage {
+            id: MessageId::new(),
+            role: Role::Tool,
+            content: Content::from_stored(String::new()),
+            content_type: ContentType::Text,
+            display_text: None,
+            status: MessageStatus::Complete,
+            model: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            metadata: Metadata::parse(input.metadata.unwrap_or_default(), &self.limits)?,
+            edited_at: None,
+            created_at: self.clock.now(),
+            attachments: Vec::new(),
+            parts: input.results,
+        };
+        let (results, assistant) = self
+            .begin(
+                who,
+                &scope,
+                thread_id,
+                Some((Anchor::Append(Some(of)), results)),
+                (None, self.placeholder(&model_name)),
+            )
+            .await?;
+        Ok(self.start(who, thread, results, assistant, model_name, model, hints))
     }
 
     #[allow(clippy::too_many_arguments)]

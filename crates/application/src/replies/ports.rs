@@ -22,6 +22,20 @@ pub struct ReplyStart {
     pub hold: Option<Hold>,
 }
 
+/// What a reply's write changes: its text, its parts (reasoning so far while it streams; tool
+/// calls once whole), its status and its usage.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplyUpdate<'a> {
+    /// The text so far (or the whole).
+    pub content: &'a str,
+    /// Tool calls and reasoning.
+    pub parts: &'a [chat_threads_domain::Part],
+    /// `streaming` while it is written, else how it ended.
+    pub status: MessageStatus,
+    /// Tokens it took, once known.
+    pub usage: Option<Usage>,
+}
+
 /// Storage replies need beyond messages: a reply's start and progress.
 pub trait ReplyStore: Clone + Send + Sync + 'static {
     /// Writes a reply's text and status (system-level: no owner check; the reply was created
@@ -31,9 +45,7 @@ pub trait ReplyStore: Clone + Send + Sync + 'static {
         &self,
         thread_id: ThreadId,
         id: MessageId,
-        content: &str,
-        status: MessageStatus,
-        usage: Option<Usage>,
+        update: ReplyUpdate<'_>,
         now: Timestamp,
     ) -> impl Future<Output = Result<Message, AppError>> + Send;
 

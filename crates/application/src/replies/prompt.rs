@@ -2,11 +2,13 @@
 //! the latest summary, and the most recent messages of the path that fit the token budget.
 //! The service fetches the path and stores summaries; everything here is a pure function.
 
-use chat_threads_domain::{Message, MessageStatus, Summary, Thread, Timestamp};
+use chat_threads_domain::{
+    Message, MessageId, MessageStatus, Part, Role, Summary, Thread, Timestamp,
+};
 
 use crate::error::AppError;
 use crate::replies::ReplySettings;
-use crate::replies::llm::{ChatMessage, ChatRequest, TokenCounter};
+use crate::replies::llm::{ChatMessage, ChatRequest, TokenCounter, ToolCall};
 
 /// Hints from the request that reach the model.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19,6 +21,8 @@ pub struct Hints {
     pub max_tokens: Option<u32>,
     /// Sampling settings for the model, checked.
     pub sampling: crate::replies::llm::Sampling,
+    /// The caller's tools the model may call, checked.
+    pub tools: crate::replies::llm::ToolOffer,
 }
 
 /// Longest hint, in bytes.
@@ -46,6 +50,25 @@ impl Hints {
             language: check("language", language)?,
             timezone: check("timezone", timezone)?,
             ..Self::default()
+        })
+    }
+}
+
+impl Hints {
+    /// Every setting a reply request carries, checked the same for every front door.
+    pub fn checked(
+        language: Option<String>,
+        timezone: Option<String>,
+        max_tokens: Option<u32>,
+        sampling: crate::replies::llm::Sampling,
+        tools: crate::replies::llm::ToolOffer,
+    ) -> Result<Self, AppError> {
+        crate::replies::llm::check_tools(&tools.tools, tools.choice.as_ref())?;
+        Ok(Self {
+            max_tokens,
+            sampling: sampling.check()?,
+            tools,
+            ..Self::parse(language, timezone)?
         })
     }
 }
@@ -86,6 +109,32 @@ pub fn system_prompt(
 /// Tokens a text costs in the prompt, with the per-message overhead.
 pub fn cost(counter: &dyn TokenCounter, text: &str) -> usize {
     counter.count(text) + 4
+}
+
+/// Tokens a message's text and tool parts cost in the prompt (reasoning is not sent back).
+pub fn message_cost(counter: &dyn TokenCounter, m: &Message) -> usize {
+    let parts: usize = m
+        .parts
+        .iter()
+        .map(|p| match p {
+            Part::ToolCall {
+                name, arguments, ..
+            } => counter.count(name) + counter.count(arguments) + 4,
+            Part::ToolResult { output, .. } => cost(counter, &Part::output_text(output)),
+            Part::Reasoning { .. } => 0,
+        })
+        .sum();
+    cost(counter, m.content.as_str()) + parts
+}
+
+/// Tokens a message of the prompt costs: its text, its images, its calls.
+fn sent_cost(counter: &dyn TokenCounter, m: &ChatMessage) -> usize {
+    cost(counter, &m.content)
+        + m.images.len() * IMAGE_TOKENS
+        + m.tool_calls
+            .iter()
+            .map(|c| counter.count(&c.name) + counter.count(&c.arguments) + 4)
+            .sum::<usize>()
 }
 
 /// Tokens an image is counted as (OpenAI's cost of a 512×512 tile at high detail plus the base).
@@ -156,7 +205,7 @@ pub fn plan(
         .into_iter()
         .filter(|m| {
             !m.is_tombstone()
-                && !m.content.as_str().is_empty()
+                && (!m.content.as_str().is_empty() || !m.parts.is_empty())
                 && m.status != MessageStatus::Streaming
         })
         .collect();
@@ -177,7 +226,7 @@ pub fn plan(
     let mut used = 0;
     let mut keep_from = window.len();
     for (i, m) in window.iter().enumerate().rev() {
-        let c = cost(counter, m.content.as_str())
+        let c = message_cost(counter, m)
             + m.attachments
                 .iter()
                 .map(|a| attachment_cost(settings, a))
@@ -221,41 +270,56 @@ pub fn summary_request(
     }
 }
 
-/// The messages sent to the model: system prompt, summary, then the window, each message with
-/// what its attachments add (`attached`, by message).
 /// What a reply's prompt was built from, recorded on the reply (`metadata.prompt`): the model,
 /// the system prompt, the summary and the messages it used (ids, in order) with the tokens each
-/// part took, and the settings it was sent with.
+/// took, the tools offered (by name), and the settings it was sent with.
 pub fn manifest(
     model: &str,
     counter: &dyn TokenCounter,
     summary: Option<&Summary>,
-    window: &[chat_threads_domain::MessageId],
-    messages: &[ChatMessage],
+    prompt: &[(Option<MessageId>, ChatMessage)],
     hints: &Hints,
     max_tokens: Option<u32>,
 ) -> serde_json::Value {
-    let tokens = |m: &ChatMessage| cost(counter, &m.content) + m.images.len() * IMAGE_TOKENS;
-    // The prompt is [system][summary] then the window's messages, in order.
-    let lead = messages.len().saturating_sub(window.len());
-    let system = messages[..lead]
-        .first()
-        .filter(|_| lead > usize::from(summary.is_some()));
-    let parts: Vec<serde_json::Value> = window
+    let tokens = |m: &ChatMessage| sent_cost(counter, m);
+    // The prompt is [system][summary] then the window's messages, in order; a tool message
+    // with several results is one entry.
+    let lead: Vec<&ChatMessage> = prompt
         .iter()
-        .zip(&messages[lead..])
-        .map(|(id, m)| serde_json::json!({"id": id, "role": m.role, "tokens": tokens(m)}))
+        .take_while(|(id, _)| id.is_none())
+        .map(|(_, m)| m)
         .collect();
+    let system = lead
+        .first()
+        .filter(|_| lead.len() > usize::from(summary.is_some()));
+    let mut parts: Vec<serde_json::Value> = Vec::new();
+    let mut last: Option<MessageId> = None;
+    for (id, m) in prompt.iter().skip(lead.len()) {
+        let Some(id) = id else { continue };
+        if last == Some(*id)
+            && let Some(entry) = parts.last_mut()
+        {
+            entry["tokens"] =
+                serde_json::json!(entry["tokens"].as_u64().unwrap_or(0) + tokens(m) as u64);
+            continue;
+        }
+        last = Some(*id);
+        parts.push(serde_json::json!({"id": id, "role": m.role, "tokens": tokens(m)}));
+    }
     let mut out = serde_json::json!({
         "model": model,
         "system_prompt": system.map(|m| m.content.as_str()),
-        "system_tokens": system.map(tokens),
+        "system_tokens": system.map(|m| tokens(m)),
         "summary_id": summary.map(|s| s.id),
-        "summary_tokens": summary.and(messages[..lead].last()).map(tokens),
+        "summary_tokens": summary.and(lead.last()).map(|m| tokens(m)),
         "messages": parts,
-        "total_tokens": messages.iter().map(tokens).sum::<usize>(),
+        "total_tokens": prompt.iter().map(|(_, m)| tokens(m)).sum::<usize>(),
         "max_tokens": max_tokens,
     });
+    if !hints.tools.tools.is_empty() {
+        let names: Vec<&str> = hints.tools.tools.iter().map(|t| t.name.as_str()).collect();
+        out["tools"] = serde_json::json!(names);
+    }
     if hints.sampling != crate::replies::llm::Sampling::default() {
         // The structured-output format by its type and name: its schema is the caller's to
         // keep (it may be large, and hold what a database refuses to store).
@@ -271,34 +335,115 @@ pub fn manifest(
     out
 }
 
+/// The messages sent to the model, each with the stored message it comes from: system prompt,
+/// summary, then the window, each message with what its attachments add (`attached`, by
+/// message). An assistant message's tool calls go with it and a tool message becomes one
+/// `tool` message per result; calls and results are sent only in pairs ([`paired`]).
 pub fn messages(
     system: Option<String>,
     summary: Option<&Summary>,
     window: Vec<Message>,
-    mut attached: std::collections::HashMap<chat_threads_domain::MessageId, Attached>,
-) -> Vec<ChatMessage> {
+    mut attached: std::collections::HashMap<MessageId, Attached>,
+) -> Vec<(Option<MessageId>, ChatMessage)> {
     let mut messages = Vec::new();
     if let Some(s) = system {
-        messages.push(ChatMessage::text("system", s));
+        messages.push((None, ChatMessage::text("system", s)));
     }
     if let Some(s) = summary {
-        messages.push(ChatMessage::text(
-            "system",
-            format!("Summary of the conversation so far:\n{}", s.text),
+        messages.push((
+            None,
+            ChatMessage::text(
+                "system",
+                format!("Summary of the conversation so far:\n{}", s.text),
+            ),
         ));
     }
-    messages.extend(window.into_iter().map(|m| {
+    for m in window {
+        let id = Some(m.id);
+        if m.role == Role::Tool && !m.parts.is_empty() {
+            for part in &m.parts {
+                if let Part::ToolResult {
+                    call_id, output, ..
+                } = part
+                {
+                    let mut result = ChatMessage::text("tool", Part::output_text(output));
+                    result.tool_call_id = Some(call_id.clone());
+                    messages.push((id, result));
+                }
+            }
+            continue;
+        }
         let extra = attached.remove(&m.id).unwrap_or_default();
+        let tool_calls = m
+            .tool_calls()
+            .map(|(id, name, arguments)| ToolCall {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                arguments: arguments.to_owned(),
+            })
+            .collect();
         let mut content = m.content.into_inner();
         content.push_str(&extra.text);
-        ChatMessage {
-            role: m.role.as_str(),
-            content,
-            images: extra.images,
-            ..ChatMessage::default()
+        messages.push((
+            id,
+            ChatMessage {
+                role: m.role.as_str(),
+                content,
+                images: extra.images,
+                tool_calls,
+                tool_call_id: None,
+            },
+        ));
+    }
+    paired(messages)
+}
+
+/// Keeps tool calls and results in pairs, as model servers require: an assistant message's
+/// calls stay only when a `tool` message right after it answers them, and a `tool` message
+/// stays only when it answers a call of the assistant message it follows. An assistant message
+/// left with neither text nor calls is dropped.
+pub fn paired(
+    messages: Vec<(Option<MessageId>, ChatMessage)>,
+) -> Vec<(Option<MessageId>, ChatMessage)> {
+    let mut out: Vec<(Option<MessageId>, ChatMessage)> = Vec::with_capacity(messages.len());
+    let mut i = 0;
+    while i < messages.len() {
+        let (id, m) = &messages[i];
+        let following = &messages[i + 1..];
+        let following = &following[..following
+            .iter()
+            .take_while(|(_, r)| r.role == "tool")
+            .count()];
+        let results: Vec<&str> = following
+            .iter()
+            .filter_map(|(_, r)| r.tool_call_id.as_deref())
+            .collect();
+        if m.role == "tool" {
+            // Reached only when no assistant message with calls comes right before.
+            i += 1;
+            continue;
         }
-    }));
-    messages
+        if m.tool_calls.is_empty() {
+            out.push((*id, m.clone()));
+            i += 1;
+            continue;
+        }
+        let mut call = m.clone();
+        call.tool_calls.retain(|c| results.contains(&c.id.as_str()));
+        let answered: Vec<String> = call.tool_calls.iter().map(|c| c.id.clone()).collect();
+        if !call.tool_calls.is_empty() || !call.content.is_empty() {
+            out.push((*id, call));
+        }
+        let mut sent = std::collections::HashSet::new();
+        for (rid, r) in following {
+            let call_id = r.tool_call_id.as_deref().unwrap_or("");
+            if answered.iter().any(|a| a == call_id) && sent.insert(call_id.to_owned()) {
+                out.push((*rid, r.clone()));
+            }
+        }
+        i += 1 + following.len();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -356,6 +501,7 @@ mod tests {
             version: 1,
             tombstoned_at: None,
             attachments: Vec::new(),
+            parts: Vec::new(),
         }
     }
 
@@ -445,14 +591,66 @@ mod tests {
             p.window,
             std::collections::HashMap::new(),
         );
-        let roles: Vec<&str> = sent.iter().map(|m| m.role).collect();
+        let roles: Vec<&str> = sent.iter().map(|m| m.1.role).collect();
         assert_eq!(roles, ["system", "system", "user", "user"]);
-        assert!(sent[1].content.ends_with("\nS"));
+        assert!(sent[1].1.content.ends_with("\nS"));
         // A summary of another branch is ignored.
         let mut elsewhere = summary;
         elsewhere.covers_message_id = MessageId::new();
         let p = plan(&settings(1000), &Words, None, path.clone(), Some(elsewhere));
         assert_eq!((p.summary, p.window.len()), (None, 4));
+    }
+
+    #[test]
+    fn tool_calls_and_results_reach_the_model_only_in_pairs() {
+        let call = |ids: &[&str]| ChatMessage {
+            role: "assistant",
+            tool_calls: ids
+                .iter()
+                .map(|id| ToolCall {
+                    id: (*id).to_owned(),
+                    name: "f".into(),
+                    arguments: "{}".into(),
+                })
+                .collect(),
+            ..ChatMessage::default()
+        };
+        let result = |id: &str| ChatMessage {
+            tool_call_id: Some(id.to_owned()),
+            ..ChatMessage::text("tool", "r")
+        };
+        let one = |m: ChatMessage| (Some(MessageId::new()), m);
+        let sent = paired(vec![
+            // A result whose call is not in the prompt (cut off by the window, or a tombstone).
+            one(result("old")),
+            one(ChatMessage::text("user", "q")),
+            // Two calls, one answered: the other call is dropped.
+            one(call(&["a", "b"])),
+            one(result("a")),
+            one(result("zzz")),
+            // Calls answered by nobody (a user wrote instead): dropped with their message.
+            one(call(&["c"])),
+            one(ChatMessage::text("user", "never mind")),
+        ]);
+        let shape: Vec<(&str, Vec<&str>, Option<&str>)> = sent
+            .iter()
+            .map(|(_, m)| {
+                (
+                    m.role,
+                    m.tool_calls.iter().map(|c| c.id.as_str()).collect(),
+                    m.tool_call_id.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("user", vec![], None),
+                ("assistant", vec!["a"], None),
+                ("tool", vec![], Some("a")),
+                ("user", vec![], None),
+            ]
+        );
     }
 
     #[test]

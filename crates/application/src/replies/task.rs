@@ -4,19 +4,20 @@
 
 use std::sync::Arc;
 
+use chat_threads_domain::parts::without_nul;
 use chat_threads_domain::{
-    Content, Message, MessageStatus, ModelName, Principal, Summary, SummaryId, Thread,
+    Content, Message, MessageStatus, ModelName, Part, Principal, Summary, SummaryId, Thread,
 };
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use crate::billing::ChargeKind;
 use crate::error::AppError;
-use crate::events::{Event, EventError, Typing};
-use crate::replies::llm::{ChatEvent, ChatMessage, ChatRequest, SharedModel, user_id};
+use crate::events::{Event, EventError, Typing, calls_of};
+use crate::replies::llm::{ChatEvent, ChatMessage, ChatRequest, SharedModel, ToolCalls, user_id};
 use crate::replies::log::ReplyLog;
 use crate::replies::prompt::{self, Hints};
-use crate::replies::{ReplyService, ReplyStores};
+use crate::replies::{ReplyService, ReplyStores, ReplyUpdate};
 use crate::system::Clock;
 use crate::usage::Usage;
 
@@ -26,6 +27,41 @@ enum Outcome {
     /// The reply failed: the model (`model_error`), or something of ours while preparing it
     /// (its own code, never reported as the model's fault).
     Failed(EventError),
+}
+
+/// What the model wrote, and how it ended.
+struct Written {
+    outcome: Outcome,
+    text: String,
+    usage: Option<Usage>,
+    prompt_cost: usize,
+    reasoning: String,
+    calls: ToolCalls,
+}
+
+impl Written {
+    /// Ended before the model was asked.
+    fn before(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            text: String::new(),
+            usage: None,
+            prompt_cost: 0,
+            reasoning: String::new(),
+            calls: ToolCalls::default(),
+        }
+    }
+}
+
+/// The reasoning written so far as a part (none when empty).
+fn reasoning_part(reasoning: &str) -> Vec<Part> {
+    if reasoning.is_empty() {
+        return Vec::new();
+    }
+    vec![Part::Reasoning {
+        summary: Some(without_nul(reasoning.to_owned())),
+        encrypted_content: None,
+    }]
 }
 
 /// Resolves once the run is asked to stop.
@@ -60,12 +96,32 @@ where
     /// Writes the reply to the end and stores the outcome.
     pub(crate) async fn run(self) {
         let g = &self.replies;
-        let (outcome, text, usage, prompt_cost) = self.generate().await;
+        let Written {
+            outcome,
+            text,
+            usage,
+            prompt_cost,
+            reasoning,
+            calls,
+        } = self.generate().await;
+        // Calls count only when the answer is whole: a stopped or failed reply keeps its text
+        // and reasoning, never half a call.
+        let calls = match outcome {
+            Outcome::Completed => calls.finish(),
+            _ => Vec::new(),
+        };
         let status = match &outcome {
+            Outcome::Completed if !calls.is_empty() => MessageStatus::RequiresAction,
             Outcome::Completed => MessageStatus::Complete,
             Outcome::Cancelled => MessageStatus::Cancelled,
             Outcome::Failed(_) => MessageStatus::Failed,
         };
+        let mut parts = reasoning_part(&reasoning);
+        parts.extend(calls.into_iter().map(|c| Part::ToolCall {
+            call_id: without_nul(c.id),
+            name: without_nul(c.name),
+            arguments: without_nul(c.arguments),
+        }));
         let usage = self.usage_or_estimate(usage, prompt_cost, &text);
         let now = g.clock.now();
         // The debit (and the end of the hold) comes first, with the usage, in one transaction:
@@ -77,9 +133,12 @@ where
             .update_reply(
                 self.thread.id,
                 self.assistant.id,
-                &text,
-                status,
-                Some(usage),
+                ReplyUpdate {
+                    content: &text,
+                    parts: &parts,
+                    status,
+                    usage: Some(usage),
+                },
                 now,
             )
             .await;
@@ -91,7 +150,7 @@ where
             Outcome::Failed(e) => Some(e),
             _ => None,
         };
-        if let Some(end) = Event::ending(status, text, Some(usage), error) {
+        if let Some(end) = Event::ending(status, text, Some(usage), error, calls_of(&parts)) {
             self.log.push(end);
         }
         self.log.finish();
@@ -104,12 +163,12 @@ where
         });
     }
 
-    async fn generate(&self) -> (Outcome, String, Option<Usage>, usize) {
+    async fn generate(&self) -> Written {
         let g = &self.replies;
         let mut cancel = self.log.cancel.subscribe();
         let prompt = tokio::select! {
             p = self.context() => p,
-            _ = cancelled(&mut cancel) => return (Outcome::Cancelled, String::new(), None, 0),
+            _ = cancelled(&mut cancel) => return Written::before(Outcome::Cancelled),
         };
         let messages = match prompt {
             Ok(m) => m,
@@ -129,7 +188,7 @@ where
                         message: other.to_string(),
                     },
                 };
-                return (Outcome::Failed(error), String::new(), None, 0);
+                return Written::before(Outcome::Failed(error));
             }
         };
         let prompt_cost = self.prompt_cost(&messages);
@@ -139,11 +198,18 @@ where
             max_tokens: g.settings.max_tokens(self.hints.max_tokens),
             sampling: self.hints.sampling.clone(),
             user: Some(user_id(&self.who)),
-            ..ChatRequest::default()
+            tools: self.hints.tools.tools.clone(),
+            tool_choice: self.hints.tools.choice.clone(),
+            parallel_tool_calls: self.hints.tools.parallel,
         };
         let mut stream = self.model.stream(request);
         let mut text = String::new();
         let mut usage = None;
+        let mut reasoning = String::new();
+        let mut calls = ToolCalls::default();
+        let mut started = std::collections::HashSet::new();
+        // Text, reasoning and arguments together stay within the reply limit.
+        let mut size = 0usize;
         let mut flush = tokio::time::interval(g.settings.flush_interval);
         flush.tick().await;
         let outcome = loop {
@@ -152,28 +218,60 @@ where
                 _ = flush.tick() => {
                     // Keeps the partial text safe and marks the reply alive for other instances.
                     let now = g.clock.now();
-                    if let Err(e) = g.store.update_reply(self.thread.id, self.assistant.id, &text, MessageStatus::Streaming, None, now).await {
+                    let parts = reasoning_part(&reasoning);
+                    let update = ReplyUpdate { content: &text, parts: &parts, status: MessageStatus::Streaming, usage: None };
+                    if let Err(e) = g.store.update_reply(self.thread.id, self.assistant.id, update, now).await {
                         tracing::warn!(error = %e, "flushing a reply failed");
                     }
                 }
                 item = stream.next() => match item {
                     Some(Ok(ChatEvent::Delta(d))) => {
-                        if text.len() + d.len() > g.settings.max_reply_bytes {
+                        size += d.len();
+                        if size > g.settings.max_reply_bytes {
                             break Outcome::Completed;
                         }
                         text.push_str(&d);
                         self.log.push(Event::MessageDelta { delta: d });
                     }
                     Some(Ok(ChatEvent::Usage(u))) => usage = Some(u),
-                    // A stored reply offers no tools, so none are called; its reasoning is not
-                    // stored yet (message parts are the next step).
-                    Some(Ok(ChatEvent::ToolCall { .. } | ChatEvent::Reasoning(_))) => {}
+                    Some(Ok(ChatEvent::Reasoning(d))) => {
+                        size += d.len();
+                        if size > g.settings.max_reply_bytes {
+                            break Outcome::Completed;
+                        }
+                        reasoning.push_str(&d);
+                        self.log.push(Event::ReasoningDelta { delta: d });
+                    }
+                    Some(Ok(ChatEvent::ToolCall { index, id, name, arguments })) => {
+                        size += arguments.len();
+                        if size > g.settings.max_reply_bytes {
+                            break Outcome::Failed(EventError::model("the model's tool call is over the reply limit"));
+                        }
+                        calls.add(index, id.as_deref(), name.as_deref(), &arguments);
+                        if started.insert(index) {
+                            self.log.push(Event::ToolCallStarted {
+                                index,
+                                call_id: id.unwrap_or_else(|| format!("call_{index}")),
+                                name: name.unwrap_or_default(),
+                            });
+                        }
+                        if !arguments.is_empty() {
+                            self.log.push(Event::ToolCallDelta { index, arguments });
+                        }
+                    }
                     Some(Err(e)) => break Outcome::Failed(EventError::model(e.to_string())),
                     None => break Outcome::Completed,
                 },
             }
         };
-        (outcome, text, usage, prompt_cost)
+        Written {
+            outcome,
+            text,
+            usage,
+            prompt_cost,
+            reasoning,
+            calls,
+        }
     }
 
     /// The prompt for this reply: the recent path before it, planned against the token budget.
@@ -226,19 +324,17 @@ where
             plan.summary = Some(stored);
         }
         let attached = super::attach::render(g, &self.who, &self.model_name, &plan.window).await;
-        let window: Vec<_> = plan.window.iter().map(|m| m.id).collect();
-        let messages = prompt::messages(system, plan.summary.as_ref(), plan.window, attached);
+        let prompt = prompt::messages(system, plan.summary.as_ref(), plan.window, attached);
         let manifest = prompt::manifest(
             &self.model_name,
             g.counter.as_ref(),
             plan.summary.as_ref(),
-            &window,
-            &messages,
+            &prompt,
             &self.hints,
             g.settings.max_tokens(self.hints.max_tokens),
         );
         self.record_prompt(manifest).await;
-        Ok(messages)
+        Ok(prompt.into_iter().map(|(_, m)| m).collect())
     }
 
     /// Records what the prompt was built from on the reply (`metadata.prompt`); a failure is

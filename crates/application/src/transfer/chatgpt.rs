@@ -158,6 +158,7 @@ pub fn parse_chatgpt(
                         version: 1,
                         tombstoned_at: None,
                         attachments: Vec::new(),
+                        parts: Vec::new(),
                     };
                     here = Some((m.id, m.depth));
                     kept.insert(key, m.id);

@@ -111,12 +111,21 @@ impl Builder<'_> {
         } else {
             (r.content, r.display_text, r.metadata, feedback, r.reaction)
         };
+        let role = Role::parse(&r.role).map_err(e)?;
+        // Parts keep their call ids, so calls and results stay paired in the imported tree; a
+        // tombstone keeps none.
+        let parts = if tombstoned_at.is_some() {
+            Vec::new()
+        } else {
+            chat_threads_domain::check_parts(role, &r.parts, self.limits).map_err(e)?;
+            r.parts
+        };
         Ok(Message {
             id: MessageId::new(),
             thread_id: thread.id,
             parent_id: parent.map(|p| p.0),
             depth: parent.map_or(0, |p| p.1 + 1),
-            role: Role::parse(&r.role).map_err(e)?,
+            role,
             content: Content::parse(content, self.limits).map_err(e)?,
             content_type: ContentType::parse(&r.content_type).map_err(e)?,
             display_text: display_text
@@ -142,6 +151,7 @@ impl Builder<'_> {
                 imported_attachments(r.attachments).map_err(e)?
             },
             tombstoned_at,
+            parts,
         })
     }
 }

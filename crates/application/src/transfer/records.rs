@@ -69,6 +69,9 @@ pub struct MessageRecord {
     /// again; any other stays as metadata, and the model gets a note instead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<chat_threads_domain::Attachment>,
+    /// Tool calls, tool results and reasoning, with their call ids as stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<chat_threads_domain::Part>,
 }
 
 fn text() -> String {
@@ -155,6 +158,7 @@ pub fn message_record(m: &Message) -> Record {
         deleted_at: m.deleted_at,
         tombstoned_at: m.tombstoned_at,
         attachments: m.attachments.clone(),
+        parts: m.parts.clone(),
     })
 }
 

@@ -28,7 +28,7 @@ use super::types::{DbJson, DbTime, DbUuid};
 
 impl SqlStore {
     /// A plain append on PostgreSQL in one round trip ([`PgAppendQuery`]). `None`: not done —
-    /// another backend, a message with attachments or an edit time (imports), or an append the
+    /// another backend, a message with attachments, parts or an edit time (imports), or an append the
     /// statement does not place (unknown thread, unusable parent); the general path runs then
     /// and says why.
     async fn append_in_one(
@@ -41,7 +41,10 @@ impl SqlStore {
         let crate::db::pool::Pools::Postgres(pool) = &self.db.pools else {
             return Ok(None);
         };
-        if !message.attachments.is_empty() || message.edited_at.is_some() {
+        if !message.attachments.is_empty()
+            || !message.parts.is_empty()
+            || message.edited_at.is_some()
+        {
             return Ok(None);
         }
         let mut msg = message.clone().into_message(thread_id, None, 0);
@@ -490,6 +493,7 @@ impl MessageStore for SqlStore {
                     messages::tombstoned_at.eq(Some(DbTime(now))),
                     messages::updated_at.eq(DbTime(now)),
                     messages::attachments.eq(DbJson(serde_json::json!([]))),
+                    messages::parts.eq(DbJson(serde_json::json!([]))),
                 ))
                 .execute(conn)
                 .await?;

@@ -64,13 +64,14 @@ pub struct MessageRow {
     pub version: i32,
     pub tombstoned_at: Option<DbTime>,
     pub attachments: DbJson,
+    pub parts: DbJson,
 }
 
 /// The column list of `messages` for raw queries, with the table aliased as `m`.
 pub const MESSAGE_COLUMNS: &str = "m.id, m.thread_id, m.parent_id, m.depth, m.role, m.content, \
     m.content_type, m.display_text, m.status, m.model, m.prompt_tokens, m.completion_tokens, \
     m.feedback_rating, m.feedback_text, m.reaction, m.metadata, m.edited_at, m.created_at, \
-    m.updated_at, m.deleted_at, m.version, m.tombstoned_at, m.attachments";
+    m.updated_at, m.deleted_at, m.version, m.tombstoned_at, m.attachments, m.parts";
 
 /// A row of `message_revisions`: an earlier version of a message edited in place.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -96,6 +97,15 @@ pub struct SummaryRow {
     pub text: String,
     pub model: Option<String>,
     pub created_at: DbTime,
+}
+
+/// A status as the `messages` table keeps it: `requires_action` is stored as `complete` (the
+/// reply's tool-call parts say it waits for results; reading turns it back).
+pub(super) fn stored_status(status: MessageStatus) -> &'static str {
+    match status {
+        MessageStatus::RequiresAction => MessageStatus::Complete.as_str(),
+        other => other.as_str(),
+    }
 }
 
 pub(super) fn metadata(json: DbJson) -> Result<Metadata, DbError> {
@@ -181,7 +191,7 @@ impl From<&Message> for MessageRow {
             content: m.content.to_string(),
             content_type: m.content_type.as_str().to_owned(),
             display_text: m.display_text.clone(),
-            status: m.status.as_str().to_owned(),
+            status: stored_status(m.status).to_owned(),
             model: m.model.as_ref().map(ToString::to_string),
             prompt_tokens: m.prompt_tokens,
             completion_tokens: m.completion_tokens,
@@ -201,6 +211,7 @@ impl From<&Message> for MessageRow {
             attachments: DbJson(
                 serde_json::to_value(&m.attachments).unwrap_or_else(|_| serde_json::json!([])),
             ),
+            parts: DbJson(serde_json::to_value(&m.parts).unwrap_or_else(|_| serde_json::json!([]))),
         }
     }
 }
@@ -215,6 +226,16 @@ impl TryFrom<MessageRow> for Message {
             }),
             None => None,
         };
+        let parts: Vec<chat_threads_domain::Part> =
+            serde_json::from_value(r.parts.0).map_err(|e| corrupt("parts", e))?;
+        let mut status = MessageStatus::parse(&r.status).map_err(|e| corrupt("status", e))?;
+        if status == MessageStatus::Complete
+            && parts
+                .iter()
+                .any(|p| matches!(p, chat_threads_domain::Part::ToolCall { .. }))
+        {
+            status = MessageStatus::RequiresAction;
+        }
         Ok(Message {
             id: MessageId::from_uuid(r.id.0),
             thread_id: ThreadId::from_uuid(r.thread_id.0),
@@ -225,7 +246,7 @@ impl TryFrom<MessageRow> for Message {
             content_type: ContentType::parse(&r.content_type)
                 .map_err(|e| corrupt("content_type", e))?,
             display_text: r.display_text,
-            status: MessageStatus::parse(&r.status).map_err(|e| corrupt("status", e))?,
+            status,
             model: r.model.map(ModelName::from_stored),
             prompt_tokens: r.prompt_tokens,
             completion_tokens: r.completion_tokens,
@@ -240,6 +261,7 @@ impl TryFrom<MessageRow> for Message {
             tombstoned_at: r.tombstoned_at.map(|t| t.0),
             attachments: serde_json::from_value(r.attachments.0)
                 .map_err(|e| corrupt("attachments", e))?,
+            parts,
         })
     }
 }

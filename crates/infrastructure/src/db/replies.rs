@@ -10,14 +10,13 @@ use diesel::sql_types::Text;
 
 use super::dialect::Dialect;
 use super::error::DbError;
-use super::models::{MessageRow, ThreadRow};
+use super::models::{MessageRow, ThreadRow, stored_status};
 use super::prepared::{self, Bind};
 use super::schema::{messages, threads};
 use super::store::{SqlStore, db_id};
 use super::types::sql::PUuid;
 use super::types::{DbJson, DbTime, DbUuid};
-use chat_threads_application::replies::{ReplyStart, ReplyStore};
-use chat_threads_application::usage::Usage;
+use chat_threads_application::replies::{ReplyStart, ReplyStore, ReplyUpdate};
 
 /// Forgets who writes a reply (it has ended), inside the caller's connection or transaction.
 macro_rules! disown {
@@ -82,11 +81,16 @@ impl ReplyStore for SqlStore {
         &self,
         thread_id: ThreadId,
         id: MessageId,
-        content: &str,
-        status: MessageStatus,
-        usage: Option<Usage>,
+        update: ReplyUpdate<'_>,
         now: Timestamp,
     ) -> Result<Message, AppError> {
+        let ReplyUpdate {
+            content,
+            parts,
+            status,
+            usage,
+        } = update;
+        let parts = DbJson(serde_json::to_value(parts).unwrap_or_else(|_| serde_json::json!([])));
         let prompt = usage.map(|u| i32::try_from(u.prompt_tokens).unwrap_or(i32::MAX));
         let completion = usage.map(|u| i32::try_from(u.completion_tokens).unwrap_or(i32::MAX));
         let r: Result<Message, DbError> = with_conn!(self, |conn, _d| {
@@ -97,10 +101,11 @@ impl ReplyStore for SqlStore {
             )
             .set((
                 messages::content.eq(content),
-                messages::status.eq(status.as_str()),
+                messages::status.eq(stored_status(status)),
                 messages::prompt_tokens.eq(prompt),
                 messages::completion_tokens.eq(completion),
                 messages::updated_at.eq(DbTime(now)),
+                messages::parts.eq(parts.clone()),
             ))
             .returning(MessageRow::as_returning())
             .get_result(conn)
@@ -232,7 +237,7 @@ impl ReplyStore for SqlStore {
                     .filter(messages::status.eq(MessageStatus::Streaming.as_str())),
             )
             .set((
-                messages::status.eq(status.as_str()),
+                messages::status.eq(stored_status(status)),
                 messages::updated_at.eq(DbTime(now)),
             ))
             .returning(MessageRow::as_returning())

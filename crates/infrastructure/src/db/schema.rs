@@ -57,6 +57,7 @@ diesel::table! {
         version -> Integer,
         tombstoned_at -> Nullable<PTime>,
         attachments -> PJson,
+        parts -> PJson,
     }
 }
 

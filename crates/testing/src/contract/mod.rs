@@ -149,6 +149,7 @@ fn new_message(
         edited_at: None,
         created_at: now,
         attachments: Vec::new(),
+        parts: Vec::new(),
     }
 }
 

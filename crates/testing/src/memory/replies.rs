@@ -30,11 +30,15 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
         &self,
         thread_id: ThreadId,
         id: MessageId,
-        content: &str,
-        status: chat_threads_domain::MessageStatus,
-        usage: Option<chat_threads_application::usage::Usage>,
+        update: chat_threads_application::replies::ReplyUpdate<'_>,
         now: Timestamp,
     ) -> Result<Message, AppError> {
+        let chat_threads_application::replies::ReplyUpdate {
+            content,
+            parts,
+            status,
+            usage,
+        } = update;
         let mut s = self.lock()?;
         let m = s
             .messages
@@ -43,6 +47,7 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
             .ok_or(AppError::MessageNotFound)?;
         m.content = chat_threads_domain::Content::from_stored(content.to_owned());
         m.status = status;
+        m.parts = parts.to_vec();
         m.prompt_tokens = usage.map(|u| i32::try_from(u.prompt_tokens).unwrap_or(i32::MAX));
         m.completion_tokens = usage.map(|u| i32::try_from(u.completion_tokens).unwrap_or(i32::MAX));
         m.updated_at = now;

@@ -71,7 +71,7 @@ pub(super) fn parse_item(id: &str) -> Result<MessageId, ApiError> {
 fn item_status(status: MessageStatus) -> &'static str {
     match status {
         MessageStatus::Streaming => "in_progress",
-        MessageStatus::Complete => "completed",
+        MessageStatus::Complete | MessageStatus::RequiresAction => "completed",
         MessageStatus::Cancelled | MessageStatus::Failed => "incomplete",
     }
 }
@@ -136,6 +136,7 @@ impl InputItem {
             role: chat_threads_domain::Role::parse(self.role)
                 .map_err(chat_threads_application::AppError::from)?,
             content: self.text.clone(),
+            parts: Vec::new(),
         })
     }
 }

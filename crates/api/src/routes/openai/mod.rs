@@ -551,6 +551,30 @@ fn usage_of(prompt: Option<i64>, completion: Option<i64>) -> Usage {
 /// messages as its system prompt), the earlier messages appended, and the last one — a user
 /// message — sent to the model like the native chat, so the reply is stored and streams from
 /// the reply's log. A refusal after the thread was made (quota, balance) removes it again.
+/// The tool calls of an assistant message or the result of a `tool` message, as parts.
+fn turn_parts(
+    m: &chat_threads_application::replies::llm::ChatMessage,
+) -> Vec<chat_threads_domain::Part> {
+    use chat_threads_domain::Part;
+    let mut parts: Vec<Part> = m
+        .tool_calls
+        .iter()
+        .map(|c| Part::ToolCall {
+            call_id: c.id.clone(),
+            name: c.name.clone(),
+            arguments: c.arguments.clone(),
+        })
+        .collect();
+    if let Some(call_id) = &m.tool_call_id {
+        parts.push(Part::ToolResult {
+            call_id: call_id.clone(),
+            output: Value::String(m.content.clone()),
+            is_error: false,
+        });
+    }
+    parts
+}
+
 async fn stored_completion<D: Deps>(
     state: &AppState<D>,
     who: &chat_threads_domain::Principal,
@@ -582,7 +606,13 @@ async fn stored_completion<D: Deps>(
         .map(|m| {
             Ok(Turn {
                 role: chat_threads_domain::Role::parse(m.role)?,
-                content: m.content.clone(),
+                // A result's output lives in its part.
+                content: if m.tool_call_id.is_some() {
+                    String::new()
+                } else {
+                    m.content.clone()
+                },
+                parts: turn_parts(m),
             })
         })
         .collect::<Result<Vec<_>, chat_threads_domain::DomainError>>()

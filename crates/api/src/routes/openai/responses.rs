@@ -83,7 +83,8 @@ fn record(r: &Request, conversation: Option<ThreadId>, after: Option<MessageId>)
 fn status(s: MessageStatus) -> &'static str {
     match s {
         MessageStatus::Streaming => "in_progress",
-        MessageStatus::Complete => "completed",
+        // A reply that called tools is complete: its calls are its output.
+        MessageStatus::Complete | MessageStatus::RequiresAction => "completed",
         MessageStatus::Cancelled => "cancelled",
         MessageStatus::Failed => "failed",
     }
