@@ -44,6 +44,9 @@ fn body_for(method: &str, path: &str, message_id: &str) -> Option<Value> {
         ("post", "/v1/threads") => json!({"title": "t"}),
         ("post", "/v1/threads/{thread_id}/chat") => json!({"content": "intruder"}),
         ("post", "/v1/threads/{thread_id}/messages/{message_id}/regenerate") => json!({}),
+        ("post", "/v1/threads/{thread_id}/messages/{message_id}/tool_results") => {
+            json!({"results": [{"call_id": "call_1", "output": "intruder"}]})
+        }
         ("post", "/v1/threads/{thread_id}/messages/{message_id}/resend") => {
             json!({"content": "intruder"})
         }

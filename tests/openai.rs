@@ -322,7 +322,7 @@ except openai.NotFoundError:
     pass
 
 for bad_call, param in [
-    (lambda: client.responses.create(model="echo", input="x", tools=[{"type": "function", "name": "f", "parameters": {}}]), "tools"),
+    (lambda: client.responses.create(model="echo", input="x", tools=[{"type": "web_search"}]), "tools"),
     (lambda: client.responses.create(model="echo", input=[{"type": "input_image", "image_url": "http://x"}]), "input"),
     (lambda: client.responses.create(model="echo", input=[{"role": "assistant", "content": "no user"}]), "input"),
 ]:
@@ -453,10 +453,25 @@ try:
 except openai.NotFoundError:
     pass
 try:
-    client.conversations.create(items=[{"type": "function_call", "name": "f", "arguments": "{}", "call_id": "c"}])
-    raise SystemExit("a tool item was accepted")
+    client.conversations.create(items=[{"type": "computer_call_output", "call_id": "c", "output": {}}])
+    raise SystemExit("a hosted tool's item was accepted")
 except openai.BadRequestError as e:
     assert e.param == "items", e.param
+# Function calls and their outputs are kept as items, paired.
+tooled = client.conversations.create(items=[
+    {"role": "user", "content": "weather?"},
+    {"type": "function_call", "name": "get_weather", "arguments": "{}", "call_id": "c1"},
+    {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
+])
+kinds = [i.type for i in client.conversations.items.list(tooled.id, order="asc").data]
+assert kinds == ["message", "function_call", "function_call_output"], kinds
+try:
+    client.conversations.items.create(tooled.id, items=[
+        {"type": "function_call_output", "call_id": "nobody", "output": "x"}])
+    raise SystemExit("an unpaired output was accepted")
+except openai.UnprocessableEntityError as e:
+    assert e.code == "tool_result_unpaired", e.code
+client.conversations.delete(tooled.id)
 print("conversations ok")
 "#,
     );
@@ -596,11 +611,12 @@ messages += [choice.message.model_dump(exclude_none=True),
 r2 = client.chat.completions.create(model="echo", messages=messages, tools=tools)
 assert r2.choices[0].message.content == "Echo: sunny, 21 C", r2
 assert r2.choices[0].finish_reason == "stop"
-try:
-    client.chat.completions.create(model="echo", messages=messages, tools=tools, store=True)
-    raise SystemExit("stored tools accepted")
-except openai.BadRequestError as e:
-    assert e.param == "tools", e.param
+# Stored: the history with its call and result becomes a thread, and the reply answers.
+stored = client.chat.completions.create(model="echo", messages=messages, tools=tools, store=True)
+assert stored.choices[0].message.content == "Echo: sunny, 21 C", stored
+asked = client.chat.completions.create(model="echo", messages=messages[:1], tools=tools, store=True)
+assert asked.choices[0].finish_reason == "tool_calls", asked
+assert asked.choices[0].message.tool_calls[0].function.name == "get_weather", asked
 try:
     client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "x"}],
                                    tools=[{"type": "function", "function": {"name": "bad name!"}}])
@@ -612,7 +628,11 @@ print("tools ok")
     );
     assert!(out.contains("tools ok"), "{out}");
     let (_, _, threads) = server.call("GET", "/v1/threads", Some(&token), None).await;
-    assert_eq!(threads["data"], serde_json::json!([]), "nothing stored");
+    assert_eq!(
+        threads["data"].as_array().map(Vec::len),
+        Some(2),
+        "only the two stored completions: {threads}"
+    );
 }
 
 /// The OpenAI Agents SDK (`openai-agents`, pinned in scripts/python-tools.txt) runs an Agent
@@ -668,4 +688,117 @@ print("agents ok")
 "#,
     );
     assert!(out.contains("agents ok"), "{out}");
+}
+
+/// The Agents SDK's default model (Responses, stored): an Agent with two function tools, run
+/// whole and streamed, and an `OpenAIConversationsSession` over two turns whose conversation the
+/// native API shows as one tree with tool parts.
+async fn agents_sdk_over_responses(postgres: bool) {
+    let Some(python) = python() else {
+        return;
+    };
+    let Some((server, token)) = sdk_server_on(postgres, "sdk-responses-agent", "0").await else {
+        return;
+    };
+    let out = sdk(
+        &python,
+        &server,
+        &token,
+        r#"
+import asyncio
+from agents import (Agent, ModelSettings, OpenAIConversationsSession, OpenAIResponsesModel,
+                    Runner, function_tool, set_tracing_disabled)
+set_tracing_disabled(True)
+aclient = openai.AsyncOpenAI(base_url=base + "/openai/v1", api_key=key, max_retries=0)
+calls = []
+
+@function_tool
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    calls.append(("get_weather", city))
+    return f"sunny in {city}"
+
+@function_tool
+def get_time(tz: str) -> str:
+    """The time in a time zone."""
+    calls.append(("get_time", tz))
+    return f"12:00 {tz}"
+
+agent = Agent(name="helper", instructions="Use the tools.", tools=[get_weather, get_time],
+              model=OpenAIResponsesModel(model="echo", openai_client=aclient),
+              model_settings=ModelSettings(temperature=0))
+async def main():
+    r = await Runner.run(agent, 'call get_weather {"city": "Lisbon"}')
+    assert calls == [("get_weather", "Lisbon")], calls
+    assert r.final_output == "Echo: sunny in Lisbon", r.final_output
+    streamed = Runner.run_streamed(agent, 'call get_time {"tz": "UTC"}')
+    kinds = set()
+    async for event in streamed.stream_events():
+        kinds.add(event.type)
+    assert calls[-1] == ("get_time", "UTC"), calls
+    assert streamed.final_output == "Echo: 12:00 UTC", streamed.final_output
+    assert "raw_response_event" in kinds, kinds
+    session = OpenAIConversationsSession(openai_client=aclient)
+    r = await Runner.run(agent, 'call get_weather {"city": "Porto"}', session=session)
+    assert r.final_output == "Echo: sunny in Porto", r.final_output
+    r = await Runner.run(agent, 'call get_time {"tz": "CET"}', session=session)
+    assert r.final_output == "Echo: 12:00 CET", r.final_output
+    items = await session.get_items()
+    kinds = [i.get("type") for i in items]
+    assert kinds.count("function_call") == 2 and kinds.count("function_call_output") == 2, kinds
+    print("CONVERSATION", await session._get_session_id())
+
+asyncio.run(main())
+print("agents ok")
+"#,
+    );
+    assert!(out.contains("agents ok"), "{out}");
+    let conv = out
+        .lines()
+        .find_map(|l| l.strip_prefix("CONVERSATION "))
+        .unwrap()
+        .trim();
+    let thread = uuid::Uuid::parse_str(conv.strip_prefix("conv_").unwrap()).unwrap();
+    let (status, _, path) = server
+        .call(
+            "GET",
+            &format!("/v1/threads/{thread}/messages?limit=100"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{path}");
+    let shape: Vec<(String, String, usize)> = path["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_owned(),
+                m["status"].as_str().unwrap().to_owned(),
+                m["parts"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    let round = |status: &str| {
+        vec![
+            ("user".to_owned(), "complete".to_owned(), 0),
+            ("assistant".to_owned(), status.to_owned(), 1),
+            ("tool".to_owned(), "complete".to_owned(), 1),
+            ("assistant".to_owned(), "complete".to_owned(), 0),
+        ]
+    };
+    let mut want = round("requires_action");
+    want.extend(round("requires_action"));
+    assert_eq!(shape, want, "{path}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_sdk_runs_tools_over_responses_and_keeps_a_session_on_sqlite() {
+    agents_sdk_over_responses(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_sdk_runs_tools_over_responses_and_keeps_a_session_on_postgres() {
+    agents_sdk_over_responses(true).await;
 }

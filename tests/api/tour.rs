@@ -465,6 +465,33 @@ async fn tour(postgres: bool) {
         201,
     )
     .await;
+    // A tool round with the echo model: it calls the tool, the result continues the reply.
+    let weather = json!([{"name": "weather",
+                          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
+    let calling = t
+        .ok(
+            "POST",
+            &format!("/v1/threads/{tid}/chat"),
+            Some(json!({"content": "call weather {\"city\": \"Oslo\"}", "tools": weather})),
+            201,
+        )
+        .await;
+    let calling = &calling["assistant_message"];
+    assert_eq!(calling["status"], "requires_action", "{calling}");
+    let continued = t
+        .ok(
+            "POST",
+            &format!(
+                "/v1/threads/{tid}/messages/{}/tool_results",
+                calling["id"].as_str().unwrap()
+            ),
+            Some(
+                json!({"results": [{"call_id": calling["parts"][0]["call_id"], "output": "snow"}]}),
+            ),
+            201,
+        )
+        .await;
+    assert_eq!(continued["assistant_message"]["content"], "Echo: snow");
     let (status, replay, _) = t
         .raw(
             "GET",
@@ -568,8 +595,8 @@ async fn tour(postgres: bool) {
         )
         .await;
     assert_eq!(
-        del["deleted"], 7,
-        "the reply and the exchanges and the message with a file below it"
+        del["deleted"], 11,
+        "the reply and the exchanges, the tool round and the message with a file below it"
     );
     t.ok("DELETE", &format!("/v1/threads/{tid}"), None, 200)
         .await;

@@ -178,6 +178,18 @@ fn strings_of<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
     }
 }
 
+impl crate::message::MessageStatus {
+    /// The status of a message holding `parts`: a whole (`complete`) assistant message that
+    /// calls tools waits for their results (`requires_action`).
+    pub fn with_parts(self, parts: &[Part]) -> Self {
+        let calls = parts.iter().any(|p| matches!(p, Part::ToolCall { .. }));
+        match self {
+            Self::Complete if calls => Self::RequiresAction,
+            other => other,
+        }
+    }
+}
+
 /// Replaces NUL characters (which no database stores) in text a model wrote.
 pub fn without_nul(text: String) -> String {
     if text.contains('\0') {

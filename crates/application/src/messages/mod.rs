@@ -231,15 +231,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             content_type,
             display_text,
             // An assistant message that calls tools waits for their results.
-            status: if input
-                .parts
-                .iter()
-                .any(|p| matches!(p, chat_threads_domain::Part::ToolCall { .. }))
-            {
-                MessageStatus::RequiresAction
-            } else {
-                MessageStatus::Complete
-            },
+            status: MessageStatus::Complete.with_parts(&input.parts),
             model: opt(input.model, ModelName::parse)?,
             prompt_tokens: tokens("prompt_tokens", input.prompt_tokens)?,
             completion_tokens: tokens("completion_tokens", input.completion_tokens)?,

@@ -4,7 +4,7 @@
 
 use chat_threads_domain::{Principal, Role, Thread};
 
-use super::{ReplyService, ReplyStores, SendInput, Started};
+use super::{ReplyService, ReplyStores, SendInput, Started, ToolResultsInput};
 use crate::error::AppError;
 use crate::system::Clock;
 use crate::transfer::{Builder, ImportOutcome, ImportStore, MessageRecord, ThreadRecord, finish};
@@ -31,6 +31,13 @@ pub struct Turn {
     pub parts: Vec<chat_threads_domain::Part>,
 }
 
+/// What follows a stored history: a user message and its reply, or tool results and the reply
+/// that continues from them.
+enum FollowUp {
+    Send(SendInput),
+    Results(ToolResultsInput),
+}
+
 impl<S, C> ReplyService<S, C>
 where
     S: ReplyStores + ImportStore,
@@ -48,14 +55,56 @@ where
         history: Vec<Turn>,
         input: SendInput,
     ) -> Result<(Thread, Started), AppError> {
-        self.catalog
-            .resolve(who, input.model.as_deref(), thread.model.as_deref())?;
-        let (thread, messages) = self.store_history(who, thread, history).await?;
-        let input = SendInput {
-            parent_id: messages.last().map(|m| m.id),
-            ..input
+        self.with_history(who, thread, history, FollowUp::Send(input))
+            .await
+    }
+
+    /// Like [`ReplyService::send_with_history`] for a history whose last turn is an assistant
+    /// message that calls tools: stores it, then the results in `input` under that message
+    /// (answering every call) and the reply that continues from them.
+    pub async fn results_with_history(
+        &self,
+        who: &Principal,
+        thread: NewThread,
+        history: Vec<Turn>,
+        input: ToolResultsInput,
+    ) -> Result<(Thread, Started), AppError> {
+        self.with_history(who, thread, history, FollowUp::Results(input))
+            .await
+    }
+
+    async fn with_history(
+        &self,
+        who: &Principal,
+        thread: NewThread,
+        history: Vec<Turn>,
+        follow: FollowUp,
+    ) -> Result<(Thread, Started), AppError> {
+        let model = match &follow {
+            FollowUp::Send(i) => i.model.as_deref(),
+            FollowUp::Results(i) => i.model.as_deref(),
         };
-        match self.send(who, thread.id, input).await {
+        self.catalog.resolve(who, model, thread.model.as_deref())?;
+        let (thread, messages) = self.store_history(who, thread, history).await?;
+        let last = messages.last().map(|m| m.id);
+        let started = match (follow, last) {
+            (FollowUp::Send(input), _) => {
+                let input = SendInput {
+                    parent_id: last,
+                    ..input
+                };
+                self.send(who, thread.id, input).await
+            }
+            (FollowUp::Results(input), Some(last)) => {
+                self.submit_tool_results(who, thread.id, last, input).await
+            }
+            (FollowUp::Results(_), None) => Err(chat_threads_domain::DomainError::invalid(
+                "input",
+                "tool results need the assistant message that called the tools",
+            )
+            .into()),
+        };
+        match started {
             Ok(started) => Ok((thread, started)),
             Err(e) => {
                 if let Err(cleanup) = self.store.purge_thread(&who.scope(), thread.id).await {

@@ -132,7 +132,7 @@ impl Builder<'_> {
                 .map(|d| Content::parse(d, self.limits).map(Content::into_inner))
                 .transpose()
                 .map_err(e)?,
-            status,
+            status: status.with_parts(&parts),
             model: opt(r.model, ModelName::parse).map_err(e)?,
             prompt_tokens: r.prompt_tokens,
             completion_tokens: r.completion_tokens,

@@ -228,14 +228,9 @@ impl TryFrom<MessageRow> for Message {
         };
         let parts: Vec<chat_threads_domain::Part> =
             serde_json::from_value(r.parts.0).map_err(|e| corrupt("parts", e))?;
-        let mut status = MessageStatus::parse(&r.status).map_err(|e| corrupt("status", e))?;
-        if status == MessageStatus::Complete
-            && parts
-                .iter()
-                .any(|p| matches!(p, chat_threads_domain::Part::ToolCall { .. }))
-        {
-            status = MessageStatus::RequiresAction;
-        }
+        let status = MessageStatus::parse(&r.status)
+            .map_err(|e| corrupt("status", e))?
+            .with_parts(&parts);
         Ok(Message {
             id: MessageId::from_uuid(r.id.0),
             thread_id: ThreadId::from_uuid(r.thread_id.0),

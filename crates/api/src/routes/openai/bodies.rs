@@ -126,6 +126,7 @@ pub(super) struct CalledBody {
 impl ChatCompletionBody {
     /// The tools offered to the model, checked.
     pub fn offer(&self) -> Result<ToolOffer, ApiError> {
+        let choice = tool_choice(self.tool_choice.as_ref())?;
         let mut tools = Vec::new();
         for t in self.tools.iter().flatten() {
             match (t.kind.as_str(), &t.function) {
@@ -139,34 +140,9 @@ impl ChatCompletionBody {
                     strict: f.strict,
                 }),
                 ("function", None) => return Err(bad("tools", "a function tool needs `function`")),
-                (kind, _) => {
-                    return Err(bad("tools", format!("{kind} tools are not supported")));
-                }
+                (kind, _) => return Err(hosted(kind)),
             }
         }
-        let choice = match &self.tool_choice {
-            None | Some(Value::Null) => None,
-            Some(Value::String(c)) => Some(match c.as_str() {
-                "auto" => ToolChoice::Auto,
-                "none" => ToolChoice::None,
-                "required" => ToolChoice::Required,
-                _ => {
-                    return Err(bad(
-                        "tool_choice",
-                        "must be auto, none, required or a function",
-                    ));
-                }
-            }),
-            Some(v) => match v.pointer("/function/name").and_then(Value::as_str) {
-                Some(name) if v["type"] == "function" => Some(ToolChoice::Named(name.to_owned())),
-                _ => {
-                    return Err(bad(
-                        "tool_choice",
-                        "must be auto, none, required or a function",
-                    ));
-                }
-            },
-        };
         let offer = ToolOffer {
             tools,
             choice,
@@ -212,25 +188,37 @@ impl Stop {
     }
 }
 
-/// Tools the caller offers: none yet. An empty list (the OpenAI SDKs and the Agents SDK send
-/// one) and a `tool_choice` of `none` or `auto` are accepted; a tool is refused naming its
-/// kind.
-fn no_tools(tools: Option<&[Value]>, choice: Option<&Value>) -> Result<(), ApiError> {
-    if let Some(tool) = tools.and_then(<[Value]>::first) {
-        let kind = tool["type"].as_str().unwrap_or("unknown");
-        return Err(bad(
-            "tools",
-            format!("{kind} tools are not supported yet (see docs/openai.md)"),
-        ));
-    }
-    match choice {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::String(c)) if c == "none" || c == "auto" => Ok(()),
-        Some(_) => Err(bad(
-            "tool_choice",
-            "no tools are offered: only none or auto",
-        )),
-    }
+/// `tool_choice` as chat completions and Responses write it: `auto`, `none`, `required`, or a
+/// function by name (`name` flat in Responses, under `function` in chat completions).
+fn tool_choice(choice: Option<&Value>) -> Result<Option<ToolChoice>, ApiError> {
+    let refuse = || bad("tool_choice", "must be auto, none, required or a function");
+    Ok(match choice {
+        None | Some(Value::Null) => None,
+        Some(Value::String(c)) => Some(match c.as_str() {
+            "auto" => ToolChoice::Auto,
+            "none" => ToolChoice::None,
+            "required" => ToolChoice::Required,
+            _ => return Err(refuse()),
+        }),
+        Some(v) if v["type"] == "function" => {
+            let name = v["name"]
+                .as_str()
+                .or_else(|| v.pointer("/function/name").and_then(Value::as_str));
+            Some(ToolChoice::Named(name.ok_or_else(refuse)?.to_owned()))
+        }
+        Some(_) => return Err(refuse()),
+    })
+}
+
+/// A tool of a kind that runs at OpenAI (web search, file search, code interpreter, computer
+/// use, image generation …): refused naming it, since nothing here can run it.
+fn hosted(kind: &str) -> ApiError {
+    bad(
+        "tools",
+        format!(
+            "{kind} tools run at OpenAI and are not supported here (function tools are; see docs/openai.md)"
+        ),
+    )
 }
 
 /// A message of a chat completion request.
@@ -290,12 +278,12 @@ pub(super) struct ResponseBody {
     pub top_p: Option<f64>,
     /// Honoured: `text.format` (`text`, `json_object` or `json_schema`).
     pub text: Option<TextOptions>,
-    /// Accepted when empty (function tools are not supported yet: a tool is refused).
+    /// Honoured: function tools (`{"type": "function", "name", "description"?, "parameters"?,
+    /// "strict"?}`); hosted tools are refused naming their type.
     pub tools: Option<Vec<Value>>,
-    /// Accepted as `none` or `auto` (no tools are offered).
+    /// Honoured: `auto`, `none`, `required` or `{"type": "function", "name"}`.
     pub tool_choice: Option<Value>,
-    /// Accepted (no tools are offered).
-    #[allow(dead_code)]
+    /// Honoured.
     pub parallel_tool_calls: Option<bool>,
     /// Accepted: what the output includes is always the same (message items with text).
     #[allow(dead_code)]
@@ -334,9 +322,60 @@ pub(super) struct TextOptions {
 }
 
 impl ResponseBody {
+    /// The function tools offered to the model (Responses' flat shape), checked.
+    pub fn offer(&self) -> Result<ToolOffer, ApiError> {
+        let mut tools = Vec::new();
+        for t in self.tools.iter().flatten() {
+            match t["type"].as_str() {
+                Some("function") => {
+                    let text = |key: &str| t[key].as_str().map(str::to_owned);
+                    let Some(name) = text("name") else {
+                        return Err(bad("tools", "a function tool needs a name"));
+                    };
+                    if t.get("description")
+                        .is_some_and(|d| !d.is_string() && !d.is_null())
+                        || t.get("strict")
+                            .is_some_and(|d| !d.is_boolean() && !d.is_null())
+                    {
+                        return Err(bad(
+                            "tools",
+                            format!(
+                                "tool {name}: description must be a string, strict true or false"
+                            ),
+                        ));
+                    }
+                    let known = ["type", "name", "description", "parameters", "strict"];
+                    if let Some(key) = t
+                        .as_object()
+                        .and_then(|o| o.keys().find(|k| !known.contains(&k.as_str())))
+                    {
+                        return Err(bad("tools", format!("tool {name}: unknown field {key}")));
+                    }
+                    tools.push(ToolDef {
+                        name,
+                        description: text("description"),
+                        parameters: match &t["parameters"] {
+                            Value::Null => serde_json::json!({"type": "object", "properties": {}}),
+                            p => p.clone(),
+                        },
+                        strict: t["strict"].as_bool(),
+                    });
+                }
+                Some(kind) => return Err(hosted(kind)),
+                None => return Err(bad("tools", "every tool needs a type")),
+            }
+        }
+        let offer = ToolOffer {
+            tools,
+            choice: tool_choice(self.tool_choice.as_ref())?,
+            parallel: self.parallel_tool_calls,
+        };
+        chat_threads_application::replies::llm::check_tools(&offer.tools, offer.choice.as_ref())?;
+        Ok(offer)
+    }
+
     /// The sampling settings, and a refusal of what cannot be honoured.
     pub fn sampling(&self) -> Result<Sampling, ApiError> {
-        no_tools(self.tools.as_deref(), self.tool_choice.as_ref())?;
         if let Some(t) = &self.truncation
             && t != "disabled"
             && t != "auto"

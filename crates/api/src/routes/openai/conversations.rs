@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::bad;
 use super::bodies::{ConversationBody, ConversationUpdateBody, ItemsBody, read};
 use super::items::{
-    InputItem, ListQuery, append_items, conversation_id, input_items, item, list, metadata, page,
-    parse_conversation, parse_item, path_messages,
+    InputItem, ListQuery, append_items, conversation_id, input_items, items, items_of, list,
+    metadata, page, parse_conversation, parse_item, path_messages,
 };
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -127,7 +127,7 @@ pub async fn list_items<D: Deps>(
 ) -> Result<HttpResponse, ApiError> {
     let t = parse_conversation(&id)?;
     let messages = path_messages(&state, &auth.0, t).await?;
-    let list = page(messages.iter().map(item).collect(), &query)?;
+    let list = page(items_of(&messages), &query)?;
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -145,7 +145,7 @@ pub async fn create_items<D: Deps>(
         return Err(bad("items", "must be a list of message items"));
     }
     let stored = append_items(&state, &auth.0, t.id, None, &items).await?;
-    Ok(HttpResponse::Ok().json(list(stored.iter().map(item).collect(), false)))
+    Ok(HttpResponse::Ok().json(list(items_of(&stored), false)))
 }
 
 /// `GET /openai/v1/conversations/{id}/items/{item_id}`.
@@ -164,7 +164,14 @@ pub async fn get_item<D: Deps>(
             chat_threads_application::AppError::MessageNotFound,
         ));
     }
-    Ok(HttpResponse::Ok().json(item(&m)))
+    // The item with this id among the message's items (its text, calls, results, reasoning).
+    items(&m)
+        .into_iter()
+        .find(|i| i["id"].as_str() == Some(item_id.as_str()))
+        .map(|i| HttpResponse::Ok().json(i))
+        .ok_or(ApiError::App(
+            chat_threads_application::AppError::MessageNotFound,
+        ))
 }
 
 /// `DELETE /openai/v1/conversations/{id}/items/{item_id}`: tombstones the message (the items

@@ -3,7 +3,7 @@
 //! items parsed from requests, and list pages with `after` / `limit` / `order`.
 
 use chat_threads_application::{AppError, AppendMessage, MessageFilter};
-use chat_threads_domain::{Message, MessageId, MessageStatus, Principal, Role, ThreadId};
+use chat_threads_domain::{Message, MessageId, MessageStatus, Part, Principal, Role, ThreadId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -59,9 +59,15 @@ pub(super) fn item_id(message: MessageId) -> String {
     format!("msg_{}", hex(message.as_uuid()))
 }
 
-/// The message of an item id; anything else is an unknown item (404).
+/// The message of an item id (`msg_<message>`, or `fc_`, `fco_`, `rs_` and the message with
+/// the part's place, for the parts of a message); anything else is an unknown item (404).
 pub(super) fn parse_item(id: &str) -> Result<MessageId, ApiError> {
-    id.strip_prefix("msg_")
+    let rest = ["msg_", "fc_", "fco_", "rs_"]
+        .iter()
+        .find_map(|p| id.strip_prefix(p))
+        .unwrap_or("");
+    rest.get(..32)
+        .filter(|_| rest.len() == 32 || rest[32..].starts_with('_'))
         .and_then(unhex)
         .map(MessageId::from_uuid)
         .ok_or(ApiError::App(AppError::MessageNotFound))
@@ -93,9 +99,65 @@ pub(super) fn text_item(id: MessageId, status: &str, role: Role, text: &str) -> 
     })
 }
 
-/// A message as a `message` item.
-pub(super) fn item(m: &Message) -> Value {
-    text_item(m.id, item_status(m.status), m.role, m.content.as_str())
+/// A message as items: its text (`message`; left out of a message that is only tool calls or
+/// results), its reasoning (`reasoning`), its tool calls (`function_call`), its tool results
+/// (`function_call_output`).
+pub(super) fn items(m: &Message) -> Vec<Value> {
+    part_items(
+        m.id,
+        item_status(m.status),
+        m.role,
+        m.content.as_str(),
+        &m.parts,
+    )
+}
+
+/// The items of a message given by its pieces (see [`items`]).
+pub(super) fn part_items(
+    id: MessageId,
+    status: &str,
+    role: Role,
+    text: &str,
+    parts: &[Part],
+) -> Vec<Value> {
+    let hexid = hex(id.as_uuid());
+    let mut out = Vec::new();
+    let only_tools = text.is_empty() && parts.iter().any(|p| !matches!(p, Part::Reasoning { .. }));
+    if !only_tools {
+        out.push(text_item(id, status, role, text));
+    }
+    for (i, part) in parts.iter().enumerate() {
+        out.push(match part {
+            Part::Reasoning {
+                summary,
+                encrypted_content,
+            } => json!({
+                "type": "reasoning", "id": format!("rs_{hexid}_{i}"),
+                "summary": summary.iter().map(|t| json!({"type": "summary_text", "text": t})).collect::<Vec<_>>(),
+                "encrypted_content": encrypted_content,
+            }),
+            Part::ToolCall {
+                call_id,
+                name,
+                arguments,
+            } => json!({
+                "type": "function_call", "id": format!("fc_{hexid}_{i}"), "call_id": call_id,
+                "name": name, "arguments": arguments, "status": status,
+            }),
+            Part::ToolResult {
+                call_id, output, ..
+            } => json!({
+                "type": "function_call_output", "id": format!("fco_{hexid}_{i}"),
+                "call_id": call_id, "output": Part::output_text(output), "status": status,
+            }),
+        });
+    }
+    out
+}
+
+/// The items of messages, in order.
+pub(super) fn items_of<'a>(messages: impl IntoIterator<Item = &'a Message>) -> Vec<Value> {
+    messages.into_iter().flat_map(items).collect()
 }
 
 /// `metadata` of a request: an object of at most 16 strings (OpenAI's rule), or absent.
@@ -112,11 +174,14 @@ pub(super) fn metadata(
     }
 }
 
-/// A message item of a request.
+/// A message of a request, made of one or more items: a user, system or assistant message; an
+/// assistant's reasoning and `function_call`s (with its text, when they come together); or
+/// `function_call_output`s (a `tool` message).
 #[derive(Debug, Clone)]
 pub(super) struct InputItem {
     pub role: &'static str,
     pub text: String,
+    pub parts: Vec<Part>,
 }
 
 impl InputItem {
@@ -126,6 +191,7 @@ impl InputItem {
             role: Some(self.role.to_owned()),
             content: self.text.clone(),
             parent_id: parent,
+            parts: self.parts.clone(),
             ..Default::default()
         }
     }
@@ -136,22 +202,107 @@ impl InputItem {
             role: chat_threads_domain::Role::parse(self.role)
                 .map_err(chat_threads_application::AppError::from)?,
             content: self.text.clone(),
-            parts: Vec::new(),
+            parts: self.parts.clone(),
         })
+    }
+
+    /// The item as messages of a prompt: an assistant's calls go with it, tool results become
+    /// one `tool` message each.
+    pub(super) fn chat_messages(&self) -> Vec<chat_threads_application::replies::llm::ChatMessage> {
+        use chat_threads_application::replies::llm::{ChatMessage, ToolCall};
+        if self.is_results() {
+            return self
+                .parts
+                .iter()
+                .filter_map(|p| match p {
+                    Part::ToolResult {
+                        call_id, output, ..
+                    } => Some(ChatMessage {
+                        tool_call_id: Some(call_id.clone()),
+                        ..ChatMessage::text("tool", Part::output_text(output))
+                    }),
+                    _ => None,
+                })
+                .collect();
+        }
+        let tool_calls = self
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::ToolCall {
+                    call_id,
+                    name,
+                    arguments,
+                } => Some(ToolCall {
+                    id: call_id.clone(),
+                    name: name.clone(),
+                    arguments: arguments.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        vec![ChatMessage {
+            tool_calls,
+            ..ChatMessage::text(self.role, self.text.clone())
+        }]
+    }
+
+    /// Whether it holds tool results.
+    pub(super) fn is_results(&self) -> bool {
+        self.role == "tool"
+    }
+
+    /// Whether it calls tools.
+    fn calls(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::ToolCall { .. }))
+    }
+
+    /// Takes `next` into this message when they belong together: an assistant's reasoning,
+    /// text and calls in a row (a second text starts a new message, so does anything after a
+    /// call but another call), and tool results in a row.
+    fn absorb(&mut self, next: &InputItem) -> bool {
+        let fits = match (self.role, next.role) {
+            ("tool", "tool") => true,
+            ("assistant", "assistant") => {
+                let next_text = !next.text.is_empty();
+                if self.calls() {
+                    next.calls() && !next_text
+                } else {
+                    !next_text || self.text.is_empty()
+                }
+            }
+            _ => false,
+        };
+        if fits {
+            self.text.push_str(&next.text);
+            self.parts.extend(next.parts.iter().cloned());
+        }
+        fits
     }
 }
 
-/// Input items: a string (one user message) or a list of message items whose content is a
-/// string or text parts. Anything else (images, files, tool calls, reasoning) is refused naming
-/// `field`, never dropped.
+/// Input items: a string (one user message) or a list of items — messages whose content is a
+/// string or text parts, `function_call`, `function_call_output` and `reasoning` items — grouped
+/// into messages. Anything else (images, files, hosted tools' items) is refused naming `field`,
+/// never dropped.
 pub(super) fn input_items(v: &Value, field: &'static str) -> Result<Vec<InputItem>, ApiError> {
     match v {
         Value::String(s) => Ok(vec![InputItem {
             role: "user",
             text: s.clone(),
+            parts: Vec::new(),
         }]),
         Value::Array(items) if !items.is_empty() => {
-            items.iter().map(|i| input_item(i, field)).collect()
+            let mut out: Vec<InputItem> = Vec::new();
+            for i in items {
+                let next = input_item(i, field)?;
+                if !out.last_mut().is_some_and(|last| last.absorb(&next)) {
+                    out.push(next);
+                }
+            }
+            Ok(out)
         }
         _ => Err(bad(
             field,
@@ -160,14 +311,76 @@ pub(super) fn input_items(v: &Value, field: &'static str) -> Result<Vec<InputIte
     }
 }
 
+fn text_of(i: &Value, key: &str, field: &'static str) -> Result<String, ApiError> {
+    i[key].as_str().map(str::to_owned).ok_or_else(|| {
+        bad(
+            field,
+            format!("a {} item needs {key} (a string)", i["type"]),
+        )
+    })
+}
+
 fn input_item(i: &Value, field: &'static str) -> Result<InputItem, ApiError> {
+    let part = |role: &'static str, part: Part| {
+        Ok(InputItem {
+            role,
+            text: String::new(),
+            parts: vec![part],
+        })
+    };
     match i["type"].as_str() {
         None | Some("message") => {}
+        Some("function_call") => {
+            return part(
+                "assistant",
+                Part::ToolCall {
+                    call_id: text_of(i, "call_id", field)?,
+                    name: text_of(i, "name", field)?,
+                    arguments: text_of(i, "arguments", field)?,
+                },
+            );
+        }
+        Some("function_call_output") => {
+            // A string, or content parts (their text joined); any other JSON as it is.
+            let output = match &i["output"] {
+                Value::Array(parts) if parts.iter().all(|p| p["text"].is_string()) => {
+                    Value::String(parts.iter().filter_map(|p| p["text"].as_str()).collect())
+                }
+                Value::Null => {
+                    return Err(bad(field, "a function_call_output item needs output"));
+                }
+                other => other.clone(),
+            };
+            return part(
+                "tool",
+                Part::ToolResult {
+                    call_id: text_of(i, "call_id", field)?,
+                    output,
+                    is_error: false,
+                },
+            );
+        }
+        Some("reasoning") => {
+            let summary: Vec<&str> = i["summary"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["text"].as_str())
+                .collect();
+            let summary = summary.join("\n\n");
+            return part(
+                "assistant",
+                Part::Reasoning {
+                    summary: (!summary.is_empty()).then_some(summary),
+                    encrypted_content: i["encrypted_content"].as_str().map(str::to_owned),
+                },
+            );
+        }
         Some(other) => {
             return Err(bad(
                 field,
                 format!(
-                    "items of type {other:?} are not supported (messages only; see docs/openai.md)"
+                    "items of type {other:?} are not supported (messages, function_call, function_call_output and reasoning; see docs/openai.md)"
                 ),
             ));
         }
@@ -206,7 +419,11 @@ fn input_item(i: &Value, field: &'static str) -> Result<InputItem, ApiError> {
             ));
         }
     };
-    Ok(InputItem { role, text })
+    Ok(InputItem {
+        role,
+        text,
+        parts: Vec::new(),
+    })
 }
 
 /// Appends `items` one under the other, the first under `parent` (`None`: the active leaf);

@@ -453,21 +453,6 @@ pub async fn chat_completions<D: Deps>(
     let params = ChatParams::of(&body)?;
     let messages = chat_messages(&body.messages, &state.limits)?;
     if params.store {
-        if !params.offer.tools.is_empty() {
-            return Err(bad(
-                "tools",
-                "stored completions do not offer tools yet: use store: false",
-            ));
-        }
-        if messages
-            .iter()
-            .any(|m| m.role == "tool" || !m.tool_calls.is_empty())
-        {
-            return Err(bad(
-                "messages",
-                "stored completions do not take tool calls or results yet: use store: false",
-            ));
-        }
         return stored_completion(&state, &auth.0, &params, body.metadata, messages).await;
     }
     let mut completion = state
@@ -547,10 +532,6 @@ fn usage_of(prompt: Option<i64>, completion: Option<i64>) -> Usage {
     }
 }
 
-/// A chat completion with `store: true`: a new thread (the request's `metadata` on it, system
-/// messages as its system prompt), the earlier messages appended, and the last one — a user
-/// message — sent to the model like the native chat, so the reply is stored and streams from
-/// the reply's log. A refusal after the thread was made (quota, balance) removes it again.
 /// The tool calls of an assistant message or the result of a `tool` message, as parts.
 fn turn_parts(
     m: &chat_threads_application::replies::llm::ChatMessage,
@@ -575,6 +556,11 @@ fn turn_parts(
     parts
 }
 
+/// A chat completion with `store: true`: a new thread (the request's `metadata` on it, system
+/// messages as its system prompt), the earlier messages appended, and the last one — a user
+/// message, or the results of the calls of the assistant message before them — sent to the
+/// model like the native chat (or tool results), so the reply is stored and streams from
+/// the reply's log. A refusal after the thread was made (quota, balance) removes it again.
 async fn stored_completion<D: Deps>(
     state: &AppState<D>,
     who: &chat_threads_domain::Principal,
@@ -582,19 +568,34 @@ async fn stored_completion<D: Deps>(
     metadata: Option<serde_json::Map<String, Value>>,
     messages: Vec<chat_threads_application::replies::llm::ChatMessage>,
 ) -> Result<HttpResponse, ApiError> {
-    use chat_threads_application::replies::{NewThread, SendInput, Turn};
+    use chat_threads_application::replies::{NewThread, SendInput, ToolResultsInput, Turn};
     if messages.iter().any(|m| !m.images.is_empty()) {
         return Err(bad(
             "messages",
             "stored completions take text only (upload images with POST /v1/files and attach them natively)",
         ));
     }
-    let Some((last, history)) = messages.split_last().filter(|(l, _)| l.role == "user") else {
-        return Err(bad(
-            "messages",
-            "the last message of a stored completion must be the user's",
-        ));
+    // Trailing tool messages are the results the reply continues from.
+    let results = messages
+        .iter()
+        .rev()
+        .take_while(|m| m.role == "tool")
+        .count();
+    let (history, last) = match (results, messages.split_last()) {
+        (0, Some((last, history))) if last.role == "user" => (history, Some(last)),
+        (n, _) if n > 0 => (&messages[..messages.len() - n], None),
+        _ => {
+            return Err(bad(
+                "messages",
+                "the last message of a stored completion must be the user's, or tool results",
+            ));
+        }
     };
+    let results: Vec<chat_threads_domain::Part> = messages[history.len()..]
+        .iter()
+        .filter(|m| m.role == "tool")
+        .flat_map(turn_parts)
+        .collect();
     let system: Vec<&str> = history
         .iter()
         .filter(|m| m.role == "system")
@@ -617,25 +618,41 @@ async fn stored_completion<D: Deps>(
         })
         .collect::<Result<Vec<_>, chat_threads_domain::DomainError>>()
         .map_err(chat_threads_application::AppError::from)?;
-    let (thread, started) = state
-        .replies
-        .send_with_history(
-            who,
-            NewThread {
-                metadata: metadata.map(Value::Object),
-                system_prompt: (!system.is_empty()).then(|| system.join("\n\n")),
-                model: Some(params.model.clone()),
-            },
-            turns,
-            SendInput {
+    let thread = NewThread {
+        metadata: metadata.map(Value::Object),
+        system_prompt: (!system.is_empty()).then(|| system.join("\n\n")),
+        model: Some(params.model.clone()),
+    };
+    let (thread, started) = match last {
+        Some(last) => {
+            let send = SendInput {
                 content: last.content.clone(),
                 model: Some(params.model.clone()),
                 max_tokens: params.max_tokens,
                 sampling: params.sampling.clone(),
+                tools: params.offer.clone(),
                 ..Default::default()
-            },
-        )
-        .await?;
+            };
+            state
+                .replies
+                .send_with_history(who, thread, turns, send)
+                .await?
+        }
+        None => {
+            let input = ToolResultsInput {
+                results,
+                model: Some(params.model.clone()),
+                max_tokens: params.max_tokens,
+                sampling: params.sampling.clone(),
+                tools: params.offer.clone(),
+                ..Default::default()
+            };
+            state
+                .replies
+                .results_with_history(who, thread, turns, input)
+                .await?
+        }
+    };
     let frames = Frames::new(
         format!(
             "chatcmpl-{}",
@@ -659,7 +676,15 @@ async fn stored_completion<D: Deps>(
             reply.prompt_tokens.map(i64::from),
             reply.completion_tokens.map(i64::from),
         );
-        return Ok(frames.whole(reply.content.as_str(), &[], usage));
+        let calls: Vec<ToolCall> = reply
+            .tool_calls()
+            .map(|(id, name, arguments)| ToolCall {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                arguments: arguments.to_owned(),
+            })
+            .collect();
+        return Ok(frames.whole(reply.content.as_str(), &calls, usage));
     }
     let include_usage = params.include_usage;
     let frames = std::rc::Rc::new(frames);
@@ -668,9 +693,29 @@ async fn stored_completion<D: Deps>(
         use chat_threads_application::events::Event;
         let out = match e.data {
             Event::MessageDelta { delta } => Some(chunks.chunk(json!({"content": delta}), None)),
+            Event::ReasoningDelta { delta } => {
+                Some(chunks.chunk(json!({"reasoning_content": delta}), None))
+            }
+            Event::ToolCallStarted {
+                index,
+                call_id,
+                name,
+            } => Some(chunks.chunk(
+                json!({"tool_calls": [{"index": index, "id": call_id, "type": "function",
+                                       "function": {"name": name, "arguments": ""}}]}),
+                None,
+            )),
+            Event::ToolCallDelta { index, arguments } => Some(chunks.chunk(
+                json!({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]}),
+                None,
+            )),
             Event::MessageCompleted { usage, .. } | Event::MessageCancelled { usage, .. } => {
                 Some(chunks.end(include_usage.then_some(usage.unwrap_or_default()), "stop"))
             }
+            Event::MessageRequiresAction { usage, .. } => Some(chunks.end(
+                include_usage.then_some(usage.unwrap_or_default()),
+                "tool_calls",
+            )),
             Event::MessageFailed { error, .. } => Some(Frames::failed(&error.message)),
             _ => None,
         };

@@ -9,7 +9,8 @@ use actix_web::{HttpResponse, web};
 use chat_threads_application::AppError;
 use chat_threads_application::events::{Event, ThreadEvent};
 use chat_threads_application::messages::DeleteScope;
-use chat_threads_application::replies::{NewThread, SendInput};
+use chat_threads_application::replies::llm::ToolCall;
+use chat_threads_application::replies::{NewThread, SendInput, ToolResultsInput};
 use chat_threads_domain::{Message, MessageId, MessageStatus, Principal, Role, ThreadId};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -17,8 +18,8 @@ use serde_json::{Value, json};
 
 use super::bodies::{ConversationRef, ResponseBody, positive, read};
 use super::items::{
-    InputItem, ListQuery, append_items, conversation_id, input_items, item, item_id, metadata,
-    page, parse_conversation, parse_response, response_id, text_item,
+    InputItem, ListQuery, append_items, conversation_id, input_items, item_id, items, items_of,
+    metadata, page, parse_conversation, parse_response, part_items, response_id, text_item,
 };
 use super::{Usage, bad};
 use crate::auth::Auth;
@@ -37,13 +38,16 @@ struct Request {
     max_output_tokens: Option<u32>,
     stream: bool,
     sampling: chat_threads_application::replies::Sampling,
+    tools: chat_threads_application::replies::llm::ToolOffer,
 }
 
 fn request(body: Value) -> Result<Request, ApiError> {
     let body: ResponseBody = read(body, "responses.create")?;
     let sampling = body.sampling()?;
+    let tools = body.offer()?;
     let request = Request {
         sampling,
+        tools,
         model: body.model,
         input: input_items(&body.input, "input")?,
         instructions: body.instructions,
@@ -60,8 +64,15 @@ fn request(body: Value) -> Result<Request, ApiError> {
             "cannot be used together with conversation",
         ));
     }
-    if request.input.last().map(|i| i.role) != Some("user") {
-        return Err(bad("input", "the last input item must be a user message"));
+    if !request
+        .input
+        .last()
+        .is_some_and(|i| i.role == "user" || i.is_results())
+    {
+        return Err(bad(
+            "input",
+            "the last input item must be a user message or function_call_output items",
+        ));
     }
     Ok(request)
 }
@@ -153,7 +164,7 @@ fn stored(reply: &Message, user: Option<&Message>) -> Value {
     let output = if reply.status == MessageStatus::Streaming && reply.content.as_str().is_empty() {
         Vec::new()
     } else {
-        vec![item(reply)]
+        items(reply)
     };
     let done = reply.status != MessageStatus::Streaming;
     object(
@@ -191,7 +202,11 @@ async fn find<D: Deps>(
 /// the log lines up with the first one).
 struct Events {
     item_id: String,
+    /// The reply's message, for the ids of its parts' items.
+    reply: MessageId,
     start: Value,
+    /// Whether reasoning came first (a `reasoning` part precedes the calls).
+    reasoned: std::cell::Cell<bool>,
 }
 
 /// One SSE event.
@@ -210,8 +225,36 @@ impl Events {
         start["error"] = Value::Null;
         Self {
             item_id: item_id(reply),
+            reply,
             start,
+            reasoned: std::cell::Cell::new(false),
         }
+    }
+
+    /// The item id of the reply's call at `index` (its part follows the reasoning, if any).
+    fn call_id(&self, index: u32) -> String {
+        let part = index as usize + usize::from(self.reasoned.get());
+        format!("fc_{}_{part}", self.reply.as_uuid().simple())
+    }
+
+    /// A call started: its item is added (after the message item).
+    fn call_added(&self, n: u64, index: u32, call_id: &str, name: &str) -> Vec<(u64, String)> {
+        vec![sse(
+            "response.output_item.added",
+            n,
+            json!({"output_index": 1 + index, "item": {"type": "function_call",
+                   "id": self.call_id(index), "call_id": call_id, "name": name,
+                   "arguments": "", "status": "in_progress"}}),
+        )]
+    }
+
+    /// More of a call's arguments.
+    fn call_delta(&self, n: u64, index: u32, delta: &str) -> Vec<(u64, String)> {
+        vec![sse(
+            "response.function_call_arguments.delta",
+            n,
+            json!({"item_id": self.call_id(index), "output_index": 1 + index, "delta": delta}),
+        )]
     }
 
     fn prelude(&self) -> Vec<(u64, String)> {
@@ -250,11 +293,37 @@ impl Events {
             Some("cancelled") => "response.incomplete",
             _ => "response.completed",
         };
-        // A finished response has its one output item; its part and text are told again.
-        let item = &last["output"][0];
+        // The calls are done, then the message item (empty when the reply only called tools):
+        // its part and text are told again.
+        let output = last["output"].as_array().cloned().unwrap_or_default();
+        let mut out = Vec::new();
+        let mut n = n;
+        for (k, call) in output
+            .iter()
+            .filter(|i| i["type"] == "function_call")
+            .enumerate()
+        {
+            out.push(sse(
+                "response.function_call_arguments.done",
+                n,
+                json!({"item_id": call["id"], "output_index": 1 + k,
+                       "arguments": call["arguments"], "name": call["name"]}),
+            ));
+            out.push(sse(
+                "response.output_item.done",
+                n + 1,
+                json!({"output_index": 1 + k, "item": call}),
+            ));
+            n += 2;
+        }
+        let item = output
+            .iter()
+            .find(|i| i["type"] == "message")
+            .cloned()
+            .unwrap_or_else(|| text_item(self.reply, "completed", Role::Assistant, ""));
         let part = &item["content"][0];
         let text = &part["text"];
-        vec![
+        out.extend([
             sse(
                 "response.output_text.done",
                 n,
@@ -272,7 +341,8 @@ impl Events {
                 json!({"output_index": 0, "item": item}),
             ),
             sse(kind, n + 3, json!({"response": last})),
-        ]
+        ]);
+        out
     }
 }
 
@@ -314,7 +384,20 @@ fn stored_stream<D: Deps>(
             let n = 3 + e.seq.unwrap_or(0);
             match &e.data {
                 Event::MessageDelta { delta } => events.delta(n, delta),
+                Event::ReasoningDelta { .. } => {
+                    events.reasoned.set(true);
+                    Vec::new()
+                }
+                Event::ToolCallStarted {
+                    index,
+                    call_id,
+                    name,
+                } => events.call_added(n, *index, call_id, name),
+                Event::ToolCallDelta { index, arguments } => {
+                    events.call_delta(n, *index, arguments)
+                }
                 Event::MessageCompleted { .. }
+                | Event::MessageRequiresAction { .. }
                 | Event::MessageCancelled { .. }
                 | Event::MessageFailed { .. } => {
                     let Some(reply) = e.reply_id else {
@@ -358,6 +441,18 @@ pub async fn create<D: Deps>(
         metadata: Some(json!({"openai": record(&r, conversation, anchor)})),
         max_tokens: r.max_output_tokens,
         sampling: r.sampling.clone(),
+        tools: r.tools.clone(),
+        ..Default::default()
+    };
+    // Tool outputs last: they answer the calls of the assistant message above them, and the
+    // reply continues from them (no user message).
+    let results = |conversation: Option<ThreadId>, anchor| ToolResultsInput {
+        results: last.parts.clone(),
+        model: r.model.clone(),
+        metadata: Some(json!({"openai": record(&r, conversation, anchor)})),
+        max_tokens: r.max_output_tokens,
+        sampling: r.sampling.clone(),
+        tools: r.tools.clone(),
         ..Default::default()
     };
     let (thread, parent) = match (&r.previous, &r.conversation) {
@@ -379,19 +474,21 @@ pub async fn create<D: Deps>(
                 .iter()
                 .map(InputItem::turn)
                 .collect::<Result<Vec<_>, _>>()?;
-            let (_, started) = state
-                .replies
-                .send_with_history(
-                    &who,
-                    NewThread {
-                        metadata: None,
-                        system_prompt: r.instructions.clone(),
-                        model: r.model.clone(),
-                    },
-                    turns,
-                    send(None, None, None),
-                )
-                .await?;
+            let thread = NewThread {
+                metadata: None,
+                system_prompt: r.instructions.clone(),
+                model: r.model.clone(),
+            };
+            let replies = &state.replies;
+            let (_, started) = if last.is_results() {
+                replies
+                    .results_with_history(&who, thread, turns, results(None, None))
+                    .await?
+            } else {
+                replies
+                    .send_with_history(&who, thread, turns, send(None, None, None))
+                    .await?
+            };
             return respond(state, who, r.stream, started).await;
         }
     };
@@ -411,10 +508,23 @@ pub async fn create<D: Deps>(
     }
     let appended = append_items(&state, &who, thread, parent, earlier).await?;
     let under = appended.last().map(|m| m.id).or(parent);
-    let started = state
-        .replies
-        .send(&who, thread, send(under, conversation, parent))
-        .await?;
+    let started = if last.is_results() {
+        let Some(calling) = under else {
+            return Err(bad(
+                "input",
+                "function_call_output items need the response that called the tools",
+            ));
+        };
+        state
+            .replies
+            .submit_tool_results(&who, thread, calling, results(conversation, parent))
+            .await?
+    } else {
+        state
+            .replies
+            .send(&who, thread, send(under, conversation, parent))
+            .await?
+    };
     respond(state, who, r.stream, started).await
 }
 
@@ -455,13 +565,19 @@ async fn unstored<D: Deps>(
     }
     let mut messages = Vec::new();
     if let Some(i) = &r.instructions {
-        messages.push(ChatMessage::text("system", i.clone()));
+        messages.push((None, ChatMessage::text("system", i.clone())));
     }
     messages.extend(
         r.input
             .iter()
-            .map(|i| ChatMessage::text(i.role, i.text.clone())),
+            .flat_map(InputItem::chat_messages)
+            .map(|m| (None, m)),
     );
+    // Calls and results go to the model in pairs, as for a stored reply.
+    let messages: Vec<ChatMessage> = chat_threads_application::replies::prompt::paired(messages)
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect();
     let mut completion = state
         .replies
         .complete_unstored(
@@ -470,7 +586,7 @@ async fn unstored<D: Deps>(
             messages,
             r.max_output_tokens,
             r.sampling.clone(),
-            Default::default(),
+            r.tools.clone(),
         )
         .await?;
     let id = format!("resp_{}", uuid::Uuid::now_v7().simple());
@@ -478,13 +594,21 @@ async fn unstored<D: Deps>(
     let created = chrono::Utc::now().timestamp();
     let model = completion.model.clone();
     let record = record(&r, None, None);
-    let answer = move |status: &str, text: &str, u: Option<Usage>| {
+    let answer = move |status: &str, text: &str, calls: &[ToolCall], u: Option<Usage>| {
         let done = if status == "completed" {
             "completed"
         } else {
             "incomplete"
         };
-        let output = vec![text_item(reply_id, done, Role::Assistant, text)];
+        let parts: Vec<chat_threads_domain::Part> = calls
+            .iter()
+            .map(|c| chat_threads_domain::Part::ToolCall {
+                call_id: c.id.clone(),
+                name: c.name.clone(),
+                arguments: c.arguments.clone(),
+            })
+            .collect();
+        let output = part_items(reply_id, done, Role::Assistant, text, &parts);
         let usage = u.map(|u| {
             usage(
                 i32::try_from(u.prompt_tokens).ok(),
@@ -494,33 +618,56 @@ async fn unstored<D: Deps>(
         object(&id, created, &model, status, output, usage, &record, false)
     };
     if !r.stream {
-        // No tools are offered here, so the answer is text.
-        let (text, _, reported) = completion
+        let (text, calls, reported) = completion
             .collect()
             .await
             .map_err(|e| ApiError::App(e.into()))?;
         let u = completion.finish(&text, reported).await;
-        return Ok(HttpResponse::Ok().json(answer("completed", &text, Some(u))));
+        return Ok(HttpResponse::Ok().json(answer("completed", &text, &calls, Some(u))));
     }
-    let events = Events::new(answer("in_progress", "", None), reply_id);
+    let events = Events::new(answer("in_progress", "", &[], None), reply_id);
+    let mut started = std::collections::HashSet::new();
+    let mut next = 4u64;
     let prelude = futures_util::stream::once(std::future::ready(events.prelude()));
-    // The prelude is numbered 0-3, the pieces from 4 on.
-    let rest = completion.pieces().enumerate().map(move |(i, piece)| {
-        let n = 4 + i as u64;
-        match piece {
+    // The prelude is numbered 0-3, the events of the pieces from 4 on.
+    let rest = completion.pieces().map(move |piece| {
+        let n = next;
+        let out = match piece {
             Piece::Text(d) => events.delta(n, &d),
-            Piece::ToolCall { .. } | Piece::Reasoning(_) => Vec::new(),
+            Piece::Reasoning(_) => Vec::new(),
+            Piece::ToolCall {
+                index,
+                id,
+                name,
+                arguments,
+            } => {
+                let mut out = Vec::new();
+                if started.insert(index) {
+                    let id = id.unwrap_or_else(|| format!("call_{index}"));
+                    out.extend(events.call_added(n, index, &id, &name.unwrap_or_default()));
+                }
+                if !arguments.is_empty() {
+                    let at = n + out.len() as u64;
+                    out.extend(events.call_delta(at, index, &arguments));
+                }
+                out
+            }
             Piece::End {
-                text, usage, error, ..
+                text,
+                tool_calls,
+                usage,
+                error,
             } => {
                 let status = if error.is_some() {
                     "failed"
                 } else {
                     "completed"
                 };
-                events.end(n, &answer(status, &text, Some(usage)))
+                events.end(n, &answer(status, &text, &tool_calls, Some(usage)))
             }
-        }
+        };
+        next += out.len() as u64;
+        out
     });
     Ok(stream_response(prelude.chain(rest), None))
 }
@@ -616,7 +763,7 @@ pub async fn input_items_list<D: Deps>(
 ) -> Result<HttpResponse, ApiError> {
     let (_, user) = find(&state, &auth.0, &id).await?;
     let items = inputs(&state, &auth.0, user).await?;
-    let list = page(items.iter().map(item).collect(), &query)?;
+    let list = page(items_of(&items), &query)?;
     Ok(HttpResponse::Ok().json(list))
 }
 
