@@ -17,6 +17,7 @@ mod contract;
 mod crash;
 mod files;
 mod isolation;
+mod mcp;
 mod memory;
 mod nasty;
 mod openai;

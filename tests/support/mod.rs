@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod fake_openai;
+pub mod mcp;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -194,8 +194,13 @@ pub enum PartDto {
         name: String,
         /// Its arguments, JSON text as the model wrote it (kept even when it does not parse).
         arguments: String,
+        /// The MCP server that ran it (a tool the service runs; its result follows in the same
+        /// message); absent for your tools.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
     },
-    /// A tool's answer to a call of the assistant message above (tool messages).
+    /// A tool's answer to a call of the assistant message above (tool messages), or, right after
+    /// its call, to a call the service ran (assistant messages).
     ToolResult {
         /// The call it answers.
         call_id: String,
@@ -221,10 +226,12 @@ impl From<chat_threads_domain::Part> for PartDto {
                 call_id,
                 name,
                 arguments,
+                server,
             } => Self::ToolCall {
                 call_id,
                 name,
                 arguments,
+                server,
             },
             Part::ToolResult {
                 call_id,
@@ -253,10 +260,12 @@ impl From<PartDto> for chat_threads_domain::Part {
                 call_id,
                 name,
                 arguments,
+                server,
             } => Self::ToolCall {
                 call_id,
                 name,
                 arguments,
+                server,
             },
             PartDto::ToolResult {
                 call_id,

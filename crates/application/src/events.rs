@@ -73,9 +73,18 @@ events! {
         usage: Option<Usage>,
     },
     /// A reply started a tool call: its place among the reply's calls, its id and the tool.
-    ToolCallStarted = "tool_call.started" { index: u32, call_id: String, name: String },
+    /// `server` names the MCP server that runs it, for a tool the service runs.
+    ToolCallStarted = "tool_call.started" {
+        index: u32,
+        call_id: String,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
+    },
     /// The next fragment of a tool call's arguments (JSON text, whole once joined).
     ToolCallDelta = "tool_call.delta" { index: u32, arguments: String },
+    /// A tool the service ran (over MCP) answered a call: its output as the model reads it.
+    ToolCallResult = "tool_call.result" { call_id: String, output: String, is_error: bool },
     /// The next piece of the model's reasoning (stored as a `reasoning` part).
     ReasoningDelta = "reasoning.delta" { delta: String },
     /// Feedback or a reaction on a message changed.
@@ -181,6 +190,7 @@ impl EventKind {
             Self::MessageRequiresAction => &["content", "tool_calls", "usage"],
             Self::ToolCallStarted => &["index", "call_id", "name"],
             Self::ToolCallDelta => &["index", "arguments"],
+            Self::ToolCallResult => &["call_id", "output", "is_error"],
             Self::ReasoningDelta => &["delta"],
             Self::MessageDeleted => &["message_id", "scope", "deleted", "active_leaf_id"],
             Self::BranchSwitched => &["active_leaf_id"],
@@ -201,6 +211,7 @@ impl EventKind {
                 | Self::MessageRequiresAction
                 | Self::ToolCallStarted
                 | Self::ToolCallDelta
+                | Self::ToolCallResult
                 | Self::ReasoningDelta
         )
     }
@@ -260,11 +271,14 @@ impl Event {
     }
 }
 
-/// The `tool_call` parts of a message's parts.
+/// The `tool_call` parts of a message's parts that wait for the caller's results.
 pub fn calls_of(parts: &[Part]) -> Vec<Part> {
+    let open: Vec<&str> = chat_threads_domain::parts::open_calls(parts)
+        .map(|(id, _, _)| id)
+        .collect();
     parts
         .iter()
-        .filter(|p| matches!(p, Part::ToolCall { .. }))
+        .filter(|p| matches!(p, Part::ToolCall { call_id, .. } if open.contains(&call_id.as_str())))
         .cloned()
         .collect()
 }

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod ids;
 pub mod message;
+pub mod pairing;
 pub mod parts;
 pub mod principal;
 pub mod thread;
@@ -16,7 +17,8 @@ pub use ids::{FileId, MessageId, SummaryId, ThreadId};
 pub use message::{
     Attachment, ContentType, Feedback, Message, MessageStatus, Rating, Role, Summary,
 };
-pub use parts::{Part, check_parts};
+pub use pairing::check_parts;
+pub use parts::Part;
 pub use principal::{Principal, PrincipalKind, SCOPE_ORG_ADMIN, Scope};
 pub use thread::{ForkOrigin, Thread, ThreadStatus};
 pub use values::{

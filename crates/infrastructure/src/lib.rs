@@ -6,6 +6,7 @@ pub mod bus;
 pub mod config;
 pub mod db;
 pub mod llm;
+pub mod mcp;
 pub mod objects;
 pub mod tls;
 

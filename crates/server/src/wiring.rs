@@ -78,7 +78,10 @@ pub async fn api_config(
         store: store.clone(),
         hasher: Argon2Hasher::new(a.accounts.hash_concurrency, a.accounts.hash_queue)?,
         issuer: authority.clone(),
-        catalog: chat_threads_infrastructure::llm::build_catalog(&settings.models)?,
+        catalog: with_mcp(
+            chat_threads_infrastructure::llm::build_catalog(&settings.models)?,
+            &settings.mcp,
+        )?,
         counter: Arc::new(chat_threads_infrastructure::llm::TiktokenCounter),
         events: events.clone(),
         runtime: reply_runtime.clone(),
@@ -232,5 +235,27 @@ fn reply_settings(settings: &Settings) -> chat_threads_application::replies::Rep
         max_reply_bytes: settings.limits.content_bytes,
         billing: billing_settings(&settings.billing),
         inline_tokens: settings.files.inline_tokens,
+        max_tool_rounds: settings.mcp.max_tool_rounds,
+        tool_call_timeout: Duration::from_secs(settings.mcp.call_timeout_secs),
     }
+}
+
+/// The catalog with the MCP servers of `[mcp]`, when any are configured.
+fn with_mcp(
+    catalog: chat_threads_application::replies::models::Catalog,
+    mcp: &chat_threads_infrastructure::config::McpSettings,
+) -> anyhow::Result<chat_threads_application::replies::models::Catalog> {
+    if mcp.servers.is_empty() {
+        return Ok(catalog);
+    }
+    let servers = chat_threads_infrastructure::mcp::McpServers::new(&mcp.servers)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let names = servers.names();
+    tracing::info!(servers = ?names, "MCP servers configured");
+    let allow = chat_threads_application::replies::models::Allowlists {
+        default: mcp.allow.default.clone(),
+        orgs: mcp.allow.orgs.clone(),
+        scopes: mcp.allow.scopes.clone(),
+    };
+    Ok(catalog.with_tool_servers(Arc::new(servers), names, allow))
 }

@@ -205,6 +205,11 @@ pub struct ChatBody {
     pub tool_choice: Option<ToolChoiceDto>,
     /// Whether the model may call several tools at once.
     pub parallel_tool_calls: Option<bool>,
+    /// MCP servers whose tools the reply may call: the service runs them and stores each call
+    /// with its result (`[mcp.servers]`; who may name which: `[mcp.allow]`).
+    #[serde(default)]
+    #[schema(max_items = 16)]
+    pub mcp_servers: Vec<String>,
 }
 
 impl From<ChatBody> for SendInput {
@@ -219,7 +224,7 @@ impl From<ChatBody> for SendInput {
             attachments: crate::routes::messages::file_ids(b.attachments),
             max_tokens: None,
             sampling: b.sampling.unwrap_or_default().into(),
-            tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls),
+            tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls, b.mcp_servers),
         }
     }
 }
@@ -239,6 +244,7 @@ impl From<ResendBody> for ChatBody {
             tools: b.tools,
             tool_choice: b.tool_choice,
             parallel_tool_calls: b.parallel_tool_calls,
+            mcp_servers: b.mcp_servers,
         }
     }
 }
@@ -250,7 +256,7 @@ impl From<RegenerateBody> for RegenerateInput {
             language: b.language,
             timezone: b.timezone,
             sampling: b.sampling.unwrap_or_default().into(),
-            tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls),
+            tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls, b.mcp_servers),
         }
     }
 }
@@ -286,6 +292,10 @@ pub struct ResendBody {
     pub tools: Vec<ToolDto>,
     pub tool_choice: Option<ToolChoiceDto>,
     pub parallel_tool_calls: Option<bool>,
+    /// MCP servers whose tools the reply may call.
+    #[serde(default)]
+    #[schema(max_items = 16)]
+    pub mcp_servers: Vec<String>,
 }
 
 /// Options of a regeneration.
@@ -306,6 +316,10 @@ pub struct RegenerateBody {
     pub tools: Vec<ToolDto>,
     pub tool_choice: Option<ToolChoiceDto>,
     pub parallel_tool_calls: Option<bool>,
+    /// MCP servers whose tools the reply may call.
+    #[serde(default)]
+    #[schema(max_items = 16)]
+    pub mcp_servers: Vec<String>,
 }
 
 /// A finished exchange.

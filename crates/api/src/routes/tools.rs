@@ -4,6 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chat_threads_application::replies::ToolResultsInput;
 use chat_threads_application::replies::llm::{ToolChoice, ToolDef, ToolOffer};
+use chat_threads_application::replies::mcp::McpUse;
 use chat_threads_domain::Part;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -58,13 +59,22 @@ pub struct NamedTool {
     pub name: String,
 }
 
-/// The tools as the model port takes them (checked by the use case).
+/// The tools as the model port takes them (checked by the use case): the caller's, and the
+/// MCP servers the service runs tools on.
 pub fn offer(
     tools: Vec<ToolDto>,
     choice: Option<ToolChoiceDto>,
     parallel: Option<bool>,
+    servers: Vec<String>,
 ) -> ToolOffer {
     ToolOffer {
+        servers: servers
+            .into_iter()
+            .map(|server| McpUse {
+                server,
+                tools: None,
+            })
+            .collect(),
         tools: tools
             .into_iter()
             .map(|t| ToolDef {
@@ -120,6 +130,10 @@ pub struct ToolResultsBody {
     pub tools: Vec<ToolDto>,
     pub tool_choice: Option<ToolChoiceDto>,
     pub parallel_tool_calls: Option<bool>,
+    /// MCP servers whose tools the continuation may call (the service runs them).
+    #[serde(default)]
+    #[schema(max_items = 16)]
+    pub mcp_servers: Vec<String>,
     /// Metadata of the tool message that holds the results.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
@@ -142,7 +156,7 @@ impl From<ToolResultsBody> for ToolResultsInput {
             timezone: b.timezone,
             max_tokens: None,
             sampling: b.sampling.unwrap_or_default().into(),
-            tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls),
+            tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls, b.mcp_servers),
             metadata: b.metadata,
         }
     }

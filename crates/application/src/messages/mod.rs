@@ -267,9 +267,9 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             .collect();
         if !results.is_empty() {
             let above = tool_ancestors(&self.store, &who.scope(), thread_id, parent).await?;
-            chat_threads_domain::parts::check_results(
+            chat_threads_domain::pairing::check_results(
                 &results,
-                chat_threads_domain::parts::answered_calls(&above),
+                chat_threads_domain::pairing::answered_calls(&above),
                 false,
             )?;
         }

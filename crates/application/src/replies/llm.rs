@@ -71,6 +71,8 @@ pub struct ToolOffer {
     pub choice: Option<ToolChoice>,
     /// Whether several calls may come at once.
     pub parallel: Option<bool>,
+    /// MCP servers whose tools the service runs for this reply (see [`crate::replies::mcp`]).
+    pub servers: Vec<crate::replies::mcp::McpUse>,
 }
 
 /// Most tools one request may offer.

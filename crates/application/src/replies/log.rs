@@ -269,7 +269,8 @@ pub(crate) fn replay(run: &ReplyLog, message: &Message) {
         message: Box::new(as_created(message)),
     });
     use chat_threads_domain::Part;
-    // As a model streams them: reasoning, then the text, then the calls.
+    // As a model streams them: reasoning, the rounds of tools the service ran (each call and
+    // its result), the text, then the calls that wait for the caller's results.
     for part in &message.parts {
         if let Part::Reasoning {
             summary: Some(summary),
@@ -281,21 +282,51 @@ pub(crate) fn replay(run: &ReplyLog, message: &Message) {
             });
         }
     }
-    if !message.content.as_str().is_empty() {
-        run.push(Event::MessageDelta {
-            delta: message.content.as_str().to_owned(),
-        });
-    }
-    for (index, (call_id, name, arguments)) in (0u32..).zip(message.tool_calls()) {
+    let open: Vec<&str> = message.open_calls().map(|(id, _, _)| id).collect();
+    let call = |index: u32, call_id: &str, name: &str, arguments: &str, server: Option<&String>| {
         run.push(Event::ToolCallStarted {
             index,
             call_id: call_id.to_owned(),
             name: name.to_owned(),
+            server: server.cloned(),
         });
         run.push(Event::ToolCallDelta {
             index,
             arguments: arguments.to_owned(),
         });
+    };
+    let mut index = 0u32;
+    for part in &message.parts {
+        match part {
+            Part::ToolCall {
+                call_id,
+                name,
+                arguments,
+                server,
+            } if !open.contains(&call_id.as_str()) => {
+                call(index, call_id, name, arguments, server.as_ref());
+                index += 1;
+            }
+            Part::ToolResult {
+                call_id,
+                output,
+                is_error,
+            } => run.push(Event::ToolCallResult {
+                call_id: call_id.clone(),
+                output: Part::output_text(output),
+                is_error: *is_error,
+            }),
+            _ => {}
+        }
+    }
+    if !message.content.as_str().is_empty() {
+        run.push(Event::MessageDelta {
+            delta: message.content.as_str().to_owned(),
+        });
+    }
+    for (call_id, name, arguments) in message.open_calls() {
+        call(index, call_id, name, arguments, None);
+        index += 1;
     }
     if let Some(end) = Event::reply_end(message) {
         run.push(end);

@@ -10,16 +10,19 @@ mod history;
 mod lifecycle;
 pub mod llm;
 pub mod log;
+pub mod mcp;
 pub mod models;
 mod ports;
 pub mod prompt;
 mod task;
+mod tools;
 
 pub use history::{NewThread, Turn};
 pub use llm::Sampling;
 pub use log::{EventStream, Hub, ReplyLog};
 pub use ports::{ReplyStart, ReplyStore, ReplyStores, ReplyUpdate};
 pub use prompt::Hints;
+pub use tools::ToolResultsInput;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -71,6 +74,11 @@ pub struct ReplySettings {
     /// Tokens of an attached text file (or a PDF's text) given to the model; the rest is cut,
     /// and the cut marked.
     pub inline_tokens: usize,
+    /// Most rounds of MCP tool calls one reply runs before the model must answer (0: MCP
+    /// tools are never offered).
+    pub max_tool_rounds: u32,
+    /// How long one MCP tool call may take; then it is an error result the model sees.
+    pub tool_call_timeout: Duration,
 }
 
 impl ReplySettings {
@@ -132,27 +140,6 @@ pub struct RegenerateInput {
     pub sampling: Sampling,
     /// Tools the model may call (checked by [`llm::check_tools`]).
     pub tools: llm::ToolOffer,
-}
-
-/// Input of tool results sent back to a reply that called tools.
-#[derive(Debug, Clone, Default)]
-pub struct ToolResultsInput {
-    /// One `tool_result` part per call of the reply.
-    pub results: Vec<chat_threads_domain::Part>,
-    /// Model for the continuation; default the calling reply's.
-    pub model: Option<String>,
-    /// Language to answer in, raw.
-    pub language: Option<String>,
-    /// The user's time zone, raw.
-    pub timezone: Option<String>,
-    /// Most tokens the continuation may have.
-    pub max_tokens: Option<u32>,
-    /// Sampling settings for the model.
-    pub sampling: Sampling,
-    /// Tools the model may call in the continuation (sent again, as chat completions does).
-    pub tools: llm::ToolOffer,
-    /// Metadata of the tool message.
-    pub metadata: Option<Value>,
 }
 
 /// Replies to messages.
@@ -451,7 +438,8 @@ where
         thread_id: ThreadId,
         input: SendInput,
     ) -> Result<Started, AppError> {
-        let hints = Hints::checked(
+        let hints = self.hints(
+            who,
             input.language,
             input.timezone,
             input.max_tokens,
@@ -515,7 +503,8 @@ where
         of: MessageId,
         input: RegenerateInput,
     ) -> Result<Started, AppError> {
-        let hints = Hints::checked(
+        let hints = self.hints(
+            who,
             input.language,
             input.timezone,
             None,
@@ -569,7 +558,8 @@ where
                 "only a user message can be edited and resent",
             )
             .await?;
-        let hints = Hints::checked(
+        let hints = self.hints(
+            who,
             input.language,
             input.timezone,
             input.max_tokens,
@@ -605,88 +595,19 @@ where
         Ok(self.start(who, thread, user, assistant, model_name, model, hints))
     }
 
-    /// Stores the results of the tools a reply called (one tool message under it, answering
-    /// every call) and starts the reply that continues from them. A reply answered before gets
-    /// another branch of results.
-    pub async fn submit_tool_results(
+    /// The settings of a reply request, checked the same for every front door, with the MCP
+    /// servers it names held to what `who` may use.
+    fn hints(
         &self,
         who: &Principal,
-        thread_id: ThreadId,
-        of: MessageId,
-        input: ToolResultsInput,
-    ) -> Result<Started, AppError> {
-        let hints = Hints::checked(
-            input.language,
-            input.timezone,
-            input.max_tokens,
-            input.sampling,
-            input.tools,
-        )?;
-        let scope = who.scope();
-        let (thread, calling) = self
-            .thread_and_message(
-                who,
-                thread_id,
-                of,
-                Role::Assistant,
-                "only an assistant reply that called tools takes their results",
-            )
-            .await?;
-        if calling.status != MessageStatus::RequiresAction {
-            return Err(chat_threads_domain::DomainError::MessageUnusable(
-                of,
-                "this reply called no tools, so it waits for no results",
-            )
-            .into());
-        }
-        if input.results.is_empty() {
-            return Err(chat_threads_domain::DomainError::invalid(
-                "results",
-                "give one result per call",
-            )
-            .into());
-        }
-        chat_threads_domain::check_parts(Role::Tool, &input.results, &self.limits)?;
-        let ids: Vec<&str> = input.results.iter().filter_map(|p| p.call_id()).collect();
-        chat_threads_domain::parts::check_results(
-            &ids,
-            chat_threads_domain::parts::answered_calls([&calling]),
-            true,
-        )?;
-        let requested = input
-            .model
-            .or_else(|| calling.model.as_ref().map(ToString::to_string));
-        let (model_name, model) = self.catalog.resolve(
-            who,
-            requested.as_deref(),
-            thread.model.as_ref().map(|m| m.as_str()),
-        )?;
-        let results = NewMessage {
-            id: MessageId::new(),
-            role: Role::Tool,
-            content: Content::from_stored(String::new()),
-            content_type: ContentType::Text,
-            display_text: None,
-            status: MessageStatus::Complete,
-            model: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-            metadata: Metadata::parse(input.metadata.unwrap_or_default(), &self.limits)?,
-            edited_at: None,
-            created_at: self.clock.now(),
-            attachments: Vec::new(),
-            parts: input.results,
-        };
-        let (results, assistant) = self
-            .begin(
-                who,
-                &scope,
-                thread_id,
-                Some((Anchor::Append(Some(of)), results)),
-                (None, self.placeholder(&model_name)),
-            )
-            .await?;
-        Ok(self.start(who, thread, results, assistant, model_name, model, hints))
+        language: Option<String>,
+        timezone: Option<String>,
+        max_tokens: Option<u32>,
+        sampling: Sampling,
+        tools: llm::ToolOffer,
+    ) -> Result<Hints, AppError> {
+        self.catalog.check_servers(who, &tools.servers)?;
+        Hints::checked(language, timezone, max_tokens, sampling, tools)
     }
 
     #[allow(clippy::too_many_arguments)]

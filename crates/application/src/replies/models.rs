@@ -35,7 +35,26 @@ pub struct Allowlists {
     pub scopes: BTreeMap<String, Vec<String>>,
 }
 
-/// The models and their providers.
+impl Allowlists {
+    /// Whether `who` may use `name`: its org's list (else the default), plus its scopes' lists.
+    pub fn permits(&self, who: &Principal, name: &str) -> bool {
+        let base = who
+            .org
+            .as_ref()
+            .and_then(|o| self.orgs.get(o.as_str()))
+            .unwrap_or(&self.default);
+        let from_scopes = who
+            .scopes
+            .iter()
+            .filter_map(|s| self.scopes.get(s))
+            .flatten();
+        base.iter()
+            .chain(from_scopes)
+            .any(|m| m == "*" || m == name)
+    }
+}
+
+/// The models and their providers, and the MCP servers whose tools replies may run.
 #[derive(Clone)]
 pub struct Catalog {
     models: BTreeMap<String, (String, SharedModel)>,
@@ -43,6 +62,15 @@ pub struct Catalog {
     allow: Allowlists,
     prices: BTreeMap<String, crate::billing::Price>,
     vision: std::collections::BTreeSet<String>,
+    mcp: Option<Mcp>,
+}
+
+/// The MCP servers: their client, their names, and who may use which.
+#[derive(Clone)]
+struct Mcp {
+    servers: crate::replies::mcp::SharedToolServers,
+    names: std::collections::BTreeSet<String>,
+    allow: Allowlists,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -67,7 +95,62 @@ impl Catalog {
             allow,
             prices: BTreeMap::new(),
             vision: std::collections::BTreeSet::new(),
+            mcp: None,
         }
+    }
+
+    /// The same catalog with MCP servers (their client, their configured names, and who may
+    /// use which).
+    pub fn with_tool_servers(
+        mut self,
+        servers: crate::replies::mcp::SharedToolServers,
+        names: impl IntoIterator<Item = String>,
+        allow: Allowlists,
+    ) -> Self {
+        self.mcp = Some(Mcp {
+            servers,
+            names: names.into_iter().collect(),
+            allow,
+        });
+        self
+    }
+
+    /// The MCP servers' client, when any are configured.
+    pub fn tool_servers(&self) -> Option<&crate::replies::mcp::SharedToolServers> {
+        self.mcp.as_ref().map(|m| &m.servers)
+    }
+
+    /// The MCP servers `who` may name.
+    pub fn allowed_servers(&self, who: &Principal) -> Vec<String> {
+        self.mcp
+            .iter()
+            .flat_map(|m| m.names.iter().filter(|n| m.allow.permits(who, n)))
+            .cloned()
+            .collect()
+    }
+
+    /// Checks the MCP servers a request names: each configured and allowed for `who`, named
+    /// once; else 400 naming `mcp` and the servers `who` may use.
+    pub fn check_servers(
+        &self,
+        who: &Principal,
+        uses: &[crate::replies::mcp::McpUse],
+    ) -> Result<(), AppError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for u in uses {
+            if !self.allowed_servers(who).contains(&u.server) || !seen.insert(&u.server) {
+                return Err(chat_threads_domain::DomainError::invalid(
+                    "mcp",
+                    format!(
+                        "{:?} is not an MCP server you may use (or is named twice); yours: {:?}",
+                        u.server,
+                        self.allowed_servers(who)
+                    ),
+                )
+                .into());
+            }
+        }
+        Ok(())
     }
 
     /// The same catalog with the models that accept images (OpenAI image content parts).
@@ -93,19 +176,7 @@ impl Catalog {
     }
 
     fn permitted(&self, who: &Principal, model: &str) -> bool {
-        let base = who
-            .org
-            .as_ref()
-            .and_then(|o| self.allow.orgs.get(o.as_str()))
-            .unwrap_or(&self.allow.default);
-        let from_scopes = who
-            .scopes
-            .iter()
-            .filter_map(|s| self.allow.scopes.get(s))
-            .flatten();
-        base.iter()
-            .chain(from_scopes)
-            .any(|m| m == "*" || m == model)
+        self.allow.permits(who, model)
     }
 
     /// The models this principal may use.

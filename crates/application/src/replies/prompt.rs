@@ -374,23 +374,56 @@ pub fn messages(
             continue;
         }
         let extra = attached.remove(&m.id).unwrap_or_default();
-        let tool_calls = m
-            .tool_calls()
-            .map(|(id, name, arguments)| ToolCall {
-                id: id.to_owned(),
-                name: name.to_owned(),
-                arguments: arguments.to_owned(),
-            })
-            .collect();
         let mut content = m.content.into_inner();
         content.push_str(&extra.text);
+        // An assistant message that ran tools (MCP) holds its rounds: each run of calls, then
+        // their results, as the model saw them; its text and open calls come last.
+        let mut calls = Vec::new();
+        for part in m.parts {
+            match part {
+                Part::ToolCall {
+                    call_id,
+                    name,
+                    arguments,
+                    ..
+                } => calls.push(ToolCall {
+                    id: call_id,
+                    name,
+                    arguments,
+                }),
+                Part::ToolResult {
+                    call_id, output, ..
+                } => {
+                    if !calls.is_empty() {
+                        messages.push((
+                            id,
+                            ChatMessage {
+                                tool_calls: std::mem::take(&mut calls),
+                                ..ChatMessage::text("assistant", "")
+                            },
+                        ));
+                    }
+                    messages.push((
+                        id,
+                        ChatMessage {
+                            tool_call_id: Some(call_id),
+                            ..ChatMessage::text("tool", Part::output_text(&output))
+                        },
+                    ));
+                }
+                Part::Reasoning { .. } => {}
+            }
+        }
+        if content.is_empty() && calls.is_empty() && extra.images.is_empty() {
+            continue;
+        }
         messages.push((
             id,
             ChatMessage {
                 role: m.role.as_str(),
                 content,
                 images: extra.images,
-                tool_calls,
+                tool_calls: calls,
                 tool_call_id: None,
             },
         ));

@@ -14,7 +14,9 @@ use tokio::sync::watch;
 use crate::billing::ChargeKind;
 use crate::error::AppError;
 use crate::events::{Event, EventError, Typing, calls_of};
-use crate::replies::llm::{ChatEvent, ChatMessage, ChatRequest, SharedModel, ToolCalls, user_id};
+use crate::replies::llm::{
+    ChatEvent, ChatMessage, ChatRequest, SharedModel, ToolCall, ToolCalls, user_id,
+};
 use crate::replies::log::ReplyLog;
 use crate::replies::prompt::{self, Hints};
 use crate::replies::{ReplyService, ReplyStores, ReplyUpdate};
@@ -29,14 +31,21 @@ enum Outcome {
     Failed(EventError),
 }
 
-/// What the model wrote, and how it ended.
+/// What the model wrote over every round, and how it ended.
 struct Written {
     outcome: Outcome,
     text: String,
+    /// The model servers' usage reports, summed over the rounds.
     usage: Option<Usage>,
+    /// What the prompts cost, summed over the rounds (for an estimate).
     prompt_cost: usize,
     reasoning: String,
-    calls: ToolCalls,
+    /// The MCP rounds: each call the service ran, followed by its result.
+    rounds: Vec<Part>,
+    /// The last round's calls of the caller's tools (whole once the round ended).
+    calls: Vec<ToolCall>,
+    /// Text, reasoning and arguments so far, held to the reply limit.
+    size: usize,
 }
 
 impl Written {
@@ -44,12 +53,47 @@ impl Written {
     fn before(outcome: Outcome) -> Self {
         Self {
             outcome,
+            ..Self::new()
+        }
+    }
+
+    fn new() -> Self {
+        Self {
+            outcome: Outcome::Completed,
             text: String::new(),
             usage: None,
             prompt_cost: 0,
             reasoning: String::new(),
-            calls: ToolCalls::default(),
+            rounds: Vec::new(),
+            calls: Vec::new(),
+            size: 0,
         }
+    }
+
+    /// The parts so far: the reasoning, then the MCP rounds.
+    fn parts(&self) -> Vec<Part> {
+        let mut parts = reasoning_part(&self.reasoning);
+        parts.extend(self.rounds.iter().cloned());
+        parts
+    }
+
+    /// Adds a round's usage report.
+    fn add_usage(&mut self, u: Usage) {
+        let sum = self.usage.map_or(u, |s| Usage {
+            prompt_tokens: s.prompt_tokens.saturating_add(u.prompt_tokens),
+            completion_tokens: s.completion_tokens.saturating_add(u.completion_tokens),
+        });
+        self.usage = Some(sum);
+    }
+}
+
+/// A tool call as a part, its texts without NUL.
+fn call_part(c: ToolCall, server: Option<String>) -> Part {
+    Part::ToolCall {
+        call_id: without_nul(c.id),
+        name: without_nul(c.name),
+        arguments: without_nul(c.arguments),
+        server,
     }
 }
 
@@ -96,18 +140,20 @@ where
     /// Writes the reply to the end and stores the outcome.
     pub(crate) async fn run(self) {
         let g = &self.replies;
+        let written = self.generate().await;
+        let mut parts = written.parts();
         let Written {
             outcome,
             text,
             usage,
             prompt_cost,
-            reasoning,
             calls,
-        } = self.generate().await;
-        // Calls count only when the answer is whole: a stopped or failed reply keeps its text
-        // and reasoning, never half a call.
+            ..
+        } = written;
+        // Calls count only when the answer is whole: a stopped or failed reply keeps its text,
+        // its reasoning and the rounds it ran, never half a call.
         let calls = match outcome {
-            Outcome::Completed => calls.finish(),
+            Outcome::Completed => calls,
             _ => Vec::new(),
         };
         let status = match &outcome {
@@ -116,12 +162,7 @@ where
             Outcome::Cancelled => MessageStatus::Cancelled,
             Outcome::Failed(_) => MessageStatus::Failed,
         };
-        let mut parts = reasoning_part(&reasoning);
-        parts.extend(calls.into_iter().map(|c| Part::ToolCall {
-            call_id: without_nul(c.id),
-            name: without_nul(c.name),
-            arguments: without_nul(c.arguments),
-        }));
+        parts.extend(calls.into_iter().map(|c| call_part(c, None)));
         let usage = self.usage_or_estimate(usage, prompt_cost, &text);
         let now = g.clock.now();
         // The debit (and the end of the hold) comes first, with the usage, in one transaction:
@@ -191,68 +232,159 @@ where
                 return Written::before(Outcome::Failed(error));
             }
         };
-        let prompt_cost = self.prompt_cost(&messages);
-        let request = ChatRequest {
-            model: self.model_name.clone(),
-            messages,
-            max_tokens: g.settings.max_tokens(self.hints.max_tokens),
-            sampling: self.hints.sampling.clone(),
-            user: Some(user_id(&self.who)),
-            tools: self.hints.tools.tools.clone(),
-            tool_choice: self.hints.tools.choice.clone(),
-            parallel_tool_calls: self.hints.tools.parallel,
-        };
-        let mut stream = self.model.stream(request);
-        let mut text = String::new();
-        let mut usage = None;
-        let mut reasoning = String::new();
-        let mut calls = ToolCalls::default();
-        let mut started = std::collections::HashSet::new();
-        // Text, reasoning and arguments together stay within the reply limit.
-        let mut size = 0usize;
+        let mut messages = messages;
+        let mut w = Written::new();
+        // The MCP servers' tools this reply may call, and which server runs each.
+        let served = self.served_tools().await;
         let mut flush = tokio::time::interval(g.settings.flush_interval);
         flush.tick().await;
+        let mut round = 0u32;
+        let mut first_index = 0u32;
+        loop {
+            // The last round offers no server tools: the model must answer.
+            let offer_served = round < g.settings.max_tool_rounds;
+            let mut tools = self.hints.tools.tools.clone();
+            if offer_served {
+                tools.extend(served.iter().map(|(_, t)| t.clone()));
+            }
+            w.prompt_cost += self.prompt_cost(&messages);
+            let request = ChatRequest {
+                model: self.model_name.clone(),
+                messages: messages.clone(),
+                max_tokens: g.settings.max_tokens(self.hints.max_tokens),
+                sampling: self.hints.sampling.clone(),
+                user: Some(user_id(&self.who)),
+                tools,
+                tool_choice: self.hints.tools.choice.clone(),
+                parallel_tool_calls: self.hints.tools.parallel,
+            };
+            let round_start = w.text.len();
+            let (outcome, calls) = self
+                .stream_round(
+                    request,
+                    &mut cancel,
+                    &mut flush,
+                    &mut w,
+                    (first_index, &served),
+                )
+                .await;
+            if !matches!(outcome, Outcome::Completed) {
+                w.outcome = outcome;
+                return w;
+            }
+            let (ran, theirs): (Vec<ToolCall>, Vec<ToolCall>) = calls
+                .into_iter()
+                .partition(|c| offer_served && served.iter().any(|(_, t)| t.name == c.name));
+            if ran.is_empty() {
+                w.calls = theirs;
+                return w;
+            }
+            first_index += u32::try_from(ran.len() + theirs.len()).unwrap_or(u32::MAX);
+            // The service runs its tools' calls, stores each with its result, and gives the
+            // results to the model in the next round.
+            let mut results = Vec::with_capacity(ran.len());
+            for call in &ran {
+                let server = served
+                    .iter()
+                    .find(|(_, t)| t.name == call.name)
+                    .map(|(s, _)| s.clone())
+                    .unwrap_or_default();
+                let output = tokio::select! {
+                    o = self.run_tool(&server, call) => o,
+                    _ = cancelled(&mut cancel) => {
+                        w.outcome = Outcome::Cancelled;
+                        return w;
+                    }
+                };
+                w.rounds.push(call_part(call.clone(), Some(server)));
+                w.rounds.push(Part::ToolResult {
+                    call_id: without_nul(call.id.clone()),
+                    output: serde_json::Value::String(output.text.clone()),
+                    is_error: output.is_error,
+                });
+                self.log.push(Event::ToolCallResult {
+                    call_id: call.id.clone(),
+                    output: output.text.clone(),
+                    is_error: output.is_error,
+                });
+                results.push(ChatMessage {
+                    tool_call_id: Some(call.id.clone()),
+                    ..ChatMessage::text("tool", output.text)
+                });
+            }
+            if !theirs.is_empty() {
+                // Calls of the caller's tools in the same round: the reply waits for them.
+                w.calls = theirs;
+                return w;
+            }
+            messages.push(ChatMessage {
+                tool_calls: ran,
+                ..ChatMessage::text("assistant", w.text[round_start..].to_owned())
+            });
+            messages.extend(results);
+            round += 1;
+        }
+    }
+
+    /// One call to the model: streams its text, reasoning and tool calls into the reply's log
+    /// (flushing the text now and then), and returns how it ended with its whole calls.
+    async fn stream_round(
+        &self,
+        request: ChatRequest,
+        cancel: &mut watch::Receiver<bool>,
+        flush: &mut tokio::time::Interval,
+        w: &mut Written,
+        (first_index, served): (u32, &[(String, crate::replies::llm::ToolDef)]),
+    ) -> (Outcome, Vec<ToolCall>) {
+        let g = &self.replies;
+        let mut stream = self.model.stream(request);
+        let mut calls = ToolCalls::default();
+        let mut started = std::collections::HashSet::new();
         let outcome = loop {
             tokio::select! {
-                _ = cancelled(&mut cancel) => break Outcome::Cancelled,
+                _ = cancelled(cancel) => break Outcome::Cancelled,
                 _ = flush.tick() => {
                     // Keeps the partial text safe and marks the reply alive for other instances.
                     let now = g.clock.now();
-                    let parts = reasoning_part(&reasoning);
-                    let update = ReplyUpdate { content: &text, parts: &parts, status: MessageStatus::Streaming, usage: None };
+                    let parts = w.parts();
+                    let update = ReplyUpdate { content: &w.text, parts: &parts, status: MessageStatus::Streaming, usage: None };
                     if let Err(e) = g.store.update_reply(self.thread.id, self.assistant.id, update, now).await {
                         tracing::warn!(error = %e, "flushing a reply failed");
                     }
                 }
                 item = stream.next() => match item {
                     Some(Ok(ChatEvent::Delta(d))) => {
-                        size += d.len();
-                        if size > g.settings.max_reply_bytes {
+                        w.size += d.len();
+                        if w.size > g.settings.max_reply_bytes {
                             break Outcome::Completed;
                         }
-                        text.push_str(&d);
+                        w.text.push_str(&d);
                         self.log.push(Event::MessageDelta { delta: d });
                     }
-                    Some(Ok(ChatEvent::Usage(u))) => usage = Some(u),
+                    Some(Ok(ChatEvent::Usage(u))) => w.add_usage(u),
                     Some(Ok(ChatEvent::Reasoning(d))) => {
-                        size += d.len();
-                        if size > g.settings.max_reply_bytes {
+                        w.size += d.len();
+                        if w.size > g.settings.max_reply_bytes {
                             break Outcome::Completed;
                         }
-                        reasoning.push_str(&d);
+                        w.reasoning.push_str(&d);
                         self.log.push(Event::ReasoningDelta { delta: d });
                     }
                     Some(Ok(ChatEvent::ToolCall { index, id, name, arguments })) => {
-                        size += arguments.len();
-                        if size > g.settings.max_reply_bytes {
+                        w.size += arguments.len();
+                        if w.size > g.settings.max_reply_bytes {
                             break Outcome::Failed(EventError::model("the model's tool call is over the reply limit"));
                         }
                         calls.add(index, id.as_deref(), name.as_deref(), &arguments);
+                        let index = first_index.saturating_add(index);
                         if started.insert(index) {
+                            let name = name.unwrap_or_default();
+                            let server = served.iter().find(|(_, t)| t.name == name).map(|(s, _)| s.clone());
                             self.log.push(Event::ToolCallStarted {
                                 index,
                                 call_id: id.unwrap_or_else(|| format!("call_{index}")),
-                                name: name.unwrap_or_default(),
+                                name,
+                                server,
                             });
                         }
                         if !arguments.is_empty() {
@@ -264,13 +396,80 @@ where
                 },
             }
         };
-        Written {
-            outcome,
+        (outcome, calls.finish())
+    }
+
+    /// The tools of the MCP servers this reply names (narrowed as it asks), each with its
+    /// server. A server that cannot be reached is left out (and logged): the reply goes on
+    /// without its tools. The caller's own tools win over a server's tool of the same name.
+    async fn served_tools(&self) -> Vec<(String, crate::replies::llm::ToolDef)> {
+        let uses = &self.hints.tools.servers;
+        let Some(servers) = self
+            .replies
+            .catalog()
+            .tool_servers()
+            .filter(|_| !uses.is_empty())
+        else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, crate::replies::llm::ToolDef)> = Vec::new();
+        for u in uses {
+            match servers.tools(&u.server).await {
+                Ok(tools) => out.extend(
+                    tools
+                        .into_iter()
+                        .filter(|t| u.offers(&t.name))
+                        .filter(|t| !self.hints.tools.tools.iter().any(|c| c.name == t.name))
+                        .map(|t| (u.server.clone(), t)),
+                ),
+                Err(e) => {
+                    tracing::warn!(server = %u.server, error = %e, "listing an MCP server's tools failed");
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|(_, t)| seen.insert(t.name.clone()));
+        out
+    }
+
+    /// Runs one call on its server, within the call timeout. Anything that goes wrong (bad
+    /// arguments, an unreachable server, a timeout, the tool's own failure) is an error result
+    /// the model sees, never a failure of the reply.
+    async fn run_tool(&self, server: &str, call: &ToolCall) -> crate::replies::mcp::ToolOutput {
+        use crate::replies::mcp::{ToolOutput, bounded};
+        let g = &self.replies;
+        let failed = |text: String| ToolOutput {
             text,
-            usage,
-            prompt_cost,
-            reasoning,
-            calls,
+            is_error: true,
+        };
+        let Some(servers) = g.catalog().tool_servers() else {
+            return failed("no MCP servers are configured".into());
+        };
+        let arguments = match serde_json::from_str::<serde_json::Value>(&call.arguments) {
+            Ok(serde_json::Value::Object(map)) => map,
+            Ok(_) | Err(_) if call.arguments.trim().is_empty() => serde_json::Map::new(),
+            _ => return failed("the arguments are not a JSON object".into()),
+        };
+        let timeout = g.settings.tool_call_timeout;
+        let output = match tokio::time::timeout(
+            timeout,
+            servers.call(server, &call.name, arguments),
+        )
+        .await
+        {
+            Ok(Ok(output)) => output,
+            Ok(Err(e)) => {
+                tracing::warn!(server, tool = %call.name, error = %e, "an MCP tool call failed");
+                failed(format!("the tool failed: {e}"))
+            }
+            Err(_) => failed(format!(
+                "the tool did not answer within {} s",
+                timeout.as_secs()
+            )),
+        };
+        ToolOutput {
+            text: bounded(without_nul(output.text), g.settings.max_reply_bytes),
+            is_error: output.is_error,
         }
     }
 

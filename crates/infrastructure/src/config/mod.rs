@@ -46,6 +46,8 @@ pub struct Settings {
     pub files: FilesConfig,
     /// WebSocket limits.
     pub websocket: WebSocketSettings,
+    /// Tools the service runs on MCP servers.
+    pub mcp: McpSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -255,6 +257,36 @@ pub struct WebSocketSettings {
     pub auth_timeout_secs: u64,
 }
 
+/// MCP servers whose tools replies may run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpSettings {
+    /// Most rounds of tool calls one reply runs.
+    pub max_tool_rounds: u32,
+    /// How long one tool call may take, s.
+    pub call_timeout_secs: u64,
+    /// Who may name which servers.
+    pub allow: AllowSettings,
+    /// The servers by name.
+    #[serde(default)]
+    pub servers: std::collections::BTreeMap<String, McpServerSettings>,
+}
+
+/// One MCP server (streamable HTTP).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpServerSettings {
+    /// Its endpoint, e.g. `http://127.0.0.1:9000/mcp`.
+    pub url: String,
+    /// Headers sent with every request: header name (`_` read as `-`) → the NAME of the
+    /// environment variable holding its value.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Only these of its tools (empty: all).
+    #[serde(default)]
+    pub allowed_tools: Vec<String>,
+}
+
 /// Reply settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -402,7 +434,7 @@ impl Settings {
         let r = &self.replies;
         let w = &self.websocket;
         let l = &self.rate_limit;
-        let checks: [(&str, u64, u64); 19] = [
+        let checks: [(&str, u64, u64); 20] = [
             ("server.head_timeout_secs", self.server.head_timeout_secs, 1),
             (
                 "server.write_buffer_bytes",
@@ -419,6 +451,7 @@ impl Settings {
             ("replies.stale_after_secs", r.stale_after_secs, 1),
             ("replies.orphan_check_secs", r.orphan_check_secs, 1),
             ("replies.sse_keepalive_secs", r.sse_keepalive_secs, 1),
+            ("mcp.call_timeout_secs", self.mcp.call_timeout_secs, 1),
             ("websocket.queue", w.queue as u64, 1),
             ("websocket.heartbeat_secs", w.heartbeat_secs, 1),
             ("websocket.idle_timeout_secs", w.idle_timeout_secs, 1),

@@ -147,6 +147,7 @@ impl ChatCompletionBody {
             tools,
             choice,
             parallel: self.parallel_tool_calls,
+            servers: Vec::new(),
         };
         chat_threads_application::replies::llm::check_tools(&offer.tools, offer.choice.as_ref())?;
         Ok(offer)
@@ -207,6 +208,74 @@ fn tool_choice(choice: Option<&Value>) -> Result<Option<ToolChoice>, ApiError> {
             Some(ToolChoice::Named(name.ok_or_else(refuse)?.to_owned()))
         }
         Some(_) => return Err(refuse()),
+    })
+}
+
+/// An `mcp` tool of Responses: a configured MCP server named by `server_label`, optionally
+/// narrowed by `allowed_tools` (a list of names, or `{"tool_names": [...]}`). A server given by
+/// URL or connector, headers, and approvals other than `never` are refused: the service runs
+/// only the servers its configuration names, without asking.
+fn mcp_use(t: &Value) -> Result<chat_threads_application::replies::mcp::McpUse, ApiError> {
+    let refuse = |why: &str| bad("tools", format!("mcp tool: {why}"));
+    let Some(server) = t["server_label"].as_str() else {
+        return Err(refuse("server_label names the configured server to use"));
+    };
+    for key in ["server_url", "connector_id", "headers", "authorization"] {
+        if t.get(key).is_some_and(|v| !v.is_null()) {
+            return Err(refuse(&format!(
+                "{key} is not taken: name a configured server by server_label"
+            )));
+        }
+    }
+    match &t["require_approval"] {
+        Value::Null => {}
+        Value::String(s) if s == "never" => {}
+        _ => {
+            return Err(refuse(
+                "require_approval must be never (approvals are not supported)",
+            ));
+        }
+    }
+    let known = [
+        "type",
+        "server_label",
+        "server_description",
+        "allowed_tools",
+        "require_approval",
+        "server_url",
+        "connector_id",
+        "headers",
+        "authorization",
+    ];
+    if let Some(key) = t
+        .as_object()
+        .and_then(|o| o.keys().find(|k| !known.contains(&k.as_str())))
+    {
+        return Err(refuse(&format!("unknown field {key}")));
+    }
+    let names = |v: &Value| -> Result<Vec<String>, ApiError> {
+        v.as_array()
+            .ok_or_else(|| refuse("allowed_tools must list tool names"))?
+            .iter()
+            .map(|n| {
+                n.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| refuse("allowed_tools must list tool names"))
+            })
+            .collect()
+    };
+    let tools = match &t["allowed_tools"] {
+        Value::Null => None,
+        Value::Array(_) => Some(names(&t["allowed_tools"])?),
+        Value::Object(o) => match o.get("tool_names") {
+            Some(v) => Some(names(v)?),
+            None => None,
+        },
+        _ => return Err(refuse("allowed_tools must list tool names")),
+    };
+    Ok(chat_threads_application::replies::mcp::McpUse {
+        server: server.to_owned(),
+        tools,
     })
 }
 
@@ -325,6 +394,7 @@ impl ResponseBody {
     /// The function tools offered to the model (Responses' flat shape), checked.
     pub fn offer(&self) -> Result<ToolOffer, ApiError> {
         let mut tools = Vec::new();
+        let mut servers = Vec::new();
         for t in self.tools.iter().flatten() {
             match t["type"].as_str() {
                 Some("function") => {
@@ -361,6 +431,7 @@ impl ResponseBody {
                         strict: t["strict"].as_bool(),
                     });
                 }
+                Some("mcp") => servers.push(mcp_use(t)?),
                 Some(kind) => return Err(hosted(kind)),
                 None => return Err(bad("tools", "every tool needs a type")),
             }
@@ -369,6 +440,7 @@ impl ResponseBody {
             tools,
             choice: tool_choice(self.tool_choice.as_ref())?,
             parallel: self.parallel_tool_calls,
+            servers,
         };
         chat_threads_application::replies::llm::check_tools(&offer.tools, offer.choice.as_ref())?;
         Ok(offer)

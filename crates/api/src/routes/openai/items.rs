@@ -62,7 +62,7 @@ pub(super) fn item_id(message: MessageId) -> String {
 /// The message of an item id (`msg_<message>`, or `fc_`, `fco_`, `rs_` and the message with
 /// the part's place, for the parts of a message); anything else is an unknown item (404).
 pub(super) fn parse_item(id: &str) -> Result<MessageId, ApiError> {
-    let rest = ["msg_", "fc_", "fco_", "rs_"]
+    let rest = ["msg_", "fc_", "fco_", "rs_", "mcp_"]
         .iter()
         .find_map(|p| id.strip_prefix(p))
         .unwrap_or("");
@@ -99,8 +99,9 @@ pub(super) fn text_item(id: MessageId, status: &str, role: Role, text: &str) -> 
     })
 }
 
-/// A message as items: its text (`message`; left out of a message that is only tool calls or
-/// results), its reasoning (`reasoning`), its tool calls (`function_call`), its tool results
+/// A message as items: its reasoning (`reasoning`), the tools the service ran (`mcp_call`, a
+/// call with its output), its text (`message`; left out of a message that is only tool calls
+/// or results), its calls of the caller's tools (`function_call`), its tool results
 /// (`function_call_output`).
 pub(super) fn items(m: &Message) -> Vec<Value> {
     part_items(
@@ -123,11 +124,34 @@ pub(super) fn part_items(
     let hexid = hex(id.as_uuid());
     let mut out = Vec::new();
     let only_tools = text.is_empty() && parts.iter().any(|p| !matches!(p, Part::Reasoning { .. }));
-    if !only_tools {
-        out.push(text_item(id, status, role, text));
-    }
     for (i, part) in parts.iter().enumerate() {
+        // A call the service ran and its result are one `mcp_call` item.
+        let result_of = |id: &str| {
+            parts.iter().find_map(|p| match p {
+                Part::ToolResult {
+                    call_id,
+                    output,
+                    is_error,
+                } if call_id == id => Some((Part::output_text(output), *is_error)),
+                _ => None,
+            })
+        };
         out.push(match part {
+            Part::ToolResult { .. } if role == Role::Assistant => continue,
+            Part::ToolCall {
+                call_id,
+                name,
+                arguments,
+                server: Some(server),
+            } => {
+                let (output, is_error) = result_of(call_id).unzip();
+                json!({
+                    "type": "mcp_call", "id": format!("mcp_{hexid}_{i}"), "server_label": server,
+                    "name": name, "arguments": arguments,
+                    "output": output.clone().filter(|_| is_error != Some(true)),
+                    "error": output.filter(|_| is_error == Some(true)),
+                })
+            }
             Part::Reasoning {
                 summary,
                 encrypted_content,
@@ -140,6 +164,7 @@ pub(super) fn part_items(
                 call_id,
                 name,
                 arguments,
+                server: None,
             } => json!({
                 "type": "function_call", "id": format!("fc_{hexid}_{i}"), "call_id": call_id,
                 "name": name, "arguments": arguments, "status": status,
@@ -151,6 +176,15 @@ pub(super) fn part_items(
                 "call_id": call_id, "output": Part::output_text(output), "status": status,
             }),
         });
+    }
+    // In the order the model wrote them: reasoning and the rounds of tools the service ran,
+    // then the text, then the calls that wait for results.
+    if !only_tools {
+        let at = out
+            .iter()
+            .position(|i| i["type"] != "reasoning" && i["type"] != "mcp_call")
+            .unwrap_or(out.len());
+        out.insert(at, text_item(id, status, role, text));
     }
     out
 }
@@ -233,6 +267,7 @@ impl InputItem {
                     call_id,
                     name,
                     arguments,
+                    ..
                 } => Some(ToolCall {
                     id: call_id.clone(),
                     name: name.clone(),
@@ -337,8 +372,32 @@ fn input_item(i: &Value, field: &'static str) -> Result<InputItem, ApiError> {
                     call_id: text_of(i, "call_id", field)?,
                     name: text_of(i, "name", field)?,
                     arguments: text_of(i, "arguments", field)?,
+                    server: None,
                 },
             );
+        }
+        Some("mcp_call") => {
+            // A call a server ran, with its output: both stay on the assistant message.
+            let call_id = text_of(i, "id", field)?;
+            let failed = i["error"].as_str().filter(|e| !e.is_empty());
+            let output = failed.or(i["output"].as_str()).unwrap_or_default();
+            return Ok(InputItem {
+                role: "assistant",
+                text: String::new(),
+                parts: vec![
+                    Part::ToolCall {
+                        call_id: call_id.clone(),
+                        name: text_of(i, "name", field)?,
+                        arguments: text_of(i, "arguments", field)?,
+                        server: Some(text_of(i, "server_label", field)?),
+                    },
+                    Part::ToolResult {
+                        call_id,
+                        output: Value::String(output.to_owned()),
+                        is_error: failed.is_some(),
+                    },
+                ],
+            });
         }
         Some("function_call_output") => {
             // A string, or content parts (their text joined); any other JSON as it is.

@@ -6,6 +6,7 @@
 mod bodies;
 mod conversations;
 mod items;
+mod response_events;
 mod responses;
 
 use std::sync::OnceLock;
@@ -544,6 +545,7 @@ fn turn_parts(
             call_id: c.id.clone(),
             name: c.name.clone(),
             arguments: c.arguments.clone(),
+            server: None,
         })
         .collect();
     if let Some(call_id) = &m.tool_call_id {
@@ -689,9 +691,20 @@ async fn stored_completion<D: Deps>(
     let include_usage = params.include_usage;
     let frames = std::rc::Rc::new(frames);
     let chunks = frames.clone();
+    // Calls of tools the service ran (MCP) are its own business: they stay out of the chunks.
+    let mut served = std::collections::HashSet::new();
     let rest = started.log.follow(0).filter_map(move |e| {
         use chat_threads_application::events::Event;
         let out = match e.data {
+            Event::ToolCallStarted {
+                index,
+                server: Some(_),
+                ..
+            } => {
+                served.insert(index);
+                None
+            }
+            Event::ToolCallDelta { index, .. } if served.contains(&index) => None,
             Event::MessageDelta { delta } => Some(chunks.chunk(json!({"content": delta}), None)),
             Event::ReasoningDelta { delta } => {
                 Some(chunks.chunk(json!({"reasoning_content": delta}), None))
@@ -700,6 +713,7 @@ async fn stored_completion<D: Deps>(
                 index,
                 call_id,
                 name,
+                server: None,
             } => Some(chunks.chunk(
                 json!({"tool_calls": [{"index": index, "id": call_id, "type": "function",
                                        "function": {"name": name, "arguments": ""}}]}),

@@ -1,0 +1,173 @@
+//! The OpenAI Agents SDK (`openai-agents`, pinned in scripts/python-tools.txt) against the
+//! service: over Chat Completions and over Responses (its default model, stored), with function
+//! tools and a session kept in a conversation.
+
+use super::{python, sdk, sdk_server, sdk_server_on};
+
+/// The OpenAI Agents SDK (`openai-agents`, pinned in scripts/python-tools.txt) runs an Agent
+/// with two function tools over Chat Completions: the echo model calls the tool a message names,
+/// the SDK runs it and sends the result back, and the answer arrives — with the trace export
+/// off, as docs/openai.md says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_sdk_agent_runs_its_function_tools_here() {
+    let Some(python) = python() else {
+        return;
+    };
+    let (server, token) = sdk_server("sdk-agents");
+    let out = sdk(
+        &python,
+        &server,
+        &token,
+        r#"
+import asyncio
+from agents import (Agent, ModelSettings, OpenAIChatCompletionsModel, Runner, function_tool,
+                    set_tracing_disabled)
+set_tracing_disabled(True)
+aclient = openai.AsyncOpenAI(base_url=base + "/openai/v1", api_key=key, max_retries=0)
+calls = []
+
+@function_tool
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    calls.append(("get_weather", city))
+    return f"sunny in {city}"
+
+@function_tool
+def get_time(tz: str) -> str:
+    """The time in a time zone."""
+    calls.append(("get_time", tz))
+    return f"12:00 {tz}"
+
+agent = Agent(name="helper", instructions="Use the tools.", tools=[get_weather, get_time],
+              model=OpenAIChatCompletionsModel(model="echo", openai_client=aclient),
+              model_settings=ModelSettings(temperature=0))
+async def main():
+    r = await Runner.run(agent, 'call get_weather {"city": "Lisbon"}')
+    assert calls == [("get_weather", "Lisbon")], calls
+    assert r.final_output == "Echo: sunny in Lisbon", r.final_output
+    r = await Runner.run(agent, 'call get_time {"tz": "UTC"}')
+    assert calls[-1] == ("get_time", "UTC"), calls
+    assert r.final_output == "Echo: 12:00 UTC", r.final_output
+    # Without a tool named, the agent just answers.
+    r = await Runner.run(agent, "hello agent")
+    assert r.final_output == "Echo: hello agent", r.final_output
+
+asyncio.run(main())
+print("agents ok")
+"#,
+    );
+    assert!(out.contains("agents ok"), "{out}");
+}
+
+/// The Agents SDK's default model (Responses, stored): an Agent with two function tools, run
+/// whole and streamed, and an `OpenAIConversationsSession` over two turns whose conversation the
+/// native API shows as one tree with tool parts.
+async fn agents_sdk_over_responses(postgres: bool) {
+    let Some(python) = python() else {
+        return;
+    };
+    let Some((server, token)) = sdk_server_on(postgres, "sdk-responses-agent", "0").await else {
+        return;
+    };
+    let out = sdk(
+        &python,
+        &server,
+        &token,
+        r#"
+import asyncio
+from agents import (Agent, ModelSettings, OpenAIConversationsSession, OpenAIResponsesModel,
+                    Runner, function_tool, set_tracing_disabled)
+set_tracing_disabled(True)
+aclient = openai.AsyncOpenAI(base_url=base + "/openai/v1", api_key=key, max_retries=0)
+calls = []
+
+@function_tool
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    calls.append(("get_weather", city))
+    return f"sunny in {city}"
+
+@function_tool
+def get_time(tz: str) -> str:
+    """The time in a time zone."""
+    calls.append(("get_time", tz))
+    return f"12:00 {tz}"
+
+agent = Agent(name="helper", instructions="Use the tools.", tools=[get_weather, get_time],
+              model=OpenAIResponsesModel(model="echo", openai_client=aclient),
+              model_settings=ModelSettings(temperature=0))
+async def main():
+    r = await Runner.run(agent, 'call get_weather {"city": "Lisbon"}')
+    assert calls == [("get_weather", "Lisbon")], calls
+    assert r.final_output == "Echo: sunny in Lisbon", r.final_output
+    streamed = Runner.run_streamed(agent, 'call get_time {"tz": "UTC"}')
+    kinds = set()
+    async for event in streamed.stream_events():
+        kinds.add(event.type)
+    assert calls[-1] == ("get_time", "UTC"), calls
+    assert streamed.final_output == "Echo: 12:00 UTC", streamed.final_output
+    assert "raw_response_event" in kinds, kinds
+    session = OpenAIConversationsSession(openai_client=aclient)
+    r = await Runner.run(agent, 'call get_weather {"city": "Porto"}', session=session)
+    assert r.final_output == "Echo: sunny in Porto", r.final_output
+    r = await Runner.run(agent, 'call get_time {"tz": "CET"}', session=session)
+    assert r.final_output == "Echo: 12:00 CET", r.final_output
+    items = await session.get_items()
+    kinds = [i.get("type") for i in items]
+    assert kinds.count("function_call") == 2 and kinds.count("function_call_output") == 2, kinds
+    print("CONVERSATION", await session._get_session_id())
+
+asyncio.run(main())
+print("agents ok")
+"#,
+    );
+    assert!(out.contains("agents ok"), "{out}");
+    let conv = out
+        .lines()
+        .find_map(|l| l.strip_prefix("CONVERSATION "))
+        .unwrap()
+        .trim();
+    let thread = uuid::Uuid::parse_str(conv.strip_prefix("conv_").unwrap()).unwrap();
+    let (status, _, path) = server
+        .call(
+            "GET",
+            &format!("/v1/threads/{thread}/messages?limit=100"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{path}");
+    let shape: Vec<(String, String, usize)> = path["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_owned(),
+                m["status"].as_str().unwrap().to_owned(),
+                m["parts"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    let round = |status: &str| {
+        vec![
+            ("user".to_owned(), "complete".to_owned(), 0),
+            ("assistant".to_owned(), status.to_owned(), 1),
+            ("tool".to_owned(), "complete".to_owned(), 1),
+            ("assistant".to_owned(), "complete".to_owned(), 0),
+        ]
+    };
+    let mut want = round("requires_action");
+    want.extend(round("requires_action"));
+    assert_eq!(shape, want, "{path}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_sdk_runs_tools_over_responses_and_keeps_a_session_on_sqlite() {
+    agents_sdk_over_responses(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_sdk_runs_tools_over_responses_and_keeps_a_session_on_postgres() {
+    agents_sdk_over_responses(true).await;
+}
