@@ -123,7 +123,11 @@ async fn tool_rounds(postgres: bool) {
                                 {"call_id": "call_a", "output": "x"}]})),
     )
     .await;
-    assert_eq!(status, 400, "a call answered twice in one request: {e}");
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (422, Some("inconsistent_request")),
+        "a call answered twice in one request: {e}"
+    );
     let (_, _, after) = call(
         "GET",
         format!("/v1/threads/{tid}/messages?view=tree&limit=100"),
@@ -248,8 +252,8 @@ async fn tool_rounds(postgres: bool) {
     .await;
     assert_eq!(
         (status, e["error"]["code"].as_str()),
-        (400, Some("validation_failed")),
-        "{e}"
+        (422, Some("inconsistent_request")),
+        "a tool call on a user message: {e}"
     );
     let (status, _, own) = call(
         "POST",
@@ -299,6 +303,47 @@ async fn tool_rounds(postgres: bool) {
         !sent.to_string().contains("look it up"),
         "reasoning is not sent back"
     );
+
+    // A fork copies the pair whole, call ids included.
+    let (status, _, forked) = call(
+        "POST",
+        format!("/v1/threads/{tid}/fork"),
+        Some(json!({"message_id": rid})),
+    )
+    .await;
+    assert_eq!(status, 201, "{forked}");
+    let (_, _, copy) = call(
+        "GET",
+        format!(
+            "/v1/threads/{}/messages?limit=100",
+            forked["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    let copy = copy["data"].as_array().unwrap();
+    let n = copy.len();
+    assert_eq!(copy[n - 2]["status"], "requires_action", "{copy:?}");
+    assert_eq!(copy[n - 2]["parts"][1]["call_id"], "mine");
+    assert_eq!(copy[n - 1]["parts"][0]["call_id"], "mine");
+    // Tombstoning the call takes its result out of the context too (never half a pair).
+    let own_id = own["id"].as_str().unwrap();
+    let (status, _, _) = call(
+        "DELETE",
+        format!("/v1/threads/{tid}/messages/{own_id}?scope=message"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, r) = call(
+        "POST",
+        format!("/v1/threads/{tid}/chat"),
+        Some(json!({"content": "again?", "model": "fake-ok"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{r}");
+    let sent = fake.requests().pop().unwrap();
+    assert!(!sent.to_string().contains("mine"), "{sent}");
 
     // A reply answered by a user message instead of results: its calls leave the context.
     let (_, _, r) = call(
@@ -362,7 +407,10 @@ async fn tool_rounds(postgres: bool) {
         .iter()
         .filter(|m| m["status"] == "requires_action")
         .count();
-    assert_eq!(waiting, 4, "{tree}");
+    assert_eq!(
+        waiting, 3,
+        "the two rounds, the regenerated one, the unanswered one: {tree}"
+    );
 
     // Offline, with the built-in echo model: `call NAME {json}` calls the tool, and after the
     // result it answers with it.

@@ -178,8 +178,12 @@ async fn mcp_rounds(postgres: bool) {
     )
     .await;
     assert_eq!(
-        (status, e["error"]["details"]["field"].as_str()),
-        (400, Some("mcp")),
+        (
+            status,
+            e["error"]["code"].as_str(),
+            e["error"]["details"]["field"].as_str()
+        ),
+        (422, Some("out_of_range"), Some("mcp")),
         "{e}"
     );
 

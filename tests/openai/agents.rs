@@ -171,3 +171,99 @@ async fn the_agents_sdk_runs_tools_over_responses_and_keeps_a_session_on_sqlite(
 async fn the_agents_sdk_runs_tools_over_responses_and_keeps_a_session_on_postgres() {
     agents_sdk_over_responses(true).await;
 }
+
+/// The Vercel AI SDK (`ai` and `@ai-sdk/openai`, pinned in tests/node) with `temperature: 0`
+/// and a tool that runs: `generateText` over Chat Completions and over Responses (its default),
+/// and `streamText` over Chat Completions — each calls the tool, sends the result and gets the
+/// answer (tests/node/ai_sdk_tools.mjs), on SQLite and PostgreSQL.
+async fn vercel_ai_sdk(postgres: bool) {
+    let Some(node) = super::node() else {
+        return;
+    };
+    let Some((server, token)) = sdk_server_on(postgres, "ai-sdk-user", "0").await else {
+        return;
+    };
+    let out = std::process::Command::new(node)
+        .arg(crate::support::repo().join("tests/node/ai_sdk_tools.mjs"))
+        .args([
+            &server.base,
+            &token,
+            "chat",
+            "responses",
+            "chat-stream",
+            "responses-stream",
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the AI SDK script failed:\n{text}");
+    assert!(text.contains("ai sdk ok"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vercel_ai_sdk_runs_tools_with_temperature_on_sqlite() {
+    vercel_ai_sdk(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vercel_ai_sdk_runs_tools_with_temperature_on_postgres() {
+    vercel_ai_sdk(true).await;
+}
+
+/// LangChain's `ChatOpenAI` (`langchain-openai`, pinned) with `temperature=0` and `bind_tools`:
+/// the model calls the tool, the tool runs, the result goes back and the answer arrives — over
+/// Chat Completions (its default) and over Responses, on SQLite and PostgreSQL.
+async fn langchain_tools(postgres: bool) {
+    let Some(python) = python() else {
+        return;
+    };
+    let Some((server, token)) = sdk_server_on(postgres, "langchain-user", "0").await else {
+        return;
+    };
+    let out = sdk(
+        &python,
+        &server,
+        &token,
+        r#"
+from langchain_core.messages import HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+
+@tool
+def get_weather(city: str) -> str:
+    """Return the weather for a city."""
+    return f"It is sunny in {city}."
+
+for responses in (False, True):
+    llm = ChatOpenAI(model="echo", base_url=base + "/openai/v1", api_key=key, temperature=0,
+                     max_retries=0, use_responses_api=responses)
+    bound = llm.bind_tools([get_weather])
+    human = HumanMessage('call get_weather {"city": "Lisbon"}')
+    ai_msg = bound.invoke([human])
+    call = ai_msg.tool_calls[0]
+    assert call["name"] == "get_weather" and call["args"] == {"city": "Lisbon"}, ai_msg
+    tool_msg = ToolMessage(content=get_weather.invoke(call["args"]), tool_call_id=call["id"])
+    final = bound.invoke([human, ai_msg, tool_msg])
+    assert final.text == "Echo: It is sunny in Lisbon.", (responses, final)
+    # Without a tool named, the model answers.
+    plain = bound.invoke([HumanMessage("hello there")])
+    assert plain.text == "Echo: hello there", plain
+print("langchain ok")
+"#,
+    );
+    assert!(out.contains("langchain ok"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn langchain_binds_tools_with_temperature_zero_on_sqlite() {
+    langchain_tools(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn langchain_binds_tools_with_temperature_zero_on_postgres() {
+    langchain_tools(true).await;
+}

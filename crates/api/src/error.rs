@@ -125,7 +125,9 @@ fn app_status(e: &AppError) -> StatusCode {
 fn details(e: &AppError) -> Option<serde_json::Value> {
     match e {
         AppError::Domain(
-            DomainError::ValidationFailed { field, .. } | DomainError::OutOfRange { field, .. },
+            DomainError::ValidationFailed { field, .. }
+            | DomainError::OutOfRange { field, .. }
+            | DomainError::Inconsistent { field, .. },
         ) => Some(serde_json::json!({ "field": field })),
         AppError::Domain(DomainError::LimitExceeded {
             field,

@@ -120,6 +120,46 @@ fn response_format() -> Value {
     json!({"oneOf": [{"type": "null"}, kind("text"), kind("json_object"), schema]})
 }
 
+/// A tool's name: what chat completions takes.
+fn tool_name() -> Value {
+    json!({"pattern": "^[A-Za-z0-9_-]{1,64}$"})
+}
+
+/// A call id, a tool's or a server's name in a part: 1 to 128 characters, no control characters.
+fn part_id() -> Value {
+    json!({"pattern": format!("^[^{CONTROLS}]{{1,128}}$")})
+}
+
+/// The rules of each kind of message part (`PartDto` is one object per kind, under `oneOf`).
+fn part_rules(schema: &mut Value) {
+    let rules = [
+        ("call_id", part_id()),
+        ("name", part_id()),
+        ("server", part_id()),
+        ("arguments", no_nul()),
+        ("summary", no_nul()),
+        ("encrypted_content", no_nul()),
+        ("output", metadata_value_ref()),
+    ];
+    for variant in schema["oneOf"].as_array_mut().into_iter().flatten() {
+        // Each kind takes its own fields only.
+        variant["additionalProperties"] = Value::Bool(false);
+        for (field, rule) in &rules {
+            if let Some(property) = variant
+                .get_mut("properties")
+                .and_then(|p| p.get_mut(*field))
+            {
+                merge(property, rule);
+            }
+        }
+    }
+}
+
+/// Any JSON value without NUL (a tool's output), as metadata values are written.
+fn metadata_value_ref() -> Value {
+    json!({"$ref": "#/components/schemas/MetadataValue"})
+}
+
 const TITLE: u32 = 200;
 const ID: u32 = 255;
 const MODEL: u32 = 200;
@@ -177,6 +217,15 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("ChatBody", "metadata", metadata()),
         ("ChatBody", "language", one_line(HINT)),
         ("ChatBody", "timezone", one_line(HINT)),
+        ("ToolDto", "name", tool_name()),
+        ("ToolDto", "description", no_nul()),
+        ("NamedTool", "name", tool_name()),
+        ("ToolResultDto", "call_id", part_id()),
+        ("ToolResultDto", "output", metadata_value_ref()),
+        ("ToolResultsBody", "model", identifier(MODEL)),
+        ("ToolResultsBody", "language", one_line(HINT)),
+        ("ToolResultsBody", "timezone", one_line(HINT)),
+        ("ToolResultsBody", "metadata", metadata()),
         ("ResendBody", "content", no_nul()),
         ("ResendBody", "model", identifier(MODEL)),
         ("ResendBody", "metadata", metadata()),
@@ -290,6 +339,9 @@ fn server_sent_event() -> Value {
         "scope" => json!({"enum": ["message", "subtree"]}),
         "role" => json!({"enum": ["user", "assistant"]}),
         "message_id" => json!({"type": "string", "format": "uuid"}),
+        "index" => json!({"type": "integer", "minimum": 0}),
+        "is_error" => json!({"type": "boolean"}),
+        "tool_calls" => json!({"type": "array", "items": {"type": "object"}}),
         "active_leaf_id" => json!({"type": ["string", "null"], "format": "uuid"}),
         _ => json!({"type": "string"}),
     };
@@ -381,6 +433,7 @@ pub(crate) fn apply(doc: &mut Value) {
     }
     let schemas = &mut doc["components"]["schemas"];
     schemas["MetadataValue"] = metadata_value();
+    part_rules(&mut schemas["PartDto"]);
     // A session's lifetime is given one way: ttl_seconds or expires_at.
     schemas["NewSessionBody"]["not"] = json!({"required": ["ttl_seconds", "expires_at"]});
     for (schema, field, rule) in field_rules() {

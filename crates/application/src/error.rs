@@ -58,6 +58,7 @@ error_codes! {
     MessageUnusable => "message_unusable", 422: "the message cannot be used for this (deleted, another thread, still streaming).",
     ThreadNotWritable => "thread_not_writable", 422: "the thread refuses the change (deleted).",
     OutOfRange => "out_of_range", 422: "a well-formed value outside a range that depends on the moment or the configuration (a session's expires_at); `details.field` names it.",
+    InconsistentRequest => "inconsistent_request", 422: "values that are each valid do not fit together (a part on a role that cannot hold it, a call id twice, a tool offered twice, a tool_choice naming no offered tool); `details.field` names it.",
     ToolResultUnpaired => "tool_result_unpaired", 422: "a tool result answers no open call of the assistant message it follows, answers one twice, or leaves one unanswered; `details.call_id` names it.",
     ContentNotJson => "content_not_json", 422: "content_type is json and the content does not parse as JSON.",
     ModelNotAllowed => "model_not_allowed", 422: "the model is unknown or not allowed for you; `details.allowed` lists yours.",
@@ -339,6 +340,7 @@ impl AppError {
                 DomainError::ContentNotJson => ErrorCode::ContentNotJson,
                 DomainError::OutOfRange { .. } => ErrorCode::OutOfRange,
                 DomainError::ToolResultUnpaired { .. } => ErrorCode::ToolResultUnpaired,
+                DomainError::Inconsistent { .. } => ErrorCode::InconsistentRequest,
             },
             Self::Auth(a) => a.code(),
             Self::Forbidden(_) => ErrorCode::Forbidden,
@@ -502,6 +504,10 @@ mod tests {
             },
             DomainError::ToolResultUnpaired {
                 call_id: "c".into(),
+                reason: "y".into(),
+            },
+            DomainError::Inconsistent {
+                field: "x",
                 reason: "y".into(),
             },
         ];

@@ -50,6 +50,15 @@ pub enum DomainError {
         /// What is wrong.
         reason: String,
     },
+    /// Values that are each valid and do not fit together: a part on a role that cannot hold
+    /// it, a call id twice, a tool offered twice, a `tool_choice` naming no offered tool.
+    #[error("invalid {field}: {reason}")]
+    Inconsistent {
+        /// The input that does not fit.
+        field: &'static str,
+        /// What does not fit.
+        reason: String,
+    },
     /// A well-formed value outside a range that depends on the moment or the configuration
     /// (a session's `expires_at`), which a schema cannot state.
     #[error("{field} is out of range: {reason}")]
@@ -65,6 +74,14 @@ impl DomainError {
     /// Shorthand for an [`DomainError::ValidationFailed`].
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Self::ValidationFailed {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for an [`DomainError::Inconsistent`].
+    pub fn inconsistent(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::Inconsistent {
             field,
             reason: reason.into(),
         }

@@ -27,11 +27,19 @@ pub fn check_parts(role: Role, parts: &[Part], limits: &Limits) -> Result<(), Do
             }
         };
         if !allowed {
-            return Err(bad(format!(
-                "parts[{i}]: a {} part cannot be on a {} message",
-                part.kind(),
-                role.as_str()
-            )));
+            return Err(DomainError::inconsistent(
+                "parts",
+                format!(
+                    "parts[{i}]: a {} part cannot be on a {} message{}",
+                    part.kind(),
+                    role.as_str(),
+                    if role == Role::Assistant {
+                        " (a result there must follow a call the service ran)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
         }
         if let Some(id) = part.call_id() {
             check_id(i, "call_id", id)?;
@@ -40,7 +48,10 @@ pub fn check_parts(role: Role, parts: &[Part], limits: &Limits) -> Result<(), Do
                 _ => results.insert(id),
             };
             if !fresh {
-                return Err(bad(format!("parts[{i}]: call_id {id:?} appears twice")));
+                return Err(DomainError::inconsistent(
+                    "parts",
+                    format!("parts[{i}]: call_id {id:?} appears twice"),
+                ));
             }
         }
         let texts: Vec<&str> = match part {

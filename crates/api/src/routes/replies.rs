@@ -190,6 +190,9 @@ pub struct ChatBody {
     /// Sampling settings for the reply (temperature, top_p, stop, seed, penalties, structured
     /// output).
     pub sampling: Option<crate::dto::SamplingDto>,
+    /// Most tokens the reply may have (at least 1; never more than `replies.reply_max_tokens`).
+    #[schema(minimum = 1)]
+    pub max_tokens: Option<u32>,
     /// Your uploaded files to attach to the user message, at most 10. Images reach models
     /// marked as seeing images (`vision` in /v1/models; others: 422 images_not_supported);
     /// text files and PDFs are given to the model as text, within a per-file budget.
@@ -222,7 +225,7 @@ impl From<ChatBody> for SendInput {
             language: b.language,
             timezone: b.timezone,
             attachments: crate::routes::messages::file_ids(b.attachments),
-            max_tokens: None,
+            max_tokens: b.max_tokens,
             sampling: b.sampling.unwrap_or_default().into(),
             tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls, b.mcp_servers),
         }
@@ -241,6 +244,7 @@ impl From<ResendBody> for ChatBody {
             timezone: b.timezone,
             attachments: b.attachments,
             sampling: b.sampling,
+            max_tokens: b.max_tokens,
             tools: b.tools,
             tool_choice: b.tool_choice,
             parallel_tool_calls: b.parallel_tool_calls,
@@ -257,6 +261,7 @@ impl From<RegenerateBody> for RegenerateInput {
             timezone: b.timezone,
             sampling: b.sampling.unwrap_or_default().into(),
             tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls, b.mcp_servers),
+            max_tokens: b.max_tokens,
         }
     }
 }
@@ -282,6 +287,9 @@ pub struct ResendBody {
     /// Sampling settings for the reply (temperature, top_p, stop, seed, penalties, structured
     /// output).
     pub sampling: Option<crate::dto::SamplingDto>,
+    /// Most tokens the reply may have (at least 1; never more than `replies.reply_max_tokens`).
+    #[schema(minimum = 1)]
+    pub max_tokens: Option<u32>,
     /// Your uploaded files to attach to the new user message, at most 10 (none by default).
     #[serde(default)]
     #[schema(max_items = 10)]
@@ -310,6 +318,9 @@ pub struct RegenerateBody {
     pub timezone: Option<String>,
     /// Sampling settings for the new reply.
     pub sampling: Option<crate::dto::SamplingDto>,
+    /// Most tokens the new reply may have (at least 1).
+    #[schema(minimum = 1)]
+    pub max_tokens: Option<u32>,
     /// Functions the new reply may call.
     #[serde(default)]
     #[schema(max_items = 64)]

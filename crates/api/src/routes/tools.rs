@@ -124,6 +124,9 @@ pub struct ToolResultsBody {
     pub timezone: Option<String>,
     /// Sampling settings for the continuation.
     pub sampling: Option<SamplingDto>,
+    /// Most tokens the continuation may have (at least 1).
+    #[schema(minimum = 1)]
+    pub max_tokens: Option<u32>,
     /// Functions the continuation may call (send them again to keep offering them).
     #[serde(default)]
     #[schema(max_items = 64)]
@@ -154,7 +157,7 @@ impl From<ToolResultsBody> for ToolResultsInput {
             model: b.model,
             language: b.language,
             timezone: b.timezone,
-            max_tokens: None,
+            max_tokens: b.max_tokens,
             sampling: b.sampling.unwrap_or_default().into(),
             tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls, b.mcp_servers),
             metadata: b.metadata,

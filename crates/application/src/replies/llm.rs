@@ -105,7 +105,11 @@ pub fn check_tools(
             )));
         }
         if !seen.insert(t.name.as_str()) {
-            return Err(bad(format!("tool {} is offered twice", t.name)));
+            return Err(DomainError::inconsistent(
+                "tools",
+                format!("tool {} is offered twice", t.name),
+            )
+            .into());
         }
         if !t.parameters.is_object() {
             return Err(bad(format!(
@@ -116,19 +120,27 @@ pub fn check_tools(
         let size = t.name.len()
             + t.description.as_ref().map_or(0, String::len)
             + t.parameters.to_string().len();
-        if size > MAX_TOOL_BYTES || t.description.as_ref().is_some_and(|d| d.contains('\0')) {
-            return Err(bad(format!(
-                "tool {} is over {MAX_TOOL_BYTES} bytes or holds NUL",
-                t.name
-            )));
+        if t.description.as_ref().is_some_and(|d| d.contains('\0')) {
+            return Err(bad(format!("tool {}: the description holds NUL", t.name)));
+        }
+        if size > MAX_TOOL_BYTES {
+            return Err(DomainError::LimitExceeded {
+                field: "tools",
+                limit: MAX_TOOL_BYTES,
+                actual: size,
+            }
+            .into());
         }
     }
     match choice {
-        Some(ToolChoice::Required) if tools.is_empty() => {
-            Err(DomainError::invalid("tool_choice", "required, but no tools are offered").into())
-        }
+        Some(ToolChoice::Required) if tools.is_empty() => Err(DomainError::inconsistent(
+            "tool_choice",
+            "required, but no tools are offered",
+        )
+        .into()),
         Some(ToolChoice::Named(name)) if !tools.iter().any(|t| &t.name == name) => Err(
-            DomainError::invalid("tool_choice", format!("no tool named {name} is offered")).into(),
+            DomainError::inconsistent("tool_choice", format!("no tool named {name} is offered"))
+                .into(),
         ),
         _ => Ok(()),
     }

@@ -140,6 +140,8 @@ pub struct RegenerateInput {
     pub sampling: Sampling,
     /// Tools the model may call (checked by [`llm::check_tools`]).
     pub tools: llm::ToolOffer,
+    /// Most tokens the reply may have (never more than `replies.max_tokens`).
+    pub max_tokens: Option<u32>,
 }
 
 /// Replies to messages.
@@ -507,7 +509,7 @@ where
             who,
             input.language,
             input.timezone,
-            None,
+            input.max_tokens,
             input.sampling,
             input.tools,
         )?;

@@ -130,7 +130,7 @@ impl Catalog {
     }
 
     /// Checks the MCP servers a request names: each configured and allowed for `who`, named
-    /// once; else 400 naming `mcp` and the servers `who` may use.
+    /// once; else 422 `out_of_range` naming `mcp` and the servers `who` may use.
     pub fn check_servers(
         &self,
         who: &Principal,
@@ -139,14 +139,14 @@ impl Catalog {
         let mut seen = std::collections::BTreeSet::new();
         for u in uses {
             if !self.allowed_servers(who).contains(&u.server) || !seen.insert(&u.server) {
-                return Err(chat_threads_domain::DomainError::invalid(
-                    "mcp",
-                    format!(
+                return Err(chat_threads_domain::DomainError::OutOfRange {
+                    field: "mcp",
+                    reason: format!(
                         "{:?} is not an MCP server you may use (or is named twice); yours: {:?}",
                         u.server,
                         self.allowed_servers(who)
                     ),
-                )
+                }
                 .into());
             }
         }

@@ -64,6 +64,13 @@ impl Hints {
         tools: crate::replies::llm::ToolOffer,
     ) -> Result<Self, AppError> {
         crate::replies::llm::check_tools(&tools.tools, tools.choice.as_ref())?;
+        if max_tokens == Some(0) {
+            return Err(chat_threads_domain::DomainError::invalid(
+                "max_tokens",
+                "must be at least 1",
+            )
+            .into());
+        }
         Ok(Self {
             max_tokens,
             sampling: sampling.check()?,

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::bad;
 use super::bodies::{ConversationBody, ConversationUpdateBody, ItemsBody, read};
 use super::items::{
-    InputItem, ListQuery, append_items, conversation_id, input_items, items, items_of, list,
-    metadata, page, parse_conversation, parse_item, path_messages,
+    InputItem, ListQuery, append_items, conversation_id, find_item, input_items, items, items_of,
+    list, metadata, page, parse_conversation, parse_item, path_messages,
 };
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -50,7 +50,7 @@ pub async fn create<D: Deps>(
     let items = match body.items {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(a)) if a.is_empty() => Vec::new(),
-        Some(v) => input_items(&v, "items")?,
+        Some(v) => input_items(&state, &auth.0, &v, "items").await?,
     };
     // All or nothing: the thread and its items in one transaction.
     let (t, _) = state
@@ -140,7 +140,7 @@ pub async fn create_items<D: Deps>(
 ) -> Result<HttpResponse, ApiError> {
     let body: ItemsBody = read(body.into_inner(), "conversations.items.create")?;
     let t = thread(&state, &auth.0, &id).await?;
-    let items = input_items(&body.items, "items")?;
+    let items = input_items(&state, &auth.0, &body.items, "items").await?;
     if matches!(&body.items, Value::String(_)) {
         return Err(bad("items", "must be a list of message items"));
     }
@@ -157,7 +157,7 @@ pub async fn get_item<D: Deps>(
     let (conv, item_id) = path.into_inner();
     let m = state
         .messages
-        .get(&auth.0, parse_conversation(&conv)?, parse_item(&item_id)?)
+        .get(&auth.0, parse_conversation(&conv)?, parse_item(&item_id)?.1)
         .await?;
     if m.is_tombstone() {
         return Err(ApiError::App(
@@ -165,9 +165,7 @@ pub async fn get_item<D: Deps>(
         ));
     }
     // The item with this id among the message's items (its text, calls, results, reasoning).
-    items(&m)
-        .into_iter()
-        .find(|i| i["id"].as_str() == Some(item_id.as_str()))
+    find_item(items(&m), &item_id)
         .map(|i| HttpResponse::Ok().json(i))
         .ok_or(ApiError::App(
             chat_threads_application::AppError::MessageNotFound,
@@ -185,7 +183,7 @@ pub async fn delete_item<D: Deps>(
     let t = thread(&state, &auth.0, &conv).await?;
     state
         .messages
-        .delete(&auth.0, t.id, parse_item(&item_id)?, DeleteScope::Message)
+        .delete(&auth.0, t.id, parse_item(&item_id)?.1, DeleteScope::Message)
         .await?;
     Ok(HttpResponse::Ok().json(object(&t)))
 }

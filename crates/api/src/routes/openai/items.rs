@@ -54,23 +54,43 @@ pub(super) fn parse_response(id: &str) -> Result<(ThreadId, MessageId), ApiError
     }
 }
 
-/// A message is an item: `msg_<message>`.
-pub(super) fn item_id(message: MessageId) -> String {
-    format!("msg_{}", hex(message.as_uuid()))
+/// A message is an item: `msg_<thread><message>` (the thread too, so that an
+/// `item_reference` finds it).
+pub(super) fn item_id(thread: ThreadId, message: MessageId) -> String {
+    format!("msg_{}{}", hex(thread.as_uuid()), hex(message.as_uuid()))
 }
 
-/// The message of an item id (`msg_<message>`, or `fc_`, `fco_`, `rs_` and the message with
-/// the part's place, for the parts of a message); anything else is an unknown item (404).
-pub(super) fn parse_item(id: &str) -> Result<MessageId, ApiError> {
+/// The message of an item id (`msg_`, or `fc_`, `fco_`, `rs_`, `mcp_` with the part's place
+/// after `_`), and its thread when the id carries it (ids issued before carried the message
+/// only); anything else is an unknown item (404).
+pub(super) fn parse_item(id: &str) -> Result<(Option<ThreadId>, MessageId), ApiError> {
     let rest = ["msg_", "fc_", "fco_", "rs_", "mcp_"]
         .iter()
         .find_map(|p| id.strip_prefix(p))
         .unwrap_or("");
-    rest.get(..32)
-        .filter(|_| rest.len() == 32 || rest[32..].starts_with('_'))
-        .and_then(unhex)
-        .map(MessageId::from_uuid)
-        .ok_or(ApiError::App(AppError::MessageNotFound))
+    let hexes = rest.split('_').next().unwrap_or("");
+    let parsed = match hexes.len() {
+        32 => unhex(hexes).map(|m| (None, MessageId::from_uuid(m))),
+        64 => unhex(&hexes[..32])
+            .zip(unhex(&hexes[32..]))
+            .map(|(t, m)| (Some(ThreadId::from_uuid(t)), MessageId::from_uuid(m))),
+        _ => None,
+    };
+    parsed.ok_or(ApiError::App(AppError::MessageNotFound))
+}
+
+/// The item of `items` that `id` names (by kind, message and place: an id given out before
+/// item ids carried the thread still finds its item).
+pub(super) fn find_item(items: Vec<Value>, id: &str) -> Option<Value> {
+    let key = |id: &str| {
+        let (kind, rest) = id.split_once('_')?;
+        let place = rest.split_once('_').map(|(_, p)| p.to_owned());
+        Some((kind.to_owned(), parse_item(id).ok()?.1, place))
+    };
+    let want = key(id)?;
+    items
+        .into_iter()
+        .find(|i| i["id"].as_str().and_then(key).as_ref() == Some(&want))
 }
 
 /// An item's status from its message's.
@@ -84,7 +104,13 @@ fn item_status(status: MessageStatus) -> &'static str {
 
 /// A `message` item with one text part: `output_text` for the assistant, `input_text` for
 /// anyone else.
-pub(super) fn text_item(id: MessageId, status: &str, role: Role, text: &str) -> Value {
+pub(super) fn text_item(
+    thread: ThreadId,
+    id: MessageId,
+    status: &str,
+    role: Role,
+    text: &str,
+) -> Value {
     let part = if role == Role::Assistant {
         json!({"type": "output_text", "text": text, "annotations": []})
     } else {
@@ -92,7 +118,7 @@ pub(super) fn text_item(id: MessageId, status: &str, role: Role, text: &str) -> 
     };
     json!({
         "type": "message",
-        "id": item_id(id),
+        "id": item_id(thread, id),
         "status": status,
         "role": role.as_str(),
         "content": [part],
@@ -105,6 +131,7 @@ pub(super) fn text_item(id: MessageId, status: &str, role: Role, text: &str) -> 
 /// (`function_call_output`).
 pub(super) fn items(m: &Message) -> Vec<Value> {
     part_items(
+        m.thread_id,
         m.id,
         item_status(m.status),
         m.role,
@@ -115,13 +142,14 @@ pub(super) fn items(m: &Message) -> Vec<Value> {
 
 /// The items of a message given by its pieces (see [`items`]).
 pub(super) fn part_items(
+    thread: ThreadId,
     id: MessageId,
     status: &str,
     role: Role,
     text: &str,
     parts: &[Part],
 ) -> Vec<Value> {
-    let hexid = hex(id.as_uuid());
+    let hexid = format!("{}{}", hex(thread.as_uuid()), hex(id.as_uuid()));
     let mut out = Vec::new();
     let only_tools = text.is_empty() && parts.iter().any(|p| !matches!(p, Part::Reasoning { .. }));
     for (i, part) in parts.iter().enumerate() {
@@ -184,7 +212,7 @@ pub(super) fn part_items(
             .iter()
             .position(|i| i["type"] != "reasoning" && i["type"] != "mcp_call")
             .unwrap_or(out.len());
-        out.insert(at, text_item(id, status, role, text));
+        out.insert(at, text_item(thread, id, status, role, text));
     }
     out
 }
@@ -319,30 +347,69 @@ impl InputItem {
 }
 
 /// Input items: a string (one user message) or a list of items — messages whose content is a
-/// string or text parts, `function_call`, `function_call_output` and `reasoning` items — grouped
-/// into messages. Anything else (images, files, hosted tools' items) is refused naming `field`,
-/// never dropped.
-pub(super) fn input_items(v: &Value, field: &'static str) -> Result<Vec<InputItem>, ApiError> {
-    match v {
-        Value::String(s) => Ok(vec![InputItem {
-            role: "user",
-            text: s.clone(),
-            parts: Vec::new(),
-        }]),
-        Value::Array(items) if !items.is_empty() => {
-            let mut out: Vec<InputItem> = Vec::new();
-            for i in items {
-                let next = input_item(i, field)?;
-                if !out.last_mut().is_some_and(|last| last.absorb(&next)) {
-                    out.push(next);
-                }
-            }
-            Ok(out)
+/// string or text parts, `function_call`, `function_call_output`, `reasoning`, `mcp_call` and
+/// `item_reference` items (an item this service gave out, read back) — grouped into messages.
+/// Anything else (images, files, hosted tools' items) is refused naming `field`, never dropped.
+pub(super) async fn input_items<D: Deps>(
+    state: &AppState<D>,
+    who: &Principal,
+    v: &Value,
+    field: &'static str,
+) -> Result<Vec<InputItem>, ApiError> {
+    let raw = match v {
+        Value::String(s) => vec![json!({"role": "user", "content": s})],
+        Value::Array(items) if !items.is_empty() => items.clone(),
+        _ => {
+            return Err(bad(
+                field,
+                "must be a string or a non-empty list of message items",
+            ));
         }
-        _ => Err(bad(
+    };
+    let mut out: Vec<InputItem> = Vec::new();
+    for i in &raw {
+        let next = match i["type"].as_str() {
+            Some("item_reference") => referenced(state, who, i, field).await?,
+            _ => input_item(i, field)?,
+        };
+        if !out.last_mut().is_some_and(|last| last.absorb(&next)) {
+            out.push(next);
+        }
+    }
+    Ok(out)
+}
+
+/// The item an `item_reference` names, read from the caller's messages as it was given out.
+async fn referenced<D: Deps>(
+    state: &AppState<D>,
+    who: &Principal,
+    i: &Value,
+    field: &'static str,
+) -> Result<InputItem, ApiError> {
+    let id = text_of(i, "id", field)?;
+    let unknown = || {
+        bad(
             field,
-            "must be a string or a non-empty list of message items",
-        )),
+            format!("item_reference {id:?} names no item of yours"),
+        )
+    };
+    let (Some(thread), message) = parse_item(&id).map_err(|_| unknown())? else {
+        return Err(unknown());
+    };
+    let m = match state.messages.get(who, thread, message).await {
+        Ok(m) => m,
+        Err(AppError::MessageNotFound | AppError::ThreadNotFound) => return Err(unknown()),
+        Err(e) => return Err(e.into()),
+    };
+    match find_item(items(&m), &id) {
+        Some(item) => input_item(&item, field),
+        // The text item of a reply that only called tools (a stream announces it empty).
+        None if id.starts_with("msg_") && m.role == Role::Assistant => Ok(InputItem {
+            role: "assistant",
+            text: String::new(),
+            parts: Vec::new(),
+        }),
+        None => Err(unknown()),
     }
 }
 

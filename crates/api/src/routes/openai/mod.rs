@@ -178,6 +178,13 @@ pub async fn errors(
     let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
     let ours: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let e = &ours["error"];
+    // Values that do not fit together are a bad request for OpenAI (400), as its SDKs expect.
+    let status = if e["code"] == "inconsistent_request" {
+        *head.status_mut() = StatusCode::BAD_REQUEST;
+        StatusCode::BAD_REQUEST
+    } else {
+        status
+    };
     let openai = json!({"error": {
         "message": e["message"].as_str().unwrap_or_else(|| status.canonical_reason().unwrap_or("error")),
         "type": error_type(status),

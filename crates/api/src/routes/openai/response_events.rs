@@ -2,7 +2,7 @@
 //! the prelude, text deltas, function-call items and their arguments, and the end.
 
 use actix_web::{HttpResponse, web};
-use chat_threads_domain::{MessageId, Role};
+use chat_threads_domain::{MessageId, Role, ThreadId};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -13,6 +13,8 @@ use super::items::{item_id, text_item};
 /// the log lines up with the first one).
 pub(super) struct Events {
     item_id: String,
+    /// The reply's thread, for the ids of its items.
+    thread: ThreadId,
     /// The reply's message, for the ids of its parts' items.
     reply: MessageId,
     start: Value,
@@ -31,13 +33,14 @@ fn sse(kind: &str, n: u64, mut data: Value) -> (u64, String) {
 
 impl Events {
     /// `start` is the response as the stream opens with it: running, nothing out yet.
-    pub(super) fn new(mut start: Value, reply: MessageId) -> Self {
+    pub(super) fn new(mut start: Value, thread: ThreadId, reply: MessageId) -> Self {
         start["status"] = json!("in_progress");
         start["output"] = json!([]);
         start["usage"] = Value::Null;
         start["error"] = Value::Null;
         Self {
-            item_id: item_id(reply),
+            item_id: item_id(thread, reply),
+            thread,
             reply,
             start,
             reasoned: std::cell::Cell::new(false),
@@ -48,7 +51,11 @@ impl Events {
     /// The item id of the reply's call at `index` (its part follows the reasoning, if any).
     fn call_id(&self, index: u32) -> String {
         let part = index as usize + usize::from(self.reasoned.get());
-        format!("fc_{}_{part}", self.reply.as_uuid().simple())
+        format!(
+            "fc_{}{}_{part}",
+            self.thread.as_uuid().simple(),
+            self.reply.as_uuid().simple()
+        )
     }
 
     /// A call started: its item is added (after the message item).
@@ -140,7 +147,9 @@ impl Events {
             .iter()
             .find(|i| i["type"] == "message")
             .cloned()
-            .unwrap_or_else(|| text_item(self.reply, "completed", Role::Assistant, ""));
+            .unwrap_or_else(|| {
+                text_item(self.thread, self.reply, "completed", Role::Assistant, "")
+            });
         let part = &item["content"][0];
         let text = &part["text"];
         out.extend([

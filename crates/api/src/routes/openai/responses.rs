@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 
 use super::bodies::{ConversationRef, ResponseBody, positive, read};
 use super::items::{
-    InputItem, ListQuery, append_items, conversation_id, input_items, item_id, items, items_of,
-    metadata, page, parse_conversation, parse_response, part_items, response_id,
+    InputItem, ListQuery, append_items, conversation_id, input_items, items, items_of, metadata,
+    page, parse_conversation, parse_response, part_items, response_id,
 };
 use super::response_events::{Events, stream_response};
 use super::{Usage, bad};
@@ -30,6 +30,8 @@ use crate::state::{AppState, Deps};
 /// A create request, checked.
 struct Request {
     model: Option<String>,
+    /// The input as sent (its `item_reference`s are read with the caller's messages).
+    raw_input: Value,
     input: Vec<InputItem>,
     instructions: Option<String>,
     previous: Option<String>,
@@ -50,7 +52,8 @@ fn request(body: Value) -> Result<Request, ApiError> {
         sampling,
         tools,
         model: body.model,
-        input: input_items(&body.input, "input")?,
+        raw_input: body.input,
+        input: Vec::new(),
         instructions: body.instructions,
         previous: body.previous_response_id,
         conversation: body.conversation.map(ConversationRef::id),
@@ -65,7 +68,18 @@ fn request(body: Value) -> Result<Request, ApiError> {
             "cannot be used together with conversation",
         ));
     }
-    if !request
+    Ok(request)
+}
+
+/// The request's input items, read (references included) and checked: the last one is a user
+/// message or tool results.
+async fn read_input<D: Deps>(
+    state: &AppState<D>,
+    who: &Principal,
+    r: &mut Request,
+) -> Result<(), ApiError> {
+    r.input = input_items(state, who, &r.raw_input, "input").await?;
+    if !r
         .input
         .last()
         .is_some_and(|i| i.role == "user" || i.is_results())
@@ -75,7 +89,7 @@ fn request(body: Value) -> Result<Request, ApiError> {
             "the last input item must be a user message or function_call_output items",
         ));
     }
-    Ok(request)
+    Ok(())
 }
 
 /// What a stored response keeps of its request, on its user message (`metadata.openai`):
@@ -83,7 +97,8 @@ fn request(body: Value) -> Result<Request, ApiError> {
 /// input items are the messages from there down to the user message).
 fn record(r: &Request, conversation: Option<ThreadId>, after: Option<MessageId>) -> Value {
     json!({
-        "input_after": after.map(item_id),
+        // The message alone (a record read back on the same thread).
+        "input_after": after.map(|m| format!("msg_{}", m.as_uuid().simple())),
         "previous_response_id": r.previous,
         "conversation": conversation.map(conversation_id),
         "instructions": r.instructions,
@@ -265,8 +280,9 @@ pub async fn create<D: Deps>(
     state: web::Data<AppState<D>>,
     body: crate::extractors::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let r = request(body.into_inner())?;
+    let mut r = request(body.into_inner())?;
     let who = auth.0;
+    read_input(&state, &who, &mut r).await?;
     if !r.store {
         return unstored(&state, &who, r).await;
     }
@@ -386,6 +402,7 @@ async fn respond<D: Deps>(
     }
     let events = Events::new(
         stored(&started.assistant_message, user.as_ref()),
+        started.assistant_message.thread_id,
         started.assistant_message.id,
     );
     let log = started.log.follow(0);
@@ -441,6 +458,8 @@ async fn unstored<D: Deps>(
         .await?;
     let id = format!("resp_{}", uuid::Uuid::now_v7().simple());
     let reply_id = MessageId::new();
+    // Ids of a thread that is never stored: a reference to them finds nothing.
+    let thread_id = ThreadId::new();
     let created = chrono::Utc::now().timestamp();
     let model = completion.model.clone();
     let record = record(&r, None, None);
@@ -459,7 +478,7 @@ async fn unstored<D: Deps>(
                 server: None,
             })
             .collect();
-        let output = part_items(reply_id, done, Role::Assistant, text, &parts);
+        let output = part_items(thread_id, reply_id, done, Role::Assistant, text, &parts);
         let usage = u.map(|u| {
             usage(
                 i32::try_from(u.prompt_tokens).ok(),
@@ -476,7 +495,7 @@ async fn unstored<D: Deps>(
         let u = completion.finish(&text, reported).await;
         return Ok(HttpResponse::Ok().json(answer("completed", &text, &calls, Some(u))));
     }
-    let events = Events::new(answer("in_progress", "", &[], None), reply_id);
+    let events = Events::new(answer("in_progress", "", &[], None), thread_id, reply_id);
     let mut started = std::collections::HashSet::new();
     let mut next = 4u64;
     let prelude = futures_util::stream::once(std::future::ready(events.prelude()));
@@ -563,7 +582,7 @@ pub async fn get<D: Deps>(
             after.map_or(0, |a| a.saturating_sub(3)),
         )
         .await?;
-    let events = Events::new(stored(&reply, user.as_ref()), reply.id);
+    let events = Events::new(stored(&reply, user.as_ref()), reply.thread_id, reply.id);
     Ok(stored_stream(state, who, events, user, log, after))
 }
 
@@ -588,7 +607,8 @@ async fn inputs<D: Deps>(
                 .as_str()
                 .map(str::to_owned)
         })
-        .and_then(|id| super::items::parse_item(&id).ok());
+        .and_then(|id| super::items::parse_item(&id).ok())
+        .map(|(_, m)| m);
     let mut out = Vec::new();
     let mut next = user;
     while let Some(m) = next.take() {
