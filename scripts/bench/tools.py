@@ -117,6 +117,15 @@ class Unexpected(Exception):
     """A 2xx answer that is not what the round expects."""
 
 
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:       # a zombie has exited too
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def log(msg):
     print(f"  {msg}", file=sys.stderr, flush=True)
 
@@ -134,8 +143,11 @@ class Bench:
         self.per_thread = per_thread
 
     async def post(self, what, path, body):
-        status, _, raw, sent = await http(self.base, "POST", path, self.token, body,
-                                          timeout=REQUEST_TIMEOUT)
+        try:
+            status, _, raw, sent = await http(self.base, "POST", path, self.token, body,
+                                              timeout=REQUEST_TIMEOUT)
+        except TimeoutError:
+            raise TimeoutError(f"{what}: no answer within {REQUEST_TIMEOUT:g} s") from None
         ms = (now() - sent) * 1000
         if not 200 <= status < 300:
             raise Non2xx(what, status, raw)
@@ -179,8 +191,11 @@ class Bench:
         return {"mcp round": ms}
 
     async def rpc(self, what, body):
-        status, _, raw, sent = await http(self.mcp_base, "POST", self.mcp_path, body=body,
-                                          headers=self.mcp_headers, timeout=REQUEST_TIMEOUT)
+        try:
+            status, _, raw, sent = await http(self.mcp_base, "POST", self.mcp_path, body=body,
+                                              headers=self.mcp_headers, timeout=REQUEST_TIMEOUT)
+        except TimeoutError:
+            raise TimeoutError(f"{what}: no answer within {REQUEST_TIMEOUT:g} s") from None
         ms = (now() - sent) * 1000
         if not 200 <= status < 300:
             raise Non2xx(what, status, raw)
@@ -259,50 +274,68 @@ async def run(args):
     secs = float(args[7])
     levels = [int(c) for c in args[8].split()]
     per_thread = int(args[9])
-    results = args[10]
     pids = {"service": int(pid), "mcp": int(mcp_pid), "client": os.getpid()}
     b = Bench(base, token, mcp_url, mcp_key, pids, per_thread)
     out = []
-    rate = {}       # rounds/s per core, the best seen, per round kind: how many threads to make
+    # How many threads a phase needs: from the rounds/s at c = 1 and how busy the machine was
+    # then (CPU of service + MCP server + client, in cores), c workers are expected to go
+    # min(c, cores / busy) times faster (a round that mostly waits scales with c, one that
+    # mostly computes with the cores left), with a margin of 2.
+    rate, busy = {}, {}
     broken = {}     # round kind -> why the warm-up failed (its phases are left out)
 
     log(f"{backend}: warm-up, {WARMUP_ROUNDS} rounds of each kind at c=1")
     for name in ("chat", "tool", "mcp", "direct"):
-        threads = [] if name == "direct" else \
-            await b.threads(-(-WARMUP_ROUNDS // per_thread))
+        try:
+            threads = [] if name == "direct" else \
+                await b.threads(-(-WARMUP_ROUNDS // per_thread))
+        except Exception as e:  # noqa: BLE001 - reported
+            broken[name] = f"creating threads for its warm-up failed: {e!r}"[:300]
+            log(f"{backend}: {name}: {broken[name]}")
+            continue
         r = await b.phase(name, 1, rounds=WARMUP_ROUNDS, threads=threads)
         r.update(backend=backend, warmup=True)
         out.append(r)
         if r["failures"]:
             kind = next(iter(r["failures"]))
-            broken[name] = f"{kind}: {r['first'][kind]}"
-            log(f"{backend}: {name} rounds fail in the warm-up ({broken[name]}): not measured")
+            broken[name] = f"failed in the warm-up: {kind}: {r['first'][kind]}"
+            log(f"{backend}: {name} rounds: {broken[name]}: not measured")
             continue
         main = {"chat": "chat", "tool": "tool round", "mcp": "mcp round",
                 "direct": "mcp call"}[name]
         rate[name] = 1000.0 / max(0.01, r["lat"][main]["p50"])
-    for c in levels:
-        for name in ("chat", "tool", "mcp", "direct"):
-            if name in broken:
-                continue
-            threads = []
-            if name != "direct":
-                want = secs * rate[name] * min(c, CORES) * 2 / per_thread
+        busy[name] = sum(r["cpu_pct"].values()) / 100
+    plan = [(c, name) for c in levels for name in ("chat", "tool", "mcp", "direct")]
+    if 1 not in levels:     # the MCP server's own time, uncontended: what the report subtracts
+        plan.insert(0, (1, "direct"))
+    for c, name in plan:
+        if name in broken:
+            continue
+        if not alive(pids["service"]):
+            broken["service"] = "the service exited (see its log)"
+            log(f"{backend}: the service exited; the rest is not measured")
+            break
+        threads = []
+        if name != "direct":
+            want = secs * rate[name] * min(c, CORES / max(0.05, busy[name])) * 2 / per_thread
+            try:
                 threads = await b.threads(max(2 * c, math.ceil(want) + c))
-            await asyncio.sleep(0.3)
-            r = await b.phase(name, c, secs=secs, threads=threads)
-            r.update(backend=backend, warmup=False)
-            out.append(r)
-            rate[name] = max(rate[name], r["rounds"] / r["wall"] / min(c, CORES))
-            fails = sum(r["failures"].values())
-            log(f"{backend} c={c} {name}: {r['rounds']} rounds in {r['wall']:.1f} s"
-                + (f", {fails} failed" if fails else ""))
-    with open(results, "a") as f:
-        for r in out:
-            f.write(json.dumps(r) + "\n")
-        for name, why in broken.items():
-            f.write(json.dumps({"backend": backend, "phase": name, "broken": why}) + "\n")
-    return 1 if any(r["failures"] for r in out) else 0
+            except Exception as e:  # noqa: BLE001 - reported
+                broken[f"{name} c={c}"] = f"creating its threads failed: {e!r}"[:300]
+                log(f"{backend} c={c} {name}: {broken[f'{name} c={c}']}")
+                continue
+        await asyncio.sleep(0.3)
+        r = await b.phase(name, c, secs=secs, threads=threads)
+        r.update(backend=backend, warmup=False)
+        out.append(r)
+        if c == 1 and r["rounds"]:
+            rate[name] = r["rounds"] / r["wall"]
+            busy[name] = sum(r["cpu_pct"].values()) / 100
+        fails = sum(r["failures"].values())
+        log(f"{backend} c={c} {name}: {r['rounds']} rounds in {r['wall']:.1f} s"
+            + (f", {fails} failed" if fails else ""))
+    out += [{"backend": backend, "phase": name, "broken": why} for name, why in broken.items()]
+    return out
 
 
 def fmt(v, spec="9.2f"):
@@ -357,16 +390,18 @@ def report(path):
                 line(backend, c, "  chat -> requires_action", r["lat"].get("tool chat"))
                 line(backend, c, "  tool_results -> complete", r["lat"].get("tool results"))
             m, d = get((backend, c, "mcp")), get((backend, c, "direct"))
+            own = get((backend, 1, "direct"))   # the MCP server's own time: uncontended
             if m:
                 line(backend, c, "mcp round (chat running add)", m["lat"].get("mcp round"),
                      m["rounds"] / m["wall"], m["cpu_ms"]["service"])
             if d:
                 line(backend, c, "  MCP server: tools/list", d["lat"].get("mcp list"))
                 line(backend, c, "  MCP server: tools/call", d["lat"].get("mcp call"))
-            if m and d and m["lat"].get("mcp round") and d["lat"].get("mcp call"):
-                mr, dl, dc = m["lat"]["mcp round"], d["lat"]["mcp list"], d["lat"]["mcp call"]
-                line(backend, c, "  mcp round - tools/call", diff(mr, dc))
-                line(backend, c, "  mcp round - list - call", diff(mr, dl, dc))
+            if m and own and m["lat"].get("mcp round") and own["lat"].get("mcp call"):
+                mr = m["lat"]["mcp round"]
+                dl, dc = own["lat"]["mcp list"], own["lat"]["mcp call"]
+                line(backend, c, "  mcp round - call (MCP c=1)", diff(mr, dc))
+                line(backend, c, "  mcp round - list - call (c=1)", diff(mr, dl, dc))
 
     print()
     print("  Ratios to the plain chat of the same backend and c (p50, p99, service CPU per round):")
@@ -392,8 +427,7 @@ def report(path):
     for r in rows:
         label = f"{r['backend']}"
         if "broken" in r:
-            print(f"    {label} {r['phase']} rounds: NOT MEASURED, they failed in the warm-up "
-                  f"({r['broken'][:300]})")
+            print(f"    {label} {r['phase']}: NOT MEASURED ({r['broken'][:300]})")
             failed = True
             continue
         label += " warm-up" if r["warmup"] else f" c={r['c']}"
@@ -428,5 +462,8 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "report":
         sys.exit(report(sys.argv[2]))
     if len(sys.argv) == 13 and sys.argv[1] == "run":
-        sys.exit(asyncio.run(run(sys.argv[2:])))
+        done = asyncio.run(run(sys.argv[2:]))
+        with open(sys.argv[12], "a") as f:
+            f.writelines(json.dumps(r) + "\n" for r in done)
+        sys.exit(1 if any(r.get("failures") or "broken" in r for r in done) else 0)
     sys.exit(__doc__)

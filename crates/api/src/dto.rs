@@ -504,6 +504,12 @@ pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64
     }
 }
 
+/// A token count as the use cases take it: a count beyond `u32` (which the schema refuses)
+/// saturates, and zero or less stays zero (refused as out of range by the use case).
+pub fn token_count(n: Option<i64>) -> Option<u32> {
+    n.map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX))
+}
+
 /// Reads an optional cursor; an empty one (`?cursor=`) means the first page.
 pub fn cursor<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(Option::<String>::deserialize(d)?.filter(|c| !c.is_empty()))

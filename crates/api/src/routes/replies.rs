@@ -191,8 +191,9 @@ pub struct ChatBody {
     /// output).
     pub sampling: Option<crate::dto::SamplingDto>,
     /// Most tokens the reply may have (at least 1; never more than `replies.reply_max_tokens`).
-    #[schema(minimum = 1)]
-    pub max_tokens: Option<u32>,
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
+    #[schema(minimum = 1, maximum = 4294967295_i64)]
+    pub max_tokens: Option<i64>,
     /// Your uploaded files to attach to the user message, at most 10. Images reach models
     /// marked as seeing images (`vision` in /v1/models; others: 422 images_not_supported);
     /// text files and PDFs are given to the model as text, within a per-file budget.
@@ -225,7 +226,7 @@ impl From<ChatBody> for SendInput {
             language: b.language,
             timezone: b.timezone,
             attachments: crate::routes::messages::file_ids(b.attachments),
-            max_tokens: b.max_tokens,
+            max_tokens: crate::dto::token_count(b.max_tokens),
             sampling: b.sampling.unwrap_or_default().into(),
             tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls, b.mcp_servers),
         }
@@ -261,7 +262,7 @@ impl From<RegenerateBody> for RegenerateInput {
             timezone: b.timezone,
             sampling: b.sampling.unwrap_or_default().into(),
             tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls, b.mcp_servers),
-            max_tokens: b.max_tokens,
+            max_tokens: crate::dto::token_count(b.max_tokens),
         }
     }
 }
@@ -288,8 +289,9 @@ pub struct ResendBody {
     /// output).
     pub sampling: Option<crate::dto::SamplingDto>,
     /// Most tokens the reply may have (at least 1; never more than `replies.reply_max_tokens`).
-    #[schema(minimum = 1)]
-    pub max_tokens: Option<u32>,
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
+    #[schema(minimum = 1, maximum = 4294967295_i64)]
+    pub max_tokens: Option<i64>,
     /// Your uploaded files to attach to the new user message, at most 10 (none by default).
     #[serde(default)]
     #[schema(max_items = 10)]
@@ -319,8 +321,9 @@ pub struct RegenerateBody {
     /// Sampling settings for the new reply.
     pub sampling: Option<crate::dto::SamplingDto>,
     /// Most tokens the new reply may have (at least 1).
-    #[schema(minimum = 1)]
-    pub max_tokens: Option<u32>,
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
+    #[schema(minimum = 1, maximum = 4294967295_i64)]
+    pub max_tokens: Option<i64>,
     /// Functions the new reply may call.
     #[serde(default)]
     #[schema(max_items = 64)]

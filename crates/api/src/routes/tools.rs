@@ -125,8 +125,9 @@ pub struct ToolResultsBody {
     /// Sampling settings for the continuation.
     pub sampling: Option<SamplingDto>,
     /// Most tokens the continuation may have (at least 1).
-    #[schema(minimum = 1)]
-    pub max_tokens: Option<u32>,
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
+    #[schema(minimum = 1, maximum = 4294967295_i64)]
+    pub max_tokens: Option<i64>,
     /// Functions the continuation may call (send them again to keep offering them).
     #[serde(default)]
     #[schema(max_items = 64)]
@@ -157,7 +158,7 @@ impl From<ToolResultsBody> for ToolResultsInput {
             model: b.model,
             language: b.language,
             timezone: b.timezone,
-            max_tokens: b.max_tokens,
+            max_tokens: crate::dto::token_count(b.max_tokens),
             sampling: b.sampling.unwrap_or_default().into(),
             tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls, b.mcp_servers),
             metadata: b.metadata,
