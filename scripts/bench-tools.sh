@@ -29,7 +29,11 @@
 # at most BENCH_ROUNDS_PER_THREAD rounds: see scripts/bench/tools.py). A warm-up of 20 rounds of
 # each kind runs first, at c = 1, not in the table; a kind that fails there is not measured.
 # Every request is checked (status and reply); any non-2xx answer, unexpected reply or socket
-# error is counted, reported, and makes the script exit non-zero.
+# error is counted, reported, and makes the script exit non-zero. A latency runs from writing
+# the request to the end of its answer (one connection per request). Reading the figures: the
+# tool_results reply echoes the ~1 KB output (~160 deltas, stored and published) where a plain
+# chat's echoes ~300 bytes (~55); the direct MCP calls open a connection each where the
+# service keeps its own; an MCP round's latency may be mostly waiting (compare its CPU).
 #
 #   scripts/bench-tools.sh                                                  # full: 10 s a point
 #   BENCH_BIN=target/debug/chat-threads BENCH_SECS=2 scripts/bench-tools.sh # a quick look
@@ -54,7 +58,10 @@ POOL="${BENCH_DB_POOL:-16}"
 # shellcheck disable=SC2086 # one word a level
 for v in "$SECS" "$PER_THREAD" "$POOL" $CONCURRENCY; do
     case "$v" in
-        '' | *[!0-9]* | 0) echo "bench: BENCH_SECS, BENCH_CONCURRENCY, BENCH_ROUNDS_PER_THREAD and BENCH_DB_POOL take whole numbers > 0, not '$v'" >&2; exit 1 ;;
+        '' | *[!0-9]* | 0)
+            echo "bench: BENCH_SECS, BENCH_CONCURRENCY, BENCH_ROUNDS_PER_THREAD and" \
+                "BENCH_DB_POOL take whole numbers > 0, not '$v'" >&2
+            exit 1 ;;
     esac
 done
 uses() { [[ " $BACKENDS " == *" $1 "* ]]; }

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::support::fake_openai::FakeModel;
-use crate::support::{Server, backend_env};
+use crate::support::{Server, backend_env, sse_events as sse};
 
 fn tools() -> Value {
     json!([
@@ -15,17 +15,6 @@ fn tools() -> Value {
          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
         {"name": "clock", "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}},
     ])
-}
-
-/// `(event, data)` of a whole SSE body.
-fn sse(text: &str) -> Vec<(String, Value)> {
-    text.split("\n\n")
-        .filter_map(|frame| {
-            let event = frame.lines().find_map(|l| l.strip_prefix("event: "))?;
-            let data = frame.lines().find_map(|l| l.strip_prefix("data: "))?;
-            Some((event.to_owned(), serde_json::from_str(data).unwrap()))
-        })
-        .collect()
 }
 
 async fn streamed(server: &Server, token: &str, path: &str, body: Value) -> Vec<(String, Value)> {

@@ -9,17 +9,7 @@ use serde_json::{Value, json};
 
 use crate::support::fake_openai::FakeModel;
 use crate::support::mcp::McpServer;
-use crate::support::{Server, backend_env, python};
-
-fn sse(text: &str) -> Vec<(String, Value)> {
-    text.split("\n\n")
-        .filter_map(|frame| {
-            let event = frame.lines().find_map(|l| l.strip_prefix("event: "))?;
-            let data = frame.lines().find_map(|l| l.strip_prefix("data: "))?;
-            Some((event.to_owned(), serde_json::from_str(data).unwrap()))
-        })
-        .collect()
-}
+use crate::support::{Server, backend_env, python, sse_events as sse};
 
 async fn mcp_rounds(postgres: bool) {
     let Some(python) = python() else {
@@ -29,22 +19,55 @@ async fn mcp_rounds(postgres: bool) {
         return;
     };
     let mut tools = McpServer::start(&python);
+    let mcp_env = |url: &str| {
+        vec![
+            (
+                "CHAT_THREADS__RATE_LIMIT__ENABLED".to_owned(),
+                "false".to_owned(),
+            ),
+            ("CHAT_THREADS__MODELS__ECHO__DELAY_MS".into(), "0".into()),
+            (
+                "CHAT_THREADS__MCP__SERVERS__CALC__URL".into(),
+                url.to_owned(),
+            ),
+            (
+                "CHAT_THREADS__MCP__SERVERS__CALC__HEADERS__X_API_KEY".into(),
+                "CALC_MCP_KEY".into(),
+            ),
+            ("CALC_MCP_KEY".into(), "secret-1".into()),
+            ("CHAT_THREADS__MCP__CALL_TIMEOUT_SECS".into(), "2".into()),
+        ]
+    };
+    {
+        // Out of the box (the echo model only, no model server configured): the MCP client
+        // brings its own TLS set-up.
+        let mut plain_env = backend_env(postgres).await.unwrap_or_default();
+        plain_env.extend(mcp_env(&tools.url));
+        let pairs: Vec<(&str, &str)> = plain_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let plain = Server::start(&pairs);
+        let token = plain.token(&["--sub", "mcp-plain"]);
+        let (_, _, t) = plain
+            .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+            .await;
+        let chat = json!({"content": "call add {\"a\": 20, \"b\": 22}", "model": "echo",
+                          "mcp_servers": ["calc"]});
+        let path = format!("/v1/threads/{}/chat", t["id"].as_str().unwrap());
+        let answer = plain.call("POST", &path, Some(&token), Some(&chat));
+        let (status, _, r) = tokio::time::timeout(std::time::Duration::from_secs(30), answer)
+            .await
+            .expect("the MCP chat answers (no hang)");
+        assert_eq!(
+            (status, &r["assistant_message"]["content"]),
+            (201, &json!("Echo: 42")),
+            "{r}"
+        );
+    }
     let fake = FakeModel::start();
     env.extend(fake.env());
-    env.extend([
-        ("CHAT_THREADS__RATE_LIMIT__ENABLED".into(), "false".into()),
-        ("CHAT_THREADS__MODELS__ECHO__DELAY_MS".into(), "0".into()),
-        (
-            "CHAT_THREADS__MCP__SERVERS__CALC__URL".into(),
-            tools.url.clone(),
-        ),
-        (
-            "CHAT_THREADS__MCP__SERVERS__CALC__HEADERS__X_API_KEY".into(),
-            "CALC_MCP_KEY".into(),
-        ),
-        ("CALC_MCP_KEY".into(), "secret-1".into()),
-        ("CHAT_THREADS__MCP__CALL_TIMEOUT_SECS".into(), "2".into()),
-    ]);
+    env.extend(mcp_env(&tools.url));
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let server = Server::start(&pairs);
     let token = server.token(&["--sub", "mcp-user"]);
@@ -135,6 +158,44 @@ async fn mcp_rounds(postgres: bool) {
     assert_eq!(status, 201, "{r}");
     assert_eq!(r["assistant_message"]["parts"][1]["is_error"], true, "{r}");
 
+    // Cancel stops the reply during a call.
+    let mut resp = reqwest::Client::new()
+        .post(format!("{}/v1/threads/{tid}/chat", server.base))
+        .bearer_auth(&token)
+        .header("accept", "text/event-stream")
+        .json(
+            &json!({"content": "call slow {\"seconds\": 5}", "model": "echo",
+                      "mcp_servers": ["calc"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    let mut cancelled = false;
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+        let whole = &seen[..seen.rfind("\n\n").map_or(0, |i| i + 2)];
+        if let Some((_, started)) = sse(whole).iter().find(|(k, _)| k == "tool_call.started")
+            && !cancelled
+        {
+            let id = started["message_id"].as_str().unwrap();
+            let (status, _, _) = call(
+                "POST",
+                format!("/v1/threads/{tid}/messages/{id}/cancel"),
+                None,
+            )
+            .await;
+            assert_eq!(status, 200);
+            cancelled = true;
+        }
+    }
+    let events = sse(&seen);
+    assert_eq!(
+        events.last().map(|(k, _)| k.as_str()),
+        Some("message.cancelled"),
+        "{events:?}"
+    );
+
     // The rounds reach the next prompt in pairs.
     let (status, _, r) = call(
         "POST",
@@ -166,7 +227,8 @@ async fn mcp_rounds(postgres: bool) {
         .chain(&round)
         .chain(&round)
         .copied()
-        .chain([("user", 0, false)])
+        // The cancelled chat left its user message and an empty reply, which the context skips.
+        .chain([("user", 0, false), ("user", 0, false)])
         .collect();
     assert_eq!(shape[shape.len() - want.len()..], want[..], "{sent}");
 

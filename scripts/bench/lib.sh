@@ -1,4 +1,4 @@
-# Shared by scripts/bench-connections.sh and scripts/bench-stream.sh (sourced from the
+# Shared by scripts/bench-connections.sh, bench-stream.sh and bench-tools.sh (sourced from the
 # repository's root): the binary to run, and process bookkeeping. Every process a script starts
 # is recorded in $WORK/pids (WORK: the script's temporary folder), so that the cleanup stops all
 # of them, client included.

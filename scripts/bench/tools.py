@@ -7,8 +7,10 @@ only (scripts/bench/netclient.py; the CPU reading of scripts/bench/stream.py).
 
 `run` measures one instance (warm-up, then per concurrency the phases chat, tool, mcp and
 direct, SECS seconds each, closed loop: every worker sends its next round as soon as its last
-one is answered) and appends one JSON line per phase to RESULTS; progress goes to stderr; it
-exits 1 if any request failed. `report` prints the table of every phase in RESULTS and the
+one is answered) and appends one JSON line per phase to RESULTS; progress goes to stderr. A
+kind of round that fails in the warm-up (which stops at its first failure: a reply that never
+ends would cost REQUEST_TIMEOUT a round) is not measured, nor is anything once the service has
+exited. It exits 1 if any request failed or anything was left unmeasured. `report` prints the table of every phase in RESULTS and the
 ratios; it exits 1 if any phase had failures.
 
 A round, and what counts as its success (anything else is a failure, counted by kind):
@@ -20,8 +22,8 @@ A round, and what counts as its success (anything else is a failure, counted by 
   mcp      POST .../chat {content: `call add {"a": 2, "b": 3}`, mcp_servers: [calc]}: 201, reply
            `complete` with content "Echo: 5";
   direct   POST MCP_URL tools/list then tools/call add {a: 2, b: 3} (JSON-RPC, the MCP server's
-           streamable HTTP in its JSON mode, stateless: no initialize): 200, the five tools /
-           the text "5". What the service asks of the MCP server in an mcp round (it lists the
+           streamable HTTP in its JSON mode, stateless: no initialize): 200, a list holding
+           `add` / the text "5". What the service asks of the MCP server in an mcp round (it lists the
            server's tools for each reply that names it, then calls the tool), without the service.
 A request's latency runs from writing it (after the connection is made) to the end of the
 answer (netclient.http: one connection per request, `Connection: close`).

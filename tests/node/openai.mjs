@@ -59,4 +59,37 @@ await assert.rejects(
   client.responses.create({ model: "echo", input: "x", tools: [{ type: "web_search" }] }),
   (e) => e instanceof OpenAI.BadRequestError && e.param === "tools",
 );
+// A function tool over Responses: the model calls it, the output goes back with
+// previous_response_id, and the answer arrives.
+const weather = {
+  type: "function", name: "get_weather", description: "Weather in a city",
+  parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+};
+const asked = await client.responses.create({
+  model: "echo", input: 'call get_weather {"city": "Oslo"}', tools: [weather], temperature: 0,
+});
+const call = asked.output.find((i) => i.type === "function_call");
+assert.ok(call && call.name === "get_weather", JSON.stringify(asked.output));
+assert.deepEqual(JSON.parse(call.arguments), { city: "Oslo" });
+const answered = await client.responses.create({
+  model: "echo", previous_response_id: asked.id, tools: [weather],
+  input: [{ type: "function_call_output", call_id: call.call_id, output: "snow" }],
+});
+assert.equal(answered.output_text, "Echo: snow");
+// The same over Chat Completions.
+const chatTools = [{ type: "function", function: { name: weather.name, parameters: weather.parameters } }];
+const first = await client.chat.completions.create({
+  model: "echo", tools: chatTools, messages: [{ role: "user", content: 'call get_weather {"city": "Rome"}' }],
+});
+const toolCall = first.choices[0].message.tool_calls[0];
+assert.equal(first.choices[0].finish_reason, "tool_calls");
+const second = await client.chat.completions.create({
+  model: "echo", tools: chatTools,
+  messages: [
+    { role: "user", content: 'call get_weather {"city": "Rome"}' },
+    first.choices[0].message,
+    { role: "tool", tool_call_id: toolCall.id, content: "sun" },
+  ],
+});
+assert.equal(second.choices[0].message.content, "Echo: sun");
 console.log("node sdk ok", r1.id);

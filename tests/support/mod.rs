@@ -259,6 +259,17 @@ pub fn run(args: &[&str], env: &[(&str, &str)], dir: &Path) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// `(event, data)` of each event of a whole SSE body.
+pub fn sse_events(text: &str) -> Vec<(String, serde_json::Value)> {
+    text.split("\n\n")
+        .filter_map(|frame| {
+            let event = frame.lines().find_map(|l| l.strip_prefix("event: "))?;
+            let data = frame.lines().find_map(|l| l.strip_prefix("data: "))?;
+            Some((event.to_owned(), serde_json::from_str(data).unwrap()))
+        })
+        .collect()
+}
+
 /// The database settings for a backend: SQLite (the default file) or a fresh PostgreSQL database.
 pub async fn backend_env(postgres: bool) -> Option<Vec<(String, String)>> {
     if !postgres {

@@ -127,7 +127,7 @@ fn details(e: &AppError) -> Option<serde_json::Value> {
         AppError::Domain(
             DomainError::ValidationFailed { field, .. }
             | DomainError::OutOfRange { field, .. }
-            | DomainError::Inconsistent { field, .. },
+            | DomainError::InconsistentRequest { field, .. },
         ) => Some(serde_json::json!({ "field": field })),
         AppError::Domain(DomainError::LimitExceeded {
             field,

@@ -340,7 +340,7 @@ impl AppError {
                 DomainError::ContentNotJson => ErrorCode::ContentNotJson,
                 DomainError::OutOfRange { .. } => ErrorCode::OutOfRange,
                 DomainError::ToolResultUnpaired { .. } => ErrorCode::ToolResultUnpaired,
-                DomainError::Inconsistent { .. } => ErrorCode::InconsistentRequest,
+                DomainError::InconsistentRequest { .. } => ErrorCode::InconsistentRequest,
             },
             Self::Auth(a) => a.code(),
             Self::Forbidden(_) => ErrorCode::Forbidden,
@@ -506,7 +506,7 @@ mod tests {
                 call_id: "c".into(),
                 reason: "y".into(),
             },
-            DomainError::Inconsistent {
+            DomainError::InconsistentRequest {
                 field: "x",
                 reason: "y".into(),
             },

@@ -53,7 +53,7 @@ pub enum DomainError {
     /// Values that are each valid and do not fit together: a part on a role that cannot hold
     /// it, a call id twice, a tool offered twice, a `tool_choice` naming no offered tool.
     #[error("invalid {field}: {reason}")]
-    Inconsistent {
+    InconsistentRequest {
         /// The input that does not fit.
         field: &'static str,
         /// What does not fit.
@@ -79,9 +79,9 @@ impl DomainError {
         }
     }
 
-    /// Shorthand for an [`DomainError::Inconsistent`].
+    /// Shorthand for an [`DomainError::InconsistentRequest`].
     pub fn inconsistent(field: &'static str, reason: impl Into<String>) -> Self {
-        Self::Inconsistent {
+        Self::InconsistentRequest {
             field,
             reason: reason.into(),
         }

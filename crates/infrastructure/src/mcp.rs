@@ -103,8 +103,13 @@ impl McpServers {
         if let Some(s) = sessions.get(name).filter(|s| !s.is_closed()) {
             return Ok(s.peer().clone());
         }
+        // The TLS provider must be there before any client is built (with no model server
+        // configured, nothing else has installed it yet).
+        crate::tls::install();
         let http = reqwest::Client::builder()
             .default_headers(server.headers.clone())
+            // Small JSON-RPC writes leave at once, not after the peer's delayed ACK.
+            .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT)
             .build()
