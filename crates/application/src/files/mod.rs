@@ -392,20 +392,90 @@ impl<S: FileStore, B: BlobStore, C: Clock> FileService<S, B, C> {
     }
 }
 
-/// The text of a PDF, extracted on a blocking thread; `None` when it has none that can be read
-/// (a malformed file that makes the extractor panic included).
-pub async fn pdf_text(bytes: Vec<u8>) -> Option<String> {
-    tokio::task::spawn_blocking(move || {
+/// Most bytes a PDF's streams may inflate to, all together, for its text to be extracted.
+pub const PDF_INFLATED_BYTES: u64 = 16 * 1024 * 1024;
+/// Longest a PDF's text extraction may take.
+pub const PDF_EXTRACTION_TIME: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Why a PDF gives the model no text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PdfRefusal {
+    /// It holds no text that can be read (or it is malformed).
+    NoText,
+    /// Its streams inflate beyond [`PDF_INFLATED_BYTES`] (a decompression bomb, or simply too
+    /// big to extract).
+    TooLarge,
+    /// Extraction took longer than [`PDF_EXTRACTION_TIME`].
+    TooSlow,
+}
+
+/// What the streams of a PDF inflate to, counted without keeping them and stopping as soon as
+/// the count passes `most`: each `stream … endstream` body inflated (zlib) up to the budget
+/// left, or counted as it is when it is not zlib. Every stream of a PDF appears at its top
+/// level (object streams are streams too), so a compressed bomb cannot hide from the count.
+pub fn pdf_inflated_size(bytes: &[u8], most: u64) -> u64 {
+    use std::io::Read;
+    let find = |from: usize, what: &[u8]| {
+        bytes
+            .get(from..)
+            .and_then(|rest| rest.windows(what.len()).position(|w| w == what))
+            .map(|i| from + i)
+    };
+    let mut total = 0u64;
+    let mut at = 0;
+    while let Some(start) = find(at, b"stream") {
+        let mut body = start + b"stream".len();
+        if bytes.get(body) == Some(&b'\r') {
+            body += 1;
+        }
+        if bytes.get(body) == Some(&b'\n') {
+            body += 1;
+        }
+        let Some(end) = find(body, b"endstream") else {
+            break;
+        };
+        at = end + b"endstream".len();
+        if start >= 3 && &bytes[start - 3..start] == b"end" {
+            continue;
+        }
+        let raw = &bytes[body..end];
+        let left = most.saturating_sub(total) + 1;
+        let mut inflater = flate2::read::ZlibDecoder::new(raw).take(left);
+        let inflated = std::io::copy(&mut inflater, &mut std::io::sink()).unwrap_or(0);
+        total = total.saturating_add(if inflated > 0 {
+            inflated
+        } else {
+            raw.len() as u64
+        });
+        if total > most {
+            return total;
+        }
+    }
+    total
+}
+
+/// The text of a PDF, extracted on a blocking thread within [`PDF_EXTRACTION_TIME`] and only
+/// when its streams inflate to at most [`PDF_INFLATED_BYTES`]; else why not (a malformed file
+/// that makes the extractor panic gives [`PdfRefusal::NoText`]).
+pub async fn pdf_text(bytes: Vec<u8>) -> Result<String, PdfRefusal> {
+    let work = tokio::task::spawn_blocking(move || {
+        if pdf_inflated_size(&bytes, PDF_INFLATED_BYTES) > PDF_INFLATED_BYTES {
+            return Err(PdfRefusal::TooLarge);
+        }
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             pdf_extract::extract_text_from_mem(&bytes)
         }))
-        .ok()?
         .ok()
-    })
-    .await
-    .ok()
-    .flatten()
-    .filter(|t| !t.trim().is_empty())
+        .and_then(Result::ok)
+        .filter(|t| !t.trim().is_empty())
+        .ok_or(PdfRefusal::NoText)
+    });
+    match tokio::time::timeout(PDF_EXTRACTION_TIME, work).await {
+        Ok(Ok(text)) => text,
+        Ok(Err(_)) => Err(PdfRefusal::NoText),
+        // The blocking thread finishes on its own; its memory is bounded by the check above.
+        Err(_) => Err(PdfRefusal::TooSlow),
+    }
 }
 
 #[cfg(test)]
@@ -421,12 +491,38 @@ mod tests {
         assert!(text.contains("Hello PDF world"), "{text:?}");
         assert_eq!(
             super::pdf_text(b"%PDF-1.4\nnot really".to_vec()).await,
-            None
+            Err(super::PdfRefusal::NoText)
         );
         assert_eq!(
             super::sniff(&minimal_pdf("x"), "a.pdf", true),
             "application/pdf"
         );
+    }
+
+    #[tokio::test]
+    async fn a_pdf_whose_streams_inflate_beyond_the_budget_is_not_extracted() {
+        use std::io::Write;
+        // 64 MiB of text compressed to a few tens of KiB: a decompression bomb.
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        let line = b"BT /F1 12 Tf 72 720 Td (boom boom boom) Tj ET\n".repeat(1024);
+        for _ in 0..(64 * 1024 * 1024 / line.len()) {
+            z.write_all(&line).unwrap();
+        }
+        let packed = z.finish().unwrap();
+        assert!(packed.len() < 1024 * 1024, "{}", packed.len());
+        let mut pdf = b"%PDF-1.4\n4 0 obj\n<< /Filter /FlateDecode >>\nstream\n".to_vec();
+        pdf.extend_from_slice(&packed);
+        pdf.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
+        let counted = super::pdf_inflated_size(&pdf, super::PDF_INFLATED_BYTES);
+        assert!(counted > super::PDF_INFLATED_BYTES, "{counted}");
+        assert!(
+            counted <= super::PDF_INFLATED_BYTES + 1,
+            "stops at the budget: {counted}"
+        );
+        assert_eq!(super::pdf_text(pdf).await, Err(super::PdfRefusal::TooLarge));
+        // An ordinary PDF's streams count what they inflate to.
+        let small = minimal_pdf("Hello");
+        assert!(super::pdf_inflated_size(&small, super::PDF_INFLATED_BYTES) < 10_000);
     }
 
     #[test]

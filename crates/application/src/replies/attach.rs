@@ -89,9 +89,18 @@ where
         let Some(bytes) = read(g, &file, usize::MAX).await else {
             return note(a, "the file could not be read");
         };
+        use crate::files::PdfRefusal;
         match crate::files::pdf_text(bytes).await {
-            Some(t) => t,
-            None => return note(a, "a PDF whose text could not be extracted"),
+            Ok(t) => t,
+            Err(PdfRefusal::NoText) => return note(a, "a PDF whose text could not be extracted"),
+            Err(PdfRefusal::TooLarge) => {
+                tracing::warn!(file_id = %file.id, "a PDF's streams inflate beyond the extraction budget");
+                return note(a, "a PDF too large to extract its text");
+            }
+            Err(PdfRefusal::TooSlow) => {
+                tracing::warn!(file_id = %file.id, "extracting a PDF's text took too long");
+                return note(a, "a PDF whose text took too long to extract");
+            }
         }
     } else {
         return note(a, "a file of a type the model is not given");
