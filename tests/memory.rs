@@ -304,3 +304,59 @@ async fn a_connection_over_the_limit_is_refused_at_once() {
     }
     assert!(served, "no connection was served after one closed");
 }
+
+/// Idle and slow-loris connections do not take every slot: with every slot held by connections
+/// that sent nothing or only part of a request head, a new client is still served (the oldest
+/// silent connection is closed to make room), and a connection that has spoken keeps its slot.
+#[tokio::test]
+async fn idle_and_slow_connections_make_room_for_a_new_client() {
+    let server = Server::start(&[
+        ("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"),
+        ("CHAT_THREADS__SERVER__MAX_CONNECTIONS", "30"),
+    ]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    // One client that spoke and keeps its connection.
+    let stream = TcpStream::connect(&addr).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    let mut talker = BufReader::new(read);
+    let ask = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    write.write_all(ask.as_bytes()).await.unwrap();
+    assert_eq!(read_response(&mut talker).await.0, 200);
+    // Every other slot (and more) held: idle connections and slow-loris ones (half a head).
+    let mut silent = Vec::new();
+    for i in 0..45 {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        if i % 2 == 1 {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .await
+                .unwrap();
+        }
+        silent.push(s);
+    }
+    // New clients are served, over and over.
+    for _ in 0..5 {
+        let fresh = async {
+            let mut s = TcpStream::connect(&addr).await.unwrap();
+            s.write_all(ask.as_bytes()).await.unwrap();
+            read_response(&mut BufReader::new(s)).await
+        };
+        let (status, head, _) = tokio::time::timeout(Duration::from_secs(30), fresh)
+            .await
+            .expect("a new client was left waiting");
+        assert_eq!(status, 200, "{head}");
+    }
+    // The one that spoke kept its slot (asked again within its keep-alive).
+    write.write_all(ask.as_bytes()).await.unwrap();
+    assert_eq!(read_response(&mut talker).await.0, 200);
+    // Silent connections were closed to make room.
+    let mut closed = 0;
+    for s in &mut silent {
+        let mut byte = [0_u8; 1];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(200), s.read(&mut byte)).await
+        {
+            closed += 1;
+        }
+    }
+    assert!(closed >= 15, "only {closed} silent connections were closed");
+}

@@ -376,7 +376,8 @@ async def phase_limit(base, token, pid, limit, timeout):
         c.close()
     await asyncio.sleep(2.0)
 
-    # 2. Plain TCP connections that never send a request (until server.head_timeout_secs).
+    # 2. Plain TCP connections that never send a request: at the limit the server closes the
+    #    oldest of them to admit the extra request (answered 200, not 503).
     socks = []
     for _ in range(limit):
         try:

@@ -15,6 +15,7 @@ mod openapi_rules;
 pub mod rate_limit;
 pub mod routes;
 pub mod slices;
+pub mod slots;
 pub mod state;
 pub mod strict;
 pub mod transport;

@@ -13,8 +13,6 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -26,6 +24,7 @@ use chat_threads_application::error::ErrorCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::{ErrorBody, ErrorDetail};
+use crate::slots::{Gate, Pass};
 use crate::{ApiConfig, Deps};
 
 /// actix-http's limit on a request head (its `MAX_BUFFER_SIZE`, not configurable).
@@ -145,43 +144,6 @@ fn bind(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener> {
     Ok(listener)
 }
 
-/// Counts the open connections of the process against `server.max_connections`.
-#[derive(Debug, Clone)]
-struct Gate {
-    open: Arc<AtomicUsize>,
-    limit: usize,
-}
-
-/// One connection admitted by the [`Gate`]; leaving it (dropping) makes room for another.
-#[derive(Debug)]
-pub struct Pass(Arc<AtomicUsize>);
-
-impl Gate {
-    fn new(limit: usize) -> Self {
-        Self {
-            open: Arc::new(AtomicUsize::new(0)),
-            limit,
-        }
-    }
-
-    /// A pass while fewer than the limit are open.
-    fn enter(&self) -> Option<Pass> {
-        let admitted = self
-            .open
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.limit).then_some(n + 1)
-            })
-            .is_ok();
-        admitted.then(|| Pass(self.open.clone()))
-    }
-}
-
-impl Drop for Pass {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// Answers a connection over the limit with `503 overloaded` in the error shape and closes it:
 /// the client learns at once instead of waiting in the backlog. What it sent meanwhile is read
 /// (briefly) so the close does not reset the answer away.
@@ -216,7 +178,7 @@ pub struct Shaped<IO> {
     /// caller's buffer it stands for.
     pending: Option<(Vec<u8>, usize, usize)>,
     /// The connection's place under the limit, given back when the stream is dropped.
-    _pass: Option<Pass>,
+    pass: Option<Pass>,
 }
 
 impl<IO> Shaped<IO> {
@@ -225,13 +187,13 @@ impl<IO> Shaped<IO> {
         Self {
             io,
             pending: None,
-            _pass: None,
+            pass: None,
         }
     }
 
     /// Holds `pass` for as long as the connection lives.
     fn holding(mut self, pass: Pass) -> Self {
-        self._pass = Some(pass);
+        self.pass = Some(pass);
         self
     }
 }
@@ -242,7 +204,18 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Shaped<IO> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+        let this = self.get_mut();
+        let Some(conn) = this.pass.as_ref().map(|p| &p.conn) else {
+            return Pin::new(&mut this.io).poll_read(cx, buf);
+        };
+        // A connection asked to make room reads end-of-stream, and the server closes it.
+        if conn.evicted(cx) {
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
+        conn.read(&buf.filled()[before..]);
+        Poll::Ready(Ok(()))
     }
 }
 

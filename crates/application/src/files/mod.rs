@@ -454,28 +454,47 @@ pub fn pdf_inflated_size(bytes: &[u8], most: u64) -> u64 {
     total
 }
 
-/// The text of a PDF, extracted on a blocking thread within [`PDF_EXTRACTION_TIME`] and only
-/// when its streams inflate to at most [`PDF_INFLATED_BYTES`]; else why not (a malformed file
-/// that makes the extractor panic gives [`PdfRefusal::NoText`]).
+/// The text of a PDF, extracted on a blocking thread (two at a time in the process) within
+/// [`PDF_EXTRACTION_TIME`], and only when its streams inflate to at most [`PDF_INFLATED_BYTES`];
+/// else why not (a malformed file that makes the extractor panic gives [`PdfRefusal::NoText`]).
 pub async fn pdf_text(bytes: Vec<u8>) -> Result<String, PdfRefusal> {
-    let work = tokio::task::spawn_blocking(move || {
-        if pdf_inflated_size(&bytes, PDF_INFLATED_BYTES) > PDF_INFLATED_BYTES {
-            return Err(PdfRefusal::TooLarge);
-        }
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            pdf_extract::extract_text_from_mem(&bytes)
-        }))
-        .ok()
-        .and_then(Result::ok)
-        .filter(|t| !t.trim().is_empty())
-        .ok_or(PdfRefusal::NoText)
-    });
+    // A bounded pool: at most this many extractions run at once in the process; each holds
+    // its permit until its thread is done, even past the time limit.
+    static EXTRACTIONS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::LazyLock::new(|| std::sync::Arc::new(tokio::sync::Semaphore::new(2)));
+    let work = async move {
+        let permit = EXTRACTIONS
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| PdfRefusal::NoText)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            extract(&bytes)
+        })
+        .await
+        .map_err(|_| PdfRefusal::NoText)?
+    };
     match tokio::time::timeout(PDF_EXTRACTION_TIME, work).await {
-        Ok(Ok(text)) => text,
-        Ok(Err(_)) => Err(PdfRefusal::NoText),
-        // The blocking thread finishes on its own; its memory is bounded by the check above.
+        Ok(text) => text,
+        // The blocking thread finishes on its own; its memory is bounded by the check.
         Err(_) => Err(PdfRefusal::TooSlow),
     }
+}
+
+/// The extraction itself, on a blocking thread: refused when the streams inflate beyond the
+/// budget; a panic of the extractor is a file without text.
+fn extract(bytes: &[u8]) -> Result<String, PdfRefusal> {
+    if pdf_inflated_size(bytes, PDF_INFLATED_BYTES) > PDF_INFLATED_BYTES {
+        return Err(PdfRefusal::TooLarge);
+    }
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pdf_extract::extract_text_from_mem(bytes)
+    }))
+    .ok()
+    .and_then(Result::ok)
+    .filter(|t| !t.trim().is_empty())
+    .ok_or(PdfRefusal::NoText)
 }
 
 #[cfg(test)]
