@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 
 command -v node >/dev/null 2>&1 || { echo "node-tools: node is missing" >&2; exit 1; }
 command -v npm >/dev/null 2>&1 || { echo "node-tools: npm is missing" >&2; exit 1; }
+# Tests run in parallel and each may call this: one installs, the others wait for it.
+mkdir -p target
+exec 9>target/node-tools.lock
+flock 9
 want=$(sha256sum tests/node/package-lock.json | cut -d' ' -f1)
 have=$(cat tests/node/node_modules/.lock-hash 2>/dev/null || true)
 if [ "$want" != "$have" ]; then

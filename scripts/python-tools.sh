@@ -11,6 +11,11 @@ PINS="$PWD/scripts/python-tools.txt"
 STAMP="$VENV/.pins.sha256"
 wanted=$(sha256sum "$PINS" | cut -d' ' -f1)
 
+# Tests run in parallel and each may call this: one installs, the others wait for it.
+mkdir -p "$(dirname "$VENV")"
+exec 9>"$(dirname "$VENV")/python-tools.lock"
+flock 9
+
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
     echo "python-tools: installing scripts/python-tools.txt into $VENV" >&2
     rm -rf "$VENV"

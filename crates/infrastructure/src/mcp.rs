@@ -110,6 +110,10 @@ impl McpServers {
             .default_headers(server.headers.clone())
             // Small JSON-RPC writes leave at once, not after the peer's delayed ACK.
             .tcp_nodelay(true)
+            // A fresh connection per request, as rmcp's own client does: on a reused one, a
+            // server that writes its head and body apart (uvicorn) makes each answer wait
+            // ~40 ms for this side's delayed ACK.
+            .pool_max_idle_per_host(0)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT)
             .build()
