@@ -136,15 +136,15 @@ impl Catalog {
         who: &Principal,
         uses: &[crate::replies::mcp::McpUse],
     ) -> Result<(), AppError> {
+        let allowed = self.allowed_servers(who);
         let mut seen = std::collections::BTreeSet::new();
         for u in uses {
-            if !self.allowed_servers(who).contains(&u.server) || !seen.insert(&u.server) {
+            if !allowed.contains(&u.server) || !seen.insert(&u.server) {
                 return Err(chat_threads_domain::DomainError::OutOfRange {
                     field: "mcp",
                     reason: format!(
                         "{:?} is not an MCP server you may use (or is named twice); yours: {:?}",
-                        u.server,
-                        self.allowed_servers(who)
+                        u.server, allowed
                     ),
                 }
                 .into());

@@ -2,9 +2,7 @@
 //! the latest summary, and the most recent messages of the path that fit the token budget.
 //! The service fetches the path and stores summaries; everything here is a pure function.
 
-use chat_threads_domain::{
-    Message, MessageId, MessageStatus, Part, Role, Summary, Thread, Timestamp,
-};
+use chat_threads_domain::{Message, MessageId, MessageStatus, Part, Summary, Thread, Timestamp};
 
 use crate::error::AppError;
 use crate::replies::ReplySettings;
@@ -366,76 +364,70 @@ pub fn messages(
         ));
     }
     for m in window {
-        let id = Some(m.id);
-        if m.role == Role::Tool && !m.parts.is_empty() {
-            for part in &m.parts {
-                if let Part::ToolResult {
-                    call_id, output, ..
-                } = part
-                {
-                    let mut result = ChatMessage::text("tool", Part::output_text(output));
-                    result.tool_call_id = Some(call_id.clone());
-                    messages.push((id, result));
-                }
-            }
-            continue;
-        }
         let extra = attached.remove(&m.id).unwrap_or_default();
         let mut content = m.content.into_inner();
         content.push_str(&extra.text);
-        // An assistant message that ran tools (MCP) holds its rounds: each run of calls, then
-        // their results, as the model saw them; its text and open calls come last.
-        let mut calls = Vec::new();
-        for part in m.parts {
-            match part {
-                Part::ToolCall {
-                    call_id,
-                    name,
-                    arguments,
-                    ..
-                } => calls.push(ToolCall {
-                    id: call_id,
-                    name,
-                    arguments,
-                }),
-                Part::ToolResult {
-                    call_id, output, ..
-                } => {
-                    if !calls.is_empty() {
-                        messages.push((
-                            id,
-                            ChatMessage {
-                                tool_calls: std::mem::take(&mut calls),
-                                ..ChatMessage::text("assistant", "")
-                            },
-                        ));
-                    }
-                    messages.push((
-                        id,
-                        ChatMessage {
-                            tool_call_id: Some(call_id),
-                            ..ChatMessage::text("tool", Part::output_text(&output))
-                        },
-                    ));
-                }
-                Part::Reasoning { .. } => {}
-            }
-        }
-        if content.is_empty() && calls.is_empty() && extra.images.is_empty() {
-            continue;
-        }
-        messages.push((
-            id,
-            ChatMessage {
-                role: m.role.as_str(),
-                content,
-                images: extra.images,
-                tool_calls: calls,
-                tool_call_id: None,
-            },
-        ));
+        let id = Some(m.id);
+        messages.extend(
+            expand(m.role.as_str(), content, extra.images, m.parts)
+                .into_iter()
+                .map(|c| (id, c)),
+        );
     }
     paired(messages)
+}
+
+/// One message as the model reads it: a tool message's results become one `tool` message
+/// each; an assistant message that ran tools (MCP) gives each run of calls, then their results,
+/// as the model saw them; its text (with `images`) and the calls it waits on come last, and
+/// nothing when it has neither. Reasoning is not sent back.
+pub fn expand(
+    role: &'static str,
+    content: String,
+    images: Vec<String>,
+    parts: Vec<Part>,
+) -> Vec<ChatMessage> {
+    let mut out = Vec::new();
+    let mut calls = Vec::new();
+    for part in parts {
+        match part {
+            Part::ToolCall {
+                call_id,
+                name,
+                arguments,
+                ..
+            } => calls.push(ToolCall {
+                id: call_id,
+                name,
+                arguments,
+            }),
+            Part::ToolResult {
+                call_id, output, ..
+            } => {
+                if !calls.is_empty() {
+                    out.push(ChatMessage {
+                        tool_calls: std::mem::take(&mut calls),
+                        ..ChatMessage::text("assistant", "")
+                    });
+                }
+                out.push(ChatMessage {
+                    tool_call_id: Some(call_id),
+                    ..ChatMessage::text("tool", Part::output_text(&output))
+                });
+            }
+            Part::Reasoning { .. } => {}
+        }
+    }
+    if !content.is_empty() || !calls.is_empty() || !images.is_empty() {
+        out.push(ChatMessage {
+            role,
+            content,
+            images,
+            tool_calls: calls,
+            tool_call_id: None,
+        });
+    }
+    out
 }
 
 /// Keeps tool calls and results in pairs, as model servers require: an assistant message's

@@ -445,10 +445,13 @@ where
         let Some(servers) = g.catalog().tool_servers() else {
             return failed("no MCP servers are configured".into());
         };
-        let arguments = match serde_json::from_str::<serde_json::Value>(&call.arguments) {
-            Ok(serde_json::Value::Object(map)) => map,
-            Ok(_) | Err(_) if call.arguments.trim().is_empty() => serde_json::Map::new(),
-            _ => return failed("the arguments are not a JSON object".into()),
+        let arguments = if call.arguments.trim().is_empty() {
+            serde_json::Map::new()
+        } else {
+            match serde_json::from_str(&call.arguments) {
+                Ok(serde_json::Value::Object(map)) => map,
+                _ => return failed("the arguments are not a JSON object".into()),
+            }
         };
         let timeout = g.settings.tool_call_timeout;
         let output = match tokio::time::timeout(

@@ -268,46 +268,17 @@ impl InputItem {
         })
     }
 
-    /// The item as messages of a prompt: an assistant's calls go with it, tool results become
-    /// one `tool` message each.
+    /// The item as messages of a prompt, expanded as a stored message is
+    /// ([`chat_threads_application::replies::prompt::expand`]); an item with nothing to send
+    /// stays one (empty) message.
     pub(super) fn chat_messages(&self) -> Vec<chat_threads_application::replies::llm::ChatMessage> {
-        use chat_threads_application::replies::llm::{ChatMessage, ToolCall};
-        if self.is_results() {
-            return self
-                .parts
-                .iter()
-                .filter_map(|p| match p {
-                    Part::ToolResult {
-                        call_id, output, ..
-                    } => Some(ChatMessage {
-                        tool_call_id: Some(call_id.clone()),
-                        ..ChatMessage::text("tool", Part::output_text(output))
-                    }),
-                    _ => None,
-                })
-                .collect();
+        use chat_threads_application::replies::llm::ChatMessage;
+        use chat_threads_application::replies::prompt::expand;
+        let out = expand(self.role, self.text.clone(), Vec::new(), self.parts.clone());
+        if out.is_empty() {
+            return vec![ChatMessage::text(self.role, self.text.clone())];
         }
-        let tool_calls = self
-            .parts
-            .iter()
-            .filter_map(|p| match p {
-                Part::ToolCall {
-                    call_id,
-                    name,
-                    arguments,
-                    ..
-                } => Some(ToolCall {
-                    id: call_id.clone(),
-                    name: name.clone(),
-                    arguments: arguments.clone(),
-                }),
-                _ => None,
-            })
-            .collect();
-        vec![ChatMessage {
-            tool_calls,
-            ..ChatMessage::text(self.role, self.text.clone())
-        }]
+        out
     }
 
     /// Whether it holds tool results.

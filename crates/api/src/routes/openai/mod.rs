@@ -448,6 +448,20 @@ fn call_json(c: &ToolCall) -> Value {
     json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}})
 }
 
+/// A chunk's `delta` with a piece of a tool call, as chat completions streams it: the id, type
+/// and name with a call's first piece, its arguments in fragments.
+fn call_delta(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> Value {
+    let mut call = json!({"index": index, "function": {"arguments": arguments}});
+    if let Some(id) = id {
+        call["id"] = json!(id);
+        call["type"] = json!("function");
+    }
+    if let Some(name) = name {
+        call["function"]["name"] = json!(name);
+    }
+    json!({"tool_calls": [call]})
+}
+
 /// `POST /openai/v1/chat/completions`: through the service's catalog, allowlists, quota and
 /// balance; not stored, or stored as a thread with `store: true`. Whole, or streamed as
 /// `chat.completion.chunk` events ending with `data: [DONE]` (and a usage chunk with
@@ -498,24 +512,15 @@ pub async fn chat_completions<D: Deps>(
         Piece::Text(d) => chunks.chunk(json!({"content": d}), None),
         // Reasoning as the servers that show it stream it (DeepSeek, vLLM, OpenRouter).
         Piece::Reasoning(r) => chunks.chunk(json!({"reasoning_content": r}), None),
-        // A tool call's pieces as chat completions streams them: the id, type and name with
-        // the first, the arguments in fragments.
         Piece::ToolCall {
             index,
             id,
             name,
             arguments,
-        } => {
-            let mut call = json!({"index": index, "function": {"arguments": arguments}});
-            if let Some(id) = id {
-                call["id"] = json!(id);
-                call["type"] = json!("function");
-            }
-            if let Some(name) = name {
-                call["function"]["name"] = json!(name);
-            }
-            chunks.chunk(json!({"tool_calls": [call]}), None)
-        }
+        } => chunks.chunk(
+            call_delta(index, id.as_deref(), name.as_deref(), &arguments),
+            None,
+        ),
         Piece::End { error: Some(e), .. } => Frames::failed(&e.to_string()),
         Piece::End {
             usage, tool_calls, ..
@@ -721,15 +726,10 @@ async fn stored_completion<D: Deps>(
                 call_id,
                 name,
                 server: None,
-            } => Some(chunks.chunk(
-                json!({"tool_calls": [{"index": index, "id": call_id, "type": "function",
-                                       "function": {"name": name, "arguments": ""}}]}),
-                None,
-            )),
-            Event::ToolCallDelta { index, arguments } => Some(chunks.chunk(
-                json!({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]}),
-                None,
-            )),
+            } => Some(chunks.chunk(call_delta(index, Some(&call_id), Some(&name), ""), None)),
+            Event::ToolCallDelta { index, arguments } => {
+                Some(chunks.chunk(call_delta(index, None, None, &arguments), None))
+            }
             Event::MessageCompleted { usage, .. } | Event::MessageCancelled { usage, .. } => {
                 Some(chunks.end(include_usage.then_some(usage.unwrap_or_default()), "stop"))
             }
