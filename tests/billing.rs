@@ -102,7 +102,7 @@ async fn replies_pay_from_balances(postgres: bool) {
         .await;
     assert_eq!(t["message_count"], 0, "nothing stored");
 
-    // Only service principals credit; an account belongs to the first crediting org.
+    // Only service principals credit; an account id names one balance per organization.
     let credit = json!({"amount": 10, "note": "invoice 42"});
     let path = "/v1/balances/user:alice/credits";
     let (status, _, err) = server.call("POST", path, Some(&alice), Some(&credit)).await;
@@ -116,10 +116,39 @@ async fn replies_pay_from_balances(postgres: bool) {
     assert_eq!(status, 201, "{c}");
     assert_eq!(c["balance"]["balance"], 10);
     assert_eq!(c["entry"]["kind"], "credit");
+    assert_eq!(c["entry"]["seq"], 1);
     assert_eq!(c["entry"]["actor"], "service:billing");
     assert_eq!(c["entry"]["note"], "invoice 42");
+    // Another organization's service reaches only its own organization's `user:alice`: its
+    // credit never lands in acme's balance, and it never reads acme's ledger.
+    let (status, _, c) = server
+        .call(
+            "POST",
+            path,
+            Some(&stranger),
+            Some(&json!({"amount": 1000})),
+        )
+        .await;
+    assert_eq!(
+        (status, c["balance"]["balance"].as_i64()),
+        (201, Some(1000))
+    );
+    let (_, _, theirs) = server
+        .call(
+            "GET",
+            "/v1/balances/user:alice/ledger",
+            Some(&stranger),
+            None,
+        )
+        .await;
+    assert_eq!(theirs["data"].as_array().map(Vec::len), Some(1), "{theirs}");
+    assert_eq!(theirs["data"][0]["amount"], 1000);
+    let (_, _, mine) = server
+        .call("GET", "/v1/balances/me", Some(&alice), None)
+        .await;
+    assert_eq!(mine["balance"], 10, "acme's balance of alice is untouched");
     let (status, _, err) = server
-        .call("POST", path, Some(&stranger), Some(&credit))
+        .call("GET", "/v1/balances/org:acme", Some(&stranger), None)
         .await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
@@ -127,18 +156,6 @@ async fn replies_pay_from_balances(postgres: bool) {
     );
     let (status, _, err) = server
         .call("GET", "/v1/balances/user:alice", Some(&bob), None)
-        .await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (404, Some("balance_not_found"))
-    );
-    let (status, _, err) = server
-        .call(
-            "GET",
-            "/v1/balances/user:alice/ledger",
-            Some(&stranger),
-            None,
-        )
         .await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
@@ -334,4 +351,184 @@ async fn balances_are_off_by_default() {
         )
         .await;
     assert_eq!(status, 201, "no balance needed");
+}
+
+/// Starts a streamed request and waits for its first bytes, so whatever it holds is held.
+async fn started(
+    server: &Server,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> impl futures_util::Stream + use<> {
+    use futures_util::StreamExt;
+    let resp = reqwest::Client::new()
+        .post(format!("{}{path}", server.base))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "{path}");
+    let mut body = resp.bytes_stream();
+    let first = body.next().await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    // The rest is not read: the caller keeps the stream only to keep the request open.
+    body
+}
+
+async fn held(server: &Server, token: &str) -> (i64, i64) {
+    let (status, _, b) = server
+        .call("GET", "/v1/balances/me", Some(token), None)
+        .await;
+    assert_eq!(status, 200, "{b}");
+    (b["balance"].as_i64().unwrap(), b["held"].as_i64().unwrap())
+}
+
+/// Fifty unstored completions at once (spread over two instances on PostgreSQL) from one
+/// balance of 40: each holds 2 (its prompt and 1,000 reply tokens) and pays 1. The balance
+/// never goes below zero, exactly the completions served are debited, and the ledger read in
+/// `seq` order is a continuous `balance_after` chain. Then a completion and a stored reply
+/// whose instance is killed mid-way stop holding: the survivor (or the restarted instance)
+/// releases them.
+async fn unstored_completions_hold_and_the_ledger_chains(postgres: bool) {
+    let Some(env) = billing_env(postgres, "60").await else {
+        return;
+    };
+    let mut instances = if postgres {
+        vec![start(&env), start(&env)]
+    } else {
+        vec![start(&env)]
+    };
+    let a = &instances[0];
+    let alice = a.token(&["--sub", "alice", "--org", "acme"]);
+    let service = a.token(&["--sub", "billing", "--org", "acme", "--service"]);
+    let (status, _, _) = a
+        .call(
+            "POST",
+            "/v1/balances/user:alice/credits",
+            Some(&service),
+            Some(&json!({"amount": 40})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let body = json!({"model": "echo", "store": false,
+        "messages": [{"role": "user", "content": "one two three"}]});
+    let calls = (0..50).map(|i| {
+        let server = &instances[i % instances.len()];
+        let (alice, body) = (alice.clone(), body.clone());
+        async move {
+            server
+                .call(
+                    "POST",
+                    "/openai/v1/chat/completions",
+                    Some(&alice),
+                    Some(&body),
+                )
+                .await
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let mut served = 0;
+    for (status, _, body) in &results {
+        match status {
+            200 => served += 1,
+            402 => assert_eq!(body["error"]["code"], "insufficient_balance", "{body}"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert!(
+        served >= 20,
+        "at least what 40 holds of 2 allow at once: {served}"
+    );
+    let (balance, now_held) = held(&instances[instances.len() - 1], &alice).await;
+    assert_eq!(now_held, 0);
+    assert!(balance >= 0, "{balance}");
+
+    // The ledger, oldest first by `seq`: 1, 2, 3 …, each `balance_after` the previous one's
+    // plus its amount, never below zero; one debit per completion served.
+    let mut entries = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/balances/me/ledger?limit=100&cursor={c}"),
+            None => "/v1/balances/me/ledger?limit=100".to_owned(),
+        };
+        let (status, _, page) = a.call("GET", &path, Some(&alice), None).await;
+        assert_eq!(status, 200, "{page}");
+        entries.extend(page["data"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    entries.reverse();
+    let debits = entries.iter().filter(|e| e["kind"] == "completion").count();
+    assert_eq!(debits, served, "one debit per completion served");
+    let mut before = 0;
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e["seq"].as_i64(), Some(i as i64 + 1), "{e}");
+        let after = e["balance_after"].as_i64().unwrap();
+        assert_eq!(after, before + e["amount"].as_i64().unwrap(), "{e}");
+        assert!(after >= 0, "{e}");
+        before = after;
+    }
+    assert_eq!(before, balance, "the chain ends at the balance");
+
+    // A completion and a reply in flight on the last instance hold; killed with it, they stop
+    // holding once the survivor's sweep (or the restarted instance) sees the instance gone.
+    let (status, _, _) = a
+        .call(
+            "POST",
+            "/v1/balances/user:alice/credits",
+            Some(&service),
+            Some(&json!({"amount": 100})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let last = instances.len() - 1;
+    let long = "word ".repeat(400);
+    let streamed = json!({"model": "echo", "store": false, "stream": true,
+        "messages": [{"role": "user", "content": long}]});
+    let tid = thread(&instances[last], &alice).await;
+    let _completion = started(
+        &instances[last],
+        "/openai/v1/chat/completions",
+        &alice,
+        streamed,
+    )
+    .await;
+    let _reply = started(
+        &instances[last],
+        &format!("/v1/threads/{tid}/chat"),
+        &alice,
+        json!({"content": long, "stream": true}),
+    )
+    .await;
+    let (_, holding) = held(&instances[0], &alice).await;
+    assert!(holding > 0, "both hold while they run");
+    if postgres {
+        instances[last].crash();
+    } else {
+        instances[last].crash_and_restart();
+    }
+    let survivor = &instances[0];
+    let mut now_held = holding;
+    for _ in 0..300 {
+        now_held = held(survivor, &alice).await.1;
+        if now_held == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(now_held, 0, "the dead instance's holds were released");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unstored_completions_hold_and_the_ledger_chains_on_sqlite() {
+    unstored_completions_hold_and_the_ledger_chains(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unstored_completions_hold_and_the_ledger_chains_across_instances_on_postgres() {
+    unstored_completions_hold_and_the_ledger_chains(true).await;
 }

@@ -44,6 +44,9 @@ impl BalanceDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LedgerEntryDto {
     pub id: uuid::Uuid,
+    /// Position in this balance's ledger: 1, 2, 3 … in the order the entries committed, so
+    /// each entry's `balance_after` is the previous one's plus its `amount`.
+    pub seq: i64,
     pub account: String,
     /// `credit`, `reply` (a reply's cost), `summary` (a summary written for a reply) or
     /// `completion` (an unstored OpenAI-compatible completion).
@@ -73,6 +76,7 @@ impl From<LedgerEntry> for LedgerEntryDto {
     fn from(e: LedgerEntry) -> Self {
         Self {
             id: e.id,
+            seq: e.seq,
             account: e.account,
             kind: e.kind,
             amount: e.amount,
@@ -130,8 +134,9 @@ pub struct LedgerQuery {
 }
 
 /// A balance: `me` is the one your replies are paid from (yours, or your organization's when
-/// billing.payer is `org`). Service principals read the accounts of their organization; org
-/// admins their organization's (`org:<id>`); anyone else only its own.
+/// billing.payer is `org`). Every balance is kept in an organization (your token's): service
+/// principals read the accounts of theirs; org admins its `org:<id>` account; anyone else only
+/// its own.
 #[utoipa::path(get, path = "/v1/balances/{account}", tag = "billing", operation_id = "get_balance", params(AccountPath),
     responses((status = 200, body = BalanceDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, description = "Billing is off on this server (forbidden)", body = ErrorBody),
@@ -149,14 +154,15 @@ pub async fn get<D: Deps>(
     )))
 }
 
-/// Add to a balance (service principals). Recorded in the ledger with you as its actor. An
-/// account is filed under the organization of the service that credits it first; services of
-/// other organizations get 404 for it.
+/// Add to a balance (service principals). Recorded in the ledger with you as its actor. The
+/// balance is the account's in your organization: an account id names one balance per
+/// organization, and a principal spends the one of its token's organization, so a service
+/// never reaches another organization's money or ledger.
 #[utoipa::path(post, path = "/v1/balances/{account}/credits", tag = "billing", operation_id = "credit_balance", params(AccountPath),
     request_body = CreditBody,
     responses((status = 201, body = CreditDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, description = "Billing is off, or you are not a service principal (forbidden)", body = ErrorBody),
-              (status = 404, description = "An account of another organization (balance_not_found)", body = ErrorBody),
+              (status = 404, description = "Another organization's `org:` account (balance_not_found)", body = ErrorBody),
               (status = 422, description = "The balance would exceed 10^15 (limit_exceeded)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn credit<D: Deps>(
@@ -183,7 +189,8 @@ pub async fn credit<D: Deps>(
     }))
 }
 
-/// A balance's ledger, newest first: credits, and the cost of every reply and summary.
+/// A balance's ledger, newest first (by `seq`): credits, and the cost of every reply, summary
+/// and unstored completion.
 #[utoipa::path(get, path = "/v1/balances/{account}/ledger", tag = "billing", operation_id = "list_balance_ledger",
     params(AccountPath, LedgerQuery),
     responses((status = 200, body = PageDto<LedgerEntryDto>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),

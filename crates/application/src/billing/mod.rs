@@ -1,7 +1,12 @@
 //! Prices and balances: what a reply costs, which account pays for it, credits by service
 //! principals, and the ledger that records every change of a balance.
 //!
-//! A balance is kept in the smallest unit of its currency (cents). A reply on a priced model
+//! A balance is kept in the smallest unit of its currency (cents), per organization: an account
+//! id (`user:dora`) names one balance in each organization, the one of the principal's token
+//! (or none), so no principal of one organization ever reads, credits or spends another's.
+//! Ledger entries are numbered per balance in the order they commit (`seq`).
+//!
+//! A reply on a priced model
 //! first *holds* what it may cost at most (the prompt budget plus the reply budget, at the
 //! model's prices) in the same transaction that starts it: a balance whose available amount
 //! (balance minus the holds of replies still streaming) cannot cover the hold refuses the reply
@@ -9,7 +14,8 @@
 //! When the reply ends, its real cost is debited in the transaction that records its usage, and
 //! its hold goes. A reply that ends any other way (crash recovery, deletion) stops holding once
 //! it is no longer streaming. So concurrent replies, on any number of instances, never spend
-//! the same money twice.
+//! the same money twice. Unstored completions hold the same way, for as long as the instance
+//! running them lives (or until they end).
 
 mod ports;
 
@@ -84,13 +90,18 @@ impl Default for BillingSettings {
 }
 
 impl BillingSettings {
-    /// The account `who` spends from.
+    /// The account `who` spends from (kept in `who`'s organization, [`org_of`]).
     pub fn payer_of(&self, who: &Principal) -> String {
         match (self.payer, &who.org) {
             (Payer::Org, Some(org)) => format!("org:{}", org.as_str()),
             _ => who.owner().as_str().to_owned(),
         }
     }
+}
+
+/// The organization whose balances `who` spends, reads and credits.
+pub fn org_of(who: &Principal) -> Option<&str> {
+    who.org.as_ref().map(|o| o.as_str())
 }
 
 /// Largest amount one credit may add.
@@ -184,11 +195,11 @@ impl<S: BalanceStore, C: Clock> BalanceService<S, C> {
         }
     }
 
-    /// Which account `raw` names for `who` and whether `who` may read it: `me` is the account
-    /// `who` pays from; service principals reach the accounts of their organization (an account
-    /// is filed under the organization of the service that first credited it); an org admin
-    /// reaches its organization's account; anyone else only its own. Any other account is
-    /// `balance_not_found`, whether or not it exists.
+    /// Which account `raw` names for `who` and whether `who` may read it. Every balance `who`
+    /// reaches is kept in `who`'s own organization ([`org_of`]): `me` is the account `who`
+    /// pays from; service principals reach every account of their organization but another
+    /// organization's `org:` account; an org admin its organization's account; anyone else
+    /// only its own. Any other account is `balance_not_found`, whether or not it exists.
     async fn reachable(&self, who: &Principal, raw: &str) -> Result<(String, Balance), AppError> {
         self.enabled()?;
         let account = if raw == "me" {
@@ -196,26 +207,21 @@ impl<S: BalanceStore, C: Clock> BalanceService<S, C> {
         } else {
             parse_account(raw)?
         };
-        let stored = self.store.balance(&account).await?;
+        let org = org_of(who);
         let own = account == self.settings.payer_of(who) || account == who.owner().as_str();
         let org_admin = who.kind == PrincipalKind::User
             && who.has_scope(SCOPE_ORG_ADMIN)
-            && who
-                .org
-                .as_ref()
-                .is_some_and(|o| account == format!("org:{}", o.as_str()));
-        let other_org = account
-            .strip_prefix("org:")
-            .is_some_and(|o| who.org.as_ref().is_none_or(|mine| mine.as_str() != o));
-        let service = who.kind == PrincipalKind::Service
-            && !other_org
-            && stored
-                .as_ref()
-                .is_none_or(|b| b.org_id.as_deref() == who.org.as_ref().map(|o| o.as_str()));
+            && org.is_some_and(|o| account == format!("org:{o}"));
+        let other_org = account.strip_prefix("org:").is_some_and(|o| org != Some(o));
+        let service = who.kind == PrincipalKind::Service && !other_org;
         if !(own || org_admin || service) {
             return Err(AppError::BalanceNotFound);
         }
-        let balance = stored.unwrap_or_else(|| Balance::empty(&account));
+        let balance = self
+            .store
+            .balance(&account, org)
+            .await?
+            .unwrap_or_else(|| Balance::empty(&account, org));
         Ok((account, balance))
     }
 
@@ -286,12 +292,12 @@ impl<S: BalanceStore, C: Clock> BalanceService<S, C> {
         let after = cursor
             .map(crate::cursor::decode::<LedgerCursor>)
             .transpose()?;
-        let rows = self.store.ledger(&account, after, limit + 1).await?;
+        let rows = self
+            .store
+            .ledger(&account, org_of(who), after, limit + 1)
+            .await?;
         Ok(Page::from_rows(rows, limit, self.limits.page_bytes, |e| {
-            LedgerCursor {
-                created_at: e.created_at,
-                id: e.id,
-            }
+            LedgerCursor { seq: e.seq }
         }))
     }
 }

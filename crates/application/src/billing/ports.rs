@@ -12,11 +12,12 @@ use crate::error::AppError;
 pub struct Balance {
     /// `user:…`, `anon:…`, `service:…` or `org:…`.
     pub account: String,
-    /// The organization of the service that first credited it.
+    /// The organization the balance is kept in: an account id names one balance per
+    /// organization (`None`: principals without one).
     pub org_id: Option<String>,
     /// Smallest currency units; below zero only when replies cost more than they held.
     pub amount: i64,
-    /// Held by replies still streaming.
+    /// Held by replies still streaming and unstored completions still running.
     pub held: i64,
     /// Last change; `None` for an account never credited.
     pub updated_at: Option<Timestamp>,
@@ -24,10 +25,10 @@ pub struct Balance {
 
 impl Balance {
     /// An account that was never credited.
-    pub fn empty(account: &str) -> Self {
+    pub fn empty(account: &str, org: Option<&str>) -> Self {
         Self {
             account: account.to_owned(),
-            org_id: None,
+            org_id: org.map(str::to_owned),
             amount: 0,
             held: 0,
             updated_at: None,
@@ -40,11 +41,13 @@ impl Balance {
     }
 }
 
-/// What a reply holds from a balance while it streams.
+/// What a reply (or an unstored completion) holds from a balance while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hold {
     /// The account.
     pub account: String,
+    /// The organization its balance is kept in.
+    pub org: Option<String>,
     /// Smallest currency units; the most the reply may cost.
     pub amount: i64,
 }
@@ -79,14 +82,19 @@ pub struct Charge {
     pub id: uuid::Uuid,
     /// The account that pays.
     pub account: String,
+    /// The organization its balance is kept in.
+    pub org: Option<String>,
     /// Smallest currency units, at least 1.
     pub amount: i64,
     /// Reply or summary.
     pub kind: ChargeKind,
     /// The thread (none for a completion that is not stored).
     pub thread_id: Option<ThreadId>,
-    /// The reply (a summary's: the reply it was written for); a reply's hold is keyed by it.
+    /// The reply (a summary's: the reply it was written for).
     pub message_id: Option<MessageId>,
+    /// The hold this debit settles (a reply's is keyed by the reply's id, an unstored
+    /// completion's by its own): it goes in the debit's transaction.
+    pub hold: Option<uuid::Uuid>,
     /// When.
     pub at: Timestamp,
 }
@@ -98,8 +106,7 @@ pub struct NewCredit {
     pub id: uuid::Uuid,
     /// The account.
     pub account: String,
-    /// The crediting service's organization: a new account is filed under it; an existing
-    /// account of another organization is `balance_not_found`.
+    /// The organization the balance is kept in (the crediting service's).
     pub org_id: Option<String>,
     /// Smallest currency units, positive.
     pub amount: i64,
@@ -134,6 +141,8 @@ impl NewCredit {
 pub struct LedgerEntry {
     /// Entry id.
     pub id: uuid::Uuid,
+    /// Position in the balance's ledger, 1, 2, 3 … in the order the entries committed.
+    pub seq: i64,
     /// The account.
     pub account: String,
     /// `credit`, `reply`, `summary` or `completion`.
@@ -169,21 +178,39 @@ impl crate::paging::Weigh for LedgerEntry {
 /// Position in a ledger (newest first).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerCursor {
-    /// Entry time.
-    pub created_at: Timestamp,
-    /// Entry id.
-    pub id: uuid::Uuid,
+    /// The last entry's `seq`.
+    pub seq: i64,
 }
 
-/// Balances and their ledger. Holds and debits are written by the reply and usage ports, in
-/// their transactions ([`crate::replies::ReplyStore::begin_reply`],
-/// [`crate::usage::UsageStore::add_usage`]).
+/// Balances and their ledger, each balance an account within an organization (`org`: `None`
+/// for principals without one). A reply's hold is written in its starting transaction
+/// ([`crate::replies::ReplyStore::begin_reply`]) and every debit with its usage
+/// ([`crate::usage::UsageStore::add_usage`]); holds of unstored completions here.
 pub trait BalanceStore: Clone + Send + Sync + 'static {
-    /// An account's balance with what live replies hold; `None` if never credited or debited.
+    /// An account's balance with what is held from it; `None` if never credited or debited.
     fn balance(
         &self,
         account: &str,
+        org: Option<&str>,
     ) -> impl Future<Output = Result<Option<Balance>, AppError>> + Send;
+
+    /// Holds `hold.amount` for an unstored completion that `instance` runs, keyed by `id`, or
+    /// refuses with `InsufficientBalance` when the balance minus what is held cannot cover it.
+    /// The hold lasts until its debit ([`Charge::hold`]), [`Self::release_hold`], or until its
+    /// instance is gone ([`Self::release_dead_holds`]).
+    fn hold(
+        &self,
+        hold: &Hold,
+        id: uuid::Uuid,
+        instance: &str,
+    ) -> impl Future<Output = Result<(), AppError>> + Send;
+
+    /// Drops a hold (an unstored completion that ended without a debit).
+    fn release_hold(&self, id: uuid::Uuid) -> impl Future<Output = Result<(), AppError>> + Send;
+
+    /// Drops the completion holds of instances that are gone (every instance but `me` on a
+    /// single-instance backend; on PostgreSQL, those with no open connection); how many.
+    fn release_dead_holds(&self, me: &str) -> impl Future<Output = Result<u64, AppError>> + Send;
 
     /// Adds a credit and its ledger entry in one transaction.
     fn credit(
@@ -191,10 +218,11 @@ pub trait BalanceStore: Clone + Send + Sync + 'static {
         credit: NewCredit,
     ) -> impl Future<Output = Result<(Balance, LedgerEntry), AppError>> + Send;
 
-    /// Ledger entries of an account, newest first, after a cursor.
+    /// Ledger entries of an account, newest first (by `seq`), after a cursor.
     fn ledger(
         &self,
         account: &str,
+        org: Option<&str>,
         after: Option<LedgerCursor>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<LedgerEntry>, AppError>> + Send;

@@ -1,7 +1,10 @@
 //! Completions that are not stored: a list of messages in, the model's answer out, through the
 //! same catalog, allowlists, daily quota and balances as replies (the OpenAI-compatible
-//! `chat/completions` with `store: false`). Nothing of the conversation is written; the tokens
-//! count in usage and, billing on, are paid like a reply's.
+//! `chat/completions` and `responses` with `store: false`). Nothing of the conversation is
+//! written; the tokens count in usage and, billing on, are paid like a reply's: the most a
+//! completion may cost is held before the model is called, and settled when it ends — also
+//! when its client leaves mid-way (what arrived until then is paid) or its instance dies (the
+//! hold goes, with the instance).
 
 use chat_threads_domain::Principal;
 use futures_util::StreamExt;
@@ -17,7 +20,8 @@ use crate::system::Clock;
 use crate::usage::Usage;
 
 /// A completion under way: read `stream`, then call [`Completion::finish`] with what arrived.
-pub struct Completion<S, C> {
+/// Dropped before that (its client left), it pays for what it had read and lets its hold go.
+pub struct Completion<S: ReplyStores, C: Clock> {
     service: ReplyService<S, C>,
     who: Principal,
     /// The model that answers.
@@ -25,9 +29,16 @@ pub struct Completion<S, C> {
     prompt_cost: usize,
     /// The model's answer.
     pub stream: ChatStream,
+    /// The balance's hold (billing on, a priced model).
+    hold: Option<uuid::Uuid>,
+    /// What the model said so far (text, calls' names and arguments), for a completion
+    /// dropped before its end.
+    said: String,
+    /// Usage recorded and the hold settled.
+    settled: bool,
 }
 
-impl<S, C> std::fmt::Debug for Completion<S, C> {
+impl<S: ReplyStores, C: Clock> std::fmt::Debug for Completion<S, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Completion")
             .field("model", &self.model)
@@ -35,11 +46,11 @@ impl<S, C> std::fmt::Debug for Completion<S, C> {
     }
 }
 
-impl<S: ReplyStores + crate::billing::BalanceStore, C: Clock> ReplyService<S, C> {
+impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
     /// Starts a completion that is not stored. Refused like a reply: a model outside the
-    /// caller's catalog (422), the daily quota spent (429), a balance that cannot cover the most
-    /// it may cost (402; checked, not held — concurrent unstored completions can take a balance
-    /// below zero by their cost).
+    /// caller's catalog (422), the daily quota spent (429), a balance whose available amount
+    /// cannot cover the most it may cost (402) — that amount is held until the completion
+    /// ends, so concurrent completions, on any instance, never spend the same money twice.
     pub async fn complete_unstored(
         &self,
         who: &Principal,
@@ -62,7 +73,8 @@ impl<S: ReplyStores + crate::billing::BalanceStore, C: Clock> ReplyService<S, C>
             .iter()
             .map(|m| prompt::cost(counter, &m.content) + m.images.len() * prompt::IMAGE_TOKENS)
             .sum();
-        self.covered(who, &model_name, prompt_cost, max_tokens)
+        let hold = self
+            .hold_for(who, &model_name, prompt_cost, max_tokens)
             .await?;
         let stream = client.stream(ChatRequest {
             model: model_name.clone(),
@@ -80,46 +92,41 @@ impl<S: ReplyStores + crate::billing::BalanceStore, C: Clock> ReplyService<S, C>
             model: model_name,
             prompt_cost,
             stream,
+            hold,
+            said: String::new(),
+            settled: false,
         })
     }
 
-    /// Refuses with 402 when billing is on, the model is priced, and the payer's available
-    /// balance is below what the completion may cost at most.
-    async fn covered(
+    /// Holds what a completion may cost at most (billing on, a priced model) — its prompt and
+    /// its reply budget at the model's prices — or refuses with 402 when the payer's available
+    /// balance cannot cover it. The hold's id.
+    async fn hold_for(
         &self,
         who: &Principal,
         model: &str,
         prompt_tokens: usize,
         max_tokens: Option<u32>,
-    ) -> Result<(), AppError> {
+    ) -> Result<Option<uuid::Uuid>, AppError> {
         let billing = &self.settings.billing;
         let Some(price) = self
             .catalog
             .price(model)
             .filter(|p| billing.enabled && !p.is_free())
         else {
-            return Ok(());
+            return Ok(None);
         };
-        let required = price.cost(Usage {
-            prompt_tokens: u32::try_from(prompt_tokens).unwrap_or(u32::MAX),
-            completion_tokens: max_tokens.unwrap_or(billing.hold_output_tokens),
-        });
-        let account = billing.payer_of(who);
-        let balance = self
-            .store
-            .balance(&account)
-            .await?
-            .unwrap_or_else(|| crate::billing::Balance::empty(&account));
-        if balance.available() < required {
-            return Err(AppError::InsufficientBalance {
-                account,
-                balance: balance.amount,
-                held: balance.held,
-                available: balance.available(),
-                required,
-            });
-        }
-        Ok(())
+        let hold = crate::billing::Hold {
+            account: billing.payer_of(who),
+            org: crate::billing::org_of(who).map(str::to_owned),
+            amount: price.cost(Usage {
+                prompt_tokens: u32::try_from(prompt_tokens).unwrap_or(u32::MAX),
+                completion_tokens: max_tokens.unwrap_or(billing.hold_output_tokens),
+            }),
+        };
+        let id = uuid::Uuid::now_v7();
+        self.store.hold(&hold, id, &self.instance).await?;
+        Ok(Some(id))
     }
 }
 
@@ -168,6 +175,7 @@ impl<S: ReplyStores, C: Clock> Completion<S, C> {
                     let error = match completion.stream.next().await {
                         Some(Ok(ChatEvent::Delta(d))) => {
                             text.push_str(&d);
+                            completion.said.push_str(&d);
                             let open = Some((completion, text, calls, reported));
                             return Some((Piece::Text(d), open));
                         }
@@ -178,6 +186,10 @@ impl<S: ReplyStores, C: Clock> Completion<S, C> {
                             arguments,
                         })) => {
                             calls.add(index, id.as_deref(), name.as_deref(), &arguments);
+                            completion
+                                .said
+                                .push_str(name.as_deref().unwrap_or_default());
+                            completion.said.push_str(&arguments);
                             let piece = Piece::ToolCall {
                                 index,
                                 id,
@@ -198,8 +210,8 @@ impl<S: ReplyStores, C: Clock> Completion<S, C> {
                         None => None,
                     };
                     let tool_calls = calls.finish();
-                    let usage = (*completion)
-                        .finish(&spoken(&text, &tool_calls), reported)
+                    let usage = completion
+                        .finish_mut(&spoken(&text, &tool_calls), reported)
                         .await;
                     let end = Piece::End {
                         text,
@@ -221,13 +233,20 @@ impl<S: ReplyStores, C: Clock> Completion<S, C> {
         let mut usage = None;
         while let Some(item) = self.stream.next().await {
             match item? {
-                ChatEvent::Delta(d) => text.push_str(&d),
+                ChatEvent::Delta(d) => {
+                    self.said.push_str(&d);
+                    text.push_str(&d);
+                }
                 ChatEvent::ToolCall {
                     index,
                     id,
                     name,
                     arguments,
-                } => calls.add(index, id.as_deref(), name.as_deref(), &arguments),
+                } => {
+                    self.said.push_str(name.as_deref().unwrap_or_default());
+                    self.said.push_str(&arguments);
+                    calls.add(index, id.as_deref(), name.as_deref(), &arguments);
+                }
                 ChatEvent::Usage(u) => usage = Some(u),
                 ChatEvent::Reasoning(_) => {}
             }
@@ -236,23 +255,67 @@ impl<S: ReplyStores, C: Clock> Completion<S, C> {
     }
 
     /// Records the tokens spent (the provider's count, else an estimate) in the caller's usage,
-    /// paid like a reply's when billing is on; returns them.
-    pub async fn finish(self, text: &str, reported: Option<Usage>) -> Usage {
-        let g = &self.service;
+    /// paid like a reply's when billing is on (settling the hold); returns them.
+    pub async fn finish(mut self, text: &str, reported: Option<Usage>) -> Usage {
+        self.finish_mut(text, reported).await
+    }
+
+    async fn finish_mut(&mut self, text: &str, reported: Option<Usage>) -> Usage {
         let usage = reported.unwrap_or(Usage {
             prompt_tokens: u32::try_from(self.prompt_cost).unwrap_or(u32::MAX),
-            completion_tokens: u32::try_from(g.counter.count(text)).unwrap_or(u32::MAX),
+            completion_tokens: u32::try_from(self.service.counter.count(text)).unwrap_or(u32::MAX),
         });
-        g.record_usage(
-            &self.who,
-            &self.model,
-            usage,
-            ChargeKind::Completion,
-            None,
-            None,
-        )
-        .await;
+        self.settled = true;
+        settle(&self.service, &self.who, &self.model, usage, self.hold).await;
         usage
+    }
+}
+
+impl<S: ReplyStores, C: Clock> Drop for Completion<S, C> {
+    /// A completion dropped before its end (its client left, or the model failed): what the
+    /// model had said until then is paid, and the hold goes.
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let usage = Usage {
+            prompt_tokens: u32::try_from(self.prompt_cost).unwrap_or(u32::MAX),
+            completion_tokens: u32::try_from(self.service.counter.count(&self.said))
+                .unwrap_or(u32::MAX),
+        };
+        let (service, who, model, hold) = (
+            self.service.clone(),
+            self.who.clone(),
+            std::mem::take(&mut self.model),
+            self.hold,
+        );
+        self.service.runtime.spawn(async move {
+            settle(&service, &who, &model, usage, hold).await;
+        });
+    }
+}
+
+/// Records a completion's usage with its debit, which settles its hold; a hold left without a
+/// debit (a free answer, or the recording failed) is released.
+async fn settle<S: ReplyStores, C: Clock>(
+    service: &ReplyService<S, C>,
+    who: &Principal,
+    model: &str,
+    usage: Usage,
+    hold: Option<uuid::Uuid>,
+) {
+    let mut charge = service.charge(who, model, usage, ChargeKind::Completion, None, None);
+    if let Some(c) = charge.as_mut() {
+        c.hold = hold;
+    }
+    let debited = charge.is_some();
+    let recorded = service
+        .add_usage(who, model, usage, ChargeKind::Completion, charge)
+        .await;
+    if let Some(id) = hold.filter(|_| !(recorded && debited))
+        && let Err(e) = service.store.release_hold(id).await
+    {
+        tracing::warn!(error = %e, "releasing a completion's hold failed");
     }
 }
 

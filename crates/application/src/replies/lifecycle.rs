@@ -86,11 +86,21 @@ where
         self.release_orphans(None).await
     }
 
-    /// Fails the orphaned replies (of one thread, or all); how many.
+    /// Fails the orphaned replies (of one thread, or all); how many. Sweeping them all also
+    /// lets go the holds of unstored completions whose instance is gone.
     pub(crate) async fn release_orphans(
         &self,
         thread_id: Option<ThreadId>,
     ) -> Result<u64, AppError> {
+        if thread_id.is_none() {
+            let holds = self.store.release_dead_holds(&self.instance).await?;
+            if holds > 0 {
+                tracing::warn!(
+                    holds,
+                    "released the holds of completions whose instance is gone"
+                );
+            }
+        }
         let orphans = self
             .store
             .orphaned_replies(&self.instance, thread_id)

@@ -293,6 +293,7 @@ where
         };
         Some(crate::billing::Hold {
             account: billing.payer_of(who),
+            org: crate::billing::org_of(who).map(str::to_owned),
             amount: price.cost(most),
         })
     }
@@ -309,7 +310,26 @@ where
         thread_id: Option<ThreadId>,
         reply: Option<MessageId>,
     ) {
-        let charge = self.charge(who, model, usage, kind, thread_id, reply);
+        let mut charge = self.charge(who, model, usage, kind, thread_id, reply);
+        if let Some(c) = charge
+            .as_mut()
+            .filter(|_| kind == crate::billing::ChargeKind::Reply)
+        {
+            c.hold = reply.map(|r| r.as_uuid());
+        }
+        self.add_usage(who, model, usage, kind, charge).await;
+    }
+
+    /// Records tokens spent with the debit that pays for them (if any), in one transaction;
+    /// whether it was. A failure is logged: the answer is not lost for it.
+    pub(crate) async fn add_usage(
+        &self,
+        who: &Principal,
+        model: &str,
+        usage: crate::usage::Usage,
+        kind: crate::billing::ChargeKind,
+        charge: Option<crate::billing::Charge>,
+    ) -> bool {
         if let Err(e) = self
             .store
             .add_usage(
@@ -322,7 +342,9 @@ where
             .await
         {
             tracing::warn!(error = %e, kind = kind.as_str(), "recording token usage failed");
+            return false;
         }
+        true
     }
 
     /// The debit for tokens `usage` of `model` spent for `reply` (billing on, a priced model).
@@ -344,10 +366,12 @@ where
         (amount > 0).then(|| crate::billing::Charge {
             id: uuid::Uuid::now_v7(),
             account: billing.payer_of(who),
+            org: crate::billing::org_of(who).map(str::to_owned),
             amount,
             kind,
             thread_id,
             message_id: reply,
+            hold: None,
             at: self.clock.now(),
         })
     }

@@ -100,14 +100,15 @@ pub trait ReplyStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Message>, AppError>> + Send;
 }
 
-/// Everything replies read and write: threads, messages, summaries, replies, usage (and
-/// balances through it) and files (attachments in the context).
+/// Everything replies read and write: threads, messages, summaries, replies, usage, balances
+/// and files (attachments in the context).
 pub trait ReplyStores:
     crate::threads::ThreadStore
     + crate::messages::MessageStore
     + crate::summaries::SummaryStore
     + ReplyStore
     + crate::usage::UsageStore
+    + crate::billing::BalanceStore
     + crate::files::FileStore
     + crate::files::BlobStore
 {
@@ -119,6 +120,7 @@ impl<T> ReplyStores for T where
         + crate::summaries::SummaryStore
         + ReplyStore
         + crate::usage::UsageStore
+        + crate::billing::BalanceStore
         + crate::files::FileStore
         + crate::files::BlobStore
 {

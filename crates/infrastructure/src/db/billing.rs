@@ -1,22 +1,27 @@
-//! Balances on both backends: credits, the ledger, and the two writes other transactions make
-//! — a reply's hold when it starts ([`place_hold!`], in `begin_reply`) and its debit when its
-//! usage is recorded ([`debit!`], in `add_usage`).
+//! Balances on both backends: credits, the ledger, holds and debits — a reply's hold is
+//! placed in `begin_reply` ([`place_hold!`]), an unstored completion's here, and every debit
+//! with its usage ([`debit!`], in `add_usage`). A balance is an account within an organization
+//! (`org_id`, '' for none).
 //!
-//! Concurrency: both writes first lock the balance row (an `UPDATE` that changes nothing, which
-//! takes the row lock on PostgreSQL; SQLite writers are serialized anyway), so two replies
-//! starting at once on different instances see each other's holds.
+//! Concurrency: every write first locks the balance row (an `UPDATE` that changes nothing, or
+//! the debit's own `UPDATE`, which takes the row lock on PostgreSQL; SQLite writers are
+//! serialized anyway), so two holds taken at once on different instances see each other, and a
+//! ledger entry's `seq` (the balance's last plus one, read under that lock) follows the order
+//! the entries commit in.
 
 use chat_threads_application::AppError;
 use chat_threads_application::billing::{
-    Balance, BalanceStore, LedgerCursor, LedgerEntry, NewCredit,
+    Balance, BalanceStore, Hold, LedgerCursor, LedgerEntry, NewCredit,
 };
 use chat_threads_domain::{MessageId, ThreadId};
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::dialect::Dialect;
 use super::error::DbError;
-use super::schema::{balance_ledger as l, balances as b};
+use super::prepared::{self, Bind};
+use super::schema::{balance_holds as h, balance_ledger as l, balances as b};
 use super::store::SqlStore;
 use super::types::{DbTime, DbUuid};
 
@@ -37,12 +42,15 @@ pub(super) struct LedgerRow {
     pub(super) note: Option<String>,
     pub(super) actor: Option<String>,
     pub(super) created_at: DbTime,
+    pub(super) org_id: String,
+    pub(super) seq: i64,
 }
 
 impl From<LedgerRow> for LedgerEntry {
     fn from(r: LedgerRow) -> Self {
         LedgerEntry {
             id: r.id.0,
+            seq: r.seq,
             account: r.account,
             kind: r.kind,
             amount: r.amount,
@@ -59,6 +67,11 @@ impl From<LedgerRow> for LedgerEntry {
     }
 }
 
+/// The stored form of a balance's organization ('' for none).
+pub(super) fn org_key(org: Option<&str>) -> &str {
+    org.unwrap_or("")
+}
+
 /// One number read by raw SQL.
 #[derive(QueryableByName)]
 pub(super) struct Number {
@@ -66,41 +79,67 @@ pub(super) struct Number {
     pub(super) n: i64,
 }
 
-/// What the replies still streaming hold from an account (a hold whose reply ended any way at
-/// all — finished, failed, recovered after a crash, deleted — no longer counts).
+/// What is held from a balance: by replies still streaming (a hold whose reply ended any way
+/// at all — finished, failed, recovered after a crash, deleted — no longer counts) and by
+/// unstored completions still running (their holds go when they end or their instance dies).
 pub(super) const LIVE_HOLDS: &str = "SELECT CAST(COALESCE(SUM(h.amount), 0) AS BIGINT) AS n \
-     FROM balance_holds h JOIN messages m ON m.id = h.message_id \
-     WHERE h.account = ? AND m.status = 'streaming'";
+     FROM balance_holds h WHERE h.account = ? AND h.org_id = ? AND (h.instance IS NOT NULL \
+     OR EXISTS (SELECT 1 FROM messages m WHERE m.id = h.message_id AND m.status = 'streaming'))";
 
-/// What live replies hold from an account, read inside the caller's connection or transaction.
+/// What is held from a balance, read inside the caller's connection or transaction.
 macro_rules! live_holds {
-    ($conn:ident, $account:expr) => {
-        $crate::db::prepared::Bind::bind::<diesel::sql_types::Text, _>(
-            $crate::db::prepared::sql($crate::db::billing::LIVE_HOLDS),
-            $account,
-        )
-        .get_result::<$crate::db::billing::Number>($conn)
-        .await?
-        .n
-    };
+    ($conn:ident, $account:expr, $org:expr) => {{
+        use $crate::db::prepared::Bind as _;
+        $crate::db::prepared::sql($crate::db::billing::LIVE_HOLDS)
+            .bind::<diesel::sql_types::Text, _>($account)
+            .bind::<diesel::sql_types::Text, _>($org)
+    }
+    .get_result::<$crate::db::billing::Number>($conn)
+    .await?
+    .n};
 }
 
-/// Holds whose reply no longer streams: deleted when the account takes a new one.
-pub(super) const DEAD_HOLDS: &str = "DELETE FROM balance_holds WHERE account = ? AND NOT EXISTS \
-     (SELECT 1 FROM messages m WHERE m.id = balance_holds.message_id AND m.status = 'streaming')";
+/// Reply holds whose reply no longer streams: deleted when the balance takes a new hold.
+pub(super) const DEAD_HOLDS: &str = "DELETE FROM balance_holds WHERE account = ? AND org_id = ? \
+     AND instance IS NULL AND NOT EXISTS (SELECT 1 FROM messages m \
+     WHERE m.id = balance_holds.message_id AND m.status = 'streaming')";
 
-/// Locks a balance row and reads `(amount, org_id)`; `None` if the account has none.
+/// The next `seq` of a balance's ledger (read under the balance's lock).
+pub(super) const NEXT_SEQ: &str = "SELECT CAST(COALESCE(MAX(seq), 0) + 1 AS BIGINT) AS n \
+     FROM balance_ledger WHERE account = ? AND org_id = ?";
+
+/// The next `seq` of a balance's ledger, inside the transaction that locked the balance.
+macro_rules! next_seq {
+    ($conn:ident, $account:expr, $org:expr) => {{
+        use $crate::db::prepared::Bind as _;
+        $crate::db::prepared::sql($crate::db::billing::NEXT_SEQ)
+            .bind::<diesel::sql_types::Text, _>($account)
+            .bind::<diesel::sql_types::Text, _>($org)
+    }
+    .get_result::<$crate::db::billing::Number>($conn)
+    .await?
+    .n};
+}
+
+/// Completion holds of instances that are gone. SQLite is one instance: every instance but this
+/// one is gone; on PostgreSQL an instance lives while one of its connections is open.
+const DEAD_INSTANCE_HOLDS_SQLITE: &str =
+    "DELETE FROM balance_holds WHERE instance IS NOT NULL AND instance <> ?";
+const DEAD_INSTANCE_HOLDS_PG: &str = "DELETE FROM balance_holds WHERE instance IS NOT NULL AND instance <> ? \
+     AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
+     WHERE a.application_name = 'ct:' || balance_holds.instance)";
+
+/// Locks a balance row and reads its amount; `None` if the balance has none.
 macro_rules! lock_balance {
-    ($conn:ident, $account:expr) => {{
-        let row: Option<(i64, Option<String>)> = diesel::update(
-            $crate::db::schema::balances::table
-                .filter($crate::db::schema::balances::account.eq($account)),
+    ($conn:ident, $account:expr, $org:expr) => {{
+        use $crate::db::schema::balances as b;
+        let row: Option<i64> = diesel::update(
+            b::table
+                .filter(b::account.eq($account))
+                .filter(b::org_id.eq($org)),
         )
-        .set($crate::db::schema::balances::amount.eq($crate::db::schema::balances::amount))
-        .returning((
-            $crate::db::schema::balances::amount,
-            $crate::db::schema::balances::org_id,
-        ))
+        .set(b::amount.eq(b::amount))
+        .returning(b::amount)
         .get_result($conn)
         .await
         .optional()?;
@@ -108,19 +147,24 @@ macro_rules! lock_balance {
     }};
 }
 
-/// Places a reply's hold, or refuses with `InsufficientBalance` when the balance minus the
-/// holds of live replies cannot cover it. Inside the reply's starting transaction.
+/// Places a hold keyed by `$id` (a reply's id; `$instance` `None`), or one of an unstored
+/// completion that `$instance` runs — or refuses with `InsufficientBalance` when the balance
+/// minus what is held cannot cover it. Inside the caller's transaction.
 macro_rules! place_hold {
-    ($conn:ident, $hold:expr, $message_id:expr, $now:expr) => {{
+    ($conn:ident, $hold:expr, $id:expr, $instance:expr, $now:expr) => {{
+        use $crate::db::schema::balance_holds as h;
         let hold: &chat_threads_application::billing::Hold = $hold;
-        let balance = lock_balance!($conn, &hold.account).map_or(0, |(amount, _)| amount);
-        $crate::db::prepared::Bind::bind::<diesel::sql_types::Text, _>(
-            $crate::db::prepared::sql($crate::db::billing::DEAD_HOLDS),
-            &hold.account,
-        )
+        let org = $crate::db::billing::org_key(hold.org.as_deref());
+        let balance = lock_balance!($conn, &hold.account, org).unwrap_or(0);
+        {
+            use $crate::db::prepared::Bind as _;
+            $crate::db::prepared::sql($crate::db::billing::DEAD_HOLDS)
+                .bind::<diesel::sql_types::Text, _>(&hold.account)
+                .bind::<diesel::sql_types::Text, _>(org)
+        }
         .execute($conn)
         .await?;
-        let held = live_holds!($conn, &hold.account);
+        let held = live_holds!($conn, &hold.account, org);
         let available = balance.saturating_sub(held);
         if available < hold.amount {
             return Err(DbError(AppError::InsufficientBalance {
@@ -131,39 +175,48 @@ macro_rules! place_hold {
                 required: hold.amount,
             }));
         }
-        diesel::insert_into($crate::db::schema::balance_holds::table)
+        let instance: Option<&str> = $instance;
+        diesel::insert_into(h::table)
             .values((
-                $crate::db::schema::balance_holds::message_id.eq(db_id($message_id)),
-                $crate::db::schema::balance_holds::account.eq(&hold.account),
-                $crate::db::schema::balance_holds::amount.eq(hold.amount),
-                $crate::db::schema::balance_holds::created_at.eq(DbTime($now)),
+                h::message_id.eq(DbUuid($id)),
+                h::account.eq(&hold.account),
+                h::org_id.eq(org),
+                h::amount.eq(hold.amount),
+                h::instance.eq(instance),
+                h::created_at.eq(DbTime($now)),
             ))
             .execute($conn)
             .await?;
     }};
 }
 
-/// Debits a charge and writes its ledger entry (a reply's charge also drops its hold). Inside
-/// the transaction that records the usage.
+/// Debits a charge and writes its ledger entry, numbered after the balance's last one (the
+/// hold it settles goes too). Inside the transaction that records the usage.
 macro_rules! debit {
     ($conn:ident, $charge:expr, $model:expr, $usage:expr, $now:expr) => {{
         use $crate::db::schema::{balance_holds as h, balances as b};
         let charge: &chat_threads_application::billing::Charge = $charge;
-        let after: Option<i64> = diesel::update(b::table.filter(b::account.eq(&charge.account)))
-            .set((
-                b::amount.eq(b::amount - charge.amount),
-                b::updated_at.eq(DbTime($now)),
-            ))
-            .returning(b::amount)
-            .get_result($conn)
-            .await
-            .optional()?;
+        let org = $crate::db::billing::org_key(charge.org.as_deref());
+        let after: Option<i64> = diesel::update(
+            b::table
+                .filter(b::account.eq(&charge.account))
+                .filter(b::org_id.eq(org)),
+        )
+        .set((
+            b::amount.eq(b::amount - charge.amount),
+            b::updated_at.eq(DbTime($now)),
+        ))
+        .returning(b::amount)
+        .get_result($conn)
+        .await
+        .optional()?;
         let after = match after {
             Some(a) => a,
             None => {
                 diesel::insert_into(b::table)
                     .values((
                         b::account.eq(&charge.account),
+                        b::org_id.eq(org),
                         b::amount.eq(-charge.amount),
                         b::created_at.eq(DbTime($now)),
                         b::updated_at.eq(DbTime($now)),
@@ -173,13 +226,12 @@ macro_rules! debit {
                 -charge.amount
             }
         };
-        if let (chat_threads_application::billing::ChargeKind::Reply, Some(reply)) =
-            (charge.kind, charge.message_id)
-        {
-            diesel::delete(h::table.filter(h::message_id.eq(DbUuid(reply.as_uuid()))))
+        if let Some(hold) = charge.hold {
+            diesel::delete(h::table.filter(h::message_id.eq(DbUuid(hold))))
                 .execute($conn)
                 .await?;
         }
+        let seq = next_seq!($conn, &charge.account, org);
         diesel::insert_into($crate::db::schema::balance_ledger::table)
             .values($crate::db::billing::LedgerRow {
                 id: DbUuid(charge.id),
@@ -195,6 +247,8 @@ macro_rules! debit {
                 note: None,
                 actor: None,
                 created_at: DbTime($now),
+                org_id: org.to_owned(),
+                seq,
             })
             .execute($conn)
             .await?;
@@ -202,21 +256,23 @@ macro_rules! debit {
 }
 
 impl BalanceStore for SqlStore {
-    async fn balance(&self, account: &str) -> Result<Option<Balance>, AppError> {
+    async fn balance(&self, account: &str, org: Option<&str>) -> Result<Option<Balance>, AppError> {
+        let key = org_key(org);
         let r: Result<Option<Balance>, DbError> = with_conn!(self, |conn, _d| {
-            let row: Option<(Option<String>, i64, DbTime)> = b::table
+            let row: Option<(i64, DbTime)> = b::table
                 .filter(b::account.eq(account))
-                .select((b::org_id, b::amount, b::updated_at))
+                .filter(b::org_id.eq(key))
+                .select((b::amount, b::updated_at))
                 .first(conn)
                 .await
                 .optional()?;
-            let Some((org_id, amount, updated_at)) = row else {
+            let Some((amount, updated_at)) = row else {
                 return Ok(None);
             };
-            let held = live_holds!(conn, account);
+            let held = live_holds!(conn, account, key);
             Ok(Some(Balance {
                 account: account.to_owned(),
-                org_id,
+                org_id: org.map(str::to_owned),
                 amount,
                 held,
                 updated_at: Some(updated_at.0),
@@ -225,28 +281,56 @@ impl BalanceStore for SqlStore {
         Ok(r?)
     }
 
-    async fn credit(&self, c: NewCredit) -> Result<(Balance, LedgerEntry), AppError> {
-        let r: Result<(Balance, LedgerEntry), DbError> = write_tx!(self, |conn, _d| {
-            let current = lock_balance!(conn, &c.account);
-            let exists = current.is_some();
-            let (before, org_id) = match current {
-                Some((_, org)) if org != c.org_id => {
-                    return Err(DbError(AppError::BalanceNotFound));
-                }
-                Some((amount, org)) => (amount, org),
-                None => (0, c.org_id.clone()),
+    async fn hold(&self, hold: &Hold, id: uuid::Uuid, instance: &str) -> Result<(), AppError> {
+        let now = chat_threads_domain::to_micros(chrono::Utc::now());
+        let r: Result<(), DbError> = write_tx!(self, |conn, _d| {
+            place_hold!(conn, hold, id, Some(instance), now);
+            Ok(())
+        });
+        Ok(r?)
+    }
+
+    async fn release_hold(&self, id: uuid::Uuid) -> Result<(), AppError> {
+        let r: Result<(), DbError> = with_conn!(self, |conn, _d| {
+            diesel::delete(h::table.filter(h::message_id.eq(DbUuid(id))))
+                .execute(conn)
+                .await?;
+            Ok(())
+        });
+        Ok(r?)
+    }
+
+    async fn release_dead_holds(&self, me: &str) -> Result<u64, AppError> {
+        let r: Result<u64, DbError> = with_conn!(self, |conn, dialect| {
+            let sql = match dialect {
+                Dialect::Sqlite => DEAD_INSTANCE_HOLDS_SQLITE,
+                Dialect::Postgres => DEAD_INSTANCE_HOLDS_PG,
             };
-            let after = c.apply_to(before)?;
-            if exists {
-                diesel::update(b::table.filter(b::account.eq(&c.account)))
-                    .set((b::amount.eq(after), b::updated_at.eq(DbTime(c.at))))
-                    .execute(conn)
-                    .await?;
+            let n = prepared::sql(sql).bind::<Text, _>(me).execute(conn).await?;
+            Ok(n as u64)
+        });
+        Ok(r?)
+    }
+
+    async fn credit(&self, c: NewCredit) -> Result<(Balance, LedgerEntry), AppError> {
+        let org = org_key(c.org_id.as_deref()).to_owned();
+        let r: Result<(Balance, LedgerEntry), DbError> = write_tx!(self, |conn, _d| {
+            let current = lock_balance!(conn, &c.account, &org);
+            let after = c.apply_to(current.unwrap_or(0))?;
+            if current.is_some() {
+                diesel::update(
+                    b::table
+                        .filter(b::account.eq(&c.account))
+                        .filter(b::org_id.eq(&org)),
+                )
+                .set((b::amount.eq(after), b::updated_at.eq(DbTime(c.at))))
+                .execute(conn)
+                .await?;
             } else {
                 diesel::insert_into(b::table)
                     .values((
                         b::account.eq(&c.account),
-                        b::org_id.eq(&org_id),
+                        b::org_id.eq(&org),
                         b::amount.eq(after),
                         b::created_at.eq(DbTime(c.at)),
                         b::updated_at.eq(DbTime(c.at)),
@@ -254,6 +338,7 @@ impl BalanceStore for SqlStore {
                     .execute(conn)
                     .await?;
             }
+            let seq = next_seq!(conn, &c.account, &org);
             let entry = LedgerRow {
                 id: DbUuid(c.id),
                 account: c.account.clone(),
@@ -268,15 +353,17 @@ impl BalanceStore for SqlStore {
                 note: c.note.clone(),
                 actor: Some(c.actor.clone()),
                 created_at: DbTime(c.at),
+                org_id: org.clone(),
+                seq,
             };
             diesel::insert_into(l::table)
                 .values(&entry)
                 .execute(conn)
                 .await?;
-            let held = live_holds!(conn, &c.account);
+            let held = live_holds!(conn, &c.account, &org);
             let balance = Balance {
                 account: c.account.clone(),
-                org_id,
+                org_id: c.org_id.clone(),
                 amount: after,
                 held,
                 updated_at: Some(c.at),
@@ -289,23 +376,21 @@ impl BalanceStore for SqlStore {
     async fn ledger(
         &self,
         account: &str,
+        org: Option<&str>,
         after: Option<LedgerCursor>,
         limit: u32,
     ) -> Result<Vec<LedgerEntry>, AppError> {
+        let key = org_key(org);
         let r: Result<Vec<LedgerEntry>, DbError> = with_conn!(self, |conn, _d| {
             let mut query = l::table
                 .filter(l::account.eq(account))
+                .filter(l::org_id.eq(key))
                 .select(LedgerRow::as_select())
-                .order((l::created_at.desc(), l::id.desc()))
+                .order(l::seq.desc())
                 .limit(i64::from(limit))
                 .into_boxed();
             if let Some(after) = &after {
-                let at = DbTime(after.created_at);
-                query = query.filter(
-                    l::created_at
-                        .lt(at)
-                        .or(l::created_at.eq(at).and(l::id.lt(DbUuid(after.id)))),
-                );
+                query = query.filter(l::seq.lt(after.seq));
             }
             let rows: Vec<LedgerRow> = query.load(conn).await?;
             Ok(rows.into_iter().map(LedgerEntry::from).collect())

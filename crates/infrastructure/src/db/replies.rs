@@ -170,7 +170,7 @@ impl ReplyStore for SqlStore {
             .execute(conn)
             .await?;
             if let Some(hold) = &hold {
-                place_hold!(conn, hold, reply.id, reply.created_at);
+                place_hold!(conn, hold, reply.id.as_uuid(), None, reply.created_at);
             }
             Ok((user, reply))
         });

@@ -216,9 +216,9 @@ diesel::table! {
     use crate::db::types::sql::*;
 
     /// Balances in the smallest currency unit.
-    balances (account) {
+    balances (account, org_id) {
         account -> Text,
-        org_id -> Nullable<Text>,
+        org_id -> Text,
         amount -> BigInt,
         created_at -> PTime,
         updated_at -> PTime,
@@ -235,6 +235,8 @@ diesel::table! {
         account -> Text,
         amount -> BigInt,
         created_at -> PTime,
+        org_id -> Text,
+        instance -> Nullable<Text>,
     }
 }
 
@@ -257,6 +259,8 @@ diesel::table! {
         note -> Nullable<Text>,
         actor -> Nullable<Text>,
         created_at -> PTime,
+        org_id -> Text,
+        seq -> BigInt,
     }
 }
 

@@ -5,42 +5,65 @@ use std::collections::HashMap;
 
 use chat_threads_application::AppError;
 use chat_threads_application::billing::{
-    Balance, BalanceStore, Charge, ChargeKind, Hold, LedgerCursor, LedgerEntry, NewCredit,
+    Balance, BalanceStore, Charge, Hold, LedgerCursor, LedgerEntry, NewCredit,
 };
 use chat_threads_domain::{MessageId, MessageStatus, Timestamp};
 
 use super::{MemoryStore, State};
 
+/// A balance's key: its account and its organization ('' for none).
+type Key = (String, String);
+
+fn key(account: &str, org: Option<&str>) -> Key {
+    (account.to_owned(), org.unwrap_or_default().to_owned())
+}
+
+/// A hold: its balance, amount, and the instance running it (an unstored completion's).
+#[derive(Debug)]
+struct HoldRow {
+    key: Key,
+    amount: i64,
+    instance: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Balances {
-    /// account → (org, amount, updated_at)
-    rows: HashMap<String, (Option<String>, i64, Timestamp)>,
-    /// reply → (account, amount)
-    holds: HashMap<MessageId, (String, i64)>,
-    ledger: Vec<LedgerEntry>,
+    /// (account, org) → (amount, updated_at)
+    rows: HashMap<Key, (i64, Timestamp)>,
+    /// hold id (a reply's id, or a completion's) → hold
+    holds: HashMap<uuid::Uuid, HoldRow>,
+    /// every entry with its balance's org
+    ledger: Vec<(String, LedgerEntry)>,
 }
 
 impl State {
-    /// What live replies hold from an account.
-    fn held(&self, account: &str) -> i64 {
+    /// What is held from a balance: live replies' holds and running completions'.
+    fn held(&self, key: &Key) -> i64 {
         self.balances
             .holds
             .iter()
-            .filter(|(id, (a, _))| {
-                a == account
-                    && self
-                        .messages
-                        .get(id)
-                        .is_some_and(|m| m.status == MessageStatus::Streaming)
+            .filter(|(id, h)| {
+                h.key == *key
+                    && (h.instance.is_some()
+                        || self
+                            .messages
+                            .get(&MessageId::from_uuid(**id))
+                            .is_some_and(|m| m.status == MessageStatus::Streaming))
             })
-            .map(|(_, (_, n))| n)
+            .map(|(_, h)| h.amount)
             .sum()
     }
 
-    /// Places a reply's hold (see `ReplyStore::begin_reply`).
-    pub(super) fn place_hold(&mut self, hold: &Hold, reply: MessageId) -> Result<(), AppError> {
-        let balance = self.balances.rows.get(&hold.account).map_or(0, |r| r.1);
-        let held = self.held(&hold.account);
+    /// Places a hold (a reply's, see `ReplyStore::begin_reply`, or a completion's).
+    pub(super) fn place_hold(
+        &mut self,
+        hold: &Hold,
+        id: uuid::Uuid,
+        instance: Option<&str>,
+    ) -> Result<(), AppError> {
+        let k = key(&hold.account, hold.org.as_deref());
+        let balance = self.balances.rows.get(&k).map_or(0, |r| r.0);
+        let held = self.held(&k);
         let available = balance.saturating_sub(held);
         if available < hold.amount {
             return Err(AppError::InsufficientBalance {
@@ -51,10 +74,24 @@ impl State {
                 required: hold.amount,
             });
         }
-        self.balances
-            .holds
-            .insert(reply, (hold.account.clone(), hold.amount));
+        self.balances.holds.insert(
+            id,
+            HoldRow {
+                key: k,
+                amount: hold.amount,
+                instance: instance.map(str::to_owned),
+            },
+        );
         Ok(())
+    }
+
+    fn next_seq(&self, k: &Key) -> i64 {
+        1 + self
+            .balances
+            .ledger
+            .iter()
+            .filter(|(org, e)| e.account == k.0 && *org == k.1)
+            .count() as i64
     }
 
     /// Debits a charge (see `UsageStore::add_usage`).
@@ -64,63 +101,82 @@ impl State {
         model: &str,
         usage: chat_threads_application::usage::Usage,
     ) {
+        let k = key(&charge.account, charge.org.as_deref());
+        let seq = self.next_seq(&k);
         let row = self
             .balances
             .rows
-            .entry(charge.account.clone())
-            .or_insert((None, 0, charge.at));
-        row.1 -= charge.amount;
-        row.2 = charge.at;
-        let after = row.1;
-        if let (ChargeKind::Reply, Some(reply)) = (charge.kind, charge.message_id) {
-            self.balances.holds.remove(&reply);
+            .entry(k.clone())
+            .or_insert((0, charge.at));
+        row.0 -= charge.amount;
+        row.1 = charge.at;
+        let after = row.0;
+        if let Some(hold) = charge.hold {
+            self.balances.holds.remove(&hold);
         }
-        self.balances.ledger.push(LedgerEntry {
-            id: charge.id,
-            account: charge.account.clone(),
-            kind: charge.kind.as_str().to_owned(),
-            amount: -charge.amount,
-            balance_after: after,
-            model: Some(model.to_owned()),
-            prompt_tokens: Some(i64::from(usage.prompt_tokens)),
-            completion_tokens: Some(i64::from(usage.completion_tokens)),
-            thread_id: charge.thread_id,
-            message_id: charge.message_id,
-            note: None,
-            actor: None,
-            created_at: charge.at,
-        });
+        self.balances.ledger.push((
+            k.1,
+            LedgerEntry {
+                id: charge.id,
+                seq,
+                account: charge.account.clone(),
+                kind: charge.kind.as_str().to_owned(),
+                amount: -charge.amount,
+                balance_after: after,
+                model: Some(model.to_owned()),
+                prompt_tokens: Some(i64::from(usage.prompt_tokens)),
+                completion_tokens: Some(i64::from(usage.completion_tokens)),
+                thread_id: charge.thread_id,
+                message_id: charge.message_id,
+                note: None,
+                actor: None,
+                created_at: charge.at,
+            },
+        ));
     }
 }
 
 impl BalanceStore for MemoryStore {
-    async fn balance(&self, account: &str) -> Result<Option<Balance>, AppError> {
+    async fn balance(&self, account: &str, org: Option<&str>) -> Result<Option<Balance>, AppError> {
         let s = self.lock()?;
-        Ok(s.balances
-            .rows
-            .get(account)
-            .map(|(org, amount, at)| Balance {
-                account: account.to_owned(),
-                org_id: org.clone(),
-                amount: *amount,
-                held: s.held(account),
-                updated_at: Some(*at),
-            }))
+        let k = key(account, org);
+        Ok(s.balances.rows.get(&k).map(|(amount, at)| Balance {
+            account: account.to_owned(),
+            org_id: org.map(str::to_owned),
+            amount: *amount,
+            held: s.held(&k),
+            updated_at: Some(*at),
+        }))
+    }
+
+    async fn hold(&self, hold: &Hold, id: uuid::Uuid, instance: &str) -> Result<(), AppError> {
+        self.lock()?.place_hold(hold, id, Some(instance))
+    }
+
+    async fn release_hold(&self, id: uuid::Uuid) -> Result<(), AppError> {
+        self.lock()?.balances.holds.remove(&id);
+        Ok(())
+    }
+
+    async fn release_dead_holds(&self, me: &str) -> Result<u64, AppError> {
+        let mut s = self.lock()?;
+        let before = s.balances.holds.len();
+        s.balances
+            .holds
+            .retain(|_, h| h.instance.as_deref().is_none_or(|i| i == me));
+        Ok((before - s.balances.holds.len()) as u64)
     }
 
     async fn credit(&self, c: NewCredit) -> Result<(Balance, LedgerEntry), AppError> {
         let mut s = self.lock()?;
-        let (org, before) = match s.balances.rows.get(&c.account) {
-            Some((org, _, _)) if *org != c.org_id => return Err(AppError::BalanceNotFound),
-            Some((org, amount, _)) => (org.clone(), *amount),
-            None => (c.org_id.clone(), 0),
-        };
+        let k = key(&c.account, c.org_id.as_deref());
+        let before = s.balances.rows.get(&k).map_or(0, |r| r.0);
         let after = c.apply_to(before)?;
-        s.balances
-            .rows
-            .insert(c.account.clone(), (org.clone(), after, c.at));
+        let seq = s.next_seq(&k);
+        s.balances.rows.insert(k.clone(), (after, c.at));
         let entry = LedgerEntry {
             id: c.id,
+            seq,
             account: c.account.clone(),
             kind: "credit".into(),
             amount: c.amount,
@@ -134,12 +190,12 @@ impl BalanceStore for MemoryStore {
             actor: Some(c.actor),
             created_at: c.at,
         };
-        s.balances.ledger.push(entry.clone());
+        s.balances.ledger.push((k.1.clone(), entry.clone()));
         let balance = Balance {
             account: c.account.clone(),
-            org_id: org,
+            org_id: c.org_id.clone(),
             amount: after,
-            held: s.held(&c.account),
+            held: s.held(&k),
             updated_at: Some(c.at),
         };
         Ok((balance, entry))
@@ -148,23 +204,22 @@ impl BalanceStore for MemoryStore {
     async fn ledger(
         &self,
         account: &str,
+        org: Option<&str>,
         after: Option<LedgerCursor>,
         limit: u32,
     ) -> Result<Vec<LedgerEntry>, AppError> {
         let s = self.lock()?;
+        let org = org.unwrap_or_default();
         let mut rows: Vec<LedgerEntry> = s
             .balances
             .ledger
             .iter()
-            .filter(|e| e.account == account)
-            .filter(|e| {
-                after
-                    .as_ref()
-                    .is_none_or(|a| (e.created_at, e.id) < (a.created_at, a.id))
-            })
+            .filter(|(o, e)| e.account == account && o == org)
+            .map(|(_, e)| e)
+            .filter(|e| after.as_ref().is_none_or(|a| e.seq < a.seq))
             .cloned()
             .collect();
-        rows.sort_by_key(|e| std::cmp::Reverse((e.created_at, e.id)));
+        rows.sort_by_key(|e| std::cmp::Reverse(e.seq));
         rows.truncate(limit as usize);
         Ok(rows)
     }

@@ -96,7 +96,7 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
             ));
             let reply = s.place(scope, thread_id, anchor, reply.1)?;
             if let Some(hold) = &hold {
-                s.place_hold(hold, reply.id)?;
+                s.place_hold(hold, reply.id.as_uuid(), None)?;
             }
             Ok((user, reply))
         })();

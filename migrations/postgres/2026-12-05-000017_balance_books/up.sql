@@ -1,0 +1,27 @@
+-- Balances are kept per organization: an account id (`user:dora`) names one balance in each
+-- organization it is used in ('' for principals without one), so a service of one org never
+-- reaches the money or the ledger of another's. Ledger entries are numbered per balance in the
+-- order they commit (`seq`, taken under the balance's row lock), so `balance_after` read in
+-- `seq` order is a continuous chain. Holds of unstored completions are kept by the instance
+-- that runs them (`instance`; NULL for a reply's hold, which lives while its reply streams).
+ALTER TABLE balances DROP CONSTRAINT balances_pkey;
+UPDATE balances SET org_id = '' WHERE org_id IS NULL;
+ALTER TABLE balances ALTER COLUMN org_id SET DEFAULT '';
+ALTER TABLE balances ALTER COLUMN org_id SET NOT NULL;
+ALTER TABLE balances ADD PRIMARY KEY (account, org_id);
+
+ALTER TABLE balance_holds ADD COLUMN org_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE balance_holds ADD COLUMN instance TEXT;
+UPDATE balance_holds h SET org_id = b.org_id FROM balances b WHERE b.account = h.account;
+DROP INDEX balance_holds_account;
+CREATE INDEX balance_holds_account ON balance_holds (account, org_id);
+
+ALTER TABLE balance_ledger ADD COLUMN org_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE balance_ledger ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+UPDATE balance_ledger l SET org_id = b.org_id FROM balances b WHERE b.account = l.account;
+UPDATE balance_ledger l SET seq = r.n
+  FROM (SELECT id, row_number() OVER (PARTITION BY account, org_id ORDER BY created_at, id) AS n
+          FROM balance_ledger) r
+ WHERE r.id = l.id;
+DROP INDEX balance_ledger_account;
+CREATE UNIQUE INDEX balance_ledger_account ON balance_ledger (account, org_id, seq);
