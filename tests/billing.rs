@@ -26,6 +26,8 @@ async fn billing_env(postgres: bool, delay_ms: &str) -> Option<Vec<(String, Stri
         ),
         ("CHAT_THREADS__MODELS__ECHO__DELAY_MS", delay_ms),
         ("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"),
+        // Every debit here is a reply's; titles are paid too (tests/organize.rs).
+        ("CHAT_THREADS__TITLES__ENABLED", "false"),
     ] {
         env.push((k.to_owned(), v.to_owned()));
     }

@@ -21,6 +21,7 @@ mod mcp;
 mod memory;
 mod nasty;
 mod openai;
+mod organize;
 mod replies;
 mod sampling;
 mod sessions;

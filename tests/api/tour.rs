@@ -585,6 +585,67 @@ async fn tour(postgres: bool) {
         .await;
     assert_eq!(presence["connections"], 0);
 
+    // Organizing: a folder, tags, a pin, a title on demand, the thread with its messages.
+    let folder = t
+        .ok(
+            "POST",
+            "/v1/folders",
+            Some(json!({"name": "Travel", "system_prompt": "Answer as a travel agent."})),
+            201,
+        )
+        .await;
+    let folder_id = folder["id"].as_str().unwrap().to_owned();
+    let filed = t
+        .ok(
+            "PATCH",
+            &format!("/v1/threads/{tid}"),
+            Some(json!({"folder_id": folder_id, "tags": ["trip", "2026"], "pinned": true})),
+            200,
+        )
+        .await;
+    assert_eq!(
+        (filed["pinned"].as_bool(), filed["tags"].clone()),
+        (Some(true), json!(["trip", "2026"]))
+    );
+    let folders = t.ok("GET", "/v1/folders", None, 200).await;
+    assert_eq!(folders["data"][0]["thread_count"], 1);
+    t.ok("GET", &format!("/v1/folders/{folder_id}"), None, 200)
+        .await;
+    t.ok(
+        "PATCH",
+        &format!("/v1/folders/{folder_id}"),
+        Some(json!({"name": "Trips"})),
+        200,
+    )
+    .await;
+    let tags = t.ok("GET", "/v1/tags", None, 200).await;
+    assert_eq!(tags["data"].as_array().map(Vec::len), Some(2), "{tags}");
+    t.ok(
+        "PATCH",
+        "/v1/tags/2026",
+        Some(json!({"name": "this-year"})),
+        200,
+    )
+    .await;
+    t.ok("DELETE", "/v1/tags/this-year", None, 200).await;
+    let titled = t
+        .ok("POST", &format!("/v1/threads/{tid}/title"), None, 200)
+        .await;
+    assert!(!titled["title"].as_str().unwrap().is_empty(), "{titled}");
+    let whole = t
+        .ok(
+            "GET",
+            &format!("/v1/threads/{tid}?include=messages"),
+            None,
+            200,
+        )
+        .await;
+    assert!(!whole["messages"]["data"].as_array().unwrap().is_empty());
+    let gone = t
+        .ok("DELETE", &format!("/v1/folders/{folder_id}"), None, 200)
+        .await;
+    assert_eq!(gone["threads"], 1);
+
     // Deleting.
     let del = t
         .ok(

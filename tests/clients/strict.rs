@@ -17,6 +17,8 @@ fn valid_body(operation: &str, message_id: &str) -> Value {
         "set_active_leaf" | "fork_thread" => json!({"message_id": message_id}),
         "add_summary" => json!({"covers_message_id": message_id, "text": "s"}),
         "import_chatgpt" => json!([]),
+        "create_folder" => json!({"name": "another"}),
+        "rename_tag" => json!({"name": "renamed"}),
         _ => json!({}),
     }
 }
@@ -80,6 +82,24 @@ async fn strict_walk(postgres: bool) {
         )
         .await;
     let mid = message["id"].as_str().unwrap().to_owned();
+    let (_, _, folder) = server
+        .call(
+            "POST",
+            "/v1/folders",
+            Some(&token),
+            Some(&json!({"name": "work"})),
+        )
+        .await;
+    let fid = folder["id"].as_str().unwrap().to_owned();
+    let (status, _, _) = server
+        .call(
+            "PATCH",
+            &format!("/v1/threads/{tid}"),
+            Some(&token),
+            Some(&json!({"tags": ["kept"], "folder_id": fid})),
+        )
+        .await;
+    assert_eq!(status, 200);
     let before = snapshot(&server, &token).await;
 
     let (_, doc) = server.get("/openapi.json").await;
@@ -89,7 +109,9 @@ async fn strict_walk(postgres: bool) {
     for (template, item) in doc["paths"].as_object().unwrap() {
         let path = template
             .replace("{thread_id}", &tid)
-            .replace("{message_id}", &mid);
+            .replace("{message_id}", &mid)
+            .replace("{folder_id}", &fid)
+            .replace("{tag}", "kept");
         for (method, op) in item.as_object().unwrap() {
             let id = op["operationId"].as_str().unwrap();
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
@@ -271,7 +293,7 @@ async fn sessions_and_regenerations_never_fall_back_to_defaults() {
     let (status, _, err) = server
         .call(
             "GET",
-            &format!("/v1/threads/{tid}?include=messages"),
+            &format!("/v1/threads/{tid}?include=everything"),
             Some(token),
             None,
         )

@@ -255,6 +255,9 @@ impl FakeModel {
                 "10".into(),
             ),
             ("CHAT_THREADS__RATE_LIMIT__ENABLED".into(), "false".into()),
+            // Tests of this fake read the requests a reply made; a title written in the
+            // background after it would be one more. Titles have their own tests.
+            ("CHAT_THREADS__TITLES__ENABLED".into(), "false".into()),
         ]
     }
 }

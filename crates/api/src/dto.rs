@@ -33,7 +33,21 @@ pub struct ThreadDto {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     /// Set while the thread is soft-deleted.
     pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it is purged automatically (anonymous sessions, temporary threads).
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Your tags on it.
+    pub tags: Vec<String>,
+    /// The folder it is filed in.
+    pub folder_id: Option<uuid::Uuid>,
+    /// Listed first.
+    pub pinned: bool,
+    /// Hidden from lists, search and exports; purged at `expires_at`.
+    pub temporary: bool,
+    /// The e-mail of the principal that created it (from its token), if any.
+    pub creator_email: Option<String>,
+    /// With `?include=messages`: the first page of the active path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<PageDto<MessageDto>>,
 }
 
 /// Where a fork came from.
@@ -68,6 +82,12 @@ impl From<Thread> for ThreadDto {
             updated_at: t.updated_at,
             deleted_at: t.deleted_at,
             expires_at: t.expires_at,
+            tags: t.tags.into_iter().map(|t| t.into_inner()).collect(),
+            folder_id: t.folder_id.map(|f| f.as_uuid()),
+            pinned: t.pinned,
+            temporary: t.temporary,
+            creator_email: t.creator_email,
+            messages: None,
         }
     }
 }

@@ -136,8 +136,8 @@ macro_rules! v1_routes {
 
         fn routes_v1<D: Deps>(cfg: &mut web::ServiceConfig) {
             use routes::{
-                accounts, billing, branches, files, live, messages, replies, search, summaries,
-                threads, tools, transfer,
+                accounts, billing, branches, files, live, messages, organize, replies, search,
+                summaries, threads, tools, transfer,
             };
             // One resource per (method, path), guarded by its method as `cfg.route` does, so
             // another method on the same path falls through to its own resource. Its
@@ -184,6 +184,7 @@ v1_routes! {
     delete "/threads/{thread_id}" => threads::delete,
     post "/threads/{thread_id}/restore" => threads::restore,
     post "/threads/{thread_id}/purge" => threads::purge,
+    post "/threads/{thread_id}/title" => threads::title,
     post "/threads/{thread_id}/messages" => messages::append,
     get "/threads/{thread_id}/messages" => messages::list,
     get "/threads/{thread_id}/messages/{message_id}" => messages::get,
@@ -201,6 +202,14 @@ v1_routes! {
     get "/threads/{thread_id}/summaries" => summaries::list,
     post "/threads/{thread_id}/summaries" => summaries::add,
     get "/search" => search::search,
+    post "/folders" => organize::create_folder,
+    get "/folders" => organize::list_folders,
+    get "/folders/{folder_id}" => organize::get_folder,
+    patch "/folders/{folder_id}" => organize::update_folder,
+    delete "/folders/{folder_id}" => organize::delete_folder,
+    get "/tags" => organize::list_tags,
+    patch "/tags/{tag}" => organize::rename_tag,
+    delete "/tags/{tag}" => organize::delete_tag,
     get "/threads/{thread_id}/export" => transfer::export_thread,
     get "/export" => transfer::export_all,
     post "/import" => transfer::import_ndjson,

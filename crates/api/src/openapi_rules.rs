@@ -164,6 +164,15 @@ const TITLE: u32 = 200;
 const ID: u32 = 255;
 const MODEL: u32 = 200;
 const HINT: u32 = 64;
+const TAG: u32 = 64;
+const FOLDER: u32 = 128;
+
+/// A thread's tags: up to 32, each an identifier of up to 64 characters.
+fn tags() -> Value {
+    let mut item = identifier(TAG);
+    item["type"] = json!("string");
+    json!({"maxItems": chat_threads_domain::Tag::MAX_PER_THREAD, "items": item})
+}
 
 /// `(schema, field, rule)` for the fields of request bodies.
 fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
@@ -178,6 +187,15 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("CreateThreadBody", "system_prompt", lines()),
         ("CreateThreadBody", "model", identifier(MODEL)),
         ("CreateThreadBody", "metadata", metadata()),
+        ("CreateThreadBody", "tags", tags()),
+        ("UpdateThreadBody", "tags", tags()),
+        ("CreateFolderBody", "name", identifier(FOLDER)),
+        ("CreateFolderBody", "system_prompt", lines()),
+        ("CreateFolderBody", "model", identifier(MODEL)),
+        ("UpdateFolderBody", "name", identifier(FOLDER)),
+        ("UpdateFolderBody", "system_prompt", lines()),
+        ("UpdateFolderBody", "model", identifier(MODEL)),
+        ("RenameTagBody", "name", identifier(TAG)),
         ("UpdateThreadBody", "title", one_line(TITLE)),
         (
             "UpdateThreadBody",
@@ -296,6 +314,9 @@ fn parameter_rules() -> Vec<(&'static str, Value)> {
         ("external_user_id", identifier(ID)),
         ("q", query_text()),
         ("search", query_text()),
+        ("tag", identifier(TAG)),
+        ("creator_email", query_text()),
+        ("include", one_of(&["messages"])),
     ]
 }
 
@@ -469,6 +490,13 @@ pub(crate) fn apply(doc: &mut Value) {
                         schema.insert("type".into(), only);
                     }
                 }
+            }
+            // A tag in a path follows the rule of tags.
+            for p in params
+                .iter_mut()
+                .filter(|p| p["in"] == "path" && p["name"] == "tag")
+            {
+                merge(&mut p["schema"], &identifier(TAG));
             }
             for p in params.iter_mut().filter(|p| p["in"] == "query") {
                 let name = p["name"].as_str().unwrap_or_default().to_owned();

@@ -24,6 +24,7 @@ pub trait Deps: 'static {
         + chat_threads_application::files::FileStore
         + chat_threads_application::files::BlobStore
         + chat_threads_application::SearchStore
+        + chat_threads_application::organize::FolderStore
         + Readiness;
     /// Password hashing.
     type Hasher: PasswordHasher;
@@ -35,6 +36,8 @@ pub trait Deps: 'static {
 pub struct AppState<D: Deps> {
     /// Threads.
     pub threads: ThreadService<D::Store, SystemClock>,
+    /// Folders and tags.
+    pub organize: chat_threads_application::organize::OrganizeService<D::Store, SystemClock>,
     /// Messages and the tree.
     pub messages: MessageService<D::Store, SystemClock>,
     /// Summaries.
@@ -63,6 +66,7 @@ impl<D: Deps> Clone for AppState<D> {
     fn clone(&self) -> Self {
         Self {
             threads: self.threads.clone(),
+            organize: self.organize.clone(),
             messages: self.messages.clone(),
             summaries: self.summaries.clone(),
             auth: self.auth.clone(),
@@ -132,6 +136,8 @@ pub struct AppSettings {
     pub files: chat_threads_application::files::FileSettings,
     /// Keep-alive interval of SSE streams.
     pub sse_keepalive: std::time::Duration,
+    /// How long temporary threads live (`threads.temporary_ttl`).
+    pub temporary_ttl: std::time::Duration,
 }
 
 impl<D: Deps> AppState<D> {
@@ -152,9 +158,16 @@ impl<D: Deps> AppState<D> {
         )
         .with_instance(p.instance);
         Self {
+            organize: chat_threads_application::organize::OrganizeService::new(
+                p.store.clone(),
+                SystemClock,
+                limits,
+            )
+            .with_models(p.catalog.clone()),
             threads: ThreadService::new(p.store.clone(), SystemClock, limits)
                 .with_models(p.catalog)
-                .with_events(p.events.clone()),
+                .with_events(p.events.clone())
+                .with_temporary_ttl(s.temporary_ttl),
             messages: MessageService::new(p.store.clone(), SystemClock, limits)
                 .with_events(p.events.clone()),
             summaries: SummaryService::new(p.store.clone(), SystemClock, limits)

@@ -110,7 +110,15 @@ mod tests {
         let t = table();
         let list = &t[&("GET".to_owned(), "/v1/threads".to_owned())];
         assert!(list.contains("cursor") && list.contains("limit"));
-        assert!(t[&("GET".to_owned(), "/v1/threads/{thread_id}".to_owned())].is_empty());
+        let one = &t[&("GET".to_owned(), "/v1/threads/{thread_id}".to_owned())];
+        assert_eq!(one.iter().collect::<Vec<_>>(), ["include"]);
+        assert!(
+            t[&(
+                "POST".to_owned(),
+                "/v1/threads/{thread_id}/purge".to_owned()
+            )]
+                .is_empty()
+        );
         let stream = "/v1/threads/{thread_id}/messages/{message_id}/stream".to_owned();
         assert!(t[&("GET".to_owned(), stream)].contains("access_token"));
     }

@@ -89,6 +89,7 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
             session_org: None,
             files: chat_threads_application::files::FileSettings::default(),
             sse_keepalive: Duration::from_secs(15),
+            temporary_ttl: Duration::from_secs(3600),
         },
     });
     ApiConfig {

@@ -34,6 +34,7 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
         let c = ThreadCursor {
+            pinned: false,
             updated_at: chrono::Utc::now(),
             id: ThreadId::new(),
         };

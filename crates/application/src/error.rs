@@ -49,6 +49,8 @@ error_codes! {
     MessageNotFound => "message_not_found", 404: "no such message in this thread.",
     SessionNotFound => "session_not_found", 404: "no such anonymous session in your organization.",
     FileNotFound => "file_not_found", 404: "no such file for this caller (also another principal's file).",
+    FolderNotFound => "folder_not_found", 404: "no such folder for this caller (also another principal's folder).",
+    TagNotFound => "tag_not_found", 404: "no thread of yours carries this tag.",
     BalanceNotFound => "balance_not_found", 404: "no such balance for this caller (another principal's or organization's account).",
     ValidationFailed => "validation_failed", 400: "a value is invalid; `details.field` names it.",
     LimitExceeded => "limit_exceeded", 422: "a value exceeds a configured limit; `details` has field, limit and actual.",
@@ -173,6 +175,12 @@ pub enum AppError {
     /// No such balance for this caller.
     #[error("balance not found")]
     BalanceNotFound,
+    /// No such folder for this caller.
+    #[error("folder not found")]
+    FolderNotFound,
+    /// No thread of the caller carries this tag.
+    #[error("tag not found")]
+    TagNotFound,
     /// Input or a tree rule was refused.
     #[error(transparent)]
     Domain(#[from] DomainError),
@@ -323,6 +331,8 @@ impl AppError {
             Self::MessageNotFound => ErrorCode::MessageNotFound,
             Self::SessionNotFound => ErrorCode::SessionNotFound,
             Self::BalanceNotFound => ErrorCode::BalanceNotFound,
+            Self::FolderNotFound => ErrorCode::FolderNotFound,
+            Self::TagNotFound => ErrorCode::TagNotFound,
             Self::FileNotFound => ErrorCode::FileNotFound,
             Self::AttachmentNotFound(_) => ErrorCode::AttachmentNotFound,
             Self::ImagesNotSupported { .. } => ErrorCode::ImagesNotSupported,
@@ -546,6 +556,8 @@ mod tests {
             AppError::AttachmentNotFound(FileId::new()),
             AppError::ImagesNotSupported { model: "x".into() },
             AppError::BalanceNotFound,
+            AppError::FolderNotFound,
+            AppError::TagNotFound,
             AppError::Forbidden("x".into()),
             AppError::ModelNotAllowed {
                 model: "x".into(),

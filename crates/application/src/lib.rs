@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | [`threads`] | [`ThreadService`] | [`ThreadStore`] |
 //! | [`messages`] (the tree) | [`MessageService`] | [`MessageStore`] |
+//! | [`organize`] (folders, tags) | [`organize::OrganizeService`] | [`organize::FolderStore`] |
 //! | [`branches`] | `MessageService::{branches, set_active_leaf, fork}` | (in `MessageStore`) |
 //! | [`summaries`] | [`SummaryService`] | [`SummaryStore`] |
 //! | [`search`] | `ThreadService::search` | [`SearchStore`] |
@@ -36,6 +37,7 @@ pub mod files;
 pub mod idempotency;
 mod input;
 pub mod messages;
+pub mod organize;
 pub mod paging;
 pub mod replies;
 pub mod search;

@@ -65,6 +65,10 @@ uuid_id!(
     /// Identifies an uploaded file.
     FileId
 );
+uuid_id!(
+    /// Identifies a folder of threads.
+    FolderId
+);
 
 #[cfg(test)]
 mod tests {

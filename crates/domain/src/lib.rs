@@ -3,6 +3,7 @@
 //! here, so every rule is unit-tested in isolation.
 
 pub mod error;
+pub mod folder;
 pub mod ids;
 pub mod message;
 pub mod pairing;
@@ -13,7 +14,8 @@ pub mod tree;
 pub mod values;
 
 pub use error::DomainError;
-pub use ids::{FileId, MessageId, SummaryId, ThreadId};
+pub use folder::Folder;
+pub use ids::{FileId, FolderId, MessageId, SummaryId, ThreadId};
 pub use message::{
     Attachment, ContentType, Feedback, Message, MessageStatus, Rating, Role, Summary,
 };
@@ -22,8 +24,8 @@ pub use parts::Part;
 pub use principal::{Principal, PrincipalKind, SCOPE_ORG_ADMIN, Scope};
 pub use thread::{ForkOrigin, Thread, ThreadStatus};
 pub use values::{
-    Content, DocumentId, ExternalId, FeedbackText, Limits, Metadata, ModelName, OrgId, Owner,
-    ProductName, QUERY_TEXT_MAX, Reaction, SystemPrompt, Title, query_text,
+    Content, DocumentId, ExternalId, FeedbackText, FolderName, Limits, Metadata, ModelName, OrgId,
+    Owner, ProductName, QUERY_TEXT_MAX, Reaction, SystemPrompt, Tag, Title, query_text,
 };
 
 /// A point in time, always UTC and truncated to microseconds so both backends store it exactly.

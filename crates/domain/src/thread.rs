@@ -4,9 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
 use crate::error::DomainError;
-use crate::ids::{MessageId, ThreadId};
+use crate::ids::{FolderId, MessageId, ThreadId};
 use crate::values::{
-    DocumentId, ExternalId, Metadata, ModelName, OrgId, Owner, ProductName, SystemPrompt, Title,
+    DocumentId, ExternalId, Metadata, ModelName, OrgId, Owner, ProductName, SystemPrompt, Tag,
+    Title,
 };
 
 /// Whether a thread is in use or put away. Archived threads stay readable and writable.
@@ -86,8 +87,18 @@ pub struct Thread {
     pub updated_at: Timestamp,
     /// Soft-delete time; a deleted thread is hidden until restored or purged.
     pub deleted_at: Option<Timestamp>,
-    /// When the thread may be purged automatically (anonymous sessions).
+    /// When the thread may be purged automatically (anonymous sessions, temporary threads).
     pub expires_at: Option<Timestamp>,
+    /// The owner's folder it is filed in.
+    pub folder_id: Option<FolderId>,
+    /// The owner's tags on it.
+    pub tags: Vec<Tag>,
+    /// Listed before unpinned threads.
+    pub pinned: bool,
+    /// Hidden from lists, search and exports, and purged at `expires_at`.
+    pub temporary: bool,
+    /// The e-mail of the principal that created it (from its token), if it had one.
+    pub creator_email: Option<String>,
 }
 
 impl Thread {
@@ -113,6 +124,11 @@ impl Thread {
             updated_at: now,
             deleted_at: None,
             expires_at: None,
+            folder_id: None,
+            tags: Vec::new(),
+            pinned: false,
+            temporary: false,
+            creator_email: None,
         }
     }
 

@@ -222,6 +222,52 @@ impl ProductName {
 }
 
 string_value!(
+    /// A tag on a thread: 1-64 characters, no control characters, trimmed; tags are named per
+    /// owner and compared exactly.
+    Tag
+);
+impl Tag {
+    /// Most tags on one thread.
+    pub const MAX_PER_THREAD: usize = 32;
+
+    /// Parses a tag.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        parse_identifier("tags", raw, 64).map(Self)
+    }
+
+    /// Parses a thread's tags: at most [`Self::MAX_PER_THREAD`], duplicates dropped, in the
+    /// order given.
+    pub fn parse_all(raw: &[String]) -> Result<Vec<Self>, DomainError> {
+        if raw.len() > Self::MAX_PER_THREAD {
+            return Err(DomainError::LimitExceeded {
+                field: "tags",
+                limit: Self::MAX_PER_THREAD,
+                actual: raw.len(),
+            });
+        }
+        let mut tags: Vec<Self> = Vec::with_capacity(raw.len());
+        for t in raw {
+            let tag = Self::parse(t)?;
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        Ok(tags)
+    }
+}
+
+string_value!(
+    /// A folder's name: 1-128 characters, no control characters, trimmed; unique per owner.
+    FolderName
+);
+impl FolderName {
+    /// Parses a folder name.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        parse_identifier("name", raw, 128).map(Self)
+    }
+}
+
+string_value!(
     /// A thread title: trimmed, no control characters, at most `Limits::title_chars`.
     Title
 );

@@ -98,6 +98,7 @@ pub async fn api_config(
                 session_max_ttl_secs: a.sessions.max_ttl_secs,
             },
             session_org,
+            temporary_ttl: std::time::Duration::from_secs(settings.threads.temporary_ttl_secs),
             files: chat_threads_application::files::FileSettings {
                 allowed_types: settings.files.allowed_types.clone(),
                 quota_bytes: settings.files.quota_bytes_per_owner,
@@ -237,6 +238,12 @@ fn reply_settings(settings: &Settings) -> chat_threads_application::replies::Rep
         inline_tokens: settings.files.inline_tokens,
         max_tool_rounds: settings.mcp.max_tool_rounds,
         tool_call_timeout: Duration::from_secs(settings.mcp.call_timeout_secs),
+        titles: chat_threads_application::replies::titles::TitleSettings {
+            enabled: settings.titles.enabled,
+            model: Some(settings.titles.model.clone()).filter(|m| !m.trim().is_empty()),
+            prompt: settings.titles.prompt.clone(),
+            max_chars: settings.titles.max_chars,
+        },
     }
 }
 

@@ -48,8 +48,9 @@ pub struct LedgerEntryDto {
     /// each entry's `balance_after` is the previous one's plus its `amount`.
     pub seq: i64,
     pub account: String,
-    /// `credit`, `reply` (a reply's cost), `summary` (a summary written for a reply) or
-    /// `completion` (an unstored OpenAI-compatible completion).
+    /// `credit`, `reply` (a reply's cost), `summary` (a summary written for a reply),
+    /// `completion` (an unstored OpenAI-compatible completion) or `title` (a thread's title
+    /// written by a model).
     pub kind: String,
     /// Signed, smallest currency units: credits positive, debits negative.
     pub amount: i64,

@@ -126,7 +126,7 @@ pub enum View {
 }
 
 /// Message list parameters.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListMessagesQuery {

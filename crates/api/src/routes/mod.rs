@@ -7,6 +7,7 @@ pub mod files;
 pub mod live;
 pub mod messages;
 pub mod openai;
+pub mod organize;
 pub mod replies;
 pub mod search;
 pub mod summaries;

@@ -36,6 +36,17 @@ pub struct CreateThreadBody {
     pub model: Option<String>,
     /// When the thread may be purged automatically.
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Your tags on it: up to 32, each 1-64 characters (duplicates dropped).
+    #[schema(max_items = 32)]
+    pub tags: Option<Vec<String>>,
+    /// One of your folders (`GET /v1/folders`): the thread inherits its system prompt and
+    /// model unless it sets its own.
+    pub folder_id: Option<uuid::Uuid>,
+    /// Pinned threads are listed first.
+    pub pinned: Option<bool>,
+    /// A temporary thread: hidden from lists, search and exports, and purged after
+    /// `threads.temporary_ttl` (or at `expires_at`, if earlier); readable by id meanwhile.
+    pub temporary: Option<bool>,
 }
 
 /// Changes to a thread; absent fields stay as they are, `null` clears `system_prompt`/`model`.
@@ -53,6 +64,15 @@ pub struct UpdateThreadBody {
     #[serde(default, deserialize_with = "crate::dto::double_option")]
     #[schema(value_type = Option<String>)]
     pub model: Option<Option<String>>,
+    /// Replaces the thread's tags (`[]` removes them all).
+    #[schema(max_items = 32)]
+    pub tags: Option<Vec<String>>,
+    /// Files the thread in one of your folders; `null` takes it out.
+    #[serde(default, deserialize_with = "crate::dto::double_option")]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub folder_id: Option<Option<uuid::Uuid>>,
+    /// Pins or unpins it. Tags, folder and pin are not activity: `updated_at` stays.
+    pub pinned: Option<bool>,
 }
 
 /// Thread list filters and paging.
@@ -76,6 +96,37 @@ pub struct ListThreadsQuery {
     /// `exclude` (default), `include` or `only` soft-deleted threads.
     #[param(value_type = Option<String>)]
     pub deleted: Option<DeletedFilter>,
+    /// Only threads with this tag.
+    pub tag: Option<String>,
+    /// Only threads in this folder.
+    pub folder_id: Option<uuid::Uuid>,
+    /// Only pinned (`true`) or unpinned (`false`) threads.
+    pub pinned: Option<bool>,
+    /// Only threads created by a principal whose token carried this e-mail.
+    pub creator_email: Option<String>,
+}
+
+/// What to embed in a thread.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct GetThreadQuery {
+    /// `messages`: the first page of the active path (its newest 50 messages, as
+    /// `GET .../messages?limit=50`), in `messages`.
+    #[param(value_type = Option<String>, pattern = "^messages$")]
+    pub include: Option<Include>,
+}
+
+/// Messages embedded by `?include=messages` (then page on with `next_cursor` at
+/// `GET .../messages`).
+pub const INCLUDED_MESSAGES: u32 = 50;
+
+/// What `include` may embed.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Include {
+    /// The first page of the active path.
+    Messages,
 }
 
 impl From<CreateThreadBody> for CreateThread {
@@ -90,6 +141,10 @@ impl From<CreateThreadBody> for CreateThread {
             system_prompt: b.system_prompt,
             model: b.model,
             expires_at: b.expires_at,
+            tags: b.tags,
+            folder_id: b.folder_id.map(chat_threads_domain::FolderId::from_uuid),
+            pinned: b.pinned,
+            temporary: b.temporary,
         }
     }
 }
@@ -102,6 +157,11 @@ impl From<UpdateThreadBody> for UpdateThread {
             metadata: b.metadata,
             system_prompt: b.system_prompt,
             model: b.model,
+            tags: b.tags,
+            folder_id: b
+                .folder_id
+                .map(|f| f.map(chat_threads_domain::FolderId::from_uuid)),
+            pinned: b.pinned,
         }
     }
 }
@@ -116,6 +176,10 @@ impl From<ListThreadsQuery> for ListThreads {
             external_id: q.external_id,
             deleted: q.deleted.unwrap_or_default(),
             text: q.q,
+            tag: q.tag,
+            folder_id: q.folder_id.map(chat_threads_domain::FolderId::from_uuid),
+            pinned: q.pinned,
+            creator_email: q.creator_email,
             cursor: q.cursor,
             limit: q.limit,
         }
@@ -128,6 +192,7 @@ impl From<ListThreadsQuery> for ListThreads {
               (status = 200, description = "A thread with this external_id already existed", body = ThreadDto),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, description = "org_id is not your own organization (forbidden)", body = ErrorBody),
+              (status = 404, description = "folder_id is not one of your folders (folder_not_found)", body = ErrorBody),
               (status = 409, description = "external_id belongs to one of your deleted threads: restore or purge it (conflict)", body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -148,7 +213,8 @@ pub async fn create<D: Deps>(
     Ok(response.json(ThreadDto::from(thread)))
 }
 
-/// List your threads, newest activity first.
+/// List your threads: pinned first, then newest activity first. Temporary threads are never
+/// listed.
 #[utoipa::path(get, path = "/v1/threads", tag = "threads", operation_id = "list_threads", params(ListThreadsQuery),
     responses((status = 200, body = PageDto<ThreadDto>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 422, description = "A filter over its length (limit_exceeded)", body = ErrorBody)),
@@ -162,19 +228,40 @@ pub async fn list<D: Deps>(
     Ok(web::Json(state.threads.list(&auth.0, input).await?.into()))
 }
 
-/// Get a thread.
-#[utoipa::path(get, path = "/v1/threads/{thread_id}", tag = "threads", operation_id = "get_thread", params(ThreadPath),
-    responses((status = 200, body = ThreadDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+/// Get a thread; with `?include=messages`, the first page of its active path too.
+#[utoipa::path(get, path = "/v1/threads/{thread_id}", tag = "threads", operation_id = "get_thread", params(ThreadPath, GetThreadQuery),
+    responses((status = 200, body = ThreadDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get<D: Deps>(
     auth: Auth,
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
+    query: web::Query<GetThreadQuery>,
 ) -> Result<web::Json<ThreadDto>, ApiError> {
     let id = path.thread();
     Ok(web::Json(
-        state.threads.get(&auth.0, id, false).await?.into(),
+        with_included(&state, &auth.0, id, query.into_inner().include).await?,
     ))
+}
+
+/// A thread, with the first page of its active path when `include` asks (REST and WebSocket).
+pub(crate) async fn with_included<D: Deps>(
+    state: &AppState<D>,
+    who: &chat_threads_domain::Principal,
+    id: chat_threads_domain::ThreadId,
+    include: Option<Include>,
+) -> Result<ThreadDto, ApiError> {
+    let mut dto = ThreadDto::from(state.threads.get(who, id, false).await?);
+    if let Some(Include::Messages) = include {
+        // The first page: the newest messages of the path, as a page of the path answers.
+        let first = crate::routes::messages::ListMessagesQuery {
+            limit: Some(INCLUDED_MESSAGES),
+            ..Default::default()
+        };
+        let page = crate::routes::messages::list_page(state, who, id, first).await?;
+        dto.messages = Some(page);
+    }
+    Ok(dto)
 }
 
 /// Change a thread's title, status (archive), metadata, system prompt or model.
@@ -194,6 +281,23 @@ pub async fn update<D: Deps>(
     Ok(web::Json(
         state.threads.update(&auth.0, id, input).await?.into(),
     ))
+}
+
+/// Write the thread's title with the model now, from its first user message and the reply to
+/// it (`[titles]`; the echo model titles after the first message). Replaces any title;
+/// announced as `thread.updated`. Its tokens count in usage and billing.
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/title", tag = "threads", operation_id = "title_thread", params(ThreadPath),
+    responses((status = 200, body = ThreadDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, description = "No user message to title it after (inconsistent_request), or the titles model is not yours (model_not_allowed)", body = ErrorBody),
+              (status = 502, description = "The model failed (model_error)", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn title<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<ThreadPath>,
+) -> Result<web::Json<ThreadDto>, ApiError> {
+    let id = path.thread();
+    Ok(web::Json(state.replies.retitle(&auth.0, id).await?.into()))
 }
 
 /// Soft-delete a thread (restorable).

@@ -15,9 +15,14 @@ use crate::routes::messages::{
     AppendMessageBody, DeleteMessageQuery, EditMessageBody, ListMessagesQuery, PatchMessageBody,
     ReactionBody, RevisionsQuery,
 };
+use crate::routes::organize::{
+    CreateFolderBody, FolderDto, RenameTagBody, TagDto, ThreadsTouched, UpdateFolderBody,
+};
 use crate::routes::replies::{ChatBody, RegenerateBody, ResendBody};
 use crate::routes::search::SearchQuery;
-use crate::routes::threads::{CreateThreadBody, ListThreadsQuery, UpdateThreadBody};
+use crate::routes::threads::{
+    CreateThreadBody, GetThreadQuery, ListThreadsQuery, UpdateThreadBody,
+};
 use crate::routes::tools::ToolResultsBody;
 use crate::state::{AppState, Deps};
 
@@ -73,8 +78,29 @@ ops! {
     "threads.list" => ThreadsList(ListThreadsQuery) = |a: &mut Args| a.rest().map(Op::ThreadsList);
     /// A new thread.
     "threads.create" => ThreadsCreate(CreateThreadBody) = |a: &mut Args| a.rest().map(Op::ThreadsCreate);
-    /// One thread.
-    "threads.get" => ThreadsGet(ThreadId) = |a: &mut Args| a.thread().map(Op::ThreadsGet);
+    /// One thread (`include: "messages"` embeds the first page of its active path).
+    "threads.get" => ThreadsGet(ThreadId, GetThreadQuery) =
+        |a: &mut Args| Ok::<_, ApiError>(Op::ThreadsGet(a.thread()?, a.rest()?));
+    /// Writes a thread's title with the model now.
+    "threads.title" => ThreadsTitle(ThreadId) = |a: &mut Args| a.thread().map(Op::ThreadsTitle);
+    /// The caller's folders.
+    "folders.list" => FoldersList = |_: &mut Args| Ok::<_, ApiError>(Op::FoldersList);
+    /// A new folder.
+    "folders.create" => FoldersCreate(CreateFolderBody) = |a: &mut Args| a.rest().map(Op::FoldersCreate);
+    /// One folder.
+    "folders.get" => FoldersGet(uuid::Uuid) = |a: &mut Args| a.take("folder_id").map(Op::FoldersGet);
+    /// Changes a folder.
+    "folders.update" => FoldersUpdate(uuid::Uuid, UpdateFolderBody) =
+        |a: &mut Args| Ok::<_, ApiError>(Op::FoldersUpdate(a.take("folder_id")?, a.rest()?));
+    /// Deletes a folder (its threads stay).
+    "folders.delete" => FoldersDelete(uuid::Uuid) = |a: &mut Args| a.take("folder_id").map(Op::FoldersDelete);
+    /// The caller's tags with their counts.
+    "tags.list" => TagsList = |_: &mut Args| Ok::<_, ApiError>(Op::TagsList);
+    /// Renames a tag on every thread.
+    "tags.rename" => TagsRename(String, RenameTagBody) =
+        |a: &mut Args| Ok::<_, ApiError>(Op::TagsRename(a.take("tag")?, a.rest()?));
+    /// Removes a tag from every thread.
+    "tags.delete" => TagsDelete(String) = |a: &mut Args| a.take("tag").map(Op::TagsDelete);
     /// Changes a thread.
     "threads.update" => ThreadsUpdate(ThreadId, UpdateThreadBody) =
         |a: &mut Args| Ok::<_, ApiError>(Op::ThreadsUpdate(a.thread()?, a.rest()?));
@@ -249,12 +275,46 @@ impl Op {
         let thread = |t: ThreadDto| Ok(json_of(t));
         let message = |m: chat_threads_domain::Message| Ok(json_of(MessageDto::from(m)));
         let id = |p: &MessagePath| (p.thread(), p.message());
+        let folder = chat_threads_domain::FolderId::from_uuid;
         match self {
             Op::ThreadsList(q) => Ok(json_of(PageDto::<ThreadDto>::from(
                 s.threads.list(who, q.into()).await?,
             ))),
             Op::ThreadsCreate(b) => thread(s.threads.create(who, b.into()).await?.0.into()),
-            Op::ThreadsGet(t) => thread(s.threads.get(who, t, false).await?.into()),
+            Op::ThreadsGet(t, q) => {
+                thread(crate::routes::threads::with_included(s, who, t, q.include).await?)
+            }
+            Op::ThreadsTitle(t) => thread(s.replies.retitle(who, t).await?.into()),
+            Op::FoldersList => Ok(json_of(PageDto::<FolderDto>::complete(
+                s.organize.folders(who).await?,
+            ))),
+            Op::FoldersCreate(b) => Ok(json_of(FolderDto::from(
+                chat_threads_application::organize::FolderCount {
+                    folder: s.organize.create_folder(who, b.into()).await?,
+                    thread_count: 0,
+                },
+            ))),
+            Op::FoldersGet(f) => Ok(json_of(FolderDto::from(
+                s.organize.folder(who, folder(f)).await?,
+            ))),
+            Op::FoldersUpdate(f, b) => {
+                s.organize.update_folder(who, folder(f), b.into()).await?;
+                Ok(json_of(FolderDto::from(
+                    s.organize.folder(who, folder(f)).await?,
+                )))
+            }
+            Op::FoldersDelete(f) => Ok(json_of(ThreadsTouched {
+                threads: s.organize.delete_folder(who, folder(f)).await?,
+            })),
+            Op::TagsList => Ok(json_of(PageDto::<TagDto>::complete(
+                s.organize.tags(who).await?,
+            ))),
+            Op::TagsRename(t, b) => Ok(json_of(ThreadsTouched {
+                threads: s.organize.rename_tag(who, &t, &b.name).await?,
+            })),
+            Op::TagsDelete(t) => Ok(json_of(ThreadsTouched {
+                threads: s.organize.delete_tag(who, &t).await?,
+            })),
             Op::ThreadsUpdate(t, b) => thread(s.threads.update(who, t, b.into()).await?.into()),
             Op::ThreadsDelete(t) => thread(s.threads.delete(who, t).await?.into()),
             Op::ThreadsRestore(t) => thread(s.threads.restore(who, t).await?.into()),
@@ -327,7 +387,7 @@ impl Op {
                 thread(s.messages.set_active_leaf(who, t, leaf).await?.into())
             }
             Op::Search(q) => Ok(json_of(PageDto::<crate::dto::SearchHitDto>::from(
-                s.threads.search(who, &q.q, q.cursor, q.limit).await?,
+                s.threads.search(who, q.into()).await?,
             ))),
             op => Err(ApiError::Argument {
                 field: "op".into(),

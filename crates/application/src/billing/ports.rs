@@ -62,6 +62,8 @@ pub enum ChargeKind {
     Summary,
     /// A completion that is not stored (OpenAI-compatible chat completions with `store: false`).
     Completion,
+    /// A thread's title written by a model.
+    Title,
 }
 
 impl ChargeKind {
@@ -71,6 +73,7 @@ impl ChargeKind {
             Self::Reply => "reply",
             Self::Summary => "summary",
             Self::Completion => "completion",
+            Self::Title => "title",
         }
     }
 }
@@ -145,7 +148,7 @@ pub struct LedgerEntry {
     pub seq: i64,
     /// The account.
     pub account: String,
-    /// `credit`, `reply`, `summary` or `completion`.
+    /// `credit`, `reply`, `summary`, `completion` or `title`.
     pub kind: String,
     /// Signed: credits positive, debits negative.
     pub amount: i64,

@@ -46,7 +46,7 @@ use crate::paging::{Page, page_size};
 use crate::system::Clock;
 use crate::threads::ThreadStore;
 
-/// Whether `haystack` contains every word of `text` as a whole word, ignoring case (what the
+/// Whether every word of `text` begins a word of `haystack`, ignoring case (what the
 /// search indexes match).
 pub fn contains_words(haystack: &str, text: &str) -> bool {
     let words: Vec<String> = haystack
@@ -56,7 +56,10 @@ pub fn contains_words(haystack: &str, text: &str) -> bool {
         .collect();
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .all(|w| words.contains(&w.to_lowercase()))
+        .all(|w| {
+            let w = w.to_lowercase();
+            words.iter().any(|h| h.starts_with(&w))
+        })
 }
 
 /// Parses a message filter from raw query parameters.

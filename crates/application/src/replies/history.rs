@@ -148,6 +148,9 @@ where
             updated_at: None,
             deleted_at: None,
             expires_at: None,
+            tags: Vec::new(),
+            folder_id: None,
+            pinned: false,
         })?;
         let mut ids = std::collections::HashMap::new();
         let mut messages = Vec::with_capacity(history.len());

@@ -15,6 +15,7 @@ pub mod models;
 mod ports;
 pub mod prompt;
 mod task;
+pub mod titles;
 mod tools;
 
 pub use history::{NewThread, Turn};
@@ -79,6 +80,9 @@ pub struct ReplySettings {
     pub max_tool_rounds: u32,
     /// How long one MCP tool call may take; then it is an error result the model sees.
     pub tool_call_timeout: Duration,
+    /// Titles of untitled threads (`[titles]`; off by default here, on in the server's
+    /// configuration).
+    pub titles: titles::TitleSettings,
 }
 
 impl ReplySettings {
@@ -473,7 +477,7 @@ where
             input.tools,
         )?;
         let scope = who.scope();
-        let thread = self.store.get_thread(&scope, thread_id, false).await?;
+        let thread = self.replying_thread(&scope, thread_id).await?;
         let (model_name, model) = self.catalog.resolve(
             who,
             input.model.as_deref(),
@@ -501,6 +505,30 @@ where
     }
 
     /// The thread and a live message of it with the given role (what regenerate and resend act on).
+    /// A thread a reply is written in, with what it inherits from its folder: the folder's
+    /// system prompt and model stand in for the thread's when it sets none.
+    pub(crate) async fn replying_thread(
+        &self,
+        scope: &chat_threads_domain::Scope,
+        thread_id: ThreadId,
+    ) -> Result<Thread, AppError> {
+        let mut thread = self.store.get_thread(scope, thread_id, false).await?;
+        if let Some(folder) = thread.folder_id
+            && (thread.system_prompt.is_none() || thread.model.is_none())
+        {
+            match self.store.get_folder(&thread.owner, folder).await {
+                Ok(f) => {
+                    thread.system_prompt = thread.system_prompt.or(f.system_prompt);
+                    thread.model = thread.model.or(f.model);
+                }
+                // Deleted meanwhile: nothing to inherit.
+                Err(AppError::FolderNotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(thread)
+    }
+
     async fn thread_and_message(
         &self,
         who: &Principal,
@@ -510,7 +538,7 @@ where
         refusal: &'static str,
     ) -> Result<(Thread, Message), AppError> {
         let scope = who.scope();
-        let thread = self.store.get_thread(&scope, thread_id, false).await?;
+        let thread = self.replying_thread(&scope, thread_id).await?;
         let message = self.store.get_message(&scope, thread_id, id).await?;
         if message.is_deleted() {
             return Err(AppError::MessageNotFound);

@@ -109,6 +109,7 @@ pub trait ReplyStores:
     + ReplyStore
     + crate::usage::UsageStore
     + crate::billing::BalanceStore
+    + crate::organize::FolderStore
     + crate::files::FileStore
     + crate::files::BlobStore
 {
@@ -121,6 +122,7 @@ impl<T> ReplyStores for T where
         + ReplyStore
         + crate::usage::UsageStore
         + crate::billing::BalanceStore
+        + crate::organize::FolderStore
         + crate::files::FileStore
         + crate::files::BlobStore
 {

@@ -191,6 +191,15 @@ where
             Outcome::Failed(e) => Some(e),
             _ => None,
         };
+        if status == MessageStatus::Complete && stored.is_ok() {
+            g.title_in_background(
+                &self.who,
+                &self.thread,
+                &self.assistant,
+                &self.model_name,
+                &text,
+            );
+        }
         if let Some(end) = Event::ending(status, text, Some(usage), error, calls_of(&parts)) {
             self.log.push(end);
         }

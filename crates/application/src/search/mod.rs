@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use chat_threads_domain::{MessageId, Principal, Role, Scope, ThreadId, Timestamp};
+use chat_threads_domain::{FolderId, MessageId, Principal, Role, Scope, Tag, ThreadId, Timestamp};
 use serde::Serialize;
 
 use crate::cursor;
@@ -35,30 +35,87 @@ impl crate::paging::Weigh for SearchHit {
     }
 }
 
+/// What a search looks for besides its words; every filter is ANDed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchFilter {
+    /// Only threads with this tag.
+    pub tag: Option<Tag>,
+    /// Only threads in this folder.
+    pub folder_id: Option<FolderId>,
+    /// Only messages written at or after this time.
+    pub from: Option<Timestamp>,
+    /// Only messages written before this time.
+    pub to: Option<Timestamp>,
+}
+
+/// Raw search input (the api's query).
+#[derive(Debug, Clone, Default)]
+pub struct SearchInput {
+    /// The words; each matches as a prefix (`lisb` finds "Lisbon").
+    pub text: String,
+    /// Tag filter.
+    pub tag: Option<String>,
+    /// Folder filter.
+    pub folder_id: Option<FolderId>,
+    /// From this time (inclusive).
+    pub from: Option<Timestamp>,
+    /// Until this time (exclusive).
+    pub to: Option<Timestamp>,
+    /// Cursor of the previous page.
+    pub cursor: Option<String>,
+    /// Page size.
+    pub limit: Option<u32>,
+}
+
 /// Storage of the search index.
 pub trait SearchStore: Clone + Send + Sync + 'static {
-    /// Full-text search over the content of the owner's live messages, newest
-    /// `(created_at, id)` first, after the cursor, at most `limit`.
+    /// Full-text search over the content of the owner's live messages in live, listed (not
+    /// temporary) threads, every word a prefix, newest `(created_at, id)` first, after the
+    /// cursor, at most `limit`.
     fn search_messages(
         &self,
         scope: &Scope,
         text: &str,
+        filter: &SearchFilter,
         after: Option<MessageCursor>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<SearchHit>, AppError>> + Send;
 }
 
 impl<S: ThreadStore + SearchStore, C: Clock> ThreadService<S, C> {
-    /// Full-text search over the owner's messages, newest first, a page at a time.
+    /// Full-text search over the owner's messages, newest first, a page at a time: every word
+    /// matches as a prefix; filters by tag, folder and time.
     pub async fn search(
         &self,
         who: &Principal,
-        text: &str,
-        cursor: Option<String>,
-        limit: Option<u32>,
+        input: SearchInput,
     ) -> Result<Page<SearchHit>, AppError> {
+        let SearchInput {
+            text,
+            tag,
+            folder_id,
+            from,
+            to,
+            cursor,
+            limit,
+        } = input;
         let limit = page_size(limit, &self.limits)?;
-        let Some(text) = chat_threads_domain::query_text("q", text)? else {
+        if let (Some(from), Some(to)) = (from, to)
+            && from >= to
+        {
+            return Err(chat_threads_domain::DomainError::inconsistent(
+                "to",
+                "must be later than from",
+            )
+            .into());
+        }
+        let filter = SearchFilter {
+            tag: tag.as_deref().map(Tag::parse).transpose()?,
+            folder_id,
+            from: from.map(chat_threads_domain::to_micros),
+            to: to.map(chat_threads_domain::to_micros),
+        };
+        let Some(text) = chat_threads_domain::query_text("q", &text)? else {
             return Err(chat_threads_domain::DomainError::invalid("q", "must not be blank").into());
         };
         let text = text.as_str();
@@ -68,7 +125,7 @@ impl<S: ThreadStore + SearchStore, C: Clock> ThreadService<S, C> {
             .transpose()?;
         let rows = self
             .store
-            .search_messages(&who.scope(), text, after, limit + 1)
+            .search_messages(&who.scope(), text, &filter, after, limit + 1)
             .await?;
         Ok(Page::from_rows(rows, limit, self.limits.page_bytes, |h| {
             MessageCursor {

@@ -5,8 +5,8 @@ mod ports;
 pub use ports::{DeletedFilter, ModelPolicy, ThreadCursor, ThreadPatch, ThreadQuery, ThreadStore};
 
 use chat_threads_domain::{
-    DocumentId, ExternalId, Limits, Metadata, ModelName, OrgId, Principal, ProductName, Scope,
-    SystemPrompt, Thread, ThreadId, ThreadStatus, Title,
+    DocumentId, ExternalId, FolderId, Limits, Metadata, ModelName, OrgId, Principal, ProductName,
+    Scope, SystemPrompt, Tag, Thread, ThreadId, ThreadStatus, Title,
 };
 
 use crate::cursor;
@@ -37,6 +37,14 @@ pub struct CreateThread {
     pub model: Option<String>,
     /// When the thread may be purged automatically.
     pub expires_at: Option<chat_threads_domain::Timestamp>,
+    /// Tags.
+    pub tags: Option<Vec<String>>,
+    /// One of the owner's folders.
+    pub folder_id: Option<FolderId>,
+    /// Listed first.
+    pub pinned: Option<bool>,
+    /// Hidden from lists, search and exports; purged after `threads.temporary_ttl`.
+    pub temporary: Option<bool>,
 }
 
 /// Input to change a thread; absent fields stay as they are.
@@ -52,6 +60,12 @@ pub struct UpdateThread {
     pub system_prompt: Option<Option<String>>,
     /// New model; `Some(None)` clears it.
     pub model: Option<Option<String>>,
+    /// Replacement tags.
+    pub tags: Option<Vec<String>>,
+    /// New folder; `Some(None)` takes the thread out of its folder.
+    pub folder_id: Option<Option<FolderId>>,
+    /// Pinned or not.
+    pub pinned: Option<bool>,
 }
 
 /// Filters and paging of a thread list (raw).
@@ -71,6 +85,14 @@ pub struct ListThreads {
     pub deleted: DeletedFilter,
     /// Title text query.
     pub text: Option<String>,
+    /// Tag filter.
+    pub tag: Option<String>,
+    /// Folder filter.
+    pub folder_id: Option<FolderId>,
+    /// Pinned filter.
+    pub pinned: Option<bool>,
+    /// Creator e-mail filter.
+    pub creator_email: Option<String>,
     /// Cursor from the previous page.
     pub cursor: Option<String>,
     /// Page size.
@@ -85,7 +107,11 @@ pub struct ThreadService<S, C> {
     pub(crate) limits: Limits,
     models: Option<std::sync::Arc<dyn ModelPolicy>>,
     events: ThreadEvents,
+    temporary_ttl: chrono::TimeDelta,
 }
+
+/// How long a temporary thread lives by default (`threads.temporary_ttl`).
+pub const TEMPORARY_TTL_DEFAULT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
     /// A service over `store`.
@@ -96,7 +122,14 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             limits,
             models: None,
             events: ThreadEvents::default(),
+            temporary_ttl: chrono::TimeDelta::from_std(TEMPORARY_TTL_DEFAULT).unwrap_or_default(),
         }
+    }
+
+    /// How long temporary threads live (`threads.temporary_ttl`).
+    pub fn with_temporary_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.temporary_ttl = chrono::TimeDelta::from_std(ttl).unwrap_or(self.temporary_ttl);
+        self
     }
 
     /// Publishes changes to the thread's subscribers (other tabs, other instances).
@@ -157,7 +190,22 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 .transpose()?,
             model: input.model.map(|m| self.model(who, &m)).transpose()?,
             expires_at: input.expires_at.map(chat_threads_domain::to_micros),
+            tags: Tag::parse_all(input.tags.as_deref().unwrap_or_default())?,
+            folder_id: input.folder_id,
+            pinned: input.pinned.unwrap_or(false),
+            creator_email: who.email.clone(),
             ..Thread::new(who.owner(), now)
+        };
+        let thread = if input.temporary == Some(true) {
+            // A temporary thread lives `temporary_ttl` at most (an earlier expires_at wins).
+            let until = chat_threads_domain::to_micros(now + self.temporary_ttl);
+            Thread {
+                temporary: true,
+                expires_at: Some(thread.expires_at.map_or(until, |e| e.min(until))),
+                ..thread
+            }
+        } else {
+            thread
         };
         match self.store.insert_thread(thread).await {
             Ok(t) => Ok((t, true)),
@@ -203,6 +251,11 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             external_id: Some(external_id),
             deleted: DeletedFilter::Include,
             text: None,
+            tag: None,
+            folder_id: None,
+            pinned: None,
+            creator_email: None,
+            include_temporary: true,
             after: None,
             limit: 1,
         };
@@ -221,7 +274,8 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             .await
     }
 
-    /// A page of the owner's threads, newest activity first.
+    /// A page of the owner's threads, pinned first, then newest activity first; temporary
+    /// threads are never listed.
     pub async fn list(
         &self,
         who: &Principal,
@@ -242,6 +296,15 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             external_id: opt(input.external_id, ExternalId::parse)?,
             deleted: input.deleted,
             text,
+            tag: opt(input.tag, Tag::parse)?,
+            folder_id: input.folder_id,
+            pinned: input.pinned,
+            creator_email: opt(input.creator_email, |e| {
+                chat_threads_domain::query_text("creator_email", e)?.ok_or_else(|| {
+                    chat_threads_domain::DomainError::invalid("creator_email", "must not be empty")
+                })
+            })?,
+            include_temporary: false,
             after: input
                 .cursor
                 .as_deref()
@@ -252,13 +315,15 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         let rows = self.store.list_threads(&query).await?;
         Ok(Page::from_rows(rows, limit, self.limits.page_bytes, |t| {
             ThreadCursor {
+                pinned: t.pinned,
                 updated_at: t.updated_at,
                 id: t.id,
             }
         }))
     }
 
-    /// Changes a live thread's title, status, metadata, system prompt or model.
+    /// Changes a live thread's title, status, metadata, system prompt, model, tags, folder or
+    /// pin.
     pub async fn update(
         &self,
         who: &Principal,
@@ -283,6 +348,9 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 .model
                 .map(|m| m.as_deref().map(|m| self.model(who, m)).transpose())
                 .transpose()?,
+            tags: input.tags.as_deref().map(Tag::parse_all).transpose()?,
+            folder_id: input.folder_id,
+            pinned: input.pinned,
         };
         let thread = self
             .store

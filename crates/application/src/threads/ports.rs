@@ -7,16 +7,20 @@
 use std::future::Future;
 
 use chat_threads_domain::{
-    DocumentId, ExternalId, Metadata, ModelName, OrgId, Principal, ProductName, Scope,
-    SystemPrompt, Thread, ThreadId, ThreadStatus, Timestamp, Title,
+    DocumentId, ExternalId, FolderId, Metadata, ModelName, OrgId, Principal, ProductName, Scope,
+    SystemPrompt, Tag, Thread, ThreadId, ThreadStatus, Timestamp, Title,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-/// Position in the thread list, which is ordered by `(updated_at, id)` newest first.
+/// Position in the thread list, which is ordered by `(pinned, updated_at, id)`, pinned
+/// threads first, each part newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadCursor {
+    /// Whether the last thread seen is pinned.
+    #[serde(default)]
+    pub pinned: bool,
     /// `updated_at` of the last thread seen.
     pub updated_at: Timestamp,
     /// Id of the last thread seen.
@@ -55,6 +59,16 @@ pub struct ThreadQuery {
     pub deleted: DeletedFilter,
     /// Full-text match on the title (through the search index).
     pub text: Option<String>,
+    /// Only threads with this tag.
+    pub tag: Option<Tag>,
+    /// Only threads in this folder.
+    pub folder_id: Option<FolderId>,
+    /// Only pinned (`true`) or unpinned (`false`) threads.
+    pub pinned: Option<bool>,
+    /// Only threads created by a principal with this e-mail.
+    pub creator_email: Option<String>,
+    /// Temporary threads too (a lookup by external id); lists leave them out.
+    pub include_temporary: bool,
     /// Start after this position.
     pub after: Option<ThreadCursor>,
     /// Maximum rows to return.
@@ -74,11 +88,31 @@ pub struct ThreadPatch {
     pub system_prompt: Option<Option<SystemPrompt>>,
     /// New or cleared model.
     pub model: Option<Option<ModelName>>,
+    /// Replacement tags.
+    pub tags: Option<Vec<Tag>>,
+    /// New or cleared folder (one of the owner's: else `FolderNotFound`).
+    pub folder_id: Option<Option<FolderId>>,
+    /// Pinned or not.
+    pub pinned: Option<bool>,
+}
+
+impl ThreadPatch {
+    /// Whether the patch changes only how the thread is organized (tags, folder, pin), which
+    /// is not activity: `updated_at` stays.
+    pub fn only_organizes(&self) -> bool {
+        self.title.is_none()
+            && self.status.is_none()
+            && self.metadata.is_none()
+            && self.system_prompt.is_none()
+            && self.model.is_none()
+    }
 }
 
 /// Storage of threads.
 pub trait ThreadStore: Clone + Send + Sync + 'static {
-    /// Inserts a new thread. An external id already used by the owner is [`AppError::Conflict`].
+    /// Inserts a new thread (with its tags; its folder must be one of the owner's, else
+    /// [`AppError::FolderNotFound`]). An external id already used by the owner is
+    /// [`AppError::Conflict`].
     fn insert_thread(
         &self,
         thread: Thread,
@@ -92,13 +126,14 @@ pub trait ThreadStore: Clone + Send + Sync + 'static {
         include_deleted: bool,
     ) -> impl Future<Output = Result<Thread, AppError>> + Send;
 
-    /// Threads matching the query, newest `(updated_at, id)` first, at most `query.limit`.
+    /// Threads matching the query, pinned first, then newest `(updated_at, id)` first, at most
+    /// `query.limit`.
     fn list_threads(
         &self,
         query: &ThreadQuery,
     ) -> impl Future<Output = Result<Vec<Thread>, AppError>> + Send;
 
-    /// Applies a patch to a live thread.
+    /// Applies a patch to a live thread (`updated_at` moves unless it only organizes).
     fn update_thread(
         &self,
         scope: &Scope,
@@ -106,6 +141,17 @@ pub trait ThreadStore: Clone + Send + Sync + 'static {
         patch: ThreadPatch,
         now: Timestamp,
     ) -> impl Future<Output = Result<Thread, AppError>> + Send;
+
+    /// Sets a live thread's title written by a model: only while it is untitled unless
+    /// `replace`; `None` when a title was there first (it is kept). Not activity: `updated_at`
+    /// stays.
+    fn set_generated_title(
+        &self,
+        scope: &Scope,
+        id: ThreadId,
+        title: Title,
+        replace: bool,
+    ) -> impl Future<Output = Result<Option<Thread>, AppError>> + Send;
 
     /// Soft-deletes (`Some(time)`) or restores (`None`) a thread.
     fn set_thread_deleted(

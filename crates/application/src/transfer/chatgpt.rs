@@ -94,6 +94,9 @@ pub fn parse_chatgpt(
             updated_at: c.get("update_time").and_then(epoch),
             deleted_at: None,
             expires_at: None,
+            tags: Vec::new(),
+            folder_id: None,
+            pinned: false,
         };
         let b = Builder { who, limits, now };
         let (thread, _) = b.thread(record).map_err(|e| bad(&e.to_string()))?;

@@ -142,6 +142,7 @@ impl<S: ThreadStore + MessageStore + SummaryStore> Export<S> {
                 self.threads = match page.last() {
                     Some(t) if page.len() == EXPORT_PAGE as usize => {
                         Threads::More(Some(ThreadCursor {
+                            pinned: t.pinned,
                             updated_at: t.updated_at,
                             id: t.id,
                         }))
@@ -177,6 +178,12 @@ impl<S: ThreadStore + MessageStore + SummaryStore> Export<S> {
             external_id: None,
             deleted: DeletedFilter::Exclude,
             text: None,
+            tag: None,
+            folder_id: None,
+            pinned: None,
+            creator_email: None,
+            // Temporary threads are never exported.
+            include_temporary: false,
             after,
             limit: EXPORT_PAGE,
         }

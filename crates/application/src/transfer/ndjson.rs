@@ -64,6 +64,9 @@ impl Builder<'_> {
                 .max(created),
             deleted_at: r.deleted_at.map(chat_threads_domain::to_micros),
             expires_at: r.expires_at.map(chat_threads_domain::to_micros),
+            tags: chat_threads_domain::Tag::parse_all(&r.tags)?,
+            folder_id: r.folder_id.map(chat_threads_domain::FolderId::from_uuid),
+            pinned: r.pinned,
             ..Thread::new(self.who.owner(), created)
         };
         Ok((thread, r.active_leaf_id))

@@ -25,6 +25,15 @@ pub struct ThreadRecord {
     pub updated_at: Option<Timestamp>,
     pub deleted_at: Option<Timestamp>,
     pub expires_at: Option<Timestamp>,
+    /// The owner's tags on the thread.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// One of the owner's folders (kept on import only into the same account).
+    #[serde(default)]
+    pub folder_id: Option<uuid::Uuid>,
+    /// Pinned.
+    #[serde(default)]
+    pub pinned: bool,
 }
 
 pub(crate) fn active() -> String {
@@ -130,6 +139,9 @@ pub fn thread_record(thread: &Thread) -> Record {
         updated_at: Some(thread.updated_at),
         deleted_at: thread.deleted_at,
         expires_at: thread.expires_at,
+        tags: thread.tags.iter().map(ToString::to_string).collect(),
+        folder_id: thread.folder_id.map(|f| f.as_uuid()),
+        pinned: thread.pinned,
     })
 }
 

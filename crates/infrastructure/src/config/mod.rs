@@ -48,6 +48,10 @@ pub struct Settings {
     pub websocket: WebSocketSettings,
     /// Tools the service runs on MCP servers.
     pub mcp: McpSettings,
+    /// Threads (temporary ones).
+    pub threads: ThreadsConfig,
+    /// Titles written by a model.
+    pub titles: TitlesConfig,
     /// Logging.
     pub log: LogSettings,
 }
@@ -84,87 +88,26 @@ pub struct PriceSettings {
     pub output_per_million: u64,
 }
 
-/// Uploaded files.
+/// Threads.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FilesConfig {
-    /// Media types accepted, as sniffed from the bytes.
-    pub allowed_types: Vec<String>,
-    /// Bytes of files one owner may keep.
-    pub quota_bytes_per_owner: u64,
-    /// Tokens of an attached text file or PDF given to the model.
-    pub inline_tokens: usize,
-    /// Seconds an unreferenced file is kept before garbage collection.
-    pub gc_grace_secs: u64,
-    /// Where file bytes go.
-    pub storage: FileStorageConfig,
+pub struct ThreadsConfig {
+    /// How long a temporary thread lives, s.
+    pub temporary_ttl_secs: u64,
 }
 
-/// Where file bytes go.
+/// Titles of untitled threads, written by a model after the first exchange.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileStorageConfig {
-    /// `database` or `s3`.
-    pub backend: FileBackend,
-    /// The object store, for `s3`.
-    pub s3: S3Config,
-}
-
-/// File storage backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FileBackend {
-    /// `file_parts` in the database.
-    Database,
-    /// An S3-compatible object store.
-    S3,
-}
-
-/// An S3-compatible object store.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct S3Config {
-    /// Bucket.
-    pub bucket: String,
-    /// Endpoint URL of an S3-compatible server; empty for AWS.
-    pub endpoint: String,
-    /// Region.
-    pub region: String,
-    /// Name of the variable holding the access key id.
-    pub access_key_id_env: String,
-    /// Name of the variable holding the secret access key.
-    pub secret_access_key_env: String,
-    /// Key prefix.
-    pub prefix: String,
-    /// Plain HTTP to the endpoint.
-    pub allow_http: bool,
-}
-
-impl S3Config {
-    /// The adapter's settings, reading the keys from the named variables.
-    pub fn resolve(&self) -> Result<crate::objects::S3Settings, ConfigError> {
-        let var = |name: &str, what: &str| {
-            std::env::var(name).map_err(|_| {
-                ConfigError::new(format!(
-                    "files.storage.s3.{what} names {name}, which is not set"
-                ))
-            })
-        };
-        if self.bucket.trim().is_empty() {
-            return Err(ConfigError::new(
-                "files.storage.backend is s3 and files.storage.s3.bucket is empty",
-            ));
-        }
-        Ok(crate::objects::S3Settings {
-            bucket: self.bucket.clone(),
-            endpoint: Some(self.endpoint.trim().to_owned()).filter(|e| !e.is_empty()),
-            region: self.region.clone(),
-            access_key_id: var(&self.access_key_id_env, "access_key_id_env")?,
-            secret_access_key: var(&self.secret_access_key_env, "secret_access_key_env")?,
-            prefix: self.prefix.clone(),
-            allow_http: self.allow_http,
-        })
-    }
+pub struct TitlesConfig {
+    /// On or off.
+    pub enabled: bool,
+    /// The model; empty: the reply's.
+    pub model: String,
+    /// The instruction.
+    pub prompt: String,
+    /// Longest title kept, in characters.
+    pub max_chars: usize,
 }
 
 /// Balances.
@@ -434,7 +377,13 @@ impl Settings {
         let r = &self.replies;
         let w = &self.websocket;
         let l = &self.rate_limit;
-        let checks: [(&str, u64, u64); 20] = [
+        let checks: [(&str, u64, u64); 22] = [
+            (
+                "threads.temporary_ttl_secs",
+                self.threads.temporary_ttl_secs,
+                1,
+            ),
+            ("titles.max_chars", self.titles.max_chars as u64, 8),
             ("server.head_timeout_secs", self.server.head_timeout_secs, 1),
             (
                 "server.write_buffer_bytes",
@@ -775,7 +724,10 @@ fn describe(err: figment::Error) -> String {
         .join("; ")
 }
 
+mod files;
 mod renamed;
+
+pub use files::{FileBackend, FileStorageConfig, FilesConfig, S3Config};
 
 #[cfg(test)]
 mod tests;

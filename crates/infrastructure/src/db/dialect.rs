@@ -42,7 +42,7 @@ impl Dialect {
                 "threads.seq IN (SELECT rowid FROM threads_fts WHERE threads_fts MATCH ",
                 ")",
             ),
-            Self::Postgres => ("(threads.title_tsv @@ plainto_tsquery('simple', ", "))"),
+            Self::Postgres => ("(threads.title_tsv @@ to_tsquery('simple', ", "))"),
         }
     }
 
@@ -54,13 +54,14 @@ impl Dialect {
                 "messages.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ",
                 ")",
             ),
-            Self::Postgres => ("(messages.content_tsv @@ plainto_tsquery('simple', ", "))"),
+            Self::Postgres => ("(messages.content_tsv @@ to_tsquery('simple', ", "))"),
         }
     }
 
-    /// Full-text search over live messages of an owner's live threads, newest first, before a
-    /// keyset position: binds (the query first for PostgreSQL's headline), owner, query, the
-    /// position's time twice and id, and the limit.
+    /// Full-text search over live messages of an owner's live, listed threads, newest first,
+    /// before a keyset position: binds (the query first for PostgreSQL's headline), owner,
+    /// query, the tag twice, the folder twice, from twice, to twice (each filter `NULL` when
+    /// unset), the position's time twice and id, and the limit.
     pub fn message_search(self) -> String {
         let (snippet, from, matches) = match self {
             Self::Sqlite => (
@@ -69,10 +70,10 @@ impl Dialect {
                 "messages_fts MATCH ?",
             ),
             Self::Postgres => (
-                "ts_headline('simple', m.content, plainto_tsquery('simple', ?), \
+                "ts_headline('simple', m.content, to_tsquery('simple', ?), \
                  'StartSel=[, StopSel=], MaxWords=24, MinWords=8')",
                 "messages m",
-                "m.content_tsv @@ plainto_tsquery('simple', ?)",
+                "m.content_tsv @@ to_tsquery('simple', ?)",
             ),
         };
         self.sql(&format!(
@@ -80,16 +81,23 @@ impl Dialect {
              m.role AS role, m.created_at AS created_at, {snippet} AS snippet \
              FROM {from} JOIN threads t ON t.id = m.thread_id \
              WHERE t.owner = ? AND {matches} \
-             AND m.deleted_at IS NULL AND t.deleted_at IS NULL \
+             AND m.deleted_at IS NULL AND t.deleted_at IS NULL AND NOT t.temporary \
+             AND (? IS NULL OR EXISTS (SELECT 1 FROM thread_tags g \
+                  WHERE g.thread_id = t.id AND g.tag = ?)) \
+             AND (? IS NULL OR t.folder_id = ?) \
+             AND (? IS NULL OR m.created_at >= ?) \
+             AND (? IS NULL OR m.created_at < ?) \
              AND (m.created_at < ? OR (m.created_at = ? AND m.id < ?)) \
              ORDER BY m.created_at DESC, m.id DESC LIMIT ?"
         ))
         .into_owned()
     }
 
-    /// Turns free text into this dialect's full-text query. For SQLite every word becomes a
-    /// quoted FTS5 string (so operators and punctuation are literal); PostgreSQL's
-    /// `plainto_tsquery` already treats the text as plain words. `None` when no word is left.
+    /// Turns free text into this dialect's full-text query, every word a prefix (`lisb` finds
+    /// "Lisbon"), all words required. For SQLite every word becomes a quoted FTS5 prefix
+    /// string (`"lisb"*`, so operators and punctuation are literal); for PostgreSQL a
+    /// `to_tsquery` of `lisb:* & …` (words are letters and digits only, so nothing else can
+    /// reach the query syntax). `None` when no word is left.
     pub fn fts_query(self, text: &str) -> Option<String> {
         let words: Vec<&str> = text
             .split(|c: char| !c.is_alphanumeric())
@@ -101,10 +109,14 @@ impl Dialect {
         Some(match self {
             Self::Sqlite => words
                 .iter()
-                .map(|w| format!("\"{w}\""))
+                .map(|w| format!("\"{w}\"*"))
                 .collect::<Vec<_>>()
                 .join(" "),
-            Self::Postgres => words.join(" "),
+            Self::Postgres => words
+                .iter()
+                .map(|w| format!("{}:*", w.to_lowercase()))
+                .collect::<Vec<_>>()
+                .join(" & "),
         })
     }
 }
@@ -126,11 +138,11 @@ mod tests {
     fn fts_queries_quote_words_and_drop_operators() {
         assert_eq!(
             Dialect::Sqlite.fts_query("budget* OR (x").as_deref(),
-            Some("\"budget\" \"OR\" \"x\"")
+            Some("\"budget\"* \"OR\"* \"x\"*")
         );
         assert_eq!(
-            Dialect::Postgres.fts_query("hello, world").as_deref(),
-            Some("hello world")
+            Dialect::Postgres.fts_query("Hello, wor").as_deref(),
+            Some("hello:* & wor:*")
         );
         assert_eq!(Dialect::Sqlite.fts_query("\"(*"), None);
     }

@@ -12,6 +12,8 @@ mod tree_sql;
 mod billing;
 #[macro_use]
 mod files;
+#[macro_use]
+mod organize;
 mod accounts;
 mod dialect;
 mod error;

@@ -1,9 +1,9 @@
 //! Row structs and their conversion to and from the domain.
 
 use chat_threads_domain::{
-    Content, ContentType, DocumentId, ExternalId, Feedback, FeedbackText, ForkOrigin, Message,
-    MessageId, MessageStatus, Metadata, ModelName, OrgId, Owner, ProductName, Rating, Reaction,
-    Role, Summary, SummaryId, SystemPrompt, Thread, ThreadId, ThreadStatus, Title,
+    Content, ContentType, DocumentId, ExternalId, Feedback, FeedbackText, FolderId, ForkOrigin,
+    Message, MessageId, MessageStatus, Metadata, ModelName, OrgId, Owner, ProductName, Rating,
+    Reaction, Role, Summary, SummaryId, SystemPrompt, Tag, Thread, ThreadId, ThreadStatus, Title,
 };
 use diesel::prelude::*;
 
@@ -35,6 +35,11 @@ pub struct ThreadRow {
     pub updated_at: DbTime,
     pub deleted_at: Option<DbTime>,
     pub expires_at: Option<DbTime>,
+    pub folder_id: Option<DbUuid>,
+    pub pinned: bool,
+    pub temporary: bool,
+    pub creator_email: Option<String>,
+    pub tags: DbJson,
 }
 
 /// A row of `messages`.
@@ -142,8 +147,22 @@ impl From<&Thread> for ThreadRow {
             updated_at: DbTime(t.updated_at),
             deleted_at: t.deleted_at.map(DbTime),
             expires_at: t.expires_at.map(DbTime),
+            folder_id: t.folder_id.map(|f| DbUuid(f.as_uuid())),
+            pinned: t.pinned,
+            temporary: t.temporary,
+            creator_email: t.creator_email.clone(),
+            tags: DbJson(tags_json(&t.tags)),
         }
     }
+}
+
+/// A thread's tags as stored on its row.
+pub fn tags_json(tags: &[Tag]) -> serde_json::Value {
+    serde_json::Value::Array(
+        tags.iter()
+            .map(|t| serde_json::Value::String(t.as_str().to_owned()))
+            .collect(),
+    )
 }
 
 impl TryFrom<ThreadRow> for Thread {
@@ -176,6 +195,17 @@ impl TryFrom<ThreadRow> for Thread {
             updated_at: r.updated_at.0,
             deleted_at: r.deleted_at.map(|t| t.0),
             expires_at: r.expires_at.map(|t| t.0),
+            folder_id: r.folder_id.map(|f| FolderId::from_uuid(f.0)),
+            pinned: r.pinned,
+            temporary: r.temporary,
+            creator_email: r.creator_email,
+            tags: match r.tags.0 {
+                serde_json::Value::Array(items) => items
+                    .into_iter()
+                    .filter_map(|v| v.as_str().map(|s| Tag::from_stored(s.to_owned())))
+                    .collect(),
+                _ => Vec::new(),
+            },
         })
     }
 }

@@ -26,6 +26,11 @@ diesel::table! {
         updated_at -> PTime,
         deleted_at -> Nullable<PTime>,
         expires_at -> Nullable<PTime>,
+        folder_id -> Nullable<PUuid>,
+        pinned -> Bool,
+        temporary -> Bool,
+        creator_email -> Nullable<Text>,
+        tags -> PJson,
     }
 }
 
@@ -157,14 +162,47 @@ diesel::table! {
         thread_id -> PUuid,
         owner -> Text,
         updated_at -> PTime,
+        pinned -> Bool,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// An owner's folders of threads.
+    folders (id) {
+        id -> PUuid,
+        owner -> Text,
+        name -> Text,
+        system_prompt -> Nullable<Text>,
+        model -> Nullable<Text>,
+        created_at -> PTime,
+        updated_at -> PTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// Each thread's tags, for filters and counts (the thread row holds them as read).
+    thread_tags (thread_id, tag) {
+        thread_id -> PUuid,
+        owner -> Text,
+        tag -> Text,
     }
 }
 
 diesel::joinable!(thread_activity -> threads (thread_id));
 
+diesel::joinable!(thread_tags -> threads (thread_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     threads,
     thread_activity,
+    folders,
+    thread_tags,
     messages,
     message_revisions,
     summaries,

@@ -1,9 +1,10 @@
 //! Full-text search on both backends (FTS5 on SQLite, tsvector on PostgreSQL).
 
+use chat_threads_application::search::SearchFilter;
 use chat_threads_application::{AppError, MessageCursor, SearchHit};
 use chat_threads_domain::{MessageId, Role, Scope, ThreadId};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
 use super::dialect::Dialect;
@@ -33,9 +34,14 @@ impl chat_threads_application::SearchStore for SqlStore {
         &self,
         scope: &Scope,
         text: &str,
+        filter: &SearchFilter,
         after: Option<MessageCursor>,
         limit: u32,
     ) -> Result<Vec<SearchHit>, AppError> {
+        let tag = filter.tag.as_ref().map(|t| t.as_str().to_owned());
+        let folder = filter.folder_id.map(|f| DbUuid(f.as_uuid()));
+        let from = filter.from.map(DbTime);
+        let to = filter.to.map(DbTime);
         // The first page starts before a position later than any message (year 9999, which
         // also sorts last as SQLite text).
         let (at, id) = match after {
@@ -56,6 +62,14 @@ impl chat_threads_application::SearchStore for SqlStore {
                     diesel::sql_query(sql)
                         .bind::<Text, _>(scope.owner.as_str())
                         .bind::<Text, _>(&fts)
+                        .bind::<Nullable<Text>, _>(&tag)
+                        .bind::<Nullable<Text>, _>(&tag)
+                        .bind::<Nullable<PUuid>, _>(folder)
+                        .bind::<Nullable<PUuid>, _>(folder)
+                        .bind::<Nullable<PTime>, _>(from)
+                        .bind::<Nullable<PTime>, _>(from)
+                        .bind::<Nullable<PTime>, _>(to)
+                        .bind::<Nullable<PTime>, _>(to)
                         .bind::<PTime, _>(DbTime(at))
                         .bind::<PTime, _>(DbTime(at))
                         .bind::<PUuid, _>(DbUuid(id))
@@ -68,6 +82,14 @@ impl chat_threads_application::SearchStore for SqlStore {
                         .bind::<Text, _>(&fts)
                         .bind::<Text, _>(scope.owner.as_str())
                         .bind::<Text, _>(&fts)
+                        .bind::<Nullable<Text>, _>(&tag)
+                        .bind::<Nullable<Text>, _>(&tag)
+                        .bind::<Nullable<PUuid>, _>(folder)
+                        .bind::<Nullable<PUuid>, _>(folder)
+                        .bind::<Nullable<PTime>, _>(from)
+                        .bind::<Nullable<PTime>, _>(from)
+                        .bind::<Nullable<PTime>, _>(to)
+                        .bind::<Nullable<PTime>, _>(to)
                         .bind::<PTime, _>(DbTime(at))
                         .bind::<PTime, _>(DbTime(at))
                         .bind::<PUuid, _>(DbUuid(id))

@@ -7,8 +7,8 @@ use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
-use super::models::ThreadRow;
-use super::schema::{thread_activity, threads};
+use super::models::{ThreadRow, tags_json};
+use super::schema::{thread_activity, thread_tags, threads};
 use super::store::{SqlStore, db_id};
 use super::types::{DbJson, DbTime, DbUuid};
 
@@ -20,7 +20,10 @@ struct ThreadChanges {
     metadata: Option<DbJson>,
     system_prompt: Option<Option<String>>,
     model: Option<Option<String>>,
-    updated_at: DbTime,
+    tags: Option<DbJson>,
+    folder_id: Option<Option<DbUuid>>,
+    pinned: Option<bool>,
+    updated_at: Option<DbTime>,
 }
 
 impl SqlStore {
@@ -55,6 +58,28 @@ impl SqlStore {
             if let Some(ext) = &q.external_id {
                 query = query.filter(threads::external_id.eq(ext.as_str()));
             }
+            if let Some(tag) = &q.tag {
+                query = query.filter(
+                    threads::id.eq_any(
+                        thread_tags::table
+                            .filter(thread_tags::owner.eq(q.scope.owner.as_str()))
+                            .filter(thread_tags::tag.eq(tag.as_str()))
+                            .select(thread_tags::thread_id),
+                    ),
+                );
+            }
+            if let Some(folder) = q.folder_id {
+                query = query.filter(threads::folder_id.eq(DbUuid(folder.as_uuid())));
+            }
+            if let Some(pinned) = q.pinned {
+                query = query.filter(thread_activity::pinned.eq(pinned));
+            }
+            if let Some(email) = &q.creator_email {
+                query = query.filter(threads::creator_email.eq(email.as_str()));
+            }
+            if !q.include_temporary {
+                query = query.filter(threads::temporary.eq(false));
+            }
             query = match q.deleted {
                 DeletedFilter::Exclude => query.filter(threads::deleted_at.is_null()),
                 DeletedFilter::Include => query,
@@ -72,17 +97,27 @@ impl SqlStore {
                 );
             }
             if let Some(c) = q.after {
+                // Pinned threads come first: after a pinned one, the rest of the pinned ones
+                // and every unpinned one; after an unpinned one, the rest of those.
                 let at = DbTime(c.updated_at);
-                query = query.filter(
-                    thread_activity::updated_at
-                        .lt(at)
-                        .or(thread_activity::updated_at
-                            .eq(at)
-                            .and(thread_activity::thread_id.lt(db_id(c.id)))),
-                );
+                let later = thread_activity::updated_at
+                    .lt(at)
+                    .or(thread_activity::updated_at
+                        .eq(at)
+                        .and(thread_activity::thread_id.lt(db_id(c.id))));
+                query = if c.pinned {
+                    query.filter(
+                        thread_activity::pinned
+                            .eq(false)
+                            .or(thread_activity::pinned.eq(true).and(later)),
+                    )
+                } else {
+                    query.filter(thread_activity::pinned.eq(false).and(later))
+                };
             }
             let rows: Vec<ThreadRow> = query
                 .order((
+                    thread_activity::pinned.desc(),
                     thread_activity::updated_at.desc(),
                     thread_activity::thread_id.desc(),
                 ))
@@ -96,11 +131,15 @@ impl SqlStore {
 
 impl ThreadStore for SqlStore {
     async fn insert_thread(&self, thread: Thread) -> Result<Thread, AppError> {
-        let r: Result<Thread, DbError> = with_conn!(self, |conn, _d| {
+        let r: Result<Thread, DbError> = write_tx!(self, |conn, _d| {
+            if let Some(folder) = thread.folder_id {
+                own_folder!(conn, thread.owner.as_str(), folder);
+            }
             diesel::insert_into(threads::table)
                 .values(ThreadRow::from(&thread))
                 .execute(conn)
                 .await?;
+            write_tags!(conn, thread.id, thread.owner.as_str(), &thread.tags);
             Ok(thread)
         });
         Ok(r?)
@@ -130,26 +169,81 @@ impl ThreadStore for SqlStore {
         now: Timestamp,
     ) -> Result<Thread, AppError> {
         let changes = ThreadChanges {
+            updated_at: (!patch.only_organizes()).then_some(DbTime(now)),
             title: patch.title.map(|t| t.into_inner()),
             status: patch.status.map(|s| s.as_str().to_owned()),
             metadata: patch.metadata.map(|m| DbJson(m.to_value())),
             system_prompt: patch.system_prompt.map(|p| p.map(|p| p.into_inner())),
             model: patch.model.map(|m| m.map(|m| m.into_inner())),
-            updated_at: DbTime(now),
+            tags: patch.tags.as_deref().map(|t| DbJson(tags_json(t))),
+            folder_id: patch.folder_id.map(|f| f.map(|f| DbUuid(f.as_uuid()))),
+            pinned: patch.pinned,
         };
-        let r: Result<Thread, DbError> = with_conn!(self, |conn, _d| {
-            let row: Option<ThreadRow> = diesel::update(
-                threads::table
-                    .filter(threads::id.eq(db_id(id)))
-                    .filter(threads::owner.eq(scope.owner.as_str()))
-                    .filter(threads::deleted_at.is_null()),
-            )
-            .set(&changes)
-            .returning(ThreadRow::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-            Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)
+        let r: Result<Thread, DbError> = write_tx!(self, |conn, _d| {
+            let owned = threads::table
+                .filter(threads::id.eq(db_id(id)))
+                .filter(threads::owner.eq(scope.owner.as_str()))
+                .filter(threads::deleted_at.is_null());
+            let empty = changes.updated_at.is_none()
+                && changes.tags.is_none()
+                && changes.folder_id.is_none()
+                && changes.pinned.is_none();
+            let row: Option<ThreadRow> = if empty {
+                owned
+                    .select(ThreadRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?
+            } else {
+                diesel::update(owned)
+                    .set(&changes)
+                    .returning(ThreadRow::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()?
+            };
+            let thread = Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)?;
+            // After the thread is found (another owner's thread is not found, whatever the
+            // folder); a folder not the owner's undoes the update with the transaction.
+            if let Some(Some(folder)) = patch.folder_id {
+                own_folder!(conn, scope.owner.as_str(), folder);
+            }
+            if let Some(tags) = &patch.tags {
+                write_tags!(conn, thread.id, scope.owner.as_str(), tags);
+            }
+            Ok(thread)
+        });
+        Ok(r?)
+    }
+
+    async fn set_generated_title(
+        &self,
+        scope: &Scope,
+        id: ThreadId,
+        title: chat_threads_domain::Title,
+        replace: bool,
+    ) -> Result<Option<Thread>, AppError> {
+        let r: Result<Option<Thread>, DbError> = with_conn!(self, |conn, _d| {
+            let live = threads::table
+                .filter(threads::id.eq(db_id(id)))
+                .filter(threads::owner.eq(scope.owner.as_str()))
+                .filter(threads::deleted_at.is_null());
+            let row: Option<ThreadRow> = if replace {
+                diesel::update(live)
+                    .set(threads::title.eq(title.as_str()))
+                    .returning(ThreadRow::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()?
+            } else {
+                diesel::update(live.filter(threads::title.eq("")))
+                    .set(threads::title.eq(title.as_str()))
+                    .returning(ThreadRow::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()?
+            };
+            row.map(Thread::try_from).transpose()
         });
         Ok(r?)
     }

@@ -34,10 +34,26 @@ impl chat_threads_application::transfer::ImportStore for SqlStore {
                         continue;
                     }
                 }
+                // A folder is kept when it is one of the importer's (an export read back into
+                // the same account); another account's folder id is dropped.
+                let mut row = ThreadRow::from(&t.thread);
+                if let Some(folder) = row.folder_id {
+                    use super::schema::folders as f;
+                    let own: i64 = f::table
+                        .filter(f::id.eq(folder))
+                        .filter(f::owner.eq(t.thread.owner.as_str()))
+                        .count()
+                        .get_result(conn)
+                        .await?;
+                    if own == 0 {
+                        row.folder_id = None;
+                    }
+                }
                 diesel::insert_into(threads::table)
-                    .values(ThreadRow::from(&t.thread))
+                    .values(row)
                     .execute(conn)
                     .await?;
+                write_tags!(conn, t.thread.id, t.thread.owner.as_str(), &t.thread.tags);
                 for m in &t.messages {
                     diesel::insert_into(messages::table)
                         .values(MessageRow::from(m))

@@ -233,7 +233,7 @@ pub async fn text_search<S: Store>(store: S) {
 
     let hits = s
         .threads
-        .search(&alice(), "lisbon", None, None)
+        .search(&alice(), find("lisbon", None, None))
         .await
         .unwrap()
         .data;
@@ -241,9 +241,35 @@ pub async fn text_search<S: Store>(store: S) {
     assert_eq!((hits[0].thread_id, hits[0].message_id), (t2.id, hit.id));
     assert_eq!(hits[0].thread_title, "Holiday plans");
     assert!(hits[0].snippet.contains("[Lisbon]"), "{}", hits[0].snippet);
+    // Every word matches as a prefix, on every backend, through the index.
+    let prefix = s
+        .threads
+        .search(&alice(), find("LISB", None, None))
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(
+        prefix.iter().map(|h| h.message_id).collect::<Vec<_>>(),
+        vec![hit.id]
+    );
+    let by_title = s
+        .threads
+        .list(
+            &alice(),
+            ListThreads {
+                text: Some("holi pla".into()),
+                ..ListThreads::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        by_title.data.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![t2.id]
+    );
     assert!(
         s.threads
-            .search(&alice(), "nothing-matches-this", None, None)
+            .search(&alice(), find("nothing-matches-this", None, None))
             .await
             .unwrap()
             .data
@@ -252,13 +278,13 @@ pub async fn text_search<S: Store>(store: S) {
     // Search syntax characters are taken literally, never as an error.
     assert!(
         s.threads
-            .search(&alice(), "\"budget* OR (", None, None)
+            .search(&alice(), find("\"budget* OR (", None, None))
             .await
             .is_ok()
     );
     let err = s
         .threads
-        .search(&alice(), "   ", None, None)
+        .search(&alice(), find("   ", None, None))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "validation_failed");
@@ -272,7 +298,7 @@ pub async fn text_search<S: Store>(store: S) {
     loop {
         let page = s
             .threads
-            .search(&alice(), "porto", cursor.take(), Some(2))
+            .search(&alice(), find("porto", cursor.take(), Some(2)))
             .await
             .unwrap();
         assert!(page.data.len() <= 2);
@@ -289,7 +315,7 @@ pub async fn text_search<S: Store>(store: S) {
     }
     let err = s
         .threads
-        .search(&alice(), "porto", Some("garbage".into()), None)
+        .search(&alice(), find("porto", Some("garbage".into()), None))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "invalid_cursor");

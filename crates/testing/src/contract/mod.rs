@@ -234,3 +234,17 @@ macro_rules! contract_tests {
         )+
     };
 }
+
+/// A search for `text` (no filters).
+pub(crate) fn find(
+    text: &str,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> chat_threads_application::search::SearchInput {
+    chat_threads_application::search::SearchInput {
+        text: text.to_owned(),
+        cursor,
+        limit,
+        ..Default::default()
+    }
+}

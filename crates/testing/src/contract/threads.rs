@@ -19,6 +19,7 @@ pub async fn thread_lifecycle<S: Store>(store: S) {
                 system_prompt: Some("Be brief.".into()),
                 model: Some("echo".into()),
                 expires_at: None,
+                ..CreateThread::default()
             },
         )
         .await
@@ -71,6 +72,7 @@ pub async fn thread_lifecycle<S: Store>(store: S) {
                 system_prompt: Some(None),
                 model: Some(Some("gpt-4o".into())),
                 status: None,
+                ..UpdateThread::default()
             },
         )
         .await
@@ -141,7 +143,7 @@ pub async fn owners_are_isolated<S: Store>(store: S) {
     assert!(page.data.is_empty());
     assert!(
         s.threads
-            .search(&bob(), "secret", None, None)
+            .search(&bob(), find("secret", None, None))
             .await
             .unwrap()
             .data
@@ -241,7 +243,7 @@ pub async fn delete_restore_purge<S: Store>(store: S) {
     ));
     assert!(
         s.threads
-            .search(&alice(), "hi", None, None)
+            .search(&alice(), find("hi", None, None))
             .await
             .unwrap()
             .data

@@ -6,6 +6,7 @@ mod accounts;
 mod billing;
 mod files;
 mod messages;
+mod organize;
 mod replies;
 mod search;
 mod threads;
@@ -38,6 +39,8 @@ struct State {
     balances: billing::Balances,
     /// Uploaded files.
     files: files::Files,
+    /// Folders of threads.
+    folders: HashMap<chat_threads_domain::FolderId, chat_threads_domain::Folder>,
 }
 
 impl State {
@@ -238,7 +241,14 @@ impl chat_threads_application::transfer::ImportStore for MemoryStore {
                 id: t.thread.id,
                 messages: t.messages.len(),
             });
-            s.threads.insert(t.thread.id, t.thread);
+            let mut thread = t.thread;
+            if thread
+                .folder_id
+                .is_some_and(|f| s.folders.get(&f).is_none_or(|f| f.owner != thread.owner))
+            {
+                thread.folder_id = None;
+            }
+            s.threads.insert(thread.id, thread);
             for m in t.messages {
                 s.messages.insert(m.id, m);
             }

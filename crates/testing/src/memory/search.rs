@@ -12,6 +12,7 @@ impl chat_threads_application::SearchStore for MemoryStore {
         &self,
         scope: &Scope,
         text: &str,
+        filter: &chat_threads_application::search::SearchFilter,
         after: Option<MessageCursor>,
         limit: u32,
     ) -> Result<Vec<SearchHit>, AppError> {
@@ -21,11 +22,15 @@ impl chat_threads_application::SearchStore for MemoryStore {
             .values()
             .filter(|m| !m.is_deleted() && matches_terms(m.content.as_str(), text))
             .filter(|m| after.is_none_or(|c| (m.created_at, m.id) < (c.created_at, c.id)))
+            .filter(|m| filter.from.is_none_or(|f| m.created_at >= f))
+            .filter(|m| filter.to.is_none_or(|t| m.created_at < t))
             .filter_map(|m| {
                 let t = s
                     .threads
                     .get(&m.thread_id)
-                    .filter(|t| t.owner == scope.owner && !t.is_deleted())?;
+                    .filter(|t| t.owner == scope.owner && !t.is_deleted() && !t.temporary)
+                    .filter(|t| filter.tag.as_ref().is_none_or(|g| t.tags.contains(g)))
+                    .filter(|t| filter.folder_id.is_none() || t.folder_id == filter.folder_id)?;
                 Some(SearchHit {
                     thread_id: t.id,
                     thread_title: t.title.to_string(),

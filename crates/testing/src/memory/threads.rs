@@ -10,6 +10,9 @@ use super::{MemoryStore, matches_terms};
 impl ThreadStore for MemoryStore {
     async fn insert_thread(&self, thread: Thread) -> Result<Thread, AppError> {
         let mut s = self.lock()?;
+        if let Some(folder) = thread.folder_id {
+            s.own_folder(&thread.owner, folder)?;
+        }
         if let Some(ext) = &thread.external_id {
             let taken = s
                 .threads
@@ -55,13 +58,21 @@ impl ThreadStore for MemoryStore {
                     .as_deref()
                     .is_none_or(|text| matches_terms(t.title.as_str(), text))
             })
+            .filter(|t| q.tag.as_ref().is_none_or(|tag| t.tags.contains(tag)))
+            .filter(|t| q.folder_id.is_none() || t.folder_id == q.folder_id)
+            .filter(|t| q.pinned.is_none_or(|p| t.pinned == p))
+            .filter(|t| {
+                q.creator_email.is_none()
+                    || t.creator_email.as_deref() == q.creator_email.as_deref()
+            })
+            .filter(|t| q.include_temporary || !t.temporary)
             .filter(|t| {
                 q.after
-                    .is_none_or(|c| (t.updated_at, t.id) < (c.updated_at, c.id))
+                    .is_none_or(|c| (t.pinned, t.updated_at, t.id) < (c.pinned, c.updated_at, c.id))
             })
             .cloned()
             .collect();
-        v.sort_by_key(|t| std::cmp::Reverse((t.updated_at, t.id)));
+        v.sort_by_key(|t| std::cmp::Reverse((t.pinned, t.updated_at, t.id)));
         v.truncate(q.limit as usize);
         Ok(v)
     }
@@ -74,7 +85,21 @@ impl ThreadStore for MemoryStore {
         now: Timestamp,
     ) -> Result<Thread, AppError> {
         let mut s = self.lock()?;
+        if let Some(Some(folder)) = patch.folder_id {
+            s.own_thread(scope, id)?;
+            s.own_folder(&scope.owner, folder)?;
+        }
+        let only_organizes = patch.only_organizes();
         let t = s.thread_mut(scope, id)?;
+        if let Some(tags) = patch.tags {
+            t.tags = tags;
+        }
+        if let Some(folder) = patch.folder_id {
+            t.folder_id = folder;
+        }
+        if let Some(pinned) = patch.pinned {
+            t.pinned = pinned;
+        }
         if let Some(title) = patch.title {
             t.title = title;
         }
@@ -90,8 +115,26 @@ impl ThreadStore for MemoryStore {
         if let Some(m) = patch.model {
             t.model = m;
         }
-        t.updated_at = now;
+        if !only_organizes {
+            t.updated_at = now;
+        }
         Ok(t.clone())
+    }
+
+    async fn set_generated_title(
+        &self,
+        scope: &Scope,
+        id: ThreadId,
+        title: chat_threads_domain::Title,
+        replace: bool,
+    ) -> Result<Option<Thread>, AppError> {
+        let mut s = self.lock()?;
+        let t = s.thread_mut(scope, id)?;
+        if !replace && !t.title.as_str().is_empty() {
+            return Ok(None);
+        }
+        t.title = title;
+        Ok(Some(t.clone()))
     }
 
     async fn set_thread_deleted(
