@@ -25,6 +25,7 @@ mod organize;
 mod replies;
 mod sampling;
 mod sessions;
+mod shares;
 mod tools;
 mod uploads;
 mod websocket;

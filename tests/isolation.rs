@@ -18,6 +18,9 @@ const PUBLIC: &[(&str, &str)] = &[
     ("post", "/v1/auth/refresh"),
     ("post", "/v1/auth/logout"),
     ("post", "/v1/sessions"),
+    // Share links: read by their audience, with or without a token (tests/shares.rs).
+    ("get", "/v1/shared/{share_id}"),
+    ("get", "/v1/shared/{share_id}/files/{file_id}/content"),
 ];
 
 /// A body valid enough to reach the handler's ownership check. An operation with a body but no
@@ -51,6 +54,10 @@ fn body_for(method: &str, path: &str, message_id: &str) -> Option<Value> {
             json!({"content": "intruder"})
         }
         ("post", "/v1/balances/{account}/credits") => json!({"amount": 1}),
+        ("post", "/v1/threads/{thread_id}/shares") => json!({"mode": "live", "audience": "public"}),
+        ("patch", "/v1/folders/{folder_id}") => json!({"name": "hijacked"}),
+        ("patch", "/v1/tags/{tag}") => json!({"name": "hijacked"}),
+        ("post", "/v1/folders") => json!({"name": "mine"}),
         _ => return None,
     };
     Some(body)
@@ -152,6 +159,34 @@ async fn matrix(postgres: bool) {
         )
         .await;
     assert_eq!(status, 201);
+    // Alice's folder and tag, and a share of her thread for her organization.
+    let (_, _, folder) = server
+        .call(
+            "POST",
+            "/v1/folders",
+            Some(&alice),
+            Some(&json!({"name": "private"})),
+        )
+        .await;
+    let folder_id = folder["id"].as_str().unwrap().to_owned();
+    let (status, _, _) = server
+        .call(
+            "PATCH",
+            &format!("/v1/threads/{tid}"),
+            Some(&alice),
+            Some(&json!({"folder_id": folder_id, "tags": ["private-tag"]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, _, share) = server
+        .call(
+            "POST",
+            &format!("/v1/threads/{tid}/shares"),
+            Some(&alice),
+            Some(&json!({"mode": "live", "audience": "org"})),
+        )
+        .await;
+    let share_id = share["id"].as_str().unwrap().to_owned();
     let before = snapshot(&server, &alice, &tid).await;
     // A session of acme, opened by acme's backend, with a thread of its own.
     let acme_service = server.token(&["--sub", "acme-backend", "--org", "acme", "--service"]);
@@ -218,6 +253,8 @@ async fn matrix(postgres: bool) {
     let mut session_ops = 0;
     let mut balance_ops = 0;
     let mut file_ops = 0;
+    let mut share_ops = 0;
+    let mut organize_ops = 0;
     for (method, path, op) in &ops {
         let public = PUBLIC.contains(&(method.as_str(), path.as_str()));
         let secured = op
@@ -238,7 +275,10 @@ async fn matrix(postgres: bool) {
             .replace("{message_id}", &mid)
             .replace("{session_id}", &managed)
             .replace("{account}", "user:alice")
-            .replace("{file_id}", &fid);
+            .replace("{file_id}", &fid)
+            .replace("{share_id}", &share_id)
+            .replace("{folder_id}", &folder_id)
+            .replace("{tag}", "private-tag");
         let body = body_for(method, path, &mid);
         let needs_body = op.get("requestBody").is_some();
         // Only an id-taking operation must get past body validation to reach the owner check.
@@ -265,6 +305,41 @@ async fn matrix(postgres: bool) {
                 assert_eq!(
                     (status, err["error"]["code"].as_str().unwrap_or_default()),
                     expected,
+                    "{method} {path} as {who}: {err}"
+                );
+            }
+            continue;
+        }
+        if path.starts_with("/v1/shared/") {
+            // An org share: another organization's principals do not find it.
+            share_ops += 1;
+            let (status, _, err) = server
+                .call(method, &url, Some(&outsider), body.as_ref())
+                .await;
+            assert_eq!(
+                (status, err["error"]["code"].as_str().unwrap_or_default()),
+                (404, "share_not_found"),
+                "{method} {path} as another org's admin: {err}"
+            );
+            continue;
+        }
+        if path.contains("{folder_id}") || path.contains("{tag}") {
+            // Folders and tags are their owner's: anyone else's request finds none.
+            organize_ops += 1;
+            let expected = if path.contains("{tag}") {
+                "tag_not_found"
+            } else {
+                "folder_not_found"
+            };
+            for (who, token) in [
+                ("another user", &bob),
+                ("an anonymous session", &anon),
+                ("another org's admin", &outsider),
+            ] {
+                let (status, _, err) = server.call(method, &url, Some(token), body.as_ref()).await;
+                assert_eq!(
+                    (status, err["error"]["code"].as_str().unwrap_or_default()),
+                    (404, expected),
                     "{method} {path} as {who}: {err}"
                 );
             }
@@ -352,6 +427,25 @@ async fn matrix(postgres: bool) {
     );
     assert_eq!(balance_ops, 3, "every balance operation was exercised");
     assert_eq!(file_ops, 3, "every file operation was exercised");
+    assert_eq!(share_ops, 3, "every share-link operation was exercised");
+    assert_eq!(
+        organize_ops, 5,
+        "every folder and tag operation was exercised"
+    );
+    let (_, _, kept) = server
+        .call(
+            "GET",
+            &format!("/v1/folders/{folder_id}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(kept["name"], "private", "alice's folder is untouched");
+    let (_, _, tags) = server.call("GET", "/v1/tags", Some(&alice), None).await;
+    assert_eq!(
+        tags["data"][0]["name"], "private-tag",
+        "alice's tag is untouched"
+    );
     let (status, _, kept) = server
         .call("GET", &format!("/v1/files/{fid}"), Some(&alice), None)
         .await;

@@ -646,6 +646,49 @@ async fn tour(postgres: bool) {
         .await;
     assert_eq!(gone["threads"], 1);
 
+    // Sharing: a public snapshot, read without a token, refreshed, copied, revoked.
+    let share = t
+        .ok(
+            "POST",
+            &format!("/v1/threads/{tid}/shares"),
+            Some(json!({"mode": "snapshot", "audience": "public"})),
+            201,
+        )
+        .await;
+    let sid = share["id"].as_str().unwrap().to_owned();
+    let shares = t
+        .ok("GET", &format!("/v1/threads/{tid}/shares"), None, 200)
+        .await;
+    assert_eq!(shares["data"][0]["id"].as_str(), Some(sid.as_str()));
+    t.ok(
+        "POST",
+        &format!("/v1/threads/{tid}/shares/{sid}/refresh"),
+        None,
+        200,
+    )
+    .await;
+    let seen = t.ok("GET", &format!("/v1/shared/{sid}"), None, 200).await;
+    assert!(!seen["messages"].as_array().unwrap().is_empty());
+    let (status, _) = t
+        .call(
+            "GET",
+            &format!("/v1/shared/{sid}/files/{}/content", uuid::Uuid::nil()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "a file the share does not show");
+    let copy = t
+        .ok("POST", &format!("/v1/shared/{sid}/fork"), None, 201)
+        .await;
+    assert_eq!(copy["metadata"]["shared_from"].as_str(), Some(sid.as_str()));
+    t.ok(
+        "DELETE",
+        &format!("/v1/threads/{tid}/shares/{sid}"),
+        None,
+        204,
+    )
+    .await;
+
     // Deleting.
     let del = t
         .ok(

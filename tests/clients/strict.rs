@@ -19,6 +19,7 @@ fn valid_body(operation: &str, message_id: &str) -> Value {
         "import_chatgpt" => json!([]),
         "create_folder" => json!({"name": "another"}),
         "rename_tag" => json!({"name": "renamed"}),
+        "create_share" => json!({"mode": "live", "audience": "public"}),
         _ => json!({}),
     }
 }

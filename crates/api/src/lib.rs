@@ -137,7 +137,7 @@ macro_rules! v1_routes {
         fn routes_v1<D: Deps>(cfg: &mut web::ServiceConfig) {
             use routes::{
                 accounts, billing, branches, files, live, messages, organize, replies, search,
-                summaries, threads, tools, transfer,
+                shares, summaries, threads, tools, transfer,
             };
             // One resource per (method, path), guarded by its method as `cfg.route` does, so
             // another method on the same path falls through to its own resource. Its
@@ -210,6 +210,13 @@ v1_routes! {
     get "/tags" => organize::list_tags,
     patch "/tags/{tag}" => organize::rename_tag,
     delete "/tags/{tag}" => organize::delete_tag,
+    post "/threads/{thread_id}/shares" => shares::create,
+    get "/threads/{thread_id}/shares" => shares::list,
+    post "/threads/{thread_id}/shares/{share_id}/refresh" => shares::refresh,
+    delete "/threads/{thread_id}/shares/{share_id}" => shares::revoke,
+    get "/shared/{share_id}" => shares::get,
+    get "/shared/{share_id}/files/{file_id}/content" => shares::file,
+    post "/shared/{share_id}/fork" => shares::fork,
     get "/threads/{thread_id}/export" => transfer::export_thread,
     get "/export" => transfer::export_all,
     post "/import" => transfer::import_ndjson,

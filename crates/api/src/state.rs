@@ -25,6 +25,7 @@ pub trait Deps: 'static {
         + chat_threads_application::files::BlobStore
         + chat_threads_application::SearchStore
         + chat_threads_application::organize::FolderStore
+        + chat_threads_application::shares::ShareStore
         + Readiness;
     /// Password hashing.
     type Hasher: PasswordHasher;
@@ -38,6 +39,8 @@ pub struct AppState<D: Deps> {
     pub threads: ThreadService<D::Store, SystemClock>,
     /// Folders and tags.
     pub organize: chat_threads_application::organize::OrganizeService<D::Store, SystemClock>,
+    /// Share links.
+    pub shares: chat_threads_application::shares::ShareService<D::Store, SystemClock>,
     /// Messages and the tree.
     pub messages: MessageService<D::Store, SystemClock>,
     /// Summaries.
@@ -67,6 +70,7 @@ impl<D: Deps> Clone for AppState<D> {
         Self {
             threads: self.threads.clone(),
             organize: self.organize.clone(),
+            shares: self.shares.clone(),
             messages: self.messages.clone(),
             summaries: self.summaries.clone(),
             auth: self.auth.clone(),
@@ -158,6 +162,11 @@ impl<D: Deps> AppState<D> {
         )
         .with_instance(p.instance);
         Self {
+            shares: chat_threads_application::shares::ShareService::new(
+                p.store.clone(),
+                SystemClock,
+                limits,
+            ),
             organize: chat_threads_application::organize::OrganizeService::new(
                 p.store.clone(),
                 SystemClock,

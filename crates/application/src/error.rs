@@ -51,6 +51,7 @@ error_codes! {
     FileNotFound => "file_not_found", 404: "no such file for this caller (also another principal's file).",
     FolderNotFound => "folder_not_found", 404: "no such folder for this caller (also another principal's folder).",
     TagNotFound => "tag_not_found", 404: "no thread of yours carries this tag.",
+    ShareNotFound => "share_not_found", 404: "no such share link (never made, revoked, its thread deleted, or not for you).",
     BalanceNotFound => "balance_not_found", 404: "no such balance for this caller (another principal's or organization's account).",
     ValidationFailed => "validation_failed", 400: "a value is invalid; `details.field` names it.",
     LimitExceeded => "limit_exceeded", 422: "a value exceeds a configured limit; `details` has field, limit and actual.",
@@ -181,6 +182,9 @@ pub enum AppError {
     /// No thread of the caller carries this tag.
     #[error("tag not found")]
     TagNotFound,
+    /// No such share link for this viewer.
+    #[error("share not found")]
+    ShareNotFound,
     /// Input or a tree rule was refused.
     #[error(transparent)]
     Domain(#[from] DomainError),
@@ -333,6 +337,7 @@ impl AppError {
             Self::BalanceNotFound => ErrorCode::BalanceNotFound,
             Self::FolderNotFound => ErrorCode::FolderNotFound,
             Self::TagNotFound => ErrorCode::TagNotFound,
+            Self::ShareNotFound => ErrorCode::ShareNotFound,
             Self::FileNotFound => ErrorCode::FileNotFound,
             Self::AttachmentNotFound(_) => ErrorCode::AttachmentNotFound,
             Self::ImagesNotSupported { .. } => ErrorCode::ImagesNotSupported,
@@ -558,6 +563,7 @@ mod tests {
             AppError::BalanceNotFound,
             AppError::FolderNotFound,
             AppError::TagNotFound,
+            AppError::ShareNotFound,
             AppError::Forbidden("x".into()),
             AppError::ModelNotAllowed {
                 model: "x".into(),

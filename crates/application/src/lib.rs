@@ -9,6 +9,7 @@
 //! | [`threads`] | [`ThreadService`] | [`ThreadStore`] |
 //! | [`messages`] (the tree) | [`MessageService`] | [`MessageStore`] |
 //! | [`organize`] (folders, tags) | [`organize::OrganizeService`] | [`organize::FolderStore`] |
+//! | [`shares`] (share links) | [`shares::ShareService`] | [`shares::ShareStore`] |
 //! | [`branches`] | `MessageService::{branches, set_active_leaf, fork}` | (in `MessageStore`) |
 //! | [`summaries`] | [`SummaryService`] | [`SummaryStore`] |
 //! | [`search`] | `ThreadService::search` | [`SearchStore`] |
@@ -41,6 +42,7 @@ pub mod organize;
 pub mod paging;
 pub mod replies;
 pub mod search;
+pub mod shares;
 pub mod summaries;
 pub mod system;
 pub mod threads;

@@ -10,6 +10,7 @@ pub mod openai;
 pub mod organize;
 pub mod replies;
 pub mod search;
+pub mod shares;
 pub mod summaries;
 pub mod threads;
 pub mod tools;

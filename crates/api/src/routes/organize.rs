@@ -250,7 +250,8 @@ pub async fn list_tags<D: Deps>(
 #[utoipa::path(patch, path = "/v1/tags/{tag}", tag = "folders", operation_id = "rename_tag", params(TagPath),
     request_body = RenameTagBody,
     responses((status = 200, body = ThreadsTouched), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 404, description = "None of your threads carries it (tag_not_found)", body = ErrorBody)),
+              (status = 404, description = "None of your threads carries it (tag_not_found)", body = ErrorBody),
+              (status = 422, description = "The new name is over 64 characters (limit_exceeded)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn rename_tag<D: Deps>(
     auth: Auth,

@@ -313,11 +313,32 @@ impl<S: FileStore, B: BlobStore, C: Clock> FileService<S, B, C> {
     ) -> Result<
         (
             StoredFile,
-            impl Stream<Item = Result<Vec<u8>, AppError>> + Send + 'static,
+            impl Stream<Item = Result<Vec<u8>, AppError>> + Send + 'static + use<S, B, C>,
         ),
         AppError,
     > {
-        let file = self.get(who, id).await?;
+        let owner = who.owner();
+        self.content_of(&owner, id).await
+    }
+
+    /// A file of `owner` and its bytes (a file seen through a share link, whose reader the
+    /// share service has checked).
+    pub async fn content_of(
+        &self,
+        owner: &chat_threads_domain::Owner,
+        id: FileId,
+    ) -> Result<
+        (
+            StoredFile,
+            impl Stream<Item = Result<Vec<u8>, AppError>> + Send + 'static + use<S, B, C>,
+        ),
+        AppError,
+    > {
+        let file = self
+            .store
+            .get_file(owner, id)
+            .await?
+            .ok_or(AppError::FileNotFound)?;
         let blobs = self.blobs.clone();
         let parts = file.parts;
         let stream = futures_util::stream::unfold(0u32, move |part| {

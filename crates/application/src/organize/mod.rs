@@ -170,9 +170,15 @@ impl<S: FolderStore, C: Clock> OrganizeService<S, C> {
 
     /// Renames a tag on all the caller's threads; how many.
     pub async fn rename_tag(&self, who: &Principal, from: &str, to: &str) -> Result<u64, AppError> {
-        let from = Tag::parse(from)?;
-        let to = Tag::parse(to).map_err(|_| {
-            DomainError::invalid("name", "must be 1-64 characters without control characters")
+        // A name no tag can have is carried by no thread.
+        let from = Tag::parse(from).map_err(|_| AppError::TagNotFound)?;
+        let to = Tag::parse(to).map_err(|e| match e {
+            DomainError::LimitExceeded { limit, actual, .. } => DomainError::LimitExceeded {
+                field: "name",
+                limit,
+                actual,
+            },
+            _ => DomainError::invalid("name", "must be 1-64 characters without control characters"),
         })?;
         if from == to {
             return Ok(0);
@@ -182,6 +188,7 @@ impl<S: FolderStore, C: Clock> OrganizeService<S, C> {
 
     /// Removes a tag from all the caller's threads; how many.
     pub async fn delete_tag(&self, who: &Principal, tag: &str) -> Result<u64, AppError> {
-        self.store.delete_tag(&who.owner(), &Tag::parse(tag)?).await
+        let tag = Tag::parse(tag).map_err(|_| AppError::TagNotFound)?;
+        self.store.delete_tag(&who.owner(), &tag).await
     }
 }

@@ -299,11 +299,12 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             tag: opt(input.tag, Tag::parse)?,
             folder_id: input.folder_id,
             pinned: input.pinned,
-            creator_email: opt(input.creator_email, |e| {
-                chat_threads_domain::query_text("creator_email", e)?.ok_or_else(|| {
-                    chat_threads_domain::DomainError::invalid("creator_email", "must not be empty")
-                })
-            })?,
+            // Blank means no filter, as for `q`.
+            creator_email: input
+                .creator_email
+                .map(|e| chat_threads_domain::query_text("creator_email", &e))
+                .transpose()?
+                .flatten(),
             include_temporary: false,
             after: input
                 .cursor

@@ -26,6 +26,7 @@ mod prepared;
 mod replies;
 pub mod schema;
 mod search;
+mod shares;
 mod store;
 mod summaries;
 mod threads;

@@ -196,13 +196,36 @@ diesel::table! {
 
 diesel::joinable!(thread_activity -> threads (thread_id));
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// Share links of threads.
+    shares (id) {
+        id -> Text,
+        thread_id -> PUuid,
+        owner -> Text,
+        org_id -> Nullable<Text>,
+        mode -> Text,
+        audience -> Text,
+        leaf_id -> Nullable<PUuid>,
+        display_name -> Nullable<Text>,
+        title -> Text,
+        snapshot -> Nullable<PJson>,
+        created_at -> PTime,
+        updated_at -> PTime,
+    }
+}
+
 diesel::joinable!(thread_tags -> threads (thread_id));
+diesel::joinable!(shares -> threads (thread_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     threads,
     thread_activity,
     folders,
     thread_tags,
+    shares,
     messages,
     message_revisions,
     summaries,

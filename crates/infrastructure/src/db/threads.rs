@@ -184,6 +184,16 @@ impl ThreadStore for SqlStore {
                 .filter(threads::id.eq(db_id(id)))
                 .filter(threads::owner.eq(scope.owner.as_str()))
                 .filter(threads::deleted_at.is_null());
+            // The thread first (another owner's thread is not found, whatever the folder),
+            // then the folder, before the update refers to it.
+            if let Some(Some(folder)) = patch.folder_id {
+                let found: Option<DbUuid> =
+                    owned.select(threads::id).first(conn).await.optional()?;
+                if found.is_none() {
+                    return Err(DbError(AppError::ThreadNotFound));
+                }
+                own_folder!(conn, scope.owner.as_str(), folder);
+            }
             let empty = changes.updated_at.is_none()
                 && changes.tags.is_none()
                 && changes.folder_id.is_none()
@@ -203,11 +213,6 @@ impl ThreadStore for SqlStore {
                     .optional()?
             };
             let thread = Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)?;
-            // After the thread is found (another owner's thread is not found, whatever the
-            // folder); a folder not the owner's undoes the update with the transaction.
-            if let Some(Some(folder)) = patch.folder_id {
-                own_folder!(conn, scope.owner.as_str(), folder);
-            }
             if let Some(tags) = &patch.tags {
                 write_tags!(conn, thread.id, scope.owner.as_str(), tags);
             }

@@ -9,6 +9,7 @@ mod messages;
 mod organize;
 mod replies;
 mod search;
+mod shares;
 mod threads;
 
 use std::collections::{HashMap, HashSet};
@@ -41,6 +42,8 @@ struct State {
     files: files::Files,
     /// Folders of threads.
     folders: HashMap<chat_threads_domain::FolderId, chat_threads_domain::Folder>,
+    /// Share links.
+    shares: Vec<chat_threads_application::shares::Share>,
 }
 
 impl State {
