@@ -196,6 +196,13 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("UpdateFolderBody", "system_prompt", lines()),
         ("UpdateFolderBody", "model", identifier(MODEL)),
         ("RenameTagBody", "name", identifier(TAG)),
+        ("CreateShareBody", "mode", one_of(&["snapshot", "live"])),
+        (
+            "CreateShareBody",
+            "audience",
+            one_of(&["public", "signed_in", "org"]),
+        ),
+        ("CreateShareBody", "display_name", identifier(64)),
         ("UpdateThreadBody", "title", one_line(TITLE)),
         (
             "UpdateThreadBody",

@@ -96,13 +96,17 @@ impl From<UpdateFolderBody> for UpdateFolder {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct FolderPath {
-    /// The folder id.
-    pub folder_id: uuid::Uuid,
+    /// The folder id (anything that is not one of your folders' ids is 404 folder_not_found).
+    #[param(value_type = uuid::Uuid)]
+    pub folder_id: String,
 }
 
 impl FolderPath {
-    fn folder(&self) -> FolderId {
-        FolderId::from_uuid(self.folder_id)
+    fn folder(&self) -> Result<FolderId, ApiError> {
+        self.folder_id
+            .parse::<uuid::Uuid>()
+            .map(FolderId::from_uuid)
+            .map_err(|_| ApiError::from(chat_threads_application::AppError::FolderNotFound))
     }
 }
 
@@ -193,7 +197,7 @@ pub async fn get_folder<D: Deps>(
     path: web::Path<FolderPath>,
 ) -> Result<web::Json<FolderDto>, ApiError> {
     Ok(web::Json(
-        state.organize.folder(&auth.0, path.folder()).await?.into(),
+        state.organize.folder(&auth.0, path.folder()?).await?.into(),
     ))
 }
 
@@ -211,7 +215,7 @@ pub async fn update_folder<D: Deps>(
     path: web::Path<FolderPath>,
     body: crate::extractors::Json<UpdateFolderBody>,
 ) -> Result<web::Json<FolderDto>, ApiError> {
-    let id = path.folder();
+    let id = path.folder()?;
     state
         .organize
         .update_folder(&auth.0, id, body.into_inner().into())
@@ -229,7 +233,10 @@ pub async fn delete_folder<D: Deps>(
     state: web::Data<AppState<D>>,
     path: web::Path<FolderPath>,
 ) -> Result<web::Json<ThreadsTouched>, ApiError> {
-    let threads = state.organize.delete_folder(&auth.0, path.folder()).await?;
+    let threads = state
+        .organize
+        .delete_folder(&auth.0, path.folder()?)
+        .await?;
     Ok(web::Json(ThreadsTouched { threads }))
 }
 
