@@ -394,6 +394,21 @@ async fn attachments_reach_the_model(postgres: bool) {
     );
     assert!(!text.contains("word150"), "cut to the budget: {text}");
     assert!(text.contains("[… cut here"), "{text}");
+    // The client learns what each attachment gave the model, on the reply's record.
+    let given = &r["assistant_message"]["metadata"]["prompt"]["attachments"];
+    assert_eq!(
+        given.as_array().map(|g| g
+            .iter()
+            .map(|a| (a["name"].as_str().unwrap(), a["given"].as_str().unwrap()))
+            .collect::<Vec<_>>()),
+        Some(vec![
+            ("notes.md", "cut"),
+            ("pixel.png", "whole"),
+            ("report.pdf", "whole")
+        ]),
+        "{given}"
+    );
+    assert_eq!(given[0]["tokens"], 20);
     assert!(
         text.contains("--- Attachment: report.pdf (application/pdf) ---"),
         "{text}"

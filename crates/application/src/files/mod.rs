@@ -413,8 +413,21 @@ impl<S: FileStore, B: BlobStore, C: Clock> FileService<S, B, C> {
     }
 }
 
-/// Most bytes a PDF's streams may inflate to, all together, for its text to be extracted.
+/// Most bytes a PDF's streams may inflate to, all together, for its text to be extracted, at the
+/// default `files.inline_tokens` (2,000): see [`pdf_inflate_budget`].
 pub const PDF_INFLATED_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Inflated bytes a PDF may hold per token of text the model is given: a PDF's streams carry
+/// fonts, images and layout besides its text, so the budget is a generous multiple of the text
+/// wanted (8 KiB a token: 16 MiB at the default 2,000 tokens), and never under 1 MiB.
+pub const PDF_BYTES_PER_TOKEN: u64 = 8 * 1024;
+
+/// The inflate budget for a PDF whose text the model is given `inline_tokens` of.
+pub fn pdf_inflate_budget(inline_tokens: usize) -> u64 {
+    (inline_tokens as u64)
+        .saturating_mul(PDF_BYTES_PER_TOKEN)
+        .max(1024 * 1024)
+}
 /// Longest a PDF's text extraction may take.
 pub const PDF_EXTRACTION_TIME: std::time::Duration = std::time::Duration::from_secs(20);
 
@@ -476,9 +489,10 @@ pub fn pdf_inflated_size(bytes: &[u8], most: u64) -> u64 {
 }
 
 /// The text of a PDF, extracted on a blocking thread (two at a time in the process) within
-/// [`PDF_EXTRACTION_TIME`], and only when its streams inflate to at most [`PDF_INFLATED_BYTES`];
-/// else why not (a malformed file that makes the extractor panic gives [`PdfRefusal::NoText`]).
-pub async fn pdf_text(bytes: Vec<u8>) -> Result<String, PdfRefusal> {
+/// [`PDF_EXTRACTION_TIME`], and only when its streams inflate to at most `inflate_budget` bytes
+/// ([`pdf_inflate_budget`]); else why not (a malformed file that makes the extractor panic
+/// gives [`PdfRefusal::NoText`]).
+pub async fn pdf_text(bytes: Vec<u8>, inflate_budget: u64) -> Result<String, PdfRefusal> {
     // A bounded pool: at most this many extractions run at once in the process; each holds
     // its permit until its thread is done, even past the time limit.
     static EXTRACTIONS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
@@ -491,7 +505,7 @@ pub async fn pdf_text(bytes: Vec<u8>) -> Result<String, PdfRefusal> {
             .map_err(|_| PdfRefusal::NoText)?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            extract(&bytes)
+            extract(&bytes, inflate_budget)
         })
         .await
         .map_err(|_| PdfRefusal::NoText)?
@@ -505,8 +519,8 @@ pub async fn pdf_text(bytes: Vec<u8>) -> Result<String, PdfRefusal> {
 
 /// The extraction itself, on a blocking thread: refused when the streams inflate beyond the
 /// budget; a panic of the extractor is a file without text.
-fn extract(bytes: &[u8]) -> Result<String, PdfRefusal> {
-    if pdf_inflated_size(bytes, PDF_INFLATED_BYTES) > PDF_INFLATED_BYTES {
+fn extract(bytes: &[u8], budget: u64) -> Result<String, PdfRefusal> {
+    if pdf_inflated_size(bytes, budget) > budget {
         return Err(PdfRefusal::TooLarge);
     }
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -523,14 +537,25 @@ fn extract(bytes: &[u8]) -> Result<String, PdfRefusal> {
 mod tests {
     use chat_threads_testing::samples::minimal_pdf;
 
+    #[test]
+    fn the_pdf_budget_follows_the_text_the_model_is_given() {
+        assert_eq!(super::pdf_inflate_budget(2_000), 2_000 * 8 * 1024);
+        assert_eq!(
+            super::pdf_inflate_budget(1),
+            1024 * 1024,
+            "never under 1 MiB"
+        );
+        assert!(super::pdf_inflate_budget(8_000) > super::pdf_inflate_budget(2_000));
+    }
+
     #[tokio::test]
     async fn pdf_text_is_extracted_and_garbage_gives_none() {
-        let text = super::pdf_text(minimal_pdf("Hello PDF world"))
+        let text = super::pdf_text(minimal_pdf("Hello PDF world"), super::PDF_INFLATED_BYTES)
             .await
             .unwrap();
         assert!(text.contains("Hello PDF world"), "{text:?}");
         assert_eq!(
-            super::pdf_text(b"%PDF-1.4\nnot really".to_vec()).await,
+            super::pdf_text(b"%PDF-1.4\nnot really".to_vec(), super::PDF_INFLATED_BYTES).await,
             Err(super::PdfRefusal::NoText)
         );
         assert_eq!(
@@ -559,7 +584,10 @@ mod tests {
             counted <= super::PDF_INFLATED_BYTES + 1,
             "stops at the budget: {counted}"
         );
-        assert_eq!(super::pdf_text(pdf).await, Err(super::PdfRefusal::TooLarge));
+        assert_eq!(
+            super::pdf_text(pdf, super::PDF_INFLATED_BYTES).await,
+            Err(super::PdfRefusal::TooLarge)
+        );
         // An ordinary PDF's streams count what they inflate to.
         let small = minimal_pdf("Hello");
         assert!(super::pdf_inflated_size(&small, super::PDF_INFLATED_BYTES) < 10_000);

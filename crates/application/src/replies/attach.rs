@@ -31,7 +31,25 @@ where
     for m in window.iter().filter(|m| !m.attachments.is_empty()) {
         let mut attached = Attached::default();
         for a in &m.attachments {
-            match one(g, who, model, a).await {
+            let (piece, given) = one(g, who, model, a).await;
+            let mut entry = serde_json::json!({
+                "message_id": m.id,
+                "file_id": a.file_id,
+                "name": a.name,
+            });
+            match given {
+                Given::Whole => entry["given"] = "whole".into(),
+                Given::Cut { tokens } => {
+                    entry["given"] = "cut".into();
+                    entry["tokens"] = tokens.into();
+                }
+                Given::Note(why) => {
+                    entry["given"] = "note".into();
+                    entry["reason"] = why.into();
+                }
+            }
+            attached.report.push(entry);
+            match piece {
                 Piece::Text(t) => attached.text.push_str(&t),
                 Piece::Image(url) => attached.images.push(url),
             }
@@ -46,14 +64,30 @@ enum Piece {
     Image(String),
 }
 
-fn note(a: &Attachment, why: &str) -> Piece {
-    Piece::Text(format!(
-        "\n\n[Attachment {} ({}): {why}]",
-        a.name, a.content_type
-    ))
+/// What the model was given of one attachment.
+enum Given {
+    /// All of it (text within the budget, or an image).
+    Whole,
+    /// Its first `tokens` tokens: the rest was cut.
+    Cut { tokens: usize },
+    /// Only a note saying why not.
+    Note(&'static str),
 }
 
-async fn one<S, C>(g: &ReplyService<S, C>, who: &Principal, model: &str, a: &Attachment) -> Piece
+fn note(a: &Attachment, why: &'static str) -> (Piece, Given) {
+    let piece = Piece::Text(format!(
+        "\n\n[Attachment {} ({}): {why}]",
+        a.name, a.content_type
+    ));
+    (piece, Given::Note(why))
+}
+
+async fn one<S, C>(
+    g: &ReplyService<S, C>,
+    who: &Principal,
+    model: &str,
+    a: &Attachment,
+) -> (Piece, Given)
 where
     S: FileStore + BlobStore,
 {
@@ -70,11 +104,14 @@ where
             return note(a, "an image, not shown: this model does not see images");
         }
         return match read(g, &file, usize::MAX).await {
-            Some(bytes) => Piece::Image(format!(
-                "data:{};base64,{}",
-                file.content_type,
-                base64::engine::general_purpose::STANDARD.encode(bytes)
-            )),
+            Some(bytes) => (
+                Piece::Image(format!(
+                    "data:{};base64,{}",
+                    file.content_type,
+                    base64::engine::general_purpose::STANDARD.encode(bytes)
+                )),
+                Given::Whole,
+            ),
             None => note(a, "the file could not be read"),
         };
     }
@@ -90,7 +127,8 @@ where
             return note(a, "the file could not be read");
         };
         use crate::files::PdfRefusal;
-        match crate::files::pdf_text(bytes).await {
+        let budget = crate::files::pdf_inflate_budget(budget);
+        match crate::files::pdf_text(bytes, budget).await {
             Ok(t) => t,
             Err(PdfRefusal::NoText) => return note(a, "a PDF whose text could not be extracted"),
             Err(PdfRefusal::TooLarge) => {
@@ -111,10 +149,16 @@ where
     } else {
         String::new()
     };
-    Piece::Text(format!(
+    let piece = Piece::Text(format!(
         "\n\n--- Attachment: {} ({}) ---\n{kept}{cut_mark}\n--- End of {} ---",
         file.name, file.content_type, file.name
-    ))
+    ));
+    let given = if cut {
+        Given::Cut { tokens: budget }
+    } else {
+        Given::Whole
+    };
+    (piece, given)
 }
 
 /// The first `at_most` bytes of a file (whole parts), or `None` if a part is missing.

@@ -164,6 +164,9 @@ pub struct Attached {
     pub text: String,
     /// `data:` URLs.
     pub images: Vec<String>,
+    /// What each attachment gave the model, for the reply's record (`metadata.prompt`): the
+    /// client learns of a cut or a refused file as the model does.
+    pub report: Vec<serde_json::Value>,
 }
 
 /// The first `budget` tokens of `text`, and whether it was cut.

@@ -535,6 +535,12 @@ where
             plan.summary = Some(stored);
         }
         let attached = super::attach::render(g, &self.who, &self.model_name, &plan.window).await;
+        let report: Vec<serde_json::Value> = plan
+            .window
+            .iter()
+            .filter_map(|m| attached.get(&m.id))
+            .flat_map(|a| a.report.iter().cloned())
+            .collect();
         let prompt = prompt::messages(system, plan.summary.as_ref(), plan.window, attached);
         let manifest = prompt::manifest(
             &self.model_name,
@@ -544,6 +550,10 @@ where
             &self.hints,
             g.settings.max_tokens(self.hints.max_tokens),
         );
+        let mut manifest = manifest;
+        if !report.is_empty() {
+            manifest["attachments"] = serde_json::Value::Array(report);
+        }
         self.record_prompt(manifest).await;
         Ok(prompt.into_iter().map(|(_, m)| m).collect())
     }
