@@ -159,6 +159,17 @@ pub struct AttachmentDto {
     pub size: u64,
 }
 
+impl From<chat_threads_domain::Attachment> for AttachmentDto {
+    fn from(a: chat_threads_domain::Attachment) -> Self {
+        Self {
+            file_id: a.file_id.as_uuid(),
+            name: a.name,
+            content_type: a.content_type,
+            size: a.size,
+        }
+    }
+}
+
 impl From<Message> for MessageDto {
     fn from(m: Message) -> Self {
         Self {
@@ -184,16 +195,7 @@ impl From<Message> for MessageDto {
             is_edited: m.version > 1,
             version: m.version,
             tombstoned_at: m.tombstoned_at,
-            attachments: m
-                .attachments
-                .into_iter()
-                .map(|a| AttachmentDto {
-                    file_id: a.file_id.as_uuid(),
-                    name: a.name,
-                    content_type: a.content_type,
-                    size: a.size,
-                })
-                .collect(),
+            attachments: m.attachments.into_iter().map(AttachmentDto::from).collect(),
             parts: m.parts.into_iter().map(PartDto::from).collect(),
             created_at: m.created_at,
             updated_at: m.updated_at,

@@ -179,6 +179,15 @@ pub async fn content<D: Deps>(
     path: web::Path<FilePath>,
 ) -> Result<HttpResponse, ApiError> {
     let (file, bytes) = state.files.content(&auth.0, path.id()).await?;
+    Ok(download(&file, bytes))
+}
+
+/// A file's bytes as a download: its sniffed type, `Content-Disposition: attachment` with its
+/// name, `X-Content-Type-Options: nosniff`, streamed from storage (files and share links).
+pub(crate) fn download(
+    file: &StoredFile,
+    bytes: impl futures_util::Stream<Item = Result<Vec<u8>, AppError>> + 'static,
+) -> HttpResponse {
     let disposition = ContentDisposition {
         disposition: DispositionType::Attachment,
         parameters: vec![
@@ -190,7 +199,7 @@ pub async fn content<D: Deps>(
             }),
         ],
     };
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type(file.content_type.as_str())
         .insert_header((CONTENT_DISPOSITION, disposition))
         .insert_header(("X-Content-Type-Options", "nosniff"))
@@ -199,7 +208,7 @@ pub async fn content<D: Deps>(
             bytes
                 .map_ok(web::Bytes::from)
                 .map_err(|e| actix_web::Error::from(ApiError::from(e))),
-        ))
+        )
 }
 
 /// Delete a file.

@@ -2,15 +2,11 @@
 //! any signed-in principal, or its organization; viewers read it read-only, open its
 //! attachments, and continue it as their own copy.
 
-use actix_web::http::header::{
-    CONTENT_DISPOSITION, ContentDisposition, DispositionParam, DispositionType,
-};
 use actix_web::{HttpResponse, web};
 use chat_threads_application::shares::{
     Audience, CreateShare, Share, ShareMode, SharedMessage, SharedView,
 };
 use chat_threads_domain::{FileId, MessageId};
-use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -133,16 +129,7 @@ impl From<SharedMessage> for SharedMessageDto {
             display_text: m.display_text,
             status: m.status.as_str().to_owned(),
             model: m.model,
-            attachments: m
-                .attachments
-                .into_iter()
-                .map(|a| AttachmentDto {
-                    file_id: a.file_id.as_uuid(),
-                    name: a.name,
-                    content_type: a.content_type,
-                    size: a.size,
-                })
-                .collect(),
+            attachments: m.attachments.into_iter().map(AttachmentDto::from).collect(),
             parts: m.parts.into_iter().map(PartDto::from).collect(),
             created_at: m.created_at,
         }
@@ -292,22 +279,7 @@ pub async fn file<D: Deps>(
         .attachment(auth.0.as_ref(), &path.share_id, id)
         .await?;
     let (file, bytes) = state.files.content_of(&owner, id).await?;
-    let disposition = ContentDisposition {
-        disposition: DispositionType::Attachment,
-        parameters: vec![DispositionParam::Filename(
-            file.name.replace(|c: char| !c.is_ascii() || c == '"', "_"),
-        )],
-    };
-    Ok(HttpResponse::Ok()
-        .content_type(file.content_type.as_str())
-        .insert_header((CONTENT_DISPOSITION, disposition))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .no_chunking(file.size)
-        .streaming(
-            bytes
-                .map_ok(web::Bytes::from)
-                .map_err(|e| actix_web::Error::from(ApiError::from(e))),
-        ))
+    Ok(crate::routes::files::download(&file, bytes))
 }
 
 /// Continue a shared conversation as your own: a new thread of yours holding a copy of the
