@@ -673,3 +673,57 @@ async fn temporary_threads_and_failed_titles_on_sqlite() {
 async fn temporary_threads_and_failed_titles_on_postgres() {
     temporary_threads_and_failed_titles(true).await;
 }
+
+/// The title written after the first exchange reaches the thread's subscribers as
+/// `thread.updated`, like any other change of the thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_title_is_announced_to_the_thread_subscribers() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let server = start(&[], &[]);
+    let alice = server.token(&["--sub", "alice"]);
+    let thread = ok(&server, &alice, "POST", "/v1/threads", json!({}), 201).await;
+    let tid = thread["id"].as_str().unwrap().to_owned();
+    let mut request = format!("{}/v1/ws", server.base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {alice}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    ws.send(Message::Text(
+        json!({"op": "subscribe", "id": 1, "thread_id": tid})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let mut subscribed = false;
+    let mut title = None;
+    while title.is_none() {
+        let msg = tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await
+            .expect("the socket went silent")
+            .unwrap()
+            .unwrap();
+        let Message::Text(text) = msg else { continue };
+        let v: Value = serde_json::from_str(&text).unwrap();
+        if !subscribed && v["id"] == 1 {
+            subscribed = true;
+            ok(
+                &server,
+                &alice,
+                "POST",
+                &format!("/v1/threads/{tid}/chat"),
+                json!({"content": "Weekend in Porto"}),
+                201,
+            )
+            .await;
+        } else if v["event"] == "thread.updated" {
+            title = v["data"]["thread"]["title"].as_str().map(str::to_owned);
+        }
+    }
+    assert_eq!(title.as_deref(), Some("Echo: Weekend in Porto"));
+}
