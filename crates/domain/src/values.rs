@@ -254,6 +254,19 @@ impl Tag {
         }
         Ok(tags)
     }
+
+    /// `tags` with `from` renamed to `to`, in place, each tag once (a thread that had both
+    /// keeps one: the two merge).
+    pub fn renamed(tags: Vec<Self>, from: &Self, to: &Self) -> Vec<Self> {
+        let mut out: Vec<Self> = Vec::with_capacity(tags.len());
+        for t in tags {
+            let t = if &t == from { to.clone() } else { t };
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        out
+    }
 }
 
 string_value!(

@@ -261,10 +261,9 @@ impl<S: ReplyStores, C: Clock> Completion<S, C> {
     }
 
     async fn finish_mut(&mut self, text: &str, reported: Option<Usage>) -> Usage {
-        let usage = reported.unwrap_or(Usage {
-            prompt_tokens: u32::try_from(self.prompt_cost).unwrap_or(u32::MAX),
-            completion_tokens: u32::try_from(self.service.counter.count(text)).unwrap_or(u32::MAX),
-        });
+        let usage = self
+            .service
+            .usage_or_estimate(reported, self.prompt_cost, text);
         self.settled = true;
         settle(&self.service, &self.who, &self.model, usage, self.hold).await;
         usage
@@ -278,11 +277,9 @@ impl<S: ReplyStores, C: Clock> Drop for Completion<S, C> {
         if self.settled {
             return;
         }
-        let usage = Usage {
-            prompt_tokens: u32::try_from(self.prompt_cost).unwrap_or(u32::MAX),
-            completion_tokens: u32::try_from(self.service.counter.count(&self.said))
-                .unwrap_or(u32::MAX),
-        };
+        let usage = self
+            .service
+            .usage_or_estimate(None, self.prompt_cost, &self.said);
         let (service, who, model, hold) = (
             self.service.clone(),
             self.who.clone(),

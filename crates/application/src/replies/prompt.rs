@@ -116,6 +116,12 @@ pub fn cost(counter: &dyn TokenCounter, text: &str) -> usize {
     counter.count(text) + 4
 }
 
+/// Tokens a request's messages cost, as counted for usage when the provider reports none
+/// (their text; images and parts are not counted here).
+pub fn messages_cost(counter: &dyn TokenCounter, messages: &[ChatMessage]) -> usize {
+    messages.iter().map(|m| cost(counter, &m.content)).sum()
+}
+
 /// Tokens a message's text and tool parts cost in the prompt (reasoning is not sent back).
 pub fn message_cost(counter: &dyn TokenCounter, m: &Message) -> usize {
     let parts: usize = m

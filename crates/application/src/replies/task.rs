@@ -163,7 +163,7 @@ where
             Outcome::Failed(_) => MessageStatus::Failed,
         };
         parts.extend(calls.into_iter().map(|c| call_part(c, None)));
-        let usage = self.usage_or_estimate(usage, prompt_cost, &text);
+        let usage = g.usage_or_estimate(usage, prompt_cost, &text);
         let now = g.clock.now();
         // The debit (and the end of the hold) comes first, with the usage, in one transaction:
         // while the reply still streams its hold keeps the money; once it no longer does, the
@@ -576,21 +576,14 @@ where
     /// The model's whole answer to a request (for summaries). Its tokens count in the
     /// principal's usage like a reply's (the provider's figures, else an estimate).
     async fn complete(&self, request: ChatRequest) -> Result<String, AppError> {
-        let prompt_cost = self.prompt_cost(&request.messages);
-        let mut stream = self.model.stream(request);
-        let mut text = String::new();
-        let mut usage = None;
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(ChatEvent::Delta(d)) => text.push_str(&d),
-                Ok(ChatEvent::Usage(u)) => usage = Some(u),
-                Ok(ChatEvent::ToolCall { .. } | ChatEvent::Reasoning(_)) => {}
-                Err(e) => return Err(AppError::ModelError(e)),
-            }
-        }
-        let usage = self.usage_or_estimate(usage, prompt_cost, &text);
+        let (text, usage) = self.replies.complete_text(&self.model, request).await?;
         self.record(usage, ChargeKind::Summary).await;
         Ok(text)
+    }
+
+    /// The tokens a prompt costs, as counted for usage when the provider reports none.
+    fn prompt_cost(&self, messages: &[ChatMessage]) -> usize {
+        prompt::messages_cost(self.replies.counter.as_ref(), messages)
     }
 
     /// Records tokens this reply spent (its own or a summary's) in the principal's usage, with
@@ -607,22 +600,5 @@ where
                 Some(self.assistant.id),
             )
             .await;
-    }
-
-    /// The tokens a prompt costs, as counted for usage when the provider reports none.
-    fn prompt_cost(&self, messages: &[ChatMessage]) -> usize {
-        let counter = self.replies.counter.as_ref();
-        messages
-            .iter()
-            .map(|m| prompt::cost(counter, &m.content))
-            .sum()
-    }
-
-    /// The provider's usage, else an estimate from the token counter.
-    fn usage_or_estimate(&self, reported: Option<Usage>, prompt_cost: usize, text: &str) -> Usage {
-        reported.unwrap_or(Usage {
-            prompt_tokens: u32::try_from(prompt_cost).unwrap_or(u32::MAX),
-            completion_tokens: u32::try_from(self.replies.counter.count(text)).unwrap_or(u32::MAX),
-        })
     }
 }

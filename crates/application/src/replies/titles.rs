@@ -4,9 +4,8 @@
 //! on, are paid (ledger kind `title`).
 
 use chat_threads_domain::{Message, Principal, Role, Scope, Thread, ThreadId, Title};
-use futures_util::StreamExt;
 
-use super::llm::{ChatEvent, ChatMessage, ChatRequest, user_id};
+use super::llm::{ChatMessage, ChatRequest, user_id};
 use super::{ReplyService, ReplyStores};
 use crate::billing::ChargeKind;
 use crate::error::AppError;
@@ -177,33 +176,21 @@ impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
             ChatMessage::text("system", system),
             ChatMessage::text("user", excerpt(first)),
         ];
-        let prompt_cost: usize = messages
-            .iter()
-            .map(|m| super::prompt::cost(self.counter.as_ref(), &m.content))
-            .sum();
-        let mut stream = model.stream(ChatRequest {
-            model: model_name.clone(),
-            messages,
-            max_tokens: Some(TITLE_TOKENS),
-            sampling: Default::default(),
-            user: Some(user_id(who)),
-            tools: Vec::new(),
-            tool_choice: None,
-            parallel_tool_calls: None,
-        });
-        let mut text = String::new();
-        let mut usage = None;
-        while let Some(item) = stream.next().await {
-            match item.map_err(AppError::ModelError)? {
-                ChatEvent::Delta(d) => text.push_str(&d),
-                ChatEvent::Usage(u) => usage = Some(u),
-                ChatEvent::ToolCall { .. } | ChatEvent::Reasoning(_) => {}
-            }
-        }
-        let usage = usage.unwrap_or(crate::usage::Usage {
-            prompt_tokens: u32::try_from(prompt_cost).unwrap_or(u32::MAX),
-            completion_tokens: u32::try_from(self.counter.count(&text)).unwrap_or(u32::MAX),
-        });
+        let (text, usage) = self
+            .complete_text(
+                &model,
+                ChatRequest {
+                    model: model_name.clone(),
+                    messages,
+                    max_tokens: Some(TITLE_TOKENS),
+                    sampling: Default::default(),
+                    user: Some(user_id(who)),
+                    tools: Vec::new(),
+                    tool_choice: None,
+                    parallel_tool_calls: None,
+                },
+            )
+            .await?;
         self.record_usage(
             who,
             &model_name,

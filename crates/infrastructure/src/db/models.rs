@@ -156,6 +156,15 @@ impl From<&Thread> for ThreadRow {
     }
 }
 
+/// A thread's tags as read from its row's JSON array.
+pub fn tags_of(json: &serde_json::Value) -> Vec<Tag> {
+    json.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(|s| Tag::from_stored(s.to_owned())))
+        .collect()
+}
+
 /// A thread's tags as stored on its row.
 pub fn tags_json(tags: &[Tag]) -> serde_json::Value {
     serde_json::Value::Array(
@@ -199,13 +208,7 @@ impl TryFrom<ThreadRow> for Thread {
             pinned: r.pinned,
             temporary: r.temporary,
             creator_email: r.creator_email,
-            tags: match r.tags.0 {
-                serde_json::Value::Array(items) => items
-                    .into_iter()
-                    .filter_map(|v| v.as_str().map(|s| Tag::from_stored(s.to_owned())))
-                    .collect(),
-                _ => Vec::new(),
-            },
+            tags: tags_of(&r.tags.0),
         })
     }
 }

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
-use super::models::tags_json;
+use super::models::{tags_json, tags_of};
 use super::schema::{folders, thread_tags, threads};
 use super::store::SqlStore;
 use super::types::{DbJson, DbTime, DbUuid};
@@ -119,16 +119,6 @@ macro_rules! tagged_threads {
             .await?;
         rows
     }};
-}
-
-/// The tags of a row's JSON.
-fn tags_of(json: &DbJson) -> Vec<Tag> {
-    json.0
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(|s| Tag::from_stored(s.to_owned())))
-        .collect()
 }
 
 impl FolderStore for SqlStore {
@@ -279,13 +269,7 @@ impl FolderStore for SqlStore {
                 return Err(DbError(AppError::TagNotFound));
             }
             for (id, json) in &rows {
-                let mut tags: Vec<Tag> = Vec::new();
-                for t in tags_of(json) {
-                    let t = if &t == from { to.clone() } else { t };
-                    if !tags.contains(&t) {
-                        tags.push(t);
-                    }
-                }
+                let tags = Tag::renamed(tags_of(&json.0), from, to);
                 diesel::update(threads::table.filter(threads::id.eq(*id)))
                     .set(threads::tags.eq(DbJson(tags_json(&tags))))
                     .execute(conn)
@@ -305,7 +289,7 @@ impl FolderStore for SqlStore {
                 return Err(DbError(AppError::TagNotFound));
             }
             for (id, json) in &rows {
-                let tags: Vec<Tag> = tags_of(json).into_iter().filter(|t| t != tag).collect();
+                let tags: Vec<Tag> = tags_of(&json.0).into_iter().filter(|t| t != tag).collect();
                 diesel::update(threads::table.filter(threads::id.eq(*id)))
                     .set(threads::tags.eq(DbJson(tags_json(&tags))))
                     .execute(conn)

@@ -134,14 +134,7 @@ impl FolderStore for MemoryStore {
         let mut n = 0;
         for t in s.threads.values_mut().filter(|t| &t.owner == owner) {
             if t.tags.contains(from) {
-                let mut tags = Vec::new();
-                for tag in t.tags.drain(..) {
-                    let tag = if &tag == from { to.clone() } else { tag };
-                    if !tags.contains(&tag) {
-                        tags.push(tag);
-                    }
-                }
-                t.tags = tags;
+                t.tags = Tag::renamed(std::mem::take(&mut t.tags), from, to);
                 n += 1;
             }
         }
