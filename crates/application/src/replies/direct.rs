@@ -98,6 +98,44 @@ impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
         })
     }
 
+    /// The provider's usage, else an estimate: the prompt's cost and the text's tokens.
+    pub(crate) fn usage_or_estimate(
+        &self,
+        reported: Option<crate::usage::Usage>,
+        prompt_cost: usize,
+        text: &str,
+    ) -> crate::usage::Usage {
+        reported.unwrap_or(crate::usage::Usage {
+            prompt_tokens: u32::try_from(prompt_cost).unwrap_or(u32::MAX),
+            completion_tokens: u32::try_from(self.counter.count(text)).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// The model's whole text answer to a request (summaries, titles), with the tokens it
+    /// cost ([`Self::usage_or_estimate`]); tool calls and reasoning are ignored.
+    pub(crate) async fn complete_text(
+        &self,
+        model: &crate::replies::llm::SharedModel,
+        request: crate::replies::llm::ChatRequest,
+    ) -> Result<(String, crate::usage::Usage), AppError> {
+        use futures_util::StreamExt;
+        let prompt_cost =
+            crate::replies::prompt::messages_cost(self.counter.as_ref(), &request.messages);
+        let mut stream = model.stream(request);
+        let mut text = String::new();
+        let mut usage = None;
+        while let Some(item) = stream.next().await {
+            match item.map_err(AppError::ModelError)? {
+                crate::replies::llm::ChatEvent::Delta(d) => text.push_str(&d),
+                crate::replies::llm::ChatEvent::Usage(u) => usage = Some(u),
+                crate::replies::llm::ChatEvent::ToolCall { .. }
+                | crate::replies::llm::ChatEvent::Reasoning(_) => {}
+            }
+        }
+        let usage = self.usage_or_estimate(usage, prompt_cost, &text);
+        Ok((text, usage))
+    }
+
     /// Holds what a completion may cost at most (billing on, a priced model) — its prompt and
     /// its reply budget at the model's prices — or refuses with 402 when the payer's available
     /// balance cannot cover it. The hold's id.

@@ -302,42 +302,6 @@ where
         })
     }
 
-    /// The provider's usage, else an estimate: the prompt's cost and the text's tokens.
-    pub(crate) fn usage_or_estimate(
-        &self,
-        reported: Option<crate::usage::Usage>,
-        prompt_cost: usize,
-        text: &str,
-    ) -> crate::usage::Usage {
-        reported.unwrap_or(crate::usage::Usage {
-            prompt_tokens: u32::try_from(prompt_cost).unwrap_or(u32::MAX),
-            completion_tokens: u32::try_from(self.counter.count(text)).unwrap_or(u32::MAX),
-        })
-    }
-
-    /// The model's whole text answer to a request (summaries, titles), with the tokens it
-    /// cost ([`Self::usage_or_estimate`]); tool calls and reasoning are ignored.
-    pub(crate) async fn complete_text(
-        &self,
-        model: &llm::SharedModel,
-        request: llm::ChatRequest,
-    ) -> Result<(String, crate::usage::Usage), AppError> {
-        use futures_util::StreamExt;
-        let prompt_cost = prompt::messages_cost(self.counter.as_ref(), &request.messages);
-        let mut stream = model.stream(request);
-        let mut text = String::new();
-        let mut usage = None;
-        while let Some(item) = stream.next().await {
-            match item.map_err(AppError::ModelError)? {
-                llm::ChatEvent::Delta(d) => text.push_str(&d),
-                llm::ChatEvent::Usage(u) => usage = Some(u),
-                llm::ChatEvent::ToolCall { .. } | llm::ChatEvent::Reasoning(_) => {}
-            }
-        }
-        let usage = self.usage_or_estimate(usage, prompt_cost, &text);
-        Ok((text, usage))
-    }
-
     /// Records tokens spent in the principal's usage, with their cost debited in the same
     /// transaction (billing on, a priced model). A failure is logged: the answer is not lost
     /// for it.
