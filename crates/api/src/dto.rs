@@ -142,10 +142,22 @@ pub struct MessageDto {
     /// Tool calls (assistant), tool results (tool) and reasoning (assistant), beside the text;
     /// empty for plain text.
     pub parts: Vec<PartDto>,
+    /// Who wrote it: the principal whose request stored it and the name their token showed;
+    /// `null` for a model's reply (and for messages stored before authors were recorded).
+    pub author: Option<AuthorDto>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
     /// Set on soft-deleted messages (visible in the tree view only).
     pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The author of a message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorDto {
+    /// The principal, written as a thread's owner is: `user:bob`, `service:crm`, `anon:<session>`.
+    pub id: String,
+    /// The token's `name` claim, else its e-mail; `null` when it carried neither.
+    pub name: Option<String>,
 }
 
 /// A file attached to a message.
@@ -197,6 +209,10 @@ impl From<Message> for MessageDto {
             tombstoned_at: m.tombstoned_at,
             attachments: m.attachments.into_iter().map(AttachmentDto::from).collect(),
             parts: m.parts.into_iter().map(PartDto::from).collect(),
+            author: m.author.map(|a| AuthorDto {
+                id: a.id,
+                name: a.name,
+            }),
             created_at: m.created_at,
             updated_at: m.updated_at,
             deleted_at: m.deleted_at,

@@ -136,8 +136,8 @@ macro_rules! v1_routes {
 
         fn routes_v1<D: Deps>(cfg: &mut web::ServiceConfig) {
             use routes::{
-                accounts, billing, branches, files, live, messages, organize, replies, search,
-                shares, summaries, threads, tools, transfer,
+                accounts, billing, branches, files, live, members, messages, organize, replies,
+                search, shares, summaries, threads, tools, transfer,
             };
             // One resource per (method, path), guarded by its method as `cfg.route` does, so
             // another method on the same path falls through to its own resource. Its
@@ -214,6 +214,9 @@ v1_routes! {
     get "/threads/{thread_id}/shares" => shares::list,
     post "/threads/{thread_id}/shares/{share_id}/refresh" => shares::refresh,
     delete "/threads/{thread_id}/shares/{share_id}" => shares::revoke,
+    post "/threads/{thread_id}/members" => members::add,
+    get "/threads/{thread_id}/members" => members::list,
+    delete "/threads/{thread_id}/members/{principal}" => members::remove,
     get "/shared/{share_id}" => shares::get,
     get "/shared/{share_id}/files/{file_id}/content" => shares::file,
     post "/shared/{share_id}/fork" => shares::fork,

@@ -41,6 +41,8 @@ pub struct AppState<D: Deps> {
     pub organize: chat_threads_application::organize::OrganizeService<D::Store, SystemClock>,
     /// Share links.
     pub shares: chat_threads_application::shares::ShareService<D::Store, SystemClock>,
+    /// Members of threads.
+    pub members: chat_threads_application::members::MemberService<D::Store, SystemClock>,
     /// Messages and the tree.
     pub messages: MessageService<D::Store, SystemClock>,
     /// Summaries.
@@ -71,6 +73,7 @@ impl<D: Deps> Clone for AppState<D> {
             threads: self.threads.clone(),
             organize: self.organize.clone(),
             shares: self.shares.clone(),
+            members: self.members.clone(),
             messages: self.messages.clone(),
             summaries: self.summaries.clone(),
             auth: self.auth.clone(),
@@ -162,6 +165,11 @@ impl<D: Deps> AppState<D> {
         )
         .with_instance(p.instance);
         Self {
+            members: chat_threads_application::members::MemberService::new(
+                p.store.clone(),
+                SystemClock,
+                p.events.clone(),
+            ),
             shares: chat_threads_application::shares::ShareService::new(
                 p.store.clone(),
                 SystemClock,

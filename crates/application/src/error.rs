@@ -50,6 +50,7 @@ error_codes! {
     SessionNotFound => "session_not_found", 404: "no such anonymous session in your organization.",
     FileNotFound => "file_not_found", 404: "no such file for this caller (also another principal's file).",
     FolderNotFound => "folder_not_found", 404: "no such folder for this caller (also another principal's folder).",
+    MemberNotFound => "member_not_found", 404: "the principal is not a member of this thread.",
     TagNotFound => "tag_not_found", 404: "no thread of yours carries this tag.",
     ShareNotFound => "share_not_found", 404: "no such share link (never made, revoked, its thread deleted, or not for you).",
     BalanceNotFound => "balance_not_found", 404: "no such balance for this caller (another principal's or organization's account).",
@@ -179,6 +180,9 @@ pub enum AppError {
     /// No such folder for this caller.
     #[error("folder not found")]
     FolderNotFound,
+    /// The principal is not a member of the thread.
+    #[error("member not found")]
+    MemberNotFound,
     /// No thread of the caller carries this tag.
     #[error("tag not found")]
     TagNotFound,
@@ -336,6 +340,7 @@ impl AppError {
             Self::SessionNotFound => ErrorCode::SessionNotFound,
             Self::BalanceNotFound => ErrorCode::BalanceNotFound,
             Self::FolderNotFound => ErrorCode::FolderNotFound,
+            Self::MemberNotFound => ErrorCode::MemberNotFound,
             Self::TagNotFound => ErrorCode::TagNotFound,
             Self::ShareNotFound => ErrorCode::ShareNotFound,
             Self::FileNotFound => ErrorCode::FileNotFound,
@@ -562,6 +567,7 @@ mod tests {
             AppError::ImagesNotSupported { model: "x".into() },
             AppError::BalanceNotFound,
             AppError::FolderNotFound,
+            AppError::MemberNotFound,
             AppError::TagNotFound,
             AppError::ShareNotFound,
             AppError::Forbidden("x".into()),

@@ -104,6 +104,10 @@ events! {
     ThreadDeleted = "thread.deleted" { thread: Box<Thread> },
     /// The thread was restored.
     ThreadRestored = "thread.restored" { thread: Box<Thread> },
+    /// The owner let a principal in (`user:bob`), or changed their role.
+    MemberAdded = "member.added" { principal: String, role: chat_threads_domain::MemberRole },
+    /// A member was removed (or left): their live subscriptions to the thread end.
+    MemberRemoved = "member.removed" { principal: String },
     /// A summary of the thread was stored.
     SummaryCreated = "summary.created" { summary: Box<Summary> },
     /// Someone (or the assistant) started writing.
@@ -196,6 +200,8 @@ impl EventKind {
             Self::BranchSwitched => &["active_leaf_id"],
             Self::ThreadUpdated | Self::ThreadDeleted | Self::ThreadRestored => &["thread"],
             Self::SummaryCreated => &["summary"],
+            Self::MemberAdded => &["principal", "role"],
+            Self::MemberRemoved => &["principal"],
             Self::TypingStarted | Self::TypingStopped => &["role"],
         }
     }

@@ -9,6 +9,7 @@
 //! | [`threads`] | [`ThreadService`] | [`ThreadStore`] |
 //! | [`messages`] (the tree) | [`MessageService`] | [`MessageStore`] |
 //! | [`organize`] (folders, tags) | [`organize::OrganizeService`] | [`organize::FolderStore`] |
+//! | [`members`] (viewers, editors) | [`members::MemberService`], [`members::scope_for`] | [`members::MemberStore`] |
 //! | [`shares`] (share links) | [`shares::ShareService`] | [`shares::ShareStore`] |
 //! | [`branches`] | `MessageService::{branches, set_active_leaf, fork}` | (in `MessageStore`) |
 //! | [`summaries`] | [`SummaryService`] | [`SummaryStore`] |
@@ -36,6 +37,7 @@ pub mod error;
 pub mod events;
 pub mod files;
 pub mod idempotency;
+pub mod members;
 mod input;
 pub mod messages;
 pub mod organize;

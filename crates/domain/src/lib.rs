@@ -5,6 +5,7 @@
 pub mod error;
 pub mod folder;
 pub mod ids;
+pub mod members;
 pub mod message;
 pub mod pairing;
 pub mod parts;
@@ -15,6 +16,7 @@ pub mod values;
 
 pub use error::DomainError;
 pub use folder::Folder;
+pub use members::{Author, Member, MemberRole, ThreadAccess, member_principal};
 pub use ids::{FileId, FolderId, MessageId, SummaryId, ThreadId};
 pub use message::{
     Attachment, ContentType, Feedback, Message, MessageStatus, Rating, Role, Summary,

@@ -161,6 +161,10 @@ pub struct Message {
     /// Tool calls, tool results and reasoning (see [`crate::parts`]); empty for plain text.
     #[serde(default)]
     pub parts: Vec<crate::parts::Part>,
+    /// Who wrote it: the principal whose request stored it (`None` for a model's reply and
+    /// for messages stored before authors were recorded).
+    #[serde(default)]
+    pub author: Option<crate::members::Author>,
 }
 
 /// A file attached to a message: a reference to an upload with what a reader needs to show it.

@@ -44,6 +44,9 @@ pub struct Principal {
     pub scopes: Vec<String>,
     /// E-mail, when the identity provider supplies one.
     pub email: Option<String>,
+    /// The name to show for this caller (a token's `name` claim), when supplied.
+    #[serde(default)]
+    pub name: Option<String>,
     /// For an anonymous session's token: the key of the one session it was issued for, so a
     /// session opened later under the same id never accepts it.
     #[serde(default)]
@@ -59,8 +62,14 @@ impl Principal {
             kind: PrincipalKind::User,
             scopes: Vec::new(),
             email: None,
+            name: None,
             session_key: None,
         }
+    }
+
+    /// The name shown beside what this caller writes: the token's name, else its e-mail.
+    pub fn display_name(&self) -> Option<&str> {
+        self.name.as_deref().or(self.email.as_deref())
     }
 
     /// The owner recorded on threads this principal creates: `kind:subject`.

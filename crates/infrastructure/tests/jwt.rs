@@ -19,6 +19,7 @@ fn claims() -> ClaimNames {
         subject: "sub".into(),
         org: "org".into(),
         email: "email".into(),
+        name: "name".into(),
         scopes: "scope".into(),
     }
 }
@@ -105,6 +106,7 @@ fn configurable_claim_names_and_array_scopes() {
             subject: "uid".into(),
             org: "tenant".into(),
             email: "mail".into(),
+            name: "name".into(),
             scopes: "roles".into(),
         },
         ..hs_provider()

@@ -66,7 +66,7 @@ async fn postgres_appends_update_their_thread_without_touching_its_indexes() {
             .query(
                 "SELECT parent_id, depth FROM ct_append_message(\
                  '00000000-0000-7000-8000-000000000001', 'ann', NULL, gen_random_uuid(), 'user', \
-                 $1, 'text', NULL, 'complete', NULL, NULL, NULL, '{}'::jsonb, now(), 1, '[]'::jsonb)",
+                 $1, 'text', NULL, 'complete', NULL, NULL, NULL, '{}'::jsonb, now(), 1, '[]'::jsonb, 'ann', NULL)",
                 &[&format!("message {i}")],
             )
             .await

@@ -44,6 +44,9 @@ pub struct TokenArgs {
     /// E-mail claim.
     #[arg(long)]
     pub email: Option<String>,
+    /// Display name claim (`name`): shown as the author of what the token's user writes.
+    #[arg(long)]
+    pub name: Option<String>,
     /// A scope to grant (repeatable), e.g. --scope org:admin.
     #[arg(long)]
     pub scope: Vec<String>,

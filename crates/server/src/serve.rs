@@ -121,6 +121,7 @@ pub async fn token(settings: Settings, args: crate::cli::TokenArgs) -> anyhow::R
         },
         scopes: args.scope,
         email: args.email,
+        name: args.name,
         session_key: None,
     };
     let expires = chrono::Utc::now() + ttl;

@@ -5,6 +5,7 @@ pub mod billing;
 pub mod branches;
 pub mod files;
 pub mod live;
+pub mod members;
 pub mod messages;
 pub mod openai;
 pub mod organize;

@@ -104,6 +104,18 @@ pub struct ListThreadsQuery {
     pub pinned: Option<bool>,
     /// Only threads created by a principal whose token carried this e-mail.
     pub creator_email: Option<String>,
+    /// `with_me`: the threads other principals made you a member of (viewer or editor),
+    /// instead of your own.
+    #[param(value_type = Option<String>, pattern = "^with_me$")]
+    pub shared: Option<SharedFilter>,
+}
+
+/// Whose threads a list shows.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SharedFilter {
+    /// Threads others made you a member of.
+    WithMe,
 }
 
 /// What to embed in a thread.
@@ -180,6 +192,7 @@ impl From<ListThreadsQuery> for ListThreads {
             folder_id: q.folder_id.map(chat_threads_domain::FolderId::from_uuid),
             pinned: q.pinned,
             creator_email: q.creator_email,
+            shared_with_me: matches!(q.shared, Some(SharedFilter::WithMe)),
             cursor: q.cursor,
             limit: q.limit,
         }

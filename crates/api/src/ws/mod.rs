@@ -404,9 +404,17 @@ impl<D: Deps> Connection<D> {
                 Ok(json!({"thread_id": tid}))
             }
             Op::TypingStart(tid) | Op::TypingStop(tid) => {
+                // Read-only access (a viewer, an org admin on a member's thread) never speaks
+                // in it.
+                let scope = chat_threads_application::members::scope_for(
+                    &s.store,
+                    &who,
+                    tid,
+                    chat_threads_application::members::Need::Write,
+                )
+                .await?;
                 let t = s.threads.get(&who, tid, false).await?;
-                // Read-only access (an org admin on a member's thread) never speaks in it.
-                if !who.scope().can_write(&t) {
+                if !scope.can_write(&t) {
                     return Err(AppError::ThreadNotFound.into());
                 }
                 let typing = Typing {
@@ -432,10 +440,13 @@ impl<D: Deps> Connection<D> {
         who: &Principal,
         tid: ThreadId,
     ) -> Result<(), AppError> {
+        // A subscription that ended by itself (its member was removed) is gone.
+        self.subscriptions.retain(|_, s| !s.task.is_finished());
         if self.subscriptions.contains_key(&tid) {
             return Ok(());
         }
         self.state.threads.get(who, tid, false).await?;
+        let me_principal = who.owner();
         let events = self.state.replies.events();
         let mut rx = events.subscribe(tid);
         let presence = events.join(tid);
@@ -452,6 +463,14 @@ impl<D: Deps> Connection<D> {
                             continue;
                         }
                         out.event(&e);
+                        // Removed from the thread: this subscription ends here, on every
+                        // instance the principal is connected to.
+                        if let Event::MemberRemoved { principal } = &e.data
+                            && principal == me_principal.as_str()
+                        {
+                            out.send(json!({"type": "unsubscribed", "thread_id": tid, "reason": "member_removed"}));
+                            break;
+                        }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         out.send(json!({"type": "error", "error": {"code": ErrorCode::EventsLost, "message": format!("{n} events were dropped; resume replies with messages.resume")}}));

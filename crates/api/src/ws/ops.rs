@@ -11,6 +11,7 @@ use crate::dto::{DeleteOutcomeDto, FeedbackDto, MessageDto, MessagePath, PageDto
 use crate::error::ApiError;
 use crate::routes::accounts::WhoAmI;
 use crate::routes::branches::{ActiveLeafBody, ForkBody};
+use crate::routes::members::{AddMemberBody, MemberDto};
 use crate::routes::messages::{
     AppendMessageBody, DeleteMessageQuery, EditMessageBody, ListMessagesQuery, PatchMessageBody,
     ReactionBody, RevisionsQuery,
@@ -101,6 +102,14 @@ ops! {
         |a: &mut Args| Ok::<_, ApiError>(Op::TagsRename(a.take("tag")?, a.rest()?));
     /// Removes a tag from every thread.
     "tags.delete" => TagsDelete(String) = |a: &mut Args| a.take("tag").map(Op::TagsDelete);
+    /// A thread's members.
+    "members.list" => MembersList(ThreadId) = |a: &mut Args| a.thread().map(Op::MembersList);
+    /// Lets a principal into the caller's thread, or changes their role.
+    "members.add" => MembersAdd(ThreadId, AddMemberBody) =
+        |a: &mut Args| Ok::<_, ApiError>(Op::MembersAdd(a.thread()?, a.rest()?));
+    /// Takes a member out (or leaves).
+    "members.remove" => MembersRemove(ThreadId, String) =
+        |a: &mut Args| Ok::<_, ApiError>(Op::MembersRemove(a.thread()?, a.take("principal")?));
     /// Changes a thread.
     "threads.update" => ThreadsUpdate(ThreadId, UpdateThreadBody) =
         |a: &mut Args| Ok::<_, ApiError>(Op::ThreadsUpdate(a.thread()?, a.rest()?));
@@ -315,6 +324,20 @@ impl Op {
             Op::TagsDelete(t) => Ok(json_of(ThreadsTouched {
                 threads: s.organize.delete_tag(who, &t).await?,
             })),
+            Op::MembersList(t) => Ok(json_of(PageDto::<MemberDto>::complete(
+                s.members.list(who, t).await?,
+            ))),
+            Op::MembersAdd(t, b) => {
+                let input = chat_threads_application::members::AddMember {
+                    principal: b.principal,
+                    role: b.role,
+                };
+                Ok(json_of(MemberDto::from(s.members.add(who, t, input).await?.0)))
+            }
+            Op::MembersRemove(t, p) => {
+                s.members.remove(who, t, &p).await?;
+                Ok(json!({"thread_id": t, "principal": p}))
+            }
             Op::ThreadsUpdate(t, b) => thread(s.threads.update(who, t, b.into()).await?.into()),
             Op::ThreadsDelete(t) => thread(s.threads.delete(who, t).await?.into()),
             Op::ThreadsRestore(t) => thread(s.threads.restore(who, t).await?.into()),

@@ -272,6 +272,7 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
             kind: PrincipalKind::User,
             scopes: Vec::new(),
             email: None,
+            name: None,
             session_key: None,
         };
         self.grant(&principal, token.account_id, token.family_id)
@@ -416,6 +417,7 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
             kind: PrincipalKind::Anonymous,
             scopes: Vec::new(),
             email: None,
+            name: None,
             session_key: Some(session.key.clone()),
         };
         let token = self.issuer.issue(&principal, session.expires_at)?;
@@ -567,6 +569,7 @@ fn account_principal(account: &Account) -> Principal {
         kind: PrincipalKind::User,
         scopes: Vec::new(),
         email: Some(account.email.clone()),
+        name: None,
         session_key: None,
     }
 }

@@ -40,6 +40,7 @@ use chat_threads_domain::{
 
 use crate::cursor;
 use crate::error::AppError;
+use crate::members::{Need, scope_for};
 use crate::events::{Event, ThreadEvents};
 use crate::input::opt;
 use crate::paging::{Page, page_size};
@@ -248,6 +249,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             )
             .await?,
             parts: input.parts,
+            author: Some(chat_threads_domain::Author::of(who)),
         })
     }
 
@@ -259,6 +261,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         input: AppendMessage,
     ) -> Result<Message, AppError> {
         let parent = input.parent_id;
+        let scope = scope_for(&self.store, who, thread_id, Need::Write).await?;
         let msg = self.new_message(who, input).await?;
         let results: Vec<&str> = msg
             .parts
@@ -269,7 +272,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             })
             .collect();
         if !results.is_empty() {
-            let above = tool_ancestors(&self.store, &who.scope(), thread_id, parent).await?;
+            let above = tool_ancestors(&self.store, &scope, thread_id, parent).await?;
             chat_threads_domain::pairing::check_results(
                 &results,
                 chat_threads_domain::pairing::answered_calls(&above),
@@ -278,7 +281,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         }
         let m = self
             .store
-            .append_message(&who.scope(), thread_id, parent, msg)
+            .append_message(&scope, thread_id, parent, msg)
             .await?;
         self.created(&m);
         Ok(m)
@@ -293,7 +296,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         msg: NewMessage,
     ) -> Result<Message, AppError> {
         self.store
-            .append_message(&who.scope(), thread_id, parent, msg)
+            .append_message(&scope_for(&self.store, who, thread_id, Need::Write).await?, thread_id, parent, msg)
             .await
     }
 
@@ -304,7 +307,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         thread_id: ThreadId,
         id: MessageId,
     ) -> Result<Message, AppError> {
-        let m = self.store.get_message(&who.scope(), thread_id, id).await?;
+        let m = self.store.get_message(&scope_for(&self.store, who, thread_id, Need::Read).await?, thread_id, id).await?;
         if m.is_deleted() {
             return Err(AppError::MessageNotFound);
         }
@@ -358,7 +361,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         msg.edited_at = Some(msg.created_at);
         let m = self
             .store
-            .add_sibling(&who.scope(), thread_id, id, msg)
+            .add_sibling(&scope_for(&self.store, who, thread_id, Need::Write).await?, thread_id, id, msg)
             .await?;
         self.created(&m);
         self.events.emit(
@@ -404,7 +407,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         let m = self
             .store
             .revise_message(
-                &who.scope(),
+                &scope_for(&self.store, who, thread_id, Need::Write).await?,
                 thread_id,
                 id,
                 Revision {
@@ -433,7 +436,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         let after = cursor.as_deref().map(cursor::decode::<i32>).transpose()?;
         let rows = self
             .store
-            .message_revisions(&who.scope(), thread_id, id, after, limit + 1)
+            .message_revisions(&scope_for(&self.store, who, thread_id, Need::Read).await?, thread_id, id, after, limit + 1)
             .await?;
         Ok(Page::from_rows(rows, limit, self.limits.page_bytes, |r| {
             r.version
@@ -449,7 +452,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         msg: NewMessage,
     ) -> Result<Message, AppError> {
         self.store
-            .add_sibling(&who.scope(), thread_id, of, msg)
+            .add_sibling(&scope_for(&self.store, who, thread_id, Need::Write).await?, thread_id, of, msg)
             .await
     }
 
@@ -466,12 +469,12 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         let out = match scope {
             DeleteScope::Message => {
                 self.store
-                    .tombstone_message(&who.scope(), thread_id, id, now)
+                    .tombstone_message(&scope_for(&self.store, who, thread_id, Need::Write).await?, thread_id, id, now)
                     .await?
             }
             DeleteScope::Subtree => {
                 self.store
-                    .delete_message(&who.scope(), thread_id, id, now)
+                    .delete_message(&scope_for(&self.store, who, thread_id, Need::Write).await?, thread_id, id, now)
                     .await?
             }
         };
@@ -513,7 +516,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         };
         let mut rows = self
             .store
-            .active_path(&who.scope(), thread_id, before, walk)
+            .active_path(&scope_for(&self.store, who, thread_id, Need::Read).await?, thread_id, before, walk)
             .await?;
         if !filter.is_empty() {
             rows.retain(|m| {
@@ -561,7 +564,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             .transpose()?;
         let rows = self
             .store
-            .list_tree(&who.scope(), thread_id, after, limit + 1, &filter)
+            .list_tree(&scope_for(&self.store, who, thread_id, Need::Read).await?, thread_id, after, limit + 1, &filter)
             .await?;
         Ok(Page::from_rows(rows, limit, self.limits.page_bytes, |m| {
             MessageCursor {
@@ -591,7 +594,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             .transpose()?;
         let m = self
             .store
-            .set_feedback(&who.scope(), thread_id, id, feedback, self.clock.now())
+            .set_feedback(&scope_for(&self.store, who, thread_id, Need::Write).await?, thread_id, id, feedback, self.clock.now())
             .await?;
         self.updated(&m);
         Ok(m)
@@ -608,7 +611,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         let reaction = reaction.map(|r| Reaction::parse(&r)).transpose()?;
         let m = self
             .store
-            .set_reaction(&who.scope(), thread_id, id, reaction, self.clock.now())
+            .set_reaction(&scope_for(&self.store, who, thread_id, Need::Write).await?, thread_id, id, reaction, self.clock.now())
             .await?;
         self.updated(&m);
         Ok(m)

@@ -66,6 +66,8 @@ pub struct NewMessage {
     pub attachments: Vec<chat_threads_domain::Attachment>,
     /// Tool calls, tool results or reasoning (checked by the service).
     pub parts: Vec<chat_threads_domain::Part>,
+    /// Who wrote it (`None` for a model's reply).
+    pub author: Option<chat_threads_domain::Author>,
 }
 
 impl NewMessage {
@@ -100,6 +102,7 @@ impl NewMessage {
             tombstoned_at: None,
             attachments: self.attachments,
             parts: self.parts,
+            author: self.author,
         }
     }
 }

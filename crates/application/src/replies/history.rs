@@ -181,6 +181,9 @@ where
                         deleted_at: None,
                         tombstoned_at: None,
                         attachments: Vec::new(),
+                        // The caller wrote the turns it sends (the model's are no one's).
+                        author: (turn.role == chat_threads_domain::Role::User)
+                            .then(|| chat_threads_domain::Author::of(who)),
                         parts: turn.parts,
                     },
                     &record,

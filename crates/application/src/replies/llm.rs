@@ -22,6 +22,9 @@ pub struct ChatMessage {
     pub tool_calls: Vec<ToolCall>,
     /// The call a `tool` message answers.
     pub tool_call_id: Option<String>,
+    /// Who speaks (OpenAI's `name`), for a thread several people write in (see
+    /// [`crate::replies::prompt::messages`]).
+    pub name: Option<String>,
 }
 
 /// A tool the model called: its call id, the tool's name and the arguments as JSON text (kept
@@ -177,6 +180,9 @@ impl Serialize for ChatMessage {
         }
         if let Some(id) = &self.tool_call_id {
             map.serialize_entry("tool_call_id", id)?;
+        }
+        if let Some(name) = &self.name {
+            map.serialize_entry("name", name)?;
         }
         if self.images.is_empty() {
             if self.content.is_empty() && !self.tool_calls.is_empty() {

@@ -36,6 +36,7 @@ use chat_threads_domain::{
 use serde_json::Value;
 
 use crate::error::AppError;
+use crate::members::{Need, scope_for};
 use crate::events::{Event, ThreadEvents, Typing};
 use crate::messages::{Anchor, NewMessage};
 use crate::system::Clock;
@@ -423,6 +424,8 @@ where
             created_at: self.clock.now(),
             attachments: Vec::new(),
             parts: Vec::new(),
+            // The model wrote it.
+            author: None,
         }
     }
 
@@ -458,6 +461,7 @@ where
             created_at: self.clock.now(),
             attachments,
             parts: Vec::new(),
+            author: Some(chat_threads_domain::Author::of(who)),
         })
     }
 
@@ -476,7 +480,7 @@ where
             input.sampling,
             input.tools,
         )?;
-        let scope = who.scope();
+        let scope = scope_for(&self.store, who, thread_id, Need::Write).await?;
         let thread = self.replying_thread(&scope, thread_id).await?;
         let (model_name, model) = self.catalog.resolve(
             who,
@@ -501,7 +505,7 @@ where
                 (None, self.placeholder(&model_name)),
             )
             .await?;
-        Ok(self.start(who, thread, user, assistant, model_name, model, hints))
+        Ok(self.start(who, scope, thread, user, assistant, model_name, model, hints))
     }
 
     /// The thread and a live message of it with the given role (what regenerate and resend act on).
@@ -531,15 +535,14 @@ where
 
     async fn thread_and_message(
         &self,
-        who: &Principal,
+        scope: &chat_threads_domain::Scope,
         thread_id: ThreadId,
         id: MessageId,
         role: Role,
         refusal: &'static str,
     ) -> Result<(Thread, Message), AppError> {
-        let scope = who.scope();
-        let thread = self.replying_thread(&scope, thread_id).await?;
-        let message = self.store.get_message(&scope, thread_id, id).await?;
+        let thread = self.replying_thread(scope, thread_id).await?;
+        let message = self.store.get_message(scope, thread_id, id).await?;
         if message.is_deleted() {
             return Err(AppError::MessageNotFound);
         }
@@ -566,10 +569,10 @@ where
             input.tools,
         )?;
         let model = input.model;
-        let scope = who.scope();
+        let scope = scope_for(&self.store, who, thread_id, Need::Write).await?;
         let (thread, original) = self
             .thread_and_message(
-                who,
+                &scope,
                 thread_id,
                 of,
                 Role::Assistant,
@@ -591,7 +594,7 @@ where
                 (Some(Anchor::SiblingOf(of)), self.placeholder(&model_name)),
             )
             .await?;
-        Ok(self.start(who, thread, None, assistant, model_name, model, hints))
+        Ok(self.start(who, scope, thread, None, assistant, model_name, model, hints))
     }
 
     /// Edits a user message (a sibling with the new text) and replies to the edit.
@@ -602,10 +605,10 @@ where
         of: MessageId,
         input: SendInput,
     ) -> Result<Started, AppError> {
-        let scope = who.scope();
+        let scope = scope_for(&self.store, who, thread_id, Need::Write).await?;
         let (thread, original) = self
             .thread_and_message(
-                who,
+                &scope,
                 thread_id,
                 of,
                 Role::User,
@@ -646,7 +649,7 @@ where
                 (None, self.placeholder(&model_name)),
             )
             .await?;
-        Ok(self.start(who, thread, user, assistant, model_name, model, hints))
+        Ok(self.start(who, scope, thread, user, assistant, model_name, model, hints))
     }
 
     /// The settings of a reply request, checked the same for every front door, with the MCP
@@ -668,6 +671,7 @@ where
     fn start(
         &self,
         who: &Principal,
+        scope: chat_threads_domain::Scope,
         thread: Thread,
         user: Option<Message>,
         assistant: Message,
@@ -689,6 +693,7 @@ where
         let task = Task {
             replies: self.clone(),
             who: who.clone(),
+            scope,
             thread,
             assistant: assistant.clone(),
             model_name,
@@ -713,7 +718,8 @@ where
         id: MessageId,
         after: u64,
     ) -> Result<EventStream, AppError> {
-        let message = self.store.get_message(&who.scope(), thread_id, id).await?;
+        let scope = scope_for(&self.store, who, thread_id, Need::Read).await?;
+        let message = self.store.get_message(&scope, thread_id, id).await?;
         if message.is_deleted() {
             return Err(AppError::MessageNotFound);
         }
@@ -746,7 +752,7 @@ where
         thread_id: ThreadId,
         id: MessageId,
     ) -> Result<Message, AppError> {
-        let scope = who.scope();
+        let scope = scope_for(&self.store, who, thread_id, Need::Write).await?;
         let thread = self.store.get_thread(&scope, thread_id, false).await?;
         if !scope.can_write(&thread) {
             return Err(AppError::ThreadNotFound);
@@ -773,8 +779,8 @@ where
     /// Waits for a reply to end and returns it as stored.
     pub async fn finished(&self, who: &Principal, started: &Started) -> Result<Message, AppError> {
         started.log.wait().await;
-        self.store
-            .get_message(&who.scope(), started.log.thread_id, started.log.message_id)
-            .await
+        let (thread_id, id) = (started.log.thread_id, started.log.message_id);
+        let scope = scope_for(&self.store, who, thread_id, Need::Read).await?;
+        self.store.get_message(&scope, thread_id, id).await
     }
 }

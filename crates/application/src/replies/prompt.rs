@@ -353,6 +353,11 @@ pub fn manifest(
 /// summary, then the window, each message with what its attachments add (`attached`, by
 /// message). An assistant message's tool calls go with it and a tool message becomes one
 /// `tool` message per result; calls and results are sent only in pairs ([`paired`]).
+///
+/// Speakers are named when more than one person wrote the window's user messages (members of
+/// a shared thread): each user message then carries its author's name (OpenAI's `name`:
+/// [`chat_threads_domain::Author::speaker_name`]), so the model can tell them apart. A thread
+/// one person writes sends no names.
 pub fn messages(
     system: Option<String>,
     summary: Option<&Summary>,
@@ -372,15 +377,29 @@ pub fn messages(
             ),
         ));
     }
+    let speakers: std::collections::HashSet<&str> = window
+        .iter()
+        .filter(|m| m.role == chat_threads_domain::Role::User)
+        .filter_map(|m| m.author.as_ref().map(|a| a.id.as_str()))
+        .collect();
+    let named = speakers.len() > 1;
     for m in window {
         let extra = attached.remove(&m.id).unwrap_or_default();
         let mut content = m.content.into_inner();
         content.push_str(&extra.text);
         let id = Some(m.id);
+        let name = m
+            .author
+            .as_ref()
+            .filter(|_| named && m.role == chat_threads_domain::Role::User)
+            .and_then(chat_threads_domain::Author::speaker_name);
         messages.extend(
             expand(m.role.as_str(), content, extra.images, m.parts)
                 .into_iter()
-                .map(|c| (id, c)),
+                .map(|c| {
+                    let name = if c.role == "user" { name.clone() } else { None };
+                    (id, ChatMessage { name, ..c })
+                }),
         );
     }
     paired(messages)
@@ -434,6 +453,7 @@ pub fn expand(
             images,
             tool_calls: calls,
             tool_call_id: None,
+            name: None,
         });
     }
     out
@@ -543,6 +563,7 @@ mod tests {
             tombstoned_at: None,
             attachments: Vec::new(),
             parts: Vec::new(),
+            author: None,
         }
     }
 

@@ -124,6 +124,9 @@ async fn cancelled(rx: &mut watch::Receiver<bool>) {
 pub(crate) struct Task<S, C> {
     pub(crate) replies: ReplyService<S, C>,
     pub(crate) who: Principal,
+    /// Where the reply is stored: the thread owner's scope (the caller's own, or the owner's
+    /// for an editor).
+    pub(crate) scope: chat_threads_domain::Scope,
     pub(crate) thread: Thread,
     pub(crate) assistant: Message,
     pub(crate) model_name: String,
@@ -490,7 +493,7 @@ where
     /// used by later replies).
     async fn context(&self) -> Result<Vec<ChatMessage>, AppError> {
         let g = &self.replies;
-        let scope = self.who.scope();
+        let scope = self.scope.clone();
         let path = g
             .store
             .active_path(

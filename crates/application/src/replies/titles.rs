@@ -87,10 +87,12 @@ impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
             return;
         }
         let (service, who, thread_id) = (self.clone(), who.clone(), thread.id);
+        let owner = thread.owner.clone();
         let (parent, model) = (reply.parent_id, reply_model.to_owned());
         let reply_text = excerpt(reply_text);
         self.runtime.spawn(async move {
-            let scope = Scope::of(who.owner());
+            // The thread's owner's scope: an editor's first exchange titles the owner's thread.
+            let scope = Scope::of(owner);
             let first = match parent {
                 Some(p) => service.store.get_message(&scope, thread_id, p).await.ok(),
                 None => None,
@@ -99,7 +101,7 @@ impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
                 return;
             };
             if let Err(e) = service
-                .write_title(&who, thread_id, &model, first.content.as_str(), &reply_text, false)
+                .write_title(&who, &scope, thread_id, &model, first.content.as_str(), &reply_text, false)
                 .await
             {
                 tracing::warn!(cause = %e.chain(), thread_id = %thread_id, "titling a thread failed");
@@ -110,7 +112,7 @@ impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
     /// Writes a thread's title now, from its first user message and the reply to it
     /// (`POST /v1/threads/{id}/title`); replaces any title. The thread as stored after.
     pub async fn retitle(&self, who: &Principal, thread_id: ThreadId) -> Result<Thread, AppError> {
-        let scope = who.scope();
+        let scope = crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Own).await?;
         let thread = self.replying_thread(&scope, thread_id).await?;
         if !scope.can_write(&thread) {
             return Err(AppError::ThreadNotFound);
@@ -142,7 +144,7 @@ impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
             .or_else(|| thread.model.as_ref().map(ToString::to_string));
         let model = model.as_deref().unwrap_or_default();
         match self
-            .write_title(who, thread_id, model, user.content.as_str(), &reply, true)
+            .write_title(who, &scope, thread_id, model, user.content.as_str(), &reply, true)
             .await?
         {
             Some(t) => Ok(t),
@@ -152,9 +154,11 @@ impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
 
     /// Asks the model for a title and stores it (only over an empty one unless `replace`);
     /// announces it as `thread.updated`. `None` when a title was there first.
+    #[allow(clippy::too_many_arguments)]
     async fn write_title(
         &self,
         who: &Principal,
+        scope: &Scope,
         thread_id: ThreadId,
         reply_model: &str,
         first: &str,
@@ -210,7 +214,7 @@ impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
         let title = Title::parse(&cleaned, &self.limits)?;
         let stored = self
             .store
-            .set_generated_title(&Scope::of(who.owner()), thread_id, title, replace)
+            .set_generated_title(scope, thread_id, title, replace)
             .await?;
         if let Some(thread) = &stored {
             self.events.emit(

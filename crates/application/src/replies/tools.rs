@@ -55,10 +55,10 @@ where
             input.sampling,
             input.tools,
         )?;
-        let scope = who.scope();
+        let scope = crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Write).await?;
         let (thread, calling) = self
             .thread_and_message(
-                who,
+                &scope,
                 thread_id,
                 of,
                 Role::Assistant,
@@ -109,6 +109,7 @@ where
             created_at: self.clock.now(),
             attachments: Vec::new(),
             parts: input.results,
+            author: Some(chat_threads_domain::Author::of(who)),
         };
         let (results, assistant) = self
             .begin(
@@ -119,6 +120,6 @@ where
                 (None, self.placeholder(&model_name)),
             )
             .await?;
-        Ok(self.start(who, thread, results, assistant, model_name, model, hints))
+        Ok(self.start(who, scope, thread, results, assistant, model_name, model, hints))
     }
 }

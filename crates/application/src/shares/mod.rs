@@ -78,8 +78,12 @@ where
 
     /// The caller's own live thread (only the owner shares it).
     async fn own_thread(&self, who: &Principal, thread_id: ThreadId) -> Result<Thread, AppError> {
-        let scope = Scope::of(who.owner());
-        self.store.get_thread(&scope, thread_id, false).await
+        // A member is told the share links are the owner's (403); anyone else finds nothing.
+        let scope = crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Own)
+            .await?;
+        self.store
+            .get_thread(&Scope::of(scope.owner), thread_id, false)
+            .await
     }
 
     /// The branch ending at `leaf` (or at the active leaf), root first, without deleted
@@ -408,6 +412,8 @@ where
                         tombstoned_at: None,
                         attachments: Vec::new(),
                         parts: m.parts,
+                        // A share never names the people in it; the copy is the viewer's own.
+                        author: None,
                     },
                     &record,
                     &ids,

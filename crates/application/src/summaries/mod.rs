@@ -8,6 +8,7 @@ use chat_threads_domain::{
 };
 
 use crate::error::AppError;
+use crate::members::{Need, scope_for};
 use crate::events::{Event, ThreadEvents};
 use crate::input::opt;
 use crate::system::Clock;
@@ -48,7 +49,7 @@ pub(crate) fn announce(events: &ThreadEvents, summary: &Summary) {
     );
 }
 
-impl<S: SummaryStore, C: Clock> SummaryService<S, C> {
+impl<S: SummaryStore + crate::threads::ThreadStore, C: Clock> SummaryService<S, C> {
     /// A service over `store`.
     pub fn new(store: S, clock: C, limits: Limits) -> Self {
         Self {
@@ -86,7 +87,7 @@ impl<S: SummaryStore, C: Clock> SummaryService<S, C> {
         // makes the request unusable (422), not the thread missing (404).
         let stored = self
             .store
-            .add_summary(&who.scope(), summary)
+            .add_summary(&scope_for(&self.store, who, thread_id, Need::Write).await?, summary)
             .await
             .map_err(|e| match e {
                 AppError::MessageNotFound => chat_threads_domain::DomainError::MessageUnusable(
@@ -106,7 +107,7 @@ impl<S: SummaryStore, C: Clock> SummaryService<S, C> {
         who: &Principal,
         thread_id: ThreadId,
     ) -> Result<Vec<Summary>, AppError> {
-        self.store.list_summaries(&who.scope(), thread_id).await
+        self.store.list_summaries(&scope_for(&self.store, who, thread_id, Need::Read).await?, thread_id).await
     }
 
     /// The newest summary, if any.
@@ -117,7 +118,7 @@ impl<S: SummaryStore, C: Clock> SummaryService<S, C> {
     ) -> Result<Option<Summary>, AppError> {
         Ok(self
             .store
-            .list_summaries(&who.scope(), thread_id)
+            .list_summaries(&scope_for(&self.store, who, thread_id, Need::Read).await?, thread_id)
             .await?
             .into_iter()
             .next())

@@ -11,6 +11,7 @@ use chat_threads_domain::{
 
 use crate::cursor;
 use crate::error::AppError;
+use crate::members::{Need, scope_for};
 use crate::events::{Event, ThreadEvents};
 use crate::input::opt;
 use crate::paging::{Page, page_size};
@@ -97,6 +98,9 @@ pub struct ListThreads {
     pub cursor: Option<String>,
     /// Page size.
     pub limit: Option<u32>,
+    /// Only threads whose owners made the caller a member (`shared=with_me`), instead of the
+    /// caller's own.
+    pub shared_with_me: bool,
 }
 
 /// Thread use cases.
@@ -256,6 +260,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             pinned: None,
             creator_email: None,
             include_temporary: true,
+            shared_with: None,
             after: None,
             limit: 1,
         };
@@ -269,9 +274,10 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         id: ThreadId,
         include_deleted: bool,
     ) -> Result<Thread, AppError> {
-        self.store
-            .get_thread(&who.scope(), id, include_deleted)
-            .await
+        // A deleted thread is its owner's business alone.
+        let need = if include_deleted { Need::Own } else { Need::Read };
+        let scope = scope_for(&self.store, who, id, need).await?;
+        self.store.get_thread(&scope, id, include_deleted).await
     }
 
     /// A page of the owner's threads, pinned first, then newest activity first; temporary
@@ -306,6 +312,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 .transpose()?
                 .flatten(),
             include_temporary: false,
+            shared_with: input.shared_with_me.then(|| who.owner()),
             after: input
                 .cursor
                 .as_deref()
@@ -355,7 +362,12 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         };
         let thread = self
             .store
-            .update_thread(&who.scope(), id, patch, self.clock.now())
+            .update_thread(
+                &scope_for(&self.store, who, id, Need::Own).await?,
+                id,
+                patch,
+                self.clock.now(),
+            )
             .await?;
         self.changed(|thread| Event::ThreadUpdated { thread }, &thread);
         Ok(thread)
@@ -368,7 +380,12 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             ..ThreadPatch::default()
         };
         self.store
-            .update_thread(&who.scope(), id, patch, self.clock.now())
+            .update_thread(
+                &scope_for(&self.store, who, id, Need::Own).await?,
+                id,
+                patch,
+                self.clock.now(),
+            )
             .await
     }
 
@@ -377,7 +394,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         let now = self.clock.now();
         let thread = self
             .store
-            .set_thread_deleted(&who.scope(), id, Some(now), now)
+            .set_thread_deleted(&scope_for(&self.store, who, id, Need::Own).await?, id, Some(now), now)
             .await?;
         self.changed(|thread| Event::ThreadDeleted { thread }, &thread);
         Ok(thread)
@@ -387,7 +404,12 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
     pub async fn restore(&self, who: &Principal, id: ThreadId) -> Result<Thread, AppError> {
         let thread = self
             .store
-            .set_thread_deleted(&who.scope(), id, None, self.clock.now())
+            .set_thread_deleted(
+                &scope_for(&self.store, who, id, Need::Own).await?,
+                id,
+                None,
+                self.clock.now(),
+            )
             .await?;
         self.changed(|thread| Event::ThreadRestored { thread }, &thread);
         Ok(thread)
@@ -395,6 +417,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
 
     /// Deletes a thread and all its messages and summaries for good.
     pub async fn purge(&self, who: &Principal, id: ThreadId) -> Result<(), AppError> {
-        self.store.purge_thread(&who.scope(), id).await
+        let scope = scope_for(&self.store, who, id, Need::Own).await?;
+        self.store.purge_thread(&scope, id).await
     }
 }

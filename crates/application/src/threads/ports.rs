@@ -69,6 +69,8 @@ pub struct ThreadQuery {
     pub creator_email: Option<String>,
     /// Temporary threads too (a lookup by external id); lists leave them out.
     pub include_temporary: bool,
+    /// Instead of the scope's threads: those this principal is a member of.
+    pub shared_with: Option<chat_threads_domain::Owner>,
     /// Start after this position.
     pub after: Option<ThreadCursor>,
     /// Maximum rows to return.
@@ -109,7 +111,7 @@ impl ThreadPatch {
 }
 
 /// Storage of threads.
-pub trait ThreadStore: Clone + Send + Sync + 'static {
+pub trait ThreadStore: crate::members::MemberStore + Clone + Send + Sync + 'static {
     /// Inserts a new thread (with its tags; its folder must be one of the owner's, else
     /// [`AppError::FolderNotFound`]). An external id already used by the owner is
     /// [`AppError::Conflict`].

@@ -162,6 +162,7 @@ pub fn parse_chatgpt(
                         tombstoned_at: None,
                         attachments: Vec::new(),
                         parts: Vec::new(),
+                        author: None,
                     };
                     here = Some((m.id, m.depth));
                     kept.insert(key, m.id);

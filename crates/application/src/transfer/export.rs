@@ -184,6 +184,7 @@ impl<S: ThreadStore + MessageStore + SummaryStore> Export<S> {
             creator_email: None,
             // Temporary threads are never exported.
             include_temporary: false,
+            shared_with: None,
             after,
             limit: EXPORT_PAGE,
         }

@@ -155,6 +155,9 @@ impl Builder<'_> {
             },
             tombstoned_at,
             parts,
+            // Who wrote an imported message cannot be checked: the importer's own authorship is
+            // kept, anyone else's is recorded as no one's.
+            author: r.author.filter(|a| a.id == self.who.owner().as_str()),
         })
     }
 }

@@ -81,6 +81,9 @@ pub struct MessageRecord {
     /// Tool calls, tool results and reasoning, with their call ids as stored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<chat_threads_domain::Part>,
+    /// Who wrote it. On import only the importer's own authorship is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<chat_threads_domain::Author>,
 }
 
 fn text() -> String {
@@ -171,6 +174,7 @@ pub fn message_record(m: &Message) -> Record {
         tombstoned_at: m.tombstoned_at,
         attachments: m.attachments.clone(),
         parts: m.parts.clone(),
+        author: m.author.clone(),
     })
 }
 

@@ -68,8 +68,15 @@ pub struct ClaimNames {
     pub org: String,
     /// The e-mail.
     pub email: String,
+    /// The display name.
+    #[serde(default = "name_claim")]
+    pub name: String,
     /// Scopes: a space-separated string or an array.
     pub scopes: String,
+}
+
+fn name_claim() -> String {
+    "name".into()
 }
 
 /// How provider tokens are verified.
@@ -347,12 +354,13 @@ impl TokenVerifier for JwtAuthority {
         let claims = data.claims;
         let names = &inner.claims;
         let checked = if own {
-            ["sub", "org", "email"]
+            ["sub", "org", "email", "name"]
         } else {
             [
                 names.subject.as_str(),
                 names.org.as_str(),
                 names.email.as_str(),
+                names.name.as_str(),
             ]
         };
         if checked.iter().any(|n| unusable_claim(&claims, n)) {
@@ -371,6 +379,7 @@ impl TokenVerifier for JwtAuthority {
                 kind,
                 scopes: scopes_claim(&claims, "scope"),
                 email: string_claim(&claims, "email"),
+                name: string_claim(&claims, "name"),
                 session_key: string_claim(&claims, "skey"),
             });
         }
@@ -381,6 +390,7 @@ impl TokenVerifier for JwtAuthority {
             kind: PrincipalKind::User,
             scopes: scopes_claim(&claims, &names.scopes),
             email: string_claim(&claims, &names.email),
+            name: string_claim(&claims, &names.name),
             session_key: None,
         })
     }
@@ -403,6 +413,9 @@ impl TokenIssuer for JwtAuthority {
         }
         if let Some(email) = &principal.email {
             claims["email"] = json!(email);
+        }
+        if let Some(name) = &principal.name {
+            claims["name"] = json!(name);
         }
         if !principal.scopes.is_empty() {
             claims["scope"] = json!(principal.scopes.join(" "));

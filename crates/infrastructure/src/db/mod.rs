@@ -18,6 +18,7 @@ mod accounts;
 mod dialect;
 mod error;
 mod idempotency;
+mod members;
 mod messages;
 mod migrations;
 mod models;

@@ -70,13 +70,16 @@ pub struct MessageRow {
     pub tombstoned_at: Option<DbTime>,
     pub attachments: DbJson,
     pub parts: DbJson,
+    pub author: Option<String>,
+    pub author_name: Option<String>,
 }
 
 /// The column list of `messages` for raw queries, with the table aliased as `m`.
 pub const MESSAGE_COLUMNS: &str = "m.id, m.thread_id, m.parent_id, m.depth, m.role, m.content, \
     m.content_type, m.display_text, m.status, m.model, m.prompt_tokens, m.completion_tokens, \
     m.feedback_rating, m.feedback_text, m.reaction, m.metadata, m.edited_at, m.created_at, \
-    m.updated_at, m.deleted_at, m.version, m.tombstoned_at, m.attachments, m.parts";
+    m.updated_at, m.deleted_at, m.version, m.tombstoned_at, m.attachments, m.parts, \
+    m.author, m.author_name";
 
 /// A row of `message_revisions`: an earlier version of a message edited in place.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -245,6 +248,8 @@ impl From<&Message> for MessageRow {
                 serde_json::to_value(&m.attachments).unwrap_or_else(|_| serde_json::json!([])),
             ),
             parts: DbJson(serde_json::to_value(&m.parts).unwrap_or_else(|_| serde_json::json!([]))),
+            author: m.author.as_ref().map(|a| a.id.clone()),
+            author_name: m.author.as_ref().and_then(|a| a.name.clone()),
         }
     }
 }
@@ -290,6 +295,10 @@ impl TryFrom<MessageRow> for Message {
             attachments: serde_json::from_value(r.attachments.0)
                 .map_err(|e| corrupt("attachments", e))?,
             parts,
+            author: r.author.map(|id| chat_threads_domain::Author {
+                id,
+                name: r.author_name,
+            }),
         })
     }
 }

@@ -63,6 +63,8 @@ diesel::table! {
         tombstoned_at -> Nullable<PTime>,
         attachments -> PJson,
         parts -> PJson,
+        author -> Nullable<Text>,
+        author_name -> Nullable<Text>,
     }
 }
 
@@ -217,7 +219,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// Members of threads and their roles.
+    thread_members (thread_id, principal) {
+        thread_id -> PUuid,
+        principal -> Text,
+        role -> Text,
+        added_at -> PTime,
+    }
+}
+
 diesel::joinable!(thread_tags -> threads (thread_id));
+diesel::joinable!(thread_members -> threads (thread_id));
 diesel::joinable!(shares -> threads (thread_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -226,6 +242,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     folders,
     thread_tags,
     shares,
+    thread_members,
     messages,
     message_revisions,
     summaries,

@@ -22,6 +22,8 @@ pub struct SqlStore {
     pub(crate) db: Database,
     /// Where file bytes go when not in the database (`files.storage = "s3"`).
     pub(crate) objects: Option<crate::objects::ObjectBlobs>,
+    /// Thread owners seen here (see [`super::members`]).
+    pub(crate) owners: std::sync::Arc<super::members::OwnerCache>,
 }
 
 impl SqlStore {
@@ -32,7 +34,11 @@ impl SqlStore {
 
     /// A store over an open database.
     pub fn new(db: Database) -> Self {
-        Self { db, objects: None }
+        Self {
+            db,
+            objects: None,
+            owners: std::sync::Arc::default(),
+        }
     }
 
     /// The same store with file bytes in an object store instead of the database.

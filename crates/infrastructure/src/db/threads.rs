@@ -8,7 +8,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
 use super::models::{ThreadRow, tags_json};
-use super::schema::{thread_activity, thread_tags, threads};
+use super::schema::{thread_activity, thread_members, thread_tags, threads};
 use super::store::{SqlStore, db_id};
 use super::types::{DbJson, DbTime, DbUuid};
 
@@ -35,13 +35,20 @@ impl SqlStore {
                 .inner_join(thread_activity::table)
                 .select(ThreadRow::as_select())
                 .into_boxed();
-            query = match &q.scope.org_reader {
-                Some(org) => query.filter(
+            query = match (&q.shared_with, &q.scope.org_reader) {
+                (Some(member), _) => query.filter(
+                    threads::id.eq_any(
+                        thread_members::table
+                            .filter(thread_members::principal.eq(member.as_str()))
+                            .select(thread_members::thread_id),
+                    ),
+                ),
+                (None, Some(org)) => query.filter(
                     threads::owner
                         .eq(q.scope.owner.as_str())
                         .or(threads::org_id.eq(org.as_str())),
                 ),
-                None => query.filter(thread_activity::owner.eq(q.scope.owner.as_str())),
+                (None, None) => query.filter(thread_activity::owner.eq(q.scope.owner.as_str())),
             };
             if let Some(org) = &q.org_id {
                 query = query.filter(threads::org_id.eq(org.as_str()));
@@ -142,7 +149,9 @@ impl ThreadStore for SqlStore {
             write_tags!(conn, thread.id, thread.owner.as_str(), &thread.tags);
             Ok(thread)
         });
-        Ok(r?)
+        let thread = r?;
+        self.owners.remember(thread.id, &thread.owner);
+        Ok(thread)
     }
 
     async fn get_thread(

@@ -299,6 +299,10 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgAppendQuery {
         out.push_bind_param::<Integer, _>(&r.version)?;
         out.push_sql(", ");
         out.push_bind_param::<PJson, _>(&r.attachments)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&r.author)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&r.author_name)?;
         out.push_sql(")");
         Ok(())
     }

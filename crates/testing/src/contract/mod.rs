@@ -150,6 +150,7 @@ fn new_message(
         created_at: now,
         attachments: Vec::new(),
         parts: Vec::new(),
+        author: None,
     }
 }
 

@@ -6,6 +6,7 @@ mod accounts;
 mod billing;
 mod files;
 mod messages;
+mod members;
 mod organize;
 mod replies;
 mod search;
@@ -44,6 +45,8 @@ struct State {
     folders: HashMap<chat_threads_domain::FolderId, chat_threads_domain::Folder>,
     /// Share links.
     shares: Vec<chat_threads_application::shares::Share>,
+    /// Members of threads.
+    members: Vec<chat_threads_domain::Member>,
 }
 
 impl State {
@@ -172,6 +175,7 @@ impl MemoryStore {
         s.threads.retain(|id, _| !gone.contains(id));
         s.messages.retain(|_, m| !gone.contains(&m.thread_id));
         s.summaries.retain(|x| !gone.contains(&x.thread_id));
+        s.members.retain(|x| !gone.contains(&x.thread_id));
         // An owner that goes (a session) takes its files along.
         s.files.forget_owners(owners);
         Ok(gone.len() as u64)

@@ -42,7 +42,13 @@ impl ThreadStore for MemoryStore {
         let mut v: Vec<Thread> = s
             .threads
             .values()
-            .filter(|t| q.scope.can_read(t))
+            .filter(|t| match &q.shared_with {
+                Some(member) => s
+                    .members
+                    .iter()
+                    .any(|m| m.thread_id == t.id && &m.principal == member),
+                None => q.scope.can_read(t),
+            })
             .filter(|t| q.org_id.is_none() || t.org_id == q.org_id)
             .filter(|t| q.product.is_none() || t.product == q.product)
             .filter(|t| q.status.is_none_or(|st| t.status == st))
@@ -164,6 +170,7 @@ impl ThreadStore for MemoryStore {
         s.threads.remove(&id);
         s.messages.retain(|_, m| m.thread_id != id);
         s.summaries.retain(|x| x.thread_id != id);
+        s.members.retain(|x| x.thread_id != id);
         Ok(())
     }
 }

@@ -299,8 +299,8 @@ pub(super) struct ChatMessageBody {
     /// A string, or a list of `text` and `image_url` parts.
     #[serde(default)]
     pub content: Value,
-    /// Accepted: a participant's name.
-    #[allow(dead_code)]
+    /// Honoured when unstored (letters, digits, `_`, `-`, at most 64): a participant's name,
+    /// passed to the model; otherwise accepted and not kept.
     pub name: Option<String>,
     /// Honoured (assistant messages): the tools it called.
     pub tool_calls: Option<Vec<ToolCallBody>>,

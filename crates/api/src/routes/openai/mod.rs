@@ -291,6 +291,11 @@ fn chat_messages(
             images,
             tool_calls,
             tool_call_id: m.tool_call_id.clone(),
+            // A participant's name goes to the model when it is one a model takes.
+            name: m.name.clone().filter(|n| {
+                (1..=64).contains(&n.len())
+                    && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            }),
         });
     }
     Ok(out)

@@ -1,0 +1,191 @@
+//! Members of a thread: the owner lets other principals in as viewers (read the thread and
+//! follow its live events) or editors (also append, chat, edit, branch, rate and delete
+//! messages). What stays the owner's alone: the thread's settings (title, folder, tags, pins,
+//! system prompt, model), deleting, restoring and purging it, its members, its share links,
+//! its export and forks. A member may leave (remove themselves).
+//!
+//! Every thread-scoped use case asks [`scope_for`] which scope to act in: the caller's own for
+//! their threads (and an org admin's org-wide read), the owner's for a member whose role allows
+//! the operation. The membership is looked up on each request, so a removal or a lowered role
+//! takes effect at once on every instance; `member.removed` ends the removed principal's live
+//! subscriptions.
+//!
+//! Whatever a member writes is stored in the owner's thread with the member as its author
+//! (`Message::author`), and is paid for (model calls) by the member.
+
+mod ports;
+
+pub use ports::MemberStore;
+
+use chat_threads_domain::{
+    DomainError, Member, MemberRole, Principal, Scope, ThreadId, member_principal,
+};
+
+use crate::error::AppError;
+use crate::events::{Event, ThreadEvents};
+use crate::system::Clock;
+use crate::threads::ThreadStore;
+
+/// Most members one thread may have.
+pub const MAX_MEMBERS: usize = 1_000;
+
+/// What an operation needs from the caller's standing in a thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Reading: owners, members of any role, and org admins of the thread's org.
+    Read,
+    /// Writing messages: owners and editors.
+    Write,
+    /// The thread's own settings, members, shares, export, deletion: the owner only.
+    Own,
+}
+
+/// The scope `who` acts in on `thread_id` for an operation that needs `need`.
+///
+/// The caller's own scope when they own the thread or are not a member (the store then finds
+/// the thread or answers `thread_not_found`, and an org admin reads through it); the owner's
+/// scope for a member whose role allows the operation; `forbidden` for a member whose role
+/// does not.
+pub async fn scope_for<S: MemberStore>(
+    store: &S,
+    who: &Principal,
+    thread_id: ThreadId,
+    need: Need,
+) -> Result<Scope, AppError> {
+    let own = who.scope();
+    let Some(access) = store.thread_access(thread_id, &own.owner).await? else {
+        return Ok(own);
+    };
+    if access.owner == own.owner {
+        return Ok(own);
+    }
+    let Some(role) = access.role else {
+        return Ok(own);
+    };
+    match (need, role) {
+        (Need::Read, _) | (Need::Write, MemberRole::Editor) => Ok(Scope::of(access.owner)),
+        (Need::Write, MemberRole::Viewer) => Err(AppError::Forbidden(
+            "a viewer of this thread reads it and follows it; writing takes the editor role".into(),
+        )),
+        (Need::Own, _) => Err(AppError::Forbidden(
+            "only the thread's owner may do this; members read (and editors write) its messages"
+                .into(),
+        )),
+    }
+}
+
+/// Input to add a member (raw).
+#[derive(Debug, Clone)]
+pub struct AddMember {
+    /// `user:<subject>` or `service:<subject>`.
+    pub principal: String,
+    /// `viewer` or `editor`.
+    pub role: String,
+}
+
+/// Members of threads.
+#[derive(Debug, Clone)]
+pub struct MemberService<S, C> {
+    store: S,
+    clock: C,
+    events: ThreadEvents,
+}
+
+impl<S: MemberStore + ThreadStore, C: Clock> MemberService<S, C> {
+    /// A service over `store`, announcing changes on `events`.
+    pub fn new(store: S, clock: C, events: ThreadEvents) -> Self {
+        Self {
+            store,
+            clock,
+            events,
+        }
+    }
+
+    /// Lets a principal into the owner's thread, or changes their role: `(member, created)`.
+    /// Announced as `member.added` (also for a role change).
+    pub async fn add(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        input: AddMember,
+    ) -> Result<(Member, bool), AppError> {
+        let principal = member_principal(&input.principal)?;
+        let role = MemberRole::parse(&input.role)?;
+        let scope = scope_for(&self.store, who, thread_id, Need::Own).await?;
+        if principal == scope.owner {
+            return Err(DomainError::inconsistent(
+                "principal",
+                "the thread's owner has every right already; members are other principals",
+            )
+            .into());
+        }
+        let existing = self.store.list_members(thread_id).await?;
+        if existing.len() >= MAX_MEMBERS && !existing.iter().any(|m| m.principal == principal) {
+            return Err(DomainError::LimitExceeded {
+                field: "members",
+                limit: MAX_MEMBERS,
+                actual: existing.len() + 1,
+            }
+            .into());
+        }
+        let member = Member {
+            thread_id,
+            principal,
+            role,
+            added_at: self.clock.now(),
+        };
+        let (member, created) = self.store.put_member(&scope.owner, member).await?;
+        self.events.emit(
+            thread_id,
+            Event::MemberAdded {
+                principal: member.principal.as_str().to_owned(),
+                role: member.role,
+            },
+        );
+        Ok((member, created))
+    }
+
+    /// Takes a member out: the owner removes anyone, a member removes themselves (leaves).
+    /// Announced as `member.removed`, which ends the principal's live subscriptions.
+    pub async fn remove(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        principal: &str,
+    ) -> Result<(), AppError> {
+        let principal = member_principal(principal).map_err(|_| AppError::MemberNotFound)?;
+        let owner = if principal == who.owner() {
+            // Leaving: only a member can; the owner has nothing to leave.
+            match self.store.thread_access(thread_id, &principal).await? {
+                Some(a) if a.role.is_some() => a.owner,
+                Some(a) if a.owner == principal => return Err(AppError::MemberNotFound),
+                _ => return Err(AppError::ThreadNotFound),
+            }
+        } else {
+            scope_for(&self.store, who, thread_id, Need::Own)
+                .await?
+                .owner
+        };
+        if !self
+            .store
+            .remove_member(&owner, thread_id, &principal)
+            .await?
+        {
+            return Err(AppError::MemberNotFound);
+        }
+        self.events.emit(
+            thread_id,
+            Event::MemberRemoved {
+                principal: principal.as_str().to_owned(),
+            },
+        );
+        Ok(())
+    }
+
+    /// The thread's members: for its owner, its members and an org admin of its org.
+    pub async fn list(&self, who: &Principal, thread_id: ThreadId) -> Result<Vec<Member>, AppError> {
+        let scope = scope_for(&self.store, who, thread_id, Need::Read).await?;
+        self.store.get_thread(&scope, thread_id, false).await?;
+        self.store.list_members(thread_id).await
+    }
+}
