@@ -18,6 +18,7 @@ mod crash;
 mod files;
 mod isolation;
 mod mcp;
+mod members;
 mod memory;
 mod nasty;
 mod openai;

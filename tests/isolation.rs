@@ -25,7 +25,7 @@ const PUBLIC: &[(&str, &str)] = &[
 
 /// A body valid enough to reach the handler's ownership check. An operation with a body but no
 /// entry here fails the matrix (its request would be refused for the body, not the owner).
-fn body_for(method: &str, path: &str, message_id: &str) -> Option<Value> {
+pub(crate) fn body_for(method: &str, path: &str, message_id: &str) -> Option<Value> {
     let body = match (method, path) {
         ("patch", "/v1/threads/{thread_id}") => json!({"title": "hijacked"}),
         ("post", "/v1/threads/{thread_id}/messages") => json!({"content": "intruder"}),
@@ -58,12 +58,15 @@ fn body_for(method: &str, path: &str, message_id: &str) -> Option<Value> {
         ("patch", "/v1/folders/{folder_id}") => json!({"name": "hijacked"}),
         ("patch", "/v1/tags/{tag}") => json!({"name": "hijacked"}),
         ("post", "/v1/folders") => json!({"name": "mine"}),
+        ("post", "/v1/threads/{thread_id}/members") => {
+            json!({"principal": "user:mallory", "role": "editor"})
+        }
         _ => return None,
     };
     Some(body)
 }
 
-fn operations(openapi: &Value) -> Vec<(String, String, Value)> {
+pub(crate) fn operations(openapi: &Value) -> Vec<(String, String, Value)> {
     let mut ops = Vec::new();
     for (path, item) in openapi["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
@@ -278,7 +281,8 @@ async fn matrix(postgres: bool) {
             .replace("{file_id}", &fid)
             .replace("{share_id}", &share_id)
             .replace("{folder_id}", &folder_id)
-            .replace("{tag}", "private-tag");
+            .replace("{tag}", "private-tag")
+            .replace("{principal}", "user:bob");
         let body = body_for(method, path, &mid);
         let needs_body = op.get("requestBody").is_some();
         // Only an id-taking operation must get past body validation to reach the owner check.

@@ -689,6 +689,15 @@ async fn tour(postgres: bool) {
     )
     .await;
 
+    // Members: bob is let in as an editor, listed, and taken out.
+    let members = format!("/v1/threads/{tid}/members");
+    let bob = json!({"principal": "user:bob", "role": "editor"});
+    t.ok("POST", &members, Some(bob), 201).await;
+    let listed = t.ok("GET", &members, None, 200).await;
+    assert_eq!(listed["data"][0]["principal"], "user:bob");
+    t.ok("DELETE", &format!("{members}/user:bob"), None, 204)
+        .await;
+
     // Deleting.
     let del = t
         .ok(

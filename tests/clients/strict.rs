@@ -20,6 +20,7 @@ fn valid_body(operation: &str, message_id: &str) -> Value {
         "create_folder" => json!({"name": "another"}),
         "rename_tag" => json!({"name": "renamed"}),
         "create_share" => json!({"mode": "live", "audience": "public"}),
+        "add_member" => json!({"principal": "user:zed", "role": "viewer"}),
         _ => json!({}),
     }
 }
@@ -112,7 +113,8 @@ async fn strict_walk(postgres: bool) {
             .replace("{thread_id}", &tid)
             .replace("{message_id}", &mid)
             .replace("{folder_id}", &fid)
-            .replace("{tag}", "kept");
+            .replace("{tag}", "kept")
+            .replace("{principal}", "user:zed");
         for (method, op) in item.as_object().unwrap() {
             let id = op["operationId"].as_str().unwrap();
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();

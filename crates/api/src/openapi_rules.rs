@@ -36,6 +36,16 @@ fn identifier(max_chars: u32) -> Value {
     })
 }
 
+/// A member: `user:` or `service:` and a subject that is not blank, as an identifier.
+fn member_principal() -> Value {
+    json!({
+        "pattern": format!(
+            "^[{SPACES}]*(user|service):[^{CONTROLS}]*[^{CONTROLS}{SPACES}][^{CONTROLS}]*$"
+        ),
+        "maxLength": 255,
+    })
+}
+
 fn one_of(values: &[&str]) -> Value {
     json!({"enum": values})
 }
@@ -203,6 +213,8 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
             one_of(&["public", "signed_in", "org"]),
         ),
         ("CreateShareBody", "display_name", identifier(64)),
+        ("AddMemberBody", "principal", member_principal()),
+        ("AddMemberBody", "role", one_of(&["viewer", "editor"])),
         ("UpdateThreadBody", "title", one_line(TITLE)),
         (
             "UpdateThreadBody",
@@ -324,6 +336,7 @@ fn parameter_rules() -> Vec<(&'static str, Value)> {
         ("tag", identifier(TAG)),
         ("creator_email", query_text()),
         ("include", one_of(&["messages"])),
+        ("shared", one_of(&["with_me"])),
     ]
 }
 

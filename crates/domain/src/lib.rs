@@ -16,8 +16,8 @@ pub mod values;
 
 pub use error::DomainError;
 pub use folder::Folder;
-pub use members::{Author, Member, MemberRole, ThreadAccess, member_principal};
 pub use ids::{FileId, FolderId, MessageId, SummaryId, ThreadId};
+pub use members::{Author, Member, MemberRole, ThreadAccess, member_principal};
 pub use message::{
     Attachment, ContentType, Feedback, Message, MessageStatus, Rating, Role, Summary,
 };

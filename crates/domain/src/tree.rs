@@ -305,6 +305,7 @@ mod tests {
             tombstoned_at: None,
             attachments: Vec::new(),
             parts: Vec::new(),
+            author: None,
         }
     }
 

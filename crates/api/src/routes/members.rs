@@ -40,10 +40,8 @@ impl From<Member> for MemberDto {
 pub struct AddMemberBody {
     /// `user:<subject>` or `service:<subject>` (the `sub` of their token), as a thread's
     /// `owner` is written.
-    #[schema(min_length = 1, max_length = 255, pattern = "^(user|service):[^\\s\\x00-\\x1f]")]
     pub principal: String,
     /// `viewer` or `editor`.
-    #[schema(pattern = "^(viewer|editor)$")]
     pub role: String,
 }
 

@@ -332,7 +332,9 @@ impl Op {
                     principal: b.principal,
                     role: b.role,
                 };
-                Ok(json_of(MemberDto::from(s.members.add(who, t, input).await?.0)))
+                Ok(json_of(MemberDto::from(
+                    s.members.add(who, t, input).await?.0,
+                )))
             }
             Op::MembersRemove(t, p) => {
                 s.members.remove(who, t, &p).await?;

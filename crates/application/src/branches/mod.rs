@@ -19,7 +19,13 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         who: &Principal,
         thread_id: ThreadId,
     ) -> Result<Vec<Branch>, AppError> {
-        self.store.branches(&crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Read).await?, thread_id).await
+        self.store
+            .branches(
+                &crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Read)
+                    .await?,
+                thread_id,
+            )
+            .await
     }
 
     /// Switches the active branch.
@@ -31,7 +37,18 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
     ) -> Result<Thread, AppError> {
         let thread = self
             .store
-            .set_active_leaf(&crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Write).await?, thread_id, leaf, self.clock.now())
+            .set_active_leaf(
+                &crate::members::scope_for(
+                    &self.store,
+                    who,
+                    thread_id,
+                    crate::members::Need::Write,
+                )
+                .await?,
+                thread_id,
+                leaf,
+                self.clock.now(),
+            )
             .await?;
         self.events.emit(
             thread_id,
@@ -51,7 +68,9 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         mode: ForkMode,
         title: Option<String>,
     ) -> Result<Thread, AppError> {
-        let scope = crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Own).await?;
+        let scope =
+            crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Own)
+                .await?;
         let source = self.store.get_thread(&scope, thread_id, false).await?;
         let now = self.clock.now();
         let title = match title {

@@ -1,8 +1,9 @@
 //! Members of a thread: the owner lets other principals in as viewers (read the thread and
 //! follow its live events) or editors (also append, chat, edit, branch, rate and delete
 //! messages). What stays the owner's alone: the thread's settings (title, folder, tags, pins,
-//! system prompt, model), deleting, restoring and purging it, its members, its share links,
-//! its export and forks. A member may leave (remove themselves).
+//! system prompt, model, title generation), deleting, restoring and purging it, its members,
+//! its share links and forks. Exporting a thread is reading it. A member may leave (remove
+//! themselves).
 //!
 //! Every thread-scoped use case asks [`scope_for`] which scope to act in: the caller's own for
 //! their threads (and an org admin's org-wide read), the owner's for a member whose role allows
@@ -43,7 +44,8 @@ pub enum Need {
 /// The scope `who` acts in on `thread_id` for an operation that needs `need`.
 ///
 /// The caller's own scope when they own the thread or are not a member (the store then finds
-/// the thread or answers `thread_not_found`, and an org admin reads through it); the owner's
+/// the thread or answers `thread_not_found`; an org admin's org-wide access only for reading,
+/// so any other operation of theirs finds no thread before it looks further); the owner's
 /// scope for a member whose role allows the operation; `forbidden` for a member whose role
 /// does not.
 pub async fn scope_for<S: MemberStore>(
@@ -52,7 +54,11 @@ pub async fn scope_for<S: MemberStore>(
     thread_id: ThreadId,
     need: Need,
 ) -> Result<Scope, AppError> {
-    let own = who.scope();
+    let mut own = who.scope();
+    // An org admin's org-wide access reads; it never writes.
+    if need != Need::Read {
+        own.org_reader = None;
+    }
     let Some(access) = store.thread_access(thread_id, &own.owner).await? else {
         return Ok(own);
     };
@@ -183,7 +189,11 @@ impl<S: MemberStore + ThreadStore, C: Clock> MemberService<S, C> {
     }
 
     /// The thread's members: for its owner, its members and an org admin of its org.
-    pub async fn list(&self, who: &Principal, thread_id: ThreadId) -> Result<Vec<Member>, AppError> {
+    pub async fn list(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+    ) -> Result<Vec<Member>, AppError> {
         let scope = scope_for(&self.store, who, thread_id, Need::Read).await?;
         self.store.get_thread(&scope, thread_id, false).await?;
         self.store.list_members(thread_id).await

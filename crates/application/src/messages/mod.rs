@@ -40,9 +40,9 @@ use chat_threads_domain::{
 
 use crate::cursor;
 use crate::error::AppError;
-use crate::members::{Need, scope_for};
 use crate::events::{Event, ThreadEvents};
 use crate::input::opt;
+use crate::members::{Need, scope_for};
 use crate::paging::{Page, page_size};
 use crate::system::Clock;
 use crate::threads::ThreadStore;
@@ -296,7 +296,12 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         msg: NewMessage,
     ) -> Result<Message, AppError> {
         self.store
-            .append_message(&scope_for(&self.store, who, thread_id, Need::Write).await?, thread_id, parent, msg)
+            .append_message(
+                &scope_for(&self.store, who, thread_id, Need::Write).await?,
+                thread_id,
+                parent,
+                msg,
+            )
             .await
     }
 
@@ -307,7 +312,14 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         thread_id: ThreadId,
         id: MessageId,
     ) -> Result<Message, AppError> {
-        let m = self.store.get_message(&scope_for(&self.store, who, thread_id, Need::Read).await?, thread_id, id).await?;
+        let m = self
+            .store
+            .get_message(
+                &scope_for(&self.store, who, thread_id, Need::Read).await?,
+                thread_id,
+                id,
+            )
+            .await?;
         if m.is_deleted() {
             return Err(AppError::MessageNotFound);
         }
@@ -361,7 +373,12 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         msg.edited_at = Some(msg.created_at);
         let m = self
             .store
-            .add_sibling(&scope_for(&self.store, who, thread_id, Need::Write).await?, thread_id, id, msg)
+            .add_sibling(
+                &scope_for(&self.store, who, thread_id, Need::Write).await?,
+                thread_id,
+                id,
+                msg,
+            )
             .await?;
         self.created(&m);
         self.events.emit(
@@ -436,7 +453,13 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         let after = cursor.as_deref().map(cursor::decode::<i32>).transpose()?;
         let rows = self
             .store
-            .message_revisions(&scope_for(&self.store, who, thread_id, Need::Read).await?, thread_id, id, after, limit + 1)
+            .message_revisions(
+                &scope_for(&self.store, who, thread_id, Need::Read).await?,
+                thread_id,
+                id,
+                after,
+                limit + 1,
+            )
             .await?;
         Ok(Page::from_rows(rows, limit, self.limits.page_bytes, |r| {
             r.version
@@ -452,7 +475,12 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         msg: NewMessage,
     ) -> Result<Message, AppError> {
         self.store
-            .add_sibling(&scope_for(&self.store, who, thread_id, Need::Write).await?, thread_id, of, msg)
+            .add_sibling(
+                &scope_for(&self.store, who, thread_id, Need::Write).await?,
+                thread_id,
+                of,
+                msg,
+            )
             .await
     }
 
@@ -469,12 +497,22 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         let out = match scope {
             DeleteScope::Message => {
                 self.store
-                    .tombstone_message(&scope_for(&self.store, who, thread_id, Need::Write).await?, thread_id, id, now)
+                    .tombstone_message(
+                        &scope_for(&self.store, who, thread_id, Need::Write).await?,
+                        thread_id,
+                        id,
+                        now,
+                    )
                     .await?
             }
             DeleteScope::Subtree => {
                 self.store
-                    .delete_message(&scope_for(&self.store, who, thread_id, Need::Write).await?, thread_id, id, now)
+                    .delete_message(
+                        &scope_for(&self.store, who, thread_id, Need::Write).await?,
+                        thread_id,
+                        id,
+                        now,
+                    )
                     .await?
             }
         };
@@ -516,7 +554,12 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         };
         let mut rows = self
             .store
-            .active_path(&scope_for(&self.store, who, thread_id, Need::Read).await?, thread_id, before, walk)
+            .active_path(
+                &scope_for(&self.store, who, thread_id, Need::Read).await?,
+                thread_id,
+                before,
+                walk,
+            )
             .await?;
         if !filter.is_empty() {
             rows.retain(|m| {
@@ -564,7 +607,13 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             .transpose()?;
         let rows = self
             .store
-            .list_tree(&scope_for(&self.store, who, thread_id, Need::Read).await?, thread_id, after, limit + 1, &filter)
+            .list_tree(
+                &scope_for(&self.store, who, thread_id, Need::Read).await?,
+                thread_id,
+                after,
+                limit + 1,
+                &filter,
+            )
             .await?;
         Ok(Page::from_rows(rows, limit, self.limits.page_bytes, |m| {
             MessageCursor {
@@ -594,7 +643,13 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             .transpose()?;
         let m = self
             .store
-            .set_feedback(&scope_for(&self.store, who, thread_id, Need::Write).await?, thread_id, id, feedback, self.clock.now())
+            .set_feedback(
+                &scope_for(&self.store, who, thread_id, Need::Write).await?,
+                thread_id,
+                id,
+                feedback,
+                self.clock.now(),
+            )
             .await?;
         self.updated(&m);
         Ok(m)
@@ -611,7 +666,13 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         let reaction = reaction.map(|r| Reaction::parse(&r)).transpose()?;
         let m = self
             .store
-            .set_reaction(&scope_for(&self.store, who, thread_id, Need::Write).await?, thread_id, id, reaction, self.clock.now())
+            .set_reaction(
+                &scope_for(&self.store, who, thread_id, Need::Write).await?,
+                thread_id,
+                id,
+                reaction,
+                self.clock.now(),
+            )
             .await?;
         self.updated(&m);
         Ok(m)

@@ -36,8 +36,8 @@ use chat_threads_domain::{
 use serde_json::Value;
 
 use crate::error::AppError;
-use crate::members::{Need, scope_for};
 use crate::events::{Event, ThreadEvents, Typing};
+use crate::members::{Need, scope_for};
 use crate::messages::{Anchor, NewMessage};
 use crate::system::Clock;
 use crate::usage::day_of;
@@ -505,7 +505,9 @@ where
                 (None, self.placeholder(&model_name)),
             )
             .await?;
-        Ok(self.start(who, scope, thread, user, assistant, model_name, model, hints))
+        Ok(self.start(
+            who, scope, thread, user, assistant, model_name, model, hints,
+        ))
     }
 
     /// The thread and a live message of it with the given role (what regenerate and resend act on).
@@ -594,7 +596,9 @@ where
                 (Some(Anchor::SiblingOf(of)), self.placeholder(&model_name)),
             )
             .await?;
-        Ok(self.start(who, scope, thread, None, assistant, model_name, model, hints))
+        Ok(self.start(
+            who, scope, thread, None, assistant, model_name, model, hints,
+        ))
     }
 
     /// Edits a user message (a sibling with the new text) and replies to the edit.
@@ -649,7 +653,9 @@ where
                 (None, self.placeholder(&model_name)),
             )
             .await?;
-        Ok(self.start(who, scope, thread, user, assistant, model_name, model, hints))
+        Ok(self.start(
+            who, scope, thread, user, assistant, model_name, model, hints,
+        ))
     }
 
     /// The settings of a reply request, checked the same for every front door, with the MCP

@@ -112,7 +112,9 @@ impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
     /// Writes a thread's title now, from its first user message and the reply to it
     /// (`POST /v1/threads/{id}/title`); replaces any title. The thread as stored after.
     pub async fn retitle(&self, who: &Principal, thread_id: ThreadId) -> Result<Thread, AppError> {
-        let scope = crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Own).await?;
+        let scope =
+            crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Own)
+                .await?;
         let thread = self.replying_thread(&scope, thread_id).await?;
         if !scope.can_write(&thread) {
             return Err(AppError::ThreadNotFound);
@@ -144,7 +146,15 @@ impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
             .or_else(|| thread.model.as_ref().map(ToString::to_string));
         let model = model.as_deref().unwrap_or_default();
         match self
-            .write_title(who, &scope, thread_id, model, user.content.as_str(), &reply, true)
+            .write_title(
+                who,
+                &scope,
+                thread_id,
+                model,
+                user.content.as_str(),
+                &reply,
+                true,
+            )
             .await?
         {
             Some(t) => Ok(t),

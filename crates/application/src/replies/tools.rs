@@ -55,7 +55,9 @@ where
             input.sampling,
             input.tools,
         )?;
-        let scope = crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Write).await?;
+        let scope =
+            crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Write)
+                .await?;
         let (thread, calling) = self
             .thread_and_message(
                 &scope,
@@ -120,6 +122,8 @@ where
                 (None, self.placeholder(&model_name)),
             )
             .await?;
-        Ok(self.start(who, scope, thread, results, assistant, model_name, model, hints))
+        Ok(self.start(
+            who, scope, thread, results, assistant, model_name, model, hints,
+        ))
     }
 }

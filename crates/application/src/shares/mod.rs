@@ -79,8 +79,9 @@ where
     /// The caller's own live thread (only the owner shares it).
     async fn own_thread(&self, who: &Principal, thread_id: ThreadId) -> Result<Thread, AppError> {
         // A member is told the share links are the owner's (403); anyone else finds nothing.
-        let scope = crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Own)
-            .await?;
+        let scope =
+            crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Own)
+                .await?;
         self.store
             .get_thread(&Scope::of(scope.owner), thread_id, false)
             .await

@@ -8,9 +8,9 @@ use chat_threads_domain::{
 };
 
 use crate::error::AppError;
-use crate::members::{Need, scope_for};
 use crate::events::{Event, ThreadEvents};
 use crate::input::opt;
+use crate::members::{Need, scope_for};
 use crate::system::Clock;
 
 /// Storage of summaries.
@@ -87,7 +87,10 @@ impl<S: SummaryStore + crate::threads::ThreadStore, C: Clock> SummaryService<S, 
         // makes the request unusable (422), not the thread missing (404).
         let stored = self
             .store
-            .add_summary(&scope_for(&self.store, who, thread_id, Need::Write).await?, summary)
+            .add_summary(
+                &scope_for(&self.store, who, thread_id, Need::Write).await?,
+                summary,
+            )
             .await
             .map_err(|e| match e {
                 AppError::MessageNotFound => chat_threads_domain::DomainError::MessageUnusable(
@@ -107,7 +110,12 @@ impl<S: SummaryStore + crate::threads::ThreadStore, C: Clock> SummaryService<S, 
         who: &Principal,
         thread_id: ThreadId,
     ) -> Result<Vec<Summary>, AppError> {
-        self.store.list_summaries(&scope_for(&self.store, who, thread_id, Need::Read).await?, thread_id).await
+        self.store
+            .list_summaries(
+                &scope_for(&self.store, who, thread_id, Need::Read).await?,
+                thread_id,
+            )
+            .await
     }
 
     /// The newest summary, if any.
@@ -118,7 +126,10 @@ impl<S: SummaryStore + crate::threads::ThreadStore, C: Clock> SummaryService<S, 
     ) -> Result<Option<Summary>, AppError> {
         Ok(self
             .store
-            .list_summaries(&scope_for(&self.store, who, thread_id, Need::Read).await?, thread_id)
+            .list_summaries(
+                &scope_for(&self.store, who, thread_id, Need::Read).await?,
+                thread_id,
+            )
             .await?
             .into_iter()
             .next())

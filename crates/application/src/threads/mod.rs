@@ -11,9 +11,9 @@ use chat_threads_domain::{
 
 use crate::cursor;
 use crate::error::AppError;
-use crate::members::{Need, scope_for};
 use crate::events::{Event, ThreadEvents};
 use crate::input::opt;
+use crate::members::{Need, scope_for};
 use crate::paging::{Page, page_size};
 use crate::system::Clock;
 
@@ -275,7 +275,11 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         include_deleted: bool,
     ) -> Result<Thread, AppError> {
         // A deleted thread is its owner's business alone.
-        let need = if include_deleted { Need::Own } else { Need::Read };
+        let need = if include_deleted {
+            Need::Own
+        } else {
+            Need::Read
+        };
         let scope = scope_for(&self.store, who, id, need).await?;
         self.store.get_thread(&scope, id, include_deleted).await
     }
@@ -394,7 +398,12 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         let now = self.clock.now();
         let thread = self
             .store
-            .set_thread_deleted(&scope_for(&self.store, who, id, Need::Own).await?, id, Some(now), now)
+            .set_thread_deleted(
+                &scope_for(&self.store, who, id, Need::Own).await?,
+                id,
+                Some(now),
+                now,
+            )
             .await?;
         self.changed(|thread| Event::ThreadDeleted { thread }, &thread);
         Ok(thread)

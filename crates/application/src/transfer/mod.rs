@@ -122,7 +122,8 @@ impl<S: ThreadStore + MessageStore + SummaryStore + ImportStore, C: Clock> Trans
         who: &Principal,
         id: ThreadId,
     ) -> Result<Export<S>, AppError> {
-        let scope = crate::members::scope_for(&self.store, who, id, crate::members::Need::Own).await?;
+        let scope =
+            crate::members::scope_for(&self.store, who, id, crate::members::Need::Read).await?;
         let thread = self.store.get_thread(&scope, id, false).await?;
         Ok(Export::of_thread(
             self.store.clone(),

@@ -147,7 +147,8 @@ impl MemberStore for SqlStore {
                 .first(conn)
                 .await
                 .optional()?;
-            let _thread: Thread = Thread::try_from(owned.ok_or(DbError(AppError::ThreadNotFound))?)?;
+            let _thread: Thread =
+                Thread::try_from(owned.ok_or(DbError(AppError::ThreadNotFound))?)?;
             Ok(diesel::delete(
                 thread_members::table
                     .filter(thread_members::thread_id.eq(id))
@@ -165,7 +166,10 @@ impl MemberStore for SqlStore {
             let rows: Vec<MemberRow> = thread_members::table
                 .filter(thread_members::thread_id.eq(id))
                 .select(MemberRow::as_select())
-                .order((thread_members::added_at.asc(), thread_members::principal.asc()))
+                .order((
+                    thread_members::added_at.asc(),
+                    thread_members::principal.asc(),
+                ))
                 .load(conn)
                 .await?;
             rows.into_iter().map(Member::try_from).collect()

@@ -70,7 +70,9 @@ impl MemberStore for MemoryStore {
             .filter(|m| m.thread_id == thread_id)
             .cloned()
             .collect();
-        v.sort_by(|a, b| (a.added_at, a.principal.as_str()).cmp(&(b.added_at, b.principal.as_str())));
+        v.sort_by(|a, b| {
+            (a.added_at, a.principal.as_str()).cmp(&(b.added_at, b.principal.as_str()))
+        });
         Ok(v)
     }
 }

@@ -5,8 +5,8 @@
 mod accounts;
 mod billing;
 mod files;
-mod messages;
 mod members;
+mod messages;
 mod organize;
 mod replies;
 mod search;

@@ -294,7 +294,8 @@ fn chat_messages(
             // A participant's name goes to the model when it is one a model takes.
             name: m.name.clone().filter(|n| {
                 (1..=64).contains(&n.len())
-                    && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    && n.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             }),
         });
     }
