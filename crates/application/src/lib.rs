@@ -9,7 +9,7 @@
 //! | [`threads`] | [`ThreadService`] | [`ThreadStore`] |
 //! | [`messages`] (the tree) | [`MessageService`] | [`MessageStore`] |
 //! | [`organize`] (folders, tags) | [`organize::OrganizeService`] | [`organize::FolderStore`] |
-//! | [`members`] (viewers, editors) | [`members::MemberService`], [`members::scope_for`] | [`members::MemberStore`] |
+//! | [`members`] (viewers, editors) | [`members::MemberService`] | [`access::MemberStore`] |
 //! | [`shares`] (share links) | [`shares::ShareService`] | [`shares::ShareStore`] |
 //! | [`branches`] | `MessageService::{branches, set_active_leaf, fork}` | (in `MessageStore`) |
 //! | [`summaries`] | [`SummaryService`] | [`SummaryStore`] |
@@ -23,12 +23,13 @@
 //! | [`idempotency`] | — | [`idempotency::IdempotencyStore`] |
 //! | [`events`] | [`events::ThreadEvents`] (the hub) | [`events::EventBridge`] |
 //!
-//! Shared: [`error`] (the one error type and the one list of codes), [`system`] (clock,
+//! Shared: [`access`] (the scope a thread-scoped use case acts in), [`error`] (the one error type and the one list of codes), [`system`] (clock,
 //! readiness), [`paging`] and [`cursor`] (keyset pages), `input` (raw input parsing), `tokens` (a
 //! call's token counts, [`usage::Usage`]). The
 //! in-memory store and the store contract suite live in the `chat-threads-testing` crate, which
 //! only tests depend on.
 
+pub mod access;
 pub mod accounts;
 pub mod billing;
 pub mod branches;

@@ -53,6 +53,7 @@ fn message(i: usize) -> NewMessage {
         created_at: now(),
         attachments: Vec::new(),
         parts: Vec::new(),
+        author: None,
     }
 }
 

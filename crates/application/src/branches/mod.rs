@@ -21,7 +21,7 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
     ) -> Result<Vec<Branch>, AppError> {
         self.store
             .branches(
-                &crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Read)
+                &crate::access::scope_for(&self.store, who, thread_id, crate::access::Need::Read)
                     .await?,
                 thread_id,
             )
@@ -38,13 +38,8 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         let thread = self
             .store
             .set_active_leaf(
-                &crate::members::scope_for(
-                    &self.store,
-                    who,
-                    thread_id,
-                    crate::members::Need::Write,
-                )
-                .await?,
+                &crate::access::scope_for(&self.store, who, thread_id, crate::access::Need::Write)
+                    .await?,
                 thread_id,
                 leaf,
                 self.clock.now(),
@@ -69,8 +64,7 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         title: Option<String>,
     ) -> Result<Thread, AppError> {
         let scope =
-            crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Own)
-                .await?;
+            crate::access::scope_for(&self.store, who, thread_id, crate::access::Need::Own).await?;
         let source = self.store.get_thread(&scope, thread_id, false).await?;
         let now = self.clock.now();
         let title = match title {

@@ -5,22 +5,18 @@
 //! its share links and forks. Exporting a thread is reading it. A member may leave (remove
 //! themselves).
 //!
-//! Every thread-scoped use case asks [`scope_for`] which scope to act in: the caller's own for
-//! their threads (and an org admin's org-wide read), the owner's for a member whose role allows
-//! the operation. The membership is looked up on each request, so a removal or a lowered role
-//! takes effect at once on every instance; `member.removed` ends the removed principal's live
-//! subscriptions.
+//! Every thread-scoped use case asks [`crate::access::scope_for`] which scope to act in: the
+//! caller's own for their threads (and an org admin's org-wide read), the owner's for a member
+//! whose role allows the operation. The membership is looked up on each request, so a removal
+//! or a lowered role takes effect at once on every instance; `member.removed` ends the removed
+//! principal's live subscriptions.
 //!
 //! Whatever a member writes is stored in the owner's thread with the member as its author
 //! (`Message::author`), and is paid for (model calls) by the member.
 
-mod ports;
+pub use crate::access::{MemberStore, Need, scope_for};
 
-pub use ports::MemberStore;
-
-use chat_threads_domain::{
-    DomainError, Member, MemberRole, Principal, Scope, ThreadId, member_principal,
-};
+use chat_threads_domain::{DomainError, Member, MemberRole, Principal, ThreadId, member_principal};
 
 use crate::error::AppError;
 use crate::events::{Event, ThreadEvents};
@@ -29,56 +25,6 @@ use crate::threads::ThreadStore;
 
 /// Most members one thread may have.
 pub const MAX_MEMBERS: usize = 1_000;
-
-/// What an operation needs from the caller's standing in a thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    /// Reading: owners, members of any role, and org admins of the thread's org.
-    Read,
-    /// Writing messages: owners and editors.
-    Write,
-    /// The thread's own settings, members, shares, export, deletion: the owner only.
-    Own,
-}
-
-/// The scope `who` acts in on `thread_id` for an operation that needs `need`.
-///
-/// The caller's own scope when they own the thread or are not a member (the store then finds
-/// the thread or answers `thread_not_found`; an org admin's org-wide access only for reading,
-/// so any other operation of theirs finds no thread before it looks further); the owner's
-/// scope for a member whose role allows the operation; `forbidden` for a member whose role
-/// does not.
-pub async fn scope_for<S: MemberStore>(
-    store: &S,
-    who: &Principal,
-    thread_id: ThreadId,
-    need: Need,
-) -> Result<Scope, AppError> {
-    let mut own = who.scope();
-    // An org admin's org-wide access reads; it never writes.
-    if need != Need::Read {
-        own.org_reader = None;
-    }
-    let Some(access) = store.thread_access(thread_id, &own.owner).await? else {
-        return Ok(own);
-    };
-    if access.owner == own.owner {
-        return Ok(own);
-    }
-    let Some(role) = access.role else {
-        return Ok(own);
-    };
-    match (need, role) {
-        (Need::Read, _) | (Need::Write, MemberRole::Editor) => Ok(Scope::of(access.owner)),
-        (Need::Write, MemberRole::Viewer) => Err(AppError::Forbidden(
-            "a viewer of this thread reads it and follows it; writing takes the editor role".into(),
-        )),
-        (Need::Own, _) => Err(AppError::Forbidden(
-            "only the thread's owner may do this; members read (and editors write) its messages"
-                .into(),
-        )),
-    }
-}
 
 /// Input to add a member (raw).
 #[derive(Debug, Clone)]

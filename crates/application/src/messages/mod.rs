@@ -38,11 +38,11 @@ use chat_threads_domain::{
     Metadata, ModelName, Principal, Rating, Reaction, Role, ThreadId,
 };
 
+use crate::access::{Need, scope_for};
 use crate::cursor;
 use crate::error::AppError;
 use crate::events::{Event, ThreadEvents};
 use crate::input::opt;
-use crate::members::{Need, scope_for};
 use crate::paging::{Page, page_size};
 use crate::system::Clock;
 use crate::threads::ThreadStore;

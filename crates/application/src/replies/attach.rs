@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use base64::Engine;
-use chat_threads_domain::{Attachment, Message, MessageId, Principal};
+use chat_threads_domain::{Attachment, Message, MessageId, Owner};
 
 use crate::files::{BlobStore, FileStore, StoredFile};
 use crate::replies::ReplyService;
@@ -17,10 +17,12 @@ pub(crate) fn is_text(content_type: &str) -> bool {
     content_type.starts_with("text/") || content_type == "application/json"
 }
 
-/// The attachments of the window's messages, rendered for the prompt.
+/// The attachments of the window's messages, rendered for the prompt. Each file is read as its
+/// uploader's: the message's author (a member of a shared thread attaches their own files),
+/// else the thread's owner.
 pub(super) async fn render<S, C>(
     g: &ReplyService<S, C>,
-    who: &Principal,
+    thread_owner: &Owner,
     model: &str,
     window: &[Message],
 ) -> HashMap<MessageId, Attached>
@@ -30,8 +32,12 @@ where
     let mut out = HashMap::new();
     for m in window.iter().filter(|m| !m.attachments.is_empty()) {
         let mut attached = Attached::default();
+        let uploader = m.author.as_ref().map_or_else(
+            || thread_owner.clone(),
+            |a| Owner::from_stored(a.id.clone()),
+        );
         for a in &m.attachments {
-            let (piece, given) = one(g, who, model, a).await;
+            let (piece, given) = one(g, &uploader, model, a).await;
             let mut entry = serde_json::json!({
                 "message_id": m.id,
                 "file_id": a.file_id,
@@ -84,14 +90,14 @@ fn note(a: &Attachment, why: &'static str) -> (Piece, Given) {
 
 async fn one<S, C>(
     g: &ReplyService<S, C>,
-    who: &Principal,
+    uploader: &Owner,
     model: &str,
     a: &Attachment,
 ) -> (Piece, Given)
 where
     S: FileStore + BlobStore,
 {
-    let file = match g.store.get_file(&who.owner(), a.file_id).await {
+    let file = match g.store.get_file(uploader, a.file_id).await {
         Ok(Some(f)) => f,
         Ok(None) => return note(a, "the file was deleted"),
         Err(e) => {

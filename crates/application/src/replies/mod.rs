@@ -35,9 +35,9 @@ use chat_threads_domain::{
 };
 use serde_json::Value;
 
+use crate::access::{Need, scope_for};
 use crate::error::AppError;
 use crate::events::{Event, ThreadEvents, Typing};
-use crate::members::{Need, scope_for};
 use crate::messages::{Anchor, NewMessage};
 use crate::system::Clock;
 use crate::usage::day_of;

@@ -537,7 +537,8 @@ where
             crate::summaries::announce(g.events(), &stored);
             plan.summary = Some(stored);
         }
-        let attached = super::attach::render(g, &self.who, &self.model_name, &plan.window).await;
+        let attached =
+            super::attach::render(g, &self.thread.owner, &self.model_name, &plan.window).await;
         let report: Vec<serde_json::Value> = plan
             .window
             .iter()

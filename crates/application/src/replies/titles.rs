@@ -113,8 +113,7 @@ impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
     /// (`POST /v1/threads/{id}/title`); replaces any title. The thread as stored after.
     pub async fn retitle(&self, who: &Principal, thread_id: ThreadId) -> Result<Thread, AppError> {
         let scope =
-            crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Own)
-                .await?;
+            crate::access::scope_for(&self.store, who, thread_id, crate::access::Need::Own).await?;
         let thread = self.replying_thread(&scope, thread_id).await?;
         if !scope.can_write(&thread) {
             return Err(AppError::ThreadNotFound);

@@ -56,7 +56,7 @@ where
             input.tools,
         )?;
         let scope =
-            crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Write)
+            crate::access::scope_for(&self.store, who, thread_id, crate::access::Need::Write)
                 .await?;
         let (thread, calling) = self
             .thread_and_message(

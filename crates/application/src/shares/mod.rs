@@ -80,8 +80,7 @@ where
     async fn own_thread(&self, who: &Principal, thread_id: ThreadId) -> Result<Thread, AppError> {
         // A member is told the share links are the owner's (403); anyone else finds nothing.
         let scope =
-            crate::members::scope_for(&self.store, who, thread_id, crate::members::Need::Own)
-                .await?;
+            crate::access::scope_for(&self.store, who, thread_id, crate::access::Need::Own).await?;
         self.store
             .get_thread(&Scope::of(scope.owner), thread_id, false)
             .await

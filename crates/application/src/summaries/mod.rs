@@ -7,10 +7,10 @@ use chat_threads_domain::{
     Content, Limits, MessageId, ModelName, Principal, Scope, Summary, SummaryId, ThreadId,
 };
 
+use crate::access::{Need, scope_for};
 use crate::error::AppError;
 use crate::events::{Event, ThreadEvents};
 use crate::input::opt;
-use crate::members::{Need, scope_for};
 use crate::system::Clock;
 
 /// Storage of summaries.

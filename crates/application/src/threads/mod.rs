@@ -9,11 +9,11 @@ use chat_threads_domain::{
     Scope, SystemPrompt, Tag, Thread, ThreadId, ThreadStatus, Title,
 };
 
+use crate::access::{Need, scope_for};
 use crate::cursor;
 use crate::error::AppError;
 use crate::events::{Event, ThreadEvents};
 use crate::input::opt;
-use crate::members::{Need, scope_for};
 use crate::paging::{Page, page_size};
 use crate::system::Clock;
 

@@ -123,7 +123,7 @@ impl<S: ThreadStore + MessageStore + SummaryStore + ImportStore, C: Clock> Trans
         id: ThreadId,
     ) -> Result<Export<S>, AppError> {
         let scope =
-            crate::members::scope_for(&self.store, who, id, crate::members::Need::Read).await?;
+            crate::access::scope_for(&self.store, who, id, crate::access::Need::Read).await?;
         let thread = self.store.get_thread(&scope, id, false).await?;
         Ok(Export::of_thread(
             self.store.clone(),

@@ -12,6 +12,7 @@ mod branches;
 mod concurrency;
 mod edits;
 mod lists;
+mod members;
 mod messages;
 mod replies;
 mod threads;
@@ -24,6 +25,7 @@ pub use concurrency::{
 };
 pub use edits::{delete_message_subtree, edit_in_place_and_tombstones};
 pub use lists::{list_filters_and_pages, text_search};
+pub use members::members_and_authors;
 pub use messages::{
     append_and_read_active_path, deep_chain, feedback_and_reactions, message_filters, parent_rules,
     summaries,
@@ -222,7 +224,7 @@ macro_rules! contract_tests {
             abandoned_writes_leave_the_store_usable, deep_chain,
             org_admin_reads_the_org, message_filters, export_and_import, chatgpt_import,
             begin_reply_is_atomic, pages_and_exports_are_bounded, edit_in_place_and_tombstones,
-            balances_hold_and_debit);
+            balances_hold_and_debit, members_and_authors);
     };
     (@each $make:expr; $($name:ident),+) => {
         $(
