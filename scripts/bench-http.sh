@@ -10,7 +10,8 @@
 #            indexes and dead tuples, the owner of the benchmark's token (`user:bench`).
 #              append  SELECT parent_id, depth FROM ct_append_message(thread, owner, NULL,
 #                      <new v7 id>, 'user', <~300 bytes>, 'text', NULL, 'complete', NULL, NULL,
-#                      NULL, <metadata>, now(), 1, '[]')      (scripts/bench/replay-append.sql)
+#                      NULL, <metadata>, now(), 1, '[]', owner, NULL)
+#                                                             (scripts/bench/replay-append.sql)
 #              read    the ActivePathQuery: WITH RECURSIVE over threads / messages, 51 parent
 #                      links, every message column             (scripts/bench/replay-read.sql)
 #            service / replay = what the service adds around that SQL: HTTP, auth, JSON, the

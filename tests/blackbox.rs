@@ -17,6 +17,7 @@ mod contract;
 mod crash;
 mod files;
 mod isolation;
+mod keep;
 mod mcp;
 mod members;
 mod memory;

@@ -711,6 +711,15 @@ async fn tour(postgres: bool) {
         del["deleted"], 11,
         "the reply and the exchanges, the tool round and the message with a file below it"
     );
+    let back = t
+        .ok(
+            "POST",
+            &format!("/v1/threads/{tid}/messages/{aid}/restore"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(back["restored"], 11, "undone: all of it back");
     t.ok("DELETE", &format!("/v1/threads/{tid}"), None, 200)
         .await;
     t.ok("GET", &format!("/v1/threads/{tid}"), None, 404).await;

@@ -214,6 +214,7 @@ v1_routes! {
     get "/threads/{thread_id}/shares" => shares::list,
     post "/threads/{thread_id}/shares/{share_id}/refresh" => shares::refresh,
     delete "/threads/{thread_id}/shares/{share_id}" => shares::revoke,
+    post "/threads/{thread_id}/messages/{message_id}/restore" => messages::restore,
     post "/threads/{thread_id}/members" => members::add,
     get "/threads/{thread_id}/members" => members::list,
     delete "/threads/{thread_id}/members/{principal}" => members::remove,

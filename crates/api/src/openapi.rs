@@ -180,7 +180,7 @@ pub fn document() -> serde_json::Value {
         routes::messages::append, routes::messages::list, routes::messages::get, routes::messages::delete,
         routes::messages::edit, routes::messages::set_feedback, routes::messages::clear_feedback,
         routes::messages::set_reaction, routes::messages::clear_reaction,
-        routes::messages::update, routes::messages::revisions,
+        routes::messages::update, routes::messages::revisions, routes::messages::restore,
         routes::branches::list, routes::branches::set_active_leaf, routes::branches::fork,
         routes::summaries::list, routes::summaries::add, routes::search::search,
         routes::organize::create_folder, routes::organize::list_folders, routes::organize::get_folder,

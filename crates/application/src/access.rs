@@ -59,6 +59,19 @@ pub enum Need {
     Own,
 }
 
+/// Whether `who` may write the thread's messages: its owner or an editor.
+pub async fn may_write<S: MemberStore>(
+    store: &S,
+    who: &Principal,
+    thread_id: ThreadId,
+) -> Result<bool, AppError> {
+    let me = who.owner();
+    Ok(store
+        .thread_access(thread_id, &me)
+        .await?
+        .is_some_and(|a| a.owner == me || a.role == Some(MemberRole::Editor)))
+}
+
 /// The scope `who` acts in on `thread_id` for an operation that needs `need`.
 ///
 /// The caller's own scope when they own the thread or are not a member (the store then finds

@@ -72,6 +72,7 @@ error_codes! {
     ModelError => "model_error", 502: "the model server failed.",
     InvalidCursor => "invalid_cursor", 400: "a pagination cursor is not one this API issued.",
     Conflict => "conflict", 409: "conflicts with the current state (a taken session id ...).",
+    NotRestorable => "not_restorable", 409: "a deleted message that cannot come back: its parent is deleted too (restore that first), or the restore window passed and its content was erased.",
     StorageUnavailable => "storage_unavailable", 503: "the database is unreachable or saturated; retry.",
     Overloaded => "overloaded", 503: "too many requests are waiting for a bounded resource (password checks); retry after Retry-After.",
     InternalError => "internal_error", 500: "an unexpected failure, logged under the request id.",
@@ -242,6 +243,9 @@ pub enum AppError {
     /// The request conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A deleted message that cannot be restored (the reason says why).
+    #[error("not restorable: {0}")]
+    NotRestorable(String),
     /// A bounded resource (password hashing) is saturated; retry shortly.
     #[error("too busy: {0}")]
     Overloaded(String),
@@ -371,6 +375,7 @@ impl AppError {
             Self::ModelError(_) => ErrorCode::ModelError,
             Self::InvalidCursor => ErrorCode::InvalidCursor,
             Self::Conflict(_) => ErrorCode::Conflict,
+            Self::NotRestorable(_) => ErrorCode::NotRestorable,
             Self::StorageUnavailable(_) => ErrorCode::StorageUnavailable,
             Self::Overloaded(_) => ErrorCode::Overloaded,
             Self::InternalError(_) => ErrorCode::InternalError,
@@ -587,6 +592,7 @@ mod tests {
             AppError::ModelError(ModelError::Timeout),
             AppError::InvalidCursor,
             AppError::Conflict("x".into()),
+            AppError::NotRestorable("x".into()),
             AppError::Overloaded("x".into()),
             AppError::unavailable("x"),
             AppError::internal_from("x", "y"),

@@ -96,6 +96,13 @@ events! {
         deleted: u64,
         active_leaf_id: Option<MessageId>,
     },
+    /// A deleted message came back (with `restored` messages in all: its subtree, or 1 for a
+    /// tombstone's content); `active_leaf_id` is the thread's active leaf afterwards.
+    MessageRestored = "message.restored" {
+        message: Box<Message>,
+        restored: u64,
+        active_leaf_id: Option<MessageId>,
+    },
     /// The thread's active branch changed.
     BranchSwitched = "branch.switched" { active_leaf_id: Option<MessageId> },
     /// The thread's title, status, metadata, system prompt or model changed.
@@ -197,6 +204,7 @@ impl EventKind {
             Self::ToolCallResult => &["call_id", "output", "is_error"],
             Self::ReasoningDelta => &["delta"],
             Self::MessageDeleted => &["message_id", "scope", "deleted", "active_leaf_id"],
+            Self::MessageRestored => &["message", "restored", "active_leaf_id"],
             Self::BranchSwitched => &["active_leaf_id"],
             Self::ThreadUpdated | Self::ThreadDeleted | Self::ThreadRestored => &["thread"],
             Self::SummaryCreated => &["summary"],

@@ -20,6 +20,7 @@
 //! | [`billing`] (prices, balances) | [`billing::BalanceService`] | [`billing::BalanceStore`] (holds in `ReplyStore`, debits in `UsageStore`) |
 //! | [`accounts`] (and sessions) | [`accounts::AuthService`] | [`accounts::AuthStore`], token and password ports |
 //! | [`transfer`] (NDJSON, ChatGPT) | [`transfer::TransferService`] | [`transfer::ImportStore`] |
+//! | [`retention`] (the restore window) | [`retention::RetentionService`] | [`retention::RetentionStore`] |
 //! | [`idempotency`] | — | [`idempotency::IdempotencyStore`] |
 //! | [`events`] | [`events::ThreadEvents`] (the hub) | [`events::EventBridge`] |
 //!
@@ -44,6 +45,7 @@ pub mod messages;
 pub mod organize;
 pub mod paging;
 pub mod replies;
+pub mod retention;
 pub mod search;
 pub mod shares;
 pub mod summaries;

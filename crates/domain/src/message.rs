@@ -201,6 +201,23 @@ impl Message {
     pub fn is_tombstone(&self) -> bool {
         self.tombstoned_at.is_some()
     }
+
+    /// The message as a tombstone shows it: its place in the tree, role, status, model, author
+    /// and times, none of its content (text, display text, metadata, feedback, reaction,
+    /// attachments, parts). The content is kept, hidden, until it is restored or the restore
+    /// window passes.
+    pub fn hidden(self) -> Self {
+        Self {
+            content: crate::values::Content::from_stored(String::new()),
+            display_text: None,
+            metadata: crate::values::Metadata::default(),
+            feedback: None,
+            reaction: None,
+            attachments: Vec::new(),
+            parts: Vec::new(),
+            ..self
+        }
+    }
 }
 
 /// A summary of the active path up to (and including) `covers_message_id`.

@@ -53,8 +53,9 @@ pub async fn migrate(settings: Settings, revert_all: bool) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Purges expired sessions (with their threads and files) and expired threads, and collects
-/// files no message references once they are older than `file_grace`, now and then.
+/// Purges expired sessions (with their threads and files) and expired threads, forgets what was
+/// deleted longer than the restore window ago, and collects files no message references once
+/// they are older than `file_grace`, now and then.
 fn spawn_purge_job<S, H, I>(
     auth: chat_threads_application::accounts::AuthService<
         S,
@@ -69,9 +70,14 @@ fn spawn_purge_job<S, H, I>(
     >,
     file_grace: Duration,
     store: S,
+    retention: chat_threads_application::retention::RetentionService<
+        S,
+        chat_threads_application::SystemClock,
+    >,
     every_secs: u64,
 ) where
     S: chat_threads_application::accounts::AuthStore
+        + chat_threads_application::retention::RetentionStore
         + chat_threads_application::idempotency::IdempotencyStore
         + chat_threads_application::files::FileStore
         + chat_threads_application::files::BlobStore,
@@ -91,6 +97,18 @@ fn spawn_purge_job<S, H, I>(
                 Ok(0) => {}
                 Ok(n) => tracing::info!(files = n, "collected unreferenced files"),
                 Err(e) => tracing::warn!(error = %e, "collecting unreferenced files failed"),
+            }
+            match retention.sweep().await {
+                Ok(s) if s.is_empty() => {}
+                Ok(s) => tracing::info!(
+                    erased = s.erased,
+                    messages = s.messages,
+                    threads = s.threads,
+                    "forgot what was deleted longer than the restore window ago"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "sweeping deleted messages and threads failed")
+                }
             }
             if let Err(e) = store.purge_idempotency(chrono::Utc::now()).await {
                 tracing::warn!(error = %e, "purging expired idempotency keys failed");
@@ -176,11 +194,40 @@ pub async fn serve(settings: Settings, replies_rt: tokio::runtime::Handle) -> an
             }
         }
     });
+    let retention = chat_threads_application::retention::RetentionService::new(
+        api.state.store.clone(),
+        chat_threads_application::SystemClock,
+        Duration::from_secs(settings.retention.restore_window_secs),
+        settings.retention.sweep_batch,
+    );
+    let totals = retention.totals();
+    for (name, help, pick) in [
+        (
+            "chat_retention_erased_total",
+            "Tombstones whose content the sweeper erased (restore window passed).",
+            (|s| s.erased) as fn(chat_threads_application::retention::Swept) -> u64,
+        ),
+        (
+            "chat_retention_messages_removed_total",
+            "Messages deleted with their subtree that the sweeper removed.",
+            |s| s.messages,
+        ),
+        (
+            "chat_retention_threads_purged_total",
+            "Soft-deleted threads the sweeper purged.",
+            |s| s.threads,
+        ),
+    ] {
+        let totals = totals.clone();
+        api.metrics
+            .gauge(name, help, Box::new(move || pick(totals.read()) as f64));
+    }
     spawn_purge_job(
         api.state.auth.clone(),
         api.state.files.clone(),
         Duration::from_secs(settings.files.gc_grace_secs),
         api.state.store.clone(),
+        retention,
         settings.auth.sessions.purge_interval_secs,
     );
     let server = &settings.server;

@@ -3,9 +3,9 @@
 
 use actix_web::{HttpResponse, web};
 use chat_threads_application::messages::{DeleteScope, MessagePatch};
-use chat_threads_application::{AppendMessage, EditInput, message_filter};
+use chat_threads_application::{AppendMessage, DeletedFilter, EditInput, message_filter};
 use chat_threads_domain::{MessageId, Principal, ThreadId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Auth;
@@ -142,6 +142,10 @@ pub struct ListMessagesQuery {
     pub role: Option<String>,
     /// Only messages containing every one of these words.
     pub q: Option<String>,
+    /// Deleted messages (`view=tree` only, where `include` is the default): `exclude`,
+    /// `include` or `only` (the trash: what can still be restored).
+    #[param(value_type = Option<String>)]
+    pub deleted: Option<chat_threads_application::DeletedFilter>,
 }
 
 /// Append a message under the active leaf (or a given parent); it becomes the active leaf.
@@ -187,10 +191,20 @@ pub(crate) async fn list_page<D: Deps>(
     thread: ThreadId,
     q: ListMessagesQuery,
 ) -> Result<PageDto<MessageDto>, ApiError> {
-    let filter = message_filter(q.role.as_deref(), q.q.as_deref())?;
+    let mut filter = message_filter(q.role.as_deref(), q.q.as_deref())?;
+    filter.deleted = q.deleted;
     let (cursor, limit) = (q.cursor, q.limit);
     let page = match q.view.unwrap_or_default() {
         View::Path => {
+            if !matches!(q.deleted, None | Some(DeletedFilter::Exclude)) {
+                return Err(chat_threads_application::AppError::from(
+                    chat_threads_domain::DomainError::inconsistent(
+                        "deleted",
+                        "the active path never holds deleted messages: list them with view=tree",
+                    ),
+                )
+                .into());
+            }
             state
                 .messages
                 .active_path(who, thread, cursor, limit, filter)
@@ -206,7 +220,8 @@ pub(crate) async fn list_page<D: Deps>(
     Ok(page.into())
 }
 
-/// Get a message.
+/// Get a message. A deleted one (with `deleted_at`) is readable by the owner and editors while
+/// it can be restored; a tombstone shows no content until it is restored.
 #[utoipa::path(get, path = "/v1/threads/{thread_id}/messages/{message_id}", tag = "messages", operation_id = "get_message", params(MessagePath),
     responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -217,9 +232,54 @@ pub async fn get<D: Deps>(
 ) -> Result<web::Json<MessageDto>, ApiError> {
     let m = state
         .messages
-        .get(&auth.0, path.thread(), path.message())
+        .read(&auth.0, path.thread(), path.message())
         .await?;
     Ok(web::Json(m.into()))
+}
+
+/// What a restore brought back.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RestoreOutcomeDto {
+    /// The message as it reads now.
+    pub message: MessageDto,
+    /// Messages that came back: the message and the descendants deleted with it, 1 for a
+    /// tombstone's content, 0 when it was not deleted.
+    pub restored: u64,
+    /// The thread's active leaf afterwards.
+    pub active_leaf_id: Option<uuid::Uuid>,
+}
+
+impl From<chat_threads_application::messages::RestoreOutcome> for RestoreOutcomeDto {
+    fn from(r: chat_threads_application::messages::RestoreOutcome) -> Self {
+        Self {
+            message: r.message.into(),
+            restored: r.restored,
+            active_leaf_id: r.active_leaf_id.map(|m| m.as_uuid()),
+        }
+    }
+}
+
+/// Undo a delete within the restore window (`retention.restore_window_secs`, 30 days): a
+/// message deleted with its subtree comes back with what was deleted with it (if the active
+/// leaf is still where the delete moved it, it moves back into what came back); a tombstone
+/// gets its content back. Announced as `message.restored`.
+#[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/restore", tag = "messages", operation_id = "restore_message",
+    params(MessagePath),
+    responses((status = 200, body = RestoreOutcomeDto), (status = 401, body = ErrorBody),
+              (status = 403, description = "A viewer's request (forbidden)", body = ErrorBody),
+              (status = 404, description = "No such thread or message (also one removed after the window)", body = ErrorBody),
+              (status = 409, description = "Its parent is deleted too, or the window passed and its content was erased (not_restorable)", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn restore<D: Deps>(
+    auth: Auth,
+    state: web::Data<AppState<D>>,
+    path: web::Path<MessagePath>,
+) -> Result<web::Json<RestoreOutcomeDto>, ApiError> {
+    let out = state
+        .messages
+        .restore(&auth.0, path.thread(), path.message())
+        .await?;
+    Ok(web::Json(out.into()))
 }
 
 /// Edit a message: adds a sibling with the new content, which becomes the active leaf. The

@@ -140,6 +140,8 @@ ops! {
     /// Deletes a message (with its subtree, or alone).
     "messages.delete" => MessagesDelete(MessagePath, DeleteMessageQuery) =
         |a: &mut Args| Ok::<_, ApiError>(Op::MessagesDelete(a.message()?, a.rest()?));
+    /// Undoes a delete within the restore window.
+    "messages.restore" => MessagesRestore(MessagePath) = |a: &mut Args| a.message().map(Op::MessagesRestore);
     /// Sets thumbs up/down.
     "messages.feedback" => MessagesFeedback(MessagePath, FeedbackDto) =
         |a: &mut Args| Ok::<_, ApiError>(Op::MessagesFeedback(a.message()?, a.rest()?));
@@ -354,7 +356,13 @@ impl Op {
             Op::MessagesAppend(t, b) => message(s.messages.append_counted(who, t, b.into()).await?),
             Op::MessagesGet(p) => {
                 let (t, m) = id(&p);
-                message(s.messages.get(who, t, m).await?)
+                message(s.messages.read(who, t, m).await?)
+            }
+            Op::MessagesRestore(p) => {
+                let (t, m) = id(&p);
+                Ok(json_of(crate::routes::messages::RestoreOutcomeDto::from(
+                    s.messages.restore(who, t, m).await?,
+                )))
             }
             Op::MessagesEdit(p, b) => {
                 let (t, m) = id(&p);

@@ -4,10 +4,11 @@
 
 mod counted;
 mod ports;
+mod restore;
 
 pub use ports::{
     Anchor, Branch, DeleteOutcome, ForkMode, MessageCursor, MessageFilter, MessageRevision,
-    MessageStore, NewMessage, Revision, check_revisable, tombstone_wanted,
+    MessageStore, NewMessage, RestoreOutcome, Revision, check_revisable, tombstone_wanted,
 };
 
 /// Content of type `json` must parse as JSON (`content_not_json`).
@@ -71,6 +72,7 @@ pub fn message_filter(role: Option<&str>, text: Option<&str>) -> Result<MessageF
             .map(|t| chat_threads_domain::query_text("q", t))
             .transpose()?
             .flatten(),
+        deleted: None,
     })
 }
 

@@ -24,14 +24,22 @@ pub struct MessageCursor {
 pub struct MessageFilter {
     /// Only messages with this role.
     pub role: Option<Role>,
-    /// Only messages containing every word (through the search index).
+    /// Only messages containing every word (through the search index; never a tombstone).
     pub text: Option<String>,
+    /// Deleted messages (with their subtree): `None` lists them with the others (the tree
+    /// view's default), `Exclude` leaves them out, `Only` lists nothing else.
+    pub deleted: Option<crate::threads::DeletedFilter>,
 }
 
 impl MessageFilter {
     /// Whether the filter lets everything through.
     pub fn is_empty(&self) -> bool {
-        self.role.is_none() && self.text.is_none()
+        self.role.is_none()
+            && self.text.is_none()
+            && matches!(
+                self.deleted,
+                None | Some(crate::threads::DeletedFilter::Include)
+            )
     }
 }
 
@@ -219,6 +227,18 @@ pub struct DeleteOutcome {
     pub active_leaf_id: Option<MessageId>,
 }
 
+/// The result of restoring a deleted message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoreOutcome {
+    /// The message as it reads now.
+    pub message: Message,
+    /// How many messages came back (the message and the descendants deleted with it; 1 for a
+    /// tombstone; 0 when it was not deleted).
+    pub restored: u64,
+    /// The thread's active leaf afterwards.
+    pub active_leaf_id: Option<MessageId>,
+}
+
 /// Storage of messages and the tree operations, each applied atomically.
 pub trait MessageStore: Clone + Send + Sync + 'static {
     /// Appends under `parent`, or under the active leaf; the message becomes the active leaf.
@@ -277,10 +297,10 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<MessageRevision>, AppError>> + Send;
 
-    /// Deletes one live message alone: content, display text, metadata, feedback, reaction and
-    /// revisions go; the message stays in the tree as a tombstone with its children attached
-    /// ([`tombstone_wanted`] decides). The outcome counts the one message and gives the thread's
-    /// active leaf, which does not move.
+    /// Deletes one live message alone: it stays in the tree as a tombstone with its children
+    /// attached, its content hidden ([`Message::hidden`]) and kept until it is restored or the
+    /// restore window passes ([`tombstone_wanted`] decides). The outcome counts the one message
+    /// and gives the thread's active leaf, which does not move.
     fn tombstone_message(
         &self,
         scope: &Scope,
@@ -288,6 +308,20 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         id: MessageId,
         now: Timestamp,
     ) -> impl Future<Output = Result<DeleteOutcome, AppError>> + Send;
+
+    /// Undoes a delete of a message of a live thread: a message deleted with its subtree comes
+    /// back with the descendants deleted with it (its parent must be live, else
+    /// [`AppError::NotRestorable`]); if the thread's active leaf is where that delete left it
+    /// (the message's parent), it moves to the newest leaf of what came back. A tombstone gets
+    /// its content back unless the sweeper erased it ([`AppError::NotRestorable`]). A message
+    /// that is not deleted is returned as it is.
+    fn restore_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<RestoreOutcome, AppError>> + Send;
 
     /// Up to `limit` messages of the active path ending just above `before` (or at the active
     /// leaf), root first. Walks parent links, so the cost depends on `limit`, not the thread size.

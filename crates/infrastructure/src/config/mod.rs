@@ -52,6 +52,8 @@ pub struct Settings {
     pub threads: ThreadsConfig,
     /// Titles written by a model.
     pub titles: TitlesConfig,
+    /// How long deleted things stay restorable.
+    pub retention: RetentionConfig,
     /// Logging.
     pub log: LogSettings,
 }
@@ -94,6 +96,16 @@ pub struct PriceSettings {
 pub struct ThreadsConfig {
     /// How long a temporary thread lives, s.
     pub temporary_ttl_secs: u64,
+}
+
+/// Deleted messages and threads: restorable for a window, then forgotten by the sweeper.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// How long a deleted message or thread stays restorable, s.
+    pub restore_window_secs: u64,
+    /// Rows per sweep transaction.
+    pub sweep_batch: u32,
 }
 
 /// Titles of untitled threads, written by a model after the first exchange.
@@ -377,10 +389,20 @@ impl Settings {
         let r = &self.replies;
         let w = &self.websocket;
         let l = &self.rate_limit;
-        let checks: [(&str, u64, u64); 22] = [
+        let checks: [(&str, u64, u64); 24] = [
             (
                 "threads.temporary_ttl_secs",
                 self.threads.temporary_ttl_secs,
+                1,
+            ),
+            (
+                "retention.restore_window_secs",
+                self.retention.restore_window_secs,
+                1,
+            ),
+            (
+                "retention.sweep_batch",
+                self.retention.sweep_batch.into(),
                 1,
             ),
             ("titles.max_chars", self.titles.max_chars as u64, 8),

@@ -81,7 +81,8 @@ impl Dialect {
              m.role AS role, m.created_at AS created_at, {snippet} AS snippet \
              FROM {from} JOIN threads t ON t.id = m.thread_id \
              WHERE t.owner = ? AND {matches} \
-             AND m.deleted_at IS NULL AND t.deleted_at IS NULL AND NOT t.temporary \
+             AND m.deleted_at IS NULL AND m.tombstoned_at IS NULL \
+             AND t.deleted_at IS NULL AND NOT t.temporary \
              AND (? IS NULL OR EXISTS (SELECT 1 FROM thread_tags g \
                   WHERE g.thread_id = t.id AND g.tag = ?)) \
              AND (? IS NULL OR t.folder_id = ?) \

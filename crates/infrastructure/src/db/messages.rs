@@ -3,11 +3,11 @@
 use std::collections::HashSet;
 
 use chat_threads_application::messages::{
-    MessageRevision, Revision, check_revisable, tombstone_wanted,
+    MessageRevision, RestoreOutcome, Revision, check_revisable, tombstone_wanted,
 };
 use chat_threads_application::{
-    Anchor, AppError, Branch, DeleteOutcome, ForkMode, MessageCursor, MessageFilter, MessageStore,
-    NewMessage,
+    Anchor, AppError, Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter,
+    MessageStore, NewMessage,
 };
 use chat_threads_domain::tree;
 use chat_threads_domain::{
@@ -65,6 +65,14 @@ impl SqlStore {
         }))
     }
 }
+
+/// A message's parent and deletion times: deleted, tombstoned, erased.
+type DeletionState = (
+    Option<DbUuid>,
+    Option<DbTime>,
+    Option<DbTime>,
+    Option<DbTime>,
+);
 
 impl MessageStore for SqlStore {
     async fn append_message(
@@ -273,7 +281,14 @@ impl MessageStore for SqlStore {
             if let Some(role) = filter.role {
                 query = query.filter(messages::role.eq(role.as_str()));
             }
+            query = match filter.deleted {
+                None | Some(DeletedFilter::Include) => query,
+                Some(DeletedFilter::Exclude) => query.filter(messages::deleted_at.is_null()),
+                Some(DeletedFilter::Only) => query.filter(messages::deleted_at.is_not_null()),
+            };
             if let Some(text) = &filter.text {
+                // A tombstone's hidden content is never found.
+                query = query.filter(messages::tombstoned_at.is_null());
                 let Some(fts) = dialect.fts_query(text) else {
                     return Ok(Vec::new());
                 };
@@ -438,6 +453,8 @@ impl MessageStore for SqlStore {
                 .filter(messages::id.eq(db_id(id)))
                 .filter(messages::thread_id.eq(db_id(thread_id)))
                 .filter(messages::deleted_at.is_null())
+                // A tombstone's earlier versions are hidden with its content.
+                .filter(messages::tombstoned_at.is_null())
                 .select(messages::id)
                 .first(conn)
                 .await
@@ -477,38 +494,118 @@ impl MessageStore for SqlStore {
             if !tombstone_wanted(&current)? {
                 return Ok(outcome);
             }
-            diesel::delete(
-                message_revisions::table.filter(message_revisions::message_id.eq(db_id(id))),
-            )
-            .execute(conn)
-            .await?;
+            // The content stays in the row, hidden, until a restore or the sweeper's erasure
+            // (super::retention); so do its revisions and its files' references.
             diesel::update(messages::table.filter(messages::id.eq(db_id(id))))
                 .set((
-                    messages::content.eq(""),
-                    messages::display_text.eq(None::<String>),
-                    messages::metadata.eq(DbJson(serde_json::json!({}))),
-                    messages::feedback_rating.eq(None::<String>),
-                    messages::feedback_text.eq(None::<String>),
-                    messages::reaction.eq(None::<String>),
                     messages::tombstoned_at.eq(Some(DbTime(now))),
                     messages::updated_at.eq(DbTime(now)),
-                    messages::attachments.eq(DbJson(serde_json::json!([]))),
-                    messages::parts.eq(DbJson(serde_json::json!([]))),
                 ))
                 .execute(conn)
                 .await?;
-            // A tombstone references no file any more.
-            diesel::delete(
-                super::schema::message_files::table
-                    .filter(super::schema::message_files::message_id.eq(db_id(id))),
-            )
-            .execute(conn)
-            .await?;
             diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
                 .set(threads::updated_at.eq(DbTime(now)))
                 .execute(conn)
                 .await?;
             Ok(outcome)
+        });
+        Ok(r?)
+    }
+
+    async fn restore_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> Result<RestoreOutcome, AppError> {
+        let r: Result<RestoreOutcome, DbError> = write_tx!(self, |conn, _d| {
+            let thread = lock_thread!(conn, scope, thread_id);
+            let state: Option<DeletionState> = messages::table
+                .filter(messages::id.eq(db_id(id)))
+                .filter(messages::thread_id.eq(db_id(thread_id)))
+                .select((
+                    messages::parent_id,
+                    messages::deleted_at,
+                    messages::tombstoned_at,
+                    messages::erased_at,
+                ))
+                .first(conn)
+                .await
+                .optional()?;
+            let (parent, deleted_at, tombstoned_at, erased_at) =
+                state.ok_or(DbError(AppError::MessageNotFound))?;
+            let mut restored = 0;
+            let mut leaf = thread.active_leaf_id;
+            if let Some(at) = deleted_at {
+                if let Some(p) = parent {
+                    let parent_deleted: Option<DbTime> = messages::table
+                        .filter(messages::id.eq(p))
+                        .select(messages::deleted_at)
+                        .first(conn)
+                        .await?;
+                    if parent_deleted.is_some() {
+                        return Err(DbError(AppError::NotRestorable(
+                            "its parent is deleted too: restore that first".into(),
+                        )));
+                    }
+                }
+                restored = prepared::sql(RESTORE_SUBTREE_SQL)
+                    .bind::<PUuid, _>(db_id(id))
+                    .bind::<PTime, _>(at)
+                    .bind::<PTime, _>(DbTime(now))
+                    .bind::<PTime, _>(at)
+                    .execute(conn)
+                    .await? as u64;
+                // The delete moved the active leaf to the parent (or elsewhere, for a root);
+                // if it is still there, the undo moves it back into what came back.
+                let parent_id = parent.map(|p| MessageId::from_uuid(p.0));
+                if thread.active_leaf_id == parent_id {
+                    let newest: Vec<MessageRow> = prepared::sql(with_cols(RESTORED_LEAF_SQL))
+                        .bind::<PUuid, _>(db_id(id))
+                        .load(conn)
+                        .await?;
+                    if let Some(n) = newest.into_iter().next() {
+                        leaf = Some(MessageId::from_uuid(n.id.0));
+                    }
+                }
+                diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                    .set((
+                        threads::active_leaf_id.eq(leaf.map(db_id)),
+                        threads::message_count.eq(threads::message_count + restored as i64),
+                        threads::updated_at.eq(DbTime(now)),
+                    ))
+                    .execute(conn)
+                    .await?;
+            } else if tombstoned_at.is_some() {
+                if erased_at.is_some() {
+                    return Err(DbError(AppError::NotRestorable(
+                        "the restore window has passed: its content was erased".into(),
+                    )));
+                }
+                diesel::update(messages::table.filter(messages::id.eq(db_id(id))))
+                    .set((
+                        messages::tombstoned_at.eq(None::<DbTime>),
+                        messages::updated_at.eq(DbTime(now)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                    .set(threads::updated_at.eq(DbTime(now)))
+                    .execute(conn)
+                    .await?;
+                restored = 1;
+            }
+            let row: MessageRow = messages::table
+                .filter(messages::id.eq(db_id(id)))
+                .select(MessageRow::as_select())
+                .first(conn)
+                .await?;
+            Ok(RestoreOutcome {
+                message: Message::try_from(row)?,
+                restored,
+                active_leaf_id: leaf,
+            })
         });
         Ok(r?)
     }

@@ -25,6 +25,7 @@ mod models;
 mod pool;
 mod prepared;
 mod replies;
+mod retention;
 pub mod schema;
 mod search;
 mod shares;

@@ -300,6 +300,8 @@ impl TryFrom<MessageRow> for Message {
                 name: r.author_name,
             }),
         })
+        // A tombstone's content stays in its row (for a restore) but is never read out.
+        .map(|m: Message| if m.is_tombstone() { m.hidden() } else { m })
     }
 }
 

@@ -65,6 +65,7 @@ diesel::table! {
         parts -> PJson,
         author -> Nullable<Text>,
         author_name -> Nullable<Text>,
+        erased_at -> Nullable<PTime>,
     }
 }
 

@@ -235,6 +235,24 @@ pub(super) const DELETE_SUBTREE_SQL: &str = "WITH RECURSIVE sub(id) AS ( \
 ) UPDATE messages SET deleted_at = ?, updated_at = ? \
   WHERE id IN (SELECT id FROM sub) AND deleted_at IS NULL";
 
+/// Brings back `root` and the descendants deleted with it (at the same instant): binds the
+/// root, its deletion time, now, and its deletion time again.
+pub(super) const RESTORE_SUBTREE_SQL: &str = "WITH RECURSIVE sub(id) AS ( \
+    SELECT id FROM messages WHERE id = ? \
+    UNION ALL \
+    SELECT m.id FROM messages m JOIN sub s ON m.parent_id = s.id WHERE m.deleted_at = ? \
+) UPDATE messages SET deleted_at = NULL, updated_at = ? \
+  WHERE id IN (SELECT id FROM sub) AND deleted_at = ?";
+
+/// The newest live leaf at or below `root`.
+pub(super) const RESTORED_LEAF_SQL: &str = "WITH RECURSIVE sub(id) AS ( \
+    SELECT id FROM messages WHERE id = ? AND deleted_at IS NULL \
+    UNION ALL \
+    SELECT m.id FROM messages m JOIN sub s ON m.parent_id = s.id WHERE m.deleted_at IS NULL \
+) SELECT {cols} FROM messages m WHERE m.id IN (SELECT id FROM sub) \
+  AND NOT EXISTS (SELECT 1 FROM messages c WHERE c.parent_id = m.id AND c.deleted_at IS NULL) \
+  ORDER BY m.created_at DESC, m.id DESC LIMIT 1";
+
 /// Live messages of a thread with no live child, newest first.
 pub(super) const LEAVES_SQL: &str = "SELECT {cols} FROM messages m \
     WHERE m.thread_id = ? AND m.deleted_at IS NULL \

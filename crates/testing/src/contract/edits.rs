@@ -155,17 +155,27 @@ pub async fn edit_in_place_and_tombstones<S: Store>(store: S) {
         .await
         .unwrap();
     assert_eq!(again.deleted, 1);
-    // Tombstoning the edited message drops its revisions.
+    // Tombstoning the edited message hides its revisions with its content; a restore brings
+    // both back.
     s.messages
         .delete(&alice(), t.id, a.id, DeleteScope::Message)
         .await
         .unwrap();
-    let gone = s
+    let hidden = s
+        .messages
+        .revisions(&alice(), t.id, a.id, None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(hidden, AppError::MessageNotFound), "{hidden:?}");
+    let back = s.messages.restore(&alice(), t.id, a.id).await.unwrap();
+    assert_eq!(back.restored, 1);
+    assert!(!back.message.is_tombstone() && !back.message.content.as_str().is_empty());
+    let kept = s
         .messages
         .revisions(&alice(), t.id, a.id, None, None)
         .await
         .unwrap();
-    assert!(gone.data.is_empty());
+    assert!(!kept.data.is_empty());
     // Appending still works below the tombstones, and the thread keeps its count.
     s.say(&alice(), t.id, user("more")).await;
     let thread = s.threads.get(&alice(), t.id, false).await.unwrap();

@@ -15,6 +15,7 @@ mod lists;
 mod members;
 mod messages;
 mod replies;
+mod retention;
 mod threads;
 mod transfer;
 
@@ -31,6 +32,7 @@ pub use messages::{
     summaries,
 };
 pub use replies::begin_reply_is_atomic;
+pub use retention::undo_deletes_and_sweep;
 pub use threads::{
     delete_restore_purge, org_admin_reads_the_org, owners_are_isolated, thread_lifecycle,
 };
@@ -66,6 +68,7 @@ pub trait Store:
     + BalanceStore
     + chat_threads_application::files::FileStore
     + chat_threads_application::files::BlobStore
+    + chat_threads_application::retention::RetentionStore
 {
 }
 impl<
@@ -78,7 +81,8 @@ impl<
         + UsageStore
         + BalanceStore
         + chat_threads_application::files::FileStore
-        + chat_threads_application::files::BlobStore,
+        + chat_threads_application::files::BlobStore
+        + chat_threads_application::retention::RetentionStore,
 > Store for T
 {
 }
@@ -224,7 +228,7 @@ macro_rules! contract_tests {
             abandoned_writes_leave_the_store_usable, deep_chain,
             org_admin_reads_the_org, message_filters, export_and_import, chatgpt_import,
             begin_reply_is_atomic, pages_and_exports_are_bounded, edit_in_place_and_tombstones,
-            balances_hold_and_debit, members_and_authors);
+            balances_hold_and_debit, members_and_authors, undo_deletes_and_sweep);
     };
     (@each $make:expr; $($name:ident),+) => {
         $(

@@ -9,8 +9,10 @@ use chat_threads_domain::{
 };
 
 use chat_threads_application::AppError;
+use chat_threads_application::messages::RestoreOutcome;
 use chat_threads_application::{
-    Branch, DeleteOutcome, ForkMode, MessageCursor, MessageFilter, MessageStore, NewMessage,
+    Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter, MessageStore,
+    NewMessage,
 };
 
 use super::{MemoryStore, matches_terms};
@@ -145,6 +147,11 @@ impl MessageStore for MemoryStore {
             .into_iter()
             .filter(|m| after.is_none_or(|c| (m.created_at, m.id) > (c.created_at, c.id)))
             .filter(|m| filter.role.is_none_or(|r| m.role == r))
+            .filter(|m| match filter.deleted {
+                None | Some(DeletedFilter::Include) => true,
+                Some(DeletedFilter::Exclude) => !m.is_deleted(),
+                Some(DeletedFilter::Only) => m.is_deleted(),
+            })
             .filter(|m| {
                 filter
                     .text
@@ -275,7 +282,7 @@ impl MessageStore for MemoryStore {
         if !s
             .messages
             .get(&id)
-            .is_some_and(|m| m.thread_id == thread_id && !m.is_deleted())
+            .is_some_and(|m| m.thread_id == thread_id && !m.is_deleted() && !m.is_tombstone())
         {
             return Err(AppError::MessageNotFound);
         }
@@ -287,6 +294,96 @@ impl MessageStore for MemoryStore {
             .take(limit as usize)
             .cloned()
             .collect())
+    }
+
+    async fn restore_message(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> Result<RestoreOutcome, AppError> {
+        let mut s = self.lock()?;
+        let thread = s.own_thread(scope, thread_id)?.clone();
+        let target = s
+            .messages
+            .get(&id)
+            .filter(|m| m.thread_id == thread_id)
+            .cloned()
+            .ok_or(AppError::MessageNotFound)?;
+        let mut restored = 0;
+        let mut leaf = thread.active_leaf_id;
+        if let Some(at) = target.deleted_at {
+            if let Some(p) = target.parent_id
+                && s.messages.get(&p).is_some_and(Message::is_deleted)
+            {
+                return Err(AppError::NotRestorable(
+                    "its parent is deleted too: restore that first".into(),
+                ));
+            }
+            // The message and the descendants deleted with it (at the same instant).
+            let mut back = vec![id];
+            let mut i = 0;
+            while i < back.len() {
+                let here = back[i];
+                back.extend(
+                    s.messages
+                        .values()
+                        .filter(|m| m.parent_id == Some(here) && m.deleted_at == Some(at))
+                        .map(|m| m.id),
+                );
+                i += 1;
+            }
+            for m in &back {
+                if let Some(msg) = s.messages.get_mut(m) {
+                    msg.deleted_at = None;
+                    msg.updated_at = now;
+                }
+            }
+            restored = back.len() as u64;
+            if thread.active_leaf_id == target.parent_id {
+                let live = s.thread_messages(thread_id);
+                let below: HashSet<MessageId> = tree::subtree(id, &live).into_iter().collect();
+                leaf = tree::leaves(&live)
+                    .into_iter()
+                    .find(|m| m.id == id || below.contains(&m.id))
+                    .map(|m| m.id)
+                    .or(leaf);
+            }
+            let t = s.thread_mut(scope, thread_id)?;
+            t.active_leaf_id = leaf;
+            t.message_count += restored as i64;
+            t.updated_at = now;
+        } else if target.is_tombstone() {
+            if s.erased.contains(&id) {
+                return Err(AppError::NotRestorable(
+                    "the restore window has passed: its content was erased".into(),
+                ));
+            }
+            let kept = s.trash.remove(&id).unwrap_or_else(|| target.clone());
+            if let Some(m) = s.messages.get_mut(&id) {
+                *m = Message {
+                    tombstoned_at: None,
+                    updated_at: now,
+                    deleted_at: m.deleted_at,
+                    ..kept
+                };
+            }
+            if let Some(t) = s.threads.get_mut(&thread_id) {
+                t.updated_at = now;
+            }
+            restored = 1;
+        }
+        let message = s
+            .messages
+            .get(&id)
+            .cloned()
+            .ok_or(AppError::MessageNotFound)?;
+        Ok(RestoreOutcome {
+            message,
+            restored,
+            active_leaf_id: leaf,
+        })
     }
 
     async fn tombstone_message(
@@ -305,16 +402,14 @@ impl MessageStore for MemoryStore {
         if !chat_threads_application::messages::tombstone_wanted(&current)? {
             return Ok(outcome);
         }
-        s.revisions.remove(&id);
+        // The content is kept aside until a restore or the sweeper's erasure.
+        s.trash.insert(id, current.clone());
         let m = s.live_message_mut(thread_id, id)?;
-        m.content = chat_threads_domain::Content::from_stored(String::new());
-        m.display_text = None;
-        m.metadata = chat_threads_domain::Metadata::default();
-        m.feedback = None;
-        m.reaction = None;
-        m.tombstoned_at = Some(now);
-        m.attachments.clear();
-        m.updated_at = now;
+        *m = Message {
+            tombstoned_at: Some(now),
+            updated_at: now,
+            ..current.hidden()
+        };
         if let Some(t) = s.threads.get_mut(&thread_id) {
             t.updated_at = now;
         }

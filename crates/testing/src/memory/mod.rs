@@ -9,6 +9,7 @@ mod members;
 mod messages;
 mod organize;
 mod replies;
+mod retention;
 mod search;
 mod shares;
 mod threads;
@@ -47,6 +48,10 @@ struct State {
     shares: Vec<chat_threads_application::shares::Share>,
     /// Members of threads.
     members: Vec<chat_threads_domain::Member>,
+    /// Tombstones' hidden content, as they were before the delete (until restored or erased).
+    trash: HashMap<MessageId, Message>,
+    /// Tombstones whose content the sweeper erased.
+    erased: HashSet<MessageId>,
 }
 
 impl State {
