@@ -549,7 +549,7 @@ async fn matrix(postgres: bool) {
         }
         // The owner: everything.
         let (tid, mid) = fixture(&server, &alice).await;
-        if path.ends_with("/restore") {
+        if path == "/v1/threads/{thread_id}/restore" {
             call(
                 &server,
                 &alice,
