@@ -7,6 +7,7 @@ mod support;
 
 mod agent;
 mod api;
+mod audit;
 mod auth;
 mod billing;
 mod binary;

@@ -697,6 +697,17 @@ async fn tour(postgres: bool) {
     assert_eq!(listed["data"][0]["principal"], "user:bob");
     t.ok("DELETE", &format!("{members}/user:bob"), None, 204)
         .await;
+    // The audit log (the tourist is acme's admin): newest first, and exported as NDJSON.
+    let log = t.ok("GET", "/v1/audit?limit=100", None, 200).await;
+    assert_eq!(log["data"][0]["action"], "member.removed", "{log}");
+    let (status, ndjson, _) = t
+        .raw("GET", "/v1/audit/export", "text/plain", String::new())
+        .await;
+    assert_eq!(
+        (status, ndjson.lines().count() >= 3),
+        (200, true),
+        "{ndjson}"
+    );
 
     // Deleting.
     let del = t

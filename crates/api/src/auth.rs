@@ -101,7 +101,7 @@ pub trait LiveCheck: Send + Sync + 'static {
 
 impl<S, H, I, C> LiveCheck for chat_threads_application::accounts::AuthService<S, H, I, C>
 where
-    S: chat_threads_application::accounts::AuthStore,
+    S: chat_threads_application::accounts::AuthStore + chat_threads_application::audit::AuditStore,
     H: chat_threads_application::accounts::PasswordHasher,
     I: chat_threads_application::accounts::TokenIssuer,
     C: chat_threads_application::system::Clock,

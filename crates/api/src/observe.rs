@@ -227,7 +227,10 @@ pub async fn observe(
         route = tracing::field::Empty
     );
     let started = Instant::now();
-    let result = next.call(req).instrument(span.clone()).await;
+    // The audit log's entries written while handling name the request.
+    let result = chat_threads_application::audit::REQUEST_ID
+        .scope(id.clone(), next.call(req).instrument(span.clone()))
+        .await;
     let elapsed = started.elapsed().as_secs_f64();
     let mut res = match result {
         Ok(res) => res.map_into_boxed_body(),

@@ -337,6 +337,16 @@ fn parameter_rules() -> Vec<(&'static str, Value)> {
         ("creator_email", query_text()),
         ("include", one_of(&["messages"])),
         ("shared", one_of(&["with_me"])),
+        (
+            "action",
+            one_of(
+                &chat_threads_application::audit::AuditAction::ALL
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        ("actor", identifier(ID)),
     ]
 }
 

@@ -43,6 +43,8 @@ pub struct AppState<D: Deps> {
     pub shares: chat_threads_application::shares::ShareService<D::Store, SystemClock>,
     /// Members of threads.
     pub members: chat_threads_application::members::MemberService<D::Store, SystemClock>,
+    /// The audit log.
+    pub audit: chat_threads_application::audit::AuditService<D::Store, SystemClock>,
     /// Messages and the tree.
     pub messages: MessageService<D::Store, SystemClock>,
     /// Summaries.
@@ -74,6 +76,7 @@ impl<D: Deps> Clone for AppState<D> {
             organize: self.organize.clone(),
             shares: self.shares.clone(),
             members: self.members.clone(),
+            audit: self.audit.clone(),
             messages: self.messages.clone(),
             summaries: self.summaries.clone(),
             auth: self.auth.clone(),
@@ -165,6 +168,11 @@ impl<D: Deps> AppState<D> {
         )
         .with_instance(p.instance);
         Self {
+            audit: chat_threads_application::audit::AuditService::new(
+                p.store.clone(),
+                SystemClock,
+                limits,
+            ),
             members: chat_threads_application::members::MemberService::new(
                 p.store.clone(),
                 SystemClock,

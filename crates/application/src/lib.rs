@@ -20,6 +20,7 @@
 //! | [`billing`] (prices, balances) | [`billing::BalanceService`] | [`billing::BalanceStore`] (holds in `ReplyStore`, debits in `UsageStore`) |
 //! | [`accounts`] (and sessions) | [`accounts::AuthService`] | [`accounts::AuthStore`], token and password ports |
 //! | [`transfer`] (NDJSON, ChatGPT) | [`transfer::TransferService`] | [`transfer::ImportStore`] |
+//! | [`audit`] (the audit log) | [`audit::AuditService`], `audit::record` | [`audit::AuditStore`] |
 //! | [`retention`] (the restore window) | [`retention::RetentionService`] | [`retention::RetentionStore`] |
 //! | [`idempotency`] | — | [`idempotency::IdempotencyStore`] |
 //! | [`events`] | [`events::ThreadEvents`] (the hub) | [`events::EventBridge`] |
@@ -32,6 +33,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod audit;
 pub mod billing;
 pub mod branches;
 pub mod cursor;

@@ -84,7 +84,7 @@ pub struct RetentionService<S, C> {
     totals: Arc<SweptTotals>,
 }
 
-impl<S: RetentionStore, C: Clock> RetentionService<S, C> {
+impl<S: RetentionStore + crate::audit::AuditStore, C: Clock> RetentionService<S, C> {
     /// A sweeper forgetting what was deleted longer than `window` ago, `batch` rows at a time.
     pub fn new(store: S, clock: C, window: std::time::Duration, batch: u32) -> Self {
         Self {
@@ -115,6 +115,20 @@ impl<S: RetentionStore, C: Clock> RetentionService<S, C> {
             total.threads += s.threads;
             let full = u64::from(self.batch);
             if s.erased < full && s.messages < full && s.threads < full {
+                if !total.is_empty() {
+                    crate::audit::record(
+                        &self.store,
+                        &self.clock,
+                        None,
+                        None,
+                        crate::audit::AuditAction::RetentionSwept,
+                        "deleted".into(),
+                        None,
+                        serde_json::json!({"erased": total.erased, "messages": total.messages,
+                                           "threads": total.threads}),
+                    )
+                    .await;
+                }
                 return Ok(total);
             }
         }

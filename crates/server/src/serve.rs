@@ -74,9 +74,14 @@ fn spawn_purge_job<S, H, I>(
         S,
         chat_threads_application::SystemClock,
     >,
+    audit: (
+        chat_threads_application::audit::AuditService<S, chat_threads_application::SystemClock>,
+        u32,
+    ),
     every_secs: u64,
 ) where
     S: chat_threads_application::accounts::AuthStore
+        + chat_threads_application::audit::AuditStore
         + chat_threads_application::retention::RetentionStore
         + chat_threads_application::idempotency::IdempotencyStore
         + chat_threads_application::files::FileStore
@@ -109,6 +114,14 @@ fn spawn_purge_job<S, H, I>(
                 Err(e) => {
                     tracing::warn!(error = %e, "sweeping deleted messages and threads failed")
                 }
+            }
+            let (log, days) = &audit;
+            match log.purge_older_than(*days, 500).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(entries = n, "trimmed the audit log (audit.retention_days)")
+                }
+                Err(e) => tracing::warn!(error = %e, "trimming the audit log failed"),
             }
             if let Err(e) = store.purge_idempotency(chrono::Utc::now()).await {
                 tracing::warn!(error = %e, "purging expired idempotency keys failed");
@@ -228,6 +241,7 @@ pub async fn serve(settings: Settings, replies_rt: tokio::runtime::Handle) -> an
         Duration::from_secs(settings.files.gc_grace_secs),
         api.state.store.clone(),
         retention,
+        (api.state.audit.clone(), settings.audit.retention_days),
         settings.auth.sessions.purge_interval_secs,
     );
     let server = &settings.server;

@@ -1,6 +1,7 @@
 //! Handlers, one module per resource, and the route table.
 
 pub mod accounts;
+pub mod audit;
 pub mod billing;
 pub mod branches;
 pub mod files;

@@ -302,7 +302,14 @@ impl<D: Deps> Connection<D> {
         let id = request.remove("id").unwrap_or(Value::Null);
         let result = match request.remove("op") {
             Some(Value::String(name)) => match Op::parse(&name, request) {
-                Ok(op) => self.dispatch(out, op).await,
+                // Each request over the socket is its own request for the audit log:
+                // `<connection id>:<request id>`.
+                Ok(op) => {
+                    let rid = format!("{}:{}", self.id, id);
+                    chat_threads_application::audit::REQUEST_ID
+                        .scope(rid, self.dispatch(out, op))
+                        .await
+                }
                 Err(e) => Err(e),
             },
             _ => Err(ApiError::Argument {

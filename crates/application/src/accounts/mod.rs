@@ -166,7 +166,9 @@ fn disabled(what: &str) -> AppError {
     AppError::Forbidden(format!("{what} are disabled on this server"))
 }
 
-impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H, I, C> {
+impl<S: AuthStore + crate::audit::AuditStore, H: PasswordHasher, I: TokenIssuer, C: Clock>
+    AuthService<S, H, I, C>
+{
     /// A service.
     pub fn new(
         store: S,
@@ -244,7 +246,23 @@ impl<S: AuthStore, H: PasswordHasher, I: TokenIssuer, C: Clock> AuthService<S, H
                 )
                 .await
             }
-            _ => Err(AuthError::InvalidCredentials.into()),
+            _ => {
+                let entry = crate::audit::AuditEntry {
+                    seq: 0,
+                    at: self.clock.now(),
+                    org_id: None,
+                    actor: "anonymous".into(),
+                    action: crate::audit::AuditAction::SignInFailed,
+                    target: "account".into(),
+                    thread_id: None,
+                    request_id: crate::audit::request_id(),
+                    details: serde_json::json!({"email": email.trim().chars().take(254).collect::<String>()}),
+                };
+                if let Err(e) = self.store.append_audit(entry).await {
+                    tracing::error!(cause = %e.chain(), "writing an audit entry failed");
+                }
+                Err(AuthError::InvalidCredentials.into())
+            }
         }
     }
 

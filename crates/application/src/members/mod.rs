@@ -87,6 +87,17 @@ impl<S: MemberStore + ThreadStore, C: Clock> MemberService<S, C> {
             added_at: self.clock.now(),
         };
         let (member, created) = self.store.put_member(&scope.owner, member).await?;
+        crate::audit::record(
+            &self.store,
+            &self.clock,
+            Some(who),
+            None,
+            crate::audit::AuditAction::MemberAdded,
+            format!("member:{}", member.principal.as_str()),
+            Some(thread_id),
+            serde_json::json!({"role": member.role, "created": created}),
+        )
+        .await;
         self.events.emit(
             thread_id,
             Event::MemberAdded {
@@ -125,6 +136,17 @@ impl<S: MemberStore + ThreadStore, C: Clock> MemberService<S, C> {
         {
             return Err(AppError::MemberNotFound);
         }
+        crate::audit::record(
+            &self.store,
+            &self.clock,
+            Some(who),
+            None,
+            crate::audit::AuditAction::MemberRemoved,
+            format!("member:{}", principal.as_str()),
+            Some(thread_id),
+            serde_json::json!({"left": principal == who.owner()}),
+        )
+        .await;
         self.events.emit(
             thread_id,
             Event::MemberRemoved {

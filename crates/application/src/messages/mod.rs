@@ -527,6 +527,17 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                 active_leaf_id: out.active_leaf_id,
             },
         );
+        crate::audit::record(
+            &self.store,
+            &self.clock,
+            Some(who),
+            None,
+            crate::audit::AuditAction::MessageDeleted,
+            format!("message:{id}"),
+            Some(thread_id),
+            serde_json::json!({"scope": scope, "deleted": out.deleted}),
+        )
+        .await;
         Ok(out)
     }
 
@@ -586,6 +597,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             .flatten();
         // The path reads around tombstones (messages deleted alone); the tree view shows them.
         rows.retain(|m| !m.is_tombstone());
+        crate::audit::admin_read(&self.store, &self.clock, who, thread_id, "messages").await;
         Ok(Page {
             data: rows,
             next_cursor,
@@ -617,6 +629,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                 &filter,
             )
             .await?;
+        crate::audit::admin_read(&self.store, &self.clock, who, thread_id, "tree").await;
         Ok(Page::from_rows(rows, limit, self.limits.page_bytes, |m| {
             MessageCursor {
                 created_at: m.created_at,

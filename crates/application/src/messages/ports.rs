@@ -32,14 +32,10 @@ pub struct MessageFilter {
 }
 
 impl MessageFilter {
-    /// Whether the filter lets everything through.
+    /// Whether the filter keeps every message it is given by content (role and words; which
+    /// deleted messages a list holds is the store's part).
     pub fn is_empty(&self) -> bool {
-        self.role.is_none()
-            && self.text.is_none()
-            && matches!(
-                self.deleted,
-                None | Some(crate::threads::DeletedFilter::Include)
-            )
+        self.role.is_none() && self.text.is_none()
     }
 }
 

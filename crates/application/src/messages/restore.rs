@@ -25,6 +25,17 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             .restore_message(&scope, thread_id, id, self.clock.now())
             .await?;
         if out.restored > 0 {
+            crate::audit::record(
+                &self.store,
+                &self.clock,
+                Some(who),
+                None,
+                crate::audit::AuditAction::MessageRestored,
+                format!("message:{id}"),
+                Some(thread_id),
+                serde_json::json!({"restored": out.restored}),
+            )
+            .await;
             self.events.emit(
                 thread_id,
                 Event::MessageRestored {

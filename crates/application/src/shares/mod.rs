@@ -188,7 +188,8 @@ where
             ShareMode::Live => None,
         };
         let now = self.clock.now();
-        self.store
+        let share = self
+            .store
             .insert_share(Share {
                 id: format!("shr_{}", uuid::Uuid::new_v4().simple()),
                 thread_id,
@@ -203,7 +204,10 @@ where
                 created_at: now,
                 updated_at: now,
             })
-            .await
+            .await?;
+        self.audit(who, &share, crate::audit::AuditAction::ShareCreated)
+            .await;
+        Ok(share)
     }
 
     /// The shares of the caller's thread, oldest first.
@@ -248,14 +252,33 @@ where
             }
             other => other?,
         };
-        self.store
+        let share = self
+            .store
             .refresh_share(Share {
                 title: thread.title.to_string(),
                 snapshot: Some(messages.iter().map(SharedMessage::from).collect()),
                 updated_at: self.clock.now(),
                 ..share
             })
-            .await
+            .await?;
+        self.audit(who, &share, crate::audit::AuditAction::ShareRefreshed)
+            .await;
+        Ok(share)
+    }
+
+    /// Writes the audit entry of an action on a share link.
+    async fn audit(&self, who: &Principal, share: &Share, action: crate::audit::AuditAction) {
+        crate::audit::record(
+            &self.store,
+            &self.clock,
+            Some(who),
+            share.org_id.as_ref(),
+            action,
+            format!("share:{}", share.id),
+            Some(share.thread_id),
+            serde_json::json!({"mode": share.mode.as_str(), "audience": share.audience.as_str()}),
+        )
+        .await;
     }
 
     /// Revokes a share: the link answers 404 from now on, on every instance.
@@ -265,8 +288,10 @@ where
         thread_id: ThreadId,
         id: &str,
     ) -> Result<(), AppError> {
-        self.own_thread(who, thread_id).await?;
+        let (_, share) = self.own_share(who, thread_id, id).await?;
         if self.store.delete_share(thread_id, id).await? {
+            self.audit(who, &share, crate::audit::AuditAction::ShareRevoked)
+                .await;
             Ok(())
         } else {
             Err(AppError::ShareNotFound)

@@ -281,7 +281,9 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             Need::Read
         };
         let scope = scope_for(&self.store, who, id, need).await?;
-        self.store.get_thread(&scope, id, include_deleted).await
+        let thread = self.store.get_thread(&scope, id, include_deleted).await?;
+        crate::audit::admin_read(&self.store, &self.clock, who, id, "thread").await;
+        Ok(thread)
     }
 
     /// A page of the owner's threads, pinned first, then newest activity first; temporary
@@ -377,6 +379,21 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         Ok(thread)
     }
 
+    /// Writes the audit entry of an action on a whole thread.
+    async fn audit(&self, who: &Principal, thread: &Thread, action: crate::audit::AuditAction) {
+        crate::audit::record(
+            &self.store,
+            &self.clock,
+            Some(who),
+            thread.org_id.as_ref(),
+            action,
+            format!("thread:{}", thread.id),
+            Some(thread.id),
+            serde_json::json!({"owner": thread.owner.as_str()}),
+        )
+        .await;
+    }
+
     /// Archives a thread (it stays readable and writable).
     pub async fn archive(&self, who: &Principal, id: ThreadId) -> Result<Thread, AppError> {
         let patch = ThreadPatch {
@@ -406,6 +423,8 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             )
             .await?;
         self.changed(|thread| Event::ThreadDeleted { thread }, &thread);
+        self.audit(who, &thread, crate::audit::AuditAction::ThreadDeleted)
+            .await;
         Ok(thread)
     }
 
@@ -421,12 +440,18 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             )
             .await?;
         self.changed(|thread| Event::ThreadRestored { thread }, &thread);
+        self.audit(who, &thread, crate::audit::AuditAction::ThreadRestored)
+            .await;
         Ok(thread)
     }
 
     /// Deletes a thread and all its messages and summaries for good.
     pub async fn purge(&self, who: &Principal, id: ThreadId) -> Result<(), AppError> {
         let scope = scope_for(&self.store, who, id, Need::Own).await?;
-        self.store.purge_thread(&scope, id).await
+        let thread = self.store.get_thread(&scope, id, true).await?;
+        self.store.purge_thread(&scope, id).await?;
+        self.audit(who, &thread, crate::audit::AuditAction::ThreadPurged)
+            .await;
+        Ok(())
     }
 }

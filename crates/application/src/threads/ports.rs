@@ -111,7 +111,9 @@ impl ThreadPatch {
 }
 
 /// Storage of threads.
-pub trait ThreadStore: crate::access::MemberStore + Clone + Send + Sync + 'static {
+pub trait ThreadStore:
+    crate::access::MemberStore + crate::audit::AuditStore + Clone + Send + Sync + 'static
+{
     /// Inserts a new thread (with its tags; its folder must be one of the owner's, else
     /// [`AppError::FolderNotFound`]). An external id already used by the owner is
     /// [`AppError::Conflict`].

@@ -125,6 +125,7 @@ impl<S: ThreadStore + MessageStore + SummaryStore + ImportStore, C: Clock> Trans
         let scope =
             crate::access::scope_for(&self.store, who, id, crate::access::Need::Read).await?;
         let thread = self.store.get_thread(&scope, id, false).await?;
+        crate::audit::admin_read(&self.store, &self.clock, who, id, "export").await;
         Ok(Export::of_thread(
             self.store.clone(),
             scope,

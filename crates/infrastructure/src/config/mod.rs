@@ -54,6 +54,8 @@ pub struct Settings {
     pub titles: TitlesConfig,
     /// How long deleted things stay restorable.
     pub retention: RetentionConfig,
+    /// The audit log.
+    pub audit: AuditConfig,
     /// Logging.
     pub log: LogSettings,
 }
@@ -106,6 +108,14 @@ pub struct RetentionConfig {
     pub restore_window_secs: u64,
     /// Rows per sweep transaction.
     pub sweep_batch: u32,
+}
+
+/// The audit log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How long entries are kept, days.
+    pub retention_days: u32,
 }
 
 /// Titles of untitled threads, written by a model after the first exchange.
@@ -389,7 +399,8 @@ impl Settings {
         let r = &self.replies;
         let w = &self.websocket;
         let l = &self.rate_limit;
-        let checks: [(&str, u64, u64); 24] = [
+        let checks: [(&str, u64, u64); 25] = [
+            ("audit.retention_days", self.audit.retention_days.into(), 1),
             (
                 "threads.temporary_ttl_secs",
                 self.threads.temporary_ttl_secs,

@@ -15,6 +15,7 @@ mod files;
 #[macro_use]
 mod organize;
 mod accounts;
+mod audit;
 mod dialect;
 mod error;
 mod idempotency;

@@ -233,6 +233,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// The audit log (append-only).
+    audit_log (seq) {
+        seq -> BigInt,
+        at -> PTime,
+        org_id -> Nullable<Text>,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        thread_id -> Nullable<PUuid>,
+        request_id -> Nullable<Text>,
+        details -> PJson,
+    }
+}
+
 diesel::joinable!(thread_tags -> threads (thread_id));
 diesel::joinable!(thread_members -> threads (thread_id));
 diesel::joinable!(shares -> threads (thread_id));

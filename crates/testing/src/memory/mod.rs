@@ -3,6 +3,7 @@
 //! The shared state and the small ports live here; the larger ports have a file each.
 
 mod accounts;
+mod audit;
 mod billing;
 mod files;
 mod members;
@@ -52,6 +53,8 @@ struct State {
     trash: HashMap<MessageId, Message>,
     /// Tombstones whose content the sweeper erased.
     erased: HashSet<MessageId>,
+    /// The audit log, oldest first.
+    audit: Vec<chat_threads_application::audit::AuditEntry>,
 }
 
 impl State {
