@@ -25,6 +25,7 @@ mod memory;
 mod nasty;
 mod openai;
 mod organize;
+mod policies;
 mod replies;
 mod sampling;
 mod sessions;

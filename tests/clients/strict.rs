@@ -21,6 +21,10 @@ fn valid_body(operation: &str, message_id: &str) -> Value {
         "rename_tag" => json!({"name": "renamed"}),
         "create_share" => json!({"mode": "live", "audience": "public"}),
         "add_member" => json!({"principal": "user:zed", "role": "viewer"}),
+        "put_retention_policy" | "dry_run_retention_policy" => {
+            json!({"erase_deleted_after_days": 30})
+        }
+        "place_legal_hold" => json!({"principal": "user:zed", "reason": "strict"}),
         _ => json!({}),
     }
 }

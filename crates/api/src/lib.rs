@@ -137,7 +137,7 @@ macro_rules! v1_routes {
         fn routes_v1<D: Deps>(cfg: &mut web::ServiceConfig) {
             use routes::{
                 accounts, audit, billing, branches, files, live, members, messages, organize,
-                replies, search, shares, summaries, threads, tools, transfer,
+                policies, replies, search, shares, summaries, threads, tools, transfer,
             };
             // One resource per (method, path), guarded by its method as `cfg.route` does, so
             // another method on the same path falls through to its own resource. Its
@@ -215,6 +215,13 @@ v1_routes! {
     post "/threads/{thread_id}/shares/{share_id}/refresh" => shares::refresh,
     delete "/threads/{thread_id}/shares/{share_id}" => shares::revoke,
     post "/threads/{thread_id}/messages/{message_id}/restore" => messages::restore,
+    get "/retention-policies" => policies::list,
+    put "/retention-policies" => policies::put,
+    delete "/retention-policies" => policies::delete,
+    post "/retention-policies/dry-run" => policies::dry_run,
+    get "/legal-holds" => policies::holds,
+    post "/legal-holds" => policies::hold,
+    delete "/legal-holds/{hold_id}" => policies::release,
     get "/audit" => audit::list,
     get "/audit/export" => audit::export,
     post "/threads/{thread_id}/members" => members::add,

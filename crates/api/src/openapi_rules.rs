@@ -215,6 +215,11 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("CreateShareBody", "display_name", identifier(64)),
         ("AddMemberBody", "principal", member_principal()),
         ("AddMemberBody", "role", one_of(&["viewer", "editor"])),
+        ("PolicyBody", "product", products()),
+        ("PolicyBody", "delete_inactive_after_days", range(1, 36_500)),
+        ("PolicyBody", "erase_deleted_after_days", range(1, 36_500)),
+        ("HoldBody", "principal", member_principal()),
+        ("HoldBody", "reason", identifier(500)),
         ("UpdateThreadBody", "title", one_line(TITLE)),
         (
             "UpdateThreadBody",

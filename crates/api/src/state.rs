@@ -26,6 +26,7 @@ pub trait Deps: 'static {
         + chat_threads_application::SearchStore
         + chat_threads_application::organize::FolderStore
         + chat_threads_application::shares::ShareStore
+        + chat_threads_application::retention::policies::PolicyStore
         + Readiness;
     /// Password hashing.
     type Hasher: PasswordHasher;
@@ -45,6 +46,9 @@ pub struct AppState<D: Deps> {
     pub members: chat_threads_application::members::MemberService<D::Store, SystemClock>,
     /// The audit log.
     pub audit: chat_threads_application::audit::AuditService<D::Store, SystemClock>,
+    /// Retention policies and legal holds.
+    pub policies:
+        chat_threads_application::retention::policies::PolicyService<D::Store, SystemClock>,
     /// Messages and the tree.
     pub messages: MessageService<D::Store, SystemClock>,
     /// Summaries.
@@ -77,6 +81,7 @@ impl<D: Deps> Clone for AppState<D> {
             shares: self.shares.clone(),
             members: self.members.clone(),
             audit: self.audit.clone(),
+            policies: self.policies.clone(),
             messages: self.messages.clone(),
             summaries: self.summaries.clone(),
             auth: self.auth.clone(),
@@ -148,6 +153,8 @@ pub struct AppSettings {
     pub sse_keepalive: std::time::Duration,
     /// How long temporary threads live (`threads.temporary_ttl`).
     pub temporary_ttl: std::time::Duration,
+    /// Rows per sweep transaction (`retention.sweep_batch`).
+    pub sweep_batch: u32,
 }
 
 impl<D: Deps> AppState<D> {
@@ -168,6 +175,11 @@ impl<D: Deps> AppState<D> {
         )
         .with_instance(p.instance);
         Self {
+            policies: chat_threads_application::retention::policies::PolicyService::new(
+                p.store.clone(),
+                SystemClock,
+                s.sweep_batch,
+            ),
             audit: chat_threads_application::audit::AuditService::new(
                 p.store.clone(),
                 SystemClock,

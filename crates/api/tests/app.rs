@@ -90,6 +90,7 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
             files: chat_threads_application::files::FileSettings::default(),
             sse_keepalive: Duration::from_secs(15),
             temporary_ttl: Duration::from_secs(3600),
+            sweep_batch: 500,
         },
     });
     ApiConfig {

@@ -56,8 +56,13 @@ pub enum AuditAction {
     AdminRead,
     /// A sign-in with a wrong e-mail or password.
     SignInFailed,
-    /// The sweeper forgot what was deleted longer than the restore window ago.
+    /// The sweeper forgot what was deleted longer than the restore window ago, or applied
+    /// the retention policies.
     RetentionSwept,
+    /// A legal hold was placed.
+    LegalHoldPlaced,
+    /// A legal hold was lifted.
+    LegalHoldLifted,
 }
 
 impl AuditAction {
@@ -76,6 +81,8 @@ impl AuditAction {
         Self::AdminRead,
         Self::SignInFailed,
         Self::RetentionSwept,
+        Self::LegalHoldPlaced,
+        Self::LegalHoldLifted,
     ];
 
     /// The wire name (`share.created`).
@@ -94,6 +101,8 @@ impl AuditAction {
             Self::AdminRead => "thread.read_by_admin",
             Self::SignInFailed => "auth.sign_in_failed",
             Self::RetentionSwept => "retention.swept",
+            Self::LegalHoldPlaced => "legal_hold.placed",
+            Self::LegalHoldLifted => "legal_hold.lifted",
         }
     }
 
@@ -261,7 +270,7 @@ impl<S: AuditStore, C: Clock> AuditService<S, C> {
         cursor: Option<String>,
         limit: Option<u32>,
     ) -> Result<Page<AuditEntry>, AppError> {
-        let org = auditor_org(who)?;
+        let org = org_manager(who, "the audit log is read")?;
         let limit = page_size(limit, &self.limits)?;
         let before = cursor
             .as_deref()
@@ -290,8 +299,9 @@ impl<S: AuditStore, C: Clock> AuditService<S, C> {
     }
 }
 
-/// The organization whose log `who` reads: an org admin's or a service principal's own.
-fn auditor_org(who: &Principal) -> Result<&OrgId, AppError> {
+/// The organization `who` manages: an org admin's or a service principal's own (`what` names
+/// the refusal: "the audit log is read").
+pub(crate) fn org_manager<'a>(who: &'a Principal, what: &str) -> Result<&'a OrgId, AppError> {
     use chat_threads_domain::PrincipalKind;
     let auditor = match who.kind {
         PrincipalKind::Service => true,
@@ -300,8 +310,8 @@ fn auditor_org(who: &Principal) -> Result<&OrgId, AppError> {
     };
     match (&who.org, auditor) {
         (Some(org), true) => Ok(org),
-        _ => Err(AppError::Forbidden(
-            "the audit log is read by org admins and service principals of an organization".into(),
-        )),
+        _ => Err(AppError::Forbidden(format!(
+            "{what} by org admins and service principals of an organization"
+        ))),
     }
 }

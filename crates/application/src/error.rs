@@ -51,6 +51,8 @@ error_codes! {
     FileNotFound => "file_not_found", 404: "no such file for this caller (also another principal's file).",
     FolderNotFound => "folder_not_found", 404: "no such folder for this caller (also another principal's folder).",
     MemberNotFound => "member_not_found", 404: "the principal is not a member of this thread.",
+    PolicyNotFound => "policy_not_found", 404: "no retention policy of your organization for this product.",
+    HoldNotFound => "hold_not_found", 404: "no such legal hold in your organization.",
     TagNotFound => "tag_not_found", 404: "no thread of yours carries this tag.",
     ShareNotFound => "share_not_found", 404: "no such share link (never made, revoked, its thread deleted, or not for you).",
     BalanceNotFound => "balance_not_found", 404: "no such balance for this caller (another principal's or organization's account).",
@@ -184,6 +186,12 @@ pub enum AppError {
     /// The principal is not a member of the thread.
     #[error("member not found")]
     MemberNotFound,
+    /// No such retention policy.
+    #[error("retention policy not found")]
+    PolicyNotFound,
+    /// No such legal hold.
+    #[error("legal hold not found")]
+    HoldNotFound,
     /// No thread of the caller carries this tag.
     #[error("tag not found")]
     TagNotFound,
@@ -345,6 +353,8 @@ impl AppError {
             Self::BalanceNotFound => ErrorCode::BalanceNotFound,
             Self::FolderNotFound => ErrorCode::FolderNotFound,
             Self::MemberNotFound => ErrorCode::MemberNotFound,
+            Self::PolicyNotFound => ErrorCode::PolicyNotFound,
+            Self::HoldNotFound => ErrorCode::HoldNotFound,
             Self::TagNotFound => ErrorCode::TagNotFound,
             Self::ShareNotFound => ErrorCode::ShareNotFound,
             Self::FileNotFound => ErrorCode::FileNotFound,
@@ -573,6 +583,8 @@ mod tests {
             AppError::BalanceNotFound,
             AppError::FolderNotFound,
             AppError::MemberNotFound,
+            AppError::PolicyNotFound,
+            AppError::HoldNotFound,
             AppError::TagNotFound,
             AppError::ShareNotFound,
             AppError::Forbidden("x".into()),

@@ -53,6 +53,21 @@ pub async fn migrate(settings: Settings, revert_all: bool) -> anyhow::Result<()>
     Ok(())
 }
 
+/// What the purge job forgets on purpose: the retention policies, what was deleted longer than
+/// the restore window ago, and the audit log's old entries.
+struct Sweeps<S> {
+    retention: chat_threads_application::retention::RetentionService<
+        S,
+        chat_threads_application::SystemClock,
+    >,
+    policies: chat_threads_application::retention::policies::PolicyService<
+        S,
+        chat_threads_application::SystemClock,
+    >,
+    audit: chat_threads_application::audit::AuditService<S, chat_threads_application::SystemClock>,
+    audit_days: u32,
+}
+
 /// Purges expired sessions (with their threads and files) and expired threads, forgets what was
 /// deleted longer than the restore window ago, and collects files no message references once
 /// they are older than `file_grace`, now and then.
@@ -70,19 +85,13 @@ fn spawn_purge_job<S, H, I>(
     >,
     file_grace: Duration,
     store: S,
-    retention: chat_threads_application::retention::RetentionService<
-        S,
-        chat_threads_application::SystemClock,
-    >,
-    audit: (
-        chat_threads_application::audit::AuditService<S, chat_threads_application::SystemClock>,
-        u32,
-    ),
+    sweeps: Sweeps<S>,
     every_secs: u64,
 ) where
     S: chat_threads_application::accounts::AuthStore
         + chat_threads_application::audit::AuditStore
         + chat_threads_application::retention::RetentionStore
+        + chat_threads_application::retention::policies::PolicyStore
         + chat_threads_application::idempotency::IdempotencyStore
         + chat_threads_application::files::FileStore
         + chat_threads_application::files::BlobStore,
@@ -103,6 +112,21 @@ fn spawn_purge_job<S, H, I>(
                 Ok(n) => tracing::info!(files = n, "collected unreferenced files"),
                 Err(e) => tracing::warn!(error = %e, "collecting unreferenced files failed"),
             }
+            let Sweeps {
+                retention,
+                policies,
+                audit,
+                audit_days,
+            } = &sweeps;
+            match policies.apply_all().await {
+                Ok(o) if o.threads_deleted + o.forgotten == 0 => {}
+                Ok(o) => tracing::info!(
+                    threads_deleted = o.threads_deleted,
+                    forgotten = o.forgotten,
+                    "applied the retention policies"
+                ),
+                Err(e) => tracing::warn!(error = %e, "applying the retention policies failed"),
+            }
             match retention.sweep().await {
                 Ok(s) if s.is_empty() => {}
                 Ok(s) => tracing::info!(
@@ -115,8 +139,7 @@ fn spawn_purge_job<S, H, I>(
                     tracing::warn!(error = %e, "sweeping deleted messages and threads failed")
                 }
             }
-            let (log, days) = &audit;
-            match log.purge_older_than(*days, 500).await {
+            match audit.purge_older_than(*audit_days, 500).await {
                 Ok(0) => {}
                 Ok(n) => {
                     tracing::info!(entries = n, "trimmed the audit log (audit.retention_days)")
@@ -240,8 +263,12 @@ pub async fn serve(settings: Settings, replies_rt: tokio::runtime::Handle) -> an
         api.state.files.clone(),
         Duration::from_secs(settings.files.gc_grace_secs),
         api.state.store.clone(),
-        retention,
-        (api.state.audit.clone(), settings.audit.retention_days),
+        Sweeps {
+            retention,
+            policies: api.state.policies.clone(),
+            audit: api.state.audit.clone(),
+            audit_days: settings.audit.retention_days,
+        },
         settings.auth.sessions.purge_interval_secs,
     );
     let server = &settings.server;

@@ -99,6 +99,7 @@ pub async fn api_config(
             },
             session_org,
             temporary_ttl: std::time::Duration::from_secs(settings.threads.temporary_ttl_secs),
+            sweep_batch: settings.retention.sweep_batch,
             files: chat_threads_application::files::FileSettings {
                 allowed_types: settings.files.allowed_types.clone(),
                 quota_bytes: settings.files.quota_bytes_per_owner,

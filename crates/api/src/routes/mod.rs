@@ -10,6 +10,7 @@ pub mod members;
 pub mod messages;
 pub mod openai;
 pub mod organize;
+pub mod policies;
 pub mod replies;
 pub mod search;
 pub mod shares;

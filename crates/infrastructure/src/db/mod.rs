@@ -26,7 +26,9 @@ mod models;
 mod pool;
 mod prepared;
 mod replies;
+#[macro_use]
 mod retention;
+mod policies;
 pub mod schema;
 mod search;
 mod shares;

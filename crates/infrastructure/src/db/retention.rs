@@ -7,36 +7,83 @@ use chat_threads_domain::Timestamp;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
-use super::Dialect;
+use diesel::sql_types::Bool;
+
 use super::error::DbError;
-use super::schema::{message_files, message_revisions, messages, threads};
+use super::schema::{messages, threads};
 use super::store::SqlStore;
-use super::types::{DbJson, DbTime, DbUuid};
+use super::types::{DbTime, DbUuid};
 
 /// The advisory lock key of the sweep (any fixed number; `ct` + "retention").
-const SWEEP_LOCK: i64 = 0x6374_7265_7465_6e74;
+pub(super) const SWEEP_LOCK: i64 = 0x6374_7265_7465_6e74;
 
 #[derive(QueryableByName)]
-struct Locked {
+pub(super) struct Locked {
     #[diesel(sql_type = diesel::sql_types::Bool)]
-    locked: bool,
+    pub(super) locked: bool,
 }
 
 /// Whether this transaction may sweep: always on SQLite (one writer), on PostgreSQL when no
 /// other instance's sweep holds the lock (it is released when the transaction ends).
 macro_rules! sweep_lock {
     ($conn:ident, $dialect:ident) => {{
-        if $dialect == Dialect::Postgres {
-            let l: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
-                .bind::<diesel::sql_types::BigInt, _>(SWEEP_LOCK)
-                .get_result($conn)
-                .await?;
+        if $dialect == super::Dialect::Postgres {
+            let l: super::retention::Locked =
+                diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+                    .bind::<diesel::sql_types::BigInt, _>(super::retention::SWEEP_LOCK)
+                    .get_result($conn)
+                    .await?;
             l.locked
         } else {
             true
         }
     }};
 }
+
+/// Erases the hidden content of these tombstones for good (with their revisions and their
+/// files' references) and marks them erased; how many.
+macro_rules! erase_tombstones {
+    ($conn:ident, $ids:expr, $now:expr) => {{
+        use super::schema::{message_files, message_revisions, messages};
+        let ids: &Vec<super::types::DbUuid> = $ids;
+        if ids.is_empty() {
+            0
+        } else {
+            diesel::delete(
+                message_revisions::table.filter(message_revisions::message_id.eq_any(ids)),
+            )
+            .execute($conn)
+            .await?;
+            diesel::delete(message_files::table.filter(message_files::message_id.eq_any(ids)))
+                .execute($conn)
+                .await?;
+            diesel::update(messages::table.filter(messages::id.eq_any(ids)))
+                .set((
+                    messages::content.eq(""),
+                    messages::display_text.eq(None::<String>),
+                    messages::metadata.eq(super::types::DbJson(serde_json::json!({}))),
+                    messages::feedback_rating.eq(None::<String>),
+                    messages::feedback_text.eq(None::<String>),
+                    messages::reaction.eq(None::<String>),
+                    messages::attachments.eq(super::types::DbJson(serde_json::json!([]))),
+                    messages::parts.eq(super::types::DbJson(serde_json::json!([]))),
+                    messages::erased_at.eq(Some(super::types::DbTime($now))),
+                ))
+                .execute($conn)
+                .await? as u64
+        }
+    }};
+}
+
+/// Messages of threads under a legal hold (their own, or their owner's in the organization):
+/// the restore window's sweep leaves them alone.
+const MESSAGE_NOT_HELD: &str = "NOT EXISTS (SELECT 1 FROM threads t JOIN legal_holds h \
+    ON (h.thread_id = t.id OR (h.principal = t.owner AND h.org_id = t.org_id)) \
+    WHERE t.id = messages.thread_id)";
+
+/// Threads not under a legal hold.
+const THREAD_NOT_HELD: &str = "NOT EXISTS (SELECT 1 FROM legal_holds h \
+    WHERE h.thread_id = threads.id OR (h.principal = threads.owner AND h.org_id = threads.org_id))";
 
 impl RetentionStore for SqlStore {
     async fn sweep_deleted(
@@ -56,37 +103,13 @@ impl RetentionStore for SqlStore {
             let ids: Vec<DbUuid> = messages::table
                 .filter(messages::tombstoned_at.lt(before))
                 .filter(messages::erased_at.is_null())
+                .filter(diesel::dsl::sql::<Bool>(MESSAGE_NOT_HELD))
                 .order((messages::tombstoned_at.asc(), messages::id.asc()))
                 .select(messages::id)
                 .limit(limit)
                 .load(conn)
                 .await?;
-            if ids.is_empty() {
-                return Ok(0);
-            }
-            diesel::delete(
-                message_revisions::table.filter(message_revisions::message_id.eq_any(&ids)),
-            )
-            .execute(conn)
-            .await?;
-            diesel::delete(message_files::table.filter(message_files::message_id.eq_any(&ids)))
-                .execute(conn)
-                .await?;
-            let n = diesel::update(messages::table.filter(messages::id.eq_any(&ids)))
-                .set((
-                    messages::content.eq(""),
-                    messages::display_text.eq(None::<String>),
-                    messages::metadata.eq(DbJson(serde_json::json!({}))),
-                    messages::feedback_rating.eq(None::<String>),
-                    messages::feedback_text.eq(None::<String>),
-                    messages::reaction.eq(None::<String>),
-                    messages::attachments.eq(DbJson(serde_json::json!([]))),
-                    messages::parts.eq(DbJson(serde_json::json!([]))),
-                    messages::erased_at.eq(Some(DbTime(now))),
-                ))
-                .execute(conn)
-                .await?;
-            Ok(n as u64)
+            Ok(erase_tombstones!(conn, &ids, now))
         });
         // Messages deleted with their subtree, past the window: the rows go (the rows below
         // them, deleted with them or before, go along: ON DELETE CASCADE).
@@ -96,6 +119,7 @@ impl RetentionStore for SqlStore {
             }
             let ids: Vec<DbUuid> = messages::table
                 .filter(messages::deleted_at.lt(before))
+                .filter(diesel::dsl::sql::<Bool>(MESSAGE_NOT_HELD))
                 .order((messages::deleted_at.asc(), messages::id.asc()))
                 .select(messages::id)
                 .limit(limit)
@@ -117,6 +141,7 @@ impl RetentionStore for SqlStore {
             }
             let ids: Vec<DbUuid> = threads::table
                 .filter(threads::deleted_at.lt(before))
+                .filter(diesel::dsl::sql::<Bool>(THREAD_NOT_HELD))
                 .order((threads::deleted_at.asc(), threads::id.asc()))
                 .select(threads::id)
                 .limit(limit)

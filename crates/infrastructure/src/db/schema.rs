@@ -251,6 +251,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// Retention policies per organization and product ('' = the organization's default).
+    retention_policies (org_id, product) {
+        org_id -> Text,
+        product -> Text,
+        delete_inactive_days -> Nullable<Integer>,
+        erase_deleted_days -> Nullable<Integer>,
+        updated_at -> PTime,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// Legal holds: a thread, or a principal's threads in an organization.
+    legal_holds (id) {
+        id -> Text,
+        org_id -> Text,
+        thread_id -> Nullable<PUuid>,
+        principal -> Nullable<Text>,
+        reason -> Text,
+        created_at -> PTime,
+        created_by -> Text,
+    }
+}
+
 diesel::joinable!(thread_tags -> threads (thread_id));
 diesel::joinable!(thread_members -> threads (thread_id));
 diesel::joinable!(shares -> threads (thread_id));

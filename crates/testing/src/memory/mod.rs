@@ -9,6 +9,7 @@ mod files;
 mod members;
 mod messages;
 mod organize;
+mod policies;
 mod replies;
 mod retention;
 mod search;
@@ -55,6 +56,10 @@ struct State {
     erased: HashSet<MessageId>,
     /// The audit log, oldest first.
     audit: Vec<chat_threads_application::audit::AuditEntry>,
+    /// Retention policies.
+    policies: Vec<chat_threads_application::retention::policies::Policy>,
+    /// Legal holds.
+    holds: Vec<chat_threads_application::retention::policies::Hold>,
 }
 
 impl State {

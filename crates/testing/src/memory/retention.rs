@@ -6,6 +6,13 @@ use chat_threads_domain::{MessageId, ThreadId, Timestamp};
 
 use super::MemoryStore;
 
+/// Whether the thread is under a legal hold (the restore window's sweep leaves it alone).
+fn thread_held(s: &super::State, id: ThreadId) -> bool {
+    s.threads
+        .get(&id)
+        .is_some_and(|t| super::policies::held(s, t))
+}
+
 impl RetentionStore for MemoryStore {
     async fn sweep_deleted(
         &self,
@@ -19,6 +26,7 @@ impl RetentionStore for MemoryStore {
             .messages
             .values()
             .filter(|m| m.tombstoned_at.is_some_and(|t| t < cutoff) && !s.erased.contains(&m.id))
+            .filter(|m| !thread_held(&s, m.thread_id))
             .map(|m| m.id)
             .collect();
         erase.truncate(batch);
@@ -31,6 +39,7 @@ impl RetentionStore for MemoryStore {
             .messages
             .values()
             .filter(|m| m.deleted_at.is_some_and(|t| t < cutoff))
+            .filter(|m| !thread_held(&s, m.thread_id))
             .map(|m| m.id)
             .collect();
         gone.truncate(batch);
@@ -43,6 +52,7 @@ impl RetentionStore for MemoryStore {
             .threads
             .values()
             .filter(|t| t.deleted_at.is_some_and(|d| d < cutoff))
+            .filter(|t| !super::policies::held(&s, t))
             .map(|t| t.id)
             .collect();
         threads.truncate(batch);

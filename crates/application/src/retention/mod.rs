@@ -4,6 +4,8 @@
 //! subtree and soft-deleted threads are removed. The sweep works in bounded batches, each its
 //! own short transaction, so a crash mid-sweep loses nothing and the next sweep goes on.
 
+pub mod policies;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
