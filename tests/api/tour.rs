@@ -714,7 +714,7 @@ async fn tour(postgres: bool) {
     t.ok("DELETE", &lift, None, 204).await;
     // The audit log (the tourist is acme's admin): newest first, and exported as NDJSON.
     let log = t.ok("GET", "/v1/audit?limit=100", None, 200).await;
-    assert_eq!(log["data"][0]["action"], "member.removed", "{log}");
+    assert_eq!(log["data"][0]["action"], "legal_hold.lifted", "{log}");
     let (status, ndjson, _) = t
         .raw("GET", "/v1/audit/export", "text/plain", String::new())
         .await;
