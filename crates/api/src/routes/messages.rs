@@ -171,7 +171,8 @@ pub async fn append<D: Deps>(
 #[utoipa::path(get, path = "/v1/threads/{thread_id}/messages", tag = "messages", operation_id = "list_messages",
     params(ThreadPath, ListMessagesQuery),
     responses((status = 200, body = PageDto<MessageDto>), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, description = "deleted=include|only with the path view, which never holds deleted messages (inconsistent_request)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list<D: Deps>(
     auth: Auth,

@@ -46,17 +46,21 @@ pub struct PolicyBody {
     /// A product; left out: the organization's default.
     pub product: Option<String>,
     /// 1-36500 days.
-    pub delete_inactive_after_days: Option<u32>,
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
+    pub delete_inactive_after_days: Option<i64>,
     /// 1-36500 days.
-    pub erase_deleted_after_days: Option<u32>,
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
+    pub erase_deleted_after_days: Option<i64>,
 }
 
 impl From<PolicyBody> for PolicyInput {
     fn from(b: PolicyBody) -> Self {
+        // Out of range (the document says 1-36500) maps to 0, which the service refuses.
+        let days = |d: Option<i64>| d.map(|n| u32::try_from(n).unwrap_or(0));
         Self {
             product: b.product,
-            delete_inactive_after_days: b.delete_inactive_after_days,
-            erase_deleted_after_days: b.erase_deleted_after_days,
+            delete_inactive_after_days: days(b.delete_inactive_after_days),
+            erase_deleted_after_days: days(b.erase_deleted_after_days),
         }
     }
 }
