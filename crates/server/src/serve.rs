@@ -258,6 +258,29 @@ pub async fn serve(settings: Settings, replies_rt: tokio::runtime::Handle) -> an
         api.metrics
             .gauge(name, help, Box::new(move || pick(totals.read()) as f64));
     }
+    let policy_totals = api.state.policies.totals();
+    for (name, help, pick) in [
+        (
+            "chat_retention_policy_threads_deleted_total",
+            "Threads the retention policies deleted for inactivity.",
+            (|t| &t.threads_deleted)
+                as fn(
+                    &chat_threads_application::retention::policies::PolicyTotals,
+                ) -> &std::sync::atomic::AtomicU64,
+        ),
+        (
+            "chat_retention_policy_forgotten_total",
+            "Deleted messages and threads the retention policies forgot.",
+            |t| &t.forgotten,
+        ),
+    ] {
+        let totals = policy_totals.clone();
+        api.metrics.gauge(
+            name,
+            help,
+            Box::new(move || pick(&totals).load(std::sync::atomic::Ordering::Relaxed) as f64),
+        );
+    }
     spawn_purge_job(
         api.state.auth.clone(),
         api.state.files.clone(),

@@ -7,6 +7,8 @@
 //! window's sweep touches them until the hold is lifted.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chat_threads_domain::{
     DomainError, OrgId, Owner, Principal, ProductName, ThreadId, Timestamp, member_principal,
@@ -127,12 +129,23 @@ pub struct HoldInput {
     pub reason: String,
 }
 
+/// What this process's policy sweeps did so far (for metrics): threads deleted, things
+/// forgotten.
+#[derive(Debug, Default)]
+pub struct PolicyTotals {
+    /// Threads deleted for inactivity.
+    pub threads_deleted: AtomicU64,
+    /// Deleted things forgotten.
+    pub forgotten: AtomicU64,
+}
+
 /// Policies and holds.
 #[derive(Debug, Clone)]
 pub struct PolicyService<S, C> {
     store: S,
     clock: C,
     batch: u32,
+    totals: Arc<PolicyTotals>,
 }
 
 impl<S: PolicyStore + crate::audit::AuditStore, C: Clock> PolicyService<S, C> {
@@ -142,7 +155,13 @@ impl<S: PolicyStore + crate::audit::AuditStore, C: Clock> PolicyService<S, C> {
             store,
             clock,
             batch: batch.max(1),
+            totals: Arc::default(),
         }
+    }
+
+    /// What this process's policy sweeps did so far.
+    pub fn totals(&self) -> Arc<PolicyTotals> {
+        self.totals.clone()
     }
 
     fn policy(&self, who: &Principal, input: PolicyInput) -> Result<Policy, AppError> {
@@ -301,6 +320,12 @@ impl<S: PolicyStore + crate::audit::AuditStore, C: Clock> PolicyService<S, C> {
                     .await?;
                 total.threads_deleted += o.threads_deleted;
                 total.forgotten += o.forgotten;
+                self.totals
+                    .threads_deleted
+                    .fetch_add(o.threads_deleted, Ordering::Relaxed);
+                self.totals
+                    .forgotten
+                    .fetch_add(o.forgotten, Ordering::Relaxed);
                 if o.threads_deleted < u64::from(self.batch) && o.forgotten < u64::from(self.batch)
                 {
                     break;
