@@ -9,9 +9,7 @@ use crate::support::{Server, backend_env};
 use serde_json::{Value, json};
 
 async fn call(server: &Server, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let body = (!body.is_null()).then_some(body);
-    let (status, _, json) = server.call(method, path, Some(token), body.as_ref()).await;
-    (status, json)
+    server.as_user(token, method, path, body).await
 }
 
 async fn log(postgres: bool) {

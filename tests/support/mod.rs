@@ -185,6 +185,19 @@ impl Server {
         )
     }
 
+    /// A request as `token` with a JSON body (`Null`: none): `(status, JSON body or Null)`.
+    pub async fn as_user(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let body = (!body.is_null()).then_some(body);
+        let (status, _, json) = self.call(method, path, Some(token), body.as_ref()).await;
+        (status, json)
+    }
+
     /// A token from `chat-threads token`, signed with this server's secret (same database).
     pub fn token(&self, args: &[&str]) -> String {
         let mut full = vec!["token"];
