@@ -16,6 +16,7 @@ mod clients;
 mod cluster;
 mod contract;
 mod crash;
+mod erasure;
 mod files;
 mod isolation;
 mod keep;

@@ -7,6 +7,9 @@ use crate::support::{Server, backend_env};
 use serde_json::{Value, json};
 
 /// Records which documented operations a test touched.
+#[path = "tour_admin.rs"]
+mod admin;
+
 struct Tour<'a> {
     server: &'a Server,
     token: String,
@@ -697,32 +700,8 @@ async fn tour(postgres: bool) {
     assert_eq!(listed["data"][0]["principal"], "user:bob");
     t.ok("DELETE", &format!("{members}/user:bob"), None, 204)
         .await;
-    // Retention (the tourist is acme's admin): a policy tried, set, listed and deleted; a hold.
-    let (rp, keep) = (
-        "/v1/retention-policies",
-        json!({"erase_deleted_after_days": 30}),
-    );
-    let dry = format!("{rp}/dry-run");
-    t.ok("POST", &dry, Some(keep.clone()), 200).await;
-    t.ok("PUT", rp, Some(keep), 200).await;
-    t.ok("GET", rp, None, 200).await;
-    t.ok("DELETE", rp, None, 204).await;
-    let hold = json!({"principal": "user:bob", "reason": "tour"});
-    let h = t.ok("POST", "/v1/legal-holds", Some(hold), 201).await;
-    t.ok("GET", "/v1/legal-holds", None, 200).await;
-    let lift = format!("/v1/legal-holds/{}", h["id"].as_str().unwrap());
-    t.ok("DELETE", &lift, None, 204).await;
-    // The audit log (the tourist is acme's admin): newest first, and exported as NDJSON.
-    let log = t.ok("GET", "/v1/audit?limit=100", None, 200).await;
-    assert_eq!(log["data"][0]["action"], "legal_hold.lifted", "{log}");
-    let (status, ndjson, _) = t
-        .raw("GET", "/v1/audit/export", "text/plain", String::new())
-        .await;
-    assert_eq!(
-        (status, ndjson.lines().count() >= 3),
-        (200, true),
-        "{ndjson}"
-    );
+    // Retention, erasure and the audit log (the tourist is acme's admin).
+    admin::administration(&t).await;
 
     // Deleting.
     let del = t

@@ -136,8 +136,8 @@ macro_rules! v1_routes {
 
         fn routes_v1<D: Deps>(cfg: &mut web::ServiceConfig) {
             use routes::{
-                accounts, audit, billing, branches, files, live, members, messages, organize,
-                policies, replies, search, shares, summaries, threads, tools, transfer,
+                accounts, audit, billing, branches, erasure, files, live, members, messages,
+                organize, policies, replies, search, shares, summaries, threads, tools, transfer,
             };
             // One resource per (method, path), guarded by its method as `cfg.route` does, so
             // another method on the same path falls through to its own resource. Its
@@ -222,6 +222,9 @@ v1_routes! {
     get "/legal-holds" => policies::holds,
     post "/legal-holds" => policies::hold,
     delete "/legal-holds/{hold_id}" => policies::release,
+    delete "/principals/{principal}" => erasure::erase_principal,
+    delete "/me" => erasure::erase_me,
+    get "/erasures/{erasure_id}" => erasure::get,
     get "/audit" => audit::list,
     get "/audit/export" => audit::export,
     post "/threads/{thread_id}/members" => members::add,

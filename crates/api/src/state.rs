@@ -27,6 +27,7 @@ pub trait Deps: 'static {
         + chat_threads_application::organize::FolderStore
         + chat_threads_application::shares::ShareStore
         + chat_threads_application::retention::policies::PolicyStore
+        + chat_threads_application::erasure::ErasureStore
         + Readiness;
     /// Password hashing.
     type Hasher: PasswordHasher;
@@ -46,6 +47,8 @@ pub struct AppState<D: Deps> {
     pub members: chat_threads_application::members::MemberService<D::Store, SystemClock>,
     /// The audit log.
     pub audit: chat_threads_application::audit::AuditService<D::Store, SystemClock>,
+    /// Erasure of principals.
+    pub erasures: chat_threads_application::erasure::ErasureService<D::Store, SystemClock>,
     /// Retention policies and legal holds.
     pub policies:
         chat_threads_application::retention::policies::PolicyService<D::Store, SystemClock>,
@@ -82,6 +85,7 @@ impl<D: Deps> Clone for AppState<D> {
             members: self.members.clone(),
             audit: self.audit.clone(),
             policies: self.policies.clone(),
+            erasures: self.erasures.clone(),
             messages: self.messages.clone(),
             summaries: self.summaries.clone(),
             auth: self.auth.clone(),
@@ -155,6 +159,11 @@ pub struct AppSettings {
     pub temporary_ttl: std::time::Duration,
     /// Rows per sweep transaction (`retention.sweep_batch`).
     pub sweep_batch: u32,
+    /// Whether people may erase themselves (`auth.self_erasure`).
+    pub self_erasure: bool,
+    /// How long a running erasure may go unsaved before the sweeper resumes it (three sweep
+    /// intervals).
+    pub erasure_stall: std::time::Duration,
 }
 
 impl<D: Deps> AppState<D> {
@@ -175,6 +184,13 @@ impl<D: Deps> AppState<D> {
         )
         .with_instance(p.instance);
         Self {
+            erasures: chat_threads_application::erasure::ErasureService::new(
+                p.store.clone(),
+                SystemClock,
+                s.sweep_batch,
+                s.self_erasure,
+                s.erasure_stall,
+            ),
             policies: chat_threads_application::retention::policies::PolicyService::new(
                 p.store.clone(),
                 SystemClock,

@@ -91,6 +91,8 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
             sse_keepalive: Duration::from_secs(15),
             temporary_ttl: Duration::from_secs(3600),
             sweep_batch: 500,
+            self_erasure: false,
+            erasure_stall: Duration::from_secs(60),
         },
     });
     ApiConfig {

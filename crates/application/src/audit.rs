@@ -63,6 +63,10 @@ pub enum AuditAction {
     LegalHoldPlaced,
     /// A legal hold was lifted.
     LegalHoldLifted,
+    /// An erasure of a principal started.
+    ErasureStarted,
+    /// An erasure of a principal finished.
+    ErasureDone,
 }
 
 impl AuditAction {
@@ -83,6 +87,8 @@ impl AuditAction {
         Self::RetentionSwept,
         Self::LegalHoldPlaced,
         Self::LegalHoldLifted,
+        Self::ErasureStarted,
+        Self::ErasureDone,
     ];
 
     /// The wire name (`share.created`).
@@ -103,6 +109,8 @@ impl AuditAction {
             Self::RetentionSwept => "retention.swept",
             Self::LegalHoldPlaced => "legal_hold.placed",
             Self::LegalHoldLifted => "legal_hold.lifted",
+            Self::ErasureStarted => "erasure.started",
+            Self::ErasureDone => "erasure.done",
         }
     }
 

@@ -53,6 +53,8 @@ error_codes! {
     MemberNotFound => "member_not_found", 404: "the principal is not a member of this thread.",
     PolicyNotFound => "policy_not_found", 404: "no retention policy of your organization for this product.",
     HoldNotFound => "hold_not_found", 404: "no such legal hold in your organization.",
+    ErasureNotFound => "erasure_not_found", 404: "no such erasure for this caller.",
+    LegalHold => "legal_hold", 409: "a legal hold covers the principal or one of their threads: lift it first.",
     TagNotFound => "tag_not_found", 404: "no thread of yours carries this tag.",
     ShareNotFound => "share_not_found", 404: "no such share link (never made, revoked, its thread deleted, or not for you).",
     BalanceNotFound => "balance_not_found", 404: "no such balance for this caller (another principal's or organization's account).",
@@ -192,6 +194,12 @@ pub enum AppError {
     /// No such legal hold.
     #[error("legal hold not found")]
     HoldNotFound,
+    /// No such erasure for this caller.
+    #[error("erasure not found")]
+    ErasureNotFound,
+    /// A legal hold blocks the erasure.
+    #[error("a legal hold covers the principal or one of their threads")]
+    LegalHold,
     /// No thread of the caller carries this tag.
     #[error("tag not found")]
     TagNotFound,
@@ -355,6 +363,8 @@ impl AppError {
             Self::MemberNotFound => ErrorCode::MemberNotFound,
             Self::PolicyNotFound => ErrorCode::PolicyNotFound,
             Self::HoldNotFound => ErrorCode::HoldNotFound,
+            Self::ErasureNotFound => ErrorCode::ErasureNotFound,
+            Self::LegalHold => ErrorCode::LegalHold,
             Self::TagNotFound => ErrorCode::TagNotFound,
             Self::ShareNotFound => ErrorCode::ShareNotFound,
             Self::FileNotFound => ErrorCode::FileNotFound,
@@ -585,6 +595,8 @@ mod tests {
             AppError::MemberNotFound,
             AppError::PolicyNotFound,
             AppError::HoldNotFound,
+            AppError::ErasureNotFound,
+            AppError::LegalHold,
             AppError::TagNotFound,
             AppError::ShareNotFound,
             AppError::Forbidden("x".into()),

@@ -37,6 +37,7 @@ pub mod audit;
 pub mod billing;
 pub mod branches;
 pub mod cursor;
+pub mod erasure;
 pub mod error;
 pub mod events;
 pub mod files;

@@ -66,6 +66,8 @@ struct Sweeps<S> {
     >,
     audit: chat_threads_application::audit::AuditService<S, chat_threads_application::SystemClock>,
     audit_days: u32,
+    erasures:
+        chat_threads_application::erasure::ErasureService<S, chat_threads_application::SystemClock>,
 }
 
 /// Purges expired sessions (with their threads and files) and expired threads, forgets what was
@@ -92,6 +94,7 @@ fn spawn_purge_job<S, H, I>(
         + chat_threads_application::audit::AuditStore
         + chat_threads_application::retention::RetentionStore
         + chat_threads_application::retention::policies::PolicyStore
+        + chat_threads_application::erasure::ErasureStore
         + chat_threads_application::idempotency::IdempotencyStore
         + chat_threads_application::files::FileStore
         + chat_threads_application::files::BlobStore,
@@ -117,7 +120,13 @@ fn spawn_purge_job<S, H, I>(
                 policies,
                 audit,
                 audit_days,
+                erasures,
             } = &sweeps;
+            match erasures.resume_stalled().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(erasures = n, "resumed erasures whose runner was gone"),
+                Err(e) => tracing::warn!(error = %e, "resuming erasures failed"),
+            }
             match policies.apply_all().await {
                 Ok(o) if o.threads_deleted + o.forgotten == 0 => {}
                 Ok(o) => tracing::info!(
@@ -291,6 +300,7 @@ pub async fn serve(settings: Settings, replies_rt: tokio::runtime::Handle) -> an
             policies: api.state.policies.clone(),
             audit: api.state.audit.clone(),
             audit_days: settings.audit.retention_days,
+            erasures: api.state.erasures.clone(),
         },
         settings.auth.sessions.purge_interval_secs,
     );

@@ -100,6 +100,10 @@ pub async fn api_config(
             session_org,
             temporary_ttl: std::time::Duration::from_secs(settings.threads.temporary_ttl_secs),
             sweep_batch: settings.retention.sweep_batch,
+            self_erasure: settings.auth.self_erasure,
+            erasure_stall: std::time::Duration::from_secs(
+                settings.auth.sessions.purge_interval_secs.saturating_mul(3),
+            ),
             files: chat_threads_application::files::FileSettings {
                 allowed_types: settings.files.allowed_types.clone(),
                 quota_bytes: settings.files.quota_bytes_per_owner,

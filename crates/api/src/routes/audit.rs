@@ -22,7 +22,7 @@ pub struct AuditEntryDto {
     /// `share.created`, `share.refreshed`, `share.revoked`, `member.added`, `member.removed`,
     /// `message.deleted`, `message.restored`, `thread.deleted`, `thread.restored`,
     /// `thread.purged`, `thread.read_by_admin`, `auth.sign_in_failed`, `retention.swept`,
-    /// `legal_hold.placed`, `legal_hold.lifted`.
+    /// `legal_hold.placed`, `legal_hold.lifted`, `erasure.started`, `erasure.done`.
     pub action: String,
     /// On what: `thread:<id>`, `message:<id>`, `share:<id>`, `member:<principal>`, `account`,
     /// `deleted` (the sweeper's run).

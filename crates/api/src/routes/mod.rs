@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod audit;
 pub mod billing;
 pub mod branches;
+pub mod erasure;
 pub mod files;
 pub mod live;
 pub mod members;

@@ -310,6 +310,8 @@ pub struct AuthSettings {
     pub self_issuer: String,
     /// Clock skew tolerance, seconds.
     pub leeway_secs: u64,
+    /// Whether people may erase themselves (`DELETE /v1/me`).
+    pub self_erasure: bool,
     /// Configured HS256 secret; generated and stored in the database when absent.
     pub hs256_secret: Option<Secret>,
     /// The identity provider.

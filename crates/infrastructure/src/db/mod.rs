@@ -17,6 +17,7 @@ mod organize;
 mod accounts;
 mod audit;
 mod dialect;
+mod erasure;
 mod error;
 mod idempotency;
 mod members;

@@ -282,6 +282,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// Erasure jobs.
+    erasures (id) {
+        id -> Text,
+        principal -> Text,
+        org_id -> Nullable<Text>,
+        requested_by -> Text,
+        status -> Text,
+        counts -> PJson,
+        created_at -> PTime,
+        updated_at -> PTime,
+        finished_at -> Nullable<PTime>,
+    }
+}
+
 diesel::joinable!(thread_tags -> threads (thread_id));
 diesel::joinable!(thread_members -> threads (thread_id));
 diesel::joinable!(shares -> threads (thread_id));

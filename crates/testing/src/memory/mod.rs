@@ -5,6 +5,7 @@
 mod accounts;
 mod audit;
 mod billing;
+mod erasure;
 mod files;
 mod members;
 mod messages;
@@ -60,6 +61,8 @@ struct State {
     policies: Vec<chat_threads_application::retention::policies::Policy>,
     /// Legal holds.
     holds: Vec<chat_threads_application::retention::policies::Hold>,
+    /// Erasure jobs.
+    erasures: Vec<chat_threads_application::erasure::Erasure>,
 }
 
 impl State {
