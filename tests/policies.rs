@@ -72,7 +72,7 @@ async fn policies(postgres: bool) {
             ("old-held", None, 400, false, None),
             ("recent", None, 0, false, None),
             ("old-sales", Some("sales"), 400, false, None),
-            ("gone", None, 200, false, Some(100)),
+            ("gone", None, 200, false, Some(20)),
         ],
     )
     .await;
@@ -149,7 +149,8 @@ async fn policies(postgres: bool) {
         "{e}"
     );
 
-    // Sales keeps its threads 1000 days; the default: 365 days inactive, deleted forgotten after 30.
+    // Sales keeps its threads 1000 days; the default: 365 days inactive, deleted forgotten after 10
+    // (sooner than the 30-day restore window, which would forget `gone` only at 30).
     let (status, p) = call(
         &server,
         &admin,
@@ -159,7 +160,7 @@ async fn policies(postgres: bool) {
     )
     .await;
     assert_eq!((status, &p["product"]), (200, &json!("sales")), "{p}");
-    let default = json!({"delete_inactive_after_days": 365, "erase_deleted_after_days": 30});
+    let default = json!({"delete_inactive_after_days": 365, "erase_deleted_after_days": 10});
     let (status, dry) = call(
         &server,
         &admin,
