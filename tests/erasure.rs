@@ -276,6 +276,10 @@ async fn erasure(postgres: bool) {
     )
     .await;
     assert_eq!(status, 404, "not alice's to read");
+    let outsider = server.token(&["--sub", "gil", "--org", "globex", "--scope", "org:admin"]);
+    let read = format!("/v1/erasures/{id}");
+    let (status, _) = call(&server, &outsider, "GET", &read, Value::Null).await;
+    assert_eq!(status, 404, "another organization's admin finds nothing");
 
     // A person erases themselves, everywhere; a crash mid-way is resumed by the sweeper.
     let dan = server.token(&["--sub", "dan", "--org", "acme"]);

@@ -4,9 +4,9 @@
 //! revisions, summaries, shares, members), their files (bytes in the database or the object
 //! store), their memberships; what they wrote in others' threads keeps its text but names no
 //! one (`author` becomes `erased`); balances and the ledger keep their amounts under an
-//! anonymous account (`erased:<erasure id>`); a person's own erasure also removes their
-//! sessions, idempotency records, usage under their name (kept anonymized) and their built-in
-//! account. A legal hold on the principal or on one of the threads blocks it (`409
+//! anonymous account (`erased:<erasure id>`), and so does their usage; their idempotency
+//! records (stored responses) go, an anonymous session goes (its organization's), and a
+//! person's own erasure also ends their built-in account. A legal hold on the principal or on one of the threads blocks it (`409
 //! legal_hold`).
 //!
 //! It runs as a job: `202` at once with its id, then batch after batch (each its own
@@ -66,10 +66,10 @@ pub struct ErasureCounts {
     pub authored_messages: u64,
     /// Balances and ledger entries moved to the anonymous account.
     pub ledger_entries: u64,
-    /// Usage rows moved to the anonymous account (a person's own erasure).
+    /// Usage rows moved to the anonymous account.
     pub usage_rows: u64,
-    /// Anonymous sessions, idempotency records and built-in accounts removed (a person's own
-    /// erasure).
+    /// Idempotency records, an anonymous session and (a person's own erasure) a built-in
+    /// account removed.
     pub sessions_and_accounts: u64,
 }
 

@@ -289,40 +289,51 @@ impl ErasureStore for SqlStore {
                     + anonymize!(balance_ledger, account)
                     + anonymize!(balances, account)
                     + anonymize!(balance_holds, account);
-                if org.is_none() {
-                    // A person's own erasure: usage, idempotency records, sessions, the account.
-                    c.usage_rows =
-                        diesel::update(usage_daily::table.filter(usage_daily::owner.eq(&p)))
-                            .set(usage_daily::owner.eq(&anon))
-                            .execute(conn)
-                            .await? as u64
-                            + diesel::update(
-                                usage_model_daily::table.filter(usage_model_daily::owner.eq(&p)),
-                            )
-                            .set(usage_model_daily::owner.eq(&anon))
-                            .execute(conn)
-                            .await? as u64;
-                    c.sessions_and_accounts += diesel::delete(
-                        idempotency_keys::table.filter(idempotency_keys::owner.eq(&p)),
+                // Usage (counts only) under the anonymous account; the idempotency records
+                // (stored responses) go.
+                c.usage_rows = diesel::update(usage_daily::table.filter(usage_daily::owner.eq(&p)))
+                    .set(usage_daily::owner.eq(&anon))
+                    .execute(conn)
+                    .await? as u64
+                    + diesel::update(
+                        usage_model_daily::table.filter(usage_model_daily::owner.eq(&p)),
                     )
+                    .set(usage_model_daily::owner.eq(&anon))
                     .execute(conn)
                     .await? as u64;
-                    if let Some(session) = p.strip_prefix("anon:") {
-                        c.sessions_and_accounts +=
-                            diesel::delete(sessions::table.filter(sessions::id.eq(session)))
-                                .execute(conn)
-                                .await? as u64;
-                    }
-                    if let Some(account) = p
-                        .strip_prefix("user:")
-                        .and_then(|a| uuid::Uuid::parse_str(a).ok())
-                    {
-                        c.sessions_and_accounts += diesel::delete(
-                            accounts::table.filter(accounts::id.eq(DbUuid(account))),
-                        )
+                c.sessions_and_accounts +=
+                    diesel::delete(idempotency_keys::table.filter(idempotency_keys::owner.eq(&p)))
                         .execute(conn)
                         .await? as u64;
-                    }
+                // An anonymous session: its organization's (or, for its own erasure, any).
+                if let Some(session) = p.strip_prefix("anon:") {
+                    c.sessions_and_accounts += match &org {
+                        Some(o) => {
+                            diesel::delete(
+                                sessions::table
+                                    .filter(sessions::id.eq(session))
+                                    .filter(sessions::org_id.eq(o)),
+                            )
+                            .execute(conn)
+                            .await?
+                        }
+                        None => {
+                            diesel::delete(sessions::table.filter(sessions::id.eq(session)))
+                                .execute(conn)
+                                .await?
+                        }
+                    } as u64;
+                }
+                // A built-in account belongs to no organization: only its own erasure ends it.
+                if org.is_none()
+                    && let Some(account) = p
+                        .strip_prefix("user:")
+                        .and_then(|a| uuid::Uuid::parse_str(a).ok())
+                {
+                    c.sessions_and_accounts +=
+                        diesel::delete(accounts::table.filter(accounts::id.eq(DbUuid(account))))
+                            .execute(conn)
+                            .await? as u64;
                 }
                 Ok((c, gone.into_iter().map(|g| (g.0, g.1)).collect()))
             });
