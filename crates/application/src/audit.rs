@@ -310,16 +310,9 @@ impl<S: AuditStore, C: Clock> AuditService<S, C> {
 /// The organization `who` manages: an org admin's or a service principal's own (`what` names
 /// the refusal: "the audit log is read").
 pub(crate) fn org_manager<'a>(who: &'a Principal, what: &str) -> Result<&'a OrgId, AppError> {
-    use chat_threads_domain::PrincipalKind;
-    let auditor = match who.kind {
-        PrincipalKind::Service => true,
-        PrincipalKind::User => who.has_scope(chat_threads_domain::SCOPE_ORG_ADMIN),
-        PrincipalKind::Anonymous => false,
-    };
-    match (&who.org, auditor) {
-        (Some(org), true) => Ok(org),
-        _ => Err(AppError::Forbidden(format!(
+    who.managed_org().ok_or_else(|| {
+        AppError::Forbidden(format!(
             "{what} by org admins and service principals of an organization"
-        ))),
-    }
+        ))
+    })
 }

@@ -240,7 +240,7 @@ impl<S: ErasureStore + crate::audit::AuditStore, C: Clock> ErasureService<S, C> 
         let manages = e
             .org_id
             .as_ref()
-            .is_some_and(|o| org_manager(who, "").ok() == Some(o));
+            .is_some_and(|o| who.managed_org() == Some(o));
         if asked || manages {
             Ok(e)
         } else {

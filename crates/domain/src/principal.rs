@@ -82,6 +82,17 @@ impl Principal {
         self.scopes.iter().any(|s| s == scope)
     }
 
+    /// The organization this principal manages (its sessions, policies, holds, audit log,
+    /// erasures): a service principal's or an org admin's own; `None` for anyone else.
+    pub fn managed_org(&self) -> Option<&OrgId> {
+        let manages = match self.kind {
+            PrincipalKind::Service => true,
+            PrincipalKind::User => self.has_scope(SCOPE_ORG_ADMIN),
+            PrincipalKind::Anonymous => false,
+        };
+        self.org.as_ref().filter(|_| manages)
+    }
+
     /// Which data this principal reaches.
     pub fn scope(&self) -> Scope {
         let org_reader = if self.kind == PrincipalKind::User && self.has_scope(SCOPE_ORG_ADMIN) {

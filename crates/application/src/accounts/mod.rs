@@ -567,17 +567,11 @@ pub fn is_session_id(id: &str) -> bool {
 
 /// The org whose sessions `who` manages: a service principal's or an org admin's own.
 fn session_manager(who: &Principal) -> Result<&OrgId, AppError> {
-    let manages = match who.kind {
-        PrincipalKind::Service => true,
-        PrincipalKind::User => who.has_scope(chat_threads_domain::SCOPE_ORG_ADMIN),
-        PrincipalKind::Anonymous => false,
-    };
-    match (&who.org, manages) {
-        (Some(org), true) => Ok(org),
-        _ => Err(AppError::Forbidden(
+    who.managed_org().ok_or_else(|| {
+        AppError::Forbidden(
             "sessions are managed by service principals and org admins of an organization".into(),
-        )),
-    }
+        )
+    })
 }
 
 fn account_principal(account: &Account) -> Principal {

@@ -19,10 +19,12 @@ use super::types::{DbTime, DbUuid};
 /// organization's default policy, every product without a policy of its own; never a thread
 /// under a legal hold (its own, or its owner's in the organization). Binds: org, product ('' for
 /// the default), org, product.
-const SCOPE: &str = "t.org_id = ? AND (CASE WHEN ? = '' THEN (t.product IS NULL OR t.product NOT IN \
+const SCOPE: &str = concat!(
+    "t.org_id = ? AND (CASE WHEN ? = '' THEN (t.product IS NULL OR t.product NOT IN \
     (SELECT p.product FROM retention_policies p WHERE p.org_id = ? AND p.product <> '')) \
-    ELSE t.product = ? END) AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.thread_id = t.id \
-    OR (h.principal = t.owner AND h.org_id = t.org_id))";
+    ELSE t.product = ? END) AND NOT ",
+    held!("t")
+);
 
 #[derive(QueryableByName)]
 struct IdRow {

@@ -75,15 +75,32 @@ macro_rules! erase_tombstones {
     }};
 }
 
-/// Messages of threads under a legal hold (their own, or their owner's in the organization):
-/// the restore window's sweep leaves them alone.
-const MESSAGE_NOT_HELD: &str = "NOT EXISTS (SELECT 1 FROM threads t JOIN legal_holds h \
-    ON (h.thread_id = t.id OR (h.principal = t.owner AND h.org_id = t.org_id)) \
-    WHERE t.id = messages.thread_id)";
+/// The one rule of legal holds, as SQL over the thread aliased `$t`: a hold on the thread
+/// itself, or on its owner in its organization. The restore window's sweep and the retention
+/// policies both leave such threads alone.
+macro_rules! held {
+    ($t:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM legal_holds h WHERE h.thread_id = ",
+            $t,
+            ".id OR (h.principal = ",
+            $t,
+            ".owner AND h.org_id = ",
+            $t,
+            ".org_id))"
+        )
+    };
+}
 
-/// Threads not under a legal hold.
-const THREAD_NOT_HELD: &str = "NOT EXISTS (SELECT 1 FROM legal_holds h \
-    WHERE h.thread_id = threads.id OR (h.principal = threads.owner AND h.org_id = threads.org_id))";
+/// Messages of threads under no legal hold.
+const MESSAGE_NOT_HELD: &str = concat!(
+    "NOT EXISTS (SELECT 1 FROM threads t WHERE t.id = messages.thread_id AND ",
+    held!("t"),
+    ")"
+);
+
+/// Threads under no legal hold.
+const THREAD_NOT_HELD: &str = concat!("NOT ", held!("threads"));
 
 impl RetentionStore for SqlStore {
     async fn sweep_deleted(
