@@ -17,6 +17,7 @@ mod cluster;
 mod contract;
 mod crash;
 mod erasure;
+mod feed;
 mod files;
 mod isolation;
 mod keep;

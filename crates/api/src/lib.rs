@@ -136,7 +136,7 @@ macro_rules! v1_routes {
 
         fn routes_v1<D: Deps>(cfg: &mut web::ServiceConfig) {
             use routes::{
-                accounts, audit, billing, branches, erasure, files, live, members, messages,
+                accounts, audit, billing, branches, erasure, feed, files, live, members, messages,
                 organize, policies, replies, search, shares, summaries, threads, tools, transfer,
             };
             // One resource per (method, path), guarded by its method as `cfg.route` does, so
@@ -227,6 +227,7 @@ v1_routes! {
     get "/erasures/{erasure_id}" => erasure::get,
     get "/audit" => audit::list,
     get "/audit/export" => audit::export,
+    get "/events" => feed::read,
     post "/threads/{thread_id}/members" => members::add,
     get "/threads/{thread_id}/members" => members::list,
     delete "/threads/{thread_id}/members/{principal}" => members::remove,

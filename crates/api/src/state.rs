@@ -28,6 +28,7 @@ pub trait Deps: 'static {
         + chat_threads_application::shares::ShareStore
         + chat_threads_application::retention::policies::PolicyStore
         + chat_threads_application::erasure::ErasureStore
+        + chat_threads_application::feed::FeedStore
         + Readiness;
     /// Password hashing.
     type Hasher: PasswordHasher;
@@ -47,6 +48,8 @@ pub struct AppState<D: Deps> {
     pub members: chat_threads_application::members::MemberService<D::Store, SystemClock>,
     /// The audit log.
     pub audit: chat_threads_application::audit::AuditService<D::Store, SystemClock>,
+    /// The change feed.
+    pub feed: chat_threads_application::feed::FeedService<D::Store, SystemClock>,
     /// Erasure of principals.
     pub erasures: chat_threads_application::erasure::ErasureService<D::Store, SystemClock>,
     /// Retention policies and legal holds.
@@ -84,6 +87,7 @@ impl<D: Deps> Clone for AppState<D> {
             shares: self.shares.clone(),
             members: self.members.clone(),
             audit: self.audit.clone(),
+            feed: self.feed.clone(),
             policies: self.policies.clone(),
             erasures: self.erasures.clone(),
             messages: self.messages.clone(),
@@ -172,6 +176,10 @@ impl<D: Deps> AppState<D> {
     pub fn compose(p: Parts<D>) -> Self {
         let s = p.settings;
         let limits = s.limits;
+        // The change feed's writer: every event the hub publishes goes to the log through it.
+        let feed_queue =
+            chat_threads_application::feed::FeedQueue::start(p.store.clone(), &p.runtime);
+        p.events.attach_recorder(Arc::new(feed_queue.clone()));
         let replies = chat_threads_application::replies::ReplyService::new(
             p.store.clone(),
             SystemClock,
@@ -184,6 +192,11 @@ impl<D: Deps> AppState<D> {
         )
         .with_instance(p.instance);
         Self {
+            feed: chat_threads_application::feed::FeedService::new(
+                p.store.clone(),
+                SystemClock,
+                Some(feed_queue),
+            ),
             erasures: chat_threads_application::erasure::ErasureService::new(
                 p.store.clone(),
                 SystemClock,

@@ -75,6 +75,7 @@ error_codes! {
     InsufficientBalance => "insufficient_balance", 402: "the balance cannot cover what the reply may cost; `details` has balance, held, available and required (smallest currency units).",
     ModelError => "model_error", 502: "the model server failed.",
     InvalidCursor => "invalid_cursor", 400: "a pagination cursor is not one this API issued.",
+    CursorExpired => "cursor_expired", 410: "the change feed's entries after this cursor are past its retention (events.retention_days); the message says where to read from.",
     Conflict => "conflict", 409: "conflicts with the current state (a taken session id ...).",
     NotRestorable => "not_restorable", 409: "a deleted message that cannot come back: its parent is deleted too (restore that first), or the restore window passed and its content was erased.",
     StorageUnavailable => "storage_unavailable", 503: "the database is unreachable or saturated; retry.",
@@ -256,6 +257,9 @@ pub enum AppError {
     /// A pagination cursor could not be decoded.
     #[error("invalid cursor")]
     InvalidCursor,
+    /// A change feed cursor whose next entries retention removed.
+    #[error("cursor expired: {0}")]
+    CursorExpired(String),
     /// The request conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -394,6 +398,7 @@ impl AppError {
             Self::InsufficientBalance { .. } => ErrorCode::InsufficientBalance,
             Self::ModelError(_) => ErrorCode::ModelError,
             Self::InvalidCursor => ErrorCode::InvalidCursor,
+            Self::CursorExpired(_) => ErrorCode::CursorExpired,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::NotRestorable(_) => ErrorCode::NotRestorable,
             Self::StorageUnavailable(_) => ErrorCode::StorageUnavailable,
@@ -615,6 +620,7 @@ mod tests {
             },
             AppError::ModelError(ModelError::Timeout),
             AppError::InvalidCursor,
+            AppError::CursorExpired("x".into()),
             AppError::Conflict("x".into()),
             AppError::NotRestorable("x".into()),
             AppError::Overloaded("x".into()),

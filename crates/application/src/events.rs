@@ -395,6 +395,17 @@ pub trait EventBridge: Send + Sync + 'static {
     fn forward(&self, event: &ThreadEvent);
 }
 
+/// Keeps published events in a durable log (the change feed, [`crate::feed`]).
+pub trait EventRecorder: Send + Sync + 'static {
+    /// Queues an event for the log when its kind is logged; returns a ticket to wait on (0:
+    /// nothing to wait for).
+    fn record(&self, event: &ThreadEvent) -> u64;
+    /// Resolves once the event of `ticket` (and every one before it) is committed.
+    fn recorded(&self, ticket: u64) -> futures_util::future::BoxFuture<'static, ()>;
+    /// Another instance committed entries: wakes the readers tailing the log here.
+    fn grew_elsewhere(&self);
+}
+
 #[derive(Default)]
 struct Inner {
     channels: HashMap<ThreadId, broadcast::Sender<ThreadEvent>>,
@@ -406,6 +417,8 @@ struct Inner {
 pub struct ThreadEvents {
     inner: Arc<Mutex<Inner>>,
     bridge: Option<Arc<dyn EventBridge>>,
+    /// The change feed's writer, attached once by the composition root (shared by clones).
+    recorder: Arc<std::sync::OnceLock<Arc<dyn EventRecorder>>>,
 }
 
 impl std::fmt::Debug for ThreadEvents {
@@ -417,9 +430,11 @@ impl std::fmt::Debug for ThreadEvents {
 }
 
 impl ThreadEvents {
-    /// Publishes an event of a thread that is not part of a reply.
-    pub fn emit(&self, thread_id: ThreadId, data: Event) {
-        self.publish(ThreadEvent::thread(thread_id, data));
+    /// Publishes an event of a thread that is not part of a reply, and returns once the
+    /// change feed holds it: a use case that answers after this has its change in the feed.
+    pub async fn emit(&self, thread_id: ThreadId, data: Event) {
+        let ticket = self.publish(ThreadEvent::thread(thread_id, data));
+        self.recorded(ticket).await;
     }
 
     /// A hub that also forwards its events through `bridge`.
@@ -427,15 +442,39 @@ impl ThreadEvents {
         Self {
             inner: Arc::default(),
             bridge: Some(bridge),
+            recorder: Arc::default(),
         }
     }
 
-    /// Publishes an event produced here: to local subscribers and to other instances.
-    pub fn publish(&self, event: ThreadEvent) {
+    /// Keeps this hub's events (and its clones') in `recorder` from now on; a second call
+    /// changes nothing.
+    pub fn attach_recorder(&self, recorder: Arc<dyn EventRecorder>) {
+        let _ = self.recorder.set(recorder);
+    }
+
+    /// Publishes an event produced here: to the change feed (when its kind is logged), local
+    /// subscribers and other instances. Returns the feed's ticket for [`Self::recorded`].
+    pub fn publish(&self, event: ThreadEvent) -> u64 {
+        let ticket = self.recorder.get().map_or(0, |r| r.record(&event));
         if let Some(bridge) = &self.bridge {
             bridge.forward(&event);
         }
         self.deliver(event);
+        ticket
+    }
+
+    /// Resolves once the change feed holds the event of `ticket` and all before it.
+    pub async fn recorded(&self, ticket: u64) {
+        if let Some(r) = self.recorder.get() {
+            r.recorded(ticket).await;
+        }
+    }
+
+    /// Another instance committed change feed entries (wakes tailing readers here).
+    pub fn feed_grew_elsewhere(&self) {
+        if let Some(r) = self.recorder.get() {
+            r.grew_elsewhere();
+        }
     }
 
     /// Delivers an event to local subscribers only (events arriving from other instances).
@@ -605,8 +644,9 @@ mod tests {
             Event::BranchSwitched {
                 active_leaf_id: None,
             },
-        );
-        hub.emit(a, Event::TypingStarted(Typing::assistant()));
+        )
+        .await;
+        hub.emit(a, Event::TypingStarted(Typing::assistant())).await;
         assert_eq!(rx.recv().await.unwrap().kind(), EventKind::TypingStarted);
         let g1 = hub.join(a);
         let g2 = hub.join(a);

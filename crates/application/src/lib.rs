@@ -40,6 +40,7 @@ pub mod cursor;
 pub mod erasure;
 pub mod error;
 pub mod events;
+pub mod feed;
 pub mod files;
 pub mod idempotency;
 mod input;

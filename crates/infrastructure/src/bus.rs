@@ -384,6 +384,11 @@ async fn listen_once(
         let Ok(envelope) = serde_json::from_str::<Value>(&payload) else {
             continue;
         };
+        // The change feed grew (sent by the transaction that appended to it).
+        if envelope.get("feed").is_some() {
+            events.feed_grew_elsewhere();
+            continue;
+        }
         if envelope["o"].as_str() == Some(origin) {
             continue;
         }

@@ -66,6 +66,8 @@ struct Sweeps<S> {
     >,
     audit: chat_threads_application::audit::AuditService<S, chat_threads_application::SystemClock>,
     audit_days: u32,
+    feed: chat_threads_application::feed::FeedService<S, chat_threads_application::SystemClock>,
+    feed_days: u32,
     erasures:
         chat_threads_application::erasure::ErasureService<S, chat_threads_application::SystemClock>,
 }
@@ -92,6 +94,7 @@ fn spawn_purge_job<S, H, I>(
 ) where
     S: chat_threads_application::accounts::AuthStore
         + chat_threads_application::audit::AuditStore
+        + chat_threads_application::feed::FeedStore
         + chat_threads_application::retention::RetentionStore
         + chat_threads_application::retention::policies::PolicyStore
         + chat_threads_application::erasure::ErasureStore
@@ -120,6 +123,8 @@ fn spawn_purge_job<S, H, I>(
                 policies,
                 audit,
                 audit_days,
+                feed,
+                feed_days,
                 erasures,
             } = &sweeps;
             match erasures.resume_stalled().await {
@@ -154,6 +159,16 @@ fn spawn_purge_job<S, H, I>(
                     tracing::info!(entries = n, "trimmed the audit log (audit.retention_days)")
                 }
                 Err(e) => tracing::warn!(error = %e, "trimming the audit log failed"),
+            }
+            match feed.purge_older_than(*feed_days, 500).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(
+                        entries = n,
+                        "trimmed the change feed (events.retention_days)"
+                    )
+                }
+                Err(e) => tracing::warn!(error = %e, "trimming the change feed failed"),
             }
             if let Err(e) = store.purge_idempotency(chrono::Utc::now()).await {
                 tracing::warn!(error = %e, "purging expired idempotency keys failed");
@@ -300,6 +315,8 @@ pub async fn serve(settings: Settings, replies_rt: tokio::runtime::Handle) -> an
             policies: api.state.policies.clone(),
             audit: api.state.audit.clone(),
             audit_days: settings.audit.retention_days,
+            feed: api.state.feed.clone(),
+            feed_days: settings.events.retention_days,
             erasures: api.state.erasures.clone(),
         },
         settings.auth.sessions.purge_interval_secs,

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod billing;
 pub mod branches;
 pub mod erasure;
+pub mod feed;
 pub mod files;
 pub mod live;
 pub mod members;

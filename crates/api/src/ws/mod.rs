@@ -434,7 +434,11 @@ impl<D: Deps> Connection<D> {
                 } else {
                     Event::TypingStopped(typing)
                 };
-                s.replies.events().emit(tid, event);
+                s.replies
+                    .events()
+                    .publish(chat_threads_application::events::ThreadEvent::thread(
+                        tid, event,
+                    ));
                 Ok(json!({"thread_id": tid}))
             }
             op => op.run(&s, &who).await,

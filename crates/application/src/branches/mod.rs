@@ -45,12 +45,14 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
                 self.clock.now(),
             )
             .await?;
-        self.events.emit(
-            thread_id,
-            Event::BranchSwitched {
-                active_leaf_id: thread.active_leaf_id,
-            },
-        );
+        self.events
+            .emit(
+                thread_id,
+                Event::BranchSwitched {
+                    active_leaf_id: thread.active_leaf_id,
+                },
+            )
+            .await;
         Ok(thread)
     }
 

@@ -98,13 +98,15 @@ impl<S: MemberStore + ThreadStore, C: Clock> MemberService<S, C> {
             serde_json::json!({"role": member.role, "created": created}),
         )
         .await;
-        self.events.emit(
-            thread_id,
-            Event::MemberAdded {
-                principal: member.principal.as_str().to_owned(),
-                role: member.role,
-            },
-        );
+        self.events
+            .emit(
+                thread_id,
+                Event::MemberAdded {
+                    principal: member.principal.as_str().to_owned(),
+                    role: member.role,
+                },
+            )
+            .await;
         Ok((member, created))
     }
 
@@ -147,12 +149,14 @@ impl<S: MemberStore + ThreadStore, C: Clock> MemberService<S, C> {
             serde_json::json!({"left": principal == who.owner()}),
         )
         .await;
-        self.events.emit(
-            thread_id,
-            Event::MemberRemoved {
-                principal: principal.as_str().to_owned(),
-            },
-        );
+        self.events
+            .emit(
+                thread_id,
+                Event::MemberRemoved {
+                    principal: principal.as_str().to_owned(),
+                },
+            )
+            .await;
         Ok(())
     }
 

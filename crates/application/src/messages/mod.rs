@@ -194,13 +194,15 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         self
     }
 
-    pub(crate) fn created(&self, m: &Message) {
-        self.events.emit(
-            m.thread_id,
-            Event::MessageCreated {
-                message: Box::new(m.clone()),
-            },
-        );
+    pub(crate) async fn created(&self, m: &Message) {
+        self.events
+            .emit(
+                m.thread_id,
+                Event::MessageCreated {
+                    message: Box::new(m.clone()),
+                },
+            )
+            .await;
     }
 
     /// A display text, held to the content rules.
@@ -285,7 +287,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             .store
             .append_message(&scope, thread_id, parent, msg)
             .await?;
-        self.created(&m);
+        self.created(&m).await;
         Ok(m)
     }
 
@@ -382,13 +384,15 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                 msg,
             )
             .await?;
-        self.created(&m);
-        self.events.emit(
-            thread_id,
-            Event::BranchSwitched {
-                active_leaf_id: Some(m.id),
-            },
-        );
+        self.created(&m).await;
+        self.events
+            .emit(
+                thread_id,
+                Event::BranchSwitched {
+                    active_leaf_id: Some(m.id),
+                },
+            )
+            .await;
         Ok(m)
     }
 
@@ -438,7 +442,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                 },
             )
             .await?;
-        self.updated(&m);
+        self.updated(&m).await;
         Ok(m)
     }
 
@@ -518,15 +522,17 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                     .await?
             }
         };
-        self.events.emit(
-            thread_id,
-            Event::MessageDeleted {
-                message_id: id,
-                scope,
-                deleted: out.deleted,
-                active_leaf_id: out.active_leaf_id,
-            },
-        );
+        self.events
+            .emit(
+                thread_id,
+                Event::MessageDeleted {
+                    message_id: id,
+                    scope,
+                    deleted: out.deleted,
+                    active_leaf_id: out.active_leaf_id,
+                },
+            )
+            .await;
         crate::audit::record(
             &self.store,
             &self.clock,
@@ -666,7 +672,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                 self.clock.now(),
             )
             .await?;
-        self.updated(&m);
+        self.updated(&m).await;
         Ok(m)
     }
 
@@ -689,16 +695,18 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                 self.clock.now(),
             )
             .await?;
-        self.updated(&m);
+        self.updated(&m).await;
         Ok(m)
     }
 
-    fn updated(&self, m: &Message) {
-        self.events.emit(
-            m.thread_id,
-            Event::MessageUpdated {
-                message: Box::new(m.clone()),
-            },
-        );
+    async fn updated(&self, m: &Message) {
+        self.events
+            .emit(
+                m.thread_id,
+                Event::MessageUpdated {
+                    message: Box::new(m.clone()),
+                },
+            )
+            .await;
     }
 }

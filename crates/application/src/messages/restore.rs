@@ -36,14 +36,16 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                 serde_json::json!({"restored": out.restored}),
             )
             .await;
-            self.events.emit(
-                thread_id,
-                Event::MessageRestored {
-                    message: Box::new(out.message.clone()),
-                    restored: out.restored,
-                    active_leaf_id: out.active_leaf_id,
-                },
-            );
+            self.events
+                .emit(
+                    thread_id,
+                    Event::MessageRestored {
+                        message: Box::new(out.message.clone()),
+                        restored: out.restored,
+                        active_leaf_id: out.active_leaf_id,
+                    },
+                )
+                .await;
         }
         Ok(out)
     }

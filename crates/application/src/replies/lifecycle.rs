@@ -161,13 +161,12 @@ where
             // event, and the end is published to the thread's subscribers here and elsewhere
             // (other instances' mirrors take it in order, or not at all).
             let run = self.hub.get(id).filter(|r| !r.is_done());
-            match &run {
+            let ticket = match &run {
                 Some(run) => {
                     let publishes = run.publishes();
-                    if let Some(event) = run.push_final(end)
-                        && !publishes
-                    {
-                        self.events.publish(event);
+                    match run.push_final(end) {
+                        Some(event) if !publishes => self.events.publish(event),
+                        _ => 0,
                     }
                 }
                 None => self.events.publish(ThreadEvent {
@@ -176,7 +175,8 @@ where
                     reply_id: Some(id),
                     data: end,
                 }),
-            }
+            };
+            self.events.recorded(ticket).await;
             if run.is_some() {
                 let hub = self.hub.clone();
                 let retention = self.settings.retention;

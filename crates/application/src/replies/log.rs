@@ -79,6 +79,8 @@ pub struct ReplyLog {
     state: Mutex<RunState>,
     progress: watch::Sender<(usize, bool)>,
     pub(crate) cancel: watch::Sender<bool>,
+    /// The change feed's ticket of the last event this log published.
+    recorded: std::sync::atomic::AtomicU64,
 }
 
 impl ReplyLog {
@@ -94,6 +96,7 @@ impl ReplyLog {
             state: Mutex::new(RunState::default()),
             progress: watch::channel((0, false)).0,
             cancel: watch::channel(false).0,
+            recorded: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -121,7 +124,9 @@ impl ReplyLog {
         drop(state);
         self.progress.send_replace((len, false));
         if let Some(events) = &self.events {
-            events.publish(event.clone());
+            let ticket = events.publish(event.clone());
+            self.recorded
+                .fetch_max(ticket, std::sync::atomic::Ordering::Relaxed);
         }
         Some(event)
     }
@@ -207,13 +212,17 @@ impl ReplyLog {
         ))
     }
 
-    /// Waits until the reply ends.
+    /// Waits until the reply ends and the change feed holds its end.
     pub async fn wait(&self) {
         let mut rx = self.progress.subscribe();
         while !rx.borrow_and_update().1 {
             if rx.changed().await.is_err() {
                 return;
             }
+        }
+        if let Some(events) = &self.events {
+            let ticket = self.recorded.load(std::sync::atomic::Ordering::Relaxed);
+            events.recorded(ticket).await;
         }
     }
 }

@@ -534,7 +534,7 @@ where
                 created_at: g.clock.now(),
             };
             let stored = g.store.add_summary(&scope, summary).await?;
-            crate::summaries::announce(g.events(), &stored);
+            crate::summaries::announce(g.events(), &stored).await;
             plan.summary = Some(stored);
         }
         let attached =

@@ -226,12 +226,14 @@ impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
             .set_generated_title(scope, thread_id, title, replace)
             .await?;
         if let Some(thread) = &stored {
-            self.events.emit(
-                thread.id,
-                Event::ThreadUpdated {
-                    thread: Box::new(thread.clone()),
-                },
-            );
+            self.events
+                .emit(
+                    thread.id,
+                    Event::ThreadUpdated {
+                        thread: Box::new(thread.clone()),
+                    },
+                )
+                .await;
         }
         Ok(stored)
     }

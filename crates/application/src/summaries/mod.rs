@@ -40,13 +40,15 @@ pub struct SummaryService<S, C> {
 }
 
 /// Tells the thread's subscribers about a stored summary.
-pub(crate) fn announce(events: &ThreadEvents, summary: &Summary) {
-    events.emit(
-        summary.thread_id,
-        Event::SummaryCreated {
-            summary: Box::new(summary.clone()),
-        },
-    );
+pub(crate) async fn announce(events: &ThreadEvents, summary: &Summary) {
+    events
+        .emit(
+            summary.thread_id,
+            Event::SummaryCreated {
+                summary: Box::new(summary.clone()),
+            },
+        )
+        .await;
 }
 
 impl<S: SummaryStore + crate::threads::ThreadStore, C: Clock> SummaryService<S, C> {
@@ -100,7 +102,7 @@ impl<S: SummaryStore + crate::threads::ThreadStore, C: Clock> SummaryService<S, 
                 .into(),
                 e => e,
             })?;
-        announce(&self.events, &stored);
+        announce(&self.events, &stored).await;
         Ok(stored)
     }
 

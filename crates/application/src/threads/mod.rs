@@ -142,8 +142,10 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         self
     }
 
-    fn changed(&self, event: fn(Box<Thread>) -> Event, thread: &Thread) {
-        self.events.emit(thread.id, event(Box::new(thread.clone())));
+    async fn changed(&self, event: fn(Box<Thread>) -> Event, thread: &Thread) {
+        self.events
+            .emit(thread.id, event(Box::new(thread.clone())))
+            .await;
     }
 
     /// Checks a thread's model against the catalog: only models the principal may use.
@@ -375,7 +377,8 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 self.clock.now(),
             )
             .await?;
-        self.changed(|thread| Event::ThreadUpdated { thread }, &thread);
+        self.changed(|thread| Event::ThreadUpdated { thread }, &thread)
+            .await;
         Ok(thread)
     }
 
@@ -422,7 +425,8 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 now,
             )
             .await?;
-        self.changed(|thread| Event::ThreadDeleted { thread }, &thread);
+        self.changed(|thread| Event::ThreadDeleted { thread }, &thread)
+            .await;
         self.audit(who, &thread, crate::audit::AuditAction::ThreadDeleted)
             .await;
         Ok(thread)
@@ -439,7 +443,8 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 self.clock.now(),
             )
             .await?;
-        self.changed(|thread| Event::ThreadRestored { thread }, &thread);
+        self.changed(|thread| Event::ThreadRestored { thread }, &thread)
+            .await;
         self.audit(who, &thread, crate::audit::AuditAction::ThreadRestored)
             .await;
         Ok(thread)

@@ -56,6 +56,8 @@ pub struct Settings {
     pub retention: RetentionConfig,
     /// The audit log.
     pub audit: AuditConfig,
+    /// The change feed.
+    pub events: EventsConfig,
     /// Logging.
     pub log: LogSettings,
 }
@@ -114,6 +116,14 @@ pub struct RetentionConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
+    /// How long entries are kept, days.
+    pub retention_days: u32,
+}
+
+/// The change feed (`GET /v1/events`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
     /// How long entries are kept, days.
     pub retention_days: u32,
 }
@@ -401,8 +411,13 @@ impl Settings {
         let r = &self.replies;
         let w = &self.websocket;
         let l = &self.rate_limit;
-        let checks: [(&str, u64, u64); 25] = [
+        let checks: [(&str, u64, u64); 26] = [
             ("audit.retention_days", self.audit.retention_days.into(), 1),
+            (
+                "events.retention_days",
+                self.events.retention_days.into(),
+                1,
+            ),
             (
                 "threads.temporary_ttl_secs",
                 self.threads.temporary_ttl_secs,

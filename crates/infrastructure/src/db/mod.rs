@@ -19,6 +19,7 @@ mod audit;
 mod dialect;
 mod erasure;
 mod error;
+mod feed;
 mod idempotency;
 mod members;
 mod messages;

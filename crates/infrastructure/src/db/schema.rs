@@ -460,3 +460,29 @@ diesel::table! {
         file_id -> PUuid,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// The change feed.
+    feed_events (seq) {
+        seq -> BigInt,
+        at -> PTime,
+        thread_id -> PUuid,
+        owner -> Text,
+        org_id -> Nullable<Text>,
+        product -> Nullable<Text>,
+        kind -> Text,
+        reply_id -> Nullable<PUuid>,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    /// The highest change feed cursor retention removed.
+    feed_floor (id) {
+        id -> Integer,
+        seq -> BigInt,
+    }
+}

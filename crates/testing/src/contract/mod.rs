@@ -11,6 +11,7 @@ mod billing;
 mod branches;
 mod concurrency;
 mod edits;
+mod feed;
 mod lists;
 mod members;
 mod messages;
@@ -25,6 +26,7 @@ pub use concurrency::{
     abandoned_writes_leave_the_store_usable, concurrent_appends, failed_writes_fail_alone,
 };
 pub use edits::{delete_message_subtree, edit_in_place_and_tombstones};
+pub use feed::change_feed;
 pub use lists::{list_filters_and_pages, text_search};
 pub use members::members_and_authors;
 pub use messages::{
@@ -69,6 +71,7 @@ pub trait Store:
     + chat_threads_application::files::FileStore
     + chat_threads_application::files::BlobStore
     + chat_threads_application::retention::RetentionStore
+    + chat_threads_application::feed::FeedStore
 {
 }
 impl<
@@ -82,7 +85,8 @@ impl<
         + BalanceStore
         + chat_threads_application::files::FileStore
         + chat_threads_application::files::BlobStore
-        + chat_threads_application::retention::RetentionStore,
+        + chat_threads_application::retention::RetentionStore
+        + chat_threads_application::feed::FeedStore,
 > Store for T
 {
 }
@@ -228,7 +232,7 @@ macro_rules! contract_tests {
             abandoned_writes_leave_the_store_usable, deep_chain,
             org_admin_reads_the_org, message_filters, export_and_import, chatgpt_import,
             begin_reply_is_atomic, pages_and_exports_are_bounded, edit_in_place_and_tombstones,
-            balances_hold_and_debit, members_and_authors, undo_deletes_and_sweep);
+            balances_hold_and_debit, members_and_authors, undo_deletes_and_sweep, change_feed);
     };
     (@each $make:expr; $($name:ident),+) => {
         $(

@@ -6,6 +6,7 @@ mod accounts;
 mod audit;
 mod billing;
 mod erasure;
+mod feed;
 mod files;
 mod members;
 mod messages;
@@ -63,6 +64,9 @@ struct State {
     holds: Vec<chat_threads_application::retention::policies::Hold>,
     /// Erasure jobs.
     erasures: Vec<chat_threads_application::erasure::Erasure>,
+    /// The change feed, oldest first, and the highest cursor retention removed.
+    feed: Vec<chat_threads_application::feed::FeedEntry>,
+    feed_floor: i64,
 }
 
 impl State {

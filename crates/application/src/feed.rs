@@ -1,0 +1,372 @@
+//! The change feed: every thread event except deltas and typing, kept in a durable log with an
+//! increasing cursor, so a system that was away catches up from where it stopped
+//! (`GET /v1/events?after=`), and webhooks are delivered from it.
+//!
+//! Events reach the log through one writer per process ([`FeedQueue`]): the hub hands it each
+//! event it publishes, in order; the writer commits what queued in one transaction, taking the
+//! thread's owner, organization and product as they are at that moment. A use case waits for
+//! its events to be committed before it answers ([`crate::events::ThreadEvents::emit`]), so
+//! whatever a client was told is done is in the log. On PostgreSQL the log's appends are
+//! serialized cluster-wide (an advisory lock held to the commit), so cursors are assigned in
+//! commit order and every instance reads the same order; SQLite has one writer anyway.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chat_threads_domain::{MessageId, OrgId, Principal, ThreadId, Timestamp};
+use futures_util::future::BoxFuture;
+use tokio::sync::{mpsc, watch};
+
+use crate::error::AppError;
+use crate::events::{EventKind, EventRecorder, ThreadEvent};
+use crate::system::Clock;
+
+/// Most events committed in one transaction.
+const BATCH: usize = 500;
+
+/// An event on its way into the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewFeedEvent {
+    /// When it was published.
+    pub at: Timestamp,
+    /// Its thread.
+    pub thread_id: ThreadId,
+    /// Its wire name (`message.created`).
+    pub kind: &'static str,
+    /// The reply it belongs to, for a reply's events.
+    pub reply_id: Option<MessageId>,
+    /// Its `data` object as every transport sends it (JSON text).
+    pub data: String,
+}
+
+/// An entry of the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEntry {
+    /// Its place in the log: increasing, never reused.
+    pub cursor: i64,
+    /// When it was published.
+    pub at: Timestamp,
+    /// Its thread.
+    pub thread_id: ThreadId,
+    /// The thread's owner when it was written.
+    pub owner: String,
+    /// The thread's organization when it was written.
+    pub org_id: Option<OrgId>,
+    /// The thread's product when it was written.
+    pub product: Option<String>,
+    /// Its wire name.
+    pub kind: String,
+    /// The reply it belongs to.
+    pub reply_id: Option<MessageId>,
+    /// Its `data` object (JSON text).
+    pub data: String,
+}
+
+/// Whose entries a reader sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedScope {
+    /// The threads a principal owns (`user:alice`).
+    Owner(String),
+    /// An organization's threads (its org admins and service principals).
+    Org(OrgId),
+}
+
+impl FeedScope {
+    /// What `who` reads: its organization's entries when it manages one, else its own.
+    pub fn of(who: &Principal) -> Self {
+        match who.managed_org() {
+            Some(org) => Self::Org(org.clone()),
+            None => Self::Owner(who.owner().as_str().to_owned()),
+        }
+    }
+
+    /// Whether an entry is in this scope.
+    pub fn holds(&self, entry: &FeedEntry) -> bool {
+        match self {
+            Self::Owner(o) => entry.owner == *o,
+            Self::Org(org) => entry.org_id.as_ref() == Some(org),
+        }
+    }
+}
+
+/// Narrows a read of the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedFilter {
+    /// Only these kinds (wire names); empty: every kind.
+    pub types: Vec<String>,
+    /// Only this thread.
+    pub thread_id: Option<ThreadId>,
+    /// Only threads of this product.
+    pub product: Option<String>,
+}
+
+impl FeedFilter {
+    /// Whether an entry passes.
+    pub fn passes(&self, e: &FeedEntry) -> bool {
+        (self.types.is_empty() || self.types.contains(&e.kind))
+            && self.thread_id.is_none_or(|t| t == e.thread_id)
+            && self
+                .product
+                .as_ref()
+                .is_none_or(|p| e.product.as_ref() == Some(p))
+    }
+}
+
+/// Storage of the log.
+pub trait FeedStore: Clone + Send + Sync + 'static {
+    /// Appends events in one transaction, in order, each with its thread's owner,
+    /// organization and product as they are now (an event of a thread that no longer exists
+    /// is dropped). Cursors follow commit order across every writer of the database.
+    fn append_feed(
+        &self,
+        events: &[NewFeedEvent],
+    ) -> impl Future<Output = Result<(), AppError>> + Send;
+
+    /// Entries in `scope` passing `filter` after `after`, oldest first, at most `limit`.
+    fn read_feed(
+        &self,
+        scope: &FeedScope,
+        filter: &FeedFilter,
+        after: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<FeedEntry>, AppError>> + Send;
+
+    /// The highest cursor removed by retention (0: none yet): a reader after a lower cursor
+    /// has missed entries.
+    fn feed_floor(&self) -> impl Future<Output = Result<i64, AppError>> + Send;
+
+    /// The highest cursor assigned so far (0: none).
+    fn feed_head(&self) -> impl Future<Output = Result<i64, AppError>> + Send;
+
+    /// Removes up to `batch` entries older than `cutoff`, raising the floor; how many.
+    fn purge_feed(
+        &self,
+        cutoff: Timestamp,
+        batch: u32,
+    ) -> impl Future<Output = Result<u64, AppError>> + Send;
+}
+
+/// Whether an event of this kind goes to the log: everything but deltas and typing.
+pub fn logged(kind: EventKind) -> bool {
+    !matches!(
+        kind,
+        EventKind::MessageDelta
+            | EventKind::ToolCallDelta
+            | EventKind::ReasoningDelta
+            | EventKind::TypingStarted
+            | EventKind::TypingStopped
+    )
+}
+
+struct Queue {
+    /// Tickets handed out so far (the last one's number).
+    issued: u64,
+    tx: mpsc::UnboundedSender<(u64, NewFeedEvent)>,
+}
+
+/// The process's writer of the log. Cloning shares it.
+#[derive(Clone)]
+pub struct FeedQueue {
+    queue: Arc<Mutex<Queue>>,
+    /// The last ticket whose event is committed (or given up on).
+    done: watch::Sender<u64>,
+    /// Bumped whenever the log may have grown: a commit here or on another instance.
+    grown: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for FeedQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedQueue").finish_non_exhaustive()
+    }
+}
+
+impl FeedQueue {
+    /// Starts the writer on `runtime`.
+    pub fn start<S: FeedStore>(store: S, runtime: &tokio::runtime::Handle) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(u64, NewFeedEvent)>();
+        let done = watch::channel(0).0;
+        let grown = watch::channel(0).0;
+        let (done_w, grown_w) = (done.clone(), grown.clone());
+        runtime.spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while rx.recv_many(&mut batch, BATCH).await > 0 {
+                let last = batch.last().map_or(0, |(t, _)| *t);
+                let events: Vec<NewFeedEvent> = batch.drain(..).map(|(_, e)| e).collect();
+                commit(&store, &events).await;
+                done_w.send_replace(last);
+                grown_w.send_modify(|g| *g += 1);
+            }
+        });
+        Self {
+            queue: Arc::new(Mutex::new(Queue { issued: 0, tx })),
+            done,
+            grown,
+        }
+    }
+
+    /// Wakes this instance's tailing readers: another instance committed entries.
+    pub fn grew_elsewhere(&self) {
+        self.grown.send_modify(|g| *g += 1);
+    }
+
+    /// Changes whenever the log may have grown.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.grown.subscribe()
+    }
+}
+
+/// Commits a batch, retrying with back-off while the database refuses (the events' changes
+/// are already committed; giving up would lose their entries). After ten minutes of failures
+/// the batch is dropped with an error in the log, so one bad batch cannot stall the feed.
+async fn commit<S: FeedStore>(store: &S, events: &[NewFeedEvent]) {
+    let mut wait = Duration::from_millis(50);
+    let started = std::time::Instant::now();
+    loop {
+        match store.append_feed(events).await {
+            Ok(()) => return,
+            Err(e) if started.elapsed() > Duration::from_secs(600) => {
+                tracing::error!(cause = %e.chain(), dropped = events.len(), "the change feed lost events");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(cause = %e.chain(), "writing the change feed failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+impl EventRecorder for FeedQueue {
+    fn record(&self, event: &ThreadEvent) -> u64 {
+        if !logged(event.kind()) {
+            return 0;
+        }
+        let entry = NewFeedEvent {
+            at: chrono::Utc::now(),
+            thread_id: event.thread_id,
+            kind: event.kind().as_str(),
+            reply_id: event.reply_id,
+            data: event.data_json(),
+        };
+        let Ok(mut q) = self.queue.lock() else {
+            return 0;
+        };
+        q.issued += 1;
+        let ticket = q.issued;
+        if q.tx.send((ticket, entry)).is_err() {
+            return 0;
+        }
+        ticket
+    }
+
+    fn recorded(&self, ticket: u64) -> BoxFuture<'static, ()> {
+        let mut done = self.done.subscribe();
+        Box::pin(async move {
+            if ticket == 0 {
+                return;
+            }
+            let _ = done.wait_for(|d| *d >= ticket).await;
+        })
+    }
+
+    fn grew_elsewhere(&self) {
+        FeedQueue::grew_elsewhere(self);
+    }
+}
+
+/// The most entries one read returns.
+pub const MAX_PAGE: u32 = 1000;
+
+/// Reading the log.
+#[derive(Debug, Clone)]
+pub struct FeedService<S, C> {
+    store: S,
+    clock: C,
+    queue: Option<FeedQueue>,
+}
+
+/// A page of the log.
+#[derive(Debug, Clone)]
+pub struct FeedPage {
+    /// The entries, oldest first.
+    pub entries: Vec<FeedEntry>,
+    /// Where the next read starts: the last entry's cursor, else the one read from.
+    pub cursor: i64,
+    /// Whether more entries are there now.
+    pub has_more: bool,
+}
+
+impl<S: FeedStore, C: Clock> FeedService<S, C> {
+    /// A reader over `store`; `queue` wakes tailing readers (absent: they poll).
+    pub fn new(store: S, clock: C, queue: Option<FeedQueue>) -> Self {
+        Self {
+            store,
+            clock,
+            queue,
+        }
+    }
+
+    /// Entries `who` may see after `after`: its own threads', or its organization's for an
+    /// org admin or service principal. A cursor below what retention removed is
+    /// `cursor_expired` (the reader missed entries and must start again from 0 or now).
+    pub async fn read(
+        &self,
+        who: &Principal,
+        filter: &FeedFilter,
+        after: i64,
+        limit: Option<u32>,
+    ) -> Result<FeedPage, AppError> {
+        let limit = limit.unwrap_or(100);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(chat_threads_domain::DomainError::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_PAGE}"),
+            )
+            .into());
+        }
+        let floor = self.store.feed_floor().await?;
+        if after < floor {
+            return Err(AppError::CursorExpired(format!(
+                "entries up to {floor} are past the change feed's retention; read from {floor}"
+            )));
+        }
+        let scope = FeedScope::of(who);
+        let mut entries = self
+            .store
+            .read_feed(&scope, filter, after, limit + 1)
+            .await?;
+        let has_more = entries.len() > limit as usize;
+        entries.truncate(limit as usize);
+        let cursor = entries.last().map_or(after, |e| e.cursor);
+        Ok(FeedPage {
+            entries,
+            cursor,
+            has_more,
+        })
+    }
+
+    /// A receiver that changes when the log may have grown (`None`: poll).
+    pub fn watch(&self) -> Option<watch::Receiver<u64>> {
+        self.queue.as_ref().map(FeedQueue::watch)
+    }
+
+    /// The log's last cursor now, for a reader that starts from the present.
+    pub async fn head(&self) -> Result<i64, AppError> {
+        self.store.feed_head().await
+    }
+
+    /// Removes entries older than `days`, batch by batch; how many.
+    pub async fn purge_older_than(&self, days: u32, batch: u32) -> Result<u64, AppError> {
+        let cutoff = self.clock.now() - chrono::TimeDelta::days(i64::from(days));
+        let mut total = 0;
+        loop {
+            let n = self.store.purge_feed(cutoff, batch.max(1)).await?;
+            total += n;
+            if n < u64::from(batch.max(1)) {
+                return Ok(total);
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The change feed on both backends: appended in commit order, read per owner or organization
+//! after a cursor, trimmed by its retention.
+
+use std::collections::HashMap;
+
+use chat_threads_application::AppError;
+use chat_threads_application::feed::{FeedEntry, FeedFilter, FeedScope, FeedStore, NewFeedEvent};
+use chat_threads_domain::{MessageId, OrgId, ThreadId, Timestamp};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use super::error::DbError;
+use super::schema::{feed_events, feed_floor, threads};
+use super::store::SqlStore;
+use super::types::{DbTime, DbUuid};
+
+/// The advisory lock that serializes appends on PostgreSQL (held to the commit), so cursors
+/// are assigned in commit order: a reader never sees a cursor before a lower one commits.
+const APPEND_LOCK: i64 = 0x6374_6665_6564; // "ctfeed"
+
+/// The notification that tells other instances' tailing readers the feed grew (the event
+/// listener recognises it by its `feed` key; see bus.rs).
+pub const GREW: &str = r#"{"feed":1}"#;
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = feed_events)]
+struct NewRow<'a> {
+    at: DbTime,
+    thread_id: DbUuid,
+    owner: &'a str,
+    org_id: Option<&'a str>,
+    product: Option<&'a str>,
+    kind: &'a str,
+    reply_id: Option<DbUuid>,
+    data: &'a str,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = feed_events)]
+struct Row {
+    seq: i64,
+    at: DbTime,
+    thread_id: DbUuid,
+    owner: String,
+    org_id: Option<String>,
+    product: Option<String>,
+    kind: String,
+    reply_id: Option<DbUuid>,
+    data: String,
+}
+
+impl From<Row> for FeedEntry {
+    fn from(r: Row) -> Self {
+        FeedEntry {
+            cursor: r.seq,
+            at: r.at.0,
+            thread_id: ThreadId::from_uuid(r.thread_id.0),
+            owner: r.owner,
+            org_id: r.org_id.map(OrgId::from_stored),
+            product: r.product,
+            kind: r.kind,
+            reply_id: r.reply_id.map(|m| MessageId::from_uuid(m.0)),
+            data: r.data,
+        }
+    }
+}
+
+type Owners = HashMap<uuid::Uuid, (String, Option<String>, Option<String>)>;
+
+impl FeedStore for SqlStore {
+    async fn append_feed(&self, events: &[NewFeedEvent]) -> Result<(), AppError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut ids: Vec<DbUuid> = events
+            .iter()
+            .map(|e| DbUuid(e.thread_id.as_uuid()))
+            .collect();
+        ids.sort_by_key(|u| u.0);
+        ids.dedup_by_key(|u| u.0);
+        let r: Result<(), DbError> = write_tx!(self, |conn, d| {
+            if d == crate::db::Dialect::Postgres {
+                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
+                    .execute(conn)
+                    .await?;
+            }
+            let found: Vec<(DbUuid, String, Option<String>, Option<String>)> = threads::table
+                .filter(threads::id.eq_any(&ids))
+                .select((
+                    threads::id,
+                    threads::owner,
+                    threads::org_id,
+                    threads::product,
+                ))
+                .load(conn)
+                .await?;
+            let owners: Owners = found
+                .into_iter()
+                .map(|(id, owner, org, product)| (id.0, (owner, org, product)))
+                .collect();
+            let rows: Vec<NewRow<'_>> = events
+                .iter()
+                .filter_map(|e| {
+                    let (owner, org, product) = owners.get(&e.thread_id.as_uuid())?;
+                    Some(NewRow {
+                        at: DbTime(e.at),
+                        thread_id: DbUuid(e.thread_id.as_uuid()),
+                        owner,
+                        org_id: org.as_deref(),
+                        product: product.as_deref(),
+                        kind: e.kind,
+                        reply_id: e.reply_id.map(|m| DbUuid(m.as_uuid())),
+                        data: &e.data,
+                    })
+                })
+                .collect();
+            for row in &rows {
+                diesel::insert_into(feed_events::table)
+                    .values(row)
+                    .execute(conn)
+                    .await?;
+            }
+            if d == crate::db::Dialect::Postgres && !rows.is_empty() {
+                diesel::sql_query(format!(
+                    "SELECT pg_notify('{}', '{GREW}')",
+                    crate::bus::CHANNEL
+                ))
+                .execute(conn)
+                .await?;
+            }
+            Ok(())
+        });
+        Ok(r?)
+    }
+
+    async fn read_feed(
+        &self,
+        scope: &FeedScope,
+        filter: &FeedFilter,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<FeedEntry>, AppError> {
+        let r: Result<Vec<FeedEntry>, DbError> = with_conn!(self, |conn, _d| {
+            let mut q = feed_events::table
+                .filter(feed_events::seq.gt(after))
+                .select(Row::as_select())
+                .into_boxed();
+            q = match scope {
+                FeedScope::Owner(o) => q.filter(feed_events::owner.eq(o.as_str())),
+                FeedScope::Org(org) => q.filter(feed_events::org_id.eq(org.as_str())),
+            };
+            if !filter.types.is_empty() {
+                q = q.filter(feed_events::kind.eq_any(&filter.types));
+            }
+            if let Some(t) = filter.thread_id {
+                q = q.filter(feed_events::thread_id.eq(DbUuid(t.as_uuid())));
+            }
+            if let Some(p) = &filter.product {
+                q = q.filter(feed_events::product.eq(p.as_str()));
+            }
+            let rows: Vec<Row> = q
+                .order(feed_events::seq.asc())
+                .limit(i64::from(limit))
+                .load(conn)
+                .await?;
+            Ok(rows.into_iter().map(FeedEntry::from).collect())
+        });
+        Ok(r?)
+    }
+
+    async fn feed_floor(&self) -> Result<i64, AppError> {
+        let r: Result<i64, DbError> = with_conn!(self, |conn, _d| {
+            Ok(feed_floor::table
+                .select(feed_floor::seq)
+                .first::<i64>(conn)
+                .await
+                .optional()?
+                .unwrap_or(0))
+        });
+        Ok(r?)
+    }
+
+    async fn feed_head(&self) -> Result<i64, AppError> {
+        let r: Result<i64, DbError> = with_conn!(self, |conn, _d| {
+            Ok(feed_events::table
+                .select(diesel::dsl::max(feed_events::seq))
+                .first::<Option<i64>>(conn)
+                .await?
+                .unwrap_or(0))
+        });
+        let head = r?;
+        Ok(head.max(self.feed_floor().await?))
+    }
+
+    async fn purge_feed(&self, cutoff: Timestamp, batch: u32) -> Result<u64, AppError> {
+        let r: Result<u64, DbError> = write_tx!(self, |conn, _d| {
+            let seqs: Vec<i64> = feed_events::table
+                .filter(feed_events::at.lt(DbTime(cutoff)))
+                .order(feed_events::seq.asc())
+                .select(feed_events::seq)
+                .limit(i64::from(batch))
+                .load(conn)
+                .await?;
+            let Some(&last) = seqs.last() else {
+                return Ok(0);
+            };
+            diesel::update(feed_floor::table.filter(feed_floor::seq.lt(last)))
+                .set(feed_floor::seq.eq(last))
+                .execute(conn)
+                .await?;
+            Ok(
+                diesel::delete(feed_events::table.filter(feed_events::seq.le(last)))
+                    .execute(conn)
+                    .await? as u64,
+            )
+        });
+        Ok(r?)
+    }
+}

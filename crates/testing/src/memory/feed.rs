@@ -1,0 +1,72 @@
+//! The in-memory store's change feed.
+
+use chat_threads_application::AppError;
+use chat_threads_application::feed::{FeedEntry, FeedFilter, FeedScope, FeedStore, NewFeedEvent};
+use chat_threads_domain::Timestamp;
+
+use super::MemoryStore;
+
+impl FeedStore for MemoryStore {
+    async fn append_feed(&self, events: &[NewFeedEvent]) -> Result<(), AppError> {
+        let mut s = self.lock()?;
+        for e in events {
+            let Some(t) = s.threads.get(&e.thread_id) else {
+                continue;
+            };
+            let entry = FeedEntry {
+                cursor: 0,
+                at: e.at,
+                thread_id: e.thread_id,
+                owner: t.owner.as_str().to_owned(),
+                org_id: t.org_id.clone(),
+                product: t.product.as_ref().map(|p| p.as_str().to_owned()),
+                kind: e.kind.to_owned(),
+                reply_id: e.reply_id,
+                data: e.data.clone(),
+            };
+            let cursor = s.feed.last().map_or(s.feed_floor, |l| l.cursor) + 1;
+            s.feed.push(FeedEntry { cursor, ..entry });
+        }
+        Ok(())
+    }
+
+    async fn read_feed(
+        &self,
+        scope: &FeedScope,
+        filter: &FeedFilter,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<FeedEntry>, AppError> {
+        let s = self.lock()?;
+        Ok(s.feed
+            .iter()
+            .filter(|e| e.cursor > after && scope.holds(e) && filter.passes(e))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn feed_floor(&self) -> Result<i64, AppError> {
+        Ok(self.lock()?.feed_floor)
+    }
+
+    async fn feed_head(&self) -> Result<i64, AppError> {
+        let s = self.lock()?;
+        Ok(s.feed.last().map_or(s.feed_floor, |e| e.cursor))
+    }
+
+    async fn purge_feed(&self, cutoff: Timestamp, batch: u32) -> Result<u64, AppError> {
+        let mut s = self.lock()?;
+        let old = s
+            .feed
+            .iter()
+            .take_while(|e| e.at < cutoff)
+            .count()
+            .min(batch as usize);
+        if let Some(last) = s.feed.get(old.wrapping_sub(1)).map(|e| e.cursor) {
+            s.feed_floor = s.feed_floor.max(last);
+        }
+        s.feed.drain(..old);
+        Ok(old as u64)
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE feed_floor;
+DROP TABLE feed_events;
