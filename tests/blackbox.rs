@@ -34,4 +34,5 @@ mod sessions;
 mod shares;
 mod tools;
 mod uploads;
+mod webhooks;
 mod websocket;

@@ -138,6 +138,7 @@ macro_rules! v1_routes {
             use routes::{
                 accounts, audit, billing, branches, erasure, feed, files, live, members, messages,
                 organize, policies, replies, search, shares, summaries, threads, tools, transfer,
+                webhooks,
             };
             // One resource per (method, path), guarded by its method as `cfg.route` does, so
             // another method on the same path falls through to its own resource. Its
@@ -228,6 +229,13 @@ v1_routes! {
     get "/audit" => audit::list,
     get "/audit/export" => audit::export,
     get "/events" => feed::read,
+    post "/webhooks" => webhooks::create,
+    get "/webhooks" => webhooks::list,
+    get "/webhooks/{webhook_id}" => webhooks::get,
+    patch "/webhooks/{webhook_id}" => webhooks::update,
+    delete "/webhooks/{webhook_id}" => webhooks::delete,
+    get "/webhooks/{webhook_id}/deliveries" => webhooks::deliveries,
+    post "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver" => webhooks::redeliver,
     post "/threads/{thread_id}/members" => members::add,
     get "/threads/{thread_id}/members" => members::list,
     delete "/threads/{thread_id}/members/{principal}" => members::remove,

@@ -317,6 +317,61 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("NewSessionBody", "external_user_id", identifier(ID)),
         ("NewSessionBody", "ttl_seconds", range(60, 2_592_000)),
         ("NewSessionBody", "metadata", metadata()),
+        ("CreateWebhookBody", "url", webhook_url()),
+        ("CreateWebhookBody", "events", feed_events()),
+        (
+            "CreateWebhookBody",
+            "secret",
+            json!({"pattern": "^whsec_([A-Za-z0-9+/]{4}){8,16}$"}),
+        ),
+        ("CreateWebhookBody", "description", one_line(500)),
+        ("UpdateWebhookBody", "url", webhook_url()),
+        ("UpdateWebhookBody", "events", feed_events()),
+        ("UpdateWebhookBody", "description", one_line(500)),
+    ]
+}
+
+/// A webhook's URL: any text up to 2,048 characters (what is not an http(s) URL to a public
+/// address is 422 `webhook_url_refused`).
+fn webhook_url() -> Value {
+    json!({"maxLength": 2048})
+}
+
+/// The names of the change feed's events.
+fn feed_event_names() -> Vec<&'static str> {
+    use chat_threads_application::events::EventKind;
+    EventKind::ALL
+        .iter()
+        .filter(|k| chat_threads_application::feed::logged(**k))
+        .map(|k| k.as_str())
+        .collect()
+}
+
+/// A list of the change feed's event names.
+fn feed_events() -> Value {
+    json!({"items": {"enum": feed_event_names()}})
+}
+
+/// Rules of query parameters of one path, over the general ones.
+fn path_parameter_rules() -> Vec<(&'static str, &'static str, Value)> {
+    let names = feed_event_names().join("|");
+    vec![
+        ("/v1/events", "limit", range(1, 1000)),
+        (
+            "/v1/events",
+            "after",
+            json!({"pattern": "^(now|[0-9]{1,18})$"}),
+        ),
+        (
+            "/v1/events",
+            "types",
+            json!({"pattern": format!("^({names})(,({names}))*$")}),
+        ),
+        (
+            "/v1/webhooks/{webhook_id}/deliveries",
+            "status",
+            one_of(&["pending", "delivered", "failed"]),
+        ),
     ]
 }
 
@@ -536,6 +591,12 @@ pub(crate) fn apply(doc: &mut Value) {
             for p in params.iter_mut().filter(|p| p["in"] == "query") {
                 let name = p["name"].as_str().unwrap_or_default().to_owned();
                 if let Some((_, rule)) = rules.iter().find(|(n, _)| *n == name) {
+                    merge(&mut p["schema"], rule);
+                }
+                if let Some((.., rule)) = path_parameter_rules()
+                    .iter()
+                    .find(|(at, n, _)| at == path && *n == name)
+                {
                     merge(&mut p["schema"], rule);
                 }
                 // The search text is required and must not be blank.

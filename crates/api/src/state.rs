@@ -28,12 +28,14 @@ pub trait Deps: 'static {
         + chat_threads_application::shares::ShareStore
         + chat_threads_application::retention::policies::PolicyStore
         + chat_threads_application::erasure::ErasureStore
-        + chat_threads_application::feed::FeedStore
+        + chat_threads_application::webhooks::WebhookStore
         + Readiness;
     /// Password hashing.
     type Hasher: PasswordHasher;
     /// Token signing.
     type Issuer: TokenIssuer;
+    /// The webhook client.
+    type Webhooks: chat_threads_application::webhooks::WebhookSender;
 }
 
 /// Shared state of every handler.
@@ -50,6 +52,9 @@ pub struct AppState<D: Deps> {
     pub audit: chat_threads_application::audit::AuditService<D::Store, SystemClock>,
     /// The change feed.
     pub feed: chat_threads_application::feed::FeedService<D::Store, SystemClock>,
+    /// Webhooks.
+    pub webhooks:
+        chat_threads_application::webhooks::WebhookService<D::Store, D::Webhooks, SystemClock>,
     /// Erasure of principals.
     pub erasures: chat_threads_application::erasure::ErasureService<D::Store, SystemClock>,
     /// Retention policies and legal holds.
@@ -88,6 +93,7 @@ impl<D: Deps> Clone for AppState<D> {
             members: self.members.clone(),
             audit: self.audit.clone(),
             feed: self.feed.clone(),
+            webhooks: self.webhooks.clone(),
             policies: self.policies.clone(),
             erasures: self.erasures.clone(),
             messages: self.messages.clone(),
@@ -121,6 +127,8 @@ pub struct Parts<D: Deps> {
     pub hasher: D::Hasher,
     /// Token signing.
     pub issuer: D::Issuer,
+    /// The webhook client.
+    pub webhook_sender: D::Webhooks,
     /// The models and who may use them.
     pub catalog: chat_threads_application::replies::models::Catalog,
     /// Counts tokens to fit prompts into their budget.
@@ -192,6 +200,11 @@ impl<D: Deps> AppState<D> {
         )
         .with_instance(p.instance);
         Self {
+            webhooks: chat_threads_application::webhooks::WebhookService::new(
+                p.store.clone(),
+                p.webhook_sender,
+                SystemClock,
+            ),
             feed: chat_threads_application::feed::FeedService::new(
                 p.store.clone(),
                 SystemClock,

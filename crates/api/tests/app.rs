@@ -31,6 +31,7 @@ impl Deps for InMemory {
     type Store = MemoryStore;
     type Hasher = FakeHasher;
     type Issuer = FakeTokens;
+    type Webhooks = chat_threads_testing::fakes::FakeWebhookSender;
 }
 
 struct Words;
@@ -62,6 +63,7 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
         store,
         hasher: FakeHasher,
         issuer: FakeTokens,
+        webhook_sender: chat_threads_testing::fakes::FakeWebhookSender::default(),
         catalog,
         counter: Arc::new(Words),
         events: ThreadEvents::default(),

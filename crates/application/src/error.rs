@@ -54,6 +54,9 @@ error_codes! {
     PolicyNotFound => "policy_not_found", 404: "no retention policy of your organization for this product.",
     HoldNotFound => "hold_not_found", 404: "no such legal hold in your organization.",
     ErasureNotFound => "erasure_not_found", 404: "no such erasure for this caller.",
+    WebhookNotFound => "webhook_not_found", 404: "no such webhook for this caller (another principal's or organization's).",
+    DeliveryNotFound => "delivery_not_found", 404: "no such delivery of this webhook.",
+    WebhookUrlRefused => "webhook_url_refused", 422: "the webhook URL is not http(s), holds credentials, does not resolve, or points at an internal address (webhooks.allow_private is off); the message says which.",
     LegalHold => "legal_hold", 409: "a legal hold covers the principal or one of their threads: lift it first.",
     TagNotFound => "tag_not_found", 404: "no thread of yours carries this tag.",
     ShareNotFound => "share_not_found", 404: "no such share link (never made, revoked, its thread deleted, or not for you).",
@@ -198,6 +201,15 @@ pub enum AppError {
     /// No such erasure for this caller.
     #[error("erasure not found")]
     ErasureNotFound,
+    /// No such webhook for this caller.
+    #[error("webhook not found")]
+    WebhookNotFound,
+    /// No such delivery of this webhook.
+    #[error("delivery not found")]
+    DeliveryNotFound,
+    /// A URL webhooks may not be sent to (the reason says why).
+    #[error("the webhook URL is refused: {0}")]
+    WebhookUrlRefused(String),
     /// A legal hold blocks the erasure.
     #[error("a legal hold covers the principal or one of their threads")]
     LegalHold,
@@ -368,6 +380,9 @@ impl AppError {
             Self::PolicyNotFound => ErrorCode::PolicyNotFound,
             Self::HoldNotFound => ErrorCode::HoldNotFound,
             Self::ErasureNotFound => ErrorCode::ErasureNotFound,
+            Self::WebhookNotFound => ErrorCode::WebhookNotFound,
+            Self::DeliveryNotFound => ErrorCode::DeliveryNotFound,
+            Self::WebhookUrlRefused(_) => ErrorCode::WebhookUrlRefused,
             Self::LegalHold => ErrorCode::LegalHold,
             Self::TagNotFound => ErrorCode::TagNotFound,
             Self::ShareNotFound => ErrorCode::ShareNotFound,
@@ -601,6 +616,9 @@ mod tests {
             AppError::PolicyNotFound,
             AppError::HoldNotFound,
             AppError::ErasureNotFound,
+            AppError::WebhookNotFound,
+            AppError::DeliveryNotFound,
+            AppError::WebhookUrlRefused("x".into()),
             AppError::LegalHold,
             AppError::TagNotFound,
             AppError::ShareNotFound,

@@ -63,6 +63,20 @@ pub struct FeedEntry {
     pub data: String,
 }
 
+/// An entry as one JSON object: `{"cursor","type","thread_id","at","data"}` (an NDJSON line of
+/// `GET /v1/events` without its newline, and the body of a webhook delivery). `data` goes in as
+/// stored, not parsed again.
+pub fn line(e: &FeedEntry) -> String {
+    format!(
+        "{{\"cursor\":{},\"type\":{},\"thread_id\":\"{}\",\"at\":{},\"data\":{}}}",
+        e.cursor,
+        serde_json::Value::from(e.kind.as_str()),
+        e.thread_id,
+        serde_json::to_string(&e.at).unwrap_or_default(),
+        e.data
+    )
+}
+
 /// Whose entries a reader sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedScope {

@@ -58,6 +58,7 @@ pub mod threads;
 mod tokens;
 pub mod transfer;
 pub mod usage;
+pub mod webhooks;
 
 pub use branches::{Branch, ForkMode};
 pub use error::{AppError, ErrorCode};

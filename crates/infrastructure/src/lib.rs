@@ -9,6 +9,7 @@ pub mod llm;
 pub mod mcp;
 pub mod objects;
 pub mod tls;
+pub mod webhooks;
 
 pub use config::Settings;
 pub use db::{Database, SqlStore};

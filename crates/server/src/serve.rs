@@ -254,6 +254,25 @@ pub async fn serve(settings: Settings, replies_rt: tokio::runtime::Handle) -> an
             }
         }
     });
+    // Webhooks: every instance sends; a lease in the database gives each webhook to one.
+    let w = &settings.webhooks;
+    let dispatcher = chat_threads_application::webhooks::dispatch::Dispatcher::new(
+        api.state.store.clone(),
+        chat_threads_infrastructure::webhooks::HttpWebhookSender::new(
+            Duration::from_secs(w.timeout_secs),
+            w.allow_private,
+        )?,
+        chat_threads_application::SystemClock,
+        chat_threads_application::webhooks::dispatch::DispatchSettings {
+            instance: instance.clone(),
+            lease: Duration::from_secs(w.lease_secs),
+            interval: Duration::from_millis(w.interval_ms),
+            backoff: Duration::from_millis(w.backoff_ms),
+            retry_window: Duration::from_secs(w.retry_window_secs),
+            disable_after: w.disable_after,
+        },
+    );
+    replies_rt.spawn(dispatcher.run(api.state.feed.watch()));
     let retention = chat_threads_application::retention::RetentionService::new(
         api.state.store.clone(),
         chat_threads_application::SystemClock,

@@ -21,6 +21,7 @@ impl Deps for Prod {
     type Store = SqlStore;
     type Hasher = Argon2Hasher;
     type Issuer = JwtAuthority;
+    type Webhooks = chat_threads_infrastructure::webhooks::HttpWebhookSender;
 }
 
 /// Name of the generated secret in the database.
@@ -78,6 +79,10 @@ pub async fn api_config(
         store: store.clone(),
         hasher: Argon2Hasher::new(a.accounts.hash_concurrency, a.accounts.hash_queue)?,
         issuer: authority.clone(),
+        webhook_sender: chat_threads_infrastructure::webhooks::HttpWebhookSender::new(
+            std::time::Duration::from_secs(settings.webhooks.timeout_secs),
+            settings.webhooks.allow_private,
+        )?,
         catalog: with_mcp(
             chat_threads_infrastructure::llm::build_catalog(&settings.models)?,
             &settings.mcp,

@@ -64,3 +64,54 @@ impl PasswordHasher for FakeHasher {
         "-"
     }
 }
+
+/// What a [`FakeWebhookSender`] sent: URL, headers, body.
+pub type Sent = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<(String, String)>, String)>>>;
+
+/// A webhook client that takes every http(s) URL and records what it would send (`status`
+/// answers each post).
+#[derive(Debug, Clone)]
+pub struct FakeWebhookSender {
+    /// Each post: URL, headers, body.
+    pub sent: Sent,
+    /// The status every post gets.
+    pub status: u16,
+}
+
+impl Default for FakeWebhookSender {
+    fn default() -> Self {
+        Self {
+            sent: std::sync::Arc::default(),
+            status: 200,
+        }
+    }
+}
+
+impl chat_threads_application::webhooks::WebhookSender for FakeWebhookSender {
+    async fn check_url(&self, url: &str) -> Result<(), String> {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            Ok(())
+        } else {
+            Err("must be http or https".into())
+        }
+    }
+
+    async fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: &str,
+    ) -> Result<u16, String> {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.push((
+                url.to_owned(),
+                headers
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+                body.to_owned(),
+            ));
+        }
+        Ok(self.status)
+    }
+}

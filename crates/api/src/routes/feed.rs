@@ -30,18 +30,6 @@ pub struct FeedEntryDto {
     pub data: serde_json::Value,
 }
 
-/// One NDJSON line (the `data` is inserted as stored, not parsed again).
-pub(crate) fn line(e: &FeedEntry) -> String {
-    format!(
-        "{{\"cursor\":{},\"type\":{},\"thread_id\":\"{}\",\"at\":{},\"data\":{}}}\n",
-        e.cursor,
-        serde_json::Value::from(e.kind.as_str()),
-        e.thread_id,
-        serde_json::to_string(&e.at).unwrap_or_default(),
-        e.data
-    )
-}
-
 /// The SSE frame of an entry: its cursor as the `id` (so `Last-Event-ID` resumes).
 fn frame(e: &FeedEntry) -> String {
     format!("id: {}\nevent: {}\ndata: {}\n\n", e.cursor, e.kind, e.data)
@@ -70,25 +58,31 @@ impl FeedParams {
     fn filter(&self) -> Result<FeedFilter, ApiError> {
         let mut types = Vec::new();
         for t in self.types.iter().flat_map(|t| t.split(',')) {
-            let t = t.trim();
-            if t.is_empty() {
-                continue;
-            }
             let Some(kind) = EventKind::ALL
                 .iter()
                 .find(|k| k.as_str() == t && logged(**k))
             else {
                 return Err(ApiError::Argument {
                     field: "types".into(),
-                    message: format!("{t} is not an event of the change feed"),
+                    message: format!("{t:?} is not an event of the change feed"),
                 });
             };
             types.push(kind.as_str().to_owned());
         }
+        let product = self
+            .product
+            .clone()
+            .as_deref()
+            .map(chat_threads_domain::ProductName::parse)
+            .transpose()
+            .map_err(|e| ApiError::Argument {
+                field: "product".into(),
+                message: e.to_string(),
+            })?;
         Ok(FeedFilter {
             types,
             thread_id: self.thread_id.map(chat_threads_domain::ThreadId::from_uuid),
-            product: self.product.clone().filter(|p| !p.is_empty()),
+            product: product.map(|p| p.as_str().to_owned()),
         })
     }
 }
@@ -104,13 +98,12 @@ async fn start<D: Deps>(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .or(after);
-    match raw.map(str::trim) {
-        None | Some("") => Ok(0),
+    match raw {
+        None => Ok(0),
         Some("now") => Ok(state.feed.head().await?),
-        Some(n) => n
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
+        Some(n) => Some(n)
+            .filter(|n| !n.is_empty() && n.len() <= 18 && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<i64>().ok())
             .ok_or_else(|| ApiError::Argument {
                 field: "after".into(),
                 message: "a cursor (a whole number from an entry) or `now`".into(),
@@ -147,7 +140,11 @@ pub async fn read<D: Deps>(
     let after = start(&state, &req, q.after.as_deref()).await?;
     if !stream {
         let page = state.feed.read(&auth.0, &filter, after, q.limit).await?;
-        let body: String = page.entries.iter().map(line).collect();
+        let body: String = page
+            .entries
+            .iter()
+            .map(|e| chat_threads_application::feed::line(e) + "\n")
+            .collect();
         return Ok(HttpResponse::Ok()
             .content_type("application/x-ndjson")
             .insert_header(("feed-cursor", page.cursor.to_string()))

@@ -20,3 +20,4 @@ pub mod summaries;
 pub mod threads;
 pub mod tools;
 pub mod transfer;
+pub mod webhooks;

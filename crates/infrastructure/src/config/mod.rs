@@ -58,6 +58,8 @@ pub struct Settings {
     pub audit: AuditConfig,
     /// The change feed.
     pub events: EventsConfig,
+    /// Webhooks.
+    pub webhooks: WebhooksConfig,
     /// Logging.
     pub log: LogSettings,
 }
@@ -126,6 +128,26 @@ pub struct AuditConfig {
 pub struct EventsConfig {
     /// How long entries are kept, days.
     pub retention_days: u32,
+}
+
+/// Webhooks: the change feed pushed to URLs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Let webhooks reach loopback, private and link-local addresses.
+    pub allow_private: bool,
+    /// Time a receiver has to answer, s.
+    pub timeout_secs: u64,
+    /// The first retry's delay, ms (doubling each time, at most an hour).
+    pub backoff_ms: u64,
+    /// How long a delivery is retried, s.
+    pub retry_window_secs: u64,
+    /// Failed attempts in a row that disable a webhook.
+    pub disable_after: u32,
+    /// How often each instance looks for deliveries to make when not woken by the feed, ms.
+    pub interval_ms: u64,
+    /// How long an instance holds a webhook before another may take it over, s.
+    pub lease_secs: u64,
 }
 
 /// Titles of untitled threads, written by a model after the first exchange.
@@ -411,13 +433,27 @@ impl Settings {
         let r = &self.replies;
         let w = &self.websocket;
         let l = &self.rate_limit;
-        let checks: [(&str, u64, u64); 26] = [
+        let checks: [(&str, u64, u64); 32] = [
             ("audit.retention_days", self.audit.retention_days.into(), 1),
             (
                 "events.retention_days",
                 self.events.retention_days.into(),
                 1,
             ),
+            ("webhooks.timeout_secs", self.webhooks.timeout_secs, 1),
+            ("webhooks.backoff_ms", self.webhooks.backoff_ms, 1),
+            (
+                "webhooks.retry_window_secs",
+                self.webhooks.retry_window_secs,
+                1,
+            ),
+            (
+                "webhooks.disable_after",
+                self.webhooks.disable_after.into(),
+                1,
+            ),
+            ("webhooks.interval_ms", self.webhooks.interval_ms, 10),
+            ("webhooks.lease_secs", self.webhooks.lease_secs, 2),
             (
                 "threads.temporary_ttl_secs",
                 self.threads.temporary_ttl_secs,

@@ -40,6 +40,7 @@ mod threads;
 mod transfer;
 pub mod types;
 mod usage;
+mod webhooks;
 mod writer;
 
 pub use dialect::Dialect;

@@ -486,3 +486,49 @@ diesel::table! {
         seq -> BigInt,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// Webhooks.
+    webhooks (id) {
+        id -> PUuid,
+        owner -> Nullable<Text>,
+        org_id -> Nullable<Text>,
+        url -> Text,
+        events -> Text,
+        secret -> Text,
+        description -> Nullable<Text>,
+        enabled -> Bool,
+        failures -> Integer,
+        disabled_reason -> Nullable<Text>,
+        feed_cursor -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<PTime>,
+        created_at -> PTime,
+        updated_at -> PTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    /// Deliveries of webhooks.
+    webhook_deliveries (id) {
+        id -> PUuid,
+        webhook_id -> PUuid,
+        seq -> BigInt,
+        kind -> Text,
+        thread_id -> PUuid,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> PTime,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> PTime,
+        delivered_at -> Nullable<PTime>,
+    }
+}

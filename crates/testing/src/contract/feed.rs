@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chat_threads_application::events::{Event, ThreadEvents};
-use chat_threads_application::feed::{FeedFilter, FeedQueue, FeedService, FeedStore};
+use chat_threads_application::feed::{FeedFilter, FeedQueue, FeedService};
 
 use super::*;
 

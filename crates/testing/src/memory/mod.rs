@@ -17,6 +17,7 @@ mod retention;
 mod search;
 mod shares;
 mod threads;
+mod webhooks;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -67,6 +68,12 @@ struct State {
     /// The change feed, oldest first, and the highest cursor retention removed.
     feed: Vec<chat_threads_application::feed::FeedEntry>,
     feed_floor: i64,
+    /// Webhooks with their lease (holder, until), and their deliveries.
+    webhooks: Vec<(
+        chat_threads_application::webhooks::Webhook,
+        Option<(String, chat_threads_domain::Timestamp)>,
+    )>,
+    deliveries: Vec<chat_threads_application::webhooks::Delivery>,
 }
 
 impl State {
