@@ -61,6 +61,7 @@ pub(crate) fn body_for(method: &str, path: &str, message_id: &str) -> Option<Val
         ("post", "/v1/threads/{thread_id}/members") => {
             json!({"principal": "user:mallory", "role": "editor"})
         }
+        ("patch", "/v1/webhooks/{webhook_id}") => json!({"description": "hijacked"}),
         _ => return None,
     };
     Some(body)
@@ -245,6 +246,18 @@ async fn matrix(postgres: bool) {
     let file: Value = resp.json().await.unwrap();
     let fid = file["id"].as_str().unwrap().to_owned();
 
+    // Acme's webhook (off: nothing is sent anywhere).
+    let (status, _, hook) = server
+        .call(
+            "POST",
+            "/v1/webhooks",
+            Some(&acme_service),
+            Some(&json!({"url": "https://93.184.215.14/hook", "enabled": false})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
+
     let (_, _, openapi) = server.call("GET", "/openapi.json", None, None).await;
     let ops = operations(&openapi);
     assert!(
@@ -258,6 +271,7 @@ async fn matrix(postgres: bool) {
     let mut file_ops = 0;
     let mut share_ops = 0;
     let mut organize_ops = 0;
+    let mut webhook_ops = 0;
     for (method, path, op) in &ops {
         let public = PUBLIC.contains(&(method.as_str(), path.as_str()));
         let secured = op
@@ -282,7 +296,9 @@ async fn matrix(postgres: bool) {
             .replace("{share_id}", &share_id)
             .replace("{folder_id}", &folder_id)
             .replace("{tag}", "private-tag")
-            .replace("{principal}", "user:bob");
+            .replace("{principal}", "user:bob")
+            .replace("{webhook_id}", &hook_id)
+            .replace("{delivery_id}", &uuid::Uuid::now_v7().to_string());
         let body = body_for(method, path, &mid);
         let needs_body = op.get("requestBody").is_some();
         // Only an id-taking operation must get past body validation to reach the owner check.
@@ -344,6 +360,24 @@ async fn matrix(postgres: bool) {
                 assert_eq!(
                     (status, err["error"]["code"].as_str().unwrap_or_default()),
                     (404, expected),
+                    "{method} {path} as {who}: {err}"
+                );
+            }
+            continue;
+        }
+        if path.contains("{webhook_id}") {
+            // A webhook is its organization's (or owner's): no one else finds it.
+            webhook_ops += 1;
+            for (who, token) in [
+                ("another user", &bob),
+                ("an anonymous session", &anon),
+                ("another org's admin", &outsider),
+                ("another org's service", &globex_service),
+            ] {
+                let (status, _, err) = server.call(method, &url, Some(token), body.as_ref()).await;
+                assert_eq!(
+                    (status, err["error"]["code"].as_str().unwrap_or_default()),
+                    (404, "webhook_not_found"),
                     "{method} {path} as {who}: {err}"
                 );
             }
@@ -436,6 +470,37 @@ async fn matrix(postgres: bool) {
         organize_ops, 5,
         "every folder and tag operation was exercised"
     );
+    assert_eq!(webhook_ops, 5, "every webhook operation was exercised");
+    let (_, _, kept) = server
+        .call(
+            "GET",
+            &format!("/v1/webhooks/{hook_id}"),
+            Some(&acme_service),
+            None,
+        )
+        .await;
+    assert_eq!(
+        kept["description"],
+        Value::Null,
+        "acme's webhook is untouched"
+    );
+    // The change feed: alice's thread's changes reach no one outside her and acme's managers.
+    for (who, token) in [
+        ("another user", &bob),
+        ("an anonymous session", &anon),
+        ("another org's admin", &outsider),
+        ("another org's service", &globex_service),
+    ] {
+        let resp = reqwest::Client::new()
+            .get(format!("{}/v1/events?limit=1000", server.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let feed = resp.text().await.unwrap();
+        assert!(!feed.contains(&tid), "{who} read alice's changes: {feed}");
+    }
     let (_, _, kept) = server
         .call(
             "GET",

@@ -51,4 +51,47 @@ pub(super) async fn administration(t: &Tour<'_>) {
         (200, true),
         "{ndjson}"
     );
+    // The change feed of acme (the tourist manages it): NDJSON, the cursor to read on from.
+    let (status, feed, headers) = t
+        .raw("GET", "/v1/events?limit=5", "text/plain", String::new())
+        .await;
+    assert_eq!((status, feed.lines().count()), (200, 5), "{feed}");
+    assert!(
+        headers["feed-cursor"]
+            .to_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > 0
+    );
+    // A webhook made (off: the tour sends nothing out), read, changed, its deliveries listed,
+    // deleted.
+    let made = t
+        .ok(
+            "POST",
+            "/v1/webhooks",
+            Some(
+                json!({"url": "https://93.184.215.14/hook", "enabled": false,
+                        "events": ["message.created"]}),
+            ),
+            201,
+        )
+        .await;
+    assert!(made["secret"].as_str().unwrap().starts_with("whsec_"));
+    let hook = format!("/v1/webhooks/{}", made["id"].as_str().unwrap());
+    assert_eq!(
+        t.ok("GET", "/v1/webhooks", None, 200).await["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(t.ok("GET", &hook, None, 200).await.get("secret").is_none());
+    t.ok("PATCH", &hook, Some(json!({"description": "tour"})), 200)
+        .await;
+    let deliveries = t.ok("GET", &format!("{hook}/deliveries"), None, 200).await;
+    assert!(deliveries["data"].as_array().unwrap().is_empty());
+    let nothing = format!("{hook}/deliveries/{}/redeliver", uuid::Uuid::now_v7());
+    t.ok("POST", &nothing, None, 404).await;
+    t.ok("DELETE", &hook, None, 204).await;
 }

@@ -25,6 +25,7 @@ fn valid_body(operation: &str, message_id: &str) -> Value {
             json!({"erase_deleted_after_days": 30})
         }
         "place_legal_hold" => json!({"principal": "user:zed", "reason": "strict"}),
+        "create_webhook" => json!({"url": "https://93.184.215.14/hook", "enabled": false}),
         _ => json!({}),
     }
 }
@@ -118,7 +119,9 @@ async fn strict_walk(postgres: bool) {
             .replace("{message_id}", &mid)
             .replace("{folder_id}", &fid)
             .replace("{tag}", "kept")
-            .replace("{principal}", "user:zed");
+            .replace("{principal}", "user:zed")
+            .replace("{webhook_id}", "00000000-0000-7000-8000-000000000000")
+            .replace("{delivery_id}", "00000000-0000-7000-8000-000000000001");
         for (method, op) in item.as_object().unwrap() {
             let id = op["operationId"].as_str().unwrap();
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();

@@ -315,7 +315,7 @@ pub async fn deliveries<D: Deps>(
 /// Send a delivery again (it becomes pending, due now, with a fresh retry window), whatever
 /// became of it.
 #[utoipa::path(post, path = "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
-    operation_id = "redeliver", params(DeliveryPath),
+    operation_id = "redeliver_delivery", params(DeliveryPath),
     responses((status = 202, body = DeliveryDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn redeliver<D: Deps>(
