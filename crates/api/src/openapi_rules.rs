@@ -354,7 +354,11 @@ fn feed_events() -> Value {
 
 /// Rules of query parameters of one path, over the general ones.
 fn path_parameter_rules() -> Vec<(&'static str, &'static str, Value)> {
-    let names = feed_event_names().join("|");
+    let names = feed_event_names()
+        .iter()
+        .map(|n| n.replace('.', r"\."))
+        .collect::<Vec<_>>()
+        .join("|");
     vec![
         ("/v1/events", "limit", range(1, 1000)),
         (
