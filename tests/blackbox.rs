@@ -9,6 +9,7 @@ mod agent;
 mod api;
 mod audit;
 mod auth;
+mod background;
 mod billing;
 mod binary;
 mod browser;

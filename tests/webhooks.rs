@@ -18,14 +18,14 @@ use crate::support::{Server, backend_env};
 
 /// What the receiver got: each request's headers of interest and body, and how it answered.
 #[derive(Clone, Default)]
-struct Inbox {
+pub(crate) struct Inbox {
     got: Arc<Mutex<Vec<Received>>>,
     /// Bodies containing this text fail this many more times.
     flaky: Arc<Mutex<Option<(String, u32)>>>,
 }
 
 #[derive(Clone, Debug)]
-struct Received {
+pub(crate) struct Received {
     id: String,
     timestamp: String,
     signature: String,
@@ -34,7 +34,7 @@ struct Received {
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap()
     }
 }
@@ -67,7 +67,7 @@ async fn receive(req: HttpRequest, body: web::Bytes, inbox: web::Data<Inbox>) ->
 }
 
 /// Starts the receiver on its own thread: its URL and inbox.
-fn receiver() -> (String, Inbox) {
+pub(crate) fn receiver() -> (String, Inbox) {
     let inbox = Inbox::default();
     let shared = inbox.clone();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -109,7 +109,11 @@ fn verify(secret: &str, r: &Received) {
 }
 
 /// Waits until `pred` holds for the inbox (15 s at most).
-async fn until(inbox: &Inbox, what: &str, pred: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+pub(crate) async fn until(
+    inbox: &Inbox,
+    what: &str,
+    pred: impl Fn(&[Received]) -> bool,
+) -> Vec<Received> {
     for _ in 0..300 {
         let got = inbox.got.lock().unwrap().clone();
         if pred(&got) {

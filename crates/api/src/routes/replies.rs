@@ -183,6 +183,11 @@ pub struct ChatBody {
     pub metadata: Option<serde_json::Value>,
     /// Stream the reply as Server-Sent Events (same as `Accept: text/event-stream`).
     pub stream: Option<bool>,
+    /// Answer 202 at once with the stored user message and the reply's placeholder (status
+    /// `streaming`); the reply runs to the end with no client. Follow it with
+    /// `GET .../messages/{id}`, its SSE stream, the change feed or a webhook. With `stream`
+    /// too, the reply is streamed (it runs on if the client goes away, as any reply).
+    pub background: Option<bool>,
     /// Language the reply should be in.
     pub language: Option<String>,
     /// The user's IANA time zone.
@@ -241,6 +246,7 @@ impl From<ResendBody> for ChatBody {
             model: b.model,
             metadata: b.metadata,
             stream: b.stream,
+            background: b.background,
             language: b.language,
             timezone: b.timezone,
             attachments: b.attachments,
@@ -281,6 +287,11 @@ pub struct ResendBody {
     pub metadata: Option<serde_json::Value>,
     /// Stream the reply as Server-Sent Events (same as `Accept: text/event-stream`).
     pub stream: Option<bool>,
+    /// Answer 202 at once with the stored user message and the reply's placeholder (status
+    /// `streaming`); the reply runs to the end with no client. Follow it with
+    /// `GET .../messages/{id}`, its SSE stream, the change feed or a webhook. With `stream`
+    /// too, the reply is streamed (it runs on if the client goes away, as any reply).
+    pub background: Option<bool>,
     /// Language the reply should be in.
     pub language: Option<String>,
     /// The user's IANA time zone.
@@ -316,6 +327,11 @@ pub struct RegenerateBody {
     pub model: Option<String>,
     /// Stream the reply (same as `Accept: text/event-stream`).
     pub stream: Option<bool>,
+    /// Answer 202 at once with the stored user message and the reply's placeholder (status
+    /// `streaming`); the reply runs to the end with no client. Follow it with
+    /// `GET .../messages/{id}`, its SSE stream, the change feed or a webhook. With `stream`
+    /// too, the reply is streamed (it runs on if the client goes away, as any reply).
+    pub background: Option<bool>,
     pub language: Option<String>,
     pub timezone: Option<String>,
     /// Sampling settings for the new reply.
@@ -383,9 +399,18 @@ pub(crate) async fn answer<D: Deps>(
     who: &chat_threads_domain::Principal,
     started: Started,
     stream: bool,
+    background: bool,
 ) -> Result<HttpResponse, ApiError> {
     if stream {
         return Ok(sse(started.log.follow(0), state.sse_keepalive, &state.live));
+    }
+    if background {
+        // The reply runs on its own task; its placeholder and the user message are stored and
+        // in the change feed already.
+        return Ok(HttpResponse::Accepted().json(ReplyDto {
+            user_message: started.user_message.map(MessageDto::from),
+            assistant_message: started.assistant_message.into(),
+        }));
     }
     let reply = state.replies.finished(who, &started).await?;
     let failed = reply.status == MessageStatus::Failed;
@@ -410,7 +435,7 @@ pub(crate) async fn answer<D: Deps>(
 /// reply per thread runs at a time (409 `generation_in_progress`).
 #[utoipa::path(post, path = "/v1/threads/{thread_id}/chat", tag = "replies", operation_id = "chat", params(ThreadPath),
     request_body = ChatBody,
-    responses((status = 201, body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
+    responses((status = 201, body = ReplyDto), (status = 202, description = "background: the reply runs on; the placeholder (status streaming)", body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, description = "model_not_allowed (lists the allowed ones)", body = ErrorBody),
               (status = 402, description = "insufficient_balance: the balance cannot cover the reply (billing on)", body = ErrorBody),
@@ -425,17 +450,18 @@ pub async fn chat<D: Deps>(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let stream = wants_stream(&req, body.stream);
+    let background = body.background.unwrap_or(false);
     let started = state
         .replies
         .send(&auth.0, path.thread(), body.into())
         .await?;
-    answer(&state, &auth.0, started, stream).await
+    answer(&state, &auth.0, started, stream, background).await
 }
 
 /// Regenerate an assistant reply: a new reply beside it (a sibling), which becomes active.
 #[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/regenerate", tag = "replies", operation_id = "regenerate_reply",
     params(MessagePath), request_body = RegenerateBody,
-    responses((status = 201, body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
+    responses((status = 201, body = ReplyDto), (status = 202, description = "background: the reply runs on; the placeholder (status streaming)", body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 402, description = "insufficient_balance (billing on)", body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
@@ -449,18 +475,19 @@ pub async fn regenerate<D: Deps>(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
     let stream = wants_stream(&req, b.stream);
+    let background = b.background.unwrap_or(false);
     let started = state
         .replies
         .regenerate(&auth.0, path.thread(), path.message(), b.into())
         .await?;
-    answer(&state, &auth.0, started, stream).await
+    answer(&state, &auth.0, started, stream, background).await
 }
 
 /// Edit a user message and get a reply to the edit: a sibling user message with the new text,
 /// and the assistant's reply under it.
 #[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/resend", tag = "replies", operation_id = "resend_message",
     params(MessagePath), request_body = ResendBody,
-    responses((status = 201, body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
+    responses((status = 201, body = ReplyDto), (status = 202, description = "background: the reply runs on; the placeholder (status streaming)", body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 402, description = "insufficient_balance (billing on)", body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
@@ -474,11 +501,12 @@ pub async fn resend<D: Deps>(
 ) -> Result<HttpResponse, ApiError> {
     let body = ChatBody::from(body.into_inner());
     let stream = wants_stream(&req, body.stream);
+    let background = body.background.unwrap_or(false);
     let started = state
         .replies
         .resend(&auth.0, path.thread(), path.message(), body.into())
         .await?;
-    answer(&state, &auth.0, started, stream).await
+    answer(&state, &auth.0, started, stream, background).await
 }
 
 /// Where to resume.

@@ -120,6 +120,9 @@ pub struct ToolResultsBody {
     pub model: Option<String>,
     /// Stream the continuation as Server-Sent Events (same as `Accept: text/event-stream`).
     pub stream: Option<bool>,
+    /// Answer 202 at once (the tool message and the reply's placeholder); the reply runs on
+    /// with no client (see `background` on chat).
+    pub background: Option<bool>,
     pub language: Option<String>,
     pub timezone: Option<String>,
     /// Sampling settings for the continuation.
@@ -173,6 +176,7 @@ impl From<ToolResultsBody> for ToolResultsInput {
 #[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/tool_results", tag = "replies", operation_id = "submit_tool_results",
     params(MessagePath), request_body = ToolResultsBody,
     responses((status = 201, description = "The tool message (as `user_message`) and the reply", body = ReplyDto),
+              (status = 202, description = "background: the reply runs on; its placeholder (status streaming)", body = ReplyDto),
               (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 402, description = "insufficient_balance (billing on)", body = ErrorBody),
@@ -189,9 +193,10 @@ pub async fn submit<D: Deps>(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let stream = wants_stream(&req, body.stream);
+    let background = body.background.unwrap_or(false);
     let started = state
         .replies
         .submit_tool_results(&auth.0, path.thread(), path.message(), body.into())
         .await?;
-    answer(&state, &auth.0, started, stream).await
+    answer(&state, &auth.0, started, stream, background).await
 }

@@ -362,7 +362,9 @@ pub(super) struct ResponseBody {
     pub reasoning: Option<Value>,
     /// Accepted as `disabled` or `auto`: the context always fits `replies.context_tokens`.
     pub truncation: Option<String>,
-    /// Accepted as false (background responses are not supported).
+    /// Honoured: the response is answered at once (`queued`) and runs on with no client;
+    /// poll `GET /responses/{id}` (`queued`, `in_progress`, then how it ended) or cancel it.
+    /// Needs `store`.
     pub background: Option<bool>,
     /// Accepted: the caller is known from the token (the model server gets a hash of it).
     #[allow(dead_code)]
@@ -453,9 +455,6 @@ impl ResponseBody {
             && t != "auto"
         {
             return Err(bad("truncation", "must be disabled or auto"));
-        }
-        if self.background == Some(true) {
-            return Err(bad("background", "background responses are not supported"));
         }
         // Responses' flat `text.format` is chat completions' `response_format`.
         let response_format = match self.text.as_ref().and_then(|t| t.format.as_ref()) {

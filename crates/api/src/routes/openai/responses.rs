@@ -40,6 +40,8 @@ struct Request {
     metadata: Value,
     max_output_tokens: Option<u32>,
     stream: bool,
+    /// Answer at once and let the reply run on.
+    background: bool,
     sampling: chat_threads_application::replies::Sampling,
     tools: chat_threads_application::replies::llm::ToolOffer,
 }
@@ -61,7 +63,14 @@ fn request(body: Value) -> Result<Request, ApiError> {
         metadata: metadata(body.metadata)?.unwrap_or_else(|| json!({})),
         max_output_tokens: positive("max_output_tokens", body.max_output_tokens)?,
         stream: body.stream.unwrap_or(false),
+        background: body.background.unwrap_or(false),
     };
+    if request.background && !request.store {
+        return Err(bad(
+            "background",
+            "a background response is stored: store must be true",
+        ));
+    }
     if request.previous.is_some() && request.conversation.is_some() {
         return Err(bad(
             "previous_response_id",
@@ -104,6 +113,7 @@ fn record(r: &Request, conversation: Option<ThreadId>, after: Option<MessageId>)
         "instructions": r.instructions,
         "metadata": r.metadata,
         "max_output_tokens": r.max_output_tokens,
+        "background": r.background,
     })
 }
 
@@ -167,7 +177,7 @@ fn object(
         "text": {"format": {"type": "text"}},
         "truncation": "disabled",
         "store": store,
-        "background": false,
+        "background": record["background"].as_bool().unwrap_or(false),
         "user": null,
     })
 }
@@ -183,11 +193,17 @@ fn stored(reply: &Message, user: Option<&Message>) -> Value {
         items(reply)
     };
     let done = reply.status != MessageStatus::Streaming;
+    // A background response that has not produced anything yet is still queued.
+    let queued = !done && output.is_empty() && record["background"] == true;
     object(
         &response_id(reply.thread_id, reply.id),
         reply.created_at.timestamp(),
         reply.model.as_ref().map(|m| m.as_str()).unwrap_or_default(),
-        status(reply.status),
+        if queued {
+            "queued"
+        } else {
+            status(reply.status)
+        },
         output,
         done.then(|| usage(reply.prompt_tokens, reply.completion_tokens)),
         &record,
@@ -349,7 +365,7 @@ pub async fn create<D: Deps>(
                     .send_with_history(&who, thread, turns, send(None, None, None))
                     .await?
             };
-            return respond(state, who, r.stream, started).await;
+            return respond(state, who, &r, started).await;
         }
     };
     let conversation = r.conversation.as_ref().map(|_| thread);
@@ -385,18 +401,23 @@ pub async fn create<D: Deps>(
             .send(&who, thread, send(under, conversation, parent))
             .await?
     };
-    respond(state, who, r.stream, started).await
+    respond(state, who, &r, started).await
 }
 
 /// The answer to a create: the finished Response, or its events as they come.
 async fn respond<D: Deps>(
     state: web::Data<AppState<D>>,
     who: Principal,
-    stream: bool,
+    r: &Request,
     started: chat_threads_application::replies::Started,
 ) -> Result<HttpResponse, ApiError> {
     let user = started.user_message.clone();
-    if !stream {
+    if r.background && !r.stream {
+        // Answered now (`queued`); the reply runs on. The record on the user message says it
+        // is a background response.
+        return Ok(HttpResponse::Ok().json(stored(&started.assistant_message, user.as_ref())));
+    }
+    if !r.stream {
         let reply = state.replies.finished(&who, &started).await?;
         return Ok(HttpResponse::Ok().json(stored(&reply, user.as_ref())));
     }
