@@ -16,7 +16,9 @@
 #                      links, every message column             (scripts/bench/replay-read.sql)
 #            service / replay = what the service adds around that SQL: HTTP, auth, JSON, the
 #            pool — and whatever else it sends PostgreSQL per request, which the replay lacks
-#            (an append also publishes its event: a pg_notify on the event bus's connection).
+#            (an append also publishes its event: a pg_notify on the event bus's connection, and
+#            writes it to the change feed: a short transaction of its own, batched with the
+#            entries queued beside it).
 #   minimal  the same requests on the smallest schema that serves them, in the same database:
 #            mini_threads (id, owner, message_count, updated_at) and mini_messages (id,
 #            thread_id, role, content, metadata, created_at) indexed on (thread_id, id), loaded
@@ -42,7 +44,10 @@
 # n_dead_tup, n_tup_upd and n_tup_hot_upd of `threads` and its size and its indexes'. Then the
 # targets — PostgreSQL append and read >= 0.5 x minimal and >= 0.85 x replay at c=32; p99 < 25 ms
 # at c=64, both ops, both backends; SQLite >= 4,000 appends/s and reads/s at c=64 — and whether
-# each is met: a report, never a failure of the script.
+# each is met: a report, never a failure of the script. During every append point a client
+# tails the change feed (scripts/bench/feed_lag.py, SSE on GET /v1/events): the feed's lag —
+# from a message's created_at, stamped just before the transaction that stores it, to the
+# moment its entry's bytes reach the client — is printed per point as p50 / p99.
 #
 #   scripts/bench-http.sh                 # full: 1,000 threads x 50 messages, 10 s per point
 #   BENCH_DURATION=3s BENCH_CONCURRENCY="8 32" scripts/bench-http.sh   # a quick look
@@ -304,6 +309,7 @@ threads_state() {
 
 RESULTS="$WORK/results"
 : >"$RESULTS"
+: >"$WORK/feed-lag"
 HEAD='%-8s %-6s %3s %3s %9s %9s %9s %7s %7s | %9s %7s %6s | %9s %7s %6s\n'
 header() {
     printf "$HEAD" backend op rnd c "req/s" p50 p99 "app ms" "pg ms" "replay/s" "pg ms" ratio "minimal/s" "pg ms" ratio
@@ -315,7 +321,25 @@ point() {
     local backend=$1 op=$2 round=$3 c=$4 out rps p50 p99 app_ms pg_ms n
     local rep="-" rep_pg="-" rep_ratio="-" min="-" min_pg="-" min_ratio="-"
     # (Each result goes through a variable: a failure inside $(...) then stops the run.)
+    # During appends a client tails the change feed: its lag is reported after the table.
+    local tail=""
+    if [ "$op" = append ]; then
+        python3 scripts/bench/feed_lag.py "$BASE" "$TOKEN" "$WORK/lag" &
+        tail=$!
+        sleep 0.3
+    fi
     out=$(load "$BASE" "$op.lua" "$c" "$(cat "$WORK/$backend.pid")")
+    if [ -n "$tail" ]; then
+        sleep 1 # the last appends' entries reach the tail
+        kill "$tail" 2>/dev/null || true
+        wait "$tail" 2>/dev/null || true
+        sort -n "$WORK/lag" | awk -v b="$backend" -v r="$round" -v c="$c" -v total="$(awk '{print $6}' <<<"$out")" '
+            { v[NR] = $1 }
+            END { if (NR == 0) { printf "  %-8s round %s c=%-3s no entries seen\n", b, r, c; exit }
+                  printf "  %-8s round %s c=%-3s p50 %7.1f ms  p99 %7.1f ms  (%d entries seen of %d appends)\n",
+                      b, r, c, v[int(NR * 0.5) + (NR * 0.5 > int(NR * 0.5))], v[int(NR * 0.99) + (NR * 0.99 > int(NR * 0.99))], NR, total }' \
+            >>"$WORK/feed-lag"
+    fi
     read -r rps p50 p99 app_ms pg_ms n <<<"$out"
     if [ "$backend" = postgres ]; then
         if [ "$op" = append ]; then
@@ -397,6 +421,10 @@ for backend in $BACKENDS; do
     fi
     stop "$backend"
 done
+
+echo
+echo "Change feed lag under the append load (message created -> seen by a client tailing GET /v1/events):"
+cat "$WORK/feed-lag"
 
 if uses postgres; then
     echo
