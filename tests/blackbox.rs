@@ -20,6 +20,7 @@ mod crash;
 mod erasure;
 mod feed;
 mod files;
+mod followups;
 mod isolation;
 mod keep;
 mod mcp;

@@ -116,8 +116,10 @@ pub struct MessageDto {
     /// `text`, `json`, `image` or `file`.
     pub content_type: String,
     pub display_text: Option<String>,
-    /// `complete`, `streaming`, `cancelled`, `failed`, or `requires_action` (a reply that
-    /// called tools: it waits for their results).
+    /// `complete`, `streaming`, `cancelled`, `failed`, `requires_action` (a reply that
+    /// called tools: it waits for their results), or `queued` (a user message sent with
+    /// `on_busy: queue`: it waits for the running reply; `cancelled` if cancelled meanwhile,
+    /// `failed` if its reply could not start).
     pub status: String,
     pub model: Option<String>,
     pub prompt_tokens: Option<i32>,

@@ -29,6 +29,7 @@ pub trait Deps: 'static {
         + chat_threads_application::retention::policies::PolicyStore
         + chat_threads_application::erasure::ErasureStore
         + chat_threads_application::webhooks::WebhookStore
+        + chat_threads_application::replies::QueueStore
         + Readiness;
     /// Password hashing.
     type Hasher: PasswordHasher;

@@ -72,6 +72,9 @@ events! {
         tool_calls: Vec<Part>,
         usage: Option<Usage>,
     },
+    /// Someone asked to stop a reply another instance writes: that instance stops it (the
+    /// reply then ends with `message.cancelled`). Not kept in the change feed.
+    MessageStopRequested = "message.stop_requested" {},
     /// A reply started a tool call: its place among the reply's calls, its id and the tool.
     /// `server` names the MCP server that runs it, for a tool the service runs.
     ToolCallStarted = "tool_call.started" {
@@ -211,6 +214,7 @@ impl EventKind {
             Self::MemberAdded => &["principal", "role"],
             Self::MemberRemoved => &["principal"],
             Self::TypingStarted | Self::TypingStopped => &["role"],
+            Self::MessageStopRequested => &[],
         }
     }
 
@@ -280,7 +284,7 @@ impl Event {
                 content,
                 error: error.unwrap_or_else(|| EventError::model("the reply failed")),
             }),
-            MessageStatus::Streaming => None,
+            MessageStatus::Streaming | MessageStatus::Queued => None,
         }
     }
 }

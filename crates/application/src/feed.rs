@@ -170,6 +170,7 @@ pub fn logged(kind: EventKind) -> bool {
             | EventKind::ReasoningDelta
             | EventKind::TypingStarted
             | EventKind::TypingStopped
+            | EventKind::MessageStopRequested
     )
 }
 

@@ -70,6 +70,9 @@ text_enum!(
         /// A reply that ended by calling tools: it waits for their results (stored as
         /// `complete` with tool-call parts; the status is read from them).
         RequiresAction => "requires_action",
+        /// A user message sent with `on_busy: queue` while a reply ran: it waits under that
+        /// reply and its own reply starts when that one ends.
+        Queued => "queued",
     }
 );
 

@@ -8,7 +8,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::ACCEPT;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chat_threads_application::AppError;
-use chat_threads_application::replies::{EventStream, RegenerateInput, SendInput, Started};
+use chat_threads_application::replies::{
+    EventStream, OnBusy, RegenerateInput, SendInput, Sent, Started,
+};
 use chat_threads_domain::{MessageId, MessageStatus};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -168,6 +170,35 @@ pub async fn usage<D: Deps>(
     }))
 }
 
+/// What a send does while a reply runs in the thread.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBusyDto {
+    Reject,
+    Queue,
+    Interrupt,
+}
+
+impl From<OnBusyDto> for OnBusy {
+    fn from(o: OnBusyDto) -> Self {
+        match o {
+            OnBusyDto::Reject => OnBusy::Reject,
+            OnBusyDto::Queue => OnBusy::Queue,
+            OnBusyDto::Interrupt => OnBusy::Interrupt,
+        }
+    }
+}
+
+/// A message accepted without its reply yet: queued behind a running reply (`assistant_message`
+/// null) or answered in the background (`assistant_message` the placeholder, status streaming).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptedDto {
+    /// The user message stored (status `queued` when it waits for a running reply).
+    pub user_message: Option<MessageDto>,
+    /// The reply's placeholder, or null when the message is queued.
+    pub assistant_message: Option<MessageDto>,
+}
+
 /// A message to reply to.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -188,6 +219,12 @@ pub struct ChatBody {
     /// `GET .../messages/{id}`, its SSE stream, the change feed or a webhook. With `stream`
     /// too, the reply is streamed (it runs on if the client goes away, as any reply).
     pub background: Option<bool>,
+    /// While a reply runs in the thread: `reject` (default, 409 `generation_in_progress`),
+    /// `queue` (202: the message is stored `queued` under the running reply and answered when
+    /// it ends — with the thread's settings and the `model` given here; cancel it with
+    /// `POST .../messages/{id}/cancel`, edit it with `PATCH` while it waits) or `interrupt`
+    /// (the running reply is stopped, keeping its text, and this message answered under it).
+    pub on_busy: Option<OnBusyDto>,
     /// Language the reply should be in.
     pub language: Option<String>,
     /// The user's IANA time zone.
@@ -234,6 +271,7 @@ impl From<ChatBody> for SendInput {
             max_tokens: crate::dto::token_count(b.max_tokens),
             sampling: b.sampling.unwrap_or_default().into(),
             tools: offer(b.tools, b.tool_choice, b.parallel_tool_calls, b.mcp_servers),
+            on_busy: b.on_busy.map(OnBusy::from).unwrap_or_default(),
         }
     }
 }
@@ -247,6 +285,7 @@ impl From<ResendBody> for ChatBody {
             metadata: b.metadata,
             stream: b.stream,
             background: b.background,
+            on_busy: None,
             language: b.language,
             timezone: b.timezone,
             attachments: b.attachments,
@@ -407,9 +446,9 @@ pub(crate) async fn answer<D: Deps>(
     if background {
         // The reply runs on its own task; its placeholder and the user message are stored and
         // in the change feed already.
-        return Ok(HttpResponse::Accepted().json(ReplyDto {
+        return Ok(HttpResponse::Accepted().json(AcceptedDto {
             user_message: started.user_message.map(MessageDto::from),
-            assistant_message: started.assistant_message.into(),
+            assistant_message: Some(started.assistant_message.into()),
         }));
     }
     let reply = state.replies.finished(who, &started).await?;
@@ -435,7 +474,7 @@ pub(crate) async fn answer<D: Deps>(
 /// reply per thread runs at a time (409 `generation_in_progress`).
 #[utoipa::path(post, path = "/v1/threads/{thread_id}/chat", tag = "replies", operation_id = "chat", params(ThreadPath),
     request_body = ChatBody,
-    responses((status = 201, body = ReplyDto), (status = 202, description = "background: the reply runs on; the placeholder (status streaming)", body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
+    responses((status = 201, body = ReplyDto), (status = 202, description = "background: the reply runs on (its placeholder, status streaming); or on_busy queue: the message waits (assistant_message null)", body = AcceptedDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, description = "model_not_allowed (lists the allowed ones)", body = ErrorBody),
               (status = 402, description = "insufficient_balance: the balance cannot cover the reply (billing on)", body = ErrorBody),
@@ -451,17 +490,26 @@ pub async fn chat<D: Deps>(
     let body = body.into_inner();
     let stream = wants_stream(&req, body.stream);
     let background = body.background.unwrap_or(false);
-    let started = state
+    let started = match state
         .replies
-        .send(&auth.0, path.thread(), body.into())
-        .await?;
+        .send_with(&auth.0, path.thread(), body.into())
+        .await?
+    {
+        Sent::Started(started) => *started,
+        Sent::Queued(queued) => {
+            return Ok(HttpResponse::Accepted().json(AcceptedDto {
+                user_message: Some((*queued).into()),
+                assistant_message: None,
+            }));
+        }
+    };
     answer(&state, &auth.0, started, stream, background).await
 }
 
 /// Regenerate an assistant reply: a new reply beside it (a sibling), which becomes active.
 #[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/regenerate", tag = "replies", operation_id = "regenerate_reply",
     params(MessagePath), request_body = RegenerateBody,
-    responses((status = 201, body = ReplyDto), (status = 202, description = "background: the reply runs on; the placeholder (status streaming)", body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
+    responses((status = 201, body = ReplyDto), (status = 202, description = "background: the reply runs on (its placeholder, status streaming); or on_busy queue: the message waits (assistant_message null)", body = AcceptedDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 402, description = "insufficient_balance (billing on)", body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
@@ -487,7 +535,7 @@ pub async fn regenerate<D: Deps>(
 /// and the assistant's reply under it.
 #[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/resend", tag = "replies", operation_id = "resend_message",
     params(MessagePath), request_body = ResendBody,
-    responses((status = 201, body = ReplyDto), (status = 202, description = "background: the reply runs on; the placeholder (status streaming)", body = ReplyDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
+    responses((status = 201, body = ReplyDto), (status = 202, description = "background: the reply runs on (its placeholder, status streaming); or on_busy queue: the message waits (assistant_message null)", body = AcceptedDto), (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 402, description = "insufficient_balance (billing on)", body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),

@@ -176,7 +176,7 @@ impl From<ToolResultsBody> for ToolResultsInput {
 #[utoipa::path(post, path = "/v1/threads/{thread_id}/messages/{message_id}/tool_results", tag = "replies", operation_id = "submit_tool_results",
     params(MessagePath), request_body = ToolResultsBody,
     responses((status = 201, description = "The tool message (as `user_message`) and the reply", body = ReplyDto),
-              (status = 202, description = "background: the reply runs on; its placeholder (status streaming)", body = ReplyDto),
+              (status = 202, description = "background: the reply runs on; its placeholder (status streaming)", body = crate::routes::replies::AcceptedDto),
               (status = 200, description = "SSE stream", content_type = "text/event-stream", body = String),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 402, description = "insufficient_balance (billing on)", body = ErrorBody),

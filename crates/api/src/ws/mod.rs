@@ -360,8 +360,15 @@ impl<D: Deps> Connection<D> {
             Op::MessagesSend(tid, body) => {
                 // Subscribed first, so the reply's events reach this socket from the start.
                 self.subscribe(out, &who, tid).await?;
-                let started = s.replies.send(&who, tid, body.into()).await?;
-                Ok(started_answer(&started))
+                match s.replies.send_with(&who, tid, body.into()).await? {
+                    chat_threads_application::replies::Sent::Started(started) => {
+                        Ok(started_answer(&started))
+                    }
+                    // on_busy queue: it waits under the running reply.
+                    chat_threads_application::replies::Sent::Queued(q) => Ok(json!({
+                        "user_message_id": q.id, "assistant_message_id": null, "queued": true
+                    })),
+                }
             }
             Op::MessagesResend(at, body) => {
                 let tid = at.thread();

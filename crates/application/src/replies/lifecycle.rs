@@ -20,6 +20,13 @@ where
     /// Records a reply event another instance produced, so followers here (resuming with
     /// `Last-Event-ID`) see the same log as on the instance that runs the reply.
     pub fn mirror(&self, event: &ThreadEvent) {
+        // Another instance asks to stop a reply: stopped here if this instance writes it.
+        if let (Event::MessageStopRequested {}, Some(reply)) = (&event.data, event.reply_id) {
+            if let Some(run) = self.hub.get(reply).filter(|r| r.publishes()) {
+                run.cancel();
+            }
+            return;
+        }
         let (Some(_), Some(reply)) = (event.seq, event.reply_id) else {
             return;
         };
@@ -83,7 +90,10 @@ where
     /// Now and then, on every instance: releases the replies of instances that died since, and
     /// ends the logs this instance mirrors for them, so their followers get `message.failed`.
     pub async fn sweep(&self) -> Result<u64, AppError> {
-        self.release_orphans(None).await
+        let released = self.release_orphans(None).await?;
+        // Queues whose turn was missed (their reply's instance died first) start here.
+        self.restart_stalled_queues().await?;
+        Ok(released)
     }
 
     /// Fails the orphaned replies (of one thread, or all); how many. Sweeping them all also
@@ -177,6 +187,10 @@ where
                 }),
             };
             self.events.recorded(ticket).await;
+            // Follow-ups queued under it get their turn.
+            let next = self.clone();
+            self.runtime
+                .spawn(async move { next.next_in_queue(thread_id).await });
             if run.is_some() {
                 let hub = self.hub.clone();
                 let retention = self.settings.retention;

@@ -6,6 +6,7 @@
 
 mod attach;
 pub mod direct;
+mod following;
 mod history;
 mod lifecycle;
 pub mod llm;
@@ -14,6 +15,7 @@ pub mod mcp;
 pub mod models;
 mod ports;
 pub mod prompt;
+pub mod queue;
 mod task;
 pub mod titles;
 mod tools;
@@ -23,6 +25,10 @@ pub use llm::Sampling;
 pub use log::{EventStream, Hub, ReplyLog};
 pub use ports::{ReplyStart, ReplyStore, ReplyStores, ReplyUpdate};
 pub use prompt::Hints;
+pub use queue::{OnBusy, QueueStore, Sent};
+
+/// What a send refused because a reply runs keeps for a queue: the scope, the user message, the model.
+type Pending = (chat_threads_domain::Scope, NewMessage, String);
 pub use tools::ToolResultsInput;
 
 use std::collections::HashMap;
@@ -42,7 +48,6 @@ use crate::messages::{Anchor, NewMessage};
 use crate::system::Clock;
 use crate::usage::day_of;
 use llm::{SharedModel, TokenCounter};
-use log::replay;
 use models::Catalog;
 use task::Task;
 
@@ -130,6 +135,8 @@ pub struct SendInput {
     pub sampling: Sampling,
     /// Tools the model may call (checked by [`llm::check_tools`]).
     pub tools: llm::ToolOffer,
+    /// What to do while a reply runs in the thread (default: refuse, 409).
+    pub on_busy: OnBusy,
 }
 
 /// Input of a regeneration.
@@ -465,28 +472,54 @@ where
         })
     }
 
-    /// Stores the user's message and starts the reply under it.
+    /// Stores the user's message and starts the reply under it (a running reply in the thread
+    /// is handled by `input.on_busy`; a queued message answers `generation_in_progress` here:
+    /// use [`Self::send_with`] to queue).
     pub async fn send(
         &self,
         who: &Principal,
         thread_id: ThreadId,
         input: SendInput,
     ) -> Result<Started, AppError> {
-        let hints = self.hints(
-            who,
-            input.language,
-            input.timezone,
-            input.max_tokens,
-            input.sampling,
-            input.tools,
-        )?;
-        let scope = scope_for(&self.store, who, thread_id, Need::Write).await?;
-        let thread = self.replying_thread(&scope, thread_id).await?;
-        let (model_name, model) = self.catalog.resolve(
-            who,
-            input.model.as_deref(),
-            thread.model.as_ref().map(|m| m.as_str()),
-        )?;
+        match self.send_with(who, thread_id, input).await? {
+            queue::Sent::Started(started) => Ok(*started),
+            queue::Sent::Queued(_) => Err(AppError::GenerationInProgress),
+        }
+    }
+
+    /// One attempt of a send. Refused because a reply runs: with what a queue needs (the
+    /// scope, the user message, the model).
+    async fn send_once(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        input: SendInput,
+    ) -> Result<Started, (AppError, Option<Box<Pending>>)> {
+        let hints = self
+            .hints(
+                who,
+                input.language,
+                input.timezone,
+                input.max_tokens,
+                input.sampling,
+                input.tools,
+            )
+            .map_err(|e| (e, None))?;
+        let scope = scope_for(&self.store, who, thread_id, Need::Write)
+            .await
+            .map_err(|e| (e, None))?;
+        let thread = self
+            .replying_thread(&scope, thread_id)
+            .await
+            .map_err(|e| (e, None))?;
+        let (model_name, model) = self
+            .catalog
+            .resolve(
+                who,
+                input.model.as_deref(),
+                thread.model.as_ref().map(|m| m.as_str()),
+            )
+            .map_err(|e| (e, None))?;
         let user = self
             .user_message(
                 who,
@@ -495,18 +528,34 @@ where
                 input.metadata,
                 &input.attachments,
             )
-            .await?;
-        let (user, assistant) = self
+            .await
+            .map_err(|e| (e, None))?;
+        let begun = self
             .begin(
                 who,
                 &scope,
                 thread_id,
-                Some((Anchor::Append(input.parent_id), user)),
+                Some((Anchor::Append(input.parent_id), user.clone())),
                 (None, self.placeholder(&model_name)),
             )
-            .await?;
+            .await;
+        let (user_message, assistant) = match begun {
+            Ok(b) => b,
+            Err(AppError::GenerationInProgress) => {
+                let pending = (scope, user, model_name);
+                return Err((AppError::GenerationInProgress, Some(Box::new(pending))));
+            }
+            Err(e) => return Err((e, None)),
+        };
         Ok(self.start(
-            who, scope, thread, user, assistant, model_name, model, hints,
+            who,
+            scope,
+            thread,
+            user_message,
+            assistant,
+            model_name,
+            model,
+            hints,
         ))
     }
 
@@ -713,80 +762,5 @@ where
             assistant_message: assistant,
             log: run,
         }
-    }
-
-    /// Follows a reply from after `after`: live if this process runs it, else a replay of the
-    /// stored message (`message.created`, one `message.delta` with the text, and the final event).
-    pub async fn follow(
-        &self,
-        who: &Principal,
-        thread_id: ThreadId,
-        id: MessageId,
-        after: u64,
-    ) -> Result<EventStream, AppError> {
-        let scope = scope_for(&self.store, who, thread_id, Need::Read).await?;
-        let message = self.store.get_message(&scope, thread_id, id).await?;
-        if message.is_deleted() {
-            return Err(AppError::MessageNotFound);
-        }
-        if let Some(run) = self.hub.get(id) {
-            return Ok(run.follow(after));
-        }
-        // A reply still streaming that no live instance writes (its instance crashed) ends here
-        // and now, as a failure that keeps the text flushed so far.
-        let message = match message.status {
-            MessageStatus::Streaming => self
-                .release_if_orphaned(thread_id, id)
-                .await?
-                .unwrap_or(message),
-            _ => message,
-        };
-        let run = ReplyLog::new(thread_id, id, None);
-        replay(&run, &message);
-        // A reply still streaming here without a run belongs to an instance this one did not
-        // mirror from its start: what is stored so far is sent and the stream stays open.
-        if message.status != MessageStatus::Streaming {
-            run.finish();
-        }
-        Ok(run.follow(after))
-    }
-
-    /// Stops a reply; returns the message as stored (its text so far, status `cancelled`).
-    pub async fn cancel(
-        &self,
-        who: &Principal,
-        thread_id: ThreadId,
-        id: MessageId,
-    ) -> Result<Message, AppError> {
-        let scope = scope_for(&self.store, who, thread_id, Need::Write).await?;
-        let thread = self.store.get_thread(&scope, thread_id, false).await?;
-        if !scope.can_write(&thread) {
-            return Err(AppError::ThreadNotFound);
-        }
-        let message = self.store.get_message(&scope, thread_id, id).await?;
-        if let Some(run) = self.hub.get(id) {
-            run.cancel();
-            let _ = tokio::time::timeout(Duration::from_secs(10), run.wait()).await;
-            return self.store.get_message(&scope, thread_id, id).await;
-        }
-        // Nobody writes it any more (its instance crashed): cancelling ends it here.
-        if message.status == MessageStatus::Streaming
-            && self.is_orphaned(thread_id, id).await?
-            && let Some(cancelled) = self
-                .store
-                .release_reply(thread_id, id, MessageStatus::Cancelled, self.clock.now())
-                .await?
-        {
-            return Ok(cancelled);
-        }
-        Ok(message)
-    }
-
-    /// Waits for a reply to end and returns it as stored.
-    pub async fn finished(&self, who: &Principal, started: &Started) -> Result<Message, AppError> {
-        started.log.wait().await;
-        let (thread_id, id) = (started.log.thread_id, started.log.message_id);
-        let scope = scope_for(&self.store, who, thread_id, Need::Read).await?;
-        self.store.get_message(&scope, thread_id, id).await
     }
 }

@@ -89,6 +89,12 @@ pub trait ReplyStore: Clone + Send + Sync + 'static {
         thread_id: Option<ThreadId>,
     ) -> impl Future<Output = Result<Vec<(ThreadId, MessageId)>, AppError>> + Send;
 
+    /// The replies streaming in a thread now, whoever writes them.
+    fn running_replies(
+        &self,
+        thread_id: ThreadId,
+    ) -> impl Future<Output = Result<Vec<MessageId>, AppError>> + Send;
+
     /// Ends a reply nobody writes any more with `status` (failed or cancelled), keeping its text.
     /// `None` if it was no longer streaming.
     fn release_reply(
@@ -112,6 +118,7 @@ pub trait ReplyStores:
     + crate::organize::FolderStore
     + crate::files::FileStore
     + crate::files::BlobStore
+    + super::queue::QueueStore
 {
 }
 
@@ -125,5 +132,6 @@ impl<T> ReplyStores for T where
         + crate::organize::FolderStore
         + crate::files::FileStore
         + crate::files::BlobStore
+        + super::queue::QueueStore
 {
 }

@@ -207,6 +207,11 @@ where
             self.log.push(end);
         }
         self.log.finish();
+        // The thread's turn goes to the oldest follow-up queued under this reply, if any.
+        let next = g.clone();
+        let thread_id = self.thread.id;
+        g.runtime
+            .spawn(async move { next.next_in_queue(thread_id).await });
         let hub = g.hub.clone();
         let id = self.assistant.id;
         let retention = g.settings.retention;

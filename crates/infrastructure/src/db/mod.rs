@@ -27,6 +27,7 @@ mod migrations;
 mod models;
 mod pool;
 mod prepared;
+mod queue;
 mod replies;
 #[macro_use]
 mod retention;

@@ -72,6 +72,8 @@ pub struct MessageRow {
     pub parts: DbJson,
     pub author: Option<String>,
     pub author_name: Option<String>,
+    /// Set while the message waits as a queued follow-up (its status reads `queued`).
+    pub queued_at: Option<DbTime>,
 }
 
 /// The column list of `messages` for raw queries, with the table aliased as `m`.
@@ -79,7 +81,7 @@ pub const MESSAGE_COLUMNS: &str = "m.id, m.thread_id, m.parent_id, m.depth, m.ro
     m.content_type, m.display_text, m.status, m.model, m.prompt_tokens, m.completion_tokens, \
     m.feedback_rating, m.feedback_text, m.reaction, m.metadata, m.edited_at, m.created_at, \
     m.updated_at, m.deleted_at, m.version, m.tombstoned_at, m.attachments, m.parts, \
-    m.author, m.author_name";
+    m.author, m.author_name, m.queued_at";
 
 /// A row of `message_revisions`: an earlier version of a message edited in place.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -111,7 +113,7 @@ pub struct SummaryRow {
 /// reply's tool-call parts say it waits for results; reading turns it back).
 pub(super) fn stored_status(status: MessageStatus) -> &'static str {
     match status {
-        MessageStatus::RequiresAction => MessageStatus::Complete.as_str(),
+        MessageStatus::RequiresAction | MessageStatus::Queued => MessageStatus::Complete.as_str(),
         other => other.as_str(),
     }
 }
@@ -250,6 +252,7 @@ impl From<&Message> for MessageRow {
             parts: DbJson(serde_json::to_value(&m.parts).unwrap_or_else(|_| serde_json::json!([]))),
             author: m.author.as_ref().map(|a| a.id.clone()),
             author_name: m.author.as_ref().and_then(|a| a.name.clone()),
+            queued_at: (m.status == MessageStatus::Queued).then_some(DbTime(m.created_at)),
         }
     }
 }
@@ -266,9 +269,13 @@ impl TryFrom<MessageRow> for Message {
         };
         let parts: Vec<chat_threads_domain::Part> =
             serde_json::from_value(r.parts.0).map_err(|e| corrupt("parts", e))?;
-        let status = MessageStatus::parse(&r.status)
-            .map_err(|e| corrupt("status", e))?
-            .with_parts(&parts);
+        let status = if r.queued_at.is_some() {
+            MessageStatus::Queued
+        } else {
+            MessageStatus::parse(&r.status)
+                .map_err(|e| corrupt("status", e))?
+                .with_parts(&parts)
+        };
         Ok(Message {
             id: MessageId::from_uuid(r.id.0),
             thread_id: ThreadId::from_uuid(r.thread_id.0),

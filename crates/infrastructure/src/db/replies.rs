@@ -192,6 +192,24 @@ impl ReplyStore for SqlStore {
         Ok(r?)
     }
 
+    async fn running_replies(&self, thread_id: ThreadId) -> Result<Vec<MessageId>, AppError> {
+        let r: Result<Vec<MessageId>, DbError> = with_conn!(self, |conn, _d| {
+            let rows: Vec<OwnerRow> = prepared::sql(
+                "SELECT o.thread_id AS thread_id, o.message_id AS message_id \
+                 FROM reply_owners o JOIN messages m ON m.id = o.message_id \
+                 WHERE m.status = 'streaming' AND o.thread_id = ?",
+            )
+            .bind::<PUuid, _>(db_id(thread_id))
+            .load(conn)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|r| MessageId::from_uuid(r.message_id.0))
+                .collect())
+        });
+        Ok(r?)
+    }
+
     async fn orphaned_replies(
         &self,
         me: &str,

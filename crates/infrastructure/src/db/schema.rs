@@ -66,6 +66,7 @@ diesel::table! {
         author -> Nullable<Text>,
         author_name -> Nullable<Text>,
         erased_at -> Nullable<PTime>,
+        queued_at -> Nullable<PTime>,
     }
 }
 

@@ -33,7 +33,7 @@ pub use messages::{
     append_and_read_active_path, deep_chain, feedback_and_reactions, message_filters, parent_rules,
     summaries,
 };
-pub use replies::begin_reply_is_atomic;
+pub use replies::{begin_reply_is_atomic, queued_followups};
 pub use retention::undo_deletes_and_sweep;
 pub use threads::{
     delete_restore_purge, org_admin_reads_the_org, owners_are_isolated, thread_lifecycle,
@@ -72,6 +72,7 @@ pub trait Store:
     + chat_threads_application::files::BlobStore
     + chat_threads_application::retention::RetentionStore
     + chat_threads_application::feed::FeedStore
+    + chat_threads_application::replies::QueueStore
 {
 }
 impl<
@@ -86,7 +87,8 @@ impl<
         + chat_threads_application::files::FileStore
         + chat_threads_application::files::BlobStore
         + chat_threads_application::retention::RetentionStore
-        + chat_threads_application::feed::FeedStore,
+        + chat_threads_application::feed::FeedStore
+        + chat_threads_application::replies::QueueStore,
 > Store for T
 {
 }
@@ -232,7 +234,8 @@ macro_rules! contract_tests {
             abandoned_writes_leave_the_store_usable, deep_chain,
             org_admin_reads_the_org, message_filters, export_and_import, chatgpt_import,
             begin_reply_is_atomic, pages_and_exports_are_bounded, edit_in_place_and_tombstones,
-            balances_hold_and_debit, members_and_authors, undo_deletes_and_sweep, change_feed);
+            balances_hold_and_debit, members_and_authors, undo_deletes_and_sweep, change_feed,
+            queued_followups);
     };
     (@each $make:expr; $($name:ident),+) => {
         $(

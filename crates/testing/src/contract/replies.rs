@@ -170,3 +170,144 @@ pub async fn begin_reply_is_atomic<S: Store>(store: S) {
             .all(|(_, id)| *id != regen.id)
     );
 }
+
+/// Follow-ups queued under a streaming reply: stored `queued` as the active leaf, read back as
+/// `queued`; started one at a time (never while a reply streams, never twice), the others
+/// moved under the new reply; ended (cancelled) with the leaf moved back; stalled queues found.
+pub async fn queued_followups<S: Store>(store: S) {
+    use chat_threads_application::Anchor;
+    use chat_threads_domain::MessageStatus;
+    let s = Fixture::new(store.clone());
+    let t = s.thread(&alice()).await;
+    let now = chat_threads_domain::to_micros(chrono::Utc::now());
+    let scope = alice().scope();
+    let long_ago = now - chrono::TimeDelta::hours(1);
+    let (_, running) = begin(
+        &store,
+        "instance-a",
+        &scope,
+        t.id,
+        long_ago,
+        Some((
+            Anchor::Append(None),
+            new_message(Role::User, MessageStatus::Complete, now),
+        )),
+        (
+            None,
+            new_message(Role::Assistant, MessageStatus::Streaming, now),
+        ),
+    )
+    .await
+    .unwrap();
+    let queued = |n: i64| {
+        let mut m = new_message(
+            Role::User,
+            MessageStatus::Queued,
+            now + chrono::TimeDelta::milliseconds(n),
+        );
+        m.author = Some(chat_threads_domain::Author::of(&alice()));
+        m
+    };
+    let q1 = store
+        .queue_message(&scope, t.id, running.id, queued(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let q2 = store
+        .queue_message(&scope, t.id, running.id, queued(2))
+        .await
+        .unwrap()
+        .unwrap();
+    let q3 = store
+        .queue_message(&scope, t.id, running.id, queued(3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (q1.status, q1.parent_id),
+        (MessageStatus::Queued, Some(running.id))
+    );
+    let read = s.messages.read(&alice(), t.id, q2.id).await.unwrap();
+    assert_eq!(read.status, MessageStatus::Queued);
+    assert_eq!(
+        s.threads
+            .get(&alice(), t.id, false)
+            .await
+            .unwrap()
+            .active_leaf_id,
+        Some(q3.id)
+    );
+    assert_eq!(
+        store.first_queued(t.id).await.unwrap().map(|m| m.id),
+        Some(q1.id)
+    );
+    // Not while the reply streams; the queue is not stalled then.
+    let reply = new_message(Role::Assistant, MessageStatus::Streaming, now);
+    assert!(
+        store
+            .start_queued("instance-a", &scope, t.id, q1.id, long_ago, reply.clone())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.stalled_queues().await.unwrap().is_empty());
+    // The third is cancelled: the leaf goes to the newest still waiting.
+    let cancelled = store
+        .end_queued(t.id, q3.id, MessageStatus::Cancelled, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cancelled.status, MessageStatus::Cancelled);
+    assert!(
+        store
+            .end_queued(t.id, q3.id, MessageStatus::Cancelled, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        s.threads
+            .get(&alice(), t.id, false)
+            .await
+            .unwrap()
+            .active_leaf_id,
+        Some(q2.id)
+    );
+    // The reply ends: the queue is stalled until its first message starts.
+    store
+        .release_reply(t.id, running.id, MessageStatus::Complete, now)
+        .await
+        .unwrap();
+    assert_eq!(store.stalled_queues().await.unwrap(), [t.id]);
+    let (user, r1) = store
+        .start_queued("instance-a", &scope, t.id, q1.id, long_ago, reply.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((user.id, user.status), (q1.id, MessageStatus::Complete));
+    assert_eq!(r1.parent_id, Some(q1.id));
+    let moved = s.messages.read(&alice(), t.id, q2.id).await.unwrap();
+    assert_eq!((moved.parent_id, moved.depth), (Some(r1.id), r1.depth + 1));
+    assert_eq!(moved.status, MessageStatus::Queued);
+    assert_eq!(
+        s.threads
+            .get(&alice(), t.id, false)
+            .await
+            .unwrap()
+            .active_leaf_id,
+        Some(q2.id)
+    );
+    // Never twice.
+    let again = new_message(Role::Assistant, MessageStatus::Streaming, now);
+    assert!(
+        store
+            .start_queued("instance-b", &scope, t.id, q1.id, long_ago, again)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.first_queued(t.id).await.unwrap().map(|m| m.id),
+        Some(q2.id)
+    );
+}

@@ -12,6 +12,7 @@ mod members;
 mod messages;
 mod organize;
 mod policies;
+mod queue;
 mod replies;
 mod retention;
 mod search;

@@ -109,6 +109,20 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
         result
     }
 
+    async fn running_replies(&self, thread_id: ThreadId) -> Result<Vec<MessageId>, AppError> {
+        let s = self.lock()?;
+        Ok(s.owners
+            .iter()
+            .filter(|(id, (t, _))| {
+                *t == thread_id
+                    && s.messages
+                        .get(id)
+                        .is_some_and(|m| m.status == chat_threads_domain::MessageStatus::Streaming)
+            })
+            .map(|(id, _)| *id)
+            .collect())
+    }
+
     async fn orphaned_replies(
         &self,
         me: &str,

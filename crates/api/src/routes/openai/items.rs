@@ -96,7 +96,7 @@ pub(super) fn find_item(items: Vec<Value>, id: &str) -> Option<Value> {
 /// An item's status from its message's.
 fn item_status(status: MessageStatus) -> &'static str {
     match status {
-        MessageStatus::Streaming => "in_progress",
+        MessageStatus::Streaming | MessageStatus::Queued => "in_progress",
         MessageStatus::Complete | MessageStatus::RequiresAction => "completed",
         MessageStatus::Cancelled | MessageStatus::Failed => "incomplete",
     }

@@ -120,6 +120,7 @@ fn record(r: &Request, conversation: Option<ThreadId>, after: Option<MessageId>)
 fn status(s: MessageStatus) -> &'static str {
     match s {
         MessageStatus::Streaming => "in_progress",
+        MessageStatus::Queued => "queued",
         // A reply that called tools is complete: its calls are its output.
         MessageStatus::Complete | MessageStatus::RequiresAction => "completed",
         MessageStatus::Cancelled => "cancelled",
