@@ -323,6 +323,20 @@ try:
 except openai.NotFoundError:
     pass
 
+# background: answered queued at once, polled to completed (OpenAI's loop).
+import time
+bg = client.responses.create(model="echo", input="in the background", background=True)
+assert bg.background is True and bg.status in ("queued", "in_progress", "completed"), bg
+while bg.status in ("queued", "in_progress"):
+    time.sleep(0.05)
+    bg = client.responses.retrieve(bg.id)
+assert bg.status == "completed" and bg.output_text == "Echo: in the background", bg
+try:
+    client.responses.create(model="echo", input="x", background=True, store=False)
+    raise SystemExit("a background response without store was accepted")
+except openai.BadRequestError:
+    pass
+
 for bad_call, param in [
     (lambda: client.responses.create(model="echo", input="x", tools=[{"type": "web_search"}]), "tools"),
     (lambda: client.responses.create(model="echo", input=[{"type": "input_image", "image_url": "http://x"}]), "input"),

@@ -444,8 +444,9 @@ pub(crate) async fn answer<D: Deps>(
         return Ok(sse(started.log.follow(0), state.sse_keepalive, &state.live));
     }
     if background {
-        // The reply runs on its own task; its placeholder and the user message are stored and
-        // in the change feed already.
+        // The reply runs on its own task; its placeholder and the user message are stored, and
+        // answered once the change feed holds them.
+        started.log.recorded().await;
         return Ok(HttpResponse::Accepted().json(AcceptedDto {
             user_message: started.user_message.map(MessageDto::from),
             assistant_message: Some(started.assistant_message.into()),

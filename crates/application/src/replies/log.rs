@@ -212,6 +212,14 @@ impl ReplyLog {
         ))
     }
 
+    /// Waits until the change feed holds every event this log published so far.
+    pub async fn recorded(&self) {
+        if let Some(events) = &self.events {
+            let ticket = self.recorded.load(std::sync::atomic::Ordering::Relaxed);
+            events.recorded(ticket).await;
+        }
+    }
+
     /// Waits until the reply ends and the change feed holds its end.
     pub async fn wait(&self) {
         let mut rx = self.progress.subscribe();
