@@ -323,28 +323,17 @@ async fn feed_across_instances_on_postgres() {
         .await;
     let tid = t["id"].as_str().unwrap().to_owned();
     let live = tail(&b, &alice, "?after=now").await;
-    let mut writers = Vec::new();
+    let mut jobs = Vec::new();
     for (n, server) in [&a, &b].into_iter().enumerate() {
         for w in 0..4 {
-            let (base, alice, tid) = (server.base.clone(), alice.clone(), tid.clone());
-            writers.push(tokio::spawn(async move {
-                let client = reqwest::Client::new();
-                for i in 0..10 {
-                    let r = client
-                        .post(format!("{base}/v1/threads/{tid}/messages"))
-                        .bearer_auth(&alice)
-                        .json(&json!({"content": format!("instance {n} writer {w} #{i}")}))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), 201);
-                }
-            }));
+            jobs.push((
+                server.base.clone(),
+                tid.clone(),
+                format!("instance {n} writer {w}"),
+            ));
         }
     }
-    for w in writers {
-        w.await.unwrap();
-    }
+    crate::support::append_concurrently(&alice, jobs, 10).await;
     let (_, from_a, _, _) = page(&a, &alice, "?limit=1000").await;
     let (_, from_b, _, _) = page(&b, &alice, "?limit=1000").await;
     assert_eq!(from_a.len(), 80);

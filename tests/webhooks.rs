@@ -540,28 +540,13 @@ async fn webhooks_across_instances_on_postgres() {
         let (_, t) = a.as_user(&alice, "POST", "/v1/threads", json!({})).await;
         threads.push(t["id"].as_str().unwrap().to_owned());
     }
-    let mut writers = Vec::new();
+    let mut jobs = Vec::new();
     for (n, server) in [&a, &b].into_iter().enumerate() {
-        for tid in threads.clone() {
-            let (base, alice) = (server.base.clone(), alice.clone());
-            writers.push(tokio::spawn(async move {
-                let client = reqwest::Client::new();
-                for i in 0..10 {
-                    let r = client
-                        .post(format!("{base}/v1/threads/{tid}/messages"))
-                        .bearer_auth(&alice)
-                        .json(&json!({"content": format!("from {n} #{i}")}))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), 201);
-                }
-            }));
+        for tid in &threads {
+            jobs.push((server.base.clone(), tid.clone(), format!("from {n}")));
         }
     }
-    for w in writers {
-        w.await.unwrap();
-    }
+    crate::support::append_concurrently(&alice, jobs, 10).await;
     let got = until(&inbox, "40 deliveries", |g| g.len() >= 40).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let got_all = inbox.got.lock().unwrap().clone();

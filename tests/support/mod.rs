@@ -395,3 +395,28 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+/// Appends `each` messages to each job's thread at once, one writer per job `(server base,
+/// thread id, label)`, as `token`; the contents are `"{label} #{i}"`. Every append must be 201.
+pub async fn append_concurrently(token: &str, jobs: Vec<(String, String, String)>, each: usize) {
+    let mut writers = Vec::new();
+    for (base, tid, label) in jobs {
+        let token = token.to_owned();
+        writers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0..each {
+                let r = client
+                    .post(format!("{base}/v1/threads/{tid}/messages"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({"content": format!("{label} #{i}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+}
