@@ -399,6 +399,9 @@ pub trait EventBridge: Send + Sync + 'static {
     fn forward(&self, event: &ThreadEvent);
 }
 
+/// The longest a use case waits for the change feed to hold its events.
+pub const RECORD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Keeps published events in a durable log (the change feed, [`crate::feed`]).
 pub trait EventRecorder: Send + Sync + 'static {
     /// Queues an event for the log when its kind is logged; returns a ticket to wait on (0:
@@ -467,10 +470,19 @@ impl ThreadEvents {
         ticket
     }
 
-    /// Resolves once the change feed holds the event of `ticket` and all before it.
+    /// Resolves once the change feed holds the event of `ticket` and all before it — or after
+    /// [`RECORD_WAIT`], with a warning: a change already made is answered even when the feed
+    /// cannot take its entry (its writer keeps retrying).
     pub async fn recorded(&self, ticket: u64) {
-        if let Some(r) = self.recorder.get() {
-            r.recorded(ticket).await;
+        if let Some(r) = self.recorder.get()
+            && tokio::time::timeout(RECORD_WAIT, r.recorded(ticket))
+                .await
+                .is_err()
+        {
+            tracing::warn!(
+                ticket,
+                "the change feed is behind; answering without waiting for it"
+            );
         }
     }
 

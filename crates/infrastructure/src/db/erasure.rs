@@ -240,6 +240,40 @@ impl ErasureStore for SqlStore {
                         .await?
                     }
                 } as u64;
+                // Their threads' change feed entries (copies of what was said) and the webhook
+                // deliveries made of them; their own webhooks.
+                {
+                    use super::schema::{
+                        feed_events as fe, webhook_deliveries as wd, webhooks as wh,
+                    };
+                    let mut mine = fe::table.filter(fe::owner.eq(&p)).into_boxed();
+                    if let Some(o) = &org {
+                        mine = mine.filter(fe::org_id.eq(o));
+                    }
+                    let threads_of: Vec<DbUuid> =
+                        mine.select(fe::thread_id).distinct().load(conn).await?;
+                    diesel::delete(wd::table.filter(wd::thread_id.eq_any(&threads_of)))
+                        .execute(conn)
+                        .await?;
+                    let mut gone = diesel::delete(fe::table)
+                        .filter(fe::owner.eq(&p))
+                        .into_boxed();
+                    if let Some(o) = &org {
+                        gone = gone.filter(fe::org_id.eq(o));
+                    }
+                    gone.execute(conn).await?;
+                    let hooks: Vec<DbUuid> = wh::table
+                        .filter(wh::owner.eq(&p))
+                        .select(wh::id)
+                        .load(conn)
+                        .await?;
+                    diesel::delete(wd::table.filter(wd::webhook_id.eq_any(&hooks)))
+                        .execute(conn)
+                        .await?;
+                    diesel::delete(wh::table.filter(wh::id.eq_any(&hooks)))
+                        .execute(conn)
+                        .await?;
+                }
                 let author = (
                     messages::author.eq(Some("erased")),
                     messages::author_name.eq(None::<String>),

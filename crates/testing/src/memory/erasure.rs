@@ -83,6 +83,27 @@ impl ErasureStore for MemoryStore {
             .filter(|t| in_scope(t))
             .map(|t| t.id)
             .collect();
+        // Their threads' change feed entries and the deliveries made of them; their webhooks.
+        let owner = e.principal.as_str().to_owned();
+        let fed: Vec<_> = s
+            .feed
+            .iter()
+            .filter(|f| f.owner == owner && (e.org_id.is_none() || f.org_id == e.org_id))
+            .map(|f| f.thread_id)
+            .collect();
+        s.deliveries.retain(|d| !fed.contains(&d.thread_id));
+        s.feed
+            .retain(|f| !(f.owner == owner && (e.org_id.is_none() || f.org_id == e.org_id)));
+        let hooks: Vec<uuid::Uuid> = s
+            .webhooks
+            .iter()
+            .filter(|(h, _)| {
+                h.scope == chat_threads_application::feed::FeedScope::Owner(owner.clone())
+            })
+            .map(|(h, _)| h.id)
+            .collect();
+        s.deliveries.retain(|d| !hooks.contains(&d.webhook_id));
+        s.webhooks.retain(|(h, _)| !hooks.contains(&h.id));
         let before = s.members.len();
         s.members
             .retain(|m| !(m.principal == e.principal && scoped.contains(&m.thread_id)));
