@@ -58,9 +58,12 @@ start() {
     mkdir -p "$dir"
     (
         cd "$dir"
+        # The webhooks the generated requests make are never resolved nor called: no dispatch,
+        # and private targets allowed (so no name is looked up). Tests talk only to 127.0.0.1.
         export CHAT_THREADS__DATABASE__URL="$url" CHAT_THREADS__SERVER__PORT=0 \
             CHAT_THREADS__RATE_LIMIT__ENABLED=false CHAT_THREADS__MODELS__ECHO__DELAY_MS=0 \
             CHAT_THREADS__BILLING__ENABLED=true \
+            CHAT_THREADS__WEBHOOKS__DISPATCH=false CHAT_THREADS__WEBHOOKS__ALLOW_PRIVATE=true \
             CHAT_THREADS__LOG__LEVEL=warn
         exec "$bin" serve >"$dir/server.log" 2>&1
     ) &

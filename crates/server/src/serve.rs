@@ -68,6 +68,11 @@ struct Sweeps<S> {
     audit_days: u32,
     feed: chat_threads_application::feed::FeedService<S, chat_threads_application::SystemClock>,
     feed_days: u32,
+    webhooks: chat_threads_application::webhooks::WebhookService<
+        S,
+        chat_threads_infrastructure::webhooks::HttpWebhookSender,
+        chat_threads_application::SystemClock,
+    >,
     erasures:
         chat_threads_application::erasure::ErasureService<S, chat_threads_application::SystemClock>,
 }
@@ -94,7 +99,7 @@ fn spawn_purge_job<S, H, I>(
 ) where
     S: chat_threads_application::accounts::AuthStore
         + chat_threads_application::audit::AuditStore
-        + chat_threads_application::feed::FeedStore
+        + chat_threads_application::webhooks::WebhookStore
         + chat_threads_application::retention::RetentionStore
         + chat_threads_application::retention::policies::PolicyStore
         + chat_threads_application::erasure::ErasureStore
@@ -125,6 +130,7 @@ fn spawn_purge_job<S, H, I>(
                 audit_days,
                 feed,
                 feed_days,
+                webhooks,
                 erasures,
             } = &sweeps;
             match erasures.resume_stalled().await {
@@ -169,6 +175,11 @@ fn spawn_purge_job<S, H, I>(
                     )
                 }
                 Err(e) => tracing::warn!(error = %e, "trimming the change feed failed"),
+            }
+            match webhooks.purge_older_than(*feed_days, 500).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deliveries = n, "trimmed finished webhook deliveries"),
+                Err(e) => tracing::warn!(error = %e, "trimming webhook deliveries failed"),
             }
             if let Err(e) = store.purge_idempotency(chrono::Utc::now()).await {
                 tracing::warn!(error = %e, "purging expired idempotency keys failed");
@@ -272,7 +283,9 @@ pub async fn serve(settings: Settings, replies_rt: tokio::runtime::Handle) -> an
             disable_after: w.disable_after,
         },
     );
-    replies_rt.spawn(dispatcher.run(api.state.feed.watch()));
+    if w.dispatch {
+        replies_rt.spawn(dispatcher.run(api.state.feed.watch()));
+    }
     let retention = chat_threads_application::retention::RetentionService::new(
         api.state.store.clone(),
         chat_threads_application::SystemClock,
@@ -336,6 +349,7 @@ pub async fn serve(settings: Settings, replies_rt: tokio::runtime::Handle) -> an
             audit_days: settings.audit.retention_days,
             feed: api.state.feed.clone(),
             feed_days: settings.events.retention_days,
+            webhooks: api.state.webhooks.clone(),
             erasures: api.state.erasures.clone(),
         },
         settings.auth.sessions.purge_interval_secs,

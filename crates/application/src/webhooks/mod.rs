@@ -179,6 +179,13 @@ pub trait WebhookStore: FeedStore {
         before: Option<i64>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Delivery>, AppError>> + Send;
+    /// Deletes up to `batch` deliveries no longer pending (delivered or failed) made before
+    /// `cutoff`; how many.
+    fn purge_deliveries(
+        &self,
+        cutoff: Timestamp,
+        batch: u32,
+    ) -> impl Future<Output = Result<u64, AppError>> + Send;
     /// Makes a delivery pending again, due at `now`; the delivery, if it exists.
     fn redeliver(
         &self,
@@ -451,6 +458,22 @@ impl<S: WebhookStore, H: WebhookSender, C: Clock> WebhookService<S, H, C> {
             .redeliver(id, delivery, self.clock.now())
             .await?
             .ok_or(AppError::DeliveryNotFound)
+    }
+}
+
+impl<S: WebhookStore, H, C: Clock> WebhookService<S, H, C> {
+    /// Deletes deliveries that are done (delivered or failed) and older than `days`, batch by
+    /// batch (the change feed's retention); how many.
+    pub async fn purge_older_than(&self, days: u32, batch: u32) -> Result<u64, AppError> {
+        let cutoff = self.clock.now() - chrono::TimeDelta::days(i64::from(days));
+        let mut total = 0;
+        loop {
+            let n = self.store.purge_deliveries(cutoff, batch.max(1)).await?;
+            total += n;
+            if n < u64::from(batch.max(1)) {
+                return Ok(total);
+            }
+        }
     }
 }
 

@@ -23,6 +23,8 @@ pub struct EventsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhooksConfig {
+    /// Whether this instance sends deliveries (the others still do).
+    pub dispatch: bool,
     /// Let webhooks reach loopback, private and link-local addresses.
     pub allow_private: bool,
     /// Time a receiver has to answer, s.

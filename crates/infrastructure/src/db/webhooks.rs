@@ -403,6 +403,22 @@ impl WebhookStore for SqlStore {
         Ok(r?)
     }
 
+    async fn purge_deliveries(&self, cutoff: Timestamp, batch: u32) -> Result<u64, AppError> {
+        let r: Result<u64, DbError> = write_tx!(self, |conn, _d| {
+            let ids: Vec<DbUuid> = wd::table
+                .filter(wd::status.ne(DeliveryStatus::Pending.as_str()))
+                .filter(wd::created_at.lt(DbTime(cutoff)))
+                .select(wd::id)
+                .limit(i64::from(batch))
+                .load(conn)
+                .await?;
+            Ok(diesel::delete(wd::table.filter(wd::id.eq_any(&ids)))
+                .execute(conn)
+                .await? as u64)
+        });
+        Ok(r?)
+    }
+
     async fn redeliver(
         &self,
         webhook_id: uuid::Uuid,

@@ -19,6 +19,7 @@ mod replies;
 mod retention;
 mod threads;
 mod transfer;
+mod webhooks;
 
 pub use billing::balances_hold_and_debit;
 pub use branches::{edit_branches_and_switch, fork_thread, tree_pages};
@@ -39,6 +40,7 @@ pub use threads::{
     delete_restore_purge, org_admin_reads_the_org, owners_are_isolated, thread_lifecycle,
 };
 pub use transfer::{chatgpt_import, export_and_import, pages_and_exports_are_bounded};
+pub use webhooks::webhook_leases_and_deliveries;
 
 use std::collections::HashSet;
 
@@ -73,6 +75,7 @@ pub trait Store:
     + chat_threads_application::retention::RetentionStore
     + chat_threads_application::feed::FeedStore
     + chat_threads_application::replies::QueueStore
+    + chat_threads_application::webhooks::WebhookStore
 {
 }
 impl<
@@ -88,7 +91,8 @@ impl<
         + chat_threads_application::files::BlobStore
         + chat_threads_application::retention::RetentionStore
         + chat_threads_application::feed::FeedStore
-        + chat_threads_application::replies::QueueStore,
+        + chat_threads_application::replies::QueueStore
+        + chat_threads_application::webhooks::WebhookStore,
 > Store for T
 {
 }
@@ -235,7 +239,7 @@ macro_rules! contract_tests {
             org_admin_reads_the_org, message_filters, export_and_import, chatgpt_import,
             begin_reply_is_atomic, pages_and_exports_are_bounded, edit_in_place_and_tombstones,
             balances_hold_and_debit, members_and_authors, undo_deletes_and_sweep, change_feed,
-            queued_followups);
+            queued_followups, webhook_leases_and_deliveries);
     };
     (@each $make:expr; $($name:ident),+) => {
         $(

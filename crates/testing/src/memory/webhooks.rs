@@ -171,6 +171,20 @@ impl WebhookStore for MemoryStore {
         Ok(out)
     }
 
+    async fn purge_deliveries(&self, cutoff: Timestamp, batch: u32) -> Result<u64, AppError> {
+        let mut s = self.lock()?;
+        let mut left = batch as usize;
+        let before = s.deliveries.len();
+        s.deliveries.retain(|d| {
+            let old = d.status != DeliveryStatus::Pending && d.created_at < cutoff && left > 0;
+            if old {
+                left -= 1;
+            }
+            !old
+        });
+        Ok((before - s.deliveries.len()) as u64)
+    }
+
     async fn redeliver(
         &self,
         webhook_id: uuid::Uuid,
