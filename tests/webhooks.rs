@@ -474,6 +474,27 @@ async fn webhooks_on_sqlite() {
         .as_user(&admin, "GET", "/v1/webhooks", Value::Null)
         .await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    // Who made, changed and deleted which webhook is in the audit log.
+    let (_, log) = server
+        .as_user(&admin, "GET", "/v1/audit?limit=100", Value::Null)
+        .await;
+    let actions: Vec<(&str, &str)> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("webhook."))
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("webhook.deleted", "user:alice"),
+            ("webhook.updated", "user:alice"),
+            ("webhook.created", "user:alice"),
+            ("webhook.created", "user:erin"),
+        ],
+        "{log}"
+    );
 }
 
 /// Without `webhooks.allow_private` internal targets are refused.

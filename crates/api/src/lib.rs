@@ -125,6 +125,12 @@ pub fn register_gauges<D: Deps>(metrics: &observe::Metrics, state: &AppState<D>)
         "Open Server-Sent Events streams (replies being followed).",
         Box::new(move || live.sse_followers() as f64),
     );
+    let feed = state.feed.clone();
+    metrics.gauge(
+        "chat_feed_backlog",
+        "Events this instance published that the change feed has not committed yet.",
+        Box::new(move || feed.backlog() as f64),
+    );
 }
 
 /// Declares the /v1 route table once: [`ROUTE_TABLE`] lists it (a test checks it against the

@@ -67,6 +67,12 @@ pub enum AuditAction {
     ErasureStarted,
     /// An erasure of a principal finished.
     ErasureDone,
+    /// A webhook was made (a new destination for the organization's or owner's changes).
+    WebhookCreated,
+    /// A webhook's URL, events or state changed.
+    WebhookUpdated,
+    /// A webhook was deleted.
+    WebhookDeleted,
 }
 
 impl AuditAction {
@@ -89,6 +95,9 @@ impl AuditAction {
         Self::LegalHoldLifted,
         Self::ErasureStarted,
         Self::ErasureDone,
+        Self::WebhookCreated,
+        Self::WebhookUpdated,
+        Self::WebhookDeleted,
     ];
 
     /// The wire name (`share.created`).
@@ -111,6 +120,9 @@ impl AuditAction {
             Self::LegalHoldLifted => "legal_hold.lifted",
             Self::ErasureStarted => "erasure.started",
             Self::ErasureDone => "erasure.done",
+            Self::WebhookCreated => "webhook.created",
+            Self::WebhookUpdated => "webhook.updated",
+            Self::WebhookDeleted => "webhook.deleted",
         }
     }
 

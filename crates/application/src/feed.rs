@@ -229,6 +229,12 @@ impl FeedQueue {
     pub fn watch(&self) -> watch::Receiver<u64> {
         self.grown.subscribe()
     }
+
+    /// Events handed to the writer and not yet committed.
+    pub fn backlog(&self) -> u64 {
+        let issued = self.queue.lock().map_or(0, |q| q.issued);
+        issued.saturating_sub(*self.done.borrow())
+    }
 }
 
 /// Commits a batch, retrying with back-off while the database refuses (the events' changes
@@ -360,6 +366,11 @@ impl<S: FeedStore, C: Clock> FeedService<S, C> {
             cursor,
             has_more,
         })
+    }
+
+    /// Events this process published that the feed has not committed yet.
+    pub fn backlog(&self) -> u64 {
+        self.queue.as_ref().map_or(0, FeedQueue::backlog)
     }
 
     /// A receiver that changes when the log may have grown (`None`: poll).

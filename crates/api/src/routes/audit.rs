@@ -22,7 +22,8 @@ pub struct AuditEntryDto {
     /// `share.created`, `share.refreshed`, `share.revoked`, `member.added`, `member.removed`,
     /// `message.deleted`, `message.restored`, `thread.deleted`, `thread.restored`,
     /// `thread.purged`, `thread.read_by_admin`, `auth.sign_in_failed`, `retention.swept`,
-    /// `legal_hold.placed`, `legal_hold.lifted`, `erasure.started`, `erasure.done`.
+    /// `legal_hold.placed`, `legal_hold.lifted`, `erasure.started`, `erasure.done`,
+    /// `webhook.created`, `webhook.updated`, `webhook.deleted`.
     pub action: String,
     /// On what: `thread:<id>`, `message:<id>`, `share:<id>`, `member:<principal>`, `account`,
     /// `deleted` (the sweeper's run).

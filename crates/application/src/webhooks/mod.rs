@@ -299,7 +299,24 @@ pub struct WebhookService<S, H, C> {
     clock: C,
 }
 
-impl<S: WebhookStore, H: WebhookSender, C: Clock> WebhookService<S, H, C> {
+impl<S: WebhookStore + crate::audit::AuditStore, H: WebhookSender, C: Clock>
+    WebhookService<S, H, C>
+{
+    /// An audit entry for a change of a webhook by `who`.
+    async fn audited(&self, who: &Principal, action: crate::audit::AuditAction, hook: &Webhook) {
+        crate::audit::record(
+            &self.store,
+            &self.clock,
+            Some(who),
+            who.managed_org(),
+            action,
+            format!("webhook:{}", hook.id),
+            None,
+            serde_json::json!({"url": hook.url, "events": hook.events, "enabled": hook.enabled}),
+        )
+        .await;
+    }
+
     /// A service over `store`, checking URLs with `sender`.
     pub fn new(store: S, sender: H, clock: C) -> Self {
         Self {
@@ -358,6 +375,8 @@ impl<S: WebhookStore, H: WebhookSender, C: Clock> WebhookService<S, H, C> {
                 },
             ));
         }
+        self.audited(who, crate::audit::AuditAction::WebhookCreated, &hook)
+            .await;
         Ok(hook)
     }
 
@@ -406,16 +425,20 @@ impl<S: WebhookStore, H: WebhookSender, C: Clock> WebhookService<S, H, C> {
         }
         hook.updated_at = self.clock.now();
         self.store.update_webhook(&hook).await?;
+        self.audited(who, crate::audit::AuditAction::WebhookUpdated, &hook)
+            .await;
         Ok(hook)
     }
 
     /// Deletes a webhook and its deliveries.
     pub async fn delete(&self, who: &Principal, id: uuid::Uuid) -> Result<(), AppError> {
-        if self.store.delete_webhook(&FeedScope::of(who), id).await? {
-            Ok(())
-        } else {
-            Err(AppError::WebhookNotFound)
+        let hook = self.get(who, id).await?;
+        if !self.store.delete_webhook(&FeedScope::of(who), id).await? {
+            return Err(AppError::WebhookNotFound);
         }
+        self.audited(who, crate::audit::AuditAction::WebhookDeleted, &hook)
+            .await;
+        Ok(())
     }
 
     /// A page of a webhook's deliveries, newest first.
