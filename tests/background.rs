@@ -34,17 +34,9 @@ async fn settled(server: &Server, token: &str, tid: &str, mid: &str) -> Value {
 
 /// The feed's entries about one message.
 async fn feed_of(server: &Server, token: &str, mid: &str) -> Vec<String> {
-    let text = reqwest::Client::new()
-        .get(format!("{}/v1/events?limit=1000", server.base))
-        .bearer_auth(token)
-        .send()
+    crate::support::feed_entries(server, token)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .into_iter()
         .filter(|e| e["data"]["message_id"] == mid || e["data"]["message"]["id"] == mid)
         .map(|e| e["type"].as_str().unwrap().to_owned())
         .collect()

@@ -177,18 +177,9 @@ async fn queue_and_interrupt(postgres: bool) {
         .await;
     assert_eq!(thread["active_leaf_id"], second_reply[0]["id"]);
     // Every device saw it: the feed has the queued message and its start.
-    let feed = reqwest::Client::new()
-        .get(format!("{}/v1/events?limit=1000", server.base))
-        .bearer_auth(&alice)
-        .send()
+    let about_first: Vec<(String, String)> = crate::support::feed_entries(server, &alice)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let about_first: Vec<(String, String)> = feed
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .into_iter()
         .filter(|e| e["data"]["message"]["id"] == first["id"])
         .map(|e| {
             (

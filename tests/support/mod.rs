@@ -420,3 +420,20 @@ pub async fn append_concurrently(token: &str, jobs: Vec<(String, String, String)
         w.await.unwrap();
     }
 }
+
+/// The change feed `token` reads from the start (up to 1,000 entries), one JSON value each.
+pub async fn feed_entries(server: &Server, token: &str) -> Vec<serde_json::Value> {
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/events?limit=1000", server.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

@@ -339,10 +339,7 @@ fn webhook_url() -> Value {
 
 /// The names of the change feed's events.
 fn feed_event_names() -> Vec<&'static str> {
-    use chat_threads_application::events::EventKind;
-    EventKind::ALL
-        .iter()
-        .filter(|k| chat_threads_application::feed::logged(**k))
+    chat_threads_application::feed::logged_kinds()
         .map(|k| k.as_str())
         .collect()
 }

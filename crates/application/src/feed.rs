@@ -174,6 +174,16 @@ pub fn logged(kind: EventKind) -> bool {
     )
 }
 
+/// Every kind the feed keeps.
+pub fn logged_kinds() -> impl Iterator<Item = EventKind> {
+    EventKind::ALL.iter().copied().filter(|k| logged(*k))
+}
+
+/// The kind a wire name names, when the feed keeps it (filters and webhooks take only these).
+pub fn logged_kind(name: &str) -> Option<EventKind> {
+    logged_kinds().find(|k| k.as_str() == name)
+}
+
 struct Queue {
     /// Tickets handed out so far (the last one's number).
     issued: u64,

@@ -29,6 +29,13 @@ impl PrincipalKind {
             Self::Service => "service",
         }
     }
+
+    /// The kind a prefix names ([`Self::as_str`] read back).
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::User, Self::Anonymous, Self::Service]
+            .into_iter()
+            .find(|k| k.as_str() == raw)
+    }
 }
 
 /// An authenticated caller.

@@ -37,12 +37,7 @@ impl TokenVerifier for FakeTokens {
             return Err(AuthError::TokenMalformed);
         };
         let mut p = Principal::user(subject, None);
-        p.kind = match kind {
-            "user" => PrincipalKind::User,
-            "anon" => PrincipalKind::Anonymous,
-            "service" => PrincipalKind::Service,
-            _ => return Err(AuthError::TokenMalformed),
-        };
+        p.kind = PrincipalKind::parse(kind).ok_or(AuthError::TokenMalformed)?;
         Ok(p)
     }
 }

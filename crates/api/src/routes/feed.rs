@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use actix_web::http::header::ACCEPT;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chat_threads_application::events::EventKind;
-use chat_threads_application::feed::{FeedEntry, FeedFilter, logged};
+use chat_threads_application::feed::{FeedEntry, FeedFilter, logged_kind};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -58,10 +57,7 @@ impl FeedParams {
     fn filter(&self) -> Result<FeedFilter, ApiError> {
         let mut types = Vec::new();
         for t in self.types.iter().flat_map(|t| t.split(',')) {
-            let Some(kind) = EventKind::ALL
-                .iter()
-                .find(|k| k.as_str() == t && logged(**k))
-            else {
+            let Some(kind) = logged_kind(t) else {
                 return Err(ApiError::Argument {
                     field: "types".into(),
                     message: format!("{t:?} is not an event of the change feed"),

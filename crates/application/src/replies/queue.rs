@@ -88,12 +88,7 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
 /// author, in the thread's organization.
 fn sender(author: &str, org: Option<&chat_threads_domain::OrgId>) -> Option<Principal> {
     let (kind, subject) = author.split_once(':')?;
-    let kind = match kind {
-        "user" => PrincipalKind::User,
-        "service" => PrincipalKind::Service,
-        "anon" => PrincipalKind::Anonymous,
-        _ => return None,
-    };
+    let kind = PrincipalKind::parse(kind)?;
     let mut who = Principal::user(subject, None);
     who.kind = kind;
     who.org = org.cloned();
@@ -230,13 +225,14 @@ where
             return Ok(false);
         };
         let scope = Scope::of(access.owner);
-        let thread = self.store.get_thread(&scope, thread_id, false).await?;
+        // Read once, with what it inherits from its folder: the sender and the reply use it.
+        let thread = self.replying_thread(&scope, thread_id).await?;
         let who = q
             .author
             .as_ref()
             .and_then(|a| sender(a.id.as_str(), thread.org_id.as_ref()));
         let outcome = match &who {
-            Some(who) => self.start_next(who, &scope, thread_id, &q).await,
+            Some(who) => self.start_next(who, &scope, thread, &q).await,
             None => Err(AppError::internal("a queued message without its sender")),
         };
         match outcome {
@@ -278,10 +274,10 @@ where
         &self,
         who: &Principal,
         scope: &Scope,
-        thread_id: ThreadId,
+        thread: chat_threads_domain::Thread,
         q: &Message,
     ) -> Result<Option<(Message, Started)>, AppError> {
-        let thread = self.replying_thread(scope, thread_id).await?;
+        let thread_id = thread.id;
         let (model_name, model) = self.catalog.resolve(
             who,
             q.model.as_ref().map(|m| m.as_str()),

@@ -16,8 +16,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::error::AppError;
-use crate::events::EventKind;
-use crate::feed::{FeedScope, FeedStore, logged};
+use crate::feed::{FeedScope, FeedStore};
 use crate::system::Clock;
 
 /// Most webhooks per owner or organization.
@@ -275,10 +274,7 @@ fn new_secret() -> Result<String, AppError> {
 fn events(raw: Vec<String>) -> Result<Vec<String>, AppError> {
     let mut out: Vec<String> = Vec::new();
     for e in raw {
-        let Some(kind) = EventKind::ALL
-            .iter()
-            .find(|k| k.as_str() == e && logged(**k))
-        else {
+        let Some(kind) = crate::feed::logged_kind(&e) else {
             return Err(invalid(
                 "events",
                 format!("{e} is not an event of the change feed"),

@@ -27,8 +27,9 @@ mod migrations;
 mod models;
 mod pool;
 mod prepared;
-mod queue;
+#[macro_use]
 mod replies;
+mod queue;
 #[macro_use]
 mod retention;
 mod policies;

@@ -9,10 +9,9 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
 use super::models::{MessageRow, ThreadRow};
-use super::prepared::{self, Bind};
+use super::prepared::Bind;
 use super::schema::{messages, threads};
 use super::store::{SqlStore, db_id};
-use super::types::sql::PUuid;
 use super::types::{DbTime, DbUuid};
 
 /// The thread's newest queued message, inside the caller's transaction.
@@ -89,15 +88,7 @@ impl QueueStore for SqlStore {
         let now = reply.created_at;
         let r: Result<Option<(Message, Message)>, DbError> = write_tx!(self, |conn, _d| {
             let thread = lock_thread!(conn, scope, thread_id);
-            let busy: i64 = messages::table
-                .filter(messages::thread_id.eq(db_id(thread_id)))
-                .filter(messages::status.eq(MessageStatus::Streaming.as_str()))
-                .filter(messages::updated_at.gt(DbTime(busy_since)))
-                .filter(messages::deleted_at.is_null())
-                .count()
-                .get_result(conn)
-                .await?;
-            if busy > 0 {
+            if reply_running!(conn, thread_id, busy_since) {
                 return Ok(None);
             }
             let user: Option<MessageRow> = diesel::update(
@@ -139,14 +130,7 @@ impl QueueStore for SqlStore {
                     .execute(conn)
                     .await?;
             }
-            prepared::sql(
-                "INSERT INTO reply_owners (message_id, thread_id, instance) VALUES (?, ?, ?)",
-            )
-            .bind::<PUuid, _>(db_id(placed.id))
-            .bind::<PUuid, _>(db_id(thread_id))
-            .bind::<diesel::sql_types::Text, _>(instance)
-            .execute(conn)
-            .await?;
+            own_reply!(conn, placed.id, thread_id, instance);
             Ok(Some((user, placed)))
         });
         Ok(r?)

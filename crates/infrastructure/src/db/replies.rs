@@ -28,6 +28,36 @@ macro_rules! disown {
     };
 }
 
+/// Whether a reply of the thread streams, touched after `$since` (an older one belongs to a
+/// dead process): the one-reply-per-thread check, inside the caller's transaction.
+macro_rules! reply_running {
+    ($conn:expr, $thread_id:expr, $since:expr) => {{
+        let busy: i64 = messages::table
+            .filter(messages::thread_id.eq(db_id($thread_id)))
+            .filter(messages::status.eq(MessageStatus::Streaming.as_str()))
+            .filter(messages::updated_at.gt(DbTime($since)))
+            .filter(messages::deleted_at.is_null())
+            .count()
+            .get_result($conn)
+            .await?;
+        busy > 0
+    }};
+}
+
+/// Records `$instance` as the writer of a reply, inside the caller's transaction.
+macro_rules! own_reply {
+    ($conn:expr, $reply:expr, $thread_id:expr, $instance:expr) => {
+        $crate::db::prepared::sql(
+            "INSERT INTO reply_owners (message_id, thread_id, instance) VALUES (?, ?, ?)",
+        )
+        .bind::<$crate::db::types::sql::PUuid, _>(db_id($reply))
+        .bind::<$crate::db::types::sql::PUuid, _>(db_id($thread_id))
+        .bind::<diesel::sql_types::Text, _>($instance)
+        .execute($conn)
+        .await?
+    };
+}
+
 /// Replies still streaming whose writer is another instance that is gone, with `$clause`s
 /// appended. SQLite is one instance: every writer but this one is gone. On PostgreSQL a writer
 /// is alive while one of its connections (named `ct:<instance>`) is open (`writer_gone!`).
@@ -139,15 +169,7 @@ impl ReplyStore for SqlStore {
         } = start;
         let r: Result<(Option<Message>, Message), DbError> = write_tx!(self, |conn, _d| {
             let thread = lock_thread!(conn, scope, thread_id);
-            let busy: i64 = messages::table
-                .filter(messages::thread_id.eq(db_id(thread_id)))
-                .filter(messages::status.eq(MessageStatus::Streaming.as_str()))
-                .filter(messages::updated_at.gt(DbTime(busy_since)))
-                .filter(messages::deleted_at.is_null())
-                .count()
-                .get_result(conn)
-                .await?;
-            if busy > 0 {
+            if reply_running!(conn, thread_id, busy_since) {
                 return Err(DbError(AppError::GenerationInProgress));
             }
             let user = match user {
@@ -161,14 +183,7 @@ impl ReplyStore for SqlStore {
                 (None, None) => Anchor::Append(None),
             };
             let reply = place!(conn, scope, thread, anchor, message);
-            prepared::sql(
-                "INSERT INTO reply_owners (message_id, thread_id, instance) VALUES (?, ?, ?)",
-            )
-            .bind::<PUuid, _>(db_id(reply.id))
-            .bind::<PUuid, _>(db_id(thread_id))
-            .bind::<Text, _>(instance)
-            .execute(conn)
-            .await?;
+            own_reply!(conn, reply.id, thread_id, instance);
             if let Some(hold) = &hold {
                 place_hold!(conn, hold, reply.id.as_uuid(), None, reply.created_at);
             }

@@ -91,6 +91,16 @@ impl State {
             .ok_or(AppError::ThreadNotFound)
     }
 
+    /// Whether a reply of the thread streams, touched after `since` (the one-reply check).
+    fn reply_running(&self, thread_id: ThreadId, since: chat_threads_domain::Timestamp) -> bool {
+        self.messages.values().any(|m| {
+            m.thread_id == thread_id
+                && m.status == chat_threads_domain::MessageStatus::Streaming
+                && m.updated_at > since
+                && !m.is_deleted()
+        })
+    }
+
     /// A live thread the scope may change.
     fn own_thread(&self, scope: &Scope, id: ThreadId) -> Result<&Thread, AppError> {
         self.threads

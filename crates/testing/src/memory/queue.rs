@@ -59,12 +59,7 @@ impl QueueStore for MemoryStore {
     ) -> Result<Option<(Message, Message)>, AppError> {
         let mut s = self.lock()?;
         s.own_thread(scope, thread_id)?;
-        let busy = s.messages.values().any(|m| {
-            m.thread_id == thread_id
-                && m.status == MessageStatus::Streaming
-                && m.updated_at > busy_since
-                && !m.is_deleted()
-        });
+        let busy = s.reply_running(thread_id, busy_since);
         let waiting = s
             .messages
             .get(&queued)

@@ -76,13 +76,7 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
         } = start;
         let mut s = self.lock()?;
         s.own_thread(scope, thread_id)?;
-        let busy = s.messages.values().any(|m| {
-            m.thread_id == thread_id
-                && m.status == chat_threads_domain::MessageStatus::Streaming
-                && m.updated_at > busy_since
-                && !m.is_deleted()
-        });
-        if busy {
+        if s.reply_running(thread_id, busy_since) {
             return Err(AppError::GenerationInProgress);
         }
         // Validate both placements before writing either, so a refusal stores nothing.
