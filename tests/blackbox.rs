@@ -29,6 +29,7 @@ mod memory;
 mod nasty;
 mod openai;
 mod organize;
+mod poolers;
 mod policies;
 mod replies;
 mod sampling;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-async fn socket(
+pub(crate) async fn socket(
     server: &Server,
     token: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
@@ -24,7 +24,7 @@ async fn socket(
     tokio_tungstenite::connect_async(request).await.unwrap().0
 }
 
-async fn next_event<S>(ws: &mut S, name: &str) -> Value
+pub(crate) async fn next_event<S>(ws: &mut S, name: &str) -> Value
 where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {

@@ -1,8 +1,10 @@
 //! The contract as real tools see it: `/openapi.json` passes openapi-spec-validator,
 //! openapi-python-client generates a client from it without a warning, and that client makes a
 //! round trip against the running server (create, append, list, chat, an error code), after
-//! which `/metrics` parses with the Prometheus client's parser. The tools come from
-//! scripts/python-tools.sh (a pinned virtual environment, cached under target/tools).
+//! which `/metrics` parses with the Prometheus client's parser; openapi-typescript's types
+//! compile under `tsc --strict` in a program that sets and reads metadata, which then runs
+//! against the server. The tools come from scripts/python-tools.sh (a pinned virtual
+//! environment, cached under target/tools) and scripts/node-tools.sh (pinned npm packages).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::process::Command;
@@ -66,4 +68,60 @@ async fn generators_accept_the_contract_and_the_generated_client_works() {
         .arg(&token)
         .env("PYTHONPATH", dir.path()));
     assert!(out.contains("round trip ok"), "{out}");
+}
+
+#[tokio::test]
+async fn typescript_types_generated_from_the_contract_compile_and_work() {
+    let Some(node) = crate::openai::node() else {
+        return;
+    };
+    let server = Server::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let text = reqwest::get(format!("{}/openapi.json", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    std::fs::write(dir.path().join("openapi.json"), text).unwrap();
+    let bin = repo().join("tests/node/node_modules/.bin");
+    run(Command::new(&node)
+        .arg(bin.join("openapi-typescript"))
+        .args(["openapi.json", "-o", "schema.d.ts"])
+        .current_dir(dir.path()));
+    let schema = std::fs::read_to_string(dir.path().join("schema.d.ts")).unwrap();
+    assert!(
+        schema.contains("MetadataValue: unknown;"),
+        "a metadata value is any value to a typed client"
+    );
+    std::fs::copy(
+        repo().join("tests/contract/metadata.ts"),
+        dir.path().join("metadata.ts"),
+    )
+    .unwrap();
+    run(Command::new(&node)
+        .arg(bin.join("tsc"))
+        .args([
+            "--strict",
+            "--noUnusedLocals",
+            "--target",
+            "es2022",
+            "--module",
+            "es2022",
+            "--moduleResolution",
+            "bundler",
+            "--lib",
+            "es2022,dom",
+            "--outDir",
+            "out",
+            "metadata.ts",
+        ])
+        .current_dir(dir.path()));
+    std::fs::write(dir.path().join("out/package.json"), r#"{"type": "module"}"#).unwrap();
+    let token = server.token(&["--sub", "typescript-client"]);
+    let out = run(Command::new(&node)
+        .arg(dir.path().join("out/metadata.js"))
+        .arg(&server.base)
+        .arg(&token));
+    assert!(out.contains("typescript metadata ok"), "{out}");
 }

@@ -531,7 +531,7 @@ async fn conversations_through_the_sdk_on_postgres() {
 
 /// Node.js and the pinned `openai` npm package (scripts/node-tools.sh); `None` (with a loud
 /// warning) only outside CI.
-fn node() -> Option<String> {
+pub(crate) fn node() -> Option<String> {
     let out = Command::new(crate::support::repo().join("scripts/node-tools.sh"))
         .output()
         .unwrap();

@@ -82,22 +82,22 @@ fn products() -> Value {
 
 /// A metadata value: any JSON without NUL in keys or strings, at any depth (depth and size are
 /// checked by the server: 32 levels, 1,024 keys and items, `limits.metadata_bytes`). Written as
-/// "not something holding a NUL", with the recursive part under `$defs`, which generators of
-/// typed clients read as "any value" and validators and fuzzers follow.
+/// "not something holding a NUL", where holding one means a string with a NUL, a key with one,
+/// or an item or a value that is not itself a metadata value. Only `not` and a reference back to
+/// this schema: generators of typed clients read it as "any value" (`unknown` in TypeScript —
+/// no `$defs`, which openapi-typescript turned into a property), validators and fuzzers follow
+/// the recursion.
 fn metadata_value() -> Value {
-    let holds_nul = "#/components/schemas/MetadataValue/$defs/holdsNul";
+    let this = "#/components/schemas/MetadataValue";
     json!({
         "description": "Any JSON value without NUL characters in keys or strings, at any depth.",
-        "not": {"$ref": holds_nul},
-        "$defs": {
-            "holdsNul": {
-                "anyOf": [
-                    {"type": "string", "pattern": r"\u0000"},
-                    {"type": "array", "contains": {"$ref": holds_nul}},
-                    {"type": "object", "not": {"propertyNames": {"pattern": r"^[^\u0000]*$"}}},
-                    {"type": "object", "not": {"additionalProperties": {"not": {"$ref": holds_nul}}}},
-                ]
-            }
+        "not": {
+            "anyOf": [
+                {"type": "string", "pattern": r"\u0000"},
+                {"type": "array", "contains": {"not": {"$ref": this}}},
+                {"type": "object", "not": {"propertyNames": {"pattern": r"^[^\u0000]*$"}}},
+                {"type": "object", "not": {"additionalProperties": {"$ref": this}}},
+            ]
         }
     })
 }
@@ -524,6 +524,46 @@ fn describe_event_streams(doc: &mut Value) {
 /// Writes the rules into the document (as JSON: some keywords, such as `propertyNames`, have
 /// no place in utoipa's types).
 pub(crate) fn apply(doc: &mut Value) {
+    apply_rules(doc);
+    open_objects(doc);
+}
+
+/// Says of every free-form object (`{"type": "object"}` and nothing that names its members)
+/// that its members may be anything (`additionalProperties: true`). JSON Schema means the same
+/// without it, but generators of typed clients do not: openapi-typescript types a bare object
+/// as `Record<string, never>`, so a client could neither set nor read a thread's metadata.
+fn open_objects(node: &mut Value) {
+    match node {
+        Value::Object(map) => {
+            let is_object = match map.get("type") {
+                Some(Value::String(t)) => t == "object",
+                Some(Value::Array(ts)) => ts.iter().any(|t| t == "object"),
+                _ => false,
+            };
+            let named = [
+                "properties",
+                "additionalProperties",
+                "patternProperties",
+                "propertyNames",
+                "$ref",
+                "oneOf",
+                "anyOf",
+                "allOf",
+                "not",
+            ]
+            .iter()
+            .any(|k| map.contains_key(*k));
+            if is_object && !named {
+                map.insert("additionalProperties".into(), Value::Bool(true));
+            }
+            map.values_mut().for_each(open_objects);
+        }
+        Value::Array(items) => items.iter_mut().for_each(open_objects),
+        _ => {}
+    }
+}
+
+fn apply_rules(doc: &mut Value) {
     describe_event_streams(doc);
     // Bodies that may be left out altogether (the defaults apply).
     for (path, method) in [

@@ -47,6 +47,19 @@ pub fn classify(e: DieselError) -> AppError {
         {
             AppError::unavailable_from("the database", e)
         }
+        // A named statement that vanished or clashes: the connection was handed to another
+        // client's server session, i.e. a pooler switched to transaction mode after start-up
+        // (start-up refuses it). Not the client's fault, and worth a retry once it is fixed.
+        DieselError::DatabaseError(_, info)
+            if info.message().starts_with("prepared statement")
+                && (info.message().ends_with("does not exist")
+                    || info.message().ends_with("already exists")) =>
+        {
+            AppError::unavailable_from(
+                "the database (a connection pooler in transaction mode? see docs/operations.md)",
+                e,
+            )
+        }
         _ => AppError::internal_from("the database", e),
     }
 }

@@ -26,6 +26,7 @@ mod messages;
 mod migrations;
 mod models;
 mod pool;
+mod pooler;
 mod prepared;
 #[macro_use]
 mod replies;

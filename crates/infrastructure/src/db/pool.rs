@@ -41,6 +41,9 @@ pub enum SetupError {
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migration(String),
+    /// The connections go through a pooler in a mode the service cannot use.
+    #[error("unusable connection pooler: {0}")]
+    Pooler(String),
 }
 
 /// A database URL. Its `Debug` and `Display` hide the password.
@@ -400,6 +403,7 @@ impl Database {
                 Pools::Sqlite(build_pool(manager, options)?, std::sync::Arc::new(writer))
             }
             Backend::Postgres => {
+                super::pooler::refuse_transaction_pooling(url.expose()).await?;
                 // No `SELECT 1` at every checkout (a round trip per request): a connection whose
                 // server went away is closed on the client side, and diesel-async's
                 // `is_broken` (checked when a connection goes back and before it is handed
