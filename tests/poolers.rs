@@ -72,19 +72,20 @@ impl Bouncer {
             std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
             cmd.args(["-u", "postgres"]);
         }
-        let child = cmd
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        // Killed and reaped on drop, whatever happens next.
+        let bouncer = Bouncer {
+            child: cmd
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+            port,
+            _dir: dir,
+        };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Bouncer {
-                    child,
-                    port,
-                    _dir: dir,
-                });
+                return Some(bouncer);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -160,7 +161,12 @@ async fn session_pooling_serves_two_instances() {
     let b = Server::start(&env);
     let token = a.token(&["--sub", "pooled"]);
     let (status, _, t) = a
-        .call("POST", "/v1/threads", Some(&token), Some(&json!({"title": "pooled"})))
+        .call(
+            "POST",
+            "/v1/threads",
+            Some(&token),
+            Some(&json!({"title": "pooled"})),
+        )
         .await;
     assert_eq!(status, 201, "{t}");
     let tid = t["id"].as_str().unwrap().to_owned();
@@ -193,7 +199,12 @@ async fn session_pooling_serves_two_instances() {
     // Both instances read the same thread: 4 messages, every statement answered.
     for server in [&a, &b] {
         let (status, _, page) = server
-            .call("GET", &format!("/v1/threads/{tid}/messages"), Some(&token), None)
+            .call(
+                "GET",
+                &format!("/v1/threads/{tid}/messages"),
+                Some(&token),
+                None,
+            )
             .await;
         assert_eq!(status, 200, "{page}");
         assert_eq!(page["data"].as_array().unwrap().len(), 4, "{page}");

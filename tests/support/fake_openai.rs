@@ -27,11 +27,14 @@ pub struct FakeModel {
     /// `http://127.0.0.1:PORT/v1`
     pub base_url: String,
     requests: Arc<Mutex<Vec<Value>>>,
+    traceparents: Arc<Mutex<Vec<String>>>,
 }
 
 #[derive(Clone, Default)]
 struct Shared {
     requests: Arc<Mutex<Vec<Value>>>,
+    /// The `traceparent` header of each request that had one.
+    traceparents: Arc<Mutex<Vec<String>>>,
     rate_limited: Arc<Mutex<u32>>,
 }
 
@@ -51,8 +54,19 @@ fn usage(prompt: u32, completion: u32) -> web::Bytes {
     web::Bytes::from(format!("data: {data}\n\n"))
 }
 
-async fn completions(shared: web::Data<Shared>, body: web::Json<Value>) -> HttpResponse {
+async fn completions(
+    shared: web::Data<Shared>,
+    req: actix_web::HttpRequest,
+    body: web::Json<Value>,
+) -> HttpResponse {
     let body = body.into_inner();
+    if let Some(t) = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+    {
+        shared.traceparents.lock().unwrap().push(t.to_owned());
+    }
     shared.requests.lock().unwrap().push(body.clone());
     let model = body["model"].as_str().unwrap_or("").to_owned();
     let summary = body["messages"][0]["content"]
@@ -210,6 +224,7 @@ impl FakeModel {
     pub fn start() -> Self {
         let shared = Shared::default();
         let requests = shared.requests.clone();
+        let traceparents = shared.traceparents.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
@@ -230,12 +245,18 @@ impl FakeModel {
         Self {
             base_url: format!("http://127.0.0.1:{port}/v1"),
             requests,
+            traceparents,
         }
     }
 
     /// The request bodies received so far.
     pub fn requests(&self) -> Vec<Value> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// The `traceparent` headers received so far.
+    pub fn traceparents(&self) -> Vec<String> {
+        self.traceparents.lock().unwrap().clone()
     }
 
     /// Environment for a chat-threads server that uses this fake as provider `fake`.

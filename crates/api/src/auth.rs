@@ -128,6 +128,7 @@ fn authenticate_live(req: &HttpRequest) -> LocalBoxFuture<'static, Result<Princi
     let gate = req.app_data::<web::Data<SessionGate>>().cloned();
     Box::pin(async move {
         let principal = verified?;
+        crate::observe::record_principal_kind(principal.kind.as_str());
         if principal.kind == chat_threads_domain::PrincipalKind::Anonymous
             && let Some(gate) = gate
         {

@@ -221,11 +221,18 @@ pub async fn observe(
     // The route is known once the router has matched (below); the span gets it then.
     let span = tracing::info_span!(
         "request",
+        otel.kind = "server",
         request_id = %id,
         %method,
         %path,
-        route = tracing::field::Empty
+        route = tracing::field::Empty,
+        status = tracing::field::Empty,
+        principal_kind = tracing::field::Empty,
     );
+    let traced = tracing_enabled();
+    if traced {
+        trace::continue_caller(&span, req.headers());
+    }
     let started = Instant::now();
     // The audit log's entries written while handling name the request.
     let result = chat_threads_application::audit::REQUEST_ID
@@ -244,6 +251,9 @@ pub async fn observe(
         .unwrap_or_else(|| "unmatched".to_owned());
     span.record("route", route.as_str());
     let status = res.status().as_u16();
+    if traced {
+        trace::finish(&span, &method, &route, status);
+    }
     if let Some(m) = metrics {
         m.record(&method, &route, status, elapsed);
     }
@@ -261,6 +271,72 @@ pub async fn observe(
             .insert(HeaderName::from_static("x-request-id"), value);
     }
     Ok(res)
+}
+
+static TRACING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes requests OpenTelemetry spans: called once at start-up when traces are exported.
+pub fn enable_tracing() {
+    TRACING.store(true, Ordering::Relaxed);
+}
+
+fn tracing_enabled() -> bool {
+    TRACING.load(Ordering::Relaxed)
+}
+
+/// The request's OpenTelemetry span: a child of the caller's trace, named after the route.
+mod trace {
+    use actix_web::http::header::HeaderMap;
+    use opentelemetry::propagation::Extractor;
+    use opentelemetry::trace::{Status, TraceContextExt};
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    struct Headers<'a>(&'a HeaderMap);
+
+    impl Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(|k| k.as_str()).collect()
+        }
+    }
+
+    /// A W3C `traceparent` (and `tracestate`) from the caller makes the request's span its
+    /// child; without one the request starts a trace.
+    pub(super) fn continue_caller(span: &tracing::Span, headers: &HeaderMap) {
+        if headers.contains_key("traceparent") {
+            let parent =
+                opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)));
+            let _ = span.set_parent(parent);
+        }
+    }
+
+    /// Names the span `METHOD /route/{pattern}` and gives it the HTTP attributes; a 5xx is an
+    /// error.
+    pub(super) fn finish(span: &tracing::Span, method: &str, route: &str, status: u16) {
+        let cx = span.context();
+        let otel = cx.span();
+        otel.update_name(format!("{method} {route}"));
+        otel.set_attribute(opentelemetry::KeyValue::new("http.route", route.to_owned()));
+        otel.set_attribute(opentelemetry::KeyValue::new(
+            "http.request.method",
+            method.to_owned(),
+        ));
+        otel.set_attribute(opentelemetry::KeyValue::new(
+            "http.response.status_code",
+            i64::from(status),
+        ));
+        if status >= 500 {
+            otel.set_status(Status::error(format!("HTTP {status}")));
+        }
+    }
+}
+
+/// Names the kind of principal a request acts as on its span (`user`, `service`, `anon`).
+pub fn record_principal_kind(kind: &str) {
+    tracing::Span::current().record("principal_kind", kind);
 }
 
 /// `GET /metrics`.

@@ -16,7 +16,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let mut json_logs = false;
-    match run(cli, &mut json_logs) {
+    let mut telemetry = None;
+    let code = match run(cli, &mut json_logs, &mut telemetry) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // One line naming the problem; in JSON mode as a log record, like everything else.
@@ -27,13 +28,31 @@ fn main() -> std::process::ExitCode {
             }
             std::process::ExitCode::FAILURE
         }
+    };
+    // The spans still queued go out before the process ends.
+    if let Some(t) = telemetry {
+        t.shutdown();
     }
+    code
 }
 
-fn run(cli: cli::Cli, json_logs: &mut bool) -> anyhow::Result<()> {
+fn run(
+    cli: cli::Cli,
+    json_logs: &mut bool,
+    telemetry: &mut Option<chat_threads_infrastructure::telemetry::Telemetry>,
+) -> anyhow::Result<()> {
     let config_path = cli.config.clone();
     let settings = Settings::load(config_path.as_deref())?;
-    serve::init_tracing(&settings.log);
+    let command = cli.command.unwrap_or(cli::Command::Serve);
+    // Only the server exports traces (the other commands are short and local).
+    if matches!(command, cli::Command::Serve) {
+        *telemetry = chat_threads_infrastructure::telemetry::Telemetry::start(&settings.telemetry)
+            .map_err(anyhow::Error::msg)?;
+        if telemetry.is_some() {
+            chat_threads_api::observe::enable_tracing();
+        }
+    }
+    serve::init_tracing(&settings.log, telemetry.as_ref());
     *json_logs = settings.log.format == chat_threads_infrastructure::config::LogFormat::Json;
     let runtime = || {
         tokio::runtime::Builder::new_multi_thread()
@@ -41,7 +60,7 @@ fn run(cli: cli::Cli, json_logs: &mut bool) -> anyhow::Result<()> {
             .build()
             .context("cannot start the async runtime")
     };
-    match cli.command.unwrap_or(cli::Command::Serve) {
+    match command {
         cli::Command::Serve => {
             let replies_rt = serve::reply_runtime()?;
             let served = actix_web::rt::System::new()

@@ -5,20 +5,32 @@ use std::time::Duration;
 use anyhow::Context;
 use chat_threads_infrastructure::config::{LogFormat, LogSettings};
 use chat_threads_infrastructure::db::Database;
+use chat_threads_infrastructure::telemetry::{Telemetry, WithTraceId};
 use chat_threads_infrastructure::{Settings, SqlStore};
 use tracing_subscriber::EnvFilter;
 
-/// Sets up logging from settings (`RUST_LOG` wins when set).
-pub fn init_tracing(log: &LogSettings) {
+/// Sets up logging from settings (`RUST_LOG` wins when set), and the export of spans as
+/// OpenTelemetry traces when `telemetry` runs (JSON lines then carry the trace id).
+pub fn init_tracing(log: &LogSettings, telemetry: Option<&Telemetry>) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.level));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(telemetry.map(Telemetry::layer));
+    let lines = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match log.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => registry
+            .with(
+                lines
+                    .json()
+                    .event_format(WithTraceId(tracing_subscriber::fmt::format().json())),
+            )
+            .try_init(),
+        LogFormat::Text => registry.with(lines).try_init(),
     };
 }
 

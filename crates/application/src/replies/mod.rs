@@ -745,6 +745,14 @@ where
         });
         run.push(Event::TypingStarted(Typing::assistant()));
         self.hub.insert(run.clone());
+        // The reply's span is a child of the request's (a trace follows the reply after the
+        // response has gone); its model and tool calls are its children.
+        let span = tracing::info_span!(
+            "reply",
+            thread_id = %thread.id,
+            message_id = %assistant.id,
+            model = %model_name,
+        );
         let task = Task {
             replies: self.clone(),
             who: who.clone(),
@@ -756,7 +764,8 @@ where
             hints,
             log: run.clone(),
         };
-        self.runtime.spawn(task.run());
+        self.runtime
+            .spawn(tracing::Instrument::instrument(task.run(), span));
         Started {
             user_message: user,
             assistant_message: assistant,

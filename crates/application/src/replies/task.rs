@@ -10,6 +10,7 @@ use chat_threads_domain::{
 };
 use futures_util::StreamExt;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::billing::ChargeKind;
 use crate::error::AppError;
@@ -29,6 +30,17 @@ enum Outcome {
     /// The reply failed: the model (`model_error`), or something of ours while preparing it
     /// (its own code, never reported as the model's fault).
     Failed(EventError),
+}
+
+impl Outcome {
+    /// For spans and logs.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+            Self::Failed(_) => "failed",
+        }
+    }
 }
 
 /// What the model wrote over every round, and how it ended.
@@ -354,10 +366,24 @@ where
         (first_index, served): (u32, &[(String, crate::replies::llm::ToolDef)]),
     ) -> (Outcome, Vec<ToolCall>) {
         let g = &self.replies;
+        // The model call's span (an OpenTelemetry client span when traces are exported): the
+        // request to the model server is made inside it, so the server gets its trace context.
+        let span = tracing::info_span!(
+            "model.call",
+            otel.kind = "client",
+            gen_ai.request.model = %request.model,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+            time_to_first_token_ms = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        let called = std::time::Instant::now();
+        let mut first = true;
         let mut stream = self.model.stream(request);
         let mut calls = ToolCalls::default();
         let mut started = std::collections::HashSet::new();
-        let outcome = loop {
+        let outcome = async { loop {
             tokio::select! {
                 _ = cancelled(cancel) => break Outcome::Cancelled,
                 _ = flush.tick() => {
@@ -369,7 +395,12 @@ where
                         tracing::warn!(error = %e, "flushing a reply failed");
                     }
                 }
-                item = stream.next() => match item {
+                item = stream.next() => {
+                if first && matches!(item, Some(Ok(ChatEvent::Delta(_) | ChatEvent::Reasoning(_) | ChatEvent::ToolCall { .. }))) {
+                    first = false;
+                    span.record("time_to_first_token_ms", called.elapsed().as_millis() as u64);
+                }
+                match item {
                     Some(Ok(ChatEvent::Delta(d))) => {
                         w.size += d.len();
                         if w.size > g.settings.max_reply_bytes {
@@ -378,7 +409,11 @@ where
                         w.text.push_str(&d);
                         self.log.push(Event::MessageDelta { delta: d });
                     }
-                    Some(Ok(ChatEvent::Usage(u))) => w.add_usage(u),
+                    Some(Ok(ChatEvent::Usage(u))) => {
+                        span.record("gen_ai.usage.input_tokens", u.prompt_tokens);
+                        span.record("gen_ai.usage.output_tokens", u.completion_tokens);
+                        w.add_usage(u);
+                    }
                     Some(Ok(ChatEvent::Reasoning(d))) => {
                         w.size += d.len();
                         if w.size > g.settings.max_reply_bytes {
@@ -410,9 +445,15 @@ where
                     }
                     Some(Err(e)) => break Outcome::Failed(EventError::model(e.to_string())),
                     None => break Outcome::Completed,
-                },
+                }},
             }
-        };
+        } }
+        .instrument(span.clone())
+        .await;
+        span.record("outcome", outcome.name());
+        if matches!(outcome, Outcome::Failed(_)) {
+            span.record("otel.status_code", "error");
+        }
         (outcome, calls.finish())
     }
 
@@ -471,10 +512,20 @@ where
             }
         };
         let timeout = g.settings.tool_call_timeout;
+        let span = tracing::info_span!(
+            "tool.call",
+            otel.kind = "client",
+            gen_ai.tool.name = %call.name,
+            gen_ai.tool.call.id = %call.id,
+            mcp.server = server,
+            outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
         let output = match tokio::time::timeout(
             timeout,
             servers.call(server, &call.name, arguments),
         )
+        .instrument(span.clone())
         .await
         {
             Ok(Ok(output)) => output,
@@ -487,6 +538,10 @@ where
                 timeout.as_secs()
             )),
         };
+        span.record("outcome", if output.is_error { "error" } else { "ok" });
+        if output.is_error {
+            span.record("otel.status_code", "error");
+        }
         ToolOutput {
             text: bounded(without_nul(output.text), g.settings.max_reply_bytes),
             is_error: output.is_error,

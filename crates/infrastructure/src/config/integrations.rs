@@ -40,3 +40,16 @@ pub struct WebhooksConfig {
     /// How long an instance holds a webhook before another may take it over, s.
     pub lease_secs: u64,
 }
+
+/// OpenTelemetry traces.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// The collector's OTLP/HTTP traces URL; empty: off unless `OTEL_EXPORTER_OTLP_*ENDPOINT`
+    /// is set.
+    pub otlp_endpoint: String,
+    /// `http/protobuf` or `http/json`; empty: `OTEL_EXPORTER_OTLP_*PROTOCOL`, else protobuf.
+    pub otlp_protocol: String,
+    /// The spans' `service.name`, unless `OTEL_SERVICE_NAME` is set.
+    pub service_name: String,
+}

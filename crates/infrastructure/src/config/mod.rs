@@ -62,6 +62,8 @@ pub struct Settings {
     pub webhooks: WebhooksConfig,
     /// Logging.
     pub log: LogSettings,
+    /// OpenTelemetry traces.
+    pub telemetry: TelemetryConfig,
 }
 
 /// Model settings.
@@ -779,7 +781,7 @@ mod integrations;
 mod renamed;
 
 pub use files::{FileBackend, FileStorageConfig, FilesConfig, S3Config};
-pub use integrations::{AuditConfig, EventsConfig, WebhooksConfig};
+pub use integrations::{AuditConfig, EventsConfig, TelemetryConfig, WebhooksConfig};
 
 #[cfg(test)]
 mod tests;

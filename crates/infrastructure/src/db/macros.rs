@@ -7,7 +7,8 @@ macro_rules! with_conn {
     ($store:expr, |$conn:ident, $dialect:ident| $body:block) => {{
         match &$store.db.pools {
             $crate::db::pool::Pools::Sqlite(pool, _) => {
-                $crate::db::macros::scoped(async {
+                let span = $crate::telemetry::db_span("read", "sqlite", module_path!());
+                $crate::db::macros::traced(span, async {
                     let mut pooled = pool
                         .get()
                         .await
@@ -20,7 +21,8 @@ macro_rules! with_conn {
                 .await
             }
             $crate::db::pool::Pools::Postgres(pool) => {
-                $crate::db::macros::scoped(async {
+                let span = $crate::telemetry::db_span("read", "postgresql", module_path!());
+                $crate::db::macros::traced(span, async {
                     let mut pooled = pool
                         .get()
                         .await
@@ -36,11 +38,13 @@ macro_rules! with_conn {
     }};
 }
 
-/// Pins the error type of a store block to [`DbError`], so `?` inside it stops there.
-pub(crate) fn scoped<T>(
+/// Runs a store block in `span` (a database span when traces are exported, else none), its
+/// error type pinned to [`DbError`], so `?` inside it stops there.
+pub(crate) fn traced<T>(
+    span: tracing::Span,
     f: impl Future<Output = Result<T, DbError>>,
 ) -> impl Future<Output = Result<T, DbError>> {
-    f
+    tracing::Instrument::instrument(f, span)
 }
 
 /// Runs `$body` in a write transaction: on SQLite through the one writer (in a savepoint of a
@@ -52,26 +56,33 @@ macro_rules! write_tx {
             $crate::db::pool::Pools::Sqlite(_, writer) => {
                 // SQLite's one writer: writes take turns on its connection and share its
                 // transactions (group commit, see db/writer.rs).
-                writer
-                    .run(async move |$conn| -> Result<_, $crate::db::DbError> {
+                let span = $crate::telemetry::db_span("write", "sqlite", module_path!());
+                $crate::db::macros::traced(
+                    span,
+                    writer.run(async move |$conn| -> Result<_, $crate::db::DbError> {
                         let $dialect = $crate::db::Dialect::Sqlite;
                         let _ = $dialect;
                         $body
-                    })
-                    .await
+                    }),
+                )
+                .await
             }
             $crate::db::pool::Pools::Postgres(pool) => {
-                let mut pooled = pool
-                    .get()
-                    .await
-                    .map_err(|e| $crate::db::DbError($crate::db::pool::pool_error(e)))?;
-                pooled
-                    .transaction(async move |$conn| -> Result<_, $crate::db::DbError> {
-                        let $dialect = $crate::db::Dialect::Postgres;
-                        let _ = $dialect;
-                        $body
-                    })
-                    .await
+                let span = $crate::telemetry::db_span("write", "postgresql", module_path!());
+                $crate::db::macros::traced(span, async {
+                    let mut pooled = pool
+                        .get()
+                        .await
+                        .map_err(|e| $crate::db::DbError($crate::db::pool::pool_error(e)))?;
+                    pooled
+                        .transaction(async move |$conn| -> Result<_, $crate::db::DbError> {
+                            let $dialect = $crate::db::Dialect::Postgres;
+                            let _ = $dialect;
+                            $body
+                        })
+                        .await
+                })
+                .await
             }
         }
     }};

@@ -31,9 +31,8 @@ set pool_mode = session for this database (or connect directly) — see docs/ope
 
 /// Refuses per-transaction pooling between this process and PostgreSQL (see the module docs).
 pub(crate) async fn refuse_transaction_pooling(url: &str) -> Result<(), SetupError> {
-    let unreachable = |e: tokio_postgres::Error| {
-        SetupError::Unreachable(format!("{}: {e}", redact(url)))
-    };
+    let unreachable =
+        |e: tokio_postgres::Error| SetupError::Unreachable(format!("{}: {e}", redact(url)));
     let a = open(url).await.map_err(unreachable)?;
     let b = open(url).await.map_err(unreachable)?;
     let first = pid(&a).await.map_err(unreachable)?;

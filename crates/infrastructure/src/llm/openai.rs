@@ -112,6 +112,12 @@ impl OpenAiCompatible {
         let mut attempt = 0;
         loop {
             let mut call = self.client.post(&self.url).json(&body);
+            // The trace goes on at the model server (`traceparent`), when traces are exported.
+            let mut trace = reqwest::header::HeaderMap::new();
+            crate::telemetry::inject(&mut trace);
+            if !trace.is_empty() {
+                call = call.headers(trace);
+            }
             if let Some(key) = &self.api_key {
                 call = call.bearer_auth(key);
             }
