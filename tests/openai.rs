@@ -650,3 +650,94 @@ print("tools ok")
         "only the two stored completions: {threads}"
     );
 }
+
+/// `[openai]`: the default of `store` for responses and chat completions, and continuing an
+/// earlier call given whole, each as configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_defaults_follow_the_settings() {
+    use serde_json::json;
+    let threads = |server: &Server, token: &str| {
+        let (server, token) = (server.base.clone(), token.to_owned());
+        async move {
+            let page: serde_json::Value = reqwest::Client::new()
+                .get(format!("{server}/v1/threads"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            page["data"].as_array().unwrap().len()
+        }
+    };
+    let turn = |text: &str| json!({"role": "user", "content": text});
+
+    // Defaults as OpenAI's: responses stored, chat completions not; histories continue.
+    let server = Server::start(&[("CHAT_THREADS__RATE_LIMIT__ENABLED", "false")]);
+    let token = server.token(&["--sub", "defaults"]);
+    let first = json!({"model": "echo", "input": [turn("one")]});
+    let (status, _, r) = server
+        .call("POST", "/openai/v1/responses", Some(&token), Some(&first))
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let answer = r["output"][0]["content"][0]["text"].as_str().unwrap();
+    let again = json!({"model": "echo", "input": [
+        turn("one"), {"role": "assistant", "content": answer}, turn("two")]});
+    let (status, _, r) = server
+        .call("POST", "/openai/v1/responses", Some(&token), Some(&again))
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let chat = json!({"model": "echo", "messages": [turn("unstored")]});
+    let (status, _, _) = server
+        .call(
+            "POST",
+            "/openai/v1/chat/completions",
+            Some(&token),
+            Some(&chat),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(threads(&server, &token).await, 1, "one continued thread");
+
+    // The other way round: responses unstored, chat completions stored, no continuing.
+    let server = Server::start(&[
+        ("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"),
+        ("CHAT_THREADS__OPENAI__RESPONSES_STORE", "false"),
+        ("CHAT_THREADS__OPENAI__CHAT_COMPLETIONS_STORE", "true"),
+        ("CHAT_THREADS__OPENAI__CONTINUE_HISTORIES", "false"),
+    ]);
+    let token = server.token(&["--sub", "defaults"]);
+    let (status, _, r) = server
+        .call("POST", "/openai/v1/responses", Some(&token), Some(&first))
+        .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["store"], false);
+    assert_eq!(threads(&server, &token).await, 0, "an unstored response");
+    let (status, _, c) = server
+        .call(
+            "POST",
+            "/openai/v1/chat/completions",
+            Some(&token),
+            Some(&chat),
+        )
+        .await;
+    assert_eq!(status, 200, "{c}");
+    let answer = c["choices"][0]["message"]["content"].as_str().unwrap();
+    let chat_again = json!({"model": "echo", "messages": [
+        turn("unstored"), {"role": "assistant", "content": answer}, turn("more")]});
+    let (status, _, _) = server
+        .call(
+            "POST",
+            "/openai/v1/chat/completions",
+            Some(&token),
+            Some(&chat_again),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        threads(&server, &token).await,
+        2,
+        "stored completions, each its own thread"
+    );
+}

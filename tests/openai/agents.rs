@@ -267,3 +267,106 @@ async fn langchain_binds_tools_with_temperature_zero_on_sqlite() {
 async fn langchain_binds_tools_with_temperature_zero_on_postgres() {
     langchain_tools(true).await;
 }
+
+/// LangChain in Responses mode resends the whole conversation on every call: three calls (and a
+/// tool round) leave one stored thread, its active path the whole conversation; a call that
+/// changes an earlier turn starts another thread.
+async fn langchain_history_continues_one_thread(postgres: bool) {
+    let Some(python) = python() else {
+        return;
+    };
+    let Some((server, token)) = sdk_server_on(postgres, "langchain-history", "0").await else {
+        return;
+    };
+    let out = sdk(
+        &python,
+        &server,
+        &token,
+        r#"
+from langchain_core.messages import HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+
+@tool
+def get_weather(city: str) -> str:
+    """Return the weather for a city."""
+    return f"It is sunny in {city}."
+
+llm = ChatOpenAI(model="echo", base_url=base + "/openai/v1", api_key=key, temperature=0,
+                 max_retries=0, use_responses_api=True).bind_tools([get_weather])
+history = [HumanMessage("first question")]
+for text in ["second question", "third question"]:
+    answer = llm.invoke(history)
+    assert answer.text.startswith("Echo: "), answer
+    history += [answer, HumanMessage(text)]
+# A tool round in the same conversation: the call, then its result.
+history[-1] = HumanMessage('call get_weather {"city": "Lisbon"}')
+called = llm.invoke(history)
+call = called.tool_calls[0]
+history += [called, ToolMessage(content=get_weather.invoke(call["args"]), tool_call_id=call["id"])]
+final = llm.invoke(history)
+assert final.text == "Echo: It is sunny in Lisbon.", final
+# The first turn changed: another conversation.
+other = llm.invoke([HumanMessage("a different start")] + history[1:3])
+assert other.text.startswith("Echo: "), other
+print("history ok")
+"#,
+    );
+    assert!(out.contains("history ok"), "{out}");
+    let (status, _, threads) = server.call("GET", "/v1/threads", Some(&token), None).await;
+    assert_eq!(status, 200);
+    let threads = threads["data"].as_array().unwrap().clone();
+    assert_eq!(
+        threads.len(),
+        2,
+        "one conversation, one changed: {threads:#?}"
+    );
+    // The older thread holds the whole conversation on its active path.
+    let first = threads
+        .iter()
+        .min_by_key(|t| t["created_at"].as_str().unwrap().to_owned())
+        .unwrap();
+    let (_, _, path) = server
+        .call(
+            "GET",
+            &format!(
+                "/v1/threads/{}/messages?limit=100",
+                first["id"].as_str().unwrap()
+            ),
+            Some(&token),
+            None,
+        )
+        .await;
+    let roles: Vec<&str> = path["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "user",
+            "assistant",
+            "user",
+            "assistant",
+            "user",
+            "assistant",
+            "tool",
+            "assistant"
+        ],
+        "{path:#}"
+    );
+    let last = &path["data"][7];
+    assert_eq!(last["content"], "Echo: It is sunny in Lisbon.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn langchain_resending_history_continues_one_thread_on_sqlite() {
+    langchain_history_continues_one_thread(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn langchain_resending_history_continues_one_thread_on_postgres() {
+    langchain_history_continues_one_thread(true).await;
+}

@@ -28,7 +28,7 @@ use actix_web::{App, middleware, web};
 
 pub use auth::Verifier;
 pub use config::ApiConfig;
-pub use state::{AppSettings, AppState, Deps, Parts};
+pub use state::{AppSettings, AppState, Deps, OpenAiDefaults, Parts};
 
 /// The whole application as the binary serves it: every route and every middleware. Tests run
 /// it in-process with `actix_web::test::init_service(chat_threads_api::app(config))`.

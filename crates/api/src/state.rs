@@ -30,6 +30,7 @@ pub trait Deps: 'static {
         + chat_threads_application::erasure::ErasureStore
         + chat_threads_application::webhooks::WebhookStore
         + chat_threads_application::replies::QueueStore
+        + chat_threads_application::replies::HistoryStore
         + Readiness;
     /// Password hashing.
     type Hasher: PasswordHasher;
@@ -83,6 +84,8 @@ pub struct AppState<D: Deps> {
     pub sse_keepalive: std::time::Duration,
     /// Open WebSocket connections and SSE streams.
     pub live: Arc<crate::observe::Live>,
+    /// What `/openai/v1` does when a call does not say.
+    pub openai: OpenAiDefaults,
 }
 
 impl<D: Deps> Clone for AppState<D> {
@@ -107,6 +110,7 @@ impl<D: Deps> Clone for AppState<D> {
             balances: self.balances.clone(),
             replies: self.replies.clone(),
             sse_keepalive: self.sse_keepalive,
+            openai: self.openai,
             live: self.live.clone(),
         }
     }
@@ -177,6 +181,30 @@ pub struct AppSettings {
     /// How long a running erasure may go unsaved before the sweeper resumes it (three sweep
     /// intervals).
     pub erasure_stall: std::time::Duration,
+    /// What `/openai/v1` does when a call does not say (`[openai]`).
+    pub openai: OpenAiDefaults,
+}
+
+/// What `/openai/v1` does when a call does not say (`[openai]`).
+#[derive(Debug, Clone, Copy)]
+pub struct OpenAiDefaults {
+    /// `store` of a response (OpenAI's default: stored).
+    pub responses_store: bool,
+    /// `store` of a chat completion (OpenAI's default: not stored).
+    pub chat_completions_store: bool,
+    /// A stored call given whole that repeats an earlier one's input and reply and adds one
+    /// turn continues that call's thread.
+    pub continue_histories: bool,
+}
+
+impl Default for OpenAiDefaults {
+    fn default() -> Self {
+        Self {
+            responses_store: true,
+            chat_completions_store: false,
+            continue_histories: true,
+        }
+    }
 }
 
 impl<D: Deps> AppState<D> {
@@ -280,6 +308,7 @@ impl<D: Deps> AppState<D> {
             replies,
             sse_keepalive: s.sse_keepalive,
             live: Arc::default(),
+            openai: s.openai,
         }
     }
 }

@@ -95,6 +95,7 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
             sweep_batch: 500,
             self_erasure: false,
             erasure_stall: Duration::from_secs(60),
+            openai: chat_threads_api::OpenAiDefaults::default(),
         },
     });
     ApiConfig {

@@ -1,8 +1,17 @@
 //! A conversation given whole, as OpenAI's Chat Completions and Responses (without a previous
 //! response or conversation) send it: a new thread holding the history, then a reply to the
 //! last user message. One use case, so every front door that takes a history does the same.
+//!
+//! Clients that resend the whole history on every call (LangChain and the Vercel AI SDK in
+//! Responses mode, Agents SDK sessions) would leave a new thread per call. So each call given
+//! whole is remembered by a key — a digest of its caller, its system prompt and its turns, in
+//! order — naming the reply it got. A later call whose input is exactly an earlier call's
+//! input, that call's reply, and one new user message (or the results of that reply's tool
+//! calls) continues the earlier call's thread under that reply instead (when the caller asks
+//! for it: [`NewThread::continue_earlier`]).
 
-use chat_threads_domain::{Principal, Role, Thread};
+use chat_threads_domain::{MessageId, Part, Principal, Role, Thread, ThreadId};
+use sha2::{Digest, Sha256};
 
 use super::{ReplyService, ReplyStores, SendInput, Started, ToolResultsInput};
 use crate::error::AppError;
@@ -18,6 +27,62 @@ pub struct NewThread {
     pub system_prompt: Option<String>,
     /// Its model.
     pub model: Option<String>,
+    /// Continue the thread of an earlier call given whole when this one repeats it (its input
+    /// and reply) and adds one turn, instead of making a new thread (see the module docs).
+    pub continue_earlier: bool,
+}
+
+/// Where the calls given whole are remembered (see the module docs).
+pub trait HistoryStore: Clone + Send + Sync + 'static {
+    /// Remembers that the call named `key` was answered by `reply` in `thread_id` (a later
+    /// call with the same key replaces it).
+    fn remember_history(
+        &self,
+        key: &str,
+        thread_id: ThreadId,
+        reply: MessageId,
+    ) -> impl std::future::Future<Output = Result<(), AppError>> + Send;
+
+    /// The thread and reply of the call named `key`, if one is remembered.
+    fn find_history(
+        &self,
+        key: &str,
+    ) -> impl std::future::Future<Output = Result<Option<(ThreadId, MessageId)>, AppError>> + Send;
+}
+
+/// The keys of every prefix of `turns` given by `who` with `system_prompt`: `keys[i]` names
+/// `turns[..=i]`. Hex SHA-256, chained, so a prefix's key does not depend on what follows.
+fn history_keys(who: &Principal, system_prompt: Option<&str>, turns: &[Turn]) -> Vec<String> {
+    let mut state = Sha256::new()
+        .chain_update(b"chat-threads history v1\0")
+        .chain_update(who.owner().as_str().as_bytes())
+        .chain_update(b"\0")
+        .chain_update(system_prompt.unwrap_or_default().as_bytes())
+        .finalize();
+    turns
+        .iter()
+        .map(|t| {
+            let turn =
+                serde_json::to_vec(&(t.role.as_str(), &t.content, &t.parts)).unwrap_or_default();
+            state = Sha256::new()
+                .chain_update(state)
+                .chain_update((turn.len() as u64).to_le_bytes())
+                .chain_update(&turn)
+                .finalize();
+            state.iter().map(|b| format!("{b:02x}")).collect()
+        })
+        .collect()
+}
+
+/// The ids of the tool calls among `parts`, in order.
+fn call_ids(parts: &[Part]) -> Vec<&str> {
+    parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::ToolCall { call_id, .. } => Some(call_id.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// One earlier message of the history.
@@ -36,6 +101,24 @@ pub struct Turn {
 enum FollowUp {
     Send(SendInput),
     Results(ToolResultsInput),
+}
+
+impl FollowUp {
+    /// The follow-up as the turn it adds to the history (for its key).
+    fn turn(&self) -> Turn {
+        match self {
+            Self::Send(i) => Turn {
+                role: Role::User,
+                content: i.content.clone(),
+                parts: Vec::new(),
+            },
+            Self::Results(i) => Turn {
+                role: Role::Tool,
+                content: String::new(),
+                parts: i.results.clone(),
+            },
+        }
+    }
 }
 
 impl<S, C> ReplyService<S, C>
@@ -85,6 +168,34 @@ where
             FollowUp::Results(i) => i.model.as_deref(),
         };
         self.catalog.resolve(who, model, thread.model.as_deref())?;
+        let keys = if thread.continue_earlier {
+            let mut turns = history.clone();
+            turns.push(follow.turn());
+            history_keys(who, thread.system_prompt.as_deref(), &turns)
+        } else {
+            Vec::new()
+        };
+        if let Some((thread_id, reply)) = self.earlier_call(who, &keys, &history).await {
+            let started = match follow {
+                FollowUp::Send(input) => {
+                    let input = SendInput {
+                        parent_id: Some(reply),
+                        ..input
+                    };
+                    self.send(who, thread_id, input).await?
+                }
+                FollowUp::Results(input) => {
+                    self.submit_tool_results(who, thread_id, reply, input)
+                        .await?
+                }
+            };
+            self.remember(&keys, &started).await;
+            let thread = self
+                .store
+                .get_thread(&who.scope(), thread_id, false)
+                .await?;
+            return Ok((thread, started));
+        }
         let (thread, messages) = self.store_history(who, thread, history).await?;
         let last = messages.last().map(|m| m.id);
         let started = match (follow, last) {
@@ -105,13 +216,62 @@ where
             .into()),
         };
         match started {
-            Ok(started) => Ok((thread, started)),
+            Ok(started) => {
+                self.remember(&keys, &started).await;
+                Ok((thread, started))
+            }
             Err(e) => {
                 if let Err(cleanup) = self.store.purge_thread(&who.scope(), thread.id).await {
                     tracing::error!(cause = %cleanup.chain(), thread_id = %thread.id, "removing the thread of a refused request failed");
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// The thread and reply of the earlier call this one continues: the call named by the key
+    /// of all but the last two turns, whose reply is the second to last turn (same text, same
+    /// tool calls), still there and the caller's. `None` (a new thread) otherwise.
+    async fn earlier_call(
+        &self,
+        who: &Principal,
+        keys: &[String],
+        history: &[Turn],
+    ) -> Option<(ThreadId, MessageId)> {
+        let (replied, before) = history.split_last()?;
+        let key = keys.get(before.len().checked_sub(1)?)?;
+        let (thread_id, reply) = match self.store.find_history(key).await {
+            Ok(found) => found?,
+            Err(e) => {
+                tracing::warn!(cause = %e.chain(), "looking up an earlier call failed");
+                return None;
+            }
+        };
+        let message = self
+            .store
+            .get_message(&who.scope(), thread_id, reply)
+            .await
+            .ok()?;
+        let same = message.role == Role::Assistant
+            && replied.role == Role::Assistant
+            && message.deleted_at.is_none()
+            && message.content.as_str() == replied.content
+            && call_ids(&message.parts) == call_ids(&replied.parts);
+        same.then_some((thread_id, reply))
+    }
+
+    /// Remembers this call (the key of its whole input) as answered by its reply.
+    async fn remember(&self, keys: &[String], started: &Started) {
+        let Some(key) = keys.last() else {
+            return;
+        };
+        let reply = &started.assistant_message;
+        if let Err(e) = self
+            .store
+            .remember_history(key, reply.thread_id, reply.id)
+            .await
+        {
+            tracing::warn!(cause = %e.chain(), "remembering a call given whole failed");
         }
     }
 

@@ -119,6 +119,7 @@ pub trait ReplyStores:
     + crate::files::FileStore
     + crate::files::BlobStore
     + super::queue::QueueStore
+    + super::history::HistoryStore
 {
 }
 
@@ -133,5 +134,6 @@ impl<T> ReplyStores for T where
         + crate::files::FileStore
         + crate::files::BlobStore
         + super::queue::QueueStore
+        + super::history::HistoryStore
 {
 }

@@ -64,6 +64,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// OpenTelemetry traces.
     pub telemetry: TelemetryConfig,
+    /// `/openai/v1` defaults.
+    pub openai: OpenAiConfig,
 }
 
 /// Model settings.
@@ -781,7 +783,7 @@ mod integrations;
 mod renamed;
 
 pub use files::{FileBackend, FileStorageConfig, FilesConfig, S3Config};
-pub use integrations::{AuditConfig, EventsConfig, TelemetryConfig, WebhooksConfig};
+pub use integrations::{AuditConfig, EventsConfig, OpenAiConfig, TelemetryConfig, WebhooksConfig};
 
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@ mod tree_sql;
 mod billing;
 #[macro_use]
 mod files;
+mod histories;
 #[macro_use]
 mod organize;
 mod accounts;

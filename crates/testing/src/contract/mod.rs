@@ -34,7 +34,7 @@ pub use messages::{
     append_and_read_active_path, deep_chain, feedback_and_reactions, message_filters, parent_rules,
     summaries,
 };
-pub use replies::{begin_reply_is_atomic, queued_followups};
+pub use replies::{begin_reply_is_atomic, queued_followups, remembered_histories};
 pub use retention::undo_deletes_and_sweep;
 pub use threads::{
     delete_restore_purge, org_admin_reads_the_org, owners_are_isolated, thread_lifecycle,
@@ -75,6 +75,7 @@ pub trait Store:
     + chat_threads_application::retention::RetentionStore
     + chat_threads_application::feed::FeedStore
     + chat_threads_application::replies::QueueStore
+    + chat_threads_application::replies::HistoryStore
     + chat_threads_application::webhooks::WebhookStore
 {
 }
@@ -92,6 +93,7 @@ impl<
         + chat_threads_application::retention::RetentionStore
         + chat_threads_application::feed::FeedStore
         + chat_threads_application::replies::QueueStore
+        + chat_threads_application::replies::HistoryStore
         + chat_threads_application::webhooks::WebhookStore,
 > Store for T
 {
@@ -239,7 +241,7 @@ macro_rules! contract_tests {
             org_admin_reads_the_org, message_filters, export_and_import, chatgpt_import,
             begin_reply_is_atomic, pages_and_exports_are_bounded, edit_in_place_and_tombstones,
             balances_hold_and_debit, members_and_authors, undo_deletes_and_sweep, change_feed,
-            queued_followups, webhook_leases_and_deliveries);
+            queued_followups, webhook_leases_and_deliveries, remembered_histories);
     };
     (@each $make:expr; $($name:ident),+) => {
         $(

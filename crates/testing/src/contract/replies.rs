@@ -311,3 +311,56 @@ pub async fn queued_followups<S: Store>(store: S) {
         Some(q2.id)
     );
 }
+
+/// Calls given whole are remembered by key: found again, replaced by a newer reply, refused for
+/// a reply of another thread, and gone with their thread.
+pub async fn remembered_histories<S: Store>(store: S) {
+    use chat_threads_domain::MessageStatus;
+    let s = Fixture::new(store.clone());
+    let t = s.thread(&alice()).await;
+    let other = s.thread(&alice()).await;
+    let now = chat_threads_domain::to_micros(chrono::Utc::now());
+    let scope = alice().scope();
+    let reply = |n: i64| {
+        new_message(
+            Role::Assistant,
+            MessageStatus::Complete,
+            now + chrono::TimeDelta::milliseconds(n),
+        )
+    };
+    let first = store
+        .append_message(&scope, t.id, None, reply(1))
+        .await
+        .unwrap();
+    let second = store
+        .append_message(&scope, t.id, None, reply(2))
+        .await
+        .unwrap();
+    assert_eq!(store.find_history("k").await.unwrap(), None);
+    store.remember_history("k", t.id, first.id).await.unwrap();
+    assert_eq!(
+        store.find_history("k").await.unwrap(),
+        Some((t.id, first.id))
+    );
+    store.remember_history("k", t.id, second.id).await.unwrap();
+    assert_eq!(
+        store.find_history("k").await.unwrap(),
+        Some((t.id, second.id)),
+        "the newer reply"
+    );
+    store
+        .remember_history("elsewhere", other.id, first.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_history("elsewhere").await.unwrap(),
+        None,
+        "a reply is remembered only in its own thread"
+    );
+    store.purge_thread(&scope, t.id).await.unwrap();
+    assert_eq!(
+        store.find_history("k").await.unwrap(),
+        None,
+        "gone with the thread"
+    );
+}

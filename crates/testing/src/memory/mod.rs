@@ -8,6 +8,7 @@ mod billing;
 mod erasure;
 mod feed;
 mod files;
+mod histories;
 mod members;
 mod messages;
 mod organize;
@@ -75,6 +76,8 @@ struct State {
         Option<(String, chat_threads_domain::Timestamp)>,
     )>,
     deliveries: Vec<chat_threads_application::webhooks::Delivery>,
+    /// Calls given whole: key -> (thread, reply).
+    histories: HashMap<String, (ThreadId, MessageId)>,
 }
 
 impl State {

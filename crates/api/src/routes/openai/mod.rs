@@ -314,7 +314,7 @@ struct ChatParams {
 }
 
 impl ChatParams {
-    fn of(body: &bodies::ChatCompletionBody) -> Result<Self, ApiError> {
+    fn of(body: &bodies::ChatCompletionBody, store: bool) -> Result<Self, ApiError> {
         if body.model.is_empty() {
             return Err(bad("model", "is required"));
         }
@@ -336,7 +336,7 @@ impl ChatParams {
                 .and_then(|o| o.include_usage)
                 .unwrap_or(false),
             max_tokens,
-            store: body.store.unwrap_or(false),
+            store: body.store.unwrap_or(store),
         })
     }
 }
@@ -478,7 +478,7 @@ pub async fn chat_completions<D: Deps>(
     body: crate::extractors::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let body: bodies::ChatCompletionBody = bodies::read(body.into_inner(), "chat.completions")?;
-    let params = ChatParams::of(&body)?;
+    let params = ChatParams::of(&body, state.openai.chat_completions_store)?;
     let messages = chat_messages(&body.messages, &state.limits)?;
     if params.store {
         return stored_completion(&state, &auth.0, &params, body.metadata, messages).await;
@@ -642,6 +642,7 @@ async fn stored_completion<D: Deps>(
         metadata: metadata.map(Value::Object),
         system_prompt: (!system.is_empty()).then(|| system.join("\n\n")),
         model: Some(params.model.clone()),
+        continue_earlier: state.openai.continue_histories,
     };
     let (thread, started) = match last {
         Some(last) => {

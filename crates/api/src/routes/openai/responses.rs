@@ -46,7 +46,7 @@ struct Request {
     tools: chat_threads_application::replies::llm::ToolOffer,
 }
 
-fn request(body: Value) -> Result<Request, ApiError> {
+fn request(body: Value, defaults: crate::OpenAiDefaults) -> Result<Request, ApiError> {
     let body: ResponseBody = read(body, "responses.create")?;
     let sampling = body.sampling()?;
     let tools = body.offer()?;
@@ -59,7 +59,7 @@ fn request(body: Value) -> Result<Request, ApiError> {
         instructions: body.instructions,
         previous: body.previous_response_id,
         conversation: body.conversation.map(ConversationRef::id),
-        store: body.store.unwrap_or(true),
+        store: body.store.unwrap_or(defaults.responses_store),
         metadata: metadata(body.metadata)?.unwrap_or_else(|| json!({})),
         max_output_tokens: positive("max_output_tokens", body.max_output_tokens)?,
         stream: body.stream.unwrap_or(false),
@@ -297,7 +297,7 @@ pub async fn create<D: Deps>(
     state: web::Data<AppState<D>>,
     body: crate::extractors::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut r = request(body.into_inner())?;
+    let mut r = request(body.into_inner(), state.openai)?;
     let who = auth.0;
     read_input(&state, &who, &mut r).await?;
     if !r.store {
@@ -355,6 +355,7 @@ pub async fn create<D: Deps>(
                 metadata: None,
                 system_prompt: r.instructions.clone(),
                 model: r.model.clone(),
+                continue_earlier: state.openai.continue_histories,
             };
             let replies = &state.replies;
             let (_, started) = if last.is_results() {
