@@ -15,6 +15,7 @@ mod binary;
 mod browser;
 mod clients;
 mod cluster;
+mod cluster_limits;
 mod contract;
 mod crash;
 mod erasure;

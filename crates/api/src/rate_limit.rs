@@ -1,4 +1,10 @@
 //! Token-bucket rate limits, per principal and per client IP, kept in this instance's memory.
+//!
+//! Behind a load balancer the instances share what they spend ([`Limiter::share`]): each
+//! instance decides alone, from its own buckets, with no round trip per request; what it let
+//! through is sent to the others every sync interval ([`Limiter::take_spent`]) and taken from
+//! their buckets there ([`Limiter::spend_elsewhere`]). A principal's limit then holds for the
+//! whole cluster, give or take what it spent on other instances within one interval.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,7 +23,15 @@ struct Bucket {
 pub struct Limiter {
     per_sec: f64,
     burst: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<Buckets>,
+    shared: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Buckets {
+    by_key: HashMap<String, Bucket>,
+    /// Tokens taken here since the last [`Limiter::take_spent`] (only while shared).
+    spent: HashMap<String, u32>,
 }
 
 /// Buckets beyond which full (idle) ones are dropped, bounding memory.
@@ -29,8 +43,46 @@ impl Limiter {
         Self {
             per_sec: f64::from(per_minute.max(1)) / 60.0,
             burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets::default()),
+            shared: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Keeps what this instance spends for [`Limiter::take_spent`], to tell the others.
+    pub fn share(&self) {
+        self.shared
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// What this instance let through since the last call, per key.
+    pub fn take_spent(&self) -> Vec<(String, u32)> {
+        self.buckets
+            .lock()
+            .map(|mut b| b.spent.drain().collect())
+            .unwrap_or_default()
+    }
+
+    /// Takes what another instance let through from the buckets here: `n` tokens of `key`. A
+    /// bucket may go below empty (then refused until it has refilled past zero), so the
+    /// cluster's total stays the limit.
+    pub fn spend_elsewhere(&self, key: &str, n: u32) {
+        self.spend_elsewhere_at(key, n, Instant::now());
+    }
+
+    fn spend_elsewhere_at(&self, key: &str, n: u32, now: Instant) {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return;
+        };
+        let bucket = buckets.by_key.entry(key.to_owned()).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        // At most a burst of debt: an instance that was away (its spending arriving late or
+        // twice) cannot lock a key out for long.
+        bucket.tokens = ((bucket.tokens + elapsed * self.per_sec).min(self.burst) - f64::from(n))
+            .max(-self.burst);
+        bucket.at = now;
     }
 
     /// Takes one token for `key`.
@@ -49,12 +101,15 @@ impl Limiter {
                 retry_after_secs: 0,
             };
         };
-        if buckets.len() >= MAX_BUCKETS {
+        if buckets.by_key.len() >= MAX_BUCKETS {
             let (per_sec, burst) = (self.per_sec, self.burst);
             buckets
+                .by_key
                 .retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * per_sec < burst);
         }
-        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
+        let shared = self.shared.load(std::sync::atomic::Ordering::Relaxed);
+        let buckets = &mut *buckets;
+        let bucket = buckets.by_key.entry(key.to_owned()).or_insert(Bucket {
             tokens: self.burst,
             at: now,
         });
@@ -64,6 +119,9 @@ impl Limiter {
         let allowed = bucket.tokens >= 1.0;
         if allowed {
             bucket.tokens -= 1.0;
+            if shared {
+                *buckets.spent.entry(key.to_owned()).or_default() += 1;
+            }
         }
         let missing = self.burst - bucket.tokens;
         Verdict {
@@ -94,6 +152,18 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
+    /// The families that are on, each with the name other instances know it by.
+    pub fn families(&self) -> Vec<(&'static str, Arc<Limiter>)> {
+        [
+            ("principal", &self.principal),
+            ("ip", &self.ip),
+            ("login", &self.login),
+        ]
+        .into_iter()
+        .filter_map(|(name, l)| l.clone().map(|l| (name, l)))
+        .collect()
+    }
+
     /// No limits.
     pub fn off() -> Self {
         Self {
@@ -168,5 +238,35 @@ mod tests {
             "one token per second"
         );
         assert!(!l.check_at("k", t0 + Duration::from_millis(1200)).allowed);
+    }
+
+    #[test]
+    fn spending_is_shared_and_taken_elsewhere() {
+        let here = Limiter::new(60, 3);
+        let there = Limiter::new(60, 3);
+        here.share();
+        let t0 = Instant::now();
+        assert!(here.check_at("k", t0).allowed);
+        assert!(here.check_at("k", t0).allowed);
+        assert!(here.check_at("other", t0).allowed);
+        let mut spent = here.take_spent();
+        spent.sort();
+        assert_eq!(spent, [("k".to_owned(), 2), ("other".to_owned(), 1)]);
+        assert!(here.take_spent().is_empty(), "taken once");
+        for (key, n) in spent {
+            there.spend_elsewhere_at(&key, n, t0);
+        }
+        assert!(there.check_at("k", t0).allowed, "one of three left");
+        assert!(!there.check_at("k", t0).allowed);
+        // Debt is bounded: a burst below empty at most.
+        there.spend_elsewhere_at("k", 100, t0);
+        assert!(!there.check_at("k", t0 + Duration::from_secs(3)).allowed);
+        assert!(there.check_at("k", t0 + Duration::from_secs(4)).allowed);
+        let unshared = Limiter::new(60, 3);
+        assert!(unshared.check_at("k", t0).allowed);
+        assert!(
+            unshared.take_spent().is_empty(),
+            "nothing kept unless shared"
+        );
     }
 }

@@ -414,15 +414,19 @@ pub trait EventRecorder: Send + Sync + 'static {
 }
 
 #[derive(Default)]
-struct Inner {
+pub(crate) struct Inner {
     channels: HashMap<ThreadId, broadcast::Sender<ThreadEvent>>,
-    presence: HashMap<ThreadId, usize>,
+    /// Connections on each thread here.
+    pub(crate) presence: HashMap<ThreadId, usize>,
+    /// Other instances' counts ([`crate::presence`]), and the threads whose count here changed
+    /// since they were last told (kept only while shared).
+    pub(crate) cluster: crate::presence::Cluster,
 }
 
 /// The in-process hub of thread events and live connections.
 #[derive(Clone, Default)]
 pub struct ThreadEvents {
-    inner: Arc<Mutex<Inner>>,
+    pub(crate) inner: Arc<Mutex<Inner>>,
     bridge: Option<Arc<dyn EventBridge>>,
     /// The change feed's writer, attached once by the composition root (shared by clones).
     recorder: Arc<std::sync::OnceLock<Arc<dyn EventRecorder>>>,
@@ -522,6 +526,7 @@ impl ThreadEvents {
     pub fn join(&self, thread_id: ThreadId) -> PresenceGuard {
         if let Ok(mut inner) = self.inner.lock() {
             *inner.presence.entry(thread_id).or_default() += 1;
+            inner.cluster.changed(thread_id);
         }
         PresenceGuard {
             events: self.clone(),
@@ -529,12 +534,42 @@ impl ThreadEvents {
         }
     }
 
-    /// Live connections on a thread in this instance.
+    /// Tells other instances' presence apart from now on: [`ThreadEvents::presence_changes`]
+    /// gives what changed here, [`ThreadEvents::presence_elsewhere`] takes what they say.
+    pub fn share_presence(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.cluster.share();
+        }
+    }
+
+    /// The threads whose connection count here changed since the last call (`all`: every
+    /// thread with connections here), with their counts here.
+    pub fn presence_changes(&self, all: bool) -> Vec<(ThreadId, usize)> {
+        self.inner
+            .lock()
+            .map(|mut i| {
+                let i = &mut *i;
+                i.cluster.take_changes(&i.presence, all)
+            })
+            .unwrap_or_default()
+    }
+
+    /// What another instance says of its connection counts (`whole`: all of them).
+    pub fn presence_elsewhere(&self, instance: &str, counts: Vec<(ThreadId, usize)>, whole: bool) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.cluster.heard(instance, counts, whole);
+        }
+    }
+
+    /// Live connections on a thread: on this instance, and on the others that share their
+    /// counts ([`crate::presence`]).
     pub fn presence(&self, thread_id: ThreadId) -> usize {
         self.inner
             .lock()
             .ok()
-            .and_then(|i| i.presence.get(&thread_id).copied())
+            .map(|i| {
+                i.presence.get(&thread_id).copied().unwrap_or(0) + i.cluster.elsewhere(thread_id)
+            })
             .unwrap_or(0)
     }
 }
@@ -555,6 +590,7 @@ impl Drop for PresenceGuard {
             if *n == 0 {
                 inner.presence.remove(&self.thread_id);
             }
+            inner.cluster.changed(self.thread_id);
         }
     }
 }

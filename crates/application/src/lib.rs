@@ -48,6 +48,7 @@ pub mod members;
 pub mod messages;
 pub mod organize;
 pub mod paging;
+pub mod presence;
 pub mod replies;
 pub mod retention;
 pub mod search;

@@ -33,20 +33,39 @@ pub const MAX_BATCH: usize = 2000;
 pub const COALESCE_AFTER: usize = 64;
 
 /// Publishes this instance's events to the others.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PgBridge {
     origin: String,
-    queue: mpsc::UnboundedSender<ThreadEvent>,
+    queue: mpsc::UnboundedSender<Outgoing>,
     queued: Arc<AtomicUsize>,
+    signals: Arc<std::sync::RwLock<Option<OnSignal>>>,
+}
+
+impl std::fmt::Debug for PgBridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgBridge")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the publisher sends: an event, or a signal (a payload of its own, already written).
+#[derive(Debug)]
+enum Outgoing {
+    Event(ThreadEvent),
+    Signal(String),
 }
 
 impl EventBridge for PgBridge {
     fn forward(&self, event: &ThreadEvent) {
-        if self.queue.send(event.clone()).is_ok() {
+        if self.queue.send(Outgoing::Event(event.clone())).is_ok() {
             self.queued.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
+
+/// What happens to other instances' signals: `(kind, sending instance, body)`.
+pub type OnSignal = Arc<dyn Fn(&str, &str, &Value) + Send + Sync>;
 
 /// What happens to events that arrive from other instances.
 pub type OnRemote = Arc<dyn Fn(&ThreadEvent) + Send + Sync>;
@@ -68,7 +87,7 @@ impl PgBridge {
     /// the receiving side is ready.
     pub fn start(url: String, runtime: &tokio::runtime::Handle) -> Self {
         let origin = uuid::Uuid::now_v7().to_string();
-        let (queue, mut rx) = mpsc::unbounded_channel::<ThreadEvent>();
+        let (queue, mut rx) = mpsc::unbounded_channel::<Outgoing>();
         let queued = Arc::new(AtomicUsize::new(0));
         let taken = queued.clone();
         let me = origin.clone();
@@ -94,12 +113,23 @@ impl PgBridge {
                         }
                     }
                     taken.fetch_sub(batch.len(), Ordering::Relaxed);
+                    let mut signals = Vec::new();
+                    let batch: Vec<ThreadEvent> = batch
+                        .into_iter()
+                        .filter_map(|o| match o {
+                            Outgoing::Event(e) => Some(e),
+                            Outgoing::Signal(s) => {
+                                signals.push(s);
+                                None
+                            }
+                        })
+                        .collect();
                     let items = if batch.len() > COALESCE_AFTER {
                         coalesce(batch)
                     } else {
                         batch.into_iter().map(Item::single).collect()
                     };
-                    if let Err(e) = publish(&client, &statements, &me, &items).await {
+                    if let Err(e) = publish(&client, &statements, &me, &items, signals).await {
                         tracing::warn!(error = %e, "publishing events failed; reconnecting");
                         conn.abort();
                         continue 'reconnect;
@@ -112,6 +142,36 @@ impl PgBridge {
             origin,
             queue,
             queued,
+            signals: Arc::default(),
+        }
+    }
+
+    /// Sends `body` to the other instances as a signal of `kind` (state they share with this
+    /// one, such as rate limit spending and presence), in the next batch. A body over
+    /// [`INLINE_LIMIT`] is dropped (with a warning): senders split theirs.
+    pub fn signal(&self, kind: &str, body: &Value) {
+        let payload = format!(
+            "{},\"k\":{},\"b\":{body}}}",
+            origin_prefix(&self.origin),
+            json!(kind)
+        );
+        if payload.len() > INLINE_LIMIT {
+            tracing::warn!(
+                kind,
+                bytes = payload.len(),
+                "a signal over the notification limit was dropped"
+            );
+            return;
+        }
+        if self.queue.send(Outgoing::Signal(payload)).is_ok() {
+            self.queued.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sets what happens to the other instances' signals (before or after [`PgBridge::listen`]).
+    pub fn on_signal(&self, handler: OnSignal) {
+        if let Ok(mut slot) = self.signals.write() {
+            *slot = Some(handler);
         }
     }
 
@@ -131,12 +191,17 @@ impl PgBridge {
         runtime: &tokio::runtime::Handle,
     ) {
         let origin = self.origin.clone();
+        let signals = self.signals.clone();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
         runtime.spawn(async move {
             let mut backoff = Duration::from_millis(200);
             let mut ready = Some(ready_tx);
+            let receivers = Receivers {
+                on_remote,
+                signals,
+            };
             loop {
-                match listen_once(&url, &origin, &events, &on_remote, &mut ready).await {
+                match listen_once(&url, &origin, &events, &receivers, &mut ready).await {
                     Ok(()) => {}
                     Err(e) => tracing::warn!(error = %e, "event listener lost its connection; reconnecting"),
                 }
@@ -151,6 +216,12 @@ impl PgBridge {
             tracing::warn!("not yet listening to other instances' events; continuing");
         }
     }
+}
+
+/// Where received events and signals go.
+struct Receivers {
+    on_remote: OnRemote,
+    signals: Arc<std::sync::RwLock<Option<OnSignal>>>,
 }
 
 /// One event on the wire; `parts` (the byte lengths of coalesced deltas, in order) when it
@@ -295,6 +366,7 @@ async fn publish(
     statements: &Statements,
     origin: &str,
     items: &[Item],
+    signals: Vec<String>,
 ) -> Result<(), tokio_postgres::Error> {
     let head = json!({"o": origin, "es": []}).to_string().len();
     let mut payloads: Vec<String> = Vec::new();
@@ -318,6 +390,7 @@ async fn publish(
     if !current.is_empty() {
         payloads.push(envelope(origin, &current));
     }
+    payloads.extend(signals);
     client
         .execute(&statements.notify, &[&CHANNEL, &payloads])
         .await?;
@@ -338,7 +411,7 @@ async fn listen_once(
     url: &str,
     origin: &str,
     events: &ThreadEvents,
-    on_remote: &OnRemote,
+    receivers: &Receivers,
     ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = connect(url).await?;
@@ -392,6 +465,18 @@ async fn listen_once(
         if envelope["o"].as_str() == Some(origin) {
             continue;
         }
+        // A signal: state another instance shares (see `PgBridge::signal`).
+        if let Some(kind) = envelope["k"].as_str() {
+            let handler = receivers.signals.read().ok().and_then(|h| h.clone());
+            if let Some(handler) = handler {
+                handler(
+                    kind,
+                    envelope["o"].as_str().unwrap_or_default(),
+                    &envelope["b"],
+                );
+            }
+            continue;
+        }
         // A batch ("es"), or one event inline ("e") or by reference ("ref").
         let raw: Vec<Value> = match envelope.get("es").and_then(Value::as_array) {
             Some(list) => list.clone(),
@@ -418,7 +503,7 @@ async fn listen_once(
             // coalesced one (its text at once).
             let joined = item.e.clone();
             for event in item.events() {
-                on_remote(&event);
+                (receivers.on_remote)(&event);
             }
             events.deliver(joined);
         }

@@ -1,6 +1,7 @@
 //! The `chat-threads` binary: command line and composition root.
 
 mod cli;
+mod cluster;
 mod serve;
 mod wiring;
 

@@ -121,21 +121,6 @@ pub async fn api_config(
             },
         },
     });
-    if let Some(bridge) = &bridge {
-        // Replies written on other instances are mirrored here, so followers can resume them.
-        let mirror = state.replies.clone();
-        bridge
-            .listen(
-                url.expose().to_owned(),
-                events,
-                Arc::new(move |e| mirror.mirror(e)),
-                &reply_runtime,
-            )
-            .await;
-    }
-    let metrics = Arc::new(Metrics::default());
-    chat_threads_api::register_gauges(&metrics, &state);
-    register_store_gauges(&metrics, &state.store, bridge);
     let r = &settings.rate_limit;
     let rate_limits = if r.enabled {
         RateLimits {
@@ -153,6 +138,29 @@ pub async fn api_config(
     } else {
         RateLimits::off()
     };
+    if let Some(bridge) = &bridge {
+        // Replies written on other instances are mirrored here, so followers can resume them.
+        let mirror = state.replies.clone();
+        bridge
+            .listen(
+                url.expose().to_owned(),
+                events,
+                Arc::new(move |e| mirror.mirror(e)),
+                &reply_runtime,
+            )
+            .await;
+        // Rate limits and presence for the whole cluster.
+        crate::cluster::share(
+            bridge,
+            &rate_limits,
+            state.replies.events(),
+            std::time::Duration::from_millis(settings.rate_limit.cluster_sync_ms),
+            &reply_runtime,
+        );
+    }
+    let metrics = Arc::new(Metrics::default());
+    chat_threads_api::register_gauges(&metrics, &state);
+    register_store_gauges(&metrics, &state.store, bridge);
     let json_limit = limits.body_bytes;
     let w = settings.websocket;
     Ok(ApiConfig {

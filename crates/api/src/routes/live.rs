@@ -13,7 +13,8 @@ use crate::state::{AppState, Deps};
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PresenceDto {
     pub thread_id: uuid::Uuid,
-    /// Connections subscribed to the thread on this instance.
+    /// WebSocket connections subscribed to the thread, on every instance (counts of other
+    /// instances arrive within `rate_limit.cluster_sync_ms`).
     pub connections: usize,
 }
 

@@ -392,6 +392,8 @@ pub struct RateLimitSettings {
     pub login_per_account_per_minute: u32,
     /// Burst of login attempts per account.
     pub login_per_account_burst: u32,
+    /// How often instances on PostgreSQL tell each other what they spent, ms.
+    pub cluster_sync_ms: u64,
 }
 
 impl Settings {
@@ -401,7 +403,8 @@ impl Settings {
         let r = &self.replies;
         let w = &self.websocket;
         let l = &self.rate_limit;
-        let checks: [(&str, u64, u64); 32] = [
+        let checks: [(&str, u64, u64); 33] = [
+            ("rate_limit.cluster_sync_ms", l.cluster_sync_ms, 10),
             ("audit.retention_days", self.audit.retention_days.into(), 1),
             (
                 "events.retention_days",
