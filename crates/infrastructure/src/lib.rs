@@ -8,6 +8,7 @@ pub mod db;
 pub mod llm;
 pub mod mcp;
 pub mod objects;
+mod spans;
 pub mod telemetry;
 pub mod tls;
 pub mod webhooks;

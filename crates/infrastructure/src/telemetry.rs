@@ -19,31 +19,6 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::TelemetryConfig;
 
-/// Whether spans are exported (set once, at start-up).
-static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// A span around one database transaction group (a store call: its reads, or its write
-/// transaction), named after the store module (`db.write messages`); none when traces are not
-/// exported, so the log and the hot path pay nothing for it.
-pub(crate) fn db_span(
-    operation: &'static str,
-    system: &'static str,
-    module: &'static str,
-) -> tracing::Span {
-    if !EXPORTING.load(std::sync::atomic::Ordering::Relaxed) {
-        return tracing::Span::none();
-    }
-    let store = module.rsplit("::").next().unwrap_or(module);
-    tracing::info_span!(
-        "db",
-        otel.name = format!("db.{operation} {store}"),
-        otel.kind = "client",
-        db.system.name = system,
-        db.operation.name = operation,
-        code.namespace = module,
-    )
-}
-
 /// The running exporter; [`Telemetry::shutdown`] sends what is still queued.
 #[derive(Debug, Clone)]
 pub struct Telemetry {
@@ -115,7 +90,7 @@ impl Telemetry {
             .build();
         global::set_text_map_propagator(TraceContextPropagator::new());
         global::set_tracer_provider(provider.clone());
-        EXPORTING.store(true, std::sync::atomic::Ordering::Relaxed);
+        crate::spans::exporting();
         Ok(Some(Self { provider }))
     }
 

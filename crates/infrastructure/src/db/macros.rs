@@ -7,7 +7,7 @@ macro_rules! with_conn {
     ($store:expr, |$conn:ident, $dialect:ident| $body:block) => {{
         match &$store.db.pools {
             $crate::db::pool::Pools::Sqlite(pool, _) => {
-                let span = $crate::telemetry::db_span("read", "sqlite", module_path!());
+                let span = $crate::spans::db_span("read", "sqlite", module_path!());
                 $crate::db::macros::traced(span, async {
                     let mut pooled = pool
                         .get()
@@ -21,7 +21,7 @@ macro_rules! with_conn {
                 .await
             }
             $crate::db::pool::Pools::Postgres(pool) => {
-                let span = $crate::telemetry::db_span("read", "postgresql", module_path!());
+                let span = $crate::spans::db_span("read", "postgresql", module_path!());
                 $crate::db::macros::traced(span, async {
                     let mut pooled = pool
                         .get()
@@ -56,7 +56,7 @@ macro_rules! write_tx {
             $crate::db::pool::Pools::Sqlite(_, writer) => {
                 // SQLite's one writer: writes take turns on its connection and share its
                 // transactions (group commit, see db/writer.rs).
-                let span = $crate::telemetry::db_span("write", "sqlite", module_path!());
+                let span = $crate::spans::db_span("write", "sqlite", module_path!());
                 $crate::db::macros::traced(
                     span,
                     writer.run(async move |$conn| -> Result<_, $crate::db::DbError> {
@@ -68,7 +68,7 @@ macro_rules! write_tx {
                 .await
             }
             $crate::db::pool::Pools::Postgres(pool) => {
-                let span = $crate::telemetry::db_span("write", "postgresql", module_path!());
+                let span = $crate::spans::db_span("write", "postgresql", module_path!());
                 $crate::db::macros::traced(span, async {
                     let mut pooled = pool
                         .get()
