@@ -111,18 +111,9 @@ add_instance
 TOKEN=$(CHAT_THREADS__DATABASE__URL="$PG_URL" CHAT_THREADS__LOG__LEVEL=error "$BIN" token --sub bench --ttl 2h | tail -n 1)
 IDS="$WORK/ids"
 echo "bench: preloading $THREADS threads x $MESSAGES messages" >&2
-python3 scripts/bench/preload.py import "$WORK/ndjson" "$THREADS" "$MESSAGES" \
-    "$((8000000 / (MESSAGES * 1100 + 200) > 0 ? 8000000 / (MESSAGES * 1100 + 200) : 1))"
-: >"$IDS"
-for f in "$WORK"/ndjson/*.ndjson; do
-    curl -sSf -X POST "${BASES[0]}/v1/import" -H "Authorization: Bearer $TOKEN" \
-        -H 'content-type: application/x-ndjson' --data-binary "@$f" |
-        python3 -c 'import json, sys
-for r in json.load(sys.stdin)["results"]:
-    if r["result"] != "imported":
-        sys.exit(f"bench: import: {r}")
-    print(r["id"])' >>"$IDS"
-done
+# shellcheck source=scripts/bench/preload.sh
+. scripts/bench/preload.sh
+preload "${BASES[0]}" "$TOKEN" "$IDS"
 psql "$PG_URL" -qc "VACUUM ANALYZE" >/dev/null
 
 ms() { # a wrk latency (us, ms, s) in ms

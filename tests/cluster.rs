@@ -24,6 +24,24 @@ pub(crate) async fn socket(
     tokio_tungstenite::connect_async(request).await.unwrap().0
 }
 
+/// A socket on `server` as `token`, subscribed to `thread_id` (the subscription's answer is
+/// left for the caller's reads to pass over).
+pub(crate) async fn subscribed(
+    server: &Server,
+    token: &str,
+    thread_id: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut ws = socket(server, token).await;
+    ws.send(Message::Text(
+        json!({"op": "subscribe", "id": 1, "thread_id": thread_id})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    ws
+}
+
 pub(crate) async fn next_event<S>(ws: &mut S, name: &str) -> Value
 where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
@@ -95,14 +113,7 @@ async fn two_instances_on_one_database_behave_as_one() {
     );
 
     // A socket on B sees a message written on A.
-    let mut ws = socket(&b, &token).await;
-    ws.send(Message::Text(
-        json!({"op": "subscribe", "id": 1, "thread_id": tid})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
+    let mut ws = subscribed(&b, &token, &tid).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     a.call(
         "POST",

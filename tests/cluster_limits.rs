@@ -7,11 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::SinkExt;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::cluster::socket;
+use crate::cluster::subscribed;
 use crate::support::{Server, pg_database};
 
 const BURST: u32 = 5;
@@ -52,17 +50,22 @@ fn cluster(url: &str, tight: bool) -> Vec<Server> {
     (0..3).map(|_| Server::start(&env)).collect()
 }
 
-/// Sends `n` requests made by `request`, round-robin over `servers`, one every 40 ms (a
-/// client well over its limit); returns how many were let through and how long it took.
-async fn spread<F, Fut>(servers: &[Server], n: usize, request: F) -> (u32, Duration)
-where
-    F: Fn(&Server) -> Fut,
-    Fut: std::future::Future<Output = u16>,
-{
+/// Sends `n` requests (`method path` with `body`, as `token`), round-robin over `servers`, one
+/// every 40 ms (a client well over its limit); returns how many were let through and how long
+/// it took.
+async fn spread(
+    servers: &[Server],
+    n: usize,
+    (method, path): (&str, &str),
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> (u32, Duration) {
     let started = Instant::now();
     let mut admitted = 0;
     for i in 0..n {
-        let status = request(&servers[i % servers.len()]).await;
+        let (status, _, _) = servers[i % servers.len()]
+            .call(method, path, token, body)
+            .await;
         assert_ne!(status, 500);
         if status != 429 {
             admitted += 1;
@@ -87,20 +90,8 @@ async fn limits_hold_for_the_cluster() {
     };
     let servers = cluster(&url, true);
     let token = servers[0].token(&["--sub", "busy-client"]);
-    let (admitted, elapsed) = spread(&servers, 60, |s| {
-        let (base, token) = (s.base.clone(), token.clone());
-        async move {
-            reqwest::Client::new()
-                .get(format!("{base}/v1/threads"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    })
-    .await;
+    let (admitted, elapsed) =
+        spread(&servers, 60, ("GET", "/v1/threads"), Some(&token), None).await;
     // Three instances alone would let through 3 x (burst + refill).
     eprintln!(
         "requests: {admitted} of 60 let through in {elapsed:?} (at most {})",
@@ -111,20 +102,9 @@ async fn limits_hold_for_the_cluster() {
         "{admitted} requests let through in {elapsed:?}"
     );
 
-    let (attempts, elapsed) = spread(&servers, 24, |s| {
-        let base = s.base.clone();
-        async move {
-            reqwest::Client::new()
-                .post(format!("{base}/v1/auth/login"))
-                .json(&json!({"email": "guess@example.com", "password": "not the password"}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    })
-    .await;
+    let guess = json!({"email": "guess@example.com", "password": "not the password"});
+    let (attempts, elapsed) =
+        spread(&servers, 24, ("POST", "/v1/auth/login"), None, Some(&guess)).await;
     eprintln!(
         "logins: {attempts} of 24 let through in {elapsed:?} (at most {})",
         allowed(elapsed)
@@ -147,51 +127,30 @@ async fn presence_is_the_same_from_every_instance() {
         .await;
     assert_eq!(status, 201);
     let tid = thread["id"].as_str().unwrap().to_owned();
-    let presence = |s: &Server| {
-        let (base, token, tid) = (s.base.clone(), token.clone(), tid.clone());
-        async move {
-            let body: serde_json::Value = reqwest::Client::new()
-                .get(format!("{base}/v1/threads/{tid}/presence"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            body["connections"].as_u64().unwrap()
-        }
+    let path = format!("/v1/threads/{tid}/presence");
+    let presence = async |s: &Server| -> u64 {
+        let (status, _, body) = s.call("GET", &path, Some(&token), None).await;
+        assert_eq!(status, 200, "{body}");
+        body["connections"].as_u64().unwrap()
     };
-    let until_all = |want: u64| {
-        let presence = &presence;
-        let servers = &servers;
-        async move {
-            let mut seen = Vec::new();
-            for _ in 0..100 {
-                seen.clear();
-                for s in servers {
-                    seen.push(presence(s).await);
-                }
-                if seen.iter().all(|n| *n == want) {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+    let until_all = async |want: u64| {
+        let mut seen = Vec::new();
+        for _ in 0..100 {
+            seen.clear();
+            for s in &servers {
+                seen.push(presence(s).await);
             }
-            panic!("presence did not settle at {want} on every instance: {seen:?}");
+            if seen.iter().all(|n| *n == want) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        panic!("presence did not settle at {want} on every instance: {seen:?}");
     };
     // One connection on the first instance, two on the second, none on the third.
     let mut sockets = Vec::new();
     for s in [&servers[0], &servers[1], &servers[1]] {
-        let mut ws = socket(s, &token).await;
-        ws.send(Message::Text(
-            json!({"op": "subscribe", "id": 1, "thread_id": tid})
-                .to_string()
-                .into(),
-        ))
-        .await
-        .unwrap();
-        sockets.push(ws);
+        sockets.push(subscribed(s, &token, &tid).await);
     }
     until_all(3).await;
     // The second instance's two go away.

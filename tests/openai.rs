@@ -656,20 +656,9 @@ print("tools ok")
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openai_defaults_follow_the_settings() {
     use serde_json::json;
-    let threads = |server: &Server, token: &str| {
-        let (server, token) = (server.base.clone(), token.to_owned());
-        async move {
-            let page: serde_json::Value = reqwest::Client::new()
-                .get(format!("{server}/v1/threads"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            page["data"].as_array().unwrap().len()
-        }
+    let threads = async |server: &Server, token: &str| -> usize {
+        let (_, _, page) = server.call("GET", "/v1/threads", Some(token), None).await;
+        page["data"].as_array().unwrap().len()
     };
     let turn = |text: &str| json!({"role": "user", "content": text});
 

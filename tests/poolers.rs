@@ -8,11 +8,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use futures_util::SinkExt;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::cluster::{next_event, socket};
+use crate::cluster::{next_event, subscribed};
 use crate::support::{Server, binary, pg_admin_url, pg_database, repo};
 
 /// The pgbouncer binary (installed by the project's script); `None` only outside CI.
@@ -172,14 +170,7 @@ async fn session_pooling_serves_two_instances() {
     let tid = t["id"].as_str().unwrap().to_owned();
 
     // Events cross instances through the pooler (LISTEN on B, NOTIFY from A).
-    let mut ws = socket(&b, &token).await;
-    ws.send(Message::Text(
-        json!({"op": "subscribe", "id": 1, "thread_id": tid})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
+    let mut ws = subscribed(&b, &token, &tid).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     for (server, text) in [(&a, "from A"), (&b, "from B")] {
         let (status, _, body) = server

@@ -214,6 +214,18 @@ async fn the_vercel_ai_sdk_runs_tools_with_temperature_on_postgres() {
     vercel_ai_sdk(true).await;
 }
 
+/// What the LangChain scripts start with: the chat model, messages and a weather tool.
+const LANGCHAIN: &str = r#"
+from langchain_core.messages import HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+
+@tool
+def get_weather(city: str) -> str:
+    """Return the weather for a city."""
+    return f"It is sunny in {city}."
+"#;
+
 /// LangChain's `ChatOpenAI` (`langchain-openai`, pinned) with `temperature=0` and `bind_tools`:
 /// the model calls the tool, the tool runs, the result goes back and the answer arrives — over
 /// Chat Completions (its default) and over Responses, on SQLite and PostgreSQL.
@@ -228,16 +240,9 @@ async fn langchain_tools(postgres: bool) {
         &python,
         &server,
         &token,
-        r#"
-from langchain_core.messages import HumanMessage, ToolMessage
-from langchain_core.tools import tool
-from langchain_openai import ChatOpenAI
-
-@tool
-def get_weather(city: str) -> str:
-    """Return the weather for a city."""
-    return f"It is sunny in {city}."
-
+        &format!(
+            "{LANGCHAIN}{}",
+            r#"
 for responses in (False, True):
     llm = ChatOpenAI(model="echo", base_url=base + "/openai/v1", api_key=key, temperature=0,
                      max_retries=0, use_responses_api=responses)
@@ -253,7 +258,8 @@ for responses in (False, True):
     plain = bound.invoke([HumanMessage("hello there")])
     assert plain.text == "Echo: hello there", plain
 print("langchain ok")
-"#,
+"#
+        ),
     );
     assert!(out.contains("langchain ok"), "{out}");
 }
@@ -282,16 +288,9 @@ async fn langchain_history_continues_one_thread(postgres: bool) {
         &python,
         &server,
         &token,
-        r#"
-from langchain_core.messages import HumanMessage, ToolMessage
-from langchain_core.tools import tool
-from langchain_openai import ChatOpenAI
-
-@tool
-def get_weather(city: str) -> str:
-    """Return the weather for a city."""
-    return f"It is sunny in {city}."
-
+        &format!(
+            "{LANGCHAIN}{}",
+            r#"
 llm = ChatOpenAI(model="echo", base_url=base + "/openai/v1", api_key=key, temperature=0,
                  max_retries=0, use_responses_api=True).bind_tools([get_weather])
 history = [HumanMessage("first question")]
@@ -310,7 +309,8 @@ assert final.text == "Echo: It is sunny in Lisbon.", final
 other = llm.invoke([HumanMessage("a different start")] + history[1:3])
 assert other.text.startswith("Echo: "), other
 print("history ok")
-"#,
+"#
+        ),
     );
     assert!(out.contains("history ok"), "{out}");
     let (status, _, threads) = server.call("GET", "/v1/threads", Some(&token), None).await;

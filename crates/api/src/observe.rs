@@ -226,7 +226,6 @@ pub async fn observe(
         %method,
         %path,
         route = tracing::field::Empty,
-        status = tracing::field::Empty,
         principal_kind = tracing::field::Empty,
     );
     let traced = tracing_enabled();
