@@ -77,16 +77,8 @@ case "$SECS" in
 esac
 uses() { [[ " $BACKENDS " == *" $1 "* ]]; }
 
-if ! command -v wrk >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "bench: installing wrk" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -qq wrk >&2 || { apt-get update -qq >&2 && apt-get install -y -qq wrk >&2; }
-    else
-        echo "bench: wrk is missing (apt-get install wrk)" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=scripts/bench/wrk.sh
+. scripts/bench/wrk.sh
 if uses postgres; then
     ADMIN_URL=$(scripts/ensure-postgres.sh)
     for tool in pgbench psql; do

@@ -39,16 +39,8 @@ case "$SECS" in
     '' | *[!0-9]*) echo "bench: BENCH_DURATION must be whole seconds (10s), not $DURATION" >&2; exit 1 ;;
 esac
 
-if ! command -v wrk >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "bench: installing wrk" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -qq wrk >&2 || { apt-get update -qq >&2 && apt-get install -y -qq wrk >&2; }
-    else
-        echo "bench: wrk is missing (apt-get install wrk)" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=scripts/bench/wrk.sh
+. scripts/bench/wrk.sh
 ADMIN_URL=$(scripts/ensure-postgres.sh)
 # shellcheck source=scripts/bench/lib.sh
 . scripts/bench/lib.sh
