@@ -14,13 +14,16 @@ use super::schema::{feed_events, feed_floor, threads};
 use super::store::SqlStore;
 use super::types::{DbTime, DbUuid};
 
-/// The advisory lock that serializes appends on PostgreSQL (held to the commit), so cursors
-/// are assigned in commit order: a reader never sees a cursor before a lower one commits.
+/// The advisory lock that serializes appends on PostgreSQL (held to the commit, taken by
+/// `ct_append_feed`), so cursors are assigned in commit order: a reader never sees a cursor
+/// before a lower one commits.
+#[cfg(test)]
 const APPEND_LOCK: i64 = 0x6374_6665_6564; // "ctfeed"
 
-/// The notification that tells other instances' tailing readers the feed grew (the event
-/// listener recognises it by its `feed` key; see bus.rs).
-pub const GREW: &str = r#"{"feed":1}"#;
+/// The notification `ct_append_feed` sends so other instances' tailing readers know the feed
+/// grew (the event listener recognises it by its `feed` key; see bus.rs).
+#[cfg(test)]
+const GREW: &str = r#"{"feed":1}"#;
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = feed_events)]
@@ -67,10 +70,43 @@ impl From<Row> for FeedEntry {
 
 type Owners = HashMap<uuid::Uuid, (String, Option<String>, Option<String>)>;
 
+impl SqlStore {
+    /// PostgreSQL: the whole batch in one statement, `ct_append_feed` (migration 000029): the
+    /// advisory lock held to its commit (cursors in commit order across instances), owners
+    /// looked up, entries inserted in order, other instances woken — one round trip.
+    async fn append_feed_pg(&self, events: &[NewFeedEvent]) -> Result<(), AppError> {
+        use super::prepared::Bind as _;
+        let entries: Vec<serde_json::Value> = events
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "at": e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    "thread_id": e.thread_id.as_uuid(),
+                    "kind": e.kind,
+                    "reply_id": e.reply_id.map(|m| m.as_uuid()),
+                    "data": e.data,
+                })
+            })
+            .collect();
+        let entries = serde_json::Value::Array(entries).to_string();
+        let r: Result<(), DbError> = with_conn!(self, |conn, _d| {
+            super::prepared::sql("SELECT ct_append_feed(CAST(? AS jsonb))")
+                .bind::<diesel::sql_types::Text, _>(entries.as_str())
+                .execute(conn)
+                .await?;
+            Ok(())
+        });
+        Ok(r?)
+    }
+}
+
 impl FeedStore for SqlStore {
     async fn append_feed(&self, events: &[NewFeedEvent]) -> Result<(), AppError> {
         if events.is_empty() {
             return Ok(());
+        }
+        if self.db.dialect() == crate::db::Dialect::Postgres {
+            return self.append_feed_pg(events).await;
         }
         let mut ids: Vec<DbUuid> = events
             .iter()
@@ -78,12 +114,9 @@ impl FeedStore for SqlStore {
             .collect();
         ids.sort_by_key(|u| u.0);
         ids.dedup_by_key(|u| u.0);
-        let r: Result<(), DbError> = write_tx!(self, |conn, d| {
-            if d == crate::db::Dialect::Postgres {
-                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
-                    .execute(conn)
-                    .await?;
-            }
+        // SQLite: one writer, so cursors follow commit order already; the batch in the writer's
+        // transaction.
+        let r: Result<(), DbError> = write_tx!(self, |conn, _d| {
             let found: Vec<(DbUuid, String, Option<String>, Option<String>)> = threads::table
                 .filter(threads::id.eq_any(&ids))
                 .select((
@@ -114,19 +147,13 @@ impl FeedStore for SqlStore {
                     })
                 })
                 .collect();
+            // Row by row: in-process, so no round trips to save (diesel's SQLite inserts take
+            // one row of optional values at a time).
             for row in &rows {
                 diesel::insert_into(feed_events::table)
                     .values(row)
                     .execute(conn)
                     .await?;
-            }
-            if d == crate::db::Dialect::Postgres && !rows.is_empty() {
-                diesel::sql_query(format!(
-                    "SELECT pg_notify('{}', '{GREW}')",
-                    crate::bus::CHANNEL
-                ))
-                .execute(conn)
-                .await?;
             }
             Ok(())
         });
@@ -215,5 +242,19 @@ impl FeedStore for SqlStore {
             )
         });
         Ok(r?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_append_function_takes_the_feed_lock_and_wakes_the_bus() {
+        let sql = include_str!(
+            "../../../../migrations/postgres/2026-12-05-000029_feed_append_function/up.sql"
+        );
+        assert!(sql.contains(&format!("pg_advisory_xact_lock({APPEND_LOCK})")));
+        assert!(sql.contains(&format!("pg_notify('{}', '{GREW}')", crate::bus::CHANNEL)));
     }
 }

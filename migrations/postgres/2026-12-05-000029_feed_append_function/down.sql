@@ -1,0 +1,1 @@
+DROP FUNCTION ct_append_feed(jsonb);
