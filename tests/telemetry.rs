@@ -233,3 +233,62 @@ async fn the_standard_otel_variables_alone_turn_tracing_on() {
     assert_eq!(request["service"], "chat-threads-env");
     assert_eq!(request["parentSpanId"], "b7ad6b7169203331");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_call_run_by_the_service_is_a_span_of_the_reply() {
+    let Some(python) = crate::support::python() else {
+        return;
+    };
+    let tools = crate::support::mcp::McpServer::start(&python);
+    let receiver = Receiver::start();
+    let endpoint = format!("{}/v1/traces", receiver.base);
+    let server = Server::start(&[
+        ("CHAT_THREADS__TELEMETRY__OTLP_ENDPOINT", endpoint.as_str()),
+        ("CHAT_THREADS__TELEMETRY__OTLP_PROTOCOL", "http/json"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"),
+        ("CHAT_THREADS__MODELS__ECHO__DELAY_MS", "0"),
+        ("CHAT_THREADS__MCP__SERVERS__CALC__URL", tools.url.as_str()),
+        (
+            "CHAT_THREADS__MCP__SERVERS__CALC__HEADERS__X_API_KEY",
+            "CALC_MCP_KEY",
+        ),
+        ("CALC_MCP_KEY", "secret-1"),
+        ("CHAT_THREADS__TITLES__ENABLED", "false"),
+    ]);
+    let token = server.token(&["--sub", "traced-tools"]);
+    let (_, _, thread) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    let trace = "5b8efff798038103d269b633813fc60c";
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/threads/{}/chat",
+            server.base,
+            thread["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .header("traceparent", format!("00-{trace}-eee19b7ec3c1b174-01"))
+        .json(
+            &json!({"content": "call add {\"a\": 20, \"b\": 22}", "model": "echo",
+                      "mcp_servers": ["calc"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let spans = receiver
+        .trace(trace, |spans| {
+            named(spans, "tool.call").is_some()
+                && named(spans, "reply").is_some()
+                && spans.iter().filter(|s| s["name"] == "model.call").count() == 2
+        })
+        .await;
+    let reply = named(&spans, "reply").unwrap();
+    let call = named(&spans, "tool.call").unwrap();
+    assert_eq!(call["parentSpanId"], reply["spanId"], "{call:#}");
+    assert_eq!(call["kind"], 3, "a client span");
+    assert_eq!(attribute(call, "gen_ai.tool.name"), "add");
+    assert_eq!(attribute(call, "mcp.server"), "calc");
+    assert_eq!(attribute(call, "outcome"), "ok");
+}

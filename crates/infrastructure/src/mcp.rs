@@ -103,41 +103,13 @@ impl McpServers {
         if let Some(s) = sessions.get(name).filter(|s| !s.is_closed()) {
             return Ok(s.peer().clone());
         }
-        // The TLS provider must be there before any client is built (with no model server
-        // configured, nothing else has installed it yet).
-        crate::tls::install();
-        let http = reqwest::Client::builder()
-            .default_headers(server.headers.clone())
-            // Small JSON-RPC writes leave at once, not after the peer's delayed ACK.
-            .tcp_nodelay(true)
-            // A fresh connection per request, as rmcp's own client does: on a reused one, a
-            // server that writes its head and body apart (uvicorn) makes each answer wait
-            // ~40 ms for this side's delayed ACK.
-            .pool_max_idle_per_host(0)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT)
-            .build()
-            .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
-        let transport = StreamableHttpClientTransport::with_client(
-            http,
-            StreamableHttpClientTransportConfig::with_uri(server.url.as_str()),
-        );
-        // The newest version with the initialize handshake, which every server of 2025 and
-        // later answers.
-        let me = ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("chat-threads", env!("CARGO_PKG_VERSION")),
-        )
-        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE);
-        let session = tokio::time::timeout(CONNECT, me.serve(transport))
+        // Opened in a task of its own: the session outlives the reply that opens it, and rmcp
+        // makes its workers' spans under the current one — they would hold that reply's span
+        // (and the request's above it) open for the session's life. A new task has no span.
+        let (owned, url, headers) = (name.to_owned(), server.url.clone(), server.headers.clone());
+        let session = tokio::spawn(async move { open_session(&owned, &url, headers).await })
             .await
-            .map_err(|_| {
-                format!(
-                    "MCP server {name} did not answer within {} s",
-                    CONNECT.as_secs()
-                )
-            })?
-            .map_err(|e| format!("cannot open a session with MCP server {name}: {e}"))?;
+            .map_err(|e| format!("opening a session with MCP server {name} failed: {e}"))??;
         let peer = session.peer().clone();
         sessions.insert(name.to_owned(), session);
         Ok(peer)
@@ -147,6 +119,50 @@ impl McpServers {
     async fn forget(&self, name: &str) {
         self.sessions.lock().await.remove(name);
     }
+}
+
+/// Opens a session with the MCP server `name` at `url`, sending `headers` with every request.
+async fn open_session(
+    name: &str,
+    url: &str,
+    headers: reqwest::header::HeaderMap,
+) -> Result<RunningService<RoleClient, ClientConfig>, String> {
+    // The TLS provider must be there before any client is built (with no model server
+    // configured, nothing else has installed it yet).
+    crate::tls::install();
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        // Small JSON-RPC writes leave at once, not after the peer's delayed ACK.
+        .tcp_nodelay(true)
+        // A fresh connection per request, as rmcp's own client does: on a reused one, a
+        // server that writes its head and body apart (uvicorn) makes each answer wait
+        // ~40 ms for this side's delayed ACK.
+        .pool_max_idle_per_host(0)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT)
+        .build()
+        .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+    let transport = StreamableHttpClientTransport::with_client(
+        http,
+        StreamableHttpClientTransportConfig::with_uri(url),
+    );
+    // The newest version with the initialize handshake, which every server of 2025 and
+    // later answers.
+    let me = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("chat-threads", env!("CARGO_PKG_VERSION")),
+    )
+    .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE);
+    let session = tokio::time::timeout(CONNECT, me.serve(transport))
+        .await
+        .map_err(|_| {
+            format!(
+                "MCP server {name} did not answer within {} s",
+                CONNECT.as_secs()
+            )
+        })?
+        .map_err(|e| format!("cannot open a session with MCP server {name}: {e}"))?;
+    Ok(session)
 }
 
 impl ToolServers for McpServers {

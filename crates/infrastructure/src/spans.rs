@@ -5,14 +5,16 @@
 static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// A span around one database transaction group (a store call: its reads, or its write
-/// transaction), named after the store module (`db.write messages`); none when traces are not
-/// exported, so the log and the hot path pay nothing for it.
+/// transaction), named after the store module (`db.write messages`), inside the request or
+/// reply being traced; none when traces are not exported, so the log and the hot path pay
+/// nothing for it, and none for background work (sweeps, leases, the feed's writer), which
+/// would otherwise start a trace of its own every few seconds.
 pub(crate) fn db_span(
     operation: &'static str,
     system: &'static str,
     module: &'static str,
 ) -> tracing::Span {
-    if !EXPORTING.load(std::sync::atomic::Ordering::Relaxed) {
+    if !EXPORTING.load(std::sync::atomic::Ordering::Relaxed) || tracing::Span::current().is_none() {
         return tracing::Span::none();
     }
     let store = module.rsplit("::").next().unwrap_or(module);
