@@ -185,27 +185,7 @@ pub struct AppSettings {
     pub openai: OpenAiDefaults,
 }
 
-/// What `/openai/v1` does when a call does not say (`[openai]`).
-#[derive(Debug, Clone, Copy)]
-pub struct OpenAiDefaults {
-    /// `store` of a response (OpenAI's default: stored).
-    pub responses_store: bool,
-    /// `store` of a chat completion (OpenAI's default: not stored).
-    pub chat_completions_store: bool,
-    /// A stored call given whole that repeats an earlier one's input and reply and adds one
-    /// turn continues that call's thread.
-    pub continue_histories: bool,
-}
-
-impl Default for OpenAiDefaults {
-    fn default() -> Self {
-        Self {
-            responses_store: true,
-            chat_completions_store: false,
-            continue_histories: true,
-        }
-    }
-}
+pub use chat_threads_application::replies::OpenAiDefaults;
 
 impl<D: Deps> AppState<D> {
     /// The one composition root: every service over the one store, sharing the catalog and the

@@ -114,11 +114,7 @@ pub async fn api_config(
                 quota_bytes: settings.files.quota_bytes_per_owner,
             },
             sse_keepalive: std::time::Duration::from_secs(settings.replies.sse_keepalive_secs),
-            openai: chat_threads_api::OpenAiDefaults {
-                responses_store: settings.openai.responses_store,
-                chat_completions_store: settings.openai.chat_completions_store,
-                continue_histories: settings.openai.continue_histories,
-            },
+            openai: settings.openai,
         },
     });
     let r = &settings.rate_limit;

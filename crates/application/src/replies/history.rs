@@ -32,6 +32,30 @@ pub struct NewThread {
     pub continue_earlier: bool,
 }
 
+/// What the OpenAI-compatible front door does when a call does not say (`[openai]`, read
+/// straight into this type).
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAiDefaults {
+    /// `store` of a response (OpenAI's default: stored).
+    pub responses_store: bool,
+    /// `store` of a chat completion (OpenAI's default: not stored).
+    pub chat_completions_store: bool,
+    /// A stored call given whole that repeats an earlier one's input and reply and adds one
+    /// turn continues that call's thread ([`NewThread::continue_earlier`]).
+    pub continue_histories: bool,
+}
+
+impl Default for OpenAiDefaults {
+    fn default() -> Self {
+        Self {
+            responses_store: true,
+            chat_completions_store: false,
+            continue_histories: true,
+        }
+    }
+}
+
 /// Where the calls given whole are remembered (see the module docs).
 pub trait HistoryStore: Clone + Send + Sync + 'static {
     /// Remembers that the call named `key` was answered by `reply` in `thread_id` (a later

@@ -20,7 +20,7 @@ mod task;
 pub mod titles;
 mod tools;
 
-pub use history::{HistoryStore, NewThread, Turn};
+pub use history::{HistoryStore, NewThread, OpenAiDefaults, Turn};
 pub use llm::Sampling;
 pub use log::{EventStream, Hub, ReplyLog};
 pub use ports::{ReplyStart, ReplyStore, ReplyStores, ReplyUpdate};

@@ -53,15 +53,3 @@ pub struct TelemetryConfig {
     /// The spans' `service.name`, unless `OTEL_SERVICE_NAME` is set.
     pub service_name: String,
 }
-
-/// What `/openai/v1` does when a call does not say.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OpenAiConfig {
-    /// `store` of a response when the call leaves it out.
-    pub responses_store: bool,
-    /// `store` of a chat completion when the call leaves it out.
-    pub chat_completions_store: bool,
-    /// Continue the thread of an earlier stored call given whole when a call repeats it.
-    pub continue_histories: bool,
-}

@@ -65,7 +65,7 @@ pub struct Settings {
     /// OpenTelemetry traces.
     pub telemetry: TelemetryConfig,
     /// `/openai/v1` defaults.
-    pub openai: OpenAiConfig,
+    pub openai: chat_threads_application::replies::OpenAiDefaults,
 }
 
 /// Model settings.
@@ -786,7 +786,7 @@ mod integrations;
 mod renamed;
 
 pub use files::{FileBackend, FileStorageConfig, FilesConfig, S3Config};
-pub use integrations::{AuditConfig, EventsConfig, OpenAiConfig, TelemetryConfig, WebhooksConfig};
+pub use integrations::{AuditConfig, EventsConfig, TelemetryConfig, WebhooksConfig};
 
 #[cfg(test)]
 mod tests;
