@@ -220,23 +220,6 @@ pub fn with_file_storage(store: SqlStore, settings: &Settings) -> anyhow::Result
     })
 }
 
-/// Billing settings for the use cases.
-fn billing_settings(
-    b: &chat_threads_infrastructure::config::BillingConfig,
-) -> chat_threads_application::billing::BillingSettings {
-    use chat_threads_application::billing::Payer;
-    use chat_threads_infrastructure::config::PayerSetting;
-    chat_threads_application::billing::BillingSettings {
-        enabled: b.enabled,
-        payer: match b.payer {
-            PayerSetting::Principal => Payer::Principal,
-            PayerSetting::Org => Payer::Org,
-        },
-        currency: b.currency.clone(),
-        hold_output_tokens: b.hold_output_tokens,
-    }
-}
-
 /// The reply settings from the `[replies]`, `[billing]`, `[limits]` and `[files]` sections.
 fn reply_settings(settings: &Settings) -> chat_threads_application::replies::ReplySettings {
     use std::time::Duration;
@@ -253,7 +236,7 @@ fn reply_settings(settings: &Settings) -> chat_threads_application::replies::Rep
         product_prompts: g.products.clone().into_iter().collect(),
         summary_prompt: g.summary_prompt.clone(),
         max_reply_bytes: settings.limits.content_bytes,
-        billing: billing_settings(&settings.billing),
+        billing: settings.billing.clone(),
         inline_tokens: settings.files.inline_tokens,
         max_tool_rounds: settings.mcp.max_tool_rounds,
         tool_call_timeout: Duration::from_secs(settings.mcp.call_timeout_secs),

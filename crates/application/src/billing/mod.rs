@@ -54,8 +54,9 @@ impl Price {
     }
 }
 
-/// Who pays for a principal's replies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Who pays for a principal's replies (`billing.payer`: `principal` or `org`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Payer {
     /// Each principal has its own balance.
     #[default]
@@ -65,8 +66,9 @@ pub enum Payer {
     Org,
 }
 
-/// Billing settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Billing settings (`[billing]`, read straight into this type).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BillingSettings {
     /// Off by default: no holds, no debits, the balance routes answer 403.
     pub enabled: bool,

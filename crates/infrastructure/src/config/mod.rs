@@ -41,7 +41,7 @@ pub struct Settings {
     /// name, still read).
     pub replies: RepliesConfig,
     /// Prices and balances.
-    pub billing: BillingConfig,
+    pub billing: chat_threads_application::billing::BillingSettings,
     /// Uploaded files.
     pub files: FilesConfig,
     /// WebSocket limits.
@@ -130,30 +130,6 @@ pub struct TitlesConfig {
     pub prompt: String,
     /// Longest title kept, in characters.
     pub max_chars: usize,
-}
-
-/// Balances.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BillingConfig {
-    /// On or off.
-    pub enabled: bool,
-    /// `principal` or `org`.
-    pub payer: PayerSetting,
-    /// ISO 4217 code, informational.
-    pub currency: String,
-    /// Completion tokens a reply holds for when `generation.reply_max_tokens` is unset.
-    pub hold_output_tokens: u32,
-}
-
-/// Who pays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PayerSetting {
-    /// Every principal its own balance.
-    Principal,
-    /// Members spend their organization's balance.
-    Org,
 }
 
 /// The echo model.
