@@ -240,12 +240,7 @@ fn reply_settings(settings: &Settings) -> chat_threads_application::replies::Rep
         inline_tokens: settings.files.inline_tokens,
         max_tool_rounds: settings.mcp.max_tool_rounds,
         tool_call_timeout: Duration::from_secs(settings.mcp.call_timeout_secs),
-        titles: chat_threads_application::replies::titles::TitleSettings {
-            enabled: settings.titles.enabled,
-            model: Some(settings.titles.model.clone()).filter(|m| !m.trim().is_empty()),
-            prompt: settings.titles.prompt.clone(),
-            max_chars: settings.titles.max_chars,
-        },
+        titles: settings.titles.clone(),
     }
 }
 

@@ -13,17 +13,26 @@ use crate::events::Event;
 use crate::messages::MessageFilter;
 use crate::system::Clock;
 
-/// Titles settings (`[titles]`).
-#[derive(Debug, Clone, Default)]
+/// Titles settings (`[titles]`, read straight into this type).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TitleSettings {
     /// Off: no automatic titles (on demand still works).
     pub enabled: bool,
-    /// The model; `None`: the reply's (or, on demand, the thread's).
+    /// The model; `None` (an empty or blank setting): the reply's (or, on demand, the
+    /// thread's).
+    #[serde(deserialize_with = "blank_is_none")]
     pub model: Option<String>,
     /// The instruction.
     pub prompt: String,
     /// Longest title kept, in characters.
     pub max_chars: usize,
+}
+
+/// An empty or blank string is no value.
+fn blank_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s: Option<String> = serde::Deserialize::deserialize(d)?;
+    Ok(s.filter(|s| !s.trim().is_empty()))
 }
 
 /// Characters of the first message and of the reply given to the model.

@@ -51,7 +51,7 @@ pub struct Settings {
     /// Threads (temporary ones).
     pub threads: ThreadsConfig,
     /// Titles written by a model.
-    pub titles: TitlesConfig,
+    pub titles: chat_threads_application::replies::titles::TitleSettings,
     /// How long deleted things stay restorable.
     pub retention: RetentionConfig,
     /// The audit log.
@@ -116,20 +116,6 @@ pub struct RetentionConfig {
     pub restore_window_secs: u64,
     /// Rows per sweep transaction.
     pub sweep_batch: u32,
-}
-
-/// Titles of untitled threads, written by a model after the first exchange.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TitlesConfig {
-    /// On or off.
-    pub enabled: bool,
-    /// The model; empty: the reply's.
-    pub model: String,
-    /// The instruction.
-    pub prompt: String,
-    /// Longest title kept, in characters.
-    pub max_chars: usize,
 }
 
 /// The echo model.
