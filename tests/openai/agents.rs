@@ -226,23 +226,28 @@ def get_weather(city: str) -> str:
     return f"It is sunny in {city}."
 "#;
 
+/// Runs a LangChain script (after [`LANGCHAIN`]) against a fresh server on SQLite or
+/// PostgreSQL as `sub`: the server, the token and what the script printed; `None` when the
+/// tools or PostgreSQL cannot be had (outside CI).
+async fn langchain(
+    postgres: bool,
+    sub: &str,
+    script: &str,
+) -> Option<(crate::support::Server, String, String)> {
+    let python = python()?;
+    let (server, token) = sdk_server_on(postgres, sub, "0").await?;
+    let out = sdk(&python, &server, &token, &format!("{LANGCHAIN}{script}"));
+    Some((server, token, out))
+}
+
 /// LangChain's `ChatOpenAI` (`langchain-openai`, pinned) with `temperature=0` and `bind_tools`:
 /// the model calls the tool, the tool runs, the result goes back and the answer arrives — over
 /// Chat Completions (its default) and over Responses, on SQLite and PostgreSQL.
 async fn langchain_tools(postgres: bool) {
-    let Some(python) = python() else {
-        return;
-    };
-    let Some((server, token)) = sdk_server_on(postgres, "langchain-user", "0").await else {
-        return;
-    };
-    let out = sdk(
-        &python,
-        &server,
-        &token,
-        &format!(
-            "{LANGCHAIN}{}",
-            r#"
+    let Some((_server, _, out)) = langchain(
+        postgres,
+        "langchain-user",
+        r#"
 for responses in (False, True):
     llm = ChatOpenAI(model="echo", base_url=base + "/openai/v1", api_key=key, temperature=0,
                      max_retries=0, use_responses_api=responses)
@@ -258,9 +263,12 @@ for responses in (False, True):
     plain = bound.invoke([HumanMessage("hello there")])
     assert plain.text == "Echo: hello there", plain
 print("langchain ok")
-"#
-        ),
-    );
+"#,
+    )
+    .await
+    else {
+        return;
+    };
     assert!(out.contains("langchain ok"), "{out}");
 }
 
@@ -278,19 +286,10 @@ async fn langchain_binds_tools_with_temperature_zero_on_postgres() {
 /// tool round) leave one stored thread, its active path the whole conversation; a call that
 /// changes an earlier turn starts another thread.
 async fn langchain_history_continues_one_thread(postgres: bool) {
-    let Some(python) = python() else {
-        return;
-    };
-    let Some((server, token)) = sdk_server_on(postgres, "langchain-history", "0").await else {
-        return;
-    };
-    let out = sdk(
-        &python,
-        &server,
-        &token,
-        &format!(
-            "{LANGCHAIN}{}",
-            r#"
+    let Some((server, token, out)) = langchain(
+        postgres,
+        "langchain-history",
+        r#"
 llm = ChatOpenAI(model="echo", base_url=base + "/openai/v1", api_key=key, temperature=0,
                  max_retries=0, use_responses_api=True).bind_tools([get_weather])
 history = [HumanMessage("first question")]
@@ -309,9 +308,12 @@ assert final.text == "Echo: It is sunny in Lisbon.", final
 other = llm.invoke([HumanMessage("a different start")] + history[1:3])
 assert other.text.startswith("Echo: "), other
 print("history ok")
-"#
-        ),
-    );
+"#,
+    )
+    .await
+    else {
+        return;
+    };
     assert!(out.contains("history ok"), "{out}");
     let (status, _, threads) = server.call("GET", "/v1/threads", Some(&token), None).await;
     assert_eq!(status, 200);
