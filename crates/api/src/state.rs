@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+pub use chat_threads_application::replies::OpenAiDefaults;
+
 use chat_threads_application::accounts::{AuthService, AuthStore, PasswordHasher, TokenIssuer};
 use chat_threads_application::transfer::{ImportStore, TransferService};
 use chat_threads_application::{
@@ -184,8 +186,6 @@ pub struct AppSettings {
     /// What `/openai/v1` does when a call does not say (`[openai]`).
     pub openai: OpenAiDefaults,
 }
-
-pub use chat_threads_application::replies::OpenAiDefaults;
 
 impl<D: Deps> AppState<D> {
     /// The one composition root: every service over the one store, sharing the catalog and the

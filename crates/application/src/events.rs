@@ -414,19 +414,19 @@ pub trait EventRecorder: Send + Sync + 'static {
 }
 
 #[derive(Default)]
-pub(crate) struct Inner {
+struct Inner {
     channels: HashMap<ThreadId, broadcast::Sender<ThreadEvent>>,
     /// Connections on each thread here.
-    pub(crate) presence: HashMap<ThreadId, usize>,
+    presence: HashMap<ThreadId, usize>,
     /// Other instances' counts ([`crate::presence`]), and the threads whose count here changed
     /// since they were last told (kept only while shared).
-    pub(crate) cluster: crate::presence::Cluster,
+    cluster: crate::presence::Cluster,
 }
 
 /// The in-process hub of thread events and live connections.
 #[derive(Clone, Default)]
 pub struct ThreadEvents {
-    pub(crate) inner: Arc<Mutex<Inner>>,
+    inner: Arc<Mutex<Inner>>,
     bridge: Option<Arc<dyn EventBridge>>,
     /// The change feed's writer, attached once by the composition root (shared by clones).
     recorder: Arc<std::sync::OnceLock<Arc<dyn EventRecorder>>>,

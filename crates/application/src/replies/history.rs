@@ -74,28 +74,39 @@ pub trait HistoryStore: Clone + Send + Sync + 'static {
     ) -> impl std::future::Future<Output = Result<Option<(ThreadId, MessageId)>, AppError>> + Send;
 }
 
-/// The keys of every prefix of `turns` given by `who` with `system_prompt`: `keys[i]` names
-/// `turns[..=i]`. Hex SHA-256, chained, so a prefix's key does not depend on what follows.
-fn history_keys(who: &Principal, system_prompt: Option<&str>, turns: &[Turn]) -> Vec<String> {
+/// The keys a call given whole needs: of its whole input, and of the earlier call it would
+/// continue (all but its last two turns: that call's reply and the new turn).
+struct Keys {
+    whole: String,
+    earlier: Option<String>,
+}
+
+/// The keys of `turns` given by `who` with `system_prompt` (see [`Keys`]). Hex SHA-256,
+/// chained turn by turn, so a prefix's key does not depend on what follows it.
+fn history_keys(who: &Principal, system_prompt: Option<&str>, turns: &[Turn]) -> Keys {
+    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let mut state = Sha256::new()
         .chain_update(b"chat-threads history v1\0")
         .chain_update(who.owner().as_str().as_bytes())
         .chain_update(b"\0")
         .chain_update(system_prompt.unwrap_or_default().as_bytes())
         .finalize();
-    turns
-        .iter()
-        .map(|t| {
-            let turn =
-                serde_json::to_vec(&(t.role.as_str(), &t.content, &t.parts)).unwrap_or_default();
-            state = Sha256::new()
-                .chain_update(state)
-                .chain_update((turn.len() as u64).to_le_bytes())
-                .chain_update(&turn)
-                .finalize();
-            state.iter().map(|b| format!("{b:02x}")).collect()
-        })
-        .collect()
+    let mut earlier = None;
+    for (i, t) in turns.iter().enumerate() {
+        let turn = serde_json::to_vec(&(t.role.as_str(), &t.content, &t.parts)).unwrap_or_default();
+        state = Sha256::new()
+            .chain_update(state)
+            .chain_update((turn.len() as u64).to_le_bytes())
+            .chain_update(&turn)
+            .finalize();
+        if i + 3 == turns.len() {
+            earlier = Some(hex(&state));
+        }
+    }
+    Keys {
+        whole: hex(&state),
+        earlier,
+    }
 }
 
 /// The ids of the tool calls among `parts`, in order.
@@ -192,14 +203,13 @@ where
             FollowUp::Results(i) => i.model.as_deref(),
         };
         self.catalog.resolve(who, model, thread.model.as_deref())?;
-        let keys = if thread.continue_earlier {
+        let keys = thread.continue_earlier.then(|| {
             let mut turns = history.clone();
             turns.push(follow.turn());
             history_keys(who, thread.system_prompt.as_deref(), &turns)
-        } else {
-            Vec::new()
-        };
-        if let Some((thread_id, reply)) = self.earlier_call(who, &keys, &history).await {
+        });
+        let earlier = keys.as_ref().and_then(|k| k.earlier.as_deref());
+        if let Some((thread_id, reply)) = self.earlier_call(who, earlier, &history).await {
             let started = match follow {
                 FollowUp::Send(input) => {
                     let input = SendInput {
@@ -213,7 +223,7 @@ where
                         .await?
                 }
             };
-            self.remember(&keys, &started).await;
+            self.remember(keys.as_ref(), &started).await;
             let thread = self
                 .store
                 .get_thread(&who.scope(), thread_id, false)
@@ -241,7 +251,7 @@ where
         };
         match started {
             Ok(started) => {
-                self.remember(&keys, &started).await;
+                self.remember(keys.as_ref(), &started).await;
                 Ok((thread, started))
             }
             Err(e) => {
@@ -253,17 +263,16 @@ where
         }
     }
 
-    /// The thread and reply of the earlier call this one continues: the call named by the key
-    /// of all but the last two turns, whose reply is the second to last turn (same text, same
+    /// The thread and reply of the earlier call this one continues: the call named `key` (of
+    /// all but the last two turns), whose reply is the last turn of `history` (same text, same
     /// tool calls), still there and the caller's. `None` (a new thread) otherwise.
     async fn earlier_call(
         &self,
         who: &Principal,
-        keys: &[String],
+        key: Option<&str>,
         history: &[Turn],
     ) -> Option<(ThreadId, MessageId)> {
-        let (replied, before) = history.split_last()?;
-        let key = keys.get(before.len().checked_sub(1)?)?;
+        let (key, replied) = (key?, history.last()?);
         let (thread_id, reply) = match self.store.find_history(key).await {
             Ok(found) => found?,
             Err(e) => {
@@ -285,14 +294,14 @@ where
     }
 
     /// Remembers this call (the key of its whole input) as answered by its reply.
-    async fn remember(&self, keys: &[String], started: &Started) {
-        let Some(key) = keys.last() else {
+    async fn remember(&self, keys: Option<&Keys>, started: &Started) {
+        let Some(keys) = keys else {
             return;
         };
         let reply = &started.assistant_message;
         if let Err(e) = self
             .store
-            .remember_history(key, reply.thread_id, reply.id)
+            .remember_history(&keys.whole, reply.thread_id, reply.id)
             .await
         {
             tracing::warn!(cause = %e.chain(), "remembering a call given whole failed");

@@ -14,17 +14,6 @@ use super::schema::{feed_events, feed_floor, threads};
 use super::store::SqlStore;
 use super::types::{DbTime, DbUuid};
 
-/// The advisory lock that serializes appends on PostgreSQL (held to the commit, taken by
-/// `ct_append_feed`), so cursors are assigned in commit order: a reader never sees a cursor
-/// before a lower one commits.
-#[cfg(test)]
-const APPEND_LOCK: i64 = 0x6374_6665_6564; // "ctfeed"
-
-/// The notification `ct_append_feed` sends so other instances' tailing readers know the feed
-/// grew (the event listener recognises it by its `feed` key; see bus.rs).
-#[cfg(test)]
-const GREW: &str = r#"{"feed":1}"#;
-
 #[derive(Debug, Insertable)]
 #[diesel(table_name = feed_events)]
 struct NewRow<'a> {
@@ -247,7 +236,13 @@ impl FeedStore for SqlStore {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    /// The advisory lock `ct_append_feed` holds to its commit ("ctfeed"), so cursors are
+    /// assigned in commit order: a reader never sees a cursor before a lower one commits.
+    const APPEND_LOCK: i64 = 0x6374_6665_6564;
+
+    /// The notification `ct_append_feed` sends so other instances' tailing readers know the
+    /// feed grew (the event listener recognises it by its `feed` key; see bus.rs).
+    const GREW: &str = r#"{"feed":1}"#;
 
     #[test]
     fn the_append_function_takes_the_feed_lock_and_wakes_the_bus() {
