@@ -10,15 +10,16 @@
 #            indexes and dead tuples, the owner of the benchmark's token (`user:bench`).
 #              append  SELECT parent_id, depth FROM ct_append_message(thread, owner, NULL,
 #                      <new v7 id>, 'user', <~300 bytes>, 'text', NULL, 'complete', NULL, NULL,
-#                      NULL, <metadata>, now(), 1, '[]', owner, NULL)
+#                      NULL, <metadata>, now(), 1, '[]', owner, NULL, <feed entry>)
 #                                                             (scripts/bench/replay-append.sql)
 #              read    the ActivePathQuery: WITH RECURSIVE over threads / messages, 51 parent
 #                      links, every message column             (scripts/bench/replay-read.sql)
 #            service / replay = what the service adds around that SQL: HTTP, auth, JSON, the
 #            pool — and whatever else it sends PostgreSQL per request, which the replay lacks
-#            (an append also publishes its event: a pg_notify on the event bus's connection, and
-#            writes it to the change feed: a short transaction of its own, batched with the
-#            entries queued beside it).
+#            (an append also publishes its event: a pg_notify on the event bus's connection;
+#            and its change feed entry, which the statement put in the feed's outbox, is moved
+#            into the feed by the feed writer's `ct_append_feed`, batched with the entries of
+#            the appends beside it).
 #   minimal  the same requests on the smallest schema that serves them, in the same database:
 #            mini_threads (id, owner, message_count, updated_at) and mini_messages (id,
 #            thread_id, role, content, metadata, created_at) indexed on (thread_id, id), loaded
@@ -121,6 +122,7 @@ fi
 # The payload of an append (the preload's sizes), for wrk and pgbench alike.
 CONTENT=$(python3 scripts/bench/preload.py content)
 METADATA=$(python3 scripts/bench/preload.py metadata)
+FEED=$(python3 scripts/bench/preload.py feed)
 
 # Starts an instance in $WORK/$1 with database URL $2; prints its base URL.
 start() {
@@ -213,7 +215,7 @@ ceiling() {
     pg0=$(pg_ticks)
     if ! out=$(pgbench -n -M prepared -c "$c" -j "$j" -T "$SECS" -D threads="$THREADS" \
         -D owner="$OWNER" -D role=user -D content="$CONTENT" -D content_type=text \
-        -D status=complete -D metadata="$METADATA" -D attachments='[]' \
+        -D status=complete -D metadata="$METADATA" -D attachments='[]' -D feed="$FEED" \
         -f "scripts/bench/$script" "$PG_URL" 2>&1) || grep -q "aborted" <<<"$out"; then
         echo "bench: pgbench $script at c=$c failed:" >&2
         echo "$out" >&2

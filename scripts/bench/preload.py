@@ -14,7 +14,9 @@ Usage:
   preload.py content
       The content of an append (one line).
   preload.py metadata
-      The metadata of every message and append (one line of JSON)."""
+      The metadata of every message and append (one line of JSON).
+  preload.py feed
+      The data of an append's change feed entry (one line of JSON), for the replay ceiling."""
 import csv
 import json
 import os
@@ -95,6 +97,24 @@ def write_minimal(threads, messages):
             w.writerow((t, role, content, meta))
 
 
+def feed_entry(content):
+    """The data of an append's `message.created` change feed entry, shaped as the service
+    writes it (no parent, depth 0: the append statement writes in the ones it chose)."""
+    at = "2026-12-06T00:00:00.000000Z"
+    tid = "01900000-0000-7000-8000-000000000000"
+    message = {
+        "id": "01900000-0000-7000-8000-000000000001", "thread_id": tid, "parent_id": None,
+        "depth": 0, "role": "user", "content": content, "content_type": "text",
+        "display_text": None, "status": "complete", "model": None, "prompt_tokens": None,
+        "completion_tokens": None, "feedback": None, "reaction": None, "metadata": METADATA,
+        "edited_at": None, "created_at": at, "updated_at": at, "deleted_at": None,
+        "version": 1, "tombstoned_at": None, "attachments": [], "parts": [],
+        "author": {"id": "user:bench", "name": None},
+    }
+    data = {"type": "message.created", "message": message, "thread_id": tid}
+    return json.dumps(data, separators=(",", ":"))
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "import":
@@ -105,6 +125,8 @@ def main():
         print(text(random.Random(2), USER_BYTES))
     elif mode == "metadata":
         print(json.dumps(METADATA, separators=(",", ":")))
+    elif mode == "feed":
+        print(feed_entry(text(random.Random(2), USER_BYTES)))
     else:
         sys.exit(__doc__)
 

@@ -244,6 +244,13 @@ impl Event {
         }
     }
 
+    /// A message was stored: the event its subscribers get and its change feed entry holds.
+    pub fn created(message: &Message) -> Self {
+        Self::MessageCreated {
+            message: Box::new(message.clone()),
+        }
+    }
+
     /// How a stored reply ended: the same event its live followers got.
     pub fn reply_end(message: &Message) -> Option<Self> {
         let usage = match (message.prompt_tokens, message.completion_tokens) {
@@ -407,6 +414,9 @@ pub trait EventRecorder: Send + Sync + 'static {
     /// Queues an event for the log when its kind is logged; returns a ticket to wait on (0:
     /// nothing to wait for).
     fn record(&self, event: &ThreadEvent) -> u64;
+    /// Entries were written with their changes (see [`crate::feed`]): have them ordered into
+    /// the log soon, and wake its readers.
+    fn stored(&self);
     /// Resolves once the event of `ticket` (and every one before it) is committed.
     fn recorded(&self, ticket: u64) -> futures_util::future::BoxFuture<'static, ()>;
     /// Another instance committed entries: wakes the readers tailing the log here.
@@ -461,6 +471,19 @@ impl ThreadEvents {
     /// changes nothing.
     pub fn attach_recorder(&self, recorder: Arc<dyn EventRecorder>) {
         let _ = self.recorder.set(recorder);
+    }
+
+    /// Publishes an event whose change feed entry the store wrote with the change it reports
+    /// ([`crate::feed::entry`]): to local subscribers and other instances; the feed's writer is
+    /// only told to order the entry into the log.
+    pub fn publish_stored(&self, event: ThreadEvent) {
+        if let Some(r) = self.recorder.get() {
+            r.stored();
+        }
+        if let Some(bridge) = &self.bridge {
+            bridge.forward(&event);
+        }
+        self.deliver(event);
     }
 
     /// Publishes an event produced here: to the change feed (when its kind is logged), local

@@ -2,13 +2,24 @@
 //! increasing cursor, so a system that was away catches up from where it stopped
 //! (`GET /v1/events?after=`), and webhooks are delivered from it.
 //!
-//! Events reach the log through one writer per process ([`FeedQueue`]): the hub hands it each
-//! event it publishes, in order; the writer commits what queued in one transaction, taking the
-//! thread's owner, organization and product as they are at that moment. A use case waits for
-//! its events to be committed before it answers ([`crate::events::ThreadEvents::emit`]), so
-//! whatever a client was told is done is in the log. On PostgreSQL the log's appends are
-//! serialized cluster-wide (an advisory lock held to the commit), so cursors are assigned in
-//! commit order and every instance reads the same order; SQLite has one writer anyway.
+//! Events reach the log two ways:
+//! - **with their change**: a store write that reports a change (a message appended or placed
+//!   by a reply's start, a reply's end) writes its entry in the change's own transaction
+//!   ([`entry`] makes it), so a change is never committed without its entry; the use case then
+//!   publishes the event as already kept ([`crate::events::ThreadEvents::publish_stored`]);
+//! - **through the process's writer** ([`FeedQueue`]) for the others: the hub hands it each
+//!   event it publishes, in order; the writer commits what queued in one transaction, and the
+//!   use case waits for that commit before it answers ([`crate::events::ThreadEvents::emit`]).
+//!
+//! Either way, whatever a client was told is done is in the log. The thread's owner,
+//! organization and product are taken when the entry is written. On SQLite (one writer) an
+//! entry gets its cursor as it is written. On PostgreSQL cursors must follow commit order across
+//! instances, which a write transaction cannot promise without serializing every commit: its
+//! entries go to an outbox in its transaction, and the feed writer — under a cluster-wide
+//! advisory lock — moves the outbox into the log (cursors assigned in the order it was filled)
+//! before appending its own batch, at once when woken by a write here ([`FeedStore::settle_feed`])
+//! and every second for what a crashed instance left. A reader settles the outbox before it
+//! reads, so it never misses a change it was told about.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -127,15 +138,57 @@ impl FeedFilter {
     }
 }
 
+/// The entry `event` makes in the log at `at`, when its kind is logged: what a store writes
+/// with the change the event reports, and what the process's writer queues.
+pub fn entry(event: &ThreadEvent, at: Timestamp) -> Option<NewFeedEvent> {
+    logged(event.kind()).then(|| NewFeedEvent {
+        at,
+        thread_id: event.thread_id,
+        kind: event.kind().as_str(),
+        reply_id: event.reply_id,
+        data: event.data_json(),
+    })
+}
+
+/// The `message.created` entry of a message just stored (its time: the message's). `reply`:
+/// the reply whose log it opens and its number there — a reply's start stores the user message
+/// (1) and the placeholder (2, or 1 alone), numbered as [`ReplyLog`](crate::replies::log::ReplyLog) numbers them.
+pub fn created_entry(
+    message: &chat_threads_domain::Message,
+    reply: Option<(MessageId, u64)>,
+) -> NewFeedEvent {
+    let event = ThreadEvent {
+        thread_id: message.thread_id,
+        seq: reply.map(|(_, seq)| seq),
+        reply_id: reply.map(|(id, _)| id),
+        data: crate::events::Event::created(message),
+    };
+    NewFeedEvent {
+        at: message.created_at,
+        thread_id: message.thread_id,
+        kind: event.kind().as_str(),
+        reply_id: event.reply_id,
+        data: event.data_json(),
+    }
+}
+
 /// Storage of the log.
 pub trait FeedStore: Clone + Send + Sync + 'static {
     /// Appends events in one transaction, in order, each with its thread's owner,
     /// organization and product as they are now (an event of a thread that no longer exists
-    /// is dropped). Cursors follow commit order across every writer of the database.
+    /// is dropped), after whatever entries changes left to be ordered (see
+    /// [`FeedStore::settle_feed`]). Cursors follow commit order across every writer of the
+    /// database.
     fn append_feed(
         &self,
         events: &[NewFeedEvent],
     ) -> impl Future<Output = Result<(), AppError>> + Send;
+
+    /// Gives cursors to the entries changes wrote with them that have none yet (PostgreSQL's
+    /// outbox); nothing to do where entries get their cursor as they are written.
+    fn settle_feed(&self) -> impl Future<Output = Result<(), AppError>> + Send {
+        async { Ok(()) }
+    }
 
     /// Entries in `scope` passing `filter` after `after`, oldest first, at most `limit`.
     fn read_feed(
@@ -187,8 +240,18 @@ pub fn logged_kind(name: &str) -> Option<EventKind> {
 struct Queue {
     /// Tickets handed out so far (the last one's number).
     issued: u64,
-    tx: mpsc::UnboundedSender<(u64, NewFeedEvent)>,
+    /// Events to write, each with its ticket; `None`: entries were written with their change
+    /// (settle them).
+    tx: mpsc::UnboundedSender<(u64, Option<NewFeedEvent>)>,
 }
+
+/// How often the writer settles entries nobody woke it for (another instance's, left when it
+/// crashed between its commit and its settling).
+const SWEEP: Duration = Duration::from_secs(1);
+
+/// After settling for writes alone, the writer waits this long for more before it settles
+/// again: under load one settling takes the entries of many writes.
+const SETTLE_PAUSE: Duration = Duration::from_millis(2);
 
 /// The process's writer of the log. Cloning shares it.
 #[derive(Clone)]
@@ -209,18 +272,40 @@ impl std::fmt::Debug for FeedQueue {
 impl FeedQueue {
     /// Starts the writer on `runtime`.
     pub fn start<S: FeedStore>(store: S, runtime: &tokio::runtime::Handle) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(u64, NewFeedEvent)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Option<NewFeedEvent>)>();
         let done = watch::channel(0).0;
         let grown = watch::channel(0).0;
         let (done_w, grown_w) = (done.clone(), grown.clone());
         runtime.spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
+            let mut sweep = tokio::time::interval(SWEEP);
+            sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    n = rx.recv_many(&mut batch, BATCH) => if n == 0 { return },
+                    _ = sweep.tick() => {
+                        if let Err(e) = store.settle_feed().await {
+                            tracing::warn!(cause = %e.chain(), "settling the change feed failed");
+                        }
+                        continue;
+                    }
+                }
                 let last = batch.last().map_or(0, |(t, _)| *t);
-                let events: Vec<NewFeedEvent> = batch.drain(..).map(|(_, e)| e).collect();
-                commit(&store, &events).await;
-                done_w.send_replace(last);
-                grown_w.send_modify(|g| *g += 1);
+                let events: Vec<NewFeedEvent> = batch.drain(..).filter_map(|(_, e)| e).collect();
+                if events.is_empty() {
+                    // Only writes that kept their entries: order them (a failure is retried
+                    // at the next wake-up or sweep; the entries are safe meanwhile).
+                    if let Err(e) = store.settle_feed().await {
+                        tracing::warn!(cause = %e.chain(), "settling the change feed failed");
+                    }
+                    grown_w.send_modify(|g| *g += 1);
+                    done_w.send_replace(last);
+                    tokio::time::sleep(SETTLE_PAUSE).await;
+                } else {
+                    commit(&store, &events).await;
+                    grown_w.send_modify(|g| *g += 1);
+                    done_w.send_replace(last);
+                }
             }
         });
         Self {
@@ -228,6 +313,20 @@ impl FeedQueue {
             done,
             grown,
         }
+    }
+
+    /// Hands the writer an entry to write (`None`: settle those written with their change);
+    /// its ticket, 0 when the writer is gone.
+    fn queue(&self, entry: Option<NewFeedEvent>) -> u64 {
+        let Ok(mut q) = self.queue.lock() else {
+            return 0;
+        };
+        q.issued += 1;
+        let ticket = q.issued;
+        if q.tx.send((ticket, entry)).is_err() {
+            return 0;
+        }
+        ticket
     }
 
     /// Wakes this instance's tailing readers: another instance committed entries.
@@ -271,25 +370,14 @@ async fn commit<S: FeedStore>(store: &S, events: &[NewFeedEvent]) {
 
 impl EventRecorder for FeedQueue {
     fn record(&self, event: &ThreadEvent) -> u64 {
-        if !logged(event.kind()) {
-            return 0;
-        }
-        let entry = NewFeedEvent {
-            at: chrono::Utc::now(),
-            thread_id: event.thread_id,
-            kind: event.kind().as_str(),
-            reply_id: event.reply_id,
-            data: event.data_json(),
-        };
-        let Ok(mut q) = self.queue.lock() else {
+        let Some(entry) = entry(event, chrono::Utc::now()) else {
             return 0;
         };
-        q.issued += 1;
-        let ticket = q.issued;
-        if q.tx.send((ticket, entry)).is_err() {
-            return 0;
-        }
-        ticket
+        self.queue(Some(entry))
+    }
+
+    fn stored(&self) {
+        self.queue(None);
     }
 
     fn recorded(&self, ticket: u64) -> BoxFuture<'static, ()> {
@@ -357,6 +445,9 @@ impl<S: FeedStore, C: Clock> FeedService<S, C> {
             )
             .into());
         }
+        // Entries written with their changes get their cursors first: a change the reader was
+        // told about is in what it reads.
+        self.store.settle_feed().await?;
         let floor = self.store.feed_floor().await?;
         if after < floor {
             return Err(AppError::CursorExpired(format!(
@@ -390,6 +481,7 @@ impl<S: FeedStore, C: Clock> FeedService<S, C> {
 
     /// The log's last cursor now, for a reader that starts from the present.
     pub async fn head(&self) -> Result<i64, AppError> {
+        self.store.settle_feed().await?;
         self.store.feed_head().await
     }
 

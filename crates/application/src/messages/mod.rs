@@ -194,15 +194,10 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         self
     }
 
-    pub(crate) async fn created(&self, m: &Message) {
+    /// Publishes a message the store just appended (its feed entry was written with it).
+    pub(crate) fn created(&self, m: &Message) {
         self.events
-            .emit(
-                m.thread_id,
-                Event::MessageCreated {
-                    message: Box::new(m.clone()),
-                },
-            )
-            .await;
+            .publish_stored(crate::events::ThreadEvent::thread(m.thread_id, Event::created(m)));
     }
 
     /// A display text, held to the content rules.
@@ -287,7 +282,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             .store
             .append_message(&scope, thread_id, parent, msg)
             .await?;
-        self.created(&m).await;
+        self.created(&m);
         Ok(m)
     }
 
@@ -384,7 +379,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                 msg,
             )
             .await?;
-        self.created(&m).await;
+        self.created(&m);
         self.events
             .emit(
                 thread_id,

@@ -238,6 +238,8 @@ pub struct RestoreOutcome {
 /// Storage of messages and the tree operations, each applied atomically.
 pub trait MessageStore: Clone + Send + Sync + 'static {
     /// Appends under `parent`, or under the active leaf; the message becomes the active leaf.
+    /// Its `message.created` change feed entry ([`crate::feed::created_entry`]) is written in
+    /// the same transaction.
     fn append_message(
         &self,
         scope: &Scope,
@@ -246,7 +248,8 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         message: NewMessage,
     ) -> impl Future<Output = Result<Message, AppError>> + Send;
 
-    /// Adds a sibling of `of` (edit or regenerate); the sibling becomes the active leaf.
+    /// Adds a sibling of `of` (edit or regenerate); the sibling becomes the active leaf. Its
+    /// `message.created` change feed entry is written in the same transaction.
     fn add_sibling(
         &self,
         scope: &Scope,

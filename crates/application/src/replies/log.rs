@@ -110,13 +110,25 @@ impl ReplyLog {
         }
     }
 
+    /// The number the next event appended here gets.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.state.lock().map_or(1, |s| s.len() as u64 + 1)
+    }
+
     pub(crate) fn push(&self, data: Event) {
-        self.append(data);
+        self.append(data, false);
+    }
+
+    /// Appends an event whose change feed entry the store wrote with its change (numbered as
+    /// this log numbers it: see [`crate::feed::created_entry`]).
+    pub(crate) fn push_stored(&self, data: Event) {
+        self.append(data, true);
     }
 
     /// Appends an event, numbered after the last, for followers and (when this log publishes)
-    /// the thread's subscribers; returns it.
-    fn append(&self, data: Event) -> Option<ThreadEvent> {
+    /// the thread's subscribers — to the change feed too unless `stored` (its entry is there);
+    /// returns it.
+    fn append(&self, data: Event, stored: bool) -> Option<ThreadEvent> {
         let mut state = self.state.lock().ok()?;
         let event = self.numbered(state.len() as u64 + 1, data);
         state.store(&event);
@@ -124,9 +136,13 @@ impl ReplyLog {
         drop(state);
         self.progress.send_replace((len, false));
         if let Some(events) = &self.events {
-            let ticket = events.publish(event.clone());
-            self.recorded
-                .fetch_max(ticket, std::sync::atomic::Ordering::Relaxed);
+            if stored {
+                events.publish_stored(event.clone());
+            } else {
+                let ticket = events.publish(event.clone());
+                self.recorded
+                    .fetch_max(ticket, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         Some(event)
     }
@@ -134,7 +150,7 @@ impl ReplyLog {
     /// Ends a log whose writer is gone with a final event, numbered after the last one, and
     /// returns it (a mirrored log does not publish it by itself).
     pub(crate) fn push_final(&self, data: Event) -> Option<ThreadEvent> {
-        let event = self.append(data);
+        let event = self.append(data, false);
         self.finish();
         event
     }

@@ -735,14 +735,11 @@ where
         hints: Hints,
     ) -> Started {
         let run = ReplyLog::new(thread.id, assistant.id, Some(self.events.clone()));
+        // Their change feed entries were stored with them (`begin_reply`, `start_queued`).
         if let Some(u) = &user {
-            run.push(Event::MessageCreated {
-                message: Box::new(u.clone()),
-            });
+            run.push_stored(Event::created(u));
         }
-        run.push(Event::MessageCreated {
-            message: Box::new(assistant.clone()),
-        });
+        run.push_stored(Event::created(&assistant));
         run.push(Event::TypingStarted(Typing::assistant()));
         self.hub.insert(run.clone());
         // The reply's span is a child of the request's (a trace follows the reply after the

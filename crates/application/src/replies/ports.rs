@@ -34,6 +34,9 @@ pub struct ReplyUpdate<'a> {
     pub status: MessageStatus,
     /// Tokens it took, once known.
     pub usage: Option<Usage>,
+    /// With a final status: the change feed entry of the reply's end event, written in the
+    /// same transaction.
+    pub entry: Option<&'a crate::feed::NewFeedEvent>,
 }
 
 /// Storage replies need beyond messages: a reply's start and progress.
@@ -61,10 +64,12 @@ pub trait ReplyStore: Clone + Send + Sync + 'static {
     /// Starts a reply atomically, recording `instance` as the one writing it: unless the thread
     /// already has a reply in progress (streaming and touched after `busy_since`, on any
     /// instance), stores the user message (if any) and the assistant's placeholder — under the
-    /// user message when `reply.0` is `None` — and places the hold on its balance, which must
-    /// cover it beside the holds of other replies still streaming (else
-    /// [`AppError::InsufficientBalance`]; the balance row is locked, so concurrent starts on any
-    /// instance see each other's holds). Everything is stored or nothing.
+    /// user message when `reply.0` is `None` — with their `message.created` change feed entries
+    /// ([`crate::feed::created_entry`], numbered 1 and 2 in the reply's log, or 1 for a
+    /// placeholder alone), and places the hold on its balance, which must cover it beside the
+    /// holds of other replies still streaming (else [`AppError::InsufficientBalance`]; the
+    /// balance row is locked, so concurrent starts on any instance see each other's holds).
+    /// Everything is stored or nothing.
     fn begin_reply(
         &self,
         instance: &str,

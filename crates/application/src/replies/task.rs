@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use crate::billing::ChargeKind;
 use crate::error::AppError;
-use crate::events::{Event, EventError, Typing, calls_of};
+use crate::events::{Event, EventError, ThreadEvent, Typing, calls_of};
 use crate::replies::llm::{
     ChatEvent, ChatMessage, ChatRequest, SharedModel, ToolCall, ToolCalls, user_id,
 };
@@ -184,6 +184,28 @@ where
         // while the reply still streams its hold keeps the money; once it no longer does, the
         // debit is already there. No moment lets another reply spend it.
         self.record(usage, ChargeKind::Reply).await;
+        let error = match outcome {
+            Outcome::Failed(e) => Some(e),
+            _ => None,
+        };
+        self.log.push(Event::TypingStopped(Typing::assistant()));
+        // The feed's writer holds what the reply published so far (its tool calls), so the
+        // end, stored with its own entry, comes after them in the feed.
+        self.log.recorded().await;
+        // The end event, and its change feed entry stored with the end: the log's next event
+        // (this task is its only writer).
+        let end = Event::ending(status, text.clone(), Some(usage), error, calls_of(&parts));
+        let entry = end.clone().and_then(|data| {
+            crate::feed::entry(
+                &ThreadEvent {
+                    thread_id: self.thread.id,
+                    seq: Some(self.log.next_seq()),
+                    reply_id: Some(self.assistant.id),
+                    data,
+                },
+                now,
+            )
+        });
         let stored = g
             .store
             .update_reply(
@@ -194,6 +216,7 @@ where
                     parts: &parts,
                     status,
                     usage: Some(usage),
+                    entry: entry.as_ref(),
                 },
                 now,
             )
@@ -201,11 +224,6 @@ where
         if let Err(e) = &stored {
             tracing::error!(error = %e, message_id = %self.assistant.id, "storing a finished reply failed");
         }
-        self.log.push(Event::TypingStopped(Typing::assistant()));
-        let error = match outcome {
-            Outcome::Failed(e) => Some(e),
-            _ => None,
-        };
         if status == MessageStatus::Complete && stored.is_ok() {
             g.title_in_background(
                 &self.who,
@@ -215,8 +233,13 @@ where
                 &text,
             );
         }
-        if let Some(end) = Event::ending(status, text, Some(usage), error, calls_of(&parts)) {
-            self.log.push(end);
+        if let Some(end) = end {
+            // Stored with the end, unless storing it failed: then the feed's writer keeps it.
+            if stored.is_ok() {
+                self.log.push_stored(end);
+            } else {
+                self.log.push(end);
+            }
         }
         self.log.finish();
         // The thread's turn goes to the oldest follow-up queued under this reply, if any.
@@ -390,7 +413,7 @@ where
                     // Keeps the partial text safe and marks the reply alive for other instances.
                     let now = g.clock.now();
                     let parts = w.parts();
-                    let update = ReplyUpdate { content: &w.text, parts: &parts, status: MessageStatus::Streaming, usage: None };
+                    let update = ReplyUpdate { content: &w.text, parts: &parts, status: MessageStatus::Streaming, usage: None, entry: None };
                     if let Err(e) = g.store.update_reply(self.thread.id, self.assistant.id, update, now).await {
                         tracing::warn!(error = %e, "flushing a reply failed");
                     }

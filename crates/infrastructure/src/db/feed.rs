@@ -9,10 +9,14 @@ use chat_threads_domain::{MessageId, OrgId, ThreadId, Timestamp};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::dialect::Dialect;
 use super::error::DbError;
+use super::prepared::{Bind as _, Bound, Sql, sql};
 use super::schema::{feed_events, feed_floor, threads};
 use super::store::SqlStore;
+use super::types::sql::{PTime, PUuid};
 use super::types::{DbTime, DbUuid};
+use diesel::sql_types::{Integer, Nullable, Text};
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = feed_events)]
@@ -59,12 +63,49 @@ impl From<Row> for FeedEntry {
 
 type Owners = HashMap<uuid::Uuid, (String, Option<String>, Option<String>)>;
 
+/// SQLite: the entry goes straight into the log (one writer: the order it is written in is the
+/// commit order), with its thread's owner, organization and product.
+const KEEP_SQLITE: &str = "INSERT INTO feed_events \
+     (at, kind, reply_id, data, thread_id, owner, org_id, product) \
+     SELECT ?, ?, ?, ?, id, owner, org_id, product FROM threads WHERE id = ?";
+
+/// PostgreSQL: the entry goes to the outbox; `ct_append_feed` gives it its cursor in commit
+/// order (migration 000030).
+const KEEP_PG: &str = "INSERT INTO feed_outbox \
+     (at, kind, reply_id, data, thread_id, owner, org_id, product) \
+     SELECT ?, ?, ?, ?, id, owner, org_id, product FROM threads WHERE id = ?";
+
+/// The statement [`keep`] makes: five values bound to a fixed text.
+pub(super) type Keep<'a> = Bound<
+    Bound<Bound<Bound<Bound<Sql, PTime, DbTime>, Text, &'a str>, Nullable<PUuid>, Option<DbUuid>>, Text, &'a str>,
+    PUuid,
+    DbUuid,
+>;
+
+/// Writes a change feed entry inside the transaction of the change it reports (run it with
+/// `.execute(conn)` in a `write_tx!` body): the change and its entry commit together.
+pub(super) fn keep(dialect: Dialect, e: &NewFeedEvent) -> Keep<'_> {
+    let text = match dialect {
+        Dialect::Sqlite => KEEP_SQLITE,
+        Dialect::Postgres => KEEP_PG,
+    };
+    sql(text)
+        .bind::<PTime, _>(DbTime(e.at))
+        .bind::<Text, _>(e.kind)
+        .bind::<Nullable<PUuid>, _>(e.reply_id.map(|m| DbUuid(m.as_uuid())))
+        .bind::<Text, _>(e.data.as_str())
+        .bind::<PUuid, _>(DbUuid(e.thread_id.as_uuid()))
+}
+
+/// Moves this many outbox rows between two vacuums of it (PostgreSQL): every row is inserted
+/// and soon deleted, and autovacuum may be off or slow to come.
+const VACUUM_EVERY: u64 = 5_000;
+
 impl SqlStore {
     /// PostgreSQL: the whole batch in one statement, `ct_append_feed` (migration 000029): the
     /// advisory lock held to its commit (cursors in commit order across instances), owners
     /// looked up, entries inserted in order, other instances woken — one round trip.
     async fn append_feed_pg(&self, events: &[NewFeedEvent]) -> Result<(), AppError> {
-        use super::prepared::Bind as _;
         let entries: Vec<serde_json::Value> = events
             .iter()
             .map(|e| {
@@ -78,15 +119,43 @@ impl SqlStore {
             })
             .collect();
         let entries = serde_json::Value::Array(entries).to_string();
+        let r: Result<i32, DbError> = with_conn!(self, |conn, _d| {
+            Ok(sql("SELECT ct_append_feed(CAST(? AS jsonb)) AS n")
+                .bind::<Text, _>(entries.as_str())
+                .get_result::<Stored>(conn)
+                .await?
+                .n)
+        });
+        self.outbox_moved(r?).await;
+        Ok(())
+    }
+
+    /// Counts rows the feed's statements moved out of the outbox, and vacuums it every
+    /// [`VACUUM_EVERY`] (a failure is only logged: the next one tries again).
+    async fn outbox_moved(&self, n: i32) {
+        use std::sync::atomic::Ordering;
+        let n = u64::try_from(n).unwrap_or(0);
+        let before = self.outbox.fetch_add(n, Ordering::Relaxed);
+        if before + n < VACUUM_EVERY {
+            return;
+        }
+        self.outbox.store(0, Ordering::Relaxed);
         let r: Result<(), DbError> = with_conn!(self, |conn, _d| {
-            super::prepared::sql("SELECT ct_append_feed(CAST(? AS jsonb))")
-                .bind::<diesel::sql_types::Text, _>(entries.as_str())
-                .execute(conn)
-                .await?;
+            use diesel_async::SimpleAsyncConnection as _;
+            conn.batch_execute("VACUUM feed_outbox").await?;
             Ok(())
         });
-        Ok(r?)
+        if let Err(e) = r {
+            tracing::warn!(cause = %e.0.chain(), "vacuuming the change feed's outbox failed");
+        }
     }
+}
+
+/// How many entries `ct_append_feed` / `ct_settle_feed` stored.
+#[derive(QueryableByName)]
+struct Stored {
+    #[diesel(sql_type = Integer)]
+    n: i32,
 }
 
 impl FeedStore for SqlStore {
@@ -94,7 +163,7 @@ impl FeedStore for SqlStore {
         if events.is_empty() {
             return Ok(());
         }
-        if self.db.dialect() == crate::db::Dialect::Postgres {
+        if self.db.dialect() == Dialect::Postgres {
             return self.append_feed_pg(events).await;
         }
         let mut ids: Vec<DbUuid> = events
@@ -147,6 +216,20 @@ impl FeedStore for SqlStore {
             Ok(())
         });
         Ok(r?)
+    }
+
+    async fn settle_feed(&self) -> Result<(), AppError> {
+        if self.db.dialect() != Dialect::Postgres {
+            return Ok(());
+        }
+        let r: Result<i32, DbError> = with_conn!(self, |conn, _d| {
+            Ok(sql("SELECT ct_settle_feed() AS n")
+                .get_result::<Stored>(conn)
+                .await?
+                .n)
+        });
+        self.outbox_moved(r?).await;
+        Ok(())
     }
 
     async fn read_feed(
@@ -247,7 +330,7 @@ mod tests {
     #[test]
     fn the_append_function_takes_the_feed_lock_and_wakes_the_bus() {
         let sql = include_str!(
-            "../../../../migrations/postgres/2026-12-05-000029_feed_append_function/up.sql"
+            "../../../../migrations/postgres/2026-12-06-000030_feed_outbox/up.sql"
         );
         assert!(sql.contains(&format!("pg_advisory_xact_lock({APPEND_LOCK})")));
         assert!(sql.contains(&format!("pg_notify('{}', '{GREW}')", crate::bus::CHANNEL)));

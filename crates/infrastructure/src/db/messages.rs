@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use chat_threads_application::messages::{
     MessageRevision, RestoreOutcome, Revision, check_revisable, tombstone_wanted,
 };
+use chat_threads_application::feed::created_entry;
 use chat_threads_application::{
     Anchor, AppError, Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter,
     MessageStore, NewMessage,
@@ -18,6 +19,7 @@ use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
+use super::feed::keep;
 use super::models::{MessageRow, RevisionRow, ThreadRow, messages_from};
 use super::prepared::{self, Bind};
 use super::schema::{message_revisions, messages, threads};
@@ -52,6 +54,8 @@ impl SqlStore {
             owner: scope.owner.as_str().to_owned(),
             parent: parent.map(db_id),
             row: MessageRow::from(&msg),
+            // Serialized with no parent at depth 0; the statement writes in the ones it chose.
+            feed: created_entry(&msg, None).data,
         };
         let mut conn = pool
             .get()
@@ -88,9 +92,11 @@ impl MessageStore for SqlStore {
         {
             return Ok(placed);
         }
-        let r: Result<Message, DbError> = write_tx!(self, |conn, _d| {
+        let r: Result<Message, DbError> = write_tx!(self, |conn, d| {
             let thread = lock_thread!(conn, scope, thread_id);
-            Ok(place!(conn, scope, thread, Anchor::Append(parent), message))
+            let placed = place!(conn, scope, thread, Anchor::Append(parent), message);
+            keep(d, &created_entry(&placed, None)).execute(conn).await?;
+            Ok(placed)
         });
         Ok(r?)
     }
@@ -102,9 +108,11 @@ impl MessageStore for SqlStore {
         of: MessageId,
         message: NewMessage,
     ) -> Result<Message, AppError> {
-        let r: Result<Message, DbError> = write_tx!(self, |conn, _d| {
+        let r: Result<Message, DbError> = write_tx!(self, |conn, d| {
             let thread = lock_thread!(conn, scope, thread_id);
-            Ok(place!(conn, scope, thread, Anchor::SiblingOf(of), message))
+            let placed = place!(conn, scope, thread, Anchor::SiblingOf(of), message);
+            keep(d, &created_entry(&placed, None)).execute(conn).await?;
+            Ok(placed)
         });
         Ok(r?)
     }

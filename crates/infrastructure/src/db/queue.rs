@@ -1,6 +1,7 @@
 //! Follow-ups queued while a reply runs, on both backends: queued under the running reply,
 //! started one at a time in a transaction with the one-reply-per-thread check.
 
+use chat_threads_application::feed::created_entry;
 use chat_threads_application::replies::QueueStore;
 use chat_threads_application::{Anchor, AppError, NewMessage};
 use chat_threads_domain::{Message, MessageId, MessageStatus, Scope, Thread, ThreadId, Timestamp};
@@ -8,6 +9,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
+use super::feed::keep;
 use super::models::{MessageRow, ThreadRow};
 use super::prepared::Bind;
 use super::schema::{messages, threads};
@@ -86,7 +88,7 @@ impl QueueStore for SqlStore {
         reply: NewMessage,
     ) -> Result<Option<(Message, Message)>, AppError> {
         let now = reply.created_at;
-        let r: Result<Option<(Message, Message)>, DbError> = write_tx!(self, |conn, _d| {
+        let r: Result<Option<(Message, Message)>, DbError> = write_tx!(self, |conn, d| {
             let thread = lock_thread!(conn, scope, thread_id);
             if reply_running!(conn, thread_id, busy_since) {
                 return Ok(None);
@@ -131,6 +133,10 @@ impl QueueStore for SqlStore {
                     .await?;
             }
             own_reply!(conn, placed.id, thread_id, instance);
+            // The placeholder opens the reply's log (1).
+            keep(d, &created_entry(&placed, Some((placed.id, 1))))
+                .execute(conn)
+                .await?;
             Ok(Some((user, placed)))
         });
         Ok(r?)

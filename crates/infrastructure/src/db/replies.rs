@@ -10,12 +10,14 @@ use diesel::sql_types::Text;
 
 use super::dialect::Dialect;
 use super::error::DbError;
+use super::feed::keep;
 use super::models::{MessageRow, ThreadRow, stored_status};
 use super::prepared::{self, Bind};
 use super::schema::{messages, threads};
 use super::store::{SqlStore, db_id};
 use super::types::sql::PUuid;
 use super::types::{DbJson, DbTime, DbUuid};
+use chat_threads_application::feed::created_entry;
 use chat_threads_application::replies::{ReplyStart, ReplyStore, ReplyUpdate};
 
 /// Forgets who writes a reply (it has ended), inside the caller's connection or transaction.
@@ -119,35 +121,49 @@ impl ReplyStore for SqlStore {
             parts,
             status,
             usage,
+            entry,
         } = update;
         let parts = DbJson(serde_json::to_value(parts).unwrap_or_else(|_| serde_json::json!([])));
         let prompt = usage.map(|u| i32::try_from(u.prompt_tokens).unwrap_or(i32::MAX));
         let completion = usage.map(|u| i32::try_from(u.completion_tokens).unwrap_or(i32::MAX));
-        let r: Result<Message, DbError> = with_conn!(self, |conn, _d| {
-            let row: MessageRow = diesel::update(
-                messages::table
-                    .filter(messages::id.eq(DbUuid(id.as_uuid())))
-                    .filter(messages::thread_id.eq(DbUuid(thread_id.as_uuid()))),
-            )
-            .set((
-                messages::content.eq(content),
-                messages::status.eq(stored_status(status)),
-                messages::prompt_tokens.eq(prompt),
-                messages::completion_tokens.eq(completion),
-                messages::updated_at.eq(DbTime(now)),
-                messages::parts.eq(parts.clone()),
-            ))
-            .returning(MessageRow::as_returning())
-            .get_result(conn)
-            .await?;
-            // Flushes while streaming touch only the message; the thread moves when the reply
-            // ends, and the reply has no writer any more.
-            if status != MessageStatus::Streaming {
-                diesel::update(threads::table.filter(threads::id.eq(DbUuid(thread_id.as_uuid()))))
-                    .set(threads::updated_at.eq(DbTime(now)))
-                    .execute(conn)
+        let changes = (
+            messages::content.eq(content),
+            messages::status.eq(stored_status(status)),
+            messages::prompt_tokens.eq(prompt),
+            messages::completion_tokens.eq(completion),
+            messages::updated_at.eq(DbTime(now)),
+            messages::parts.eq(parts),
+        );
+        let target = messages::table
+            .filter(messages::id.eq(db_id(id)))
+            .filter(messages::thread_id.eq(db_id(thread_id)));
+        if status == MessageStatus::Streaming {
+            // A flush while it streams touches only the message, outside any transaction.
+            let r: Result<Message, DbError> = with_conn!(self, |conn, _d| {
+                let row: MessageRow = diesel::update(target)
+                    .set(changes.clone())
+                    .returning(MessageRow::as_returning())
+                    .get_result(conn)
                     .await?;
-                disown!(conn, id);
+                Message::try_from(row)
+            });
+            return Ok(r?);
+        }
+        // The end: the message, the thread's time, the reply's writer gone and the end's
+        // change feed entry, together.
+        let r: Result<Message, DbError> = write_tx!(self, |conn, d| {
+            let row: MessageRow = diesel::update(target)
+                .set(changes)
+                .returning(MessageRow::as_returning())
+                .get_result(conn)
+                .await?;
+            diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                .set(threads::updated_at.eq(DbTime(now)))
+                .execute(conn)
+                .await?;
+            disown!(conn, id);
+            if let Some(entry) = entry {
+                keep(d, entry).execute(conn).await?;
             }
             Message::try_from(row)
         });
@@ -167,7 +183,7 @@ impl ReplyStore for SqlStore {
             reply,
             hold,
         } = start;
-        let r: Result<(Option<Message>, Message), DbError> = write_tx!(self, |conn, _d| {
+        let r: Result<(Option<Message>, Message), DbError> = write_tx!(self, |conn, d| {
             let thread = lock_thread!(conn, scope, thread_id);
             if reply_running!(conn, thread_id, busy_since) {
                 return Err(DbError(AppError::GenerationInProgress));
@@ -186,6 +202,14 @@ impl ReplyStore for SqlStore {
             own_reply!(conn, reply.id, thread_id, instance);
             if let Some(hold) = &hold {
                 place_hold!(conn, hold, reply.id.as_uuid(), None, reply.created_at);
+            }
+            // The reply's log numbers the user message 1 and the placeholder after it.
+            let mut seq = 0;
+            for m in user.iter().chain([&reply]) {
+                seq += 1;
+                keep(d, &created_entry(m, Some((reply.id, seq))))
+                    .execute(conn)
+                    .await?;
             }
             Ok((user, reply))
         });

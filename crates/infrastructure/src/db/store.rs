@@ -24,6 +24,8 @@ pub struct SqlStore {
     pub(crate) objects: Option<crate::objects::ObjectBlobs>,
     /// Thread owners seen here (see [`super::members`]).
     pub(crate) owners: std::sync::Arc<super::members::OwnerCache>,
+    /// Change feed outbox rows moved since it was last vacuumed (see [`super::feed`]).
+    pub(crate) outbox: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl SqlStore {
@@ -38,6 +40,7 @@ impl SqlStore {
             db,
             objects: None,
             owners: std::sync::Arc::default(),
+            outbox: std::sync::Arc::default(),
         }
     }
 

@@ -275,6 +275,9 @@ pub(super) struct PgAppendQuery {
     pub parent: Option<super::types::DbUuid>,
     /// The message; its `parent_id` and `depth` are decided by the statement.
     pub row: super::models::MessageRow,
+    /// Its `message.created` change feed entry's data, serialized with no parent at depth 0
+    /// (the statement writes in the ones it chose and puts the entry in the feed's outbox).
+    pub feed: String,
 }
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgAppendQuery {
@@ -321,6 +324,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgAppendQuery {
         out.push_bind_param::<Nullable<Text>, _>(&r.author)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&r.author_name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.feed)?;
         out.push_sql(")");
         Ok(())
     }

@@ -4,28 +4,35 @@ use chat_threads_application::AppError;
 use chat_threads_application::feed::{FeedEntry, FeedFilter, FeedScope, FeedStore, NewFeedEvent};
 use chat_threads_domain::Timestamp;
 
-use super::MemoryStore;
+use super::{MemoryStore, State};
+
+impl State {
+    /// Appends an entry to the log with the next cursor (nothing when its thread is gone):
+    /// how the writer's batches and the writes that keep their own entry both write it.
+    pub(super) fn keep(&mut self, e: &NewFeedEvent) {
+        let Some(t) = self.threads.get(&e.thread_id) else {
+            return;
+        };
+        let entry = FeedEntry {
+            cursor: self.feed.last().map_or(self.feed_floor, |l| l.cursor) + 1,
+            at: e.at,
+            thread_id: e.thread_id,
+            owner: t.owner.as_str().to_owned(),
+            org_id: t.org_id.clone(),
+            product: t.product.as_ref().map(|p| p.as_str().to_owned()),
+            kind: e.kind.to_owned(),
+            reply_id: e.reply_id,
+            data: e.data.clone(),
+        };
+        self.feed.push(entry);
+    }
+}
 
 impl FeedStore for MemoryStore {
     async fn append_feed(&self, events: &[NewFeedEvent]) -> Result<(), AppError> {
         let mut s = self.lock()?;
         for e in events {
-            let Some(t) = s.threads.get(&e.thread_id) else {
-                continue;
-            };
-            let entry = FeedEntry {
-                cursor: 0,
-                at: e.at,
-                thread_id: e.thread_id,
-                owner: t.owner.as_str().to_owned(),
-                org_id: t.org_id.clone(),
-                product: t.product.as_ref().map(|p| p.as_str().to_owned()),
-                kind: e.kind.to_owned(),
-                reply_id: e.reply_id,
-                data: e.data.clone(),
-            };
-            let cursor = s.feed.last().map_or(s.feed_floor, |l| l.cursor) + 1;
-            s.feed.push(FeedEntry { cursor, ..entry });
+            s.keep(e);
         }
         Ok(())
     }

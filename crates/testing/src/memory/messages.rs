@@ -9,6 +9,7 @@ use chat_threads_domain::{
 };
 
 use chat_threads_application::AppError;
+use chat_threads_application::feed::created_entry;
 use chat_threads_application::messages::RestoreOutcome;
 use chat_threads_application::{
     Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter, MessageStore,
@@ -25,12 +26,15 @@ impl MessageStore for MemoryStore {
         parent: Option<MessageId>,
         message: NewMessage,
     ) -> Result<Message, AppError> {
-        self.lock()?.place(
+        let mut s = self.lock()?;
+        let placed = s.place(
             scope,
             thread_id,
             chat_threads_application::Anchor::Append(parent),
             message,
-        )
+        )?;
+        s.keep(&created_entry(&placed, None));
+        Ok(placed)
     }
 
     async fn add_sibling(
@@ -40,12 +44,15 @@ impl MessageStore for MemoryStore {
         of: MessageId,
         message: NewMessage,
     ) -> Result<Message, AppError> {
-        self.lock()?.place(
+        let mut s = self.lock()?;
+        let placed = s.place(
             scope,
             thread_id,
             chat_threads_application::Anchor::SiblingOf(of),
             message,
-        )
+        )?;
+        s.keep(&created_entry(&placed, None));
+        Ok(placed)
     }
 
     async fn get_message(

@@ -90,6 +90,11 @@ impl QueueStore for MemoryStore {
             t.active_leaf_id = Some(*newest);
         }
         s.owners.insert(placed.id, (thread_id, instance.to_owned()));
+        // The placeholder opens the reply's log (1).
+        s.keep(&chat_threads_application::feed::created_entry(
+            &placed,
+            Some((placed.id, 1)),
+        ));
         Ok(Some((user, placed)))
     }
 

@@ -4,6 +4,7 @@
 use chat_threads_domain::{Message, MessageId, Scope, ThreadId, Timestamp};
 
 use chat_threads_application::AppError;
+use chat_threads_application::feed::created_entry;
 
 use super::MemoryStore;
 
@@ -38,6 +39,7 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
             parts,
             status,
             usage,
+            entry,
         } = update;
         let mut s = self.lock()?;
         let m = s
@@ -56,6 +58,9 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
             s.owners.remove(&id);
             if let Some(t) = s.threads.get_mut(&thread_id) {
                 t.updated_at = now;
+            }
+            if let Some(entry) = entry {
+                s.keep(entry);
             }
         }
         Ok(out)
@@ -95,8 +100,12 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
             Ok((user, reply))
         })();
         match &result {
-            Ok((_, reply)) => {
+            Ok((user, reply)) => {
                 s.owners.insert(reply.id, (thread_id, instance.to_owned()));
+                // The reply's log numbers the user message 1 and the placeholder after it.
+                for (seq, m) in (1..).zip(user.iter().chain([reply])) {
+                    s.keep(&created_entry(m, Some((reply.id, seq))));
+                }
             }
             Err(_) => (s.threads, s.messages) = snapshot,
         }
