@@ -133,3 +133,125 @@ pub async fn change_feed<S: Store>(store: S) {
     assert_eq!(next.entries.len(), 1);
     assert!(next.entries[0].cursor > head);
 }
+
+/// The entries a store writes with the changes they report: an append's, an edit's (a sibling),
+/// a reply's start (user message and placeholder, numbered 1 and 2 in the reply's log) and end
+/// are in the log once it is settled, each exactly the event subscribers get — with the parent
+/// and depth the store chose — in the order the changes committed, interleaved in that order
+/// with entries the feed's writer appends; a refused change leaves no entry.
+pub async fn entries_are_written_with_their_changes<S: Store>(store: S) {
+    use chat_threads_application::events::ThreadEvent;
+    use chat_threads_application::feed::{FeedScope, NewFeedEvent, created_entry};
+    use chat_threads_application::replies::ReplyUpdate;
+    use chat_threads_application::{Anchor, NewMessage};
+    use chat_threads_domain::MessageStatus;
+
+    let s = Fixture::new(store.clone());
+    let t = s.thread(&alice()).await;
+    let scope = alice().scope();
+    let now = || chat_threads_domain::to_micros(chrono::Utc::now());
+    let msg = |role: Role, status: MessageStatus| new_message(role, status, now());
+    let live = |m: &Message| ThreadEvent::thread(m.thread_id, Event::created(m)).data_json();
+
+    let first = store
+        .append_message(&scope, t.id, None, msg(Role::User, MessageStatus::Complete))
+        .await
+        .unwrap();
+    // Under the active leaf: the store picks the parent and depth.
+    let second = store
+        .append_message(&scope, t.id, None, msg(Role::Assistant, MessageStatus::Complete))
+        .await
+        .unwrap();
+    assert_eq!((second.parent_id, second.depth), (Some(first.id), 1));
+    let refused = store
+        .append_message(
+            &scope,
+            t.id,
+            Some(MessageId::new()),
+            msg(Role::User, MessageStatus::Complete),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "parent_not_found");
+    let sibling = store
+        .add_sibling(&scope, t.id, second.id, msg(Role::Assistant, MessageStatus::Complete))
+        .await
+        .unwrap();
+    // An entry through the feed's writer, between two changes.
+    let written = NewFeedEvent {
+        at: now(),
+        thread_id: t.id,
+        kind: "thread.updated",
+        reply_id: None,
+        data: r#"{"type":"thread.updated"}"#.into(),
+    };
+    store.append_feed(std::slice::from_ref(&written)).await.unwrap();
+    let user_msg: NewMessage = msg(Role::User, MessageStatus::Complete);
+    let start = chat_threads_application::replies::ReplyStart {
+        busy_since: now() - chrono::TimeDelta::hours(1),
+        user: Some((Anchor::Append(None), user_msg)),
+        reply: (None, msg(Role::Assistant, MessageStatus::Streaming)),
+        hold: None,
+    };
+    let (user, reply) = store
+        .begin_reply("instance-a", &scope, t.id, start)
+        .await
+        .unwrap();
+    let user = user.unwrap();
+    let end = ThreadEvent {
+        thread_id: t.id,
+        seq: Some(5),
+        reply_id: Some(reply.id),
+        data: Event::MessageCompleted {
+            content: "done".into(),
+            usage: None,
+        },
+    };
+    let end_entry = chat_threads_application::feed::entry(&end, now()).unwrap();
+    store
+        .update_reply(
+            t.id,
+            reply.id,
+            ReplyUpdate {
+                content: "done",
+                parts: &[],
+                status: MessageStatus::Complete,
+                usage: None,
+                entry: Some(&end_entry),
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+
+    store.settle_feed().await.unwrap();
+    let entries = store
+        .read_feed(&FeedScope::Owner("user:alice".into()), &FeedFilter::default(), 0, 100)
+        .await
+        .unwrap();
+    let got: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e.kind.as_str(), e.data.as_str()))
+        .collect();
+    let (u, r) = (
+        created_entry(&user, Some((reply.id, 1))),
+        created_entry(&reply, Some((reply.id, 2))),
+    );
+    let (a, b, c) = (live(&first), live(&second), live(&sibling));
+    assert_eq!(
+        got,
+        vec![
+            ("message.created", a.as_str()),
+            ("message.created", b.as_str()),
+            ("message.created", c.as_str()),
+            ("thread.updated", written.data.as_str()),
+            ("message.created", u.data.as_str()),
+            ("message.created", r.data.as_str()),
+            ("message.completed", end_entry.data.as_str()),
+        ]
+    );
+    assert!(u.data.contains(r#""seq":1"#) && r.data.contains(r#""seq":2"#));
+    assert_eq!(entries[4].reply_id, Some(reply.id));
+    assert!(entries.windows(2).all(|w| w[0].cursor < w[1].cursor));
+    assert!(entries.iter().all(|e| e.thread_id == t.id && e.owner == "user:alice"));
+}

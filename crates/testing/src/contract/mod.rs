@@ -27,7 +27,7 @@ pub use concurrency::{
     abandoned_writes_leave_the_store_usable, concurrent_appends, failed_writes_fail_alone,
 };
 pub use edits::{delete_message_subtree, edit_in_place_and_tombstones};
-pub use feed::change_feed;
+pub use feed::{change_feed, entries_are_written_with_their_changes};
 pub use lists::{list_filters_and_pages, text_search};
 pub use members::members_and_authors;
 pub use messages::{
@@ -241,6 +241,7 @@ macro_rules! contract_tests {
             org_admin_reads_the_org, message_filters, export_and_import, chatgpt_import,
             begin_reply_is_atomic, pages_and_exports_are_bounded, edit_in_place_and_tombstones,
             balances_hold_and_debit, members_and_authors, undo_deletes_and_sweep, change_feed,
+            entries_are_written_with_their_changes,
             queued_followups, webhook_leases_and_deliveries, remembered_histories);
     };
     (@each $make:expr; $($name:ident),+) => {
