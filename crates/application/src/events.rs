@@ -486,6 +486,14 @@ impl ThreadEvents {
         self.deliver(event);
     }
 
+    /// Publishes the events a store write reported ([`crate::feed::Report`]) and kept with its
+    /// change.
+    pub fn publish_all_stored(&self, events: Vec<ThreadEvent>) {
+        for e in events {
+            self.publish_stored(e);
+        }
+    }
+
     /// Publishes an event produced here: to the change feed (when its kind is logged), local
     /// subscribers and other instances. Returns the feed's ticket for [`Self::recorded`].
     pub fn publish(&self, event: ThreadEvent) -> u64 {

@@ -172,6 +172,21 @@ pub fn created_entry(
     }
 }
 
+/// The events a store write reports, made from its result: the store writes their change feed
+/// entries in the write's transaction (at its time), and the use case then publishes the same
+/// events ([`crate::events::ThreadEvents::publish_stored`]). [`silent`] reports nothing.
+pub type Report<'a, R> = &'a (dyn Fn(&R) -> Vec<ThreadEvent> + Send + Sync);
+
+/// The entries `report` makes of a write's `result`, at `at`.
+pub fn reported<R>(report: Report<'_, R>, result: &R, at: Timestamp) -> Vec<NewFeedEvent> {
+    report(result).iter().filter_map(|e| entry(e, at)).collect()
+}
+
+/// Reports nothing: a write no subscriber is told about (sweeps, imports, tests of a store).
+pub fn silent<R>(_: &R) -> Vec<ThreadEvent> {
+    Vec::new()
+}
+
 /// Storage of the log.
 pub trait FeedStore: Clone + Send + Sync + 'static {
     /// Appends events in one transaction, in order, each with its thread's owner,

@@ -35,6 +35,14 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
         thread_id: ThreadId,
         leaf: MessageId,
     ) -> Result<Thread, AppError> {
+        let report = |t: &Thread| {
+            vec![crate::events::ThreadEvent::thread(
+                t.id,
+                Event::BranchSwitched {
+                    active_leaf_id: t.active_leaf_id,
+                },
+            )]
+        };
         let thread = self
             .store
             .set_active_leaf(
@@ -43,16 +51,10 @@ impl<S: MessageStore + ThreadStore, C: Clock> MessageService<S, C> {
                 thread_id,
                 leaf,
                 self.clock.now(),
+                &report,
             )
             .await?;
-        self.events
-            .emit(
-                thread_id,
-                Event::BranchSwitched {
-                    active_leaf_id: thread.active_leaf_id,
-                },
-            )
-            .await;
+        self.events.publish_all_stored(report(&thread));
         Ok(thread)
     }
 

@@ -42,7 +42,7 @@ use chat_threads_domain::{
 use crate::access::{Need, scope_for};
 use crate::cursor;
 use crate::error::AppError;
-use crate::events::{Event, ThreadEvents};
+use crate::events::{Event, ThreadEvent, ThreadEvents};
 use crate::input::opt;
 use crate::paging::{Page, page_size};
 use crate::system::Clock;
@@ -168,6 +168,16 @@ pub(crate) async fn tool_ancestors<S: MessageStore + ThreadStore>(
         .collect())
 }
 
+/// A message write's report: `message.updated` with the message as the write left it.
+fn updated(m: &Message) -> Vec<ThreadEvent> {
+    vec![ThreadEvent::thread(
+        m.thread_id,
+        Event::MessageUpdated {
+            message: Box::new(m.clone()),
+        },
+    )]
+}
+
 /// Message and tree use cases.
 #[derive(Debug, Clone)]
 pub struct MessageService<S, C> {
@@ -197,7 +207,10 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
     /// Publishes a message the store just appended (its feed entry was written with it).
     pub(crate) fn created(&self, m: &Message) {
         self.events
-            .publish_stored(crate::events::ThreadEvent::thread(m.thread_id, Event::created(m)));
+            .publish_stored(crate::events::ThreadEvent::thread(
+                m.thread_id,
+                Event::created(m),
+            ));
     }
 
     /// A display text, held to the content rules.
@@ -286,24 +299,6 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         Ok(m)
     }
 
-    /// Appends an already-built message (used by generation, which sets status and tokens).
-    pub async fn append_prepared(
-        &self,
-        who: &Principal,
-        thread_id: ThreadId,
-        parent: Option<MessageId>,
-        msg: NewMessage,
-    ) -> Result<Message, AppError> {
-        self.store
-            .append_message(
-                &scope_for(&self.store, who, thread_id, Need::Write).await?,
-                thread_id,
-                parent,
-                msg,
-            )
-            .await
-    }
-
     /// A live message.
     pub async fn get(
         &self,
@@ -370,6 +365,18 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             )
             .await?;
         msg.edited_at = Some(msg.created_at);
+        // The new version, and the branch switched to it.
+        let report = |m: &Message| {
+            vec![
+                ThreadEvent::thread(m.thread_id, Event::created(m)),
+                ThreadEvent::thread(
+                    m.thread_id,
+                    Event::BranchSwitched {
+                        active_leaf_id: Some(m.id),
+                    },
+                ),
+            ]
+        };
         let m = self
             .store
             .add_sibling(
@@ -377,17 +384,10 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                 thread_id,
                 id,
                 msg,
+                &report,
             )
             .await?;
-        self.created(&m);
-        self.events
-            .emit(
-                thread_id,
-                Event::BranchSwitched {
-                    active_leaf_id: Some(m.id),
-                },
-            )
-            .await;
+        self.events.publish_all_stored(report(&m));
         Ok(m)
     }
 
@@ -435,9 +435,10 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                     metadata,
                     at: self.clock.now(),
                 },
+                &updated,
             )
             .await?;
-        self.updated(&m).await;
+        self.updated(&m);
         Ok(m)
     }
 
@@ -467,24 +468,6 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         }))
     }
 
-    /// Adds a prepared sibling of `of` (regenerate: a new reply beside the old one).
-    pub async fn add_sibling(
-        &self,
-        who: &Principal,
-        thread_id: ThreadId,
-        of: MessageId,
-        msg: NewMessage,
-    ) -> Result<Message, AppError> {
-        self.store
-            .add_sibling(
-                &scope_for(&self.store, who, thread_id, Need::Write).await?,
-                thread_id,
-                of,
-                msg,
-            )
-            .await
-    }
-
     /// Soft-deletes a message and everything below it. If the active leaf was removed, it moves
     /// to the deleted message's parent (for a root: the newest surviving leaf, or none).
     pub async fn delete(
@@ -495,6 +478,17 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         scope: DeleteScope,
     ) -> Result<DeleteOutcome, AppError> {
         let now = self.clock.now();
+        let report = |out: &DeleteOutcome| {
+            vec![ThreadEvent::thread(
+                thread_id,
+                Event::MessageDeleted {
+                    message_id: id,
+                    scope,
+                    deleted: out.deleted,
+                    active_leaf_id: out.active_leaf_id,
+                },
+            )]
+        };
         let out = match scope {
             DeleteScope::Message => {
                 self.store
@@ -503,6 +497,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                         thread_id,
                         id,
                         now,
+                        &report,
                     )
                     .await?
             }
@@ -513,21 +508,12 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                         thread_id,
                         id,
                         now,
+                        &report,
                     )
                     .await?
             }
         };
-        self.events
-            .emit(
-                thread_id,
-                Event::MessageDeleted {
-                    message_id: id,
-                    scope,
-                    deleted: out.deleted,
-                    active_leaf_id: out.active_leaf_id,
-                },
-            )
-            .await;
+        self.events.publish_all_stored(report(&out));
         crate::audit::record(
             &self.store,
             &self.clock,
@@ -665,9 +651,10 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                 id,
                 feedback,
                 self.clock.now(),
+                &updated,
             )
             .await?;
-        self.updated(&m).await;
+        self.updated(&m);
         Ok(m)
     }
 
@@ -688,20 +675,15 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                 id,
                 reaction,
                 self.clock.now(),
+                &updated,
             )
             .await?;
-        self.updated(&m).await;
+        self.updated(&m);
         Ok(m)
     }
 
-    async fn updated(&self, m: &Message) {
-        self.events
-            .emit(
-                m.thread_id,
-                Event::MessageUpdated {
-                    message: Box::new(m.clone()),
-                },
-            )
-            .await;
+    /// Publishes what a message write reported (its entries were stored with it).
+    fn updated(&self, m: &Message) {
+        self.events.publish_all_stored(updated(m));
     }
 }

@@ -9,6 +9,7 @@ use chat_threads_domain::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
+use crate::feed::Report;
 
 /// Position in a thread's whole tree, ordered by `(created_at, id)` oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,7 +236,9 @@ pub struct RestoreOutcome {
     pub active_leaf_id: Option<MessageId>,
 }
 
-/// Storage of messages and the tree operations, each applied atomically.
+/// Storage of messages and the tree operations, each applied atomically. A write that takes a
+/// `report` keeps the change feed entries of the events the report makes of its result in the
+/// same transaction ([`crate::feed::Report`]).
 pub trait MessageStore: Clone + Send + Sync + 'static {
     /// Appends under `parent`, or under the active leaf; the message becomes the active leaf.
     /// Its `message.created` change feed entry ([`crate::feed::created_entry`]) is written in
@@ -248,14 +251,14 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         message: NewMessage,
     ) -> impl Future<Output = Result<Message, AppError>> + Send;
 
-    /// Adds a sibling of `of` (edit or regenerate); the sibling becomes the active leaf. Its
-    /// `message.created` change feed entry is written in the same transaction.
+    /// Adds a sibling of `of` (edit or regenerate); the sibling becomes the active leaf.
     fn add_sibling(
         &self,
         scope: &Scope,
         thread_id: ThreadId,
         of: MessageId,
         message: NewMessage,
+        report: Report<'_, Message>,
     ) -> impl Future<Output = Result<Message, AppError>> + Send;
 
     /// A message of the thread (deleted ones too; callers decide).
@@ -273,6 +276,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
+        report: Report<'_, DeleteOutcome>,
     ) -> impl Future<Output = Result<DeleteOutcome, AppError>> + Send;
 
     /// Edits a live message of the owner's thread in place: its current version goes to the
@@ -284,6 +288,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         thread_id: ThreadId,
         id: MessageId,
         revision: Revision,
+        report: Report<'_, Message>,
     ) -> impl Future<Output = Result<Message, AppError>> + Send;
 
     /// Earlier versions of a message, oldest first, after `after_version`, at most `limit`.
@@ -306,6 +311,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
+        report: Report<'_, DeleteOutcome>,
     ) -> impl Future<Output = Result<DeleteOutcome, AppError>> + Send;
 
     /// Undoes a delete of a message of a live thread: a message deleted with its subtree comes
@@ -320,6 +326,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
+        report: Report<'_, RestoreOutcome>,
     ) -> impl Future<Output = Result<RestoreOutcome, AppError>> + Send;
 
     /// Up to `limit` messages of the active path ending just above `before` (or at the active
@@ -356,6 +363,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         thread_id: ThreadId,
         leaf: MessageId,
         now: Timestamp,
+        report: Report<'_, Thread>,
     ) -> impl Future<Output = Result<Thread, AppError>> + Send;
 
     /// Copies the path to `at` (and, by mode, the branches below it) into `new_thread`, whose
@@ -377,6 +385,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         id: MessageId,
         feedback: Option<Feedback>,
         now: Timestamp,
+        report: Report<'_, Message>,
     ) -> impl Future<Output = Result<Message, AppError>> + Send;
 
     /// Sets or clears the reaction on a live message.
@@ -387,6 +396,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         id: MessageId,
         reaction: Option<Reaction>,
         now: Timestamp,
+        report: Report<'_, Message>,
     ) -> impl Future<Output = Result<Message, AppError>> + Send;
 }
 

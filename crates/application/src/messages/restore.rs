@@ -6,7 +6,7 @@ use chat_threads_domain::{Message, MessageId, Principal, ThreadId};
 use super::{MessageService, MessageStore, RestoreOutcome};
 use crate::access::{Need, may_write, scope_for};
 use crate::error::AppError;
-use crate::events::Event;
+use crate::events::{Event, ThreadEvent};
 use crate::system::Clock;
 use crate::threads::ThreadStore;
 
@@ -20,9 +20,23 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         id: MessageId,
     ) -> Result<RestoreOutcome, AppError> {
         let scope = scope_for(&self.store, who, thread_id, Need::Write).await?;
+        // Announced when something came back.
+        let report = |out: &RestoreOutcome| {
+            if out.restored == 0 {
+                return Vec::new();
+            }
+            vec![ThreadEvent::thread(
+                thread_id,
+                Event::MessageRestored {
+                    message: Box::new(out.message.clone()),
+                    restored: out.restored,
+                    active_leaf_id: out.active_leaf_id,
+                },
+            )]
+        };
         let out = self
             .store
-            .restore_message(&scope, thread_id, id, self.clock.now())
+            .restore_message(&scope, thread_id, id, self.clock.now(), &report)
             .await?;
         if out.restored > 0 {
             crate::audit::record(
@@ -36,16 +50,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
                 serde_json::json!({"restored": out.restored}),
             )
             .await;
-            self.events
-                .emit(
-                    thread_id,
-                    Event::MessageRestored {
-                        message: Box::new(out.message.clone()),
-                        restored: out.restored,
-                        active_leaf_id: out.active_leaf_id,
-                    },
-                )
-                .await;
+            self.events.publish_all_stored(report(&out));
         }
         Ok(out)
     }

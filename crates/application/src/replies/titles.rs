@@ -230,20 +230,24 @@ impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
             )));
         }
         let title = Title::parse(&cleaned, &self.limits)?;
+        let report = |stored: &Option<chat_threads_domain::Thread>| {
+            stored
+                .iter()
+                .map(|t| {
+                    crate::events::ThreadEvent::thread(
+                        t.id,
+                        Event::ThreadUpdated {
+                            thread: Box::new(t.clone()),
+                        },
+                    )
+                })
+                .collect()
+        };
         let stored = self
             .store
-            .set_generated_title(scope, thread_id, title, replace)
+            .set_generated_title(scope, thread_id, title, replace, &report)
             .await?;
-        if let Some(thread) = &stored {
-            self.events
-                .emit(
-                    thread.id,
-                    Event::ThreadUpdated {
-                        thread: Box::new(thread.clone()),
-                    },
-                )
-                .await;
-        }
+        self.events.publish_all_stored(report(&stored));
         Ok(stored)
     }
 }

@@ -117,6 +117,18 @@ pub struct ThreadService<S, C> {
 /// How long a temporary thread lives by default (`threads.temporary_ttl`).
 pub const TEMPORARY_TTL_DEFAULT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
+/// A thread write's report: one event of the thread as the write left it.
+fn reported(
+    event: fn(Box<Thread>) -> Event,
+) -> impl Fn(&Thread) -> Vec<crate::events::ThreadEvent> + Send + Sync {
+    move |t| {
+        vec![crate::events::ThreadEvent::thread(
+            t.id,
+            event(Box::new(t.clone())),
+        )]
+    }
+}
+
 impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
     /// A service over `store`.
     pub fn new(store: S, clock: C, limits: Limits) -> Self {
@@ -142,10 +154,9 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         self
     }
 
-    async fn changed(&self, event: fn(Box<Thread>) -> Event, thread: &Thread) {
-        self.events
-            .emit(thread.id, event(Box::new(thread.clone())))
-            .await;
+    /// Publishes what a thread write reported (its entries were stored with it).
+    fn changed(&self, report: crate::feed::Report<'_, Thread>, thread: &Thread) {
+        self.events.publish_all_stored(report(thread));
     }
 
     /// Checks a thread's model against the catalog: only models the principal may use.
@@ -368,6 +379,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             folder_id: input.folder_id,
             pinned: input.pinned,
         };
+        let report = reported(|thread| Event::ThreadUpdated { thread });
         let thread = self
             .store
             .update_thread(
@@ -375,10 +387,10 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 id,
                 patch,
                 self.clock.now(),
+                &report,
             )
             .await?;
-        self.changed(|thread| Event::ThreadUpdated { thread }, &thread)
-            .await;
+        self.changed(&report, &thread);
         Ok(thread)
     }
 
@@ -409,6 +421,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 id,
                 patch,
                 self.clock.now(),
+                &crate::feed::silent,
             )
             .await
     }
@@ -416,6 +429,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
     /// Soft-deletes a thread: hidden from lists and reads until restored.
     pub async fn delete(&self, who: &Principal, id: ThreadId) -> Result<Thread, AppError> {
         let now = self.clock.now();
+        let report = reported(|thread| Event::ThreadDeleted { thread });
         let thread = self
             .store
             .set_thread_deleted(
@@ -423,10 +437,10 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 id,
                 Some(now),
                 now,
+                &report,
             )
             .await?;
-        self.changed(|thread| Event::ThreadDeleted { thread }, &thread)
-            .await;
+        self.changed(&report, &thread);
         self.audit(who, &thread, crate::audit::AuditAction::ThreadDeleted)
             .await;
         Ok(thread)
@@ -434,6 +448,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
 
     /// Restores a soft-deleted thread.
     pub async fn restore(&self, who: &Principal, id: ThreadId) -> Result<Thread, AppError> {
+        let report = reported(|thread| Event::ThreadRestored { thread });
         let thread = self
             .store
             .set_thread_deleted(
@@ -441,10 +456,10 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 id,
                 None,
                 self.clock.now(),
+                &report,
             )
             .await?;
-        self.changed(|thread| Event::ThreadRestored { thread }, &thread)
-            .await;
+        self.changed(&report, &thread);
         self.audit(who, &thread, crate::audit::AuditAction::ThreadRestored)
             .await;
         Ok(thread)

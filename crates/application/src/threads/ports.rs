@@ -13,6 +13,7 @@ use chat_threads_domain::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
+use crate::feed::Report;
 
 /// Position in the thread list, which is ordered by `(pinned, updated_at, id)`, pinned
 /// threads first, each part newest first.
@@ -137,33 +138,38 @@ pub trait ThreadStore:
         query: &ThreadQuery,
     ) -> impl Future<Output = Result<Vec<Thread>, AppError>> + Send;
 
-    /// Applies a patch to a live thread (`updated_at` moves unless it only organizes).
+    /// Applies a patch to a live thread (`updated_at` moves unless it only organizes), with
+    /// the change feed entries `report` makes of the thread as it is then.
     fn update_thread(
         &self,
         scope: &Scope,
         id: ThreadId,
         patch: ThreadPatch,
         now: Timestamp,
+        report: Report<'_, Thread>,
     ) -> impl Future<Output = Result<Thread, AppError>> + Send;
 
     /// Sets a live thread's title written by a model: only while it is untitled unless
     /// `replace`; `None` when a title was there first (it is kept). Not activity: `updated_at`
-    /// stays.
+    /// stays. With the change feed entries `report` makes of the outcome.
     fn set_generated_title(
         &self,
         scope: &Scope,
         id: ThreadId,
         title: Title,
         replace: bool,
+        report: Report<'_, Option<Thread>>,
     ) -> impl Future<Output = Result<Option<Thread>, AppError>> + Send;
 
-    /// Soft-deletes (`Some(time)`) or restores (`None`) a thread.
+    /// Soft-deletes (`Some(time)`) or restores (`None`) a thread, with the change feed entries
+    /// `report` makes of it.
     fn set_thread_deleted(
         &self,
         scope: &Scope,
         id: ThreadId,
         deleted_at: Option<Timestamp>,
         now: Timestamp,
+        report: Report<'_, Thread>,
     ) -> impl Future<Output = Result<Thread, AppError>> + Send;
 
     /// Removes a thread and everything in it for good.

@@ -77,7 +77,11 @@ const KEEP_PG: &str = "INSERT INTO feed_outbox \
 
 /// The statement [`keep`] makes: five values bound to a fixed text.
 pub(super) type Keep<'a> = Bound<
-    Bound<Bound<Bound<Bound<Sql, PTime, DbTime>, Text, &'a str>, Nullable<PUuid>, Option<DbUuid>>, Text, &'a str>,
+    Bound<
+        Bound<Bound<Bound<Sql, PTime, DbTime>, Text, &'a str>, Nullable<PUuid>, Option<DbUuid>>,
+        Text,
+        &'a str,
+    >,
     PUuid,
     DbUuid,
 >;
@@ -95,6 +99,13 @@ pub(super) fn keep(dialect: Dialect, e: &NewFeedEvent) -> Keep<'_> {
         .bind::<Nullable<PUuid>, _>(e.reply_id.map(|m| DbUuid(m.as_uuid())))
         .bind::<Text, _>(e.data.as_str())
         .bind::<PUuid, _>(DbUuid(e.thread_id.as_uuid()))
+}
+
+/// Runs a store block with its error type pinned to [`DbError`], so `?` and `return` inside it
+/// end the block, not the transaction around it: how a write computes its result before
+/// keeping the entries its report makes of it.
+pub(super) async fn block<T>(f: impl Future<Output = Result<T, DbError>>) -> Result<T, DbError> {
+    f.await
 }
 
 /// Moves this many outbox rows between two vacuums of it (PostgreSQL): every row is inserted
@@ -329,9 +340,8 @@ mod tests {
 
     #[test]
     fn the_append_function_takes_the_feed_lock_and_wakes_the_bus() {
-        let sql = include_str!(
-            "../../../../migrations/postgres/2026-12-06-000030_feed_outbox/up.sql"
-        );
+        let sql =
+            include_str!("../../../../migrations/postgres/2026-12-06-000030_feed_outbox/up.sql");
         assert!(sql.contains(&format!("pg_advisory_xact_lock({APPEND_LOCK})")));
         assert!(sql.contains(&format!("pg_notify('{}', '{GREW}')", crate::bus::CHANNEL)));
     }

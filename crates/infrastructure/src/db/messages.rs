@@ -2,10 +2,10 @@
 
 use std::collections::HashSet;
 
+use chat_threads_application::feed::{Report, created_entry, reported};
 use chat_threads_application::messages::{
     MessageRevision, RestoreOutcome, Revision, check_revisable, tombstone_wanted,
 };
-use chat_threads_application::feed::created_entry;
 use chat_threads_application::{
     Anchor, AppError, Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter,
     MessageStore, NewMessage,
@@ -19,7 +19,7 @@ use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
-use super::feed::keep;
+use super::feed::{block, keep};
 use super::models::{MessageRow, RevisionRow, ThreadRow, messages_from};
 use super::prepared::{self, Bind};
 use super::schema::{message_revisions, messages, threads};
@@ -107,11 +107,14 @@ impl MessageStore for SqlStore {
         thread_id: ThreadId,
         of: MessageId,
         message: NewMessage,
+        report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
         let r: Result<Message, DbError> = write_tx!(self, |conn, d| {
             let thread = lock_thread!(conn, scope, thread_id);
             let placed = place!(conn, scope, thread, Anchor::SiblingOf(of), message);
-            keep(d, &created_entry(&placed, None)).execute(conn).await?;
+            for e in reported(report, &placed, placed.created_at) {
+                keep(d, &e).execute(conn).await?;
+            }
             Ok(placed)
         });
         Ok(r?)
@@ -143,68 +146,76 @@ impl MessageStore for SqlStore {
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
+        report: Report<'_, DeleteOutcome>,
     ) -> Result<DeleteOutcome, AppError> {
-        let r: Result<DeleteOutcome, DbError> = write_tx!(self, |conn, _d| {
-            let thread = lock_thread!(conn, scope, thread_id);
-            let row: Option<MessageRow> = messages::table
-                .filter(messages::id.eq(db_id(id)))
-                .filter(messages::thread_id.eq(db_id(thread_id)))
-                .filter(messages::deleted_at.is_null())
-                .select(MessageRow::as_select())
-                .first(conn)
-                .await
-                .optional()?;
-            let target = Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)?;
-            let deleted = prepared::sql(DELETE_SUBTREE_SQL)
-                .bind::<PUuid, _>(db_id(id))
-                .bind::<PTime, _>(DbTime(now))
-                .bind::<PTime, _>(DbTime(now))
-                .execute(conn)
-                .await?;
-            // Only the active leaf's fate matters to the rule: was it among the removed?
-            let mut removed = HashSet::new();
-            if let Some(leaf) = thread.active_leaf_id {
-                let leaf_deleted: Option<Option<DbTime>> = messages::table
-                    .filter(messages::id.eq(db_id(leaf)))
-                    .select(messages::deleted_at)
+        let r: Result<DeleteOutcome, DbError> = write_tx!(self, |conn, d| {
+            let out = block(async {
+                let thread = lock_thread!(conn, scope, thread_id);
+                let row: Option<MessageRow> = messages::table
+                    .filter(messages::id.eq(db_id(id)))
+                    .filter(messages::thread_id.eq(db_id(thread_id)))
+                    .filter(messages::deleted_at.is_null())
+                    .select(MessageRow::as_select())
                     .first(conn)
                     .await
                     .optional()?;
-                if matches!(leaf_deleted, Some(Some(_))) {
-                    removed.insert(leaf);
+                let target = Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)?;
+                let deleted = prepared::sql(DELETE_SUBTREE_SQL)
+                    .bind::<PUuid, _>(db_id(id))
+                    .bind::<PTime, _>(DbTime(now))
+                    .bind::<PTime, _>(DbTime(now))
+                    .execute(conn)
+                    .await?;
+                // Only the active leaf's fate matters to the rule: was it among the removed?
+                let mut removed = HashSet::new();
+                if let Some(leaf) = thread.active_leaf_id {
+                    let leaf_deleted: Option<Option<DbTime>> = messages::table
+                        .filter(messages::id.eq(db_id(leaf)))
+                        .select(messages::deleted_at)
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    if matches!(leaf_deleted, Some(Some(_))) {
+                        removed.insert(leaf);
+                    }
                 }
-            }
-            let newest_leaf = if target.parent_id.is_none() && !removed.is_empty() {
-                let leaves: Vec<MessageRow> =
-                    prepared::sql(format!("{} LIMIT 1", with_cols(LEAVES_SQL)))
-                        .bind::<PUuid, _>(db_id(thread_id))
-                        .load(conn)
-                        .await?;
-                leaves
-                    .into_iter()
-                    .next()
-                    .map(|r| MessageId::from_uuid(r.id.0))
-            } else {
-                None
-            };
-            let leaf = tree::active_leaf_after_delete(
-                thread.active_leaf_id,
-                &target,
-                &removed,
-                newest_leaf,
-            );
-            diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
-                .set((
-                    threads::active_leaf_id.eq(leaf.map(db_id)),
-                    threads::message_count.eq(threads::message_count - deleted as i64),
-                    threads::updated_at.eq(DbTime(now)),
-                ))
-                .execute(conn)
-                .await?;
-            Ok(DeleteOutcome {
-                deleted: deleted as u64,
-                active_leaf_id: leaf,
+                let newest_leaf = if target.parent_id.is_none() && !removed.is_empty() {
+                    let leaves: Vec<MessageRow> =
+                        prepared::sql(format!("{} LIMIT 1", with_cols(LEAVES_SQL)))
+                            .bind::<PUuid, _>(db_id(thread_id))
+                            .load(conn)
+                            .await?;
+                    leaves
+                        .into_iter()
+                        .next()
+                        .map(|r| MessageId::from_uuid(r.id.0))
+                } else {
+                    None
+                };
+                let leaf = tree::active_leaf_after_delete(
+                    thread.active_leaf_id,
+                    &target,
+                    &removed,
+                    newest_leaf,
+                );
+                diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                    .set((
+                        threads::active_leaf_id.eq(leaf.map(db_id)),
+                        threads::message_count.eq(threads::message_count - deleted as i64),
+                        threads::updated_at.eq(DbTime(now)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(DeleteOutcome {
+                    deleted: deleted as u64,
+                    active_leaf_id: leaf,
+                })
             })
+            .await?;
+            for e in reported(report, &out, now) {
+                keep(d, &e).execute(conn).await?;
+            }
+            Ok(out)
         });
         Ok(r?)
     }
@@ -341,21 +352,29 @@ impl MessageStore for SqlStore {
         thread_id: ThreadId,
         leaf: MessageId,
         now: Timestamp,
+        report: Report<'_, Thread>,
     ) -> Result<Thread, AppError> {
-        let r: Result<Thread, DbError> = write_tx!(self, |conn, _d| {
-            let thread = lock_thread!(conn, scope, thread_id);
-            let target = find_owned_message!(conn, &scope.owner, leaf);
-            tree::check_active_leaf(&thread, leaf, target.as_ref())?;
-            let row: ThreadRow =
-                diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
-                    .set((
-                        threads::active_leaf_id.eq(Some(db_id(leaf))),
-                        threads::updated_at.eq(DbTime(now)),
-                    ))
-                    .returning(ThreadRow::as_returning())
-                    .get_result(conn)
-                    .await?;
-            Thread::try_from(row)
+        let r: Result<Thread, DbError> = write_tx!(self, |conn, d| {
+            let out = block(async {
+                let thread = lock_thread!(conn, scope, thread_id);
+                let target = find_owned_message!(conn, &scope.owner, leaf);
+                tree::check_active_leaf(&thread, leaf, target.as_ref())?;
+                let row: ThreadRow =
+                    diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                        .set((
+                            threads::active_leaf_id.eq(Some(db_id(leaf))),
+                            threads::updated_at.eq(DbTime(now)),
+                        ))
+                        .returning(ThreadRow::as_returning())
+                        .get_result(conn)
+                        .await?;
+                Thread::try_from(row)
+            })
+            .await?;
+            for e in reported(report, &out, now) {
+                keep(d, &e).execute(conn).await?;
+            }
+            Ok(out)
         });
         Ok(r?)
     }
@@ -417,32 +436,40 @@ impl MessageStore for SqlStore {
         thread_id: ThreadId,
         id: MessageId,
         revision: Revision,
+        report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
-        let r: Result<Message, DbError> = write_tx!(self, |conn, _d| {
-            let _thread = lock_thread!(conn, scope, thread_id);
-            let current = live_message!(conn, thread_id, id);
-            check_revisable(&current, revision.from_version)?;
-            diesel::insert_into(message_revisions::table)
-                .values(RevisionRow::from(&MessageRevision::replaced(
-                    &current,
-                    revision.at,
-                )))
-                .execute(conn)
-                .await?;
-            let row: MessageRow =
-                diesel::update(messages::table.filter(messages::id.eq(db_id(id))))
-                    .set((
-                        messages::content.eq(revision.content.to_string()),
-                        messages::display_text.eq(revision.display_text),
-                        messages::metadata.eq(DbJson(revision.metadata.to_value())),
-                        messages::version.eq(current.version + 1),
-                        messages::edited_at.eq(Some(DbTime(revision.at))),
-                        messages::updated_at.eq(DbTime(revision.at)),
-                    ))
-                    .returning(MessageRow::as_returning())
-                    .get_result(conn)
+        let r: Result<Message, DbError> = write_tx!(self, |conn, d| {
+            let out = block(async {
+                let _thread = lock_thread!(conn, scope, thread_id);
+                let current = live_message!(conn, thread_id, id);
+                check_revisable(&current, revision.from_version)?;
+                diesel::insert_into(message_revisions::table)
+                    .values(RevisionRow::from(&MessageRevision::replaced(
+                        &current,
+                        revision.at,
+                    )))
+                    .execute(conn)
                     .await?;
-            Message::try_from(row)
+                let row: MessageRow =
+                    diesel::update(messages::table.filter(messages::id.eq(db_id(id))))
+                        .set((
+                            messages::content.eq(revision.content.to_string()),
+                            messages::display_text.eq(revision.display_text),
+                            messages::metadata.eq(DbJson(revision.metadata.to_value())),
+                            messages::version.eq(current.version + 1),
+                            messages::edited_at.eq(Some(DbTime(revision.at))),
+                            messages::updated_at.eq(DbTime(revision.at)),
+                        ))
+                        .returning(MessageRow::as_returning())
+                        .get_result(conn)
+                        .await?;
+                Message::try_from(row)
+            })
+            .await?;
+            for e in reported(report, &out, revision.at) {
+                keep(d, &e).execute(conn).await?;
+            }
+            Ok(out)
         });
         Ok(r?)
     }
@@ -491,31 +518,39 @@ impl MessageStore for SqlStore {
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
+        report: Report<'_, DeleteOutcome>,
     ) -> Result<DeleteOutcome, AppError> {
-        let r: Result<DeleteOutcome, DbError> = write_tx!(self, |conn, _d| {
-            let thread = lock_thread!(conn, scope, thread_id);
-            let outcome = DeleteOutcome {
-                deleted: 1,
-                active_leaf_id: thread.active_leaf_id,
-            };
-            let current = live_message!(conn, thread_id, id);
-            if !tombstone_wanted(&current)? {
-                return Ok(outcome);
+        let r: Result<DeleteOutcome, DbError> = write_tx!(self, |conn, d| {
+            let out = block(async {
+                let thread = lock_thread!(conn, scope, thread_id);
+                let outcome = DeleteOutcome {
+                    deleted: 1,
+                    active_leaf_id: thread.active_leaf_id,
+                };
+                let current = live_message!(conn, thread_id, id);
+                if !tombstone_wanted(&current)? {
+                    return Ok(outcome);
+                }
+                // The content stays in the row, hidden, until a restore or the sweeper's erasure
+                // (super::retention); so do its revisions and its files' references.
+                diesel::update(messages::table.filter(messages::id.eq(db_id(id))))
+                    .set((
+                        messages::tombstoned_at.eq(Some(DbTime(now))),
+                        messages::updated_at.eq(DbTime(now)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                    .set(threads::updated_at.eq(DbTime(now)))
+                    .execute(conn)
+                    .await?;
+                Ok(outcome)
+            })
+            .await?;
+            for e in reported(report, &out, now) {
+                keep(d, &e).execute(conn).await?;
             }
-            // The content stays in the row, hidden, until a restore or the sweeper's erasure
-            // (super::retention); so do its revisions and its files' references.
-            diesel::update(messages::table.filter(messages::id.eq(db_id(id))))
-                .set((
-                    messages::tombstoned_at.eq(Some(DbTime(now))),
-                    messages::updated_at.eq(DbTime(now)),
-                ))
-                .execute(conn)
-                .await?;
-            diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
-                .set(threads::updated_at.eq(DbTime(now)))
-                .execute(conn)
-                .await?;
-            Ok(outcome)
+            Ok(out)
         });
         Ok(r?)
     }
@@ -526,94 +561,102 @@ impl MessageStore for SqlStore {
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
+        report: Report<'_, RestoreOutcome>,
     ) -> Result<RestoreOutcome, AppError> {
-        let r: Result<RestoreOutcome, DbError> = write_tx!(self, |conn, _d| {
-            let thread = lock_thread!(conn, scope, thread_id);
-            let state: Option<DeletionState> = messages::table
-                .filter(messages::id.eq(db_id(id)))
-                .filter(messages::thread_id.eq(db_id(thread_id)))
-                .select((
-                    messages::parent_id,
-                    messages::deleted_at,
-                    messages::tombstoned_at,
-                    messages::erased_at,
-                ))
-                .first(conn)
-                .await
-                .optional()?;
-            let (parent, deleted_at, tombstoned_at, erased_at) =
-                state.ok_or(DbError(AppError::MessageNotFound))?;
-            let mut restored = 0;
-            let mut leaf = thread.active_leaf_id;
-            if let Some(at) = deleted_at {
-                if let Some(p) = parent {
-                    let parent_deleted: Option<DbTime> = messages::table
-                        .filter(messages::id.eq(p))
-                        .select(messages::deleted_at)
-                        .first(conn)
+        let r: Result<RestoreOutcome, DbError> = write_tx!(self, |conn, d| {
+            let out = block(async {
+                let thread = lock_thread!(conn, scope, thread_id);
+                let state: Option<DeletionState> = messages::table
+                    .filter(messages::id.eq(db_id(id)))
+                    .filter(messages::thread_id.eq(db_id(thread_id)))
+                    .select((
+                        messages::parent_id,
+                        messages::deleted_at,
+                        messages::tombstoned_at,
+                        messages::erased_at,
+                    ))
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let (parent, deleted_at, tombstoned_at, erased_at) =
+                    state.ok_or(DbError(AppError::MessageNotFound))?;
+                let mut restored = 0;
+                let mut leaf = thread.active_leaf_id;
+                if let Some(at) = deleted_at {
+                    if let Some(p) = parent {
+                        let parent_deleted: Option<DbTime> = messages::table
+                            .filter(messages::id.eq(p))
+                            .select(messages::deleted_at)
+                            .first(conn)
+                            .await?;
+                        if parent_deleted.is_some() {
+                            return Err(DbError(AppError::NotRestorable(
+                                "its parent is deleted too: restore that first".into(),
+                            )));
+                        }
+                    }
+                    restored = prepared::sql(RESTORE_SUBTREE_SQL)
+                        .bind::<PUuid, _>(db_id(id))
+                        .bind::<PTime, _>(at)
+                        .bind::<PTime, _>(DbTime(now))
+                        .bind::<PTime, _>(at)
+                        .execute(conn)
+                        .await? as u64;
+                    // The delete moved the active leaf to the parent (or elsewhere, for a root);
+                    // if it is still there, the undo moves it back into what came back.
+                    let parent_id = parent.map(|p| MessageId::from_uuid(p.0));
+                    if thread.active_leaf_id == parent_id {
+                        let newest: Vec<MessageRow> = prepared::sql(with_cols(RESTORED_LEAF_SQL))
+                            .bind::<PUuid, _>(db_id(id))
+                            .load(conn)
+                            .await?;
+                        if let Some(n) = newest.into_iter().next() {
+                            leaf = Some(MessageId::from_uuid(n.id.0));
+                        }
+                    }
+                    diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                        .set((
+                            threads::active_leaf_id.eq(leaf.map(db_id)),
+                            threads::message_count.eq(threads::message_count + restored as i64),
+                            threads::updated_at.eq(DbTime(now)),
+                        ))
+                        .execute(conn)
                         .await?;
-                    if parent_deleted.is_some() {
+                } else if tombstoned_at.is_some() {
+                    if erased_at.is_some() {
                         return Err(DbError(AppError::NotRestorable(
-                            "its parent is deleted too: restore that first".into(),
+                            "the restore window has passed: its content was erased".into(),
                         )));
                     }
-                }
-                restored = prepared::sql(RESTORE_SUBTREE_SQL)
-                    .bind::<PUuid, _>(db_id(id))
-                    .bind::<PTime, _>(at)
-                    .bind::<PTime, _>(DbTime(now))
-                    .bind::<PTime, _>(at)
-                    .execute(conn)
-                    .await? as u64;
-                // The delete moved the active leaf to the parent (or elsewhere, for a root);
-                // if it is still there, the undo moves it back into what came back.
-                let parent_id = parent.map(|p| MessageId::from_uuid(p.0));
-                if thread.active_leaf_id == parent_id {
-                    let newest: Vec<MessageRow> = prepared::sql(with_cols(RESTORED_LEAF_SQL))
-                        .bind::<PUuid, _>(db_id(id))
-                        .load(conn)
+                    diesel::update(messages::table.filter(messages::id.eq(db_id(id))))
+                        .set((
+                            messages::tombstoned_at.eq(None::<DbTime>),
+                            messages::updated_at.eq(DbTime(now)),
+                        ))
+                        .execute(conn)
                         .await?;
-                    if let Some(n) = newest.into_iter().next() {
-                        leaf = Some(MessageId::from_uuid(n.id.0));
-                    }
+                    diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                        .set(threads::updated_at.eq(DbTime(now)))
+                        .execute(conn)
+                        .await?;
+                    restored = 1;
                 }
-                diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
-                    .set((
-                        threads::active_leaf_id.eq(leaf.map(db_id)),
-                        threads::message_count.eq(threads::message_count + restored as i64),
-                        threads::updated_at.eq(DbTime(now)),
-                    ))
-                    .execute(conn)
+                let row: MessageRow = messages::table
+                    .filter(messages::id.eq(db_id(id)))
+                    .select(MessageRow::as_select())
+                    .first(conn)
                     .await?;
-            } else if tombstoned_at.is_some() {
-                if erased_at.is_some() {
-                    return Err(DbError(AppError::NotRestorable(
-                        "the restore window has passed: its content was erased".into(),
-                    )));
-                }
-                diesel::update(messages::table.filter(messages::id.eq(db_id(id))))
-                    .set((
-                        messages::tombstoned_at.eq(None::<DbTime>),
-                        messages::updated_at.eq(DbTime(now)),
-                    ))
-                    .execute(conn)
-                    .await?;
-                diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
-                    .set(threads::updated_at.eq(DbTime(now)))
-                    .execute(conn)
-                    .await?;
-                restored = 1;
-            }
-            let row: MessageRow = messages::table
-                .filter(messages::id.eq(db_id(id)))
-                .select(MessageRow::as_select())
-                .first(conn)
-                .await?;
-            Ok(RestoreOutcome {
-                message: Message::try_from(row)?,
-                restored,
-                active_leaf_id: leaf,
+                Ok(RestoreOutcome {
+                    message: Message::try_from(row)?,
+                    restored,
+                    active_leaf_id: leaf,
+                })
             })
+            .await?;
+            for e in reported(report, &out, now) {
+                keep(d, &e).execute(conn).await?;
+            }
+            Ok(out)
         });
         Ok(r?)
     }
@@ -625,21 +668,29 @@ impl MessageStore for SqlStore {
         id: MessageId,
         feedback: Option<Feedback>,
         now: Timestamp,
+        report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
         let rating = feedback.as_ref().map(|f| f.rating.as_str().to_owned());
         let text = feedback.and_then(|f| f.text.map(|t| t.into_inner()));
-        let r: Result<Message, DbError> = with_conn!(self, |conn, _d| {
-            update_live_message!(
-                conn,
-                scope,
-                thread_id,
-                id,
-                (
-                    messages::feedback_rating.eq(&rating),
-                    messages::feedback_text.eq(&text),
-                    messages::updated_at.eq(DbTime(now)),
+        let r: Result<Message, DbError> = write_tx!(self, |conn, d| {
+            let out = block(async {
+                update_live_message!(
+                    conn,
+                    scope,
+                    thread_id,
+                    id,
+                    (
+                        messages::feedback_rating.eq(&rating),
+                        messages::feedback_text.eq(&text),
+                        messages::updated_at.eq(DbTime(now)),
+                    )
                 )
-            )
+            })
+            .await?;
+            for e in reported(report, &out, now) {
+                keep(d, &e).execute(conn).await?;
+            }
+            Ok(out)
         });
         Ok(r?)
     }
@@ -651,19 +702,27 @@ impl MessageStore for SqlStore {
         id: MessageId,
         reaction: Option<Reaction>,
         now: Timestamp,
+        report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
         let reaction = reaction.map(|r| r.into_inner());
-        let r: Result<Message, DbError> = with_conn!(self, |conn, _d| {
-            update_live_message!(
-                conn,
-                scope,
-                thread_id,
-                id,
-                (
-                    messages::reaction.eq(&reaction),
-                    messages::updated_at.eq(DbTime(now))
+        let r: Result<Message, DbError> = write_tx!(self, |conn, d| {
+            let out = block(async {
+                update_live_message!(
+                    conn,
+                    scope,
+                    thread_id,
+                    id,
+                    (
+                        messages::reaction.eq(&reaction),
+                        messages::updated_at.eq(DbTime(now))
+                    )
                 )
-            )
+            })
+            .await?;
+            for e in reported(report, &out, now) {
+                keep(d, &e).execute(conn).await?;
+            }
+            Ok(out)
         });
         Ok(r?)
     }

@@ -1,5 +1,6 @@
 //! Threads on both backends.
 
+use chat_threads_application::feed::{Report, reported};
 use chat_threads_application::{AppError, DeletedFilter, ThreadPatch, ThreadQuery, ThreadStore};
 use chat_threads_domain::{Scope, Thread, ThreadId, Timestamp};
 use diesel::prelude::*;
@@ -7,6 +8,7 @@ use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
+use super::feed::keep;
 use super::models::{ThreadRow, tags_json};
 use super::schema::{thread_activity, thread_members, thread_tags, threads};
 use super::store::{SqlStore, db_id};
@@ -176,6 +178,7 @@ impl ThreadStore for SqlStore {
         id: ThreadId,
         patch: ThreadPatch,
         now: Timestamp,
+        report: Report<'_, Thread>,
     ) -> Result<Thread, AppError> {
         let changes = ThreadChanges {
             updated_at: (!patch.only_organizes()).then_some(DbTime(now)),
@@ -188,7 +191,7 @@ impl ThreadStore for SqlStore {
             folder_id: patch.folder_id.map(|f| f.map(|f| DbUuid(f.as_uuid()))),
             pinned: patch.pinned,
         };
-        let r: Result<Thread, DbError> = write_tx!(self, |conn, _d| {
+        let r: Result<Thread, DbError> = write_tx!(self, |conn, d| {
             let owned = threads::table
                 .filter(threads::id.eq(db_id(id)))
                 .filter(threads::owner.eq(scope.owner.as_str()))
@@ -225,6 +228,9 @@ impl ThreadStore for SqlStore {
             if let Some(tags) = &patch.tags {
                 write_tags!(conn, thread.id, scope.owner.as_str(), tags);
             }
+            for e in reported(report, &thread, now) {
+                keep(d, &e).execute(conn).await?;
+            }
             Ok(thread)
         });
         Ok(r?)
@@ -236,8 +242,9 @@ impl ThreadStore for SqlStore {
         id: ThreadId,
         title: chat_threads_domain::Title,
         replace: bool,
+        report: Report<'_, Option<Thread>>,
     ) -> Result<Option<Thread>, AppError> {
-        let r: Result<Option<Thread>, DbError> = with_conn!(self, |conn, _d| {
+        let r: Result<Option<Thread>, DbError> = write_tx!(self, |conn, d| {
             let live = threads::table
                 .filter(threads::id.eq(db_id(id)))
                 .filter(threads::owner.eq(scope.owner.as_str()))
@@ -257,7 +264,11 @@ impl ThreadStore for SqlStore {
                     .await
                     .optional()?
             };
-            row.map(Thread::try_from).transpose()
+            let thread = row.map(Thread::try_from).transpose()?;
+            for e in reported(report, &thread, chrono::Utc::now()) {
+                keep(d, &e).execute(conn).await?;
+            }
+            Ok(thread)
         });
         Ok(r?)
     }
@@ -268,8 +279,9 @@ impl ThreadStore for SqlStore {
         id: ThreadId,
         deleted_at: Option<Timestamp>,
         now: Timestamp,
+        report: Report<'_, Thread>,
     ) -> Result<Thread, AppError> {
-        let r: Result<Thread, DbError> = with_conn!(self, |conn, _d| {
+        let r: Result<Thread, DbError> = write_tx!(self, |conn, d| {
             let row: Option<ThreadRow> = diesel::update(
                 threads::table
                     .filter(threads::id.eq(db_id(id)))
@@ -283,7 +295,11 @@ impl ThreadStore for SqlStore {
             .get_result(conn)
             .await
             .optional()?;
-            Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)
+            let thread = Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)?;
+            for e in reported(report, &thread, now) {
+                keep(d, &e).execute(conn).await?;
+            }
+            Ok(thread)
         });
         Ok(r?)
     }

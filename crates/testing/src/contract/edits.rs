@@ -90,7 +90,13 @@ pub async fn edit_in_place_and_tombstones<S: Store>(store: S) {
     };
     assert!(matches!(
         store
-            .revise_message(&alice().scope(), t.id, a.id, stale)
+            .revise_message(
+                &alice().scope(),
+                t.id,
+                a.id,
+                stale,
+                &chat_threads_application::feed::silent
+            )
             .await,
         Err(AppError::Conflict(_))
     ));

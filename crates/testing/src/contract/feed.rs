@@ -134,7 +134,8 @@ pub async fn change_feed<S: Store>(store: S) {
     assert!(next.entries[0].cursor > head);
 }
 
-/// The entries a store writes with the changes they report: an append's, an edit's (a sibling),
+/// The entries a store writes with the changes they report: an append's, a sibling's (what its
+/// report makes),
 /// a reply's start (user message and placeholder, numbered 1 and 2 in the reply's log) and end
 /// are in the log once it is settled, each exactly the event subscribers get — with the parent
 /// and depth the store chose — in the order the changes committed, interleaved in that order
@@ -159,7 +160,12 @@ pub async fn entries_are_written_with_their_changes<S: Store>(store: S) {
         .unwrap();
     // Under the active leaf: the store picks the parent and depth.
     let second = store
-        .append_message(&scope, t.id, None, msg(Role::Assistant, MessageStatus::Complete))
+        .append_message(
+            &scope,
+            t.id,
+            None,
+            msg(Role::Assistant, MessageStatus::Complete),
+        )
         .await
         .unwrap();
     assert_eq!((second.parent_id, second.depth), (Some(first.id), 1));
@@ -174,7 +180,13 @@ pub async fn entries_are_written_with_their_changes<S: Store>(store: S) {
         .unwrap_err();
     assert_eq!(refused.code(), "parent_not_found");
     let sibling = store
-        .add_sibling(&scope, t.id, second.id, msg(Role::Assistant, MessageStatus::Complete))
+        .add_sibling(
+            &scope,
+            t.id,
+            second.id,
+            msg(Role::Assistant, MessageStatus::Complete),
+            &|m: &Message| vec![ThreadEvent::thread(m.thread_id, Event::created(m))],
+        )
         .await
         .unwrap();
     // An entry through the feed's writer, between two changes.
@@ -185,7 +197,10 @@ pub async fn entries_are_written_with_their_changes<S: Store>(store: S) {
         reply_id: None,
         data: r#"{"type":"thread.updated"}"#.into(),
     };
-    store.append_feed(std::slice::from_ref(&written)).await.unwrap();
+    store
+        .append_feed(std::slice::from_ref(&written))
+        .await
+        .unwrap();
     let user_msg: NewMessage = msg(Role::User, MessageStatus::Complete);
     let start = chat_threads_application::replies::ReplyStart {
         busy_since: now() - chrono::TimeDelta::hours(1),
@@ -226,7 +241,12 @@ pub async fn entries_are_written_with_their_changes<S: Store>(store: S) {
 
     store.settle_feed().await.unwrap();
     let entries = store
-        .read_feed(&FeedScope::Owner("user:alice".into()), &FeedFilter::default(), 0, 100)
+        .read_feed(
+            &FeedScope::Owner("user:alice".into()),
+            &FeedFilter::default(),
+            0,
+            100,
+        )
         .await
         .unwrap();
     let got: Vec<(&str, &str)> = entries
@@ -253,5 +273,9 @@ pub async fn entries_are_written_with_their_changes<S: Store>(store: S) {
     assert!(u.data.contains(r#""seq":1"#) && r.data.contains(r#""seq":2"#));
     assert_eq!(entries[4].reply_id, Some(reply.id));
     assert!(entries.windows(2).all(|w| w[0].cursor < w[1].cursor));
-    assert!(entries.iter().all(|e| e.thread_id == t.id && e.owner == "user:alice"));
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.thread_id == t.id && e.owner == "user:alice")
+    );
 }

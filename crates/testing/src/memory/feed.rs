@@ -26,6 +26,13 @@ impl State {
         };
         self.feed.push(entry);
     }
+
+    /// Appends what a write reported (see [`chat_threads_application::feed::Report`]).
+    pub(super) fn keep_all(&mut self, entries: Vec<NewFeedEvent>) {
+        for e in &entries {
+            self.keep(e);
+        }
+    }
 }
 
 impl FeedStore for MemoryStore {

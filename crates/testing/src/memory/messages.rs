@@ -9,7 +9,7 @@ use chat_threads_domain::{
 };
 
 use chat_threads_application::AppError;
-use chat_threads_application::feed::created_entry;
+use chat_threads_application::feed::{Report, created_entry, reported};
 use chat_threads_application::messages::RestoreOutcome;
 use chat_threads_application::{
     Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter, MessageStore,
@@ -43,6 +43,7 @@ impl MessageStore for MemoryStore {
         thread_id: ThreadId,
         of: MessageId,
         message: NewMessage,
+        report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
         let mut s = self.lock()?;
         let placed = s.place(
@@ -51,7 +52,7 @@ impl MessageStore for MemoryStore {
             chat_threads_application::Anchor::SiblingOf(of),
             message,
         )?;
-        s.keep(&created_entry(&placed, None));
+        s.keep_all(reported(report, &placed, placed.created_at));
         Ok(placed)
     }
 
@@ -76,33 +77,43 @@ impl MessageStore for MemoryStore {
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
+        report: Report<'_, DeleteOutcome>,
     ) -> Result<DeleteOutcome, AppError> {
-        let mut s = self.lock()?;
-        let thread = s.own_thread(scope, thread_id)?.clone();
-        let target = s.live_message_mut(thread_id, id)?.clone();
-        let all = s.thread_messages(thread_id);
-        let removed: HashSet<MessageId> = tree::subtree(id, &all)
-            .into_iter()
-            .filter(|m| s.messages.get(m).is_some_and(|m| !m.is_deleted()))
-            .collect();
-        for m in &removed {
-            if let Some(msg) = s.messages.get_mut(m) {
-                msg.deleted_at = Some(now);
-                msg.updated_at = now;
+        let mut guard = self.lock()?;
+        let s = &mut *guard;
+        let out = (|| -> Result<DeleteOutcome, AppError> {
+            let thread = s.own_thread(scope, thread_id)?.clone();
+            let target = s.live_message_mut(thread_id, id)?.clone();
+            let all = s.thread_messages(thread_id);
+            let removed: HashSet<MessageId> = tree::subtree(id, &all)
+                .into_iter()
+                .filter(|m| s.messages.get(m).is_some_and(|m| !m.is_deleted()))
+                .collect();
+            for m in &removed {
+                if let Some(msg) = s.messages.get_mut(m) {
+                    msg.deleted_at = Some(now);
+                    msg.updated_at = now;
+                }
             }
-        }
-        let remaining = s.thread_messages(thread_id);
-        let newest_leaf = tree::leaves(&remaining).first().map(|m| m.id);
-        let leaf =
-            tree::active_leaf_after_delete(thread.active_leaf_id, &target, &removed, newest_leaf);
-        let t = s.thread_mut(scope, thread_id)?;
-        t.active_leaf_id = leaf;
-        t.message_count -= removed.len() as i64;
-        t.updated_at = now;
-        Ok(DeleteOutcome {
-            deleted: removed.len() as u64,
-            active_leaf_id: leaf,
-        })
+            let remaining = s.thread_messages(thread_id);
+            let newest_leaf = tree::leaves(&remaining).first().map(|m| m.id);
+            let leaf = tree::active_leaf_after_delete(
+                thread.active_leaf_id,
+                &target,
+                &removed,
+                newest_leaf,
+            );
+            let t = s.thread_mut(scope, thread_id)?;
+            t.active_leaf_id = leaf;
+            t.message_count -= removed.len() as i64;
+            t.updated_at = now;
+            Ok(DeleteOutcome {
+                deleted: removed.len() as u64,
+                active_leaf_id: leaf,
+            })
+        })()?;
+        s.keep_all(reported(report, &out, now));
+        Ok(out)
     }
 
     async fn active_path(
@@ -189,15 +200,21 @@ impl MessageStore for MemoryStore {
         thread_id: ThreadId,
         leaf: MessageId,
         now: Timestamp,
+        report: Report<'_, Thread>,
     ) -> Result<Thread, AppError> {
-        let mut s = self.lock()?;
-        let thread = s.own_thread(scope, thread_id)?.clone();
-        let target = s.owned_message(&scope.owner, leaf).cloned();
-        tree::check_active_leaf(&thread, leaf, target.as_ref())?;
-        let t = s.thread_mut(scope, thread_id)?;
-        t.active_leaf_id = Some(leaf);
-        t.updated_at = now;
-        Ok(t.clone())
+        let mut guard = self.lock()?;
+        let s = &mut *guard;
+        let out = (|| -> Result<Thread, AppError> {
+            let thread = s.own_thread(scope, thread_id)?.clone();
+            let target = s.owned_message(&scope.owner, leaf).cloned();
+            tree::check_active_leaf(&thread, leaf, target.as_ref())?;
+            let t = s.thread_mut(scope, thread_id)?;
+            t.active_leaf_id = Some(leaf);
+            t.updated_at = now;
+            Ok(t.clone())
+        })()?;
+        s.keep_all(reported(report, &out, now));
+        Ok(out)
     }
 
     async fn fork(
@@ -243,13 +260,19 @@ impl MessageStore for MemoryStore {
         id: MessageId,
         feedback: Option<Feedback>,
         now: Timestamp,
+        report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
-        let mut s = self.lock()?;
-        s.own_thread(scope, thread_id)?;
-        let m = s.live_message_mut(thread_id, id)?;
-        m.feedback = feedback;
-        m.updated_at = now;
-        Ok(m.clone())
+        let mut guard = self.lock()?;
+        let s = &mut *guard;
+        let out = (|| -> Result<Message, AppError> {
+            s.own_thread(scope, thread_id)?;
+            let m = s.live_message_mut(thread_id, id)?;
+            m.feedback = feedback;
+            m.updated_at = now;
+            Ok(m.clone())
+        })()?;
+        s.keep_all(reported(report, &out, now));
+        Ok(out)
     }
 
     async fn revise_message(
@@ -258,22 +281,31 @@ impl MessageStore for MemoryStore {
         thread_id: ThreadId,
         id: MessageId,
         revision: chat_threads_application::messages::Revision,
+        report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
-        let mut s = self.lock()?;
-        s.own_thread(scope, thread_id)?;
-        let current = s.live_message_mut(thread_id, id)?.clone();
-        chat_threads_application::messages::check_revisable(&current, revision.from_version)?;
-        s.revisions.entry(id).or_default().push(
-            chat_threads_application::messages::MessageRevision::replaced(&current, revision.at),
-        );
-        let m = s.live_message_mut(thread_id, id)?;
-        m.content = revision.content;
-        m.display_text = revision.display_text;
-        m.metadata = revision.metadata;
-        m.version += 1;
-        m.edited_at = Some(revision.at);
-        m.updated_at = revision.at;
-        Ok(m.clone())
+        let mut guard = self.lock()?;
+        let s = &mut *guard;
+        let out = (|| -> Result<Message, AppError> {
+            s.own_thread(scope, thread_id)?;
+            let current = s.live_message_mut(thread_id, id)?.clone();
+            chat_threads_application::messages::check_revisable(&current, revision.from_version)?;
+            s.revisions.entry(id).or_default().push(
+                chat_threads_application::messages::MessageRevision::replaced(
+                    &current,
+                    revision.at,
+                ),
+            );
+            let m = s.live_message_mut(thread_id, id)?;
+            m.content = revision.content;
+            m.display_text = revision.display_text;
+            m.metadata = revision.metadata;
+            m.version += 1;
+            m.edited_at = Some(revision.at);
+            m.updated_at = revision.at;
+            Ok(m.clone())
+        })()?;
+        s.keep_all(reported(report, &out, revision.at));
+        Ok(out)
     }
 
     async fn message_revisions(
@@ -309,88 +341,94 @@ impl MessageStore for MemoryStore {
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
+        report: Report<'_, RestoreOutcome>,
     ) -> Result<RestoreOutcome, AppError> {
-        let mut s = self.lock()?;
-        let thread = s.own_thread(scope, thread_id)?.clone();
-        let target = s
-            .messages
-            .get(&id)
-            .filter(|m| m.thread_id == thread_id)
-            .cloned()
-            .ok_or(AppError::MessageNotFound)?;
-        let mut restored = 0;
-        let mut leaf = thread.active_leaf_id;
-        if let Some(at) = target.deleted_at {
-            if let Some(p) = target.parent_id
-                && s.messages.get(&p).is_some_and(Message::is_deleted)
-            {
-                return Err(AppError::NotRestorable(
-                    "its parent is deleted too: restore that first".into(),
-                ));
-            }
-            // The message and the descendants deleted with it (at the same instant).
-            let mut back = vec![id];
-            let mut i = 0;
-            while i < back.len() {
-                let here = back[i];
-                back.extend(
-                    s.messages
-                        .values()
-                        .filter(|m| m.parent_id == Some(here) && m.deleted_at == Some(at))
-                        .map(|m| m.id),
-                );
-                i += 1;
-            }
-            for m in &back {
-                if let Some(msg) = s.messages.get_mut(m) {
-                    msg.deleted_at = None;
-                    msg.updated_at = now;
+        let mut guard = self.lock()?;
+        let s = &mut *guard;
+        let out = (|| -> Result<RestoreOutcome, AppError> {
+            let thread = s.own_thread(scope, thread_id)?.clone();
+            let target = s
+                .messages
+                .get(&id)
+                .filter(|m| m.thread_id == thread_id)
+                .cloned()
+                .ok_or(AppError::MessageNotFound)?;
+            let mut restored = 0;
+            let mut leaf = thread.active_leaf_id;
+            if let Some(at) = target.deleted_at {
+                if let Some(p) = target.parent_id
+                    && s.messages.get(&p).is_some_and(Message::is_deleted)
+                {
+                    return Err(AppError::NotRestorable(
+                        "its parent is deleted too: restore that first".into(),
+                    ));
                 }
-            }
-            restored = back.len() as u64;
-            if thread.active_leaf_id == target.parent_id {
-                let live = s.thread_messages(thread_id);
-                let below: HashSet<MessageId> = tree::subtree(id, &live).into_iter().collect();
-                leaf = tree::leaves(&live)
-                    .into_iter()
-                    .find(|m| m.id == id || below.contains(&m.id))
-                    .map(|m| m.id)
-                    .or(leaf);
-            }
-            let t = s.thread_mut(scope, thread_id)?;
-            t.active_leaf_id = leaf;
-            t.message_count += restored as i64;
-            t.updated_at = now;
-        } else if target.is_tombstone() {
-            if s.erased.contains(&id) {
-                return Err(AppError::NotRestorable(
-                    "the restore window has passed: its content was erased".into(),
-                ));
-            }
-            let kept = s.trash.remove(&id).unwrap_or_else(|| target.clone());
-            if let Some(m) = s.messages.get_mut(&id) {
-                *m = Message {
-                    tombstoned_at: None,
-                    updated_at: now,
-                    deleted_at: m.deleted_at,
-                    ..kept
-                };
-            }
-            if let Some(t) = s.threads.get_mut(&thread_id) {
+                // The message and the descendants deleted with it (at the same instant).
+                let mut back = vec![id];
+                let mut i = 0;
+                while i < back.len() {
+                    let here = back[i];
+                    back.extend(
+                        s.messages
+                            .values()
+                            .filter(|m| m.parent_id == Some(here) && m.deleted_at == Some(at))
+                            .map(|m| m.id),
+                    );
+                    i += 1;
+                }
+                for m in &back {
+                    if let Some(msg) = s.messages.get_mut(m) {
+                        msg.deleted_at = None;
+                        msg.updated_at = now;
+                    }
+                }
+                restored = back.len() as u64;
+                if thread.active_leaf_id == target.parent_id {
+                    let live = s.thread_messages(thread_id);
+                    let below: HashSet<MessageId> = tree::subtree(id, &live).into_iter().collect();
+                    leaf = tree::leaves(&live)
+                        .into_iter()
+                        .find(|m| m.id == id || below.contains(&m.id))
+                        .map(|m| m.id)
+                        .or(leaf);
+                }
+                let t = s.thread_mut(scope, thread_id)?;
+                t.active_leaf_id = leaf;
+                t.message_count += restored as i64;
                 t.updated_at = now;
+            } else if target.is_tombstone() {
+                if s.erased.contains(&id) {
+                    return Err(AppError::NotRestorable(
+                        "the restore window has passed: its content was erased".into(),
+                    ));
+                }
+                let kept = s.trash.remove(&id).unwrap_or_else(|| target.clone());
+                if let Some(m) = s.messages.get_mut(&id) {
+                    *m = Message {
+                        tombstoned_at: None,
+                        updated_at: now,
+                        deleted_at: m.deleted_at,
+                        ..kept
+                    };
+                }
+                if let Some(t) = s.threads.get_mut(&thread_id) {
+                    t.updated_at = now;
+                }
+                restored = 1;
             }
-            restored = 1;
-        }
-        let message = s
-            .messages
-            .get(&id)
-            .cloned()
-            .ok_or(AppError::MessageNotFound)?;
-        Ok(RestoreOutcome {
-            message,
-            restored,
-            active_leaf_id: leaf,
-        })
+            let message = s
+                .messages
+                .get(&id)
+                .cloned()
+                .ok_or(AppError::MessageNotFound)?;
+            Ok(RestoreOutcome {
+                message,
+                restored,
+                active_leaf_id: leaf,
+            })
+        })()?;
+        s.keep_all(reported(report, &out, now));
+        Ok(out)
     }
 
     async fn tombstone_message(
@@ -399,28 +437,34 @@ impl MessageStore for MemoryStore {
         thread_id: ThreadId,
         id: MessageId,
         now: Timestamp,
+        report: Report<'_, DeleteOutcome>,
     ) -> Result<DeleteOutcome, AppError> {
-        let mut s = self.lock()?;
-        let outcome = DeleteOutcome {
-            deleted: 1,
-            active_leaf_id: s.own_thread(scope, thread_id)?.active_leaf_id,
-        };
-        let current = s.live_message_mut(thread_id, id)?.clone();
-        if !chat_threads_application::messages::tombstone_wanted(&current)? {
-            return Ok(outcome);
-        }
-        // The content is kept aside until a restore or the sweeper's erasure.
-        s.trash.insert(id, current.clone());
-        let m = s.live_message_mut(thread_id, id)?;
-        *m = Message {
-            tombstoned_at: Some(now),
-            updated_at: now,
-            ..current.hidden()
-        };
-        if let Some(t) = s.threads.get_mut(&thread_id) {
-            t.updated_at = now;
-        }
-        Ok(outcome)
+        let mut guard = self.lock()?;
+        let s = &mut *guard;
+        let out = (|| -> Result<DeleteOutcome, AppError> {
+            let outcome = DeleteOutcome {
+                deleted: 1,
+                active_leaf_id: s.own_thread(scope, thread_id)?.active_leaf_id,
+            };
+            let current = s.live_message_mut(thread_id, id)?.clone();
+            if !chat_threads_application::messages::tombstone_wanted(&current)? {
+                return Ok(outcome);
+            }
+            // The content is kept aside until a restore or the sweeper's erasure.
+            s.trash.insert(id, current.clone());
+            let m = s.live_message_mut(thread_id, id)?;
+            *m = Message {
+                tombstoned_at: Some(now),
+                updated_at: now,
+                ..current.hidden()
+            };
+            if let Some(t) = s.threads.get_mut(&thread_id) {
+                t.updated_at = now;
+            }
+            Ok(outcome)
+        })()?;
+        s.keep_all(reported(report, &out, now));
+        Ok(out)
     }
 
     async fn set_reaction(
@@ -430,12 +474,18 @@ impl MessageStore for MemoryStore {
         id: MessageId,
         reaction: Option<Reaction>,
         now: Timestamp,
+        report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
-        let mut s = self.lock()?;
-        s.own_thread(scope, thread_id)?;
-        let m = s.live_message_mut(thread_id, id)?;
-        m.reaction = reaction;
-        m.updated_at = now;
-        Ok(m.clone())
+        let mut guard = self.lock()?;
+        let s = &mut *guard;
+        let out = (|| -> Result<Message, AppError> {
+            s.own_thread(scope, thread_id)?;
+            let m = s.live_message_mut(thread_id, id)?;
+            m.reaction = reaction;
+            m.updated_at = now;
+            Ok(m.clone())
+        })()?;
+        s.keep_all(reported(report, &out, now));
+        Ok(out)
     }
 }

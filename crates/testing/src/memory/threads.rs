@@ -1,5 +1,6 @@
 //! The in-memory store's threads: create, read, list, update, delete and purge.
 
+use chat_threads_application::feed::{Report, reported};
 use chat_threads_domain::{Scope, Thread, ThreadId, Timestamp};
 
 use chat_threads_application::AppError;
@@ -89,6 +90,7 @@ impl ThreadStore for MemoryStore {
         id: ThreadId,
         patch: ThreadPatch,
         now: Timestamp,
+        report: Report<'_, Thread>,
     ) -> Result<Thread, AppError> {
         let mut s = self.lock()?;
         if let Some(Some(folder)) = patch.folder_id {
@@ -124,7 +126,9 @@ impl ThreadStore for MemoryStore {
         if !only_organizes {
             t.updated_at = now;
         }
-        Ok(t.clone())
+        let t = t.clone();
+        s.keep_all(reported(report, &t, now));
+        Ok(t)
     }
 
     async fn set_generated_title(
@@ -133,6 +137,7 @@ impl ThreadStore for MemoryStore {
         id: ThreadId,
         title: chat_threads_domain::Title,
         replace: bool,
+        report: Report<'_, Option<Thread>>,
     ) -> Result<Option<Thread>, AppError> {
         let mut s = self.lock()?;
         let t = s.thread_mut(scope, id)?;
@@ -140,7 +145,9 @@ impl ThreadStore for MemoryStore {
             return Ok(None);
         }
         t.title = title;
-        Ok(Some(t.clone()))
+        let t = Some(t.clone());
+        s.keep_all(reported(report, &t, chrono::Utc::now()));
+        Ok(t)
     }
 
     async fn set_thread_deleted(
@@ -149,6 +156,7 @@ impl ThreadStore for MemoryStore {
         id: ThreadId,
         deleted_at: Option<Timestamp>,
         now: Timestamp,
+        report: Report<'_, Thread>,
     ) -> Result<Thread, AppError> {
         let mut s = self.lock()?;
         let t = s
@@ -158,7 +166,9 @@ impl ThreadStore for MemoryStore {
             .ok_or(AppError::ThreadNotFound)?;
         t.deleted_at = deleted_at;
         t.updated_at = now;
-        Ok(t.clone())
+        let t = t.clone();
+        s.keep_all(reported(report, &t, now));
+        Ok(t)
     }
 
     async fn purge_thread(&self, scope: &Scope, id: ThreadId) -> Result<(), AppError> {
