@@ -27,18 +27,22 @@ pub trait MemberStore: Clone + Send + Sync + 'static {
     /// Adds a member to the owner's live thread, or changes their role; whether they are new.
     /// [`AppError::ThreadNotFound`] when the thread is not the owner's live thread;
     /// [`AppError::LimitExceeded`]-like refusals are the service's.
+    /// With the change feed entries `report` makes of the outcome.
     fn put_member(
         &self,
         owner: &Owner,
         member: Member,
+        report: crate::feed::Report<'_, (Member, bool)>,
     ) -> impl Future<Output = Result<(Member, bool), AppError>> + Send;
 
-    /// Removes a member from the owner's thread; whether there was one.
+    /// Removes a member from the owner's thread; whether there was one. With the change feed
+    /// entries `report` makes of that.
     fn remove_member(
         &self,
         owner: &Owner,
         thread_id: ThreadId,
         principal: &Owner,
+        report: crate::feed::Report<'_, bool>,
     ) -> impl Future<Output = Result<bool, AppError>> + Send;
 
     /// A thread's members, oldest first (the caller checked access).

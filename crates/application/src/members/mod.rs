@@ -19,7 +19,7 @@ pub use crate::access::{MemberStore, Need, scope_for};
 use chat_threads_domain::{DomainError, Member, MemberRole, Principal, ThreadId, member_principal};
 
 use crate::error::AppError;
-use crate::events::{Event, ThreadEvents};
+use crate::events::{Event, ThreadEvent, ThreadEvents};
 use crate::system::Clock;
 use crate::threads::ThreadStore;
 
@@ -86,7 +86,18 @@ impl<S: MemberStore + ThreadStore, C: Clock> MemberService<S, C> {
             role,
             added_at: self.clock.now(),
         };
-        let (member, created) = self.store.put_member(&scope.owner, member).await?;
+        let report = |(m, _): &(Member, bool)| {
+            vec![ThreadEvent::thread(
+                m.thread_id,
+                Event::MemberAdded {
+                    principal: m.principal.as_str().to_owned(),
+                    role: m.role,
+                },
+            )]
+        };
+        let out = self.store.put_member(&scope.owner, member, &report).await?;
+        self.events.publish_all_stored(report(&out));
+        let (member, created) = out;
         crate::audit::record(
             &self.store,
             &self.clock,
@@ -98,15 +109,6 @@ impl<S: MemberStore + ThreadStore, C: Clock> MemberService<S, C> {
             serde_json::json!({"role": member.role, "created": created}),
         )
         .await;
-        self.events
-            .emit(
-                thread_id,
-                Event::MemberAdded {
-                    principal: member.principal.as_str().to_owned(),
-                    role: member.role,
-                },
-            )
-            .await;
         Ok((member, created))
     }
 
@@ -131,13 +133,25 @@ impl<S: MemberStore + ThreadStore, C: Clock> MemberService<S, C> {
                 .await?
                 .owner
         };
-        if !self
+        let report = |removed: &bool| {
+            if !removed {
+                return Vec::new();
+            }
+            vec![ThreadEvent::thread(
+                thread_id,
+                Event::MemberRemoved {
+                    principal: principal.as_str().to_owned(),
+                },
+            )]
+        };
+        let removed = self
             .store
-            .remove_member(&owner, thread_id, &principal)
-            .await?
-        {
+            .remove_member(&owner, thread_id, &principal, &report)
+            .await?;
+        if !removed {
             return Err(AppError::MemberNotFound);
         }
+        self.events.publish_all_stored(report(&removed));
         crate::audit::record(
             &self.store,
             &self.clock,
@@ -149,14 +163,6 @@ impl<S: MemberStore + ThreadStore, C: Clock> MemberService<S, C> {
             serde_json::json!({"left": principal == who.owner()}),
         )
         .await;
-        self.events
-            .emit(
-                thread_id,
-                Event::MemberRemoved {
-                    principal: principal.as_str().to_owned(),
-                },
-            )
-            .await;
         Ok(())
     }
 

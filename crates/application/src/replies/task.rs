@@ -616,8 +616,9 @@ where
                 model: ModelName::parse(&self.model_name).ok(),
                 created_at: g.clock.now(),
             };
-            let stored = g.store.add_summary(&scope, summary).await?;
-            crate::summaries::announce(g.events(), &stored).await;
+            let announced = crate::summaries::announced;
+            let stored = g.store.add_summary(&scope, summary, &announced).await?;
+            g.events().publish_all_stored(announced(&stored));
             plan.summary = Some(stored);
         }
         let attached =

@@ -15,11 +15,13 @@ use crate::system::Clock;
 
 /// Storage of summaries.
 pub trait SummaryStore: Clone + Send + Sync + 'static {
-    /// Stores a summary; the covered message must be a message of the thread.
+    /// Stores a summary; the covered message must be a message of the thread. With the change
+    /// feed entries `report` makes of it.
     fn add_summary(
         &self,
         scope: &Scope,
         summary: Summary,
+        report: crate::feed::Report<'_, Summary>,
     ) -> impl Future<Output = Result<Summary, AppError>> + Send;
 
     /// The thread's summaries, newest first.
@@ -39,16 +41,14 @@ pub struct SummaryService<S, C> {
     events: ThreadEvents,
 }
 
-/// Tells the thread's subscribers about a stored summary.
-pub(crate) async fn announce(events: &ThreadEvents, summary: &Summary) {
-    events
-        .emit(
-            summary.thread_id,
-            Event::SummaryCreated {
-                summary: Box::new(summary.clone()),
-            },
-        )
-        .await;
+/// What storing a summary reports: `summary.created` (see [`crate::feed::Report`]).
+pub(crate) fn announced(summary: &Summary) -> Vec<crate::events::ThreadEvent> {
+    vec![crate::events::ThreadEvent::thread(
+        summary.thread_id,
+        Event::SummaryCreated {
+            summary: Box::new(summary.clone()),
+        },
+    )]
 }
 
 impl<S: SummaryStore + crate::threads::ThreadStore, C: Clock> SummaryService<S, C> {
@@ -92,6 +92,7 @@ impl<S: SummaryStore + crate::threads::ThreadStore, C: Clock> SummaryService<S, 
             .add_summary(
                 &scope_for(&self.store, who, thread_id, Need::Write).await?,
                 summary,
+                &announced,
             )
             .await
             .map_err(|e| match e {
@@ -102,7 +103,7 @@ impl<S: SummaryStore + crate::threads::ThreadStore, C: Clock> SummaryService<S, 
                 .into(),
                 e => e,
             })?;
-        announce(&self.events, &stored).await;
+        self.events.publish_all_stored(announced(&stored));
         Ok(stored)
     }
 

@@ -5,12 +5,14 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chat_threads_application::AppError;
+use chat_threads_application::feed::{Report, reported};
 use chat_threads_application::members::MemberStore;
 use chat_threads_domain::{Member, MemberRole, Owner, Scope, Thread, ThreadAccess, ThreadId};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::{DbError, corrupt};
+use super::feed::{block, keep};
 use super::models::ThreadRow;
 use super::schema::{thread_members, threads};
 use super::store::SqlStore;
@@ -98,7 +100,12 @@ impl MemberStore for SqlStore {
         Ok(Some(ThreadAccess { owner, role }))
     }
 
-    async fn put_member(&self, owner: &Owner, member: Member) -> Result<(Member, bool), AppError> {
+    async fn put_member(
+        &self,
+        owner: &Owner,
+        member: Member,
+        report: Report<'_, (Member, bool)>,
+    ) -> Result<(Member, bool), AppError> {
         let scope = Scope::of(owner.clone());
         let row = MemberRow {
             thread_id: DbUuid(member.thread_id.as_uuid()),
@@ -106,29 +113,37 @@ impl MemberStore for SqlStore {
             role: member.role.as_str().to_owned(),
             added_at: DbTime(member.added_at),
         };
-        let r: Result<bool, DbError> = write_tx!(self, |conn, _d| {
-            let _thread = find_own_thread!(conn, &scope, member.thread_id);
-            let changed = diesel::update(
-                thread_members::table
-                    .filter(thread_members::thread_id.eq(row.thread_id))
-                    .filter(thread_members::principal.eq(&row.principal)),
-            )
-            .set((
-                thread_members::role.eq(&row.role),
-                thread_members::added_at.eq(row.added_at),
-            ))
-            .execute(conn)
-            .await?;
-            if changed > 0 {
-                return Ok(false);
-            }
-            diesel::insert_into(thread_members::table)
-                .values(&row)
+        let r: Result<(Member, bool), DbError> = write_tx!(self, |conn, d| {
+            let created = block(async {
+                let _thread = find_own_thread!(conn, &scope, member.thread_id);
+                let changed = diesel::update(
+                    thread_members::table
+                        .filter(thread_members::thread_id.eq(row.thread_id))
+                        .filter(thread_members::principal.eq(&row.principal)),
+                )
+                .set((
+                    thread_members::role.eq(&row.role),
+                    thread_members::added_at.eq(row.added_at),
+                ))
                 .execute(conn)
                 .await?;
-            Ok(true)
+                if changed > 0 {
+                    return Ok(false);
+                }
+                diesel::insert_into(thread_members::table)
+                    .values(&row)
+                    .execute(conn)
+                    .await?;
+                Ok(true)
+            })
+            .await?;
+            let out = (member.clone(), created);
+            for e in reported(report, &out, member.added_at) {
+                keep(d, &e).execute(conn).await?;
+            }
+            Ok(out)
         });
-        Ok((member, r?))
+        Ok(r?)
     }
 
     async fn remove_member(
@@ -136,9 +151,10 @@ impl MemberStore for SqlStore {
         owner: &Owner,
         thread_id: ThreadId,
         principal: &Owner,
+        report: Report<'_, bool>,
     ) -> Result<bool, AppError> {
         let id = DbUuid(thread_id.as_uuid());
-        let r: Result<usize, DbError> = write_tx!(self, |conn, _d| {
+        let r: Result<bool, DbError> = write_tx!(self, |conn, d| {
             // The owner's thread, deleted or not (members of a deleted thread can be removed).
             let owned: Option<ThreadRow> = threads::table
                 .filter(threads::id.eq(id))
@@ -149,15 +165,20 @@ impl MemberStore for SqlStore {
                 .optional()?;
             let _thread: Thread =
                 Thread::try_from(owned.ok_or(DbError(AppError::ThreadNotFound))?)?;
-            Ok(diesel::delete(
+            let removed = diesel::delete(
                 thread_members::table
                     .filter(thread_members::thread_id.eq(id))
                     .filter(thread_members::principal.eq(principal.as_str())),
             )
             .execute(conn)
-            .await?)
+            .await?
+                > 0;
+            for e in reported(report, &removed, chrono::Utc::now()) {
+                keep(d, &e).execute(conn).await?;
+            }
+            Ok(removed)
         });
-        Ok(r? > 0)
+        Ok(r?)
     }
 
     async fn list_members(&self, thread_id: ThreadId) -> Result<Vec<Member>, AppError> {

@@ -1,34 +1,48 @@
 //! Summaries on both backends.
 
+use chat_threads_application::feed::{Report, reported};
 use chat_threads_application::{AppError, SummaryStore};
 use chat_threads_domain::{Scope, Summary, Thread, ThreadId};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
+use super::feed::{block, keep};
 use super::models::{SummaryRow, ThreadRow};
 use super::schema::{messages, summaries, threads};
 use super::store::{SqlStore, db_id};
 use super::types::DbUuid;
 
 impl SummaryStore for SqlStore {
-    async fn add_summary(&self, scope: &Scope, summary: Summary) -> Result<Summary, AppError> {
-        let r: Result<Summary, DbError> = with_conn!(self, |conn, _d| {
-            let _thread = find_own_thread!(conn, scope, summary.thread_id);
-            let covered: i64 = messages::table
-                .filter(messages::id.eq(db_id(summary.covers_message_id)))
-                .filter(messages::thread_id.eq(db_id(summary.thread_id)))
-                .count()
-                .get_result(conn)
-                .await?;
-            if covered == 0 {
-                return Err(DbError(AppError::MessageNotFound));
+    async fn add_summary(
+        &self,
+        scope: &Scope,
+        summary: Summary,
+        report: Report<'_, Summary>,
+    ) -> Result<Summary, AppError> {
+        let r: Result<Summary, DbError> = write_tx!(self, |conn, d| {
+            let out = block(async {
+                let _thread = find_own_thread!(conn, scope, summary.thread_id);
+                let covered: i64 = messages::table
+                    .filter(messages::id.eq(db_id(summary.covers_message_id)))
+                    .filter(messages::thread_id.eq(db_id(summary.thread_id)))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                if covered == 0 {
+                    return Err(DbError(AppError::MessageNotFound));
+                }
+                diesel::insert_into(summaries::table)
+                    .values(SummaryRow::from(&summary))
+                    .execute(conn)
+                    .await?;
+                Ok(summary)
+            })
+            .await?;
+            for e in reported(report, &out, out.created_at) {
+                keep(d, &e).execute(conn).await?;
             }
-            diesel::insert_into(summaries::table)
-                .values(SummaryRow::from(&summary))
-                .execute(conn)
-                .await?;
-            Ok(summary)
+            Ok(out)
         });
         Ok(r?)
     }

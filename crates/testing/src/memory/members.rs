@@ -1,6 +1,7 @@
 //! The in-memory store's thread members.
 
 use chat_threads_application::AppError;
+use chat_threads_application::feed::{Report, reported};
 use chat_threads_application::members::MemberStore;
 use chat_threads_domain::{Member, Owner, ThreadAccess, ThreadId};
 
@@ -23,7 +24,12 @@ impl MemberStore for MemoryStore {
         }))
     }
 
-    async fn put_member(&self, owner: &Owner, member: Member) -> Result<(Member, bool), AppError> {
+    async fn put_member(
+        &self,
+        owner: &Owner,
+        member: Member,
+        report: Report<'_, (Member, bool)>,
+    ) -> Result<(Member, bool), AppError> {
         let mut s = self.lock()?;
         s.threads
             .get(&member.thread_id)
@@ -33,7 +39,7 @@ impl MemberStore for MemoryStore {
             .members
             .iter_mut()
             .find(|m| m.thread_id == member.thread_id && m.principal == member.principal);
-        Ok(match existing {
+        let out = match existing {
             Some(m) => {
                 *m = member.clone();
                 (member, false)
@@ -42,7 +48,9 @@ impl MemberStore for MemoryStore {
                 s.members.push(member.clone());
                 (member, true)
             }
-        })
+        };
+        s.keep_all(reported(report, &out, out.0.added_at));
+        Ok(out)
     }
 
     async fn remove_member(
@@ -50,6 +58,7 @@ impl MemberStore for MemoryStore {
         owner: &Owner,
         thread_id: ThreadId,
         principal: &Owner,
+        report: Report<'_, bool>,
     ) -> Result<bool, AppError> {
         let mut s = self.lock()?;
         s.threads
@@ -59,7 +68,9 @@ impl MemberStore for MemoryStore {
         let before = s.members.len();
         s.members
             .retain(|m| !(m.thread_id == thread_id && &m.principal == principal));
-        Ok(s.members.len() < before)
+        let removed = s.members.len() < before;
+        s.keep_all(reported(report, &removed, chrono::Utc::now()));
+        Ok(removed)
     }
 
     async fn list_members(&self, thread_id: ThreadId) -> Result<Vec<Member>, AppError> {

@@ -28,6 +28,7 @@ use chat_threads_domain::tree;
 use chat_threads_domain::{Message, MessageId, Owner, Scope, Summary, Thread, ThreadId, Timestamp};
 
 use chat_threads_application::AppError;
+use chat_threads_application::feed::{Report, reported};
 use chat_threads_application::{NewMessage, SummaryStore};
 
 #[derive(Debug, Default)]
@@ -234,15 +235,25 @@ fn matches_terms(haystack: &str, text: &str) -> bool {
 }
 
 impl SummaryStore for MemoryStore {
-    async fn add_summary(&self, scope: &Scope, summary: Summary) -> Result<Summary, AppError> {
-        let mut s = self.lock()?;
-        s.own_thread(scope, summary.thread_id)?;
-        let covered = s.messages.get(&summary.covers_message_id);
-        if covered.is_none_or(|m| m.thread_id != summary.thread_id) {
-            return Err(AppError::MessageNotFound);
-        }
-        s.summaries.push(summary.clone());
-        Ok(summary)
+    async fn add_summary(
+        &self,
+        scope: &Scope,
+        summary: Summary,
+        report: Report<'_, Summary>,
+    ) -> Result<Summary, AppError> {
+        let mut guard = self.lock()?;
+        let s = &mut *guard;
+        let out = (|| -> Result<Summary, AppError> {
+            s.own_thread(scope, summary.thread_id)?;
+            let covered = s.messages.get(&summary.covers_message_id);
+            if covered.is_none_or(|m| m.thread_id != summary.thread_id) {
+                return Err(AppError::MessageNotFound);
+            }
+            s.summaries.push(summary.clone());
+            Ok(summary)
+        })()?;
+        s.keep_all(reported(report, &out, out.created_at));
+        Ok(out)
     }
 
     async fn list_summaries(
