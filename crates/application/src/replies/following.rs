@@ -91,8 +91,7 @@ where
         if message.status == MessageStatus::Streaming
             && self.is_orphaned(thread_id, id).await?
             && let Some(cancelled) = self
-                .store
-                .release_reply(thread_id, id, MessageStatus::Cancelled, self.clock.now())
+                .release(thread_id, id, MessageStatus::Cancelled)
                 .await?
         {
             return Ok(cancelled);

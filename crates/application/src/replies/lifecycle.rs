@@ -117,7 +117,11 @@ where
             .await?;
         let mut released = 0;
         for (thread, id) in orphans {
-            if self.release(thread, id).await?.is_some() {
+            if self
+                .release(thread, id, MessageStatus::Failed)
+                .await?
+                .is_some()
+            {
                 released += 1;
             }
         }
@@ -147,58 +151,83 @@ where
         if !self.is_orphaned(thread_id, id).await? {
             return Ok(None);
         }
-        self.release(thread_id, id).await
+        self.release(thread_id, id, MessageStatus::Failed).await
     }
 
-    async fn release(
+    /// Ends a reply nobody writes any more with `status` (failed: its instance is gone;
+    /// cancelled: someone stopped it), keeping its text; the stored reply when it still
+    /// streamed. Its end event is kept in the change feed with the change and reaches every
+    /// follower and subscriber, on every instance.
+    pub(crate) async fn release(
         &self,
         thread_id: ThreadId,
         id: MessageId,
+        status: MessageStatus,
     ) -> Result<Option<Message>, AppError> {
+        // A log here mirrors the dead instance's: the end is numbered after its last event.
+        let run = self.hub.get(id).filter(|r| !r.is_done());
+        let seq = run.as_ref().map(|r| r.next_seq());
+        let report = |released: &Option<Message>| {
+            released
+                .iter()
+                .filter_map(|m| {
+                    let data = match status {
+                        MessageStatus::Failed => Event::MessageFailed {
+                            content: m.content.as_str().to_owned(),
+                            error: EventError::model("the instance writing this reply stopped"),
+                        },
+                        _ => Event::ending(
+                            status,
+                            m.content.as_str().to_owned(),
+                            None,
+                            None,
+                            Vec::new(),
+                        )?,
+                    };
+                    Some(ThreadEvent {
+                        thread_id,
+                        seq,
+                        reply_id: Some(id),
+                        data,
+                    })
+                })
+                .collect()
+        };
         let released = self
             .store
-            .release_reply(thread_id, id, MessageStatus::Failed, self.clock.now())
+            .release_reply(thread_id, id, status, self.clock.now(), &report)
             .await?;
-        if let Some(message) = &released {
-            tracing::warn!(message_id = %id, "released a reply whose instance is gone");
-            // Followers of a log mirrored from the dead instance get the end of it.
-            let end = Event::MessageFailed {
-                content: message.content.as_str().to_owned(),
-                error: EventError::model("the instance writing this reply stopped"),
-            };
-            // Every follower and every subscriber, on every instance, gets the end: the log
-            // here (a mirror of the dead instance's) is ended and numbered after its last
-            // event, and the end is published to the thread's subscribers here and elsewhere
-            // (other instances' mirrors take it in order, or not at all).
-            let run = self.hub.get(id).filter(|r| !r.is_done());
-            let ticket = match &run {
+        if released.is_none() {
+            return Ok(released);
+        }
+        tracing::warn!(message_id = %id, ?status, "released a reply nobody writes any more");
+        for end in report(&released) {
+            // The mirrored log ends with it (its followers here get it; a log that does not
+            // publish by itself leaves subscribers to the hub); without a log, subscribers
+            // here and elsewhere get it from the hub.
+            match &run {
                 Some(run) => {
                     let publishes = run.publishes();
-                    match run.push_final(end) {
-                        Some(event) if !publishes => self.events.publish(event),
-                        _ => 0,
+                    if let Some(event) = run.push_final_stored(end.data)
+                        && !publishes
+                    {
+                        self.events.publish_stored(event);
                     }
                 }
-                None => self.events.publish(ThreadEvent {
-                    thread_id,
-                    seq: None,
-                    reply_id: Some(id),
-                    data: end,
-                }),
-            };
-            self.events.recorded(ticket).await;
-            // Follow-ups queued under it get their turn.
-            let next = self.clone();
-            self.runtime
-                .spawn(async move { next.next_in_queue(thread_id).await });
-            if run.is_some() {
-                let hub = self.hub.clone();
-                let retention = self.settings.retention;
-                self.runtime.spawn(async move {
-                    tokio::time::sleep(retention).await;
-                    hub.remove(id);
-                });
+                None => self.events.publish_stored(end),
             }
+        }
+        // Follow-ups queued under it get their turn.
+        let next = self.clone();
+        self.runtime
+            .spawn(async move { next.next_in_queue(thread_id).await });
+        if run.is_some() {
+            let hub = self.hub.clone();
+            let retention = self.settings.retention;
+            self.runtime.spawn(async move {
+                tokio::time::sleep(retention).await;
+                hub.remove(id);
+            });
         }
         Ok(released)
     }

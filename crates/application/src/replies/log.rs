@@ -147,10 +147,11 @@ impl ReplyLog {
         Some(event)
     }
 
-    /// Ends a log whose writer is gone with a final event, numbered after the last one, and
-    /// returns it (a mirrored log does not publish it by itself).
-    pub(crate) fn push_final(&self, data: Event) -> Option<ThreadEvent> {
-        let event = self.append(data, false);
+    /// Ends a log whose writer is gone with a final event whose change feed entry was stored
+    /// with the end, numbered after the last one, and returns it (a mirrored log does not
+    /// publish it by itself).
+    pub(crate) fn push_final_stored(&self, data: Event) -> Option<ThreadEvent> {
+        let event = self.append(data, true);
         self.finish();
         event
     }

@@ -100,14 +100,16 @@ pub trait ReplyStore: Clone + Send + Sync + 'static {
         thread_id: ThreadId,
     ) -> impl Future<Output = Result<Vec<MessageId>, AppError>> + Send;
 
-    /// Ends a reply nobody writes any more with `status` (failed or cancelled), keeping its text.
-    /// `None` if it was no longer streaming.
+    /// Ends a reply nobody writes any more with `status` (failed or cancelled), keeping its text,
+    /// with the change feed entries `report` makes of the outcome. `None` if it was no longer
+    /// streaming.
     fn release_reply(
         &self,
         thread_id: ThreadId,
         id: MessageId,
         status: MessageStatus,
         now: Timestamp,
+        report: crate::feed::Report<'_, Option<Message>>,
     ) -> impl Future<Output = Result<Option<Message>, AppError>> + Send;
 }
 

@@ -13,7 +13,7 @@ use chat_threads_domain::{
 
 use super::{Hints, ReplyService, ReplyStores, SendInput, Started};
 use crate::error::AppError;
-use crate::events::Event;
+use crate::events::{Event, ThreadEvent};
 use crate::messages::NewMessage;
 use crate::system::Clock;
 
@@ -41,13 +41,15 @@ pub enum Sent {
 /// Storage of queued messages.
 pub trait QueueStore: Clone + Send + Sync + 'static {
     /// Stores `message` (status `queued`) under `reply` while that reply still streams, as the
-    /// thread's active leaf; `None` when it no longer streams (send it normally).
+    /// thread's active leaf; `None` when it no longer streams (send it normally). With the
+    /// change feed entries `report` makes of the outcome (as [`QueueStore::end_queued`]).
     fn queue_message(
         &self,
         scope: &Scope,
         thread_id: ThreadId,
         reply: MessageId,
         message: NewMessage,
+        report: crate::feed::Report<'_, Option<Message>>,
     ) -> impl Future<Output = Result<Option<Message>, AppError>> + Send;
 
     /// The thread's oldest queued message.
@@ -59,7 +61,9 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
     /// In one transaction, unless a reply streams (touched after `busy_since`) or the message
     /// is no longer queued (`None`): marks it `complete`, places `reply` under it, moves the
     /// thread's other queued messages under the reply (the newest of them stays the active
-    /// leaf), records `instance` as the reply's writer. The user message and the reply.
+    /// leaf), records `instance` as the reply's writer; keeps the reply's `message.created`
+    /// change feed entry (1 in its log) and the entries `report` makes. The user message and
+    /// the reply.
     fn start_queued(
         &self,
         instance: &str,
@@ -68,6 +72,7 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
         queued: MessageId,
         busy_since: Timestamp,
         reply: NewMessage,
+        report: crate::feed::Report<'_, Option<(Message, Message)>>,
     ) -> impl Future<Output = Result<Option<(Message, Message)>, AppError>> + Send;
 
     /// Ends a queued message with `status` (cancelled, or failed when its reply could not
@@ -78,10 +83,25 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
         id: MessageId,
         status: MessageStatus,
         now: Timestamp,
+        report: crate::feed::Report<'_, Option<Message>>,
     ) -> impl Future<Output = Result<Option<Message>, AppError>> + Send;
 
     /// Threads with queued messages and no reply streaming: queues whose turn was missed.
     fn stalled_queues(&self) -> impl Future<Output = Result<Vec<ThreadId>, AppError>> + Send;
+}
+
+/// What a queued message's change reports: `message.updated` with it as it is now.
+fn updated(m: &Option<Message>) -> Vec<ThreadEvent> {
+    m.iter()
+        .map(|m| {
+            ThreadEvent::thread(
+                m.thread_id,
+                Event::MessageUpdated {
+                    message: Box::new(m.clone()),
+                },
+            )
+        })
+        .collect()
 }
 
 /// The principal a queued message was sent by, for its reply (quota, billing, the scope): its
@@ -133,20 +153,16 @@ where
         user.status = MessageStatus::Queued;
         // The model its reply is to be asked of.
         user.model = chat_threads_domain::ModelName::parse(model).ok();
+        let report = |q: &Option<Message>| {
+            q.iter()
+                .map(|m| ThreadEvent::thread(m.thread_id, Event::created(m)))
+                .collect()
+        };
         let queued = self
             .store
-            .queue_message(scope, thread_id, reply, user)
+            .queue_message(scope, thread_id, reply, user, &report)
             .await?;
-        if let Some(q) = &queued {
-            self.events
-                .emit(
-                    thread_id,
-                    Event::MessageCreated {
-                        message: Box::new(q.clone()),
-                    },
-                )
-                .await;
-        }
+        self.events.publish_all_stored(report(&queued));
         Ok(queued)
     }
 
@@ -237,33 +253,23 @@ where
         };
         match outcome {
             Ok(Some(started)) => {
-                self.events
-                    .emit(
-                        thread_id,
-                        Event::MessageUpdated {
-                            message: Box::new(started.0),
-                        },
-                    )
-                    .await;
+                self.events.publish_all_stored(updated(&Some(started.0)));
                 Ok(false)
             }
             Ok(None) => Ok(false),
             Err(e) => {
                 tracing::warn!(%thread_id, message_id = %q.id, cause = %e.chain(), "a queued message could not be answered");
-                if let Some(failed) = self
+                let failed = self
                     .store
-                    .end_queued(thread_id, q.id, MessageStatus::Failed, self.clock.now())
-                    .await?
-                {
-                    self.events
-                        .emit(
-                            thread_id,
-                            Event::MessageUpdated {
-                                message: Box::new(failed),
-                            },
-                        )
-                        .await;
-                }
+                    .end_queued(
+                        thread_id,
+                        q.id,
+                        MessageStatus::Failed,
+                        self.clock.now(),
+                        &updated,
+                    )
+                    .await?;
+                self.events.publish_all_stored(updated(&failed));
                 Ok(true)
             }
         }
@@ -293,6 +299,9 @@ where
                 q.id,
                 self.stale_before(),
                 self.placeholder(&model_name),
+                &|started: &Option<(Message, Message)>| {
+                    updated(&started.as_ref().map(|(user, _)| user.clone()))
+                },
             )
             .await?
         else {
@@ -324,18 +333,12 @@ where
                 message.id,
                 MessageStatus::Cancelled,
                 self.clock.now(),
+                &updated,
             )
             .await?
         {
             Some(m) => {
-                self.events
-                    .emit(
-                        thread_id,
-                        Event::MessageUpdated {
-                            message: Box::new(m.clone()),
-                        },
-                    )
-                    .await;
+                self.events.publish_all_stored(updated(&Some(m.clone())));
                 Ok(m)
             }
             // Started (or ended) meanwhile: as it is now.

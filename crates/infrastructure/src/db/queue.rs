@@ -1,7 +1,7 @@
 //! Follow-ups queued while a reply runs, on both backends: queued under the running reply,
 //! started one at a time in a transaction with the one-reply-per-thread check.
 
-use chat_threads_application::feed::created_entry;
+use chat_threads_application::feed::{Report, created_entry, reported};
 use chat_threads_application::replies::QueueStore;
 use chat_threads_application::{Anchor, AppError, NewMessage};
 use chat_threads_domain::{Message, MessageId, MessageStatus, Scope, Thread, ThreadId, Timestamp};
@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
-use super::feed::keep;
+use super::feed::{block, keep};
 use super::models::{MessageRow, ThreadRow};
 use super::prepared::Bind;
 use super::schema::{messages, threads};
@@ -38,26 +38,34 @@ impl QueueStore for SqlStore {
         thread_id: ThreadId,
         reply: MessageId,
         message: NewMessage,
+        report: Report<'_, Option<Message>>,
     ) -> Result<Option<Message>, AppError> {
-        let r: Result<Option<Message>, DbError> = write_tx!(self, |conn, _d| {
-            let thread = lock_thread!(conn, scope, thread_id);
-            let streaming: i64 = messages::table
-                .filter(messages::id.eq(db_id(reply)))
-                .filter(messages::thread_id.eq(db_id(thread_id)))
-                .filter(messages::status.eq(MessageStatus::Streaming.as_str()))
-                .count()
-                .get_result(conn)
-                .await?;
-            if streaming == 0 {
-                return Ok(None);
+        let r: Result<Option<Message>, DbError> = write_tx!(self, |conn, d| {
+            let out = block(async {
+                let thread = lock_thread!(conn, scope, thread_id);
+                let streaming: i64 = messages::table
+                    .filter(messages::id.eq(db_id(reply)))
+                    .filter(messages::thread_id.eq(db_id(thread_id)))
+                    .filter(messages::status.eq(MessageStatus::Streaming.as_str()))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                if streaming == 0 {
+                    return Ok(None);
+                }
+                Ok(Some(place!(
+                    conn,
+                    scope,
+                    thread,
+                    Anchor::Append(Some(reply)),
+                    message
+                )))
+            })
+            .await?;
+            for e in reported(report, &out, chrono::Utc::now()) {
+                keep(d, &e).execute(conn).await?;
             }
-            Ok(Some(place!(
-                conn,
-                scope,
-                thread,
-                Anchor::Append(Some(reply)),
-                message
-            )))
+            Ok(out)
         });
         Ok(r?)
     }
@@ -86,58 +94,66 @@ impl QueueStore for SqlStore {
         queued: MessageId,
         busy_since: Timestamp,
         reply: NewMessage,
+        report: Report<'_, Option<(Message, Message)>>,
     ) -> Result<Option<(Message, Message)>, AppError> {
         let now = reply.created_at;
         let r: Result<Option<(Message, Message)>, DbError> = write_tx!(self, |conn, d| {
-            let thread = lock_thread!(conn, scope, thread_id);
-            if reply_running!(conn, thread_id, busy_since) {
-                return Ok(None);
-            }
-            let user: Option<MessageRow> = diesel::update(
-                messages::table
-                    .filter(messages::id.eq(db_id(queued)))
-                    .filter(messages::thread_id.eq(db_id(thread_id)))
-                    .filter(messages::queued_at.is_not_null())
-                    .filter(messages::deleted_at.is_null()),
-            )
-            .set((
-                messages::queued_at.eq(None::<DbTime>),
-                messages::updated_at.eq(DbTime(now)),
-            ))
-            .returning(MessageRow::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-            let Some(user) = user else {
-                return Ok(None);
-            };
-            let user = Message::try_from(user)?;
-            let placed = place!(conn, scope, thread, Anchor::Append(Some(queued)), reply);
-            // The other follow-ups now wait under the new reply; the newest stays the leaf.
-            diesel::update(
-                messages::table
-                    .filter(messages::thread_id.eq(db_id(thread_id)))
-                    .filter(messages::queued_at.is_not_null())
-                    .filter(messages::deleted_at.is_null()),
-            )
-            .set((
-                messages::parent_id.eq(Some(db_id(placed.id))),
-                messages::depth.eq(placed.depth + 1),
-            ))
-            .execute(conn)
-            .await?;
-            if let Some(newest) = newest_queued!(conn, thread_id) {
-                diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
-                    .set(threads::active_leaf_id.eq(Some(newest)))
-                    .execute(conn)
-                    .await?;
-            }
-            own_reply!(conn, placed.id, thread_id, instance);
-            // The placeholder opens the reply's log (1).
-            keep(d, &created_entry(&placed, Some((placed.id, 1))))
+            let out = block(async {
+                let thread = lock_thread!(conn, scope, thread_id);
+                if reply_running!(conn, thread_id, busy_since) {
+                    return Ok(None);
+                }
+                let user: Option<MessageRow> = diesel::update(
+                    messages::table
+                        .filter(messages::id.eq(db_id(queued)))
+                        .filter(messages::thread_id.eq(db_id(thread_id)))
+                        .filter(messages::queued_at.is_not_null())
+                        .filter(messages::deleted_at.is_null()),
+                )
+                .set((
+                    messages::queued_at.eq(None::<DbTime>),
+                    messages::updated_at.eq(DbTime(now)),
+                ))
+                .returning(MessageRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+                let Some(user) = user else {
+                    return Ok(None);
+                };
+                let user = Message::try_from(user)?;
+                let placed = place!(conn, scope, thread, Anchor::Append(Some(queued)), reply);
+                // The other follow-ups now wait under the new reply; the newest stays the leaf.
+                diesel::update(
+                    messages::table
+                        .filter(messages::thread_id.eq(db_id(thread_id)))
+                        .filter(messages::queued_at.is_not_null())
+                        .filter(messages::deleted_at.is_null()),
+                )
+                .set((
+                    messages::parent_id.eq(Some(db_id(placed.id))),
+                    messages::depth.eq(placed.depth + 1),
+                ))
                 .execute(conn)
                 .await?;
-            Ok(Some((user, placed)))
+                if let Some(newest) = newest_queued!(conn, thread_id) {
+                    diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                        .set(threads::active_leaf_id.eq(Some(newest)))
+                        .execute(conn)
+                        .await?;
+                }
+                own_reply!(conn, placed.id, thread_id, instance);
+                // The placeholder opens the reply's log (1).
+                keep(d, &created_entry(&placed, Some((placed.id, 1))))
+                    .execute(conn)
+                    .await?;
+                Ok(Some((user, placed)))
+            })
+            .await?;
+            for e in reported(report, &out, now) {
+                keep(d, &e).execute(conn).await?;
+            }
+            Ok(out)
         });
         Ok(r?)
     }
@@ -148,37 +164,45 @@ impl QueueStore for SqlStore {
         id: MessageId,
         status: MessageStatus,
         now: Timestamp,
+        report: Report<'_, Option<Message>>,
     ) -> Result<Option<Message>, AppError> {
-        let r: Result<Option<Message>, DbError> = write_tx!(self, |conn, _d| {
-            let row: Option<MessageRow> = diesel::update(
-                messages::table
-                    .filter(messages::id.eq(db_id(id)))
-                    .filter(messages::thread_id.eq(db_id(thread_id)))
-                    .filter(messages::queued_at.is_not_null()),
-            )
-            .set((
-                messages::status.eq(status.as_str()),
-                messages::queued_at.eq(None::<DbTime>),
-                messages::updated_at.eq(DbTime(now)),
-            ))
-            .returning(MessageRow::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            let ended = Message::try_from(row)?;
-            let leaf = newest_queued!(conn, thread_id).or(ended.parent_id.map(db_id));
-            diesel::update(
-                threads::table
-                    .filter(threads::id.eq(db_id(thread_id)))
-                    .filter(threads::active_leaf_id.eq(Some(db_id(id)))),
-            )
-            .set(threads::active_leaf_id.eq(leaf))
-            .execute(conn)
+        let r: Result<Option<Message>, DbError> = write_tx!(self, |conn, d| {
+            let out = block(async {
+                let row: Option<MessageRow> = diesel::update(
+                    messages::table
+                        .filter(messages::id.eq(db_id(id)))
+                        .filter(messages::thread_id.eq(db_id(thread_id)))
+                        .filter(messages::queued_at.is_not_null()),
+                )
+                .set((
+                    messages::status.eq(status.as_str()),
+                    messages::queued_at.eq(None::<DbTime>),
+                    messages::updated_at.eq(DbTime(now)),
+                ))
+                .returning(MessageRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let ended = Message::try_from(row)?;
+                let leaf = newest_queued!(conn, thread_id).or(ended.parent_id.map(db_id));
+                diesel::update(
+                    threads::table
+                        .filter(threads::id.eq(db_id(thread_id)))
+                        .filter(threads::active_leaf_id.eq(Some(db_id(id)))),
+                )
+                .set(threads::active_leaf_id.eq(leaf))
+                .execute(conn)
+                .await?;
+                Ok(Some(ended))
+            })
             .await?;
-            Ok(Some(ended))
+            for e in reported(report, &out, now) {
+                keep(d, &e).execute(conn).await?;
+            }
+            Ok(out)
         });
         Ok(r?)
     }

@@ -10,14 +10,14 @@ use diesel::sql_types::Text;
 
 use super::dialect::Dialect;
 use super::error::DbError;
-use super::feed::keep;
+use super::feed::{block, keep};
 use super::models::{MessageRow, ThreadRow, stored_status};
 use super::prepared::{self, Bind};
 use super::schema::{messages, threads};
 use super::store::{SqlStore, db_id};
 use super::types::sql::PUuid;
 use super::types::{DbJson, DbTime, DbUuid};
-use chat_threads_application::feed::created_entry;
+use chat_threads_application::feed::{Report, created_entry, reported};
 use chat_threads_application::replies::{ReplyStart, ReplyStore, ReplyUpdate};
 
 /// Forgets who writes a reply (it has ended), inside the caller's connection or transaction.
@@ -285,30 +285,38 @@ impl ReplyStore for SqlStore {
         id: MessageId,
         status: MessageStatus,
         now: Timestamp,
+        report: Report<'_, Option<Message>>,
     ) -> Result<Option<Message>, AppError> {
-        let r: Result<Option<Message>, DbError> = write_tx!(self, |conn, _d| {
-            let row: Option<MessageRow> = diesel::update(
-                messages::table
-                    .filter(messages::id.eq(db_id(id)))
-                    .filter(messages::thread_id.eq(db_id(thread_id)))
-                    .filter(messages::status.eq(MessageStatus::Streaming.as_str())),
-            )
-            .set((
-                messages::status.eq(stored_status(status)),
-                messages::updated_at.eq(DbTime(now)),
-            ))
-            .returning(MessageRow::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-            disown!(conn, id);
-            if row.is_some() {
-                diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
-                    .set(threads::updated_at.eq(DbTime(now)))
-                    .execute(conn)
-                    .await?;
+        let r: Result<Option<Message>, DbError> = write_tx!(self, |conn, d| {
+            let out = block(async {
+                let row: Option<MessageRow> = diesel::update(
+                    messages::table
+                        .filter(messages::id.eq(db_id(id)))
+                        .filter(messages::thread_id.eq(db_id(thread_id)))
+                        .filter(messages::status.eq(MessageStatus::Streaming.as_str())),
+                )
+                .set((
+                    messages::status.eq(stored_status(status)),
+                    messages::updated_at.eq(DbTime(now)),
+                ))
+                .returning(MessageRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+                disown!(conn, id);
+                if row.is_some() {
+                    diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                        .set(threads::updated_at.eq(DbTime(now)))
+                        .execute(conn)
+                        .await?;
+                }
+                row.map(Message::try_from).transpose()
+            })
+            .await?;
+            for e in reported(report, &out, now) {
+                keep(d, &e).execute(conn).await?;
             }
-            row.map(Message::try_from).transpose()
+            Ok(out)
         });
         Ok(r?)
     }

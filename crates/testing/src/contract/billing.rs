@@ -161,7 +161,13 @@ pub async fn balances_hold_and_debit<S: Store>(store: S) {
     );
     // The second reply fails without a debit: once it no longer streams, it holds nothing.
     store
-        .release_reply(t2.id, r2.id, MessageStatus::Failed, now)
+        .release_reply(
+            t2.id,
+            r2.id,
+            MessageStatus::Failed,
+            now,
+            &chat_threads_application::feed::silent,
+        )
         .await
         .unwrap();
     assert_eq!(

@@ -1,5 +1,7 @@
 //! Streamed replies: starting one atomically, the busy rule, orphans and their release.
 
+use chat_threads_application::feed::silent;
+
 use super::*;
 
 /// `begin_reply` without a hold.
@@ -148,14 +150,26 @@ pub async fn begin_reply_is_atomic<S: Store>(store: S) {
     let orphans = store.orphaned_replies("instance-b", None).await.unwrap();
     assert!(orphans.contains(&(t.id, regen.id)), "{orphans:?}");
     let released = store
-        .release_reply(t.id, regen.id, MessageStatus::Failed, later)
+        .release_reply(
+            t.id,
+            regen.id,
+            MessageStatus::Failed,
+            later,
+            &chat_threads_application::feed::silent,
+        )
         .await
         .unwrap()
         .unwrap();
     assert_eq!(released.status, MessageStatus::Failed);
     assert!(
         store
-            .release_reply(t.id, regen.id, MessageStatus::Failed, later)
+            .release_reply(
+                t.id,
+                regen.id,
+                MessageStatus::Failed,
+                later,
+                &chat_threads_application::feed::silent
+            )
             .await
             .unwrap()
             .is_none(),
@@ -209,17 +223,17 @@ pub async fn queued_followups<S: Store>(store: S) {
         m
     };
     let q1 = store
-        .queue_message(&scope, t.id, running.id, queued(1))
+        .queue_message(&scope, t.id, running.id, queued(1), &silent)
         .await
         .unwrap()
         .unwrap();
     let q2 = store
-        .queue_message(&scope, t.id, running.id, queued(2))
+        .queue_message(&scope, t.id, running.id, queued(2), &silent)
         .await
         .unwrap()
         .unwrap();
     let q3 = store
-        .queue_message(&scope, t.id, running.id, queued(3))
+        .queue_message(&scope, t.id, running.id, queued(3), &silent)
         .await
         .unwrap()
         .unwrap();
@@ -245,7 +259,15 @@ pub async fn queued_followups<S: Store>(store: S) {
     let reply = new_message(Role::Assistant, MessageStatus::Streaming, now);
     assert!(
         store
-            .start_queued("instance-a", &scope, t.id, q1.id, long_ago, reply.clone())
+            .start_queued(
+                "instance-a",
+                &scope,
+                t.id,
+                q1.id,
+                long_ago,
+                reply.clone(),
+                &silent
+            )
             .await
             .unwrap()
             .is_none()
@@ -253,14 +275,14 @@ pub async fn queued_followups<S: Store>(store: S) {
     assert!(store.stalled_queues().await.unwrap().is_empty());
     // The third is cancelled: the leaf goes to the newest still waiting.
     let cancelled = store
-        .end_queued(t.id, q3.id, MessageStatus::Cancelled, now)
+        .end_queued(t.id, q3.id, MessageStatus::Cancelled, now, &silent)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(cancelled.status, MessageStatus::Cancelled);
     assert!(
         store
-            .end_queued(t.id, q3.id, MessageStatus::Cancelled, now)
+            .end_queued(t.id, q3.id, MessageStatus::Cancelled, now, &silent)
             .await
             .unwrap()
             .is_none()
@@ -275,12 +297,26 @@ pub async fn queued_followups<S: Store>(store: S) {
     );
     // The reply ends: the queue is stalled until its first message starts.
     store
-        .release_reply(t.id, running.id, MessageStatus::Complete, now)
+        .release_reply(
+            t.id,
+            running.id,
+            MessageStatus::Complete,
+            now,
+            &chat_threads_application::feed::silent,
+        )
         .await
         .unwrap();
     assert_eq!(store.stalled_queues().await.unwrap(), [t.id]);
     let (user, r1) = store
-        .start_queued("instance-a", &scope, t.id, q1.id, long_ago, reply.clone())
+        .start_queued(
+            "instance-a",
+            &scope,
+            t.id,
+            q1.id,
+            long_ago,
+            reply.clone(),
+            &silent,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -301,7 +337,7 @@ pub async fn queued_followups<S: Store>(store: S) {
     let again = new_message(Role::Assistant, MessageStatus::Streaming, now);
     assert!(
         store
-            .start_queued("instance-b", &scope, t.id, q1.id, long_ago, again)
+            .start_queued("instance-b", &scope, t.id, q1.id, long_ago, again, &silent)
             .await
             .unwrap()
             .is_none()

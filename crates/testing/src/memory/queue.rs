@@ -1,6 +1,7 @@
 //! The in-memory store's queued follow-ups.
 
 use chat_threads_application::AppError;
+use chat_threads_application::feed::{Report, reported};
 use chat_threads_application::replies::QueueStore;
 use chat_threads_application::{Anchor, NewMessage};
 use chat_threads_domain::{Message, MessageId, MessageStatus, Scope, ThreadId, Timestamp};
@@ -30,18 +31,24 @@ impl QueueStore for MemoryStore {
         thread_id: ThreadId,
         reply: MessageId,
         message: NewMessage,
+        report: Report<'_, Option<Message>>,
     ) -> Result<Option<Message>, AppError> {
-        let mut s = self.lock()?;
-        s.own_thread(scope, thread_id)?;
-        let streaming = s
-            .messages
-            .get(&reply)
-            .is_some_and(|r| r.thread_id == thread_id && r.status == MessageStatus::Streaming);
-        if !streaming {
-            return Ok(None);
-        }
-        s.place(scope, thread_id, Anchor::Append(Some(reply)), message)
-            .map(Some)
+        let mut guard = self.lock()?;
+        let s = &mut *guard;
+        let out = (|| -> Result<Option<Message>, AppError> {
+            s.own_thread(scope, thread_id)?;
+            let streaming = s
+                .messages
+                .get(&reply)
+                .is_some_and(|r| r.thread_id == thread_id && r.status == MessageStatus::Streaming);
+            if !streaming {
+                return Ok(None);
+            }
+            s.place(scope, thread_id, Anchor::Append(Some(reply)), message)
+                .map(Some)
+        })()?;
+        s.keep_all(reported(report, &out, chrono::Utc::now()));
+        Ok(out)
     }
 
     async fn first_queued(&self, thread_id: ThreadId) -> Result<Option<Message>, AppError> {
@@ -56,46 +63,52 @@ impl QueueStore for MemoryStore {
         queued: MessageId,
         busy_since: Timestamp,
         reply: NewMessage,
+        report: Report<'_, Option<(Message, Message)>>,
     ) -> Result<Option<(Message, Message)>, AppError> {
-        let mut s = self.lock()?;
-        s.own_thread(scope, thread_id)?;
-        let busy = s.reply_running(thread_id, busy_since);
-        let waiting = s
-            .messages
-            .get(&queued)
-            .is_some_and(|q| q.status == MessageStatus::Queued && !q.is_deleted());
-        if busy || !waiting {
-            return Ok(None);
-        }
-        let now = reply.created_at;
-        let user = {
-            let Some(q) = s.messages.get_mut(&queued) else {
+        let mut guard = self.lock()?;
+        let s = &mut *guard;
+        let out = (|| -> Result<Option<(Message, Message)>, AppError> {
+            s.own_thread(scope, thread_id)?;
+            let busy = s.reply_running(thread_id, busy_since);
+            let waiting = s
+                .messages
+                .get(&queued)
+                .is_some_and(|q| q.status == MessageStatus::Queued && !q.is_deleted());
+            if busy || !waiting {
                 return Ok(None);
-            };
-            q.status = MessageStatus::Complete;
-            q.updated_at = now;
-            q.clone()
-        };
-        let placed = s.place(scope, thread_id, Anchor::Append(Some(queued)), reply)?;
-        let others: Vec<MessageId> = s.queued(thread_id).iter().map(|m| m.id).collect();
-        for id in &others {
-            if let Some(m) = s.messages.get_mut(id) {
-                m.parent_id = Some(placed.id);
-                m.depth = placed.depth + 1;
             }
-        }
-        if let Some(newest) = others.last()
-            && let Some(t) = s.threads.get_mut(&thread_id)
-        {
-            t.active_leaf_id = Some(*newest);
-        }
-        s.owners.insert(placed.id, (thread_id, instance.to_owned()));
-        // The placeholder opens the reply's log (1).
-        s.keep(&chat_threads_application::feed::created_entry(
-            &placed,
-            Some((placed.id, 1)),
-        ));
-        Ok(Some((user, placed)))
+            let now = reply.created_at;
+            let user = {
+                let Some(q) = s.messages.get_mut(&queued) else {
+                    return Ok(None);
+                };
+                q.status = MessageStatus::Complete;
+                q.updated_at = now;
+                q.clone()
+            };
+            let placed = s.place(scope, thread_id, Anchor::Append(Some(queued)), reply)?;
+            let others: Vec<MessageId> = s.queued(thread_id).iter().map(|m| m.id).collect();
+            for id in &others {
+                if let Some(m) = s.messages.get_mut(id) {
+                    m.parent_id = Some(placed.id);
+                    m.depth = placed.depth + 1;
+                }
+            }
+            if let Some(newest) = others.last()
+                && let Some(t) = s.threads.get_mut(&thread_id)
+            {
+                t.active_leaf_id = Some(*newest);
+            }
+            s.owners.insert(placed.id, (thread_id, instance.to_owned()));
+            // The placeholder opens the reply's log (1).
+            s.keep(&chat_threads_application::feed::created_entry(
+                &placed,
+                Some((placed.id, 1)),
+            ));
+            Ok(Some((user, placed)))
+        })()?;
+        s.keep_all(reported(report, &out, chrono::Utc::now()));
+        Ok(out)
     }
 
     async fn end_queued(
@@ -104,23 +117,29 @@ impl QueueStore for MemoryStore {
         id: MessageId,
         status: MessageStatus,
         now: Timestamp,
+        report: Report<'_, Option<Message>>,
     ) -> Result<Option<Message>, AppError> {
-        let mut s = self.lock()?;
-        let ended = match s.messages.get_mut(&id) {
-            Some(m) if m.thread_id == thread_id && m.status == MessageStatus::Queued => {
-                m.status = status;
-                m.updated_at = now;
-                m.clone()
+        let mut guard = self.lock()?;
+        let s = &mut *guard;
+        let out = (|| -> Result<Option<Message>, AppError> {
+            let ended = match s.messages.get_mut(&id) {
+                Some(m) if m.thread_id == thread_id && m.status == MessageStatus::Queued => {
+                    m.status = status;
+                    m.updated_at = now;
+                    m.clone()
+                }
+                _ => return Ok(None),
+            };
+            let next_leaf = s.queued(thread_id).last().map(|m| m.id).or(ended.parent_id);
+            if let Some(t) = s.threads.get_mut(&thread_id)
+                && t.active_leaf_id == Some(id)
+            {
+                t.active_leaf_id = next_leaf;
             }
-            _ => return Ok(None),
-        };
-        let next_leaf = s.queued(thread_id).last().map(|m| m.id).or(ended.parent_id);
-        if let Some(t) = s.threads.get_mut(&thread_id)
-            && t.active_leaf_id == Some(id)
-        {
-            t.active_leaf_id = next_leaf;
-        }
-        Ok(Some(ended))
+            Ok(Some(ended))
+        })()?;
+        s.keep_all(reported(report, &out, now));
+        Ok(out)
     }
 
     async fn stalled_queues(&self) -> Result<Vec<ThreadId>, AppError> {

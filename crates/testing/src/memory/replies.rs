@@ -4,7 +4,7 @@
 use chat_threads_domain::{Message, MessageId, Scope, ThreadId, Timestamp};
 
 use chat_threads_application::AppError;
-use chat_threads_application::feed::created_entry;
+use chat_threads_application::feed::{Report, created_entry, reported};
 
 use super::MemoryStore;
 
@@ -152,17 +152,24 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
         id: MessageId,
         status: chat_threads_domain::MessageStatus,
         now: Timestamp,
+        report: Report<'_, Option<Message>>,
     ) -> Result<Option<Message>, AppError> {
-        let mut s = self.lock()?;
-        s.owners.remove(&id);
-        let Some(m) = s.messages.get_mut(&id).filter(|m| {
-            m.thread_id == thread_id && m.status == chat_threads_domain::MessageStatus::Streaming
-        }) else {
-            return Ok(None);
-        };
-        m.status = status;
-        m.updated_at = now;
-        Ok(Some(m.clone()))
+        let mut guard = self.lock()?;
+        let s = &mut *guard;
+        let out = (|| -> Result<Option<Message>, AppError> {
+            s.owners.remove(&id);
+            let Some(m) = s.messages.get_mut(&id).filter(|m| {
+                m.thread_id == thread_id
+                    && m.status == chat_threads_domain::MessageStatus::Streaming
+            }) else {
+                return Ok(None);
+            };
+            m.status = status;
+            m.updated_at = now;
+            Ok(Some(m.clone()))
+        })()?;
+        s.keep_all(reported(report, &out, now));
+        Ok(out)
     }
 
     async fn recover_stale(&self, before: Timestamp) -> Result<u64, AppError> {
