@@ -338,17 +338,42 @@ async fn feed_across_instances_on_postgres() {
     let (_, from_b, _, _) = page(&b, &alice, "?limit=1000").await;
     assert_eq!(from_a.len(), 80);
     assert_eq!(from_a, from_b);
-    // The tail on B saw all 80, A's writes included, in the same order.
+    // An entry a write committed to the outbox and whose instance died before moving it into
+    // the log: the other instances move it, with no request asking.
+    let url = env
+        .iter()
+        .find(|(k, _)| *k == "CHAT_THREADS__DATABASE__URL")
+        .unwrap()
+        .1;
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let task = tokio::spawn(conn);
+    client
+        .execute(
+            "INSERT INTO feed_outbox (at, thread_id, owner, org_id, kind, data) \
+             VALUES (now(), $1::text::uuid, 'user:alice', 'acme', 'thread.updated', \
+             '{\"type\":\"thread.updated\",\"left\":\"behind\"}')",
+            &[&tid],
+        )
+        .await
+        .unwrap();
+    drop(client);
+    let _ = task.await;
+    // The tail on B saw all 80, A's writes included, in the same order, then the one left
+    // behind.
     let mut count = 0;
     let seen = tail_until(live, |_| {
         count += 1;
-        count == 80
+        count == 81
     })
     .await;
-    let cursors: Vec<i64> = seen.iter().map(|(c, _)| *c).collect();
+    assert_eq!(seen[80].1["left"], "behind");
+    let cursors: Vec<i64> = seen[..80].iter().map(|(c, _)| *c).collect();
     let expected: Vec<i64> = from_a
         .iter()
         .map(|e| e["cursor"].as_i64().unwrap())
         .collect();
     assert_eq!(cursors, expected);
+    assert!(seen[80].0 > cursors[79]);
 }

@@ -452,7 +452,8 @@ impl std::fmt::Debug for ThreadEvents {
 
 impl ThreadEvents {
     /// Publishes an event of a thread that is not part of a reply, and returns once the
-    /// change feed holds it: a use case that answers after this has its change in the feed.
+    /// change feed's writer committed it. For an event that reports no stored change: a write's
+    /// events are kept with the write ([`crate::feed::Report`], [`Self::publish_stored`]).
     pub async fn emit(&self, thread_id: ThreadId, data: Event) {
         let ticket = self.publish(ThreadEvent::thread(thread_id, data));
         self.recorded(ticket).await;

@@ -64,6 +64,7 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
     /// leaf), records `instance` as the reply's writer; keeps the reply's `message.created`
     /// change feed entry (1 in its log) and the entries `report` makes. The user message and
     /// the reply.
+    #[allow(clippy::too_many_arguments)]
     fn start_queued(
         &self,
         instance: &str,
