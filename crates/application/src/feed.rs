@@ -452,6 +452,21 @@ impl<S: FeedStore, C: Clock> FeedService<S, C> {
         after: i64,
         limit: Option<u32>,
     ) -> Result<FeedPage, AppError> {
+        // Entries written with their changes get their cursors first: a change the reader was
+        // told about is in what it reads.
+        self.store.settle_feed().await?;
+        self.read_on(who, filter, after, limit).await
+    }
+
+    /// What a live tail reads once it has caught up ([`Self::read`] without settling): the
+    /// feed's writer settles before it wakes the tail ([`Self::watch`]), and every second.
+    pub async fn read_on(
+        &self,
+        who: &Principal,
+        filter: &FeedFilter,
+        after: i64,
+        limit: Option<u32>,
+    ) -> Result<FeedPage, AppError> {
         let limit = limit.unwrap_or(100);
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(chat_threads_domain::DomainError::invalid(
@@ -460,9 +475,6 @@ impl<S: FeedStore, C: Clock> FeedService<S, C> {
             )
             .into());
         }
-        // Entries written with their changes get their cursors first: a change the reader was
-        // told about is in what it reads.
-        self.store.settle_feed().await?;
         let floor = self.store.feed_floor().await?;
         if after < floor {
             return Err(AppError::CursorExpired(format!(

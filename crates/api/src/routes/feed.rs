@@ -208,7 +208,7 @@ fn tail<D: Deps>(
             match t
                 .state
                 .feed
-                .read(&t.who, &t.filter, t.cursor, Some(1000))
+                .read_on(&t.who, &t.filter, t.cursor, Some(1000))
                 .await
             {
                 Ok(page) => t.pending = Some(page),

@@ -51,6 +51,25 @@ pub(crate) fn traced<T>(
 /// `BEGIN IMMEDIATE` transaction it may share with writes queued beside it), an ordinary
 /// transaction on PostgreSQL. Any error rolls everything back, so nothing is half-written.
 macro_rules! write_tx {
+    // A write that reports a change: `$report` (a `chat_threads_application::feed::Report`)
+    // makes events of the body's result, and their change feed entries (at `$at`) are written
+    // in the same transaction, after the body.
+    ($store:expr, report($report:expr, $at:expr), |$conn:ident, $dialect:ident| $body:block) => {{
+        let at = $at;
+        let report = $report;
+        write_tx!($store, |$conn, dialect| {
+            let out = $crate::db::feed::block(async {
+                let $dialect = dialect;
+                let _ = $dialect;
+                $body
+            })
+            .await?;
+            for e in chat_threads_application::feed::reported(report, &out, at) {
+                $crate::db::feed::keep(dialect, &e).execute($conn).await?;
+            }
+            Ok(out)
+        })
+    }};
     ($store:expr, |$conn:ident, $dialect:ident| $body:block) => {{
         match &$store.db.pools {
             $crate::db::pool::Pools::Sqlite(_, writer) => {

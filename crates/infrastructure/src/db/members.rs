@@ -5,14 +5,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chat_threads_application::AppError;
-use chat_threads_application::feed::{Report, reported};
+use chat_threads_application::feed::Report;
 use chat_threads_application::members::MemberStore;
 use chat_threads_domain::{Member, MemberRole, Owner, Scope, Thread, ThreadAccess, ThreadId};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::{DbError, corrupt};
-use super::feed::{block, keep};
 use super::models::ThreadRow;
 use super::schema::{thread_members, threads};
 use super::store::SqlStore;
@@ -113,8 +112,8 @@ impl MemberStore for SqlStore {
             role: member.role.as_str().to_owned(),
             added_at: DbTime(member.added_at),
         };
-        let r: Result<(Member, bool), DbError> = write_tx!(self, |conn, d| {
-            let created = block(async {
+        let r: Result<(Member, bool), DbError> =
+            write_tx!(self, report(report, member.added_at), |conn, _d| {
                 let _thread = find_own_thread!(conn, &scope, member.thread_id);
                 let changed = diesel::update(
                     thread_members::table
@@ -128,21 +127,14 @@ impl MemberStore for SqlStore {
                 .execute(conn)
                 .await?;
                 if changed > 0 {
-                    return Ok(false);
+                    return Ok((member.clone(), false));
                 }
                 diesel::insert_into(thread_members::table)
                     .values(&row)
                     .execute(conn)
                     .await?;
-                Ok(true)
-            })
-            .await?;
-            let out = (member.clone(), created);
-            for e in reported(report, &out, member.added_at) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(out)
-        });
+                Ok((member.clone(), true))
+            });
         Ok(r?)
     }
 
@@ -154,30 +146,27 @@ impl MemberStore for SqlStore {
         report: Report<'_, bool>,
     ) -> Result<bool, AppError> {
         let id = DbUuid(thread_id.as_uuid());
-        let r: Result<bool, DbError> = write_tx!(self, |conn, d| {
-            // The owner's thread, deleted or not (members of a deleted thread can be removed).
-            let owned: Option<ThreadRow> = threads::table
-                .filter(threads::id.eq(id))
-                .filter(threads::owner.eq(owner.as_str()))
-                .select(ThreadRow::as_select())
-                .first(conn)
-                .await
-                .optional()?;
-            let _thread: Thread =
-                Thread::try_from(owned.ok_or(DbError(AppError::ThreadNotFound))?)?;
-            let removed = diesel::delete(
-                thread_members::table
-                    .filter(thread_members::thread_id.eq(id))
-                    .filter(thread_members::principal.eq(principal.as_str())),
-            )
-            .execute(conn)
-            .await?
-                > 0;
-            for e in reported(report, &removed, chrono::Utc::now()) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(removed)
-        });
+        let r: Result<bool, DbError> =
+            write_tx!(self, report(report, chrono::Utc::now()), |conn, _d| {
+                // The owner's thread, deleted or not (members of a deleted thread can be removed).
+                let owned: Option<ThreadRow> = threads::table
+                    .filter(threads::id.eq(id))
+                    .filter(threads::owner.eq(owner.as_str()))
+                    .select(ThreadRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let _thread: Thread =
+                    Thread::try_from(owned.ok_or(DbError(AppError::ThreadNotFound))?)?;
+                let removed = diesel::delete(
+                    thread_members::table
+                        .filter(thread_members::thread_id.eq(id))
+                        .filter(thread_members::principal.eq(principal.as_str())),
+                )
+                .execute(conn)
+                .await?;
+                Ok(removed > 0)
+            });
         Ok(r?)
     }
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use chat_threads_application::feed::{Report, created_entry, reported};
+use chat_threads_application::feed::{Report, created_entry};
 use chat_threads_application::messages::{
     MessageRevision, RestoreOutcome, Revision, check_revisable, tombstone_wanted,
 };
@@ -19,7 +19,7 @@ use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
-use super::feed::{block, keep};
+use super::feed::keep;
 use super::models::{MessageRow, RevisionRow, ThreadRow, messages_from};
 use super::prepared::{self, Bind};
 use super::schema::{message_revisions, messages, threads};
@@ -109,13 +109,10 @@ impl MessageStore for SqlStore {
         message: NewMessage,
         report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
-        let r: Result<Message, DbError> = write_tx!(self, |conn, d| {
+        let at = message.created_at;
+        let r: Result<Message, DbError> = write_tx!(self, report(report, at), |conn, _d| {
             let thread = lock_thread!(conn, scope, thread_id);
-            let placed = place!(conn, scope, thread, Anchor::SiblingOf(of), message);
-            for e in reported(report, &placed, placed.created_at) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(placed)
+            Ok(place!(conn, scope, thread, Anchor::SiblingOf(of), message))
         });
         Ok(r?)
     }
@@ -148,74 +145,67 @@ impl MessageStore for SqlStore {
         now: Timestamp,
         report: Report<'_, DeleteOutcome>,
     ) -> Result<DeleteOutcome, AppError> {
-        let r: Result<DeleteOutcome, DbError> = write_tx!(self, |conn, d| {
-            let out = block(async {
-                let thread = lock_thread!(conn, scope, thread_id);
-                let row: Option<MessageRow> = messages::table
-                    .filter(messages::id.eq(db_id(id)))
-                    .filter(messages::thread_id.eq(db_id(thread_id)))
-                    .filter(messages::deleted_at.is_null())
-                    .select(MessageRow::as_select())
+        let r: Result<DeleteOutcome, DbError> = write_tx!(self, report(report, now), |conn, _d| {
+            let thread = lock_thread!(conn, scope, thread_id);
+            let row: Option<MessageRow> = messages::table
+                .filter(messages::id.eq(db_id(id)))
+                .filter(messages::thread_id.eq(db_id(thread_id)))
+                .filter(messages::deleted_at.is_null())
+                .select(MessageRow::as_select())
+                .first(conn)
+                .await
+                .optional()?;
+            let target = Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)?;
+            let deleted = prepared::sql(DELETE_SUBTREE_SQL)
+                .bind::<PUuid, _>(db_id(id))
+                .bind::<PTime, _>(DbTime(now))
+                .bind::<PTime, _>(DbTime(now))
+                .execute(conn)
+                .await?;
+            // Only the active leaf's fate matters to the rule: was it among the removed?
+            let mut removed = HashSet::new();
+            if let Some(leaf) = thread.active_leaf_id {
+                let leaf_deleted: Option<Option<DbTime>> = messages::table
+                    .filter(messages::id.eq(db_id(leaf)))
+                    .select(messages::deleted_at)
                     .first(conn)
                     .await
                     .optional()?;
-                let target = Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)?;
-                let deleted = prepared::sql(DELETE_SUBTREE_SQL)
-                    .bind::<PUuid, _>(db_id(id))
-                    .bind::<PTime, _>(DbTime(now))
-                    .bind::<PTime, _>(DbTime(now))
-                    .execute(conn)
-                    .await?;
-                // Only the active leaf's fate matters to the rule: was it among the removed?
-                let mut removed = HashSet::new();
-                if let Some(leaf) = thread.active_leaf_id {
-                    let leaf_deleted: Option<Option<DbTime>> = messages::table
-                        .filter(messages::id.eq(db_id(leaf)))
-                        .select(messages::deleted_at)
-                        .first(conn)
-                        .await
-                        .optional()?;
-                    if matches!(leaf_deleted, Some(Some(_))) {
-                        removed.insert(leaf);
-                    }
+                if matches!(leaf_deleted, Some(Some(_))) {
+                    removed.insert(leaf);
                 }
-                let newest_leaf = if target.parent_id.is_none() && !removed.is_empty() {
-                    let leaves: Vec<MessageRow> =
-                        prepared::sql(format!("{} LIMIT 1", with_cols(LEAVES_SQL)))
-                            .bind::<PUuid, _>(db_id(thread_id))
-                            .load(conn)
-                            .await?;
-                    leaves
-                        .into_iter()
-                        .next()
-                        .map(|r| MessageId::from_uuid(r.id.0))
-                } else {
-                    None
-                };
-                let leaf = tree::active_leaf_after_delete(
-                    thread.active_leaf_id,
-                    &target,
-                    &removed,
-                    newest_leaf,
-                );
-                diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
-                    .set((
-                        threads::active_leaf_id.eq(leaf.map(db_id)),
-                        threads::message_count.eq(threads::message_count - deleted as i64),
-                        threads::updated_at.eq(DbTime(now)),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Ok(DeleteOutcome {
-                    deleted: deleted as u64,
-                    active_leaf_id: leaf,
-                })
-            })
-            .await?;
-            for e in reported(report, &out, now) {
-                keep(d, &e).execute(conn).await?;
             }
-            Ok(out)
+            let newest_leaf = if target.parent_id.is_none() && !removed.is_empty() {
+                let leaves: Vec<MessageRow> =
+                    prepared::sql(format!("{} LIMIT 1", with_cols(LEAVES_SQL)))
+                        .bind::<PUuid, _>(db_id(thread_id))
+                        .load(conn)
+                        .await?;
+                leaves
+                    .into_iter()
+                    .next()
+                    .map(|r| MessageId::from_uuid(r.id.0))
+            } else {
+                None
+            };
+            let leaf = tree::active_leaf_after_delete(
+                thread.active_leaf_id,
+                &target,
+                &removed,
+                newest_leaf,
+            );
+            diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                .set((
+                    threads::active_leaf_id.eq(leaf.map(db_id)),
+                    threads::message_count.eq(threads::message_count - deleted as i64),
+                    threads::updated_at.eq(DbTime(now)),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(DeleteOutcome {
+                deleted: deleted as u64,
+                active_leaf_id: leaf,
+            })
         });
         Ok(r?)
     }
@@ -354,27 +344,20 @@ impl MessageStore for SqlStore {
         now: Timestamp,
         report: Report<'_, Thread>,
     ) -> Result<Thread, AppError> {
-        let r: Result<Thread, DbError> = write_tx!(self, |conn, d| {
-            let out = block(async {
-                let thread = lock_thread!(conn, scope, thread_id);
-                let target = find_owned_message!(conn, &scope.owner, leaf);
-                tree::check_active_leaf(&thread, leaf, target.as_ref())?;
-                let row: ThreadRow =
-                    diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
-                        .set((
-                            threads::active_leaf_id.eq(Some(db_id(leaf))),
-                            threads::updated_at.eq(DbTime(now)),
-                        ))
-                        .returning(ThreadRow::as_returning())
-                        .get_result(conn)
-                        .await?;
-                Thread::try_from(row)
-            })
-            .await?;
-            for e in reported(report, &out, now) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(out)
+        let r: Result<Thread, DbError> = write_tx!(self, report(report, now), |conn, _d| {
+            let thread = lock_thread!(conn, scope, thread_id);
+            let target = find_owned_message!(conn, &scope.owner, leaf);
+            tree::check_active_leaf(&thread, leaf, target.as_ref())?;
+            let row: ThreadRow =
+                diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                    .set((
+                        threads::active_leaf_id.eq(Some(db_id(leaf))),
+                        threads::updated_at.eq(DbTime(now)),
+                    ))
+                    .returning(ThreadRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+            Thread::try_from(row)
         });
         Ok(r?)
     }
@@ -438,8 +421,8 @@ impl MessageStore for SqlStore {
         revision: Revision,
         report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
-        let r: Result<Message, DbError> = write_tx!(self, |conn, d| {
-            let out = block(async {
+        let r: Result<Message, DbError> =
+            write_tx!(self, report(report, revision.at), |conn, _d| {
                 let _thread = lock_thread!(conn, scope, thread_id);
                 let current = live_message!(conn, thread_id, id);
                 check_revisable(&current, revision.from_version)?;
@@ -464,13 +447,7 @@ impl MessageStore for SqlStore {
                         .get_result(conn)
                         .await?;
                 Message::try_from(row)
-            })
-            .await?;
-            for e in reported(report, &out, revision.at) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(out)
-        });
+            });
         Ok(r?)
     }
 
@@ -520,37 +497,30 @@ impl MessageStore for SqlStore {
         now: Timestamp,
         report: Report<'_, DeleteOutcome>,
     ) -> Result<DeleteOutcome, AppError> {
-        let r: Result<DeleteOutcome, DbError> = write_tx!(self, |conn, d| {
-            let out = block(async {
-                let thread = lock_thread!(conn, scope, thread_id);
-                let outcome = DeleteOutcome {
-                    deleted: 1,
-                    active_leaf_id: thread.active_leaf_id,
-                };
-                let current = live_message!(conn, thread_id, id);
-                if !tombstone_wanted(&current)? {
-                    return Ok(outcome);
-                }
-                // The content stays in the row, hidden, until a restore or the sweeper's erasure
-                // (super::retention); so do its revisions and its files' references.
-                diesel::update(messages::table.filter(messages::id.eq(db_id(id))))
-                    .set((
-                        messages::tombstoned_at.eq(Some(DbTime(now))),
-                        messages::updated_at.eq(DbTime(now)),
-                    ))
-                    .execute(conn)
-                    .await?;
-                diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
-                    .set(threads::updated_at.eq(DbTime(now)))
-                    .execute(conn)
-                    .await?;
-                Ok(outcome)
-            })
-            .await?;
-            for e in reported(report, &out, now) {
-                keep(d, &e).execute(conn).await?;
+        let r: Result<DeleteOutcome, DbError> = write_tx!(self, report(report, now), |conn, _d| {
+            let thread = lock_thread!(conn, scope, thread_id);
+            let outcome = DeleteOutcome {
+                deleted: 1,
+                active_leaf_id: thread.active_leaf_id,
+            };
+            let current = live_message!(conn, thread_id, id);
+            if !tombstone_wanted(&current)? {
+                return Ok(outcome);
             }
-            Ok(out)
+            // The content stays in the row, hidden, until a restore or the sweeper's erasure
+            // (super::retention); so do its revisions and its files' references.
+            diesel::update(messages::table.filter(messages::id.eq(db_id(id))))
+                .set((
+                    messages::tombstoned_at.eq(Some(DbTime(now))),
+                    messages::updated_at.eq(DbTime(now)),
+                ))
+                .execute(conn)
+                .await?;
+            diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                .set(threads::updated_at.eq(DbTime(now)))
+                .execute(conn)
+                .await?;
+            Ok(outcome)
         });
         Ok(r?)
     }
@@ -563,8 +533,8 @@ impl MessageStore for SqlStore {
         now: Timestamp,
         report: Report<'_, RestoreOutcome>,
     ) -> Result<RestoreOutcome, AppError> {
-        let r: Result<RestoreOutcome, DbError> = write_tx!(self, |conn, d| {
-            let out = block(async {
+        let r: Result<RestoreOutcome, DbError> =
+            write_tx!(self, report(report, now), |conn, _d| {
                 let thread = lock_thread!(conn, scope, thread_id);
                 let state: Option<DeletionState> = messages::table
                     .filter(messages::id.eq(db_id(id)))
@@ -651,13 +621,7 @@ impl MessageStore for SqlStore {
                     restored,
                     active_leaf_id: leaf,
                 })
-            })
-            .await?;
-            for e in reported(report, &out, now) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(out)
-        });
+            });
         Ok(r?)
     }
 
@@ -672,25 +636,18 @@ impl MessageStore for SqlStore {
     ) -> Result<Message, AppError> {
         let rating = feedback.as_ref().map(|f| f.rating.as_str().to_owned());
         let text = feedback.and_then(|f| f.text.map(|t| t.into_inner()));
-        let r: Result<Message, DbError> = write_tx!(self, |conn, d| {
-            let out = block(async {
-                update_live_message!(
-                    conn,
-                    scope,
-                    thread_id,
-                    id,
-                    (
-                        messages::feedback_rating.eq(&rating),
-                        messages::feedback_text.eq(&text),
-                        messages::updated_at.eq(DbTime(now)),
-                    )
+        let r: Result<Message, DbError> = write_tx!(self, report(report, now), |conn, _d| {
+            update_live_message!(
+                conn,
+                scope,
+                thread_id,
+                id,
+                (
+                    messages::feedback_rating.eq(&rating),
+                    messages::feedback_text.eq(&text),
+                    messages::updated_at.eq(DbTime(now)),
                 )
-            })
-            .await?;
-            for e in reported(report, &out, now) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(out)
+            )
         });
         Ok(r?)
     }
@@ -705,24 +662,17 @@ impl MessageStore for SqlStore {
         report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
         let reaction = reaction.map(|r| r.into_inner());
-        let r: Result<Message, DbError> = write_tx!(self, |conn, d| {
-            let out = block(async {
-                update_live_message!(
-                    conn,
-                    scope,
-                    thread_id,
-                    id,
-                    (
-                        messages::reaction.eq(&reaction),
-                        messages::updated_at.eq(DbTime(now))
-                    )
+        let r: Result<Message, DbError> = write_tx!(self, report(report, now), |conn, _d| {
+            update_live_message!(
+                conn,
+                scope,
+                thread_id,
+                id,
+                (
+                    messages::reaction.eq(&reaction),
+                    messages::updated_at.eq(DbTime(now))
                 )
-            })
-            .await?;
-            for e in reported(report, &out, now) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(out)
+            )
         });
         Ok(r?)
     }

@@ -1,7 +1,7 @@
 //! Follow-ups queued while a reply runs, on both backends: queued under the running reply,
 //! started one at a time in a transaction with the one-reply-per-thread check.
 
-use chat_threads_application::feed::{Report, created_entry, reported};
+use chat_threads_application::feed::{Report, created_entry};
 use chat_threads_application::replies::QueueStore;
 use chat_threads_application::{Anchor, AppError, NewMessage};
 use chat_threads_domain::{Message, MessageId, MessageStatus, Scope, Thread, ThreadId, Timestamp};
@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
-use super::feed::{block, keep};
+use super::feed::keep;
 use super::models::{MessageRow, ThreadRow};
 use super::prepared::Bind;
 use super::schema::{messages, threads};
@@ -40,8 +40,8 @@ impl QueueStore for SqlStore {
         message: NewMessage,
         report: Report<'_, Option<Message>>,
     ) -> Result<Option<Message>, AppError> {
-        let r: Result<Option<Message>, DbError> = write_tx!(self, |conn, d| {
-            let out = block(async {
+        let r: Result<Option<Message>, DbError> =
+            write_tx!(self, report(report, chrono::Utc::now()), |conn, _d| {
                 let thread = lock_thread!(conn, scope, thread_id);
                 let streaming: i64 = messages::table
                     .filter(messages::id.eq(db_id(reply)))
@@ -60,13 +60,7 @@ impl QueueStore for SqlStore {
                     Anchor::Append(Some(reply)),
                     message
                 )))
-            })
-            .await?;
-            for e in reported(report, &out, chrono::Utc::now()) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(out)
-        });
+            });
         Ok(r?)
     }
 
@@ -97,8 +91,8 @@ impl QueueStore for SqlStore {
         report: Report<'_, Option<(Message, Message)>>,
     ) -> Result<Option<(Message, Message)>, AppError> {
         let now = reply.created_at;
-        let r: Result<Option<(Message, Message)>, DbError> = write_tx!(self, |conn, d| {
-            let out = block(async {
+        let r: Result<Option<(Message, Message)>, DbError> =
+            write_tx!(self, report(report, now), |conn, d| {
                 let thread = lock_thread!(conn, scope, thread_id);
                 if reply_running!(conn, thread_id, busy_since) {
                     return Ok(None);
@@ -148,13 +142,7 @@ impl QueueStore for SqlStore {
                     .execute(conn)
                     .await?;
                 Ok(Some((user, placed)))
-            })
-            .await?;
-            for e in reported(report, &out, now) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(out)
-        });
+            });
         Ok(r?)
     }
 
@@ -166,8 +154,8 @@ impl QueueStore for SqlStore {
         now: Timestamp,
         report: Report<'_, Option<Message>>,
     ) -> Result<Option<Message>, AppError> {
-        let r: Result<Option<Message>, DbError> = write_tx!(self, |conn, d| {
-            let out = block(async {
+        let r: Result<Option<Message>, DbError> =
+            write_tx!(self, report(report, now), |conn, _d| {
                 let row: Option<MessageRow> = diesel::update(
                     messages::table
                         .filter(messages::id.eq(db_id(id)))
@@ -197,13 +185,7 @@ impl QueueStore for SqlStore {
                 .execute(conn)
                 .await?;
                 Ok(Some(ended))
-            })
-            .await?;
-            for e in reported(report, &out, now) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(out)
-        });
+            });
         Ok(r?)
     }
 

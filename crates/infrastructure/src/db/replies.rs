@@ -10,14 +10,14 @@ use diesel::sql_types::Text;
 
 use super::dialect::Dialect;
 use super::error::DbError;
-use super::feed::{block, keep};
+use super::feed::keep;
 use super::models::{MessageRow, ThreadRow, stored_status};
 use super::prepared::{self, Bind};
 use super::schema::{messages, threads};
 use super::store::{SqlStore, db_id};
 use super::types::sql::PUuid;
 use super::types::{DbJson, DbTime, DbUuid};
-use chat_threads_application::feed::{Report, created_entry, reported};
+use chat_threads_application::feed::{Report, created_entry};
 use chat_threads_application::replies::{ReplyStart, ReplyStore, ReplyUpdate};
 
 /// Forgets who writes a reply (it has ended), inside the caller's connection or transaction.
@@ -287,8 +287,8 @@ impl ReplyStore for SqlStore {
         now: Timestamp,
         report: Report<'_, Option<Message>>,
     ) -> Result<Option<Message>, AppError> {
-        let r: Result<Option<Message>, DbError> = write_tx!(self, |conn, d| {
-            let out = block(async {
+        let r: Result<Option<Message>, DbError> =
+            write_tx!(self, report(report, now), |conn, _d| {
                 let row: Option<MessageRow> = diesel::update(
                     messages::table
                         .filter(messages::id.eq(db_id(id)))
@@ -311,13 +311,7 @@ impl ReplyStore for SqlStore {
                         .await?;
                 }
                 row.map(Message::try_from).transpose()
-            })
-            .await?;
-            for e in reported(report, &out, now) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(out)
-        });
+            });
         Ok(r?)
     }
 }

@@ -1,13 +1,12 @@
 //! Summaries on both backends.
 
-use chat_threads_application::feed::{Report, reported};
+use chat_threads_application::feed::Report;
 use chat_threads_application::{AppError, SummaryStore};
 use chat_threads_domain::{Scope, Summary, Thread, ThreadId};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
-use super::feed::{block, keep};
 use super::models::{SummaryRow, ThreadRow};
 use super::schema::{messages, summaries, threads};
 use super::store::{SqlStore, db_id};
@@ -20,8 +19,8 @@ impl SummaryStore for SqlStore {
         summary: Summary,
         report: Report<'_, Summary>,
     ) -> Result<Summary, AppError> {
-        let r: Result<Summary, DbError> = write_tx!(self, |conn, d| {
-            let out = block(async {
+        let r: Result<Summary, DbError> =
+            write_tx!(self, report(report, summary.created_at), |conn, _d| {
                 let _thread = find_own_thread!(conn, scope, summary.thread_id);
                 let covered: i64 = messages::table
                     .filter(messages::id.eq(db_id(summary.covers_message_id)))
@@ -37,13 +36,7 @@ impl SummaryStore for SqlStore {
                     .execute(conn)
                     .await?;
                 Ok(summary)
-            })
-            .await?;
-            for e in reported(report, &out, out.created_at) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(out)
-        });
+            });
         Ok(r?)
     }
 

@@ -1,6 +1,6 @@
 //! Threads on both backends.
 
-use chat_threads_application::feed::{Report, reported};
+use chat_threads_application::feed::Report;
 use chat_threads_application::{AppError, DeletedFilter, ThreadPatch, ThreadQuery, ThreadStore};
 use chat_threads_domain::{Scope, Thread, ThreadId, Timestamp};
 use diesel::prelude::*;
@@ -8,7 +8,6 @@ use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::DbError;
-use super::feed::keep;
 use super::models::{ThreadRow, tags_json};
 use super::schema::{thread_activity, thread_members, thread_tags, threads};
 use super::store::{SqlStore, db_id};
@@ -191,7 +190,7 @@ impl ThreadStore for SqlStore {
             folder_id: patch.folder_id.map(|f| f.map(|f| DbUuid(f.as_uuid()))),
             pinned: patch.pinned,
         };
-        let r: Result<Thread, DbError> = write_tx!(self, |conn, d| {
+        let r: Result<Thread, DbError> = write_tx!(self, report(report, now), |conn, _d| {
             let owned = threads::table
                 .filter(threads::id.eq(db_id(id)))
                 .filter(threads::owner.eq(scope.owner.as_str()))
@@ -228,9 +227,6 @@ impl ThreadStore for SqlStore {
             if let Some(tags) = &patch.tags {
                 write_tags!(conn, thread.id, scope.owner.as_str(), tags);
             }
-            for e in reported(report, &thread, now) {
-                keep(d, &e).execute(conn).await?;
-            }
             Ok(thread)
         });
         Ok(r?)
@@ -244,32 +240,29 @@ impl ThreadStore for SqlStore {
         replace: bool,
         report: Report<'_, Option<Thread>>,
     ) -> Result<Option<Thread>, AppError> {
-        let r: Result<Option<Thread>, DbError> = write_tx!(self, |conn, d| {
-            let live = threads::table
-                .filter(threads::id.eq(db_id(id)))
-                .filter(threads::owner.eq(scope.owner.as_str()))
-                .filter(threads::deleted_at.is_null());
-            let row: Option<ThreadRow> = if replace {
-                diesel::update(live)
-                    .set(threads::title.eq(title.as_str()))
-                    .returning(ThreadRow::as_returning())
-                    .get_result(conn)
-                    .await
-                    .optional()?
-            } else {
-                diesel::update(live.filter(threads::title.eq("")))
-                    .set(threads::title.eq(title.as_str()))
-                    .returning(ThreadRow::as_returning())
-                    .get_result(conn)
-                    .await
-                    .optional()?
-            };
-            let thread = row.map(Thread::try_from).transpose()?;
-            for e in reported(report, &thread, chrono::Utc::now()) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(thread)
-        });
+        let r: Result<Option<Thread>, DbError> =
+            write_tx!(self, report(report, chrono::Utc::now()), |conn, _d| {
+                let live = threads::table
+                    .filter(threads::id.eq(db_id(id)))
+                    .filter(threads::owner.eq(scope.owner.as_str()))
+                    .filter(threads::deleted_at.is_null());
+                let row: Option<ThreadRow> = if replace {
+                    diesel::update(live)
+                        .set(threads::title.eq(title.as_str()))
+                        .returning(ThreadRow::as_returning())
+                        .get_result(conn)
+                        .await
+                        .optional()?
+                } else {
+                    diesel::update(live.filter(threads::title.eq("")))
+                        .set(threads::title.eq(title.as_str()))
+                        .returning(ThreadRow::as_returning())
+                        .get_result(conn)
+                        .await
+                        .optional()?
+                };
+                row.map(Thread::try_from).transpose()
+            });
         Ok(r?)
     }
 
@@ -281,7 +274,7 @@ impl ThreadStore for SqlStore {
         now: Timestamp,
         report: Report<'_, Thread>,
     ) -> Result<Thread, AppError> {
-        let r: Result<Thread, DbError> = write_tx!(self, |conn, d| {
+        let r: Result<Thread, DbError> = write_tx!(self, report(report, now), |conn, _d| {
             let row: Option<ThreadRow> = diesel::update(
                 threads::table
                     .filter(threads::id.eq(db_id(id)))
@@ -295,11 +288,7 @@ impl ThreadStore for SqlStore {
             .get_result(conn)
             .await
             .optional()?;
-            let thread = Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)?;
-            for e in reported(report, &thread, now) {
-                keep(d, &e).execute(conn).await?;
-            }
-            Ok(thread)
+            Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)
         });
         Ok(r?)
     }

@@ -1,7 +1,9 @@
 //! The in-memory store's change feed.
 
 use chat_threads_application::AppError;
-use chat_threads_application::feed::{FeedEntry, FeedFilter, FeedScope, FeedStore, NewFeedEvent};
+use chat_threads_application::feed::{
+    FeedEntry, FeedFilter, FeedScope, FeedStore, NewFeedEvent, Report, reported,
+};
 use chat_threads_domain::Timestamp;
 
 use super::{MemoryStore, State};
@@ -32,6 +34,22 @@ impl State {
         for e in &entries {
             self.keep(e);
         }
+    }
+}
+
+impl MemoryStore {
+    /// Runs a write under the store's lock and keeps the entries `report` makes of its result
+    /// (at `at`) before the lock is let go: the memory store's "same transaction".
+    pub(super) fn reporting<T>(
+        &self,
+        report: Report<'_, T>,
+        at: Timestamp,
+        write: impl FnOnce(&mut State) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let mut s = self.lock()?;
+        let out = write(&mut s)?;
+        s.keep_all(reported(report, &out, at));
+        Ok(out)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The in-memory store's thread members.
 
 use chat_threads_application::AppError;
-use chat_threads_application::feed::{Report, reported};
+use chat_threads_application::feed::Report;
 use chat_threads_application::members::MemberStore;
 use chat_threads_domain::{Member, Owner, ThreadAccess, ThreadId};
 
@@ -30,27 +30,27 @@ impl MemberStore for MemoryStore {
         member: Member,
         report: Report<'_, (Member, bool)>,
     ) -> Result<(Member, bool), AppError> {
-        let mut s = self.lock()?;
-        s.threads
-            .get(&member.thread_id)
-            .filter(|t| &t.owner == owner && !t.is_deleted())
-            .ok_or(AppError::ThreadNotFound)?;
-        let existing = s
-            .members
-            .iter_mut()
-            .find(|m| m.thread_id == member.thread_id && m.principal == member.principal);
-        let out = match existing {
-            Some(m) => {
-                *m = member.clone();
-                (member, false)
-            }
-            None => {
-                s.members.push(member.clone());
-                (member, true)
-            }
-        };
-        s.keep_all(reported(report, &out, out.0.added_at));
-        Ok(out)
+        self.reporting(report, member.added_at, |s| {
+            s.threads
+                .get(&member.thread_id)
+                .filter(|t| &t.owner == owner && !t.is_deleted())
+                .ok_or(AppError::ThreadNotFound)?;
+            let existing = s
+                .members
+                .iter_mut()
+                .find(|m| m.thread_id == member.thread_id && m.principal == member.principal);
+            let out = match existing {
+                Some(m) => {
+                    *m = member.clone();
+                    (member, false)
+                }
+                None => {
+                    s.members.push(member.clone());
+                    (member, true)
+                }
+            };
+            Ok(out)
+        })
     }
 
     async fn remove_member(
@@ -60,17 +60,17 @@ impl MemberStore for MemoryStore {
         principal: &Owner,
         report: Report<'_, bool>,
     ) -> Result<bool, AppError> {
-        let mut s = self.lock()?;
-        s.threads
-            .get(&thread_id)
-            .filter(|t| &t.owner == owner)
-            .ok_or(AppError::ThreadNotFound)?;
-        let before = s.members.len();
-        s.members
-            .retain(|m| !(m.thread_id == thread_id && &m.principal == principal));
-        let removed = s.members.len() < before;
-        s.keep_all(reported(report, &removed, chrono::Utc::now()));
-        Ok(removed)
+        self.reporting(report, chrono::Utc::now(), |s| {
+            s.threads
+                .get(&thread_id)
+                .filter(|t| &t.owner == owner)
+                .ok_or(AppError::ThreadNotFound)?;
+            let before = s.members.len();
+            s.members
+                .retain(|m| !(m.thread_id == thread_id && &m.principal == principal));
+            let removed = s.members.len() < before;
+            Ok(removed)
+        })
     }
 
     async fn list_members(&self, thread_id: ThreadId) -> Result<Vec<Member>, AppError> {

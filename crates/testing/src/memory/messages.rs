@@ -9,7 +9,7 @@ use chat_threads_domain::{
 };
 
 use chat_threads_application::AppError;
-use chat_threads_application::feed::{Report, created_entry, reported};
+use chat_threads_application::feed::{Report, created_entry};
 use chat_threads_application::messages::RestoreOutcome;
 use chat_threads_application::{
     Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter, MessageStore,
@@ -45,15 +45,15 @@ impl MessageStore for MemoryStore {
         message: NewMessage,
         report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
-        let mut s = self.lock()?;
-        let placed = s.place(
-            scope,
-            thread_id,
-            chat_threads_application::Anchor::SiblingOf(of),
-            message,
-        )?;
-        s.keep_all(reported(report, &placed, placed.created_at));
-        Ok(placed)
+        self.reporting(report, message.created_at, |s| {
+            let placed = s.place(
+                scope,
+                thread_id,
+                chat_threads_application::Anchor::SiblingOf(of),
+                message,
+            )?;
+            Ok(placed)
+        })
     }
 
     async fn get_message(
@@ -79,9 +79,7 @@ impl MessageStore for MemoryStore {
         now: Timestamp,
         report: Report<'_, DeleteOutcome>,
     ) -> Result<DeleteOutcome, AppError> {
-        let mut guard = self.lock()?;
-        let s = &mut *guard;
-        let out = (|| -> Result<DeleteOutcome, AppError> {
+        self.reporting(report, now, |s| {
             let thread = s.own_thread(scope, thread_id)?.clone();
             let target = s.live_message_mut(thread_id, id)?.clone();
             let all = s.thread_messages(thread_id);
@@ -111,9 +109,7 @@ impl MessageStore for MemoryStore {
                 deleted: removed.len() as u64,
                 active_leaf_id: leaf,
             })
-        })()?;
-        s.keep_all(reported(report, &out, now));
-        Ok(out)
+        })
     }
 
     async fn active_path(
@@ -202,9 +198,7 @@ impl MessageStore for MemoryStore {
         now: Timestamp,
         report: Report<'_, Thread>,
     ) -> Result<Thread, AppError> {
-        let mut guard = self.lock()?;
-        let s = &mut *guard;
-        let out = (|| -> Result<Thread, AppError> {
+        self.reporting(report, now, |s| {
             let thread = s.own_thread(scope, thread_id)?.clone();
             let target = s.owned_message(&scope.owner, leaf).cloned();
             tree::check_active_leaf(&thread, leaf, target.as_ref())?;
@@ -212,9 +206,7 @@ impl MessageStore for MemoryStore {
             t.active_leaf_id = Some(leaf);
             t.updated_at = now;
             Ok(t.clone())
-        })()?;
-        s.keep_all(reported(report, &out, now));
-        Ok(out)
+        })
     }
 
     async fn fork(
@@ -262,17 +254,13 @@ impl MessageStore for MemoryStore {
         now: Timestamp,
         report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
-        let mut guard = self.lock()?;
-        let s = &mut *guard;
-        let out = (|| -> Result<Message, AppError> {
+        self.reporting(report, now, |s| {
             s.own_thread(scope, thread_id)?;
             let m = s.live_message_mut(thread_id, id)?;
             m.feedback = feedback;
             m.updated_at = now;
             Ok(m.clone())
-        })()?;
-        s.keep_all(reported(report, &out, now));
-        Ok(out)
+        })
     }
 
     async fn revise_message(
@@ -283,9 +271,7 @@ impl MessageStore for MemoryStore {
         revision: chat_threads_application::messages::Revision,
         report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
-        let mut guard = self.lock()?;
-        let s = &mut *guard;
-        let out = (|| -> Result<Message, AppError> {
+        self.reporting(report, revision.at, |s| {
             s.own_thread(scope, thread_id)?;
             let current = s.live_message_mut(thread_id, id)?.clone();
             chat_threads_application::messages::check_revisable(&current, revision.from_version)?;
@@ -303,9 +289,7 @@ impl MessageStore for MemoryStore {
             m.edited_at = Some(revision.at);
             m.updated_at = revision.at;
             Ok(m.clone())
-        })()?;
-        s.keep_all(reported(report, &out, revision.at));
-        Ok(out)
+        })
     }
 
     async fn message_revisions(
@@ -343,9 +327,7 @@ impl MessageStore for MemoryStore {
         now: Timestamp,
         report: Report<'_, RestoreOutcome>,
     ) -> Result<RestoreOutcome, AppError> {
-        let mut guard = self.lock()?;
-        let s = &mut *guard;
-        let out = (|| -> Result<RestoreOutcome, AppError> {
+        self.reporting(report, now, |s| {
             let thread = s.own_thread(scope, thread_id)?.clone();
             let target = s
                 .messages
@@ -426,9 +408,7 @@ impl MessageStore for MemoryStore {
                 restored,
                 active_leaf_id: leaf,
             })
-        })()?;
-        s.keep_all(reported(report, &out, now));
-        Ok(out)
+        })
     }
 
     async fn tombstone_message(
@@ -439,9 +419,7 @@ impl MessageStore for MemoryStore {
         now: Timestamp,
         report: Report<'_, DeleteOutcome>,
     ) -> Result<DeleteOutcome, AppError> {
-        let mut guard = self.lock()?;
-        let s = &mut *guard;
-        let out = (|| -> Result<DeleteOutcome, AppError> {
+        self.reporting(report, now, |s| {
             let outcome = DeleteOutcome {
                 deleted: 1,
                 active_leaf_id: s.own_thread(scope, thread_id)?.active_leaf_id,
@@ -462,9 +440,7 @@ impl MessageStore for MemoryStore {
                 t.updated_at = now;
             }
             Ok(outcome)
-        })()?;
-        s.keep_all(reported(report, &out, now));
-        Ok(out)
+        })
     }
 
     async fn set_reaction(
@@ -476,16 +452,12 @@ impl MessageStore for MemoryStore {
         now: Timestamp,
         report: Report<'_, Message>,
     ) -> Result<Message, AppError> {
-        let mut guard = self.lock()?;
-        let s = &mut *guard;
-        let out = (|| -> Result<Message, AppError> {
+        self.reporting(report, now, |s| {
             s.own_thread(scope, thread_id)?;
             let m = s.live_message_mut(thread_id, id)?;
             m.reaction = reaction;
             m.updated_at = now;
             Ok(m.clone())
-        })()?;
-        s.keep_all(reported(report, &out, now));
-        Ok(out)
+        })
     }
 }

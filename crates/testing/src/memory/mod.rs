@@ -28,7 +28,7 @@ use chat_threads_domain::tree;
 use chat_threads_domain::{Message, MessageId, Owner, Scope, Summary, Thread, ThreadId, Timestamp};
 
 use chat_threads_application::AppError;
-use chat_threads_application::feed::{Report, reported};
+use chat_threads_application::feed::Report;
 use chat_threads_application::{NewMessage, SummaryStore};
 
 #[derive(Debug, Default)]
@@ -241,9 +241,7 @@ impl SummaryStore for MemoryStore {
         summary: Summary,
         report: Report<'_, Summary>,
     ) -> Result<Summary, AppError> {
-        let mut guard = self.lock()?;
-        let s = &mut *guard;
-        let out = (|| -> Result<Summary, AppError> {
+        self.reporting(report, summary.created_at, |s| {
             s.own_thread(scope, summary.thread_id)?;
             let covered = s.messages.get(&summary.covers_message_id);
             if covered.is_none_or(|m| m.thread_id != summary.thread_id) {
@@ -251,9 +249,7 @@ impl SummaryStore for MemoryStore {
             }
             s.summaries.push(summary.clone());
             Ok(summary)
-        })()?;
-        s.keep_all(reported(report, &out, out.created_at));
-        Ok(out)
+        })
     }
 
     async fn list_summaries(

@@ -1,7 +1,7 @@
 //! The in-memory store's queued follow-ups.
 
 use chat_threads_application::AppError;
-use chat_threads_application::feed::{Report, reported};
+use chat_threads_application::feed::Report;
 use chat_threads_application::replies::QueueStore;
 use chat_threads_application::{Anchor, NewMessage};
 use chat_threads_domain::{Message, MessageId, MessageStatus, Scope, ThreadId, Timestamp};
@@ -33,9 +33,7 @@ impl QueueStore for MemoryStore {
         message: NewMessage,
         report: Report<'_, Option<Message>>,
     ) -> Result<Option<Message>, AppError> {
-        let mut guard = self.lock()?;
-        let s = &mut *guard;
-        let out = (|| -> Result<Option<Message>, AppError> {
+        self.reporting(report, chrono::Utc::now(), |s| {
             s.own_thread(scope, thread_id)?;
             let streaming = s
                 .messages
@@ -46,9 +44,7 @@ impl QueueStore for MemoryStore {
             }
             s.place(scope, thread_id, Anchor::Append(Some(reply)), message)
                 .map(Some)
-        })()?;
-        s.keep_all(reported(report, &out, chrono::Utc::now()));
-        Ok(out)
+        })
     }
 
     async fn first_queued(&self, thread_id: ThreadId) -> Result<Option<Message>, AppError> {
@@ -65,9 +61,7 @@ impl QueueStore for MemoryStore {
         reply: NewMessage,
         report: Report<'_, Option<(Message, Message)>>,
     ) -> Result<Option<(Message, Message)>, AppError> {
-        let mut guard = self.lock()?;
-        let s = &mut *guard;
-        let out = (|| -> Result<Option<(Message, Message)>, AppError> {
+        self.reporting(report, chrono::Utc::now(), |s| {
             s.own_thread(scope, thread_id)?;
             let busy = s.reply_running(thread_id, busy_since);
             let waiting = s
@@ -106,9 +100,7 @@ impl QueueStore for MemoryStore {
                 Some((placed.id, 1)),
             ));
             Ok(Some((user, placed)))
-        })()?;
-        s.keep_all(reported(report, &out, chrono::Utc::now()));
-        Ok(out)
+        })
     }
 
     async fn end_queued(
@@ -119,9 +111,7 @@ impl QueueStore for MemoryStore {
         now: Timestamp,
         report: Report<'_, Option<Message>>,
     ) -> Result<Option<Message>, AppError> {
-        let mut guard = self.lock()?;
-        let s = &mut *guard;
-        let out = (|| -> Result<Option<Message>, AppError> {
+        self.reporting(report, now, |s| {
             let ended = match s.messages.get_mut(&id) {
                 Some(m) if m.thread_id == thread_id && m.status == MessageStatus::Queued => {
                     m.status = status;
@@ -137,9 +127,7 @@ impl QueueStore for MemoryStore {
                 t.active_leaf_id = next_leaf;
             }
             Ok(Some(ended))
-        })()?;
-        s.keep_all(reported(report, &out, now));
-        Ok(out)
+        })
     }
 
     async fn stalled_queues(&self) -> Result<Vec<ThreadId>, AppError> {

@@ -4,7 +4,7 @@
 use chat_threads_domain::{Message, MessageId, Scope, ThreadId, Timestamp};
 
 use chat_threads_application::AppError;
-use chat_threads_application::feed::{Report, created_entry, reported};
+use chat_threads_application::feed::{Report, created_entry};
 
 use super::MemoryStore;
 
@@ -154,9 +154,7 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
         now: Timestamp,
         report: Report<'_, Option<Message>>,
     ) -> Result<Option<Message>, AppError> {
-        let mut guard = self.lock()?;
-        let s = &mut *guard;
-        let out = (|| -> Result<Option<Message>, AppError> {
+        self.reporting(report, now, |s| {
             s.owners.remove(&id);
             let Some(m) = s.messages.get_mut(&id).filter(|m| {
                 m.thread_id == thread_id
@@ -167,9 +165,7 @@ impl chat_threads_application::replies::ReplyStore for MemoryStore {
             m.status = status;
             m.updated_at = now;
             Ok(Some(m.clone()))
-        })()?;
-        s.keep_all(reported(report, &out, now));
-        Ok(out)
+        })
     }
 
     async fn recover_stale(&self, before: Timestamp) -> Result<u64, AppError> {

@@ -1,6 +1,6 @@
 //! The in-memory store's threads: create, read, list, update, delete and purge.
 
-use chat_threads_application::feed::{Report, reported};
+use chat_threads_application::feed::Report;
 use chat_threads_domain::{Scope, Thread, ThreadId, Timestamp};
 
 use chat_threads_application::AppError;
@@ -92,43 +92,43 @@ impl ThreadStore for MemoryStore {
         now: Timestamp,
         report: Report<'_, Thread>,
     ) -> Result<Thread, AppError> {
-        let mut s = self.lock()?;
-        if let Some(Some(folder)) = patch.folder_id {
-            s.own_thread(scope, id)?;
-            s.own_folder(&scope.owner, folder)?;
-        }
-        let only_organizes = patch.only_organizes();
-        let t = s.thread_mut(scope, id)?;
-        if let Some(tags) = patch.tags {
-            t.tags = tags;
-        }
-        if let Some(folder) = patch.folder_id {
-            t.folder_id = folder;
-        }
-        if let Some(pinned) = patch.pinned {
-            t.pinned = pinned;
-        }
-        if let Some(title) = patch.title {
-            t.title = title;
-        }
-        if let Some(status) = patch.status {
-            t.status = status;
-        }
-        if let Some(metadata) = patch.metadata {
-            t.metadata = metadata;
-        }
-        if let Some(p) = patch.system_prompt {
-            t.system_prompt = p;
-        }
-        if let Some(m) = patch.model {
-            t.model = m;
-        }
-        if !only_organizes {
-            t.updated_at = now;
-        }
-        let t = t.clone();
-        s.keep_all(reported(report, &t, now));
-        Ok(t)
+        self.reporting(report, now, |s| {
+            if let Some(Some(folder)) = patch.folder_id {
+                s.own_thread(scope, id)?;
+                s.own_folder(&scope.owner, folder)?;
+            }
+            let only_organizes = patch.only_organizes();
+            let t = s.thread_mut(scope, id)?;
+            if let Some(tags) = patch.tags {
+                t.tags = tags;
+            }
+            if let Some(folder) = patch.folder_id {
+                t.folder_id = folder;
+            }
+            if let Some(pinned) = patch.pinned {
+                t.pinned = pinned;
+            }
+            if let Some(title) = patch.title {
+                t.title = title;
+            }
+            if let Some(status) = patch.status {
+                t.status = status;
+            }
+            if let Some(metadata) = patch.metadata {
+                t.metadata = metadata;
+            }
+            if let Some(p) = patch.system_prompt {
+                t.system_prompt = p;
+            }
+            if let Some(m) = patch.model {
+                t.model = m;
+            }
+            if !only_organizes {
+                t.updated_at = now;
+            }
+            let t = t.clone();
+            Ok(t)
+        })
     }
 
     async fn set_generated_title(
@@ -139,15 +139,15 @@ impl ThreadStore for MemoryStore {
         replace: bool,
         report: Report<'_, Option<Thread>>,
     ) -> Result<Option<Thread>, AppError> {
-        let mut s = self.lock()?;
-        let t = s.thread_mut(scope, id)?;
-        if !replace && !t.title.as_str().is_empty() {
-            return Ok(None);
-        }
-        t.title = title;
-        let t = Some(t.clone());
-        s.keep_all(reported(report, &t, chrono::Utc::now()));
-        Ok(t)
+        self.reporting(report, chrono::Utc::now(), |s| {
+            let t = s.thread_mut(scope, id)?;
+            if !replace && !t.title.as_str().is_empty() {
+                return Ok(None);
+            }
+            t.title = title;
+            let t = Some(t.clone());
+            Ok(t)
+        })
     }
 
     async fn set_thread_deleted(
@@ -158,17 +158,17 @@ impl ThreadStore for MemoryStore {
         now: Timestamp,
         report: Report<'_, Thread>,
     ) -> Result<Thread, AppError> {
-        let mut s = self.lock()?;
-        let t = s
-            .threads
-            .get_mut(&id)
-            .filter(|t| scope.can_write(t))
-            .ok_or(AppError::ThreadNotFound)?;
-        t.deleted_at = deleted_at;
-        t.updated_at = now;
-        let t = t.clone();
-        s.keep_all(reported(report, &t, now));
-        Ok(t)
+        self.reporting(report, now, |s| {
+            let t = s
+                .threads
+                .get_mut(&id)
+                .filter(|t| scope.can_write(t))
+                .ok_or(AppError::ThreadNotFound)?;
+            t.deleted_at = deleted_at;
+            t.updated_at = now;
+            let t = t.clone();
+            Ok(t)
+        })
     }
 
     async fn purge_thread(&self, scope: &Scope, id: ThreadId) -> Result<(), AppError> {
