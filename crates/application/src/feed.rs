@@ -192,8 +192,8 @@ pub trait FeedStore: Clone + Send + Sync + 'static {
     /// Appends events in one transaction, in order, each with its thread's owner,
     /// organization and product as they are now (an event of a thread that no longer exists
     /// is dropped), after whatever entries changes left to be ordered (see
-    /// [`FeedStore::settle_feed`]). Cursors follow commit order across every writer of the
-    /// database.
+    /// [`FeedStore::settle_feed`]; with no events, only that). Cursors follow commit order
+    /// across every writer of the database. The feed's writer calls it.
     fn append_feed(
         &self,
         events: &[NewFeedEvent],
@@ -299,7 +299,7 @@ impl FeedQueue {
                 tokio::select! {
                     n = rx.recv_many(&mut batch, BATCH) => if n == 0 { return },
                     _ = sweep.tick() => {
-                        if let Err(e) = store.settle_feed().await {
+                        if let Err(e) = store.append_feed(&[]).await {
                             tracing::warn!(cause = %e.chain(), "settling the change feed failed");
                         }
                         continue;
@@ -310,7 +310,7 @@ impl FeedQueue {
                 if events.is_empty() {
                     // Only writes that kept their entries: order them (a failure is retried
                     // at the next wake-up or sweep; the entries are safe meanwhile).
-                    if let Err(e) = store.settle_feed().await {
+                    if let Err(e) = store.append_feed(&[]).await {
                         tracing::warn!(cause = %e.chain(), "settling the change feed failed");
                     }
                     grown_w.send_modify(|g| *g += 1);

@@ -192,185 +192,199 @@ impl ErasureStore for SqlStore {
             return Ok((counts, false));
         }
         // Then the rest, in one transaction.
-        let r: Result<(ErasureCounts, Vec<(DbUuid, i32)>), DbError> =
-            write_tx!(self, |conn, _d| {
-                let mut c = ErasureCounts::default();
-                let in_org = |o: &str| {
-                    threads::table
-                        .filter(threads::org_id.eq(o.to_owned()))
-                        .select(threads::id)
-                };
-                // Files, with their parts; the object store's bytes after the commit.
-                let mut fq = files::table
-                    .filter(files::owner.eq(&p))
-                    .select((files::id, files::parts, files::size))
+        let r: Result<(ErasureCounts, Vec<(DbUuid, i32)>), DbError> = write_tx!(self, |conn, d| {
+            let mut c = ErasureCounts::default();
+            let in_org = |o: &str| {
+                threads::table
+                    .filter(threads::org_id.eq(o.to_owned()))
+                    .select(threads::id)
+            };
+            // Files, with their parts; the object store's bytes after the commit.
+            let mut fq = files::table
+                .filter(files::owner.eq(&p))
+                .select((files::id, files::parts, files::size))
+                .into_boxed();
+            if let Some(o) = &org {
+                fq = fq.filter(files::org_id.eq(o));
+            }
+            let gone: Vec<(DbUuid, i32, i64)> = fq.load(conn).await?;
+            let ids: Vec<DbUuid> = gone.iter().map(|g| g.0).collect();
+            diesel::delete(file_parts::table.filter(file_parts::file_id.eq_any(&ids)))
+                .execute(conn)
+                .await?;
+            c.files = diesel::delete(files::table.filter(files::id.eq_any(&ids)))
+                .execute(conn)
+                .await? as u64;
+            let bytes: i64 = gone.iter().map(|g| g.2).sum();
+            diesel::update(file_usage::table.filter(file_usage::owner.eq(&p)))
+                .set(file_usage::bytes.eq(file_usage::bytes - bytes))
+                .execute(conn)
+                .await?;
+            // Memberships and authorship in others' threads.
+            c.memberships = match &org {
+                Some(o) => {
+                    diesel::delete(
+                        thread_members::table
+                            .filter(thread_members::principal.eq(&p))
+                            .filter(thread_members::thread_id.eq_any(in_org(o))),
+                    )
+                    .execute(conn)
+                    .await?
+                }
+                None => {
+                    diesel::delete(thread_members::table.filter(thread_members::principal.eq(&p)))
+                        .execute(conn)
+                        .await?
+                }
+            } as u64;
+            // Their threads' change feed entries (copies of what was said) and the webhook
+            // deliveries made of them; their own webhooks.
+            {
+                use super::schema::{feed_events as fe, webhook_deliveries as wd, webhooks as wh};
+                let mut mine = fe::table.filter(fe::owner.eq(&p)).into_boxed();
+                if let Some(o) = &org {
+                    mine = mine.filter(fe::org_id.eq(o));
+                }
+                let threads_of: Vec<DbUuid> =
+                    mine.select(fe::thread_id).distinct().load(conn).await?;
+                diesel::delete(wd::table.filter(wd::thread_id.eq_any(&threads_of)))
+                    .execute(conn)
+                    .await?;
+                let mut gone = diesel::delete(fe::table)
+                    .filter(fe::owner.eq(&p))
                     .into_boxed();
                 if let Some(o) = &org {
-                    fq = fq.filter(files::org_id.eq(o));
+                    gone = gone.filter(fe::org_id.eq(o));
                 }
-                let gone: Vec<(DbUuid, i32, i64)> = fq.load(conn).await?;
-                let ids: Vec<DbUuid> = gone.iter().map(|g| g.0).collect();
-                diesel::delete(file_parts::table.filter(file_parts::file_id.eq_any(&ids)))
-                    .execute(conn)
-                    .await?;
-                c.files = diesel::delete(files::table.filter(files::id.eq_any(&ids)))
-                    .execute(conn)
-                    .await? as u64;
-                let bytes: i64 = gone.iter().map(|g| g.2).sum();
-                diesel::update(file_usage::table.filter(file_usage::owner.eq(&p)))
-                    .set(file_usage::bytes.eq(file_usage::bytes - bytes))
-                    .execute(conn)
-                    .await?;
-                // Memberships and authorship in others' threads.
-                c.memberships = match &org {
-                    Some(o) => {
-                        diesel::delete(
-                            thread_members::table
-                                .filter(thread_members::principal.eq(&p))
-                                .filter(thread_members::thread_id.eq_any(in_org(o))),
-                        )
-                        .execute(conn)
-                        .await?
-                    }
-                    None => {
-                        diesel::delete(
-                            thread_members::table.filter(thread_members::principal.eq(&p)),
-                        )
-                        .execute(conn)
-                        .await?
-                    }
-                } as u64;
-                // Their threads' change feed entries (copies of what was said) and the webhook
-                // deliveries made of them; their own webhooks.
-                {
-                    use super::schema::{
-                        feed_events as fe, webhook_deliveries as wd, webhooks as wh,
-                    };
-                    let mut mine = fe::table.filter(fe::owner.eq(&p)).into_boxed();
-                    if let Some(o) = &org {
-                        mine = mine.filter(fe::org_id.eq(o));
-                    }
-                    let threads_of: Vec<DbUuid> =
-                        mine.select(fe::thread_id).distinct().load(conn).await?;
-                    diesel::delete(wd::table.filter(wd::thread_id.eq_any(&threads_of)))
-                        .execute(conn)
-                        .await?;
-                    let mut gone = diesel::delete(fe::table)
-                        .filter(fe::owner.eq(&p))
-                        .into_boxed();
-                    if let Some(o) = &org {
-                        gone = gone.filter(fe::org_id.eq(o));
-                    }
-                    gone.execute(conn).await?;
-                    let hooks: Vec<DbUuid> = wh::table
-                        .filter(wh::owner.eq(&p))
-                        .select(wh::id)
-                        .load(conn)
-                        .await?;
-                    diesel::delete(wd::table.filter(wd::webhook_id.eq_any(&hooks)))
-                        .execute(conn)
-                        .await?;
-                    diesel::delete(wh::table.filter(wh::id.eq_any(&hooks)))
-                        .execute(conn)
-                        .await?;
-                }
-                let author = (
-                    messages::author.eq(Some("erased")),
-                    messages::author_name.eq(None::<String>),
-                );
-                c.authored_messages = match &org {
-                    Some(o) => {
-                        diesel::update(
-                            messages::table
-                                .filter(messages::author.eq(&p))
-                                .filter(messages::thread_id.eq_any(in_org(o))),
-                        )
-                        .set(author)
-                        .execute(conn)
-                        .await?
-                    }
-                    None => {
-                        diesel::update(messages::table.filter(messages::author.eq(&p)))
-                            .set(author)
-                            .execute(conn)
-                            .await?
-                    }
-                } as u64;
-                // Amounts stay, under the anonymous account.
-                macro_rules! anonymize {
-                    ($table:ident, $col:ident) => {{
-                        match &org {
-                            Some(o) => {
-                                diesel::update(
-                                    $table::table
-                                        .filter($table::$col.eq(&p))
-                                        .filter($table::org_id.eq(o)),
-                                )
-                                .set($table::$col.eq(&anon))
-                                .execute(conn)
-                                .await? as u64
-                            }
-                            None => {
-                                diesel::update($table::table.filter($table::$col.eq(&p)))
-                                    .set($table::$col.eq(&anon))
-                                    .execute(conn)
-                                    .await? as u64
-                            }
-                        }
-                    }};
-                }
-                c.ledger_entries = anonymize!(balance_ledger, actor)
-                    + anonymize!(balance_ledger, account)
-                    + anonymize!(balances, account)
-                    + anonymize!(balance_holds, account);
-                // Usage (counts only) under the anonymous account; the idempotency records
-                // (stored responses) go.
-                c.usage_rows = diesel::update(usage_daily::table.filter(usage_daily::owner.eq(&p)))
-                    .set(usage_daily::owner.eq(&anon))
-                    .execute(conn)
-                    .await? as u64
-                    + diesel::update(
-                        usage_model_daily::table.filter(usage_model_daily::owner.eq(&p)),
-                    )
-                    .set(usage_model_daily::owner.eq(&anon))
-                    .execute(conn)
-                    .await? as u64;
-                c.sessions_and_accounts +=
-                    diesel::delete(idempotency_keys::table.filter(idempotency_keys::owner.eq(&p)))
-                        .execute(conn)
-                        .await? as u64;
-                // An anonymous session: its organization's (or, for its own erasure, any).
-                if let Some(session) = p.strip_prefix("anon:") {
-                    c.sessions_and_accounts += match &org {
+                gone.execute(conn).await?;
+                // And those still in the outbox (PostgreSQL), before they reach the log.
+                if d == super::Dialect::Postgres {
+                    use super::prepared::Bind as _;
+                    match &org {
                         Some(o) => {
-                            diesel::delete(
-                                sessions::table
-                                    .filter(sessions::id.eq(session))
-                                    .filter(sessions::org_id.eq(o)),
+                            super::prepared::sql(
+                                "DELETE FROM feed_outbox WHERE owner = ? AND org_id = ?",
                             )
+                            .bind::<diesel::sql_types::Text, _>(p.as_str())
+                            .bind::<diesel::sql_types::Text, _>(o.as_str())
                             .execute(conn)
                             .await?
                         }
                         None => {
-                            diesel::delete(sessions::table.filter(sessions::id.eq(session)))
+                            super::prepared::sql("DELETE FROM feed_outbox WHERE owner = ?")
+                                .bind::<diesel::sql_types::Text, _>(p.as_str())
                                 .execute(conn)
                                 .await?
                         }
-                    } as u64;
+                    };
                 }
-                // A built-in account belongs to no organization: only its own erasure ends it.
-                if org.is_none()
-                    && let Some(account) = p
-                        .strip_prefix("user:")
-                        .and_then(|a| uuid::Uuid::parse_str(a).ok())
-                {
-                    c.sessions_and_accounts +=
-                        diesel::delete(accounts::table.filter(accounts::id.eq(DbUuid(account))))
+                let hooks: Vec<DbUuid> = wh::table
+                    .filter(wh::owner.eq(&p))
+                    .select(wh::id)
+                    .load(conn)
+                    .await?;
+                diesel::delete(wd::table.filter(wd::webhook_id.eq_any(&hooks)))
+                    .execute(conn)
+                    .await?;
+                diesel::delete(wh::table.filter(wh::id.eq_any(&hooks)))
+                    .execute(conn)
+                    .await?;
+            }
+            let author = (
+                messages::author.eq(Some("erased")),
+                messages::author_name.eq(None::<String>),
+            );
+            c.authored_messages = match &org {
+                Some(o) => {
+                    diesel::update(
+                        messages::table
+                            .filter(messages::author.eq(&p))
+                            .filter(messages::thread_id.eq_any(in_org(o))),
+                    )
+                    .set(author)
+                    .execute(conn)
+                    .await?
+                }
+                None => {
+                    diesel::update(messages::table.filter(messages::author.eq(&p)))
+                        .set(author)
+                        .execute(conn)
+                        .await?
+                }
+            } as u64;
+            // Amounts stay, under the anonymous account.
+            macro_rules! anonymize {
+                ($table:ident, $col:ident) => {{
+                    match &org {
+                        Some(o) => {
+                            diesel::update(
+                                $table::table
+                                    .filter($table::$col.eq(&p))
+                                    .filter($table::org_id.eq(o)),
+                            )
+                            .set($table::$col.eq(&anon))
                             .execute(conn)
-                            .await? as u64;
-                }
-                Ok((c, gone.into_iter().map(|g| (g.0, g.1)).collect()))
-            });
+                            .await? as u64
+                        }
+                        None => {
+                            diesel::update($table::table.filter($table::$col.eq(&p)))
+                                .set($table::$col.eq(&anon))
+                                .execute(conn)
+                                .await? as u64
+                        }
+                    }
+                }};
+            }
+            c.ledger_entries = anonymize!(balance_ledger, actor)
+                + anonymize!(balance_ledger, account)
+                + anonymize!(balances, account)
+                + anonymize!(balance_holds, account);
+            // Usage (counts only) under the anonymous account; the idempotency records
+            // (stored responses) go.
+            c.usage_rows = diesel::update(usage_daily::table.filter(usage_daily::owner.eq(&p)))
+                .set(usage_daily::owner.eq(&anon))
+                .execute(conn)
+                .await? as u64
+                + diesel::update(usage_model_daily::table.filter(usage_model_daily::owner.eq(&p)))
+                    .set(usage_model_daily::owner.eq(&anon))
+                    .execute(conn)
+                    .await? as u64;
+            c.sessions_and_accounts +=
+                diesel::delete(idempotency_keys::table.filter(idempotency_keys::owner.eq(&p)))
+                    .execute(conn)
+                    .await? as u64;
+            // An anonymous session: its organization's (or, for its own erasure, any).
+            if let Some(session) = p.strip_prefix("anon:") {
+                c.sessions_and_accounts += match &org {
+                    Some(o) => {
+                        diesel::delete(
+                            sessions::table
+                                .filter(sessions::id.eq(session))
+                                .filter(sessions::org_id.eq(o)),
+                        )
+                        .execute(conn)
+                        .await?
+                    }
+                    None => {
+                        diesel::delete(sessions::table.filter(sessions::id.eq(session)))
+                            .execute(conn)
+                            .await?
+                    }
+                } as u64;
+            }
+            // A built-in account belongs to no organization: only its own erasure ends it.
+            if org.is_none()
+                && let Some(account) = p
+                    .strip_prefix("user:")
+                    .and_then(|a| uuid::Uuid::parse_str(a).ok())
+            {
+                c.sessions_and_accounts +=
+                    diesel::delete(accounts::table.filter(accounts::id.eq(DbUuid(account))))
+                        .execute(conn)
+                        .await? as u64;
+            }
+            Ok((c, gone.into_iter().map(|g| (g.0, g.1)).collect()))
+        });
         let (counts, objects) = r?;
         self.drop_objects(objects).await;
         Ok((counts, true))

@@ -7,7 +7,7 @@ use chat_threads_application::AppError;
 use chat_threads_application::feed::{FeedEntry, FeedFilter, FeedScope, FeedStore, NewFeedEvent};
 use chat_threads_domain::{MessageId, OrgId, ThreadId, Timestamp};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::dialect::Dialect;
 use super::error::DbError;
@@ -116,6 +116,7 @@ impl SqlStore {
     /// PostgreSQL: the whole batch in one statement, `ct_append_feed` (migration 000029): the
     /// advisory lock held to its commit (cursors in commit order across instances), owners
     /// looked up, entries inserted in order, other instances woken — one round trip.
+    /// PostgreSQL: runs `ct_append_feed` on the feed writer's own connection ([`FeedConnection`]).
     async fn append_feed_pg(&self, events: &[NewFeedEvent]) -> Result<(), AppError> {
         let entries: Vec<serde_json::Value> = events
             .iter()
@@ -130,14 +131,30 @@ impl SqlStore {
             })
             .collect();
         let entries = serde_json::Value::Array(entries).to_string();
-        let r: Result<i32, DbError> = with_conn!(self, |conn, _d| {
-            Ok(sql("SELECT ct_append_feed(CAST(? AS jsonb)) AS n")
-                .bind::<Text, _>(entries.as_str())
-                .get_result::<Stored>(conn)
-                .await?
-                .n)
-        });
-        self.outbox_moved(r?).await;
+        let mut slot = self.feed_conn.0.lock().await;
+        let conn = match &mut *slot {
+            Some(conn) => conn,
+            None => {
+                let opened = AsyncPgConnection::establish(self.db.url().expose())
+                    .await
+                    .map_err(|e| AppError::unavailable_from("the change feed's connection", e))?;
+                slot.insert(opened)
+            }
+        };
+        let r = sql("SELECT ct_append_feed(CAST(? AS jsonb)) AS n")
+            .bind::<Text, _>(entries.as_str())
+            .get_result::<Stored>(conn)
+            .await;
+        let stored = match r {
+            Ok(s) => s.n,
+            Err(e) => {
+                // Opened again at the next call: the error may have been the connection's.
+                *slot = None;
+                return Err(DbError::from(e).0);
+            }
+        };
+        drop(slot);
+        self.outbox_moved(stored).await;
         Ok(())
     }
 
@@ -162,6 +179,18 @@ impl SqlStore {
     }
 }
 
+/// PostgreSQL: the feed writer's own connection. Its moves of the outbox must not wait in the
+/// pool's queue behind the very requests whose entries they move (under load that queue is as
+/// long as the requests in flight); opened on first use, opened again after an error.
+#[derive(Default)]
+pub(crate) struct FeedConnection(tokio::sync::Mutex<Option<AsyncPgConnection>>);
+
+impl std::fmt::Debug for FeedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedConnection").finish_non_exhaustive()
+    }
+}
+
 /// How many entries `ct_append_feed` / `ct_settle_feed` stored.
 #[derive(QueryableByName)]
 struct Stored {
@@ -171,11 +200,11 @@ struct Stored {
 
 impl FeedStore for SqlStore {
     async fn append_feed(&self, events: &[NewFeedEvent]) -> Result<(), AppError> {
-        if events.is_empty() {
-            return Ok(());
-        }
         if self.db.dialect() == Dialect::Postgres {
             return self.append_feed_pg(events).await;
+        }
+        if events.is_empty() {
+            return Ok(());
         }
         let mut ids: Vec<DbUuid> = events
             .iter()

@@ -26,6 +26,8 @@ pub struct SqlStore {
     pub(crate) owners: std::sync::Arc<super::members::OwnerCache>,
     /// Change feed outbox rows moved since it was last vacuumed (see [`super::feed`]).
     pub(crate) outbox: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The change feed writer's own connection (PostgreSQL).
+    pub(crate) feed_conn: std::sync::Arc<super::feed::FeedConnection>,
 }
 
 impl SqlStore {
@@ -41,6 +43,7 @@ impl SqlStore {
             objects: None,
             owners: std::sync::Arc::default(),
             outbox: std::sync::Arc::default(),
+            feed_conn: std::sync::Arc::default(),
         }
     }
 
