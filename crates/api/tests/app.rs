@@ -16,8 +16,8 @@ use chat_threads_api::ws::WsConfig;
 use chat_threads_api::{ApiConfig, AppSettings, AppState, Deps, Parts, Verifier};
 use chat_threads_application::accounts::AuthPolicy;
 use chat_threads_application::events::ThreadEvents;
-use chat_threads_application::replies::ReplySettings;
 use chat_threads_application::replies::models::{Allowlists, Catalog};
+use chat_threads_application::replies::{RepliesSettings, ReplySettings};
 use chat_threads_domain::Limits;
 use chat_threads_testing::fakes::{FakeHasher, FakeTokens};
 use chat_threads_testing::memory::MemoryStore;
@@ -72,11 +72,14 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
         settings: AppSettings {
             limits,
             replies: ReplySettings {
-                context_tokens: 1000,
-                context_messages: 50,
-                flush_interval: Duration::from_millis(50),
-                retention: Duration::from_secs(10),
-                stale_after: Duration::from_secs(60),
+                replies: RepliesSettings {
+                    context_tokens: 1000,
+                    context_messages: 50,
+                    flush_interval_ms: 50,
+                    retention_secs: 10,
+                    stale_after_secs: 60,
+                    ..RepliesSettings::default()
+                },
                 max_reply_bytes: 1 << 16,
                 ..ReplySettings::default()
             },

@@ -12,7 +12,7 @@ use chat_threads_application::events::{Event, EventKind, ThreadEvent, ThreadEven
 use chat_threads_application::replies::llm::TokenCounter;
 use chat_threads_application::replies::models::{Allowlists, Catalog};
 use chat_threads_application::replies::{
-    RegenerateInput, ReplyService, ReplySettings, SendInput, Started,
+    RegenerateInput, RepliesSettings, ReplyService, ReplySettings, SendInput, Started,
 };
 use chat_threads_application::usage::Usage;
 use chat_threads_application::{
@@ -69,16 +69,19 @@ fn service(
     );
     // What the test sets wins; the rest gets workable values.
     let settings = ReplySettings {
-        context_tokens: if settings.context_tokens == 0 {
-            10_000
-        } else {
-            settings.context_tokens
+        replies: RepliesSettings {
+            context_tokens: if settings.replies.context_tokens == 0 {
+                10_000
+            } else {
+                settings.replies.context_tokens
+            },
+            context_messages: 50,
+            flush_interval_ms: 50,
+            retention_secs: 60,
+            stale_after_secs: 60,
+            summary_prompt: "Summarize.".into(),
+            ..settings.replies
         },
-        context_messages: 50,
-        flush_interval: Duration::from_millis(50),
-        retention: Duration::from_secs(60),
-        stale_after: Duration::from_secs(60),
-        summary_prompt: "Summarize.".into(),
         max_reply_bytes: 1 << 20,
         ..settings
     };
@@ -287,7 +290,10 @@ async fn what_no_longer_fits_is_summarized_stored_and_used() {
             Answer::text(&["four"]),
         ],
         ReplySettings {
-            context_tokens: 12,
+            replies: RepliesSettings {
+                context_tokens: 12,
+                ..RepliesSettings::default()
+            },
             ..ReplySettings::default()
         },
     );
@@ -353,7 +359,10 @@ async fn the_daily_quota_refuses_once_spent() {
     let s = setup(
         vec![answer],
         ReplySettings {
-            daily_token_quota: Some(15),
+            replies: RepliesSettings {
+                daily_token_quota: Some(15),
+                ..RepliesSettings::default()
+            },
             ..ReplySettings::default()
         },
     );
@@ -411,7 +420,10 @@ async fn a_history_is_stored_whole_or_not_at_all_and_a_refused_reply_leaves_noth
     let s = setup(
         vec![answer],
         ReplySettings {
-            daily_token_quota: Some(15),
+            replies: RepliesSettings {
+                daily_token_quota: Some(15),
+                ..RepliesSettings::default()
+            },
             ..ReplySettings::default()
         },
     );

@@ -19,7 +19,9 @@ use std::time::Duration;
 use chat_threads_application::events::{Event, ThreadEvents};
 use chat_threads_application::replies::llm::SharedModel;
 use chat_threads_application::replies::models::{Allowlists, Catalog};
-use chat_threads_application::replies::{ReplyService, ReplySettings, SendInput, Started};
+use chat_threads_application::replies::{
+    RepliesSettings, ReplyService, ReplySettings, SendInput, Started,
+};
 use chat_threads_application::{
     AppendMessage, CreateThread, MessageFilter, MessageService, SystemClock, ThreadService,
 };
@@ -60,11 +62,14 @@ async fn main() -> Result<()> {
         },
     );
     let settings = ReplySettings {
-        context_tokens: 6000,
-        context_messages: 50,
-        flush_interval: Duration::from_secs(1), // must not be zero
-        retention: Duration::from_secs(60),
-        stale_after: Duration::from_secs(60),
+        replies: RepliesSettings {
+            context_tokens: 6000,
+            context_messages: 50,
+            flush_interval_ms: 1000, // must not be zero
+            retention_secs: 60,
+            stale_after_secs: 60,
+            ..RepliesSettings::default()
+        },
         max_reply_bytes: limits.content_bytes,
         ..ReplySettings::default()
     };

@@ -220,26 +220,16 @@ pub fn with_file_storage(store: SqlStore, settings: &Settings) -> anyhow::Result
     })
 }
 
-/// The reply settings from the `[replies]`, `[billing]`, `[limits]` and `[files]` sections.
+/// What replies need: `[replies]` whole, and what they take from `[limits]`, `[billing]`, `[files]`,
+/// `[mcp]` and `[titles]`.
 fn reply_settings(settings: &Settings) -> chat_threads_application::replies::ReplySettings {
-    use std::time::Duration;
-    let g = &settings.replies;
     chat_threads_application::replies::ReplySettings {
-        context_tokens: g.context_tokens,
-        context_messages: g.context_messages,
-        reply_max_tokens: g.reply_max_tokens,
-        daily_token_quota: g.daily_token_quota,
-        flush_interval: Duration::from_millis(g.flush_interval_ms),
-        retention: Duration::from_secs(g.retention_secs),
-        stale_after: Duration::from_secs(g.stale_after_secs),
-        default_system_prompt: g.default_system_prompt.clone(),
-        product_prompts: g.products.clone().into_iter().collect(),
-        summary_prompt: g.summary_prompt.clone(),
+        replies: settings.replies.clone(),
         max_reply_bytes: settings.limits.content_bytes,
         billing: settings.billing.clone(),
         inline_tokens: settings.files.inline_tokens,
         max_tool_rounds: settings.mcp.max_tool_rounds,
-        tool_call_timeout: Duration::from_secs(settings.mcp.call_timeout_secs),
+        tool_call_timeout: std::time::Duration::from_secs(settings.mcp.call_timeout_secs),
         titles: settings.titles.clone(),
     }
 }

@@ -42,7 +42,7 @@ where
         if event.kind().ends_reply() {
             run.finish();
             let hub = self.hub.clone();
-            let retention = self.settings.retention;
+            let retention = self.settings.replies.retention();
             self.runtime.spawn(async move {
                 tokio::time::sleep(retention).await;
                 hub.remove(reply);
@@ -53,7 +53,7 @@ where
     /// Replies streaming but untouched since this moment belong to a dead process.
     pub(crate) fn stale_before(&self) -> Timestamp {
         self.clock.now()
-            - chrono::TimeDelta::from_std(self.settings.stale_after).unwrap_or_default()
+            - chrono::TimeDelta::from_std(self.settings.replies.stale_after()).unwrap_or_default()
     }
 
     /// On shutdown: lets running replies finish for up to `grace`, then cancels the rest (they
@@ -223,7 +223,7 @@ where
             .spawn(async move { next.next_in_queue(thread_id).await });
         if run.is_some() {
             let hub = self.hub.clone();
-            let retention = self.settings.retention;
+            let retention = self.settings.replies.retention();
             self.runtime.spawn(async move {
                 tokio::time::sleep(retention).await;
                 hub.remove(id);
@@ -238,7 +238,7 @@ where
             .store
             .usage_on(&who.owner(), &day_of(self.clock.now()))
             .await?;
-        Ok((used, self.settings.daily_token_quota))
+        Ok((used, self.settings.replies.daily_token_quota))
     }
 
     /// The principal's usage per day and model over the last `days` UTC days (today included).

@@ -16,6 +16,7 @@ pub mod models;
 mod ports;
 pub mod prompt;
 pub mod queue;
+mod settings;
 mod task;
 pub mod titles;
 mod tools;
@@ -26,14 +27,13 @@ pub use log::{EventStream, Hub, ReplyLog};
 pub use ports::{ReplyStart, ReplyStore, ReplyStores, ReplyUpdate};
 pub use prompt::Hints;
 pub use queue::{OnBusy, QueueStore, Sent};
+pub use settings::{RepliesSettings, ReplySettings};
 
 /// What a send refused because a reply runs keeps for a queue: the scope, the user message, the model.
 type Pending = (chat_threads_domain::Scope, NewMessage, String);
 pub use tools::ToolResultsInput;
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chat_threads_domain::{
     Content, ContentType, Message, MessageId, MessageStatus, Metadata, ModelName, Principal, Role,
@@ -50,56 +50,6 @@ use crate::usage::day_of;
 use llm::{SharedModel, TokenCounter};
 use models::Catalog;
 use task::Task;
-
-/// Reply settings.
-#[derive(Debug, Clone, Default)]
-pub struct ReplySettings {
-    /// Token budget of the prompt (system prompt, summary and recent messages).
-    pub context_tokens: usize,
-    /// At most this many recent messages of the path go into the prompt.
-    pub context_messages: u32,
-    /// Upper bound on a reply's tokens sent to the model, if any.
-    pub reply_max_tokens: Option<u32>,
-    /// Daily token quota per principal (prompt + completion); `None` = unlimited.
-    pub daily_token_quota: Option<u64>,
-    /// How often a reply's text is written to the database while it streams.
-    pub flush_interval: Duration,
-    /// How long a finished reply's events stay available for resuming.
-    pub retention: Duration,
-    /// A reply untouched this long while `streaming` is considered dead.
-    pub stale_after: Duration,
-    /// System prompt when the thread has none and its product has none.
-    pub default_system_prompt: Option<String>,
-    /// System prompts per product.
-    pub product_prompts: HashMap<String, String>,
-    /// Instruction given to the model to write a summary.
-    pub summary_prompt: String,
-    /// Maximum reply size in bytes (the content limit).
-    pub max_reply_bytes: usize,
-    /// Prices and balances.
-    pub billing: crate::billing::BillingSettings,
-    /// Tokens of an attached text file (or a PDF's text) given to the model; the rest is cut,
-    /// and the cut marked.
-    pub inline_tokens: usize,
-    /// Most rounds of MCP tool calls one reply runs before the model must answer (0: MCP
-    /// tools are never offered).
-    pub max_tool_rounds: u32,
-    /// How long one MCP tool call may take; then it is an error result the model sees.
-    pub tool_call_timeout: Duration,
-    /// Titles of untitled threads (`[titles]`; off by default here, on in the server's
-    /// configuration).
-    pub titles: titles::TitleSettings,
-}
-
-impl ReplySettings {
-    /// Most tokens a reply may have: what the caller asked for, never above `reply_max_tokens`.
-    pub(crate) fn max_tokens(&self, asked: Option<u32>) -> Option<u32> {
-        match (asked, self.reply_max_tokens) {
-            (Some(asked), Some(most)) => Some(asked.min(most)),
-            (asked, most) => asked.or(most),
-        }
-    }
-}
 
 /// What a started reply hands back.
 #[derive(Debug, Clone)]
@@ -297,9 +247,10 @@ where
         let price = self.catalog.price(model.as_str()).filter(|p| !p.is_free());
         let price = price.filter(|_| billing.enabled)?;
         let most = crate::usage::Usage {
-            prompt_tokens: u32::try_from(self.settings.context_tokens).unwrap_or(u32::MAX),
+            prompt_tokens: u32::try_from(self.settings.replies.context_tokens).unwrap_or(u32::MAX),
             completion_tokens: self
                 .settings
+                .replies
                 .reply_max_tokens
                 .unwrap_or(billing.hold_output_tokens),
         };
@@ -402,7 +353,7 @@ where
 
     /// Refuses when the principal's daily token quota is spent.
     async fn within_quota(&self, who: &Principal) -> Result<(), AppError> {
-        if let Some(quota) = self.settings.daily_token_quota {
+        if let Some(quota) = self.settings.replies.daily_token_quota {
             let used = self
                 .store
                 .usage_on(&who.owner(), &day_of(self.clock.now()))

@@ -93,9 +93,9 @@ pub fn system_prompt(
             thread
                 .product
                 .as_ref()
-                .and_then(|p| settings.product_prompts.get(p.as_str()).cloned())
+                .and_then(|p| settings.replies.products.get(p.as_str()).cloned())
         })
-        .or_else(|| settings.default_system_prompt.clone());
+        .or_else(|| settings.replies.default_system_prompt.clone());
     let mut extra = Vec::new();
     if let Some(lang) = &hints.language {
         extra.push(format!("Answer in this language: {lang}."));
@@ -206,7 +206,7 @@ pub struct Plan {
 }
 
 /// Splits the recent path (oldest first): messages the latest summary covers are dropped, the
-/// newest that fit `settings.context_tokens` (after the system prompt and the summary) are
+/// newest that fit `settings.replies.context_tokens` (after the system prompt and the summary) are
 /// kept — always at least one — and the rest overflow.
 pub fn plan(
     settings: &ReplySettings,
@@ -236,7 +236,7 @@ pub fn plan(
         + summary
             .as_ref()
             .map_or(0, |s| cost(counter, s.text.as_str()));
-    let budget = settings.context_tokens.saturating_sub(fixed);
+    let budget = settings.replies.context_tokens.saturating_sub(fixed);
     let mut used = 0;
     let mut keep_from = window.len();
     for (i, m) in window.iter().enumerate().rev() {
@@ -276,7 +276,7 @@ pub fn summary_request(
     ChatRequest {
         model: model_name.to_owned(),
         messages: vec![
-            ChatMessage::text("system", settings.summary_prompt.clone()),
+            ChatMessage::text("system", settings.replies.summary_prompt.clone()),
             ChatMessage::text("user", transcript),
         ],
         max_tokens: Some(512),
@@ -525,10 +525,13 @@ mod tests {
 
     fn settings(context_tokens: usize) -> ReplySettings {
         ReplySettings {
-            context_tokens,
-            default_system_prompt: Some("Default.".into()),
-            product_prompts: [("co_pilot".to_owned(), "Product.".to_owned())].into(),
-            summary_prompt: "Summarize.".into(),
+            replies: super::super::RepliesSettings {
+                context_tokens,
+                default_system_prompt: Some("Default.".into()),
+                products: [("co_pilot".to_owned(), "Product.".to_owned())].into(),
+                summary_prompt: "Summarize.".into(),
+                ..Default::default()
+            },
             ..ReplySettings::default()
         }
     }

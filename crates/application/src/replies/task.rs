@@ -249,7 +249,7 @@ where
             .spawn(async move { next.next_in_queue(thread_id).await });
         let hub = g.hub.clone();
         let id = self.assistant.id;
-        let retention = g.settings.retention;
+        let retention = g.settings.replies.retention();
         g.runtime.spawn(async move {
             tokio::time::sleep(retention).await;
             hub.remove(id);
@@ -288,7 +288,7 @@ where
         let mut w = Written::new();
         // The MCP servers' tools this reply may call, and which server runs each.
         let served = self.served_tools().await;
-        let mut flush = tokio::time::interval(g.settings.flush_interval);
+        let mut flush = tokio::time::interval(g.settings.replies.flush_interval());
         flush.tick().await;
         let mut round = 0u32;
         let mut first_index = 0u32;
@@ -583,7 +583,7 @@ where
                 &scope,
                 self.thread.id,
                 Some(self.assistant.id),
-                g.settings.context_messages,
+                g.settings.replies.context_messages,
             )
             .await?;
         let latest = g

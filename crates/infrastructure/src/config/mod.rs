@@ -39,7 +39,7 @@ pub struct Settings {
     pub models: ModelsSettings,
     /// Replies: context, quotas, timers, prompts (`[replies]`; `[generation]` is its old
     /// name, still read).
-    pub replies: RepliesConfig,
+    pub replies: chat_threads_application::replies::RepliesSettings,
     /// Prices and balances.
     pub billing: chat_threads_application::billing::BillingSettings,
     /// Uploaded files.
@@ -212,38 +212,6 @@ pub struct McpServerSettings {
     /// Only these of its tools (empty: all).
     #[serde(default)]
     pub allowed_tools: Vec<String>,
-}
-
-/// Reply settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RepliesConfig {
-    /// Prompt token budget.
-    pub context_tokens: usize,
-    /// Messages considered.
-    pub context_messages: u32,
-    /// max_tokens for replies.
-    pub reply_max_tokens: Option<u32>,
-    /// Daily token quota per principal.
-    pub daily_token_quota: Option<u64>,
-    /// Flush interval, ms.
-    pub flush_interval_ms: u64,
-    /// Event retention, s.
-    pub retention_secs: u64,
-    /// Staleness threshold, s.
-    pub stale_after_secs: u64,
-    /// How often replies of stopped instances are looked for, s.
-    pub orphan_check_secs: u64,
-    /// Shutdown grace, s.
-    pub shutdown_grace_secs: u64,
-    /// SSE keep-alive interval, s.
-    pub sse_keepalive_secs: u64,
-    /// Summary instruction.
-    pub summary_prompt: String,
-    /// Fallback system prompt.
-    pub default_system_prompt: Option<String>,
-    /// System prompts per product.
-    pub products: std::collections::BTreeMap<String, String>,
 }
 
 /// A secret string: never printed.
