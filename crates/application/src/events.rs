@@ -481,10 +481,7 @@ impl ThreadEvents {
         if let Some(r) = self.recorder.get() {
             r.stored();
         }
-        if let Some(bridge) = &self.bridge {
-            bridge.forward(&event);
-        }
-        self.deliver(event);
+        self.send(event);
     }
 
     /// Publishes the events a store write reported ([`crate::feed::Report`]) and kept with its
@@ -499,11 +496,16 @@ impl ThreadEvents {
     /// subscribers and other instances. Returns the feed's ticket for [`Self::recorded`].
     pub fn publish(&self, event: ThreadEvent) -> u64 {
         let ticket = self.recorder.get().map_or(0, |r| r.record(&event));
+        self.send(event);
+        ticket
+    }
+
+    /// Sends an event produced here to other instances and local subscribers.
+    fn send(&self, event: ThreadEvent) {
         if let Some(bridge) = &self.bridge {
             bridge.forward(&event);
         }
         self.deliver(event);
-        ticket
     }
 
     /// Resolves once the change feed holds the event of `ticket` and all before it — or after

@@ -141,13 +141,18 @@ impl FeedFilter {
 /// The entry `event` makes in the log at `at`, when its kind is logged: what a store writes
 /// with the change the event reports, and what the process's writer queues.
 pub fn entry(event: &ThreadEvent, at: Timestamp) -> Option<NewFeedEvent> {
-    logged(event.kind()).then(|| NewFeedEvent {
+    logged(event.kind()).then(|| entry_of(event, at))
+}
+
+/// The entry of `event` at `at`, whatever its kind.
+fn entry_of(event: &ThreadEvent, at: Timestamp) -> NewFeedEvent {
+    NewFeedEvent {
         at,
         thread_id: event.thread_id,
         kind: event.kind().as_str(),
         reply_id: event.reply_id,
         data: event.data_json(),
-    })
+    }
 }
 
 /// The `message.created` entry of a message just stored (its time: the message's). `reply`:
@@ -163,13 +168,7 @@ pub fn created_entry(
         reply_id: reply.map(|(id, _)| id),
         data: crate::events::Event::created(message),
     };
-    NewFeedEvent {
-        at: message.created_at,
-        thread_id: message.thread_id,
-        kind: event.kind().as_str(),
-        reply_id: event.reply_id,
-        data: event.data_json(),
-    }
+    entry_of(&event, message.created_at)
 }
 
 /// The events a store write reports, made from its result: the store writes their change feed
@@ -299,27 +298,23 @@ impl FeedQueue {
                 tokio::select! {
                     n = rx.recv_many(&mut batch, BATCH) => if n == 0 { return },
                     _ = sweep.tick() => {
-                        if let Err(e) = store.append_feed(&[]).await {
-                            tracing::warn!(cause = %e.chain(), "settling the change feed failed");
-                        }
+                        settle(&store).await;
                         continue;
                     }
                 }
                 let last = batch.last().map_or(0, |(t, _)| *t);
                 let events: Vec<NewFeedEvent> = batch.drain(..).filter_map(|(_, e)| e).collect();
-                if events.is_empty() {
-                    // Only writes that kept their entries: order them (a failure is retried
-                    // at the next wake-up or sweep; the entries are safe meanwhile).
-                    if let Err(e) = store.append_feed(&[]).await {
-                        tracing::warn!(cause = %e.chain(), "settling the change feed failed");
-                    }
-                    grown_w.send_modify(|g| *g += 1);
-                    done_w.send_replace(last);
-                    tokio::time::sleep(SETTLE_PAUSE).await;
+                // Only writes that kept their entries: order them.
+                let settling = events.is_empty();
+                if settling {
+                    settle(&store).await;
                 } else {
                     commit(&store, &events).await;
-                    grown_w.send_modify(|g| *g += 1);
-                    done_w.send_replace(last);
+                }
+                grown_w.send_modify(|g| *g += 1);
+                done_w.send_replace(last);
+                if settling {
+                    tokio::time::sleep(SETTLE_PAUSE).await;
                 }
             }
         });
@@ -358,6 +353,14 @@ impl FeedQueue {
     pub fn backlog(&self) -> u64 {
         let issued = self.queue.lock().map_or(0, |q| q.issued);
         issued.saturating_sub(*self.done.borrow())
+    }
+}
+
+/// Orders the entries writes kept with their changes into the log. A failure is only logged:
+/// the entries are safe in the meantime, and the next wake-up or sweep tries again.
+async fn settle<S: FeedStore>(store: &S) {
+    if let Err(e) = store.append_feed(&[]).await {
+        tracing::warn!(cause = %e.chain(), "settling the change feed failed");
     }
 }
 

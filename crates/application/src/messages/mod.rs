@@ -169,7 +169,7 @@ pub(crate) async fn tool_ancestors<S: MessageStore + ThreadStore>(
 }
 
 /// A message write's report: `message.updated` with the message as the write left it.
-fn updated(m: &Message) -> Vec<ThreadEvent> {
+pub(crate) fn updated(m: &Message) -> Vec<ThreadEvent> {
     vec![ThreadEvent::thread(
         m.thread_id,
         Event::MessageUpdated {

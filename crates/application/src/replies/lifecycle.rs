@@ -171,19 +171,15 @@ where
             released
                 .iter()
                 .filter_map(|m| {
-                    let data = match status {
-                        MessageStatus::Failed => Event::MessageFailed {
-                            content: m.content.as_str().to_owned(),
-                            error: EventError::model("the instance writing this reply stopped"),
-                        },
-                        _ => Event::ending(
-                            status,
-                            m.content.as_str().to_owned(),
-                            None,
-                            None,
-                            Vec::new(),
-                        )?,
-                    };
+                    let error = (status == MessageStatus::Failed)
+                        .then(|| EventError::model("the instance writing this reply stopped"));
+                    let data = Event::ending(
+                        status,
+                        m.content.as_str().to_owned(),
+                        None,
+                        error,
+                        Vec::new(),
+                    )?;
                     Some(ThreadEvent {
                         thread_id,
                         seq,

@@ -93,16 +93,7 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
 
 /// What a queued message's change reports: `message.updated` with it as it is now.
 fn updated(m: &Option<Message>) -> Vec<ThreadEvent> {
-    m.iter()
-        .map(|m| {
-            ThreadEvent::thread(
-                m.thread_id,
-                Event::MessageUpdated {
-                    message: Box::new(m.clone()),
-                },
-            )
-        })
-        .collect()
+    m.iter().flat_map(crate::messages::updated).collect()
 }
 
 /// The principal a queued message was sent by, for its reply (quota, billing, the scope): its

@@ -230,18 +230,9 @@ impl<S: ReplyStores, C: Clock> ReplyService<S, C> {
             )));
         }
         let title = Title::parse(&cleaned, &self.limits)?;
+        let updated = crate::threads::thread_report(|thread| Event::ThreadUpdated { thread });
         let report = |stored: &Option<chat_threads_domain::Thread>| {
-            stored
-                .iter()
-                .map(|t| {
-                    crate::events::ThreadEvent::thread(
-                        t.id,
-                        Event::ThreadUpdated {
-                            thread: Box::new(t.clone()),
-                        },
-                    )
-                })
-                .collect()
+            stored.iter().flat_map(&updated).collect()
         };
         let stored = self
             .store

@@ -118,7 +118,7 @@ pub struct ThreadService<S, C> {
 pub const TEMPORARY_TTL_DEFAULT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// A thread write's report: one event of the thread as the write left it.
-fn reported(
+pub(crate) fn thread_report(
     event: fn(Box<Thread>) -> Event,
 ) -> impl Fn(&Thread) -> Vec<crate::events::ThreadEvent> + Send + Sync {
     move |t| {
@@ -379,7 +379,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
             folder_id: input.folder_id,
             pinned: input.pinned,
         };
-        let report = reported(|thread| Event::ThreadUpdated { thread });
+        let report = thread_report(|thread| Event::ThreadUpdated { thread });
         let thread = self
             .store
             .update_thread(
@@ -429,7 +429,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
     /// Soft-deletes a thread: hidden from lists and reads until restored.
     pub async fn delete(&self, who: &Principal, id: ThreadId) -> Result<Thread, AppError> {
         let now = self.clock.now();
-        let report = reported(|thread| Event::ThreadDeleted { thread });
+        let report = thread_report(|thread| Event::ThreadDeleted { thread });
         let thread = self
             .store
             .set_thread_deleted(
@@ -448,7 +448,7 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
 
     /// Restores a soft-deleted thread.
     pub async fn restore(&self, who: &Principal, id: ThreadId) -> Result<Thread, AppError> {
-        let report = reported(|thread| Event::ThreadRestored { thread });
+        let report = thread_report(|thread| Event::ThreadRestored { thread });
         let thread = self
             .store
             .set_thread_deleted(

@@ -113,10 +113,10 @@ pub(super) async fn block<T>(f: impl Future<Output = Result<T, DbError>>) -> Res
 const VACUUM_EVERY: u64 = 5_000;
 
 impl SqlStore {
-    /// PostgreSQL: the whole batch in one statement, `ct_append_feed` (migration 000029): the
-    /// advisory lock held to its commit (cursors in commit order across instances), owners
-    /// looked up, entries inserted in order, other instances woken — one round trip.
-    /// PostgreSQL: runs `ct_append_feed` on the feed writer's own connection ([`FeedConnection`]).
+    /// PostgreSQL: the whole batch in one statement, `ct_append_feed` (migration 000030): the
+    /// advisory lock held to its commit (cursors in commit order across instances), the outbox
+    /// moved, owners looked up, entries inserted in order, other instances woken — one round
+    /// trip, on the feed writer's own connection ([`FeedConnection`]).
     async fn append_feed_pg(&self, events: &[NewFeedEvent]) -> Result<(), AppError> {
         let entries: Vec<serde_json::Value> = events
             .iter()
@@ -158,8 +158,9 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Counts rows the feed's statements moved out of the outbox, and vacuums it every
-    /// [`VACUUM_EVERY`] (a failure is only logged: the next one tries again).
+    /// Counts the entries the feed's statements stored (those moved out of the outbox and a
+    /// batch's own, which the statements count together), and vacuums the outbox every
+    /// [`VACUUM_EVERY`] of them (a failure is only logged: the next one tries again).
     async fn outbox_moved(&self, n: i32) {
         use std::sync::atomic::Ordering;
         let n = u64::try_from(n).unwrap_or(0);
