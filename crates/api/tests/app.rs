@@ -14,7 +14,7 @@ use chat_threads_api::cors::OriginPolicy;
 use chat_threads_api::rate_limit::RateLimits;
 use chat_threads_api::ws::WsConfig;
 use chat_threads_api::{ApiConfig, AppSettings, AppState, Deps, Parts, Verifier};
-use chat_threads_application::accounts::AuthPolicy;
+use chat_threads_application::accounts::{AccountSettings, AuthPolicy, SessionSettings};
 use chat_threads_application::events::ThreadEvents;
 use chat_threads_application::replies::models::{Allowlists, Catalog};
 use chat_threads_application::replies::{RepliesSettings, ReplySettings};
@@ -84,12 +84,20 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
                 ..ReplySettings::default()
             },
             auth: AuthPolicy {
-                accounts_enabled: true,
-                access_ttl_secs: 900,
-                refresh_ttl_secs: 3600,
-                sessions_enabled: true,
-                session_default_ttl_secs: 3600,
-                session_max_ttl_secs: 7200,
+                accounts: AccountSettings {
+                    enabled: true,
+                    access_ttl_secs: 900,
+                    refresh_ttl_secs: 3600,
+                    hash_concurrency: 1,
+                    hash_queue: 64,
+                },
+                sessions: SessionSettings {
+                    enabled: true,
+                    default_ttl_secs: 3600,
+                    max_ttl_secs: 7200,
+                    purge_interval_secs: 60,
+                    org: String::new(),
+                },
             },
             session_org: None,
             files: chat_threads_application::files::FileSettings::default(),

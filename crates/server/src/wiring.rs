@@ -95,12 +95,8 @@ pub async fn api_config(
             limits,
             replies: reply_settings(settings),
             auth: AuthPolicy {
-                accounts_enabled: a.accounts.enabled,
-                access_ttl_secs: a.accounts.access_ttl_secs,
-                refresh_ttl_secs: a.accounts.refresh_ttl_secs,
-                sessions_enabled: a.sessions.enabled,
-                session_default_ttl_secs: a.sessions.default_ttl_secs,
-                session_max_ttl_secs: a.sessions.max_ttl_secs,
+                accounts: a.accounts,
+                sessions: a.sessions.clone(),
             },
             session_org,
             temporary_ttl: std::time::Duration::from_secs(settings.threads.temporary_ttl_secs),
@@ -109,10 +105,7 @@ pub async fn api_config(
             erasure_stall: std::time::Duration::from_secs(
                 settings.auth.sessions.purge_interval_secs.saturating_mul(3),
             ),
-            files: chat_threads_application::files::FileSettings {
-                allowed_types: settings.files.allowed_types.clone(),
-                quota_bytes: settings.files.quota_bytes_per_owner,
-            },
+            files: settings.files.uploads.clone(),
             sse_keepalive: std::time::Duration::from_secs(settings.replies.sse_keepalive_secs),
             openai: settings.openai,
         },

@@ -28,21 +28,45 @@ pub struct TokenPair {
     pub refresh_token: String,
 }
 
-/// Account and session settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AuthPolicy {
+/// `[auth.accounts]` as configured: the configuration deserializes into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSettings {
     /// Built-in accounts on or off.
-    pub accounts_enabled: bool,
+    pub enabled: bool,
     /// Access token lifetime, seconds.
     pub access_ttl_secs: i64,
     /// Refresh token lifetime, seconds.
     pub refresh_ttl_secs: i64,
+    /// Password hashes computed at once (0: one less than the cores, at least one).
+    pub hash_concurrency: usize,
+    /// Password checks that may wait for a slot; more are refused with 503.
+    pub hash_queue: usize,
+}
+
+/// `[auth.sessions]` as configured: the configuration deserializes into it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
     /// Anonymous sessions on or off.
-    pub sessions_enabled: bool,
+    pub enabled: bool,
     /// Session lifetime when the client names none, seconds.
-    pub session_default_ttl_secs: i64,
+    pub default_ttl_secs: i64,
     /// Longest session lifetime a client may ask for, seconds.
-    pub session_max_ttl_secs: i64,
+    pub max_ttl_secs: i64,
+    /// How often expired sessions are purged, seconds.
+    pub purge_interval_secs: u64,
+    /// The organization of sessions opened without a token (empty: none).
+    pub org: String,
+}
+
+/// Account and session settings: the two sections, whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthPolicy {
+    /// Built-in accounts.
+    pub accounts: AccountSettings,
+    /// Anonymous sessions.
+    pub sessions: SessionSettings,
 }
 
 /// Password rules: 10 to 128 characters, not only one repeated character, not the e-mail.
@@ -197,15 +221,15 @@ impl<S: AuthStore + crate::audit::AuditStore, H: PasswordHasher, I: TokenIssuer,
     }
 
     /// The policy.
-    pub fn policy(&self) -> AuthPolicy {
-        self.policy
+    pub fn policy(&self) -> &AuthPolicy {
+        &self.policy
     }
 
     /// Registers an account. Succeeds the same way whether or not the e-mail was already
     /// registered, so registration cannot be used to discover accounts; a taken e-mail simply
     /// cannot log in with the new password.
     pub async fn register(&self, email: &str, password: &str) -> Result<(), AppError> {
-        if !self.policy.accounts_enabled {
+        if !self.policy.accounts.enabled {
             return Err(disabled("built-in accounts"));
         }
         let email = normalize_email(email)?;
@@ -225,7 +249,7 @@ impl<S: AuthStore + crate::audit::AuditStore, H: PasswordHasher, I: TokenIssuer,
 
     /// Logs in: a short-lived access token and a refresh token.
     pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair, AppError> {
-        if !self.policy.accounts_enabled {
+        if !self.policy.accounts.enabled {
             return Err(disabled("built-in accounts"));
         }
         let account = match normalize_email(email) {
@@ -317,7 +341,7 @@ impl<S: AuthStore + crate::audit::AuditStore, H: PasswordHasher, I: TokenIssuer,
         family_id: uuid::Uuid,
     ) -> Result<TokenPair, AppError> {
         let now = self.clock.now();
-        let access_expires = now + chrono::TimeDelta::seconds(self.policy.access_ttl_secs);
+        let access_expires = now + chrono::TimeDelta::seconds(self.policy.accounts.access_ttl_secs);
         let access_token = self.issuer.issue(principal, access_expires)?;
         let refresh_token = random_token()?;
         self.store
@@ -326,7 +350,7 @@ impl<S: AuthStore + crate::audit::AuditStore, H: PasswordHasher, I: TokenIssuer,
                 account_id,
                 family_id,
                 token_hash: hash_refresh_token(&refresh_token),
-                expires_at: now + chrono::TimeDelta::seconds(self.policy.refresh_ttl_secs),
+                expires_at: now + chrono::TimeDelta::seconds(self.policy.accounts.refresh_ttl_secs),
                 revoked_at: None,
                 created_at: now,
             })
@@ -334,7 +358,7 @@ impl<S: AuthStore + crate::audit::AuditStore, H: PasswordHasher, I: TokenIssuer,
         Ok(TokenPair {
             access_token,
             token_type: "Bearer",
-            expires_in: self.policy.access_ttl_secs,
+            expires_in: self.policy.accounts.access_ttl_secs,
             refresh_token,
         })
     }
@@ -347,7 +371,7 @@ impl<S: AuthStore + crate::audit::AuditStore, H: PasswordHasher, I: TokenIssuer,
         opener: Option<&Principal>,
         input: NewSession,
     ) -> Result<SessionGrant, AppError> {
-        if !self.policy.sessions_enabled {
+        if !self.policy.sessions.enabled {
             return Err(disabled("anonymous sessions"));
         }
         let id = match input.session_id {
@@ -371,7 +395,7 @@ impl<S: AuthStore + crate::audit::AuditStore, H: PasswordHasher, I: TokenIssuer,
             None => random_token()?,
         };
         let now = self.clock.now();
-        let max = self.policy.session_max_ttl_secs;
+        let max = self.policy.sessions.max_ttl_secs;
         let bounds = format!("between 60 seconds and {max} seconds from now");
         let expires_at = match (input.ttl_secs, input.expires_at) {
             (Some(_), Some(_)) => {
@@ -382,7 +406,7 @@ impl<S: AuthStore + crate::audit::AuditStore, H: PasswordHasher, I: TokenIssuer,
                 .into());
             }
             (ttl, None) => {
-                let ttl = ttl.unwrap_or(self.policy.session_default_ttl_secs);
+                let ttl = ttl.unwrap_or(self.policy.sessions.default_ttl_secs);
                 if !(60..=max).contains(&ttl) {
                     return Err(chat_threads_domain::DomainError::invalid(
                         "ttl_seconds",

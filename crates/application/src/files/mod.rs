@@ -59,12 +59,14 @@ pub async fn resolve_attachments<S: FileStore>(
 /// Size of a stored part (the last one of a file may be shorter).
 pub const PART_BYTES: usize = 256 * 1024;
 
-/// File settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What uploads are checked against: the keys of `[files]` the configuration deserializes
+/// into it (config/default.toml documents them).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct FileSettings {
     /// Media types accepted (as sniffed from the bytes).
     pub allowed_types: Vec<String>,
     /// Bytes of files one owner may keep.
+    #[serde(rename = "quota_bytes_per_owner")]
     pub quota_bytes: u64,
 }
 

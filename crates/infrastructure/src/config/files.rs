@@ -8,10 +8,9 @@ use super::ConfigError;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilesConfig {
-    /// Media types accepted, as sniffed from the bytes.
-    pub allowed_types: Vec<String>,
-    /// Bytes of files one owner may keep.
-    pub quota_bytes_per_owner: u64,
+    /// `allowed_types` and `quota_bytes_per_owner`: what uploads are checked against.
+    #[serde(flatten)]
+    pub uploads: chat_threads_application::files::FileSettings,
     /// Tokens of an attached text file or PDF given to the model.
     pub inline_tokens: usize,
     /// Seconds an unreferenced file is kept before garbage collection.

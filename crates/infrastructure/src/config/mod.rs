@@ -249,9 +249,9 @@ pub struct AuthSettings {
     /// Claim names in provider tokens.
     pub claims: crate::auth::ClaimNames,
     /// Built-in accounts.
-    pub accounts: AccountSettings,
+    pub accounts: chat_threads_application::accounts::AccountSettings,
     /// Anonymous sessions.
-    pub sessions: SessionSettings,
+    pub sessions: chat_threads_application::accounts::SessionSettings,
 }
 
 /// Identity provider settings.
@@ -268,38 +268,6 @@ pub struct ProviderSettings {
     pub issuer: Option<String>,
     /// Required audience.
     pub audience: Option<String>,
-}
-
-/// Built-in account settings.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AccountSettings {
-    /// On or off.
-    pub enabled: bool,
-    /// Access token lifetime, seconds.
-    pub access_ttl_secs: i64,
-    /// Refresh token lifetime, seconds.
-    pub refresh_ttl_secs: i64,
-    /// Password hashes computed at once (0: one less than the cores, at least one).
-    pub hash_concurrency: usize,
-    /// Password checks that may wait for a slot; more are refused with 503.
-    pub hash_queue: usize,
-}
-
-/// Anonymous session settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SessionSettings {
-    /// On or off.
-    pub enabled: bool,
-    /// Default lifetime, seconds.
-    pub default_ttl_secs: i64,
-    /// Maximum lifetime, seconds.
-    pub max_ttl_secs: i64,
-    /// Purge interval, seconds.
-    pub purge_interval_secs: u64,
-    /// The organization of sessions opened without a token (empty: none).
-    pub org: String,
 }
 
 /// Rate limit settings.
@@ -424,11 +392,24 @@ impl Settings {
                 1,
             ),
         ];
-        let low: Vec<String> = checks
+        let (accounts, sessions) = (&self.auth.accounts, &self.auth.sessions);
+        let lifetimes: [(&str, i64); 4] = [
+            ("auth.accounts.access_ttl_secs", accounts.access_ttl_secs),
+            ("auth.accounts.refresh_ttl_secs", accounts.refresh_ttl_secs),
+            ("auth.sessions.default_ttl_secs", sessions.default_ttl_secs),
+            ("auth.sessions.max_ttl_secs", sessions.max_ttl_secs),
+        ];
+        let mut low: Vec<String> = checks
             .iter()
             .filter(|(_, value, min)| value < min)
             .map(|(key, value, min)| format!("{key} must be at least {min} (it is {value})"))
             .collect();
+        low.extend(
+            lifetimes
+                .iter()
+                .filter(|(_, value)| *value < 1)
+                .map(|(key, value)| format!("{key} must be at least 1 (it is {value})")),
+        );
         if low.is_empty() {
             Ok(())
         } else {

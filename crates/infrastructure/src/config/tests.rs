@@ -64,6 +64,22 @@ fn a_file_overrides_defaults_and_unknown_keys_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("databse"), "{err}");
+
+    // A section with keys the application reads straight into its own settings (flattened).
+    let mut files = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        files,
+        "[files]\nquota_bytes_per_owner = 5\nquota_byte = 6\n"
+    )
+    .unwrap();
+    let err = Settings::load_from(Some(files.path()), env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("quota_byte"), "{err}");
+    let mut files = tempfile::NamedTempFile::new().unwrap();
+    writeln!(files, "[files]\nquota_bytes_per_owner = 5\n").unwrap();
+    let s = Settings::load_from(Some(files.path()), env(&[])).unwrap();
+    assert_eq!(s.files.uploads.quota_bytes, 5);
 }
 
 #[test]
@@ -152,7 +168,7 @@ fn values_below_what_works_are_refused_naming_the_key() {
     writeln!(
         f,
         "[replies]\ncontext_messages = 0\nflush_interval_ms = 10\n[websocket]\nqueue = 0\n\
-         [rate_limit]\nper_ip_burst = 0"
+         [rate_limit]\nper_ip_burst = 0\n[auth.sessions]\nmax_ttl_secs = -5"
     )
     .unwrap();
     let err = Settings::load_from(Some(f.path()), env(&[]))
@@ -163,6 +179,7 @@ fn values_below_what_works_are_refused_naming_the_key() {
         "replies.flush_interval_ms must be at least 50",
         "websocket.queue must be at least 1",
         "rate_limit.per_ip_burst must be at least 1",
+        "auth.sessions.max_ttl_secs must be at least 1 (it is -5)",
     ] {
         assert!(err.contains(key), "{key} missing from: {err}");
     }
