@@ -6,7 +6,9 @@ use chat_threads_domain::Timestamp;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::conn::AsConn;
 use super::error::DbError;
+use super::files::delete_owner_files;
 use super::schema::{accounts, refresh_tokens, server_secrets, sessions, threads};
 use super::store::SqlStore;
 use super::types::{DbJson, DbTime, DbUuid};
@@ -272,7 +274,7 @@ impl AuthStore for SqlStore {
             let threads_deleted = diesel::delete(threads::table.filter(threads::owner.eq(&owner)))
                 .execute(conn)
                 .await?;
-            let files = delete_owner_files!(conn, &owner);
+            let files = delete_owner_files(conn.any(), &owner).await?;
             let gone = diesel::delete(sessions::table.find(id))
                 .execute(conn)
                 .await?;
@@ -294,7 +296,7 @@ impl AuthStore for SqlStore {
             let mut threads_deleted = 0;
             let mut files = Vec::new();
             for owner in &owners {
-                files.extend(delete_owner_files!(conn, owner));
+                files.extend(delete_owner_files(conn.any(), owner).await?);
             }
             for chunk in owners.chunks(500) {
                 threads_deleted +=

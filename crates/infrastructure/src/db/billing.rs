@@ -1,6 +1,6 @@
 //! Balances on both backends: credits, the ledger, holds and debits — a reply's hold is
-//! placed in `begin_reply` ([`place_hold!`]), an unstored completion's here, and every debit
-//! with its usage ([`debit!`], in `add_usage`). A balance is an account within an organization
+//! placed in `begin_reply` ([`place_hold`]), an unstored completion's here, and every debit
+//! with its usage ([`debit`], in `add_usage`). A balance is an account within an organization
 //! (`org_id`, '' for none).
 //!
 //! Concurrency: every write first locks the balance row (an `UPDATE` that changes nothing, or
@@ -11,13 +11,14 @@
 
 use chat_threads_application::AppError;
 use chat_threads_application::billing::{
-    Balance, BalanceStore, Hold, LedgerCursor, LedgerEntry, NewCredit,
+    Balance, BalanceStore, Charge, Hold, LedgerCursor, LedgerEntry, NewCredit,
 };
 use chat_threads_domain::{MessageId, ThreadId};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::conn::{AsConn, Conn};
 use super::dialect::Dialect;
 use super::error::DbError;
 use super::prepared::{self, Bind};
@@ -82,121 +83,132 @@ pub(super) struct Number {
 /// What is held from a balance: by replies still streaming (a hold whose reply ended any way
 /// at all — finished, failed, recovered after a crash, deleted — no longer counts) and by
 /// unstored completions still running (their holds go when they end or their instance dies).
-pub(super) const LIVE_HOLDS: &str = "SELECT CAST(COALESCE(SUM(h.amount), 0) AS BIGINT) AS n \
+const LIVE_HOLDS: &str = "SELECT CAST(COALESCE(SUM(h.amount), 0) AS BIGINT) AS n \
      FROM balance_holds h WHERE h.account = ? AND h.org_id = ? AND (h.instance IS NOT NULL \
      OR EXISTS (SELECT 1 FROM messages m WHERE m.id = h.message_id AND m.status = 'streaming'))";
 
-/// What is held from a balance, read inside the caller's connection or transaction.
-macro_rules! live_holds {
-    ($conn:ident, $account:expr, $org:expr) => {{
-        use $crate::db::prepared::Bind as _;
-        $crate::db::prepared::sql($crate::db::billing::LIVE_HOLDS)
-            .bind::<diesel::sql_types::Text, _>($account)
-            .bind::<diesel::sql_types::Text, _>($org)
-    }
-    .get_result::<$crate::db::billing::Number>($conn)
-    .await?
-    .n};
-}
-
 /// Reply holds whose reply no longer streams: deleted when the balance takes a new hold.
-pub(super) const DEAD_HOLDS: &str = "DELETE FROM balance_holds WHERE account = ? AND org_id = ? \
+const DEAD_HOLDS: &str = "DELETE FROM balance_holds WHERE account = ? AND org_id = ? \
      AND instance IS NULL AND NOT EXISTS (SELECT 1 FROM messages m \
      WHERE m.id = balance_holds.message_id AND m.status = 'streaming')";
 
 /// The next `seq` of a balance's ledger (read under the balance's lock).
-pub(super) const NEXT_SEQ: &str = "SELECT CAST(COALESCE(MAX(seq), 0) + 1 AS BIGINT) AS n \
+const NEXT_SEQ: &str = "SELECT CAST(COALESCE(MAX(seq), 0) + 1 AS BIGINT) AS n \
      FROM balance_ledger WHERE account = ? AND org_id = ?";
-
-/// The next `seq` of a balance's ledger, inside the transaction that locked the balance.
-macro_rules! next_seq {
-    ($conn:ident, $account:expr, $org:expr) => {{
-        use $crate::db::prepared::Bind as _;
-        $crate::db::prepared::sql($crate::db::billing::NEXT_SEQ)
-            .bind::<diesel::sql_types::Text, _>($account)
-            .bind::<diesel::sql_types::Text, _>($org)
-    }
-    .get_result::<$crate::db::billing::Number>($conn)
-    .await?
-    .n};
-}
 
 /// Completion holds of instances that are gone. SQLite is one instance: every instance but this
 /// one is gone; on PostgreSQL an instance lives while one of its connections is open.
 const DEAD_INSTANCE_HOLDS_SQLITE: &str =
     "DELETE FROM balance_holds WHERE instance IS NOT NULL AND instance <> ?";
+
 const DEAD_INSTANCE_HOLDS_PG: &str = "DELETE FROM balance_holds WHERE instance IS NOT NULL AND instance <> ? \
      AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
      WHERE a.application_name = 'ct:' || balance_holds.instance)";
 
+/// What is held from a balance, read inside the caller's connection or transaction.
+pub(super) async fn live_holds(c: Conn<'_>, account: &str, org: &str) -> Result<i64, DbError> {
+    with_conn!(on c, |conn, _d| {
+        let held: Number = prepared::sql(LIVE_HOLDS)
+            .bind::<Text, _>(account)
+            .bind::<Text, _>(org)
+            .get_result(conn)
+            .await?;
+        Ok(held.n)
+    })
+}
+
+/// The next `seq` of a balance's ledger, inside the transaction that locked the balance.
+pub(super) async fn next_seq(c: Conn<'_>, account: &str, org: &str) -> Result<i64, DbError> {
+    with_conn!(on c, |conn, _d| {
+        let next: Number = prepared::sql(NEXT_SEQ)
+            .bind::<Text, _>(account)
+            .bind::<Text, _>(org)
+            .get_result(conn)
+            .await?;
+        Ok(next.n)
+    })
+}
+
 /// Locks a balance row and reads its amount; `None` if the balance has none.
-macro_rules! lock_balance {
-    ($conn:ident, $account:expr, $org:expr) => {{
-        use $crate::db::schema::balances as b;
-        let row: Option<i64> = diesel::update(
+pub(super) async fn lock_balance(
+    c: Conn<'_>,
+    account: &str,
+    org: &str,
+) -> Result<Option<i64>, DbError> {
+    with_conn!(on c, |conn, _d| {
+        Ok(diesel::update(
             b::table
-                .filter(b::account.eq($account))
-                .filter(b::org_id.eq($org)),
+                .filter(b::account.eq(account))
+                .filter(b::org_id.eq(org)),
         )
         .set(b::amount.eq(b::amount))
         .returning(b::amount)
-        .get_result($conn)
+        .get_result(conn)
         .await
-        .optional()?;
-        row
-    }};
+        .optional()?)
+    })
 }
 
-/// Places a hold keyed by `$id` (a reply's id; `$instance` `None`), or one of an unstored
-/// completion that `$instance` runs — or refuses with `InsufficientBalance` when the balance
+/// Places a hold keyed by `id` (a reply's id; `instance` `None`), or one of an unstored
+/// completion that `instance` runs — or refuses with `InsufficientBalance` when the balance
 /// minus what is held cannot cover it. Inside the caller's transaction.
-macro_rules! place_hold {
-    ($conn:ident, $hold:expr, $id:expr, $instance:expr, $now:expr) => {{
-        use $crate::db::schema::balance_holds as h;
-        let hold: &chat_threads_application::billing::Hold = $hold;
-        let org = $crate::db::billing::org_key(hold.org.as_deref());
-        let balance = lock_balance!($conn, &hold.account, org).unwrap_or(0);
-        {
-            use $crate::db::prepared::Bind as _;
-            $crate::db::prepared::sql($crate::db::billing::DEAD_HOLDS)
-                .bind::<diesel::sql_types::Text, _>(&hold.account)
-                .bind::<diesel::sql_types::Text, _>(org)
-        }
-        .execute($conn)
-        .await?;
-        let held = live_holds!($conn, &hold.account, org);
-        let available = balance.saturating_sub(held);
-        if available < hold.amount {
-            return Err(DbError(AppError::InsufficientBalance {
-                account: hold.account.clone(),
-                balance,
-                held,
-                available,
-                required: hold.amount,
-            }));
-        }
-        let instance: Option<&str> = $instance;
+pub(super) async fn place_hold(
+    mut c: Conn<'_>,
+    hold: &Hold,
+    id: uuid::Uuid,
+    instance: Option<&str>,
+    now: chat_threads_domain::Timestamp,
+) -> Result<(), DbError> {
+    let org = org_key(hold.org.as_deref());
+    let balance = lock_balance(c.any(), &hold.account, org)
+        .await?
+        .unwrap_or(0);
+    with_conn!(on c.any(), |conn, _d| {
+        prepared::sql(DEAD_HOLDS)
+            .bind::<Text, _>(&hold.account)
+            .bind::<Text, _>(org)
+            .execute(conn)
+            .await?;
+        Ok::<_, DbError>(())
+    })?;
+    let held = live_holds(c.any(), &hold.account, org).await?;
+    let available = balance.saturating_sub(held);
+    if available < hold.amount {
+        return Err(DbError(AppError::InsufficientBalance {
+            account: hold.account.clone(),
+            balance,
+            held,
+            available,
+            required: hold.amount,
+        }));
+    }
+    with_conn!(on c, |conn, _d| {
         diesel::insert_into(h::table)
             .values((
-                h::message_id.eq(DbUuid($id)),
+                h::message_id.eq(DbUuid(id)),
                 h::account.eq(&hold.account),
                 h::org_id.eq(org),
                 h::amount.eq(hold.amount),
                 h::instance.eq(instance),
-                h::created_at.eq(DbTime($now)),
+                h::created_at.eq(DbTime(now)),
             ))
-            .execute($conn)
+            .execute(conn)
             .await?;
-    }};
+        Ok(())
+    })
 }
 
 /// Debits a charge and writes its ledger entry, numbered after the balance's last one (the
 /// hold it settles goes too). Inside the transaction that records the usage.
-macro_rules! debit {
-    ($conn:ident, $charge:expr, $model:expr, $usage:expr, $now:expr) => {{
-        use $crate::db::schema::{balance_holds as h, balances as b};
-        let charge: &chat_threads_application::billing::Charge = $charge;
-        let org = $crate::db::billing::org_key(charge.org.as_deref());
+pub(super) async fn debit(
+    mut c: Conn<'_>,
+    charge: &Charge,
+    model: &str,
+    usage: &chat_threads_application::usage::Usage,
+) -> Result<(), DbError> {
+    let org = org_key(charge.org.as_deref());
+    let now = charge.at;
+    let after = with_conn!(on c.any(), |conn, _d| {
         let after: Option<i64> = diesel::update(
             b::table
                 .filter(b::account.eq(&charge.account))
@@ -204,10 +216,10 @@ macro_rules! debit {
         )
         .set((
             b::amount.eq(b::amount - charge.amount),
-            b::updated_at.eq(DbTime($now)),
+            b::updated_at.eq(DbTime(now)),
         ))
         .returning(b::amount)
-        .get_result($conn)
+        .get_result(conn)
         .await
         .optional()?;
         let after = match after {
@@ -218,41 +230,45 @@ macro_rules! debit {
                         b::account.eq(&charge.account),
                         b::org_id.eq(org),
                         b::amount.eq(-charge.amount),
-                        b::created_at.eq(DbTime($now)),
-                        b::updated_at.eq(DbTime($now)),
+                        b::created_at.eq(DbTime(now)),
+                        b::updated_at.eq(DbTime(now)),
                     ))
-                    .execute($conn)
+                    .execute(conn)
                     .await?;
                 -charge.amount
             }
         };
         if let Some(hold) = charge.hold {
             diesel::delete(h::table.filter(h::message_id.eq(DbUuid(hold))))
-                .execute($conn)
+                .execute(conn)
                 .await?;
         }
-        let seq = next_seq!($conn, &charge.account, org);
-        diesel::insert_into($crate::db::schema::balance_ledger::table)
-            .values($crate::db::billing::LedgerRow {
+        Ok::<_, DbError>(after)
+    })?;
+    let seq = next_seq(c.any(), &charge.account, org).await?;
+    with_conn!(on c, |conn, _d| {
+        diesel::insert_into(l::table)
+            .values(LedgerRow {
                 id: DbUuid(charge.id),
                 account: charge.account.clone(),
                 kind: charge.kind.as_str().to_owned(),
                 amount: -charge.amount,
                 balance_after: after,
-                model: Some($model.to_owned()),
-                prompt_tokens: Some(i64::from($usage.prompt_tokens)),
-                completion_tokens: Some(i64::from($usage.completion_tokens)),
+                model: Some(model.to_owned()),
+                prompt_tokens: Some(i64::from(usage.prompt_tokens)),
+                completion_tokens: Some(i64::from(usage.completion_tokens)),
                 thread_id: charge.thread_id.map(|t| DbUuid(t.as_uuid())),
                 message_id: charge.message_id.map(|m| DbUuid(m.as_uuid())),
                 note: None,
                 actor: None,
-                created_at: DbTime($now),
+                created_at: DbTime(now),
                 org_id: org.to_owned(),
                 seq,
             })
-            .execute($conn)
+            .execute(conn)
             .await?;
-    }};
+        Ok(())
+    })
 }
 
 impl BalanceStore for SqlStore {
@@ -269,7 +285,7 @@ impl BalanceStore for SqlStore {
             let Some((amount, updated_at)) = row else {
                 return Ok(None);
             };
-            let held = live_holds!(conn, account, key);
+            let held = live_holds(conn.any(), account, key).await?;
             Ok(Some(Balance {
                 account: account.to_owned(),
                 org_id: org.map(str::to_owned),
@@ -284,7 +300,7 @@ impl BalanceStore for SqlStore {
     async fn hold(&self, hold: &Hold, id: uuid::Uuid, instance: &str) -> Result<(), AppError> {
         let now = chat_threads_domain::to_micros(chrono::Utc::now());
         let r: Result<(), DbError> = write_tx!(self, |conn, _d| {
-            place_hold!(conn, hold, id, Some(instance), now);
+            place_hold(conn.any(), hold, id, Some(instance), now).await?;
             Ok(())
         });
         Ok(r?)
@@ -315,7 +331,7 @@ impl BalanceStore for SqlStore {
     async fn credit(&self, c: NewCredit) -> Result<(Balance, LedgerEntry), AppError> {
         let org = org_key(c.org_id.as_deref()).to_owned();
         let r: Result<(Balance, LedgerEntry), DbError> = write_tx!(self, |conn, _d| {
-            let current = lock_balance!(conn, &c.account, &org);
+            let current = lock_balance(conn.any(), &c.account, &org).await?;
             let after = c.apply_to(current.unwrap_or(0))?;
             if current.is_some() {
                 diesel::update(
@@ -338,7 +354,7 @@ impl BalanceStore for SqlStore {
                     .execute(conn)
                     .await?;
             }
-            let seq = next_seq!(conn, &c.account, &org);
+            let seq = next_seq(conn.any(), &c.account, &org).await?;
             let entry = LedgerRow {
                 id: DbUuid(c.id),
                 account: c.account.clone(),
@@ -360,7 +376,7 @@ impl BalanceStore for SqlStore {
                 .values(&entry)
                 .execute(conn)
                 .await?;
-            let held = live_holds!(conn, &c.account, &org);
+            let held = live_holds(conn.any(), &c.account, &org).await?;
             let balance = Balance {
                 account: c.account.clone(),
                 org_id: c.org_id.clone(),

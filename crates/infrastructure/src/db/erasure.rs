@@ -5,13 +5,15 @@ use chat_threads_application::AppError;
 use chat_threads_application::erasure::{Erasure, ErasureCounts, ErasureStatus, ErasureStore};
 use chat_threads_domain::{OrgId, Owner, Timestamp};
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::conn::{AsConn, Conn};
 use super::error::{DbError, corrupt};
+use super::prepared::{self, Bind};
 use super::schema::{
-    accounts, balance_holds, balance_ledger, balances, erasures, file_parts, file_usage, files,
-    idempotency_keys, legal_holds, messages, sessions, thread_members, threads, usage_daily,
-    usage_model_daily,
+    accounts, erasures, file_parts, file_usage, files, idempotency_keys, legal_holds, messages,
+    sessions, thread_members, threads, usage_daily, usage_model_daily,
 };
 use super::store::SqlStore;
 use super::types::{DbJson, DbTime, DbUuid};
@@ -43,20 +45,52 @@ fn erasure_of(r: ErasureRow) -> Result<Erasure, DbError> {
     })
 }
 
-macro_rules! erasure_columns {
-    () => {
-        (
-            erasures::id,
-            erasures::principal,
-            erasures::org_id,
-            erasures::requested_by,
-            erasures::status,
-            erasures::counts,
-            erasures::created_at,
-            erasures::updated_at,
-            erasures::finished_at,
-        )
-    };
+/// The columns of an [`ErasureRow`].
+const ERASURE_COLUMNS: (
+    erasures::id,
+    erasures::principal,
+    erasures::org_id,
+    erasures::requested_by,
+    erasures::status,
+    erasures::counts,
+    erasures::created_at,
+    erasures::updated_at,
+    erasures::finished_at,
+) = (
+    erasures::id,
+    erasures::principal,
+    erasures::org_id,
+    erasures::requested_by,
+    erasures::status,
+    erasures::counts,
+    erasures::created_at,
+    erasures::updated_at,
+    erasures::finished_at,
+);
+
+/// Moves the principal `from`'s rows of a balance table to the anonymous account `to` (their
+/// amounts stay), within `org` if given; how many. `table` and `column` are fixed names.
+async fn anonymize(
+    c: Conn<'_>,
+    (table, column): (&'static str, &'static str),
+    from: &str,
+    to: &str,
+    org: Option<&str>,
+) -> Result<u64, DbError> {
+    let mut sql = format!("UPDATE {table} SET {column} = ? WHERE {column} = ?");
+    if org.is_some() {
+        sql.push_str(" AND org_id = ?");
+    }
+    with_conn!(on c, |conn, _d| {
+        let q = prepared::sql(sql)
+            .bind::<Text, _>(to)
+            .bind::<Text, _>(from);
+        let n = match org {
+            Some(o) => q.bind::<Text, _>(o).execute(conn).await?,
+            None => q.execute(conn).await?,
+        };
+        Ok(n as u64)
+    })
 }
 
 impl ErasureStore for SqlStore {
@@ -65,7 +99,7 @@ impl ErasureStore for SqlStore {
             let mut q = erasures::table
                 .filter(erasures::principal.eq(e.principal.as_str()))
                 .filter(erasures::status.eq("running"))
-                .select(erasure_columns!())
+                .select(ERASURE_COLUMNS)
                 .into_boxed();
             q = match &e.org_id {
                 Some(o) => q.filter(erasures::org_id.eq(o.as_str())),
@@ -97,7 +131,7 @@ impl ErasureStore for SqlStore {
         let r: Result<Option<Erasure>, DbError> = with_conn!(self, |conn, _d| {
             let row: Option<ErasureRow> = erasures::table
                 .filter(erasures::id.eq(id))
-                .select(erasure_columns!())
+                .select(ERASURE_COLUMNS)
                 .first(conn)
                 .await
                 .optional()?;
@@ -111,7 +145,7 @@ impl ErasureStore for SqlStore {
             let rows: Vec<ErasureRow> = erasures::table
                 .filter(erasures::status.eq("running"))
                 .filter(erasures::updated_at.lt(DbTime(before)))
-                .select(erasure_columns!())
+                .select(ERASURE_COLUMNS)
                 .order(erasures::created_at)
                 .load(conn)
                 .await?;
@@ -313,32 +347,15 @@ impl ErasureStore for SqlStore {
                 }
             } as u64;
             // Amounts stay, under the anonymous account.
-            macro_rules! anonymize {
-                ($table:ident, $col:ident) => {{
-                    match &org {
-                        Some(o) => {
-                            diesel::update(
-                                $table::table
-                                    .filter($table::$col.eq(&p))
-                                    .filter($table::org_id.eq(o)),
-                            )
-                            .set($table::$col.eq(&anon))
-                            .execute(conn)
-                            .await? as u64
-                        }
-                        None => {
-                            diesel::update($table::table.filter($table::$col.eq(&p)))
-                                .set($table::$col.eq(&anon))
-                                .execute(conn)
-                                .await? as u64
-                        }
-                    }
-                }};
+            c.ledger_entries = 0;
+            for table in [
+                ("balance_ledger", "actor"),
+                ("balance_ledger", "account"),
+                ("balances", "account"),
+                ("balance_holds", "account"),
+            ] {
+                c.ledger_entries += anonymize(conn.any(), table, &p, &anon, org.as_deref()).await?;
             }
-            c.ledger_entries = anonymize!(balance_ledger, actor)
-                + anonymize!(balance_ledger, account)
-                + anonymize!(balances, account)
-                + anonymize!(balance_holds, account);
             // Usage (counts only) under the anonymous account; the idempotency records
             // (stored responses) go.
             c.usage_rows = diesel::update(usage_daily::table.filter(usage_daily::owner.eq(&p)))

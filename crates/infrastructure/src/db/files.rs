@@ -8,6 +8,7 @@ use chat_threads_domain::{FileId, Owner};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::conn::Conn;
 use super::error::{DbError, corrupt};
 use super::schema::{file_parts as p, file_usage as u, files as f};
 use super::store::SqlStore;
@@ -50,46 +51,54 @@ fn to_i64(n: u64) -> i64 {
 
 /// Records the files a new message references (they are kept from garbage collection), inside
 /// the caller's transaction. The files were checked to be the owner's.
-macro_rules! reference_files {
-    ($conn:ident, $msg:expr) => {{
-        use $crate::db::schema::message_files as mf;
-        for a in &$msg.attachments {
+pub(super) async fn reference_files(
+    c: Conn<'_>,
+    msg: &chat_threads_domain::Message,
+) -> Result<(), DbError> {
+    use super::schema::message_files as mf;
+    if msg.attachments.is_empty() {
+        return Ok(());
+    }
+    with_conn!(on c, |conn, _d| {
+        for a in &msg.attachments {
             diesel::insert_into(mf::table)
                 .values((
-                    mf::message_id.eq($crate::db::types::DbUuid($msg.id.as_uuid())),
-                    mf::file_id.eq($crate::db::types::DbUuid(a.file_id.as_uuid())),
+                    mf::message_id.eq(DbUuid(msg.id.as_uuid())),
+                    mf::file_id.eq(DbUuid(a.file_id.as_uuid())),
                 ))
-                .execute($conn)
+                .execute(conn)
                 .await?;
         }
-    }};
+        Ok(())
+    })
 }
 
 /// Deletes every file of an owner, with its parts and its byte counter, inside the caller's
-/// transaction (a session's deletion or expiry); evaluates to `(id, parts)` of each, for
-/// deleting their objects when the bytes live in an object store.
-macro_rules! delete_owner_files {
-    ($conn:ident, $owner:expr) => {{
-        use $crate::db::schema::{file_parts as p, file_usage as u, files as f};
-        let owner: &str = $owner;
-        let gone: Vec<($crate::db::types::DbUuid, i32)> = f::table
+/// transaction (a session's deletion or expiry); returns `(id, parts)` of each, for deleting
+/// their objects when the bytes live in an object store.
+pub(super) async fn delete_owner_files(
+    c: Conn<'_>,
+    owner: &str,
+) -> Result<Vec<(DbUuid, i32)>, DbError> {
+    with_conn!(on c, |conn, _d| {
+        let gone: Vec<(DbUuid, i32)> = f::table
             .filter(f::owner.eq(owner))
             .select((f::id, f::parts))
-            .load($conn)
+            .load(conn)
             .await?;
         diesel::delete(
             p::table.filter(p::file_id.eq_any(f::table.filter(f::owner.eq(owner)).select(f::id))),
         )
-        .execute($conn)
+        .execute(conn)
         .await?;
         diesel::delete(f::table.filter(f::owner.eq(owner)))
-            .execute($conn)
+            .execute(conn)
             .await?;
         diesel::delete(u::table.filter(u::owner.eq(owner)))
-            .execute($conn)
+            .execute(conn)
             .await?;
-        gone
-    }};
+        Ok(gone)
+    })
 }
 
 impl SqlStore {

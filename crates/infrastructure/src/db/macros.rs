@@ -2,8 +2,29 @@
 
 use super::error::DbError;
 
-/// Runs `$body` with a pooled connection `$conn` of whichever backend is configured.
+/// Runs `$body` with a pooled connection `$conn` of whichever backend is configured; or, in
+/// the `on` form, with the connection a helper was lent (a [`super::conn::Conn`]): one body,
+/// expanded and type-checked once per connection type.
 macro_rules! with_conn {
+    (on $c:expr, |$conn:ident, $dialect:ident| $body:block) => {{
+        match $c {
+            $crate::db::conn::Conn::Sqlite($conn) => {
+                let $dialect = $crate::db::Dialect::Sqlite;
+                let _ = $dialect;
+                $body
+            }
+            $crate::db::conn::Conn::Writer($conn) => {
+                let $dialect = $crate::db::Dialect::Sqlite;
+                let _ = $dialect;
+                $body
+            }
+            $crate::db::conn::Conn::Postgres($conn) => {
+                let $dialect = $crate::db::Dialect::Postgres;
+                let _ = $dialect;
+                $body
+            }
+        }
+    }};
     ($store:expr, |$conn:ident, $dialect:ident| $body:block) => {{
         match &$store.db.pools {
             $crate::db::pool::Pools::Sqlite(pool, _) => {

@@ -11,10 +11,12 @@ use chat_threads_domain::{Member, MemberRole, Owner, Scope, Thread, ThreadAccess
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::conn::AsConn;
 use super::error::{DbError, corrupt};
 use super::models::ThreadRow;
 use super::schema::{thread_members, threads};
 use super::store::SqlStore;
+use super::tree_sql::find_own_thread;
 use super::types::{DbTime, DbUuid};
 
 /// Most owners remembered; the map starts over when full (a miss costs one query).
@@ -114,7 +116,7 @@ impl MemberStore for SqlStore {
         };
         let r: Result<(Member, bool), DbError> =
             write_tx!(self, report(report, member.added_at), |conn, _d| {
-                let _thread = find_own_thread!(conn, &scope, member.thread_id);
+                let _thread = find_own_thread(conn.any(), &scope, member.thread_id).await?;
                 let changed = diesel::update(
                     thread_members::table
                         .filter(thread_members::thread_id.eq(row.thread_id))

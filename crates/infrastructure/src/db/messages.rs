@@ -18,8 +18,10 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::conn::AsConn;
 use super::error::DbError;
 use super::feed::keep;
+use super::files::reference_files;
 use super::models::{MessageRow, RevisionRow, ThreadRow, messages_from};
 use super::prepared::{self, Bind};
 use super::schema::{message_revisions, messages, threads};
@@ -93,8 +95,8 @@ impl MessageStore for SqlStore {
             return Ok(placed);
         }
         let r: Result<Message, DbError> = write_tx!(self, |conn, d| {
-            let thread = lock_thread!(conn, scope, thread_id);
-            let placed = place!(conn, scope, thread, Anchor::Append(parent), message);
+            let thread = lock_thread(conn.any(), scope, thread_id).await?;
+            let placed = place(conn.any(), scope, &thread, Anchor::Append(parent), message).await?;
             keep(d, &created_entry(&placed, None)).execute(conn).await?;
             Ok(placed)
         });
@@ -111,8 +113,8 @@ impl MessageStore for SqlStore {
     ) -> Result<Message, AppError> {
         let at = message.created_at;
         let r: Result<Message, DbError> = write_tx!(self, report(report, at), |conn, _d| {
-            let thread = lock_thread!(conn, scope, thread_id);
-            Ok(place!(conn, scope, thread, Anchor::SiblingOf(of), message))
+            let thread = lock_thread(conn.any(), scope, thread_id).await?;
+            place(conn.any(), scope, &thread, Anchor::SiblingOf(of), message).await
         });
         Ok(r?)
     }
@@ -124,7 +126,7 @@ impl MessageStore for SqlStore {
         id: MessageId,
     ) -> Result<Message, AppError> {
         let r: Result<Message, DbError> = with_conn!(self, |conn, _d| {
-            let _thread = find_thread!(conn, scope, thread_id, false);
+            let _thread = find_thread(conn.any(), scope, thread_id, false).await?;
             let row: Option<MessageRow> = messages::table
                 .filter(messages::id.eq(db_id(id)))
                 .filter(messages::thread_id.eq(db_id(thread_id)))
@@ -146,7 +148,7 @@ impl MessageStore for SqlStore {
         report: Report<'_, DeleteOutcome>,
     ) -> Result<DeleteOutcome, AppError> {
         let r: Result<DeleteOutcome, DbError> = write_tx!(self, report(report, now), |conn, _d| {
-            let thread = lock_thread!(conn, scope, thread_id);
+            let thread = lock_thread(conn.any(), scope, thread_id).await?;
             let row: Option<MessageRow> = messages::table
                 .filter(messages::id.eq(db_id(id)))
                 .filter(messages::thread_id.eq(db_id(thread_id)))
@@ -232,10 +234,10 @@ impl MessageStore for SqlStore {
                     return messages_from(rows);
                 }
                 // Nothing: an empty thread, or not one the scope may read.
-                let _thread = find_thread!(conn, scope, thread_id, false);
+                let _thread = find_thread(conn.any(), scope, thread_id, false).await?;
                 return Ok(Vec::new());
             }
-            let thread = find_thread!(conn, scope, thread_id, false);
+            let thread = find_thread(conn.any(), scope, thread_id, false).await?;
             let start = match before {
                 Some(b) => {
                     let parent: Option<Option<DbUuid>> = messages::table
@@ -274,7 +276,7 @@ impl MessageStore for SqlStore {
         filter: &MessageFilter,
     ) -> Result<Vec<Message>, AppError> {
         let r: Result<Vec<Message>, DbError> = with_conn!(self, |conn, dialect| {
-            let _thread = find_thread!(conn, scope, thread_id, false);
+            let _thread = find_thread(conn.any(), scope, thread_id, false).await?;
             let mut query = messages::table
                 .filter(messages::thread_id.eq(db_id(thread_id)))
                 .select(MessageRow::as_select())
@@ -320,7 +322,7 @@ impl MessageStore for SqlStore {
 
     async fn branches(&self, scope: &Scope, thread_id: ThreadId) -> Result<Vec<Branch>, AppError> {
         let r: Result<Vec<Branch>, DbError> = with_conn!(self, |conn, _d| {
-            let thread = find_thread!(conn, scope, thread_id, false);
+            let thread = find_thread(conn.any(), scope, thread_id, false).await?;
             let rows: Vec<MessageRow> = prepared::sql(with_cols(LEAVES_SQL))
                 .bind::<PUuid, _>(db_id(thread_id))
                 .load(conn)
@@ -345,8 +347,8 @@ impl MessageStore for SqlStore {
         report: Report<'_, Thread>,
     ) -> Result<Thread, AppError> {
         let r: Result<Thread, DbError> = write_tx!(self, report(report, now), |conn, _d| {
-            let thread = lock_thread!(conn, scope, thread_id);
-            let target = find_owned_message!(conn, &scope.owner, leaf);
+            let thread = lock_thread(conn.any(), scope, thread_id).await?;
+            let target = find_owned_message(conn.any(), &scope.owner, leaf).await?;
             tree::check_active_leaf(&thread, leaf, target.as_ref())?;
             let row: ThreadRow =
                 diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
@@ -371,8 +373,8 @@ impl MessageStore for SqlStore {
         new_thread: Thread,
     ) -> Result<Thread, AppError> {
         let r: Result<Thread, DbError> = write_tx!(self, |conn, _d| {
-            let thread = find_own_thread!(conn, scope, thread_id);
-            let target = find_owned_message!(conn, &scope.owner, at);
+            let thread = find_own_thread(conn.any(), scope, thread_id).await?;
+            let target = find_owned_message(conn.any(), &scope.owner, at).await?;
             tree::check_fork_point(&thread, at, target.as_ref())?;
             let path: Vec<MessageRow> = prepared::sql(with_cols(PATH_SQL))
                 .bind::<PUuid, _>(db_id(at))
@@ -406,7 +408,7 @@ impl MessageStore for SqlStore {
                     .values(MessageRow::from(m))
                     .execute(conn)
                     .await?;
-                reference_files!(conn, m);
+                reference_files(conn.any(), m).await?;
             }
             Ok(forked)
         });
@@ -423,8 +425,8 @@ impl MessageStore for SqlStore {
     ) -> Result<Message, AppError> {
         let r: Result<Message, DbError> =
             write_tx!(self, report(report, revision.at), |conn, _d| {
-                let _thread = lock_thread!(conn, scope, thread_id);
-                let current = live_message!(conn, thread_id, id);
+                let _thread = lock_thread(conn.any(), scope, thread_id).await?;
+                let current = live_message(conn.any(), thread_id, id).await?;
                 check_revisable(&current, revision.from_version)?;
                 diesel::insert_into(message_revisions::table)
                     .values(RevisionRow::from(&MessageRevision::replaced(
@@ -460,7 +462,7 @@ impl MessageStore for SqlStore {
         limit: u32,
     ) -> Result<Vec<MessageRevision>, AppError> {
         let r: Result<Vec<MessageRevision>, DbError> = with_conn!(self, |conn, _d| {
-            let _thread = find_thread!(conn, scope, thread_id, false);
+            let _thread = find_thread(conn.any(), scope, thread_id, false).await?;
             let known: Option<DbUuid> = messages::table
                 .filter(messages::id.eq(db_id(id)))
                 .filter(messages::thread_id.eq(db_id(thread_id)))
@@ -498,12 +500,12 @@ impl MessageStore for SqlStore {
         report: Report<'_, DeleteOutcome>,
     ) -> Result<DeleteOutcome, AppError> {
         let r: Result<DeleteOutcome, DbError> = write_tx!(self, report(report, now), |conn, _d| {
-            let thread = lock_thread!(conn, scope, thread_id);
+            let thread = lock_thread(conn.any(), scope, thread_id).await?;
             let outcome = DeleteOutcome {
                 deleted: 1,
                 active_leaf_id: thread.active_leaf_id,
             };
-            let current = live_message!(conn, thread_id, id);
+            let current = live_message(conn.any(), thread_id, id).await?;
             if !tombstone_wanted(&current)? {
                 return Ok(outcome);
             }
@@ -535,7 +537,7 @@ impl MessageStore for SqlStore {
     ) -> Result<RestoreOutcome, AppError> {
         let r: Result<RestoreOutcome, DbError> =
             write_tx!(self, report(report, now), |conn, _d| {
-                let thread = lock_thread!(conn, scope, thread_id);
+                let thread = lock_thread(conn.any(), scope, thread_id).await?;
                 let state: Option<DeletionState> = messages::table
                     .filter(messages::id.eq(db_id(id)))
                     .filter(messages::thread_id.eq(db_id(thread_id)))
@@ -637,17 +639,13 @@ impl MessageStore for SqlStore {
         let rating = feedback.as_ref().map(|f| f.rating.as_str().to_owned());
         let text = feedback.and_then(|f| f.text.map(|t| t.into_inner()));
         let r: Result<Message, DbError> = write_tx!(self, report(report, now), |conn, _d| {
-            update_live_message!(
-                conn,
-                scope,
-                thread_id,
-                id,
-                (
-                    messages::feedback_rating.eq(&rating),
-                    messages::feedback_text.eq(&text),
-                    messages::updated_at.eq(DbTime(now)),
-                )
-            )
+            let marks = Marks {
+                feedback_rating: Some(rating),
+                feedback_text: Some(text),
+                reaction: None,
+                updated_at: DbTime(now),
+            };
+            mark_live_message(conn.any(), scope, thread_id, id, marks).await
         });
         Ok(r?)
     }
@@ -663,16 +661,13 @@ impl MessageStore for SqlStore {
     ) -> Result<Message, AppError> {
         let reaction = reaction.map(|r| r.into_inner());
         let r: Result<Message, DbError> = write_tx!(self, report(report, now), |conn, _d| {
-            update_live_message!(
-                conn,
-                scope,
-                thread_id,
-                id,
-                (
-                    messages::reaction.eq(&reaction),
-                    messages::updated_at.eq(DbTime(now))
-                )
-            )
+            let marks = Marks {
+                feedback_rating: None,
+                feedback_text: None,
+                reaction: Some(reaction),
+                updated_at: DbTime(now),
+            };
+            mark_live_message(conn.any(), scope, thread_id, id, marks).await
         });
         Ok(r?)
     }

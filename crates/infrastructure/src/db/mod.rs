@@ -6,35 +6,29 @@
 
 #[macro_use]
 mod macros;
-#[macro_use]
-mod tree_sql;
-#[macro_use]
-mod billing;
-#[macro_use]
-mod files;
-mod histories;
-#[macro_use]
-mod organize;
 mod accounts;
 mod audit;
+mod billing;
+mod conn;
 mod dialect;
 mod erasure;
 mod error;
 mod feed;
+mod files;
+mod histories;
 mod idempotency;
 mod members;
 mod messages;
 mod migrations;
 mod models;
+mod organize;
+mod policies;
 mod pool;
 mod pooler;
 mod prepared;
-#[macro_use]
-mod replies;
 mod queue;
-#[macro_use]
+mod replies;
 mod retention;
-mod policies;
 pub mod schema;
 mod search;
 mod shares;
@@ -42,6 +36,7 @@ mod store;
 mod summaries;
 mod threads;
 mod transfer;
+mod tree_sql;
 pub mod types;
 mod usage;
 mod webhooks;

@@ -10,50 +10,55 @@ use chat_threads_domain::{
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::conn::{AsConn, Conn};
 use super::error::DbError;
 use super::models::{tags_json, tags_of};
 use super::schema::{folders, thread_tags, threads};
 use super::store::SqlStore;
 use super::types::{DbJson, DbTime, DbUuid};
 
-/// Refuses with `FolderNotFound` unless `$id` is one of `$owner`'s folders.
-macro_rules! own_folder {
-    ($conn:ident, $owner:expr, $id:expr) => {{
-        use $crate::db::schema::folders as f;
-        let found: Option<$crate::db::types::DbUuid> = f::table
-            .filter(f::id.eq($crate::db::types::DbUuid($id.as_uuid())))
-            .filter(f::owner.eq($owner))
-            .select(f::id)
-            .first($conn)
+/// Refuses with `FolderNotFound` unless `id` is one of `owner`'s folders.
+pub(super) async fn own_folder(c: Conn<'_>, owner: &str, id: FolderId) -> Result<(), DbError> {
+    with_conn!(on c, |conn, _d| {
+        let found: Option<DbUuid> = folders::table
+            .filter(folders::id.eq(DbUuid(id.as_uuid())))
+            .filter(folders::owner.eq(owner))
+            .select(folders::id)
+            .first(conn)
             .await
             .optional()?;
-        if found.is_none() {
-            return Err($crate::db::DbError(AppError::FolderNotFound));
+        match found {
+            Some(_) => Ok(()),
+            None => Err(DbError(AppError::FolderNotFound)),
         }
-    }};
+    })
 }
 
-/// Replaces a thread's `thread_tags` rows with `$tags` (the row's JSON is the caller's).
-macro_rules! write_tags {
-    ($conn:ident, $thread:expr, $owner:expr, $tags:expr) => {{
-        use $crate::db::schema::thread_tags as g;
-        let thread = $crate::db::types::DbUuid($thread.as_uuid());
-        diesel::delete(g::table.filter(g::thread_id.eq(thread)))
-            .execute($conn)
+/// Replaces a thread's `thread_tags` rows with `tags` (the row's JSON is the caller's).
+pub(super) async fn write_tags(
+    c: Conn<'_>,
+    thread: ThreadId,
+    owner: &str,
+    tags: &[Tag],
+) -> Result<(), DbError> {
+    with_conn!(on c, |conn, _d| {
+        let thread = DbUuid(thread.as_uuid());
+        diesel::delete(thread_tags::table.filter(thread_tags::thread_id.eq(thread)))
+            .execute(conn)
             .await?;
-        let tags: &[chat_threads_domain::Tag] = $tags;
         // One row at a time: SQLite has no batch insert here, and a thread has at most 32.
         for t in tags {
-            diesel::insert_into(g::table)
+            diesel::insert_into(thread_tags::table)
                 .values((
-                    g::thread_id.eq(thread),
-                    g::owner.eq($owner),
-                    g::tag.eq(t.as_str()),
+                    thread_tags::thread_id.eq(thread),
+                    thread_tags::owner.eq(owner),
+                    thread_tags::tag.eq(t.as_str()),
                 ))
-                .execute($conn)
+                .execute(conn)
                 .await?;
         }
-    }};
+        Ok(())
+    })
 }
 
 /// A row of `folders`.
@@ -103,22 +108,25 @@ fn name_taken(e: DbError) -> DbError {
 }
 
 /// Threads of the owner that carry `tag`, with their tags.
-macro_rules! tagged_threads {
-    ($conn:ident, $owner:expr, $tag:expr) => {{
-        let rows: Vec<(DbUuid, DbJson)> = threads::table
+async fn tagged_threads(
+    c: Conn<'_>,
+    owner: &str,
+    tag: &str,
+) -> Result<Vec<(DbUuid, DbJson)>, DbError> {
+    with_conn!(on c, |conn, _d| {
+        Ok(threads::table
             .filter(
                 threads::id.eq_any(
                     thread_tags::table
-                        .filter(thread_tags::owner.eq($owner))
-                        .filter(thread_tags::tag.eq($tag))
+                        .filter(thread_tags::owner.eq(owner))
+                        .filter(thread_tags::tag.eq(tag))
                         .select(thread_tags::thread_id),
                 ),
             )
             .select((threads::id, threads::tags))
-            .load($conn)
-            .await?;
-        rows
-    }};
+            .load(conn)
+            .await?)
+    })
 }
 
 impl FolderStore for SqlStore {
@@ -222,7 +230,7 @@ impl FolderStore for SqlStore {
 
     async fn delete_folder(&self, owner: &Owner, id: FolderId) -> Result<u64, AppError> {
         let r: Result<u64, DbError> = write_tx!(self, |conn, _d| {
-            own_folder!(conn, owner.as_str(), id);
+            own_folder(conn.any(), owner.as_str(), id).await?;
             let held = diesel::update(
                 threads::table
                     .filter(threads::owner.eq(owner.as_str()))
@@ -264,7 +272,7 @@ impl FolderStore for SqlStore {
 
     async fn rename_tag(&self, owner: &Owner, from: &Tag, to: &Tag) -> Result<u64, AppError> {
         let r: Result<u64, DbError> = write_tx!(self, |conn, _d| {
-            let rows = tagged_threads!(conn, owner.as_str(), from.as_str());
+            let rows = tagged_threads(conn.any(), owner.as_str(), from.as_str()).await?;
             if rows.is_empty() {
                 return Err(DbError(AppError::TagNotFound));
             }
@@ -275,7 +283,7 @@ impl FolderStore for SqlStore {
                     .execute(conn)
                     .await?;
                 let thread = ThreadId::from_uuid(id.0);
-                write_tags!(conn, thread, owner.as_str(), &tags);
+                write_tags(conn.any(), thread, owner.as_str(), &tags).await?;
             }
             Ok(rows.len() as u64)
         });
@@ -284,7 +292,7 @@ impl FolderStore for SqlStore {
 
     async fn delete_tag(&self, owner: &Owner, tag: &Tag) -> Result<u64, AppError> {
         let r: Result<u64, DbError> = write_tx!(self, |conn, _d| {
-            let rows = tagged_threads!(conn, owner.as_str(), tag.as_str());
+            let rows = tagged_threads(conn.any(), owner.as_str(), tag.as_str()).await?;
             if rows.is_empty() {
                 return Err(DbError(AppError::TagNotFound));
             }

@@ -9,7 +9,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::conn::{AsConn, Conn};
 use super::error::DbError;
+use super::retention::{erase_tombstones, held, sweep_lock};
 use super::schema::{legal_holds, messages, retention_policies, threads};
 use super::store::SqlStore;
 use super::types::sql::{PTime, PUuid};
@@ -19,12 +21,14 @@ use super::types::{DbTime, DbUuid};
 /// organization's default policy, every product without a policy of its own; never a thread
 /// under a legal hold (its own, or its owner's in the organization). Binds: org, product ('' for
 /// the default), org, product.
-const SCOPE: &str = concat!(
-    "t.org_id = ? AND (CASE WHEN ? = '' THEN (t.product IS NULL OR t.product NOT IN \
-    (SELECT p.product FROM retention_policies p WHERE p.org_id = ? AND p.product <> '')) \
-    ELSE t.product = ? END) AND NOT ",
-    held!("t")
-);
+static SCOPE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "t.org_id = ? AND (CASE WHEN ? = '' THEN (t.product IS NULL OR t.product NOT IN \
+         (SELECT p.product FROM retention_policies p WHERE p.org_id = ? AND p.product <> '')) \
+         ELSE t.product = ? END) AND NOT {}",
+        held("t")
+    )
+});
 
 #[derive(QueryableByName)]
 struct IdRow {
@@ -38,54 +42,67 @@ struct Count {
     n: i64,
 }
 
-/// Rows of a scoped selection: `$select` over `$from` where SCOPE and `$cond` (one time bind),
-/// ordered, `LIMIT $limit`.
-macro_rules! scoped_ids {
-    ($conn:ident, $d:ident, $p:expr, $sql:expr, $at:expr, $limit:expr) => {{
-        let product = $p.product.as_ref().map_or("", |x| x.as_str());
-        let rows: Vec<IdRow> = diesel::sql_query($d.sql($sql))
-            .bind::<Text, _>($p.org_id.as_str())
+/// The ids a scoped selection finds: `sql` (a select of `id` over threads aliased `t` where
+/// [`SCOPE`], with one time and a limit bound after it).
+async fn scoped_ids(
+    c: Conn<'_>,
+    p: &Policy,
+    sql: &str,
+    at: DbTime,
+    limit: i64,
+) -> Result<Vec<DbUuid>, DbError> {
+    let product = p.product.as_ref().map_or("", |x| x.as_str());
+    with_conn!(on c, |conn, d| {
+        let rows: Vec<IdRow> = diesel::sql_query(d.sql(sql))
+            .bind::<Text, _>(p.org_id.as_str())
             .bind::<Text, _>(product)
-            .bind::<Text, _>($p.org_id.as_str())
+            .bind::<Text, _>(p.org_id.as_str())
             .bind::<Text, _>(product)
-            .bind::<PTime, _>($at)
-            .bind::<BigInt, _>($limit)
-            .load($conn)
+            .bind::<PTime, _>(at)
+            .bind::<BigInt, _>(limit)
+            .load(conn)
             .await?;
-        rows.into_iter().map(|r| r.id).collect::<Vec<DbUuid>>()
-    }};
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    })
 }
 
-macro_rules! scoped_count {
-    ($conn:ident, $d:ident, $p:expr, $sql:expr, $at:expr) => {{
-        let product = $p.product.as_ref().map_or("", |x| x.as_str());
-        let c: Count = diesel::sql_query($d.sql($sql))
-            .bind::<Text, _>($p.org_id.as_str())
+/// How many rows a scoped count finds: `sql` (a `COUNT(*) AS n` where [`SCOPE`], with one time
+/// bound after it).
+async fn scoped_count(c: Conn<'_>, p: &Policy, sql: &str, at: DbTime) -> Result<u64, DbError> {
+    let product = p.product.as_ref().map_or("", |x| x.as_str());
+    with_conn!(on c, |conn, d| {
+        let c: Count = diesel::sql_query(d.sql(sql))
+            .bind::<Text, _>(p.org_id.as_str())
             .bind::<Text, _>(product)
-            .bind::<Text, _>($p.org_id.as_str())
+            .bind::<Text, _>(p.org_id.as_str())
             .bind::<Text, _>(product)
-            .bind::<PTime, _>($at)
-            .get_result($conn)
+            .bind::<PTime, _>(at)
+            .get_result(conn)
             .await?;
-        c.n as u64
-    }};
+        Ok(c.n as u64)
+    })
 }
 
 fn inactive_sql(select: &str, tail: &str) -> String {
     format!(
-        "SELECT {select} FROM threads t WHERE {SCOPE} AND t.deleted_at IS NULL AND NOT t.pinned \
-         AND t.updated_at < ? {tail}"
+        "SELECT {select} FROM threads t WHERE {scope} AND t.deleted_at IS NULL AND NOT t.pinned \
+         AND t.updated_at < ? {tail}",
+        scope = *SCOPE
     )
 }
 
 fn deleted_threads_sql(select: &str, tail: &str) -> String {
-    format!("SELECT {select} FROM threads t WHERE {SCOPE} AND t.deleted_at < ? {tail}")
+    format!(
+        "SELECT {select} FROM threads t WHERE {scope} AND t.deleted_at < ? {tail}",
+        scope = *SCOPE
+    )
 }
 
 fn deleted_messages_sql(select: &str, cond: &str, tail: &str) -> String {
     format!(
         "SELECT {select} FROM messages m JOIN threads t ON t.id = m.thread_id \
-         WHERE {SCOPE} AND {cond} {tail}"
+         WHERE {scope} AND {cond} {tail}",
+        scope = *SCOPE
     )
 }
 
@@ -277,34 +294,36 @@ impl PolicyStore for SqlStore {
                 let mut out = PolicyOutcome::default();
                 if let Some(at) = inactive {
                     out.threads_deleted =
-                        scoped_count!(conn, d, p, &inactive_sql("COUNT(*) AS n", ""), at);
+                        scoped_count(conn.any(), p, &inactive_sql("COUNT(*) AS n", ""), at).await?;
                     out.sample =
-                        scoped_ids!(conn, d, p, &inactive_sql("t.id AS id", order), at, 100)
+                        scoped_ids(conn.any(), p, &inactive_sql("t.id AS id", order), at, 100)
+                            .await?
                             .into_iter()
                             .map(|id| ThreadId::from_uuid(id.0))
                             .collect();
                 }
                 if let Some(at) = forget {
                     out.forgotten =
-                        scoped_count!(conn, d, p, &deleted_threads_sql("COUNT(*) AS n", ""), at)
-                            + scoped_count!(
-                                conn,
-                                d,
+                        scoped_count(conn.any(), p, &deleted_threads_sql("COUNT(*) AS n", ""), at)
+                            .await?
+                            + scoped_count(
+                                conn.any(),
                                 p,
                                 &deleted_messages_sql("COUNT(*) AS n", "m.deleted_at < ?", ""),
-                                at
+                                at,
                             )
-                            + scoped_count!(
-                                conn,
-                                d,
+                            .await?
+                            + scoped_count(
+                                conn.any(),
                                 p,
                                 &deleted_messages_sql(
                                     "COUNT(*) AS n",
                                     "m.tombstoned_at < ? AND m.erased_at IS NULL",
-                                    ""
+                                    "",
                                 ),
-                                at
-                            );
+                                at,
+                            )
+                            .await?;
                 }
                 Ok(out)
             });
@@ -312,11 +331,12 @@ impl PolicyStore for SqlStore {
         }
         let r: Result<PolicyOutcome, DbError> = write_tx!(self, |conn, d| {
             let mut out = PolicyOutcome::default();
-            if !sweep_lock!(conn, d) {
+            if !sweep_lock(conn.any()).await? {
                 return Ok(out);
             }
             if let Some(at) = inactive {
-                let ids = scoped_ids!(conn, d, p, &inactive_sql("t.id AS id", order), at, limit);
+                let ids = scoped_ids(conn.any(), p, &inactive_sql("t.id AS id", order), at, limit)
+                    .await?;
                 out.sample = ids.iter().map(|id| ThreadId::from_uuid(id.0)).collect();
                 out.threads_deleted =
                     diesel::update(threads::table.filter(threads::id.eq_any(&ids)))
@@ -325,46 +345,46 @@ impl PolicyStore for SqlStore {
                         .await? as u64;
             }
             if let Some(at) = forget {
-                let gone = scoped_ids!(
-                    conn,
-                    d,
+                let gone = scoped_ids(
+                    conn.any(),
                     p,
                     &deleted_threads_sql("t.id AS id", "ORDER BY t.deleted_at, t.id LIMIT ?"),
                     at,
-                    limit
-                );
+                    limit,
+                )
+                .await?;
                 out.forgotten += diesel::delete(threads::table.filter(threads::id.eq_any(&gone)))
                     .execute(conn)
                     .await? as u64;
-                let removed = scoped_ids!(
-                    conn,
-                    d,
+                let removed = scoped_ids(
+                    conn.any(),
                     p,
                     &deleted_messages_sql(
                         "m.id AS id",
                         "m.deleted_at < ?",
-                        "ORDER BY m.deleted_at, m.id LIMIT ?"
+                        "ORDER BY m.deleted_at, m.id LIMIT ?",
                     ),
                     at,
-                    limit
-                );
+                    limit,
+                )
+                .await?;
                 out.forgotten +=
                     diesel::delete(messages::table.filter(messages::id.eq_any(&removed)))
                         .execute(conn)
                         .await? as u64;
-                let tombs = scoped_ids!(
-                    conn,
-                    d,
+                let tombs = scoped_ids(
+                    conn.any(),
                     p,
                     &deleted_messages_sql(
                         "m.id AS id",
                         "m.tombstoned_at < ? AND m.erased_at IS NULL",
-                        "ORDER BY m.tombstoned_at, m.id LIMIT ?"
+                        "ORDER BY m.tombstoned_at, m.id LIMIT ?",
                     ),
                     at,
-                    limit
-                );
-                out.forgotten += erase_tombstones!(conn, &tombs, now);
+                    limit,
+                )
+                .await?;
+                out.forgotten += erase_tombstones(conn.any(), &tombs, now).await?;
             }
             Ok(out)
         });

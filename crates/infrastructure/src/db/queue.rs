@@ -4,31 +4,33 @@
 use chat_threads_application::feed::{Report, created_entry};
 use chat_threads_application::replies::QueueStore;
 use chat_threads_application::{Anchor, AppError, NewMessage};
-use chat_threads_domain::{Message, MessageId, MessageStatus, Scope, Thread, ThreadId, Timestamp};
+use chat_threads_domain::{Message, MessageId, MessageStatus, Scope, ThreadId, Timestamp};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::conn::{AsConn, Conn};
 use super::error::DbError;
 use super::feed::keep;
-use super::models::{MessageRow, ThreadRow};
-use super::prepared::Bind;
+use super::models::MessageRow;
+use super::replies::{own_reply, reply_running};
 use super::schema::{messages, threads};
 use super::store::{SqlStore, db_id};
+use super::tree_sql::{lock_thread, place};
 use super::types::{DbTime, DbUuid};
 
 /// The thread's newest queued message, inside the caller's transaction.
-macro_rules! newest_queued {
-    ($conn:ident, $thread_id:expr) => {
-        messages::table
-            .filter(messages::thread_id.eq(db_id($thread_id)))
+async fn newest_queued(c: Conn<'_>, thread_id: ThreadId) -> Result<Option<DbUuid>, DbError> {
+    with_conn!(on c, |conn, _d| {
+        Ok(messages::table
+            .filter(messages::thread_id.eq(db_id(thread_id)))
             .filter(messages::queued_at.is_not_null())
             .filter(messages::deleted_at.is_null())
             .order((messages::created_at.desc(), messages::id.desc()))
             .select(messages::id)
-            .first::<DbUuid>($conn)
+            .first::<DbUuid>(conn)
             .await
-            .optional()?
-    };
+            .optional()?)
+    })
 }
 
 impl QueueStore for SqlStore {
@@ -42,7 +44,7 @@ impl QueueStore for SqlStore {
     ) -> Result<Option<Message>, AppError> {
         let r: Result<Option<Message>, DbError> =
             write_tx!(self, report(report, chrono::Utc::now()), |conn, _d| {
-                let thread = lock_thread!(conn, scope, thread_id);
+                let thread = lock_thread(conn.any(), scope, thread_id).await?;
                 let streaming: i64 = messages::table
                     .filter(messages::id.eq(db_id(reply)))
                     .filter(messages::thread_id.eq(db_id(thread_id)))
@@ -53,13 +55,16 @@ impl QueueStore for SqlStore {
                 if streaming == 0 {
                     return Ok(None);
                 }
-                Ok(Some(place!(
-                    conn,
-                    scope,
-                    thread,
-                    Anchor::Append(Some(reply)),
-                    message
-                )))
+                Ok(Some(
+                    place(
+                        conn.any(),
+                        scope,
+                        &thread,
+                        Anchor::Append(Some(reply)),
+                        message,
+                    )
+                    .await?,
+                ))
             });
         Ok(r?)
     }
@@ -93,8 +98,8 @@ impl QueueStore for SqlStore {
         let now = reply.created_at;
         let r: Result<Option<(Message, Message)>, DbError> =
             write_tx!(self, report(report, now), |conn, d| {
-                let thread = lock_thread!(conn, scope, thread_id);
-                if reply_running!(conn, thread_id, busy_since) {
+                let thread = lock_thread(conn.any(), scope, thread_id).await?;
+                if reply_running(conn.any(), thread_id, busy_since).await? {
                     return Ok(None);
                 }
                 let user: Option<MessageRow> = diesel::update(
@@ -116,7 +121,14 @@ impl QueueStore for SqlStore {
                     return Ok(None);
                 };
                 let user = Message::try_from(user)?;
-                let placed = place!(conn, scope, thread, Anchor::Append(Some(queued)), reply);
+                let placed = place(
+                    conn.any(),
+                    scope,
+                    &thread,
+                    Anchor::Append(Some(queued)),
+                    reply,
+                )
+                .await?;
                 // The other follow-ups now wait under the new reply; the newest stays the leaf.
                 diesel::update(
                     messages::table
@@ -130,13 +142,13 @@ impl QueueStore for SqlStore {
                 ))
                 .execute(conn)
                 .await?;
-                if let Some(newest) = newest_queued!(conn, thread_id) {
+                if let Some(newest) = newest_queued(conn.any(), thread_id).await? {
                     diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
                         .set(threads::active_leaf_id.eq(Some(newest)))
                         .execute(conn)
                         .await?;
                 }
-                own_reply!(conn, placed.id, thread_id, instance);
+                own_reply(conn.any(), placed.id, thread_id, instance).await?;
                 // The placeholder opens the reply's log (1).
                 keep(d, &created_entry(&placed, Some((placed.id, 1))))
                     .execute(conn)
@@ -175,7 +187,9 @@ impl QueueStore for SqlStore {
                     return Ok(None);
                 };
                 let ended = Message::try_from(row)?;
-                let leaf = newest_queued!(conn, thread_id).or(ended.parent_id.map(db_id));
+                let leaf = newest_queued(conn.any(), thread_id)
+                    .await?
+                    .or(ended.parent_id.map(db_id));
                 diesel::update(
                     threads::table
                         .filter(threads::id.eq(db_id(thread_id)))

@@ -2,91 +2,101 @@
 //! message and the placeholder together), its progress, and recovery after a crash.
 
 use chat_threads_application::{Anchor, AppError};
-use chat_threads_domain::{Message, MessageId, MessageStatus, Thread, ThreadId, Timestamp};
+use chat_threads_domain::{Message, MessageId, MessageStatus, ThreadId, Timestamp};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use diesel::sql_types::Text;
 
+use super::billing::place_hold;
+use super::conn::AsConn;
+use super::conn::Conn;
 use super::dialect::Dialect;
 use super::error::DbError;
 use super::feed::keep;
-use super::models::{MessageRow, ThreadRow, stored_status};
+use super::models::{MessageRow, stored_status};
 use super::prepared::{self, Bind};
 use super::schema::{messages, threads};
 use super::store::{SqlStore, db_id};
+use super::tree_sql::{lock_thread, place};
 use super::types::sql::PUuid;
 use super::types::{DbJson, DbTime, DbUuid};
 use chat_threads_application::feed::{Report, created_entry};
 use chat_threads_application::replies::{ReplyStart, ReplyStore, ReplyUpdate};
 
 /// Forgets who writes a reply (it has ended), inside the caller's connection or transaction.
-macro_rules! disown {
-    ($conn:expr, $id:expr) => {
-        $crate::db::prepared::sql("DELETE FROM reply_owners WHERE message_id = ?")
-            .bind::<PUuid, _>(db_id($id))
-            .execute($conn)
-            .await?
-    };
+pub(super) async fn disown(c: Conn<'_>, id: MessageId) -> Result<(), DbError> {
+    with_conn!(on c, |conn, _d| {
+        prepared::sql("DELETE FROM reply_owners WHERE message_id = ?")
+            .bind::<PUuid, _>(db_id(id))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
 }
 
-/// Whether a reply of the thread streams, touched after `$since` (an older one belongs to a
+/// Whether a reply of the thread streams, touched after `since` (an older one belongs to a
 /// dead process): the one-reply-per-thread check, inside the caller's transaction.
-macro_rules! reply_running {
-    ($conn:expr, $thread_id:expr, $since:expr) => {{
+pub(super) async fn reply_running(
+    c: Conn<'_>,
+    thread_id: ThreadId,
+    since: Timestamp,
+) -> Result<bool, DbError> {
+    with_conn!(on c, |conn, _d| {
         let busy: i64 = messages::table
-            .filter(messages::thread_id.eq(db_id($thread_id)))
+            .filter(messages::thread_id.eq(db_id(thread_id)))
             .filter(messages::status.eq(MessageStatus::Streaming.as_str()))
-            .filter(messages::updated_at.gt(DbTime($since)))
+            .filter(messages::updated_at.gt(DbTime(since)))
             .filter(messages::deleted_at.is_null())
             .count()
-            .get_result($conn)
+            .get_result(conn)
             .await?;
-        busy > 0
-    }};
+        Ok(busy > 0)
+    })
 }
 
-/// Records `$instance` as the writer of a reply, inside the caller's transaction.
-macro_rules! own_reply {
-    ($conn:expr, $reply:expr, $thread_id:expr, $instance:expr) => {
-        $crate::db::prepared::sql(
+/// Records `instance` as the writer of a reply, inside the caller's transaction.
+pub(super) async fn own_reply(
+    c: Conn<'_>,
+    reply: MessageId,
+    thread_id: ThreadId,
+    instance: &str,
+) -> Result<(), DbError> {
+    with_conn!(on c, |conn, _d| {
+        prepared::sql(
             "INSERT INTO reply_owners (message_id, thread_id, instance) VALUES (?, ?, ?)",
         )
-        .bind::<$crate::db::types::sql::PUuid, _>(db_id($reply))
-        .bind::<$crate::db::types::sql::PUuid, _>(db_id($thread_id))
-        .bind::<diesel::sql_types::Text, _>($instance)
-        .execute($conn)
-        .await?
-    };
+        .bind::<PUuid, _>(db_id(reply))
+        .bind::<PUuid, _>(db_id(thread_id))
+        .bind::<Text, _>(instance)
+        .execute(conn)
+        .await?;
+        Ok(())
+    })
 }
 
-/// Replies still streaming whose writer is another instance that is gone, with `$clause`s
-/// appended. SQLite is one instance: every writer but this one is gone. On PostgreSQL a writer
-/// is alive while one of its connections (named `ct:<instance>`) is open (`writer_gone!`).
-/// Fixed texts, so the periodic sweep runs a statement each connection prepared once.
-macro_rules! orphans_sql {
-    ($($clause:expr),*) => {
-        concat!(
-            "SELECT o.thread_id AS thread_id, o.message_id AS message_id \
+/// Replies still streaming whose writer is another instance that is gone (of one thread, or of
+/// all). SQLite is one instance: every writer but this one is gone. On PostgreSQL a writer is
+/// alive while one of its connections (named `ct:<instance>`) is open. Fixed texts, so the
+/// periodic sweep runs a statement each connection prepared once.
+fn orphans_sql(dialect: Dialect, in_thread: bool) -> &'static str {
+    static TEXTS: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::new(|| {
+        let all = "SELECT o.thread_id AS thread_id, o.message_id AS message_id \
              FROM reply_owners o JOIN messages m ON m.id = o.message_id \
-             WHERE m.status = 'streaming' AND o.instance <> ?"
-            $(, $clause)*
-        )
-    };
+             WHERE m.status = 'streaming' AND o.instance <> ?";
+        let writer_gone = " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
+             WHERE a.application_name = 'ct:' || o.instance)";
+        let in_thread = " AND o.thread_id = ?";
+        [
+            all.to_owned(),
+            format!("{all}{in_thread}"),
+            format!("{all}{writer_gone}"),
+            format!("{all}{writer_gone}{in_thread}"),
+        ]
+    });
+    let pg = usize::from(dialect == Dialect::Postgres);
+    &TEXTS[pg * 2 + usize::from(in_thread)]
 }
-
-/// PostgreSQL: no connection of the writer's instance is open.
-macro_rules! writer_gone {
-    () => {
-        " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
-         WHERE a.application_name = 'ct:' || o.instance)"
-    };
-}
-
-const ORPHANS_SQLITE: &str = orphans_sql!();
-const ORPHANS_SQLITE_IN_THREAD: &str = orphans_sql!(" AND o.thread_id = ?");
-const ORPHANS_PG: &str = orphans_sql!(writer_gone!());
-const ORPHANS_PG_IN_THREAD: &str = orphans_sql!(writer_gone!(), " AND o.thread_id = ?");
 
 impl ReplyStore for SqlStore {
     async fn set_reply_metadata(
@@ -161,7 +171,7 @@ impl ReplyStore for SqlStore {
                 .set(threads::updated_at.eq(DbTime(now)))
                 .execute(conn)
                 .await?;
-            disown!(conn, id);
+            disown(conn.any(), id).await?;
             if let Some(entry) = entry {
                 keep(d, entry).execute(conn).await?;
             }
@@ -184,12 +194,14 @@ impl ReplyStore for SqlStore {
             hold,
         } = start;
         let r: Result<(Option<Message>, Message), DbError> = write_tx!(self, |conn, d| {
-            let thread = lock_thread!(conn, scope, thread_id);
-            if reply_running!(conn, thread_id, busy_since) {
+            let thread = lock_thread(conn.any(), scope, thread_id).await?;
+            if reply_running(conn.any(), thread_id, busy_since).await? {
                 return Err(DbError(AppError::GenerationInProgress));
             }
             let user = match user {
-                Some((anchor, message)) => Some(place!(conn, scope, thread, anchor, message)),
+                Some((anchor, message)) => {
+                    Some(place(conn.any(), scope, &thread, anchor, message).await?)
+                }
                 None => None,
             };
             let (anchor, message) = reply;
@@ -198,10 +210,10 @@ impl ReplyStore for SqlStore {
                 (None, Some(u)) => Anchor::Append(Some(u.id)),
                 (None, None) => Anchor::Append(None),
             };
-            let reply = place!(conn, scope, thread, anchor, message);
-            own_reply!(conn, reply.id, thread_id, instance);
+            let reply = place(conn.any(), scope, &thread, anchor, message).await?;
+            own_reply(conn.any(), reply.id, thread_id, instance).await?;
             if let Some(hold) = &hold {
-                place_hold!(conn, hold, reply.id.as_uuid(), None, reply.created_at);
+                place_hold(conn.any(), hold, reply.id.as_uuid(), None, reply.created_at).await?;
             }
             // The reply's log numbers the user message 1 and the placeholder after it.
             let mut seq = 0;
@@ -255,12 +267,7 @@ impl ReplyStore for SqlStore {
         thread_id: Option<ThreadId>,
     ) -> Result<Vec<(ThreadId, MessageId)>, AppError> {
         let r: Result<Vec<(ThreadId, MessageId)>, DbError> = with_conn!(self, |conn, dialect| {
-            let sql = match (dialect, thread_id.is_some()) {
-                (Dialect::Sqlite, false) => ORPHANS_SQLITE,
-                (Dialect::Sqlite, true) => ORPHANS_SQLITE_IN_THREAD,
-                (Dialect::Postgres, false) => ORPHANS_PG,
-                (Dialect::Postgres, true) => ORPHANS_PG_IN_THREAD,
-            };
+            let sql = orphans_sql(dialect, thread_id.is_some());
             let query = prepared::sql(sql).bind::<Text, _>(me);
             let rows: Vec<OwnerRow> = match thread_id {
                 Some(t) => query.bind::<PUuid, _>(db_id(t)).load(conn).await?,
@@ -303,7 +310,7 @@ impl ReplyStore for SqlStore {
                 .get_result(conn)
                 .await
                 .optional()?;
-                disown!(conn, id);
+                disown(conn.any(), id).await?;
                 if row.is_some() {
                     diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
                         .set(threads::updated_at.eq(DbTime(now)))

@@ -2,15 +2,16 @@
 
 use chat_threads_application::feed::Report;
 use chat_threads_application::{AppError, SummaryStore};
-use chat_threads_domain::{Scope, Summary, Thread, ThreadId};
+use chat_threads_domain::{Scope, Summary, ThreadId};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::conn::AsConn;
 use super::error::DbError;
-use super::models::{SummaryRow, ThreadRow};
-use super::schema::{messages, summaries, threads};
+use super::models::SummaryRow;
+use super::schema::{messages, summaries};
 use super::store::{SqlStore, db_id};
-use super::types::DbUuid;
+use super::tree_sql::{find_own_thread, find_thread};
 
 impl SummaryStore for SqlStore {
     async fn add_summary(
@@ -21,7 +22,7 @@ impl SummaryStore for SqlStore {
     ) -> Result<Summary, AppError> {
         let r: Result<Summary, DbError> =
             write_tx!(self, report(report, summary.created_at), |conn, _d| {
-                let _thread = find_own_thread!(conn, scope, summary.thread_id);
+                let _thread = find_own_thread(conn.any(), scope, summary.thread_id).await?;
                 let covered: i64 = messages::table
                     .filter(messages::id.eq(db_id(summary.covers_message_id)))
                     .filter(messages::thread_id.eq(db_id(summary.thread_id)))
@@ -46,7 +47,7 @@ impl SummaryStore for SqlStore {
         thread_id: ThreadId,
     ) -> Result<Vec<Summary>, AppError> {
         let r: Result<Vec<Summary>, DbError> = with_conn!(self, |conn, _d| {
-            let _thread = find_thread!(conn, scope, thread_id, false);
+            let _thread = find_thread(conn.any(), scope, thread_id, false).await?;
             let rows: Vec<SummaryRow> = summaries::table
                 .filter(summaries::thread_id.eq(db_id(thread_id)))
                 .order((summaries::created_at.desc(), summaries::id.desc()))

@@ -7,10 +7,13 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::conn::AsConn;
 use super::error::DbError;
 use super::models::{ThreadRow, tags_json};
+use super::organize::{own_folder, write_tags};
 use super::schema::{thread_activity, thread_members, thread_tags, threads};
 use super::store::{SqlStore, db_id};
+use super::tree_sql::find_thread;
 use super::types::{DbJson, DbTime, DbUuid};
 
 #[derive(AsChangeset)]
@@ -141,13 +144,13 @@ impl ThreadStore for SqlStore {
     async fn insert_thread(&self, thread: Thread) -> Result<Thread, AppError> {
         let r: Result<Thread, DbError> = write_tx!(self, |conn, _d| {
             if let Some(folder) = thread.folder_id {
-                own_folder!(conn, thread.owner.as_str(), folder);
+                own_folder(conn.any(), thread.owner.as_str(), folder).await?;
             }
             diesel::insert_into(threads::table)
                 .values(ThreadRow::from(&thread))
                 .execute(conn)
                 .await?;
-            write_tags!(conn, thread.id, thread.owner.as_str(), &thread.tags);
+            write_tags(conn.any(), thread.id, thread.owner.as_str(), &thread.tags).await?;
             Ok(thread)
         });
         let thread = r?;
@@ -162,7 +165,7 @@ impl ThreadStore for SqlStore {
         include_deleted: bool,
     ) -> Result<Thread, AppError> {
         let r: Result<Thread, DbError> = with_conn!(self, |conn, _d| {
-            Ok(find_thread!(conn, scope, id, include_deleted))
+            find_thread(conn.any(), scope, id, include_deleted).await
         });
         Ok(r?)
     }
@@ -203,7 +206,7 @@ impl ThreadStore for SqlStore {
                 if found.is_none() {
                     return Err(DbError(AppError::ThreadNotFound));
                 }
-                own_folder!(conn, scope.owner.as_str(), folder);
+                own_folder(conn.any(), scope.owner.as_str(), folder).await?;
             }
             let empty = changes.updated_at.is_none()
                 && changes.tags.is_none()
@@ -225,7 +228,7 @@ impl ThreadStore for SqlStore {
             };
             let thread = Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)?;
             if let Some(tags) = &patch.tags {
-                write_tags!(conn, thread.id, scope.owner.as_str(), tags);
+                write_tags(conn.any(), thread.id, scope.owner.as_str(), tags).await?;
             }
             Ok(thread)
         });

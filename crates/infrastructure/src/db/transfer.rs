@@ -4,8 +4,10 @@ use chat_threads_application::AppError;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::conn::AsConn;
 use super::error::DbError;
 use super::models::{MessageRow, SummaryRow, ThreadRow};
+use super::organize::write_tags;
 use super::schema::{messages, summaries, threads};
 use super::store::SqlStore;
 use super::types::DbUuid;
@@ -53,7 +55,13 @@ impl chat_threads_application::transfer::ImportStore for SqlStore {
                     .values(row)
                     .execute(conn)
                     .await?;
-                write_tags!(conn, t.thread.id, t.thread.owner.as_str(), &t.thread.tags);
+                write_tags(
+                    conn.any(),
+                    t.thread.id,
+                    t.thread.owner.as_str(),
+                    &t.thread.tags,
+                )
+                .await?;
                 for m in &t.messages {
                     diesel::insert_into(messages::table)
                         .values(MessageRow::from(m))

@@ -1,15 +1,30 @@
-//! The tree's building blocks, shared by the feature stores: macros that find, lock and place
-//! messages inside a connection or transaction (expanded per backend like every query), and the
-//! recursive SQL over the message tree.
+//! The tree's building blocks, shared by the feature stores: helpers that find, lock and place
+//! messages inside a connection or transaction (named functions over [`Conn`], each body
+//! expanded per backend by [`with_conn!`]), and the recursive SQL over the message tree.
 
-use super::models::MESSAGE_COLUMNS;
+use chat_threads_application::{Anchor, AppError, NewMessage};
+use chat_threads_domain::{Message, MessageId, Owner, Scope, Thread, ThreadId};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 
-/// A thread the scope may read (live only unless `$include_deleted`), or `ThreadNotFound`.
-macro_rules! find_thread {
-    ($conn:ident, $scope:expr, $id:expr, $include_deleted:expr) => {{
-        let scope: &Scope = $scope;
+use super::conn::{AsConn, Conn};
+use super::error::DbError;
+use super::files::reference_files;
+use super::models::{MESSAGE_COLUMNS, MessageRow, ThreadRow};
+use super::schema::{messages, threads};
+use super::store::db_id;
+use super::types::{DbTime, DbUuid};
+
+/// A thread the scope may read (live only unless `include_deleted`), or `ThreadNotFound`.
+pub(super) async fn find_thread(
+    c: Conn<'_>,
+    scope: &Scope,
+    id: ThreadId,
+    include_deleted: bool,
+) -> Result<Thread, DbError> {
+    with_conn!(on c, |conn, _d| {
         let mut q = threads::table
-            .filter(threads::id.eq(DbUuid($id.as_uuid())))
+            .filter(threads::id.eq(db_id(id)))
             .into_boxed();
         q = match &scope.org_reader {
             Some(org) => q.filter(
@@ -19,137 +34,182 @@ macro_rules! find_thread {
             ),
             None => q.filter(threads::owner.eq(scope.owner.as_str())),
         };
-        if !$include_deleted {
+        if !include_deleted {
             q = q.filter(threads::deleted_at.is_null());
         }
         let row: Option<ThreadRow> = q
             .select(ThreadRow::as_select())
-            .first($conn)
+            .first(conn)
             .await
             .optional()?;
-        Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)?
-    }};
+        Ok(Thread::try_from(
+            row.ok_or(DbError(AppError::ThreadNotFound))?,
+        )?)
+    })
 }
 
-/// A live thread the scope may change, or `ThreadNotFound`.
-macro_rules! find_own_thread {
-    ($conn:ident, $scope:expr, $id:expr) => {{
-        // The owner's threads only: the scope without its org-wide read access.
-        let own = Scope::of($scope.owner.clone());
-        find_thread!($conn, &own, $id, false)
-    }};
+/// A live thread the scope may change (the owner's own: the scope without its org-wide read
+/// access), or `ThreadNotFound`.
+pub(super) async fn find_own_thread(
+    c: Conn<'_>,
+    scope: &Scope,
+    id: ThreadId,
+) -> Result<Thread, DbError> {
+    find_thread(c, &Scope::of(scope.owner.clone()), id, false).await
 }
 
 /// Locks the owner's live thread row for the rest of the transaction and returns it.
-macro_rules! lock_thread {
-    ($conn:ident, $scope:expr, $id:expr) => {{
+pub(super) async fn lock_thread(
+    c: Conn<'_>,
+    scope: &Scope,
+    id: ThreadId,
+) -> Result<Thread, DbError> {
+    with_conn!(on c, |conn, _d| {
         let row: Option<ThreadRow> = diesel::update(
             threads::table
-                .filter(threads::id.eq(DbUuid($id.as_uuid())))
-                .filter(threads::owner.eq($scope.owner.as_str()))
+                .filter(threads::id.eq(db_id(id)))
+                .filter(threads::owner.eq(scope.owner.as_str()))
                 .filter(threads::deleted_at.is_null()),
         )
         .set(threads::message_count.eq(threads::message_count))
         .returning(ThreadRow::as_returning())
-        .get_result($conn)
+        .get_result(conn)
         .await
         .optional()?;
-        Thread::try_from(row.ok_or(DbError(AppError::ThreadNotFound))?)?
-    }};
+        Ok(Thread::try_from(
+            row.ok_or(DbError(AppError::ThreadNotFound))?,
+        )?)
+    })
 }
 
 /// A message of any of the owner's threads (how parents and targets are looked up, so another
 /// owner's message is simply unknown).
-macro_rules! find_owned_message {
-    ($conn:ident, $owner:expr, $id:expr) => {{
+pub(super) async fn find_owned_message(
+    c: Conn<'_>,
+    owner: &Owner,
+    id: MessageId,
+) -> Result<Option<Message>, DbError> {
+    with_conn!(on c, |conn, _d| {
         let row: Option<MessageRow> = messages::table
             .inner_join(threads::table)
-            .filter(messages::id.eq(DbUuid($id.as_uuid())))
-            .filter(threads::owner.eq($owner.as_str()))
+            .filter(messages::id.eq(db_id(id)))
+            .filter(threads::owner.eq(owner.as_str()))
             .select(MessageRow::as_select())
-            .first($conn)
+            .first(conn)
             .await
             .optional()?;
-        row.map(Message::try_from).transpose()?
-    }};
+        Ok(row.map(Message::try_from).transpose()?)
+    })
 }
 
 /// A live (not soft-deleted) message of the thread, or `MessageNotFound`.
-macro_rules! live_message {
-    ($conn:ident, $thread_id:expr, $id:expr) => {{
+pub(super) async fn live_message(
+    c: Conn<'_>,
+    thread_id: ThreadId,
+    id: MessageId,
+) -> Result<Message, DbError> {
+    with_conn!(on c, |conn, _d| {
         let row: Option<MessageRow> = messages::table
-            .filter(messages::id.eq(db_id($id)))
-            .filter(messages::thread_id.eq(db_id($thread_id)))
+            .filter(messages::id.eq(db_id(id)))
+            .filter(messages::thread_id.eq(db_id(thread_id)))
             .filter(messages::deleted_at.is_null())
             .select(MessageRow::as_select())
-            .first($conn)
+            .first(conn)
             .await
             .optional()?;
-        Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)?
-    }};
+        Ok(Message::try_from(
+            row.ok_or(DbError(AppError::MessageNotFound))?,
+        )?)
+    })
 }
 
-/// Applies `$changes` to a live message of the owner's live thread and returns it, or
-/// `MessageNotFound`.
-macro_rules! update_live_message {
-    ($conn:ident, $scope:expr, $thread_id:expr, $id:expr, $changes:expr) => {{
-        let _thread = find_own_thread!($conn, $scope, $thread_id);
+/// What a reader marks on a message: feedback or a reaction (a field left `None` is kept).
+#[derive(AsChangeset)]
+#[diesel(table_name = messages)]
+pub(super) struct Marks {
+    /// The rating, or none.
+    pub feedback_rating: Option<Option<String>>,
+    /// The feedback's text, or none.
+    pub feedback_text: Option<Option<String>>,
+    /// The reaction, or none.
+    pub reaction: Option<Option<String>>,
+    /// When.
+    pub updated_at: DbTime,
+}
+
+/// Marks a live message of the owner's live thread and returns it, or `MessageNotFound`.
+pub(super) async fn mark_live_message(
+    mut c: Conn<'_>,
+    scope: &Scope,
+    thread_id: ThreadId,
+    id: MessageId,
+    marks: Marks,
+) -> Result<Message, DbError> {
+    find_own_thread(c.any(), scope, thread_id).await?;
+    with_conn!(on c, |conn, _d| {
         let row: Option<MessageRow> = diesel::update(
             messages::table
-                .filter(messages::id.eq(db_id($id)))
-                .filter(messages::thread_id.eq(db_id($thread_id)))
+                .filter(messages::id.eq(db_id(id)))
+                .filter(messages::thread_id.eq(db_id(thread_id)))
                 .filter(messages::deleted_at.is_null()),
         )
-        .set($changes)
+        .set(&marks)
         .returning(MessageRow::as_returning())
-        .get_result($conn)
+        .get_result(conn)
         .await
         .optional()?;
-        Message::try_from(row.ok_or(DbError(AppError::MessageNotFound))?)
-    }};
+        Ok(Message::try_from(
+            row.ok_or(DbError(AppError::MessageNotFound))?,
+        )?)
+    })
 }
 
 /// Records a message just placed in the thread: it becomes the active leaf.
-macro_rules! record_append {
-    ($conn:ident, $msg:expr) => {{
+async fn record_append(c: Conn<'_>, msg: &Message) -> Result<(), DbError> {
+    with_conn!(on c, |conn, _d| {
         diesel::insert_into(messages::table)
-            .values(MessageRow::from(&$msg))
-            .execute($conn)
+            .values(MessageRow::from(msg))
+            .execute(conn)
             .await?;
-        diesel::update(threads::table.filter(threads::id.eq(DbUuid($msg.thread_id.as_uuid()))))
+        diesel::update(threads::table.filter(threads::id.eq(db_id(msg.thread_id))))
             .set((
-                threads::active_leaf_id.eq(Some(DbUuid($msg.id.as_uuid()))),
+                threads::active_leaf_id.eq(Some(DbUuid(msg.id.as_uuid()))),
                 threads::message_count.eq(threads::message_count + 1),
-                threads::last_message_at.eq(Some(DbTime($msg.created_at))),
-                threads::updated_at.eq(DbTime($msg.created_at)),
+                threads::last_message_at.eq(Some(DbTime(msg.created_at))),
+                threads::updated_at.eq(DbTime(msg.created_at)),
             ))
-            .execute($conn)
+            .execute(conn)
             .await?;
-    }};
+        Ok(())
+    })
 }
 
 /// Places a message by an [`Anchor`] in a locked thread (the tree rules decide), records it as
-/// the active leaf, and evaluates to the stored message.
-macro_rules! place {
-    ($conn:ident, $scope:expr, $thread:expr, $anchor:expr, $message:expr) => {{
-        let placement = match $anchor {
-            Anchor::Append(parent) => {
-                let found = match parent.or($thread.active_leaf_id) {
-                    Some(id) => find_owned_message!($conn, &$scope.owner, id),
-                    None => None,
-                };
-                chat_threads_domain::tree::place_append(&$thread, parent, found.as_ref())?
-            }
-            Anchor::SiblingOf(of) => {
-                let original = find_owned_message!($conn, &$scope.owner, of);
-                chat_threads_domain::tree::place_sibling(&$thread, of, original.as_ref())?
-            }
-        };
-        let msg = $message.into_message($thread.id, placement.parent_id, placement.depth);
-        record_append!($conn, msg);
-        reference_files!($conn, msg);
-        msg
-    }};
+/// the active leaf, and returns the stored message.
+pub(super) async fn place(
+    mut c: Conn<'_>,
+    scope: &Scope,
+    thread: &Thread,
+    anchor: Anchor,
+    message: NewMessage,
+) -> Result<Message, DbError> {
+    let placement = match anchor {
+        Anchor::Append(parent) => {
+            let found = match parent.or(thread.active_leaf_id) {
+                Some(id) => find_owned_message(c.any(), &scope.owner, id).await?,
+                None => None,
+            };
+            chat_threads_domain::tree::place_append(thread, parent, found.as_ref())?
+        }
+        Anchor::SiblingOf(of) => {
+            let original = find_owned_message(c.any(), &scope.owner, of).await?;
+            chat_threads_domain::tree::place_sibling(thread, of, original.as_ref())?
+        }
+    };
+    let msg = message.into_message(thread.id, placement.parent_id, placement.depth);
+    record_append(c.any(), &msg).await?;
+    reference_files(c, &msg).await?;
+    Ok(msg)
 }
 
 /// The first page of a thread's active path as one statement that the connection prepares

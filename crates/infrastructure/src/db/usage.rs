@@ -9,11 +9,12 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use chat_threads_application::usage::ModelUsage;
 
+use super::billing::debit;
+use super::conn::AsConn;
 use super::error::DbError;
 use super::schema::usage_daily as u;
 use super::schema::usage_model_daily as um;
 use super::store::SqlStore;
-use super::types::{DbTime, DbUuid};
 
 impl chat_threads_application::usage::UsageStore for SqlStore {
     async fn add_usage(
@@ -58,7 +59,7 @@ impl chat_threads_application::usage::UsageStore for SqlStore {
                 .execute(conn)
                 .await?;
             if let Some(charge) = charge {
-                debit!(conn, charge, model, usage, charge.at);
+                debit(conn.any(), charge, model, &usage).await?;
             }
             Ok(())
         });

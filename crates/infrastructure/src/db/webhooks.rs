@@ -145,17 +145,16 @@ impl TryFrom<DeliveryRow> for Delivery {
     }
 }
 
-/// A boxed filter of the webhooks of a scope.
-macro_rules! in_scope {
-    ($scope:expr) => {{
-        let (owner, org) = scope_columns($scope);
-        let q = wh::table.into_boxed();
-        match (owner, org) {
-            (Some(o), _) => q.filter(wh::owner.eq(o)),
-            (_, Some(org)) => q.filter(wh::org_id.eq(org)),
-            _ => q,
-        }
-    }};
+/// The webhooks of a scope: `owner = ? OR org_id = ?`, one of the two bound NULL (which
+/// nothing equals).
+fn in_scope(
+    scope: &FeedScope,
+) -> diesel::dsl::Or<
+    diesel::dsl::Eq<wh::owner, Option<String>>,
+    diesel::dsl::Eq<wh::org_id, Option<String>>,
+> {
+    let (owner, org) = scope_columns(scope);
+    wh::owner.eq(owner).or(wh::org_id.eq(org))
 }
 
 impl WebhookStore for SqlStore {
@@ -163,7 +162,11 @@ impl WebhookStore for SqlStore {
         let row = HookRow::from(hook);
         let scope = hook.scope.clone();
         let r: Result<bool, DbError> = write_tx!(self, |conn, _d| {
-            let n: i64 = in_scope!(&scope).count().get_result(conn).await?;
+            let n: i64 = wh::table
+                .filter(in_scope(&scope))
+                .count()
+                .get_result(conn)
+                .await?;
             if n >= max as i64 {
                 return Ok(false);
             }
@@ -178,7 +181,8 @@ impl WebhookStore for SqlStore {
 
     async fn list_webhooks(&self, scope: &FeedScope) -> Result<Vec<Webhook>, AppError> {
         let r: Result<Vec<Webhook>, DbError> = with_conn!(self, |conn, _d| {
-            let rows: Vec<HookRow> = in_scope!(scope)
+            let rows: Vec<HookRow> = wh::table
+                .filter(in_scope(scope))
                 .order(wh::created_at.asc())
                 .select(HookRow::as_select())
                 .load(conn)
@@ -194,7 +198,8 @@ impl WebhookStore for SqlStore {
         id: uuid::Uuid,
     ) -> Result<Option<Webhook>, AppError> {
         let r: Result<Option<Webhook>, DbError> = with_conn!(self, |conn, _d| {
-            let row: Option<HookRow> = in_scope!(scope)
+            let row: Option<HookRow> = wh::table
+                .filter(in_scope(scope))
                 .filter(wh::id.eq(DbUuid(id)))
                 .select(HookRow::as_select())
                 .first(conn)
