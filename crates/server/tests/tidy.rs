@@ -13,6 +13,8 @@
 //! 3. `domain` pulls in no diesel, actix, reqwest or tokio, `application` no diesel, actix or
 //!    reqwest (the `cargo tree -e normal` statement), read from `Cargo.lock`.
 //! 4. No `.rs` file under `crates/` or `tests/` is over 800 lines.
+//! 5. The persistence layer (`infrastructure/src/db`) has no macro but `with_conn!` and
+//!    `write_tx!`: its helpers are named functions.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 #[path = "tidy/cargo.rs"]
@@ -200,6 +202,38 @@ fn no_source_file_over_800_lines() {
         "source files over {MAX_LINES} lines; split them (by feature, like the application \
          folders):\n  {}",
         list.join("\n  ")
+    );
+}
+
+/// 5. The persistence layer's helpers are named functions: its only macros are the two that
+///    expand one body per backend.
+#[test]
+fn persistence_has_no_macros_but_the_two_expanders() {
+    let root = workspace_root();
+    let mut found: Vec<String> = Vec::new();
+    for file in rust_files(&root.join("crates/infrastructure/src/db")) {
+        let code = strip_comments_and_literals(&read(&file));
+        for (i, line) in code.lines().enumerate() {
+            if let Some(at) = line.find("macro_rules!") {
+                let name = line[at + "macro_rules!".len()..]
+                    .trim()
+                    .trim_end_matches('{')
+                    .trim();
+                found.push(format!("{name} ({}:{})", relative(&root, &file), i + 1));
+            }
+        }
+    }
+    found.sort();
+    let names: Vec<&str> = found
+        .iter()
+        .map(|f| f.split(' ').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        names,
+        ["with_conn", "write_tx"],
+        "persistence helpers are named functions over `db::conn::Conn` (see db/tree_sql.rs); \
+         macros found:\n  {}",
+        found.join("\n  ")
     );
 }
 

@@ -11,6 +11,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::conn::{AsConn, Conn};
 use super::error::DbError;
+use super::prepared::{self, Bind};
 use super::retention::{erase_tombstones, held, sweep_lock};
 use super::schema::{legal_holds, messages, retention_policies, threads};
 use super::store::SqlStore;
@@ -47,13 +48,13 @@ struct Count {
 async fn scoped_ids(
     c: Conn<'_>,
     p: &Policy,
-    sql: &str,
+    sql: String,
     at: DbTime,
     limit: i64,
 ) -> Result<Vec<DbUuid>, DbError> {
     let product = p.product.as_ref().map_or("", |x| x.as_str());
-    with_conn!(on c, |conn, d| {
-        let rows: Vec<IdRow> = diesel::sql_query(d.sql(sql))
+    with_conn!(on c, |conn, _d| {
+        let rows: Vec<IdRow> = prepared::sql(sql)
             .bind::<Text, _>(p.org_id.as_str())
             .bind::<Text, _>(product)
             .bind::<Text, _>(p.org_id.as_str())
@@ -68,10 +69,10 @@ async fn scoped_ids(
 
 /// How many rows a scoped count finds: `sql` (a `COUNT(*) AS n` where [`SCOPE`], with one time
 /// bound after it).
-async fn scoped_count(c: Conn<'_>, p: &Policy, sql: &str, at: DbTime) -> Result<u64, DbError> {
+async fn scoped_count(c: Conn<'_>, p: &Policy, sql: String, at: DbTime) -> Result<u64, DbError> {
     let product = p.product.as_ref().map_or("", |x| x.as_str());
-    with_conn!(on c, |conn, d| {
-        let c: Count = diesel::sql_query(d.sql(sql))
+    with_conn!(on c, |conn, _d| {
+        let c: Count = prepared::sql(sql)
             .bind::<Text, _>(p.org_id.as_str())
             .bind::<Text, _>(product)
             .bind::<Text, _>(p.org_id.as_str())
@@ -294,9 +295,9 @@ impl PolicyStore for SqlStore {
                 let mut out = PolicyOutcome::default();
                 if let Some(at) = inactive {
                     out.threads_deleted =
-                        scoped_count(conn.any(), p, &inactive_sql("COUNT(*) AS n", ""), at).await?;
+                        scoped_count(conn.any(), p, inactive_sql("COUNT(*) AS n", ""), at).await?;
                     out.sample =
-                        scoped_ids(conn.any(), p, &inactive_sql("t.id AS id", order), at, 100)
+                        scoped_ids(conn.any(), p, inactive_sql("t.id AS id", order), at, 100)
                             .await?
                             .into_iter()
                             .map(|id| ThreadId::from_uuid(id.0))
@@ -304,19 +305,19 @@ impl PolicyStore for SqlStore {
                 }
                 if let Some(at) = forget {
                     out.forgotten =
-                        scoped_count(conn.any(), p, &deleted_threads_sql("COUNT(*) AS n", ""), at)
+                        scoped_count(conn.any(), p, deleted_threads_sql("COUNT(*) AS n", ""), at)
                             .await?
                             + scoped_count(
                                 conn.any(),
                                 p,
-                                &deleted_messages_sql("COUNT(*) AS n", "m.deleted_at < ?", ""),
+                                deleted_messages_sql("COUNT(*) AS n", "m.deleted_at < ?", ""),
                                 at,
                             )
                             .await?
                             + scoped_count(
                                 conn.any(),
                                 p,
-                                &deleted_messages_sql(
+                                deleted_messages_sql(
                                     "COUNT(*) AS n",
                                     "m.tombstoned_at < ? AND m.erased_at IS NULL",
                                     "",
@@ -335,8 +336,8 @@ impl PolicyStore for SqlStore {
                 return Ok(out);
             }
             if let Some(at) = inactive {
-                let ids = scoped_ids(conn.any(), p, &inactive_sql("t.id AS id", order), at, limit)
-                    .await?;
+                let ids =
+                    scoped_ids(conn.any(), p, inactive_sql("t.id AS id", order), at, limit).await?;
                 out.sample = ids.iter().map(|id| ThreadId::from_uuid(id.0)).collect();
                 out.threads_deleted =
                     diesel::update(threads::table.filter(threads::id.eq_any(&ids)))
@@ -348,7 +349,7 @@ impl PolicyStore for SqlStore {
                 let gone = scoped_ids(
                     conn.any(),
                     p,
-                    &deleted_threads_sql("t.id AS id", "ORDER BY t.deleted_at, t.id LIMIT ?"),
+                    deleted_threads_sql("t.id AS id", "ORDER BY t.deleted_at, t.id LIMIT ?"),
                     at,
                     limit,
                 )
@@ -359,7 +360,7 @@ impl PolicyStore for SqlStore {
                 let removed = scoped_ids(
                     conn.any(),
                     p,
-                    &deleted_messages_sql(
+                    deleted_messages_sql(
                         "m.id AS id",
                         "m.deleted_at < ?",
                         "ORDER BY m.deleted_at, m.id LIMIT ?",
@@ -375,7 +376,7 @@ impl PolicyStore for SqlStore {
                 let tombs = scoped_ids(
                     conn.any(),
                     p,
-                    &deleted_messages_sql(
+                    deleted_messages_sql(
                         "m.id AS id",
                         "m.tombstoned_at < ? AND m.erased_at IS NULL",
                         "ORDER BY m.tombstoned_at, m.id LIMIT ?",

@@ -11,6 +11,7 @@ use diesel::sql_types::Bool;
 
 use super::conn::{AsConn, Conn};
 use super::error::DbError;
+use super::prepared::{self, Bind};
 use super::schema::{messages, threads};
 use super::store::SqlStore;
 use super::types::{DbJson, DbTime, DbUuid};
@@ -29,7 +30,7 @@ pub(super) struct Locked {
 pub(super) async fn sweep_lock(c: Conn<'_>) -> Result<bool, DbError> {
     with_conn!(on c, |conn, dialect| {
         if dialect == super::Dialect::Postgres {
-            let l: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+            let l: Locked = prepared::sql("SELECT pg_try_advisory_xact_lock(?) AS locked")
                 .bind::<diesel::sql_types::BigInt, _>(SWEEP_LOCK)
                 .get_result(conn)
                 .await?;
