@@ -22,7 +22,7 @@ pub struct ApiConfig<D: Deps> {
     /// How long an Idempotency-Key may stay in progress before a retry may take it over.
     pub idempotency_lease_secs: i64,
     /// WebSocket limits and timers.
-    pub ws: crate::ws::WsConfig,
+    pub ws: chat_threads_application::live::WebSocketSettings,
     /// Origins browsers may call from.
     pub origins: crate::cors::OriginPolicy,
     /// The process's metrics (one registry for every worker).

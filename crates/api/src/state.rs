@@ -172,8 +172,6 @@ pub struct AppSettings {
     pub session_org: Option<chat_threads_domain::OrgId>,
     /// Uploads.
     pub files: chat_threads_application::files::FileSettings,
-    /// Keep-alive interval of SSE streams.
-    pub sse_keepalive: std::time::Duration,
     /// How long temporary threads live (`threads.temporary_ttl`).
     pub temporary_ttl: std::time::Duration,
     /// Rows per sweep transaction (`retention.sweep_batch`).
@@ -193,6 +191,7 @@ impl<D: Deps> AppState<D> {
     pub fn compose(p: Parts<D>) -> Self {
         let s = p.settings;
         let limits = s.limits;
+        let sse_keepalive = s.replies.replies.sse_keepalive();
         // The change feed's writer: every event the hub publishes goes to the log through it.
         let feed_queue =
             chat_threads_application::feed::FeedQueue::start(p.store.clone(), &p.runtime);
@@ -286,7 +285,7 @@ impl<D: Deps> AppState<D> {
             store: p.store,
             limits,
             replies,
-            sse_keepalive: s.sse_keepalive,
+            sse_keepalive,
             live: Arc::default(),
             openai: s.openai,
         }

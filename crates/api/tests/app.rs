@@ -12,10 +12,10 @@ use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use chat_threads_api::cors::OriginPolicy;
 use chat_threads_api::rate_limit::RateLimits;
-use chat_threads_api::ws::WsConfig;
 use chat_threads_api::{ApiConfig, AppSettings, AppState, Deps, Parts, Verifier};
 use chat_threads_application::accounts::{AccountSettings, AuthPolicy, SessionSettings};
 use chat_threads_application::events::ThreadEvents;
+use chat_threads_application::live::WebSocketSettings;
 use chat_threads_application::replies::models::{Allowlists, Catalog};
 use chat_threads_application::replies::{RepliesSettings, ReplySettings};
 use chat_threads_domain::Limits;
@@ -78,6 +78,7 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
                     flush_interval_ms: 50,
                     retention_secs: 10,
                     stale_after_secs: 60,
+                    sse_keepalive_secs: 15,
                     ..RepliesSettings::default()
                 },
                 max_reply_bytes: 1 << 16,
@@ -101,7 +102,6 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
             },
             session_org: None,
             files: chat_threads_application::files::FileSettings::default(),
-            sse_keepalive: Duration::from_secs(15),
             temporary_ttl: Duration::from_secs(3600),
             sweep_batch: 500,
             self_erasure: false,
@@ -116,13 +116,13 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
         json_limit: limits.body_bytes,
         idempotency_ttl_secs: 3600,
         idempotency_lease_secs: 120,
-        ws: WsConfig {
+        ws: WebSocketSettings {
             max_frame_bytes: 65536,
             max_message_bytes: 65536,
             queue: 64,
-            heartbeat: Duration::from_secs(15),
-            idle_timeout: Duration::from_secs(60),
-            auth_timeout: Duration::from_secs(10),
+            heartbeat_secs: 15,
+            idle_timeout_secs: 60,
+            auth_timeout_secs: 10,
         },
         origins: OriginPolicy::new(&[], 600),
         metrics: Arc::default(),

@@ -44,6 +44,7 @@ pub mod feed;
 pub mod files;
 pub mod idempotency;
 mod input;
+pub mod live;
 pub mod members;
 pub mod messages;
 pub mod organize;

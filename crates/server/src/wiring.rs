@@ -106,7 +106,6 @@ pub async fn api_config(
                 settings.auth.sessions.purge_interval_secs.saturating_mul(3),
             ),
             files: settings.files.uploads.clone(),
-            sse_keepalive: std::time::Duration::from_secs(settings.replies.sse_keepalive_secs),
             openai: settings.openai,
         },
     });
@@ -151,7 +150,6 @@ pub async fn api_config(
     chat_threads_api::register_gauges(&metrics, &state);
     register_store_gauges(&metrics, &state.store, bridge);
     let json_limit = limits.body_bytes;
-    let w = settings.websocket;
     Ok(ApiConfig {
         state,
         verifier: Verifier(Arc::new(authority)),
@@ -159,14 +157,7 @@ pub async fn api_config(
         json_limit,
         idempotency_ttl_secs: settings.server.idempotency_ttl_secs,
         idempotency_lease_secs: settings.server.idempotency_lease_secs,
-        ws: chat_threads_api::ws::WsConfig {
-            max_frame_bytes: w.max_frame_bytes,
-            max_message_bytes: w.max_message_bytes,
-            queue: w.queue,
-            heartbeat: std::time::Duration::from_secs(w.heartbeat_secs),
-            idle_timeout: std::time::Duration::from_secs(w.idle_timeout_secs),
-            auth_timeout: std::time::Duration::from_secs(w.auth_timeout_secs),
-        },
+        ws: settings.websocket,
         origins: OriginPolicy::new(
             &settings.server.cors.allowed_origins,
             settings.server.cors.max_age_secs,

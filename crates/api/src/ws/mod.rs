@@ -6,6 +6,7 @@
 //! later") so it never slows anyone else down — the client reconnects and resumes replies with
 //! `messages.resume`. Subscriptions unregister themselves when the connection ends (drop guards).
 
+use chat_threads_application::live::WebSocketSettings;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -23,23 +24,6 @@ use tokio::sync::mpsc;
 use crate::auth::Verifier;
 use crate::error::ApiError;
 use crate::state::{AppState, Deps};
-
-/// WebSocket limits and timers.
-#[derive(Debug, Clone, Copy)]
-pub struct WsConfig {
-    /// Largest frame, bytes.
-    pub max_frame_bytes: usize,
-    /// Largest message (continuations aggregated), bytes.
-    pub max_message_bytes: usize,
-    /// Outgoing queue per connection, messages.
-    pub queue: usize,
-    /// Ping interval.
-    pub heartbeat: Duration,
-    /// Closed after this long without hearing from the client.
-    pub idle_timeout: Duration,
-    /// Time allowed to authenticate with a first `auth` frame.
-    pub auth_timeout: Duration,
-}
 
 mod ops;
 
@@ -101,7 +85,7 @@ pub async fn upgrade<D: Deps>(
     body: web::Payload,
     state: web::Data<AppState<D>>,
     verifier: web::Data<Verifier>,
-    config: web::Data<WsConfig>,
+    config: web::Data<WebSocketSettings>,
     origins: web::Data<crate::cors::OriginPolicy>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
@@ -180,7 +164,7 @@ struct Connection<D: Deps> {
     id: String,
     state: std::sync::Arc<AppState<D>>,
     verifier: Verifier,
-    config: WsConfig,
+    config: WebSocketSettings,
     principal: Option<Principal>,
     /// When the token that authenticated the connection expires; the connection ends then.
     expires: Option<tokio::time::Instant>,
@@ -214,13 +198,13 @@ impl<D: Deps> Connection<D> {
         if let Some(p) = &self.principal {
             out.send(json!({"type": "ready", "subject": p.subject, "connection_id": self.id}));
         }
-        let mut heartbeat = tokio::time::interval(self.config.heartbeat);
+        let mut heartbeat = tokio::time::interval(self.config.heartbeat());
         heartbeat.tick().await;
-        let auth_deadline = tokio::time::Instant::now() + self.config.auth_timeout;
+        let auth_deadline = tokio::time::Instant::now() + self.config.auth_timeout();
         let mut last_heard = tokio::time::Instant::now();
         let mut ping_session = session.clone();
         let close = loop {
-            let idle_deadline = last_heard + self.config.idle_timeout;
+            let idle_deadline = last_heard + self.config.idle_timeout();
             let deadline = if self.principal.is_none() {
                 idle_deadline.min(auth_deadline)
             } else {

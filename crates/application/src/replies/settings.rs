@@ -53,6 +53,11 @@ impl RepliesSettings {
     pub fn stale_after(&self) -> Duration {
         Duration::from_secs(self.stale_after_secs)
     }
+
+    /// Keep-alive comment interval of idle SSE streams.
+    pub fn sse_keepalive(&self) -> Duration {
+        Duration::from_secs(self.sse_keepalive_secs)
+    }
 }
 
 /// What replies need: `[replies]` whole, and what they take from other sections.

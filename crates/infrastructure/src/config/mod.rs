@@ -45,7 +45,7 @@ pub struct Settings {
     /// Uploaded files.
     pub files: FilesConfig,
     /// WebSocket limits.
-    pub websocket: WebSocketSettings,
+    pub websocket: chat_threads_application::live::WebSocketSettings,
     /// Tools the service runs on MCP servers.
     pub mcp: McpSettings,
     /// Threads (temporary ones).
@@ -164,24 +164,6 @@ pub struct ModelHttpSettings {
     pub retries: u32,
     /// First backoff, ms.
     pub retry_backoff_ms: u64,
-}
-
-/// WebSocket settings.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebSocketSettings {
-    /// Largest frame.
-    pub max_frame_bytes: usize,
-    /// Largest message.
-    pub max_message_bytes: usize,
-    /// Outgoing queue.
-    pub queue: usize,
-    /// Ping interval, s.
-    pub heartbeat_secs: u64,
-    /// Idle timeout, s.
-    pub idle_timeout_secs: u64,
-    /// Auth timeout, s.
-    pub auth_timeout_secs: u64,
 }
 
 /// MCP servers whose tools replies may run.
