@@ -283,7 +283,7 @@ impl Settings {
         let r = &self.replies;
         let w = &self.websocket;
         let l = &self.rate_limit;
-        let checks: [(&str, u64, u64); 33] = [
+        let checks: [(&str, u64, u64); 38] = [
             ("rate_limit.cluster_sync_ms", l.cluster_sync_ms, 10),
             ("audit.retention_days", self.audit.retention_days.into(), 1),
             (
@@ -371,6 +371,15 @@ impl Settings {
             (
                 "limits.imports_at_once",
                 self.limits.imports_at_once as u64,
+                1,
+            ),
+            ("limits.page_size_max", self.limits.page_size_max.into(), 1),
+            ("limits.content_bytes", self.limits.content_bytes as u64, 1),
+            ("limits.body_bytes", self.limits.body_bytes as u64, 1024),
+            ("limits.page_bytes", self.limits.page_bytes as u64, 1024),
+            (
+                "database.max_connections",
+                self.database.max_connections as u64,
                 1,
             ),
         ];

@@ -168,7 +168,8 @@ fn values_below_what_works_are_refused_naming_the_key() {
     writeln!(
         f,
         "[replies]\ncontext_messages = 0\nflush_interval_ms = 10\n[websocket]\nqueue = 0\n\
-         [rate_limit]\nper_ip_burst = 0\n[auth.sessions]\nmax_ttl_secs = -5"
+         [rate_limit]\nper_ip_burst = 0\n[auth.sessions]\nmax_ttl_secs = -5\n\
+         [limits]\npage_size_max = 0\n[database]\nmax_connections = 0"
     )
     .unwrap();
     let err = Settings::load_from(Some(f.path()), env(&[]))
@@ -180,6 +181,8 @@ fn values_below_what_works_are_refused_naming_the_key() {
         "websocket.queue must be at least 1",
         "rate_limit.per_ip_burst must be at least 1",
         "auth.sessions.max_ttl_secs must be at least 1 (it is -5)",
+        "limits.page_size_max must be at least 1 (it is 0)",
+        "database.max_connections must be at least 1 (it is 0)",
     ] {
         assert!(err.contains(key), "{key} missing from: {err}");
     }
