@@ -222,16 +222,16 @@ impl MessageStore for SqlStore {
         let r: Result<Vec<Message>, DbError> = with_conn!(self, |conn, _d| {
             if before.is_none() {
                 // The first page — almost every read — is one prepared statement.
-                let rows: Vec<MessageRow> = ActivePathQuery {
+                let page = ActivePathQuery {
                     thread: db_id(thread_id),
                     owner: scope.owner.as_str().to_owned(),
                     org: scope.org_reader.as_ref().map(|o| o.as_str().to_owned()),
                     limit: i64::from(limit),
                 }
-                .load(conn)
+                .run(conn)
                 .await?;
-                if !rows.is_empty() {
-                    return messages_from(rows);
+                if !page.is_empty() {
+                    return Ok(page);
                 }
                 // Nothing: an empty thread, or not one the scope may read.
                 let _thread = find_thread(conn.any(), scope, thread_id, false).await?;

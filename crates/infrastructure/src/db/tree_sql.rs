@@ -264,13 +264,61 @@ where
         out.push_bind_param::<BigInt, _>(&self.limit)?;
         out.push_sql(") SELECT ");
         out.push_sql(MESSAGE_COLUMNS);
-        out.push_sql(" FROM path p JOIN messages m ON m.id = p.id ORDER BY p.n DESC");
+        // No ORDER BY: the caller puts the page root first (by depth), which spares SQLite a
+        // sorter holding every row of the page.
+        out.push_sql(" FROM path p JOIN messages m ON m.id = p.id");
         Ok(())
     }
 }
 
 impl diesel::query_builder::Query for ActivePathQuery {
-    type SqlType = diesel::sql_types::Untyped;
+    // The columns of `messages` in their order (MESSAGE_COLUMNS): rows are read by position
+    // into a `MessageRow`, not by name.
+    type SqlType = diesel::dsl::SqlTypeOf<
+        <MessageRow as diesel::Selectable<diesel::sqlite::Sqlite>>::SelectExpression,
+    >;
+}
+
+// The sync `load` (SQLite's blocking thread); the async one is implemented for every type.
+impl<C> diesel::RunQueryDsl<C> for ActivePathQuery {}
+
+impl ActivePathQuery {
+    /// Reads the page, root first, on either backend's connection.
+    pub(super) async fn run(self, conn: &mut impl LoadActivePath) -> Result<Vec<Message>, DbError> {
+        let mut rows = conn.load_active_path(self).await?;
+        // A path: each message one deeper than its parent.
+        rows.sort_unstable_by_key(|r| r.depth);
+        super::models::messages_from(rows)
+    }
+}
+
+/// Loads an [`ActivePathQuery`]'s rows. On SQLite they are read straight into `MessageRow`s on
+/// the blocking thread that runs the statement: through the async wrapper, every value of
+/// every row would first be copied into an owned row there, then converted on the worker.
+pub(super) trait LoadActivePath {
+    /// The page's rows, in no particular order.
+    fn load_active_path(
+        &mut self,
+        query: ActivePathQuery,
+    ) -> futures_util::future::BoxFuture<'_, QueryResult<Vec<MessageRow>>>;
+}
+
+impl LoadActivePath for super::pool::SqliteConn {
+    fn load_active_path(
+        &mut self,
+        query: ActivePathQuery,
+    ) -> futures_util::future::BoxFuture<'_, QueryResult<Vec<MessageRow>>> {
+        self.spawn_blocking(move |c| diesel::RunQueryDsl::load::<MessageRow>(query, c))
+    }
+}
+
+impl LoadActivePath for diesel_async::AsyncPgConnection {
+    fn load_active_path(
+        &mut self,
+        query: ActivePathQuery,
+    ) -> futures_util::future::BoxFuture<'_, QueryResult<Vec<MessageRow>>> {
+        Box::pin(RunQueryDsl::load::<MessageRow>(query, self))
+    }
 }
 
 /// Walks up to `limit` parent links from `start` (recursive CTE over the primary key), root first.
