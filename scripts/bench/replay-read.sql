@@ -1,7 +1,8 @@
 -- Replay ceiling, read (scripts/bench-http.sh): the one statement the service issues for
 -- GET /v1/threads/{id}/messages?limit=50 (ActivePathQuery, crates/infrastructure/src/db/tree_sql.rs,
 -- with MESSAGE_COLUMNS from db/models.rs): the owner's read check on the thread, its active leaf,
--- the walk up 51 parent links (the page and one more, to tell whether there is more).
+-- the walk up 51 parent links (the page and one more, to tell whether there is more); no ORDER
+-- BY: the service puts the page root first itself (by depth).
 -- Differences: the thread id comes from a subquery on bench_ids, the org (none for this
 -- principal) is a NULL constant where the service binds a NULL, and pgbench takes the rows as
 -- text where diesel takes them binary (PostgreSQL formats 51 x 23 values: uuid, timestamptz,
@@ -19,5 +20,5 @@ WITH RECURSIVE t AS (SELECT id, active_leaf_id FROM threads WHERE id = (SELECT i
 SELECT m.id, m.thread_id, m.parent_id, m.depth, m.role, m.content, m.content_type, m.display_text,
        m.status, m.model, m.prompt_tokens, m.completion_tokens, m.feedback_rating, m.feedback_text,
        m.reaction, m.metadata, m.edited_at, m.created_at, m.updated_at, m.deleted_at, m.version,
-       m.tombstoned_at, m.attachments
-  FROM path p JOIN messages m ON m.id = p.id ORDER BY p.n DESC;
+       m.tombstoned_at, m.attachments, m.parts, m.author, m.author_name, m.queued_at
+  FROM path p JOIN messages m ON m.id = p.id;
