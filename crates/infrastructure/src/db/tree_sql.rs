@@ -5,15 +5,18 @@
 use chat_threads_application::{Anchor, AppError, NewMessage};
 use chat_threads_domain::{Message, MessageId, Owner, Scope, Thread, ThreadId};
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 
 use super::conn::{AsConn, Conn};
 use super::error::DbError;
 use super::files::reference_files;
 use super::models::{MESSAGE_COLUMNS, MessageRow, ThreadRow};
+use super::prepared::{self, Bind};
 use super::schema::{messages, threads};
 use super::store::db_id;
-use super::types::{DbTime, DbUuid};
+use super::types::DbTime;
+use super::types::sql::{PTime, PUuid};
 
 /// A thread the scope may read (live only unless `include_deleted`), or `ThreadNotFound`.
 pub(super) async fn find_thread(
@@ -58,6 +61,18 @@ pub(super) async fn find_own_thread(
     find_thread(c, &Scope::of(scope.owner.clone()), id, false).await
 }
 
+/// Locks a thread row (an update that changes nothing) and returns it: a fixed text, so each
+/// connection prepares it once (diesel prepares every `UPDATE` it builds again at each call).
+const LOCK_THREAD: &str = "UPDATE threads SET message_count = message_count \
+     WHERE id = ? AND owner = ? AND deleted_at IS NULL RETURNING id, owner, org_id, title, \
+     product, status, document_id, external_id, metadata, system_prompt, model, active_leaf_id, \
+     forked_from_thread_id, forked_from_message_id, message_count, last_message_at, created_at, \
+     updated_at, deleted_at, expires_at, folder_id, pinned, temporary, creator_email, tags";
+
+/// Makes a just-placed message its thread's active leaf (a fixed text, prepared once).
+const RECORD_APPEND: &str = "UPDATE threads SET active_leaf_id = ?, \
+     message_count = message_count + 1, last_message_at = ?, updated_at = ? WHERE id = ?";
+
 /// Locks the owner's live thread row for the rest of the transaction and returns it.
 pub(super) async fn lock_thread(
     c: Conn<'_>,
@@ -65,17 +80,12 @@ pub(super) async fn lock_thread(
     id: ThreadId,
 ) -> Result<Thread, DbError> {
     with_conn!(on c, |conn, _d| {
-        let row: Option<ThreadRow> = diesel::update(
-            threads::table
-                .filter(threads::id.eq(db_id(id)))
-                .filter(threads::owner.eq(scope.owner.as_str()))
-                .filter(threads::deleted_at.is_null()),
-        )
-        .set(threads::message_count.eq(threads::message_count))
-        .returning(ThreadRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?;
+        let row: Option<ThreadRow> = prepared::sql(LOCK_THREAD)
+            .bind::<PUuid, _>(db_id(id))
+            .bind::<Text, _>(scope.owner.as_str())
+            .get_result(conn)
+            .await
+            .optional()?;
         Ok(Thread::try_from(
             row.ok_or(DbError(AppError::ThreadNotFound))?,
         )?)
@@ -171,13 +181,11 @@ async fn record_append(c: Conn<'_>, msg: &Message) -> Result<(), DbError> {
             .values(MessageRow::from(msg))
             .execute(conn)
             .await?;
-        diesel::update(threads::table.filter(threads::id.eq(db_id(msg.thread_id))))
-            .set((
-                threads::active_leaf_id.eq(Some(DbUuid(msg.id.as_uuid()))),
-                threads::message_count.eq(threads::message_count + 1),
-                threads::last_message_at.eq(Some(DbTime(msg.created_at))),
-                threads::updated_at.eq(DbTime(msg.created_at)),
-            ))
+        prepared::sql(RECORD_APPEND)
+            .bind::<PUuid, _>(db_id(msg.id))
+            .bind::<PTime, _>(DbTime(msg.created_at))
+            .bind::<PTime, _>(DbTime(msg.created_at))
+            .bind::<PUuid, _>(db_id(msg.thread_id))
             .execute(conn)
             .await?;
         Ok(())
