@@ -544,8 +544,21 @@ pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64
     }
 }
 
-/// A token count as the use cases take it: a count beyond `u32` (which the schema refuses)
-/// saturates, and zero or less stays zero (refused as out of range by the use case).
+/// A token limit as the body gives it: a whole number no larger than a `u32` (the schema's
+/// maximum), refused naming the field otherwise; zero or less is the use case's to refuse.
+pub fn token_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let n = whole_number(d)?;
+    match n {
+        Some(n) if n > i64::from(u32::MAX) => Err(serde::de::Error::custom(format!(
+            "must be at most {} (it is {n})",
+            u32::MAX
+        ))),
+        n => Ok(n),
+    }
+}
+
+/// A token count as the use cases take it (at most `u32::MAX`, see [`token_limit`]); zero or
+/// less stays zero (refused as out of range by the use case).
 pub fn token_count(n: Option<i64>) -> Option<u32> {
     n.map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX))
 }

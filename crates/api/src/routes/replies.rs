@@ -233,7 +233,7 @@ pub struct ChatBody {
     /// output).
     pub sampling: Option<crate::dto::SamplingDto>,
     /// Most tokens the reply may have (at least 1; never more than `replies.reply_max_tokens`).
-    #[serde(default, deserialize_with = "crate::dto::whole_number")]
+    #[serde(default, deserialize_with = "crate::dto::token_limit")]
     #[schema(minimum = 1, maximum = 4294967295_i64)]
     pub max_tokens: Option<i64>,
     /// Your uploaded files to attach to the user message, at most 10. Images reach models
@@ -339,7 +339,7 @@ pub struct ResendBody {
     /// output).
     pub sampling: Option<crate::dto::SamplingDto>,
     /// Most tokens the reply may have (at least 1; never more than `replies.reply_max_tokens`).
-    #[serde(default, deserialize_with = "crate::dto::whole_number")]
+    #[serde(default, deserialize_with = "crate::dto::token_limit")]
     #[schema(minimum = 1, maximum = 4294967295_i64)]
     pub max_tokens: Option<i64>,
     /// Your uploaded files to attach to the new user message, at most 10 (none by default).
@@ -376,7 +376,7 @@ pub struct RegenerateBody {
     /// Sampling settings for the new reply.
     pub sampling: Option<crate::dto::SamplingDto>,
     /// Most tokens the new reply may have (at least 1).
-    #[serde(default, deserialize_with = "crate::dto::whole_number")]
+    #[serde(default, deserialize_with = "crate::dto::token_limit")]
     #[schema(minimum = 1, maximum = 4294967295_i64)]
     pub max_tokens: Option<i64>,
     /// Functions the new reply may call.

@@ -128,7 +128,7 @@ pub struct ToolResultsBody {
     /// Sampling settings for the continuation.
     pub sampling: Option<SamplingDto>,
     /// Most tokens the continuation may have (at least 1).
-    #[serde(default, deserialize_with = "crate::dto::whole_number")]
+    #[serde(default, deserialize_with = "crate::dto::token_limit")]
     #[schema(minimum = 1, maximum = 4294967295_i64)]
     pub max_tokens: Option<i64>,
     /// Functions the continuation may call (send them again to keep offering them).
