@@ -160,12 +160,23 @@ where
             })
             .transpose()?;
         if let Some(leaf) = input.leaf_id {
-            let m = self
+            // A leaf the body names that the thread does not hold is a mistake in the body
+            // (400 naming the field), not a missing resource of the URL.
+            let live = match self
                 .store
                 .get_message(&Scope::of(who.owner()), thread_id, leaf)
-                .await?;
-            if m.is_deleted() {
-                return Err(AppError::MessageNotFound);
+                .await
+            {
+                Ok(m) => !m.is_deleted(),
+                Err(AppError::MessageNotFound) => false,
+                Err(e) => return Err(e),
+            };
+            if !live {
+                return Err(DomainError::invalid(
+                    "leaf_id",
+                    "no live message of this thread has this id",
+                )
+                .into());
             }
         }
         let count = self.store.list_shares(thread_id).await?.len();
