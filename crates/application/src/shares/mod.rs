@@ -160,8 +160,8 @@ where
             })
             .transpose()?;
         if let Some(leaf) = input.leaf_id {
-            // A leaf the body names that the thread does not hold is a mistake in the body
-            // (400 naming the field), not a missing resource of the URL.
+            // A leaf the body names that the thread does not hold (or holds deleted) cannot be
+            // shared: 422, not a 404 of the URL's thread.
             let live = match self
                 .store
                 .get_message(&Scope::of(who.owner()), thread_id, leaf)
@@ -172,11 +172,9 @@ where
                 Err(e) => return Err(e),
             };
             if !live {
-                return Err(DomainError::invalid(
-                    "leaf_id",
-                    "no live message of this thread has this id",
-                )
-                .into());
+                return Err(
+                    DomainError::MessageUnusable(leaf, "no live message of this thread").into(),
+                );
             }
         }
         let count = self.store.list_shares(thread_id).await?.len();
