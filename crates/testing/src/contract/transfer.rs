@@ -168,6 +168,42 @@ pub async fn pages_and_exports_are_bounded<S: Store>(store: S) {
         cursor = page.next_cursor;
     }
     assert_eq!(seen, 5, "every message reached through the cursors");
+
+    // A path longer than one read, without a limit: read back in chunks, every message once,
+    // root first, nothing more to follow.
+    let deep = s.thread(&alice()).await;
+    let mut said = Vec::new();
+    for i in 0..300 {
+        said.push(s.say(&alice(), deep.id, user(&format!("d{i}"))).await.id);
+    }
+    let whole = s
+        .messages
+        .active_path(&alice(), deep.id, None, None, MessageFilter::default())
+        .await
+        .unwrap();
+    assert!(!whole.has_more);
+    let ids: Vec<_> = whole.data.iter().map(|m| m.id).collect();
+    assert_eq!(ids, said, "the whole path, in order");
+    // Large messages at the end of that long path: the page stops at the budget there, and
+    // its cursor leads on into the small ones.
+    for _ in 0..3 {
+        said.push(s.say(&alice(), deep.id, user(&big)).await.id);
+    }
+    let last = s
+        .messages
+        .active_path(&alice(), deep.id, None, None, MessageFilter::default())
+        .await
+        .unwrap();
+    let ids: Vec<_> = last.data.iter().map(|m| m.id).collect();
+    assert_eq!(ids, said[said.len() - 2..], "the newest two that fit");
+    assert!(last.has_more);
+    let next = s
+        .messages
+        .active_path(&alice(), deep.id, last.next_cursor, None, MessageFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(next.data.first().map(|m| m.id), Some(said[0]));
+    assert_eq!(next.data.last().map(|m| m.id), Some(said[said.len() - 3]));
     let first = s
         .messages
         .tree(&alice(), t.id, None, Some(100), MessageFilter::default())
