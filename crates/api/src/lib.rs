@@ -64,7 +64,6 @@ pub fn app<D: Deps>(
 pub fn configure<D: Deps>(config: ApiConfig<D>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         let readiness = config.state.store.clone();
-        let openapi = openapi::document();
         cfg.app_data(extractors::json_config(config.json_limit))
             .app_data(extractors::path_config())
             .app_data(extractors::query_config())
@@ -94,11 +93,11 @@ pub fn configure<D: Deps>(config: ApiConfig<D>) -> impl FnOnce(&mut web::Service
                     .configure(routes::openai::routes::<D>)
                     .default_service(web::to(routes::openai::not_found)),
             )
+            .route("/openapi.json", web::get().to(openapi::serve))
             .service(
                 utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
-                    .external_url_unchecked("/openapi.json", openapi)
                     // Offline and private: never send the spec's URL to validator.swagger.io.
-                    .config(utoipa_swagger_ui::Config::default().validator_url("none")),
+                    .config(utoipa_swagger_ui::Config::from("/openapi.json").validator_url("none")),
             )
             .route("/docs", web::get().to(extractors::docs_redirect));
     }

@@ -19,7 +19,8 @@ type Table = BTreeMap<(String, String), BTreeSet<String>>;
 fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let doc = crate::openapi::document();
+        let doc: serde_json::Value =
+            serde_json::from_slice(crate::openapi::served()).unwrap_or_default();
         let mut table = Table::new();
         let Some(paths) = doc["paths"].as_object() else {
             return table;

@@ -21,6 +21,7 @@ use actix_service::{IntoServiceFactory as _, ServiceFactoryExt as _, map_config}
 use actix_web::dev::{AppConfig, Server, fn_service};
 use actix_web::rt::net::TcpStream;
 use chat_threads_application::error::ErrorCode;
+use futures_util::future::LocalBoxFuture;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::{ErrorBody, ErrorDetail};
@@ -92,9 +93,17 @@ pub fn server<D: Deps>(
                 .h1_write_buffer_size(listen.write_buffer_bytes)
                 .local_addr(local)
                 .h1(map_config(
-                    crate::app(config.clone())
-                        .into_factory()
-                        .map_err(|err: actix_web::Error| err.error_response()),
+                    // Each request's future is boxed: the connection's task holds the HTTP/1
+                    // dispatcher, which would otherwise hold room for the whole middleware
+                    // chain's future (~7 KiB) for as long as the connection lives — idle
+                    // keep-alives, WebSockets and SSE followers included.
+                    actix_service::apply_fn_factory(
+                        crate::app(config.clone()).into_factory(),
+                        |req, app: &_| -> LocalBoxFuture<'static, _> {
+                            Box::pin(actix_service::Service::call(app, req))
+                        },
+                    )
+                    .map_err(|err: actix_web::Error| err.error_response()),
                     |()| AppConfig::default(),
                 ));
             let gate = gate.clone();
@@ -109,7 +118,9 @@ pub fn server<D: Deps>(
                         tracing::debug!(error = %e, "TCP_NODELAY not set");
                     }
                     let Some(pass) = gate.enter() else {
-                        refuse(io).await;
+                        // Boxed, for the same reason: its read buffer would otherwise make
+                        // every connection's task larger.
+                        Box::pin(refuse(io)).await;
                         return Err(actix_http::error::DispatchError::Io(io::Error::new(
                             io::ErrorKind::ConnectionRefused,
                             "at server.max_connections",
