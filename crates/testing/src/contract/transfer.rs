@@ -199,7 +199,13 @@ pub async fn pages_and_exports_are_bounded<S: Store>(store: S) {
     assert!(last.has_more);
     let next = s
         .messages
-        .active_path(&alice(), deep.id, last.next_cursor, None, MessageFilter::default())
+        .active_path(
+            &alice(),
+            deep.id,
+            last.next_cursor,
+            None,
+            MessageFilter::default(),
+        )
         .await
         .unwrap();
     assert_eq!(next.data.first().map(|m| m.id), Some(said[0]));
