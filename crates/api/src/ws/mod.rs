@@ -282,8 +282,20 @@ impl<D: Deps> Connection<D> {
                     last_heard = tokio::time::Instant::now();
                     match msg {
                         // Boxed: an operation's future (the largest is many KiB) lives only while it
-                        // runs, instead of inside every idle connection's task.
-                        Some(Ok(AggregatedMessage::Text(text))) => Box::pin(self.handle(&out, &text)).await,
+                        // runs, instead of inside every idle connection's task. Frames queued
+                        // meanwhile (events of subscribed threads) keep going out.
+                        Some(Ok(AggregatedMessage::Text(text))) => {
+                            let mut op = Box::pin(self.handle(&out, &text));
+                            let gone = tokio::select! {
+                                () = &mut op => false,
+                                () = &mut writer => true,
+                            };
+                            if gone {
+                                // The client left: what it asked for is still done whole.
+                                op.await;
+                                break CloseReason { code: CloseCode::Away, description: None };
+                            }
+                        }
                         Some(Ok(AggregatedMessage::Binary(_))) => out.send(json!({"type": "error", "error": {"code": ErrorCode::MalformedJson, "message": "send JSON text frames"}})),
                         Some(Ok(AggregatedMessage::Ping(bytes))) => {
                             let _ = ping_session.pong(&bytes).await;
