@@ -1,7 +1,8 @@
 //! kill -9 in the middle of a reply: after a restart the reply is failed with the text flushed
 //! so far, its stream ends with `message.failed`, and the thread takes a new chat at once — on
 //! SQLite and PostgreSQL. With two instances on PostgreSQL, the survivor releases the dead
-//! instance's reply and its followers get `message.failed`.
+//! instance's reply and its followers get `message.failed`. On SQLite, appends reach the
+//! database file itself in the background, so the file alone holds them after a kill -9.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::time::Duration;
@@ -381,4 +382,75 @@ async fn concurrent_regenerates_start_one_reply_on_sqlite() {
 #[tokio::test]
 async fn concurrent_regenerates_start_one_reply_on_postgres() {
     concurrent_regenerates_start_one_reply(true).await;
+}
+
+/// SQLite's WAL is copied into the database file in the background while appends go on (not by
+/// the commit of an append, on an HTTP worker, and not only at shutdown): after a crash, the
+/// database file alone — its WAL removed — already holds every append.
+#[tokio::test]
+async fn appends_reach_the_sqlite_file_in_the_background() {
+    let mut server = Server::start(&[("CHAT_THREADS__RATE_LIMIT__ENABLED", "false")]);
+    let token = server.token(&["--sub", "checkpointed"]);
+    let (status, _, thread) = server
+        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
+        .await;
+    assert_eq!(status, 201, "{thread}");
+    let tid = thread["id"].as_str().unwrap().to_owned();
+    let file = server.dir().join("data/chat-threads.db");
+    let size = || std::fs::metadata(&file).unwrap().len();
+    let before = size();
+    let content = "w".repeat(1024);
+    for _ in 0..300 {
+        let (status, _, m) = server
+            .call(
+                "POST",
+                &format!("/v1/threads/{tid}/messages"),
+                Some(&token),
+                Some(&json!({"content": content})),
+            )
+            .await;
+        assert_eq!(status, 201, "{m}");
+    }
+    // ~300 KiB of messages, far below the writer's own checkpoint backstop (64 MiB of WAL):
+    // only the background checkpointer puts them in the file. Wait until it has, and until the
+    // file stopped changing (no checkpoint half done when the process is killed).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut last = (size(), 0);
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = size();
+        last = if now == last.0 {
+            (now, last.1 + 1)
+        } else {
+            (now, 0)
+        };
+        if now >= before + 300 * 1024 && last.1 >= 8 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file stayed at {now} bytes (from {before}) with ~300 KiB appended"
+        );
+    }
+    server.crash_then_restart(|dir| {
+        for wal in ["data/chat-threads.db-wal", "data/chat-threads.db-shm"] {
+            let _ = std::fs::remove_file(dir.join(wal));
+        }
+    });
+    let mut seen = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/threads/{tid}/messages?limit=100&cursor={c}"),
+            None => format!("/v1/threads/{tid}/messages?limit=100"),
+        };
+        let (status, _, page) = server.call("GET", &path, Some(&token), None).await;
+        assert_eq!(status, 200, "{page}");
+        seen += page["data"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(c) if page["has_more"] == true => cursor = Some(c.to_owned()),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, 300, "every append is in the database file itself");
 }

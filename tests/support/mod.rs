@@ -144,6 +144,18 @@ impl Server {
         self.output = output;
     }
 
+    /// Kills the server with SIGKILL (like a crash), runs `between` on its working directory,
+    /// and starts it again there with the same settings.
+    pub fn crash_then_restart(&mut self, between: impl FnOnce(&Path)) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        between(self.workdir.path());
+        let (child, base, output) = spawn(self.workdir.path(), &self.env);
+        self.child = child;
+        self.base = base;
+        self.output = output;
+    }
+
     /// Kills the server with SIGKILL, like a crash.
     pub fn crash(&mut self) {
         self.child.kill().unwrap();

@@ -12,7 +12,7 @@
 //! lets them run beside the writer) and see only committed batches.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use chat_threads_application::AppError;
 use diesel::sqlite::SqliteConnection;
@@ -62,6 +62,73 @@ pub(crate) struct SqliteWriter {
     state: Mutex<State>,
     /// Callers queued for `state` right now.
     waiting: AtomicUsize,
+    /// Whether the background checkpointer was started.
+    checkpointing: AtomicBool,
+}
+
+/// WAL pages after which a commit of the writer checkpoints by itself (SQLite's
+/// `wal_autocheckpoint`, 1,000 by default): only a backstop, ~64 MiB of WAL, for when the
+/// background checkpointer falls behind.
+const BACKSTOP_WAL_PAGES: u32 = 16_384;
+
+/// How often the background checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`], on a thread and a
+/// connection of its own, until the writer is dropped.
+///
+/// With SQLite's default, the commit that takes the WAL past 1,000 pages checkpoints: it copies
+/// them and syncs the WAL and the database file (the only syncs `synchronous = NORMAL` makes),
+/// inside the writer's turn — which runs on an HTTP worker thread, so every connection of that
+/// worker waited, several times a second under a steady stream of appends. A `PASSIVE`
+/// checkpoint here never blocks the writer or the readers (it copies what no reader still
+/// needs, and the next batch starts the WAL over once all of it is copied), and a page written
+/// many times between two checkpoints is copied once. The thread runs at a lower priority
+/// (nice 10), so on a busy machine the copying yields to requests.
+fn start_checkpointer(writer: std::sync::Weak<SqliteWriter>, path: String, setup: String) {
+    use diesel::Connection as _;
+    use diesel::connection::SimpleConnection as _;
+    let run = move || {
+        #[cfg(target_os = "linux")]
+        let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10);
+        let mut conn: Option<SqliteConnection> = None;
+        loop {
+            std::thread::sleep(CHECKPOINT_EVERY);
+            if writer.strong_count() == 0 {
+                return;
+            }
+            let c = match conn.as_mut() {
+                Some(c) => c,
+                None => {
+                    let opened = SqliteConnection::establish(&path)
+                        .map_err(|e| e.to_string())
+                        .and_then(|mut c| {
+                            c.batch_execute(&setup)
+                                .map(|()| c)
+                                .map_err(|e| e.to_string())
+                        });
+                    match opened {
+                        Ok(c) => conn.insert(c),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "SQLite checkpointer cannot connect");
+                            continue;
+                        }
+                    }
+                }
+            };
+            if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                // Tried again at the next tick, on a new connection.
+                tracing::warn!(error = %e, "SQLite checkpoint failed");
+                conn = None;
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(run)
+    {
+        tracing::warn!(error = %e, "SQLite checkpointer not started: commits checkpoint past the backstop");
+    }
 }
 
 #[derive(Default)]
@@ -146,16 +213,27 @@ impl SqliteWriter {
             setup,
             state: Mutex::default(),
             waiting: AtomicUsize::new(0),
+            checkpointing: AtomicBool::new(false),
         }
     }
 
-    async fn open(&self) -> Result<WriterConn, DbError> {
+    async fn open(self: &Arc<Self>) -> Result<WriterConn, DbError> {
         let mut conn = WriterConn::establish(&self.path).await.map_err(|e| {
             DbError(AppError::unavailable(format!(
                 "cannot open the SQLite writer's connection: {e}"
             )))
         })?;
         conn.batch_execute(&self.setup).await.map_err(failed)?;
+        // Checkpoints run in the background (see `start_checkpointer`); the writer's own commit
+        // checkpoints only past a backstop, if the background one falls behind.
+        conn.batch_execute(&format!(
+            "PRAGMA wal_autocheckpoint = {BACKSTOP_WAL_PAGES};"
+        ))
+        .await
+        .map_err(failed)?;
+        if !self.checkpointing.swap(true, Ordering::Relaxed) {
+            start_checkpointer(Arc::downgrade(self), self.path.clone(), self.setup.clone());
+        }
         Ok(conn)
     }
 
