@@ -74,29 +74,29 @@ const BACKSTOP_WAL_PAGES: u32 = 16_384;
 /// How often the background checkpointer copies the WAL into the database.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`], on a thread and a
-/// connection of its own, until the writer is dropped.
+/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`], on a connection and a
+/// thread of their own, until the writer is dropped.
 ///
 /// With SQLite's default, the commit that takes the WAL past 1,000 pages checkpoints: it copies
 /// them and syncs the WAL and the database file (the only syncs `synchronous = NORMAL` makes),
 /// inside the writer's turn — which runs on an HTTP worker thread, so every connection of that
-/// worker waited, several times a second under a steady stream of appends. A `PASSIVE`
-/// checkpoint here never blocks the writer or the readers (it copies what no reader still
-/// needs, and the next batch starts the WAL over once all of it is copied), and a page written
-/// many times between two checkpoints is copied once. The thread runs at a lower priority
-/// (nice 10), so on a busy machine the copying yields to requests.
+/// worker waited, several times a second under a steady stream of appends. Here each round is
+/// two `PASSIVE` checkpoints on the checkpointer's thread (nice 10, so on a busy machine the
+/// copying yields to requests): the first beside the writer, copying the bulk while appends go
+/// on; the second while the writer is between batches (its turn is held, asynchronously — no
+/// thread waits), copying the few pages left, so the whole WAL is in the file and the next
+/// batch starts the WAL over instead of letting it grow. A page written many times between two
+/// rounds is copied once.
 fn start_checkpointer(writer: std::sync::Weak<SqliteWriter>, path: String, setup: String) {
     use diesel::Connection as _;
     use diesel::connection::SimpleConnection as _;
+    let (ask, asked) = std::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>();
     let run = move || {
         #[cfg(target_os = "linux")]
         let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10);
         let mut conn: Option<SqliteConnection> = None;
-        loop {
-            std::thread::sleep(CHECKPOINT_EVERY);
-            if writer.strong_count() == 0 {
-                return;
-            }
+        // Ends when the task below is gone (the writer was dropped, or its runtime stopped).
+        while let Ok(done) = asked.recv() {
             let c = match conn.as_mut() {
                 Some(c) => c,
                 None => {
@@ -111,16 +111,18 @@ fn start_checkpointer(writer: std::sync::Weak<SqliteWriter>, path: String, setup
                         Ok(c) => conn.insert(c),
                         Err(e) => {
                             tracing::warn!(error = %e, "SQLite checkpointer cannot connect");
+                            let _ = done.send(());
                             continue;
                         }
                     }
                 }
             };
             if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
-                // Tried again at the next tick, on a new connection.
+                // Tried again at the next round, on a new connection.
                 tracing::warn!(error = %e, "SQLite checkpoint failed");
                 conn = None;
             }
+            let _ = done.send(());
         }
     };
     if let Err(e) = std::thread::Builder::new()
@@ -128,7 +130,31 @@ fn start_checkpointer(writer: std::sync::Weak<SqliteWriter>, path: String, setup
         .spawn(run)
     {
         tracing::warn!(error = %e, "SQLite checkpointer not started: commits checkpoint past the backstop");
+        return;
     }
+    let checkpoint = move || {
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let sent = ask.send(done).is_ok();
+        async move { sent && finished.await.is_ok() }
+    };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if writer.strong_count() == 0 || !checkpoint().await {
+                return;
+            }
+            let Some(w) = writer.upgrade() else {
+                return;
+            };
+            let state = w.state.lock().await;
+            if state.batch.is_none() && state.step == Step::Idle && !checkpoint().await {
+                return;
+            }
+            drop(state);
+        }
+    });
 }
 
 #[derive(Default)]
