@@ -136,12 +136,7 @@ impl Server {
     /// Kills the server with SIGKILL (no shutdown at all, like a crash) and starts it again in
     /// the same directory with the same settings (so on the same database).
     pub fn crash_and_restart(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        let (child, base, output) = spawn(self.workdir.path(), &self.env);
-        self.child = child;
-        self.base = base;
-        self.output = output;
+        self.crash_then_restart(|_| {});
     }
 
     /// Kills the server with SIGKILL (like a crash), runs `between` on its working directory,

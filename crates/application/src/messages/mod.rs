@@ -626,7 +626,7 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
             older.append(&mut rows);
             rows = older;
             let full = crate::paging::fitting(rows.iter().rev(), self.limits.page_bytes);
-            if reached_root || before.is_none() || rows.len() as u32 >= walk || full < rows.len() {
+            if reached_root || rows.len() as u32 >= walk || full < rows.len() {
                 return Ok(rows);
             }
             chunk = (chunk * 2).min(LARGEST_CHUNK);
