@@ -12,8 +12,9 @@
 #                      <new v7 id>, 'user', <~300 bytes>, 'text', NULL, 'complete', NULL, NULL,
 #                      NULL, <metadata>, now(), 1, '[]', owner, NULL, <feed entry>)
 #                                                             (scripts/bench/replay-append.sql)
-#              read    the ActivePathQuery: WITH RECURSIVE over threads / messages, 51 parent
-#                      links, every message column             (scripts/bench/replay-read.sql)
+#              read    the ActivePathQuery: the leaf's check on threads / messages, then the
+#                      51 newest messages up to it in one backward range scan, every
+#                      message column                          (scripts/bench/replay-read.sql)
 #            service / replay = what the service adds around that SQL: HTTP, auth, JSON, the
 #            pool — and whatever else it sends PostgreSQL per request, which the replay lacks
 #            (an append also publishes its event: a pg_notify on the event bus's connection;

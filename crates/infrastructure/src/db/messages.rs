@@ -221,8 +221,9 @@ impl MessageStore for SqlStore {
     ) -> Result<Vec<Message>, AppError> {
         let r: Result<Vec<Message>, DbError> = with_conn!(self, |conn, _d| {
             if before.is_none() {
-                // The first page — almost every read — is one prepared statement.
-                let page = ActivePathQuery {
+                // The first page — almost every read — is one prepared statement; a path
+                // with branches in it may need the recursive walk for the rest.
+                let window = ActivePathQuery {
                     thread: db_id(thread_id),
                     owner: scope.owner.as_str().to_owned(),
                     org: scope.org_reader.as_ref().map(|o| o.as_str().to_owned()),
@@ -230,8 +231,20 @@ impl MessageStore for SqlStore {
                 }
                 .run(conn)
                 .await?;
-                if !page.is_empty() {
-                    return Ok(page);
+                if !window.path.is_empty() {
+                    let mut rows = match window.go_on {
+                        Some((start, want)) => {
+                            prepared::sql(with_cols(PATH_SQL))
+                                .bind::<PUuid, _>(start)
+                                .bind::<PUuid, _>(db_id(thread_id))
+                                .bind::<BigInt, _>(want)
+                                .load::<MessageRow>(conn)
+                                .await?
+                        }
+                        None => Vec::new(),
+                    };
+                    rows.extend(window.path);
+                    return Ok(messages_from(rows)?);
                 }
                 // Nothing: an empty thread, or not one the scope may read.
                 let _thread = find_thread(conn.any(), scope, thread_id, false).await?;

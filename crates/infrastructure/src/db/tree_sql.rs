@@ -222,8 +222,18 @@ pub(super) async fn place(
 
 /// The first page of a thread's active path as one statement that the connection prepares
 /// once and reuses (a fixed query id, so diesel caches it): the scope's read check on the
-/// thread, its active leaf, and the walk up `limit` parent links, root first. No rows: the
-/// thread is unknown to the scope, or has no messages (the caller tells which).
+/// thread, its active leaf, and the `limit` newest messages of the thread up to that leaf —
+/// one backward range scan of `messages_thread_created`, newest first by `(created_at, id)`,
+/// the leaf the first row (messages stamped with one instant, as an import makes them, are
+/// ordered by their ids, which grow as they are made).
+/// On a path with no branch (or none in that window) those are exactly the path's last
+/// `limit` messages; otherwise [`ActivePathQuery::run`] walks the parent links through the
+/// window and says where the walk has to go on. No rows: the thread is unknown to the scope,
+/// or has no messages (the caller tells which).
+///
+/// It replaced a recursive walk up the parent links: two primary-key probes per message
+/// (the walk, then the row), ~400 buffer hits for a page of 50 on PostgreSQL, against ~60
+/// for the range scan (see docs/operations.md).
 #[derive(Debug, Clone, diesel::query_builder::QueryId)]
 pub(super) struct ActivePathQuery {
     /// The thread.
@@ -254,27 +264,28 @@ where
         mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> diesel::QueryResult<()> {
         use diesel::sql_types::{BigInt, Nullable, Text};
-        out.push_sql("WITH RECURSIVE t AS (SELECT id, active_leaf_id FROM threads WHERE id = ");
+        out.push_sql(
+            "WITH l AS (SELECT m.id, m.created_at FROM threads t \
+             JOIN messages m ON m.id = t.active_leaf_id AND m.thread_id = t.id WHERE t.id = ",
+        );
         out.push_bind_param::<super::types::sql::PUuid, _>(&self.thread)?;
         // `org_id = NULL` is never true: without an org to read, only the owner's thread.
-        out.push_sql(" AND deleted_at IS NULL AND (owner = ");
+        out.push_sql(" AND t.deleted_at IS NULL AND (t.owner = ");
         out.push_bind_param::<Text, _>(&self.owner)?;
-        out.push_sql(" OR org_id = ");
+        out.push_sql(" OR t.org_id = ");
         out.push_bind_param::<Nullable<Text>, _>(&self.org)?;
+        out.push_sql(")) SELECT ");
+        out.push_sql(MESSAGE_COLUMNS);
+        // The bounds are scalar subqueries: computed once, they make the scan's range (both
+        // backends plan an index range scan, backwards, that stops at the limit).
+        out.push_sql(" FROM messages m WHERE m.thread_id = ");
+        out.push_bind_param::<super::types::sql::PUuid, _>(&self.thread)?;
         out.push_sql(
-            ")), path(id, parent_id, n) AS ( \
-             SELECT m.id, m.parent_id, 1 FROM messages m \
-             JOIN t ON m.id = t.active_leaf_id AND m.thread_id = t.id \
-             UNION ALL \
-             SELECT m.id, m.parent_id, p.n + 1 FROM messages m JOIN path p ON m.id = p.parent_id \
-             WHERE p.n < ",
+            " AND m.created_at <= (SELECT created_at FROM l) \
+             AND (m.created_at < (SELECT created_at FROM l) OR m.id <= (SELECT id FROM l)) \
+             ORDER BY m.created_at DESC, m.id DESC LIMIT ",
         );
         out.push_bind_param::<BigInt, _>(&self.limit)?;
-        out.push_sql(") SELECT ");
-        out.push_sql(MESSAGE_COLUMNS);
-        // No ORDER BY: the caller puts the page root first (by depth), which spares SQLite a
-        // sorter holding every row of the page.
-        out.push_sql(" FROM path p JOIN messages m ON m.id = p.id");
         Ok(())
     }
 }
@@ -290,14 +301,73 @@ impl diesel::query_builder::Query for ActivePathQuery {
 // The sync `load` (SQLite's blocking thread); the async one is implemented for every type.
 impl<C> diesel::RunQueryDsl<C> for ActivePathQuery {}
 
+/// What [`ActivePathQuery::run`] found: the path's newest messages, root first, and where the
+/// walk has to go on when the window ran out before the page did.
+pub(super) struct ActiveWindow {
+    /// The path's newest messages found in the window, root first.
+    pub path: Vec<MessageRow>,
+    /// The parent the window did not hold, and how many messages the page still wants.
+    pub go_on: Option<(super::types::DbUuid, i64)>,
+}
+
 impl ActivePathQuery {
-    /// Reads the page, root first, on either backend's connection.
-    pub(super) async fn run(self, conn: &mut impl LoadActivePath) -> Result<Vec<Message>, DbError> {
-        let mut rows = conn.load_active_path(self).await?;
-        // A path: each message one deeper than its parent.
-        rows.sort_unstable_by_key(|r| r.depth);
-        super::models::messages_from(rows)
+    /// Reads the window and walks it from the leaf up the parent links, on either backend's
+    /// connection.
+    pub(super) async fn run(self, conn: &mut impl LoadActivePath) -> Result<ActiveWindow, DbError> {
+        let limit = usize::try_from(self.limit).unwrap_or(0);
+        let rows = conn.load_active_path(self).await?;
+        let (mut path, missing) = walk_window(rows, limit);
+        path.reverse();
+        let go_on = missing.map(|id| {
+            let want = limit.saturating_sub(path.len());
+            (id, i64::try_from(want).unwrap_or(i64::MAX))
+        });
+        Ok(ActiveWindow { path, go_on })
     }
+}
+
+/// Walks `rows` (a thread's messages, newest first, the first one the leaf) from the leaf up
+/// its parent links for at most `limit` messages: the path found, leaf first, and the parent
+/// the rows did not hold if the walk stopped there (neither the root nor the limit reached).
+fn walk_window(
+    rows: Vec<MessageRow>,
+    limit: usize,
+) -> (Vec<MessageRow>, Option<super::types::DbUuid>) {
+    let mut rows: Vec<Option<MessageRow>> = rows.into_iter().map(Some).collect();
+    let mut path: Vec<MessageRow> = Vec::with_capacity(rows.len());
+    let Some(leaf) = rows.first_mut().and_then(Option::take) else {
+        return (path, None);
+    };
+    path.push(leaf);
+    // With no branch in the window the parent is the next row; the index is built only when
+    // it is not.
+    let mut at = 0;
+    let mut index: Option<std::collections::HashMap<super::types::DbUuid, usize>> = None;
+    while path.len() < limit {
+        let Some(parent) = path.last().and_then(|m| m.parent_id) else {
+            return (path, None);
+        };
+        let next = match rows.get(at + 1) {
+            Some(Some(r)) if r.id == parent => Some(at + 1),
+            _ => index
+                .get_or_insert_with(|| {
+                    rows.iter()
+                        .enumerate()
+                        .filter_map(|(i, r)| r.as_ref().map(|r| (r.id, i)))
+                        .collect()
+                })
+                .get(&parent)
+                .copied(),
+        };
+        match next.and_then(|i| rows[i].take().map(|r| (i, r))) {
+            Some((i, row)) => {
+                at = i;
+                path.push(row);
+            }
+            None => return (path, Some(parent)),
+        }
+    }
+    (path, None)
 }
 
 /// Loads an [`ActivePathQuery`]'s rows. On SQLite they are read straight into `MessageRow`s on

@@ -111,6 +111,95 @@ pub async fn edit_branches_and_switch<S: Store>(store: S) {
     assert_eq!(err.code(), "message_not_found");
 }
 
+/// The active path is read right whatever branches lie around it: a branch made low in the
+/// path, newer messages on another branch, a leaf switched back to an old branch or to the
+/// middle of one; every page size, and paging back by cursor to the root.
+pub async fn active_path_among_branches<S: Store>(store: S) {
+    let s = Fixture::new(store);
+    let t = s.thread(&alice()).await;
+    let old = s
+        .chain(
+            &alice(),
+            t.id,
+            ["m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7"],
+        )
+        .await;
+    // A branch off m1, newer than the whole old branch.
+    let e2 = s
+        .messages
+        .edit(
+            &alice(),
+            t.id,
+            old[2].id,
+            chat_threads_application::EditInput {
+                content: "e2".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let [_, _, e5] = s.chain(&alice(), t.id, ["e3", "e4", "e5"]).await;
+    // And a regenerated last answer, newer still, that is not on the path read first.
+    let e5b = s
+        .say(
+            &alice(),
+            t.id,
+            AppendMessage {
+                parent_id: Some(e5.parent_id.unwrap()),
+                ..assistant("e5b")
+            },
+        )
+        .await;
+    assert_eq!(e2.parent_id, Some(old[1].id));
+
+    let cases: [(MessageId, &[&str]); 4] = [
+        (e5.id, &["m0", "m1", "e2", "e3", "e4", "e5"]),
+        (e5b.id, &["m0", "m1", "e2", "e3", "e4", "e5b"]),
+        (old[7].id, &["m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7"]),
+        (old[4].id, &["m0", "m1", "m2", "m3", "m4"]),
+    ];
+    for (leaf, want) in cases {
+        s.messages
+            .set_active_leaf(&alice(), t.id, leaf)
+            .await
+            .unwrap();
+        let all = s
+            .messages
+            .active_path(&alice(), t.id, None, None, MessageFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(texts(&all.data), want, "whole path to {leaf}");
+        assert!(!all.has_more);
+        for limit in 1..=want.len() as u32 + 1 {
+            let mut seen: Vec<String> = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = s
+                    .messages
+                    .active_path(
+                        &alice(),
+                        t.id,
+                        cursor,
+                        Some(limit),
+                        MessageFilter::default(),
+                    )
+                    .await
+                    .unwrap();
+                assert!(page.data.len() <= limit as usize);
+                let mut texts: Vec<String> =
+                    texts(&page.data).into_iter().map(str::to_owned).collect();
+                texts.append(&mut seen);
+                seen = texts;
+                if !page.has_more {
+                    break;
+                }
+                cursor = page.next_cursor;
+            }
+            assert_eq!(seen, want, "paged by {limit} to {leaf}");
+        }
+    }
+}
+
 /// The whole tree pages forward by cursor with no gap or repeat.
 pub async fn tree_pages<S: Store>(store: S) {
     let s = Fixture::new(store);

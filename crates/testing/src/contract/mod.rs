@@ -22,7 +22,7 @@ mod transfer;
 mod webhooks;
 
 pub use billing::balances_hold_and_debit;
-pub use branches::{edit_branches_and_switch, fork_thread, tree_pages};
+pub use branches::{active_path_among_branches, edit_branches_and_switch, fork_thread, tree_pages};
 pub use concurrency::{
     abandoned_writes_leave_the_store_usable, concurrent_appends, failed_writes_fail_alone,
 };
@@ -234,7 +234,7 @@ macro_rules! contract_tests {
     ($make:expr) => {
         $crate::contract_tests!(@each $make;
             thread_lifecycle, owners_are_isolated, delete_restore_purge,
-            append_and_read_active_path, parent_rules, edit_branches_and_switch,
+            append_and_read_active_path, parent_rules, edit_branches_and_switch, active_path_among_branches,
             delete_message_subtree, tree_pages, fork_thread, feedback_and_reactions, summaries,
             list_filters_and_pages, text_search, concurrent_appends, failed_writes_fail_alone,
             abandoned_writes_leave_the_store_usable, deep_chain,
