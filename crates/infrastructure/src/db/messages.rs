@@ -244,7 +244,7 @@ impl MessageStore for SqlStore {
                         None => Vec::new(),
                     };
                     rows.extend(window.path);
-                    return Ok(messages_from(rows)?);
+                    return messages_from(rows);
                 }
                 // Nothing: an empty thread, or not one the scope may read.
                 let _thread = find_thread(conn.any(), scope, thread_id, false).await?;
