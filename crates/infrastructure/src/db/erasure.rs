@@ -15,7 +15,7 @@ use super::schema::{
     accounts, erasures, file_parts, file_usage, files, idempotency_keys, legal_holds, messages,
     sessions, thread_members, threads, usage_daily, usage_model_daily,
 };
-use super::store::SqlStore;
+use super::store::{SqlStore, constant};
 use super::types::{DbJson, DbTime, DbUuid};
 
 type ErasureRow = (
@@ -98,7 +98,7 @@ impl ErasureStore for SqlStore {
         let r: Result<Erasure, DbError> = write_tx!(self, |conn, _d| {
             let mut q = erasures::table
                 .filter(erasures::principal.eq(e.principal.as_str()))
-                .filter(erasures::status.eq("running"))
+                .filter(erasures::status.eq(constant("running")))
                 .select(ERASURE_COLUMNS)
                 .into_boxed();
             q = match &e.org_id {
@@ -143,7 +143,7 @@ impl ErasureStore for SqlStore {
     async fn stalled_erasures(&self, before: Timestamp) -> Result<Vec<Erasure>, AppError> {
         let r: Result<Vec<Erasure>, DbError> = with_conn!(self, |conn, _d| {
             let rows: Vec<ErasureRow> = erasures::table
-                .filter(erasures::status.eq("running"))
+                .filter(erasures::status.eq(constant("running")))
                 .filter(erasures::updated_at.lt(DbTime(before)))
                 .select(ERASURE_COLUMNS)
                 .order(erasures::created_at)

@@ -14,7 +14,7 @@ use super::feed::keep;
 use super::models::MessageRow;
 use super::replies::{own_reply, reply_running};
 use super::schema::{messages, threads};
-use super::store::{SqlStore, db_id};
+use super::store::{SqlStore, constant, db_id};
 use super::tree_sql::{lock_thread, place};
 use super::types::{DbTime, DbUuid};
 
@@ -48,7 +48,7 @@ impl QueueStore for SqlStore {
                 let streaming: i64 = messages::table
                     .filter(messages::id.eq(db_id(reply)))
                     .filter(messages::thread_id.eq(db_id(thread_id)))
-                    .filter(messages::status.eq(MessageStatus::Streaming.as_str()))
+                    .filter(messages::status.eq(constant(MessageStatus::Streaming.as_str())))
                     .count()
                     .get_result(conn)
                     .await?;
@@ -216,7 +216,7 @@ impl QueueStore for SqlStore {
                 return Ok(Vec::new());
             }
             let busy: Vec<DbUuid> = messages::table
-                .filter(messages::status.eq(MessageStatus::Streaming.as_str()))
+                .filter(messages::status.eq(constant(MessageStatus::Streaming.as_str())))
                 .filter(messages::thread_id.eq_any(&queued))
                 .select(messages::thread_id)
                 .distinct()

@@ -17,7 +17,7 @@ use super::feed::keep;
 use super::models::{MessageRow, stored_status};
 use super::prepared::{self, Bind};
 use super::schema::{messages, threads};
-use super::store::{SqlStore, db_id};
+use super::store::{SqlStore, constant, db_id};
 use super::tree_sql::{lock_thread, place};
 use super::types::sql::PUuid;
 use super::types::{DbJson, DbTime, DbUuid};
@@ -45,7 +45,7 @@ pub(super) async fn reply_running(
     with_conn!(on c, |conn, _d| {
         let busy: i64 = messages::table
             .filter(messages::thread_id.eq(db_id(thread_id)))
-            .filter(messages::status.eq(MessageStatus::Streaming.as_str()))
+            .filter(messages::status.eq(constant(MessageStatus::Streaming.as_str())))
             .filter(messages::updated_at.gt(DbTime(since)))
             .filter(messages::deleted_at.is_null())
             .count()
@@ -232,7 +232,7 @@ impl ReplyStore for SqlStore {
         let r: Result<u64, DbError> = with_conn!(self, |conn, _d| {
             let n = diesel::update(
                 messages::table
-                    .filter(messages::status.eq(MessageStatus::Streaming.as_str()))
+                    .filter(messages::status.eq(constant(MessageStatus::Streaming.as_str())))
                     .filter(messages::updated_at.lt(DbTime(before))),
             )
             .set(messages::status.eq(MessageStatus::Failed.as_str()))
@@ -300,7 +300,7 @@ impl ReplyStore for SqlStore {
                     messages::table
                         .filter(messages::id.eq(db_id(id)))
                         .filter(messages::thread_id.eq(db_id(thread_id)))
-                        .filter(messages::status.eq(MessageStatus::Streaming.as_str())),
+                        .filter(messages::status.eq(constant(MessageStatus::Streaming.as_str()))),
                 )
                 .set((
                     messages::status.eq(stored_status(status)),

@@ -59,6 +59,18 @@ impl SqlStore {
     }
 }
 
+/// A status (or other fixed word) written into the statement's text, where a bound value
+/// would not do: a partial index (`... WHERE status = 'streaming'`) is only matched against a
+/// constant — by SQLite, whose query planner never reads bound values here (its stability
+/// guarantee is on: see `.cargo/config.toml`), and by PostgreSQL's generic plans of prepared
+/// statements. `word` is a constant of this crate, never input.
+pub(super) fn constant(
+    word: &'static str,
+) -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
+    debug_assert!(word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    diesel::dsl::sql(&format!("'{word}'"))
+}
+
 pub(super) fn db_id(id: impl Copy + Into<IdLike>) -> DbUuid {
     DbUuid(id.into().0)
 }

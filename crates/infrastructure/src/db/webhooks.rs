@@ -10,7 +10,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::{DbError, corrupt};
 use super::schema::{webhook_deliveries as wd, webhooks as wh};
-use super::store::SqlStore;
+use super::store::{SqlStore, constant};
 use super::types::{DbTime, DbUuid};
 
 #[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
@@ -324,7 +324,7 @@ impl WebhookStore for SqlStore {
         let r: Result<Vec<Delivery>, DbError> = with_conn!(self, |conn, _d| {
             let rows: Vec<DeliveryRow> = wd::table
                 .filter(wd::webhook_id.eq(DbUuid(webhook_id)))
-                .filter(wd::status.eq(DeliveryStatus::Pending.as_str()))
+                .filter(wd::status.eq(constant(DeliveryStatus::Pending.as_str())))
                 .order(wd::seq.asc())
                 .limit(i64::from(limit))
                 .select(DeliveryRow::as_select())
