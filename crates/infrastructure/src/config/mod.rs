@@ -549,6 +549,9 @@ pub struct DatabaseSettings {
     pub sqlite_busy_timeout_ms: u64,
     /// What a SQLite commit survives: `normal` (a process crash) or `full` (a power loss too).
     pub sqlite_synchronous: crate::db::SqliteSynchronous,
+    /// PostgreSQL reads running at once; 0: twice the cores.
+    #[serde(default)]
+    pub max_concurrent_reads: usize,
     /// Migrate on `serve`.
     pub migrate_on_start: bool,
 }
@@ -561,6 +564,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("acquire_timeout_secs", &self.acquire_timeout_secs)
             .field("sqlite_busy_timeout_ms", &self.sqlite_busy_timeout_ms)
             .field("sqlite_synchronous", &self.sqlite_synchronous)
+            .field("max_concurrent_reads", &self.max_concurrent_reads)
             .field("migrate_on_start", &self.migrate_on_start)
             .finish()
     }
@@ -579,6 +583,7 @@ impl DatabaseSettings {
             acquire_timeout: Duration::from_secs(self.acquire_timeout_secs),
             sqlite_busy_timeout: Duration::from_millis(self.sqlite_busy_timeout_ms),
             sqlite_synchronous: self.sqlite_synchronous,
+            max_concurrent_reads: self.max_concurrent_reads,
         }
     }
 }

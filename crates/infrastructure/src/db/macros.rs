@@ -43,16 +43,19 @@ macro_rules! with_conn {
             }
             $crate::db::pool::Pools::Postgres(pool) => {
                 let span = $crate::spans::db_span("read", "postgresql", module_path!());
-                $crate::db::macros::traced(span, async {
-                    let mut pooled = pool
-                        .get()
-                        .await
-                        .map_err(|e| $crate::db::DbError($crate::db::pool::pool_error(e)))?;
-                    let $conn = &mut *pooled;
-                    let $dialect = $crate::db::Dialect::Postgres;
-                    let _ = $dialect;
-                    $body
-                })
+                $crate::db::macros::traced(
+                    span,
+                    pool.reading(async {
+                        let mut pooled = pool
+                            .get()
+                            .await
+                            .map_err(|e| $crate::db::DbError($crate::db::pool::pool_error(e)))?;
+                        let $conn = &mut *pooled;
+                        let $dialect = $crate::db::Dialect::Postgres;
+                        let _ = $dialect;
+                        $body
+                    }),
+                )
                 .await
             }
         }

@@ -170,6 +170,9 @@ pub struct PoolOptions {
     pub sqlite_busy_timeout: Duration,
     /// When SQLite syncs the file to disk (PRAGMA synchronous).
     pub sqlite_synchronous: SqliteSynchronous,
+    /// PostgreSQL: reads (statements outside a write transaction) running at once in this
+    /// process; 0 is twice the cores the process may use. Writes use the whole pool.
+    pub max_concurrent_reads: usize,
 }
 
 /// SQLite's `PRAGMA synchronous` in WAL mode: what a commit survives.
@@ -202,6 +205,17 @@ impl Default for PoolOptions {
             acquire_timeout: Duration::from_secs(10),
             sqlite_busy_timeout: Duration::from_secs(10),
             sqlite_synchronous: SqliteSynchronous::Normal,
+            max_concurrent_reads: 0,
+        }
+    }
+}
+
+impl PoolOptions {
+    /// How many PostgreSQL reads may run at once (`max_concurrent_reads`, 0: twice the cores).
+    pub fn concurrent_reads(&self) -> usize {
+        match self.max_concurrent_reads {
+            0 => 2 * std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
         }
     }
 }
@@ -228,9 +242,23 @@ pub(crate) enum Pools {
 /// cross-thread wake-ups and context switches per statement, a large share of a request's CPU
 /// on a small machine. A thread now takes its connections from its own pool, and opens them
 /// itself, so a statement is sent and answered on the thread that runs the request.
+///
+/// Reads take a turn among at most `max_concurrent_reads` ([`PgPools::reading`]): a read that
+/// PostgreSQL answers from memory needs a core, not a connection, and more backends than cores
+/// reading at once only queue for them — on a small machine with PostgreSQL beside the service,
+/// a few reads then stalled for 100 ms to over a second (docs/operations.md) while the median
+/// stayed at a few milliseconds. Writes, which wait for their commit to reach the disk, use
+/// the whole pool.
 #[derive(Clone)]
 pub(crate) struct PgPools {
     pools: std::sync::Arc<[Pool<AsyncPgConnection>]>,
+    reads: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+tokio::task_local! {
+    /// Set while a task's read holds its turn, so a read nested in it takes no second one (and
+    /// cannot wait for a turn its own task holds).
+    static READING: ();
 }
 
 impl PgPools {
@@ -260,7 +288,19 @@ impl PgPools {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             pools: pools.into(),
+            reads: std::sync::Arc::new(tokio::sync::Semaphore::new(options.concurrent_reads())),
         })
+    }
+
+    /// Runs `read` as one of at most `max_concurrent_reads` reads at once (FIFO); a read
+    /// nested inside another runs within its turn.
+    pub(crate) async fn reading<T>(&self, read: impl Future<Output = T>) -> T {
+        if READING.try_with(|_| ()).is_ok() {
+            return read.await;
+        }
+        // The semaphore is never closed, so a turn always comes.
+        let _turn = self.reads.acquire().await.ok();
+        READING.scope((), read).await
     }
 
     /// This thread's pool.

@@ -108,35 +108,55 @@ struct PgPlanRow {
 }
 
 impl SqlStore {
-    /// The query plan of reading `limit` messages of the path ending at `leaf` (EXPLAIN QUERY
-    /// PLAN on SQLite, EXPLAIN ANALYZE on PostgreSQL). For benchmarks and operators.
+    /// The query plan of the first page of a thread's active path, `limit` messages (the
+    /// statement of [`ActivePathQuery`]: EXPLAIN QUERY PLAN on SQLite, EXPLAIN ANALYZE on
+    /// PostgreSQL). For benchmarks and operators.
     pub async fn explain_active_path(
         &self,
+        scope: &chat_threads_domain::Scope,
         thread_id: ThreadId,
-        leaf: MessageId,
         limit: u32,
     ) -> Result<Vec<String>, AppError> {
+        use diesel::query_builder::{QueryBuilder, QueryFragment};
+        use diesel::sql_types::Nullable;
+        let query = ActivePathQuery {
+            thread: db_id(thread_id),
+            owner: scope.owner.as_str().to_owned(),
+            org: scope.org_reader.as_ref().map(|o| o.as_str().to_owned()),
+            limit: i64::from(limit),
+        };
         let r: Result<Vec<String>, DbError> = with_conn!(self, |conn, dialect| {
-            let sql = dialect.sql(&with_cols(PATH_SQL)).into_owned();
+            // The statement's text with its placeholders; the values are bound below, in the
+            // order the statement takes them.
+            let sql = match dialect {
+                Dialect::Sqlite => {
+                    let mut out = diesel::sqlite::SqliteQueryBuilder::new();
+                    query.to_sql(&mut out, &diesel::sqlite::Sqlite)?;
+                    out.finish()
+                }
+                Dialect::Postgres => {
+                    let mut out = diesel::pg::PgQueryBuilder::default();
+                    query.to_sql(&mut out, &diesel::pg::Pg)?;
+                    out.finish()
+                }
+            };
+            let explain = match dialect {
+                Dialect::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+                Dialect::Postgres => format!("EXPLAIN (ANALYZE, COSTS OFF) {sql}"),
+            };
+            let explain = diesel::sql_query(explain)
+                .bind::<PUuid, _>(query.thread)
+                .bind::<Text, _>(query.owner.clone())
+                .bind::<Nullable<Text>, _>(query.org.clone())
+                .bind::<PUuid, _>(query.thread)
+                .bind::<BigInt, _>(query.limit);
             Ok(match dialect {
                 Dialect::Sqlite => {
-                    let rows: Vec<SqlitePlanRow> =
-                        diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-                            .bind::<PUuid, _>(db_id(leaf))
-                            .bind::<PUuid, _>(db_id(thread_id))
-                            .bind::<BigInt, _>(i64::from(limit))
-                            .load(conn)
-                            .await?;
+                    let rows: Vec<SqlitePlanRow> = explain.load(conn).await?;
                     rows.into_iter().map(|r| r.detail).collect()
                 }
                 Dialect::Postgres => {
-                    let rows: Vec<PgPlanRow> =
-                        diesel::sql_query(format!("EXPLAIN (ANALYZE, COSTS OFF) {sql}"))
-                            .bind::<PUuid, _>(db_id(leaf))
-                            .bind::<PUuid, _>(db_id(thread_id))
-                            .bind::<BigInt, _>(i64::from(limit))
-                            .load(conn)
-                            .await?;
+                    let rows: Vec<PgPlanRow> = explain.load(conn).await?;
                     rows.into_iter().map(|r| r.plan).collect()
                 }
             })
