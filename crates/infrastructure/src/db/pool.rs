@@ -253,6 +253,8 @@ pub(crate) enum Pools {
 pub(crate) struct PgPools {
     pools: std::sync::Arc<[Pool<AsyncPgConnection>]>,
     reads: std::sync::Arc<tokio::sync::Semaphore>,
+    /// How long a read waits for its turn (`acquire_timeout`, as for a pooled connection).
+    turn_timeout: Duration,
 }
 
 tokio::task_local! {
@@ -289,17 +291,30 @@ impl PgPools {
         Ok(Self {
             pools: pools.into(),
             reads: std::sync::Arc::new(tokio::sync::Semaphore::new(options.concurrent_reads())),
+            turn_timeout: options.acquire_timeout,
         })
     }
 
     /// Runs `read` as one of at most `max_concurrent_reads` reads at once (FIFO); a read
-    /// nested inside another runs within its turn.
-    pub(crate) async fn reading<T>(&self, read: impl Future<Output = T>) -> T {
+    /// nested inside another runs within its turn. A read that waits longer than
+    /// `acquire_timeout` for its turn fails as unavailable (503), like one that waits that long
+    /// for a connection.
+    pub(crate) async fn reading<T>(
+        &self,
+        read: impl Future<Output = Result<T, super::DbError>>,
+    ) -> Result<T, super::DbError> {
         if READING.try_with(|_| ()).is_ok() {
             return read.await;
         }
-        // The semaphore is never closed, so a turn always comes.
-        let _turn = self.reads.acquire().await.ok();
+        // The semaphore is never closed: the only failure is the timeout.
+        let Ok(turn) = tokio::time::timeout(self.turn_timeout, self.reads.acquire()).await else {
+            return Err(super::DbError(AppError::unavailable(format!(
+                "no database connection: every read turn (database.max_concurrent_reads) \
+                 stayed busy for {} s",
+                self.turn_timeout.as_secs()
+            ))));
+        };
+        let _turn = turn.ok();
         READING.scope((), read).await
     }
 
@@ -595,4 +610,58 @@ where
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| SetupError::Unreachable(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::DbError;
+
+    /// Read turns: at most `max_concurrent_reads` at once, a nested read runs in its task's
+    /// turn, and a read that waits `acquire_timeout` for one fails as unavailable. (The pools
+    /// connect lazily: no server is needed.)
+    #[tokio::test]
+    async fn reads_take_turns_with_a_deadline() {
+        let options = PoolOptions {
+            max_connections: 4,
+            acquire_timeout: Duration::from_millis(200),
+            max_concurrent_reads: 1,
+            ..PoolOptions::default()
+        };
+        let pools = PgPools::new(
+            "postgres://127.0.0.1:1/none",
+            options,
+            ManagerConfig::default,
+        )
+        .unwrap();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let holder = {
+            let pools = pools.clone();
+            tokio::spawn(async move {
+                pools
+                    .reading(async {
+                        // Nested: runs at once, inside the held turn.
+                        let inner = pools.reading(async { Ok::<_, DbError>(7) }).await;
+                        let _ = released.await;
+                        inner
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let waited = pools.reading(async { Ok::<_, DbError>(1) }).await;
+        let err = waited.unwrap_err();
+        assert_eq!(err.0.code(), "storage_unavailable", "{err:?}");
+        assert!(
+            format!("{err:?}").contains("max_concurrent_reads"),
+            "{err:?}"
+        );
+        release.send(()).unwrap();
+        assert_eq!(holder.await.unwrap().unwrap(), 7);
+        // The turn is free again.
+        assert_eq!(
+            pools.reading(async { Ok::<_, DbError>(2) }).await.unwrap(),
+            2
+        );
+    }
 }
