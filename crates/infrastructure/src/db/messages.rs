@@ -15,7 +15,7 @@ use chat_threads_domain::{
     Feedback, Message, MessageId, Reaction, Scope, Thread, ThreadId, Timestamp,
 };
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::conn::AsConn;
@@ -223,23 +223,13 @@ impl MessageStore for SqlStore {
             if before.is_none() {
                 // The first page — almost every read — is one prepared statement; a path
                 // with branches in it may need the recursive walk for the rest.
-                let window = ActivePathQuery {
-                    thread: db_id(thread_id),
-                    owner: scope.owner.as_str().to_owned(),
-                    org: scope.org_reader.as_ref().map(|o| o.as_str().to_owned()),
-                    limit: i64::from(limit),
-                }
-                .run(conn)
-                .await?;
+                let window = ActivePathQuery::new(scope, thread_id, i64::from(limit))
+                    .run(conn)
+                    .await?;
                 if !window.path.is_empty() {
                     let mut rows = match window.go_on {
                         Some((start, want)) => {
-                            prepared::sql(with_cols(PATH_SQL))
-                                .bind::<PUuid, _>(start)
-                                .bind::<PUuid, _>(db_id(thread_id))
-                                .bind::<BigInt, _>(want)
-                                .load::<MessageRow>(conn)
-                                .await?
+                            path_rows(conn.any(), start, thread_id, want).await?
                         }
                         None => Vec::new(),
                     };
@@ -269,12 +259,7 @@ impl MessageStore for SqlStore {
             let Some(start) = start else {
                 return Ok(Vec::new());
             };
-            let rows: Vec<MessageRow> = prepared::sql(with_cols(PATH_SQL))
-                .bind::<PUuid, _>(db_id(start))
-                .bind::<PUuid, _>(db_id(thread_id))
-                .bind::<BigInt, _>(i64::from(limit))
-                .load(conn)
-                .await?;
+            let rows = path_rows(conn.any(), db_id(start), thread_id, i64::from(limit)).await?;
             messages_from(rows)
         });
         Ok(r?)
@@ -389,12 +374,7 @@ impl MessageStore for SqlStore {
             let thread = find_own_thread(conn.any(), scope, thread_id).await?;
             let target = find_owned_message(conn.any(), &scope.owner, at).await?;
             tree::check_fork_point(&thread, at, target.as_ref())?;
-            let path: Vec<MessageRow> = prepared::sql(with_cols(PATH_SQL))
-                .bind::<PUuid, _>(db_id(at))
-                .bind::<PUuid, _>(db_id(thread_id))
-                .bind::<BigInt, _>(i64::MAX)
-                .load(conn)
-                .await?;
+            let path = path_rows(conn.any(), db_id(at), thread_id, i64::MAX).await?;
             let mut source = messages_from(path)?;
             if mode == ForkMode::PathAndBranches {
                 let below: Vec<MessageRow> = prepared::sql(with_cols(SUBTREE_SQL))

@@ -119,30 +119,21 @@ impl SqlStore {
     ) -> Result<Vec<String>, AppError> {
         use diesel::query_builder::{QueryBuilder, QueryFragment};
         use diesel::sql_types::Nullable;
-        let query = ActivePathQuery {
-            thread: db_id(thread_id),
-            owner: scope.owner.as_str().to_owned(),
-            org: scope.org_reader.as_ref().map(|o| o.as_str().to_owned()),
-            limit: i64::from(limit),
-        };
+        let query = ActivePathQuery::new(scope, thread_id, i64::from(limit));
         let r: Result<Vec<String>, DbError> = with_conn!(self, |conn, dialect| {
             // The statement's text with its placeholders; the values are bound below, in the
             // order the statement takes them.
-            let sql = match dialect {
+            let explain = match dialect {
                 Dialect::Sqlite => {
                     let mut out = diesel::sqlite::SqliteQueryBuilder::new();
                     query.to_sql(&mut out, &diesel::sqlite::Sqlite)?;
-                    out.finish()
+                    format!("EXPLAIN QUERY PLAN {}", out.finish())
                 }
                 Dialect::Postgres => {
                     let mut out = diesel::pg::PgQueryBuilder::default();
                     query.to_sql(&mut out, &diesel::pg::Pg)?;
-                    out.finish()
+                    format!("EXPLAIN (ANALYZE, COSTS OFF) {}", out.finish())
                 }
-            };
-            let explain = match dialect {
-                Dialect::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
-                Dialect::Postgres => format!("EXPLAIN (ANALYZE, COSTS OFF) {sql}"),
             };
             let explain = diesel::sql_query(explain)
                 .bind::<PUuid, _>(query.thread)

@@ -276,8 +276,9 @@ where
         out.push_bind_param::<Nullable<Text>, _>(&self.org)?;
         out.push_sql(")) SELECT ");
         out.push_sql(MESSAGE_COLUMNS);
-        // The bounds are scalar subqueries: computed once, they make the scan's range (both
-        // backends plan an index range scan, backwards, that stops at the limit).
+        // The bounds are scalar subqueries: computed once, they make the scan's range (an index
+        // range scan, backwards, that stops at the limit; PostgreSQL without statistics may
+        // prefer a bitmap scan and a top-N sort: docs/architecture.md).
         out.push_sql(" FROM messages m WHERE m.thread_id = ");
         out.push_bind_param::<super::types::sql::PUuid, _>(&self.thread)?;
         out.push_sql(
@@ -311,6 +312,16 @@ pub(super) struct ActiveWindow {
 }
 
 impl ActivePathQuery {
+    /// The first page of `thread`'s active path as `scope` reads it, at most `limit` messages.
+    pub(super) fn new(scope: &Scope, thread: ThreadId, limit: i64) -> Self {
+        Self {
+            thread: db_id(thread),
+            owner: scope.owner.as_str().to_owned(),
+            org: scope.org_reader.as_ref().map(|o| o.as_str().to_owned()),
+            limit,
+        }
+    }
+
     /// Reads the window and walks it from the leaf up the parent links, on either backend's
     /// connection.
     pub(super) async fn run(self, conn: &mut impl LoadActivePath) -> Result<ActiveWindow, DbError> {
@@ -397,6 +408,23 @@ impl LoadActivePath for diesel_async::AsyncPgConnection {
     ) -> futures_util::future::BoxFuture<'_, QueryResult<Vec<MessageRow>>> {
         Box::pin(RunQueryDsl::load::<MessageRow>(query, self))
     }
+}
+
+/// Up to `limit` messages of `thread`'s path ending at `start`, root first ([`PATH_SQL`]).
+pub(super) async fn path_rows(
+    c: Conn<'_>,
+    start: super::types::DbUuid,
+    thread: ThreadId,
+    limit: i64,
+) -> Result<Vec<MessageRow>, DbError> {
+    with_conn!(on c, |conn, _d| {
+        Ok(prepared::sql(with_cols(PATH_SQL))
+            .bind::<PUuid, _>(start)
+            .bind::<PUuid, _>(db_id(thread))
+            .bind::<diesel::sql_types::BigInt, _>(limit)
+            .load(conn)
+            .await?)
+    })
 }
 
 /// Walks up to `limit` parent links from `start` (recursive CTE over the primary key), root first.
