@@ -83,10 +83,11 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(2
 /// worker waited, several times a second under a steady stream of appends. Here each round is
 /// two `PASSIVE` checkpoints on the checkpointer's thread (nice 10, so on a busy machine the
 /// copying yields to requests): the first beside the writer, copying the bulk while appends go
-/// on; the second while the writer is between batches (its turn is held, asynchronously — no
-/// thread waits), copying the few pages left, so the whole WAL is in the file and the next
-/// batch starts the WAL over instead of letting it grow. A page written many times between two
-/// rounds is copied once.
+/// on; the second between two batches (the checkpointer takes a turn on the writer like any
+/// caller — asynchronously, no thread waits — and commits the batch it finds open, as that
+/// batch's committer would a little later), copying the few pages left, so the whole WAL is in
+/// the file and the next batch starts the WAL over instead of letting it grow. A page written
+/// many times between two rounds is copied once.
 fn start_checkpointer(writer: std::sync::Weak<SqliteWriter>, path: String, setup: String) {
     use diesel::Connection as _;
     use diesel::connection::SimpleConnection as _;
@@ -148,7 +149,13 @@ fn start_checkpointer(writer: std::sync::Weak<SqliteWriter>, path: String, setup
             let Some(w) = writer.upgrade() else {
                 return;
             };
-            let state = w.state.lock().await;
+            let mut state = w.state.lock().await;
+            // Under a steady stream of appends a batch is nearly always open when this turn
+            // comes: commit it here (as its committer would, a little earlier) so the pass runs
+            // between two batches. Skipping it instead left the WAL growing to the backstop,
+            // whose checkpoint then ran inside a commit with up to a round of frames to copy.
+            SqliteWriter::finish_step(&mut state).await;
+            let _ = SqliteWriter::commit(&mut state).await;
             if state.batch.is_none() && state.step == Step::Idle && !checkpoint().await {
                 return;
             }
@@ -252,8 +259,13 @@ impl SqliteWriter {
         conn.batch_execute(&self.setup).await.map_err(failed)?;
         // Checkpoints run in the background (see `start_checkpointer`); the writer's own commit
         // checkpoints only past a backstop, if the background one falls behind.
+        //
+        // Every job runs in a savepoint of its batch, so SQLite keeps a statement journal (the
+        // old content of each page the job changes, for `ROLLBACK TO`); past 64 KiB it goes to
+        // a temporary file — ~80 KiB written to a file per append, beside the WAL.
+        // `temp_store = MEMORY` keeps it (and the writer's other temporary tables) in memory.
         conn.batch_execute(&format!(
-            "PRAGMA wal_autocheckpoint = {BACKSTOP_WAL_PAGES};"
+            "PRAGMA wal_autocheckpoint = {BACKSTOP_WAL_PAGES}; PRAGMA temp_store = MEMORY;"
         ))
         .await
         .map_err(failed)?;
@@ -417,5 +429,88 @@ impl SqliteWriter {
             let _ = conn.batch_execute(undo).await;
         }
         state.step = Step::Idle;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+
+    /// Frames in the WAL now: `mxFrame` of the WAL index's header, at byte 16 of the `-shm`
+    /// file (native byte order).
+    fn wal_frames(db: &str) -> u32 {
+        let shm = std::fs::read(format!("{db}-shm")).unwrap_or_default();
+        shm.get(16..20)
+            .map_or(0, |b| u32::from_ne_bytes(b.try_into().unwrap()))
+    }
+
+    /// Under writes that never pause (a batch is open nearly all the time), the checkpointer's
+    /// second pass still gets its turn between two batches, so the WAL starts over round after
+    /// round instead of growing to the backstop (whose checkpoint runs inside a commit).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_starts_over_under_writes_that_never_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("w.db").to_string_lossy().into_owned();
+        let writer = Arc::new(SqliteWriter::new(
+            db.clone(),
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;"
+                .into(),
+        ));
+        writer
+            .run(async |c| {
+                c.batch_execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+                    .await
+                    .map_err(failed)
+            })
+            .await
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(AtomicU64::new(0));
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let (writer, stop, written) = (writer.clone(), stop.clone(), written.clone());
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        writer
+                            .run(async |c| {
+                                c.batch_execute(
+                                    "INSERT INTO t (body) VALUES (hex(randomblob(1000)))",
+                                )
+                                .await
+                                .map_err(failed)
+                            })
+                            .await
+                            .unwrap();
+                        written.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        // Watch the WAL while the writers go on: count the times it starts over (its frame
+        // count drops) and the most frames it held. Bounded by rows written, not by time.
+        let (mut restarts, mut most, mut last) = (0, 0, 0);
+        while restarts < 5 && written.load(Ordering::Relaxed) < 300_000 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let frames = wal_frames(&db);
+            if frames < last {
+                restarts += 1;
+            }
+            most = most.max(frames);
+            last = frames;
+        }
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert!(
+            restarts >= 5,
+            "the WAL started over {restarts} times in {} writes (most frames {most})",
+            written.load(Ordering::Relaxed)
+        );
+        assert!(
+            most < BACKSTOP_WAL_PAGES,
+            "the WAL reached {most} frames: it started over only at the backstop"
+        );
     }
 }
