@@ -427,8 +427,12 @@ impl Database {
                 // commit survives (database.sqlite_synchronous). `mmap_size` lets reads take
                 // pages straight from the file's mapping (shared by every connection, in the
                 // OS page cache) instead of a read() into each connection's own page cache.
+                // `busy_timeout` comes first: `journal_mode` takes a lock, and without the
+                // timeout a connection opened while another holds one failed at once with
+                // "database is locked" (seen as the checkpointer's warning when it opened its
+                // connection during start-up).
                 let setup = format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {busy_ms}; \
+                    "PRAGMA busy_timeout = {busy_ms}; PRAGMA journal_mode = WAL; \
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; \
                      PRAGMA mmap_size = {SQLITE_MMAP_BYTES};"
                 );
