@@ -454,7 +454,7 @@ mod tests {
         let db = dir.path().join("w.db").to_string_lossy().into_owned();
         let writer = Arc::new(SqliteWriter::new(
             db.clone(),
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;"
+            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                 .into(),
         ));
         writer

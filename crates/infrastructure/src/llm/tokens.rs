@@ -50,7 +50,7 @@ const SPECIALS: [&str; 5] = [
     "<|endofprompt|>",
 ];
 
-const EMPTY: u32 = u32::MAX;
+/// No token has these bytes; also an empty slot of the rank table.
 const NO_RANK: u32 = u32::MAX;
 
 /// Every ordinary token's bytes, in rank order.
@@ -60,7 +60,7 @@ static TOKEN_BYTES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cl100k.byt
 static TOKEN_ENDS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cl100k.ends"));
 
 struct Vocab {
-    /// Open addressing over the tokens' bytes: a rank, or `EMPTY`.
+    /// Open addressing over the tokens' bytes: a rank, or `NO_RANK`.
     slots: Box<[u32]>,
     pieces: fancy_regex::Regex,
 }
@@ -94,11 +94,11 @@ impl Vocab {
             return None;
         }
         // At most half full, so a probe ends after a step or two.
-        let mut slots = vec![EMPTY; (2 * tokens).next_power_of_two()].into_boxed_slice();
+        let mut slots = vec![NO_RANK; (2 * tokens).next_power_of_two()].into_boxed_slice();
         let mask = slots.len() - 1;
         for rank in 0..tokens {
             let mut i = hash(token(rank)) & mask;
-            while slots[i] != EMPTY {
+            while slots[i] != NO_RANK {
                 i = (i + 1) & mask;
             }
             slots[i] = u32::try_from(rank).ok()?;
@@ -111,7 +111,7 @@ impl Vocab {
         let mut i = hash(bytes) & mask;
         loop {
             let rank = self.slots[i];
-            if rank == EMPTY || token(rank as usize) == bytes {
+            if rank == NO_RANK || token(rank as usize) == bytes {
                 return rank;
             }
             i = (i + 1) & mask;
