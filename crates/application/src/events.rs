@@ -544,16 +544,21 @@ impl ThreadEvents {
         }
     }
 
-    /// Subscribes to a thread's events.
-    pub fn subscribe(&self, thread_id: ThreadId) -> broadcast::Receiver<ThreadEvent> {
-        let Ok(mut inner) = self.inner.lock() else {
-            return broadcast::channel(1).1;
+    /// Subscribes to a thread's events. The thread's ring is let go with its last subscriber.
+    pub fn subscribe(&self, thread_id: ThreadId) -> ThreadSubscription {
+        let rx = match self.inner.lock() {
+            Ok(mut inner) => inner
+                .channels
+                .entry(thread_id)
+                .or_insert_with(|| broadcast::channel(CHANNEL).0)
+                .subscribe(),
+            Err(_) => broadcast::channel(1).1,
         };
-        inner
-            .channels
-            .entry(thread_id)
-            .or_insert_with(|| broadcast::channel(CHANNEL).0)
-            .subscribe()
+        ThreadSubscription {
+            rx: Some(rx),
+            events: self.clone(),
+            thread_id,
+        }
     }
 
     /// Registers a live connection on a thread; the guard unregisters it when dropped.
@@ -625,6 +630,45 @@ impl Drop for PresenceGuard {
                 inner.presence.remove(&self.thread_id);
             }
             inner.cluster.changed(self.thread_id);
+        }
+    }
+}
+
+/// One subscriber's receiving end of a thread's events ([`ThreadEvents::subscribe`]). Dropping
+/// the last one removes the thread's ring from the hub at once: a ring is allocated in full
+/// (every slot), and a thread watched once and never written to again kept its ring for the
+/// life of the process.
+#[derive(Debug)]
+pub struct ThreadSubscription {
+    rx: Option<broadcast::Receiver<ThreadEvent>>,
+    events: ThreadEvents,
+    thread_id: ThreadId,
+}
+
+impl ThreadSubscription {
+    /// The next event of the thread (see [`broadcast::Receiver::recv`]: `Lagged` when this
+    /// subscriber fell a ring behind).
+    pub async fn recv(&mut self) -> Result<ThreadEvent, broadcast::error::RecvError> {
+        match &mut self.rx {
+            Some(rx) => rx.recv().await,
+            None => Err(broadcast::error::RecvError::Closed),
+        }
+    }
+}
+
+impl Drop for ThreadSubscription {
+    fn drop(&mut self) {
+        // Under the hub's lock, so that a subscribe of the same thread either joins this ring
+        // before the count is taken or makes a new one after it is gone.
+        if let Ok(mut inner) = self.events.inner.lock() {
+            drop(self.rx.take());
+            if inner
+                .channels
+                .get(&self.thread_id)
+                .is_some_and(|tx| tx.receiver_count() == 0)
+            {
+                inner.channels.remove(&self.thread_id);
+            }
         }
     }
 }
@@ -741,5 +785,39 @@ mod tests {
         assert_eq!(hub.presence(a), 1);
         drop(g2);
         assert_eq!(hub.presence(a), 0);
+    }
+
+    fn rings(hub: &ThreadEvents) -> usize {
+        hub.inner.lock().unwrap().channels.len()
+    }
+
+    #[tokio::test]
+    async fn a_threads_ring_goes_with_its_last_subscriber() {
+        let hub = ThreadEvents::default();
+        let (a, b) = (ThreadId::new(), ThreadId::new());
+        let first = hub.subscribe(a);
+        let mut second = hub.subscribe(a);
+        let other = hub.subscribe(b);
+        assert_eq!(rings(&hub), 2);
+        drop(first);
+        assert_eq!(rings(&hub), 2, "a subscriber of the thread is left");
+        hub.emit(a, Event::TypingStarted(Typing::assistant())).await;
+        assert_eq!(
+            second.recv().await.unwrap().kind(),
+            EventKind::TypingStarted
+        );
+        drop(second);
+        assert_eq!(
+            rings(&hub),
+            1,
+            "no event came after the last one left, and the ring is gone"
+        );
+        // Subscribing again makes a new ring, which carries the thread's events as before.
+        let mut again = hub.subscribe(a);
+        hub.emit(a, Event::TypingStopped(Typing::assistant())).await;
+        assert_eq!(again.recv().await.unwrap().kind(), EventKind::TypingStopped);
+        drop(other);
+        drop(again);
+        assert_eq!(rings(&hub), 0);
     }
 }

@@ -77,7 +77,7 @@ pub async fn api_config(
     };
     let state = AppState::<Prod>::compose(Parts {
         store: store.clone(),
-        hasher: Argon2Hasher::new(a.accounts.hash_concurrency, a.accounts.hash_queue)?,
+        hasher: Argon2Hasher::new(a.accounts.hash_concurrency, a.accounts.hash_queue),
         issuer: authority.clone(),
         webhook_sender: chat_threads_infrastructure::webhooks::HttpWebhookSender::new(
             std::time::Duration::from_secs(settings.webhooks.timeout_secs),

@@ -54,10 +54,6 @@ impl PasswordHasher for FakeHasher {
     async fn verify(&self, password: &str, hash: &str) -> Result<bool, AppError> {
         Ok(password.chars().rev().collect::<String>() == hash)
     }
-
-    fn dummy_hash(&self) -> &str {
-        "-"
-    }
 }
 
 /// What a [`FakeWebhookSender`] sent: URL, headers, body.

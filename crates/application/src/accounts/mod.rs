@@ -256,11 +256,16 @@ impl<S: AuthStore + crate::audit::AuditStore, H: PasswordHasher, I: TokenIssuer,
             Ok(email) => self.store.find_account(&email).await?,
             Err(_) => None,
         };
-        // Spend the same argon2 time whether or not the account exists.
-        let hash = account
-            .as_ref()
-            .map_or(self.hasher.dummy_hash(), |a| a.password_hash.as_str());
-        let matches = self.hasher.verify(password, hash).await?;
+        // Spend the same argon2 time whether or not the account exists: an unknown e-mail's
+        // password is hashed (one argon2 run with the same parameters as a verification) and
+        // the hash thrown away.
+        let matches = match &account {
+            Some(a) => self.hasher.verify(password, &a.password_hash).await?,
+            None => {
+                self.hasher.hash(password).await?;
+                false
+            }
+        };
         match account {
             Some(account) if matches => {
                 self.grant(

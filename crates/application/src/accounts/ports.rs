@@ -31,9 +31,6 @@ pub trait PasswordHasher: Clone + Send + Sync + 'static {
         password: &str,
         hash: &str,
     ) -> impl Future<Output = Result<bool, AppError>> + Send;
-    /// A valid hash of a random password, verified against when the account does not exist,
-    /// so the time taken does not reveal whether an e-mail is registered.
-    fn dummy_hash(&self) -> &str;
 }
 
 /// A built-in account.

@@ -15,7 +15,6 @@ use tokio::sync::Semaphore;
 /// argon2id with the crate's defaults (19 MiB, 2 passes, 1 lane: OWASP's recommendation).
 #[derive(Clone)]
 pub struct Argon2Hasher {
-    dummy: Arc<str>,
     running: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     queue: usize,
@@ -38,23 +37,23 @@ impl std::fmt::Debug for Argon2Hasher {
 
 impl Argon2Hasher {
     /// A hasher running at most `concurrency` hashes at once (0: one less than the cores, at
-    /// least one, so the HTTP workers always keep a core) with at most `queue` waiting. Computes
-    /// the dummy hash used to equalize timing for unknown accounts.
-    pub fn new(concurrency: usize, queue: usize) -> Result<Self, AppError> {
-        let secret = chat_threads_application::accounts::random_token()?;
-        let dummy = hash(&secret)?;
+    /// least one, so the HTTP workers always keep a core) with at most `queue` waiting.
+    ///
+    /// Nothing is hashed up front: a log-in with an unknown e-mail hashes the password it was
+    /// given instead of verifying it against a dummy hash computed here at start-up (whose
+    /// 19 MiB the allocator kept resident in an idle process).
+    pub fn new(concurrency: usize, queue: usize) -> Self {
         let concurrency = match concurrency {
             0 => std::thread::available_parallelism()
                 .map_or(1, |n| n.get().saturating_sub(1))
                 .max(1),
             n => n,
         };
-        Ok(Self {
-            dummy: dummy.into(),
+        Self {
             running: Arc::new(Semaphore::new(concurrency)),
             waiting: Arc::default(),
             queue,
-        })
+        }
     }
 
     /// Hashes (or verifies) waiting for a slot right now.
@@ -118,10 +117,6 @@ impl PasswordHasher for Argon2Hasher {
         })
         .await
     }
-
-    fn dummy_hash(&self) -> &str {
-        &self.dummy
-    }
 }
 
 #[cfg(test)]
@@ -130,7 +125,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_salted_and_verify() {
-        let h = Argon2Hasher::new(0, 8).unwrap();
+        let h = Argon2Hasher::new(0, 8);
         let a = h.hash("correct horse battery").await.unwrap();
         let b = h.hash("correct horse battery").await.unwrap();
         assert!(a.starts_with("$argon2id$"));
@@ -142,13 +137,12 @@ mod tests {
                 .await
                 .unwrap()
         );
-        assert!(!h.verify("anything", h.dummy_hash()).await.unwrap());
     }
 
     /// An HTTP worker is a single-threaded runtime like this test's: the hash must run elsewhere.
     #[tokio::test]
     async fn hashing_never_runs_on_the_calling_thread() {
-        let h = Argon2Hasher::new(1, 4).unwrap();
+        let h = Argon2Hasher::new(1, 4);
         let caller = std::thread::current().id();
         let ran_on = h
             .off_the_workers(|| std::thread::current().id())
@@ -159,13 +153,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_refuses_at_once_instead_of_piling_up() {
-        let h = Argon2Hasher::new(1, 2).unwrap();
-        let dummy = h.dummy_hash().to_owned();
+        let h = Argon2Hasher::new(1, 2);
+        let stored = h.hash("the account's password").await.unwrap();
         let tasks: Vec<_> = (0..12)
             .map(|_| {
                 let h = h.clone();
-                let dummy = dummy.clone();
-                tokio::spawn(async move { h.verify("guess", &dummy).await })
+                let stored = stored.clone();
+                tokio::spawn(async move { h.verify("guess", &stored).await })
             })
             .collect();
         let mut refused = 0;
