@@ -447,7 +447,11 @@ mod tests {
 
     /// Under writes that never pause (a batch is open nearly all the time), the checkpointer's
     /// second pass still gets its turn between two batches, so the WAL starts over round after
-    /// round instead of growing to the backstop (whose checkpoint runs inside a commit).
+    /// round well before the backstop (whose checkpoint runs inside a commit). Before, the pass
+    /// was skipped whenever a batch was open, and under such writes the WAL started over only at
+    /// the backstop. What is counted is restarts from below the backstop, not the largest WAL
+    /// seen: a checkpointer kept off the CPU for a while (a loaded machine) may let the WAL reach
+    /// the backstop now and then, which the backstop is there for.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_starts_over_under_writes_that_never_pause() {
         let dir = tempfile::tempdir().unwrap();
@@ -488,15 +492,21 @@ mod tests {
             })
             .collect();
         // Watch the WAL while the writers go on: count the times it starts over (its frame
-        // count drops) and the most frames it held. Bounded by rows written, not by time.
-        let (mut restarts, mut most, mut last) = (0, 0, 0);
-        while restarts < 5 && written.load(Ordering::Relaxed) < 300_000 {
+        // count drops) from below the backstop, and those from the backstop. Bounded by rows
+        // written, not by time.
+        let (mut early, mut at_backstop, mut peak, mut last) = (0, 0, 0, 0);
+        while early < 5 && written.load(Ordering::Relaxed) < 300_000 {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             let frames = wal_frames(&db);
             if frames < last {
-                restarts += 1;
+                if peak < BACKSTOP_WAL_PAGES {
+                    early += 1;
+                } else {
+                    at_backstop += 1;
+                }
+                peak = 0;
             }
-            most = most.max(frames);
+            peak = peak.max(frames);
             last = frames;
         }
         stop.store(true, Ordering::Relaxed);
@@ -504,13 +514,10 @@ mod tests {
             t.await.unwrap();
         }
         assert!(
-            restarts >= 5,
-            "the WAL started over {restarts} times in {} writes (most frames {most})",
+            early >= 5,
+            "the WAL started over {early} times below the backstop ({BACKSTOP_WAL_PAGES} frames) \
+             and {at_backstop} times at it, in {} writes",
             written.load(Ordering::Relaxed)
-        );
-        assert!(
-            most < BACKSTOP_WAL_PAGES,
-            "the WAL reached {most} frames: it started over only at the backstop"
         );
     }
 }
