@@ -535,15 +535,13 @@ impl ThreadEvents {
 
     /// Delivers an event to local subscribers only (events arriving from other instances).
     pub fn deliver(&self, event: ThreadEvent) {
-        let Ok(mut inner) = self.inner.lock() else {
+        let Ok(inner) = self.inner.lock() else {
             return;
         };
-        let thread_id = event.thread_id;
-        if let Some(tx) = inner.channels.get(&thread_id)
-            && tx.send(Arc::new(event)).is_err()
-        {
-            // Nobody listens any more.
-            inner.channels.remove(&thread_id);
+        // A ring in the hub always has a receiver: the last subscription to leave removes it
+        // under this lock (`ThreadSubscription`'s drop), so a send cannot find nobody listening.
+        if let Some(tx) = inner.channels.get(&event.thread_id) {
+            let _ = tx.send(Arc::new(event));
         }
     }
 
