@@ -246,8 +246,58 @@ async fn titles_folders_tags_pins_and_search(postgres: bool) {
         .await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
-        (404, Some("folder_not_found")),
-        "another user's folder"
+        (422, Some("folder_unusable")),
+        "another user's folder named in the body"
+    );
+    // A folder that exists for nobody: the thread in the path is there, so the answer is not a
+    // 404 (a client would read it as the thread gone), and nothing is written.
+    let nowhere = "0b7e6d1c-3f5a-4c2e-9a8b-1d2c3e4f5a6b";
+    let (status, _, err) = server
+        .call(
+            "PATCH",
+            &format!("/v1/threads/{}", bobs["id"].as_str().unwrap()),
+            Some(&bob),
+            Some(&json!({"folder_id": nowhere, "pinned": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("folder_unusable")),
+        "{err}"
+    );
+    let (status, _, err) = server
+        .call(
+            "POST",
+            "/v1/threads",
+            Some(&bob),
+            Some(&json!({"title": "filed nowhere", "folder_id": nowhere})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("folder_unusable")),
+        "{err}"
+    );
+    let bobs_now = ok(
+        &server,
+        &bob,
+        "GET",
+        &format!("/v1/threads/{}", bobs["id"].as_str().unwrap()),
+        Value::Null,
+        200,
+    )
+    .await;
+    for field in ["folder_id", "pinned", "updated_at", "tags"] {
+        assert_eq!(
+            bobs_now[field], bobs[field],
+            "a refused PATCH changes nothing"
+        );
+    }
+    let listed = ok(&server, &bob, "GET", "/v1/threads", Value::Null, 200).await;
+    assert_eq!(
+        listed["data"].as_array().map(Vec::len),
+        Some(1),
+        "a refused POST creates nothing: {listed}"
     );
     let before = ok(
         &server,

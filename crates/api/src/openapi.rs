@@ -52,7 +52,8 @@ fn standard_description(status: &str) -> &'static str {
         "415" => "The body is not of the documented media type (unsupported_media_type)",
         "422" => {
             "Refused by a rule: limit_exceeded, parent_not_found, parent_in_other_thread, \
-                  parent_deleted, message_unusable, thread_not_writable, model_not_allowed, \
+                  parent_deleted, message_unusable, folder_unusable, thread_not_writable, \
+                  model_not_allowed, \
                   content_not_json, \
                   idempotency_key_reused"
         }

@@ -66,6 +66,7 @@ error_codes! {
     ParentNotFound => "parent_not_found", 422: "the parent message does not exist.",
     ParentInOtherThread => "parent_in_other_thread", 422: "the parent message is in another thread.",
     ParentDeleted => "parent_deleted", 422: "the parent message is deleted.",
+    FolderUnusable => "folder_unusable", 422: "the body's folder_id is not one of your folders (also another principal's folder): a thread is filed only in its owner's folder.",
     MessageUnusable => "message_unusable", 422: "the message cannot be used for this (deleted, another thread, still streaming).",
     ThreadNotWritable => "thread_not_writable", 422: "the thread refuses the change (deleted).",
     OutOfRange => "out_of_range", 422: "a well-formed value outside a range that depends on the moment or the configuration (a session's expires_at); `details.field` names it.",
@@ -189,6 +190,9 @@ pub enum AppError {
     /// No such folder for this caller.
     #[error("folder not found")]
     FolderNotFound,
+    /// A folder named in a body (a thread filed in it) that is not one of the caller's.
+    #[error("folder_id is not one of your folders")]
+    FolderUnusable,
     /// The principal is not a member of the thread.
     #[error("member not found")]
     MemberNotFound,
@@ -376,6 +380,7 @@ impl AppError {
             Self::SessionNotFound => ErrorCode::SessionNotFound,
             Self::BalanceNotFound => ErrorCode::BalanceNotFound,
             Self::FolderNotFound => ErrorCode::FolderNotFound,
+            Self::FolderUnusable => ErrorCode::FolderUnusable,
             Self::MemberNotFound => ErrorCode::MemberNotFound,
             Self::PolicyNotFound => ErrorCode::PolicyNotFound,
             Self::HoldNotFound => ErrorCode::HoldNotFound,
@@ -612,6 +617,7 @@ mod tests {
             AppError::ImagesNotSupported { model: "x".into() },
             AppError::BalanceNotFound,
             AppError::FolderNotFound,
+            AppError::FolderUnusable,
             AppError::MemberNotFound,
             AppError::PolicyNotFound,
             AppError::HoldNotFound,

@@ -205,9 +205,8 @@ impl From<ListThreadsQuery> for ListThreads {
               (status = 200, description = "A thread with this external_id already existed", body = ThreadDto),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, description = "org_id is not your own organization (forbidden)", body = ErrorBody),
-              (status = 404, description = "folder_id is not one of your folders (folder_not_found)", body = ErrorBody),
               (status = 409, description = "external_id belongs to one of your deleted threads: restore or purge it (conflict)", body = ErrorBody),
-              (status = 422, body = ErrorBody)),
+              (status = 422, description = "folder_id is not one of your folders (folder_unusable), or another rule about the values", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create<D: Deps>(
     auth: Auth,
@@ -281,7 +280,8 @@ pub(crate) async fn with_included<D: Deps>(
 #[utoipa::path(patch, path = "/v1/threads/{thread_id}", tag = "threads", operation_id = "update_thread", params(ThreadPath),
     request_body = UpdateThreadBody,
     responses((status = 200, body = ThreadDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+              (status = 404, description = "No such thread of yours (thread_not_found)", body = ErrorBody),
+              (status = 422, description = "folder_id is not one of your folders (folder_unusable), or another rule about the values", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update<D: Deps>(
     auth: Auth,

@@ -226,6 +226,9 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
         };
         match self.store.insert_thread(thread).await {
             Ok(t) => Ok((t, true)),
+            // The folder is named in the body, not the path: the request is refused, nothing
+            // is missing at its address.
+            Err(AppError::FolderNotFound) => Err(AppError::FolderUnusable),
             Err(AppError::Conflict(reason)) => {
                 let Some(external_id) = external_id else {
                     return Err(AppError::Conflict(reason));
@@ -389,7 +392,11 @@ impl<S: ThreadStore, C: Clock> ThreadService<S, C> {
                 self.clock.now(),
                 &report,
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                AppError::FolderNotFound => AppError::FolderUnusable,
+                e => e,
+            })?;
         self.changed(&report, &thread);
         Ok(thread)
     }
