@@ -1,8 +1,12 @@
 //! Writes cl100k_base's vocabulary in the compact form the token counter reads
-//! (`src/llm/tokens.rs`): every token's bytes in rank order (`cl100k.bytes`), and where each
-//! ends (`cl100k.ends`, little-endian u32). Built from tiktoken-rs's copy of the encoding, so
-//! the running service never builds tiktoken's `CoreBPE` (~21 MiB that the allocator keeps
-//! once freed).
+//! (`src/llm/tokens.rs`): every token's bytes in rank order (`cl100k.bytes`), where each ends
+//! (`cl100k.ends`, little-endian u32), and the open-addressed table that finds a token's rank
+//! from its bytes (`cl100k.slots`, little-endian u32 ranks, `u32::MAX` for an empty slot, at
+//! most half full; `src/llm/slot_hash.rs` of the bytes, linear probing — `tokens.rs` probes it
+//! the same way, with the same hash).
+//! Built from tiktoken-rs's copy of the encoding, so the running service never builds
+//! tiktoken's `CoreBPE` (~21 MiB that the allocator keeps once freed), nor a table of its own:
+//! all three are read-only data in the binary, pages the kernel shares and can drop.
 
 use std::path::PathBuf;
 
@@ -10,6 +14,7 @@ type Error = Box<dyn std::error::Error>;
 
 fn main() -> Result<(), Error> {
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=src/llm/slot_hash.rs");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("cargo sets OUT_DIR")?);
     let bpe = tiktoken_rs::cl100k_base()?;
     let mut bytes = Vec::with_capacity(1 << 20);
@@ -24,7 +29,30 @@ fn main() -> Result<(), Error> {
     if rank < 100_000 {
         return Err(format!("cl100k_base has 100,256 ordinary tokens, read {rank}").into());
     }
+    let tokens = rank as usize;
+    let end = |r: usize| {
+        u32::from_le_bytes([
+            ends[4 * r],
+            ends[4 * r + 1],
+            ends[4 * r + 2],
+            ends[4 * r + 3],
+        ]) as usize
+    };
+    let mut slots = vec![u32::MAX; (2 * tokens).next_power_of_two()];
+    let mask = slots.len() - 1;
+    for r in 0..tokens {
+        let start = if r == 0 { 0 } else { end(r - 1) };
+        let mut i = slot_hash(&bytes[start..end(r)]) & mask;
+        while slots[i] != u32::MAX {
+            i = (i + 1) & mask;
+        }
+        slots[i] = u32::try_from(r)?;
+    }
+    let slots: Vec<u8> = slots.iter().flat_map(|r| r.to_le_bytes()).collect();
     std::fs::write(out.join("cl100k.bytes"), bytes)?;
     std::fs::write(out.join("cl100k.ends"), ends)?;
+    std::fs::write(out.join("cl100k.slots"), slots)?;
     Ok(())
 }
+
+include!("src/llm/slot_hash.rs");

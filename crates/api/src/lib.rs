@@ -9,6 +9,7 @@ pub mod error;
 pub mod extractors;
 pub mod health;
 pub mod idempotency;
+pub mod keepalive;
 pub mod observe;
 pub mod openapi;
 mod openapi_rules;

@@ -84,6 +84,8 @@ pub struct AppState<D: Deps> {
     pub replies: chat_threads_application::replies::ReplyService<D::Store, SystemClock>,
     /// Keep-alive interval of SSE streams.
     pub sse_keepalive: std::time::Duration,
+    /// The clock of the reply streams' keep-alive comments (one for every stream).
+    pub keepalive: Arc<crate::keepalive::KeepAliveClock>,
     /// Open WebSocket connections and SSE streams.
     pub live: Arc<crate::observe::Live>,
     /// What `/openai/v1` does when a call does not say.
@@ -112,6 +114,7 @@ impl<D: Deps> Clone for AppState<D> {
             balances: self.balances.clone(),
             replies: self.replies.clone(),
             sse_keepalive: self.sse_keepalive,
+            keepalive: self.keepalive.clone(),
             openai: self.openai,
             live: self.live.clone(),
         }
@@ -192,6 +195,7 @@ impl<D: Deps> AppState<D> {
         let s = p.settings;
         let limits = s.limits;
         let sse_keepalive = s.replies.replies.sse_keepalive();
+        let keepalive = crate::keepalive::KeepAliveClock::start(sse_keepalive, &p.runtime);
         // The change feed's writer: every event the hub publishes goes to the log through it.
         let feed_queue =
             chat_threads_application::feed::FeedQueue::start(p.store.clone(), &p.runtime);
@@ -286,6 +290,7 @@ impl<D: Deps> AppState<D> {
             limits,
             replies,
             sse_keepalive,
+            keepalive,
             live: Arc::default(),
             openai: s.openai,
         }

@@ -2,17 +2,15 @@
 //! resend, resume a stream, cancel; the models you may use and your token usage.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::ACCEPT;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chat_threads_application::AppError;
 use chat_threads_application::replies::{
-    EventStream, OnBusy, RegenerateInput, SendInput, Sent, Started,
+    Follower, OnBusy, RegenerateInput, SendInput, Sent, Started,
 };
 use chat_threads_domain::{MessageId, MessageStatus};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -20,6 +18,7 @@ use crate::auth::Auth;
 use crate::dto::{MessageDto, MessagePath, PageDto, ThreadPath};
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::OptionalJson;
+use crate::keepalive::KeepAliveClock;
 use crate::observe::Live;
 use crate::routes::tools::{ToolChoiceDto, ToolDto, offer};
 use crate::state::{AppState, Deps};
@@ -409,16 +408,18 @@ pub(crate) fn wants_stream(req: &HttpRequest, flag: Option<bool>) -> bool {
             .is_some_and(|v| v.contains("text/event-stream"))
 }
 
-/// Encodes events as SSE, with a keep-alive comment when idle; counted as a follower while open.
-pub fn sse(events: EventStream, keepalive: Duration, live: &Arc<Live>) -> HttpResponse {
-    let tick = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+/// Encodes events as SSE, with a keep-alive comment at each tick of the shared clock; counted
+/// as a follower while open.
+pub fn sse(events: Follower, clock: &KeepAliveClock, live: &Arc<Live>) -> HttpResponse {
+    let tick = clock.subscribe();
     let guard = live.sse();
     let body = futures_util::stream::unfold(
         (events, tick, guard),
         |(mut events, mut tick, guard)| async move {
             let chunk = tokio::select! {
                 ev = events.next() => ev?.sse_frame(),
-                _ = tick.tick() => ": keep-alive\n\n".to_owned(),
+                // The clock goes only with the app: the stream ends with it.
+                tick = tick.changed() => tick.map(|()| ": keep-alive\n\n".to_owned()).ok()?,
             };
             Some((
                 Ok::<_, actix_web::Error>(web::Bytes::from(chunk)),
@@ -441,7 +442,7 @@ pub(crate) async fn answer<D: Deps>(
     background: bool,
 ) -> Result<HttpResponse, ApiError> {
     if stream {
-        return Ok(sse(started.log.follow(0), state.sse_keepalive, &state.live));
+        return Ok(sse(started.log.follower(0), &state.keepalive, &state.live));
     }
     if background {
         // The reply runs on its own task; its placeholder and the user message are stored, and
@@ -607,9 +608,9 @@ pub async fn stream<D: Deps>(
         .unwrap_or(0);
     let events = state
         .replies
-        .follow(&auth.0, path.thread(), path.message(), after)
+        .follower(&auth.0, path.thread(), path.message(), after)
         .await?;
-    Ok(sse(events, state.sse_keepalive, &state.live))
+    Ok(sse(events, &state.keepalive, &state.live))
 }
 
 /// Stop a reply. The text so far is kept, with status `cancelled`.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chat_threads_domain::{Message, MessageId, MessageStatus, Principal, ThreadId};
 
 use super::log::replay;
-use super::{EventStream, ReplyLog, ReplyService, ReplyStores, Started};
+use super::{EventStream, Follower, ReplyLog, ReplyService, ReplyStores, Started};
 use crate::access::{Need, scope_for};
 use crate::error::AppError;
 use crate::events::{Event, ThreadEvent};
@@ -27,13 +27,27 @@ where
         id: MessageId,
         after: u64,
     ) -> Result<EventStream, AppError> {
+        Ok(self
+            .follower(who, thread_id, id, after)
+            .await?
+            .into_stream())
+    }
+
+    /// [`follow`](Self::follow) as a [`Follower`] (no stream boxed around it).
+    pub async fn follower(
+        &self,
+        who: &Principal,
+        thread_id: ThreadId,
+        id: MessageId,
+        after: u64,
+    ) -> Result<Follower, AppError> {
         let scope = scope_for(&self.store, who, thread_id, Need::Read).await?;
         let message = self.store.get_message(&scope, thread_id, id).await?;
         if message.is_deleted() {
             return Err(AppError::MessageNotFound);
         }
         if let Some(run) = self.hub.get(id) {
-            return Ok(run.follow(after));
+            return Ok(run.follower(after));
         }
         // A reply still streaming that no live instance writes (its instance crashed) ends here
         // and now, as a failure that keeps the text flushed so far.
@@ -51,7 +65,7 @@ where
         if message.status != MessageStatus::Streaming {
             run.finish();
         }
-        Ok(run.follow(after))
+        Ok(run.follower(after))
     }
 
     /// Stops a reply; returns the message as stored (its text so far, status `cancelled`).

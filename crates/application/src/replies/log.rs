@@ -197,36 +197,16 @@ impl ReplyLog {
 
     /// The events after `after` (a `Last-Event-ID`), then the live ones until the end.
     pub fn follow(self: &Arc<Self>, after: u64) -> EventStream {
-        let run = self.clone();
-        let rx = self.progress.subscribe();
-        Box::pin(futures_util::stream::unfold(
-            (run, rx, after as usize, Vec::<ThreadEvent>::new()),
-            |(run, mut rx, mut cursor, mut pending)| async move {
-                loop {
-                    if let Some(next) = pending.pop() {
-                        return Some((next, (run, rx, cursor, pending)));
-                    }
-                    let (len, done) = *rx.borrow_and_update();
-                    if cursor < len {
-                        let Ok(state) = run.state.lock() else {
-                            return None;
-                        };
-                        // A bounded batch at a time: a slow follower never copies the log.
-                        let end = len.min(cursor + FOLLOW_BATCH);
-                        pending = (cursor..end).rev().map(|i| state.render(&run, i)).collect();
-                        drop(state);
-                        cursor = end;
-                        continue;
-                    }
-                    if done {
-                        return None;
-                    }
-                    if rx.changed().await.is_err() {
-                        return None;
-                    }
-                }
-            },
-        ))
+        self.follower(after).into_stream()
+    }
+
+    /// A follower from after `after` (see [`Follower`]).
+    pub fn follower(self: &Arc<Self>, after: u64) -> Follower {
+        Follower {
+            run: self.clone(),
+            progress: self.progress.subscribe(),
+            cursor: usize::try_from(after).unwrap_or(usize::MAX),
+        }
     }
 
     /// Waits until the change feed holds every event this log published so far.
@@ -252,11 +232,48 @@ impl ReplyLog {
     }
 }
 
-/// Events a follower takes from the log at once.
-const FOLLOW_BATCH: usize = 64;
-
 /// A stream of events.
 pub type EventStream = Pin<Box<dyn Stream<Item = ThreadEvent> + Send>>;
+
+/// One reader of a reply's log: its place in the log and nothing else. Each event is rendered
+/// from the log when asked for (no batch copied out and kept — an idle follower costs no buffer,
+/// and a slow one never copies the log).
+#[derive(Debug)]
+pub struct Follower {
+    run: Arc<ReplyLog>,
+    progress: watch::Receiver<(usize, bool)>,
+    cursor: usize,
+}
+
+impl Follower {
+    /// The next event, waiting for it while the reply runs; `None` once the reply has ended and
+    /// every event was given. Cancel-safe: dropped while waiting, it loses nothing (the place
+    /// moves only when an event is returned).
+    pub async fn next(&mut self) -> Option<ThreadEvent> {
+        loop {
+            let (len, done) = *self.progress.borrow_and_update();
+            if self.cursor < len {
+                let event = {
+                    let state = self.run.state.lock().ok()?;
+                    state.render(&self.run, self.cursor)
+                };
+                self.cursor += 1;
+                return Some(event);
+            }
+            if done {
+                return None;
+            }
+            self.progress.changed().await.ok()?;
+        }
+    }
+
+    /// The same events as a stream.
+    pub fn into_stream(self) -> EventStream {
+        Box::pin(futures_util::stream::unfold(self, |mut f| async move {
+            f.next().await.map(|event| (event, f))
+        }))
+    }
+}
 
 /// The running and recently finished replies of this process.
 #[derive(Debug, Clone, Default)]
@@ -379,5 +396,75 @@ fn as_created(message: &Message) -> Message {
         parts: Vec::new(),
         updated_at: message.created_at,
         ..message.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::time::Duration;
+
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    fn delta(i: usize) -> Event {
+        Event::MessageDelta {
+            delta: format!("part {i} "),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_follower_reads_every_event_in_order_from_its_place_live_and_after_the_end() {
+        let log = ReplyLog::new(ThreadId::new(), MessageId::new(), None);
+        // More events than a follower ever took at once before, some before it joins.
+        for i in 0..100 {
+            log.push(delta(i));
+        }
+        let late = log.follower(40).into_stream();
+        let writer = {
+            let log = log.clone();
+            tokio::spawn(async move {
+                for i in 100..300 {
+                    log.push(delta(i));
+                    if i % 50 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                log.finish();
+            })
+        };
+        let all: Vec<ThreadEvent> = log.follow(0).collect().await;
+        writer.await.unwrap();
+        let seqs: Vec<u64> = all.iter().filter_map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=300).collect::<Vec<u64>>());
+        assert!(matches!(&all[299].data, Event::MessageDelta { delta } if delta == "part 299 "));
+        let from_41: Vec<u64> = late
+            .collect::<Vec<_>>()
+            .await
+            .iter()
+            .filter_map(|e| e.seq)
+            .collect();
+        assert_eq!(from_41, (41..=300).collect::<Vec<u64>>());
+        // Past the end: nothing, and the stream ends at once.
+        assert!(log.follow(300).collect::<Vec<_>>().await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_follower_given_up_while_waiting_loses_no_event() {
+        let log = ReplyLog::new(ThreadId::new(), MessageId::new(), None);
+        log.push(delta(0));
+        let mut f = log.follower(0);
+        assert_eq!(f.next().await.and_then(|e| e.seq), Some(1));
+        // Waiting for the next event, then dropped (as when a keep-alive tick wins the race).
+        let waited = tokio::time::timeout(Duration::from_millis(20), f.next()).await;
+        assert!(waited.is_err(), "nothing to read yet");
+        log.push(delta(1));
+        log.push(delta(2));
+        log.finish();
+        assert_eq!(f.next().await.and_then(|e| e.seq), Some(2));
+        assert_eq!(f.next().await.and_then(|e| e.seq), Some(3));
+        assert!(f.next().await.is_none(), "the end");
     }
 }

@@ -23,7 +23,7 @@ mod tools;
 
 pub use history::{HistoryStore, NewThread, OpenAiDefaults, Turn};
 pub use llm::Sampling;
-pub use log::{EventStream, Hub, ReplyLog};
+pub use log::{EventStream, Follower, Hub, ReplyLog};
 pub use ports::{ReplyStart, ReplyStore, ReplyStores, ReplyUpdate};
 pub use prompt::Hints;
 pub use queue::{OnBusy, QueueStore, Sent};

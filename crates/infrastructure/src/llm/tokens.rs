@@ -5,8 +5,9 @@
 //! hash map of boxed byte strings, and a sorted list of them) — ~21 MiB once built, which the
 //! allocator kept even after it was dropped, in every process that ran one reply. Counting
 //! needs only "what is the rank of these bytes": the build (`build.rs`) writes every token's
-//! bytes in rank order and where each ends, the binary carries both (~1 MiB, read-only), and
-//! the first count builds an open-addressed table of ranks over them (1 MiB). The
+//! bytes in rank order, where each ends, and an open-addressed table of ranks over them; the
+//! binary carries all three (~2.5 MiB, read-only: nothing is built or allocated at run time
+//! but the pre-tokenizer, and a process touches only the pages its lookups reach). The
 //! pre-tokenizer is cl100k's own pattern; the merge is byte-pair encoding as tiktoken does it
 //! (lowest rank first, leftmost on a tie), so the counts are tiktoken's (a test compares them
 //! over thousands of texts).
@@ -58,17 +59,22 @@ static TOKEN_BYTES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cl100k.byt
 /// Where token `r` ends in [`TOKEN_BYTES`] (little-endian u32 `r`; it starts where `r - 1`
 /// ends).
 static TOKEN_ENDS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cl100k.ends"));
+/// Open addressing over the tokens' bytes (FNV-1a, linear probing, at most half full): each
+/// slot a little-endian u32 rank, or `NO_RANK`.
+static SLOTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cl100k.slots"));
 
 struct Vocab {
-    /// Open addressing over the tokens' bytes: a rank, or `NO_RANK`.
-    slots: Box<[u32]>,
     pieces: fancy_regex::Regex,
 }
 
+/// The little-endian u32 at index `i` of `table`.
+fn u32_at(table: &[u8], i: usize) -> u32 {
+    let b = &table[4 * i..4 * i + 4];
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
 fn end_of(rank: usize) -> usize {
-    let at = 4 * rank;
-    let b = &TOKEN_ENDS[at..at + 4];
-    u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
+    u32_at(TOKEN_ENDS, rank) as usize
 }
 
 fn token(rank: usize) -> &'static [u8] {
@@ -76,41 +82,30 @@ fn token(rank: usize) -> &'static [u8] {
     &TOKEN_BYTES[start..end_of(rank)]
 }
 
-fn hash(bytes: &[u8]) -> usize {
-    // FNV-1a.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h as usize
-}
+include!("slot_hash.rs");
 
 impl Vocab {
     fn cl100k() -> Option<Self> {
         let pieces = fancy_regex::Regex::new(PIECES).ok()?;
         let tokens = TOKEN_ENDS.len() / 4;
-        if tokens == 0 || end_of(tokens - 1) != TOKEN_BYTES.len() {
+        let slots = SLOTS.len() / 4;
+        // The build wrote the three together; a table that cannot hold every token with room
+        // to spare (a probe must reach an empty slot) is not used.
+        if tokens == 0
+            || end_of(tokens - 1) != TOKEN_BYTES.len()
+            || !slots.is_power_of_two()
+            || slots < 2 * tokens
+        {
             return None;
         }
-        // At most half full, so a probe ends after a step or two.
-        let mut slots = vec![NO_RANK; (2 * tokens).next_power_of_two()].into_boxed_slice();
-        let mask = slots.len() - 1;
-        for rank in 0..tokens {
-            let mut i = hash(token(rank)) & mask;
-            while slots[i] != NO_RANK {
-                i = (i + 1) & mask;
-            }
-            slots[i] = u32::try_from(rank).ok()?;
-        }
-        Some(Self { slots, pieces })
+        Some(Self { pieces })
     }
 
     fn rank(&self, bytes: &[u8]) -> u32 {
-        let mask = self.slots.len() - 1;
-        let mut i = hash(bytes) & mask;
+        let mask = SLOTS.len() / 4 - 1;
+        let mut i = slot_hash(bytes) & mask;
         loop {
-            let rank = self.slots[i];
+            let rank = u32_at(SLOTS, i);
             if rank == NO_RANK || token(rank as usize) == bytes {
                 return rank;
             }
