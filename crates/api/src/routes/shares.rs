@@ -180,8 +180,8 @@ impl From<CreateShareBody> for CreateShare {
 #[utoipa::path(post, path = "/v1/threads/{thread_id}/shares", tag = "shares", operation_id = "create_share", params(ThreadPath),
     request_body = CreateShareBody,
     responses((status = 201, body = ShareDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 404, description = "No such thread of yours, or leaf_id is not one of its messages", body = ErrorBody),
-              (status = 422, description = "audience org on a thread of no organization (inconsistent_request), or 100 shares already (limit_exceeded)", body = ErrorBody)),
+              (status = 404, description = "No such thread of yours (thread_not_found)", body = ErrorBody),
+              (status = 422, description = "leaf_id is not a live message of the thread (message_unusable), audience org on a thread of no organization (inconsistent_request), or 100 shares already (limit_exceeded)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create<D: Deps>(
     auth: Auth,
