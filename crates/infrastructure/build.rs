@@ -19,9 +19,12 @@ fn main() -> Result<(), Error> {
     let bpe = tiktoken_rs::cl100k_base()?;
     let mut bytes = Vec::with_capacity(1 << 20);
     let mut ends = Vec::with_capacity(4 * 100_256);
+    // Each token's slot hash, in rank order, for the rank table below.
+    let mut hashes = Vec::with_capacity(100_256);
     // The ordinary tokens have the ranks 0, 1, 2, ... (the special ones come after a gap).
     let mut rank = 0u32;
     while let Ok(token) = bpe.decode_bytes(&[rank]) {
+        hashes.push(slot_hash(&token));
         bytes.extend_from_slice(&token);
         ends.extend_from_slice(&u32::try_from(bytes.len())?.to_le_bytes());
         rank += 1;
@@ -29,20 +32,10 @@ fn main() -> Result<(), Error> {
     if rank < 100_000 {
         return Err(format!("cl100k_base has 100,256 ordinary tokens, read {rank}").into());
     }
-    let tokens = rank as usize;
-    let end = |r: usize| {
-        u32::from_le_bytes([
-            ends[4 * r],
-            ends[4 * r + 1],
-            ends[4 * r + 2],
-            ends[4 * r + 3],
-        ]) as usize
-    };
-    let mut slots = vec![u32::MAX; (2 * tokens).next_power_of_two()];
+    let mut slots = vec![u32::MAX; (2 * hashes.len()).next_power_of_two()];
     let mask = slots.len() - 1;
-    for r in 0..tokens {
-        let start = if r == 0 { 0 } else { end(r - 1) };
-        let mut i = slot_hash(&bytes[start..end(r)]) & mask;
+    for (r, hash) in hashes.into_iter().enumerate() {
+        let mut i = hash & mask;
         while slots[i] != u32::MAX {
             i = (i + 1) & mask;
         }
