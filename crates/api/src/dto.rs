@@ -68,7 +68,7 @@ impl From<Thread> for ThreadDto {
             status: t.status.as_str().to_owned(),
             document_id: t.document_id.map(|d| d.into_inner()),
             external_id: t.external_id.map(|e| e.into_inner()),
-            metadata: t.metadata.to_value(),
+            metadata: t.metadata.into_value(),
             system_prompt: t.system_prompt.map(|p| p.into_inner()),
             model: t.model.map(|m| m.into_inner()),
             active_leaf_id: t.active_leaf_id.map(|m| m.as_uuid()),
@@ -130,6 +130,7 @@ pub struct MessageDto {
     pub metadata: serde_json::Value,
     /// When the message was last edited in place (`PATCH`), or, for a message created by
     /// editing a sibling (`.../edits`), when it was created.
+    #[serde(serialize_with = "crate::json::opt_time")]
     pub edited_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Edited in place at least once (its earlier versions are at `.../revisions`).
     pub is_edited: bool,
@@ -138,6 +139,7 @@ pub struct MessageDto {
     /// Set when the message alone was deleted (`DELETE ...?scope=message`): a tombstone whose
     /// content, display text and metadata are gone and whose children stay attached. The tree
     /// view shows it; the active path and the model's context read around it.
+    #[serde(serialize_with = "crate::json::opt_time")]
     pub tombstoned_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Files attached to it (download with `GET /v1/files/{file_id}/content`).
     pub attachments: Vec<AttachmentDto>,
@@ -147,9 +149,12 @@ pub struct MessageDto {
     /// Who wrote it: the principal whose request stored it and the name their token showed;
     /// `null` for a model's reply (and for messages stored before authors were recorded).
     pub author: Option<AuthorDto>,
+    #[serde(serialize_with = "crate::json::time")]
     pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(serialize_with = "crate::json::time")]
     pub updated_at: chrono::DateTime<chrono::Utc>,
     /// Set on soft-deleted messages (visible in the tree view only).
+    #[serde(serialize_with = "crate::json::opt_time")]
     pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -204,7 +209,7 @@ impl From<Message> for MessageDto {
                 text: f.text.map(|t| t.into_inner()),
             }),
             reaction: m.reaction.map(|r| r.into_inner()),
-            metadata: m.metadata.to_value(),
+            metadata: m.metadata.into_value(),
             edited_at: m.edited_at,
             is_edited: m.version > 1,
             version: m.version,
@@ -457,7 +462,7 @@ impl From<chat_threads_application::messages::MessageRevision> for MessageRevisi
             content: r.content.into_inner(),
             content_type: r.content_type.as_str().to_owned(),
             display_text: r.display_text,
-            metadata: r.metadata.to_value(),
+            metadata: r.metadata.into_value(),
             written_at: r.written_at,
             replaced_at: r.replaced_at,
         }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extractors;
 pub mod health;
 pub mod idempotency;
+pub mod json;
 pub mod keepalive;
 pub mod observe;
 pub mod openapi;

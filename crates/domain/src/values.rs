@@ -507,6 +507,11 @@ impl Metadata {
         serde_json::Value::Object(self.0.clone())
     }
 
+    /// The object as a JSON value, without copying it.
+    pub fn into_value(self) -> serde_json::Value {
+        serde_json::Value::Object(self.0)
+    }
+
     /// About how many bytes the object takes as JSON (keys, strings and a few bytes per other
     /// value), without serializing it.
     pub fn approx_bytes(&self) -> usize {

@@ -81,10 +81,10 @@ impl ToSql<PUuid, Sqlite> for DbUuid {
 }
 impl FromSql<PUuid, Sqlite> for DbUuid {
     fn from_sql(
-        bytes: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
+        mut bytes: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
     ) -> deserialize::Result<Self> {
-        let text = <String as FromSql<diesel::sql_types::Text, Sqlite>>::from_sql(bytes)?;
-        Ok(Self(Uuid::parse_str(&text)?))
+        // Read in place: no owned copy of the text per value (several per row).
+        Ok(Self(Uuid::parse_str(bytes.read_text())?))
     }
 }
 
@@ -108,11 +108,10 @@ impl ToSql<PTime, Sqlite> for DbTime {
 }
 impl FromSql<PTime, Sqlite> for DbTime {
     fn from_sql(
-        bytes: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
+        mut bytes: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
     ) -> deserialize::Result<Self> {
-        let text = <String as FromSql<diesel::sql_types::Text, Sqlite>>::from_sql(bytes)?;
         Ok(Self(
-            DateTime::parse_from_rfc3339(&text)?.with_timezone(&Utc),
+            DateTime::parse_from_rfc3339(bytes.read_text())?.with_timezone(&Utc),
         ))
     }
 }
@@ -137,10 +136,9 @@ impl ToSql<PJson, Sqlite> for DbJson {
 }
 impl FromSql<PJson, Sqlite> for DbJson {
     fn from_sql(
-        bytes: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
+        mut bytes: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
     ) -> deserialize::Result<Self> {
-        let text = <String as FromSql<diesel::sql_types::Text, Sqlite>>::from_sql(bytes)?;
-        Ok(Self(serde_json::from_str(&text)?))
+        Ok(Self(serde_json::from_str(bytes.read_text())?))
     }
 }
 
