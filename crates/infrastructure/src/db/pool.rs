@@ -438,6 +438,13 @@ impl Database {
                 );
                 let pool_setup = setup.clone();
                 let mut config = ManagerConfig::<SqliteConn>::default();
+                // No `SELECT 1` at every checkout: on SQLite it is no round trip, but every
+                // statement of the pool's connections runs on tokio's blocking threads, so the
+                // probe cost each read a hop to another thread and back (~3 % of a page read's
+                // CPU, and its wake-ups). A connection is never shared mid-statement (the
+                // wrapper finishes a statement whose caller went away before the next one runs)
+                // and a broken one is still dropped by diesel-async's `is_broken`.
+                config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
                 config.custom_setup = Box::new(move |url: &str| {
                     let url = url.to_owned();
                     let setup = pool_setup.clone();
@@ -467,8 +474,6 @@ impl Database {
                 // server went away is closed on the client side, and diesel-async's
                 // `is_broken` (checked when a connection goes back and before it is handed
                 // out) drops it — a broken connection is detected by its error, not by a probe.
-                // SQLite keeps the check: it costs no round trip there, and it discards a
-                // connection left unusable by a query cancelled mid-flight.
                 let config = || {
                     let mut config = ManagerConfig::<AsyncPgConnection>::default();
                     config.recycling_method =

@@ -56,9 +56,30 @@ pub struct DbTime(pub DateTime<Utc>);
 #[diesel(sql_type = PJson)]
 pub struct DbJson(pub serde_json::Value);
 
-/// The SQLite text form of a timestamp.
+/// The SQLite text form of a timestamp: `YYYY-MM-DDTHH:MM:SS.ffffffZ`, fixed width, so text
+/// order is time order. Written digit by digit (several per row written: chrono's `format`
+/// parses its pattern at every call, ~1 % of an append's CPU); chrono writes the rare rest.
 pub fn time_text(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    use chrono::{Datelike, Timelike};
+    let (year, nano) = (t.year(), t.nanosecond());
+    if !(0..=9999).contains(&year) || nano >= 1_000_000_000 {
+        return t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    }
+    let mut text = String::with_capacity(27);
+    let mut digits = |v: u32, width: u32, then: char| {
+        for i in (0..width).rev() {
+            text.push(char::from(b'0' + (v / 10u32.pow(i) % 10) as u8));
+        }
+        text.push(then);
+    };
+    digits(year.unsigned_abs(), 4, '-');
+    digits(t.month(), 2, '-');
+    digits(t.day(), 2, 'T');
+    digits(t.hour(), 2, ':');
+    digits(t.minute(), 2, ':');
+    digits(t.second(), 2, '.');
+    digits(nano / 1_000, 6, 'Z');
+    text
 }
 
 impl ToSql<PUuid, Pg> for DbUuid {
@@ -155,5 +176,27 @@ mod tests {
         assert_eq!(time_text(&a), "2026-01-02T03:04:05.000000Z");
         assert_eq!(time_text(&b), "2026-01-02T03:04:05.000001Z");
         assert!(time_text(&a) < time_text(&b));
+    }
+
+    #[test]
+    fn sqlite_time_text_is_what_chrono_writes() {
+        let chrono = |t: &DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        // A fixed walk over years 0 to 9999 with every kind of fraction, and the edges.
+        let mut secs: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
+        while secs < 253_402_300_800 {
+            for nano in [0, 1, 999, 1_000, 123_456_789, 999_999_999] {
+                let t = DateTime::from_timestamp(secs, nano).unwrap();
+                assert_eq!(time_text(&t), chrono(&t));
+            }
+            secs += 3_333_333_333;
+        }
+        for t in [
+            DateTime::from_timestamp(253_402_300_799, 999_999_999).unwrap(),
+            DateTime::from_timestamp(-62_167_219_200, 0).unwrap(),
+            DateTime::from_timestamp(-62_167_219_201, 0).unwrap(), // year -1
+            DateTime::from_timestamp(253_402_300_800, 0).unwrap(), // year 10000
+        ] {
+            assert_eq!(time_text(&t), chrono(&t));
+        }
     }
 }
