@@ -82,7 +82,8 @@ pub struct AppState<D: Deps> {
     pub balances: chat_threads_application::billing::BalanceService<D::Store, SystemClock>,
     /// Assistant replies.
     pub replies: chat_threads_application::replies::ReplyService<D::Store, SystemClock>,
-    /// Keep-alive interval of SSE streams.
+    /// Keep-alive interval of SSE streams: the change feed's stream checks it in its own poll
+    /// loop; reply streams hear it from `keepalive`, which ticks at this interval.
     pub sse_keepalive: std::time::Duration,
     /// The clock of the reply streams' keep-alive comments (one for every stream).
     pub keepalive: Arc<crate::keepalive::KeepAliveClock>,
