@@ -463,13 +463,7 @@ impl Database {
                 // through this one (first come, first served, queued ones committed together)
                 // instead of polling the database lock with `busy_timeout` back-off, which made
                 // write latency spike under load.
-                // It also merges the full-text indexes' segments between batches (they do not
-                // merge inside commits: migration `fts_merge_in_background`).
-                let writer = super::writer::SqliteWriter::new(
-                    path.clone(),
-                    setup,
-                    vec!["messages_fts", "threads_fts"],
-                );
+                let writer = super::writer::SqliteWriter::new(path.clone(), setup);
                 let manager =
                     AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
                 Pools::Sqlite(build_pool(manager, options)?, std::sync::Arc::new(writer))

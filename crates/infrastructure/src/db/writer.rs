@@ -64,8 +64,6 @@ pub(crate) struct SqliteWriter {
     waiting: AtomicUsize,
     /// Whether the background checkpointer was started.
     checkpointing: AtomicBool,
-    /// FTS5 tables whose segments the background turns merge (`automerge = 0` on them).
-    fts: Vec<&'static str>,
 }
 
 /// WAL pages after which a commit of the writer checkpoints by itself (SQLite's
@@ -73,25 +71,11 @@ pub(crate) struct SqliteWriter {
 /// background checkpointer falls behind.
 const BACKSTOP_WAL_PAGES: u32 = 16_384;
 
-/// How often the background task takes its turn on the writer (to merge full-text segments).
-const TURN_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+/// How often the background checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// Every how many turns the background task also copies the WAL into the database (every
-/// 200 ms).
-const CHECKPOINT_TURNS: u32 = 4;
-
-/// Leaf pages of one FTS5 merge step (FTS5 writes ~4 KB pages): a step is well under a
-/// millisecond.
-const MERGE_PAGES: u32 = 32;
-
-/// How long one turn goes on merging full-text segments, at most. Under a steady stream of
-/// appends the writer spends at most this in every [`TURN_EVERY`] merging (6 %), and the
-/// appends that arrive meanwhile wait at most this long for it.
-const MERGE_BUDGET: std::time::Duration = std::time::Duration::from_millis(3);
-
-/// Copies the WAL into the database file every 200 ms, and merges the full-text indexes'
-/// segments every [`TURN_EVERY`], on a connection and a thread of their own, until the writer
-/// is dropped.
+/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`], on a connection and a
+/// thread of their own, until the writer is dropped.
 ///
 /// With SQLite's default, the commit that takes the WAL past 1,000 pages checkpoints: it copies
 /// them and syncs the WAL and the database file (the only syncs `synchronous = NORMAL` makes),
@@ -104,105 +88,15 @@ const MERGE_BUDGET: std::time::Duration = std::time::Duration::from_millis(3);
 /// batch's committer would a little later), copying the few pages left, so the whole WAL is in
 /// the file and the next batch starts the WAL over instead of letting it grow. A page written
 /// many times between two rounds is copied once.
-///
-/// FTS5 merging works the same way: the full-text tables have `automerge = 0` (migration
-/// `fts_merge_in_background`), so a commit only adds its segment, and in each turn taken after
-/// writes, between two batches, a thread of its own (at the normal priority, so no HTTP worker
-/// waits) merges segments in small steps for up to [`MERGE_BUDGET`] ([`merge_fts`]). Before, the commit that crossed FTS5's work mark merged
-/// 64 pages per level of the index inside the batch: a stall of tens of milliseconds for every
-/// append in it, and for every request on that worker thread.
 fn start_checkpointer(writer: std::sync::Weak<SqliteWriter>, path: String, setup: String) {
-    use diesel::connection::SimpleConnection as _;
-    let Some(strong) = writer.upgrade() else {
-        return;
-    };
-    let fts = strong.fts.clone();
-    drop(strong);
-    let Some(checkpoint) = helper("sqlite-checkpoint", 10, &path, &setup, |c| {
-        c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);")
-            .map(|()| false)
-            .map_err(|e| format!("SQLite checkpoint failed: {e}"))
-    }) else {
-        tracing::warn!("SQLite checkpointer not started: commits checkpoint past the backstop");
-        return;
-    };
-    // Merging runs at the normal priority: the writer waits for it.
-    let merge = if fts.is_empty() {
-        None
-    } else {
-        let merge = helper("sqlite-fts-merge", 0, &path, &setup, move |c| {
-            merge_fts(c, &fts)
-        });
-        if merge.is_none() {
-            tracing::warn!("SQLite full-text merging not started: commits merge at crisismerge");
-        }
-        merge
-    };
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(TURN_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The last batch the merging saw, and whether it stopped with work left.
-        let (mut merged_upto, mut more) = (0, false);
-        for turn in 1u32.. {
-            tick.tick().await;
-            let checkpointing = turn % CHECKPOINT_TURNS == 0;
-            if writer.strong_count() == 0 || (checkpointing && checkpoint().await.is_none()) {
-                return;
-            }
-            let Some(w) = writer.upgrade() else {
-                return;
-            };
-            let mut state = w.state.lock().await;
-            let merging = merge.is_some() && (more || state.next_batch != merged_upto);
-            if !checkpointing && !merging {
-                continue;
-            }
-            // Under a steady stream of appends a batch is nearly always open when this turn
-            // comes: commit it here (as its committer would, a little earlier) so the pass runs
-            // between two batches. Skipping it instead left the WAL growing to the backstop,
-            // whose checkpoint then ran inside a commit with up to a round of frames to copy.
-            SqliteWriter::finish_step(&mut state).await;
-            let _ = SqliteWriter::commit(&mut state).await;
-            if state.batch.is_some() || state.step != Step::Idle {
-                continue;
-            }
-            if checkpointing && checkpoint().await.is_none() {
-                return;
-            }
-            if let Some(merge) = &merge
-                && merging
-            {
-                merged_upto = state.next_batch;
-                more = merge().await.unwrap_or(false);
-            }
-            drop(state);
-        }
-    });
-}
-
-/// Starts a thread (at `nice`) with a connection of its own to the database at `path` (opened
-/// with `setup` on first use, and again after `work` fails), which runs `work` each time the
-/// returned function is called; that function's future says what `work` returned (`false`
-/// after a failure, which is logged), or `None` once the thread is gone. `None` if the thread
-/// cannot be started.
-fn helper(
-    name: &str,
-    nice: i32,
-    path: &str,
-    setup: &str,
-    mut work: impl FnMut(&mut SqliteConnection) -> Result<bool, String> + Send + 'static,
-) -> Option<impl Fn() -> BoxFuture<'static, Option<bool>> + Send + Sync + 'static> {
     use diesel::Connection as _;
     use diesel::connection::SimpleConnection as _;
-    let (ask, asked) = std::sync::mpsc::channel::<tokio::sync::oneshot::Sender<bool>>();
-    let (path, setup, thread) = (path.to_owned(), setup.to_owned(), name.to_owned());
+    let (ask, asked) = std::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>();
     let run = move || {
         #[cfg(target_os = "linux")]
-        if nice != 0 {
-            let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice);
-        }
+        let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10);
         let mut conn: Option<SqliteConnection> = None;
-        // Ends when the caller's function is dropped (the writer was, or its runtime stopped).
+        // Ends when the task below is gone (the writer was dropped, or its runtime stopped).
         while let Ok(done) = asked.recv() {
             let c = match conn.as_mut() {
                 Some(c) => c,
@@ -217,77 +111,57 @@ fn helper(
                     match opened {
                         Ok(c) => conn.insert(c),
                         Err(e) => {
-                            tracing::warn!(error = %e, thread, "SQLite helper cannot connect");
-                            let _ = done.send(false);
+                            tracing::warn!(error = %e, "SQLite checkpointer cannot connect");
+                            let _ = done.send(());
                             continue;
                         }
                     }
                 }
             };
-            let answer = work(c).unwrap_or_else(|e| {
-                // Tried again at the next call, on a new connection.
-                tracing::warn!(error = %e, thread);
+            if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                // Tried again at the next round, on a new connection.
+                tracing::warn!(error = %e, "SQLite checkpoint failed");
                 conn = None;
-                false
-            });
-            let _ = done.send(answer);
+            }
+            let _ = done.send(());
         }
     };
-    std::thread::Builder::new()
-        .name(name.to_owned())
+    if let Err(e) = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
         .spawn(run)
-        .ok()?;
-    Some(move || -> BoxFuture<'static, Option<bool>> {
+    {
+        tracing::warn!(error = %e, "SQLite checkpointer not started: commits checkpoint past the backstop");
+        return;
+    }
+    let checkpoint = move || {
         let (done, finished) = tokio::sync::oneshot::channel();
         let sent = ask.send(done).is_ok();
-        Box::pin(async move { if sent { finished.await.ok() } else { None } })
-    })
-}
-
-/// Merges the full-text tables' segments in steps of [`MERGE_PAGES`] until none is left to
-/// merge or [`MERGE_BUDGET`] has passed, in one transaction (the writer is between batches and
-/// waits); returns whether merging stopped with work left. FTS5's `merge` command with a
-/// positive count merges only a level that holds `usermerge` (4) segments or more, or one
-/// whose merge is under way; it merged if `total_changes()` moved by 2 or more. A failure
-/// rolls back: the segments stay as they were, only unmerged.
-fn merge_fts(c: &mut SqliteConnection, fts: &[&'static str]) -> Result<bool, String> {
-    use diesel::RunQueryDsl as _;
-    use diesel::connection::SimpleConnection as _;
-    let started = std::time::Instant::now();
-    let changes = |c: &mut SqliteConnection| {
-        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "total_changes()",
-        ))
-        .get_result::<i64>(c)
+        async move { sent && finished.await.is_ok() }
     };
-    let merge = |c: &mut SqliteConnection| -> Result<bool, diesel::result::Error> {
-        let mut seen = changes(c)?;
-        for table in fts {
-            let step =
-                format!("INSERT INTO {table} ({table}, rank) VALUES ('merge', {MERGE_PAGES})");
-            loop {
-                c.batch_execute(&step)?;
-                let now = changes(c)?;
-                let worked = now - seen >= 2;
-                seen = now;
-                if !worked {
-                    break;
-                }
-                if started.elapsed() >= MERGE_BUDGET {
-                    return Ok(true);
-                }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if writer.strong_count() == 0 || !checkpoint().await {
+                return;
             }
+            let Some(w) = writer.upgrade() else {
+                return;
+            };
+            let mut state = w.state.lock().await;
+            // Under a steady stream of appends a batch is nearly always open when this turn
+            // comes: commit it here (as its committer would, a little earlier) so the pass runs
+            // between two batches. Skipping it instead left the WAL growing to the backstop,
+            // whose checkpoint then ran inside a commit with up to a round of frames to copy.
+            SqliteWriter::finish_step(&mut state).await;
+            let _ = SqliteWriter::commit(&mut state).await;
+            if state.batch.is_none() && state.step == Step::Idle && !checkpoint().await {
+                return;
+            }
+            drop(state);
         }
-        Ok(false)
-    };
-    let done = c
-        .batch_execute("BEGIN IMMEDIATE")
-        .and_then(|()| merge(c))
-        .and_then(|more| c.batch_execute("COMMIT").map(|()| more));
-    done.map_err(|e| {
-        let _ = c.batch_execute("ROLLBACK");
-        format!("merging full-text segments failed: {e}")
-    })
+    });
 }
 
 #[derive(Default)]
@@ -366,15 +240,13 @@ enum Turn<T> {
 
 impl SqliteWriter {
     /// A writer for the database file at `path`; `setup` runs on its connection when opened.
-    /// `fts` names the FTS5 tables whose segments it merges between batches.
-    pub(crate) fn new(path: String, setup: String, fts: Vec<&'static str>) -> Self {
+    pub(crate) fn new(path: String, setup: String) -> Self {
         Self {
             path,
             setup,
             state: Mutex::default(),
             waiting: AtomicUsize::new(0),
             checkpointing: AtomicBool::new(false),
-            fts,
         }
     }
 
@@ -588,7 +460,6 @@ mod tests {
             db.clone(),
             "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                 .into(),
-            Vec::new(),
         ));
         writer
             .run(async |c| {
@@ -648,110 +519,5 @@ mod tests {
              and {at_backstop} times at it, in {} writes",
             written.load(Ordering::Relaxed)
         );
-    }
-
-    /// Segments of the FTS5 table `ft` now (each has at least one row in `ft_idx`).
-    async fn segments(writer: &Arc<SqliteWriter>) -> i64 {
-        use diesel_async::RunQueryDsl as _;
-        writer
-            .run(async |c| {
-                diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                    "(SELECT count(DISTINCT segid) FROM ft_idx)",
-                ))
-                .get_result(c)
-                .await
-                .map_err(failed)
-            })
-            .await
-            .unwrap()
-    }
-
-    /// A writer on a new file with an FTS5 table `ft` set as the migrations set the real ones
-    /// (no merging inside commits), which it merges between batches if `merging`; `rows`
-    /// rows written to it, each committed alone.
-    async fn fts_writer(dir: &std::path::Path, merging: bool, rows: usize) -> Arc<SqliteWriter> {
-        let db = dir.join("fts.db").to_string_lossy().into_owned();
-        let fts = if merging { vec!["ft"] } else { Vec::new() };
-        let writer = Arc::new(SqliteWriter::new(
-            db,
-            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                .into(),
-            fts,
-        ));
-        writer
-            .run(async |c| {
-                c.batch_execute(
-                    "CREATE VIRTUAL TABLE ft USING fts5 (body); \
-                     INSERT INTO ft (ft, rank) VALUES ('automerge', 0); \
-                     INSERT INTO ft (ft, rank) VALUES ('crisismerge', 64);",
-                )
-                .await
-                .map_err(failed)
-            })
-            .await
-            .unwrap();
-        for i in 0..rows {
-            writer
-                .run(async |c| {
-                    c.batch_execute(&format!(
-                        "INSERT INTO ft (body) VALUES ('common word{i} and some more text {i}')"
-                    ))
-                    .await
-                    .map_err(failed)
-                })
-                .await
-                .unwrap();
-        }
-        writer
-    }
-
-    /// With merging off in the commits (`automerge = 0`), every commit leaves a segment, and
-    /// only `crisismerge` (64) bounds them per level; the writer's background turns merge them
-    /// down to fewer than `usermerge` (4) per level, and every row stays findable. The same
-    /// writes without the writer's merging keep far more segments.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_writer_merges_full_text_segments_between_batches() {
-        const ROWS: usize = 1_500;
-        let unmerged_dir = tempfile::tempdir().unwrap();
-        let unmerged = fts_writer(unmerged_dir.path(), false, ROWS).await;
-        let dir = tempfile::tempdir().unwrap();
-        let writer = fts_writer(dir.path(), true, ROWS).await;
-        // The turns come every 50 ms; wait until the merging is done (bounded by turns, not
-        // by a time limit on the merging itself).
-        let mut merged = segments(&writer).await;
-        for _ in 0..200 {
-            if merged <= 12 {
-                break;
-            }
-            tokio::time::sleep(TURN_EVERY).await;
-            merged = segments(&writer).await;
-        }
-        let left = segments(&unmerged).await;
-        assert!(merged <= 12, "{merged} segments left after merging");
-        assert!(
-            left > 2 * merged,
-            "unmerged: {left} segments; merged: {merged}"
-        );
-        let found = writer
-            .run(async |c| {
-                use diesel_async::RunQueryDsl as _;
-                diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                    "(SELECT count(*) FROM ft WHERE ft MATCH 'common')",
-                ))
-                .get_result::<i64>(c)
-                .await
-                .map_err(failed)
-            })
-            .await
-            .unwrap();
-        assert_eq!(found, ROWS as i64);
-        writer
-            .run(async |c| {
-                c.batch_execute("INSERT INTO ft (ft) VALUES ('integrity-check')")
-                    .await
-                    .map_err(failed)
-            })
-            .await
-            .unwrap();
     }
 }
