@@ -190,7 +190,7 @@ impl From<Session> for SessionInfoDto {
             is_active: s.is_active(chrono::Utc::now()),
             session_id: s.id,
             external_user_id: s.external_user_id,
-            metadata: s.metadata.to_value(),
+            metadata: s.metadata.into_value(),
             org_id: s.org.map(|o| o.into_inner()),
             created_at: s.created_at,
             expires_at: s.expires_at,

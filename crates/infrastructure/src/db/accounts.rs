@@ -197,7 +197,7 @@ impl AuthStore for SqlStore {
         let row = SessionRow {
             id: session.id,
             external_user_id: session.external_user_id,
-            metadata: DbJson(session.metadata.to_value()),
+            metadata: DbJson(session.metadata.into_value()),
             created_at: DbTime(session.created_at),
             expires_at: DbTime(session.expires_at),
             org_id: session.org.map(|o| o.into_inner()),

@@ -433,7 +433,7 @@ impl MessageStore for SqlStore {
                         .set((
                             messages::content.eq(revision.content.to_string()),
                             messages::display_text.eq(revision.display_text),
-                            messages::metadata.eq(DbJson(revision.metadata.to_value())),
+                            messages::metadata.eq(DbJson(revision.metadata.into_value())),
                             messages::version.eq(current.version + 1),
                             messages::edited_at.eq(Some(DbTime(revision.at))),
                             messages::updated_at.eq(DbTime(revision.at)),

@@ -186,7 +186,7 @@ impl ThreadStore for SqlStore {
             updated_at: (!patch.only_organizes()).then_some(DbTime(now)),
             title: patch.title.map(|t| t.into_inner()),
             status: patch.status.map(|s| s.as_str().to_owned()),
-            metadata: patch.metadata.map(|m| DbJson(m.to_value())),
+            metadata: patch.metadata.map(|m| DbJson(m.into_value())),
             system_prompt: patch.system_prompt.map(|p| p.map(|p| p.into_inner())),
             model: patch.model.map(|m| m.map(|m| m.into_inner())),
             tags: patch.tags.as_deref().map(|t| DbJson(tags_json(t))),

@@ -186,7 +186,7 @@ fn object(
 /// A stored reply as a Response (its record read from the user message above it).
 fn stored(reply: &Message, user: Option<&Message>) -> Value {
     let record = user
-        .map(|u| u.metadata.to_value()["openai"].clone())
+        .and_then(|u| u.metadata.as_map().get("openai").cloned())
         .unwrap_or(Value::Null);
     let output = if reply.status == MessageStatus::Streaming && reply.content.as_str().is_empty() {
         Vec::new()
@@ -619,7 +619,7 @@ async fn inputs<D: Deps>(
     user: Option<Message>,
 ) -> Result<Vec<Message>, ApiError> {
     if let Some(u) = &user
-        && u.metadata.to_value().get("openai").is_none()
+        && !u.metadata.as_map().contains_key("openai")
     {
         return Ok(vec![u.clone()]);
     }
