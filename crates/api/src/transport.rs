@@ -50,6 +50,23 @@ pub struct Listen {
     pub client_request_timeout: Duration,
     /// Pending connections the kernel queues while every worker is at its limit.
     pub backlog: i32,
+    /// Runs on each worker thread as it starts, before it serves anything.
+    pub on_worker_start: WorkerStart,
+}
+
+/// What each HTTP worker thread runs as it starts (the composition root claims the thread's
+/// own database pool with it); nothing by default.
+#[derive(Clone, Default)]
+pub struct WorkerStart(pub Option<std::sync::Arc<dyn Fn() + Send + Sync>>);
+
+impl std::fmt::Debug for WorkerStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "WorkerStart(set)"
+        } else {
+            "WorkerStart(none)"
+        })
+    }
 }
 
 /// Binds `listen` and builds the server (not yet running) with the application on every
@@ -77,6 +94,10 @@ pub fn server<D: Deps>(
         let gate = gate.clone();
         let shutdown = builder.graceful_shutdown_signal();
         builder = builder.listen(format!("chat-threads-{local}"), socket, move || {
+            // Called on each worker's own thread as it starts (once per address it serves).
+            if let Some(start) = &listen.on_worker_start.0 {
+                start();
+            }
             let shutdown = shutdown.clone();
             let http = HttpService::<Shaped<TcpStream>, _, _, _, _>::build()
                 .graceful_shutdown_signal(move || {

@@ -252,7 +252,7 @@ pub async fn serve(settings: Settings, replies_rt: tokio::runtime::Handle) -> an
             tracing::info!(%version, "applied migration");
         }
     }
-    let store = crate::wiring::with_file_storage(SqlStore::new(db), &settings)?;
+    let store = crate::wiring::with_file_storage(SqlStore::new(db.clone()), &settings)?;
     let api = crate::wiring::api_config(&settings, store, replies_rt.clone(), &instance).await?;
     let replies = api.state.replies.clone();
     match replies.recover().await {
@@ -380,6 +380,12 @@ pub async fn serve(settings: Settings, replies_rt: tokio::runtime::Handle) -> an
         shutdown_timeout_secs: server.shutdown_timeout_secs,
         client_request_timeout: Duration::from_secs(server.head_timeout_secs),
         backlog: 1024,
+        on_worker_start: {
+            chat_threads_api::transport::WorkerStart(Some(std::sync::Arc::new(move || {
+                let own = db.claim_thread_pool();
+                tracing::debug!(own, "HTTP worker started; its own database pool");
+            })))
+        },
     };
     let (http, addrs) = chat_threads_api::transport::server(api, &listen)
         .with_context(|| format!("cannot listen on {}:{}", server.host, server.port))?;

@@ -22,6 +22,7 @@ mod messages;
 mod migrations;
 mod models;
 mod organize;
+mod pg_pools;
 mod policies;
 mod pool;
 mod pooler;

@@ -16,6 +16,7 @@ use futures_util::FutureExt;
 
 use super::dialect::Dialect;
 use super::migrations::{self, Direction, MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE};
+pub(crate) use super::pg_pools::PgPools;
 
 /// The SQLite connection type used by the pool.
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
@@ -233,129 +234,6 @@ pub(crate) enum Pools {
     Postgres(PgPools),
 }
 
-/// PostgreSQL connections, in one pool per thread that uses the database (as many pools as
-/// cores; threads beyond that share them round-robin).
-///
-/// A connection's driver runs as a task on the runtime of the thread that opened it. With one
-/// pool for every HTTP worker, a worker used connections another worker had opened: each
-/// query then woke the other thread to send it and was woken back with the rows — two
-/// cross-thread wake-ups and context switches per statement, a large share of a request's CPU
-/// on a small machine. A thread now takes its connections from its own pool, and opens them
-/// itself, so a statement is sent and answered on the thread that runs the request.
-///
-/// Reads take a turn among at most `max_concurrent_reads` ([`PgPools::reading`]): a read that
-/// PostgreSQL answers from memory needs a core, not a connection, and more backends than cores
-/// reading at once only queue for them — on a small machine with PostgreSQL beside the service,
-/// a few reads then stalled for 100 ms to over a second (docs/operations.md) while the median
-/// stayed at a few milliseconds. Writes, which wait for their commit to reach the disk, use
-/// the whole pool.
-#[derive(Clone)]
-pub(crate) struct PgPools {
-    pools: std::sync::Arc<[Pool<AsyncPgConnection>]>,
-    reads: std::sync::Arc<tokio::sync::Semaphore>,
-    /// How long a read waits for its turn (`acquire_timeout`, as for a pooled connection).
-    turn_timeout: Duration,
-}
-
-tokio::task_local! {
-    /// Set while a task's read holds its turn, so a read nested in it takes no second one (and
-    /// cannot wait for a turn its own task holds).
-    static READING: ();
-}
-
-impl PgPools {
-    fn new(
-        url: &str,
-        options: PoolOptions,
-        config: impl Fn() -> ManagerConfig<AsyncPgConnection>,
-    ) -> Result<Self, SetupError> {
-        let n = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .clamp(1, options.max_connections.max(1));
-        let share = options.max_connections.max(1).div_ceil(n);
-        let pools = (0..n)
-            .map(|_| {
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-                    url,
-                    config(),
-                );
-                build_pool(
-                    manager,
-                    PoolOptions {
-                        max_connections: share,
-                        ..options
-                    },
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            pools: pools.into(),
-            reads: std::sync::Arc::new(tokio::sync::Semaphore::new(options.concurrent_reads())),
-            turn_timeout: options.acquire_timeout,
-        })
-    }
-
-    /// Runs `read` as one of at most `max_concurrent_reads` reads at once (FIFO); a read
-    /// nested inside another runs within its turn. A read that waits longer than
-    /// `acquire_timeout` for its turn fails as unavailable (503), like one that waits that long
-    /// for a connection.
-    pub(crate) async fn reading<T>(
-        &self,
-        read: impl Future<Output = Result<T, super::DbError>>,
-    ) -> Result<T, super::DbError> {
-        if READING.try_with(|_| ()).is_ok() {
-            return read.await;
-        }
-        // The semaphore is never closed: the only failure is the timeout.
-        let Ok(turn) = tokio::time::timeout(self.turn_timeout, self.reads.acquire()).await else {
-            return Err(super::DbError(AppError::unavailable(format!(
-                "no database connection: every read turn (database.max_concurrent_reads) \
-                 stayed busy for {} s",
-                self.turn_timeout.as_secs()
-            ))));
-        };
-        let _turn = turn.ok();
-        READING.scope((), read).await
-    }
-
-    /// This thread's pool.
-    fn local(&self) -> &Pool<AsyncPgConnection> {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        thread_local! {
-            static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-        }
-        let slot = SLOT.with(|s| *s);
-        &self.pools[slot % self.pools.len()]
-    }
-
-    /// A connection from this thread's pool.
-    pub(crate) async fn get(
-        &self,
-    ) -> Result<deadpool::managed::Object<AsyncDieselConnectionManager<AsyncPgConnection>>, PoolError>
-    {
-        self.local().get().await
-    }
-
-    /// The pools' sizes and idle connections, together.
-    fn status(&self) -> deadpool::managed::Status {
-        let mut all = deadpool::managed::Status {
-            max_size: 0,
-            size: 0,
-            available: 0,
-            waiting: 0,
-        };
-        for p in self.pools.iter() {
-            let s = p.status();
-            all.max_size += s.max_size;
-            all.size += s.size;
-            all.available += s.available;
-            all.waiting += s.waiting;
-        }
-        all
-    }
-}
-
 /// The database: a pool for the backend the URL names. Cloning shares the pool.
 #[derive(Clone)]
 pub struct Database {
@@ -393,6 +271,17 @@ pub struct PoolUsage {
 }
 
 impl Database {
+    /// Gives the calling thread (an HTTP worker, once, as it starts) a PostgreSQL pool of its
+    /// own, while one is left (one per core); other threads share one. The statements of the
+    /// requests it runs are then sent and answered on this thread ([`PgPools`]). Whether it
+    /// got one (SQLite: nothing to claim, `false`).
+    pub fn claim_thread_pool(&self) -> bool {
+        match &self.pools {
+            Pools::Sqlite(..) => false,
+            Pools::Postgres(p) => p.claim(),
+        }
+    }
+
     /// How many connections are in use and idle right now.
     pub fn pool_usage(&self) -> PoolUsage {
         let status = match &self.pools {
@@ -604,7 +493,7 @@ impl Database {
     }
 }
 
-fn build_pool<C>(
+pub(super) fn build_pool<C>(
     manager: AsyncDieselConnectionManager<C>,
     options: PoolOptions,
 ) -> Result<Pool<C>, SetupError>
@@ -619,58 +508,4 @@ where
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| SetupError::Unreachable(e.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::db::DbError;
-
-    /// Read turns: at most `max_concurrent_reads` at once, a nested read runs in its task's
-    /// turn, and a read that waits `acquire_timeout` for one fails as unavailable. (The pools
-    /// connect lazily: no server is needed.)
-    #[tokio::test]
-    async fn reads_take_turns_with_a_deadline() {
-        let options = PoolOptions {
-            max_connections: 4,
-            acquire_timeout: Duration::from_millis(200),
-            max_concurrent_reads: 1,
-            ..PoolOptions::default()
-        };
-        let pools = PgPools::new(
-            "postgres://127.0.0.1:1/none",
-            options,
-            ManagerConfig::default,
-        )
-        .unwrap();
-        let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let holder = {
-            let pools = pools.clone();
-            tokio::spawn(async move {
-                pools
-                    .reading(async {
-                        // Nested: runs at once, inside the held turn.
-                        let inner = pools.reading(async { Ok::<_, DbError>(7) }).await;
-                        let _ = released.await;
-                        inner
-                    })
-                    .await
-            })
-        };
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let waited = pools.reading(async { Ok::<_, DbError>(1) }).await;
-        let err = waited.unwrap_err();
-        assert_eq!(err.0.code(), "storage_unavailable", "{err:?}");
-        assert!(
-            format!("{err:?}").contains("max_concurrent_reads"),
-            "{err:?}"
-        );
-        release.send(()).unwrap();
-        assert_eq!(holder.await.unwrap().unwrap(), 7);
-        // The turn is free again.
-        assert_eq!(
-            pools.reading(async { Ok::<_, DbError>(2) }).await.unwrap(),
-            2
-        );
-    }
 }
