@@ -11,8 +11,8 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use super::pool::{PoolOptions, SetupError, build_pool};
 
 /// PostgreSQL connections: one pool for each HTTP worker thread that claims one
-/// ([`super::Database::claim_thread_pool`]), and one shared by every other thread (the reply runtime,
-/// background tasks, start-up). `database.max_connections` is split between them.
+/// ([`super::Database::claim_thread_pool`]), and one shared by every other thread (the reply
+/// runtime, background tasks, start-up). `database.max_connections` is split between them.
 ///
 /// A connection's driver runs as a task on the runtime of the thread that opened it. When a
 /// worker used a connection another thread had opened, each statement woke that thread to
@@ -45,7 +45,8 @@ pub(crate) struct PgPools {
 
 std::thread_local! {
     /// The pools this thread claimed: (the pools' id, the index of its own).
-    static CLAIMS: std::cell::RefCell<Vec<(usize, usize)>> = const { std::cell::RefCell::new(Vec::new()) };
+    static CLAIMS: std::cell::RefCell<Vec<(usize, usize)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// How `max_connections` is split: the shared pool first, then one pool for each of up to
