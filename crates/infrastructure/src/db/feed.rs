@@ -109,7 +109,8 @@ pub(super) async fn block<T>(f: impl Future<Output = Result<T, DbError>>) -> Res
 }
 
 /// Moves this many outbox rows between two vacuums of it (PostgreSQL): every row is inserted
-/// and soon deleted, and autovacuum may be off or slow to come.
+/// and soon deleted, and autovacuum may be off or slow to come. The vacuum never truncates the
+/// table (migration 000031: that took a lock every append waits for, and waited seconds for it).
 const VACUUM_EVERY: u64 = 5_000;
 
 impl SqlStore {

@@ -1,0 +1,1 @@
+ALTER TABLE feed_outbox RESET (vacuum_truncate);
