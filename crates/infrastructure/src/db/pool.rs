@@ -16,7 +16,7 @@ use futures_util::FutureExt;
 
 use super::dialect::Dialect;
 use super::migrations::{self, Direction, MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE};
-pub(crate) use super::pg_pools::PgPools;
+use super::pg_pools::PgPools;
 
 /// The SQLite connection type used by the pool.
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
