@@ -3,7 +3,7 @@
 # over HTTP, on a PostgreSQL-backed and a SQLite-backed instance, at each concurrency; for
 # PostgreSQL, against two SQL ceilings that pgbench (-M prepared) measures in the same run, on
 # the same machine and PostgreSQL, right after the service at the same concurrency (pgbench
-# clients = wrk connections; the service itself holds at most 16 pooled connections):
+# clients = wrk connections; the service itself holds at most 16 pooled connections, BENCH_POOL):
 #
 #   replay   the exact statement the service issues for the request, replayed on the service's
 #            own migrated and preloaded database: the same threads / messages tables, rows,
@@ -56,7 +56,8 @@
 #   BENCH_BACKENDS=sqlite BENCH_THREADS=200 scripts/bench-http.sh      # one backend, less data
 #   BENCH_BIN=/path/to/chat-threads ...   # run that binary; no cargo at all
 #   BENCH_PROFILE=debug ...               # the debug build (CI's budgeted run: does it work?)
-#   BENCH_APPEND_ROUNDS=3 ...             # more PostgreSQL append rounds
+#   BENCH_APPEND_ROUNDS=3 ...             # more PostgreSQL append rounds (0: reads only)
+#   BENCH_POOL=32 ...                     # the service's database.max_connections (16)
 #
 # Any failed request (a non-2xx answer, a socket error), a pgbench error, a replayed or minimal
 # append that stored nothing, or a ceiling read that returns less than the page fails the run.
@@ -131,7 +132,7 @@ start() {
     mkdir -p "$dir"
     (cd "$dir" && CHAT_THREADS__DATABASE__URL="$url" CHAT_THREADS__SERVER__PORT=0 \
         CHAT_THREADS__RATE_LIMIT__ENABLED=false CHAT_THREADS__LOG__LEVEL=warn \
-        CHAT_THREADS__DATABASE__MAX_CONNECTIONS=16 \
+        CHAT_THREADS__DATABASE__MAX_CONNECTIONS="${BENCH_POOL:-16}" \
         exec "$BIN" serve >"$dir/out.log" 2>&1) &
     echo "$!" >>"$WORK/pids"
     echo "$!" >"$WORK/$name.pid"
