@@ -427,7 +427,7 @@ if uses postgres; then
     for op in append read; do
         rps=$(get postgres "$op" 1 32 5)
         if [ -z "$rps" ]; then
-            printf '  postgres %-6s c=32  ratios not measured (c=32 not in BENCH_CONCURRENCY)\n' "$op"
+            printf '  postgres %-6s c=32  ratios not measured (no c=32 point in this run)\n' "$op"
             continue
         fi
         mr=$(get postgres "$op" 1 32 13); rr=$(get postgres "$op" 1 32 11)
@@ -439,7 +439,7 @@ for backend in $BACKENDS; do
     for op in append read; do
         p99=$(get "$backend" "$op" 1 64 7)
         if [ -z "$p99" ]; then
-            printf '  %-8s %-6s c=64  p99 not measured (c=64 not in BENCH_CONCURRENCY)\n' "$backend" "$op"
+            printf '  %-8s %-6s c=64  p99 not measured (no c=64 point in this run)\n' "$backend" "$op"
             continue
         fi
         more=""
@@ -455,7 +455,7 @@ if uses sqlite; then
         rps=$(get sqlite "$op" 1 64 5)
         c32=$(get sqlite "$op" 1 32 5)
         if [ -z "$rps" ]; then
-            printf '  sqlite   %-6s c=64  req/s not measured (c=64 not in BENCH_CONCURRENCY)%s\n' "$op" "${c32:+; c=32: $c32 req/s}"
+            printf '  sqlite   %-6s c=64  req/s not measured (no c=64 point in this run)%s\n' "$op" "${c32:+; c=32: $c32 req/s}"
         else
             printf '  sqlite   %-6s c=64  %s req/s (>= 4,000: %s)%s\n' "$op" "$rps" "$(verdict "$rps" ">=" 4000)" \
                 "${c32:+; c=32: $c32 req/s}"
