@@ -215,7 +215,11 @@ psql_bench() { PGOPTIONS=--client-min-messages=warning psql "$PG_URL" -v ON_ERRO
 ceiling() {
     local script=$1 c=$2 j=$(($2 < 2 ? $2 : 2)) out pg0 pg1 n
     pg0=$(pg_ticks)
-    if ! out=$(pgbench -n -M prepared -c "$c" -j "$j" -T "$SECS" -D threads="$THREADS" \
+    # PGSSLMODE=disable: the service talks to PostgreSQL over plain TCP (its driver has no TLS),
+    # and so do the ceilings. libpq's default (prefer) takes TLS wherever the server offers it
+    # (Debian's does): encrypted, the replayed reads ran 17-29 % and the replayed appends 5-22 %
+    # slower (docs/operations.md), a ceiling lower than the service's own transport.
+    if ! out=$(PGSSLMODE=disable pgbench -n -M prepared -c "$c" -j "$j" -T "$SECS" -D threads="$THREADS" \
         -D owner="$OWNER" -D role=user -D content="$CONTENT" -D content_type=text \
         -D status=complete -D metadata="$METADATA" -D attachments='[]' -D feed="$FEED" \
         -f "scripts/bench/$script" "$PG_URL" 2>&1) || grep -q "aborted" <<<"$out"; then
