@@ -108,6 +108,12 @@ fn sync_file(path: &str) -> bool {
     }
 }
 
+/// One `PASSIVE` checkpoint on `c`, and SQLite's answer to it.
+fn passive_checkpoint(c: &mut SqliteConnection) -> diesel::QueryResult<CheckpointRow> {
+    use diesel::RunQueryDsl as _;
+    diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result::<CheckpointRow>(c)
+}
+
 /// What `PRAGMA wal_checkpoint` answers.
 #[derive(diesel::QueryableByName)]
 struct CheckpointRow {
@@ -117,6 +123,13 @@ struct CheckpointRow {
     /// Frames of it now in the database file (-1 likewise).
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     checkpointed: i64,
+}
+
+impl CheckpointRow {
+    /// The frames the checkpoint left uncopied (0 when not in WAL mode).
+    fn left(&self) -> i64 {
+        (self.log - self.checkpointed).max(0)
+    }
 }
 
 /// Copies the WAL into the database file every [`CHECKPOINT_EVERY`], on a connection and a
@@ -145,7 +158,6 @@ struct CheckpointRow {
 /// the pages of the last pass (4-7 ms in the same trace).
 fn start_checkpointer(writer: std::sync::Weak<SqliteWriter>, path: String, setup: String) {
     use diesel::Connection as _;
-    use diesel::RunQueryDsl as _;
     use diesel::connection::SimpleConnection as _;
     // Each ask gets the frames the pass left uncopied (0 after a sync), or `None` when it
     // failed.
@@ -181,10 +193,8 @@ fn start_checkpointer(writer: std::sync::Weak<SqliteWriter>, path: String, setup
                     }
                 }
             };
-            let left = match diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)")
-                .get_result::<CheckpointRow>(c)
-            {
-                Ok(row) => Some((row.log - row.checkpointed).max(0)),
+            let left = match passive_checkpoint(c) {
+                Ok(row) => Some(row.left()),
                 Err(e) => {
                     // Tried again at the next round, on a new connection.
                     tracing::warn!(error = %e, "SQLite checkpoint failed");
@@ -228,6 +238,8 @@ fn start_checkpointer(writer: std::sync::Weak<SqliteWriter>, path: String, setup
             // The pages those passes wrote reach the disk now, beside the writer: SQLite syncs
             // the database file only in the pass that copies the WAL's last frame, which is the
             // one between two batches, and there that sync took 14-17 ms for a round's pages.
+            // (Synced even when the last pass here left nothing: skipping it then brought the
+            // long stalls back, docs/operations.md.)
             if checkpoint(Ask::SyncFile).await.is_none() {
                 return;
             }
@@ -609,12 +621,11 @@ mod tests {
         );
     }
 
-    /// A pass reads what it left uncopied from SQLite's answer: the frames the WAL holds and
-    /// how many of them are in the database file (the catch-up passes stop on their difference).
+    /// A pass tells what it left uncopied (the catch-up passes stop on it): the frames a
+    /// reader's snapshot holds back, then none.
     #[test]
     fn a_checkpoint_pass_tells_the_frames_it_left() {
         use diesel::Connection as _;
-        use diesel::RunQueryDsl as _;
         use diesel::connection::SimpleConnection as _;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("c.db").to_string_lossy().into_owned();
@@ -641,9 +652,7 @@ mod tests {
             )
             .unwrap();
         let mut checkpointer = SqliteConnection::establish(&db).unwrap();
-        let row = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)")
-            .get_result::<CheckpointRow>(&mut checkpointer)
-            .unwrap();
+        let row = passive_checkpoint(&mut checkpointer).unwrap();
         assert_eq!(row.log, wal_frames(&db) as i64);
         assert!(
             row.checkpointed >= frames && row.checkpointed < row.log,
@@ -651,10 +660,10 @@ mod tests {
             row.log,
             row.checkpointed
         );
+        assert_eq!(row.left(), row.log - row.checkpointed);
         reader.batch_execute("COMMIT;").unwrap();
-        let row = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)")
-            .get_result::<CheckpointRow>(&mut checkpointer)
-            .unwrap();
+        let row = passive_checkpoint(&mut checkpointer).unwrap();
         assert_eq!(row.checkpointed, row.log, "nothing holds the rest back now");
+        assert_eq!(row.left(), 0);
     }
 }
