@@ -59,11 +59,7 @@ impl SqlStore {
             // Serialized with no parent at depth 0; the statement writes in the ones it chose.
             feed: created_entry(&msg, None).data,
         };
-        let mut conn = pool
-            .get()
-            .await
-            .map_err(|e| DbError(crate::db::pool::pool_error(e)))?;
-        let placed: Option<Placed> = query.get_result(&mut *conn).await.optional()?;
+        let placed = pool.append(query).await?;
         Ok(placed.map(|p| {
             msg.parent_id = p.parent_id.map(|id| MessageId::from_uuid(id.0));
             msg.depth = p.depth;

@@ -22,6 +22,7 @@ mod messages;
 mod migrations;
 mod models;
 mod organize;
+mod pg_appends;
 mod pg_pools;
 mod policies;
 mod pool;
@@ -46,6 +47,7 @@ mod writer;
 pub use dialect::Dialect;
 pub use error::DbError;
 pub use migrations::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE};
+pub use pg_appends::AppendGroups;
 pub use pool::{
     Backend, Database, DatabaseUrl, PoolOptions, PoolUsage, SetupError, SqliteSynchronous,
     redact as redact_url,

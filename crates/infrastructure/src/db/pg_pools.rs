@@ -8,7 +8,9 @@ use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::{Pool, PoolError};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 
+use super::pg_appends::AppendQueue;
 use super::pool::{PoolOptions, SetupError, build_pool};
+use super::tree_sql::{PgAppendQuery, Placed};
 
 /// PostgreSQL connections: one pool for each HTTP worker thread that claims one
 /// ([`super::Database::claim_thread_pool`]), and one shared by every other thread (the reply
@@ -41,6 +43,8 @@ pub(crate) struct PgPools {
     reads: std::sync::Arc<tokio::sync::Semaphore>,
     /// How long a read waits for its turn (`acquire_timeout`, as for a pooled connection).
     turn_timeout: Duration,
+    /// Each pool's queue of plain appends, committed in groups ([`super::pg_appends`]).
+    appends: std::sync::Arc<[std::sync::Arc<AppendQueue>]>,
 }
 
 std::thread_local! {
@@ -97,6 +101,7 @@ impl PgPools {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
+            appends: pools.iter().map(|_| std::sync::Arc::default()).collect(),
             pools: pools.into(),
             claimed: std::sync::Arc::new(AtomicUsize::new(1)),
             id: IDS.fetch_add(1, Ordering::Relaxed),
@@ -166,6 +171,26 @@ impl PgPools {
     ) -> Result<deadpool::managed::Object<AsyncDieselConnectionManager<AsyncPgConnection>>, PoolError>
     {
         self.local().get().await
+    }
+
+    /// A plain append ([`PgAppendQuery`]) on this thread's pool, committed in a group with
+    /// those queued beside it ([`super::pg_appends`]): where it placed the message, `None` when
+    /// it did not.
+    pub(super) async fn append(
+        &self,
+        query: PgAppendQuery,
+    ) -> Result<Option<Placed>, super::DbError> {
+        let slot = self.slot();
+        self.appends[slot].append(&self.pools[slot], query).await
+    }
+
+    /// How plain appends were committed, every pool's together.
+    pub(super) fn append_groups(&self) -> super::AppendGroups {
+        let mut all = super::AppendGroups::default();
+        for q in self.appends.iter() {
+            q.count(&mut all);
+        }
+        all
     }
 
     /// The pools' sizes and idle connections, together.

@@ -294,6 +294,15 @@ impl Database {
         }
     }
 
+    /// How plain appends were committed in groups on PostgreSQL (`None` on SQLite, whose one
+    /// writer groups every write, db/writer.rs).
+    pub fn append_groups(&self) -> Option<super::AppendGroups> {
+        match &self.pools {
+            Pools::Sqlite(..) => None,
+            Pools::Postgres(p) => Some(p.append_groups()),
+        }
+    }
+
     /// Opens a pool (creating the SQLite file and its folder if needed) and checks that one
     /// connection can be made, so a bad URL or a down server fails at start-up.
     pub async fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Self, SetupError> {

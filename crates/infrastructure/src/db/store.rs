@@ -36,6 +36,11 @@ impl SqlStore {
         self.db.pool_usage()
     }
 
+    /// How plain appends were committed in groups on PostgreSQL (`None` on SQLite).
+    pub fn append_groups(&self) -> Option<super::AppendGroups> {
+        self.db.append_groups()
+    }
+
     /// A store over an open database.
     pub fn new(db: Database) -> Self {
         Self {

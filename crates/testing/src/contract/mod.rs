@@ -148,7 +148,7 @@ fn texts(messages: &[chat_threads_domain::Message]) -> Vec<&str> {
 }
 
 /// A message of one character, as a reply's start stores it.
-fn new_message(
+pub fn new_message(
     role: Role,
     status: chat_threads_domain::MessageStatus,
     now: chat_threads_domain::Timestamp,
