@@ -4,9 +4,9 @@
 //! round trip, its own executor start-up and its own commit (a WAL flush). Appends that arrive
 //! while others run are queued and sent together: one connection, one transaction, every
 //! statement pipelined (sent before the first answer comes back), one commit. pgbench on the
-//! benchmark's database (docs/operations.md): the same statement stored 1.5-1.7 times as many
-//! appends per second in pipelined groups of 4-8 as alone, and PostgreSQL spent 35-45 % less
-//! CPU on each.
+//! benchmark's database (docs/operations.md): the same statement stored 1.4-1.9 times as many
+//! appends per second in pipelined groups of 4-8 as alone, with PostgreSQL spending about a
+//! third less CPU on each.
 //!
 //! Each pool ([`super::pg_pools::PgPools`]: one per HTTP worker and a shared one) has its queue
 //! and at most [`RUNNERS`] groups in flight. An append that finds a runner free is sent at once
@@ -35,9 +35,9 @@ use super::error::DbError;
 use super::pool::pool_error;
 use super::tree_sql::{PgAppendQuery, Placed};
 
-/// Groups of one pool in flight at once. Two per pool keeps a worker's connections free for
-/// its reads and other writes; pgbench gained little past 4-8 appends a group, which two
-/// runners reach at 16 appends in flight per worker.
+/// Groups of one pool in flight at once. Two per pool keep most of a worker's connections
+/// for its reads and other writes; pgbench's groups of 4-8 already gave the gain measured,
+/// which two runners reach at 8-16 appends in flight per worker.
 const RUNNERS: usize = 2;
 
 /// The most appends in one group: its locks are held until it commits.
