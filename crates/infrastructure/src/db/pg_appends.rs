@@ -32,7 +32,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use super::error::DbError;
-use super::pool::pool_error;
+use super::pool::pool_error_message;
 use super::tree_sql::{PgAppendQuery, Placed};
 
 /// Groups of one pool in flight at once. Two per pool keep most of a worker's connections
@@ -127,19 +127,18 @@ impl AppendQueue {
     }
 
     /// One runner: groups until the queue is empty.
-    async fn run(self: Arc<Self>, pool: Pool<AsyncPgConnection>, permit: OwnedSemaphorePermit) {
-        let mut permit = Some(permit);
+    async fn run(self: Arc<Self>, pool: Pool<AsyncPgConnection>, mut permit: OwnedSemaphorePermit) {
         loop {
             let group = self.take();
             if group.is_empty() {
-                drop(permit.take());
+                drop(permit);
                 // An append queued between the take above and the release found every runner
                 // busy and started none: this runner goes on with it, unless another has.
                 if self.lock().is_empty() {
                     return;
                 }
                 match self.runners.clone().try_acquire_owned() {
-                    Ok(p) => permit = Some(p),
+                    Ok(p) => permit = p,
                     Err(_) => return,
                 }
                 continue;
@@ -154,10 +153,7 @@ impl AppendQueue {
         let mut conn = match pool.get().await {
             Ok(conn) => conn,
             Err(e) => {
-                let why = match pool_error(e) {
-                    AppError::StorageUnavailable(cause) => cause.to_string(),
-                    other => other.to_string(),
-                };
+                let why = pool_error_message(&e);
                 for p in group {
                     let _ = p
                         .done
@@ -210,7 +206,7 @@ async fn together(
         let c: &AsyncPgConnection = c;
         let sent = group.iter().map(|p| {
             let mut c = c;
-            p.query.clone().get_result::<Placed>(&mut c)
+            (&p.query).get_result::<Placed>(&mut c)
         });
         let answers = futures_util::future::join_all(sent).await;
         Ok(answers

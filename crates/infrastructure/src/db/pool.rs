@@ -250,15 +250,19 @@ impl fmt::Debug for Database {
 }
 
 pub(crate) fn pool_error(e: PoolError) -> AppError {
-    // Name the root cause ("Connection refused", "unable to open database file"), not just
-    // the pool's wrapper.
+    AppError::unavailable(pool_error_message(&e))
+}
+
+/// What [`pool_error`] says: the root cause ("Connection refused", "unable to open database
+/// file") named, not just the pool's wrapper.
+pub(crate) fn pool_error_message(e: &PoolError) -> String {
     let mut message = format!("no database connection: {e}");
-    let mut source = std::error::Error::source(&e);
+    let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         message.push_str(&format!(": {cause}"));
         source = cause.source();
     }
-    AppError::unavailable(message)
+    message
 }
 
 /// Connections of the pool: handed out, and open but idle.
