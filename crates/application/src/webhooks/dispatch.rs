@@ -52,21 +52,34 @@ impl<S: WebhookStore, H: WebhookSender, C: Clock> Dispatcher<S, H, C> {
         }
     }
 
-    /// Runs rounds for ever: after each, waits for the feed to grow (`grown`) or the interval.
+    /// Runs rounds for ever. After a round that holds webhooks it waits for the feed to grow
+    /// (`grown`) or the interval, so new entries go out at once. After a round that holds
+    /// none it waits the interval whatever the feed does: a growth brings nothing to send
+    /// without a webhook, and a round is a write transaction (it takes the leases), which
+    /// under load would otherwise run once per feed commit — measured at a fifth of
+    /// PostgreSQL's transactions and about a quarter of the service's CPU per append when
+    /// no webhook existed. A new webhook, or one another instance stopped serving, is then
+    /// taken within the interval.
     pub async fn run(self, mut grown: Option<tokio::sync::watch::Receiver<u64>>) {
         loop {
-            self.round().await;
+            let held = self.round().await;
             match &mut grown {
-                Some(rx) => {
+                Some(rx) if held > 0 => {
                     let _ = tokio::time::timeout(self.settings.interval, rx.changed()).await;
+                }
+                Some(rx) => {
+                    tokio::time::sleep(self.settings.interval).await;
+                    // What grew meanwhile is read by the next round anyway.
+                    rx.mark_unchanged();
                 }
                 None => tokio::time::sleep(self.settings.interval).await,
             }
         }
     }
 
-    /// One round over every webhook this instance holds (each served concurrently).
-    pub async fn round(&self) {
+    /// One round over every webhook this instance holds (each served concurrently); how many
+    /// it holds.
+    pub async fn round(&self) -> usize {
         let now = self.clock.now();
         let until = now + chrono::TimeDelta::from_std(self.settings.lease).unwrap_or_default();
         let hooks = match self
@@ -77,10 +90,12 @@ impl<S: WebhookStore, H: WebhookSender, C: Clock> Dispatcher<S, H, C> {
             Ok(h) => h,
             Err(e) => {
                 tracing::warn!(cause = %e.chain(), "webhooks: taking leases failed");
-                return;
+                return 0;
             }
         };
+        let held = hooks.len();
         futures_util::future::join_all(hooks.into_iter().map(|h| self.serve(h))).await;
+        held
     }
 
     async fn serve(&self, mut hook: Webhook) {
