@@ -111,16 +111,16 @@ pub struct MessageDto {
     /// Distance from the root (0 for a root).
     pub depth: i32,
     /// `user`, `assistant`, `system` or `tool`.
-    pub role: String,
+    pub role: &'static str,
     pub content: String,
     /// `text`, `json`, `image` or `file`.
-    pub content_type: String,
+    pub content_type: &'static str,
     pub display_text: Option<String>,
     /// `complete`, `streaming`, `cancelled`, `failed`, `requires_action` (a reply that
     /// called tools: it waits for their results), or `queued` (a user message sent with
     /// `on_busy: queue`: it waits for the running reply; `cancelled` if cancelled meanwhile,
     /// `failed` if its reply could not start).
-    pub status: String,
+    pub status: &'static str,
     pub model: Option<String>,
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,
@@ -196,11 +196,11 @@ impl From<Message> for MessageDto {
             thread_id: m.thread_id.as_uuid(),
             parent_id: m.parent_id.map(|p| p.as_uuid()),
             depth: m.depth,
-            role: m.role.as_str().to_owned(),
+            role: m.role.as_str(),
             content: m.content.into_inner(),
-            content_type: m.content_type.as_str().to_owned(),
+            content_type: m.content_type.as_str(),
             display_text: m.display_text,
-            status: m.status.as_str().to_owned(),
+            status: m.status.as_str(),
             model: m.model.map(|x| x.into_inner()),
             prompt_tokens: m.prompt_tokens,
             completion_tokens: m.completion_tokens,

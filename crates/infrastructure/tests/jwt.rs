@@ -435,3 +435,45 @@ fn misconfiguration_is_refused_at_start() {
     });
     assert!(missing.unwrap_err().to_string().contains("public_key_file"));
 }
+
+#[test]
+fn a_verified_token_is_kept_only_until_it_expires() {
+    // No leeway: from `exp` on, the token is refused.
+    let auth = JwtAuthority::new(JwtConfig {
+        self_issuer: "chat-threads".into(),
+        secret: SECRET.to_vec(),
+        leeway_secs: 0,
+        provider: hs_provider(),
+    })
+    .unwrap();
+    let mut c = idp_claims();
+    c["exp"] = json!(now() + 2);
+    let token = hs(&c);
+    // Verified, then given again from what was kept: the same principal.
+    let first = auth.verify(&token).unwrap();
+    let again = auth.verify(&token).unwrap();
+    assert_eq!(first, again);
+    assert_eq!(again.subject, "alice");
+    // A token differing in one signature byte is checked on its own, never matched.
+    let (body, sig) = token.rsplit_once('.').unwrap();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    let tampered = format!("{body}.{flipped}{}", &sig[1..]);
+    assert_eq!(
+        auth.verify(&tampered),
+        Err(AuthError::TokenSignatureInvalid)
+    );
+    // Once `exp` passes, what was kept no longer answers: the full check refuses it.
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    assert_eq!(auth.verify(&token), Err(AuthError::TokenExpired));
+    // Own tokens (the built-in issuer) alike: kept, and refused once expired.
+    let own = auth
+        .issue(
+            &Principal::user("bob", None),
+            chrono::Utc::now() + chrono::TimeDelta::seconds(2),
+        )
+        .unwrap();
+    assert_eq!(auth.verify(&own).unwrap().subject, "bob");
+    assert_eq!(auth.verify(&own).unwrap().subject, "bob");
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    assert_eq!(auth.verify(&own), Err(AuthError::TokenExpired));
+}
