@@ -132,8 +132,6 @@ struct Inner {
     provider_keys: ProviderKeys,
     provider_validation: Validation,
     claims: ClaimNames,
-    /// Tokens already verified, until their `exp` ([`super::verified`]).
-    verified: super::verified::Verified,
 }
 
 /// Verifies and signs tokens. Cloning shares the keys.
@@ -249,7 +247,6 @@ impl JwtAuthority {
             provider_keys,
             provider_validation,
             claims: p.claims.clone(),
-            verified: super::verified::Verified::default(),
         })))
     }
 }
@@ -308,21 +305,6 @@ fn scopes_claim(claims: &Map<String, Value>, name: &str) -> Vec<String> {
 
 impl TokenVerifier for JwtAuthority {
     fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        let now = jsonwebtoken::get_current_timestamp();
-        if let Some(p) = self.0.verified.get(token, now) {
-            return Ok(p);
-        }
-        let (principal, exp) = self.check(token)?;
-        if let Some(exp) = exp {
-            self.0.verified.put(token, &principal, exp);
-        }
-        Ok(principal)
-    }
-}
-
-impl JwtAuthority {
-    /// The full check of a token: the principal it names and its `exp`, when it has one.
-    fn check(&self, token: &str) -> Result<(Principal, Option<u64>), AuthError> {
         let inner = &self.0;
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(_signature), None) =
@@ -370,7 +352,6 @@ impl JwtAuthority {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, validation)
             .map_err(|e| classify(&e))?;
         let claims = data.claims;
-        let exp = claims.get("exp").and_then(Value::as_u64);
         let names = &inner.claims;
         let checked = if own {
             ["sub", "org", "email", "name"]
@@ -392,7 +373,7 @@ impl JwtAuthority {
                 Some("service") => PrincipalKind::Service,
                 _ => PrincipalKind::User,
             };
-            let principal = Principal {
+            return Ok(Principal {
                 subject,
                 org: string_claim(&claims, "org").and_then(|o| OrgId::parse(&o).ok()),
                 kind,
@@ -400,11 +381,10 @@ impl JwtAuthority {
                 email: string_claim(&claims, "email"),
                 name: string_claim(&claims, "name"),
                 session_key: string_claim(&claims, "skey"),
-            };
-            return Ok((principal, exp));
+            });
         }
 
-        let principal = Principal {
+        Ok(Principal {
             subject: string_claim(&claims, &names.subject).ok_or(AuthError::TokenSubjectMissing)?,
             org: string_claim(&claims, &names.org).and_then(|o| OrgId::parse(&o).ok()),
             kind: PrincipalKind::User,
@@ -412,8 +392,7 @@ impl JwtAuthority {
             email: string_claim(&claims, &names.email),
             name: string_claim(&claims, &names.name),
             session_key: None,
-        };
-        Ok((principal, exp))
+        })
     }
 }
 

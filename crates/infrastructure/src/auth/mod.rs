@@ -2,7 +2,6 @@
 
 mod jwt;
 mod password;
-mod verified;
 
 pub use jwt::{ClaimNames, JwtAuthority, JwtConfig, KeySource, ProviderAlgorithm, ProviderConfig};
 pub use password::Argon2Hasher;
