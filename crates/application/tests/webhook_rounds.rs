@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chat_threads_application::feed::FeedScope;
+use chat_threads_application::webhooks::WebhookStore;
 use chat_threads_application::webhooks::dispatch::{DispatchSettings, Dispatcher};
-use chat_threads_application::webhooks::{Webhook, WebhookSender, WebhookStore};
 use chat_threads_application::{Clock, SystemClock};
 use chat_threads_domain::Timestamp;
+use chat_threads_testing::contract::new_webhook;
+use chat_threads_testing::fakes::FakeWebhookSender;
 use chat_threads_testing::memory::MemoryStore;
 
 /// The wall clock, counting reads. A round reads it once before it takes the leases, and
@@ -45,29 +46,13 @@ impl Clock for Rounds {
     }
 }
 
-/// A receiver nothing is ever sent to (the feed stays empty).
-#[derive(Debug, Clone)]
-struct NoSend;
-
-impl WebhookSender for NoSend {
-    async fn check_url(&self, _url: &str) -> Result<(), String> {
-        Ok(())
-    }
-
-    async fn post(
-        &self,
-        _url: &str,
-        _headers: &[(&'static str, String)],
-        _body: &str,
-    ) -> Result<u16, String> {
-        Err("these tests send nothing".into())
-    }
-}
-
-fn dispatcher(store: MemoryStore, rounds: Rounds) -> Dispatcher<MemoryStore, NoSend, Rounds> {
+fn dispatcher(
+    store: MemoryStore,
+    rounds: Rounds,
+) -> Dispatcher<MemoryStore, FakeWebhookSender, Rounds> {
     Dispatcher::new(
         store,
-        NoSend,
+        FakeWebhookSender::default(),
         rounds,
         DispatchSettings {
             instance: "here".into(),
@@ -100,21 +85,7 @@ async fn holding_no_webhook_commits_do_not_wake_the_dispatcher() {
 #[tokio::test]
 async fn holding_a_webhook_each_commit_wakes_the_dispatcher() {
     let store = MemoryStore::new();
-    let now = SystemClock.now();
-    let hook = Webhook {
-        id: uuid::Uuid::now_v7(),
-        scope: FeedScope::Owner("user:ada".into()),
-        url: "https://example.com/hook".into(),
-        events: Vec::new(),
-        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
-        description: None,
-        enabled: true,
-        failures: 0,
-        disabled_reason: None,
-        feed_cursor: 0,
-        created_at: now,
-        updated_at: now,
-    };
+    let hook = new_webhook(SystemClock.now());
     assert!(store.create_webhook(&hook, 10).await.unwrap());
     let rounds = Rounds::default();
     let grown = tokio::sync::watch::channel(0u64).0;

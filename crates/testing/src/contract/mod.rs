@@ -40,7 +40,7 @@ pub use threads::{
     delete_restore_purge, org_admin_reads_the_org, owners_are_isolated, thread_lifecycle,
 };
 pub use transfer::{chatgpt_import, export_and_import, pages_and_exports_are_bounded};
-pub use webhooks::webhook_leases_and_deliveries;
+pub use webhooks::{hook as new_webhook, webhook_leases_and_deliveries};
 
 use std::collections::HashSet;
 

@@ -8,7 +8,8 @@ use chat_threads_domain::OrgId;
 
 use super::*;
 
-fn hook(now: chat_threads_domain::Timestamp) -> Webhook {
+/// An enabled webhook of org `acme` taking `message.created`, made at `now`.
+pub fn hook(now: chat_threads_domain::Timestamp) -> Webhook {
     Webhook {
         id: uuid::Uuid::now_v7(),
         scope: FeedScope::Org(OrgId::parse("acme").unwrap()),
