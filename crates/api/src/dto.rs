@@ -20,7 +20,7 @@ pub struct ThreadDto {
     /// The client's own id for the thread, unique per owner.
     pub external_id: Option<String>,
     #[schema(value_type = Object)]
-    pub metadata: serde_json::Value,
+    pub metadata: chat_threads_domain::Metadata,
     pub system_prompt: Option<String>,
     pub model: Option<String>,
     /// Leaf of the active branch.
@@ -68,7 +68,7 @@ impl From<Thread> for ThreadDto {
             status: t.status.as_str().to_owned(),
             document_id: t.document_id.map(|d| d.into_inner()),
             external_id: t.external_id.map(|e| e.into_inner()),
-            metadata: t.metadata.into_value(),
+            metadata: t.metadata,
             system_prompt: t.system_prompt.map(|p| p.into_inner()),
             model: t.model.map(|m| m.into_inner()),
             active_leaf_id: t.active_leaf_id.map(|m| m.as_uuid()),
@@ -127,7 +127,7 @@ pub struct MessageDto {
     pub feedback: Option<FeedbackDto>,
     pub reaction: Option<String>,
     #[schema(value_type = Object)]
-    pub metadata: serde_json::Value,
+    pub metadata: chat_threads_domain::Metadata,
     /// When the message was last edited in place (`PATCH`), or, for a message created by
     /// editing a sibling (`.../edits`), when it was created.
     #[serde(serialize_with = "crate::json::opt_time")]
@@ -209,7 +209,7 @@ impl From<Message> for MessageDto {
                 text: f.text.map(|t| t.into_inner()),
             }),
             reaction: m.reaction.map(|r| r.into_inner()),
-            metadata: m.metadata.into_value(),
+            metadata: m.metadata,
             edited_at: m.edited_at,
             is_edited: m.version > 1,
             version: m.version,
@@ -447,7 +447,7 @@ pub struct MessageRevisionDto {
     pub content_type: String,
     pub display_text: Option<String>,
     #[schema(value_type = Object)]
-    pub metadata: serde_json::Value,
+    pub metadata: chat_threads_domain::Metadata,
     /// When this version was written.
     pub written_at: chrono::DateTime<chrono::Utc>,
     /// When the next version replaced it.
@@ -462,7 +462,7 @@ impl From<chat_threads_application::messages::MessageRevision> for MessageRevisi
             content: r.content.into_inner(),
             content_type: r.content_type.as_str().to_owned(),
             display_text: r.display_text,
-            metadata: r.metadata.into_value(),
+            metadata: r.metadata,
             written_at: r.written_at,
             replaced_at: r.replaced_at,
         }

@@ -7,6 +7,7 @@ pub mod folder;
 pub mod ids;
 pub mod members;
 pub mod message;
+pub mod metadata;
 pub mod pairing;
 pub mod parts;
 pub mod principal;
@@ -21,13 +22,14 @@ pub use members::{Author, Member, MemberRole, ThreadAccess, member_principal};
 pub use message::{
     Attachment, ContentType, Feedback, Message, MessageStatus, Rating, Role, Summary,
 };
+pub use metadata::Metadata;
 pub use pairing::check_parts;
 pub use parts::Part;
 pub use principal::{Principal, PrincipalKind, SCOPE_ORG_ADMIN, Scope};
 pub use thread::{ForkOrigin, Thread, ThreadStatus};
 pub use values::{
-    Content, DocumentId, ExternalId, FeedbackText, FolderName, Limits, Metadata, ModelName, OrgId,
-    Owner, ProductName, QUERY_TEXT_MAX, Reaction, SystemPrompt, Tag, Title, query_text,
+    Content, DocumentId, ExternalId, FeedbackText, FolderName, Limits, ModelName, OrgId, Owner,
+    ProductName, QUERY_TEXT_MAX, Reaction, SystemPrompt, Tag, Title, query_text,
 };
 
 /// A point in time, always UTC and truncated to microseconds so both backends store it exactly.

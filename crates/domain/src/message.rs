@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::Timestamp;
 use crate::error::DomainError;
 use crate::ids::{FileId, MessageId, SummaryId, ThreadId};
-use crate::values::{Content, FeedbackText, Metadata, ModelName, Reaction};
+use crate::metadata::Metadata;
+use crate::values::{Content, FeedbackText, ModelName, Reaction};
 
 /// Declares a string-backed enum with `as_str`, `parse` and snake_case serde.
 macro_rules! text_enum {
@@ -213,7 +214,7 @@ impl Message {
         Self {
             content: crate::values::Content::from_stored(String::new()),
             display_text: None,
-            metadata: crate::values::Metadata::default(),
+            metadata: Metadata::default(),
             feedback: None,
             reaction: None,
             attachments: Vec::new(),

@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::Timestamp;
 use crate::error::DomainError;
 use crate::ids::{FolderId, MessageId, ThreadId};
+use crate::metadata::Metadata;
 use crate::values::{
-    DocumentId, ExternalId, Metadata, ModelName, OrgId, Owner, ProductName, SystemPrompt, Tag,
-    Title,
+    DocumentId, ExternalId, ModelName, OrgId, Owner, ProductName, SystemPrompt, Tag, Title,
 };
 
 /// Whether a thread is in use or put away. Archived threads stay readable and writable.

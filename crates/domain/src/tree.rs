@@ -269,7 +269,8 @@ pub fn copy_messages(
 mod tests {
     use super::*;
     use crate::message::{ContentType, Role};
-    use crate::values::{Content, Limits, Metadata, Owner};
+    use crate::metadata::Metadata;
+    use crate::values::{Content, Limits, Owner};
 
     fn now() -> Timestamp {
         crate::to_micros(chrono::Utc::now())

@@ -11,7 +11,7 @@ use super::error::DbError;
 use super::files::delete_owner_files;
 use super::schema::{accounts, refresh_tokens, server_secrets, sessions, threads};
 use super::store::SqlStore;
-use super::types::{DbJson, DbTime, DbUuid};
+use super::types::{DbMetadata, DbTime, DbUuid};
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = accounts)]
@@ -39,7 +39,7 @@ struct RefreshRow {
 struct SessionRow {
     id: String,
     external_user_id: Option<String>,
-    metadata: DbJson,
+    metadata: DbMetadata,
     created_at: DbTime,
     expires_at: DbTime,
     org_id: Option<String>,
@@ -197,7 +197,7 @@ impl AuthStore for SqlStore {
         let row = SessionRow {
             id: session.id,
             external_user_id: session.external_user_id,
-            metadata: DbJson(session.metadata.into_value()),
+            metadata: DbMetadata::of(&session.metadata),
             created_at: DbTime(session.created_at),
             expires_at: DbTime(session.expires_at),
             org_id: session.org.map(|o| o.into_inner()),

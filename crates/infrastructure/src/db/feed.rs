@@ -113,7 +113,72 @@ pub(super) async fn block<T>(f: impl Future<Output = Result<T, DbError>>) -> Res
 /// table (migration 000031: that took a lock every append waits for, and waited seconds for it).
 const VACUUM_EVERY: u64 = 5_000;
 
+/// Entries stored before `feed_events` is first analyzed by this process (PostgreSQL); after
+/// that, a tenth of the rows the last ANALYZE counted (autovacuum's own rule, 10 %).
+const ANALYZE_FIRST: u64 = 1_000;
+
+/// When `feed_events` is analyzed next (PostgreSQL). The log grows from empty to millions of
+/// rows, and a statement's generic plan keeps the table size it was planned with: planned
+/// while the log was small, the live tail's read stayed a sequential scan of the whole table
+/// (in the HTTP benchmark's second round of appends, 150-280 ms a read and a feed lag of
+/// 0.2-0.6 s, docs/operations.md). An ANALYZE updates the statistics and makes every cached
+/// plan on the table be planned again; autovacuum does it when on, the feed writer does it
+/// itself as the log grows, as it vacuums the outbox (autovacuum may be off or behind).
+#[derive(Debug, Default)]
+pub(crate) struct FeedStats {
+    /// Entries stored since the last ANALYZE was started.
+    grown: std::sync::atomic::AtomicU64,
+    /// Entries after which the next one starts (0: [`ANALYZE_FIRST`]).
+    due: std::sync::atomic::AtomicU64,
+    /// An ANALYZE is running.
+    running: std::sync::atomic::AtomicBool,
+}
+
+/// How many rows an ANALYZE found.
+#[derive(QueryableByName)]
+struct Rows {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
 impl SqlStore {
+    /// Counts `n` more entries in the log and, once enough have come since the last time,
+    /// analyzes `feed_events` in a task of its own (the feed writer does not wait for it).
+    fn feed_grew(&self, n: u64) {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let stats = &self.feed_stats;
+        let grown = stats.grown.fetch_add(n, Ordering::Relaxed) + n;
+        // (Qualified: diesel's `RunQueryDsl::load` would be taken for `.load` here.)
+        let due = AtomicU64::load(&stats.due, Ordering::Relaxed).max(ANALYZE_FIRST);
+        if grown < due || stats.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        stats.grown.store(0, Ordering::Relaxed);
+        let store = self.clone();
+        tokio::spawn(async move {
+            let r: Result<i64, DbError> = with_conn!(store, |conn, _d| {
+                use diesel_async::SimpleAsyncConnection as _;
+                conn.batch_execute("ANALYZE feed_events").await?;
+                Ok(sql("SELECT reltuples::bigint AS n FROM pg_class \
+                        WHERE oid = 'feed_events'::regclass")
+                .get_result::<Rows>(conn)
+                .await?
+                .n)
+            });
+            let stats = &store.feed_stats;
+            match r {
+                Ok(rows) => stats.due.store(
+                    (u64::try_from(rows).unwrap_or(0) / 10).max(ANALYZE_FIRST),
+                    Ordering::Relaxed,
+                ),
+                Err(e) => {
+                    tracing::warn!(cause = %e.0.chain(), "analyzing the change feed failed");
+                }
+            }
+            stats.running.store(false, Ordering::Release);
+        });
+    }
+
     /// PostgreSQL: the whole batch in one statement, `ct_append_feed` (migration 000030): the
     /// advisory lock held to its commit (cursors in commit order across instances), the outbox
     /// moved, owners looked up, entries inserted in order, other instances woken — one round
@@ -160,11 +225,15 @@ impl SqlStore {
     }
 
     /// Counts the entries the feed's statements stored (those moved out of the outbox and a
-    /// batch's own, which the statements count together), and vacuums the outbox every
-    /// [`VACUUM_EVERY`] of them (a failure is only logged: the next one tries again).
+    /// batch's own, which the statements count together), vacuums the outbox every
+    /// [`VACUUM_EVERY`] of them (a failure is only logged: the next one tries again) and
+    /// analyzes the log as it grows ([`FeedStats`]).
     async fn outbox_moved(&self, n: i32) {
         use std::sync::atomic::Ordering;
         let n = u64::try_from(n).unwrap_or(0);
+        if n > 0 {
+            self.feed_grew(n);
+        }
         let before = self.outbox.fetch_add(n, Ordering::Relaxed);
         if before + n < VACUUM_EVERY {
             return;

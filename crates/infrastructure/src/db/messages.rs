@@ -28,7 +28,7 @@ use super::schema::{message_revisions, messages, threads};
 use super::store::{SqlStore, db_id};
 use super::tree_sql::*;
 use super::types::sql::{PTime, PUuid};
-use super::types::{DbJson, DbTime, DbUuid};
+use super::types::{DbMetadata, DbTime, DbUuid};
 
 impl SqlStore {
     /// A plain append on PostgreSQL in one round trip ([`PgAppendQuery`]). `None`: not done —
@@ -429,7 +429,7 @@ impl MessageStore for SqlStore {
                         .set((
                             messages::content.eq(revision.content.to_string()),
                             messages::display_text.eq(revision.display_text),
-                            messages::metadata.eq(DbJson(revision.metadata.into_value())),
+                            messages::metadata.eq(DbMetadata::of(&revision.metadata)),
                             messages::version.eq(current.version + 1),
                             messages::edited_at.eq(Some(DbTime(revision.at))),
                             messages::updated_at.eq(DbTime(revision.at)),

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::error::{DbError, corrupt};
 use super::schema::{message_revisions, messages, summaries, threads};
-use super::types::{DbJson, DbTime, DbUuid};
+use super::types::{DbJson, DbMetadata, DbTime, DbUuid};
 
 /// A row of `threads`.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
@@ -23,7 +23,7 @@ pub struct ThreadRow {
     pub status: String,
     pub document_id: Option<String>,
     pub external_id: Option<String>,
-    pub metadata: DbJson,
+    pub metadata: DbMetadata,
     pub system_prompt: Option<String>,
     pub model: Option<String>,
     pub active_leaf_id: Option<DbUuid>,
@@ -61,7 +61,7 @@ pub struct MessageRow {
     pub feedback_rating: Option<String>,
     pub feedback_text: Option<String>,
     pub reaction: Option<String>,
-    pub metadata: DbJson,
+    pub metadata: DbMetadata,
     pub edited_at: Option<DbTime>,
     pub created_at: DbTime,
     pub updated_at: DbTime,
@@ -92,7 +92,7 @@ pub struct RevisionRow {
     pub content: String,
     pub content_type: String,
     pub display_text: Option<String>,
-    pub metadata: DbJson,
+    pub metadata: DbMetadata,
     pub written_at: DbTime,
     pub replaced_at: DbTime,
 }
@@ -118,11 +118,11 @@ pub(super) fn stored_status(status: MessageStatus) -> &'static str {
     }
 }
 
-pub(super) fn metadata(json: DbJson) -> Result<Metadata, DbError> {
-    match json.0 {
-        serde_json::Value::Object(map) => Ok(Metadata::from_stored(map)),
-        other => Err(corrupt("metadata", format!("not an object: {other}"))),
-    }
+pub(super) fn metadata(json: DbMetadata) -> Result<Metadata, DbError> {
+    let text = json.0;
+    let shown = text.get().chars().take(40).collect::<String>();
+    Metadata::from_stored_json(text)
+        .ok_or_else(|| corrupt("metadata", format!("not an object: {shown}")))
 }
 
 fn id_of(v: Option<DbUuid>) -> Option<MessageId> {
@@ -140,7 +140,7 @@ impl From<&Thread> for ThreadRow {
             status: t.status.as_str().to_owned(),
             document_id: t.document_id.as_ref().map(ToString::to_string),
             external_id: t.external_id.as_ref().map(ToString::to_string),
-            metadata: DbJson(t.metadata.to_value()),
+            metadata: DbMetadata::of(&t.metadata),
             system_prompt: t.system_prompt.as_ref().map(ToString::to_string),
             model: t.model.as_ref().map(ToString::to_string),
             active_leaf_id: t.active_leaf_id.map(|m| DbUuid(m.as_uuid())),
@@ -239,7 +239,7 @@ impl From<&Message> for MessageRow {
                 .as_ref()
                 .and_then(|f| f.text.as_ref().map(ToString::to_string)),
             reaction: m.reaction.as_ref().map(ToString::to_string),
-            metadata: DbJson(m.metadata.to_value()),
+            metadata: DbMetadata::of(&m.metadata),
             edited_at: m.edited_at.map(DbTime),
             created_at: DbTime(m.created_at),
             updated_at: DbTime(m.updated_at),
@@ -351,7 +351,7 @@ impl From<&chat_threads_application::messages::MessageRevision> for RevisionRow 
             content: r.content.to_string(),
             content_type: r.content_type.as_str().to_owned(),
             display_text: r.display_text.clone(),
-            metadata: DbJson(r.metadata.to_value()),
+            metadata: DbMetadata::of(&r.metadata),
             written_at: DbTime(r.written_at),
             replaced_at: DbTime(r.replaced_at),
         }

@@ -28,6 +28,8 @@ pub struct SqlStore {
     pub(crate) outbox: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The change feed writer's own connection (PostgreSQL).
     pub(crate) feed_conn: std::sync::Arc<super::feed::FeedConnection>,
+    /// When `feed_events` is analyzed next (PostgreSQL; see [`super::feed`]).
+    pub(crate) feed_stats: std::sync::Arc<super::feed::FeedStats>,
 }
 
 impl SqlStore {
@@ -49,6 +51,7 @@ impl SqlStore {
             owners: std::sync::Arc::default(),
             outbox: std::sync::Arc::default(),
             feed_conn: std::sync::Arc::default(),
+            feed_stats: std::sync::Arc::default(),
         }
     }
 

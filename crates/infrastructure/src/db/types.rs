@@ -56,6 +56,51 @@ pub struct DbTime(pub DateTime<Utc>);
 #[diesel(sql_type = PJson)]
 pub struct DbJson(pub serde_json::Value);
 
+/// A metadata column (`metadata` of messages, revisions and threads), read as the stored JSON
+/// text: it reaches the domain as [`chat_threads_domain::Metadata`] without being parsed, and a
+/// page writes it out as it was read (docs/operations.md, "metadata as stored").
+#[derive(Debug, Clone, AsExpression, FromSqlRow)]
+#[diesel(sql_type = PJson)]
+pub struct DbMetadata(pub Box<serde_json::value::RawValue>);
+
+impl DbMetadata {
+    /// The column value of `m`: its text as stored, or its object serialized.
+    pub fn of(m: &chat_threads_domain::Metadata) -> Self {
+        // Metadata's text is always a valid JSON object; `{}` only if that ever failed.
+        Self(
+            serde_json::value::RawValue::from_string(m.to_json()).unwrap_or_else(|_| {
+                serde_json::value::to_raw_value(&serde_json::Map::new()).unwrap_or_default()
+            }),
+        )
+    }
+}
+
+/// PostgreSQL's jsonb text without the whitespace it writes after each `:` and `,` (whitespace
+/// outside strings), so a page's JSON is the same compact JSON on both backends.
+pub fn compact_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut start, mut in_string, mut escaped) = (0, false, false);
+    for (i, b) in text.bytes().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
+            // ASCII: `i` is a character boundary.
+            out.push_str(&text[start..i]);
+            start = i + 1;
+        }
+    }
+    out.push_str(&text[start..]);
+    out
+}
+
 /// The SQLite text form of a timestamp: `YYYY-MM-DDTHH:MM:SS.ffffffZ`, fixed width, so text
 /// order is time order. Written digit by digit (several per row written: chrono's `format`
 /// parses its pattern at every call, ~1 % of an append's CPU); chrono writes the rare rest.
@@ -163,9 +208,62 @@ impl FromSql<PJson, Sqlite> for DbJson {
     }
 }
 
+impl ToSql<PJson, Pg> for DbMetadata {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        use std::io::Write as _;
+        // jsonb's binary form: its version (1), then the text.
+        out.write_all(&[1])?;
+        out.write_all(self.0.get().as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+impl FromSql<PJson, Pg> for DbMetadata {
+    fn from_sql(
+        bytes: <Pg as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        let text = match bytes.as_bytes() {
+            [1, text @ ..] => std::str::from_utf8(text)?,
+            _ => return Err("unsupported jsonb encoding version".into()),
+        };
+        Ok(Self(serde_json::value::RawValue::from_string(
+            compact_json(text),
+        )?))
+    }
+}
+impl ToSql<PJson, Sqlite> for DbMetadata {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.get());
+        Ok(IsNull::No)
+    }
+}
+impl FromSql<PJson, Sqlite> for DbMetadata {
+    fn from_sql(
+        mut bytes: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        Ok(Self(serde_json::value::RawValue::from_string(
+            bytes.read_text().to_owned(),
+        )?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compact_json_drops_whitespace_outside_strings_only() {
+        let pg = r#"{"a": [1, 2.50, {"b c": "d, e: f"}], "esc": "q\" x\\", "n": null}"#;
+        let compact = compact_json(pg);
+        assert_eq!(
+            compact,
+            r#"{"a":[1,2.50,{"b c":"d, e: f"}],"esc":"q\" x\\","n":null}"#
+        );
+        let before: serde_json::Value = serde_json::from_str(pg).unwrap();
+        let after: serde_json::Value = serde_json::from_str(&compact).unwrap();
+        assert_eq!(before, after);
+        assert_eq!(compact_json("{}"), "{}");
+        assert_eq!(compact_json(r#"{"é ü": "ß 😀"}"#), r#"{"é ü":"ß 😀"}"#);
+    }
 
     #[test]
     fn sqlite_time_text_is_fixed_width_and_sorts_like_time() {
