@@ -2,18 +2,21 @@
 //! takes the leases). Holding no webhook, commits do not wake it: under load the feed grows
 //! hundreds of times a second, and a round per growth cost a fifth of PostgreSQL's
 //! transactions and a quarter of the service's CPU per append (docs/operations.md). Holding
-//! one, each growth wakes it, so new entries go out at once.
+//! one, each growth wakes it, so new entries go out at once — and growths close together
+//! share a round (`WOKEN_GAP`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use chat_threads_application::CreateThread;
+use chat_threads_application::feed::{FeedStore, NewFeedEvent};
 use chat_threads_application::webhooks::WebhookStore;
-use chat_threads_application::webhooks::dispatch::{DispatchSettings, Dispatcher};
+use chat_threads_application::webhooks::dispatch::{DispatchSettings, Dispatcher, WOKEN_GAP};
 use chat_threads_application::{Clock, SystemClock};
-use chat_threads_domain::Timestamp;
-use chat_threads_testing::contract::new_webhook;
+use chat_threads_domain::{Principal, Timestamp};
+use chat_threads_testing::contract::{new_webhook, services};
 use chat_threads_testing::fakes::FakeWebhookSender;
 use chat_threads_testing::memory::MemoryStore;
 
@@ -46,24 +49,23 @@ impl Clock for Rounds {
     }
 }
 
+fn settings() -> DispatchSettings {
+    DispatchSettings {
+        instance: "here".into(),
+        lease: Duration::from_secs(60),
+        // Longer than any test: every round after the first is a wake-up by the feed.
+        interval: Duration::from_secs(600),
+        backoff: Duration::from_secs(5),
+        retry_window: Duration::from_secs(3600),
+        disable_after: 50,
+    }
+}
+
 fn dispatcher(
     store: MemoryStore,
     rounds: Rounds,
 ) -> Dispatcher<MemoryStore, FakeWebhookSender, Rounds> {
-    Dispatcher::new(
-        store,
-        FakeWebhookSender::default(),
-        rounds,
-        DispatchSettings {
-            instance: "here".into(),
-            lease: Duration::from_secs(60),
-            // Longer than either test: every round after the first is a wake-up by the feed.
-            interval: Duration::from_secs(600),
-            backoff: Duration::from_secs(5),
-            retry_window: Duration::from_secs(3600),
-            disable_after: 50,
-        },
-    )
+    Dispatcher::new(store, FakeWebhookSender::default(), rounds, settings())
 }
 
 #[tokio::test]
@@ -105,4 +107,85 @@ async fn holding_a_webhook_each_commit_wakes_the_dispatcher() {
         "another instance takes nothing while the lease holds"
     );
     task.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn holding_a_webhook_growths_close_together_share_a_round() {
+    let store = MemoryStore::new();
+    let hook = new_webhook(SystemClock.now());
+    assert!(store.create_webhook(&hook, 10).await.unwrap());
+    let rounds = Rounds::default();
+    let grown = tokio::sync::watch::channel(0u64).0;
+    let task = tokio::spawn(dispatcher(store, rounds.clone()).run(Some(grown.subscribe())));
+    let first = rounds.past(0).await;
+    // 200 commits at one instant (the test's clock is paused: it moves only when every task
+    // waits): one round takes them all.
+    for _ in 0..200 {
+        grown.send_modify(|g| *g += 1);
+        tokio::task::yield_now().await;
+    }
+    let second = rounds.past(first).await;
+    assert_eq!(second, first + 1);
+    tokio::time::sleep(WOKEN_GAP * 10).await;
+    assert_eq!(rounds.count(), second, "nothing grew since that round");
+    // A commit later still wakes it.
+    grown.send_modify(|g| *g += 1);
+    assert_eq!(rounds.past(second).await, second + 1);
+    task.abort();
+}
+
+#[tokio::test]
+async fn a_webhook_of_a_rare_event_moves_past_the_entries_it_skips() {
+    let store = MemoryStore::new();
+    let (thread, _) = services(store.clone())
+        .threads
+        .create(
+            &Principal::user("alice", Some("acme")),
+            CreateThread::default(),
+        )
+        .await
+        .unwrap();
+    let mut hook = new_webhook(SystemClock.now());
+    hook.events = vec!["thread.deleted".into()];
+    assert!(store.create_webhook(&hook, 10).await.unwrap());
+    let logged = |kind: &'static str, n: usize| -> Vec<NewFeedEvent> {
+        (0..n)
+            .map(|i| NewFeedEvent {
+                at: SystemClock.now(),
+                thread_id: thread.id,
+                kind,
+                reply_id: None,
+                data: format!(r#"{{"n":{i}}}"#),
+            })
+            .collect()
+    };
+    // More entries than a round reads at once, none of them of the webhook's event.
+    store
+        .append_feed(&logged("message.created", 1_200))
+        .await
+        .unwrap();
+    let sender = FakeWebhookSender::default();
+    let dispatcher = Dispatcher::new(store.clone(), sender.clone(), SystemClock, settings());
+    assert_eq!(dispatcher.round().await, 1);
+    let cursor = || async {
+        let now = SystemClock.now();
+        let held = store
+            .claim_webhooks("here", now, now + chrono::TimeDelta::seconds(60))
+            .await
+            .unwrap();
+        held[0].feed_cursor
+    };
+    // Its cursor is past them: the next round reads only what comes after.
+    assert_eq!(cursor().await, store.feed_head().await.unwrap());
+    assert!(sender.sent.lock().unwrap().is_empty());
+    // Its event, when it comes, goes out.
+    store
+        .append_feed(&logged("thread.deleted", 1))
+        .await
+        .unwrap();
+    dispatcher.round().await;
+    let sent = sender.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].2.contains("thread.deleted"), "{}", sent[0].2);
+    assert_eq!(cursor().await, store.feed_head().await.unwrap());
 }

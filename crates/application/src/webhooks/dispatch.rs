@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chat_threads_domain::ThreadId;
 
 use super::{Delivery, DeliveryStatus, Webhook, WebhookSender, WebhookStore, secret_key, sign};
-use crate::feed::FeedFilter;
+use crate::feed::{FeedEntry, FeedFilter};
 use crate::system::Clock;
 
 /// How deliveries are made.
@@ -41,6 +41,12 @@ pub struct Dispatcher<S, H, C> {
 /// Most entries turned into deliveries, and most deliveries looked at, per webhook and round.
 const ROUND: u32 = 500;
 
+/// Least time from one round's start to the next when the feed's growth wakes the dispatcher:
+/// under load the feed commits hundreds of times a second, and each round is a write
+/// transaction (it renews the leases); growths within it share the next round. A delivery
+/// waits at most this much longer for its round.
+pub const WOKEN_GAP: Duration = Duration::from_millis(20);
+
 impl<S: WebhookStore, H: WebhookSender, C: Clock> Dispatcher<S, H, C> {
     /// A dispatcher over `store`, sending with `sender`.
     pub fn new(store: S, sender: H, clock: C, settings: DispatchSettings) -> Self {
@@ -59,13 +65,17 @@ impl<S: WebhookStore, H: WebhookSender, C: Clock> Dispatcher<S, H, C> {
     /// under load would otherwise run once per feed commit — measured at a fifth of
     /// PostgreSQL's transactions and about a quarter of the service's CPU per append when
     /// no webhook existed. A new webhook, or one another instance stopped serving, is then
-    /// taken within the interval.
+    /// taken within the interval. Rounds woken by the feed start at least [`WOKEN_GAP`] apart.
     pub async fn run(self, mut grown: Option<tokio::sync::watch::Receiver<u64>>) {
         loop {
+            let started = tokio::time::Instant::now();
             let held = self.round().await;
             match &mut grown {
                 Some(rx) if held > 0 => {
                     let _ = tokio::time::timeout(self.settings.interval, rx.changed()).await;
+                    tokio::time::sleep_until(started + WOKEN_GAP).await;
+                    // The next round reads what grew until now, this wait included.
+                    rx.mark_unchanged();
                 }
                 Some(rx) => {
                     tokio::time::sleep(self.settings.interval).await;
@@ -115,33 +125,27 @@ impl<S: WebhookStore, H: WebhookSender, C: Clock> Dispatcher<S, H, C> {
             types: hook.events.clone(),
             ..FeedFilter::default()
         };
+        // The log's head before reading: cursors follow commit order, so every entry up to it
+        // is visible to the reads below. Once they find no more entries the webhook takes, its
+        // cursor moves up to the head past those it skipped — else a webhook of a rare event
+        // read again, at every round, everything logged since its last delivery.
+        let head = self.store.feed_head().await?;
         loop {
             let entries = self
                 .store
                 .read_feed(&hook.scope, &filter, hook.feed_cursor, ROUND)
                 .await?;
-            let Some(last) = entries.last().map(|e| e.cursor) else {
+            let read_all = entries.len() < ROUND as usize;
+            let last = entries.last().map_or(hook.feed_cursor, |e| e.cursor);
+            let last = if read_all { last.max(head) } else { last };
+            if last <= hook.feed_cursor {
                 return Ok(());
+            }
+            let deliveries = if entries.is_empty() {
+                Vec::new()
+            } else {
+                self.deliveries_of(hook, &entries)
             };
-            let now = self.clock.now();
-            let deliveries: Vec<Delivery> = entries
-                .iter()
-                .map(|e| Delivery {
-                    id: uuid::Uuid::now_v7(),
-                    webhook_id: hook.id,
-                    cursor: e.cursor,
-                    kind: e.kind.clone(),
-                    thread_id: e.thread_id,
-                    payload: crate::feed::line(e),
-                    status: DeliveryStatus::Pending,
-                    attempts: 0,
-                    next_attempt_at: now,
-                    last_status: None,
-                    last_error: None,
-                    created_at: now,
-                    delivered_at: None,
-                })
-                .collect();
             if !self
                 .store
                 .enqueue_deliveries(hook.id, &self.settings.instance, &deliveries, last)
@@ -150,10 +154,33 @@ impl<S: WebhookStore, H: WebhookSender, C: Clock> Dispatcher<S, H, C> {
                 return Ok(()); // the lease went to another instance
             }
             hook.feed_cursor = last;
-            if entries.len() < ROUND as usize {
+            if read_all {
                 return Ok(());
             }
         }
+    }
+
+    /// A pending delivery of each of `entries` to `hook`, due now.
+    fn deliveries_of(&self, hook: &Webhook, entries: &[FeedEntry]) -> Vec<Delivery> {
+        let now = self.clock.now();
+        entries
+            .iter()
+            .map(|e| Delivery {
+                id: uuid::Uuid::now_v7(),
+                webhook_id: hook.id,
+                cursor: e.cursor,
+                kind: e.kind.clone(),
+                thread_id: e.thread_id,
+                payload: crate::feed::line(e),
+                status: DeliveryStatus::Pending,
+                attempts: 0,
+                next_attempt_at: now,
+                last_status: None,
+                last_error: None,
+                created_at: now,
+                delivered_at: None,
+            })
+            .collect()
     }
 
     /// Sends the due deliveries in order, skipping threads with an earlier one still pending.
