@@ -68,6 +68,23 @@ fn dispatcher(
     Dispatcher::new(store, FakeWebhookSender::default(), rounds, settings())
 }
 
+/// A webhook in `store`, and a dispatcher running over it (which takes it at its first round):
+/// the rounds it runs, the feed's growth it is woken by, its task.
+async fn running_with_a_webhook(
+    store: &MemoryStore,
+) -> (
+    Rounds,
+    tokio::sync::watch::Sender<u64>,
+    tokio::task::JoinHandle<()>,
+) {
+    let hook = new_webhook(SystemClock.now());
+    assert!(store.create_webhook(&hook, 10).await.unwrap());
+    let rounds = Rounds::default();
+    let grown = tokio::sync::watch::channel(0u64).0;
+    let task = tokio::spawn(dispatcher(store.clone(), rounds.clone()).run(Some(grown.subscribe())));
+    (rounds, grown, task)
+}
+
 #[tokio::test]
 async fn holding_no_webhook_commits_do_not_wake_the_dispatcher() {
     let rounds = Rounds::default();
@@ -87,11 +104,7 @@ async fn holding_no_webhook_commits_do_not_wake_the_dispatcher() {
 #[tokio::test]
 async fn holding_a_webhook_each_commit_wakes_the_dispatcher() {
     let store = MemoryStore::new();
-    let hook = new_webhook(SystemClock.now());
-    assert!(store.create_webhook(&hook, 10).await.unwrap());
-    let rounds = Rounds::default();
-    let grown = tokio::sync::watch::channel(0u64).0;
-    let task = tokio::spawn(dispatcher(store.clone(), rounds.clone()).run(Some(grown.subscribe())));
+    let (rounds, grown, task) = running_with_a_webhook(&store).await;
     let mut seen = rounds.past(0).await;
     for _ in 0..3 {
         grown.send_modify(|g| *g += 1);
@@ -111,12 +124,7 @@ async fn holding_a_webhook_each_commit_wakes_the_dispatcher() {
 
 #[tokio::test(start_paused = true)]
 async fn holding_a_webhook_growths_close_together_share_a_round() {
-    let store = MemoryStore::new();
-    let hook = new_webhook(SystemClock.now());
-    assert!(store.create_webhook(&hook, 10).await.unwrap());
-    let rounds = Rounds::default();
-    let grown = tokio::sync::watch::channel(0u64).0;
-    let task = tokio::spawn(dispatcher(store, rounds.clone()).run(Some(grown.subscribe())));
+    let (rounds, grown, task) = running_with_a_webhook(&MemoryStore::new()).await;
     let first = rounds.past(0).await;
     // 200 commits at one instant (the test's clock is paused: it moves only when every task
     // waits): one round takes them all.

@@ -119,9 +119,12 @@ impl Metadata {
     }
 
     /// Wraps the JSON text of an object read back from storage, which was validated when
-    /// written; `None` when the text is not an object. Its keys are parsed only if asked for.
-    pub fn from_stored_json(text: Box<RawValue>) -> Option<Self> {
-        text.get().trim_start().starts_with('{').then_some(Self {
+    /// written; the text back when it is not an object. Its keys are parsed only if asked for.
+    pub fn from_stored_json(text: Box<RawValue>) -> Result<Self, Box<RawValue>> {
+        if !text.get().trim_start().starts_with('{') {
+            return Err(text);
+        }
+        Ok(Self {
             stored: Some(text),
             map: OnceLock::new(),
         })
@@ -148,12 +151,15 @@ impl Metadata {
         Value::Object(self.map.into_inner().unwrap_or_default())
     }
 
-    /// The object as JSON text: as stored when it came from storage, else serialized.
-    pub fn to_json(&self) -> String {
+    /// The object as JSON text: as stored when it came from storage, else serialized (not
+    /// checked again: it is JSON by construction).
+    pub fn to_raw(&self) -> Box<RawValue> {
         match &self.stored {
-            Some(text) => text.get().to_owned(),
-            // A map with string keys always serializes.
-            None => serde_json::to_string(self.as_map()).unwrap_or_else(|_| "{}".to_owned()),
+            Some(text) => text.clone(),
+            // A map with string keys always serializes; `{}` only if that ever failed.
+            None => serde_json::value::to_raw_value(self.as_map()).unwrap_or_else(|_| {
+                serde_json::value::to_raw_value(&Map::new()).unwrap_or_default()
+            }),
         }
     }
 
@@ -256,7 +262,7 @@ mod tests {
     }
 
     fn stored(text: &str) -> Option<Metadata> {
-        Metadata::from_stored_json(RawValue::from_string(text.to_owned()).unwrap())
+        Metadata::from_stored_json(RawValue::from_string(text.to_owned()).unwrap()).ok()
     }
 
     #[test]
@@ -265,7 +271,7 @@ mod tests {
         let text = r#"{"ab": [1, 2.50], "abc": {"x": "y z"}, "zzzz": null}"#;
         let m = stored(text).unwrap();
         assert_eq!(serde_json::to_string(&m).unwrap(), text);
-        assert_eq!(m.to_json(), text);
+        assert_eq!(m.to_raw().get(), text);
         assert_eq!(m.approx_bytes(), text.len());
         let same = Metadata::from_stored(
             json!({"zzzz": null, "abc": {"x": "y z"}, "ab": [1, 2.5]})

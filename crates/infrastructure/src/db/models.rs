@@ -119,12 +119,10 @@ pub(super) fn stored_status(status: MessageStatus) -> &'static str {
 }
 
 pub(super) fn metadata(json: DbMetadata) -> Result<Metadata, DbError> {
-    let text = json.0;
-    if !text.get().trim_start().starts_with('{') {
+    Metadata::from_stored_json(json.0).map_err(|text| {
         let shown = text.get().chars().take(40).collect::<String>();
-        return Err(corrupt("metadata", format!("not an object: {shown}")));
-    }
-    Metadata::from_stored_json(text).ok_or_else(|| corrupt("metadata", "not an object"))
+        corrupt("metadata", format!("not an object: {shown}"))
+    })
 }
 
 fn id_of(v: Option<DbUuid>) -> Option<MessageId> {

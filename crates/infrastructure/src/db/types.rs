@@ -66,12 +66,7 @@ pub struct DbMetadata(pub Box<serde_json::value::RawValue>);
 impl DbMetadata {
     /// The column value of `m`: its text as stored, or its object serialized.
     pub fn of(m: &chat_threads_domain::Metadata) -> Self {
-        // Metadata's text is always a valid JSON object; `{}` only if that ever failed.
-        Self(
-            serde_json::value::RawValue::from_string(m.to_json()).unwrap_or_else(|_| {
-                serde_json::value::to_raw_value(&serde_json::Map::new()).unwrap_or_default()
-            }),
-        )
+        Self(m.to_raw())
     }
 }
 
