@@ -14,7 +14,10 @@
 #                                                             (scripts/bench/replay-append.sql)
 #              read    the ActivePathQuery: the leaf's check on threads / messages, then the
 #                      51 newest messages up to it in one backward range scan, every
-#                      message column                          (scripts/bench/replay-read.sql)
+#                      message column and the row's xmin       (scripts/bench/replay-read.sql)
+#                      — the page's read; a page the service keeps and reads again costs it
+#                      the same scan returning only (id, xmin), and no rendering (`read`
+#                      against `fresh` below)
 #            service / replay = what the service adds around that SQL: HTTP, auth, JSON, the
 #            pool — and whatever else it sends PostgreSQL per request, which the replay lacks
 #            (an append also publishes its event: a pg_notify on the event bus's connection;
@@ -34,7 +37,10 @@
 # threads of BENCH_MESSAGES messages alternating ~300-byte user and ~1.5 KB assistant messages,
 # each with metadata of three keys (a page of 50 is ~45 KB of content), loaded through
 # POST /v1/import; an append posts ~300 bytes with the same metadata to a random thread, a read
-# asks a random thread for ?limit=50.
+# asks a random thread for ?limit=50. On PostgreSQL reads run twice: `read` as clients send it
+# (a page read again is answered from the page cache once the database confirms its stamp —
+# docs/operations.md, "Pages read again"), then `fresh`, the same requests with
+# `Cache-Control: no-cache`, each page read and rendered afresh.
 #
 # Prints, per backend, op and concurrency: req/s, p50 / p99 (wrk), the CPU the service
 # (`app ms`) and PostgreSQL (`pg ms`: every postgres process, exited backends included) spent
@@ -391,6 +397,9 @@ for backend in $BACKENDS; do
     [ "$backend" != postgres ] || setup_ceilings
     for c in $CONCURRENCY; do point "$backend" read 1 "$c"; done
     if [ "$backend" = postgres ]; then
+        # The same reads with Cache-Control: no-cache: every page read and rendered afresh
+        # (SQLite keeps no pages, so there both are the same).
+        for c in $CONCURRENCY; do point "$backend" fresh 1 "$c"; done
         threads_state before 0 0 >"$WORK/threads-state"
         updates0=$(awk '$1 == "threads" {print $3}' "$WORK/stats0")
         for round in $(seq 1 "$ROUNDS"); do
@@ -428,7 +437,7 @@ verdict() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { ok = op == ">=" ? a >= b
 echo
 echo "Targets (a report, not a test; round 1):"
 if uses postgres; then
-    for op in append read; do
+    for op in append read fresh; do
         rps=$(get postgres "$op" 1 32 5)
         if [ -z "$rps" ]; then
             printf '  postgres %-6s c=32  ratios not measured (no c=32 point in this run)\n' "$op"

@@ -30,6 +30,7 @@ mod memory;
 mod nasty;
 mod openai;
 mod organize;
+mod pages;
 mod policies;
 mod poolers;
 mod replies;

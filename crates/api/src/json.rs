@@ -99,13 +99,26 @@ impl Ascii<'_> {
 /// A `200 OK` with `value` as JSON, serialized into a buffer of `capacity` bytes to begin with
 /// (what `web::Json` answers, without growing its buffer a dozen times for a large page).
 pub fn page<T: Serialize>(value: &T, capacity: usize) -> Result<HttpResponse, ApiError> {
+    Ok(ok_json(page_body(value, capacity)?))
+}
+
+/// [`page`]'s body alone.
+pub fn page_body<T: Serialize>(
+    value: &T,
+    capacity: usize,
+) -> Result<actix_web::web::Bytes, ApiError> {
     let mut body = Vec::with_capacity(capacity);
     // A page's maps all have string keys: this never fails, but if it did it would be ours.
     serde_json::to_writer(&mut body, value)
         .map_err(|e| AppError::internal(format!("a page did not serialize: {e}")))?;
-    Ok(HttpResponse::Ok()
+    Ok(body.into())
+}
+
+/// `200 OK` with `body`, JSON already.
+pub fn ok_json(body: actix_web::web::Bytes) -> HttpResponse {
+    HttpResponse::Ok()
         .content_type(actix_web::http::header::ContentType::json())
-        .body(body))
+        .body(body)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod keepalive;
 pub mod observe;
 pub mod openapi;
 mod openapi_rules;
+pub mod page_cache;
 pub mod rate_limit;
 pub mod routes;
 pub mod slices;
@@ -131,6 +132,24 @@ pub fn register_gauges<D: Deps>(metrics: &observe::Metrics, state: &AppState<D>)
         "chat_feed_backlog",
         "Events this instance published that the change feed has not committed yet.",
         Box::new(move || feed.backlog() as f64),
+    );
+    let pages = state.pages.clone();
+    metrics.gauge(
+        "chat_page_cache_bytes",
+        "Bytes of rendered first pages kept (threads.page_cache_bytes).",
+        Box::new(move || pages.bytes() as f64),
+    );
+    let pages = state.pages.clone();
+    metrics.counter(
+        "chat_page_cache_answers_total",
+        "First pages answered as kept, once the database confirmed their stamp.",
+        Box::new(move || pages.counts().0 as f64),
+    );
+    let pages = state.pages.clone();
+    metrics.counter(
+        "chat_page_cache_renders_total",
+        "First pages read and rendered through the page cache (none kept, or changed since).",
+        Box::new(move || pages.counts().1 as f64),
     );
 }
 

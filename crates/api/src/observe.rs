@@ -36,6 +36,8 @@ struct Gauge {
     name: &'static str,
     help: &'static str,
     read: GaugeFn,
+    /// `gauge`, or `counter` for a count that only grows.
+    kind: &'static str,
 }
 
 /// The process's metrics, one registry shared by every HTTP worker: request counts and latency
@@ -115,8 +117,29 @@ impl Drop for LiveGuard {
 impl Metrics {
     /// Adds a gauge, read at every scrape. Register each once per process.
     pub fn gauge(&self, name: &'static str, help: &'static str, read: GaugeFn) {
+        self.read_at_scrape(name, help, read, "gauge");
+    }
+
+    /// Adds a counter kept elsewhere (a count that only grows), read at every scrape. Register
+    /// each once per process.
+    pub fn counter(&self, name: &'static str, help: &'static str, read: GaugeFn) {
+        self.read_at_scrape(name, help, read, "counter");
+    }
+
+    fn read_at_scrape(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        read: GaugeFn,
+        kind: &'static str,
+    ) {
         if let Ok(mut gauges) = self.gauges.lock() {
-            gauges.push(Gauge { name, help, read });
+            gauges.push(Gauge {
+                name,
+                help,
+                read,
+                kind,
+            });
         }
     }
 
@@ -152,7 +175,7 @@ impl Metrics {
         if let Ok(gauges) = self.gauges.lock() {
             for g in gauges.iter() {
                 let _ = writeln!(out, "# HELP {} {}", g.name, g.help);
-                let _ = writeln!(out, "# TYPE {} gauge", g.name);
+                let _ = writeln!(out, "# TYPE {} {}", g.name, g.kind);
                 let _ = writeln!(out, "{} {}", g.name, (g.read)());
             }
         }

@@ -91,6 +91,8 @@ pub struct AppState<D: Deps> {
     pub live: Arc<crate::observe::Live>,
     /// What `/openai/v1` does when a call does not say.
     pub openai: OpenAiDefaults,
+    /// Rendered first pages of active paths (`threads.page_cache_bytes`).
+    pub pages: Arc<crate::page_cache::PageCache>,
 }
 
 impl<D: Deps> Clone for AppState<D> {
@@ -118,6 +120,7 @@ impl<D: Deps> Clone for AppState<D> {
             keepalive: self.keepalive.clone(),
             openai: self.openai,
             live: self.live.clone(),
+            pages: self.pages.clone(),
         }
     }
 }
@@ -187,6 +190,9 @@ pub struct AppSettings {
     pub erasure_stall: std::time::Duration,
     /// What `/openai/v1` does when a call does not say (`[openai]`).
     pub openai: OpenAiDefaults,
+    /// Memory for rendered first pages of active paths, in bytes (`threads.page_cache_bytes`;
+    /// 0: none kept).
+    pub page_cache_bytes: usize,
 }
 
 impl<D: Deps> AppState<D> {
@@ -294,6 +300,7 @@ impl<D: Deps> AppState<D> {
             keepalive,
             live: Arc::default(),
             openai: s.openai,
+            pages: Arc::new(crate::page_cache::PageCache::new(s.page_cache_bytes)),
         }
     }
 }

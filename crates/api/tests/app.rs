@@ -107,6 +107,7 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
             self_erasure: false,
             erasure_stall: Duration::from_secs(60),
             openai: chat_threads_api::OpenAiDefaults::default(),
+            page_cache_bytes: 1 << 20,
         },
     });
     ApiConfig {

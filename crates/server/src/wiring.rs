@@ -107,6 +107,7 @@ pub async fn api_config(
             ),
             files: settings.files.uploads.clone(),
             openai: settings.openai,
+            page_cache_bytes: settings.threads.page_cache_bytes,
         },
     });
     let r = &settings.rate_limit;

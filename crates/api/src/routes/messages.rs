@@ -167,7 +167,9 @@ pub async fn append<D: Deps>(
     Ok(HttpResponse::Created().json(MessageDto::from(m)))
 }
 
-/// List messages: the active path (default) or the whole tree.
+/// List messages: the active path (default) or the whole tree. A first page of the path with a
+/// `limit` (no cursor, no filter) that is read again is answered from the page cache once the
+/// database confirms none of its messages changed; `Cache-Control: no-cache` reads it afresh.
 #[utoipa::path(get, path = "/v1/threads/{thread_id}/messages", tag = "messages", operation_id = "list_messages",
     params(ThreadPath, ListMessagesQuery),
     responses((status = 200, body = PageDto<MessageDto>), (status = 400, body = ErrorBody),
@@ -175,19 +177,86 @@ pub async fn append<D: Deps>(
               (status = 422, description = "deleted=include|only with the path view, which never holds deleted messages (inconsistent_request)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list<D: Deps>(
+    req: actix_web::HttpRequest,
     auth: Auth,
     state: web::Data<AppState<D>>,
     path: web::Path<ThreadPath>,
     query: web::Query<ListMessagesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = list_page(&state, &auth.0, path.thread(), query.into_inner()).await?;
-    // About the page's JSON: its texts and ~700 bytes of ids, times and keys per message.
-    let size = page
-        .data
+    let q = query.into_inner();
+    if let Some(limit) = q.limit
+        && state.pages.enabled()
+        && !no_cache(&req)
+        && q.cursor.is_none()
+        && q.role.is_none()
+        && q.q.is_none()
+        && matches!(q.deleted, None | Some(DeletedFilter::Exclude))
+        && matches!(q.view.unwrap_or_default(), View::Path)
+    {
+        return first_page(&state, &auth.0, path.thread(), limit).await;
+    }
+    let page = list_page(&state, &auth.0, path.thread(), q).await?;
+    crate::json::page(&page, page_size_guess(&page))
+}
+
+/// Whether the request says `Cache-Control: no-cache`: its page is then read and rendered
+/// afresh, neither taken from nor put in the page cache.
+fn no_cache(req: &actix_web::HttpRequest) -> bool {
+    req.headers()
+        .get_all(actix_web::http::header::CACHE_CONTROL)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
+}
+
+/// About a page's JSON: its texts and ~700 bytes of ids, times and keys per message.
+fn page_size_guess(page: &PageDto<MessageDto>) -> usize {
+    page.data
         .iter()
         .map(|m| m.content.len() + m.display_text.as_ref().map_or(0, String::len) + 700)
-        .sum::<usize>();
-    crate::json::page(&page, size + 64)
+        .sum::<usize>()
+        + 64
+}
+
+/// The first page of the active path (`limit`, no cursor, no filter) through the page cache
+/// (`crate::page_cache`): a kept page whose stamp the store confirms is answered as it was
+/// rendered; any other read is rendered, and kept when the store gives its stamp.
+async fn first_page<D: Deps>(
+    state: &AppState<D>,
+    who: &Principal,
+    thread: ThreadId,
+    limit: u32,
+) -> Result<HttpResponse, ApiError> {
+    use chat_threads_application::messages::PathRead;
+    let key = crate::page_cache::PageKey { thread, limit };
+    let held = state.pages.get(&key);
+    // An error (no access, say) leaves the kept page alone: it is someone else's to reread.
+    let read = state
+        .messages
+        .first_path_page(who, thread, limit, held.as_ref().map(|(stamp, _)| stamp))
+        .await?;
+    let (page, stamp) = match read {
+        PathRead::Read { page, stamp } => (page, stamp),
+        PathRead::Unchanged => {
+            let Some((_, body)) = held else {
+                return Err(chat_threads_application::AppError::internal(
+                    "a page read as unchanged with no page held",
+                )
+                .into());
+            };
+            state.pages.count(true);
+            return Ok(crate::json::ok_json(body));
+        }
+    };
+    state.pages.count(false);
+    let page = PageDto::<MessageDto>::from(page);
+    let body = crate::json::page_body(&page, page_size_guess(&page))?;
+    match stamp {
+        Some(stamp) => state.pages.put(key, stamp, body.clone()),
+        None if held.is_some() => state.pages.forget(&key),
+        None => {}
+    }
+    Ok(crate::json::ok_json(body))
 }
 
 /// A page of a thread's messages as `query` asks (REST and WebSocket).

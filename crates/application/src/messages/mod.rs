@@ -3,8 +3,11 @@
 //! reactions.
 
 mod counted;
+mod path;
 mod ports;
 mod restore;
+
+pub use path::{PathRead, PathStamp};
 
 pub use ports::{
     Anchor, Branch, DeleteOutcome, ForkMode, MessageCursor, MessageFilter, MessageRevision,
@@ -526,111 +529,6 @@ impl<S: MessageStore + ThreadStore + crate::files::FileStore, C: Clock> MessageS
         )
         .await;
         Ok(out)
-    }
-
-    /// The active path, root first: the last `limit` messages (all when `None`), then earlier
-    /// pages through the cursor. With a filter, the path is walked from the cursor to the root
-    /// and the last `limit` matching messages are returned (the cost then grows with the depth).
-    pub async fn active_path(
-        &self,
-        who: &Principal,
-        thread_id: ThreadId,
-        cursor: Option<String>,
-        limit: Option<u32>,
-        filter: MessageFilter,
-    ) -> Result<Page<Message>, AppError> {
-        let before = cursor
-            .as_deref()
-            .map(cursor::decode::<MessageId>)
-            .transpose()?;
-        let want = match limit {
-            None => u32::MAX - 1,
-            Some(n) => page_size(Some(n), &self.limits)?,
-        };
-        let walk = if filter.is_empty() {
-            want + 1
-        } else {
-            u32::MAX
-        };
-        let scope = scope_for(&self.store, who, thread_id, Need::Read).await?;
-        let mut rows = if filter.is_empty() {
-            self.path_within_budget(&scope, thread_id, before, walk)
-                .await?
-        } else {
-            self.store
-                .active_path(&scope, thread_id, before, walk)
-                .await?
-        };
-        if !filter.is_empty() {
-            rows.retain(|m| {
-                filter.role.is_none_or(|r| m.role == r)
-                    && filter
-                        .text
-                        .as_deref()
-                        .is_none_or(|t| contains_words(m.content.as_str(), t))
-            });
-        }
-        // The newest `want` messages, fewer if they pass the page byte budget.
-        let keep = crate::paging::fitting(
-            rows.iter().rev().take(want as usize),
-            self.limits.page_bytes,
-        );
-        let has_more = rows.len() > keep;
-        if has_more {
-            rows.drain(..rows.len() - keep);
-        }
-        let next_cursor = has_more
-            .then(|| rows.first().map(|m| cursor::encode(&m.id)))
-            .flatten();
-        // The path reads around tombstones (messages deleted alone); the tree view shows them.
-        rows.retain(|m| !m.is_tombstone());
-        crate::audit::admin_read(&self.store, &self.clock, who, thread_id, "messages").await;
-        Ok(Page {
-            data: rows,
-            next_cursor,
-            has_more,
-        })
-    }
-
-    /// Up to `walk` messages of the active path ending above `before`, root first — but read
-    /// no further back than the page's byte budget needs. A page of at most
-    /// `PATH_READ_AT_ONCE` rows (any `limit` a client may ask) is one read; a longer walk (no
-    /// `limit`: the whole path, up to `limits.page_bytes`) reads back in growing chunks and
-    /// stops once the newest messages fill the budget, so a request never loads a long
-    /// thread's whole path (tens of MB of large messages) to answer 512 KiB of it.
-    async fn path_within_budget(
-        &self,
-        scope: &chat_threads_domain::Scope,
-        thread_id: ThreadId,
-        mut before: Option<MessageId>,
-        walk: u32,
-    ) -> Result<Vec<Message>, AppError> {
-        /// Rows read at once when the walk is short enough to take whole.
-        const PATH_READ_AT_ONCE: u32 = 128;
-        /// The first and the largest chunk of a longer walk.
-        const FIRST_CHUNK: u32 = 16;
-        const LARGEST_CHUNK: u32 = 1024;
-        if walk <= PATH_READ_AT_ONCE {
-            return self.store.active_path(scope, thread_id, before, walk).await;
-        }
-        let mut rows: Vec<Message> = Vec::new();
-        let mut chunk = FIRST_CHUNK;
-        loop {
-            let ask = chunk.min(walk.saturating_sub(rows.len() as u32));
-            let mut older = self
-                .store
-                .active_path(scope, thread_id, before, ask)
-                .await?;
-            let reached_root = (older.len() as u32) < ask;
-            before = older.first().map(|m| m.id);
-            older.append(&mut rows);
-            rows = older;
-            let full = crate::paging::fitting(rows.iter().rev(), self.limits.page_bytes);
-            if reached_root || rows.len() as u32 >= walk || full < rows.len() {
-                return Ok(rows);
-            }
-            chunk = (chunk * 2).min(LARGEST_CHUNK);
-        }
     }
 
     /// Every message of the thread (deleted ones included, marked), oldest first.

@@ -339,6 +339,26 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Message>, AppError>> + Send;
 
+    /// [`active_path`](Self::active_path) from the active leaf (no `before`), with the page's
+    /// [`PathStamp`](super::PathStamp) when the store keeps stamps and the page came from one
+    /// read (its window held the whole page); `None` otherwise.
+    fn stamped_path(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        limit: u32,
+    ) -> impl Future<Output = Result<(Vec<Message>, Option<super::PathStamp>), AppError>> + Send;
+
+    /// The stamp [`stamped_path`](Self::stamped_path) would give now, read without the rows:
+    /// `None` when it would give none, or the thread has no path the scope may read (the
+    /// page's read then tells which).
+    fn path_stamp(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        limit: u32,
+    ) -> impl Future<Output = Result<Option<super::PathStamp>, AppError>> + Send;
+
     /// The whole tree, oldest first, after `after`, at most `limit`, narrowed by `filter`.
     fn list_tree(
         &self,

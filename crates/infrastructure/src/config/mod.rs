@@ -106,6 +106,8 @@ pub struct PriceSettings {
 pub struct ThreadsConfig {
     /// How long a temporary thread lives, s.
     pub temporary_ttl_secs: u64,
+    /// Memory for rendered first pages of active paths, bytes (0: none kept).
+    pub page_cache_bytes: usize,
 }
 
 /// Deleted messages and threads: restorable for a window, then forgotten by the sweeper.

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use chat_threads_application::feed::{Report, created_entry};
 use chat_threads_application::messages::{
-    MessageRevision, RestoreOutcome, Revision, check_revisable, tombstone_wanted,
+    MessageRevision, PathStamp, RestoreOutcome, Revision, check_revisable, tombstone_wanted,
 };
 use chat_threads_application::{
     Anchor, AppError, Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter,
@@ -23,6 +23,8 @@ use super::error::DbError;
 use super::feed::keep;
 use super::files::reference_files;
 use super::models::{MessageRow, RevisionRow, ThreadRow, messages_from};
+use super::path_stamps::PathStampQuery;
+use super::pool::pool_error;
 use super::prepared::{self, Bind};
 use super::schema::{message_revisions, messages, threads};
 use super::store::{SqlStore, db_id};
@@ -66,6 +68,48 @@ impl SqlStore {
             msg
         }))
     }
+}
+
+impl SqlStore {
+    /// The first page of the active path (at most `limit` messages up to the leaf), root
+    /// first, and its stamp when the page came whole from the window's read on PostgreSQL.
+    async fn first_path(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        limit: u32,
+    ) -> Result<(Vec<Message>, Option<PathStamp>), AppError> {
+        let r: Result<(Vec<Message>, Option<PathStamp>), DbError> = with_conn!(self, |conn, _d| {
+            // The first page — almost every read — is one prepared statement; a path with
+            // branches in it may need the recursive walk for the rest.
+            let window = ActivePathQuery::new(scope, thread_id, i64::from(limit))
+                .run(conn)
+                .await?;
+            if window.path.is_empty() {
+                // Nothing: an empty thread, or not one the scope may read.
+                let _thread = find_thread(conn.any(), scope, thread_id, false).await?;
+                return Ok((Vec::new(), None));
+            }
+            let (mut rows, stamp) = match window.go_on {
+                Some((start, want)) => (path_rows(conn.any(), start, thread_id, want).await?, None),
+                None => (Vec::new(), window.stamp.and_then(stamp_of)),
+            };
+            rows.extend(window.path);
+            Ok((messages_from(rows)?, stamp))
+        });
+        Ok(r?)
+    }
+}
+
+/// A stamp of the window's rows (none for no rows).
+fn stamp_of(rows: Vec<(DbUuid, i64)>) -> Option<PathStamp> {
+    (!rows.is_empty()).then(|| {
+        PathStamp::new(
+            rows.into_iter()
+                .map(|(id, xmin)| (MessageId::from_uuid(id.0), xmin))
+                .collect(),
+        )
+    })
 }
 
 /// A message's parent and deletion times: deleted, tombstoned, erased.
@@ -215,27 +259,10 @@ impl MessageStore for SqlStore {
         before: Option<MessageId>,
         limit: u32,
     ) -> Result<Vec<Message>, AppError> {
+        if before.is_none() {
+            return Ok(self.first_path(scope, thread_id, limit).await?.0);
+        }
         let r: Result<Vec<Message>, DbError> = with_conn!(self, |conn, _d| {
-            if before.is_none() {
-                // The first page — almost every read — is one prepared statement; a path
-                // with branches in it may need the recursive walk for the rest.
-                let window = ActivePathQuery::new(scope, thread_id, i64::from(limit))
-                    .run(conn)
-                    .await?;
-                if !window.path.is_empty() {
-                    let mut rows = match window.go_on {
-                        Some((start, want)) => {
-                            path_rows(conn.any(), start, thread_id, want).await?
-                        }
-                        None => Vec::new(),
-                    };
-                    rows.extend(window.path);
-                    return messages_from(rows);
-                }
-                // Nothing: an empty thread, or not one the scope may read.
-                let _thread = find_thread(conn.any(), scope, thread_id, false).await?;
-                return Ok(Vec::new());
-            }
             let thread = find_thread(conn.any(), scope, thread_id, false).await?;
             let start = match before {
                 Some(b) => {
@@ -259,6 +286,34 @@ impl MessageStore for SqlStore {
             messages_from(rows)
         });
         Ok(r?)
+    }
+
+    async fn stamped_path(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        limit: u32,
+    ) -> Result<(Vec<Message>, Option<PathStamp>), AppError> {
+        self.first_path(scope, thread_id, limit).await
+    }
+
+    async fn path_stamp(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        limit: u32,
+    ) -> Result<Option<PathStamp>, AppError> {
+        let crate::db::pool::Pools::Postgres(pool) = &self.db.pools else {
+            return Ok(None);
+        };
+        let query = PathStampQuery(ActivePathQuery::new(scope, thread_id, i64::from(limit)));
+        let rows: Vec<(DbUuid, i64)> = pool
+            .reading(async {
+                let mut conn = pool.get().await.map_err(|e| DbError(pool_error(e)))?;
+                Ok(RunQueryDsl::load(query, &mut *conn).await?)
+            })
+            .await?;
+        Ok(stamp_of(rows))
     }
 
     async fn list_tree(

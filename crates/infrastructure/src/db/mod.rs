@@ -22,6 +22,7 @@ mod messages;
 mod migrations;
 mod models;
 mod organize;
+mod path_stamps;
 mod pg_appends;
 mod pg_pools;
 mod policies;

@@ -261,8 +261,31 @@ where
 {
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+        out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> diesel::QueryResult<()> {
+        self.window_sql(out, &[MESSAGE_COLUMNS])
+    }
+}
+
+impl ActivePathQuery {
+    /// The statement, selecting `columns` (joined with commas) from each row `m` of the window.
+    pub(super) fn window_sql<'b, DB>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+        columns: &[&'static str],
+    ) -> diesel::QueryResult<()>
+    where
+        DB: diesel::backend::Backend
+            + diesel::sql_types::HasSqlType<super::types::sql::PUuid>
+            + diesel::sql_types::HasSqlType<diesel::sql_types::Text>
+            + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>
+            + diesel::sql_types::HasSqlType<diesel::sql_types::Nullable<diesel::sql_types::Text>>,
+        super::types::DbUuid: diesel::serialize::ToSql<super::types::sql::PUuid, DB>,
+        String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+        Option<String>:
+            diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Text>, DB>,
+        i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+    {
         use diesel::sql_types::{BigInt, Nullable, Text};
         out.push_sql(
             "WITH l AS (SELECT m.id, m.created_at FROM threads t \
@@ -275,7 +298,12 @@ where
         out.push_sql(" OR t.org_id = ");
         out.push_bind_param::<Nullable<Text>, _>(&self.org)?;
         out.push_sql(")) SELECT ");
-        out.push_sql(MESSAGE_COLUMNS);
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_sql(c);
+        }
         // The bounds are scalar subqueries: computed once, they make the scan's range (an index
         // range scan, backwards, that stops at the limit; PostgreSQL without statistics may
         // prefer a bitmap scan and a top-N sort: docs/architecture.md).
@@ -309,6 +337,9 @@ pub(super) struct ActiveWindow {
     pub path: Vec<MessageRow>,
     /// The parent the window did not hold, and how many messages the page still wants.
     pub go_on: Option<(super::types::DbUuid, i64)>,
+    /// Every row of the window, newest first, with its version (PostgreSQL's `xmin`), when
+    /// the connection reads them ([`LoadActivePath`]).
+    pub stamp: Option<Vec<(super::types::DbUuid, i64)>>,
 }
 
 impl ActivePathQuery {
@@ -326,14 +357,14 @@ impl ActivePathQuery {
     /// connection.
     pub(super) async fn run(self, conn: &mut impl LoadActivePath) -> Result<ActiveWindow, DbError> {
         let limit = usize::try_from(self.limit).unwrap_or(0);
-        let rows = conn.load_active_path(self).await?;
+        let (rows, stamp) = conn.load_active_path(self).await?;
         let (mut path, missing) = walk_window(rows, limit);
         path.reverse();
         let go_on = missing.map(|id| {
             let want = limit.saturating_sub(path.len());
             (id, i64::try_from(want).unwrap_or(i64::MAX))
         });
-        Ok(ActiveWindow { path, go_on })
+        Ok(ActiveWindow { path, go_on, stamp })
     }
 }
 
@@ -381,23 +412,30 @@ fn walk_window(
     (path, None)
 }
 
+/// The rows of the window and, where the connection reads them, each row's version.
+pub(super) type WindowRows = (Vec<MessageRow>, Option<Vec<(super::types::DbUuid, i64)>>);
+
 /// Loads an [`ActivePathQuery`]'s rows. On SQLite they are read straight into `MessageRow`s on
 /// the blocking thread that runs the statement: through the async wrapper, every value of
 /// every row would first be copied into an owned row there, then converted on the worker.
+/// PostgreSQL reads each row's `xmin` with it ([`super::path_stamps`]); SQLite keeps no
+/// stamps.
 pub(super) trait LoadActivePath {
-    /// The page's rows, in no particular order.
+    /// The window's rows (newest first) and their versions.
     fn load_active_path(
         &mut self,
         query: ActivePathQuery,
-    ) -> futures_util::future::BoxFuture<'_, QueryResult<Vec<MessageRow>>>;
+    ) -> futures_util::future::BoxFuture<'_, QueryResult<WindowRows>>;
 }
 
 impl LoadActivePath for super::pool::SqliteConn {
     fn load_active_path(
         &mut self,
         query: ActivePathQuery,
-    ) -> futures_util::future::BoxFuture<'_, QueryResult<Vec<MessageRow>>> {
-        self.spawn_blocking(move |c| diesel::RunQueryDsl::load::<MessageRow>(query, c))
+    ) -> futures_util::future::BoxFuture<'_, QueryResult<WindowRows>> {
+        self.spawn_blocking(move |c| {
+            diesel::RunQueryDsl::load::<MessageRow>(query, c).map(|rows| (rows, None))
+        })
     }
 }
 
@@ -405,8 +443,13 @@ impl LoadActivePath for diesel_async::AsyncPgConnection {
     fn load_active_path(
         &mut self,
         query: ActivePathQuery,
-    ) -> futures_util::future::BoxFuture<'_, QueryResult<Vec<MessageRow>>> {
-        Box::pin(RunQueryDsl::load::<MessageRow>(query, self))
+    ) -> futures_util::future::BoxFuture<'_, QueryResult<WindowRows>> {
+        Box::pin(async move {
+            let rows: Vec<(MessageRow, i64)> =
+                RunQueryDsl::load(super::path_stamps::StampedPathQuery(query), self).await?;
+            let stamp = rows.iter().map(|(m, xmin)| (m.id, *xmin)).collect();
+            Ok((rows.into_iter().map(|(m, _)| m).collect(), Some(stamp)))
+        })
     }
 }
 

@@ -17,6 +17,7 @@ mod members;
 mod messages;
 mod replies;
 mod retention;
+mod stamps;
 mod threads;
 mod transfer;
 mod webhooks;
@@ -36,6 +37,7 @@ pub use messages::{
 };
 pub use replies::{begin_reply_is_atomic, queued_followups, remembered_histories};
 pub use retention::undo_deletes_and_sweep;
+pub use stamps::first_pages_and_their_stamps;
 pub use threads::{
     delete_restore_purge, org_admin_reads_the_org, owners_are_isolated, thread_lifecycle,
 };
@@ -242,7 +244,8 @@ macro_rules! contract_tests {
             begin_reply_is_atomic, pages_and_exports_are_bounded, edit_in_place_and_tombstones,
             balances_hold_and_debit, members_and_authors, undo_deletes_and_sweep, change_feed,
             entries_are_written_with_their_changes,
-            queued_followups, webhook_leases_and_deliveries, remembered_histories);
+            queued_followups, webhook_leases_and_deliveries, remembered_histories,
+            first_pages_and_their_stamps);
     };
     (@each $make:expr; $($name:ident),+) => {
         $(

@@ -10,7 +10,7 @@ use chat_threads_domain::{
 
 use chat_threads_application::AppError;
 use chat_threads_application::feed::{Report, created_entry};
-use chat_threads_application::messages::RestoreOutcome;
+use chat_threads_application::messages::{PathStamp, RestoreOutcome};
 use chat_threads_application::{
     Branch, DeleteOutcome, DeletedFilter, ForkMode, MessageCursor, MessageFilter, MessageStore,
     NewMessage,
@@ -144,6 +144,30 @@ impl MessageStore for MemoryStore {
         let skip = path.len().saturating_sub(limit as usize);
         path.drain(..skip);
         Ok(path)
+    }
+
+    async fn stamped_path(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        limit: u32,
+    ) -> Result<(Vec<Message>, Option<PathStamp>), AppError> {
+        let path = self.active_path(scope, thread_id, None, limit).await?;
+        let stamp = stamp_of(&path);
+        Ok((path, stamp))
+    }
+
+    async fn path_stamp(
+        &self,
+        scope: &Scope,
+        thread_id: ThreadId,
+        limit: u32,
+    ) -> Result<Option<PathStamp>, AppError> {
+        match self.active_path(scope, thread_id, None, limit).await {
+            Ok(path) => Ok(stamp_of(&path)),
+            Err(AppError::ThreadNotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn list_tree(
@@ -460,4 +484,22 @@ impl MessageStore for MemoryStore {
             Ok(m.clone())
         })
     }
+}
+
+/// A path's stamp here: its messages, leaf first, each with a digest of all it holds (the
+/// database's stamps use the row's version instead).
+fn stamp_of(path: &[Message]) -> Option<PathStamp> {
+    use std::hash::{Hash, Hasher};
+    (!path.is_empty()).then(|| {
+        PathStamp::new(
+            path.iter()
+                .rev()
+                .map(|m| {
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    format!("{m:?}").hash(&mut h);
+                    (m.id, h.finish() as i64)
+                })
+                .collect(),
+        )
+    })
 }
