@@ -297,11 +297,18 @@ threads_state() {
 RESULTS="$WORK/results"
 : >"$RESULTS"
 : >"$WORK/feed-lag"
+: >"$WORK/kept"
 HEAD='%-8s %-6s %3s %3s %9s %9s %9s %7s %7s | %9s %7s %6s | %9s %7s %6s\n'
 header() {
     printf "$HEAD" backend op rnd c "req/s" p50 p99 "app ms" "pg ms" "replay/s" "pg ms" ratio "minimal/s" "pg ms" ratio
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# The page cache's counters of the instance at $BASE: "answered rendered".
+kept_counts() {
+    curl -s "$BASE/metrics" | awk '/^chat_page_cache_answers_total / { a = $2 }
+        /^chat_page_cache_renders_total / { r = $2 } END { printf "%d %d\n", a, r }'
+}
 
 # One point: the service at c connections, then (PostgreSQL) both ceilings at c clients.
 point() {
@@ -315,7 +322,15 @@ point() {
         tail=$!
         sleep 0.3
     fi
+    local kept0=""
+    [ "$op" != read ] || kept0=$(kept_counts)
     out=$(load "$BASE" "$op.lua" "$c" "$(cat "$WORK/$backend.pid")")
+    if [ -n "$kept0" ]; then
+        awk -v b="$backend" -v c="$c" -v before="$kept0" -v after="$(kept_counts)" 'BEGIN {
+            split(before, x, " "); split(after, y, " "); a = y[1] - x[1]; r = y[2] - x[2]
+            printf "  %-8s c=%-3s %6.1f %% answered as kept (%d), %d read and rendered\n", b, c, (a + r > 0 ? 100 * a / (a + r) : 0), a, r }' \
+            >>"$WORK/kept"
+    fi
     if [ -n "$tail" ]; then
         sleep 1 # the last appends' entries reach the tail
         kill "$tail" 2>/dev/null || true
@@ -411,6 +426,10 @@ for backend in $BACKENDS; do
     fi
     stop "$backend"
 done
+
+echo
+echo "Reads answered from the page cache (threads.page_cache_bytes; SQLite keeps none):"
+cat "$WORK/kept"
 
 echo
 echo "Change feed lag under the append load (message created -> seen by a client tailing GET /v1/events):"
