@@ -99,19 +99,16 @@ impl Ascii<'_> {
 /// A `200 OK` with `value` as JSON, serialized into a buffer of `capacity` bytes to begin with
 /// (what `web::Json` answers, without growing its buffer a dozen times for a large page).
 pub fn page<T: Serialize>(value: &T, capacity: usize) -> Result<HttpResponse, ApiError> {
-    Ok(ok_json(page_body(value, capacity)?))
+    Ok(ok_json(page_body(value, capacity)?.into()))
 }
 
-/// [`page`]'s body alone.
-pub fn page_body<T: Serialize>(
-    value: &T,
-    capacity: usize,
-) -> Result<actix_web::web::Bytes, ApiError> {
+/// [`page`]'s body alone (its capacity may be larger than its length).
+pub fn page_body<T: Serialize>(value: &T, capacity: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::with_capacity(capacity);
     // A page's maps all have string keys: this never fails, but if it did it would be ours.
     serde_json::to_writer(&mut body, value)
         .map_err(|e| AppError::internal(format!("a page did not serialize: {e}")))?;
-    Ok(body.into())
+    Ok(body)
 }
 
 /// `200 OK` with `body`, JSON already.

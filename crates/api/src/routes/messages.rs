@@ -250,12 +250,17 @@ async fn first_page<D: Deps>(
     };
     state.pages.count(false);
     let page = PageDto::<MessageDto>::from(page);
-    let body = crate::json::page_body(&page, page_size_guess(&page))?;
-    match stamp {
-        Some(stamp) => state.pages.put(key, stamp, body.clone()),
-        None if held.is_some() => state.pages.forget(&key),
-        None => {}
-    }
+    let mut body = crate::json::page_body(&page, page_size_guess(&page))?;
+    let Some(stamp) = stamp else {
+        if held.is_some() {
+            state.pages.forget(&key);
+        }
+        return Ok(crate::json::ok_json(body.into()));
+    };
+    // Kept at its length, so the cache's budget counts what it holds.
+    body.shrink_to_fit();
+    let body = actix_web::web::Bytes::from(body);
+    state.pages.put(key, stamp, body.clone());
     Ok(crate::json::ok_json(body))
 }
 
