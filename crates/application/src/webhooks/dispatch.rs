@@ -165,20 +165,9 @@ impl<S: WebhookStore, H: WebhookSender, C: Clock> Dispatcher<S, H, C> {
         let now = self.clock.now();
         entries
             .iter()
-            .map(|e| Delivery {
-                id: uuid::Uuid::now_v7(),
-                webhook_id: hook.id,
-                cursor: e.cursor,
-                kind: e.kind.clone(),
-                thread_id: e.thread_id,
-                payload: crate::feed::line(e),
-                status: DeliveryStatus::Pending,
-                attempts: 0,
-                next_attempt_at: now,
-                last_status: None,
-                last_error: None,
-                created_at: now,
-                delivered_at: None,
+            .map(|e| {
+                let payload = crate::feed::line(e);
+                Delivery::pending(hook.id, e.cursor, e.kind.clone(), e.thread_id, payload, now)
             })
             .collect()
     }

@@ -111,6 +111,35 @@ pub struct Delivery {
     pub delivered_at: Option<Timestamp>,
 }
 
+impl Delivery {
+    /// A new delivery of a feed entry (its cursor, event, thread and body) to a webhook: pending,
+    /// not tried yet, due at `now`.
+    pub fn pending(
+        webhook_id: uuid::Uuid,
+        cursor: i64,
+        kind: String,
+        thread_id: ThreadId,
+        payload: String,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7(),
+            webhook_id,
+            cursor,
+            kind,
+            thread_id,
+            payload,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            last_status: None,
+            last_error: None,
+            created_at: now,
+            delivered_at: None,
+        }
+    }
+}
+
 /// Storage of webhooks and their deliveries.
 pub trait WebhookStore: FeedStore {
     /// Stores a new webhook, unless its scope already has `max` (then `false`).

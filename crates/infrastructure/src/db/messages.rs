@@ -23,8 +23,6 @@ use super::error::DbError;
 use super::feed::keep;
 use super::files::reference_files;
 use super::models::{MessageRow, RevisionRow, ThreadRow, messages_from};
-use super::path_stamps::PathStampQuery;
-use super::pool::pool_error;
 use super::prepared::{self, Bind};
 use super::schema::{message_revisions, messages, threads};
 use super::store::{SqlStore, db_id};
@@ -303,17 +301,15 @@ impl MessageStore for SqlStore {
         thread_id: ThreadId,
         limit: u32,
     ) -> Result<Option<PathStamp>, AppError> {
-        let crate::db::pool::Pools::Postgres(pool) = &self.db.pools else {
+        if self.db.dialect() == crate::db::Dialect::Sqlite {
+            // No stamps there: no connection taken for nothing.
             return Ok(None);
-        };
-        let query = PathStampQuery(ActivePathQuery::new(scope, thread_id, i64::from(limit)));
-        let rows: Vec<(DbUuid, i64)> = pool
-            .reading(async {
-                let mut conn = pool.get().await.map_err(|e| DbError(pool_error(e)))?;
-                Ok(RunQueryDsl::load(query, &mut *conn).await?)
-            })
-            .await?;
-        Ok(stamp_of(rows))
+        }
+        let r: Result<Option<PathStamp>, DbError> = with_conn!(self, |conn, _d| {
+            let query = ActivePathQuery::new(scope, thread_id, i64::from(limit));
+            Ok(conn.load_path_stamp(query).await?.and_then(stamp_of))
+        });
+        Ok(r?)
     }
 
     async fn list_tree(

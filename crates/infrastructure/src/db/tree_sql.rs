@@ -339,7 +339,7 @@ pub(super) struct ActiveWindow {
     pub go_on: Option<(super::types::DbUuid, i64)>,
     /// Every row of the window, newest first, with its version (PostgreSQL's `xmin`), when
     /// the connection reads them ([`LoadActivePath`]).
-    pub stamp: Option<Vec<(super::types::DbUuid, i64)>>,
+    pub stamp: Option<WindowStamp>,
 }
 
 impl ActivePathQuery {
@@ -412,8 +412,11 @@ fn walk_window(
     (path, None)
 }
 
+/// Each row of a window, newest first, with its version (PostgreSQL's `xmin`).
+pub(super) type WindowStamp = Vec<(super::types::DbUuid, i64)>;
+
 /// The rows of the window and, where the connection reads them, each row's version.
-pub(super) type WindowRows = (Vec<MessageRow>, Option<Vec<(super::types::DbUuid, i64)>>);
+pub(super) type WindowRows = (Vec<MessageRow>, Option<WindowStamp>);
 
 /// Loads an [`ActivePathQuery`]'s rows. On SQLite they are read straight into `MessageRow`s on
 /// the blocking thread that runs the statement: through the async wrapper, every value of
@@ -426,6 +429,13 @@ pub(super) trait LoadActivePath {
         &mut self,
         query: ActivePathQuery,
     ) -> futures_util::future::BoxFuture<'_, QueryResult<WindowRows>>;
+
+    /// The window's (id, version) alone, newest first; `None` where the connection reads no
+    /// versions.
+    fn load_path_stamp(
+        &mut self,
+        query: ActivePathQuery,
+    ) -> futures_util::future::BoxFuture<'_, QueryResult<Option<WindowStamp>>>;
 }
 
 impl LoadActivePath for super::pool::SqliteConn {
@@ -436,6 +446,13 @@ impl LoadActivePath for super::pool::SqliteConn {
         self.spawn_blocking(move |c| {
             diesel::RunQueryDsl::load::<MessageRow>(query, c).map(|rows| (rows, None))
         })
+    }
+
+    fn load_path_stamp(
+        &mut self,
+        _query: ActivePathQuery,
+    ) -> futures_util::future::BoxFuture<'_, QueryResult<Option<WindowStamp>>> {
+        Box::pin(std::future::ready(Ok(None)))
     }
 }
 
@@ -449,6 +466,17 @@ impl LoadActivePath for diesel_async::AsyncPgConnection {
                 RunQueryDsl::load(super::path_stamps::StampedPathQuery(query), self).await?;
             let stamp = rows.iter().map(|(m, xmin)| (m.id, *xmin)).collect();
             Ok((rows.into_iter().map(|(m, _)| m).collect(), Some(stamp)))
+        })
+    }
+
+    fn load_path_stamp(
+        &mut self,
+        query: ActivePathQuery,
+    ) -> futures_util::future::BoxFuture<'_, QueryResult<Option<WindowStamp>>> {
+        Box::pin(async move {
+            RunQueryDsl::load(super::path_stamps::PathStampQuery(query), self)
+                .await
+                .map(Some)
         })
     }
 }

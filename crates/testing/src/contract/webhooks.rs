@@ -27,21 +27,14 @@ pub fn hook(now: chat_threads_domain::Timestamp) -> Webhook {
 }
 
 fn delivery(h: &Webhook, cursor: i64, now: chat_threads_domain::Timestamp) -> Delivery {
-    Delivery {
-        id: uuid::Uuid::now_v7(),
-        webhook_id: h.id,
+    Delivery::pending(
+        h.id,
         cursor,
-        kind: "message.created".into(),
-        thread_id: ThreadId::new(),
-        payload: format!("{{\"cursor\":{cursor}}}"),
-        status: DeliveryStatus::Pending,
-        attempts: 0,
-        next_attempt_at: now,
-        last_status: None,
-        last_error: None,
-        created_at: now,
-        delivered_at: None,
-    }
+        "message.created".into(),
+        ThreadId::new(),
+        format!("{{\"cursor\":{cursor}}}"),
+        now,
+    )
 }
 
 pub async fn webhook_leases_and_deliveries<S: Store>(store: S) {
