@@ -14,10 +14,10 @@
 #                                                             (scripts/bench/replay-append.sql)
 #              read    the ActivePathQuery: the leaf's check on threads / messages, then the
 #                      51 newest messages up to it in one backward range scan, every
-#                      message column and the row's xmin       (scripts/bench/replay-read.sql)
+#                      message column and the thread row's xmin (scripts/bench/replay-read.sql)
 #                      — the page's read; a page the service keeps and reads again costs it
-#                      the same scan returning only (id, xmin), and no rendering (`read`
-#                      against `fresh` below)
+#                      one primary-key probe of the thread's row for its xmin, and no
+#                      rendering (`read` against `fresh` below)
 #            service / replay = what the service adds around that SQL: HTTP, auth, JSON, the
 #            pool — and whatever else it sends PostgreSQL per request, which the replay lacks
 #            (an append also publishes its event: a pg_notify on the event bus's connection;

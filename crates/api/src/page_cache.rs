@@ -4,13 +4,13 @@
 //! `GET /v1/threads/{id}/messages?limit=N` (no cursor, no filter) is what a client sends to open
 //! a thread, and it sends it again and again: on every reload, reconnect and switch back to the
 //! thread. Each entry holds the JSON body of such a page and the [`PathStamp`] it was read with
-//! (on PostgreSQL: the active leaf and every row of the read's window with its `xmin`, the id of
-//! the transaction that wrote that version of the row). A read with an entry asks the database
-//! only for the stamp the page would have now, which returns two narrow columns per row instead
-//! of the rows: when it is the same, nothing the page shows has changed since, in this process
-//! or any other, and the kept body is the answer. Access is checked as for any read, before the
-//! stamp. A backend without stamps (SQLite, where the read costs what the check would) never
-//! fills the cache.
+//! (on PostgreSQL: the `xmin` of the thread's row, the id of the transaction that wrote the
+//! version of the row the read saw; every write of the thread's messages writes that row). A
+//! read with an entry asks the database only for the stamp the page would have now, one column
+//! of one row found by its primary key: when it is the same, nothing the page shows has changed
+//! since, in this process or any other, and the kept body is the answer. Access is checked as
+//! for any read, before the stamp. A backend without stamps (SQLite, where the read costs about
+//! what the check would) never fills the cache.
 //!
 //! Bounded by bytes (`threads.page_cache_bytes`, 0 turns it off), in shards by thread; an entry
 //! that was not used since it came in goes first when room is needed (second chance).
@@ -153,7 +153,7 @@ impl PageCache {
         let mut shard = self.shard(key)?;
         let e = shard.map.get_mut(key)?;
         e.used = true;
-        Some((e.stamp.clone(), e.body.clone()))
+        Some((e.stamp, e.body.clone()))
     }
 
     /// Keeps `body`, read with `stamp`, for `key` (replacing what was kept). A body over an
@@ -209,10 +209,9 @@ impl PageCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chat_threads_domain::MessageId;
 
     fn stamp(n: i64) -> PathStamp {
-        PathStamp::new(vec![(MessageId::new(), n)])
+        PathStamp::new(n)
     }
 
     fn key(thread: ThreadId) -> PageKey {
@@ -225,11 +224,11 @@ mod tests {
         let k = key(ThreadId::new());
         assert!(cache.get(&k).is_none());
         let s1 = stamp(1);
-        cache.put(k, s1.clone(), Bytes::from_static(b"one"));
+        cache.put(k, s1, Bytes::from_static(b"one"));
         let (s, body) = cache.get(&k).unwrap();
         assert_eq!((s, &body[..]), (s1, &b"one"[..]));
         let s2 = stamp(2);
-        cache.put(k, s2.clone(), Bytes::from_static(b"two"));
+        cache.put(k, s2, Bytes::from_static(b"two"));
         assert_eq!(cache.get(&k).unwrap().0, s2);
         // Another limit is another page.
         assert!(cache.get(&PageKey { limit: 20, ..k }).is_none());

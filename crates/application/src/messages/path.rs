@@ -2,8 +2,6 @@
 //! page byte budget; and first pages with a [`PathStamp`], so a caller holding one can learn
 //! whether its page would read the same without reading it again.
 
-use std::sync::Arc;
-
 use chat_threads_domain::{Message, MessageId, Principal, ThreadId};
 
 use super::{MessageFilter, MessageService, MessageStore, contains_words};
@@ -14,24 +12,24 @@ use crate::paging::{Page, page_size};
 use crate::system::Clock;
 use crate::threads::ThreadStore;
 
-/// What a first page of the active path was read from, as the store tells it: the read's
-/// window of rows, newest first (the active leaf first), each with the version of the row it
-/// read (on PostgreSQL the row's `xmin`, the transaction that wrote that version). Two equal
-/// stamps of one thread and page size mean the page reads the same: the same leaf, the same
-/// rows, none of them written since. Only a store that can tell it cheaply gives one
+/// What a first page of the active path was read from, as the store tells it: a version of
+/// the thread that changes whenever anything the page shows may have changed — its active
+/// leaf, any of its messages (on PostgreSQL the thread row's `xmin`: every write of one of its
+/// messages writes the thread's row too). Two equal stamps of one thread mean its first pages
+/// read the same. Only a store that can tell it cheaply gives one
 /// ([`MessageStore::path_stamp`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathStamp(Arc<[(MessageId, i64)]>);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathStamp(i64);
 
 impl PathStamp {
-    /// A stamp of these rows (id, version), in the window's order.
-    pub fn new(rows: Vec<(MessageId, i64)>) -> Self {
-        Self(rows.into())
+    /// A stamp of this version.
+    pub fn new(version: i64) -> Self {
+        Self(version)
     }
 
     /// Bytes it holds (to count it against a cache's budget).
     pub fn size(&self) -> usize {
-        std::mem::size_of_val(&*self.0)
+        std::mem::size_of::<Self>()
     }
 }
 

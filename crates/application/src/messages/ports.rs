@@ -340,8 +340,7 @@ pub trait MessageStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Message>, AppError>> + Send;
 
     /// [`active_path`](Self::active_path) from the active leaf (no `before`), with the page's
-    /// [`PathStamp`](super::PathStamp) when the store keeps stamps and the page came from one
-    /// read (its window held the whole page); `None` otherwise.
+    /// [`PathStamp`](super::PathStamp) when the store keeps stamps; `None` otherwise.
     fn stamped_path(
         &self,
         scope: &Scope,

@@ -42,8 +42,12 @@ pub fn classify(e: DieselError) -> AppError {
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure,
             _,
         ) => AppError::unavailable_from("the database", e),
+        // PostgreSQL broke a lock cycle by failing this transaction (40P01): nothing of it was
+        // written, and the same request again goes through.
         DieselError::DatabaseError(_, info)
-            if info.message().contains("database is locked") || info.message().contains("busy") =>
+            if info.message().contains("database is locked")
+                || info.message().contains("busy")
+                || info.message().starts_with("deadlock detected") =>
         {
             AppError::unavailable_from("the database", e)
         }

@@ -70,7 +70,7 @@ impl SqlStore {
 
 impl SqlStore {
     /// The first page of the active path (at most `limit` messages up to the leaf), root
-    /// first, and its stamp when the page came whole from the window's read on PostgreSQL.
+    /// first, and on PostgreSQL its stamp.
     async fn first_path(
         &self,
         scope: &Scope,
@@ -88,26 +88,18 @@ impl SqlStore {
                 let _thread = find_thread(conn.any(), scope, thread_id, false).await?;
                 return Ok((Vec::new(), None));
             }
-            let (mut rows, stamp) = match window.go_on {
-                Some((start, want)) => (path_rows(conn.any(), start, thread_id, want).await?, None),
-                None => (Vec::new(), window.stamp.and_then(stamp_of)),
+            // The stamp is the thread's version as the window's statement saw it: the rest of
+            // a path read after it is as new or newer, so a stamp never claims more than the page.
+            let stamp = window.stamp.map(PathStamp::new);
+            let mut rows = match window.go_on {
+                Some((start, want)) => path_rows(conn.any(), start, thread_id, want).await?,
+                None => Vec::new(),
             };
             rows.extend(window.path);
             Ok((messages_from(rows)?, stamp))
         });
         Ok(r?)
     }
-}
-
-/// A stamp of the window's rows (none for no rows).
-fn stamp_of(rows: Vec<(DbUuid, i64)>) -> Option<PathStamp> {
-    (!rows.is_empty()).then(|| {
-        PathStamp::new(
-            rows.into_iter()
-                .map(|(id, xmin)| (MessageId::from_uuid(id.0), xmin))
-                .collect(),
-        )
-    })
 }
 
 /// A message's parent and deletion times: deleted, tombstoned, erased.
@@ -307,7 +299,7 @@ impl MessageStore for SqlStore {
         }
         let r: Result<Option<PathStamp>, DbError> = with_conn!(self, |conn, _d| {
             let query = ActivePathQuery::new(scope, thread_id, i64::from(limit));
-            Ok(conn.load_path_stamp(query).await?.and_then(stamp_of))
+            Ok(conn.load_path_stamp(query).await?.map(PathStamp::new))
         });
         Ok(r?)
     }

@@ -159,17 +159,18 @@ impl ReplyStore for SqlStore {
             });
             return Ok(r?);
         }
-        // The end: the message, the thread's time, the reply's writer gone and the end's
-        // change feed entry, together.
+        // The end: the thread's time, the message, the reply's writer gone and the end's
+        // change feed entry, together. The thread's row first, as every write of a thread's
+        // messages takes it (so they never wait on each other the other way round).
         let r: Result<Message, DbError> = write_tx!(self, |conn, d| {
+            diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
+                .set(threads::updated_at.eq(DbTime(now)))
+                .execute(conn)
+                .await?;
             let row: MessageRow = diesel::update(target)
                 .set(changes)
                 .returning(MessageRow::as_returning())
                 .get_result(conn)
-                .await?;
-            diesel::update(threads::table.filter(threads::id.eq(db_id(thread_id))))
-                .set(threads::updated_at.eq(DbTime(now)))
-                .execute(conn)
                 .await?;
             disown(conn.any(), id).await?;
             if let Some(entry) = entry {

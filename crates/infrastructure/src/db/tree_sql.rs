@@ -155,7 +155,10 @@ pub(super) async fn mark_live_message(
     id: MessageId,
     marks: Marks,
 ) -> Result<Message, DbError> {
-    find_own_thread(c.any(), scope, thread_id).await?;
+    // The thread first, as every write of a thread's messages takes it (the message's update
+    // writes the thread's row too: migration 000033), so two writes never wait on each other
+    // the other way round.
+    lock_thread(c.any(), scope, thread_id).await?;
     with_conn!(on c, |conn, _d| {
         let row: Option<MessageRow> = diesel::update(
             messages::table
@@ -263,16 +266,18 @@ where
         &'b self,
         out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> diesel::QueryResult<()> {
-        self.window_sql(out, &[MESSAGE_COLUMNS])
+        self.window_sql(out, &[MESSAGE_COLUMNS], None)
     }
 }
 
 impl ActivePathQuery {
-    /// The statement, selecting `columns` (joined with commas) from each row `m` of the window.
+    /// The statement, selecting `columns` (joined with commas) from each row `m` of the window;
+    /// `thread` is an expression of the thread's row `t` the first step reads as `l.v`.
     pub(super) fn window_sql<'b, DB>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
         columns: &[&'static str],
+        thread: Option<&'static str>,
     ) -> diesel::QueryResult<()>
     where
         DB: diesel::backend::Backend
@@ -287,8 +292,14 @@ impl ActivePathQuery {
         i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
     {
         use diesel::sql_types::{BigInt, Nullable, Text};
+        out.push_sql("WITH l AS (SELECT m.id, m.created_at");
+        if let Some(v) = thread {
+            out.push_sql(", ");
+            out.push_sql(v);
+            out.push_sql(" AS v");
+        }
         out.push_sql(
-            "WITH l AS (SELECT m.id, m.created_at FROM threads t \
+            " FROM threads t \
              JOIN messages m ON m.id = t.active_leaf_id AND m.thread_id = t.id WHERE t.id = ",
         );
         out.push_bind_param::<super::types::sql::PUuid, _>(&self.thread)?;
@@ -337,8 +348,8 @@ pub(super) struct ActiveWindow {
     pub path: Vec<MessageRow>,
     /// The parent the window did not hold, and how many messages the page still wants.
     pub go_on: Option<(super::types::DbUuid, i64)>,
-    /// Every row of the window, newest first, with its version (PostgreSQL's `xmin`), when
-    /// the connection reads them ([`LoadActivePath`]).
+    /// The thread's version as the window's read saw it (PostgreSQL's `xmin` of its row),
+    /// when the connection reads it ([`LoadActivePath`]).
     pub stamp: Option<WindowStamp>,
 }
 
@@ -412,26 +423,26 @@ fn walk_window(
     (path, None)
 }
 
-/// Each row of a window, newest first, with its version (PostgreSQL's `xmin`).
-pub(super) type WindowStamp = Vec<(super::types::DbUuid, i64)>;
+/// The version of a window's thread (PostgreSQL's `xmin` of its row, [`super::path_stamps`]).
+pub(super) type WindowStamp = i64;
 
-/// The rows of the window and, where the connection reads them, each row's version.
+/// The rows of the window and, where the connection reads it, its thread's version.
 pub(super) type WindowRows = (Vec<MessageRow>, Option<WindowStamp>);
 
 /// Loads an [`ActivePathQuery`]'s rows. On SQLite they are read straight into `MessageRow`s on
 /// the blocking thread that runs the statement: through the async wrapper, every value of
 /// every row would first be copied into an owned row there, then converted on the worker.
-/// PostgreSQL reads each row's `xmin` with it ([`super::path_stamps`]); SQLite keeps no
+/// PostgreSQL reads the thread's version with them ([`super::path_stamps`]); SQLite keeps no
 /// stamps.
 pub(super) trait LoadActivePath {
-    /// The window's rows (newest first) and their versions.
+    /// The window's rows (newest first) and their thread's version.
     fn load_active_path(
         &mut self,
         query: ActivePathQuery,
     ) -> futures_util::future::BoxFuture<'_, QueryResult<WindowRows>>;
 
-    /// The window's (id, version) alone, newest first; `None` where the connection reads no
-    /// versions.
+    /// The thread's version alone; `None` where the connection reads no versions, or the
+    /// scope reads no such live thread.
     fn load_path_stamp(
         &mut self,
         query: ActivePathQuery,
@@ -464,8 +475,8 @@ impl LoadActivePath for diesel_async::AsyncPgConnection {
         Box::pin(async move {
             let rows: Vec<(MessageRow, i64)> =
                 RunQueryDsl::load(super::path_stamps::StampedPathQuery(query), self).await?;
-            let stamp = rows.iter().map(|(m, xmin)| (m.id, *xmin)).collect();
-            Ok((rows.into_iter().map(|(m, _)| m).collect(), Some(stamp)))
+            let stamp = <[_]>::first(&rows).map(|(_, v)| *v);
+            Ok((rows.into_iter().map(|(m, _)| m).collect(), stamp))
         })
     }
 
@@ -473,11 +484,7 @@ impl LoadActivePath for diesel_async::AsyncPgConnection {
         &mut self,
         query: ActivePathQuery,
     ) -> futures_util::future::BoxFuture<'_, QueryResult<Option<WindowStamp>>> {
-        Box::pin(async move {
-            RunQueryDsl::load(super::path_stamps::PathStampQuery(query), self)
-                .await
-                .map(Some)
-        })
+        Box::pin(async move { super::path_stamps::thread_version(self, &query).await })
     }
 }
 

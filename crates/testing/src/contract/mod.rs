@@ -149,6 +149,39 @@ fn texts(messages: &[chat_threads_domain::Message]) -> Vec<&str> {
     messages.iter().map(|m| m.content.as_str()).collect()
 }
 
+/// A reply alone (no user message), streaming, placed after the active leaf at `now`.
+pub fn reply_start(
+    now: chat_threads_domain::Timestamp,
+) -> chat_threads_application::replies::ReplyStart {
+    chat_threads_application::replies::ReplyStart {
+        busy_since: now - chrono::TimeDelta::hours(1),
+        user: None,
+        reply: (
+            None,
+            new_message(
+                Role::Assistant,
+                chat_threads_domain::MessageStatus::Streaming,
+                now,
+            ),
+        ),
+        hold: None,
+    }
+}
+
+/// A reply's text so far (`Streaming`) or at its end, with no parts, usage or feed entry.
+pub fn reply_text(
+    content: &str,
+    status: chat_threads_domain::MessageStatus,
+) -> chat_threads_application::replies::ReplyUpdate<'_> {
+    chat_threads_application::replies::ReplyUpdate {
+        content,
+        parts: &[],
+        status,
+        usage: None,
+        entry: None,
+    }
+}
+
 /// A message of one character, as a reply's start stores it.
 pub fn new_message(
     role: Role,

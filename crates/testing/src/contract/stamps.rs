@@ -45,7 +45,7 @@ async fn changed<S: Store>(
 }
 
 pub async fn first_pages_and_their_stamps<S: Store>(store: S) {
-    let s = Fixture::new(store);
+    let s = Fixture::new(store.clone());
     let t = s.thread(&alice()).await;
     // An empty thread has no stamp.
     let (page, stamp) = first(&s, &alice(), t.id, None).await.unwrap();
@@ -108,6 +108,44 @@ pub async fn first_pages_and_their_stamps<S: Store>(store: S) {
         .await
         .unwrap();
     let stamp = changed(&s, t.id, &stamp, "a deleted leaf").await;
+
+    // Writes of a message from outside the message service: a reply begun, its text as it
+    // streams, its end, and the sweep that fails a reply left streaming.
+    let now = || chat_threads_domain::to_micros(chrono::Utc::now());
+    let streaming = chat_threads_domain::MessageStatus::Streaming;
+    let (_, reply) = store
+        .begin_reply("instance-a", &alice().scope(), t.id, reply_start(now()))
+        .await
+        .unwrap();
+    let stamp = changed(&s, t.id, &stamp, "a reply begun").await;
+    store
+        .update_reply(t.id, reply.id, reply_text("so far", streaming), now())
+        .await
+        .unwrap();
+    let stamp = changed(&s, t.id, &stamp, "a reply's text as it streams").await;
+    let end = reply_text(
+        "so far, and all",
+        chat_threads_domain::MessageStatus::Complete,
+    );
+    store
+        .update_reply(t.id, reply.id, end, now())
+        .await
+        .unwrap();
+    let stamp = changed(&s, t.id, &stamp, "a reply's end").await;
+    let (_, stuck) = store
+        .begin_reply("instance-a", &alice().scope(), t.id, reply_start(now()))
+        .await
+        .unwrap();
+    let stamp = changed(&s, t.id, &stamp, "another reply begun").await;
+    assert!(
+        store
+            .recover_stale(now() + chrono::TimeDelta::seconds(1))
+            .await
+            .unwrap()
+            >= 1
+    );
+    let stamp = changed(&s, t.id, &stamp, "a stale reply failed by the sweep").await;
+    assert_eq!(plain(&s, t.id).await.last().map(|m| m.id), Some(stuck.id));
 
     // A deleted thread: no page, held stamp or not.
     s.threads.delete(&alice(), t.id).await.unwrap();

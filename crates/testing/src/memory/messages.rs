@@ -486,20 +486,13 @@ impl MessageStore for MemoryStore {
     }
 }
 
-/// A path's stamp here: its messages, leaf first, each with a digest of all it holds (the
-/// database's stamps use the row's version instead).
+/// A path's stamp here: a digest of all its messages hold, leaf and path included (the
+/// database's stamps use the thread row's version instead).
 fn stamp_of(path: &[Message]) -> Option<PathStamp> {
     use std::hash::{Hash, Hasher};
     (!path.is_empty()).then(|| {
-        PathStamp::new(
-            path.iter()
-                .rev()
-                .map(|m| {
-                    let mut h = std::collections::hash_map::DefaultHasher::new();
-                    format!("{m:?}").hash(&mut h);
-                    (m.id, h.finish() as i64)
-                })
-                .collect(),
-        )
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        format!("{path:?}").hash(&mut h);
+        PathStamp::new(h.finish() as i64)
     })
 }
