@@ -35,6 +35,33 @@ async fn metric(server: &Server, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
+/// A new thread of `token`'s on `server` with these messages (role, content), in order: the
+/// thread's id and the messages' ids.
+async fn thread_with(
+    server: &Server,
+    token: &str,
+    messages: &[(&str, &str)],
+) -> (String, Vec<String>) {
+    let (_, _, t) = server
+        .call("POST", "/v1/threads", Some(token), Some(&json!({})))
+        .await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let mut ids = Vec::new();
+    for (role, text) in messages {
+        let (status, _, m) = server
+            .call(
+                "POST",
+                &format!("/v1/threads/{tid}/messages"),
+                Some(token),
+                Some(&json!({"role": role, "content": text, "metadata": {"k": 1}})),
+            )
+            .await;
+        assert_eq!(status, 201, "{m}");
+        ids.push(m["id"].as_str().unwrap().to_owned());
+    }
+    (tid, ids)
+}
+
 /// The page `a` answers, checked against a fresh read: the same body.
 async fn current(a: &Server, token: &str, tid: &str) -> Value {
     let (status, kept) = page(a, token, tid, false).await;
@@ -57,27 +84,16 @@ async fn kept_pages_follow_changes_made_on_any_instance() {
     let b = Server::start(&env);
     let token = a.token(&["--sub", "reader"]);
     let other = a.token(&["--sub", "someone-else"]);
-    let (_, _, t) = a
-        .call("POST", "/v1/threads", Some(&token), Some(&json!({})))
-        .await;
-    let tid = t["id"].as_str().unwrap().to_owned();
-    let mut ids = Vec::new();
-    for (role, text) in [
-        ("user", "question"),
-        ("assistant", "answer"),
-        ("user", "more"),
-    ] {
-        let (status, _, m) = a
-            .call(
-                "POST",
-                &format!("/v1/threads/{tid}/messages"),
-                Some(&token),
-                Some(&json!({"role": role, "content": text, "metadata": {"k": 1}})),
-            )
-            .await;
-        assert_eq!(status, 201);
-        ids.push(m["id"].as_str().unwrap().to_owned());
-    }
+    let (tid, ids) = thread_with(
+        &a,
+        &token,
+        &[
+            ("user", "question"),
+            ("assistant", "answer"),
+            ("user", "more"),
+        ],
+    )
+    .await;
     // Read, then read again: the second is answered as kept.
     let first = current(&a, &token, &tid).await;
     assert_eq!(first["data"].as_array().unwrap().len(), 3);
@@ -159,4 +175,135 @@ async fn kept_pages_follow_changes_made_on_any_instance() {
     // A deleted thread: gone on A too.
     on_b("DELETE", format!("/v1/threads/{tid}"), Value::Null).await;
     assert_eq!(page(&a, &token, &tid, false).await.0, 404);
+}
+
+/// The first page of 50 of `tid` on `server` asked with `If-None-Match: tags`: (status, its
+/// `ETag`, body text).
+async fn conditional(
+    server: &Server,
+    token: &str,
+    tid: &str,
+    tags: &str,
+) -> (u16, Option<String>, String) {
+    let resp = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/threads/{tid}/messages?limit=50",
+            server.base
+        ))
+        .bearer_auth(token)
+        .header("if-none-match", tags)
+        .send()
+        .await
+        .unwrap();
+    let tag = resp
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (resp.status().as_u16(), tag, resp.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entity_tags_answer_not_modified_until_the_page_changes() {
+    let Some((_, url)) = pg_database().await else {
+        return;
+    };
+    let env = [
+        ("CHAT_THREADS__DATABASE__URL", url.as_str()),
+        ("CHAT_THREADS__RATE_LIMIT__ENABLED", "false"),
+        ("CHAT_THREADS__THREADS__PAGE_CACHE_BYTES", "0"),
+    ];
+    let a = Server::start(&env[..2]);
+    // B keeps no pages: its answers come from the store's stamp alone.
+    let b = Server::start(&env);
+    let token = a.token(&["--sub", "tagger"]);
+    let other = a.token(&["--sub", "someone-else"]);
+    let (tid, ids) =
+        thread_with(&a, &token, &[("user", "question"), ("assistant", "answer")]).await;
+
+    // A first page carries its tag, for the client alone to keep and ask about.
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/threads/{tid}/messages?limit=50", a.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (tag, cache) = (header("etag"), header("cache-control"));
+    assert!(tag.starts_with('"') && tag.ends_with('"'), "{tag}");
+    assert_eq!(cache, "private, no-cache");
+    let body = resp.text().await.unwrap();
+
+    // Named, on either instance (the tag is the same everywhere), strong or weak: 304, no body.
+    for (server, tags) in [
+        (&a, tag.clone()),
+        (&b, tag.clone()),
+        (&a, format!("W/{tag}")),
+        (&b, format!("\"something else\", {tag}")),
+    ] {
+        let (status, again, text) = conditional(server, &token, &tid, &tags).await;
+        assert_eq!(
+            (status, again.as_deref()),
+            (304, Some(tag.as_str())),
+            "{tags}"
+        );
+        assert!(text.is_empty());
+    }
+    // Another tag: the page, with its tag.
+    let (status, again, text) = conditional(&a, &token, &tid, "\"p1-0\"").await;
+    assert_eq!(
+        (status, again.as_deref(), text.as_str()),
+        (200, Some(tag.as_str()), body.as_str())
+    );
+    // Access comes first: someone else with the tag gets 404.
+    assert_eq!(conditional(&a, &other, &tid, &tag).await.0, 404);
+
+    // A change on B: the old tag no longer names the page, on A or B.
+    let (status, _, _) = b
+        .call(
+            "PUT",
+            &format!("/v1/threads/{tid}/messages/{}/feedback", ids[1]),
+            Some(&token),
+            Some(&json!({"rating": "down"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for server in [&a, &b] {
+        let (status, new, text) = conditional(server, &token, &tid, &tag).await;
+        assert_eq!(status, 200);
+        let new = new.unwrap();
+        assert_ne!(new, tag);
+        let page: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(page["data"][1]["feedback"]["rating"], "down");
+        assert_eq!(conditional(server, &token, &tid, &new).await.0, 304);
+    }
+    // `Cache-Control: no-cache` reads afresh and carries no tag.
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/threads/{tid}/messages?limit=50", a.base))
+        .bearer_auth(&token)
+        .header("cache-control", "no-cache")
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("etag").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_pages_carry_no_tag() {
+    // SQLite gives no stamps: its pages are read each time, and tagged never.
+    let s = Server::start(&[("CHAT_THREADS__RATE_LIMIT__ENABLED", "false")]);
+    let token = s.token(&["--sub", "tagger"]);
+    let (tid, _) = thread_with(&s, &token, &[("user", "hello")]).await;
+    let (status, tag, text) = conditional(&s, &token, &tid, "*").await;
+    assert_eq!((status, tag), (200, None));
+    assert!(text.contains("hello"));
 }

@@ -91,6 +91,8 @@ pub struct AppState<D: Deps> {
     pub live: Arc<crate::observe::Live>,
     /// What `/openai/v1` does when a call does not say.
     pub openai: OpenAiDefaults,
+    /// Entity tags of first pages (`ETag` / `If-None-Match`).
+    pub page_tags: chat_threads_application::messages::PageTags,
     /// Rendered first pages of active paths (`threads.page_cache_bytes`).
     pub pages: Arc<crate::page_cache::PageCache>,
 }
@@ -120,6 +122,7 @@ impl<D: Deps> Clone for AppState<D> {
             keepalive: self.keepalive.clone(),
             openai: self.openai,
             live: self.live.clone(),
+            page_tags: self.page_tags.clone(),
             pages: self.pages.clone(),
         }
     }
@@ -193,6 +196,8 @@ pub struct AppSettings {
     /// Memory for rendered first pages of active paths, in bytes (`threads.page_cache_bytes`;
     /// 0: none kept).
     pub page_cache_bytes: usize,
+    /// Entity tags of first pages (keyed with the service's signing secret).
+    pub page_tags: chat_threads_application::messages::PageTags,
 }
 
 impl<D: Deps> AppState<D> {
@@ -301,6 +306,7 @@ impl<D: Deps> AppState<D> {
             live: Arc::default(),
             openai: s.openai,
             pages: Arc::new(crate::page_cache::PageCache::new(s.page_cache_bytes)),
+            page_tags: s.page_tags,
         }
     }
 }

@@ -108,6 +108,7 @@ fn config(model: ScriptedModel) -> ApiConfig<InMemory> {
             erasure_stall: Duration::from_secs(60),
             openai: chat_threads_api::OpenAiDefaults::default(),
             page_cache_bytes: 1 << 20,
+            page_tags: chat_threads_application::messages::PageTags::new(b"test secret"),
         },
     });
     ApiConfig {

@@ -54,7 +54,9 @@ pub async fn api_config(
     reply_runtime: tokio::runtime::Handle,
     instance: &str,
 ) -> anyhow::Result<ApiConfig<Prod>> {
-    let authority = authority(settings, &store).await?;
+    let secret = signing_secret(settings, &store).await?;
+    let page_tags = chat_threads_application::messages::PageTags::new(&secret);
+    let authority = JwtAuthority::new(settings.auth.jwt_config(secret)?)?;
     let limits = settings.limits;
     let a = &settings.auth;
     let session_org = match a.sessions.org.trim() {
@@ -108,6 +110,7 @@ pub async fn api_config(
             files: settings.files.uploads.clone(),
             openai: settings.openai,
             page_cache_bytes: settings.threads.page_cache_bytes,
+            page_tags,
         },
     });
     let r = &settings.rate_limit;

@@ -170,9 +170,15 @@ pub async fn append<D: Deps>(
 /// List messages: the active path (default) or the whole tree. A first page of the path with a
 /// `limit` (no cursor, no filter) that is read again is answered from the page cache once the
 /// database confirms none of its messages changed; `Cache-Control: no-cache` reads it afresh.
+/// On PostgreSQL such a page carries an `ETag`: sent back in `If-None-Match`, it gets
+/// `304 Not Modified` (no body) while the page reads the same.
 #[utoipa::path(get, path = "/v1/threads/{thread_id}/messages", tag = "messages", operation_id = "list_messages",
-    params(ThreadPath, ListMessagesQuery),
-    responses((status = 200, body = PageDto<MessageDto>), (status = 400, body = ErrorBody),
+    params(ThreadPath, ListMessagesQuery,
+        ("If-None-Match" = Option<String>, Header, description = "Entity tags of first pages the client holds (the `ETag` of an earlier answer): 304 when one names the page as it is now")),
+    responses((status = 200, body = PageDto<MessageDto>,
+                headers(("ETag" = String, description = "The page's entity tag: first pages of the path with a `limit`, on PostgreSQL"))),
+              (status = 304, description = "The page the `If-None-Match` names is the page as it is now (no body)"),
+              (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, description = "deleted=include|only with the path view, which never holds deleted messages (inconsistent_request)", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -185,7 +191,6 @@ pub async fn list<D: Deps>(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     if let Some(limit) = q.limit
-        && state.pages.enabled()
         && !no_cache(&req)
         && q.cursor.is_none()
         && q.role.is_none()
@@ -193,7 +198,7 @@ pub async fn list<D: Deps>(
         && matches!(q.deleted, None | Some(DeletedFilter::Exclude))
         && matches!(q.view.unwrap_or_default(), View::Path)
     {
-        return first_page(&state, &auth.0, path.thread(), limit).await;
+        return first_page(&state, &auth.0, path.thread(), limit, if_none_match(&req)).await;
     }
     let page = list_page(&state, &auth.0, path.thread(), q).await?;
     crate::json::page(&page, page_size_guess(&page))
@@ -218,14 +223,36 @@ fn page_size_guess(page: &PageDto<MessageDto>) -> usize {
         + 64
 }
 
+/// The `If-None-Match` header's entity tags (comma-separated), if the request has one.
+fn if_none_match(req: &actix_web::HttpRequest) -> Option<String> {
+    let values: Vec<&str> = req
+        .headers()
+        .get_all(actix_web::http::header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
+}
+
+/// Whether `if_none_match` names `tag` (weak comparison, as RFC 9110 has it for this header;
+/// `*` names any page there is).
+fn names(if_none_match: &str, tag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
+}
+
 /// The first page of the active path (`limit`, no cursor, no filter) through the page cache
 /// (`crate::page_cache`): a kept page whose stamp the store confirms is answered as it was
-/// rendered; any other read is rendered, and kept when the store gives its stamp.
+/// rendered; any other read is rendered, and kept when the store gives its stamp. A page with a
+/// stamp carries its `ETag`, and a request whose `If-None-Match` names the page as it is now
+/// gets `304 Not Modified` with no body.
 async fn first_page<D: Deps>(
     state: &AppState<D>,
     who: &Principal,
     thread: ThreadId,
     limit: u32,
+    if_none_match: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
     use chat_threads_application::messages::PathRead;
     let key = crate::page_cache::PageKey { thread, limit };
@@ -235,17 +262,35 @@ async fn first_page<D: Deps>(
         .messages
         .first_path_page(who, thread, limit, held.as_ref().map(|(stamp, _)| stamp))
         .await?;
+    let tagged = |body: actix_web::web::Bytes, stamp| {
+        let tag = state.page_tags.tag(thread, limit, stamp);
+        let mut response = if if_none_match.as_deref().is_some_and(|h| names(h, &tag)) {
+            HttpResponse::NotModified().finish()
+        } else {
+            crate::json::ok_json(body)
+        };
+        let headers = response.headers_mut();
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&tag) {
+            headers.insert(actix_web::http::header::ETAG, v);
+        }
+        // Kept by the client alone, and asked about again before each use.
+        headers.insert(
+            actix_web::http::header::CACHE_CONTROL,
+            actix_web::http::header::HeaderValue::from_static("private, no-cache"),
+        );
+        response
+    };
     let (page, stamp) = match read {
         PathRead::Read { page, stamp } => (page, stamp),
         PathRead::Unchanged => {
-            let Some((_, body)) = held else {
+            let Some((stamp, body)) = held else {
                 return Err(chat_threads_application::AppError::internal(
                     "a page read as unchanged with no page held",
                 )
                 .into());
             };
             state.pages.count(true);
-            return Ok(crate::json::ok_json(body));
+            return Ok(tagged(body, stamp));
         }
     };
     state.pages.count(false);
@@ -261,7 +306,7 @@ async fn first_page<D: Deps>(
     body.shrink_to_fit();
     let body = actix_web::web::Bytes::from(body);
     state.pages.put(key, stamp, body.clone());
-    Ok(crate::json::ok_json(body))
+    Ok(tagged(body, stamp))
 }
 
 /// A page of a thread's messages as `query` asks (REST and WebSocket).

@@ -7,7 +7,7 @@ mod path;
 mod ports;
 mod restore;
 
-pub use path::{PathRead, PathStamp};
+pub use path::{PageTags, PathRead, PathStamp};
 
 pub use ports::{
     Anchor, Branch, DeleteOutcome, ForkMode, MessageCursor, MessageFilter, MessageRevision,

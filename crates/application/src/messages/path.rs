@@ -33,6 +33,56 @@ impl PathStamp {
     }
 }
 
+/// Entity tags of first pages (`ETag`, answered with `304 Not Modified` to an
+/// `If-None-Match` that names the page as it is): a digest of the page's thread, size and stamp
+/// under a key every instance derives from the same secret, so a client's tag holds on any
+/// instance and tells nothing of the stamp (a transaction id, on PostgreSQL). The release is
+/// in the digest too: a page another release rendered never matches.
+#[derive(Clone)]
+pub struct PageTags {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for PageTags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PageTags(..)")
+    }
+}
+
+impl PageTags {
+    /// Tags keyed with `secret` (the service's signing secret: the same on every instance).
+    pub fn new(secret: &[u8]) -> Self {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"chat-threads page tags\0");
+        h.update(secret);
+        Self {
+            key: h.finalize().into(),
+        }
+    }
+
+    /// The tag of `thread`'s first page of `limit` messages read with `stamp`, quoted as an
+    /// `ETag` header carries it.
+    pub fn tag(&self, thread: ThreadId, limit: u32, stamp: PathStamp) -> String {
+        use sha2::Digest;
+        use std::fmt::Write;
+        let mut h = sha2::Sha256::new();
+        h.update(self.key);
+        h.update(thread.as_uuid().as_bytes());
+        h.update(limit.to_be_bytes());
+        h.update(stamp.0.to_be_bytes());
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        let digest = h.finalize();
+        let mut tag = String::with_capacity(37);
+        tag.push_str("\"p1-");
+        for b in &digest[..16] {
+            let _ = write!(tag, "{b:02x}");
+        }
+        tag.push('"');
+        tag
+    }
+}
+
 /// A first page read for a caller that may hold it already.
 #[derive(Debug)]
 pub enum PathRead {
