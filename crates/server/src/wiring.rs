@@ -43,7 +43,11 @@ pub async fn signing_secret(settings: &Settings, store: &SqlStore) -> anyhow::Re
 
 /// The token authority.
 pub async fn authority(settings: &Settings, store: &SqlStore) -> anyhow::Result<JwtAuthority> {
-    let secret = signing_secret(settings, store).await?;
+    authority_with(settings, signing_secret(settings, store).await?)
+}
+
+/// The token authority over `secret` (the service's signing secret, already read).
+fn authority_with(settings: &Settings, secret: Vec<u8>) -> anyhow::Result<JwtAuthority> {
     Ok(JwtAuthority::new(settings.auth.jwt_config(secret)?)?)
 }
 
@@ -56,7 +60,7 @@ pub async fn api_config(
 ) -> anyhow::Result<ApiConfig<Prod>> {
     let secret = signing_secret(settings, &store).await?;
     let page_tags = chat_threads_application::messages::PageTags::new(&secret);
-    let authority = JwtAuthority::new(settings.auth.jwt_config(secret)?)?;
+    let authority = authority_with(settings, secret)?;
     let limits = settings.limits;
     let a = &settings.auth;
     let session_org = match a.sessions.org.trim() {
